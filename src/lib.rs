@@ -1,0 +1,8 @@
+//! popscope: an interactive POP3 session debugger and conformance checker.
+//!
+//! The protocol engine in [`protocol`] is sans-IO; everything else drives it.
+
+pub mod cli;
+pub mod protocol;
+pub mod report;
+pub mod transcript;

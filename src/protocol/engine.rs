@@ -1,0 +1,915 @@
+//! The engine: fed client bytes, server bytes and transport events, it emits commands, replies,
+//! body lines, state transitions and findings. No sockets, no clock: time is passed in, so the
+//! live session, replay and the tests all see the same thing.
+//!
+//! Contract: inputs are given in the order they happened. Bytes may be split anywhere; feeding
+//! a session whole or one byte at a time gives the same events. No input makes it panic or
+//! grow without bound: lines are capped, bodies stream through, the maildrop map is capped.
+
+use std::collections::VecDeque;
+
+use super::command::{Command, Keyword, parse_msg_number};
+use super::event::{
+    Event, EventSink, Location, Reply, Time, TlsFailure, Transition, TransportEvent,
+};
+use super::framer::{Ending, Frame, Line, LineFramer};
+use super::response::{Status, StatusLine};
+use super::rules::{self, Checker, Severity, client_at, server_at};
+use super::session::Session;
+use super::state::{AuthStep, Security, State};
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Longest line kept, in octets; longer lines are cut (with a finding) and the rest counted.
+    pub max_line: usize,
+    /// The connection starts with a TLS handshake (port 995).
+    pub implicit_tls: bool,
+    /// Severity overrides by rule ID.
+    pub severity_overrides: Vec<(&'static str, Severity)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_line: 64 * 1024,
+            implicit_tls: false,
+            severity_overrides: Vec::new(),
+        }
+    }
+}
+
+/// A client command waiting for, or getting, its reply.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub id: u32,
+    pub cmd: Command,
+    /// Offset of the command in the client stream.
+    pub offset: u64,
+    /// Sent while another command was still unanswered.
+    pub pipelined: bool,
+    /// Sent after `STLS` and before its reply: plaintext the server must not act on (TLS-004).
+    pub injected: bool,
+    /// State when the command was sent.
+    pub state_at_send: State,
+    pub sasl: Option<SaslExchange>,
+}
+
+impl Exchange {
+    pub(crate) fn keyword(&self) -> Keyword {
+        self.cmd.keyword
+    }
+    pub(crate) fn client_at(&self) -> Location {
+        client_at(self.id, self.offset)
+    }
+    /// The message number argument, when it is one.
+    pub(crate) fn msg(&self) -> Option<u32> {
+        self.cmd.arg(0).and_then(parse_msg_number)
+    }
+}
+
+/// Progress of an `AUTH mechanism` exchange (RFC 5034 §4).
+#[derive(Debug)]
+pub(crate) struct SaslExchange {
+    pub mechanism: String,
+    pub initial_response: bool,
+    pub challenges: u32,
+    /// A challenge came and the client has not answered it yet.
+    pub awaiting_client: bool,
+    /// The client's last response line: was it `*`, was it valid base64.
+    pub last_client: Option<SaslClientLine>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SaslClientLine {
+    pub cancel: bool,
+    pub valid_base64: bool,
+}
+
+/// What kind of data block is being received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    Capa,
+    List,
+    Uidl,
+    Retr,
+    Top,
+    Lang,
+    /// The mechanism list answering a bare `AUTH` (SASL-012).
+    AuthMechanisms,
+    /// An unknown command the server answered as multi-line.
+    Other,
+}
+
+impl BodyKind {
+    fn of(k: Keyword) -> BodyKind {
+        match k {
+            Keyword::Capa => BodyKind::Capa,
+            Keyword::List => BodyKind::List,
+            Keyword::Uidl => BodyKind::Uidl,
+            Keyword::Retr => BodyKind::Retr,
+            Keyword::Top => BodyKind::Top,
+            Keyword::Lang => BodyKind::Lang,
+            Keyword::Auth => BodyKind::AuthMechanisms,
+            _ => BodyKind::Other,
+        }
+    }
+
+    /// Listings have a line grammar; a status line inside one is a reply that arrived early.
+    pub(crate) fn is_listing(self) -> bool {
+        !matches!(self, BodyKind::Retr | BodyKind::Top | BodyKind::Other)
+    }
+}
+
+/// A multi-line reply in progress.
+#[derive(Debug)]
+pub(crate) struct Body {
+    pub ex: Exchange,
+    pub kind: BodyKind,
+    pub lines: u64,
+    /// Octets as a client gets them: unstuffed, CRLF line ends, no terminator.
+    pub octets: u64,
+    pub reply_offset: u64,
+    pub message: rules::listing::MessageScan,
+    pub list: rules::listing::ListScan,
+    pub capa: super::capability::Capabilities,
+}
+
+/// The last finished exchange, for rules that look one step back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Completed {
+    pub id: u32,
+    pub keyword: Keyword,
+    pub status: Status,
+    pub multiline: bool,
+}
+
+/// Server lines that answered no command, held until the next event tells whether they were a
+/// farewell before a close (TMO-002) or unsolicited data (GEN-008).
+#[derive(Debug)]
+struct Held {
+    exchange: u32,
+    offset: u64,
+    lines: u32,
+}
+
+#[derive(Debug)]
+enum Mode {
+    /// The next server line is a status line.
+    Status,
+    Body(Box<Body>),
+    /// `+OK` to STLS came: until the handshake, server octets are plaintext to drop (TLS-003).
+    AwaitHandshake {
+        exchange: u32,
+    },
+}
+
+pub struct Engine {
+    session: Session,
+    checker: Checker,
+    memory: rules::Memory,
+    client: LineFramer,
+    server: LineFramer,
+    queue: VecDeque<Exchange>,
+    mode: Mode,
+    now: Time,
+    last_completed: Option<Completed>,
+    held: Option<Held>,
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Self {
+        Engine {
+            session: Session::new(config.implicit_tls),
+            checker: Checker::new(config.severity_overrides.clone()),
+            memory: rules::Memory::default(),
+            client: LineFramer::new(config.max_line),
+            server: LineFramer::new(config.max_line),
+            queue: VecDeque::new(),
+            mode: Mode::Status,
+            now: Time::default(),
+            last_completed: None,
+            held: None,
+        }
+    }
+
+    /// What the engine knows of the session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn state(&self) -> State {
+        self.session.state
+    }
+
+    /// Commands sent and not yet (fully) answered.
+    pub fn outstanding(&self) -> usize {
+        self.queue.len() + usize::from(matches!(self.mode, Mode::Body(_)))
+    }
+
+    /// Bytes the client sent.
+    pub fn handle_client(&mut self, now: Time, bytes: &[u8], out: &mut dyn EventSink) {
+        self.now = now;
+        let mut framer = std::mem::replace(&mut self.client, LineFramer::new(8));
+        framer.push(bytes, |frame| {
+            if let Frame::Line(line) = frame {
+                self.client_line(&line, out);
+            }
+        });
+        self.client = framer;
+    }
+
+    /// Bytes the server sent.
+    pub fn handle_server(&mut self, now: Time, bytes: &[u8], out: &mut dyn EventSink) {
+        self.now = now;
+        self.session.last_server_activity = now;
+        let mut framer = std::mem::replace(&mut self.server, LineFramer::new(8));
+        framer.push(bytes, |frame| match frame {
+            Frame::Line(line) => self.server_line(&line, out),
+            Frame::Overflow { offset } => self.server_overflow(offset, out),
+        });
+        self.server = framer;
+    }
+
+    /// Something happened on the transport.
+    pub fn handle_transport(&mut self, now: Time, event: TransportEvent, out: &mut dyn EventSink) {
+        self.now = now;
+        match event {
+            TransportEvent::TlsEstablished {
+                cert_requested,
+                client_cert,
+            } => self.tls_established(cert_requested, client_cert, out),
+            TransportEvent::TlsFailed { reason } => self.tls_failed(reason, out),
+            TransportEvent::ServerClosed { close_notify } => self.server_closed(close_notify, out),
+            TransportEvent::ClientClosed => {
+                self.flush_held_as_unsolicited();
+                self.transition(
+                    self.session.commands_sent,
+                    State::Closed,
+                    "popscope closed the connection",
+                    true,
+                    out,
+                );
+            }
+            TransportEvent::Timeout => self.timeout(out),
+        }
+        self.flush(out);
+    }
+
+    /// Convenience for tests and small drivers: feed and collect owned events.
+    pub fn feed_client(&mut self, now: Time, bytes: &[u8]) -> Vec<Event<'static>> {
+        let mut v: Vec<Event<'static>> = Vec::new();
+        self.handle_client(now, bytes, &mut v);
+        v
+    }
+
+    pub fn feed_server(&mut self, now: Time, bytes: &[u8]) -> Vec<Event<'static>> {
+        let mut v: Vec<Event<'static>> = Vec::new();
+        self.handle_server(now, bytes, &mut v);
+        v
+    }
+
+    pub fn feed_transport(&mut self, now: Time, event: TransportEvent) -> Vec<Event<'static>> {
+        let mut v: Vec<Event<'static>> = Vec::new();
+        self.handle_transport(now, event, &mut v);
+        v
+    }
+
+    // ---------------------------------------------------------------- client side
+
+    fn client_line(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        let wire_len = line.wire_len as usize + if line.ending == Ending::CrLf { 2 } else { 1 };
+        self.session.last_client_activity = self.now;
+        if let Some(ex) = self.queue.front_mut()
+            && let Some(sasl) = ex.sasl.as_mut()
+            && sasl.awaiting_client
+        {
+            let cancel = line.content == b"*";
+            let valid_base64 = cancel || rules::sasl::is_base64(line.content);
+            sasl.awaiting_client = false;
+            sasl.last_client = Some(SaslClientLine {
+                cancel,
+                valid_base64,
+            });
+            out.event(Event::SaslResponse {
+                exchange: ex.id,
+                cancel,
+            });
+            return;
+        }
+        self.flush_held_as_unsolicited();
+        // Commands the server never answered before the first command inside TLS were plaintext
+        // sent after STLS; a server that is right ignores them.
+        if self.session.commands_since_tls == 0 && self.session.security == Security::Stls {
+            self.queue.retain(|e| !e.injected);
+        }
+        self.session.commands_sent += 1;
+        self.session.commands_since_tls += 1;
+        let id = self.session.commands_sent;
+        let cmd = Command::parse(line.content, wire_len);
+        let stls_outstanding = self.queue.iter().any(|e| e.keyword() == Keyword::Stls);
+        let sasl = cmd.mechanism().map(|mechanism| SaslExchange {
+            mechanism,
+            initial_response: cmd.secret.is_some(),
+            challenges: 0,
+            awaiting_client: false,
+            last_client: None,
+        });
+        let ex = Exchange {
+            id,
+            pipelined: !self.queue.is_empty() || matches!(self.mode, Mode::Body(_)),
+            injected: stls_outstanding,
+            state_at_send: self.session.state,
+            offset: line.offset,
+            sasl,
+            cmd,
+        };
+        out.event(Event::Command {
+            exchange: id,
+            command: ex.cmd.clone(),
+        });
+        rules::states::on_command(&mut self.checker, &self.session, &ex);
+        rules::sasl::on_command(&mut self.checker, &self.session, &ex);
+        rules::tls::on_command(&mut self.checker, &self.session, &mut self.memory, &ex);
+        rules::capa::on_command(&mut self.checker, &self.session, &ex);
+        rules::intl::on_command(&mut self.checker, &self.session, &ex);
+        self.queue.push_back(ex);
+        self.flush(out);
+    }
+
+    // ---------------------------------------------------------------- server side
+
+    fn server_line(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        match &self.mode {
+            Mode::AwaitHandshake { exchange } => {
+                let exchange = *exchange;
+                rules::tls::plaintext_before_handshake(&mut self.checker, exchange, line);
+                out.event(Event::Discarded {
+                    line: line.content.to_vec(),
+                });
+            }
+            Mode::Body(_) => self.body_line(line, out),
+            Mode::Status => self.status_line(line, out),
+        }
+        self.flush(out);
+    }
+
+    fn server_overflow(&mut self, offset: u64, out: &mut dyn EventSink) {
+        let (exchange, in_body) = match &self.mode {
+            Mode::Body(b) => (b.ex.id, Some(b.kind)),
+            _ => (self.current_exchange(), None),
+        };
+        rules::lines::overflow(
+            &mut self.checker,
+            exchange,
+            offset,
+            in_body,
+            self.server.offset(),
+        );
+        self.flush(out);
+    }
+
+    /// The exchange a server line belongs to: the oldest unanswered command, else the last one.
+    fn current_exchange(&self) -> u32 {
+        self.queue
+            .front()
+            .map(|e| e.id)
+            .unwrap_or(self.session.commands_sent)
+    }
+
+    fn status_line(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        if self.session.greeting.is_none()
+            && matches!(self.session.state, State::Greeting | State::TlsHandshake)
+        {
+            self.greeting(line, out);
+            return;
+        }
+        if line.content == b"." {
+            // A terminator where a status line belongs: a single-line reply carried data (ML-003).
+            let exchange = self.last_completed.map_or(0, |c| c.id);
+            rules::listing::stray_terminator(
+                &mut self.checker,
+                self.last_completed,
+                exchange,
+                line,
+            );
+            self.held = None;
+            out.event(Event::Unsolicited {
+                exchange,
+                line: line.content.to_vec(),
+            });
+            return;
+        }
+        let Some(front) = self.queue.front() else {
+            self.unsolicited(line, out);
+            return;
+        };
+        let is_challenge = front.sasl.is_some() && rules::sasl::is_continuation(line.content);
+        self.flush_held_as_unsolicited();
+        if is_challenge {
+            self.challenge(line, out);
+            return;
+        }
+        let Some(ex) = self.queue.pop_front() else {
+            return;
+        };
+        let st = StatusLine::parse(line.content);
+        let at = server_at(ex.id, line.offset);
+        let multiline = st.status == Status::Ok && ex.cmd.expects_multiline();
+        {
+            let (c, s, m) = (&mut self.checker, &self.session, &mut self.memory);
+            let new_language =
+                ex.keyword() == Keyword::Lang && ex.cmd.arg_count() > 0 && st.status == Status::Ok;
+            rules::lines::status_line(c, s, at, line, &st, new_language);
+            rules::codes::on_reply(c, s, &ex, at, &st);
+            rules::states::on_reply(c, s, m, &ex, at, &st);
+            rules::sasl::on_reply(c, s, &ex, at, &st);
+            rules::tls::on_reply(c, s, m, &ex, at, &st);
+            rules::intl::on_reply(c, s, m, &ex, at, &st);
+            rules::listing::on_reply(c, s, m, &ex, at, &st);
+            rules::capa::on_reply(c, s, m, &ex, at, &st);
+        }
+        out.event(Event::Reply(Reply {
+            exchange: ex.id,
+            status: st.status,
+            code: st.code.clone(),
+            text: st.text.to_vec(),
+            multiline,
+        }));
+        self.flush(out);
+        self.apply_reply(&ex, &st, out);
+        if multiline {
+            let kind = BodyKind::of(ex.keyword());
+            self.mode = Mode::Body(Box::new(Body {
+                kind,
+                lines: 0,
+                octets: 0,
+                reply_offset: line.offset,
+                message: rules::listing::MessageScan::for_reply(&st),
+                list: Default::default(),
+                capa: Default::default(),
+                ex,
+            }));
+        } else {
+            self.last_completed = Some(Completed {
+                id: ex.id,
+                keyword: ex.keyword(),
+                status: st.status,
+                multiline: false,
+            });
+        }
+    }
+
+    fn greeting(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        let st = StatusLine::parse(line.content);
+        let at = server_at(0, line.offset);
+        if self.session.state == State::TlsHandshake {
+            rules::tls::plaintext_on_tls_port(&mut self.checker, at);
+        }
+        rules::lines::status_line(&mut self.checker, &self.session, at, line, &st, false);
+        rules::greeting::on_greeting(&mut self.checker, &self.session, &mut self.memory, at, &st);
+        self.session.greeting = Some(line.content.to_vec());
+        self.session.apop_timestamp = rules::greeting::apop_timestamp(st.full_text);
+        out.event(Event::Reply(Reply {
+            exchange: 0,
+            status: st.status,
+            code: st.code.clone(),
+            text: st.text.to_vec(),
+            multiline: false,
+        }));
+        self.flush(out);
+        let reason = match st.status {
+            Status::Ok => "greeting +OK: the session is in AUTHORIZATION",
+            _ => "the greeting was not +OK: the server is likely to close",
+        };
+        self.transition(0, State::Authorization(AuthStep::Idle), reason, true, out);
+        self.last_completed = Some(Completed {
+            id: 0,
+            keyword: Keyword::Other,
+            status: st.status,
+            multiline: false,
+        });
+    }
+
+    fn unsolicited(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        let exchange = self.session.commands_sent;
+        let at = server_at(exchange, line.offset);
+        let after_quit = self
+            .last_completed
+            .is_some_and(|c| c.keyword == Keyword::Quit);
+        if self.session.commands_sent == 0 {
+            rules::greeting::extra_line(&mut self.checker, at, line);
+        } else if after_quit {
+            rules::states::data_after_quit(&mut self.checker, at, line);
+        } else if self.session.security == Security::Stls && self.session.commands_since_tls == 0 {
+            rules::tls::data_after_handshake(&mut self.checker, at, line);
+        } else {
+            match &mut self.held {
+                Some(h) => h.lines += 1,
+                None => {
+                    self.held = Some(Held {
+                        exchange,
+                        offset: line.offset,
+                        lines: 1,
+                    })
+                }
+            }
+        }
+        out.event(Event::Unsolicited {
+            exchange,
+            line: line.content.to_vec(),
+        });
+    }
+
+    fn flush_held_as_unsolicited(&mut self) {
+        if let Some(h) = self.held.take() {
+            rules::lines::unsolicited(&mut self.checker, server_at(h.exchange, h.offset), h.lines);
+        }
+    }
+
+    fn challenge(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        let Some(ex) = self.queue.front_mut() else {
+            return;
+        };
+        let at = server_at(ex.id, line.offset);
+        rules::sasl::on_challenge(&mut self.checker, &self.session, ex, at, line);
+        let Some(sasl) = ex.sasl.as_mut() else {
+            return;
+        };
+        sasl.challenges += 1;
+        sasl.awaiting_client = true;
+        let id = ex.id;
+        let payload = line.content.get(2..).unwrap_or_default().to_vec();
+        out.event(Event::Challenge {
+            exchange: id,
+            payload,
+        });
+        self.flush(out);
+        if self.session.state == State::Authorization(AuthStep::Idle) {
+            self.transition(
+                id,
+                State::Authorization(AuthStep::Sasl),
+                "the server sent a SASL challenge",
+                true,
+                out,
+            );
+        }
+    }
+
+    fn body_line(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
+        let Mode::Body(body) = &mut self.mode else {
+            return;
+        };
+        if line.content == b"." {
+            if line.ending == Ending::Lf {
+                rules::lines::bare_lf(&mut self.checker, server_at(body.ex.id, line.offset), true);
+            }
+            self.finish_body(true, out);
+            return;
+        }
+        if body.kind.is_listing() && StatusLine::looks_like_status(line.content) {
+            rules::listing::status_inside_listing(&mut self.checker, body, line.offset);
+            self.finish_body(false, out);
+            self.flush(out);
+            self.status_line(line, out);
+            return;
+        }
+        let at = server_at(body.ex.id, line.offset);
+        let content = match line.content.first() {
+            Some(b'.') => {
+                if line.content.get(1) == Some(&b'.') {
+                    &line.content[1..]
+                } else {
+                    rules::listing::unstuffed_dot(&mut self.checker, at, line.content);
+                    line.content
+                }
+            }
+            _ => line.content,
+        };
+        body.lines += 1;
+        body.octets += (line.wire_len - (line.content.len() - content.len()) as u64) + 2;
+        let (c, s) = (&mut self.checker, &mut self.session);
+        match body.kind {
+            BodyKind::Retr | BodyKind::Top => {
+                rules::listing::message_line(c, s, &mut body.message, at, line, content)
+            }
+            BodyKind::List => rules::listing::scan_line(c, s, body, at, content),
+            BodyKind::Uidl => rules::listing::uid_line(c, s, body, at, content),
+            BodyKind::Capa => rules::capa::capa_line(c, body, at, line, content),
+            BodyKind::Lang => rules::intl::lang_line(c, at, content),
+            BodyKind::AuthMechanisms | BodyKind::Other => {}
+        }
+        if line.ending == Ending::Lf {
+            rules::lines::bare_lf(c, at, true);
+        }
+        let exchange = body.ex.id;
+        out.event(Event::BodyLine {
+            exchange,
+            line: std::borrow::Cow::Borrowed(content),
+        });
+    }
+
+    fn finish_body(&mut self, complete: bool, out: &mut dyn EventSink) {
+        let Mode::Body(body) = std::mem::replace(&mut self.mode, Mode::Status) else {
+            return;
+        };
+        let body = *body;
+        {
+            let (c, s, m) = (&mut self.checker, &mut self.session, &mut self.memory);
+            match body.kind {
+                BodyKind::Capa => rules::capa::capa_end(c, s, m, &body, complete),
+                BodyKind::Lang => rules::intl::lang_end(c, &body),
+                BodyKind::AuthMechanisms => {}
+                _ => rules::listing::body_end(c, s, m, &body, complete),
+            }
+        }
+        out.event(Event::BodyEnd {
+            exchange: body.ex.id,
+            lines: body.lines,
+            octets: body.octets,
+            complete,
+        });
+        self.last_completed = Some(Completed {
+            id: body.ex.id,
+            keyword: body.ex.keyword(),
+            status: Status::Ok,
+            multiline: true,
+        });
+        self.flush(out);
+    }
+
+    /// The session changes a reply causes (RFC 1939 §3-§6, rules.md §1.2).
+    fn apply_reply(&mut self, ex: &Exchange, st: &StatusLine<'_>, out: &mut dyn EventSink) {
+        let ok = st.status == Status::Ok;
+        let state = self.session.state;
+        let in_auth = state.is_authorization();
+        let k = ex.keyword();
+        match k {
+            Keyword::User if in_auth || self.session.skipped_login => {
+                if ok {
+                    self.session.user_accepted = ex.cmd.arg(0).map(<[u8]>::to_vec);
+                    let back = self.session.skipped_login;
+                    self.session.skipped_login = false;
+                    let reason = if back {
+                        "USER accepted: the server was in AUTHORIZATION after all"
+                    } else {
+                        "USER accepted: PASS must follow"
+                    };
+                    self.transition(
+                        ex.id,
+                        State::Authorization(AuthStep::UserOk),
+                        reason,
+                        true,
+                        out,
+                    );
+                } else {
+                    self.session.user_accepted = None;
+                    self.transition(
+                        ex.id,
+                        State::Authorization(AuthStep::Idle),
+                        "USER refused",
+                        true,
+                        out,
+                    );
+                }
+            }
+            Keyword::Pass | Keyword::Apop | Keyword::Auth
+                if (in_auth || self.session.skipped_login)
+                    && !(k == Keyword::Auth && ex.cmd.arg_count() == 0) =>
+            {
+                if ok {
+                    let lawful =
+                        k != Keyword::Pass || state == State::Authorization(AuthStep::UserOk);
+                    self.session.logged_in_by = Some(k);
+                    self.session.auth_failed = false;
+                    self.session.skipped_login = false;
+                    self.session.sasl_done |= k == Keyword::Auth;
+                    let reason = format!("{k} accepted: logged in");
+                    self.transition(ex.id, State::Transaction, &reason, lawful, out);
+                } else {
+                    self.session.auth_failed = true;
+                    self.session.user_accepted = None;
+                    let reason = format!("{k} refused: still in AUTHORIZATION");
+                    self.transition(
+                        ex.id,
+                        State::Authorization(AuthStep::Idle),
+                        &reason,
+                        true,
+                        out,
+                    );
+                }
+            }
+            Keyword::Stls if ok => {
+                self.mode = Mode::AwaitHandshake { exchange: ex.id };
+                if in_auth {
+                    self.transition(
+                        ex.id,
+                        State::Authorization(AuthStep::StlsHandshake),
+                        "STLS accepted: the TLS handshake starts",
+                        true,
+                        out,
+                    );
+                }
+            }
+            Keyword::Stls => self.session.stls_refused = true,
+            Keyword::Utf8 if ok => self.session.utf8_mode = true,
+            Keyword::Lang if ok && ex.cmd.arg_count() > 0 => self.session.lang_changed = true,
+            Keyword::Quit if ok || state == State::Transaction => {
+                if state == State::Transaction {
+                    let reason = if ok {
+                        "QUIT: the server removed the deleted messages"
+                    } else {
+                        "QUIT answered -ERR: some deleted messages may remain"
+                    };
+                    self.transition(ex.id, State::Update, reason, true, out);
+                } else {
+                    self.transition(
+                        ex.id,
+                        State::Closed,
+                        "QUIT in AUTHORIZATION: no UPDATE",
+                        true,
+                        out,
+                    );
+                }
+            }
+            _ if k.is_transaction_only() && in_auth && ok => {
+                self.session.skipped_login = true;
+                let reason =
+                    format!("{k} answered +OK before any login: the server skipped AUTHORIZATION");
+                self.transition(ex.id, State::Transaction, &reason, false, out);
+                rules::listing::apply(&mut self.session, &mut self.memory, ex, st);
+            }
+            _ if in_auth
+                && !matches!(k, Keyword::Quit)
+                && state == State::Authorization(AuthStep::UserOk) =>
+            {
+                // Any command but PASS or QUIT ends the USER step (RFC 1939 §7).
+                self.session.user_accepted = None;
+                self.transition(
+                    ex.id,
+                    State::Authorization(AuthStep::Idle),
+                    "USER step abandoned",
+                    true,
+                    out,
+                );
+            }
+            _ => rules::listing::apply(&mut self.session, &mut self.memory, ex, st),
+        }
+    }
+
+    // ---------------------------------------------------------------- transport
+
+    fn tls_established(
+        &mut self,
+        cert_requested: bool,
+        client_cert: bool,
+        out: &mut dyn EventSink,
+    ) {
+        self.session.cert_requested |= cert_requested;
+        self.session.client_cert |= client_cert;
+        let stls = matches!(self.mode, Mode::AwaitHandshake { .. });
+        if stls {
+            self.mode = Mode::Status;
+            self.session.security = Security::Stls;
+            self.session.commands_since_tls = 0;
+            self.session.caps.pre_tls = self.session.caps.auth.take().or(self
+                .session
+                .caps
+                .pre_tls
+                .take());
+            if self.session.state == State::Authorization(AuthStep::StlsHandshake) {
+                self.transition(
+                    self.session.commands_sent,
+                    State::Authorization(AuthStep::Idle),
+                    "TLS handshake done: still AUTHORIZATION, no new greeting",
+                    true,
+                    out,
+                );
+            }
+        } else if self.session.greeting.is_none() && self.session.commands_sent == 0 {
+            self.session.security = Security::ImplicitTls;
+            if self.session.state == State::TlsHandshake {
+                self.transition(
+                    0,
+                    State::Greeting,
+                    "TLS handshake done: waiting for the greeting",
+                    true,
+                    out,
+                );
+            }
+        } else {
+            let at = server_at(self.session.commands_sent, self.server.offset());
+            rules::tls::handshake_without_stls_ok(&mut self.checker, &self.session, at);
+            self.session.security = Security::Stls;
+            self.session.commands_since_tls = 0;
+            self.session.caps.pre_tls = self.session.caps.auth.take().or(self
+                .session
+                .caps
+                .pre_tls
+                .take());
+        }
+    }
+
+    fn tls_failed(&mut self, reason: TlsFailure, out: &mut dyn EventSink) {
+        let at = server_at(self.current_exchange(), self.server.offset());
+        rules::tls::handshake_failed(&mut self.checker, &self.session, &self.memory, at, reason);
+        let why = match reason {
+            TlsFailure::PlaintextFromServer => "TLS handshake failed: the server speaks plaintext",
+            TlsFailure::ServerAlert => "TLS handshake failed: the server aborted it",
+            TlsFailure::ClientAborted => "TLS handshake abandoned by popscope",
+        };
+        self.mode = Mode::Status;
+        self.transition(self.session.commands_sent, State::Closed, why, true, out);
+    }
+
+    fn server_closed(&mut self, close_notify: bool, out: &mut dyn EventSink) {
+        let mut framer = std::mem::replace(&mut self.server, LineFramer::new(8));
+        framer.finish_eof(|frame| {
+            if let Frame::Line(line) = frame {
+                self.server_line(&line, out);
+            }
+        });
+        self.server = framer;
+        let at = server_at(self.current_exchange(), self.server.offset());
+        if matches!(self.mode, Mode::Body(_)) {
+            if let Mode::Body(body) = &self.mode {
+                rules::listing::closed_in_body(&mut self.checker, body, at);
+            }
+            self.finish_body(false, out);
+        }
+        if let Some(h) = self.held.take() {
+            rules::states::farewell_then_close(
+                &mut self.checker,
+                &self.session,
+                server_at(h.exchange, h.offset),
+                h.lines,
+            );
+        }
+        rules::states::on_server_close(
+            &mut self.checker,
+            &self.session,
+            self.queue.front(),
+            self.last_completed,
+            at,
+            self.now,
+        );
+        rules::tls::on_server_close(&mut self.checker, &self.session, at, close_notify);
+        self.queue.clear();
+        let exchange = self.session.commands_sent;
+        let reason = match self.session.state {
+            State::Update => "the server closed the connection after UPDATE",
+            State::Transaction => {
+                "the connection closed without QUIT: no UPDATE, nothing may be deleted"
+            }
+            _ => "the server closed the connection",
+        };
+        self.transition(exchange, State::Closed, reason, true, out);
+    }
+
+    fn timeout(&mut self, out: &mut dyn EventSink) {
+        self.flush_held_as_unsolicited();
+        let at = server_at(self.current_exchange(), self.server.offset());
+        match &self.mode {
+            Mode::Body(body) => rules::listing::timeout_in_body(&mut self.checker, body, at),
+            _ => rules::states::on_timeout(
+                &mut self.checker,
+                &self.session,
+                self.queue.front(),
+                self.queue.len(),
+                self.last_completed,
+                at,
+            ),
+        }
+        self.flush(out);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    fn transition(
+        &mut self,
+        exchange: u32,
+        to: State,
+        reason: &str,
+        lawful: bool,
+        out: &mut dyn EventSink,
+    ) {
+        let from = self.session.state;
+        if from == to {
+            return;
+        }
+        self.session.state = to;
+        out.event(Event::StateChange(Transition {
+            from,
+            to,
+            reason: reason.to_owned(),
+            lawful,
+            exchange,
+        }));
+    }
+
+    fn flush(&mut self, out: &mut dyn EventSink) {
+        for f in self.checker.found.drain(..) {
+            out.event(Event::Finding(f));
+        }
+    }
+}

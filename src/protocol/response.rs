@@ -1,0 +1,197 @@
+//! Server status lines: `status [SP [resp-code SP] text]` (RFC 1939 §3, RFC 2449 §3, §8).
+//!
+//! Parsed leniently: `+ok` still counts as positive and `+ERR` as negative, so the state machine
+//! follows what a client would most likely do; the checks report the deviation.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Status {
+    #[serde(rename = "+OK")]
+    Ok,
+    #[serde(rename = "-ERR")]
+    Err,
+    /// No recognisable indicator at all.
+    #[serde(rename = "invalid")]
+    Invalid,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "+OK",
+            Status::Err => "-ERR",
+            Status::Invalid => "(no status)",
+        }
+    }
+}
+
+/// An extended response code, `[level *("/" level)]` (RFC 2449 §3, §8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResponseCode {
+    /// What stood between the brackets (or after `[` when no `]` came).
+    pub raw: String,
+    /// Levels, upper-cased (codes are case-insensitive).
+    pub levels: Vec<String>,
+    pub well_formed: bool,
+}
+
+impl ResponseCode {
+    /// The code with levels joined by `/`, upper case: `SYS/TEMP`.
+    pub fn name(&self) -> String {
+        self.levels.join("/")
+    }
+
+    /// True if the code is `code` or a sub-level of it (`SYS/TEMP/X` is `SYS/TEMP`).
+    pub fn is(&self, code: &str) -> bool {
+        let want: Vec<&str> = code.split('/').collect();
+        self.levels.len() >= want.len()
+            && self
+                .levels
+                .iter()
+                .zip(&want)
+                .all(|(l, w)| l.eq_ignore_ascii_case(w))
+    }
+}
+
+/// A parsed status line, borrowing from the line.
+#[derive(Debug)]
+pub struct StatusLine<'a> {
+    pub status: Status,
+    /// The indicator is exactly `+OK` or `-ERR` (GEN-002).
+    pub indicator_exact: bool,
+    pub indicator: &'a [u8],
+    /// After the indicator came a space or the end of the line (GEN-003).
+    pub separator_ok: bool,
+    pub code: Option<ResponseCode>,
+    /// The text after the indicator, the space and the response code.
+    pub text: &'a [u8],
+    /// The text after the indicator and the space, response code included.
+    pub full_text: &'a [u8],
+}
+
+impl<'a> StatusLine<'a> {
+    pub fn parse(line: &'a [u8]) -> StatusLine<'a> {
+        let (status, ind_len) = indicator(line);
+        let indicator = &line[..ind_len];
+        let indicator_exact = indicator == b"+OK" || indicator == b"-ERR";
+        let rest = &line[ind_len..];
+        let (separator_ok, full_text) = match rest.first() {
+            None => (true, rest),
+            Some(b' ') => (true, &rest[1..]),
+            Some(_) => (status == Status::Invalid, rest),
+        };
+        let (code, text) = if status != Status::Invalid && full_text.first() == Some(&b'[') {
+            parse_code(full_text)
+        } else {
+            (None, full_text)
+        };
+        StatusLine {
+            status,
+            indicator_exact,
+            indicator,
+            separator_ok,
+            code,
+            text,
+            full_text,
+        }
+    }
+
+    /// Whether a line looks like a status line at all (used to spot replies inside listings).
+    pub fn looks_like_status(line: &[u8]) -> bool {
+        let (status, len) = indicator(line);
+        status != Status::Invalid && matches!(line.get(len), None | Some(b' ') | Some(b'\r'))
+    }
+}
+
+fn indicator(line: &[u8]) -> (Status, usize) {
+    let starts = |p: &[u8]| line.len() >= p.len() && line[..p.len()].eq_ignore_ascii_case(p);
+    if starts(b"+OK") {
+        (Status::Ok, 3)
+    } else if starts(b"-ERR") {
+        (Status::Err, 4)
+    } else if starts(b"+ERR") {
+        // hMailServer's `+ERR`: an error in words, a success to a client that tests `+`.
+        (Status::Err, 4)
+    } else {
+        (Status::Invalid, 0)
+    }
+}
+
+fn parse_code(text: &[u8]) -> (Option<ResponseCode>, &[u8]) {
+    let inner_end = memchr::memchr(b']', text);
+    let inner = &text[1..inner_end.unwrap_or(text.len())];
+    let raw = String::from_utf8_lossy(inner).into_owned();
+    let levels: Vec<String> = raw.split('/').map(|l| l.to_ascii_uppercase()).collect();
+    let well_formed = inner_end.is_some()
+        && levels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'/'));
+    let after = match inner_end {
+        Some(i) => {
+            let t = &text[i + 1..];
+            t.strip_prefix(b" ").unwrap_or(t)
+        }
+        None => &[][..],
+    };
+    (
+        Some(ResponseCode {
+            raw,
+            levels,
+            well_formed,
+        }),
+        after,
+    )
+}
+
+/// Registered response codes and the replies they are defined for (IANA POP3 registry:
+/// RFC 2449 §8.1, RFC 3206 §4-5, RFC 6856 §5).
+pub const REGISTERED_CODES: [&str; 6] = [
+    "LOGIN-DELAY",
+    "IN-USE",
+    "SYS/TEMP",
+    "SYS/PERM",
+    "AUTH",
+    "UTF8",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_code_and_text() {
+        let s = StatusLine::parse(b"-ERR [SYS/TEMP] try later");
+        assert_eq!(s.status, Status::Err);
+        assert!(s.indicator_exact && s.separator_ok);
+        let code = s.code.as_ref().map(|c| (c.name(), c.well_formed));
+        assert_eq!(code, Some(("SYS/TEMP".into(), true)));
+        assert_eq!(s.text, b"try later");
+        assert!(
+            s.code
+                .as_ref()
+                .is_some_and(|c| c.is("sys/temp") && c.is("SYS"))
+        );
+    }
+
+    #[test]
+    fn lenient_indicators_are_flagged() {
+        let s = StatusLine::parse(b"+ok fine");
+        assert_eq!((s.status, s.indicator_exact), (Status::Ok, false));
+        let s = StatusLine::parse(b"+ERR Server error");
+        assert_eq!((s.status, s.indicator_exact), (Status::Err, false));
+        let s = StatusLine::parse(b"+OKmaildrop");
+        assert!(!s.separator_ok);
+        assert_eq!(StatusLine::parse(b"* OK").status, Status::Invalid);
+        let s = StatusLine::parse(b"+OK");
+        assert!(s.separator_ok && s.text.is_empty());
+    }
+
+    #[test]
+    fn malformed_codes() {
+        let s = StatusLine::parse(b"-ERR [SYS TEMP] busy");
+        assert!(s.code.is_some_and(|c| !c.well_formed));
+        let s = StatusLine::parse(b"-ERR [AUTH");
+        assert!(s.code.is_some_and(|c| !c.well_formed));
+    }
+}

@@ -1,0 +1,336 @@
+//! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
+
+use super::super::capability::Capabilities;
+use super::super::command::Keyword;
+use super::super::engine::{Body, Exchange};
+use super::super::event::Location;
+use super::super::framer::Line;
+use super::super::response::{Status, StatusLine};
+use super::super::session::Session;
+use super::super::state::{Security, State};
+use super::catalog as r;
+use super::{Checker, Memory, Severity, server_at, show, text_says_unknown_command};
+
+pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+    let login = matches!(
+        ex.keyword(),
+        Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
+    );
+    if login && s.security == Security::Stls && s.caps.auth.is_none() && s.caps.pre_tls.is_some() {
+        c.report_once(&r::CAPA_004, Severity::Info, ex.client_at(), || {
+            "The client logs in after STLS without asking CAPA again: capabilities from before TLS must be discarded, and the list may differ (RFC 2595 §4).".into()
+        });
+    }
+}
+
+pub(crate) fn on_reply(
+    c: &mut Checker,
+    s: &Session,
+    m: &mut Memory,
+    ex: &Exchange,
+    at: Location,
+    st: &StatusLine<'_>,
+) {
+    let k = ex.keyword();
+    let ok = st.status == Status::Ok;
+    if k == Keyword::Capa && st.status == Status::Err {
+        if m.stls_worked {
+            c.report(&r::CAPA_001, Severity::Violation, at,
+                "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
+        } else {
+            m.capa_refused = Some(at);
+            c.report(&r::CAPA_001, Severity::Info, at,
+                "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
+        }
+    }
+    let tag = match k {
+        Keyword::Top => "TOP",
+        Keyword::Uidl => "UIDL",
+        Keyword::User => "USER",
+        Keyword::Stls => "STLS",
+        Keyword::Utf8 => "UTF8",
+        Keyword::Lang => "LANG",
+        _ => return,
+    };
+    match (ok, s.advertises(tag)) {
+        (false, Some(true)) if text_says_unknown_command(st.text) && k != Keyword::User => {
+            c.report(&r::CAPA_006, Severity::Warning, at, format!(
+                "{tag} is advertised in CAPA but {k} was answered like an unknown command (\"{}\").",
+                show(st.text, 50)
+            ));
+        }
+        (true, Some(false)) if matches!(k, Keyword::Top | Keyword::Uidl) && !s.skipped_login => {
+            c.report_once_per_exchange(&r::CAPA_006, Severity::Info, at, || {
+                format!("{k} works but CAPA does not advertise {tag}; some clients require it to be listed.")
+            });
+        }
+        _ => {}
+    }
+}
+
+/// CAPA-002 for one line of a CAPA listing.
+pub(crate) fn capa_line(
+    c: &mut Checker,
+    body: &mut Body,
+    at: Location,
+    line: &Line<'_>,
+    content: &[u8],
+) {
+    let total = line.wire_len + 2;
+    let problem = if total > super::lines::MAX_STATUS_LINE {
+        Some(format!(
+            "a capability line of {total} octets (the limit is 512)"
+        ))
+    } else if content.is_empty() {
+        Some("an empty line".to_owned())
+    } else if content[0] == b'.' {
+        Some(format!(
+            "a tag starting with '.' (\"{}\")",
+            show(content, 40)
+        ))
+    } else {
+        let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
+        if tag.is_empty() || !tag.iter().all(|b| (0x21..0x7f).contains(b)) {
+            Some(format!(
+                "a line whose tag is not printable ASCII (\"{}\")",
+                show(content, 40)
+            ))
+        } else {
+            None
+        }
+    };
+    if let Some(p) = problem {
+        c.report_once_per_exchange(&r::CAPA_002, Severity::Violation, at, || {
+            format!("The CAPA listing contains {p}: each line is `tag *(SP param)`, at most 512 octets (RFC 2449 §5).")
+        });
+    }
+    body.capa.push_line(content);
+}
+
+/// A CAPA listing is complete: judge it against the session, then record it.
+pub(crate) fn capa_end(
+    c: &mut Checker,
+    s: &mut Session,
+    _m: &mut Memory,
+    body: &Body,
+    complete: bool,
+) {
+    if !complete {
+        return;
+    }
+    let at = server_at(body.ex.id, body.reply_offset);
+    let new = body.capa.clone();
+    let in_trans = s.state == State::Transaction;
+    if new.has("STLS") && (s.security.is_tls() || in_trans) {
+        c.report(&r::CAPA_005, Severity::Warning, at, format!(
+            "CAPA lists STLS {}: the tag means STLS is permitted now, and it is not (RFC 2595 §4).",
+            if in_trans { "in TRANSACTION" } else { "although TLS is already active" }
+        ));
+    }
+    informational(c, at, &new);
+    arguments(c, at, &new);
+    if in_trans {
+        if let Some(auth) = &s.caps.auth {
+            compare_with_authorization(c, s, at, auth, &new);
+        }
+        s.caps.trans = Some(new);
+        return;
+    }
+    if !s.state.is_authorization() {
+        return;
+    }
+    if s.security == Security::Plain {
+        let mut offered: Vec<&str> = Vec::new();
+        if new.has("USER") {
+            offered.push("USER");
+        }
+        for mech in ["PLAIN", "LOGIN"] {
+            if new.has_sasl(mech) {
+                offered.push(if mech == "PLAIN" {
+                    "SASL PLAIN"
+                } else {
+                    "SASL LOGIN"
+                });
+            }
+        }
+        if !offered.is_empty() {
+            c.report(&r::USR_002, Severity::Warning, at, format!(
+                "On an unencrypted connection the server offers plaintext passwords ({}): passwords should only be offered under TLS (RFC 2595 §2.3, §9; RFC 8314 §4.1).",
+                offered.join(", ")
+            ));
+        }
+    } else if s.cert_requested && !new.has_sasl("EXTERNAL") {
+        if s.client_cert {
+            c.report(&r::ITLS_004, Severity::Warning, at,
+                "The server requested a client certificate and got one, but CAPA offers no SASL EXTERNAL: a server that accepts certificates for login must offer EXTERNAL (RFC 8314 §4.2).");
+        } else {
+            c.report(&r::ITLS_005, Severity::Info, at,
+                "The server requests client certificates but offers no SASL EXTERNAL to use them (RFC 8314 §4.2).");
+        }
+    }
+    if s.security == Security::Stls
+        && let Some(before) = &s.caps.pre_tls
+    {
+        tls_diff(c, at, before, &new);
+    }
+    s.caps.auth = Some(new);
+}
+
+fn informational(c: &mut Checker, at: Location, caps: &Capabilities) {
+    if let Some(imp) = caps.get("IMPLEMENTATION") {
+        c.report_once(&r::CAPA_012, Severity::Info, at, || {
+            format!(
+                "IMPLEMENTATION {}: informational only; clients must not change behaviour on it.",
+                imp.params.join(" ")
+            )
+        });
+    }
+    let private: Vec<&str> = caps.tags().filter(|t| t.starts_with('X')).collect();
+    if !private.is_empty() {
+        c.report_once_per_exchange(&r::CAPA_012, Severity::Info, at, || {
+            format!("Private capabilities (X…): {}.", private.join(", "))
+        });
+    }
+}
+
+/// CAPA-007, CAPA-008, CAPA-013: arguments of LOGIN-DELAY, EXPIRE, UTF8 and LANG.
+fn arguments(c: &mut Checker, at: Location, caps: &Capabilities) {
+    if let Some(ld) = caps.get("LOGIN-DELAY")
+        && !ld
+            .params
+            .first()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty())
+    {
+        c.report(
+            &r::CAPA_007,
+            Severity::Violation,
+            at,
+            format!(
+                "LOGIN-DELAY takes an integer number of seconds, not \"{}\" (RFC 2449 §6.5).",
+                ld.params.join(" ")
+            ),
+        );
+    }
+    if let Some(ex) = caps.get("EXPIRE") {
+        let first = ex.params.first().map(String::as_str).unwrap_or("");
+        if !(first.eq_ignore_ascii_case("NEVER")
+            || (!first.is_empty() && first.bytes().all(|b| b.is_ascii_digit())))
+        {
+            c.report(
+                &r::CAPA_008,
+                Severity::Violation,
+                at,
+                format!(
+                    "EXPIRE takes an integer number of days or NEVER, not \"{}\" (RFC 2449 §6.7).",
+                    ex.params.join(" ")
+                ),
+            );
+        }
+    }
+    if let Some(u) = caps.get("UTF8")
+        && !(u.params.is_empty()
+            || (u.params.len() == 1 && u.params[0].eq_ignore_ascii_case("USER")))
+    {
+        c.report(
+            &r::CAPA_013,
+            Severity::Warning,
+            at,
+            format!(
+                "UTF8 takes no argument or USER, not \"{}\" (RFC 6856 §2).",
+                u.params.join(" ")
+            ),
+        );
+    }
+    if caps.get("LANG").is_some_and(|l| !l.params.is_empty()) {
+        c.report(
+            &r::CAPA_013,
+            Severity::Warning,
+            at,
+            "LANG takes no argument in CAPA (RFC 6856 §3).",
+        );
+    }
+}
+
+fn number_param(caps: &Capabilities, tag: &str) -> Option<u64> {
+    let p = caps.get(tag)?.params.first()?;
+    if p.eq_ignore_ascii_case("NEVER") {
+        return Some(u64::MAX);
+    }
+    p.parse().ok()
+}
+
+/// CAPA-003, CAPA-007, CAPA-008, SASL-010: the TRANSACTION list against the AUTHORIZATION list.
+fn compare_with_authorization(
+    c: &mut Checker,
+    s: &Session,
+    at: Location,
+    auth: &Capabilities,
+    trans: &Capabilities,
+) {
+    let exempt = ["STLS", "IMPLEMENTATION"];
+    let sasl_lost = auth.has("SASL") && !trans.has("SASL");
+    if sasl_lost && s.sasl_done {
+        c.report(&r::SASL_010, Severity::Violation, at,
+            "After a successful AUTH the SASL capability disappeared from CAPA: it must still be listed (RFC 5034 §3).");
+    }
+    let missing: Vec<&str> = auth
+        .tags()
+        .filter(|t| !exempt.contains(t) && !trans.has(t))
+        .filter(|t| !(*t == "SASL" && s.sasl_done))
+        .collect();
+    if !missing.is_empty() {
+        c.report(&r::CAPA_003, Severity::Violation, at, format!(
+            "CAPA in TRANSACTION drops {} announced in AUTHORIZATION: every capability announced in AUTHORIZATION must also be announced in TRANSACTION (RFC 2449 §5).",
+            missing.join(", ")
+        ));
+    }
+    if let (Some(a), Some(t)) = (
+        number_param(auth, "LOGIN-DELAY"),
+        number_param(trans, "LOGIN-DELAY"),
+    ) && t > a
+    {
+        c.report(&r::CAPA_007, Severity::Violation, at, format!(
+            "LOGIN-DELAY is {t} in TRANSACTION but {a} in AUTHORIZATION: the AUTHORIZATION value is the largest that can apply (RFC 2449 §6.5)."
+        ));
+    }
+    if trans.get("LOGIN-DELAY").is_some_and(|l| {
+        l.params
+            .iter()
+            .skip(1)
+            .any(|p| p.eq_ignore_ascii_case("USER"))
+    }) {
+        c.report(&r::CAPA_007, Severity::Warning, at,
+            "LOGIN-DELAY carries the USER token in TRANSACTION; it belongs to the AUTHORIZATION announcement only.");
+    }
+    if let (Some(a), Some(t)) = (number_param(auth, "EXPIRE"), number_param(trans, "EXPIRE"))
+        && t < a
+    {
+        c.report(&r::CAPA_008, Severity::Violation, at,
+            "EXPIRE is smaller in TRANSACTION than in AUTHORIZATION: the AUTHORIZATION value is the smallest that can apply (RFC 2449 §6.7).");
+    }
+}
+
+/// CAPA-004 and SASL-010: what changed across the STLS upgrade.
+fn tls_diff(c: &mut Checker, at: Location, before: &Capabilities, after: &Capabilities) {
+    // STLS leaving the list is expected once TLS is up (CAPA-005 is about it staying).
+    let added: Vec<&str> = after.tags().filter(|t| !before.has(t)).collect();
+    let removed: Vec<&str> = before
+        .tags()
+        .filter(|t| *t != "STLS" && !after.has(t))
+        .collect();
+    if !added.is_empty() || !removed.is_empty() {
+        c.report(&r::CAPA_004, Severity::Info, at, format!(
+            "Capabilities changed across STLS: added [{}], removed [{}]. A list stripped before TLS (no STLS, fewer SASL mechanisms) is the signature of a man in the middle.",
+            added.join(" "),
+            removed.join(" ")
+        ));
+    }
+    let (mb, ma) = (before.sasl_mechanisms(), after.sasl_mechanisms());
+    if mb != ma && !(mb.is_empty() && ma.is_empty()) {
+        c.report(&r::SASL_010, Severity::Info, at, format!(
+            "The SASL mechanisms changed across STLS: before [{}], after [{}] (allowed by RFC 2595 §4).",
+            mb.join(" "),
+            ma.join(" ")
+        ));
+    }
+}

@@ -1,0 +1,110 @@
+//! The greeting (rules.md §3.2: GRT-001, GRT-002, GRT-004, GRT-006).
+
+use super::super::event::Location;
+use super::super::framer::Line;
+use super::super::response::{Status, StatusLine};
+use super::super::session::Session;
+use super::catalog as r;
+use super::{Checker, Memory, Severity, show};
+
+pub(crate) fn on_greeting(
+    c: &mut Checker,
+    _s: &Session,
+    m: &mut Memory,
+    at: Location,
+    st: &StatusLine<'_>,
+) {
+    match st.status {
+        Status::Ok => {}
+        Status::Err if st.indicator_exact => c.report(&r::GRT_002, Severity::Warning, at,
+            "The greeting is -ERR: the server refuses service (expect it to close); a greeting is a positive response."),
+        _ => c.report(&r::GRT_002, Severity::Violation, at, format!(
+            "The first line \"{}\" is not a +OK greeting.",
+            show(st.indicator, 20)
+        )),
+    }
+    if let Some(code) = &st.code
+        && st.status == Status::Ok
+        && code.well_formed
+        && let Some(reg) = super::codes::registered(code)
+        && reg != "UTF8"
+    {
+        c.report(
+            &r::GRT_006,
+            Severity::Warning,
+            at,
+            format!(
+                "The greeting carries [{}], a code defined for -ERR replies only.",
+                code.name()
+            ),
+        );
+    }
+    if let Some(problem) = timestamp_problem(st.full_text) {
+        m.bad_timestamp = Some(problem.clone());
+        c.report(&r::GRT_004, Severity::Warning, at, format!(
+            "The greeting's APOP timestamp is malformed: {problem}. It must be one RFC 822 msg-id such as <1896.697170952@dbc.mtview.ca.us>; clients will try APOP with it."
+        ));
+    }
+}
+
+/// The `<…>` timestamp of a greeting, when there is exactly one well-formed candidate.
+pub(crate) fn apop_timestamp(text: &[u8]) -> Option<Vec<u8>> {
+    let start = memchr::memchr(b'<', text)?;
+    let end = start + memchr::memchr(b'>', &text[start..])?;
+    Some(text[start..=end].to_vec())
+}
+
+fn timestamp_problem(text: &[u8]) -> Option<String> {
+    let opens = memchr::memchr_iter(b'<', text).count();
+    let closes = memchr::memchr_iter(b'>', text).count();
+    if opens == 0 && closes == 0 {
+        return None;
+    }
+    if opens != closes {
+        return Some("its angle brackets are unbalanced".into());
+    }
+    if opens > 1 {
+        return Some(format!("it holds {opens} <…> groups; there must be one"));
+    }
+    let ts = apop_timestamp(text)?;
+    let inner = &ts[1..ts.len() - 1];
+    if inner.contains(&b' ') {
+        return Some(format!("{} contains a space", show(&ts, 60)));
+    }
+    match memchr::memchr(b'@', inner) {
+        None => Some(format!("{} has no '@'", show(&ts, 60))),
+        Some(0) => Some(format!("{} has nothing before the '@'", show(&ts, 60))),
+        Some(i) if i + 1 == inner.len() => {
+            Some(format!("{} has no domain after the '@'", show(&ts, 60)))
+        }
+        Some(_) => None,
+    }
+}
+
+/// GRT-001: lines after the greeting before the client's first command.
+pub(crate) fn extra_line(c: &mut Checker, at: Location, line: &Line<'_>) {
+    c.report_once_per_exchange(&r::GRT_001, Severity::Violation, at, || {
+        format!(
+            "After its greeting the server sent \"{}\" before any command: the greeting is one line and nothing follows it.",
+            show(line.content, 60)
+        )
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            timestamp_problem(b"POP3 server ready <1896.697170952@dbc.mtview.ca.us>"),
+            None
+        );
+        assert_eq!(timestamp_problem(b"ready"), None);
+        assert!(timestamp_problem(b"ready <mailserver.mydomain.com>").is_some());
+        assert!(timestamp_problem(b"ready <a@b> <c@d>").is_some());
+        assert!(timestamp_problem(b"ready <a@b").is_some());
+        assert!(timestamp_problem(b"ready <a b@c>").is_some());
+    }
+}

@@ -1,0 +1,475 @@
+//! State rules (rules.md §3.3 ST-*), command validity (GEN-006, GEN-009, GEN-010), USER and
+//! APOP (USR-*, APOP-001) and timers (TMO-*).
+
+use super::super::command::{Keyword, Syntax};
+use super::super::engine::{Completed, Exchange};
+use super::super::event::{Location, Time};
+use super::super::framer::Line;
+use super::super::response::{Status, StatusLine};
+use super::super::session::Session;
+use super::super::state::{AuthStep, Security, State};
+use super::catalog as r;
+use super::{Checker, Memory, Severity, contains_any, show, text_says_unknown_command};
+
+/// RFC 1939 §3: an autologout timer is at least 10 minutes. Two seconds of slack for clocks
+/// and round trips.
+const AUTOLOGOUT_MIN_SECS: f64 = 600.0 - 2.0;
+/// Closes quicker than this after the last command are not a timer firing.
+const AUTOLOGOUT_MEASURABLE_SECS: f64 = 1.0;
+/// RFC 1939 §3's old limit on one argument: longer ones are a plausible reason for a server
+/// to choke (GEN-010).
+const OLD_ARGUMENT_LIMIT: usize = 40;
+
+pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+    if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
+        c.report(
+            &r::GRT_003,
+            Severity::Info,
+            ex.client_at(),
+            "The client spoke before the server's greeting; a client waits for the greeting.",
+        );
+    }
+    if ex.pipelined && s.advertises("PIPELINING") == Some(false) {
+        c.report_once(&r::CAPA_009, Severity::Info, ex.client_at(), || {
+            "The client pipelines commands but the server did not advertise PIPELINING: the server's behaviour is undefined.".into()
+        });
+    }
+}
+
+pub(crate) fn on_reply(
+    c: &mut Checker,
+    s: &Session,
+    m: &mut Memory,
+    ex: &Exchange,
+    at: Location,
+    st: &StatusLine<'_>,
+) {
+    let k = ex.keyword();
+    let ok = st.status == Status::Ok;
+    let state = s.state;
+    let in_auth = state.is_authorization();
+
+    if ex.pipelined {
+        m.pipelined_answered = true;
+    }
+    if matches!(ex.state_at_send, State::Update | State::Closed) {
+        c.report_once_per_exchange(&r::ST_007, Severity::Warning, at, || {
+            format!("The server answered {k} sent after its QUIT reply: after QUIT it closes the connection.")
+        });
+    }
+
+    // Skipping AUTHORIZATION: the seeds' case.
+    if k.is_transaction_only() && in_auth && ok {
+        skipped_authorization(c, s, ex, at);
+    }
+    if in_auth
+        && !ok
+        && matches!(
+            k,
+            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
+        )
+    {
+        already_authenticated_text(c, s, ex, at, st);
+    }
+
+    // ST-002: login commands in TRANSACTION.
+    if state == State::Transaction
+        && !s.skipped_login
+        && ok
+        && matches!(k, Keyword::User | Keyword::Pass | Keyword::Apop)
+    {
+        c.report(&r::ST_002, Severity::Violation, at, format!(
+            "{k} was answered +OK in TRANSACTION: after a login, USER, PASS and APOP get -ERR (RFC 1939 §3)."
+        ));
+        if m.trans_refused_after_login {
+            c.report_once(&r::ST_005, Severity::Violation, at, || {
+                "After its login +OK the server refused TRANSACTION commands and then accepted a login command: it did not enter TRANSACTION as RFC 1939 §4 requires.".into()
+            });
+        }
+    }
+    if state == State::Transaction && s.logged_in_by.is_some() && k.is_transaction_only() && !ok {
+        m.trans_refused_after_login = true;
+        if contains_any(
+            st.text,
+            &[
+                "not authenticated",
+                "not logged in",
+                "login first",
+                "log in first",
+                "authenticate first",
+            ],
+        ) {
+            c.suspect(&r::ST_005, at, format!(
+                "{k} after a successful login got \"-ERR {}\": the text suggests the server does not consider the session logged in (suspected: only +OK/-ERR is significant).",
+                show(st.text, 60)
+            ));
+        }
+    }
+
+    user_pass_sequence(c, m, ex, state, at, ok);
+
+    if k == Keyword::Quit && in_auth && !ok {
+        c.report(&r::ST_007, Severity::Violation, at,
+            "QUIT in AUTHORIZATION was answered -ERR: it must be +OK, then the server closes (RFC 1939 §4).");
+    }
+
+    if ok && line_is_bare(st) && !ex.cmd.expects_multiline() {
+        c.report_once(&r::GEN_003, Severity::Info, at, || {
+            format!("{k} was answered with a bare +OK and no text: legal, but RFC 1957 reports old clients that expected a space and text.")
+        });
+    }
+    syntax(c, ex, at, ok);
+    keyword_case(c, m, ex, at, st.status, state == State::Transaction);
+
+    if !ok
+        && ex.cmd.wire_len <= 255
+        && s.any_caps().is_some()
+        && contains_any(st.text, &["too long", "line length", "exceeds"])
+    {
+        c.suspect(&r::GEN_010, at, format!(
+            "A {}-octet command line got \"-ERR {}\": a server that implements CAPA accepts lines up to 255 octets (suspected: only the text says so).",
+            ex.cmd.wire_len, show(st.text, 60)
+        ));
+    }
+
+    match k {
+        Keyword::User if !ok => {
+            if s.advertises("USER") == Some(true) && text_says_unknown_command(st.text) {
+                c.report(
+                    &r::USR_001,
+                    Severity::Warning,
+                    at,
+                    "USER is advertised in CAPA but was answered like an unknown command.",
+                );
+            }
+            let other_reason = st
+                .code
+                .as_ref()
+                .is_some_and(|code| code.is("SYS") || code.is("LOGIN-DELAY") || code.is("IN-USE"));
+            if !other_reason && state == State::Authorization(AuthStep::Idle) {
+                c.report_once(&r::USR_003, Severity::Info, at, || {
+                    "USER was refused: if the server answers USER differently for unknown names, it reveals which accounts exist (RFC 1939 §13).".into()
+                });
+            }
+        }
+        Keyword::Apop if ok => {
+            if s.apop_timestamp.is_none() {
+                c.report(&r::APOP_001, Severity::Warning, at,
+                    "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
+            }
+            if let Some(problem) = &m.bad_timestamp {
+                c.report_once(&r::GRT_004, Severity::Violation, at, || {
+                    format!("The server implements APOP (it accepted APOP) but its greeting timestamp is malformed: {problem}.")
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn line_is_bare(st: &StatusLine<'_>) -> bool {
+    st.indicator_exact && st.full_text.is_empty() && st.code.is_none()
+}
+
+/// ST-001 with the more specific ST-006, ST-009 and ST-010 named first.
+fn skipped_authorization(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
+    let k = ex.keyword();
+    let cert = if s.client_cert {
+        " The client presented a certificate; that does not log it in: SASL EXTERNAL (AUTH EXTERNAL) is the standard way to use a client certificate (RFC 8314 §4.2)."
+    } else {
+        ""
+    };
+    match s.security {
+        Security::ImplicitTls => c.report_once(&r::ST_009, Severity::Violation, at, || {
+            format!("After the implicit-TLS handshake the server behaves as already logged in ({k} got +OK with no login): RFC 8314 §3.1 and RFC 1939 §3 say the session starts in AUTHORIZATION even if a client certificate was supplied.{cert}")
+        }),
+        Security::Stls => c.report_once(&r::ST_010, Severity::Violation, at, || {
+            format!("After the STLS handshake the server behaves as already logged in ({k} got +OK with no login): RFC 2595 §4 and RFC 1939 §3 say the session stays in AUTHORIZATION after STLS, even with a client certificate.{cert}")
+        }),
+        Security::Plain => {}
+    }
+    if s.auth_failed {
+        c.report(&r::ST_006, Severity::Violation, at, format!(
+            "{k} got +OK after a failed login: after -ERR to an authentication command the session stays in AUTHORIZATION (RFC 1939 §4)."
+        ));
+    }
+    c.report(&r::ST_001, Severity::Violation, at, format!(
+        "{k} was answered +OK before any login: in AUTHORIZATION the server must answer TRANSACTION commands with -ERR (RFC 1939 §3, §5)."
+    ));
+}
+
+/// ST-009/ST-010, suspected: a login command refused with text saying the session is already
+/// authenticated. Confirmed only if a TRANSACTION command then succeeds.
+fn already_authenticated_text(
+    c: &mut Checker,
+    s: &Session,
+    ex: &Exchange,
+    at: Location,
+    st: &StatusLine<'_>,
+) {
+    let rule = match s.security {
+        Security::ImplicitTls => &r::ST_009,
+        Security::Stls => &r::ST_010,
+        Security::Plain => return,
+    };
+    if contains_any(
+        st.text,
+        &[
+            "already authenticated",
+            "already logged",
+            "wrong state",
+            "already in transaction",
+            "not in authorization",
+            "already authorized",
+        ],
+    ) {
+        c.suspect(rule, at, format!(
+            "{} after the TLS handshake got \"-ERR {}\": the text suggests the server skipped AUTHORIZATION (suspected until a TRANSACTION command succeeds without login; try STAT).",
+            ex.keyword(),
+            show(st.text, 60)
+        ));
+    }
+}
+
+/// ST-003 and ST-004: PASS right after USER, and only PASS or QUIT after USER.
+fn user_pass_sequence(
+    c: &mut Checker,
+    m: &mut Memory,
+    ex: &Exchange,
+    state: State,
+    at: Location,
+    ok: bool,
+) {
+    let k = ex.keyword();
+    if !state.is_authorization() {
+        return;
+    }
+    let user_ok_step = state == State::Authorization(AuthStep::UserOk);
+    if user_ok_step && !matches!(k, Keyword::Pass | Keyword::Quit) {
+        m.after_user.get_or_insert(k);
+        if ok {
+            let severity = if matches!(k, Keyword::User | Keyword::Apop) {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            c.report(&r::ST_004, severity, at, format!(
+                "{k} was accepted right after USER +OK: after a successful USER the client may send only PASS or QUIT (RFC 1939 §7)."
+            ));
+        }
+    }
+    if k == Keyword::Pass && ok && !user_ok_step {
+        match (m.user_ok, m.after_user) {
+            (true, Some(between)) => {
+                let severity = if matches!(between, Keyword::User | Keyword::Apop) { Severity::Warning } else { Severity::Info };
+                c.report(&r::ST_003, severity, at, format!(
+                    "PASS was accepted although {between} came between USER and PASS: PASS is valid only immediately after a successful USER (RFC 1939 §7)."
+                ));
+            }
+            _ => c.report(&r::ST_003, Severity::Violation, at,
+                "PASS was accepted with no successful USER before it: the server authenticated without a user name (RFC 1939 §7)."),
+        }
+    }
+    match k {
+        Keyword::User if ok => {
+            m.user_ok = true;
+            m.after_user = None;
+        }
+        Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth if !ok => {
+            m.user_ok = false;
+            m.after_user = None;
+        }
+        Keyword::Pass | Keyword::Apop | Keyword::Auth => m.user_ok = false,
+        _ => {}
+    }
+}
+
+/// GEN-006: unknown or malformed commands get -ERR.
+fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
+    if !ok {
+        return;
+    }
+    let line = ex.cmd.redacted();
+    let shown = show(line.as_bytes(), 60);
+    match ex.cmd.syntax() {
+        Syntax::ProbeKeyword => c.report(&r::GEN_006, Severity::Violation, at, format!(
+            "The made-up command \"{shown}\" was answered +OK: unknown commands get -ERR (RFC 1939 §3)."
+        )),
+        Syntax::UnknownKeyword => c.report(&r::GEN_006, Severity::Warning, at, format!(
+            "The unknown command \"{shown}\" was answered +OK: unknown commands get -ERR unless the server implements them as an extension."
+        )),
+        Syntax::MissingArgument | Syntax::MalformedArgument => c.report(&r::GEN_006, Severity::Violation, at, format!(
+            "\"{shown}\" has missing or malformed arguments but was answered +OK: syntactically invalid commands get -ERR (RFC 1939 §3)."
+        )),
+        Syntax::ExtraArgument => c.report(&r::GEN_006, Severity::Warning, at, format!(
+            "\"{shown}\" carries arguments the command does not take, and was answered +OK; strictly it gets -ERR."
+        )),
+        Syntax::Fine | Syntax::BadMessageNumber | Syntax::BadLineCount => {}
+    }
+}
+
+/// GEN-009: a keyword in lower case is refused while the upper-case form is accepted.
+fn keyword_case(
+    c: &mut Checker,
+    m: &mut Memory,
+    ex: &Exchange,
+    at: Location,
+    status: Status,
+    in_trans: bool,
+) {
+    let k = ex.keyword();
+    let comparable = matches!(
+        k,
+        Keyword::Stat
+            | Keyword::List
+            | Keyword::Uidl
+            | Keyword::Noop
+            | Keyword::Capa
+            | Keyword::Retr
+            | Keyword::Top
+            | Keyword::Lang
+    );
+    if !comparable || status == Status::Invalid {
+        return;
+    }
+    let lower = ex.cmd.verb_is_lowercase();
+    let entry = m
+        .case_results
+        .entry((k, ex.cmd.args.clone(), in_trans))
+        .or_default();
+    if lower {
+        entry.0 = Some(status);
+    } else {
+        entry.1 = Some(status);
+    }
+    if entry.0 == Some(Status::Err) && entry.1 == Some(Status::Ok) {
+        *entry = (None, None);
+        c.report(&r::GEN_009, Severity::Violation, at, format!(
+            "{k} works in upper case but was refused in lower case: command keywords are case-insensitive (RFC 1939 §3)."
+        ));
+    }
+}
+
+/// ST-007: server data after its QUIT reply.
+pub(crate) fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
+    c.report_once_per_exchange(&r::ST_007, Severity::Violation, at, || {
+        format!(
+            "After its QUIT reply the server sent \"{}\": after QUIT it sends nothing more and closes.",
+            show(line.content, 60)
+        )
+    });
+}
+
+/// One unsolicited line right before the server closed: an autologout farewell (TMO-002);
+/// more lines than that are unsolicited data (GEN-008).
+pub(crate) fn farewell_then_close(c: &mut Checker, s: &Session, at: Location, lines: u32) {
+    if lines == 1 && matches!(s.state, State::Authorization(_) | State::Transaction) {
+        c.report(&r::TMO_002, Severity::Warning, at,
+            "The server sent an unsolicited line and closed: on autologout a server closes without sending a reply (RFC 1939 §3).");
+    } else {
+        super::lines::unsolicited(c, at, lines);
+    }
+}
+
+pub(crate) fn on_server_close(
+    c: &mut Checker,
+    s: &Session,
+    outstanding: Option<&Exchange>,
+    last: Option<Completed>,
+    at: Location,
+    now: Time,
+) {
+    if let Some(ex) = outstanding {
+        let k = ex.keyword();
+        let long_arg = ex.cmd.args.iter().any(|a| a.len() > OLD_ARGUMENT_LIMIT)
+            || ex
+                .cmd
+                .secret
+                .as_ref()
+                .is_some_and(|x| x.len() > OLD_ARGUMENT_LIMIT);
+        if matches!(
+            ex.cmd.syntax(),
+            Syntax::UnknownKeyword | Syntax::ProbeKeyword
+        ) {
+            c.report(&r::GEN_006, Severity::Warning, at, format!(
+                "The server closed the connection instead of answering the unknown command \"{}\" with -ERR.",
+                show(&ex.cmd.verb, 30)
+            ));
+        } else if s.any_caps().is_some() && ex.cmd.wire_len <= 255 && long_arg {
+            c.report(&r::GEN_010, Severity::Violation, at, format!(
+                "The server closed the connection on a {}-octet command line: a server that implements CAPA accepts lines up to 255 octets (RFC 2449 §4).",
+                ex.cmd.wire_len
+            ));
+        } else if ex.cmd.wire_len > 255 {
+            c.report(&r::GEN_010, Severity::Warning, at, format!(
+                "The server closed the connection on a {}-octet command line (over 255 octets); -ERR is the better answer.",
+                ex.cmd.wire_len
+            ));
+        } else {
+            c.report(
+                &r::TMO_003,
+                Severity::Warning,
+                at,
+                format!("The server closed the connection while {k} was still unanswered."),
+            );
+        }
+        return;
+    }
+    let failed_login =
+        last.is_some_and(|l| l.keyword.is_authentication() && l.status == Status::Err);
+    if failed_login && s.state.is_authorization() {
+        c.report(
+            &r::ST_006,
+            Severity::Info,
+            at,
+            "The server closed the connection after a failed login; RFC 1939 §4 allows that.",
+        );
+        c.report(
+            &r::TMO_003,
+            Severity::Info,
+            at,
+            "Closing after -ERR to an authentication command is allowed (RFC 1939 §4).",
+        );
+        return;
+    }
+    let idle = now.saturating_sub(s.last_client_activity).as_secs_f64();
+    let idle_state = matches!(s.state, State::Authorization(_) | State::Transaction);
+    if idle_state && (AUTOLOGOUT_MEASURABLE_SECS..AUTOLOGOUT_MIN_SECS).contains(&idle) {
+        c.report(&r::TMO_001, Severity::Violation, at, format!(
+            "The server closed an idle session {idle:.0} s after the client's last command: an autologout timer must be at least 10 minutes (RFC 1939 §3)."
+        ));
+    }
+}
+
+pub(crate) fn on_timeout(
+    c: &mut Checker,
+    s: &Session,
+    outstanding: Option<&Exchange>,
+    queued: usize,
+    last: Option<Completed>,
+    at: Location,
+) {
+    if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
+        c.report_once(&r::GRT_003, Severity::Info, at, || {
+            "No greeting arrived within the timeout: a server sends its greeting as soon as the connection is up.".into()
+        });
+        return;
+    }
+    if last.is_some_and(|l| l.keyword == Keyword::Quit)
+        && matches!(s.state, State::Update | State::Closed)
+    {
+        c.report_once(&r::ST_007, Severity::Warning, at, || {
+            "After its QUIT reply the server keeps the connection open: it should close it.".into()
+        });
+        return;
+    }
+    if let Some(ex) = outstanding
+        && ex.pipelined
+        && queued > 0
+        && s.advertises("PIPELINING") == Some(true)
+    {
+        c.report_once(&r::CAPA_009, Severity::Violation, at, || {
+            format!("The server advertises PIPELINING but left {queued} pipelined command(s) unanswered: pipelined commands are processed one by one, in order (RFC 2449 §6.6).")
+        });
+    }
+}

@@ -1,0 +1,158 @@
+//! STLS (rules.md §3.13, RFC 2595) and implicit TLS (§3.14, RFC 8314), with GRT-007.
+
+use super::super::command::Keyword;
+use super::super::engine::Exchange;
+use super::super::event::{Location, TlsFailure};
+use super::super::framer::Line;
+use super::super::response::{Status, StatusLine};
+use super::super::session::Session;
+use super::super::state::{Security, State};
+use super::catalog as r;
+use super::{Checker, Memory, Severity, server_at, show};
+
+pub(crate) fn on_command(c: &mut Checker, s: &Session, _m: &mut Memory, ex: &Exchange) {
+    let k = ex.keyword();
+    let plaintext_secret = match k {
+        Keyword::Pass => true,
+        Keyword::Auth => ex
+            .sasl
+            .as_ref()
+            .is_some_and(|x| matches!(x.mechanism.as_str(), "PLAIN" | "LOGIN")),
+        _ => false,
+    };
+    if plaintext_secret && s.stls_refused && s.security == Security::Plain {
+        c.report(&r::TLS_007, Severity::Warning, ex.client_at(),
+            "The client sends a password in plaintext after STLS was refused: that is what a STARTTLS-stripping attacker wants (RFC 2595 §9).");
+    }
+    if k == Keyword::Stls && s.utf8_mode {
+        c.report(&r::TLS_008, Severity::Info, ex.client_at(),
+            "The client sends STLS after UTF8 succeeded; RFC 6856 §2.1 forbids it, so the server may refuse it.");
+    }
+}
+
+pub(crate) fn on_reply(
+    c: &mut Checker,
+    s: &Session,
+    m: &mut Memory,
+    ex: &Exchange,
+    at: Location,
+    st: &StatusLine<'_>,
+) {
+    if ex.injected && s.security == Security::Stls {
+        c.report_once_per_exchange(&r::TLS_004, Severity::Violation, at, || {
+            format!(
+                "After the TLS handshake the server answered {}, which the client had sent in plaintext right behind STLS: the server executed injected plaintext (STARTTLS command injection, CVE-2011-0411 class). Octets after STLS's CRLF belong to the TLS handshake (RFC 2595 §4).",
+                ex.keyword()
+            )
+        });
+    }
+    if ex.keyword() != Keyword::Stls {
+        return;
+    }
+    let ok = st.status == Status::Ok;
+    if ok {
+        m.stls_worked = true;
+        if s.state == State::Transaction && !s.skipped_login {
+            c.report(&r::TLS_001, Severity::Violation, at,
+                "STLS was accepted in TRANSACTION: STLS is valid only in AUTHORIZATION (RFC 2595 §4).");
+        }
+        if s.security.is_tls() {
+            c.report(&r::TLS_006, Severity::Info, at,
+                "STLS was accepted although TLS is already active; -ERR is the expected answer (RFC 2595 §4).");
+        }
+        if let Some(capa_at) = m.capa_refused {
+            c.report(&r::CAPA_001, Severity::Violation, capa_at,
+                "The server implements STLS but refused CAPA: a server that implements STLS must implement CAPA (RFC 2595 §4).");
+            m.capa_refused = None;
+        }
+        if !s.security.is_tls() && s.advertises("STLS") == Some(false) {
+            c.report(&r::TLS_002, Severity::Warning, at,
+                "STLS works but the server's CAPA does not list it: clients that look for STLS will stay in plaintext.");
+        }
+    } else if !s.security.is_tls()
+        && s.state.is_authorization()
+        && s.advertises("STLS") == Some(true)
+    {
+        c.report(&r::TLS_002, Severity::Warning, at, format!(
+            "STLS is advertised but was refused (\"{}\"): a server should not advertise STLS when it is likely to fail (RFC 8314 §4).",
+            show(st.full_text, 60)
+        ));
+    }
+}
+
+/// TLS-003: plaintext octets after the STLS +OK, before the handshake. They are dropped.
+pub(crate) fn plaintext_before_handshake(c: &mut Checker, exchange: u32, line: &Line<'_>) {
+    c.report_once_per_exchange(&r::TLS_003, Severity::Violation, server_at(exchange, line.offset), || {
+        format!(
+            "After its +OK to STLS the server sent plaintext (\"{}\") before the TLS handshake: the handshake begins right after that CRLF (RFC 2595 §4). popscope drops these octets; a client that keeps them can be fed forged responses (response injection).",
+            show(line.content, 60)
+        )
+    });
+}
+
+/// GRT-007: server data after the STLS handshake before any command inside TLS.
+pub(crate) fn data_after_handshake(c: &mut Checker, at: Location, line: &Line<'_>) {
+    c.report_once_per_exchange(&r::GRT_007, Severity::Violation, at, || {
+        format!(
+            "After the STLS handshake the server sent \"{}\" before the client said anything: no new greeting follows STLS; the next server data is the reply to the client's next command.",
+            show(line.content, 60)
+        )
+    });
+}
+
+/// ITLS-001: a plaintext line where the implicit-TLS handshake should be.
+pub(crate) fn plaintext_on_tls_port(c: &mut Checker, at: Location) {
+    c.report_once(&r::ITLS_001, Severity::Violation, at, || {
+        "The server sent plaintext where the TLS handshake should start: this port speaks plain POP3 (use pop3:// or --starttls), or the server is misconfigured (RFC 8314 §3.1).".into()
+    });
+}
+
+/// TLS-007: a handshake where none was agreed (STLS was refused or never accepted).
+pub(crate) fn handshake_without_stls_ok(c: &mut Checker, s: &Session, at: Location) {
+    let why = if s.stls_refused {
+        "STLS was answered -ERR, so no handshake follows and the session continues in plaintext (RFC 2595 §4)"
+    } else {
+        "no STLS was accepted"
+    };
+    c.report(
+        &r::TLS_007,
+        Severity::Violation,
+        at,
+        format!("A TLS handshake started although {why}."),
+    );
+}
+
+pub(crate) fn handshake_failed(
+    c: &mut Checker,
+    s: &Session,
+    _m: &Memory,
+    at: Location,
+    reason: TlsFailure,
+) {
+    match reason {
+        TlsFailure::PlaintextFromServer => plaintext_on_tls_port(c, at),
+        TlsFailure::ServerAlert => {
+            let advertised = s
+                .caps
+                .auth
+                .as_ref()
+                .or(s.caps.pre_tls.as_ref())
+                .is_some_and(|caps| caps.has("STLS"));
+            if s.state == State::Authorization(super::super::state::AuthStep::StlsHandshake)
+                && advertised
+            {
+                c.report(&r::TLS_002, Severity::Warning, at,
+                    "STLS is advertised but the server aborted the TLS handshake: it should not advertise STLS when it is likely to fail (RFC 8314 §4).");
+            }
+        }
+        TlsFailure::ClientAborted => {}
+    }
+}
+
+/// ITLS-006: under TLS, the server closed without close_notify.
+pub(crate) fn on_server_close(c: &mut Checker, s: &Session, at: Location, close_notify: bool) {
+    if s.security.is_tls() && !close_notify {
+        c.report(&r::ITLS_006, Severity::Warning, at,
+            "The server closed the TCP connection without a TLS close_notify alert: a truncation attack looks the same (RFC 8314 §3.4).");
+    }
+}

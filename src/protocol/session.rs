@@ -1,0 +1,194 @@
+//! What the engine knows about the session so far: the flags of rules.md §1.1, the
+//! capability lists per security context, and the maildrop as the server described it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::capability::Capabilities;
+use super::command::Keyword;
+use super::event::Time;
+use super::state::{AuthStep, Security, State};
+
+/// Capability lists, kept per state and security context (principle 2 of rules.md: a
+/// condition on what the server advertises is judged only against a list from the same
+/// context).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CapsRecord {
+    /// The last AUTHORIZATION list taken before an STLS upgrade.
+    pub pre_tls: Option<Capabilities>,
+    /// The last AUTHORIZATION list in the current security context.
+    pub auth: Option<Capabilities>,
+    /// The last TRANSACTION list.
+    pub trans: Option<Capabilities>,
+}
+
+/// One message as the server described it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MessageInfo {
+    /// Size from a scan listing.
+    pub size: Option<u64>,
+    pub uid: Option<Vec<u8>>,
+    pub deleted: bool,
+    /// Octets RETR delivered (CRLF line ends, unstuffed, without the terminator).
+    pub retr_octets: Option<u64>,
+}
+
+/// Beyond this many messages the maildrop map stops growing (memory stays bounded however
+/// large a LIST a server sends); checks on further messages are skipped.
+pub const MAX_TRACKED_MESSAGES: usize = 2_000_000;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Maildrop {
+    pub messages: BTreeMap<u32, MessageInfo>,
+    /// Number of messages when the maildrop was opened (first STAT or LIST).
+    pub initial_count: Option<u64>,
+    pub initial_octets: Option<u64>,
+    /// The latest STAT answer.
+    pub last_stat: Option<(u64, u64)>,
+    /// The map is full; further messages are not tracked.
+    pub saturated: bool,
+}
+
+impl Maildrop {
+    pub fn get(&self, n: u32) -> Option<&MessageInfo> {
+        self.messages.get(&n)
+    }
+
+    /// The entry for `n`, created if the map has room.
+    pub fn entry(&mut self, n: u32) -> Option<&mut MessageInfo> {
+        if !self.messages.contains_key(&n) && self.messages.len() >= MAX_TRACKED_MESSAGES {
+            self.saturated = true;
+            return None;
+        }
+        Some(self.messages.entry(n).or_default())
+    }
+
+    pub fn is_deleted(&self, n: u32) -> bool {
+        self.messages.get(&n).is_some_and(|m| m.deleted)
+    }
+
+    pub fn deleted(&self) -> impl Iterator<Item = (&u32, &MessageInfo)> {
+        self.messages.iter().filter(|(_, m)| m.deleted)
+    }
+
+    /// Count and octets STAT should report now, when known.
+    pub fn expected_stat(&self) -> Option<(u64, Option<u64>)> {
+        let count = self.initial_count?;
+        let deleted: Vec<&MessageInfo> = self.deleted().map(|(_, m)| m).collect();
+        let count = count.checked_sub(deleted.len() as u64)?;
+        let octets = self.initial_octets.and_then(|o| {
+            let gone: Option<u64> = deleted.iter().map(|m| m.size).sum();
+            o.checked_sub(gone?)
+        });
+        Some((count, octets))
+    }
+}
+
+/// The session as the engine sees it. Drivers and views read it; only the engine writes it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Session {
+    pub state: State,
+    pub security: Security,
+    /// The server asked for a client certificate (TLS CertificateRequest).
+    pub cert_requested: bool,
+    /// The client presented a certificate.
+    pub client_cert: bool,
+    /// The greeting line, once seen.
+    pub greeting: Option<Vec<u8>>,
+    /// The APOP timestamp of the greeting, `<…>` included.
+    pub apop_timestamp: Option<Vec<u8>>,
+    /// `+OK` to UTF8 (RFC 6856 §2).
+    pub utf8_mode: bool,
+    /// `+OK` to `LANG range`: reply text may now be UTF-8 (RFC 6856 §3).
+    pub lang_changed: bool,
+    pub caps: CapsRecord,
+    /// How the session got to TRANSACTION, if it did.
+    pub logged_in_by: Option<Keyword>,
+    /// A SASL AUTH succeeded (no second one is allowed).
+    pub sasl_done: bool,
+    /// TRANSACTION was entered without any login (the server skipped AUTHORIZATION).
+    pub skipped_login: bool,
+    /// The last authentication attempt failed and no login has happened since.
+    pub auth_failed: bool,
+    /// STLS was answered `-ERR`.
+    pub stls_refused: bool,
+    /// The user name given in the current USER/PASS attempt, when USER succeeded.
+    pub user_accepted: Option<Vec<u8>>,
+    pub maildrop: Maildrop,
+    /// When the client last finished sending a command (TMO-001).
+    pub last_client_activity: Time,
+    /// When the server last sent something.
+    pub last_server_activity: Time,
+    /// Commands sent so far (the next exchange number).
+    pub commands_sent: u32,
+    /// Commands sent since the last TLS handshake.
+    pub commands_since_tls: u32,
+}
+
+impl Session {
+    pub fn new(implicit_tls: bool) -> Self {
+        Session {
+            state: if implicit_tls {
+                State::TlsHandshake
+            } else {
+                State::Greeting
+            },
+            security: Security::Plain,
+            cert_requested: false,
+            client_cert: false,
+            greeting: None,
+            apop_timestamp: None,
+            utf8_mode: false,
+            lang_changed: false,
+            caps: CapsRecord::default(),
+            logged_in_by: None,
+            sasl_done: false,
+            skipped_login: false,
+            auth_failed: false,
+            stls_refused: false,
+            user_accepted: None,
+            maildrop: Maildrop::default(),
+            last_client_activity: Time::default(),
+            last_server_activity: Time::default(),
+            commands_sent: 0,
+            commands_since_tls: 0,
+        }
+    }
+
+    /// The capability list of the current state and security context, if one was seen.
+    pub fn current_caps(&self) -> Option<&Capabilities> {
+        match self.state {
+            State::Authorization(_) => self.caps.auth.as_ref(),
+            State::Transaction | State::Update => self.caps.trans.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the current context's list advertises `tag`: `None` when no list was seen.
+    pub fn advertises(&self, tag: &str) -> Option<bool> {
+        self.current_caps().map(|c| c.has(tag))
+    }
+
+    /// Some capability list was seen in this session, in any context.
+    pub fn any_caps(&self) -> Option<&Capabilities> {
+        self.caps
+            .trans
+            .as_ref()
+            .or(self.caps.auth.as_ref())
+            .or(self.caps.pre_tls.as_ref())
+    }
+
+    pub fn in_authorization(&self) -> bool {
+        self.state.is_authorization()
+    }
+
+    pub fn in_user_ok(&self) -> bool {
+        self.state == State::Authorization(AuthStep::UserOk)
+    }
+
+    /// Non-ASCII status text is allowed (RFC 6856 §2.1, §3.2).
+    pub fn utf8_text_allowed(&self) -> bool {
+        self.utf8_mode || self.lang_changed
+    }
+}

@@ -1,0 +1,188 @@
+//! Check reports for people (text) and for programs (JSON). Both render the same findings.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::protocol::rules::show;
+use crate::protocol::{Finding, Severity, Transition};
+use crate::transcript::replay::{LocatedFinding, Replayed};
+
+/// Counts per severity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub violation: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+impl Summary {
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Summary {
+        let mut s = Summary::default();
+        for f in findings {
+            match f.severity {
+                Severity::Violation => s.violation += 1,
+                Severity::Warning => s.warning += 1,
+                Severity::Info => s.info += 1,
+            }
+        }
+        s
+    }
+}
+
+pub fn finding_json(f: &Finding, line: Option<usize>) -> Value {
+    let mut v = json!({
+        "rule": f.rule.id,
+        "severity": f.severity,
+        "rfc": f.rule.rfc,
+        "summary": f.rule.summary,
+        "message": f.message,
+        "suspected": f.suspected,
+        "exchange": f.at.exchange,
+        "direction": f.at.direction,
+        "offset": f.at.offset,
+    });
+    if let (Some(line), Some(obj)) = (line, v.as_object_mut()) {
+        obj.insert("line".into(), json!(line));
+    }
+    v
+}
+
+fn transition_json(t: &Transition) -> Value {
+    json!({
+        "from": t.from.name(),
+        "to": t.to.name(),
+        "reason": t.reason,
+        "lawful": t.lawful,
+        "exchange": t.exchange,
+    })
+}
+
+/// The JSON report of `check --transcript`.
+pub fn transcript_json(source: &str, r: &Replayed) -> Value {
+    let findings: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|lf| finding_json(&lf.finding, Some(lf.line)))
+        .collect();
+    json!({
+        "popscope": env!("CARGO_PKG_VERSION"),
+        "source": source,
+        "findings": findings,
+        "summary": Summary::of(r.findings.iter().map(|lf| &lf.finding)),
+        "final_state": r.session.state.name(),
+        "transport": r.session.security,
+        "transitions": r.transitions.iter().map(transition_json).collect::<Vec<_>>(),
+        "capabilities": {
+            "before_tls": r.session.caps.pre_tls,
+            "authorization": r.session.caps.auth,
+            "transaction": r.session.caps.trans,
+        },
+    })
+}
+
+fn marker(s: Severity) -> &'static str {
+    match s {
+        Severity::Violation => "✖",
+        Severity::Warning => "⚠",
+        Severity::Info => "ℹ",
+    }
+}
+
+/// The human report: findings grouped by severity, each with rule, RFC, explanation and the
+/// offending transcript line.
+pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
+    let lines: Vec<&[u8]> = file.split(|&b| b == b'\n').collect();
+    let mut out = String::new();
+    out.push_str(&format!("popscope check {source}\n"));
+    let path: Vec<&str> = std::iter::once(
+        r.transitions
+            .first()
+            .map(|t| t.from.name())
+            .unwrap_or("greeting"),
+    )
+    .chain(r.transitions.iter().map(|t| t.to.name()))
+    .collect();
+    out.push_str(&format!("states: {}\n", path.join(" → ")));
+    for t in r.transitions.iter().filter(|t| !t.lawful) {
+        out.push_str(&format!(
+            "  unlawful: {} → {}: {}\n",
+            t.from.name(),
+            t.to.name(),
+            t.reason
+        ));
+    }
+    for sev in [Severity::Violation, Severity::Warning, Severity::Info] {
+        let group: Vec<&LocatedFinding> = r
+            .findings
+            .iter()
+            .filter(|f| f.finding.severity == sev)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n{} {} {}\n",
+            marker(sev),
+            group.len(),
+            plural(sev, group.len())
+        ));
+        for lf in group {
+            let f = &lf.finding;
+            out.push_str(&format!(
+                "  {:<9} {}  line {}{}\n",
+                f.rule.id,
+                f.rule.rfc,
+                lf.line,
+                if f.suspected { "  (suspected)" } else { "" }
+            ));
+            out.push_str(&wrap(&f.message, 96, "            "));
+            if let Some(text) = lines.get(lf.line.wrapping_sub(1)) {
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                out.push_str(&format!("            > {}\n", show(text, 100)));
+            }
+        }
+    }
+    let s = Summary::of(r.findings.iter().map(|lf| &lf.finding));
+    out.push_str(&format!(
+        "\n{} violation{}, {} warning{}, {} info\n",
+        s.violation,
+        if s.violation == 1 { "" } else { "s" },
+        s.warning,
+        if s.warning == 1 { "" } else { "s" },
+        s.info
+    ));
+    out
+}
+
+fn plural(s: Severity, n: usize) -> &'static str {
+    match (s, n) {
+        (Severity::Violation, 1) => "violation",
+        (Severity::Violation, _) => "violations",
+        (Severity::Warning, 1) => "warning",
+        (Severity::Warning, _) => "warnings",
+        (Severity::Info, _) => "info",
+    }
+}
+
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + word.len() + 1 > width {
+            out.push_str(indent);
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(indent);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

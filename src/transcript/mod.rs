@@ -1,0 +1,7 @@
+//! Transcripts: the text format, and driving the engine from a recorded session.
+
+pub mod replay;
+pub mod text;
+
+pub use replay::{Replayed, replay};
+pub use text::{Entry, Item};

@@ -1,0 +1,275 @@
+//! The text transcript format: `C:` / `S:` lines and `--` transport events.
+//!
+//! ```text
+//! # a comment
+//! S: +OK POP3 ready
+//! C: USER alice
+//! S: +OK\r\n           <- ends in an escaped line end: nothing is appended
+//! S: +OK partial\      <- ends in a lone backslash: nothing is appended
+//! -- tls client-cert
+//! -- idle 30
+//! -- closed
+//! ```
+//! Escapes: `\\`, `\r`, `\n`, `\t`, `\xHH`. Without an escaped line end or a trailing `\`,
+//! CRLF is appended.
+
+use std::fmt::Write as _;
+
+use crate::protocol::{TlsFailure, TransportEvent};
+
+/// One thing that happened, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Client(Vec<u8>),
+    Server(Vec<u8>),
+    Transport(TransportEvent),
+    /// Time passes with nothing on the wire.
+    Idle {
+        seconds: f64,
+    },
+}
+
+/// An item and the line of the file it came from (1-based).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub line: usize,
+    pub item: Item,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses a whole transcript. Stops at the first malformed line, naming it.
+pub fn parse(input: &[u8]) -> Result<Vec<Entry>, ParseError> {
+    let mut entries = Vec::new();
+    for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let err = |message: String| ParseError { line, message };
+        let trimmed = raw.trim_ascii_start();
+        if trimmed.is_empty() || trimmed.starts_with(b"#") {
+            continue;
+        }
+        let item = if let Some(rest) = raw.strip_prefix(b"C:") {
+            Item::Client(unescape(strip_one_space(rest)).map_err(err)?)
+        } else if let Some(rest) = raw.strip_prefix(b"S:") {
+            Item::Server(unescape(strip_one_space(rest)).map_err(err)?)
+        } else if let Some(rest) = raw.strip_prefix(b"--") {
+            directive(
+                std::str::from_utf8(rest).map_err(|_| err("a '--' line is not UTF-8".into()))?,
+            )
+            .map_err(err)?
+        } else {
+            return Err(err(format!(
+                "expected 'C: ', 'S: ', '-- ' or '#', found \"{}\"",
+                crate::protocol::rules::show(raw, 40)
+            )));
+        };
+        entries.push(Entry { line, item });
+    }
+    Ok(entries)
+}
+
+fn strip_one_space(s: &[u8]) -> &[u8] {
+    s.strip_prefix(b" ").unwrap_or(s)
+}
+
+fn directive(text: &str) -> Result<Item, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let event = match words.as_slice() {
+        ["tls", flags @ ..] => {
+            let mut cert_requested = false;
+            let mut client_cert = false;
+            for f in flags {
+                match *f {
+                    "client-cert" => {
+                        client_cert = true;
+                        cert_requested = true;
+                    }
+                    "cert-requested" => cert_requested = true,
+                    other => {
+                        return Err(format!(
+                            "unknown flag '{other}' after '-- tls' (client-cert, cert-requested)"
+                        ));
+                    }
+                }
+            }
+            TransportEvent::TlsEstablished {
+                cert_requested,
+                client_cert,
+            }
+        }
+        ["tls-failed", reason] => TransportEvent::TlsFailed {
+            reason: match *reason {
+                "plaintext" => TlsFailure::PlaintextFromServer,
+                "alert" => TlsFailure::ServerAlert,
+                "client" => TlsFailure::ClientAborted,
+                other => {
+                    return Err(format!(
+                        "unknown reason '{other}' (plaintext, alert, client)"
+                    ));
+                }
+            },
+        },
+        ["closed"] => TransportEvent::ServerClosed { close_notify: true },
+        ["closed", "no-close-notify"] => TransportEvent::ServerClosed {
+            close_notify: false,
+        },
+        ["client-closed"] => TransportEvent::ClientClosed,
+        ["timeout"] => TransportEvent::Timeout,
+        ["idle", secs] => {
+            let seconds: f64 = secs
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| format!("'-- idle' needs a number of seconds, not '{secs}'"))?;
+            return Ok(Item::Idle { seconds });
+        }
+        _ => {
+            return Err(format!(
+                "unknown event '--{text}' (tls, tls client-cert, tls-failed REASON, closed, client-closed, timeout, idle SECONDS)"
+            ));
+        }
+    };
+    Ok(Item::Transport(event))
+}
+
+/// Decodes escapes and appends CRLF unless the text ends in an escaped line end or a lone `\`.
+fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    let mut i = 0;
+    let mut ends_with_escaped_eol = false;
+    while i < s.len() {
+        let b = s[i];
+        ends_with_escaped_eol = false;
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match s.get(i + 1) {
+            None => return Ok(out),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'r') => {
+                out.push(b'\r');
+                ends_with_escaped_eol = true;
+            }
+            Some(b'n') => {
+                out.push(b'\n');
+                ends_with_escaped_eol = true;
+            }
+            Some(b't') => out.push(b'\t'),
+            Some(b'x') => {
+                let hex = s.get(i + 2..i + 4).ok_or("'\\x' needs two hex digits")?;
+                let v = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "'\\x{}' is not two hex digits",
+                            String::from_utf8_lossy(hex)
+                        )
+                    })?;
+                out.push(v);
+                i += 4;
+                continue;
+            }
+            Some(other) => {
+                return Err(format!(
+                    "unknown escape '\\{}' (use \\\\, \\r, \\n, \\t, \\xHH)",
+                    *other as char
+                ));
+            }
+        }
+        i += 2;
+    }
+    if !ends_with_escaped_eol {
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(out)
+}
+
+/// Writes bytes as the text format would: printable ASCII as is, the rest escaped, and the
+/// line end implicit when the bytes end in exactly one CRLF. A UTF-8 sequence is escaped too, so
+/// a transcript is plain ASCII and survives any editor.
+pub fn escape(bytes: &[u8]) -> String {
+    let (body, implicit_crlf) = match bytes.strip_suffix(b"\r\n") {
+        Some(b) if !b.contains(&b'\n') => (b, true),
+        _ => (bytes, false),
+    };
+    let mut s = String::with_capacity(body.len() + 8);
+    for &b in body {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    if !implicit_crlf && !body.ends_with(b"\r") && !body.ends_with(b"\n") {
+        s.push('\\');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_escapes() {
+        let t = b"# c\n\nS: +OK ready\nC: USER a\\x41\nS: +OK\\n\nS: part\\\n-- tls client-cert\n-- idle 2.5\n-- closed\n";
+        let e = parse(t).unwrap_or_default();
+        let items: Vec<Item> = e.into_iter().map(|e| e.item).collect();
+        assert_eq!(
+            items,
+            vec![
+                Item::Server(b"+OK ready\r\n".to_vec()),
+                Item::Client(b"USER aA\r\n".to_vec()),
+                Item::Server(b"+OK\n".to_vec()),
+                Item::Server(b"part".to_vec()),
+                Item::Transport(TransportEvent::TlsEstablished {
+                    cert_requested: true,
+                    client_cert: true
+                }),
+                Item::Idle { seconds: 2.5 },
+                Item::Transport(TransportEvent::ServerClosed { close_notify: true }),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(parse(b"S: ok\nX: what").map_err(|e| e.line), Err(2));
+        assert_eq!(parse(b"S: \\q").map_err(|e| e.line), Err(1));
+        assert_eq!(parse(b"\n-- warp").map_err(|e| e.line), Err(2));
+        assert_eq!(parse(b"S: \\x4").map_err(|e| e.line), Err(1));
+    }
+
+    #[test]
+    fn escape_round_trips() {
+        for bytes in [
+            &b"+OK ready\r\n"[..],
+            b"+OK\n",
+            b"part",
+            b"a\\b\x1b[2J\r\n",
+            b"\r\n",
+            b"x\r",
+            b"\xff\x00\r\n",
+            b"two\r\n\r\n",
+        ] {
+            let line = format!("S: {}", escape(bytes));
+            let back = parse(line.as_bytes()).unwrap_or_default();
+            assert_eq!(back.len(), 1, "{line}");
+            assert_eq!(back[0].item, Item::Server(bytes.to_vec()), "{line}");
+        }
+    }
+}
