@@ -326,7 +326,7 @@ impl Engine {
         };
         out.event(Event::Command {
             exchange: id,
-            command: ex.cmd.clone(),
+            command: Box::new(ex.cmd.clone()),
         });
         rules::states::on_command(&mut self.checker, &self.session, &ex);
         rules::sasl::on_command(&mut self.checker, &self.session, &ex);
@@ -429,13 +429,13 @@ impl Engine {
             rules::listing::on_reply(c, s, m, &ex, at, &st);
             rules::capa::on_reply(c, s, m, &ex, at, &st);
         }
-        out.event(Event::Reply(Reply {
+        out.event(Event::Reply(Box::new(Reply {
             exchange: ex.id,
             status: st.status,
             code: st.code.clone(),
             text: st.text.to_vec(),
             multiline,
-        }));
+        })));
         self.flush(out);
         self.apply_reply(&ex, &st, out);
         if multiline {
@@ -470,13 +470,13 @@ impl Engine {
         rules::greeting::on_greeting(&mut self.checker, &self.session, &mut self.memory, at, &st);
         self.session.greeting = Some(line.content.to_vec());
         self.session.apop_timestamp = rules::greeting::apop_timestamp(st.full_text);
-        out.event(Event::Reply(Reply {
+        out.event(Event::Reply(Box::new(Reply {
             exchange: 0,
             status: st.status,
             code: st.code.clone(),
             text: st.text.to_vec(),
             multiline: false,
-        }));
+        })));
         self.flush(out);
         let reason = match st.status {
             Status::Ok => "greeting +OK: the session is in AUTHORIZATION",
@@ -898,18 +898,21 @@ impl Engine {
             return;
         }
         self.session.state = to;
-        out.event(Event::StateChange(Transition {
+        out.event(Event::StateChange(Box::new(Transition {
             from,
             to,
             reason: reason.to_owned(),
             lawful,
             exchange,
-        }));
+        })));
     }
 
     fn flush(&mut self, out: &mut dyn EventSink) {
+        if self.checker.found.is_empty() {
+            return;
+        }
         for f in self.checker.found.drain(..) {
-            out.event(Event::Finding(f));
+            out.event(Event::Finding(Box::new(f)));
         }
     }
 }

@@ -134,9 +134,10 @@ pub struct Reply {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event<'a> {
     /// The client sent a command; `exchange` is the handle every later event of it carries.
+    /// (Rare, large payloads are boxed: every body line moves an `Event` into the sink.)
     Command {
         exchange: u32,
-        command: Command,
+        command: Box<Command>,
     },
     /// During a SASL exchange the client sent a response line (base64 or `*`), not a command.
     SaslResponse {
@@ -144,7 +145,7 @@ pub enum Event<'a> {
         cancel: bool,
     },
     /// A server status line (the greeting is exchange 0).
-    Reply(Reply),
+    Reply(Box<Reply>),
     /// A SASL challenge (`+ base64`).
     Challenge {
         exchange: u32,
@@ -172,8 +173,8 @@ pub enum Event<'a> {
     Discarded {
         line: Vec<u8>,
     },
-    StateChange(Transition),
-    Finding(Finding),
+    StateChange(Box<Transition>),
+    Finding(Box<Finding>),
 }
 
 impl Event<'_> {
@@ -232,5 +233,18 @@ impl fmt::Display for Direction {
             Direction::Client => "client",
             Direction::Server => "server",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn body_lines_are_cheap_to_move() {
+        // Every body line moves one Event into the sink: keep the enum small.
+        assert!(
+            std::mem::size_of::<super::Event<'_>>() <= 48,
+            "{}",
+            std::mem::size_of::<super::Event<'_>>()
+        );
     }
 }

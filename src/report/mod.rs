@@ -67,8 +67,8 @@ pub fn transcript_json(source: &str, r: &Replayed) -> Value {
     json!({
         "popscope": env!("CARGO_PKG_VERSION"),
         "source": source,
-        "findings": findings,
         "summary": Summary::of(r.findings.iter().map(|lf| &lf.finding)),
+        "findings": findings,
         "final_state": r.session.state.name(),
         "transport": r.session.security,
         "transitions": r.transitions.iter().map(transition_json).collect::<Vec<_>>(),

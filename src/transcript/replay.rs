@@ -95,8 +95,8 @@ struct Collector {
 impl crate::protocol::EventSink for Collector {
     fn event(&mut self, event: Event<'_>) {
         match event {
-            Event::Finding(f) => self.findings.push((f, self.current_line)),
-            Event::StateChange(t) => self.transitions.push(t),
+            Event::Finding(f) => self.findings.push((*f, self.current_line)),
+            Event::StateChange(t) => self.transitions.push(*t),
             Event::BodyLine { .. } => self.body_lines += 1,
             _ => {}
         }

@@ -193,7 +193,7 @@ pub(crate) fn message_line(
         scan.hash = fnv(fnv(scan.hash, content), b"\n");
         scan.prefix.push(scan.hash);
     }
-    if scan.done_scanning() {
+    if scan.done_scanning() || !unusual(content) {
         return;
     }
     if !scan.nul && memchr::memchr(0, content).is_some() {
@@ -237,6 +237,27 @@ pub(crate) fn message_line(
         }
     }
     let _ = line;
+}
+
+/// Whether a line holds a NUL, a CR or an 8-bit octet: one pass, eight octets at a time, so
+/// plain ASCII mail (nearly all of it) costs one cheap scan per line.
+fn unusual(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+    // Non-zero exactly when some octet of `w` is zero.
+    let zero_octet = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    for c in &mut words {
+        let w = c.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        if (w & HIGH) | zero_octet(w) | zero_octet(w ^ CRS) != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b == 0 || b == b'\r' || b >= 0x80)
 }
 
 // ------------------------------------------------------------------ scan and uid listings
@@ -907,6 +928,32 @@ mod tests {
             split_pair(b"one 120"),
             Err(PairProblem::NotNumeric(_))
         ));
+    }
+
+    #[test]
+    fn unusual_octets() {
+        assert!(!unusual(b""));
+        assert!(!unusual(
+            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit\t!"
+        ));
+        for bad in [0u8, b'\r', 0x80, 0xff] {
+            for pos in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[pos] = bad;
+                assert!(unusual(&v), "{bad:#x} at {pos}");
+            }
+        }
+        assert!(!unusual(&[
+            0x0c,
+            0x0e,
+            0x7f,
+            0x01,
+            0x0d ^ 0x80 ^ 0x80 ^ 0x01,
+            0x20,
+            0x20,
+            0x20,
+            0x20
+        ]));
     }
 
     #[test]

@@ -1,0 +1,147 @@
+//! The `popscope` binary as a user runs it: exit codes, the JSON shape, one-line errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn popscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_reports_the_seed_case_and_exits_1() {
+    let o = popscope(&[
+        "check",
+        "--transcript",
+        "tests/fixtures/rules/st-009.fire.trace",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("ST-009") && out.contains("RFC 8314 §3.1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("> S: +OK 2 320"),
+        "the offending line is quoted: {out}"
+    );
+}
+
+#[test]
+fn check_json_has_the_documented_shape() {
+    let o = popscope(&[
+        "check",
+        "--json",
+        "--transcript",
+        "tests/fixtures/rules/st-009.fire.trace",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let findings = v["findings"].as_array().cloned().unwrap_or_default();
+    assert!(!findings.is_empty(), "{v}");
+    for f in &findings {
+        for key in ["rule", "severity", "rfc", "message", "exchange"] {
+            assert!(!f[key].is_null(), "finding lacks {key}: {f}");
+        }
+    }
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "ST-009" && f["severity"] == "violation")
+    );
+    assert_eq!(v["summary"]["violation"], 2);
+    assert!(v["summary"]["warning"].is_number() && v["summary"]["info"].is_number());
+}
+
+#[test]
+fn a_clean_session_exits_0() {
+    let o = popscope(&[
+        "check",
+        "--transcript",
+        "tests/fixtures/sessions/rfc1939-apop.trace",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn severity_overrides_change_the_exit_code() {
+    let o = popscope(&[
+        "check",
+        "--transcript",
+        "tests/fixtures/rules/msg-006.fire.trace",
+        "--severity",
+        "MSG-006=violation",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = popscope(&[
+        "check",
+        "--transcript",
+        "tests/fixtures/rules/msg-006.fire.trace",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn bad_input_gets_one_line_naming_the_problem_and_exit_2() {
+    let dir = std::env::temp_dir().join(format!("popscope-cli-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let bad = dir.join("bad.trace");
+    let _ = std::fs::write(&bad, "S: +OK ready\nC: USER a\nwhat is this\n");
+    let bad_path = bad.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["check", "--transcript", bad_path.as_str()], "line 3"),
+        (
+            vec!["check", "--transcript", "/nonexistent/x.trace"],
+            "cannot read",
+        ),
+        (
+            vec![
+                "check",
+                "--transcript",
+                "tests/fixtures/sessions/rfc1939-apop.trace",
+                "--severity",
+                "NOPE-1=info",
+            ],
+            "no rule",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = popscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+    let _ = std::fs::remove_dir_all(Path::new(&dir));
+}
+
+#[test]
+fn rules_lists_the_whole_catalog() {
+    let o = popscope(&["rules", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let rules = v.as_array().cloned().unwrap_or_default();
+    assert_eq!(rules.len(), 117);
+    assert!(rules.iter().any(|r| r["id"] == "ST-009"
+        && r["severity"] == "violation"
+        && r["scope"] == "passive-and-probe"));
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["id"] == "UIDL-003" && r["scope"] == "cross-session")
+    );
+    let text = stdout(&popscope(&["rules"]));
+    assert!(text.contains("TLS-004") && text.contains("command injection"));
+}

@@ -1,0 +1,133 @@
+//! The engine's memory stays bounded whatever the server sends. A counting allocator measures
+//! the peak of live heap bytes while hostile streams pass through.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use popscope::protocol::{Config, Engine, Event, Time, TransportEvent};
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Tests in this file run one at a time so their measurements do not mix.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Peak heap growth while `f` runs, in bytes.
+fn peak_during(f: impl FnOnce()) -> usize {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    f();
+    PEAK.load(Ordering::Relaxed).saturating_sub(base)
+}
+
+fn logged_in() -> Engine {
+    let mut e = Engine::new(Config::default());
+    let mut sink = |_: Event<'_>| {};
+    e.handle_server(Time(0), b"+OK ready\r\n", &mut sink);
+    e.handle_client(Time(1), b"USER a\r\nPASS b\r\n", &mut sink);
+    e.handle_server(Time(2), b"+OK\r\n+OK\r\n", &mut sink);
+    e
+}
+
+#[test]
+fn a_64_mb_retr_streams_through_in_bounded_memory() {
+    let _g = SERIAL.lock();
+    let mut e = logged_in();
+    let chunk: Vec<u8> =
+        b"This is a line of a large message body, dot-stuffed where needed.\r\n..x\r\n".repeat(900);
+    let mut lines = 0u64;
+    let peak = peak_during(|| {
+        let mut sink = |ev: Event<'_>| {
+            if let Event::BodyLine { .. } = ev {
+                lines += 1
+            }
+        };
+        e.handle_client(Time(3), b"RETR 1\r\n", &mut sink);
+        e.handle_server(Time(4), b"+OK\r\n", &mut sink);
+        let mut sent = 0usize;
+        while sent < 64 << 20 {
+            e.handle_server(Time(5), &chunk, &mut sink);
+            sent += chunk.len();
+        }
+        e.handle_server(Time(6), b".\r\n", &mut sink);
+    });
+    assert!(lines > 1_000_000, "{lines}");
+    assert!(
+        peak < 256 << 10,
+        "peak heap growth {peak} bytes for a 64 MB body"
+    );
+}
+
+#[test]
+fn a_server_that_never_sends_a_line_end_cannot_exhaust_memory() {
+    let _g = SERIAL.lock();
+    let mut e = logged_in();
+    let chunk = vec![b'A'; 1 << 16];
+    let mut findings = 0;
+    let peak = peak_during(|| {
+        let mut sink = |ev: Event<'_>| {
+            if let Event::Finding(_) = ev {
+                findings += 1
+            }
+        };
+        e.handle_client(Time(3), b"NOOP\r\n", &mut sink);
+        for _ in 0..1024 {
+            e.handle_server(Time(4), &chunk, &mut sink);
+        }
+        e.handle_transport(
+            Time(5),
+            TransportEvent::ServerClosed {
+                close_notify: false,
+            },
+            &mut sink,
+        );
+    });
+    assert!(findings >= 1);
+    assert!(
+        peak < 1 << 20,
+        "peak heap growth {peak} bytes for a 64 MB line"
+    );
+}
+
+#[test]
+fn a_huge_listing_is_tracked_per_message_not_per_byte() {
+    let _g = SERIAL.lock();
+    let mut e = logged_in();
+    let n = 200_000u32;
+    let mut body = Vec::with_capacity(n as usize * 12);
+    for i in 1..=n {
+        body.extend_from_slice(format!("{i} 1234\r\n").as_bytes());
+    }
+    body.extend_from_slice(b".\r\n");
+    let peak = peak_during(|| {
+        let mut sink = |_: Event<'_>| {};
+        e.handle_client(Time(3), b"LIST\r\n", &mut sink);
+        e.handle_server(Time(4), b"+OK\r\n", &mut sink);
+        e.handle_server(Time(5), &body, &mut sink);
+    });
+    assert_eq!(e.session().maildrop.messages.len(), n as usize);
+    // A map entry per message plus the listing's duplicate check: well under 200 bytes each.
+    assert!(
+        peak < n as usize * 200,
+        "peak heap growth {peak} bytes for {n} messages"
+    );
+}
