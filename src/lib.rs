@@ -5,4 +5,7 @@
 pub mod cli;
 pub mod protocol;
 pub mod report;
+pub mod server;
+pub mod session;
 pub mod transcript;
+pub mod transport;

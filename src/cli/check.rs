@@ -1,42 +1,185 @@
-//! `popscope check --transcript FILE`: re-check a recorded session offline.
+//! `popscope check`: a recorded session offline, or a live server (one URL, or every transport
+//! of a bare host).
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::protocol::Config;
-use crate::report;
+use crate::protocol::{Config, Severity};
+use crate::report::{self, LiveRun};
 use crate::transcript::{replay, text};
+use crate::transport::{Scheme, Target};
 
+use super::connect::transport_error;
+use super::walk::{self, WalkOptions, WalkResult};
 use super::{CheckArgs, CliError, exit, severity_overrides};
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+    match (&args.transcript, &args.url) {
+        (Some(_), _) => run_transcript(args),
+        (None, Some(url)) => run_live(args, url),
+        (None, None) => Err(CliError::usage("give a URL, a host, or --transcript FILE")),
+    }
+}
+
+fn print(s: &str) {
+    // A closed pipe (e.g. `| head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
     let overrides = severity_overrides(&args.severity)?;
-    let path = args.transcript.display().to_string();
-    let bytes = std::fs::read(&args.transcript)
-        .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
+    let Some(file) = &args.transcript else {
+        return Err(CliError::usage("--transcript needs a file"));
+    };
+    let path = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
     let entries = text::parse(&bytes).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
     let config = Config {
         severity_overrides: overrides,
         ..Config::default()
     };
     let replayed = replay(&entries, config);
-    let rendered = if args.json {
-        let mut s = serde_json::to_string_pretty(&report::transcript_json(&path, &replayed))
+    if args.json {
+        let s = serde_json::to_string_pretty(&report::transcript_json(&path, &replayed))
             .map_err(|e| CliError::usage(format!("cannot render JSON: {e}")))?;
-        s.push('\n');
-        s
+        print(&format!("{s}\n"));
     } else {
-        report::transcript_text(&path, &replayed, &bytes)
+        print(&report::transcript_text(&path, &replayed, &bytes));
+    }
+    let violations = replayed.findings.iter().any(|f| f.finding.severity == Severity::Violation);
+    Ok(if violations { exit::VIOLATIONS } else { exit::OK })
+}
+
+fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
+    let target = Target::parse(url).map_err(CliError::usage)?;
+    let overrides = severity_overrides(&args.severity)?;
+    let creds = args.conn.credentials()?;
+    let show: Option<Arc<Mutex<Box<dyn Write + Send>>>> = args
+        .show_sessions
+        .then(|| Arc::new(Mutex::new(Box::new(std::io::stdout()) as Box<dyn Write + Send>)));
+    let walk_opts = |scheme: Scheme, starttls: bool, target: &Target| {
+        let mut conn = args.conn.clone();
+        conn.starttls = starttls;
+        WalkOptions {
+            target: target.clone(),
+            scheme,
+            conn,
+            creds: creds.clone(),
+            engine: Config {
+                severity_overrides: overrides.clone(),
+                ..Config::default()
+            },
+            passive: args.passive,
+            no_retr: args.no_retr,
+            allow_delete: args.allow_delete,
+            injection_wait: Duration::from_secs_f64(args.injection_wait.clamp(0.0, 60.0)),
+            show: show.clone(),
+        }
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (e.g. `| head`) is not an error worth a message.
-    let _ = stdout.write_all(rendered.as_bytes());
-    let violations = replayed
-        .findings
+    let rt = super::runtime()?;
+    let mut runs: Vec<(String, &'static str, WalkResult)> = Vec::new();
+    let mut comparison = Vec::new();
+    match target.scheme {
+        Some(scheme) => {
+            let starttls = args.conn.starttls && scheme == Scheme::Pop3;
+            let r = rt.block_on(walk::run(walk_opts(scheme, starttls, &target))).map_err(transport_error)?;
+            let transport = match (scheme, starttls) {
+                (Scheme::Pop3s, _) => "implicit TLS",
+                (Scheme::Pop3, true) => "STLS",
+                (Scheme::Pop3, false) => "plain",
+            };
+            runs.push((target.url(scheme), transport, r));
+        }
+        None => {
+            // Every transport the host offers: plain, STLS on the plain port, implicit TLS.
+            let plain = rt.block_on(walk::run(walk_opts(Scheme::Pop3, false, &target)));
+            let stls_offered = plain
+                .as_ref()
+                .ok()
+                .and_then(|r| r.caps.auth.as_ref().or(r.caps.pre_tls.as_ref()))
+                .is_some_and(|c| c.has("STLS"));
+            let mut tls_target = target.clone();
+            tls_target.port = Some(args.tls_port.unwrap_or(995));
+            let implicit = rt.block_on(walk::run(walk_opts(Scheme::Pop3s, false, &tls_target)));
+            let stls = if stls_offered { Some(rt.block_on(walk::run(walk_opts(Scheme::Pop3, true, &target)))) } else { None };
+            comparison = compare(plain.as_ref().ok(), stls.as_ref().and_then(|r| r.as_ref().ok()), implicit.as_ref().ok(), stls_offered);
+            for (scheme, t, name, r) in [
+                (Scheme::Pop3, &target, "plain", Some(plain)),
+                (Scheme::Pop3, &target, "STLS", stls),
+                (Scheme::Pop3s, &tls_target, "implicit TLS", Some(implicit)),
+            ] {
+                match r {
+                    Some(Ok(r)) => runs.push((t.url(scheme), name, r)),
+                    Some(Err(e)) => comparison.push(format!("{name} on {}: {e}", t.url(scheme))),
+                    None => {}
+                }
+            }
+            if runs.is_empty() {
+                return Err(CliError {
+                    code: exit::CONNECT,
+                    message: format!("no transport of {} answered: {}", target.host, comparison.join("; ")),
+                });
+            }
+        }
+    }
+    let live: Vec<LiveRun<'_>> = runs
         .iter()
-        .any(|f| f.finding.severity == crate::protocol::Severity::Violation);
-    Ok(if violations {
-        exit::VIOLATIONS
+        .map(|(url, transport, result)| LiveRun {
+            url: url.clone(),
+            transport,
+            result,
+        })
+        .collect();
+    if args.json {
+        let s = serde_json::to_string_pretty(&report::live_json(&live, &comparison)).map_err(|e| CliError::usage(e.to_string()))?;
+        print(&format!("{s}\n"));
     } else {
-        exit::OK
-    })
+        print(&report::live_text(&live, &comparison));
+    }
+    let violations = runs.iter().any(|(_, _, r)| r.findings.iter().any(|(_, f)| f.severity == Severity::Violation));
+    Ok(if violations { exit::VIOLATIONS } else { exit::OK })
+}
+
+/// What differs between the transports of one host.
+fn compare(plain: Option<&WalkResult>, stls: Option<&WalkResult>, implicit: Option<&WalkResult>, stls_offered: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    out.push(if stls_offered { "STLS is offered on the plain port".into() } else { "STLS is NOT offered on the plain port".into() });
+    if let Some(p) = plain {
+        let caps = p.caps.auth.as_ref();
+        let cleartext: Vec<&str> = ["USER", "SASL"]
+            .into_iter()
+            .filter(|t| caps.is_some_and(|c| c.has(t) && (*t != "SASL" || c.has_sasl("PLAIN") || c.has_sasl("LOGIN"))))
+            .collect();
+        if p.logged_in {
+            out.push("a cleartext login was accepted before TLS".into());
+        } else if !cleartext.is_empty() {
+            out.push(format!("cleartext passwords are offered before TLS ({})", cleartext.join(", ")));
+        } else {
+            out.push("no cleartext password mechanism is offered before TLS".into());
+        }
+    }
+    if let (Some(s), Some(i)) = (stls, implicit) {
+        let fp = |r: &WalkResult| r.tls.as_ref().and_then(|t| t.chain.first()).map(|c| c.sha256.clone());
+        match (fp(s), fp(i)) {
+            (Some(a), Some(b)) if a == b => out.push("STLS and implicit TLS present the same certificate".into()),
+            (Some(_), Some(_)) => out.push("STLS and implicit TLS present DIFFERENT certificates".into()),
+            _ => {}
+        }
+        let caps = |r: &WalkResult| r.caps.auth.as_ref().map(|c| {
+            let mut t: Vec<String> = c.list.iter().map(|x| x.tag.clone()).collect();
+            t.sort();
+            t
+        });
+        if caps(s) != caps(i) {
+            out.push(format!(
+                "capabilities after TLS differ: STLS [{}] vs implicit TLS [{}]",
+                caps(s).unwrap_or_default().join(" "),
+                caps(i).unwrap_or_default().join(" ")
+            ));
+        } else {
+            out.push("capabilities after TLS are the same on both TLS transports".into());
+        }
+    }
+    out
 }

@@ -1,11 +1,18 @@
 //! Command-line interface: argument types and one runner per subcommand.
 
 pub mod check;
+pub mod connect;
+pub mod printer;
 pub mod rules;
+pub mod send;
+pub mod serve;
+pub mod walk;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use connect::ConnArgs;
 
 /// Exit codes, the same for every subcommand.
 pub mod exit {
@@ -13,8 +20,12 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// At least one violation was found.
     pub const VIOLATIONS: u8 = 1;
-    /// Bad usage or unreadable input.
+    /// Bad usage, bad configuration or unreadable input.
     pub const USAGE: u8 = 2;
+    /// No connection: refused, reset, DNS failure, timeout.
+    pub const CONNECT: u8 = 3;
+    /// TLS failed: handshake, certificate, plaintext on a TLS port, STLS missing with --starttls.
+    pub const TLS: u8 = 4;
 }
 
 /// A failure to report to the user in one line, with its exit code.
@@ -35,11 +46,7 @@ impl CliError {
 }
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "popscope",
-    version,
-    about = "An interactive POP3 session debugger and conformance checker"
-)]
+#[command(name = "popscope", version, about = "An interactive POP3 session debugger and conformance checker")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -47,23 +54,103 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a recorded session against the RFC rules.
+    /// Start the built-in POP3 server on loopback and run a session against it.
+    Demo(DemoArgs),
+    /// Check a server (URL or host) or a recorded session against the RFC rules.
     Check(CheckArgs),
+    /// Send commands to a server and print the session with findings.
+    Send(SendArgs),
+    /// Run the built-in POP3 server on loopback (conformant, or with a quirk).
+    Serve(ServeArgs),
     /// List the rules popscope checks.
     Rules(RulesArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A transcript to re-check offline (the text format: C:/S: lines, -- events).
+    /// pop3://host[:port], pop3s://host[:port], or a bare host to check every transport it offers.
+    #[arg(required_unless_present = "transcript", conflicts_with = "transcript")]
+    pub url: Option<String>,
+    /// Re-check a recorded session offline instead (the text format: C:/S: lines, -- events).
     #[arg(long, value_name = "FILE")]
-    pub transcript: PathBuf,
+    pub transcript: Option<PathBuf>,
     /// Print one JSON object instead of the readable report.
     #[arg(long)]
     pub json: bool,
     /// Change a rule's severity, e.g. MSG-006=violation (repeatable).
     #[arg(long = "severity", value_name = "RULE=LEVEL")]
     pub severity: Vec<String>,
+    /// Only watch the walk; send no active probe.
+    #[arg(long)]
+    pub passive: bool,
+    /// Skip RETR 1 in the walk.
+    #[arg(long)]
+    pub no_retr: bool,
+    /// Allow DELE in the walk (always undone by RSET before QUIT).
+    #[arg(long)]
+    pub allow_delete: bool,
+    /// Also print every session of the walk as a transcript.
+    #[arg(long)]
+    pub show_sessions: bool,
+    /// For a bare host: the implicit-TLS port (default 995).
+    #[arg(long, value_name = "PORT")]
+    pub tls_port: Option<u16>,
+    /// Seconds probe P8 waits for replies to injected plaintext.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub injection_wait: f64,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// pop3://host[:port] or pop3s://host[:port].
+    pub url: String,
+    /// Commands to send in order (each one argument: "RETR 1").
+    pub commands: Vec<String>,
+    /// Read the commands from a file, one per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Do not send QUIT at the end.
+    #[arg(long)]
+    pub no_quit: bool,
+    /// Print one JSON object with the findings after the session.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long = "severity", value_name = "RULE=LEVEL")]
+    pub severity: Vec<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 and ::1 (0 picks a free one).
+    #[arg(long, default_value_t = 1110)]
+    pub port: u16,
+    /// How the port speaks.
+    #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
+    pub tls: crate::server::TlsMode,
+    /// Misbehave in one documented way (see --list-quirks).
+    #[arg(long, value_name = "NAME")]
+    pub quirk: Option<String>,
+    /// List the quirk profiles and the rules they break.
+    #[arg(long)]
+    pub list_quirks: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Run the demo server with this quirk (see `popscope serve --list-quirks`).
+    #[arg(long, value_name = "NAME")]
+    pub quirk: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -80,22 +167,33 @@ pub fn severity_overrides(
     items
         .iter()
         .map(|item| {
-            let (id, level) = item.split_once('=').ok_or_else(|| {
-                CliError::usage(format!(
-                    "--severity '{item}': expected RULE=LEVEL, e.g. MSG-006=violation"
-                ))
-            })?;
-            let rule = crate::protocol::rules::find(id.trim()).ok_or_else(|| {
-                CliError::usage(format!(
-                    "--severity '{item}': no rule '{id}' (see `popscope rules`)"
-                ))
-            })?;
+            let (id, level) = item
+                .split_once('=')
+                .ok_or_else(|| CliError::usage(format!("--severity '{item}': expected RULE=LEVEL, e.g. MSG-006=violation")))?;
+            let rule = crate::protocol::rules::find(id.trim())
+                .ok_or_else(|| CliError::usage(format!("--severity '{item}': no rule '{id}' (see `popscope rules`)")))?;
             let sev = crate::protocol::Severity::parse(level.trim()).ok_or_else(|| {
-                CliError::usage(format!(
-                    "--severity '{item}': level must be violation, warning or info"
-                ))
+                CliError::usage(format!("--severity '{item}': level must be violation, warning or info"))
             })?;
             Ok((rule.id, sev))
         })
         .collect()
+}
+
+/// Parses a quirk name, with the list in the error.
+pub fn quirk(name: Option<&str>) -> Result<Option<crate::protocol::server::Quirk>, CliError> {
+    let Some(name) = name else { return Ok(None) };
+    crate::protocol::server::Quirk::parse(name).map(Some).ok_or_else(|| {
+        let names: Vec<&str> = crate::protocol::server::Quirk::ALL.iter().map(|q| q.name()).collect();
+        CliError::usage(format!("unknown quirk '{name}' (one of: {})", names.join(", ")))
+    })
+}
+
+/// A runtime for the async subcommands.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))
 }

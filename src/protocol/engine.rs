@@ -294,6 +294,8 @@ impl Engine {
             out.event(Event::SaslResponse {
                 exchange: ex.id,
                 cancel,
+                octets: line.content.len(),
+                valid_base64,
             });
             return;
         }

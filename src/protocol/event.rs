@@ -140,9 +140,12 @@ pub enum Event<'a> {
         command: Box<Command>,
     },
     /// During a SASL exchange the client sent a response line (base64 or `*`), not a command.
+    /// The line itself is a secret: only its length and shape are given.
     SaslResponse {
         exchange: u32,
         cancel: bool,
+        octets: usize,
+        valid_base64: bool,
     },
     /// A server status line (the greeting is exchange 0).
     Reply(Box<Reply>),
@@ -186,7 +189,17 @@ impl Event<'_> {
                 line: Cow::Owned(line.into_owned()),
             },
             Event::Command { exchange, command } => Event::Command { exchange, command },
-            Event::SaslResponse { exchange, cancel } => Event::SaslResponse { exchange, cancel },
+            Event::SaslResponse {
+                exchange,
+                cancel,
+                octets,
+                valid_base64,
+            } => Event::SaslResponse {
+                exchange,
+                cancel,
+                octets,
+                valid_base64,
+            },
             Event::Reply(r) => Event::Reply(r),
             Event::Challenge { exchange, payload } => Event::Challenge { exchange, payload },
             Event::BodyEnd {

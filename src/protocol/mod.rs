@@ -1,6 +1,7 @@
 //! The sans-IO POP3 engine. Nothing in here opens a socket, spawns a task or reads a clock:
 //! drivers feed it bytes and transport events and act on the events it returns.
 
+pub mod auth;
 pub mod capability;
 pub mod command;
 pub mod engine;
@@ -8,6 +9,7 @@ pub mod event;
 pub mod framer;
 pub mod response;
 pub mod rules;
+pub mod server;
 pub mod session;
 pub mod state;
 

@@ -186,3 +186,117 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
     }
     out
 }
+
+/// One transport's walk, for the live reports.
+pub struct LiveRun<'a> {
+    pub url: String,
+    pub transport: &'a str,
+    pub result: &'a crate::cli::walk::WalkResult,
+}
+
+fn walk_json(run: &LiveRun<'_>) -> Value {
+    let r = run.result;
+    let findings: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|(conn, f)| {
+            let mut v = finding_json(f, None);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("connection".into(), json!(conn));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "target": run.url,
+        "transport": run.transport,
+        "summary": Summary::of(r.findings.iter().map(|(_, f)| f)),
+        "findings": findings,
+        "tls": r.tls,
+        "insecure": r.tls.as_ref().is_some_and(|t| t.insecure),
+        "capabilities": {
+            "before_tls": r.caps.pre_tls,
+            "authorization": r.caps.auth,
+            "transaction": r.caps.trans,
+        },
+        "logged_in": r.logged_in,
+        "final_state": r.final_state.map(|s| s.name()),
+        "connections": r.connections,
+        "notes": r.notes,
+    })
+}
+
+/// The JSON report of `popscope check URL` (one walk) or `popscope check HOST` (several).
+pub fn live_json(runs: &[LiveRun<'_>], comparison: &[String]) -> Value {
+    let all: Vec<&Finding> = runs.iter().flat_map(|r| r.result.findings.iter().map(|(_, f)| f)).collect();
+    if let [one] = runs {
+        let mut v = walk_json(one);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("popscope".into(), json!(env!("CARGO_PKG_VERSION")));
+        }
+        return v;
+    }
+    json!({
+        "popscope": env!("CARGO_PKG_VERSION"),
+        "summary": Summary::of(all),
+        "transports": runs.iter().map(walk_json).collect::<Vec<_>>(),
+        "comparison": comparison,
+    })
+}
+
+/// The readable report of a live check.
+pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        let r = run.result;
+        out.push_str(&format!("popscope check {} ({})\n", run.url, run.transport));
+        if let Some(t) = &r.tls {
+            out.push_str(&format!("  TLS: {}\n", t.summary()));
+            if t.insecure {
+                out.push_str("  !! --insecure: the server certificate was NOT verified\n");
+            }
+        }
+        let caps = |c: &Option<crate::protocol::capability::Capabilities>| c.as_ref().map_or("(not seen)".to_owned(), |c| c.summary());
+        if r.caps.pre_tls.is_some() {
+            out.push_str(&format!("  CAPA before TLS:  {}\n", caps(&r.caps.pre_tls)));
+        }
+        out.push_str(&format!("  CAPA before login: {}\n", caps(&r.caps.auth)));
+        out.push_str(&format!("  CAPA after login:  {}\n", caps(&r.caps.trans)));
+        out.push_str(&format!(
+            "  connections: {}\n",
+            r.connections.iter().enumerate().map(|(i, c)| format!("#{i} {c}")).collect::<Vec<_>>().join(", ")
+        ));
+        if !r.logged_in {
+            out.push_str("  (no login: give --user and a password to walk TRANSACTION too)\n");
+        }
+        for n in &r.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
+        for sev in [Severity::Violation, Severity::Warning, Severity::Info] {
+            let group: Vec<&(usize, Finding)> = r.findings.iter().filter(|(_, f)| f.severity == sev).collect();
+            if group.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("\n{} {} {}\n", marker(sev), group.len(), plural(sev, group.len())));
+            for (conn, f) in group {
+                out.push_str(&format!(
+                    "  {:<9} {}  connection #{conn}, exchange {}{}\n",
+                    f.rule.id,
+                    f.rule.rfc,
+                    f.at.exchange,
+                    if f.suspected { "  (suspected)" } else { "" }
+                ));
+                out.push_str(&wrap(&f.message, 96, "            "));
+            }
+        }
+        let s = Summary::of(r.findings.iter().map(|(_, f)| f));
+        out.push_str(&format!("\n{} violations, {} warnings, {} info\n\n", s.violation, s.warning, s.info));
+    }
+    if !comparison.is_empty() {
+        out.push_str("comparison of the transports:\n");
+        for c in comparison {
+            out.push_str(&format!("  - {c}\n"));
+        }
+    }
+    out
+}

@@ -9,6 +9,7 @@
 pub(crate) mod capa;
 pub mod catalog;
 pub(crate) mod codes;
+pub mod cross;
 pub(crate) mod greeting;
 pub(crate) mod intl;
 pub(crate) mod lines;

@@ -1,0 +1,138 @@
+//! Connection and credential options shared by `check`, `send` and the TUI.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::protocol::{Config, Secret};
+use crate::session::login::{Credentials, Method};
+use crate::session::{ConnectOptions, Connection, Outcome};
+use crate::transport::{Scheme, Target, TlsSettings, TransportError};
+
+use super::CliError;
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct ConnArgs {
+    /// Upgrade a pop3:// connection with STLS (RFC 2595); stops before any credential if STLS
+    /// is not offered or fails.
+    #[arg(long)]
+    pub starttls: bool,
+    /// Trust the CA certificates in this PEM file (besides the system's).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the server certificate (shown loudly everywhere).
+    #[arg(long)]
+    pub insecure: bool,
+    /// The TLS server name to send and verify (default: the host).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Present this client certificate (PEM), e.g. for SASL EXTERNAL.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Seconds to wait for the connection and the TLS handshake.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Seconds to wait for each reply.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Log in as this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// How to log in.
+    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    pub login: Method,
+}
+
+impl ConnArgs {
+    pub fn tls(&self) -> TlsSettings {
+        TlsSettings {
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+            sni: self.sni.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+        }
+    }
+
+    pub fn options(&self, target: &Target, scheme: Scheme, engine: Config) -> ConnectOptions {
+        ConnectOptions {
+            target: target.clone(),
+            scheme,
+            tls: self.tls(),
+            connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
+            read_timeout: Duration::from_secs(self.timeout.max(1)),
+            engine,
+        }
+    }
+
+    /// The credentials, if a login was asked for. Passwords never come from argv.
+    pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
+        let Some(user) = self.user.clone() else {
+            return Ok(None);
+        };
+        if self.login == Method::External {
+            return Ok(Some(Credentials { user, password: None }));
+        }
+        let password = if let Some(var) = &self.password_env {
+            let v = std::env::var(var).map_err(|_| CliError::usage(format!("--password-env {var}: the variable is not set")))?;
+            v.into_bytes()
+        } else if let Some(path) = &self.password_file {
+            let text = std::fs::read(path).map_err(|e| CliError::usage(format!("--password-file {}: {e}", path.display())))?;
+            let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+            first.strip_suffix(b"\r").unwrap_or(first).to_vec()
+        } else if std::io::stdin().is_terminal() {
+            rpassword::prompt_password(format!("password for {user}: "))
+                .map_err(|e| CliError::usage(format!("cannot read the password: {e}")))?
+                .into_bytes()
+        } else {
+            return Err(CliError::usage("--user needs a password: --password-env VAR, --password-file FILE, or run in a terminal to be asked"));
+        };
+        Ok(Some(Credentials {
+            user,
+            password: Some(Secret::new(password)),
+        }))
+    }
+}
+
+/// CAPA, then STLS when asked; refuses to go on in plaintext if STLS is missing or fails.
+pub async fn secure(conn: &mut Connection, starttls: bool) -> Result<Option<Outcome>, TransportError> {
+    let capa = conn.command(b"CAPA", 256).await?;
+    if !starttls {
+        return Ok(Some(capa));
+    }
+    let offered = conn.engine().session().caps.auth.as_ref().is_some_and(|c| c.has("STLS"));
+    if !offered {
+        let why = if capa.ok() {
+            "the server does not offer STLS in CAPA".to_owned()
+        } else {
+            format!("CAPA failed ({}), so STLS cannot be confirmed", capa.text())
+        };
+        conn.close().await;
+        return Err(TransportError::StartTls(why));
+    }
+    let out = conn.starttls().await?;
+    if !out.ok() {
+        conn.close().await;
+        return Err(TransportError::StartTls(format!("STLS was refused: -ERR {}", out.text())));
+    }
+    Ok(Some(conn.command(b"CAPA", 256).await?))
+}
+
+/// Maps a transport failure to the one-line error and its exit code.
+pub fn transport_error(e: TransportError) -> CliError {
+    CliError {
+        code: e.exit_code(),
+        message: e.to_string(),
+    }
+}

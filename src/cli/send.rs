@@ -1,0 +1,93 @@
+//! `popscope send URL CMD...`: send commands in order and print the session with findings.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use crate::protocol::{Config, Severity};
+use crate::report;
+use crate::session::Connection;
+use crate::session::login;
+use crate::transport::{Scheme, Target};
+
+use super::connect::{secure, transport_error};
+use super::printer::{Gathered, Printer};
+use super::{CliError, SendArgs, exit, severity_overrides};
+
+fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
+    let mut cmds = args.commands.clone();
+    if let Some(path) = &args.script {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("--script {}: {e}", path.display())))?;
+        cmds.extend(
+            text.lines()
+                .map(str::trim_end)
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if cmds.iter().any(|c| c.contains(['\r', '\n'])) {
+        return Err(CliError::usage("a command may not contain CR or LF; give one command per argument or line"));
+    }
+    Ok(cmds)
+}
+
+pub fn run(args: &SendArgs) -> Result<u8, CliError> {
+    let target = Target::parse(&args.url).map_err(CliError::usage)?;
+    let Some(scheme) = target.scheme else {
+        return Err(CliError::usage(format!("'{}': send needs pop3:// or pop3s://", args.url)));
+    };
+    let cmds = commands(args)?;
+    let overrides = severity_overrides(&args.severity)?;
+    let creds = args.conn.credentials()?;
+    let gathered = Arc::new(Mutex::new(Gathered::default()));
+    let out: Option<Box<dyn Write + Send>> = if args.json { None } else { Some(Box::new(std::io::stdout())) };
+    let printer = Printer::new(out, 0, "send", gathered.clone());
+    let engine = Config {
+        severity_overrides: overrides,
+        ..Config::default()
+    };
+    let options = args.conn.options(&target, scheme, engine);
+    let starttls = args.conn.starttls && scheme == Scheme::Pop3;
+    let rt = super::runtime()?;
+    let result: Result<(), crate::transport::TransportError> = rt.block_on(async {
+        let (mut c, _) = Connection::open(&options, Box::new(printer)).await?;
+        if starttls {
+            secure(&mut c, true).await?;
+        }
+        if let Some(creds) = &creds {
+            let out = login::login(&mut c, args.conn.login, creds).await?;
+            if out.challenge.is_some() {
+                c.sasl_response(out.exchange, b"*").await?;
+            }
+        }
+        let mut quit_sent = false;
+        for cmd in &cmds {
+            if c.is_closed() {
+                break;
+            }
+            quit_sent |= cmd.trim().eq_ignore_ascii_case("QUIT");
+            let out = c.command(cmd.as_bytes(), 0).await?;
+            if out.challenge.is_some() {
+                c.sasl_response(out.exchange, b"*").await?;
+            }
+        }
+        if !args.no_quit && !quit_sent && !c.is_closed() {
+            c.quit().await?;
+        } else if !c.is_closed() {
+            c.close().await;
+        }
+        Ok(())
+    });
+    result.map_err(transport_error)?;
+    let findings = gathered.lock().map(|g| g.findings.clone()).unwrap_or_default();
+    if args.json {
+        let v = serde_json::json!({
+            "popscope": env!("CARGO_PKG_VERSION"),
+            "target": target.url(scheme),
+            "summary": report::Summary::of(findings.iter().map(|(_, f)| f)),
+            "findings": findings.iter().map(|(_, f)| report::finding_json(f, None)).collect::<Vec<_>>(),
+        });
+        let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    let violations = findings.iter().any(|(_, f)| f.severity == Severity::Violation);
+    Ok(if violations { exit::VIOLATIONS } else { exit::OK })
+}

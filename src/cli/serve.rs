@@ -1,0 +1,130 @@
+//! `popscope serve` and `popscope demo`.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::protocol::server::Quirk;
+use crate::server::{self, ServeOptions, TlsMode};
+use crate::session::login::{Credentials, Method};
+use crate::transport::{Scheme, Target};
+
+use super::connect::ConnArgs;
+use super::walk::{self, WalkOptions};
+use super::{CliError, DemoArgs, ServeArgs, exit, quirk};
+
+pub const DEMO_USER: &str = "demo";
+pub const DEMO_PASSWORD: &str = "demo";
+
+pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
+    if args.list_quirks {
+        print!("{}", server::quirk_table());
+        return Ok(exit::OK);
+    }
+    let q = quirk(args.quirk.as_deref())?;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let running = server::start(ServeOptions {
+            port: args.port,
+            tls: args.tls,
+            quirk: q,
+            user: DEMO_USER.into(),
+            password: DEMO_PASSWORD.into(),
+        })
+        .await
+        .map_err(|e| CliError {
+            code: exit::CONNECT,
+            message: format!("cannot listen on port {}: {e}", args.port),
+        })?;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{}", server::describe(&running));
+        if let Some(q) = q {
+            let _ = writeln!(out, "quirk: {} — {}", q.name(), q.description());
+        }
+        let _ = writeln!(out, "try: popscope check {} --user demo --password-env DEMO_PASSWORD{}", running.url(), ca_hint(&running));
+        let _ = writeln!(out, "Ctrl-C stops the server.");
+        let _ = out.flush();
+        drop(out);
+        let _ = tokio::signal::ctrl_c().await;
+        Ok(exit::OK)
+    })
+}
+
+fn ca_hint(r: &server::Running) -> String {
+    if r.tls == TlsMode::None { String::new() } else { format!(" --ca-file {}", r.certs.ca.display()) }
+}
+
+/// The transport and login a quirk needs to show itself.
+fn demo_setup(q: Option<Quirk>) -> (TlsMode, bool, Method) {
+    match q {
+        Some(Quirk::TlsPreauth) => (TlsMode::Implicit, true, Method::External),
+        Some(Quirk::StlsCommandInjection | Quirk::StlsResponseInjection) => (TlsMode::Starttls, false, Method::Auto),
+        _ => (TlsMode::Starttls, false, Method::Auto),
+    }
+}
+
+/// Starts the demo server in-process and walks a session against it, printing the wire
+/// transcript and then the findings. (The TUI takes this place once it exists.)
+pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
+    let q = quirk(args.quirk.as_deref())?;
+    let (tls, client_cert, method) = demo_setup(q);
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let running = server::start(ServeOptions {
+            port: 0,
+            tls,
+            quirk: q,
+            user: DEMO_USER.into(),
+            password: DEMO_PASSWORD.into(),
+        })
+        .await
+        .map_err(|e| CliError {
+            code: exit::CONNECT,
+            message: format!("cannot start the demo server: {e}"),
+        })?;
+        let target = Target::parse(&running.url()).map_err(CliError::usage)?;
+        let scheme = target.scheme.unwrap_or(Scheme::Pop3);
+        println!("# popscope demo: the built-in POP3 server on {}{}", running.url(), q.map(|q| format!(", quirk {} ({})", q.name(), q.description())).unwrap_or_default());
+        let conn = ConnArgs {
+            starttls: tls == TlsMode::Starttls,
+            ca_file: Some(running.certs.ca.clone()),
+            client_cert: client_cert.then(|| running.certs.client_cert.clone()),
+            client_key: client_cert.then(|| running.certs.client_key.clone()),
+            connect_timeout: 5,
+            timeout: 10,
+            user: Some(DEMO_USER.into()),
+            login: method,
+            ..ConnArgs::default()
+        };
+        let show: Arc<Mutex<Box<dyn Write + Send>>> = Arc::new(Mutex::new(Box::new(std::io::stdout())));
+        let result = walk::run(WalkOptions {
+            target: target.clone(),
+            scheme,
+            conn,
+            creds: Some(Credentials {
+                user: DEMO_USER.into(),
+                password: Some(crate::protocol::Secret::new(DEMO_PASSWORD.as_bytes().to_vec())),
+            }),
+            engine: crate::protocol::Config::default(),
+            passive: true,
+            no_retr: false,
+            allow_delete: false,
+            injection_wait: Duration::from_millis(500),
+            show: Some(show),
+        })
+        .await
+        .map_err(super::connect::transport_error)?;
+        let transport = match tls {
+            TlsMode::Implicit => "implicit TLS",
+            TlsMode::Starttls => "STLS",
+            TlsMode::None => "plain",
+        };
+        let runs = [crate::report::LiveRun {
+            url: target.url(scheme),
+            transport,
+            result: &result,
+        }];
+        print!("\n{}", crate::report::live_text(&runs, &[]));
+        Ok(exit::OK)
+    })
+}

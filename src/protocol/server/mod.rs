@@ -1,0 +1,524 @@
+//! The demo server's POP3 side, sans-IO: it is fed client lines and transport facts and says
+//! what to send. `src/server/` owns the sockets. Conformant by default; a [`Quirk`] makes it
+//! misbehave in one specific, documented way.
+
+pub mod maildrop;
+pub mod quirks;
+
+use maildrop::StoredMessage;
+pub use quirks::Quirk;
+
+use super::auth;
+use super::command::{Command, Keyword, Syntax, parse_decimal};
+
+/// What the connection should do next, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Send(Vec<u8>),
+    /// Start the TLS handshake now (after the preceding `Send`s are flushed).
+    StartTls,
+    /// Remove these messages (by uid) from the shared maildrop: UPDATE after QUIT.
+    Commit(Vec<String>),
+    Close,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub user: String,
+    pub password: String,
+    /// Offer STLS on the plain port.
+    pub offer_stls: bool,
+    pub quirk: Option<Quirk>,
+    /// The APOP timestamp for this connection's greeting; the shell makes it unique.
+    pub timestamp: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Authorization,
+    Transaction,
+    Closed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Sasl {
+    Plain,
+    LoginUser,
+    LoginPassword(Vec<u8>),
+    Cram(Vec<u8>),
+    External,
+}
+
+pub struct ServerSession {
+    cfg: ServerConfig,
+    phase: Phase,
+    user: Option<Vec<u8>>,
+    tls: bool,
+    client_cn: Option<String>,
+    messages: Vec<(StoredMessage, bool)>,
+    sasl: Option<Sasl>,
+}
+
+impl ServerSession {
+    pub fn new(cfg: ServerConfig, messages: Vec<StoredMessage>) -> Self {
+        ServerSession {
+            cfg,
+            phase: Phase::Authorization,
+            user: None,
+            tls: false,
+            client_cn: None,
+            messages: messages.into_iter().map(|m| (m, false)).collect(),
+            sasl: None,
+        }
+    }
+
+    fn has(&self, q: Quirk) -> bool {
+        self.cfg.quirk == Some(q)
+    }
+
+    pub fn quirk(&self) -> Option<Quirk> {
+        self.cfg.quirk
+    }
+
+    fn eol(&self) -> &'static [u8] {
+        if self.has(Quirk::BareLf) { b"\n" } else { b"\r\n" }
+    }
+
+    fn status(&self, ok: bool, text: &str) -> Vec<u8> {
+        let ind = match (ok, self.has(Quirk::LowercaseStatus)) {
+            (true, false) => "+OK",
+            (false, false) => "-ERR",
+            (true, true) => "+ok",
+            (false, true) => "-err",
+        };
+        let mut v = if text.is_empty() { ind.as_bytes().to_vec() } else { format!("{ind} {text}").into_bytes() };
+        v.extend_from_slice(self.eol());
+        v
+    }
+
+    fn ok(&self, text: &str) -> Vec<Output> {
+        vec![Output::Send(self.status(true, text))]
+    }
+
+    fn err(&self, text: &str) -> Vec<Output> {
+        vec![Output::Send(self.status(false, text))]
+    }
+
+    /// A data block: lines dot-stuffed (unless the quirk says not to) and terminated.
+    fn block(&self, first: &str, lines: &[&[u8]]) -> Vec<u8> {
+        let mut v = self.status(true, first);
+        for l in lines {
+            if l.first() == Some(&b'.') && !self.has(Quirk::UnstuffedDots) {
+                v.push(b'.');
+            }
+            v.extend_from_slice(l);
+            v.extend_from_slice(self.eol());
+        }
+        if !self.has(Quirk::NoTerminatorClose) {
+            v.push(b'.');
+            v.extend_from_slice(self.eol());
+        }
+        v
+    }
+
+    pub fn greeting(&self) -> Vec<u8> {
+        self.status(true, &format!("popscope demo POP3 server ready {}", self.cfg.timestamp))
+    }
+
+    /// The TLS handshake completed; `client_cn` is the CN of a verified client certificate.
+    pub fn on_tls(&mut self, client_cn: Option<String>) {
+        self.tls = true;
+        if self.has(Quirk::TlsPreauth) && client_cn.is_some() {
+            self.phase = Phase::Transaction;
+            self.user = client_cn.clone().map(String::into_bytes);
+        }
+        self.client_cn = client_cn;
+    }
+
+    /// Whether plaintext pipelined behind STLS is kept and executed after the handshake.
+    pub fn executes_plaintext_after_stls(&self) -> bool {
+        self.has(Quirk::StlsCommandInjection)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// One line from the client (without its line end).
+    pub fn handle_line(&mut self, line: &[u8]) -> Vec<Output> {
+        if self.phase == Phase::Closed {
+            return Vec::new();
+        }
+        if let Some(step) = self.sasl.take() {
+            return self.sasl_step(step, line);
+        }
+        let cmd = Command::parse(line, line.len() + 2);
+        let in_trans = self.phase == Phase::Transaction;
+        let trans_allowed = in_trans || self.has(Quirk::NoLoginNeeded);
+        match cmd.keyword {
+            Keyword::Capa => vec![Output::Send(self.capa())],
+            Keyword::Quit => self.quit(),
+            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth if in_trans => {
+                self.err(if self.has(Quirk::TlsPreauth) { "already authenticated" } else { "already logged in" })
+            }
+            Keyword::User => self.user_cmd(&cmd),
+            Keyword::Pass => self.pass(&cmd),
+            Keyword::Apop => self.apop(&cmd),
+            Keyword::Auth => self.auth(&cmd),
+            Keyword::Stls => self.stls(),
+            k if k.is_transaction_only() && !trans_allowed => self.err("log in first"),
+            _ if cmd.syntax() != Syntax::Fine => self.err("invalid arguments"),
+            Keyword::Stat => {
+                let (n, size) = self.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
+                self.ok(&format!("{n} {size}"))
+            }
+            Keyword::List => self.list(&cmd),
+            Keyword::Uidl => self.uidl(&cmd),
+            Keyword::Retr => self.retr(&cmd),
+            Keyword::Top => self.top(&cmd),
+            Keyword::Dele => match self.msg_index(&cmd) {
+                Some(i) => {
+                    self.messages[i].1 = true;
+                    self.ok(&format!("message {} deleted", i + 1))
+                }
+                None => self.err("no such message"),
+            },
+            Keyword::Noop => self.ok(""),
+            Keyword::Rset => {
+                for m in &mut self.messages {
+                    m.1 = false;
+                }
+                self.ok("maildrop reset")
+            }
+            _ => self.err("unknown command"),
+        }
+    }
+
+    /// Messages not marked deleted, with their 1-based numbers.
+    fn live(&self) -> impl Iterator<Item = (usize, &StoredMessage)> {
+        self.messages.iter().enumerate().filter(|(_, (_, d))| !d).map(|(i, (m, _))| (i + 1, m))
+    }
+
+    /// The index of the message a command names, if it may be referred to.
+    fn msg_index(&self, cmd: &Command) -> Option<usize> {
+        let n = cmd.arg(0).and_then(super::command::parse_msg_number)? as usize;
+        let (_, deleted) = self.messages.get(n.checked_sub(1)?)?;
+        (!deleted || self.has(Quirk::DeletedRetrievable)).then_some(n - 1)
+    }
+
+    fn listed_size(&self, m: &StoredMessage) -> usize {
+        m.data.len() + if self.has(Quirk::WrongListSizes) { 17 } else { 0 }
+    }
+
+    fn capa(&self) -> Vec<u8> {
+        let plaintext_ok = self.tls || !self.cfg.offer_stls;
+        let mut caps: Vec<String> = vec!["CAPA".into(), "TOP".into(), "UIDL".into(), "RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into(), "EXPIRE NEVER".into()];
+        if plaintext_ok {
+            caps.push("USER".into());
+        }
+        let mut sasl = Vec::new();
+        if plaintext_ok {
+            sasl.extend(["PLAIN", "LOGIN"]);
+        }
+        sasl.push("CRAM-MD5");
+        if self.tls {
+            sasl.push("EXTERNAL");
+        }
+        caps.push(format!("SASL {}", sasl.join(" ")));
+        if self.cfg.offer_stls && !self.tls && self.phase == Phase::Authorization {
+            caps.push("STLS".into());
+        }
+        caps.push("IMPLEMENTATION popscope-demo".into());
+        let lines: Vec<&[u8]> = caps.iter().map(|c| c.as_bytes()).collect();
+        self.block("Capability list follows", &lines)
+    }
+
+    fn plaintext_refused(&self) -> bool {
+        self.cfg.offer_stls && !self.tls
+    }
+
+    fn user_cmd(&mut self, cmd: &Command) -> Vec<Output> {
+        if self.plaintext_refused() {
+            return self.err("[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS");
+        }
+        match cmd.arg(0) {
+            Some(name) => {
+                self.user = Some(name.to_vec());
+                self.ok("")
+            }
+            None => self.err("USER needs a name"),
+        }
+    }
+
+    fn pass(&mut self, cmd: &Command) -> Vec<Output> {
+        let Some(user) = self.user.take() else {
+            return self.err("USER first");
+        };
+        let pw = cmd.secret.as_ref().map(|s| s.expose().to_vec()).unwrap_or_default();
+        self.login(&user, &pw)
+    }
+
+    fn login(&mut self, user: &[u8], password: &[u8]) -> Vec<Output> {
+        if user == self.cfg.user.as_bytes() && password == self.cfg.password.as_bytes() {
+            self.logged_in()
+        } else {
+            self.err("[AUTH] invalid user name or password")
+        }
+    }
+
+    fn logged_in(&mut self) -> Vec<Output> {
+        self.phase = Phase::Transaction;
+        let (n, size) = self.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
+        self.ok(&format!("maildrop has {n} messages ({size} octets)"))
+    }
+
+    fn apop(&mut self, cmd: &Command) -> Vec<Output> {
+        let (Some(name), Some(digest)) = (cmd.arg(0), cmd.secret.as_ref()) else {
+            return self.err("APOP needs a name and a digest");
+        };
+        let want = auth::apop_digest(self.cfg.timestamp.as_bytes(), self.cfg.password.as_bytes());
+        if name == self.cfg.user.as_bytes() && digest.expose() == want.as_bytes() {
+            self.logged_in()
+        } else {
+            self.err("[AUTH] APOP authentication failed")
+        }
+    }
+
+    fn auth(&mut self, cmd: &Command) -> Vec<Output> {
+        let Some(mech) = cmd.mechanism() else {
+            // Old-style mechanism discovery, as Dovecot answers it (SASL-012).
+            let mut mechs: Vec<&[u8]> = vec![b"CRAM-MD5"];
+            if !self.plaintext_refused() {
+                mechs.extend([&b"PLAIN"[..], b"LOGIN"]);
+            }
+            return vec![Output::Send(self.block("", &mechs))];
+        };
+        let ir = cmd.secret.as_ref().map(|s| s.expose().to_vec());
+        match mech.as_str() {
+            "PLAIN" | "LOGIN" if self.plaintext_refused() => self.err("[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS"),
+            "PLAIN" => match ir {
+                Some(r) => self.sasl_step(Sasl::Plain, &r),
+                None => self.challenge(Sasl::Plain, b""),
+            },
+            "LOGIN" => match ir {
+                Some(r) => self.sasl_step(Sasl::LoginUser, &r),
+                None => self.challenge(Sasl::LoginUser, b"Username:"),
+            },
+            "CRAM-MD5" if ir.is_some() => self.err("CRAM-MD5 takes no initial response"),
+            "CRAM-MD5" => {
+                let ch = self.cfg.timestamp.clone().into_bytes();
+                self.challenge(Sasl::Cram(ch.clone()), &ch)
+            }
+            "EXTERNAL" if self.tls => match ir {
+                Some(r) => self.sasl_step(Sasl::External, &r),
+                None => self.challenge(Sasl::External, b""),
+            },
+            _ => self.err("unsupported authentication mechanism"),
+        }
+    }
+
+    fn challenge(&mut self, next: Sasl, data: &[u8]) -> Vec<Output> {
+        self.sasl = Some(next);
+        let mut line = b"+ ".to_vec();
+        line.extend_from_slice(auth::b64encode(data).as_bytes());
+        line.extend_from_slice(self.eol());
+        vec![Output::Send(line)]
+    }
+
+    fn sasl_step(&mut self, step: Sasl, line: &[u8]) -> Vec<Output> {
+        if line == b"*" {
+            return self.err("authentication cancelled");
+        }
+        let decoded = if line == b"=" { Some(Vec::new()) } else { auth::b64decode(line) };
+        let Some(data) = decoded else {
+            return self.err("invalid base64");
+        };
+        match step {
+            Sasl::Plain => match auth::parse_plain(&data) {
+                Some((authz, user, pw)) if authz.is_empty() || authz == user => {
+                    let (user, pw) = (user.to_vec(), pw.to_vec());
+                    self.login(&user, &pw)
+                }
+                _ => self.err("[AUTH] authentication failed"),
+            },
+            Sasl::LoginUser => self.challenge(Sasl::LoginPassword(data), b"Password:"),
+            Sasl::LoginPassword(user) => self.login(&user, &data),
+            Sasl::Cram(ch) => {
+                let want = {
+                    let mut w = self.cfg.user.as_bytes().to_vec();
+                    w.push(b' ');
+                    w.extend_from_slice(auth::hmac_md5_hex(self.cfg.password.as_bytes(), &ch).as_bytes());
+                    w
+                };
+                if data == want { self.logged_in() } else { self.err("[AUTH] authentication failed") }
+            }
+            Sasl::External => {
+                let cn_ok = self.client_cn.as_deref() == Some(self.cfg.user.as_str());
+                let authz_ok = data.is_empty() || data == self.cfg.user.as_bytes();
+                if cn_ok && authz_ok {
+                    self.logged_in()
+                } else {
+                    self.err("[AUTH] no acceptable client certificate")
+                }
+            }
+        }
+    }
+
+    fn stls(&mut self) -> Vec<Output> {
+        if self.tls {
+            return self.err("Command not permitted when TLS active");
+        }
+        if !self.cfg.offer_stls {
+            return self.err("STLS not available");
+        }
+        let mut out = self.ok("Begin TLS negotiation now");
+        if self.has(Quirk::StlsResponseInjection) {
+            out.push(Output::Send(b"+OK injected plaintext after the STLS reply\r\n".to_vec()));
+        }
+        out.push(Output::StartTls);
+        out
+    }
+
+    fn quit(&mut self) -> Vec<Output> {
+        let in_trans = self.phase == Phase::Transaction;
+        self.phase = Phase::Closed;
+        let mut out = self.ok("popscope demo server signing off");
+        if in_trans {
+            let gone: Vec<String> = self.messages.iter().filter(|(_, d)| *d).map(|(m, _)| m.uid.clone()).collect();
+            if !gone.is_empty() {
+                out.push(Output::Commit(gone));
+            }
+        }
+        out.push(Output::Close);
+        out
+    }
+
+    fn list(&self, cmd: &Command) -> Vec<Output> {
+        if cmd.arg_count() == 1 {
+            return match self.msg_index(cmd) {
+                Some(i) => self.ok(&format!("{} {}", i + 1, self.listed_size(&self.messages[i].0))),
+                None => self.err("no such message"),
+            };
+        }
+        let entries: Vec<String> = if self.has(Quirk::DeletedRetrievable) {
+            self.messages.iter().enumerate().map(|(i, (m, _))| format!("{} {}", i + 1, self.listed_size(m))).collect()
+        } else {
+            self.live().map(|(n, m)| format!("{n} {}", self.listed_size(m))).collect()
+        };
+        let lines: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
+        vec![Output::Send(self.block(&format!("{} messages", entries.len()), &lines))]
+    }
+
+    fn uidl(&self, cmd: &Command) -> Vec<Output> {
+        if cmd.arg_count() == 1 {
+            return match self.msg_index(cmd) {
+                Some(i) => self.ok(&format!("{} {}", i + 1, self.messages[i].0.uid)),
+                None => self.err("no such message"),
+            };
+        }
+        let entries: Vec<String> = self.live().map(|(n, m)| format!("{n} {}", m.uid)).collect();
+        let lines: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
+        vec![Output::Send(self.block("", &lines))]
+    }
+
+    fn message_lines(data: &[u8]) -> Vec<&[u8]> {
+        let body = data.strip_suffix(b"\r\n").unwrap_or(data);
+        body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect()
+    }
+
+    fn retr(&self, cmd: &Command) -> Vec<Output> {
+        let Some(i) = self.msg_index(cmd) else {
+            return self.err("no such message");
+        };
+        let m = &self.messages[i].0;
+        let lines = Self::message_lines(&m.data);
+        let mut out = vec![Output::Send(self.block(&format!("{} octets", m.data.len()), &lines))];
+        if self.has(Quirk::NoTerminatorClose) {
+            out.push(Output::Close);
+        }
+        out
+    }
+
+    fn top(&self, cmd: &Command) -> Vec<Output> {
+        let Some(i) = self.msg_index(cmd) else {
+            return self.err("no such message");
+        };
+        let n = cmd.arg(1).and_then(parse_decimal).unwrap_or(0) as usize;
+        let lines = Self::message_lines(&self.messages[i].0.data);
+        let header_end = lines.iter().position(|l| l.is_empty()).unwrap_or(lines.len());
+        let take = (header_end + 1 + n).min(lines.len());
+        vec![Output::Send(self.block("top of message follows", &lines[..take]))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(quirk: Option<Quirk>, stls: bool) -> ServerSession {
+        ServerSession::new(
+            ServerConfig {
+                user: "demo".into(),
+                password: "demo".into(),
+                offer_stls: stls,
+                quirk,
+                timestamp: "<1.2@popscope.demo>".into(),
+            },
+            maildrop::sample(),
+        )
+    }
+
+    fn sent(out: &[Output]) -> String {
+        out.iter()
+            .filter_map(|o| if let Output::Send(b) = o { Some(String::from_utf8_lossy(b).into_owned()) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn login_and_walk() {
+        let mut s = server(None, false);
+        assert!(s.greeting().starts_with(b"+OK "));
+        assert!(sent(&s.handle_line(b"STAT")).starts_with("-ERR"));
+        assert!(sent(&s.handle_line(b"USER demo")).starts_with("+OK"));
+        assert!(sent(&s.handle_line(b"PASS demo")).starts_with("+OK maildrop has 4 messages"));
+        let retr = sent(&s.handle_line(b"RETR 2"));
+        assert!(retr.contains("\r\n..hidden\r\n") && retr.contains("\r\n...two dots\r\n") && retr.contains("\r\n..\r\n"));
+        assert!(retr.ends_with("\r\n.\r\n"));
+        assert!(sent(&s.handle_line(b"DELE 1")).starts_with("+OK"));
+        assert!(sent(&s.handle_line(b"RETR 1")).starts_with("-ERR"));
+        let quit = s.handle_line(b"QUIT");
+        assert!(quit.contains(&Output::Commit(vec!["popscope-demo-0001".into()])));
+    }
+
+    #[test]
+    fn apop_and_cram_md5() {
+        let mut s = server(None, true);
+        let d = auth::apop_digest(b"<1.2@popscope.demo>", b"demo");
+        assert!(sent(&s.handle_line(format!("APOP demo {d}").as_bytes())).starts_with("+OK"));
+        let mut s = server(None, true);
+        let ch = sent(&s.handle_line(b"AUTH CRAM-MD5"));
+        let ch = auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
+        let r = auth::cram_md5_response(b"demo", b"demo", &ch);
+        assert!(sent(&s.handle_line(r.as_bytes())).starts_with("+OK"));
+    }
+
+    #[test]
+    fn plaintext_is_refused_until_tls_when_stls_is_offered() {
+        let mut s = server(None, true);
+        assert!(!sent(&s.handle_line(b"CAPA")).contains("USER"));
+        assert!(sent(&s.handle_line(b"USER demo")).starts_with("-ERR [AUTH]"));
+        let out = s.handle_line(b"STLS");
+        assert_eq!(out.last(), Some(&Output::StartTls));
+        s.on_tls(None);
+        assert!(sent(&s.handle_line(b"CAPA")).contains("SASL PLAIN LOGIN CRAM-MD5 EXTERNAL"));
+        assert!(sent(&s.handle_line(b"AUTH PLAIN AGRlbW8AZGVtbw==")).starts_with("+OK"));
+    }
+
+    #[test]
+    fn the_seeds_quirk() {
+        let mut s = server(Some(Quirk::TlsPreauth), false);
+        s.on_tls(Some("demo".into()));
+        assert_eq!(sent(&s.handle_line(b"USER demo")), "-ERR already authenticated\r\n");
+        assert!(sent(&s.handle_line(b"STAT")).starts_with("+OK 4 "));
+    }
+}

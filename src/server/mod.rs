@@ -1,0 +1,241 @@
+//! The demo server's sockets: listeners, the STLS upgrade and implicit TLS around the sans-IO
+//! [`ServerSession`](crate::protocol::server::ServerSession).
+
+pub mod certs;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::protocol::server::maildrop::{self, StoredMessage};
+use crate::protocol::server::{Output, Quirk, ServerConfig, ServerSession};
+
+pub use certs::CertFiles;
+
+/// How the listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// Plain POP3, no STLS.
+    None,
+    /// Plain POP3 with STLS (RFC 2595).
+    Starttls,
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub tls: TlsMode,
+    pub quirk: Option<Quirk>,
+    pub user: String,
+    pub password: String,
+}
+
+/// A running server. Dropping it stops accepting connections.
+pub struct Running {
+    pub addrs: Vec<SocketAddr>,
+    pub tls: TlsMode,
+    pub certs: CertFiles,
+    pub user: String,
+    pub password: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn port(&self) -> u16 {
+        self.addrs.first().map_or(0, SocketAddr::port)
+    }
+    /// The URL a client uses (loopback IPv4).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls == TlsMode::Implicit { "pop3s" } else { "pop3" };
+        format!("{scheme}://127.0.0.1:{}", self.port())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+struct Shared {
+    opts: ServeOptions,
+    store: Mutex<Vec<StoredMessage>>,
+    acceptor: TlsAcceptor,
+    counter: AtomicU64,
+}
+
+/// Lines longer than this are refused with -ERR (RFC 2449 §4 asks for at least 255).
+const MAX_COMMAND_LINE: usize = 8192;
+/// RFC 1939 §3: an autologout timer of at least ten minutes.
+const IDLE_LIMIT: Duration = Duration::from_secs(600);
+
+/// Binds on loopback (127.0.0.1, and ::1 when available) and serves until dropped.
+pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
+    let dir = std::env::temp_dir().join(format!("popscope-demo-{}", std::process::id()));
+    let certs = certs::make(&dir, &opts.user)?;
+    let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
+    let port = listener.local_addr()?.port();
+    let mut listeners = vec![listener];
+    if let Ok(v6) = TcpListener::bind(("::1", port)).await {
+        listeners.push(v6);
+    }
+    let addrs = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let shared = Arc::new(Shared {
+        store: Mutex::new(maildrop::sample()),
+        acceptor: TlsAcceptor::from(certs.server_config.clone()),
+        counter: AtomicU64::new(0),
+        opts: opts.clone(),
+    });
+    let tasks = listeners
+        .into_iter()
+        .map(|l| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                while let Ok((sock, _)) = l.accept().await {
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        let _ = serve_connection(sock, shared).await;
+                    });
+                }
+            })
+        })
+        .collect();
+    Ok(Running {
+        addrs,
+        tls: opts.tls,
+        certs: certs.files,
+        user: opts.user,
+        password: opts.password,
+        tasks,
+    })
+}
+
+fn timestamp(shared: &Shared) -> String {
+    let n = shared.counter.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("<{}.{n}.{nanos}@popscope.demo>", std::process::id())
+}
+
+async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+    let _ = sock.set_nodelay(true);
+    let snapshot = shared.store.lock().map(|s| s.clone()).unwrap_or_default();
+    let cfg = ServerConfig {
+        user: shared.opts.user.clone(),
+        password: shared.opts.password.clone(),
+        offer_stls: shared.opts.tls == TlsMode::Starttls,
+        quirk: shared.opts.quirk,
+        timestamp: timestamp(&shared),
+    };
+    let mut session = ServerSession::new(cfg, snapshot);
+    if shared.opts.tls == TlsMode::Implicit {
+        let mut tls = shared.acceptor.accept(sock).await?;
+        session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
+        let greeting = session.greeting();
+        tls.write_all(&greeting).await?;
+        run(&mut tls, &mut session, &shared, Vec::new()).await?;
+        return Ok(());
+    }
+    let mut plain = sock;
+    let greeting = session.greeting();
+    plain.write_all(&greeting).await?;
+    if let Ended::Upgrade(leftover) = run(&mut plain, &mut session, &shared, Vec::new()).await? {
+        let mut tls = shared.acceptor.accept(plain).await?;
+        session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
+        // A conformant server drops plaintext that came behind STLS; the injection quirk runs it.
+        let carried = if session.executes_plaintext_after_stls() { leftover } else { Vec::new() };
+        run(&mut tls, &mut session, &shared, carried).await?;
+    }
+    Ok(())
+}
+
+enum Ended {
+    Closed,
+    /// STLS was accepted; these plaintext octets followed it.
+    Upgrade(Vec<u8>),
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    session: &mut ServerSession,
+    shared: &Shared,
+    mut buf: Vec<u8>,
+) -> std::io::Result<Ended> {
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=nl).collect();
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            for out in session.handle_line(line) {
+                match out {
+                    Output::Send(bytes) => s.write_all(&bytes).await?,
+                    Output::StartTls => {
+                        s.flush().await?;
+                        return Ok(Ended::Upgrade(std::mem::take(&mut buf)));
+                    }
+                    Output::Commit(uids) => {
+                        if let Ok(mut store) = shared.store.lock() {
+                            store.retain(|m| !uids.contains(&m.uid));
+                        }
+                    }
+                    Output::Close => {
+                        s.flush().await?;
+                        let _ = s.shutdown().await;
+                        return Ok(Ended::Closed);
+                    }
+                }
+            }
+        }
+        if buf.len() > MAX_COMMAND_LINE {
+            buf.clear();
+            s.write_all(b"-ERR command line too long\r\n").await?;
+        }
+        let n = match tokio::time::timeout(IDLE_LIMIT, s.read(&mut chunk)).await {
+            Ok(r) => r?,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            let _ = s.shutdown().await;
+            return Ok(Ended::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// For `serve --list-quirks` and help texts.
+pub fn quirk_table() -> String {
+    let mut s = String::new();
+    for q in Quirk::ALL {
+        s.push_str(&format!("{:<24} {}  [{}]\n", q.name(), q.description(), q.expected_rules().join(", ")));
+    }
+    s
+}
+
+/// Where the demo's files go, for messages.
+pub fn describe(r: &Running) -> String {
+    let mut s = String::new();
+    for a in &r.addrs {
+        s.push_str(&format!("listening on {a} ({})\n", match r.tls {
+            TlsMode::None => "plain POP3",
+            TlsMode::Starttls => "plain POP3 with STLS",
+            TlsMode::Implicit => "implicit TLS",
+        }));
+    }
+    s.push_str(&format!("user: {}  password: {}\n", r.user, r.password));
+    s.push_str(&format!("CA certificate: {}   (popscope --ca-file {})\n", r.certs.ca.display(), r.certs.ca.display()));
+    s.push_str(&format!("client certificate: {}  key: {}\n", r.certs.client_cert.display(), r.certs.client_key.display()));
+    s
+}

@@ -1,0 +1,208 @@
+//! Sockets and TLS: plain TCP, implicit TLS (RFC 8314) and the STLS upgrade (RFC 2595).
+//! No POP3 knowledge here; the session driver decides when to upgrade.
+
+pub mod error;
+pub mod target;
+pub mod tls;
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+pub use error::TransportError;
+pub use target::{Scheme, Target};
+pub use tls::{TlsDetails, TlsSettings};
+
+/// The first octets the server sent during a TLS handshake, kept to explain a failure
+/// (a plaintext `+OK` means a plain POP3 port).
+#[derive(Debug, Default)]
+pub struct FirstBytes {
+    bytes: Vec<u8>,
+    capturing: bool,
+}
+
+/// A TCP stream that can remember the first octets read while a handshake runs.
+#[derive(Debug)]
+pub struct Tcp {
+    inner: TcpStream,
+    first: Arc<Mutex<FirstBytes>>,
+}
+
+impl AsyncRead for Tcp {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Ok(mut f) = self.first.lock()
+            && f.capturing
+            && f.bytes.len() < 64
+        {
+            let room = 64 - f.bytes.len();
+            let new = &buf.filled()[before..];
+            f.bytes.extend_from_slice(&new[..new.len().min(room)]);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Tcp {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A connection, plain or under TLS.
+pub enum Stream {
+    Plain(Tcp),
+    Tls(Box<tokio_rustls::client::TlsStream<Tcp>>),
+}
+
+impl Stream {
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Resolves and connects, trying every address of the host in turn.
+pub async fn connect_tcp(target: &Target, port: u16, timeout: Duration) -> Result<Tcp, TransportError> {
+    let addr = target.socket_addr(port);
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(&addr)
+        .await
+        .map_err(|e| TransportError::Dns {
+            host: target.host.clone(),
+            reason: e.to_string(),
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(TransportError::Dns {
+            host: target.host.clone(),
+            reason: "no address".into(),
+        });
+    }
+    let mut last = None;
+    for a in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(a)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(Tcp {
+                    inner: s,
+                    first: Arc::default(),
+                });
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                last = Some(TransportError::Refused { addr: a.to_string() })
+            }
+            Ok(Err(e)) => last = Some(TransportError::io(format!("connect to {a}"), e)),
+            Err(_) => {
+                last = Some(TransportError::ConnectTimeout {
+                    addr: a.to_string(),
+                    secs: timeout.as_secs(),
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or(TransportError::Refused { addr }))
+}
+
+/// Runs a TLS handshake over `tcp`. On failure the error says why in words.
+pub async fn handshake(
+    tcp: Tcp,
+    host: &str,
+    settings: &TlsSettings,
+    timeout: Duration,
+) -> Result<(Stream, TlsDetails), TransportError> {
+    let (config, seen) = tls::client_config(settings)?;
+    let name = tls::server_name(host, settings.sni.as_deref())?;
+    let first = tcp.first.clone();
+    if let Ok(mut f) = first.lock() {
+        f.capturing = true;
+        f.bytes.clear();
+    }
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let result = tokio::time::timeout(timeout, connector.connect(name, tcp)).await;
+    let captured = first
+        .lock()
+        .map(|mut f| {
+            f.capturing = false;
+            std::mem::take(&mut f.bytes)
+        })
+        .unwrap_or_default();
+    let stream = match result {
+        Err(_) => {
+            return Err(TransportError::ReadTimeout {
+                what: "TLS handshake".into(),
+                secs: timeout.as_secs(),
+                hint: String::new(),
+            });
+        }
+        Ok(Err(e)) => return Err(explain_handshake_error(e, &captured, &seen)),
+        Ok(Ok(s)) => s,
+    };
+    let details = tls::details(stream.get_ref().1, &seen, settings.insecure);
+    Ok((Stream::Tls(Box::new(stream)), details))
+}
+
+fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) -> TransportError {
+    if captured.starts_with(b"+OK") || captured.starts_with(b"-ERR") || captured.starts_with(b"* ") {
+        let line = captured.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+        return TransportError::PlaintextOnTlsPort {
+            first: crate::protocol::rules::show(line, 40),
+        };
+    }
+    let rustls_err = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned();
+    match rustls_err {
+        Some(err @ rustls::Error::InvalidCertificate(_)) => {
+            let chain = seen.lock().map(|s| s.chain.clone()).unwrap_or_default();
+            TransportError::Certificate(tls::explain_cert_error(&err, &chain))
+        }
+        Some(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)) => TransportError::OldTls {
+            detail: "the server answered with a protocol_version alert".into(),
+        },
+        Some(rustls::Error::PeerIncompatible(p)) => TransportError::OldTls { detail: format!("{p:?}") },
+        Some(other) => TransportError::Tls(other.to_string()),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => {
+            TransportError::Tls("the server closed the connection during the handshake".into())
+        }
+        None => TransportError::io("TLS handshake", e),
+    }
+}
