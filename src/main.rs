@@ -12,7 +12,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::serve(args),
         Command::Rules(args) => cli::rules::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "popscope", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "popscope",
+                &mut std::io::stdout(),
+            );
             Ok(cli::exit::OK)
         }
         Command::Man => clap_mangen::Man::new(Cli::command())

@@ -33,7 +33,8 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
         return Err(CliError::usage("--transcript needs a file"));
     };
     let path = file.display().to_string();
-    let bytes = std::fs::read(file).map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
     let entries = text::parse(&bytes).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
     let config = Config {
         severity_overrides: overrides,
@@ -47,17 +48,26 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
     } else {
         print(&report::transcript_text(&path, &replayed, &bytes));
     }
-    let violations = replayed.findings.iter().any(|f| f.finding.severity == Severity::Violation);
-    Ok(if violations { exit::VIOLATIONS } else { exit::OK })
+    let violations = replayed
+        .findings
+        .iter()
+        .any(|f| f.finding.severity == Severity::Violation);
+    Ok(if violations {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
 }
 
 fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
     let overrides = severity_overrides(&args.severity)?;
     let creds = args.conn.credentials()?;
-    let show: Option<Arc<Mutex<Box<dyn Write + Send>>>> = args
-        .show_sessions
-        .then(|| Arc::new(Mutex::new(Box::new(std::io::stdout()) as Box<dyn Write + Send>)));
+    let show: Option<Arc<Mutex<Box<dyn Write + Send>>>> = args.show_sessions.then(|| {
+        Arc::new(Mutex::new(
+            Box::new(std::io::stdout()) as Box<dyn Write + Send>
+        ))
+    });
     let walk_opts = |scheme: Scheme, starttls: bool, target: &Target| {
         let mut conn = args.conn.clone();
         conn.starttls = starttls;
@@ -71,6 +81,8 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
                 ..Config::default()
             },
             passive: args.passive,
+            probe_connections: true,
+            extra: Vec::new(),
             no_retr: args.no_retr,
             allow_delete: args.allow_delete,
             injection_wait: Duration::from_secs_f64(args.injection_wait.clamp(0.0, 60.0)),
@@ -83,7 +95,9 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
     match target.scheme {
         Some(scheme) => {
             let starttls = args.conn.starttls && scheme == Scheme::Pop3;
-            let r = rt.block_on(walk::run(walk_opts(scheme, starttls, &target))).map_err(transport_error)?;
+            let r = rt
+                .block_on(walk::run(walk_opts(scheme, starttls, &target)))
+                .map_err(transport_error)?;
             let transport = match (scheme, starttls) {
                 (Scheme::Pop3s, _) => "implicit TLS",
                 (Scheme::Pop3, true) => "STLS",
@@ -102,8 +116,17 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             let mut tls_target = target.clone();
             tls_target.port = Some(args.tls_port.unwrap_or(995));
             let implicit = rt.block_on(walk::run(walk_opts(Scheme::Pop3s, false, &tls_target)));
-            let stls = if stls_offered { Some(rt.block_on(walk::run(walk_opts(Scheme::Pop3, true, &target)))) } else { None };
-            comparison = compare(plain.as_ref().ok(), stls.as_ref().and_then(|r| r.as_ref().ok()), implicit.as_ref().ok(), stls_offered);
+            let stls = if stls_offered {
+                Some(rt.block_on(walk::run(walk_opts(Scheme::Pop3, true, &target))))
+            } else {
+                None
+            };
+            comparison = compare(
+                plain.as_ref().ok(),
+                stls.as_ref().and_then(|r| r.as_ref().ok()),
+                implicit.as_ref().ok(),
+                stls_offered,
+            );
             for (scheme, t, name, r) in [
                 (Scheme::Pop3, &target, "plain", Some(plain)),
                 (Scheme::Pop3, &target, "STLS", stls),
@@ -118,7 +141,11 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             if runs.is_empty() {
                 return Err(CliError {
                     code: exit::CONNECT,
-                    message: format!("no transport of {} answered: {}", target.host, comparison.join("; ")),
+                    message: format!(
+                        "no transport of {} answered: {}",
+                        target.host,
+                        comparison.join("; ")
+                    ),
                 });
             }
         }
@@ -132,45 +159,81 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
         })
         .collect();
     if args.json {
-        let s = serde_json::to_string_pretty(&report::live_json(&live, &comparison)).map_err(|e| CliError::usage(e.to_string()))?;
+        let s = serde_json::to_string_pretty(&report::live_json(&live, &comparison))
+            .map_err(|e| CliError::usage(e.to_string()))?;
         print(&format!("{s}\n"));
     } else {
         print(&report::live_text(&live, &comparison));
     }
-    let violations = runs.iter().any(|(_, _, r)| r.findings.iter().any(|(_, f)| f.severity == Severity::Violation));
-    Ok(if violations { exit::VIOLATIONS } else { exit::OK })
+    let violations = runs.iter().any(|(_, _, r)| {
+        r.findings
+            .iter()
+            .any(|(_, f)| f.severity == Severity::Violation)
+    });
+    Ok(if violations {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
 }
 
 /// What differs between the transports of one host.
-fn compare(plain: Option<&WalkResult>, stls: Option<&WalkResult>, implicit: Option<&WalkResult>, stls_offered: bool) -> Vec<String> {
+fn compare(
+    plain: Option<&WalkResult>,
+    stls: Option<&WalkResult>,
+    implicit: Option<&WalkResult>,
+    stls_offered: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
-    out.push(if stls_offered { "STLS is offered on the plain port".into() } else { "STLS is NOT offered on the plain port".into() });
+    out.push(if stls_offered {
+        "STLS is offered on the plain port".into()
+    } else {
+        "STLS is NOT offered on the plain port".into()
+    });
     if let Some(p) = plain {
         let caps = p.caps.auth.as_ref();
         let cleartext: Vec<&str> = ["USER", "SASL"]
             .into_iter()
-            .filter(|t| caps.is_some_and(|c| c.has(t) && (*t != "SASL" || c.has_sasl("PLAIN") || c.has_sasl("LOGIN"))))
+            .filter(|t| {
+                caps.is_some_and(|c| {
+                    c.has(t) && (*t != "SASL" || c.has_sasl("PLAIN") || c.has_sasl("LOGIN"))
+                })
+            })
             .collect();
         if p.logged_in {
             out.push("a cleartext login was accepted before TLS".into());
         } else if !cleartext.is_empty() {
-            out.push(format!("cleartext passwords are offered before TLS ({})", cleartext.join(", ")));
+            out.push(format!(
+                "cleartext passwords are offered before TLS ({})",
+                cleartext.join(", ")
+            ));
         } else {
             out.push("no cleartext password mechanism is offered before TLS".into());
         }
     }
     if let (Some(s), Some(i)) = (stls, implicit) {
-        let fp = |r: &WalkResult| r.tls.as_ref().and_then(|t| t.chain.first()).map(|c| c.sha256.clone());
+        let fp = |r: &WalkResult| {
+            r.tls
+                .as_ref()
+                .and_then(|t| t.chain.first())
+                .map(|c| c.sha256.clone())
+        };
         match (fp(s), fp(i)) {
-            (Some(a), Some(b)) if a == b => out.push("STLS and implicit TLS present the same certificate".into()),
-            (Some(_), Some(_)) => out.push("STLS and implicit TLS present DIFFERENT certificates".into()),
+            (Some(a), Some(b)) if a == b => {
+                out.push("STLS and implicit TLS present the same certificate".into())
+            }
+            (Some(_), Some(_)) => {
+                out.push("STLS and implicit TLS present DIFFERENT certificates".into())
+            }
             _ => {}
         }
-        let caps = |r: &WalkResult| r.caps.auth.as_ref().map(|c| {
-            let mut t: Vec<String> = c.list.iter().map(|x| x.tag.clone()).collect();
-            t.sort();
-            t
-        });
+        let caps = |r: &WalkResult| {
+            r.caps.auth.as_ref().map(|c| {
+                let mut t: Vec<String> = c.list.iter().map(|x| x.tag.clone()).collect();
+                t.sort();
+                t
+            })
+        };
         if caps(s) != caps(i) {
             out.push(format!(
                 "capabilities after TLS differ: STLS [{}] vs implicit TLS [{}]",

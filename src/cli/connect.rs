@@ -82,13 +82,19 @@ impl ConnArgs {
             return Ok(None);
         };
         if self.login == Method::External {
-            return Ok(Some(Credentials { user, password: None }));
+            return Ok(Some(Credentials {
+                user,
+                password: None,
+            }));
         }
         let password = if let Some(var) = &self.password_env {
-            let v = std::env::var(var).map_err(|_| CliError::usage(format!("--password-env {var}: the variable is not set")))?;
+            let v = std::env::var(var).map_err(|_| {
+                CliError::usage(format!("--password-env {var}: the variable is not set"))
+            })?;
             v.into_bytes()
         } else if let Some(path) = &self.password_file {
-            let text = std::fs::read(path).map_err(|e| CliError::usage(format!("--password-file {}: {e}", path.display())))?;
+            let text = std::fs::read(path)
+                .map_err(|e| CliError::usage(format!("--password-file {}: {e}", path.display())))?;
             let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
             first.strip_suffix(b"\r").unwrap_or(first).to_vec()
         } else if std::io::stdin().is_terminal() {
@@ -96,7 +102,9 @@ impl ConnArgs {
                 .map_err(|e| CliError::usage(format!("cannot read the password: {e}")))?
                 .into_bytes()
         } else {
-            return Err(CliError::usage("--user needs a password: --password-env VAR, --password-file FILE, or run in a terminal to be asked"));
+            return Err(CliError::usage(
+                "--user needs a password: --password-env VAR, --password-file FILE, or run in a terminal to be asked",
+            ));
         };
         Ok(Some(Credentials {
             user,
@@ -106,12 +114,21 @@ impl ConnArgs {
 }
 
 /// CAPA, then STLS when asked; refuses to go on in plaintext if STLS is missing or fails.
-pub async fn secure(conn: &mut Connection, starttls: bool) -> Result<Option<Outcome>, TransportError> {
+pub async fn secure(
+    conn: &mut Connection,
+    starttls: bool,
+) -> Result<Option<Outcome>, TransportError> {
     let capa = conn.command(b"CAPA", 256).await?;
     if !starttls {
         return Ok(Some(capa));
     }
-    let offered = conn.engine().session().caps.auth.as_ref().is_some_and(|c| c.has("STLS"));
+    let offered = conn
+        .engine()
+        .session()
+        .caps
+        .auth
+        .as_ref()
+        .is_some_and(|c| c.has("STLS"));
     if !offered {
         let why = if capa.ok() {
             "the server does not offer STLS in CAPA".to_owned()
@@ -124,7 +141,10 @@ pub async fn secure(conn: &mut Connection, starttls: bool) -> Result<Option<Outc
     let out = conn.starttls().await?;
     if !out.ok() {
         conn.close().await;
-        return Err(TransportError::StartTls(format!("STLS was refused: -ERR {}", out.text())));
+        return Err(TransportError::StartTls(format!(
+            "STLS was refused: -ERR {}",
+            out.text()
+        )));
     }
     Ok(Some(conn.command(b"CAPA", 256).await?))
 }

@@ -46,7 +46,11 @@ impl CliError {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "popscope", version, about = "An interactive POP3 session debugger and conformance checker")]
+#[command(
+    name = "popscope",
+    version,
+    about = "An interactive POP3 session debugger and conformance checker"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -167,13 +171,20 @@ pub fn severity_overrides(
     items
         .iter()
         .map(|item| {
-            let (id, level) = item
-                .split_once('=')
-                .ok_or_else(|| CliError::usage(format!("--severity '{item}': expected RULE=LEVEL, e.g. MSG-006=violation")))?;
-            let rule = crate::protocol::rules::find(id.trim())
-                .ok_or_else(|| CliError::usage(format!("--severity '{item}': no rule '{id}' (see `popscope rules`)")))?;
+            let (id, level) = item.split_once('=').ok_or_else(|| {
+                CliError::usage(format!(
+                    "--severity '{item}': expected RULE=LEVEL, e.g. MSG-006=violation"
+                ))
+            })?;
+            let rule = crate::protocol::rules::find(id.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--severity '{item}': no rule '{id}' (see `popscope rules`)"
+                ))
+            })?;
             let sev = crate::protocol::Severity::parse(level.trim()).ok_or_else(|| {
-                CliError::usage(format!("--severity '{item}': level must be violation, warning or info"))
+                CliError::usage(format!(
+                    "--severity '{item}': level must be violation, warning or info"
+                ))
             })?;
             Ok((rule.id, sev))
         })
@@ -183,10 +194,18 @@ pub fn severity_overrides(
 /// Parses a quirk name, with the list in the error.
 pub fn quirk(name: Option<&str>) -> Result<Option<crate::protocol::server::Quirk>, CliError> {
     let Some(name) = name else { return Ok(None) };
-    crate::protocol::server::Quirk::parse(name).map(Some).ok_or_else(|| {
-        let names: Vec<&str> = crate::protocol::server::Quirk::ALL.iter().map(|q| q.name()).collect();
-        CliError::usage(format!("unknown quirk '{name}' (one of: {})", names.join(", ")))
-    })
+    crate::protocol::server::Quirk::parse(name)
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = crate::protocol::server::Quirk::ALL
+                .iter()
+                .map(|q| q.name())
+                .collect();
+            CliError::usage(format!(
+                "unknown quirk '{name}' (one of: {})",
+                names.join(", ")
+            ))
+        })
 }
 
 /// A runtime for the async subcommands.

@@ -27,7 +27,12 @@ pub struct Printer {
 
 impl Printer {
     /// `out` None: collect only.
-    pub fn new(out: Option<Box<dyn Write + Send>>, connection: usize, label: &str, gathered: Shared) -> Self {
+    pub fn new(
+        out: Option<Box<dyn Write + Send>>,
+        connection: usize,
+        label: &str,
+        gathered: Shared,
+    ) -> Self {
         Printer {
             out,
             connection,
@@ -92,13 +97,25 @@ impl Observer for Printer {
                     let shown = escape(&rest);
                     self.line(&format!("S: {shown}"));
                 }
-                self.line(if *close_notify { "-- closed" } else { "-- closed no-close-notify" });
+                self.line(if *close_notify {
+                    "-- closed"
+                } else {
+                    "-- closed no-close-notify"
+                });
             }
             Note::Transport(TransportEvent::Timeout) => self.line("-- timeout"),
             Note::Transport(TransportEvent::ClientClosed) => self.line("-- client-closed"),
             Note::Transport(TransportEvent::TlsFailed { reason }) => {
-                let r = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                self.line(&format!("-- tls-failed {}", r.replace("plaintext-from-server", "plaintext").replace("server-alert", "alert").replace("client-aborted", "client")));
+                let r = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                self.line(&format!(
+                    "-- tls-failed {}",
+                    r.replace("plaintext-from-server", "plaintext")
+                        .replace("server-alert", "alert")
+                        .replace("client-aborted", "client")
+                ));
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => {}
         }
@@ -118,8 +135,14 @@ impl Observer for Printer {
             } => {
                 // A placeholder of the same length and validity replays the same way.
                 let fill = if *valid_base64 { "A" } else { "!" };
-                let shown = if *cancel { "*".to_owned() } else { fill.repeat(*octets) };
-                self.line("# the next line is a SASL response, redacted (same length and validity)");
+                let shown = if *cancel {
+                    "*".to_owned()
+                } else {
+                    fill.repeat(*octets)
+                };
+                self.line(
+                    "# the next line is a SASL response, redacted (same length and validity)",
+                );
                 self.line(&format!("C: {shown}"));
             }
             Event::StateChange(t) => {

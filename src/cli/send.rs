@@ -16,7 +16,8 @@ use super::{CliError, SendArgs, exit, severity_overrides};
 fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     let mut cmds = args.commands.clone();
     if let Some(path) = &args.script {
-        let text = std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("--script {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("--script {}: {e}", path.display())))?;
         cmds.extend(
             text.lines()
                 .map(str::trim_end)
@@ -25,7 +26,9 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
         );
     }
     if cmds.iter().any(|c| c.contains(['\r', '\n'])) {
-        return Err(CliError::usage("a command may not contain CR or LF; give one command per argument or line"));
+        return Err(CliError::usage(
+            "a command may not contain CR or LF; give one command per argument or line",
+        ));
     }
     Ok(cmds)
 }
@@ -33,13 +36,20 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
 pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let target = Target::parse(&args.url).map_err(CliError::usage)?;
     let Some(scheme) = target.scheme else {
-        return Err(CliError::usage(format!("'{}': send needs pop3:// or pop3s://", args.url)));
+        return Err(CliError::usage(format!(
+            "'{}': send needs pop3:// or pop3s://",
+            args.url
+        )));
     };
     let cmds = commands(args)?;
     let overrides = severity_overrides(&args.severity)?;
     let creds = args.conn.credentials()?;
     let gathered = Arc::new(Mutex::new(Gathered::default()));
-    let out: Option<Box<dyn Write + Send>> = if args.json { None } else { Some(Box::new(std::io::stdout())) };
+    let out: Option<Box<dyn Write + Send>> = if args.json {
+        None
+    } else {
+        Some(Box::new(std::io::stdout()))
+    };
     let printer = Printer::new(out, 0, "send", gathered.clone());
     let engine = Config {
         severity_overrides: overrides,
@@ -78,7 +88,10 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         Ok(())
     });
     result.map_err(transport_error)?;
-    let findings = gathered.lock().map(|g| g.findings.clone()).unwrap_or_default();
+    let findings = gathered
+        .lock()
+        .map(|g| g.findings.clone())
+        .unwrap_or_default();
     if args.json {
         let v = serde_json::json!({
             "popscope": env!("CARGO_PKG_VERSION"),
@@ -86,8 +99,18 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             "summary": report::Summary::of(findings.iter().map(|(_, f)| f)),
             "findings": findings.iter().map(|(_, f)| report::finding_json(f, None)).collect::<Vec<_>>(),
         });
-        let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        );
     }
-    let violations = findings.iter().any(|(_, f)| f.severity == Severity::Violation);
-    Ok(if violations { exit::VIOLATIONS } else { exit::OK })
+    let violations = findings
+        .iter()
+        .any(|(_, f)| f.severity == Severity::Violation);
+    Ok(if violations {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
 }

@@ -41,7 +41,12 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         if let Some(q) = q {
             let _ = writeln!(out, "quirk: {} — {}", q.name(), q.description());
         }
-        let _ = writeln!(out, "try: popscope check {} --user demo --password-env DEMO_PASSWORD{}", running.url(), ca_hint(&running));
+        let _ = writeln!(
+            out,
+            "try: popscope check {} --user demo --password-env DEMO_PASSWORD{}",
+            running.url(),
+            ca_hint(&running)
+        );
         let _ = writeln!(out, "Ctrl-C stops the server.");
         let _ = out.flush();
         drop(out);
@@ -51,15 +56,31 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
 }
 
 fn ca_hint(r: &server::Running) -> String {
-    if r.tls == TlsMode::None { String::new() } else { format!(" --ca-file {}", r.certs.ca.display()) }
+    if r.tls == TlsMode::None {
+        String::new()
+    } else {
+        format!(" --ca-file {}", r.certs.ca.display())
+    }
 }
 
 /// The transport and login a quirk needs to show itself.
 fn demo_setup(q: Option<Quirk>) -> (TlsMode, bool, Method) {
     match q {
         Some(Quirk::TlsPreauth) => (TlsMode::Implicit, true, Method::External),
-        Some(Quirk::StlsCommandInjection | Quirk::StlsResponseInjection) => (TlsMode::Starttls, false, Method::Auto),
+        Some(Quirk::StlsCommandInjection | Quirk::StlsResponseInjection) => {
+            (TlsMode::Starttls, false, Method::Auto)
+        }
         _ => (TlsMode::Starttls, false, Method::Auto),
+    }
+}
+
+/// Commands that make a quirk visible, beyond the walk. DELE is undone by the walk's RSET, and
+/// only ever touches the demo's own maildrop.
+fn demo_extra(q: Option<Quirk>) -> Vec<String> {
+    match q {
+        Some(Quirk::UnstuffedDots) => vec!["RETR 2".into()],
+        Some(Quirk::DeletedRetrievable) => vec!["DELE 1".into(), "RETR 1".into()],
+        _ => Vec::new(),
     }
 }
 
@@ -84,7 +105,12 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         })?;
         let target = Target::parse(&running.url()).map_err(CliError::usage)?;
         let scheme = target.scheme.unwrap_or(Scheme::Pop3);
-        println!("# popscope demo: the built-in POP3 server on {}{}", running.url(), q.map(|q| format!(", quirk {} ({})", q.name(), q.description())).unwrap_or_default());
+        println!(
+            "# popscope demo: the built-in POP3 server on {}{}",
+            running.url(),
+            q.map(|q| format!(", quirk {} ({})", q.name(), q.description()))
+                .unwrap_or_default()
+        );
         let conn = ConnArgs {
             starttls: tls == TlsMode::Starttls,
             ca_file: Some(running.certs.ca.clone()),
@@ -96,17 +122,22 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             login: method,
             ..ConnArgs::default()
         };
-        let show: Arc<Mutex<Box<dyn Write + Send>>> = Arc::new(Mutex::new(Box::new(std::io::stdout())));
+        let show: Arc<Mutex<Box<dyn Write + Send>>> =
+            Arc::new(Mutex::new(Box::new(std::io::stdout())));
         let result = walk::run(WalkOptions {
             target: target.clone(),
             scheme,
             conn,
             creds: Some(Credentials {
                 user: DEMO_USER.into(),
-                password: Some(crate::protocol::Secret::new(DEMO_PASSWORD.as_bytes().to_vec())),
+                password: Some(crate::protocol::Secret::new(
+                    DEMO_PASSWORD.as_bytes().to_vec(),
+                )),
             }),
             engine: crate::protocol::Config::default(),
-            passive: true,
+            passive: false,
+            probe_connections: q == Some(Quirk::StlsCommandInjection),
+            extra: demo_extra(q),
             no_retr: false,
             allow_delete: false,
             injection_wait: Duration::from_millis(500),

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::protocol::rules::cross;
 use crate::protocol::session::CapsRecord;
 use crate::protocol::{Config, Finding, Session, State};
-use crate::session::login::{self, Credentials, Method};
 use crate::session::Connection;
+use crate::session::login::{self, Credentials, Method};
 use crate::transport::{Scheme, Target, TlsDetails, TransportError};
 
 use super::connect::{ConnArgs, secure};
@@ -23,8 +23,12 @@ pub struct WalkOptions {
     pub creds: Option<Credentials>,
     pub engine: Config,
     pub passive: bool,
+    /// With `passive` off: also open the extra probe connections (P2, P7, P8, P14, P18, P20).
+    pub probe_connections: bool,
     pub no_retr: bool,
     pub allow_delete: bool,
+    /// Extra commands to run in TRANSACTION after the walk (the demo uses them per quirk).
+    pub extra: Vec<String>,
     /// How long probe P8 waits for injected replies after the handshake.
     pub injection_wait: Duration,
     /// Print the sessions as transcripts here.
@@ -49,10 +53,16 @@ struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
 
 impl Write for SharedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.write(buf)
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .write(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.flush()
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .flush()
     }
 }
 
@@ -72,7 +82,11 @@ impl Walker {
             .as_ref()
             .map(|w| Box::new(SharedWriter(w.clone())) as Box<dyn Write + Send>);
         let printer = Printer::new(out, index, label, self.gathered.clone());
-        let options = self.opts.conn.options(&self.opts.target, self.opts.scheme, self.opts.engine.clone());
+        let options = self.opts.conn.options(
+            &self.opts.target,
+            self.opts.scheme,
+            self.opts.engine.clone(),
+        );
         let (conn, _greeting) = Connection::open(&options, Box::new(printer)).await?;
         Ok(conn)
     }
@@ -126,7 +140,8 @@ impl Walker {
     }
 
     async fn transaction(&mut self, c: &mut Connection) -> Result<(), TransportError> {
-        let mut steps: Vec<String> = vec!["CAPA".into(), "STAT".into(), "LIST".into(), "UIDL".into()];
+        let mut steps: Vec<String> =
+            vec!["CAPA".into(), "STAT".into(), "LIST".into(), "UIDL".into()];
         let seq = ["LIST 1", "UIDL 1", "TOP 1 0", "TOP 1 5"];
         for s in &steps.clone() {
             c.command(s.as_bytes(), 0).await?;
@@ -135,7 +150,12 @@ impl Walker {
             }
         }
         steps.clear();
-        let count = c.engine().session().maildrop.last_stat.map_or(0, |(n, _)| n);
+        let count = c
+            .engine()
+            .session()
+            .maildrop
+            .last_stat
+            .map_or(0, |(n, _)| n);
         if count > 0 {
             steps.extend(seq.iter().map(|s| s.to_string()));
             if !self.opts.no_retr {
@@ -145,14 +165,25 @@ impl Walker {
         steps.push("NOOP".into());
         if !self.opts.passive {
             // P4 lower case, P5 malformed and out-of-range numbers, P22 an argument too many.
-            steps.extend(["capa", "stat", "XYZZY", "RETR", "RETR abc", "TOP 1", "TOP 1 -1", "RETR 0"].map(String::from));
+            steps.extend(
+                [
+                    "capa", "stat", "XYZZY", "RETR", "RETR abc", "TOP 1", "TOP 1 -1", "RETR 0",
+                ]
+                .map(String::from),
+            );
             steps.push(format!("RETR {}", count + 1));
             steps.push("NOOP extra".into());
         }
         if self.opts.allow_delete && count > 0 {
             // P12, undone by RSET before QUIT.
-            steps.extend(["DELE 1", "RETR 1", "LIST 1", "UIDL 1", "DELE 1", "STAT", "LIST"].map(String::from));
+            steps.extend(
+                [
+                    "DELE 1", "RETR 1", "LIST 1", "UIDL 1", "DELE 1", "STAT", "LIST",
+                ]
+                .map(String::from),
+            );
         }
+        steps.extend(self.opts.extra.iter().cloned());
         steps.push("RSET".into());
         if self.opts.allow_delete && count > 0 {
             steps.push("STAT".into());
@@ -185,7 +216,12 @@ impl Walker {
 
     async fn probes(&mut self, first: &Session) -> Result<(), TransportError> {
         let starttls = self.opts.starttls();
-        let stls_offered = first.caps.pre_tls.as_ref().or(first.caps.auth.as_ref()).is_some_and(|c| c.has("STLS"));
+        let stls_offered = first
+            .caps
+            .pre_tls
+            .as_ref()
+            .or(first.caps.auth.as_ref())
+            .is_some_and(|c| c.has("STLS"));
         // P2: PASS with no USER.
         if let Some(mut c) = self.probe("probe P2: PASS without USER").await {
             if secure(&mut c, starttls).await.is_ok() && !c.is_closed() {
@@ -205,7 +241,10 @@ impl Walker {
         }
         if self.opts.scheme == Scheme::Pop3 && stls_offered {
             // P8 (command injection) and P7 (STLS inside TLS), P9 on every upgrade.
-            if let Some(mut c) = self.probe("probe P8: plaintext pipelined behind STLS").await {
+            if let Some(mut c) = self
+                .probe("probe P8: plaintext pipelined behind STLS")
+                .await
+            {
                 c.send_raw(b"STLS\r\nCAPA\r\n").await?;
                 let id = c.engine().session().commands_sent - 1;
                 let out = c.await_exchange(id, 0).await?;
@@ -278,12 +317,16 @@ pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
         result: WalkResult::default(),
     };
     let first = w.main_session().await?;
-    if !w.opts.passive {
+    if !w.opts.passive && w.opts.probe_connections {
         if let Err(e) = w.probes(&first).await {
             w.result.notes.push(format!("a probe stopped: {e}"));
         }
     }
-    let mut findings = w.gathered.lock().map(|mut g| std::mem::take(&mut g.findings)).unwrap_or_default();
+    let mut findings = w
+        .gathered
+        .lock()
+        .map(|mut g| std::mem::take(&mut g.findings))
+        .unwrap_or_default();
     findings.append(&mut w.result.findings);
     w.result.findings = findings;
     Ok(w.result)

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn rfc_2195_cram_md5_example() {
         let challenge = b"<1896.697170952@postoffice.reston.mci.net>";
-        assert_eq!(hmac_md5_hex(b"tanstaaftanstaaf", challenge), "b913a602c7eda7a495b4e6e7334d3890");
+        assert_eq!(
+            hmac_md5_hex(b"tanstaaftanstaaf", challenge),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
         assert_eq!(
             cram_md5_response(b"tim", b"tanstaaftanstaaf", challenge),
             "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
@@ -92,6 +95,9 @@ mod tests {
     fn plain_round_trip() {
         let r = plain_response(b"", b"alice", b"secret");
         let d = b64decode(r.as_bytes()).unwrap_or_default();
-        assert_eq!(parse_plain(&d), Some((&b""[..], &b"alice"[..], &b"secret"[..])));
+        assert_eq!(
+            parse_plain(&d),
+            Some((&b""[..], &b"alice"[..], &b"secret"[..]))
+        );
     }
 }

@@ -228,7 +228,10 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
 
 /// The JSON report of `popscope check URL` (one walk) or `popscope check HOST` (several).
 pub fn live_json(runs: &[LiveRun<'_>], comparison: &[String]) -> Value {
-    let all: Vec<&Finding> = runs.iter().flat_map(|r| r.result.findings.iter().map(|(_, f)| f)).collect();
+    let all: Vec<&Finding> = runs
+        .iter()
+        .flat_map(|r| r.result.findings.iter().map(|(_, f)| f))
+        .collect();
     if let [one] = runs {
         let mut v = walk_json(one);
         if let Some(o) = v.as_object_mut() {
@@ -256,7 +259,9 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
                 out.push_str("  !! --insecure: the server certificate was NOT verified\n");
             }
         }
-        let caps = |c: &Option<crate::protocol::capability::Capabilities>| c.as_ref().map_or("(not seen)".to_owned(), |c| c.summary());
+        let caps = |c: &Option<crate::protocol::capability::Capabilities>| {
+            c.as_ref().map_or("(not seen)".to_owned(), |c| c.summary())
+        };
         if r.caps.pre_tls.is_some() {
             out.push_str(&format!("  CAPA before TLS:  {}\n", caps(&r.caps.pre_tls)));
         }
@@ -264,7 +269,12 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
         out.push_str(&format!("  CAPA after login:  {}\n", caps(&r.caps.trans)));
         out.push_str(&format!(
             "  connections: {}\n",
-            r.connections.iter().enumerate().map(|(i, c)| format!("#{i} {c}")).collect::<Vec<_>>().join(", ")
+            r.connections
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("#{i} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         if !r.logged_in {
             out.push_str("  (no login: give --user and a password to walk TRANSACTION too)\n");
@@ -273,11 +283,20 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
             out.push_str(&format!("  note: {n}\n"));
         }
         for sev in [Severity::Violation, Severity::Warning, Severity::Info] {
-            let group: Vec<&(usize, Finding)> = r.findings.iter().filter(|(_, f)| f.severity == sev).collect();
+            let group: Vec<&(usize, Finding)> = r
+                .findings
+                .iter()
+                .filter(|(_, f)| f.severity == sev)
+                .collect();
             if group.is_empty() {
                 continue;
             }
-            out.push_str(&format!("\n{} {} {}\n", marker(sev), group.len(), plural(sev, group.len())));
+            out.push_str(&format!(
+                "\n{} {} {}\n",
+                marker(sev),
+                group.len(),
+                plural(sev, group.len())
+            ));
             for (conn, f) in group {
                 out.push_str(&format!(
                     "  {:<9} {}  connection #{conn}, exchange {}{}\n",
@@ -290,7 +309,10 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
             }
         }
         let s = Summary::of(r.findings.iter().map(|(_, f)| f));
-        out.push_str(&format!("\n{} violations, {} warnings, {} info\n\n", s.violation, s.warning, s.info));
+        out.push_str(&format!(
+            "\n{} violations, {} warnings, {} info\n\n",
+            s.violation, s.warning, s.info
+        ));
     }
     if !comparison.is_empty() {
         out.push_str("comparison of the transports:\n");

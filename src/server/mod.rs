@@ -54,7 +54,11 @@ impl Running {
     }
     /// The URL a client uses (loopback IPv4).
     pub fn url(&self) -> String {
-        let scheme = if self.tls == TlsMode::Implicit { "pop3s" } else { "pop3" };
+        let scheme = if self.tls == TlsMode::Implicit {
+            "pop3s"
+        } else {
+            "pop3"
+        };
         format!("{scheme}://127.0.0.1:{}", self.port())
     }
 }
@@ -81,15 +85,19 @@ const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
 /// Binds on loopback (127.0.0.1, and ::1 when available) and serves until dropped.
 pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
-    let dir = std::env::temp_dir().join(format!("popscope-demo-{}", std::process::id()));
-    let certs = certs::make(&dir, &opts.user)?;
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let port = listener.local_addr()?.port();
+    // One folder per server: several may run in one process (tests) or on one machine.
+    let dir = std::env::temp_dir().join(format!("popscope-demo-{}-{port}", std::process::id()));
+    let certs = certs::make(&dir, &opts.user)?;
     let mut listeners = vec![listener];
     if let Ok(v6) = TcpListener::bind(("::1", port)).await {
         listeners.push(v6);
     }
-    let addrs = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let shared = Arc::new(Shared {
         store: Mutex::new(maildrop::sample()),
         acceptor: TlsAcceptor::from(certs.server_config.clone()),
@@ -155,7 +163,11 @@ async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Resu
         let mut tls = shared.acceptor.accept(plain).await?;
         session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
         // A conformant server drops plaintext that came behind STLS; the injection quirk runs it.
-        let carried = if session.executes_plaintext_after_stls() { leftover } else { Vec::new() };
+        let carried = if session.executes_plaintext_after_stls() {
+            leftover
+        } else {
+            Vec::new()
+        };
         run(&mut tls, &mut session, &shared, carried).await?;
     }
     Ok(())
@@ -219,7 +231,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 pub fn quirk_table() -> String {
     let mut s = String::new();
     for q in Quirk::ALL {
-        s.push_str(&format!("{:<24} {}  [{}]\n", q.name(), q.description(), q.expected_rules().join(", ")));
+        s.push_str(&format!(
+            "{:<24} {}  [{}]\n",
+            q.name(),
+            q.description(),
+            q.expected_rules().join(", ")
+        ));
     }
     s
 }
@@ -228,14 +245,25 @@ pub fn quirk_table() -> String {
 pub fn describe(r: &Running) -> String {
     let mut s = String::new();
     for a in &r.addrs {
-        s.push_str(&format!("listening on {a} ({})\n", match r.tls {
-            TlsMode::None => "plain POP3",
-            TlsMode::Starttls => "plain POP3 with STLS",
-            TlsMode::Implicit => "implicit TLS",
-        }));
+        s.push_str(&format!(
+            "listening on {a} ({})\n",
+            match r.tls {
+                TlsMode::None => "plain POP3",
+                TlsMode::Starttls => "plain POP3 with STLS",
+                TlsMode::Implicit => "implicit TLS",
+            }
+        ));
     }
     s.push_str(&format!("user: {}  password: {}\n", r.user, r.password));
-    s.push_str(&format!("CA certificate: {}   (popscope --ca-file {})\n", r.certs.ca.display(), r.certs.ca.display()));
-    s.push_str(&format!("client certificate: {}  key: {}\n", r.certs.client_cert.display(), r.certs.client_key.display()));
+    s.push_str(&format!(
+        "CA certificate: {}   (popscope --ca-file {})\n",
+        r.certs.ca.display(),
+        r.certs.ca.display()
+    ));
+    s.push_str(&format!(
+        "client certificate: {}  key: {}\n",
+        r.certs.client_cert.display(),
+        r.certs.client_key.display()
+    ));
     s
 }

@@ -25,10 +25,11 @@ pub struct Credentials {
 }
 
 fn need_password(c: &Credentials) -> Result<&[u8], TransportError> {
-    c.password
-        .as_ref()
-        .map(|s| s.expose())
-        .ok_or_else(|| TransportError::Config("a password is needed (--password-env, --password-file, or the prompt)".into()))
+    c.password.as_ref().map(|s| s.expose()).ok_or_else(|| {
+        TransportError::Config(
+            "a password is needed (--password-env, --password-file, or the prompt)".into(),
+        )
+    })
 }
 
 /// Picks a method from what the session knows (its last CAPA list and TLS state).
@@ -52,8 +53,16 @@ pub fn choose(conn: &Connection, creds: &Credentials) -> Method {
 }
 
 /// Logs in; the returned outcome is the final reply.
-pub async fn login(conn: &mut Connection, method: Method, creds: &Credentials) -> Result<Outcome, TransportError> {
-    let method = if method == Method::Auto { choose(conn, creds) } else { method };
+pub async fn login(
+    conn: &mut Connection,
+    method: Method,
+    creds: &Credentials,
+) -> Result<Outcome, TransportError> {
+    let method = if method == Method::Auto {
+        choose(conn, creds)
+    } else {
+        method
+    };
     let user = creds.user.as_bytes();
     match method {
         Method::User | Method::Auto => {
@@ -71,9 +80,12 @@ pub async fn login(conn: &mut Connection, method: Method, creds: &Credentials) -
                 .session()
                 .apop_timestamp
                 .clone()
-                .ok_or_else(|| TransportError::Config("APOP: the greeting carries no timestamp".into()))?;
+                .ok_or_else(|| {
+                    TransportError::Config("APOP: the greeting carries no timestamp".into())
+                })?;
             let digest = auth::apop_digest(&ts, pw);
-            conn.command(format!("APOP {} {digest}", creds.user).as_bytes(), 0).await
+            conn.command(format!("APOP {} {digest}", creds.user).as_bytes(), 0)
+                .await
         }
         Method::Plain => {
             let ir = auth::plain_response(b"", user, need_password(creds)?);
@@ -85,16 +97,21 @@ pub async fn login(conn: &mut Connection, method: Method, creds: &Credentials) -
             if out.challenge.is_none() {
                 return Ok(out);
             }
-            let out = conn.sasl_response(out.exchange, auth::b64encode(user).as_bytes()).await?;
+            let out = conn
+                .sasl_response(out.exchange, auth::b64encode(user).as_bytes())
+                .await?;
             if out.challenge.is_none() {
                 return Ok(out);
             }
-            conn.sasl_response(out.exchange, auth::b64encode(&pw).as_bytes()).await
+            conn.sasl_response(out.exchange, auth::b64encode(&pw).as_bytes())
+                .await
         }
         Method::CramMd5 => {
             let pw = need_password(creds)?.to_vec();
             let out = conn.command(b"AUTH CRAM-MD5", 0).await?;
-            let Some(ch) = &out.challenge else { return Ok(out) };
+            let Some(ch) = &out.challenge else {
+                return Ok(out);
+            };
             let ch = auth::b64decode(ch).unwrap_or_default();
             let resp = auth::cram_md5_response(user, &pw, &ch);
             conn.sasl_response(out.exchange, resp.as_bytes()).await

@@ -12,7 +12,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::protocol::{Config, Direction, Engine, Event, EventSink, Reply, Status, Time, TlsFailure, TransportEvent};
+use crate::protocol::{
+    Config, Direction, Engine, Event, EventSink, Reply, Status, Time, TlsFailure, TransportEvent,
+};
 use crate::transport::{self, Scheme, Stream, Target, TlsDetails, TlsSettings, TransportError};
 
 /// How to reach the server.
@@ -118,7 +120,12 @@ impl EventSink for Watch<'_> {
                     self.out.lines.push(line.to_vec());
                 }
             }
-            Event::BodyEnd { exchange, octets, complete, .. } if *exchange == self.want => {
+            Event::BodyEnd {
+                exchange,
+                octets,
+                complete,
+                ..
+            } if *exchange == self.want => {
                 self.out.octets = *octets;
                 self.out.complete = *complete;
                 *self.done = true;
@@ -130,7 +137,10 @@ impl EventSink for Watch<'_> {
 
 impl Connection {
     /// Connects (with the TLS handshake for pop3s) and reads the greeting.
-    pub async fn open(opts: &ConnectOptions, observer: Box<dyn Observer>) -> Result<(Connection, Outcome), TransportError> {
+    pub async fn open(
+        opts: &ConnectOptions,
+        observer: Box<dyn Observer>,
+    ) -> Result<(Connection, Outcome), TransportError> {
         let implicit = opts.scheme == Scheme::Pop3s;
         let port = opts.target.port_or_default(opts.scheme);
         let mut engine_cfg = opts.engine.clone();
@@ -243,14 +253,26 @@ impl Connection {
             self.engine.handle_client(at, bytes, &mut sink);
         }
         let Some(stream) = self.stream.as_mut() else {
-            return Err(TransportError::Closed { context: "before the command could be sent".into() });
+            return Err(TransportError::Closed {
+                context: "before the command could be sent".into(),
+            });
         };
-        stream.write_all(bytes).await.map_err(|e| TransportError::io("sending", e))?;
-        stream.flush().await.map_err(|e| TransportError::io("sending", e))
+        stream
+            .write_all(bytes)
+            .await
+            .map_err(|e| TransportError::io("sending", e))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| TransportError::io("sending", e))
     }
 
     /// Sends one command line (CRLF appended) and waits for its whole reply.
-    pub async fn command(&mut self, line: &[u8], collect: usize) -> Result<Outcome, TransportError> {
+    pub async fn command(
+        &mut self,
+        line: &[u8],
+        collect: usize,
+    ) -> Result<Outcome, TransportError> {
         let mut bytes = line.to_vec();
         bytes.extend_from_slice(b"\r\n");
         self.send_raw(&bytes).await?;
@@ -259,7 +281,11 @@ impl Connection {
     }
 
     /// Sends a line inside a SASL exchange (a response, not a command) and waits for the reply.
-    pub async fn sasl_response(&mut self, exchange: u32, line: &[u8]) -> Result<Outcome, TransportError> {
+    pub async fn sasl_response(
+        &mut self,
+        exchange: u32,
+        line: &[u8],
+    ) -> Result<Outcome, TransportError> {
         let mut bytes = line.to_vec();
         bytes.extend_from_slice(b"\r\n");
         self.send_raw(&bytes).await?;
@@ -267,7 +293,11 @@ impl Connection {
     }
 
     /// Reads until exchange `id` is answered, the server closes, or the read timeout passes.
-    pub async fn await_exchange(&mut self, id: u32, collect: usize) -> Result<Outcome, TransportError> {
+    pub async fn await_exchange(
+        &mut self,
+        id: u32,
+        collect: usize,
+    ) -> Result<Outcome, TransportError> {
         let mut out = Outcome {
             exchange: id,
             ..Outcome::default()
@@ -301,7 +331,13 @@ impl Connection {
         Ok(matches!(r?, ReadEnd::Data))
     }
 
-    async fn read_some(&mut self, want: u32, collect: usize, out: &mut Outcome, done: &mut bool) -> Result<ReadEnd, TransportError> {
+    async fn read_some(
+        &mut self,
+        want: u32,
+        collect: usize,
+        out: &mut Outcome,
+        done: &mut bool,
+    ) -> Result<ReadEnd, TransportError> {
         if self.closed {
             return Ok(ReadEnd::Closed);
         }
@@ -344,7 +380,9 @@ impl Connection {
 
     fn server_closed(&mut self, clean: bool) {
         self.closed = true;
-        self.transport_event(TransportEvent::ServerClosed { close_notify: clean });
+        self.transport_event(TransportEvent::ServerClosed {
+            close_notify: clean,
+        });
     }
 
     /// STLS, then the handshake. Plaintext the server sends after its `+OK` is read for a
@@ -362,7 +400,9 @@ impl Connection {
     pub async fn upgrade(&mut self) -> Result<(), TransportError> {
         self.linger(Duration::from_millis(50)).await?;
         let Some(Stream::Plain(tcp)) = self.stream.take() else {
-            return Err(TransportError::StartTls("the connection is not plaintext".into()));
+            return Err(TransportError::StartTls(
+                "the connection is not plaintext".into(),
+            ));
         };
         match transport::handshake(tcp, &self.host, &self.tls_settings, self.read_timeout).await {
             Ok((s, details)) => {

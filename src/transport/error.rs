@@ -11,14 +11,22 @@ pub enum TransportError {
     #[error("no connection to {addr} within {secs} s (host down, or a firewall drops the packets)")]
     ConnectTimeout { addr: String, secs: u64 },
     #[error("{what}: nothing from the server within {secs} s{hint}")]
-    ReadTimeout { what: String, secs: u64, hint: String },
+    ReadTimeout {
+        what: String,
+        secs: u64,
+        hint: String,
+    },
     #[error("the connection was reset by the server{context}")]
     Reset { context: String },
     #[error("the server closed the connection {context}")]
     Closed { context: String },
-    #[error("this port speaks plain POP3 (the server sent \"{first}\" instead of a TLS handshake): use pop3:// or --starttls")]
+    #[error(
+        "this port speaks plain POP3 (the server sent \"{first}\" instead of a TLS handshake): use pop3:// or --starttls"
+    )]
     PlaintextOnTlsPort { first: String },
-    #[error("the server does not speak TLS 1.2 or 1.3 (rustls does not implement TLS 1.0/1.1): {detail}")]
+    #[error(
+        "the server does not speak TLS 1.2 or 1.3 (rustls does not implement TLS 1.0/1.1): {detail}"
+    )]
     OldTls { detail: String },
     #[error("TLS certificate verification failed: {0} (--insecure skips verification)")]
     Certificate(String),
@@ -35,9 +43,11 @@ pub enum TransportError {
 impl TransportError {
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         match source.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TransportError::Reset {
-                context: format!(" ({})", context.into()),
-            },
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                TransportError::Reset {
+                    context: format!(" ({})", context.into()),
+                }
+            }
             _ => TransportError::Io {
                 context: context.into(),
                 source,

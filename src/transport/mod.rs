@@ -34,7 +34,11 @@ pub struct Tcp {
 }
 
 impl AsyncRead for Tcp {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Ok(mut f) = self.first.lock()
@@ -50,7 +54,11 @@ impl AsyncRead for Tcp {
 }
 
 impl AsyncWrite for Tcp {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -74,7 +82,11 @@ impl Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -83,7 +95,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -104,7 +120,11 @@ impl AsyncWrite for Stream {
 }
 
 /// Resolves and connects, trying every address of the host in turn.
-pub async fn connect_tcp(target: &Target, port: u16, timeout: Duration) -> Result<Tcp, TransportError> {
+pub async fn connect_tcp(
+    target: &Target,
+    port: u16,
+    timeout: Duration,
+) -> Result<Tcp, TransportError> {
     let addr = target.socket_addr(port);
     let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(&addr)
         .await
@@ -130,7 +150,9 @@ pub async fn connect_tcp(target: &Target, port: u16, timeout: Duration) -> Resul
                 });
             }
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                last = Some(TransportError::Refused { addr: a.to_string() })
+                last = Some(TransportError::Refused {
+                    addr: a.to_string(),
+                })
             }
             Ok(Err(e)) => last = Some(TransportError::io(format!("connect to {a}"), e)),
             Err(_) => {
@@ -183,22 +205,33 @@ pub async fn handshake(
 }
 
 fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) -> TransportError {
-    if captured.starts_with(b"+OK") || captured.starts_with(b"-ERR") || captured.starts_with(b"* ") {
-        let line = captured.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+    if captured.starts_with(b"+OK") || captured.starts_with(b"-ERR") || captured.starts_with(b"* ")
+    {
+        let line = captured
+            .split(|&b| b == b'\r' || b == b'\n')
+            .next()
+            .unwrap_or_default();
         return TransportError::PlaintextOnTlsPort {
             first: crate::protocol::rules::show(line, 40),
         };
     }
-    let rustls_err = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned();
+    let rustls_err = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
     match rustls_err {
         Some(err @ rustls::Error::InvalidCertificate(_)) => {
             let chain = seen.lock().map(|s| s.chain.clone()).unwrap_or_default();
             TransportError::Certificate(tls::explain_cert_error(&err, &chain))
         }
-        Some(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)) => TransportError::OldTls {
-            detail: "the server answered with a protocol_version alert".into(),
+        Some(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)) => {
+            TransportError::OldTls {
+                detail: "the server answered with a protocol_version alert".into(),
+            }
+        }
+        Some(rustls::Error::PeerIncompatible(p)) => TransportError::OldTls {
+            detail: format!("{p:?}"),
         },
-        Some(rustls::Error::PeerIncompatible(p)) => TransportError::OldTls { detail: format!("{p:?}") },
         Some(other) => TransportError::Tls(other.to_string()),
         None if e.kind() == io::ErrorKind::UnexpectedEof => {
             TransportError::Tls("the server closed the connection during the handshake".into())

@@ -43,7 +43,9 @@ impl Target {
         };
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') || rest.contains('@') {
-            return Err(format!("'{s}': give only host and port (credentials go in --user)"));
+            return Err(format!(
+                "'{s}': give only host and port (credentials go in --user)"
+            ));
         }
         let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
             let (h, after) = inner
@@ -56,7 +58,9 @@ impl Target {
             };
             (h.to_owned(), port)
         } else if rest.matches(':').count() > 1 {
-            return Err(format!("'{s}': write IPv6 addresses in brackets, e.g. pop3://[::1]:1110"));
+            return Err(format!(
+                "'{s}': write IPv6 addresses in brackets, e.g. pop3://[::1]:1110"
+            ));
         } else if let Some((h, p)) = rest.split_once(':') {
             (h.to_owned(), Some(parse_port(p, s)?))
         } else {
@@ -114,14 +118,25 @@ mod tests {
     #[test]
     fn forms() {
         let t = Target::parse("pop3://mail.example.net").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((t.scheme, t.host.as_str(), t.port), (Some(Scheme::Pop3), "mail.example.net", None));
+        assert_eq!(
+            (t.scheme, t.host.as_str(), t.port),
+            (Some(Scheme::Pop3), "mail.example.net", None)
+        );
         assert_eq!(t.url(Scheme::Pop3), "pop3://mail.example.net:110");
         let t = Target::parse("pop3s://[::1]:1995").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((t.host.as_str(), t.port), ("::1", Some(1995)));
         assert_eq!(t.socket_addr(1995), "[::1]:1995");
         let t = Target::parse("127.0.0.1:1110").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((t.scheme, t.port), (None, Some(1110)));
-        for bad in ["imap://x", "pop3://", "pop3://x:0", "pop3://x:http", "pop3://::1", "pop3://[::1", "pop3://u@x"] {
+        for bad in [
+            "imap://x",
+            "pop3://",
+            "pop3://x:0",
+            "pop3://x:http",
+            "pop3://::1",
+            "pop3://[::1",
+            "pop3://u@x",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

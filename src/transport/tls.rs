@@ -14,7 +14,9 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use serde::Serialize;
 
 use super::error::TransportError;
@@ -97,7 +99,9 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Builds a client configuration; the `Shared` record fills in during the handshake.
-pub fn client_config(settings: &TlsSettings) -> Result<(Arc<ClientConfig>, Shared), TransportError> {
+pub fn client_config(
+    settings: &TlsSettings,
+) -> Result<(Arc<ClientConfig>, Shared), TransportError> {
     let provider = provider();
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
@@ -106,7 +110,10 @@ pub fn client_config(settings: &TlsSettings) -> Result<(Arc<ClientConfig>, Share
         let certs = load_certs(ca)?;
         let (added, _) = roots.add_parsable_certificates(certs);
         if added == 0 {
-            return Err(TransportError::Config(format!("--ca-file {}: no usable certificate in it", ca.display())));
+            return Err(TransportError::Config(format!(
+                "--ca-file {}: no usable certificate in it",
+                ca.display()
+            )));
         }
     }
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -122,16 +129,20 @@ pub fn client_config(settings: &TlsSettings) -> Result<(Arc<ClientConfig>, Share
     let client_key = match (&settings.client_cert, &settings.client_key) {
         (Some(c), Some(k)) => {
             let chain = load_certs(c)?;
-            let key = PrivateKeyDer::from_pem_file(k)
-                .map_err(|e| TransportError::Config(format!("--client-key {}: {e}", k.display())))?;
-            let signing = provider
-                .key_provider
-                .load_private_key(key)
-                .map_err(|e| TransportError::Config(format!("--client-key {}: {e}", k.display())))?;
+            let key = PrivateKeyDer::from_pem_file(k).map_err(|e| {
+                TransportError::Config(format!("--client-key {}: {e}", k.display()))
+            })?;
+            let signing = provider.key_provider.load_private_key(key).map_err(|e| {
+                TransportError::Config(format!("--client-key {}: {e}", k.display()))
+            })?;
             Some(Arc::new(CertifiedKey::new(chain, signing)))
         }
         (None, None) => None,
-        _ => return Err(TransportError::Config("--client-cert and --client-key go together".into())),
+        _ => {
+            return Err(TransportError::Config(
+                "--client-cert and --client-key go together".into(),
+            ));
+        }
     };
     let resolver = Arc::new(RecordingResolver {
         key: client_key,
@@ -155,14 +166,18 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportErro
         .collect();
     let certs = certs.map_err(|e| TransportError::Config(format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(TransportError::Config(format!("{}: no PEM certificate in it", path.display())));
+        return Err(TransportError::Config(format!(
+            "{}: no PEM certificate in it",
+            path.display()
+        )));
     }
     Ok(certs)
 }
 
 pub fn server_name(host: &str, sni: Option<&str>) -> Result<ServerName<'static>, TransportError> {
     let name = sni.unwrap_or(host).to_owned();
-    ServerName::try_from(name.clone()).map_err(|_| TransportError::Config(format!("'{name}' is not a valid TLS server name")))
+    ServerName::try_from(name.clone())
+        .map_err(|_| TransportError::Config(format!("'{name}' is not a valid TLS server name")))
 }
 
 #[derive(Debug)]
@@ -246,7 +261,14 @@ impl ResolvesClientCert for RecordingResolver {
 
 /// The handshake's results, once it completed.
 pub fn details(conn: &rustls::ClientConnection, seen: &Shared, insecure: bool) -> TlsDetails {
-    let observed = seen.lock().map(|o| (o.chain.clone(), o.verdict.clone(), o.cert_requested, o.client_cert_sent));
+    let observed = seen.lock().map(|o| {
+        (
+            o.chain.clone(),
+            o.verdict.clone(),
+            o.cert_requested,
+            o.client_cert_sent,
+        )
+    });
     let (chain, verdict, requested, sent) = observed.unwrap_or_default();
     TlsDetails {
         version: conn
@@ -261,8 +283,12 @@ pub fn details(conn: &rustls::ClientConnection, seen: &Shared, insecure: bool) -
             .negotiated_cipher_suite()
             .map(|c| format!("{:?}", c.suite()))
             .unwrap_or_default(),
-        group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())),
-        alpn: conn.alpn_protocol().map(|a| String::from_utf8_lossy(a).into_owned()),
+        group: conn
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name())),
+        alpn: conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
         cert_requested: requested,
         client_cert_sent: sent,
         chain: chain.iter().map(|c| cert_info(c)).collect(),
@@ -295,7 +321,9 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
                         .take(64)
                         .map(|n| match n {
                             x509_parser::extensions::GeneralName::DNSName(d) => format!("DNS:{d}"),
-                            x509_parser::extensions::GeneralName::IPAddress(ip) => format!("IP:{}", ip_text(ip)),
+                            x509_parser::extensions::GeneralName::IPAddress(ip) => {
+                                format!("IP:{}", ip_text(ip))
+                            }
                             other => format!("{other}"),
                         })
                         .collect()
@@ -343,22 +371,37 @@ pub fn explain_cert_error(e: &rustls::Error, chain: &[CertificateDer<'_>]) -> St
     match e {
         rustls::Error::InvalidCertificate(ce) => match ce {
             CertificateError::UnknownIssuer => match &leaf {
-                Some(l) if l.self_signed => format!("the certificate is self-signed ({}); pass it with --ca-file to trust it", l.subject),
-                Some(l) => format!("unknown issuer: nothing trusted signed {} (issuer {}); use --ca-file with the issuing CA", l.subject, l.issuer),
+                Some(l) if l.self_signed => format!(
+                    "the certificate is self-signed ({}); pass it with --ca-file to trust it",
+                    l.subject
+                ),
+                Some(l) => format!(
+                    "unknown issuer: nothing trusted signed {} (issuer {}); use --ca-file with the issuing CA",
+                    l.subject, l.issuer
+                ),
                 None => "unknown issuer (use --ca-file with the issuing CA)".into(),
             },
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
                 "the certificate has expired{}",
-                leaf.map(|l| format!(" (valid until {})", l.not_after)).unwrap_or_default()
+                leaf.map(|l| format!(" (valid until {})", l.not_after))
+                    .unwrap_or_default()
             ),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!(
                 "the certificate is not valid yet{}",
-                leaf.map(|l| format!(" (valid from {})", l.not_before)).unwrap_or_default()
+                leaf.map(|l| format!(" (valid from {})", l.not_before))
+                    .unwrap_or_default()
             ),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!(
-                "name mismatch: the certificate is for {}; connect by one of those names or use --sni",
-                leaf.map(|l| if l.sans.is_empty() { l.subject } else { l.sans.join(", ") }).unwrap_or_else(|| "other names".into())
-            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!(
+                    "name mismatch: the certificate is for {}; connect by one of those names or use --sni",
+                    leaf.map(|l| if l.sans.is_empty() {
+                        l.subject
+                    } else {
+                        l.sans.join(", ")
+                    })
+                    .unwrap_or_else(|| "other names".into())
+                )
+            }
             other => format!("certificate rejected: {other:?}"),
         },
         other => other.to_string(),

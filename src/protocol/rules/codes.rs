@@ -109,7 +109,11 @@ fn auth_code_missing(
     st: &StatusLine<'_>,
 ) {
     let k = ex.keyword();
-    if st.status != Status::Err || s.advertises("AUTH-RESP-CODE") != Some(true) {
+    // Out of sequence (e.g. a login command after login) is not a credentials failure.
+    if st.status != Status::Err
+        || !s.in_authorization()
+        || s.advertises("AUTH-RESP-CODE") != Some(true)
+    {
         return;
     }
     let in_sequence = match k {

@@ -11,8 +11,15 @@ fn at() -> Location {
 }
 
 /// GRT-005: two greetings carried the same APOP timestamp.
-pub fn repeated_timestamp(first: &Session, second: &Session, apop_implemented: bool) -> Option<Finding> {
-    let (a, b) = (first.apop_timestamp.as_ref()?, second.apop_timestamp.as_ref()?);
+pub fn repeated_timestamp(
+    first: &Session,
+    second: &Session,
+    apop_implemented: bool,
+) -> Option<Finding> {
+    let (a, b) = (
+        first.apop_timestamp.as_ref()?,
+        second.apop_timestamp.as_ref()?,
+    );
     (a == b).then(|| Finding {
         rule: &r::GRT_005,
         severity: if apop_implemented { Severity::Violation } else { Severity::Warning },
@@ -30,7 +37,9 @@ pub fn repeated_timestamp(first: &Session, second: &Session, apop_implemented: b
 pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
     let mut out = Vec::new();
     for (n, m) in &first.maildrop.messages {
-        let Some(later) = second.maildrop.get(*n) else { continue };
+        let Some(later) = second.maildrop.get(*n) else {
+            continue;
+        };
         let same_message = m.size.is_some() && m.size == later.size;
         if let (Some(u1), Some(u2)) = (&m.uid, &later.uid)
             && same_message

@@ -31,7 +31,8 @@ pub(crate) fn status_line(
         ));
     }
     if st.status != Status::Invalid && !st.indicator_exact {
-        c.report(&r::GEN_002, Severity::Violation, at, format!(
+        // A server that gets the case wrong gets it wrong every time: say it once.
+        c.report_once(&r::GEN_002, Severity::Violation, at, || format!(
             "The server answered \"{}\": the status indicator must be exactly +OK or -ERR in upper case; clients that compare exactly (or only test for '+') misread it.",
             show(st.indicator, 8)
         ));
@@ -112,11 +113,9 @@ pub(crate) fn bare_lf(c: &mut Checker, at: Location, in_body: bool) {
             if in_body { "data line" } else { "status line" }
         )
     };
-    if in_body {
-        c.report_once_per_exchange(&r::GEN_001, Severity::Violation, at, msg);
-    } else {
-        c.report(&r::GEN_001, Severity::Violation, at, msg());
-    }
+    // Once per session: a server that ends lines in bare LF does it everywhere.
+    let _ = in_body;
+    c.report_once(&r::GEN_001, Severity::Violation, at, msg);
 }
 
 /// A line grew past popscope's cap before its line end.

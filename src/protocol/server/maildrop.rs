@@ -36,7 +36,9 @@ pub fn sample() -> Vec<StoredMessage> {
         let mut i = 0u32;
         while m.len() < 1_000_000 {
             i += 1;
-            let line = format!("{i:06} The quick brown fox jumps over the lazy dog; pack my box with five dozen jugs.\r\n");
+            let line = format!(
+                "{i:06} The quick brown fox jumps over the lazy dog; pack my box with five dozen jugs.\r\n"
+            );
             m.extend_from_slice(line.as_bytes());
         }
         m

@@ -81,7 +81,11 @@ impl ServerSession {
     }
 
     fn eol(&self) -> &'static [u8] {
-        if self.has(Quirk::BareLf) { b"\n" } else { b"\r\n" }
+        if self.has(Quirk::BareLf) {
+            b"\n"
+        } else {
+            b"\r\n"
+        }
     }
 
     fn status(&self, ok: bool, text: &str) -> Vec<u8> {
@@ -91,7 +95,11 @@ impl ServerSession {
             (true, true) => "+ok",
             (false, true) => "-err",
         };
-        let mut v = if text.is_empty() { ind.as_bytes().to_vec() } else { format!("{ind} {text}").into_bytes() };
+        let mut v = if text.is_empty() {
+            ind.as_bytes().to_vec()
+        } else {
+            format!("{ind} {text}").into_bytes()
+        };
         v.extend_from_slice(self.eol());
         v
     }
@@ -106,6 +114,10 @@ impl ServerSession {
 
     /// A data block: lines dot-stuffed (unless the quirk says not to) and terminated.
     fn block(&self, first: &str, lines: &[&[u8]]) -> Vec<u8> {
+        self.block_ending(first, lines, true)
+    }
+
+    fn block_ending(&self, first: &str, lines: &[&[u8]], terminate: bool) -> Vec<u8> {
         let mut v = self.status(true, first);
         for l in lines {
             if l.first() == Some(&b'.') && !self.has(Quirk::UnstuffedDots) {
@@ -114,7 +126,7 @@ impl ServerSession {
             v.extend_from_slice(l);
             v.extend_from_slice(self.eol());
         }
-        if !self.has(Quirk::NoTerminatorClose) {
+        if terminate {
             v.push(b'.');
             v.extend_from_slice(self.eol());
         }
@@ -122,7 +134,10 @@ impl ServerSession {
     }
 
     pub fn greeting(&self) -> Vec<u8> {
-        self.status(true, &format!("popscope demo POP3 server ready {}", self.cfg.timestamp))
+        self.status(
+            true,
+            &format!("popscope demo POP3 server ready {}", self.cfg.timestamp),
+        )
     }
 
     /// The TLS handshake completed; `client_cn` is the CN of a verified client certificate.
@@ -159,7 +174,11 @@ impl ServerSession {
             Keyword::Capa => vec![Output::Send(self.capa())],
             Keyword::Quit => self.quit(),
             Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth if in_trans => {
-                self.err(if self.has(Quirk::TlsPreauth) { "already authenticated" } else { "already logged in" })
+                self.err(if self.has(Quirk::TlsPreauth) {
+                    "already authenticated"
+                } else {
+                    "already logged in"
+                })
             }
             Keyword::User => self.user_cmd(&cmd),
             Keyword::Pass => self.pass(&cmd),
@@ -169,7 +188,9 @@ impl ServerSession {
             k if k.is_transaction_only() && !trans_allowed => self.err("log in first"),
             _ if cmd.syntax() != Syntax::Fine => self.err("invalid arguments"),
             Keyword::Stat => {
-                let (n, size) = self.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
+                let (n, size) = self
+                    .live()
+                    .fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
                 self.ok(&format!("{n} {size}"))
             }
             Keyword::List => self.list(&cmd),
@@ -196,7 +217,11 @@ impl ServerSession {
 
     /// Messages not marked deleted, with their 1-based numbers.
     fn live(&self) -> impl Iterator<Item = (usize, &StoredMessage)> {
-        self.messages.iter().enumerate().filter(|(_, (_, d))| !d).map(|(i, (m, _))| (i + 1, m))
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, d))| !d)
+            .map(|(i, (m, _))| (i + 1, m))
     }
 
     /// The index of the message a command names, if it may be referred to.
@@ -207,12 +232,25 @@ impl ServerSession {
     }
 
     fn listed_size(&self, m: &StoredMessage) -> usize {
-        m.data.len() + if self.has(Quirk::WrongListSizes) { 17 } else { 0 }
+        m.data.len()
+            + if self.has(Quirk::WrongListSizes) {
+                17
+            } else {
+                0
+            }
     }
 
     fn capa(&self) -> Vec<u8> {
         let plaintext_ok = self.tls || !self.cfg.offer_stls;
-        let mut caps: Vec<String> = vec!["CAPA".into(), "TOP".into(), "UIDL".into(), "RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into(), "EXPIRE NEVER".into()];
+        let mut caps: Vec<String> = vec![
+            "CAPA".into(),
+            "TOP".into(),
+            "UIDL".into(),
+            "RESP-CODES".into(),
+            "AUTH-RESP-CODE".into(),
+            "PIPELINING".into(),
+            "EXPIRE NEVER".into(),
+        ];
         if plaintext_ok {
             caps.push("USER".into());
         }
@@ -239,7 +277,9 @@ impl ServerSession {
 
     fn user_cmd(&mut self, cmd: &Command) -> Vec<Output> {
         if self.plaintext_refused() {
-            return self.err("[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS");
+            return self.err(
+                "[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS",
+            );
         }
         match cmd.arg(0) {
             Some(name) => {
@@ -254,7 +294,11 @@ impl ServerSession {
         let Some(user) = self.user.take() else {
             return self.err("USER first");
         };
-        let pw = cmd.secret.as_ref().map(|s| s.expose().to_vec()).unwrap_or_default();
+        let pw = cmd
+            .secret
+            .as_ref()
+            .map(|s| s.expose().to_vec())
+            .unwrap_or_default();
         self.login(&user, &pw)
     }
 
@@ -268,7 +312,9 @@ impl ServerSession {
 
     fn logged_in(&mut self) -> Vec<Output> {
         self.phase = Phase::Transaction;
-        let (n, size) = self.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
+        let (n, size) = self
+            .live()
+            .fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
         self.ok(&format!("maildrop has {n} messages ({size} octets)"))
     }
 
@@ -295,7 +341,9 @@ impl ServerSession {
         };
         let ir = cmd.secret.as_ref().map(|s| s.expose().to_vec());
         match mech.as_str() {
-            "PLAIN" | "LOGIN" if self.plaintext_refused() => self.err("[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS"),
+            "PLAIN" | "LOGIN" if self.plaintext_refused() => self.err(
+                "[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS",
+            ),
             "PLAIN" => match ir {
                 Some(r) => self.sasl_step(Sasl::Plain, &r),
                 None => self.challenge(Sasl::Plain, b""),
@@ -329,7 +377,11 @@ impl ServerSession {
         if line == b"*" {
             return self.err("authentication cancelled");
         }
-        let decoded = if line == b"=" { Some(Vec::new()) } else { auth::b64decode(line) };
+        let decoded = if line == b"=" {
+            Some(Vec::new())
+        } else {
+            auth::b64decode(line)
+        };
         let Some(data) = decoded else {
             return self.err("invalid base64");
         };
@@ -347,10 +399,16 @@ impl ServerSession {
                 let want = {
                     let mut w = self.cfg.user.as_bytes().to_vec();
                     w.push(b' ');
-                    w.extend_from_slice(auth::hmac_md5_hex(self.cfg.password.as_bytes(), &ch).as_bytes());
+                    w.extend_from_slice(
+                        auth::hmac_md5_hex(self.cfg.password.as_bytes(), &ch).as_bytes(),
+                    );
                     w
                 };
-                if data == want { self.logged_in() } else { self.err("[AUTH] authentication failed") }
+                if data == want {
+                    self.logged_in()
+                } else {
+                    self.err("[AUTH] authentication failed")
+                }
             }
             Sasl::External => {
                 let cn_ok = self.client_cn.as_deref() == Some(self.cfg.user.as_str());
@@ -373,7 +431,9 @@ impl ServerSession {
         }
         let mut out = self.ok("Begin TLS negotiation now");
         if self.has(Quirk::StlsResponseInjection) {
-            out.push(Output::Send(b"+OK injected plaintext after the STLS reply\r\n".to_vec()));
+            out.push(Output::Send(
+                b"+OK injected plaintext after the STLS reply\r\n".to_vec(),
+            ));
         }
         out.push(Output::StartTls);
         out
@@ -384,7 +444,12 @@ impl ServerSession {
         self.phase = Phase::Closed;
         let mut out = self.ok("popscope demo server signing off");
         if in_trans {
-            let gone: Vec<String> = self.messages.iter().filter(|(_, d)| *d).map(|(m, _)| m.uid.clone()).collect();
+            let gone: Vec<String> = self
+                .messages
+                .iter()
+                .filter(|(_, d)| *d)
+                .map(|(m, _)| m.uid.clone())
+                .collect();
             if !gone.is_empty() {
                 out.push(Output::Commit(gone));
             }
@@ -396,17 +461,29 @@ impl ServerSession {
     fn list(&self, cmd: &Command) -> Vec<Output> {
         if cmd.arg_count() == 1 {
             return match self.msg_index(cmd) {
-                Some(i) => self.ok(&format!("{} {}", i + 1, self.listed_size(&self.messages[i].0))),
+                Some(i) => self.ok(&format!(
+                    "{} {}",
+                    i + 1,
+                    self.listed_size(&self.messages[i].0)
+                )),
                 None => self.err("no such message"),
             };
         }
         let entries: Vec<String> = if self.has(Quirk::DeletedRetrievable) {
-            self.messages.iter().enumerate().map(|(i, (m, _))| format!("{} {}", i + 1, self.listed_size(m))).collect()
+            self.messages
+                .iter()
+                .enumerate()
+                .map(|(i, (m, _))| format!("{} {}", i + 1, self.listed_size(m)))
+                .collect()
         } else {
-            self.live().map(|(n, m)| format!("{n} {}", self.listed_size(m))).collect()
+            self.live()
+                .map(|(n, m)| format!("{n} {}", self.listed_size(m)))
+                .collect()
         };
         let lines: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
-        vec![Output::Send(self.block(&format!("{} messages", entries.len()), &lines))]
+        vec![Output::Send(
+            self.block(&format!("{} messages", entries.len()), &lines),
+        )]
     }
 
     fn uidl(&self, cmd: &Command) -> Vec<Output> {
@@ -423,7 +500,9 @@ impl ServerSession {
 
     fn message_lines(data: &[u8]) -> Vec<&[u8]> {
         let body = data.strip_suffix(b"\r\n").unwrap_or(data);
-        body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect()
+        body.split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .collect()
     }
 
     fn retr(&self, cmd: &Command) -> Vec<Output> {
@@ -432,8 +511,13 @@ impl ServerSession {
         };
         let m = &self.messages[i].0;
         let lines = Self::message_lines(&m.data);
-        let mut out = vec![Output::Send(self.block(&format!("{} octets", m.data.len()), &lines))];
-        if self.has(Quirk::NoTerminatorClose) {
+        let cut = self.has(Quirk::NoTerminatorClose);
+        let mut out = vec![Output::Send(self.block_ending(
+            &format!("{} octets", m.data.len()),
+            &lines,
+            !cut,
+        ))];
+        if cut {
             out.push(Output::Close);
         }
         out
@@ -445,9 +529,14 @@ impl ServerSession {
         };
         let n = cmd.arg(1).and_then(parse_decimal).unwrap_or(0) as usize;
         let lines = Self::message_lines(&self.messages[i].0.data);
-        let header_end = lines.iter().position(|l| l.is_empty()).unwrap_or(lines.len());
+        let header_end = lines
+            .iter()
+            .position(|l| l.is_empty())
+            .unwrap_or(lines.len());
         let take = (header_end + 1 + n).min(lines.len());
-        vec![Output::Send(self.block("top of message follows", &lines[..take]))]
+        vec![Output::Send(
+            self.block("top of message follows", &lines[..take]),
+        )]
     }
 }
 
@@ -470,7 +559,13 @@ mod tests {
 
     fn sent(out: &[Output]) -> String {
         out.iter()
-            .filter_map(|o| if let Output::Send(b) = o { Some(String::from_utf8_lossy(b).into_owned()) } else { None })
+            .filter_map(|o| {
+                if let Output::Send(b) = o {
+                    Some(String::from_utf8_lossy(b).into_owned())
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 
@@ -482,7 +577,11 @@ mod tests {
         assert!(sent(&s.handle_line(b"USER demo")).starts_with("+OK"));
         assert!(sent(&s.handle_line(b"PASS demo")).starts_with("+OK maildrop has 4 messages"));
         let retr = sent(&s.handle_line(b"RETR 2"));
-        assert!(retr.contains("\r\n..hidden\r\n") && retr.contains("\r\n...two dots\r\n") && retr.contains("\r\n..\r\n"));
+        assert!(
+            retr.contains("\r\n..hidden\r\n")
+                && retr.contains("\r\n...two dots\r\n")
+                && retr.contains("\r\n..\r\n")
+        );
         assert!(retr.ends_with("\r\n.\r\n"));
         assert!(sent(&s.handle_line(b"DELE 1")).starts_with("+OK"));
         assert!(sent(&s.handle_line(b"RETR 1")).starts_with("-ERR"));
@@ -497,7 +596,8 @@ mod tests {
         assert!(sent(&s.handle_line(format!("APOP demo {d}").as_bytes())).starts_with("+OK"));
         let mut s = server(None, true);
         let ch = sent(&s.handle_line(b"AUTH CRAM-MD5"));
-        let ch = auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
+        let ch =
+            auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
         let r = auth::cram_md5_response(b"demo", b"demo", &ch);
         assert!(sent(&s.handle_line(r.as_bytes())).starts_with("+OK"));
     }
@@ -518,7 +618,10 @@ mod tests {
     fn the_seeds_quirk() {
         let mut s = server(Some(Quirk::TlsPreauth), false);
         s.on_tls(Some("demo".into()));
-        assert_eq!(sent(&s.handle_line(b"USER demo")), "-ERR already authenticated\r\n");
+        assert_eq!(
+            sent(&s.handle_line(b"USER demo")),
+            "-ERR already authenticated\r\n"
+        );
         assert!(sent(&s.handle_line(b"STAT")).starts_with("+OK 4 "));
     }
 }

@@ -61,16 +61,24 @@ impl Quirk {
 
     pub fn description(self) -> &'static str {
         match self {
-            Quirk::TlsPreauth => "after TLS with a client certificate the session is already in TRANSACTION (USER -ERR, STAT +OK)",
+            Quirk::TlsPreauth => {
+                "after TLS with a client certificate the session is already in TRANSACTION (USER -ERR, STAT +OK)"
+            }
             Quirk::NoLoginNeeded => "TRANSACTION commands succeed before any login",
-            Quirk::StlsCommandInjection => "executes plaintext commands pipelined behind STLS after the handshake",
-            Quirk::StlsResponseInjection => "sends plaintext after its +OK to STLS, before the handshake",
+            Quirk::StlsCommandInjection => {
+                "executes plaintext commands pipelined behind STLS after the handshake"
+            }
+            Quirk::StlsResponseInjection => {
+                "sends plaintext after its +OK to STLS, before the handshake"
+            }
             Quirk::UnstuffedDots => "does not dot-stuff message lines that start with '.'",
             Quirk::BareLf => "ends every line with LF instead of CRLF",
             Quirk::LowercaseStatus => "answers +ok / -err in lower case",
             Quirk::DeletedRetrievable => "still serves messages marked deleted",
             Quirk::WrongListSizes => "LIST sizes differ from what RETR delivers",
-            Quirk::NoTerminatorClose => "RETR sends the message without the terminating '.', then closes",
+            Quirk::NoTerminatorClose => {
+                "RETR sends the message without the terminating '.', then closes"
+            }
         }
     }
 

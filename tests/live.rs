@@ -1,0 +1,343 @@
+//! popscope against its own demo server over real sockets: every quirk is reported with the
+//! right rule, the conformant server is clean on all three transports, and transport mistakes
+//! get their one-line explanation and exit code.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use popscope::cli::connect::ConnArgs;
+use popscope::cli::walk::{self, WalkOptions, WalkResult};
+use popscope::protocol::server::Quirk;
+use popscope::protocol::{Config, Secret, Severity};
+use popscope::server::{self, Running, ServeOptions, TlsMode};
+use popscope::session::login::{Credentials, Method};
+use popscope::transport::Target;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+fn start(rt: &tokio::runtime::Runtime, tls: TlsMode, quirk: Option<Quirk>) -> Running {
+    rt.block_on(server::start(ServeOptions {
+        port: 0,
+        tls,
+        quirk,
+        user: "demo".into(),
+        password: "demo".into(),
+    }))
+    .unwrap_or_else(|e| panic!("demo server: {e}"))
+}
+
+fn walk_against(
+    rt: &tokio::runtime::Runtime,
+    s: &Running,
+    client_cert: bool,
+    method: Method,
+    extra: &[&str],
+) -> WalkResult {
+    let target = Target::parse(&s.url()).unwrap_or_else(|e| panic!("{e}"));
+    let scheme = target.scheme.unwrap_or(popscope::transport::Scheme::Pop3);
+    let conn = ConnArgs {
+        starttls: s.tls == TlsMode::Starttls,
+        ca_file: Some(s.certs.ca.clone()),
+        client_cert: client_cert.then(|| s.certs.client_cert.clone()),
+        client_key: client_cert.then(|| s.certs.client_key.clone()),
+        connect_timeout: 5,
+        timeout: 5,
+        user: Some("demo".into()),
+        login: method,
+        ..ConnArgs::default()
+    };
+    rt.block_on(walk::run(WalkOptions {
+        target,
+        scheme,
+        conn,
+        creds: Some(Credentials {
+            user: "demo".into(),
+            password: Some(Secret::new(b"demo".to_vec())),
+        }),
+        engine: Config::default(),
+        passive: false,
+        probe_connections: true,
+        no_retr: false,
+        allow_delete: false,
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+        injection_wait: Duration::from_millis(300),
+        show: None,
+    }))
+    .unwrap_or_else(|e| panic!("walk: {e}"))
+}
+
+fn ids(r: &WalkResult, sev: Severity) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = r
+        .findings
+        .iter()
+        .filter(|(_, f)| f.severity == sev)
+        .map(|(_, f)| f.rule.id)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+#[test]
+fn the_conformant_demo_server_is_clean_on_every_transport() {
+    let rt = runtime();
+    for tls in [TlsMode::None, TlsMode::Starttls, TlsMode::Implicit] {
+        let s = start(&rt, tls, None);
+        let r = walk_against(&rt, &s, false, Method::Auto, &[]);
+        assert!(r.logged_in, "{tls:?}: login failed; notes {:?}", r.notes);
+        assert!(r.notes.is_empty(), "{tls:?}: {:?}", r.notes);
+        assert_eq!(ids(&r, Severity::Violation), Vec::<&str>::new(), "{tls:?}");
+        // Plaintext passwords offered without TLS is the only warning, and only without TLS.
+        let warnings = ids(&r, Severity::Warning);
+        let expected: Vec<&str> = if tls == TlsMode::None {
+            vec!["USR-002"]
+        } else {
+            vec![]
+        };
+        assert_eq!(warnings, expected, "{tls:?}");
+        if tls != TlsMode::None {
+            let t = r
+                .tls
+                .as_ref()
+                .unwrap_or_else(|| panic!("{tls:?}: no TLS details"));
+            assert_eq!(t.verdict, "verified");
+            assert!(
+                t.chain
+                    .first()
+                    .is_some_and(|c| c.sans.iter().any(|s| s == "DNS:localhost")),
+                "{:?}",
+                t.chain
+            );
+        }
+    }
+}
+
+#[test]
+fn every_quirk_is_reported_with_its_rule() {
+    let rt = runtime();
+    for q in Quirk::ALL {
+        let (tls, cert, method, extra): (TlsMode, bool, Method, &[&str]) = match q {
+            Quirk::TlsPreauth => (TlsMode::Implicit, true, Method::External, &[]),
+            Quirk::UnstuffedDots => (TlsMode::Starttls, false, Method::Auto, &["RETR 2"]),
+            Quirk::DeletedRetrievable => (
+                TlsMode::Starttls,
+                false,
+                Method::Auto,
+                &["DELE 1", "RETR 1"],
+            ),
+            _ => (TlsMode::Starttls, false, Method::Auto, &[]),
+        };
+        let s = start(&rt, tls, Some(q));
+        let r = walk_against(&rt, &s, cert, method, extra);
+        let all: Vec<&str> = r.findings.iter().map(|(_, f)| f.rule.id).collect();
+        for rule in q.expected_rules() {
+            assert!(
+                all.contains(rule),
+                "{}: expected {rule}, got {all:?}",
+                q.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_seeds_case_names_st_009_and_the_certificate() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Implicit, Some(Quirk::TlsPreauth));
+    let r = walk_against(&rt, &s, true, Method::External, &[]);
+    let st009 = r
+        .findings
+        .iter()
+        .find(|(_, f)| f.rule.id == "ST-009" && f.severity == Severity::Violation);
+    let msg = st009.map(|(_, f)| f.message.clone()).unwrap_or_default();
+    assert!(
+        msg.contains("client certificate") && msg.contains("SASL EXTERNAL"),
+        "{msg}"
+    );
+    assert!(r.tls.as_ref().is_some_and(|t| t.client_cert_sent));
+}
+
+// ------------------------------------------------------------------ the binary
+
+fn popscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(args)
+        .env("DEMO_PW", "demo")
+        .env_remove("SSLKEYLOGFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
+}
+
+fn err_line(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim_end().to_owned()
+}
+
+#[test]
+fn starttls_never_falls_back_to_plaintext_before_credentials() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--starttls",
+        "--user",
+        "demo",
+        "--password-env",
+        "DEMO_PW",
+        "STAT",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", err_line(&o));
+    assert!(
+        err_line(&o).contains("does not offer STLS")
+            && err_line(&o).contains("before sending any credential")
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let client: Vec<&str> = out.lines().filter(|l| l.starts_with("C: ")).collect();
+    assert_eq!(client, vec!["C: CAPA"], "{out}");
+}
+
+#[test]
+fn tls_failures_are_explained_in_one_line_with_exit_code_4() {
+    let rt = runtime();
+    let tls = start(&rt, TlsMode::Implicit, None);
+    let plain = start(&rt, TlsMode::None, None);
+    let ca = tls.certs.ca.display().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["send".into(), tls.url(), "NOOP".into()],
+            "unknown issuer",
+        ),
+        (
+            vec![
+                "send".into(),
+                tls.url(),
+                "--ca-file".into(),
+                ca.clone(),
+                "--sni".into(),
+                "mail.example.net".into(),
+                "NOOP".into(),
+            ],
+            "name mismatch: the certificate is for DNS:localhost, IP:127.0.0.1, IP:::1",
+        ),
+        (
+            vec![
+                "send".into(),
+                plain.url().replace("pop3://", "pop3s://"),
+                "NOOP".into(),
+            ],
+            "this port speaks plain POP3",
+        ),
+    ];
+    for (args, needle) in cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = popscope(&a);
+        assert_eq!(o.status.code(), Some(4), "{a:?}: {}", err_line(&o));
+        assert!(err_line(&o).contains(needle), "{a:?}: {}", err_line(&o));
+        assert_eq!(err_line(&o).lines().count(), 1);
+    }
+    // --insecure goes on, and says so.
+    let o = popscope(&["send", &tls.url(), "--insecure", "NOOP"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("NOT VERIFIED") && out.contains("unknown issuer"),
+        "{out}"
+    );
+}
+
+#[test]
+fn connection_failures_have_exit_code_3() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let port = s.port();
+    drop(s);
+    std::thread::sleep(Duration::from_millis(100));
+    let o = popscope(&["send", &format!("pop3://127.0.0.1:{port}"), "NOOP"]);
+    assert_eq!(o.status.code(), Some(3), "{}", err_line(&o));
+    assert!(err_line(&o).contains("refused"), "{}", err_line(&o));
+    // A TLS port reached with pop3://: no greeting, and a hint.
+    let tls = start(&rt, TlsMode::Implicit, None);
+    let o = popscope(&[
+        "send",
+        &tls.url().replace("pop3s://", "pop3://"),
+        "--timeout",
+        "1",
+        "NOOP",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", err_line(&o));
+    assert!(err_line(&o).contains("use pop3s://"), "{}", err_line(&o));
+}
+
+#[test]
+fn check_json_against_a_live_server_has_target_transport_tls_and_capabilities() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Starttls, Some(Quirk::StlsResponseInjection));
+    let ca = s.certs.ca.display().to_string();
+    let o = popscope(&[
+        "check",
+        &s.url(),
+        "--starttls",
+        "--ca-file",
+        &ca,
+        "--json",
+        "--injection-wait",
+        "0.2",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", err_line(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    for key in [
+        "target",
+        "transport",
+        "tls",
+        "capabilities",
+        "summary",
+        "findings",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing: {v}");
+    }
+    assert_eq!(v["tls"]["verdict"], "verified");
+    assert!(
+        v["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["rule"] == "TLS-003")),
+        "{v}"
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    for method in ["user", "plain", "login", "cram-md5"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args([
+                "send",
+                &s.url(),
+                "--user",
+                "demo",
+                "--password-env",
+                "PW",
+                "--login",
+                method,
+                "STAT",
+            ])
+            .env("PW", "s3cr3t-Passw0rd")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!all.contains("s3cr3t-Passw0rd"), "{method}: {all}");
+        // base64 of the PLAIN and LOGIN forms must not leak either.
+        for leak in ["czNjcjN0LVBhc3N3MHJk", "AGRlbW8AczNjcjN0LVBhc3N3MHJk"] {
+            assert!(!all.contains(leak), "{method}: {all}");
+        }
+    }
+}
