@@ -17,6 +17,16 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "build"
+cargo build --all-targets
+
+step "Dovecot on loopback (installed from Debian packages when missing)"
+scripts/dovecot.sh start
+trap 'scripts/dovecot.sh stop' EXIT
+set -a
+eval "$(scripts/dovecot.sh env)"
+set +a
+
 step "cargo test"
 cargo test --all-targets
 

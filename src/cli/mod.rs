@@ -148,6 +148,13 @@ pub struct ServeArgs {
     /// List the quirk profiles and the rules they break.
     #[arg(long)]
     pub list_quirks: bool,
+    /// Write the sample maildrop as a Maildir into DIR (for another server, e.g. Dovecot) and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_maildir: Option<PathBuf>,
+    /// Write a fresh CA, a server certificate for localhost/127.0.0.1/::1 and a client
+    /// certificate (CN=demo), with their keys, into DIR and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_certs: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

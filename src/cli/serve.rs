@@ -21,6 +21,27 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         print!("{}", server::quirk_table());
         return Ok(exit::OK);
     }
+    if let Some(dir) = &args.write_maildir {
+        server::write_maildir(dir)
+            .map_err(|e| CliError::usage(format!("--write-maildir {}: {e}", dir.display())))?;
+        println!(
+            "wrote {} messages to {}",
+            crate::protocol::server::maildrop::sample().len(),
+            dir.display()
+        );
+        return Ok(exit::OK);
+    }
+    if let Some(dir) = &args.write_certs {
+        let files = server::certs::make(dir, DEMO_USER)
+            .map_err(|e| CliError::usage(format!("--write-certs {}: {e}", dir.display())))?;
+        println!(
+            "wrote {} (CA), server.pem, server-key.pem, {} and {}",
+            files.files.ca.display(),
+            files.files.client_cert.display(),
+            files.files.client_key.display()
+        );
+        return Ok(exit::OK);
+    }
     let q = quirk(args.quirk.as_deref())?;
     let rt = super::runtime()?;
     rt.block_on(async {

@@ -114,17 +114,25 @@ impl Walker {
     }
 
     async fn main_session(&mut self) -> Result<Session, TransportError> {
-        let mut c = self.open("walk").await?;
-        secure(&mut c, self.opts.starttls()).await?;
         if !self.opts.passive {
-            // P1: TRANSACTION commands before login must all be refused.
+            // P1 on a connection of its own: servers may hang up after a few refused commands
+            // (Dovecot does after three), and the walk needs its connection.
+            let mut p1 = self
+                .open("probe P1: TRANSACTION commands before login")
+                .await?;
+            secure(&mut p1, self.opts.starttls()).await?;
             for cmd in ["STAT", "LIST", "RETR 1", "UIDL", "NOOP", "RSET"] {
-                let out = c.command(cmd.as_bytes(), 0).await?;
-                if c.is_closed() || out.timed_out {
+                let out = p1.command(cmd.as_bytes(), 0).await?;
+                if p1.is_closed() || out.timed_out {
                     break;
                 }
             }
+            if !p1.is_closed() {
+                p1.quit().await?;
+            }
         }
+        let mut c = self.open("walk").await?;
+        secure(&mut c, self.opts.starttls()).await?;
         let logged_in = self.login(&mut c).await? || c.engine().state() == State::Transaction;
         self.result.logged_in = logged_in;
         if logged_in && !c.is_closed() {

@@ -246,7 +246,14 @@ impl Command {
     /// The command line as it may be shown: secrets masked with `*`, keeping their length.
     pub fn redacted(&self) -> String {
         let mut s = String::from_utf8_lossy(&self.verb).into_owned();
-        let secret_mask = self.secret.as_ref().map(|x| "*".repeat(x.len()));
+        // "=" is SASL's empty initial response (RFC 5034 §4): nothing to hide.
+        let secret_mask = self.secret.as_ref().map(|x| {
+            if x.expose() == b"=" {
+                "=".to_owned()
+            } else {
+                "*".repeat(x.len())
+            }
+        });
         match self.keyword {
             Keyword::Pass => {
                 if let Some(m) = secret_mask {

@@ -299,7 +299,8 @@ impl Engine {
             });
             return;
         }
-        self.flush_held_as_unsolicited();
+        // Held server lines are judged by what the server does next, not by the client's next
+        // command (which may have crossed the server's parting line on the wire).
         // Commands the server never answered before the first command inside TLS were plaintext
         // sent after STLS; a server that is right ignores them.
         if self.session.commands_since_tls == 0 && self.session.security == Security::Stls {
@@ -839,12 +840,14 @@ impl Engine {
             }
             self.finish_body(false, out);
         }
+        let parted = self.held.is_some();
         if let Some(h) = self.held.take() {
             rules::states::farewell_then_close(
                 &mut self.checker,
                 &self.session,
                 server_at(h.exchange, h.offset),
                 h.lines,
+                self.now,
             );
         }
         rules::states::on_server_close(
@@ -854,6 +857,7 @@ impl Engine {
             self.last_completed,
             at,
             self.now,
+            parted,
         );
         rules::tls::on_server_close(&mut self.checker, &self.session, at, close_notify);
         self.queue.clear();

@@ -74,6 +74,12 @@ pub fn make(dir: &Path, client_cn: &str) -> std::io::Result<Certs> {
     std::fs::write(&files.ca, ca.pem())?;
     std::fs::write(&files.client_cert, client_cert.pem())?;
     std::fs::write(&files.client_key, client_key.serialize_pem())?;
+    // The server's own pair too, so another server (Dovecot in the tests) can use it.
+    std::fs::write(
+        dir.join("server.pem"),
+        format!("{}{}", server_cert.pem(), ca.pem()),
+    )?;
+    std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem())?;
 
     let provider = crate::transport::tls::provider();
     let mut roots = rustls::RootCertStore::empty();

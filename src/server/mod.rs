@@ -227,6 +227,26 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Writes the sample maildrop as a Maildir (`cur/`, `new/`, `tmp/`), one file per message.
+pub fn write_maildir(dir: &std::path::Path) -> std::io::Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    for (i, m) in maildrop::sample().iter().enumerate() {
+        // Maildir files conventionally use LF line ends; the server adds the CR back.
+        let lf: Vec<u8> = m.data.iter().copied().filter(|&b| b != b'\r').collect();
+        std::fs::write(
+            dir.join("cur").join(format!(
+                "{}.popscope{}.localhost:2,S",
+                1_700_000_000 + i,
+                i + 1
+            )),
+            lf,
+        )?;
+    }
+    Ok(())
+}
+
 /// For `serve --list-quirks` and help texts.
 pub fn quirk_table() -> String {
     let mut s = String::new();

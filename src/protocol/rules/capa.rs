@@ -270,8 +270,9 @@ fn compare_with_authorization(
     let exempt = ["STLS", "IMPLEMENTATION"];
     let sasl_lost = auth.has("SASL") && !trans.has("SASL");
     if sasl_lost && s.sasl_done {
-        c.report(&r::SASL_010, Severity::Violation, at,
-            "After a successful AUTH the SASL capability disappeared from CAPA: it must still be listed (RFC 5034 §3).");
+        c.report_once(&r::SASL_010, Severity::Violation, at, || {
+            "After a successful AUTH the SASL capability disappeared from CAPA: it must still be listed (RFC 5034 §3).".into()
+        });
     }
     let missing: Vec<&str> = auth
         .tags()
@@ -279,10 +280,12 @@ fn compare_with_authorization(
         .filter(|t| !(*t == "SASL" && s.sasl_done))
         .collect();
     if !missing.is_empty() {
-        c.report(&r::CAPA_003, Severity::Violation, at, format!(
-            "CAPA in TRANSACTION drops {} announced in AUTHORIZATION: every capability announced in AUTHORIZATION must also be announced in TRANSACTION (RFC 2449 §5).",
-            missing.join(", ")
-        ));
+        c.report_once(&r::CAPA_003, Severity::Violation, at, || {
+            format!(
+                "CAPA in TRANSACTION drops {} announced in AUTHORIZATION: every capability announced in AUTHORIZATION must also be announced in TRANSACTION (RFC 2449 §5).",
+                missing.join(", ")
+            )
+        });
     }
     if let (Some(a), Some(t)) = (
         number_param(auth, "LOGIN-DELAY"),

@@ -360,12 +360,34 @@ pub(crate) fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
     });
 }
 
-/// One unsolicited line right before the server closed: an autologout farewell (TMO-002);
-/// more lines than that are unsolicited data (GEN-008).
-pub(crate) fn farewell_then_close(c: &mut Checker, s: &Session, at: Location, lines: u32) {
+/// One unsolicited line right before the server closed is a parting line, not GEN-008. After
+/// an idle spell it is an autologout farewell (TMO-002, warning); right after activity it is a
+/// policy close (e.g. Dovecot's "Too many bad commands"), noted as info. More lines than one
+/// are unsolicited data (GEN-008).
+pub(crate) fn farewell_then_close(
+    c: &mut Checker,
+    s: &Session,
+    at: Location,
+    lines: u32,
+    now: Time,
+) {
     if lines == 1 && matches!(s.state, State::Authorization(_) | State::Transaction) {
-        c.report(&r::TMO_002, Severity::Warning, at,
-            "The server sent an unsolicited line and closed: on autologout a server closes without sending a reply (RFC 1939 §3).");
+        let idle = s
+            .last_server_activity
+            .saturating_sub(s.last_client_activity)
+            .as_secs_f64();
+        let _ = now;
+        if idle >= AUTOLOGOUT_MEASURABLE_SECS {
+            c.report(&r::TMO_002, Severity::Warning, at,
+                "The server sent an unsolicited line and closed after an idle spell: on autologout a server closes without sending a reply (RFC 1939 §3).");
+        } else {
+            c.report(
+                &r::TMO_002,
+                Severity::Info,
+                at,
+                "The server sent a parting line and closed the connection.",
+            );
+        }
     } else {
         super::lines::unsolicited(c, at, lines);
     }
@@ -378,8 +400,13 @@ pub(crate) fn on_server_close(
     last: Option<Completed>,
     at: Location,
     now: Time,
+    parted: bool,
 ) {
-    if let Some(ex) = outstanding {
+    // A command injected behind STLS is one the server must not answer: a close is fine.
+    if let Some(ex) = outstanding
+        && !parted
+        && !ex.injected
+    {
         let k = ex.keyword();
         let long_arg = ex.cmd.args.iter().any(|a| a.len() > OLD_ARGUMENT_LIMIT)
             || ex
