@@ -169,3 +169,46 @@ fn dovecot_stuffs_dots_and_lists_exact_sizes() {
     }
     assert_eq!(o.status.code(), Some(0), "{v:#}");
 }
+
+#[test]
+fn a_bare_host_is_checked_on_every_transport_and_compared() {
+    let Some(d) = dovecot() else { return };
+    let host = format!("127.0.0.1:{}", d.plain);
+    let o = popscope(&[
+        "check",
+        &host,
+        "--tls-port",
+        &d.tls,
+        "--ca-file",
+        &d.ca,
+        "--json",
+        "--passive",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let transports: Vec<&str> = v["transports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["transport"].as_str())
+        .collect();
+    assert_eq!(transports, vec!["plain", "STLS", "implicit TLS"], "{v:#}");
+    let cmp: Vec<&str> = v["comparison"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        cmp.contains(&"STLS is offered on the plain port"),
+        "{cmp:?}"
+    );
+    assert!(
+        cmp.contains(&"STLS and implicit TLS present the same certificate"),
+        "{cmp:?}"
+    );
+    assert!(
+        cmp.iter()
+            .any(|c| c.starts_with("cleartext passwords are offered before TLS")),
+        "{cmp:?}"
+    );
+}

@@ -341,3 +341,29 @@ fn secrets_never_reach_the_output() {
         }
     }
 }
+
+#[test]
+fn ipv6_literals_work() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    if !s.addrs.iter().any(|a| a.is_ipv6()) {
+        eprintln!("no ::1 on this machine: skipped");
+        return;
+    }
+    let o = popscope(&["send", &format!("pop3://[::1]:{}", s.port()), "NOOP"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err_line(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("# connection 0: send [::1]:"));
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let o = popscope(&["completions", "bash"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--starttls"));
+    let o = popscope(&["man"]);
+    let man = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        man.contains(".TH popscope") && man.contains("check"),
+        "{}",
+        &man[..man.len().min(200)]
+    );
+}

@@ -407,3 +407,73 @@ pub fn explain_cert_error(e: &rustls::Error, chain: &[CertificateDer<'_>]) -> St
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, DnType, KeyPair};
+
+    fn cert(cn: &str, sans: &[&str], expired: bool) -> CertificateDer<'static> {
+        let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap_or_else(|e| panic!("{e}"));
+        p.distinguished_name.push(DnType::CommonName, cn);
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        p.self_signed(&key)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .der()
+            .clone()
+    }
+
+    fn explain(e: CertificateError, chain: &[CertificateDer<'_>]) -> String {
+        explain_cert_error(&rustls::Error::InvalidCertificate(e), chain)
+    }
+
+    #[test]
+    fn each_verification_failure_is_explained() {
+        let self_signed = cert("mail.example.net", &["mail.example.net"], false);
+        let s = explain(
+            CertificateError::UnknownIssuer,
+            std::slice::from_ref(&self_signed),
+        );
+        assert!(s.contains("self-signed") && s.contains("--ca-file"), "{s}");
+
+        let expired = cert("old.example.net", &["old.example.net"], true);
+        let s = explain(CertificateError::Expired, std::slice::from_ref(&expired));
+        assert!(s.contains("expired") && s.contains("2021"), "{s}");
+
+        let other = cert("pop.example.org", &["pop.example.org", "127.0.0.1"], false);
+        let s = explain(
+            CertificateError::NotValidForName,
+            std::slice::from_ref(&other),
+        );
+        assert!(
+            s.contains("name mismatch")
+                && s.contains("DNS:pop.example.org")
+                && s.contains("IP:127.0.0.1"),
+            "{s}"
+        );
+
+        let s = explain(CertificateError::UnknownIssuer, &[]);
+        assert!(s.contains("unknown issuer"), "{s}");
+    }
+
+    #[test]
+    fn certificate_details_for_people() {
+        let c = cert_info(&cert(
+            "mail.example.net",
+            &["mail.example.net", "::1"],
+            false,
+        ));
+        assert_eq!(c.subject, "CN=mail.example.net");
+        assert!(c.self_signed);
+        assert_eq!(
+            c.sans,
+            vec!["DNS:mail.example.net".to_owned(), "IP:::1".to_owned()]
+        );
+        assert_eq!(c.sha256.len(), 32 * 3 - 1);
+    }
+}
