@@ -9,3 +9,4 @@ pub mod server;
 pub mod session;
 pub mod transcript;
 pub mod transport;
+pub mod tui;

@@ -6,12 +6,21 @@ use popscope::cli::{self, Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Demo(args) => cli::serve::demo(args),
-        Command::Check(args) => cli::check::run(args),
-        Command::Send(args) => cli::send::run(args),
-        Command::Serve(args) => cli::serve::serve(args),
-        Command::Rules(args) => cli::rules::run(args),
-        Command::Completions { shell } => {
+        None => match &cli.url {
+            Some(url) => cli::interactive::run(url, &cli.conn, &cli.ui),
+            None => {
+                let _ = Cli::command().print_help();
+                Err(cli::CliError::usage(
+                    "give a URL to open the UI, or a subcommand (see above)",
+                ))
+            }
+        },
+        Some(Command::Demo(args)) => cli::serve::demo(args),
+        Some(Command::Check(args)) => cli::check::run(args),
+        Some(Command::Send(args)) => cli::send::run(args),
+        Some(Command::Serve(args)) => cli::serve::serve(args),
+        Some(Command::Rules(args)) => cli::rules::run(args),
+        Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 *shell,
                 &mut Cli::command(),
@@ -20,7 +29,7 @@ fn main() -> ExitCode {
             );
             Ok(cli::exit::OK)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
+        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
             .map(|_| cli::exit::OK)
             .map_err(|e| cli::CliError::usage(format!("cannot write the man page: {e}"))),

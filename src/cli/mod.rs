@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod connect;
+pub mod interactive;
 pub mod printer;
 pub mod rules;
 pub mod send;
@@ -49,11 +50,27 @@ impl CliError {
 #[command(
     name = "popscope",
     version,
-    about = "An interactive POP3 session debugger and conformance checker"
+    about = "An interactive POP3 session debugger and conformance checker",
+    long_about = "An interactive POP3 session debugger and conformance checker.\n\n`popscope URL` opens the terminal UI on a server; the subcommands work headless.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Open the terminal UI on this server: pop3://host[:port] or pop3s://host[:port].
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct UiArgs {
+    /// Colour theme: dark, light, high-contrast, or a .toml file (default: the config file's
+    /// `theme`, else dark). NO_COLOR turns colours off.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +179,11 @@ pub struct DemoArgs {
     /// Run the demo server with this quirk (see `popscope serve --list-quirks`).
     #[arg(long, value_name = "NAME")]
     pub quirk: Option<String>,
+    /// Walk a session and print it instead of opening the UI (automatic without a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 #[derive(Debug, Args)]

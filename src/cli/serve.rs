@@ -95,6 +95,58 @@ fn demo_setup(q: Option<Quirk>) -> (TlsMode, bool, Method) {
     }
 }
 
+/// The demo in the UI: the server in-process, the user at the command line.
+fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
+    let (tls, client_cert, _) = demo_setup(q);
+    let theme = super::interactive::theme(&args.ui)?;
+    let keys = super::interactive::key_table()?;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let running = server::start(ServeOptions {
+            port: 0,
+            tls,
+            quirk: q,
+            user: DEMO_USER.into(),
+            password: DEMO_PASSWORD.into(),
+        })
+        .await
+        .map_err(|e| CliError {
+            code: exit::CONNECT,
+            message: format!("cannot start the demo server: {e}"),
+        })?;
+        let target = Target::parse(&running.url()).map_err(CliError::usage)?;
+        let scheme = target.scheme.unwrap_or(Scheme::Pop3);
+        let conn = ConnArgs {
+            ca_file: Some(running.certs.ca.clone()),
+            client_cert: client_cert.then(|| running.certs.client_cert.clone()),
+            client_key: client_cert.then(|| running.certs.client_key.clone()),
+            connect_timeout: 5,
+            timeout: 10,
+            ..ConnArgs::default()
+        };
+        let hint = match (q, tls) {
+            (Some(Quirk::TlsPreauth), _) => "demo (quirk tls-preauth): TLS with a client certificate is up; try USER demo, then STAT".to_owned(),
+            (_, TlsMode::Starttls) => "demo server: user demo, password demo — try CAPA, :starttls, USER demo, PASS demo, LIST, RETR 1, QUIT (? for help)".to_owned(),
+            _ => "demo server: user demo, password demo — try CAPA, USER demo, PASS demo, LIST, RETR 1, QUIT (? for help)".to_owned(),
+        };
+        let opts = crate::tui::TuiOptions {
+            label: format!("{} (demo{})", target.url(scheme), q.map(|q| format!(", quirk {}", q.name())).unwrap_or_default()),
+            plan: crate::session::task::Plan {
+                options: conn.options(&target, scheme, crate::protocol::Config::default()),
+                starttls: false,
+                creds: None,
+                method: Method::Auto,
+            },
+            theme,
+            keys,
+            greeting_hint: Some(hint),
+        };
+        crate::tui::run(opts).await.map_err(|e| CliError::usage(format!("terminal: {e}")))?;
+        drop(running);
+        Ok(exit::OK)
+    })
+}
+
 /// Commands that make a quirk visible, beyond the walk. DELE is undone by the walk's RSET, and
 /// only ever touches the demo's own maildrop.
 fn demo_extra(q: Option<Quirk>) -> Vec<String> {
@@ -109,6 +161,10 @@ fn demo_extra(q: Option<Quirk>) -> Vec<String> {
 /// transcript and then the findings. (The TUI takes this place once it exists.)
 pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let q = quirk(args.quirk.as_deref())?;
+    let interactive = !args.headless && super::interactive::require_terminal().is_ok();
+    if interactive {
+        return demo_tui(args, q);
+    }
     let (tls, client_cert, method) = demo_setup(q);
     let rt = super::runtime()?;
     rt.block_on(async {

@@ -338,6 +338,71 @@ impl Command {
     }
 }
 
+impl Keyword {
+    /// Whether RFC 1939 §3-§7 (and RFC 2449, 2595, 5034, 6856) allow the command in `state`.
+    pub fn valid_in(self, state: super::state::State) -> bool {
+        use super::state::{AuthStep, State};
+        match state {
+            State::Authorization(AuthStep::UserOk) => matches!(self, Keyword::Pass | Keyword::Quit),
+            State::Authorization(AuthStep::Sasl | AuthStep::StlsHandshake) => false,
+            State::Authorization(AuthStep::Idle) => matches!(
+                self,
+                Keyword::User
+                    | Keyword::Apop
+                    | Keyword::Auth
+                    | Keyword::Quit
+                    | Keyword::Capa
+                    | Keyword::Stls
+                    | Keyword::Utf8
+                    | Keyword::Lang
+            ),
+            State::Transaction => {
+                self.is_transaction_only()
+                    || matches!(self, Keyword::Quit | Keyword::Capa | Keyword::Lang)
+            }
+            State::TlsHandshake | State::Greeting | State::Update | State::Closed => false,
+        }
+    }
+
+    /// The capability that advertises an optional command, if it needs one.
+    pub fn capability(self) -> Option<&'static str> {
+        match self {
+            Keyword::Top => Some("TOP"),
+            Keyword::Uidl => Some("UIDL"),
+            Keyword::Stls => Some("STLS"),
+            Keyword::Utf8 => Some("UTF8"),
+            Keyword::Lang => Some("LANG"),
+            Keyword::Auth => Some("SASL"),
+            Keyword::User | Keyword::Pass => Some("USER"),
+            _ => None,
+        }
+    }
+
+    /// Takes a message number as its first argument.
+    pub fn takes_message_number(self) -> bool {
+        matches!(
+            self,
+            Keyword::Retr | Keyword::Dele | Keyword::List | Keyword::Top | Keyword::Uidl
+        )
+    }
+}
+
+/// Keywords worth offering in `state`: valid there, and advertised when the command is
+/// optional and a CAPA list of this context is known.
+pub fn suggested_keywords(
+    state: super::state::State,
+    caps: Option<&super::capability::Capabilities>,
+) -> Vec<Keyword> {
+    Keyword::ALL
+        .into_iter()
+        .filter(|k| k.valid_in(state))
+        .filter(|k| match (k.capability(), caps) {
+            (Some(tag), Some(c)) => c.has(tag),
+            _ => true,
+        })
+        .collect()
+}
+
 /// A message number as RFC 1939 §4 defines it: decimal, from 1.
 pub fn parse_msg_number(arg: &[u8]) -> Option<u32> {
     let n = parse_decimal(arg)?;

@@ -438,6 +438,7 @@ impl Engine {
             code: st.code.clone(),
             text: st.text.to_vec(),
             multiline,
+            raw: line.content.to_vec(),
         })));
         self.flush(out);
         self.apply_reply(&ex, &st, out);
@@ -479,6 +480,7 @@ impl Engine {
             code: st.code.clone(),
             text: st.text.to_vec(),
             multiline: false,
+            raw: line.content.to_vec(),
         })));
         self.flush(out);
         let reason = match st.status {

@@ -129,6 +129,8 @@ pub struct Reply {
     pub text: Vec<u8>,
     /// A data block follows (terminated by a line holding only `.`).
     pub multiline: bool,
+    /// The status line exactly as received, without its line end.
+    pub raw: Vec<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

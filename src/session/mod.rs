@@ -6,6 +6,7 @@
 //! cancelled read loses nothing.
 
 pub mod login;
+pub mod task;
 
 use std::time::Duration;
 

@@ -134,6 +134,13 @@ impl ServerSession {
     }
 
     pub fn greeting(&self) -> Vec<u8> {
+        if self.has(Quirk::HostileText) {
+            let text = format!(
+                "\x1b[2J\x1b[H\x1b]0;pwned\x07\x1b[31mready\x1b[0m\x08\x08 \u{202E}gnp.exe {}",
+                self.cfg.timestamp
+            );
+            return self.status(true, &text);
+        }
         self.status(
             true,
             &format!("popscope demo POP3 server ready {}", self.cfg.timestamp),

@@ -24,10 +24,13 @@ pub enum Quirk {
     WrongListSizes,
     /// RETR sends the message, no terminating `.`, and closes.
     NoTerminatorClose,
+    /// Status lines carry terminal escape sequences (clear screen, window title, colours), a
+    /// backspace and a bidi override: a debugger must show them, never obey them.
+    HostileText,
 }
 
 impl Quirk {
-    pub const ALL: [Quirk; 10] = [
+    pub const ALL: [Quirk; 11] = [
         Quirk::TlsPreauth,
         Quirk::NoLoginNeeded,
         Quirk::StlsCommandInjection,
@@ -38,6 +41,7 @@ impl Quirk {
         Quirk::DeletedRetrievable,
         Quirk::WrongListSizes,
         Quirk::NoTerminatorClose,
+        Quirk::HostileText,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +56,7 @@ impl Quirk {
             Quirk::DeletedRetrievable => "deleted-retrievable",
             Quirk::WrongListSizes => "wrong-list-sizes",
             Quirk::NoTerminatorClose => "no-terminator-close",
+            Quirk::HostileText => "hostile-text",
         }
     }
 
@@ -79,6 +84,9 @@ impl Quirk {
             Quirk::NoTerminatorClose => {
                 "RETR sends the message without the terminating '.', then closes"
             }
+            Quirk::HostileText => {
+                "puts escape sequences, a backspace and a bidi override in its replies"
+            }
         }
     }
 
@@ -95,6 +103,7 @@ impl Quirk {
             Quirk::DeletedRetrievable => &["DEL-001"],
             Quirk::WrongListSizes => &["MSG-006"],
             Quirk::NoTerminatorClose => &["ML-001"],
+            Quirk::HostileText => &["GEN-005"],
         }
     }
 }

@@ -1,0 +1,86 @@
+//! `popscope URL`: the terminal UI on a server.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::protocol::Config;
+use crate::session::task::Plan;
+use crate::transport::Target;
+use crate::tui::{self, Theme, TuiOptions, keys};
+
+use super::{CliError, ConnArgs, UiArgs, exit};
+
+fn config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|d| d.join("popscope"))
+}
+
+/// The theme: --theme, else `theme = "..."` in config.toml, else dark; NO_COLOR drops colours.
+pub fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
+    let from_config = || -> Option<String> {
+        let text = std::fs::read_to_string(config_dir()?.join("config.toml")).ok()?;
+        let doc: toml::Table = text.parse().ok()?;
+        doc.get("theme")?.as_str().map(str::to_owned)
+    };
+    let name = ui
+        .theme
+        .clone()
+        .or_else(from_config)
+        .unwrap_or_else(|| "dark".into());
+    let t = Theme::load(&name).map_err(CliError::usage)?;
+    Ok(
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            t.without_colour()
+        } else {
+            t
+        },
+    )
+}
+
+pub fn key_table() -> Result<Vec<keys::Binding>, CliError> {
+    let path = config_dir().map(|d| d.join("keys.toml"));
+    keys::load(path.as_deref()).map_err(CliError::usage)
+}
+
+pub fn require_terminal() -> Result<(), CliError> {
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        Ok(())
+    } else {
+        Err(CliError::usage(
+            "the UI needs a terminal; use `popscope check` or `popscope send` in scripts",
+        ))
+    }
+}
+
+pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
+    let target = Target::parse(url).map_err(CliError::usage)?;
+    let Some(scheme) = target.scheme else {
+        return Err(CliError::usage(format!(
+            "'{url}': the UI needs pop3:// or pop3s://"
+        )));
+    };
+    let theme = theme(ui)?;
+    let keys = key_table()?;
+    let creds = conn.credentials()?;
+    require_terminal()?;
+    let plan = Plan {
+        options: conn.options(&target, scheme, Config::default()),
+        starttls: conn.starttls,
+        creds,
+        method: conn.login,
+    };
+    let opts = TuiOptions {
+        label: target.url(scheme),
+        plan,
+        theme,
+        keys,
+        greeting_hint: None,
+    };
+    let rt = super::runtime()?;
+    rt.block_on(tui::run(opts))
+        .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
+    Ok(exit::OK)
+}

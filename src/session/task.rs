@@ -1,0 +1,242 @@
+//! The session as a task of its own: the UI sends it lines and requests, it sends back what
+//! happened. The UI never waits on the network; this task never touches the terminal.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::protocol::capability::Capabilities;
+use crate::protocol::session::CapsRecord;
+use crate::protocol::{Direction, Event, State, Time};
+use crate::transport::TransportError;
+
+use super::login::{self, Credentials, Method};
+use super::{ConnectOptions, Connection, Note, Observer};
+
+/// Requests from the UI.
+#[derive(Debug)]
+pub enum Request {
+    /// A line the user typed (a command, or a SASL response while a challenge is open).
+    Line(Vec<u8>),
+    StartTls,
+    /// Save the session so far in the text transcript format.
+    Save(PathBuf),
+    Reconnect,
+    Close,
+}
+
+/// What the session knows, for completion and the session panel.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub state: Option<State>,
+    pub caps: CapsRecord,
+    pub current_caps: Option<Capabilities>,
+    /// Message numbers known from LIST or STAT (at most 10,000).
+    pub messages: Vec<u32>,
+    pub stat: Option<(u64, u64)>,
+    pub sasl_open: bool,
+    pub closed: bool,
+}
+
+/// Updates for the UI, in order.
+#[derive(Debug)]
+pub enum Update {
+    Note(Time, Note),
+    Event(Time, Event<'static>),
+    Snapshot(Box<Summary>),
+    /// A failure to show in one line (connect, TLS, --starttls).
+    Failed(String),
+    Saved(Result<PathBuf, String>),
+}
+
+/// Body lines forwarded per exchange; the UI keeps no more (the fold counts the rest).
+const FORWARD_BODY_LINES: u64 = crate::tui::transcript::MAX_FOLD_LINES as u64;
+
+struct Forward {
+    tx: mpsc::UnboundedSender<Update>,
+    body_lines: u64,
+    recorder: Box<dyn Observer>,
+}
+
+impl Observer for Forward {
+    fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
+        self.recorder.wire(at, dir, bytes);
+    }
+
+    fn note(&mut self, at: Time, note: &Note) {
+        self.recorder.note(at, note);
+        let _ = self.tx.send(Update::Note(at, note.clone()));
+    }
+
+    fn event(&mut self, at: Time, ev: &Event<'_>) {
+        self.recorder.event(at, ev);
+        match ev {
+            Event::Reply(_) => self.body_lines = 0,
+            Event::BodyLine { .. } => {
+                self.body_lines += 1;
+                if self.body_lines > FORWARD_BODY_LINES {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        let _ = self.tx.send(Update::Event(at, ev.clone().into_owned()));
+    }
+}
+
+/// A writer into a shared, capped buffer: the text transcript kept for `:save`.
+#[derive(Clone, Default)]
+pub struct Recording(Arc<Mutex<Vec<u8>>>);
+
+/// The in-memory recording stops growing here (a line says so); `--record` streams to disk.
+const MAX_RECORDING: usize = 64 << 20;
+
+impl Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < MAX_RECORDING {
+                v.extend_from_slice(buf);
+                if v.len() >= MAX_RECORDING {
+                    v.extend_from_slice(b"\n# recording capped at 64 MiB\n");
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How the session should start.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub options: ConnectOptions,
+    pub starttls: bool,
+    pub creds: Option<Credentials>,
+    pub method: Method,
+}
+
+fn summary(c: &Connection, sasl_open: bool) -> Summary {
+    let s = c.engine().session();
+    let mut messages: Vec<u32> = s
+        .maildrop
+        .messages
+        .iter()
+        .filter(|(_, m)| !m.deleted)
+        .map(|(n, _)| *n)
+        .take(10_000)
+        .collect();
+    if messages.is_empty()
+        && let Some((count, _)) = s.maildrop.last_stat
+    {
+        messages = (1..=count.min(10_000) as u32).collect();
+    }
+    Summary {
+        state: Some(s.state),
+        caps: s.caps.clone(),
+        current_caps: s.current_caps().cloned(),
+        messages,
+        stat: s.maildrop.last_stat,
+        sasl_open,
+        closed: c.is_closed(),
+    }
+}
+
+/// Runs sessions until the UI closes the channel. `recorder` builds an observer that writes the
+/// text transcript into the given writer.
+pub async fn run(
+    plan: Plan,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    tx: mpsc::UnboundedSender<Update>,
+    recorder: impl Fn(Box<dyn Write + Send>) -> Box<dyn Observer> + Send,
+) {
+    let recording = Recording::default();
+    'session: loop {
+        let forward = Forward {
+            tx: tx.clone(),
+            body_lines: 0,
+            recorder: recorder(Box::new(recording.clone())),
+        };
+        let mut conn = match start(&plan, Box::new(forward)).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Update::Failed(e.to_string()));
+                let _ = tx.send(Update::Snapshot(Box::new(Summary {
+                    closed: true,
+                    ..Summary::default()
+                })));
+                // Wait for the user: reconnect, save or quit.
+                loop {
+                    match rx.recv().await {
+                        None | Some(Request::Close) => return,
+                        Some(Request::Reconnect) => continue 'session,
+                        Some(Request::Save(p)) => save(&recording, p, &tx),
+                        Some(_) => {
+                            let _ = tx.send(Update::Failed(
+                                "not connected: :reconnect to try again".into(),
+                            ));
+                        }
+                    }
+                }
+            }
+        };
+        let mut sasl: Option<u32> = None;
+        let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, false))));
+        while let Some(req) = rx.recv().await {
+            let result = match req {
+                Request::Reconnect => {
+                    conn.close().await;
+                    continue 'session;
+                }
+                Request::Close => break,
+                Request::Save(p) => {
+                    save(&recording, p, &tx);
+                    Ok(())
+                }
+                Request::StartTls => conn.starttls().await.map(|_| ()),
+                Request::Line(line) => {
+                    let out = match sasl.take() {
+                        Some(ex) => conn.sasl_response(ex, &line).await,
+                        None => conn.command(&line, 0).await,
+                    };
+                    out.map(|o| {
+                        if o.challenge.is_some() {
+                            sasl = Some(o.exchange);
+                        }
+                    })
+                }
+            };
+            if let Err(e) = result {
+                let _ = tx.send(Update::Failed(e.to_string()));
+            }
+            let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, sasl.is_some()))));
+        }
+        conn.close().await;
+        return;
+    }
+}
+
+fn save(recording: &Recording, path: PathBuf, tx: &mpsc::UnboundedSender<Update>) {
+    let bytes = recording.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let r = std::fs::write(&path, bytes)
+        .map(|_| path.clone())
+        .map_err(|e| format!("cannot save {}: {e}", path.display()));
+    let _ = tx.send(Update::Saved(r));
+}
+
+async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, TransportError> {
+    let (mut conn, _) = Connection::open(&plan.options, observer).await?;
+    if plan.starttls || plan.creds.is_some() {
+        crate::cli::connect::secure(&mut conn, plan.starttls).await?;
+    }
+    if let Some(creds) = &plan.creds {
+        let out = login::login(&mut conn, plan.method, creds).await?;
+        if out.challenge.is_some() {
+            conn.sasl_response(out.exchange, b"*").await?;
+        }
+    }
+    Ok(conn)
+}

@@ -1,0 +1,769 @@
+//! The TUI's state. It is fed session updates and key presses and returns actions; it does no
+//! I/O, so tests drive it directly and render it into a test backend.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::protocol::command::{Command, Keyword, suggested_keywords};
+use crate::protocol::rules::show;
+use crate::protocol::{Event, Finding, Severity, State, Time, TransportEvent};
+use crate::session::Note;
+use crate::session::task::{Summary, Update};
+use crate::transport::TlsDetails;
+
+use super::keys::{self, Act, Binding, Scope};
+use super::sanitize::display;
+use super::theme::Theme;
+use super::transcript::{Fold, MAX_FOLD_LINES, Row, RowKind, Transcript};
+
+/// Longest text kept for one row; the rest is cut with `…`.
+const ROW_TEXT: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    CommandLine,
+    Transcript,
+    Findings,
+    Session,
+}
+
+impl Focus {
+    pub fn scope(self) -> Scope {
+        match self {
+            Focus::CommandLine => Scope::CommandLine,
+            Focus::Transcript => Scope::Transcript,
+            Focus::Findings => Scope::Findings,
+            Focus::Session => Scope::Session,
+        }
+    }
+    fn next(self) -> Focus {
+        match self {
+            Focus::CommandLine => Focus::Transcript,
+            Focus::Transcript => Focus::Findings,
+            Focus::Findings => Focus::Session,
+            Focus::Session => Focus::CommandLine,
+        }
+    }
+    fn prev(self) -> Focus {
+        match self {
+            Focus::CommandLine => Focus::Session,
+            Focus::Transcript => Focus::CommandLine,
+            Focus::Findings => Focus::Transcript,
+            Focus::Session => Focus::Findings,
+        }
+    }
+}
+
+/// What the runtime should do after a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Send(Vec<u8>),
+    StartTls,
+    Save(PathBuf),
+    Reconnect,
+    Quit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    Finding(usize),
+    /// A command that RFC 1939 does not allow now, or a DELE: send only when confirmed.
+    Confirm {
+        line: String,
+        why: String,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Link {
+    #[default]
+    Connecting,
+    Up,
+    Closed(String),
+    Failed(String),
+}
+
+/// The command line: text, cursor (in chars), history and completion.
+#[derive(Clone, Debug, Default)]
+pub struct LineEdit {
+    pub text: String,
+    pub cursor: usize,
+    pub history: Vec<String>,
+    pub history_pos: Option<usize>,
+    pub completions: Vec<String>,
+    pub completion_pos: usize,
+    /// The line is a search (`/`), not a command.
+    pub searching: bool,
+}
+
+impl LineEdit {
+    fn byte_at(&self, char_pos: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(char_pos)
+            .map_or(self.text.len(), |(i, _)| i)
+    }
+    fn insert(&mut self, c: char) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert(at, c);
+        self.cursor += 1;
+        self.completions.clear();
+    }
+    fn backspace(&mut self) {
+        if self.cursor > 0 {
+            self.cursor -= 1;
+            let at = self.byte_at(self.cursor);
+            self.text.remove(at);
+        }
+        self.completions.clear();
+    }
+    fn delete(&mut self) {
+        if self.cursor < self.text.chars().count() {
+            let at = self.byte_at(self.cursor);
+            self.text.remove(at);
+        }
+    }
+    pub fn set(&mut self, s: String) {
+        self.cursor = s.chars().count();
+        self.text = s;
+    }
+    fn take(&mut self) -> String {
+        self.cursor = 0;
+        self.history_pos = None;
+        self.completions.clear();
+        std::mem::take(&mut self.text)
+    }
+}
+
+pub struct App {
+    pub target: String,
+    pub transcript: Transcript,
+    pub findings: Vec<(Finding, usize)>,
+    pub counts: [usize; 3],
+    pub state: State,
+    /// States the session has been in, in order, and whether each entry was lawful.
+    pub path: Vec<(State, bool)>,
+    pub last_reason: String,
+    pub tls: Option<TlsDetails>,
+    pub summary: Summary,
+    pub link: Link,
+    pub focus: Focus,
+    /// Transcript cursor (row index) and whether the view follows new rows.
+    pub cursor: usize,
+    pub follow: bool,
+    pub selected_finding: usize,
+    pub overlay: Option<Overlay>,
+    pub message: Option<(String, bool)>,
+    pub line: LineEdit,
+    pub search: Option<String>,
+    pub theme: Theme,
+    pub keys: Vec<Binding>,
+    /// Wall-clock seconds since midnight at session start, for timestamps.
+    pub clock_base: f64,
+    /// The next Command row is one the user confirmed although the RFC does not allow it.
+    deliberate_next: bool,
+    command_times: Vec<(u32, Time)>,
+    pub history_file: Option<PathBuf>,
+    pub dirty: bool,
+}
+
+impl App {
+    pub fn new(target: String, theme: Theme, keys: Vec<Binding>) -> App {
+        App {
+            target,
+            transcript: Transcript::default(),
+            findings: Vec::new(),
+            counts: [0; 3],
+            state: State::Greeting,
+            path: vec![(State::Greeting, true)],
+            last_reason: "connecting".into(),
+            tls: None,
+            summary: Summary::default(),
+            link: Link::Connecting,
+            focus: Focus::CommandLine,
+            cursor: 0,
+            follow: true,
+            selected_finding: 0,
+            overlay: None,
+            message: None,
+            line: LineEdit::default(),
+            search: None,
+            theme,
+            keys,
+            clock_base: 0.0,
+            deliberate_next: false,
+            command_times: Vec::new(),
+            history_file: None,
+            dirty: true,
+        }
+    }
+
+    // ------------------------------------------------------------------ session updates
+
+    pub fn apply(&mut self, update: Update) {
+        self.dirty = true;
+        match update {
+            Update::Note(at, note) => self.note(at, note),
+            Update::Event(at, ev) => self.event(at, ev),
+            Update::Snapshot(s) => {
+                if let Some(st) = s.state {
+                    self.state = st;
+                }
+                if s.closed && matches!(self.link, Link::Up | Link::Connecting) {
+                    self.link = Link::Closed("closed".into());
+                }
+                self.summary = *s;
+            }
+            Update::Failed(e) => {
+                if matches!(self.link, Link::Connecting) {
+                    self.link = Link::Failed(e.clone());
+                }
+                self.message = Some((e, true));
+            }
+            Update::Saved(Ok(p)) => self.message = Some((format!("saved {}", p.display()), false)),
+            Update::Saved(Err(e)) => self.message = Some((e, true)),
+        }
+        if self.follow {
+            self.cursor = self.transcript.len().saturating_sub(1);
+        }
+    }
+
+    fn push(&mut self, row: Row) -> usize {
+        self.transcript.push(row)
+    }
+
+    fn note(&mut self, at: Time, note: Note) {
+        let text = match note {
+            Note::Connected { addr } => {
+                self.link = Link::Up;
+                format!("connected to {addr}")
+            }
+            Note::Tls(d) => {
+                let t = d.summary();
+                self.tls = Some(*d);
+                t
+            }
+            Note::Transport(TransportEvent::ServerClosed { close_notify }) => {
+                self.link = Link::Closed("the server closed the connection".into());
+                if close_notify || self.tls.is_none() {
+                    "the server closed the connection".into()
+                } else {
+                    "the server closed the connection (no TLS close_notify)".into()
+                }
+            }
+            Note::Transport(TransportEvent::ClientClosed) => {
+                self.link = Link::Closed("closed by popscope".into());
+                "popscope closed the connection".into()
+            }
+            Note::Transport(TransportEvent::Timeout) => "no reply before the timeout".into(),
+            Note::Transport(TransportEvent::TlsFailed { reason }) => {
+                format!("TLS handshake failed: {reason:?}")
+            }
+            Note::Transport(TransportEvent::TlsEstablished { .. }) => return,
+        };
+        let ex = self.summary_exchange();
+        self.push(Row::new(at, RowKind::Note, text, ex));
+    }
+
+    fn summary_exchange(&self) -> u32 {
+        self.command_times.last().map_or(0, |(e, _)| *e)
+    }
+
+    fn event(&mut self, at: Time, ev: Event<'static>) {
+        match ev {
+            Event::Command { exchange, command } => {
+                self.command_times.push((exchange, at));
+                if self.command_times.len() > 64 {
+                    self.command_times.remove(0);
+                }
+                let mut row = Row::new(
+                    at,
+                    RowKind::Client,
+                    display(command.redacted().as_bytes(), ROW_TEXT),
+                    exchange,
+                );
+                if std::mem::take(&mut self.deliberate_next) {
+                    row.tag = Some("deliberate");
+                }
+                self.push(row);
+            }
+            Event::SaslResponse {
+                exchange,
+                cancel,
+                octets,
+                ..
+            } => {
+                let text = if cancel {
+                    "*".to_owned()
+                } else {
+                    format!("[SASL response, {octets} octets, redacted]")
+                };
+                self.push(Row::new(at, RowKind::Client, text, exchange));
+            }
+            Event::Reply(r) => {
+                let mut row = Row::new(at, RowKind::Server, display(&r.raw, ROW_TEXT), r.exchange);
+                row.latency_us = self
+                    .command_times
+                    .iter()
+                    .rev()
+                    .find(|(e, _)| *e == r.exchange)
+                    .map(|(_, t)| at.0.saturating_sub(t.0));
+                if r.multiline {
+                    row.fold = Some(Box::default());
+                }
+                self.push(row);
+            }
+            Event::Challenge { exchange, payload } => {
+                let mut text = String::from("+ ");
+                text.push_str(&display(&payload, ROW_TEXT));
+                self.push(Row::new(at, RowKind::Server, text, exchange));
+            }
+            Event::BodyLine { exchange, line } => {
+                if let Some(f) = self.fold_of(exchange) {
+                    f.total_lines += 1;
+                    if f.lines.len() < MAX_FOLD_LINES {
+                        f.lines.push(display(&line, ROW_TEXT));
+                    }
+                }
+            }
+            Event::BodyEnd {
+                exchange,
+                lines,
+                octets,
+                complete,
+            } => {
+                if let Some(f) = self.fold_of(exchange) {
+                    f.total_lines = lines;
+                    f.octets = octets;
+                    f.complete = complete;
+                    f.done = true;
+                }
+            }
+            Event::Unsolicited { exchange, line } => {
+                let mut row = Row::new(at, RowKind::Server, display(&line, ROW_TEXT), exchange);
+                row.tag = Some("unsolicited");
+                self.push(row);
+            }
+            Event::Discarded { line } => {
+                let mut row = Row::new(
+                    at,
+                    RowKind::Server,
+                    display(&line, ROW_TEXT),
+                    self.summary_exchange(),
+                );
+                row.tag = Some("plaintext before TLS, discarded");
+                self.push(row);
+            }
+            Event::StateChange(t) => {
+                self.state = t.to;
+                self.path.push((t.to, t.lawful));
+                if self.path.len() > 64 {
+                    self.path.remove(1);
+                }
+                self.last_reason = t.reason.clone();
+                let mut row = Row::new(
+                    at,
+                    RowKind::Transition,
+                    format!("→ {}: {}", t.to.name(), t.reason),
+                    t.exchange,
+                );
+                if !t.lawful {
+                    row.tag = Some("unlawful");
+                }
+                self.push(row);
+            }
+            Event::Finding(f) => self.finding(*f),
+        }
+    }
+
+    fn fold_of(&mut self, exchange: u32) -> Option<&mut Fold> {
+        let i = self.transcript.find_back(exchange, RowKind::Server)?;
+        self.transcript.get_mut(i)?.fold.as_deref_mut()
+    }
+
+    fn finding(&mut self, f: Finding) {
+        let row = self
+            .transcript
+            .find_back(f.at.exchange, RowKind::Server)
+            .or_else(|| self.transcript.find_back(f.at.exchange, RowKind::Client))
+            .unwrap_or(self.transcript.len().saturating_sub(1));
+        if let Some(r) = self.transcript.get_mut(row) {
+            r.severity = r.severity.max(Some(f.severity));
+            if !r.rules.contains(&f.rule.id) {
+                r.rules.push(f.rule.id);
+            }
+        }
+        self.counts[match f.severity {
+            Severity::Violation => 0,
+            Severity::Warning => 1,
+            Severity::Info => 2,
+        }] += 1;
+        self.findings.push((f, row));
+    }
+
+    // ------------------------------------------------------------------ keys
+
+    pub fn key(&mut self, k: KeyEvent) -> Vec<Action> {
+        self.dirty = true;
+        if let Some(ov) = self.overlay.clone() {
+            return self.overlay_key(ov, k);
+        }
+        let name = keys::name(&k);
+        let act = keys::lookup(&self.keys, self.focus.scope(), &name);
+        if self.focus == Focus::CommandLine {
+            return self.line_key(k, act);
+        }
+        let Some(act) = act else { return Vec::new() };
+        self.panel_act(act)
+    }
+
+    fn overlay_key(&mut self, ov: Overlay, k: KeyEvent) -> Vec<Action> {
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            return vec![Action::Quit];
+        }
+        match ov {
+            Overlay::Confirm { line, .. } => match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    self.overlay = None;
+                    self.deliberate_next = true;
+                    self.remember(&line);
+                    vec![Action::Send(line.into_bytes())]
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.overlay = None;
+                    self.line.set(line);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            _ => {
+                if matches!(
+                    k.code,
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter
+                ) {
+                    self.overlay = None;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn panel_act(&mut self, act: Act) -> Vec<Action> {
+        match act {
+            Act::Quit => return vec![Action::Quit],
+            Act::Help => self.overlay = Some(Overlay::Help),
+            Act::FocusNext => self.focus = self.focus.next(),
+            Act::FocusPrev => self.focus = self.focus.prev(),
+            Act::FocusLine => self.focus = Focus::CommandLine,
+            Act::Leave => self.focus = Focus::Transcript,
+            Act::PageUp => self.move_cursor(-20),
+            Act::PageDown => self.move_cursor(20),
+            Act::Up if self.focus == Focus::Findings => {
+                self.selected_finding = self.selected_finding.saturating_sub(1)
+            }
+            Act::Down if self.focus == Focus::Findings => {
+                self.selected_finding =
+                    (self.selected_finding + 1).min(self.findings.len().saturating_sub(1))
+            }
+            Act::Up => self.move_cursor(-1),
+            Act::Down => self.move_cursor(1),
+            Act::Top => {
+                self.follow = false;
+                self.cursor = 0;
+            }
+            Act::Bottom => {
+                self.follow = true;
+                self.cursor = self.transcript.len().saturating_sub(1);
+            }
+            Act::Open if self.focus == Focus::Findings => {
+                if let Some((_, row)) = self.findings.get(self.selected_finding) {
+                    self.cursor = *row;
+                    self.follow = false;
+                    self.overlay = Some(Overlay::Finding(self.selected_finding));
+                }
+            }
+            Act::Open => {
+                if let Some(f) = self
+                    .transcript
+                    .get_mut(self.cursor)
+                    .and_then(|r| r.fold.as_deref_mut())
+                {
+                    f.expanded = !f.expanded;
+                }
+            }
+            Act::Search => {
+                self.focus = Focus::CommandLine;
+                self.line.searching = true;
+                self.line.set(String::new());
+            }
+            Act::SearchNext => self.search_step(true),
+            Act::SearchPrev => self.search_step(false),
+            Act::Submit | Act::Complete | Act::HistoryPrev | Act::HistoryNext => {}
+        }
+        Vec::new()
+    }
+
+    fn move_cursor(&mut self, by: isize) {
+        let last = self.transcript.len().saturating_sub(1);
+        let c = (self.cursor as isize + by).clamp(0, last as isize) as usize;
+        self.cursor = c;
+        self.follow = c == last && by > 0;
+    }
+
+    fn search_step(&mut self, forward: bool) {
+        let Some(q) = self.search.clone().filter(|q| !q.is_empty()) else {
+            return;
+        };
+        let q = q.to_lowercase();
+        let n = self.transcript.len();
+        for step in 1..=n {
+            let i = if forward {
+                (self.cursor + step) % n
+            } else {
+                (self.cursor + n - step % n) % n
+            };
+            if self
+                .transcript
+                .get(i)
+                .is_some_and(|r| r.text.to_lowercase().contains(&q))
+            {
+                self.cursor = i;
+                self.follow = false;
+                return;
+            }
+        }
+        self.message = Some((format!("'{q}' not found"), true));
+    }
+
+    fn line_key(&mut self, k: KeyEvent, act: Option<Act>) -> Vec<Action> {
+        match act {
+            Some(Act::Quit) => return vec![Action::Quit],
+            Some(Act::PageUp) => self.move_cursor(-20),
+            Some(Act::PageDown) => self.move_cursor(20),
+            Some(Act::Leave) => {
+                self.line.searching = false;
+                self.focus = Focus::Transcript;
+            }
+            Some(Act::Submit) => return self.submit(),
+            Some(Act::Complete) if !self.line.searching => self.complete(),
+            Some(Act::HistoryPrev) if !self.line.searching => self.history(true),
+            Some(Act::HistoryNext) if !self.line.searching => self.history(false),
+            _ => match k.code {
+                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    self.line.set(String::new())
+                }
+                KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    self.line.insert(c)
+                }
+                KeyCode::Backspace => self.line.backspace(),
+                KeyCode::Delete => self.line.delete(),
+                KeyCode::Left => self.line.cursor = self.line.cursor.saturating_sub(1),
+                KeyCode::Right => {
+                    self.line.cursor = (self.line.cursor + 1).min(self.line.text.chars().count())
+                }
+                KeyCode::Home => self.line.cursor = 0,
+                KeyCode::End => self.line.cursor = self.line.text.chars().count(),
+                _ => {}
+            },
+        }
+        Vec::new()
+    }
+
+    fn submit(&mut self) -> Vec<Action> {
+        let text = self.line.take();
+        if self.line.searching {
+            self.line.searching = false;
+            self.search = Some(text);
+            self.focus = Focus::Transcript;
+            self.search_step(true);
+            return Vec::new();
+        }
+        if let Some(cmd) = text.strip_prefix(':') {
+            return self.app_command(cmd.trim());
+        }
+        if text.is_empty() && !self.summary.sasl_open {
+            return Vec::new();
+        }
+        if self.summary.sasl_open {
+            // A SASL response is a secret: never kept in history.
+            return vec![Action::Send(text.into_bytes())];
+        }
+        let cmd = Command::parse(text.as_bytes(), text.len() + 2);
+        let known_state = matches!(self.link, Link::Up);
+        let why = if cmd.keyword == Keyword::Dele {
+            Some(format!(
+                "DELE {} marks the message deleted; QUIT then removes it from the server.",
+                show(cmd.arg(0).unwrap_or_default(), 20)
+            ))
+        } else if known_state && cmd.keyword != Keyword::Other && !cmd.keyword.valid_in(self.state)
+        {
+            Some(format!(
+                "{} is not valid in {} (RFC 1939 §3: the server must answer -ERR).",
+                cmd.keyword,
+                self.state.name()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.overlay = Some(Overlay::Confirm { line: text, why });
+            return Vec::new();
+        }
+        self.remember(&text);
+        vec![Action::Send(text.into_bytes())]
+    }
+
+    /// Keeps a command in history, without secrets: PASS, APOP and AUTH lose their arguments.
+    fn remember(&mut self, text: &str) {
+        let cmd = Command::parse(text.as_bytes(), 0);
+        let kept = match cmd.keyword {
+            Keyword::Pass => "PASS".to_owned(),
+            Keyword::Apop => format!(
+                "APOP {}",
+                String::from_utf8_lossy(cmd.arg(0).unwrap_or_default())
+            ),
+            Keyword::Auth => match cmd.mechanism() {
+                Some(m) => format!("AUTH {m}"),
+                None => "AUTH".to_owned(),
+            },
+            _ => text.to_owned(),
+        };
+        if self.line.history.last() != Some(&kept) {
+            self.line.history.push(kept.clone());
+            if self.line.history.len() > 1000 {
+                self.line.history.remove(0);
+            }
+            if let Some(path) = &self.history_file {
+                super::history::append(path, &kept);
+            }
+        }
+    }
+
+    fn app_command(&mut self, cmd: &str) -> Vec<Action> {
+        let (name, arg) = cmd
+            .split_once(' ')
+            .map_or((cmd, ""), |(a, b)| (a, b.trim()));
+        match name {
+            "q" | "quit" => return vec![Action::Quit],
+            "help" => self.overlay = Some(Overlay::Help),
+            "starttls" => return vec![Action::StartTls],
+            "reconnect" => return vec![Action::Reconnect],
+            "save" if !arg.is_empty() => return vec![Action::Save(PathBuf::from(arg))],
+            "save" => self.message = Some(("usage: :save FILE".into(), true)),
+            "theme" => match Theme::load(arg) {
+                Ok(t) => {
+                    let t = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+                        t.without_colour()
+                    } else {
+                        t
+                    };
+                    self.theme = t;
+                }
+                Err(e) => self.message = Some((e, true)),
+            },
+            other => {
+                self.message = Some((
+                    format!(
+                        "unknown command :{other} (:save FILE, :starttls, :reconnect, :theme NAME, :help, :quit)"
+                    ),
+                    true,
+                ))
+            }
+        }
+        Vec::new()
+    }
+
+    fn history(&mut self, back: bool) {
+        let h = &self.line.history;
+        if h.is_empty() {
+            return;
+        }
+        let pos = match (self.line.history_pos, back) {
+            (None, true) => Some(h.len() - 1),
+            (None, false) => None,
+            (Some(p), true) => Some(p.saturating_sub(1)),
+            (Some(p), false) if p + 1 < h.len() => Some(p + 1),
+            (Some(_), false) => None,
+        };
+        let text = pos.and_then(|p| h.get(p)).cloned().unwrap_or_default();
+        self.line.history_pos = pos;
+        self.line.set(text);
+    }
+
+    /// Candidates for what is typed: app commands after ':', command keywords valid now and
+    /// advertised, message numbers known from LIST.
+    pub fn candidates(&self) -> Vec<String> {
+        let text = &self.line.text;
+        if let Some(rest) = text.strip_prefix(':') {
+            return ["save ", "starttls", "reconnect", "theme ", "help", "quit"]
+                .iter()
+                .filter(|c| c.starts_with(rest))
+                .map(|c| format!(":{c}"))
+                .collect();
+        }
+        match text.split_once(' ') {
+            None => {
+                let up = text.to_ascii_uppercase();
+                suggested_keywords(self.state, self.summary.current_caps.as_ref())
+                    .into_iter()
+                    .map(|k| k.as_str().to_owned())
+                    .filter(|k| k.starts_with(&up))
+                    .collect()
+            }
+            Some((verb, arg))
+                if !arg.contains(' ') && Keyword::parse(verb.as_bytes()).takes_message_number() =>
+            {
+                self.summary
+                    .messages
+                    .iter()
+                    .map(|n| n.to_string())
+                    .filter(|n| n.starts_with(arg))
+                    .take(200)
+                    .map(|n| format!("{verb} {n}"))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn complete(&mut self) {
+        if self.line.completions.is_empty() {
+            self.line.completions = self.candidates();
+            self.line.completion_pos = 0;
+        } else {
+            self.line.completion_pos = (self.line.completion_pos + 1) % self.line.completions.len();
+        }
+        if let Some(c) = self.line.completions.get(self.line.completion_pos).cloned() {
+            let done = c.ends_with(' ') || c.starts_with(':');
+            let c = if done || self.line.completions.len() > 1 {
+                c
+            } else {
+                format!("{c} ")
+            };
+            let keep = std::mem::take(&mut self.line.completions);
+            self.line.set(c);
+            self.line.completions = keep;
+        }
+    }
+
+    /// What the command line shows: secrets masked while typed.
+    pub fn masked_input(&self) -> String {
+        let t = &self.line.text;
+        if self.summary.sasl_open && !self.line.searching {
+            return "*".repeat(t.chars().count());
+        }
+        let cmd = Command::parse(t.as_bytes(), 0);
+        let verb_len = cmd.verb.len();
+        match cmd.keyword {
+            Keyword::Pass if t.len() > verb_len => format!(
+                "{} {}",
+                &t[..verb_len],
+                "*".repeat(t[verb_len + 1..].chars().count())
+            ),
+            Keyword::Apop | Keyword::Auth if cmd.secret.is_some() => cmd.redacted(),
+            _ => t.clone(),
+        }
+    }
+}

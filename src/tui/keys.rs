@@ -1,0 +1,231 @@
+//! Key bindings as data: each row says where it applies, which keys, what it does and how the
+//! footer and the help screen describe it, so the hints shown are always the keys that work.
+//! A user file (`$XDG_CONFIG_HOME/popscope/keys.toml`) may rebind actions.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    CommandLine,
+    Transcript,
+    Findings,
+    Session,
+}
+
+impl Scope {
+    pub fn title(self) -> &'static str {
+        match self {
+            Scope::Global => "everywhere",
+            Scope::CommandLine => "command line",
+            Scope::Transcript => "transcript",
+            Scope::Findings => "findings",
+            Scope::Session => "session",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Quit,
+    Help,
+    FocusNext,
+    FocusPrev,
+    FocusLine,
+    Leave,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Search,
+    SearchNext,
+    SearchPrev,
+    Submit,
+    Complete,
+    HistoryPrev,
+    HistoryNext,
+}
+
+impl Act {
+    pub fn name(self) -> &'static str {
+        match self {
+            Act::Quit => "quit",
+            Act::Help => "help",
+            Act::FocusNext => "focus-next",
+            Act::FocusPrev => "focus-prev",
+            Act::FocusLine => "command-line",
+            Act::Leave => "leave",
+            Act::Up => "up",
+            Act::Down => "down",
+            Act::PageUp => "page-up",
+            Act::PageDown => "page-down",
+            Act::Top => "top",
+            Act::Bottom => "bottom",
+            Act::Open => "open",
+            Act::Search => "search",
+            Act::SearchNext => "search-next",
+            Act::SearchPrev => "search-prev",
+            Act::Submit => "send",
+            Act::Complete => "complete",
+            Act::HistoryPrev => "history-prev",
+            Act::HistoryNext => "history-next",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub scope: Scope,
+    pub keys: Vec<String>,
+    pub act: Act,
+    pub desc: &'static str,
+}
+
+fn b(scope: Scope, keys: &[&str], act: Act, desc: &'static str) -> Binding {
+    Binding {
+        scope,
+        keys: keys.iter().map(|k| k.to_string()).collect(),
+        act,
+        desc,
+    }
+}
+
+pub fn defaults() -> Vec<Binding> {
+    use Act::*;
+    use Scope::*;
+    vec![
+        b(Global, &["ctrl-c"], Quit, "quit"),
+        b(Global, &["pageup"], PageUp, "scroll up"),
+        b(Global, &["pagedown"], PageDown, "scroll down"),
+        b(CommandLine, &["enter"], Submit, "send"),
+        b(CommandLine, &["tab"], Complete, "complete"),
+        b(CommandLine, &["up"], HistoryPrev, "history"),
+        b(CommandLine, &["down"], HistoryNext, "history"),
+        b(CommandLine, &["esc"], Leave, "leave the command line"),
+        b(Transcript, &["q"], Quit, "quit"),
+        b(Transcript, &["?"], Help, "help"),
+        b(Transcript, &["tab"], FocusNext, "next panel"),
+        b(Transcript, &["backtab"], FocusPrev, "previous panel"),
+        b(Transcript, &["up", "k"], Up, "move"),
+        b(Transcript, &["down", "j"], Down, "move"),
+        b(Transcript, &["home", "g"], Top, "first"),
+        b(Transcript, &["end", "G"], Bottom, "last, follow"),
+        b(Transcript, &["enter", " "], Open, "fold / unfold"),
+        b(Transcript, &["/"], Search, "search"),
+        b(Transcript, &["n"], SearchNext, "next match"),
+        b(Transcript, &["N"], SearchPrev, "previous match"),
+        b(Transcript, &["i", ":"], FocusLine, "type a command"),
+        b(Findings, &["q"], Quit, "quit"),
+        b(Findings, &["?"], Help, "help"),
+        b(Findings, &["tab"], FocusNext, "next panel"),
+        b(Findings, &["backtab"], FocusPrev, "previous panel"),
+        b(Findings, &["up", "k"], Up, "select"),
+        b(Findings, &["down", "j"], Down, "select"),
+        b(Findings, &["enter"], Open, "explain, jump"),
+        b(Findings, &["i", ":"], FocusLine, "type a command"),
+        b(Session, &["q"], Quit, "quit"),
+        b(Session, &["?"], Help, "help"),
+        b(Session, &["tab"], FocusNext, "next panel"),
+        b(Session, &["backtab"], FocusPrev, "previous panel"),
+        b(Session, &["i", ":"], FocusLine, "type a command"),
+    ]
+}
+
+/// The bindings with a user file's changes applied. The file maps `scope.action` to keys:
+/// `"transcript.quit" = ["q", "x"]`. Errors name the file and the entry.
+pub fn load(path: Option<&std::path::Path>) -> Result<Vec<Binding>, String> {
+    let mut table = defaults();
+    let Some(path) = path.filter(|p| p.exists()) else {
+        return Ok(table);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), e.message()))?;
+    for (entry, keys) in &doc {
+        let (scope, act) = entry.split_once('.').ok_or_else(|| {
+            format!(
+                "{}: '{entry}': expected scope.action, e.g. transcript.quit",
+                path.display()
+            )
+        })?;
+        let keys: Vec<String> = keys
+            .as_array()
+            .ok_or_else(|| format!("{}: '{entry}': expected a list of keys", path.display()))?
+            .iter()
+            .map(|k| {
+                k.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{}: '{entry}': keys are strings", path.display()))
+            })
+            .collect::<Result<_, _>>()?;
+        let found = table
+            .iter_mut()
+            .find(|b| b.scope.title().replace(' ', "-") == scope && b.act.name() == act)
+            .ok_or_else(|| format!("{}: '{entry}': no such binding", path.display()))?;
+        found.keys = keys;
+    }
+    Ok(table)
+}
+
+/// A key as the table writes it: `ctrl-c`, `enter`, `G`, `pageup`.
+pub fn name(k: &KeyEvent) -> String {
+    let base = match k.code {
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Enter => "enter".into(),
+        KeyCode::Esc => "esc".into(),
+        KeyCode::Tab => "tab".into(),
+        KeyCode::BackTab => "backtab".into(),
+        KeyCode::Backspace => "backspace".into(),
+        KeyCode::Delete => "delete".into(),
+        KeyCode::Up => "up".into(),
+        KeyCode::Down => "down".into(),
+        KeyCode::Left => "left".into(),
+        KeyCode::Right => "right".into(),
+        KeyCode::Home => "home".into(),
+        KeyCode::End => "end".into(),
+        KeyCode::PageUp => "pageup".into(),
+        KeyCode::PageDown => "pagedown".into(),
+        KeyCode::F(n) => format!("f{n}"),
+        _ => "?unknown".into(),
+    };
+    if k.modifiers.contains(KeyModifiers::CONTROL) {
+        format!("ctrl-{base}")
+    } else if k.modifiers.contains(KeyModifiers::ALT) {
+        format!("alt-{base}")
+    } else {
+        base
+    }
+}
+
+/// The action bound to a key in a scope (scope first, then global).
+pub fn lookup(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
+    let hit = |s: Scope| {
+        table
+            .iter()
+            .find(|b| b.scope == s && b.keys.iter().any(|k| k == key))
+            .map(|b| b.act)
+    };
+    hit(scope).or_else(|| hit(Scope::Global))
+}
+
+/// The footer: the keys of the focused scope, then the global ones.
+pub fn hints(table: &[Binding], scope: Scope) -> Vec<(String, &'static str)> {
+    let mut seen: Vec<&'static str> = Vec::new();
+    let ordered = table.iter().filter(|b| b.scope == scope).chain(
+        table
+            .iter()
+            .filter(|b| b.scope == Scope::Global && scope != Scope::Global),
+    );
+    ordered
+        .filter(|b| {
+            let fresh = !seen.contains(&b.desc);
+            seen.push(b.desc);
+            fresh && !b.keys.is_empty()
+        })
+        .map(|b| (b.keys.join("/"), b.desc))
+        .collect()
+}

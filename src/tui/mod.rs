@@ -1,0 +1,161 @@
+//! The terminal UI. The loop waits on three things: keys, session updates and (only when
+//! something changed) the next allowed redraw. The network lives in its own task, so a slow or
+//! dead server never freezes the screen; an idle UI does nothing at all.
+
+pub mod app;
+pub mod history;
+pub mod keys;
+pub mod sanitize;
+pub mod theme;
+pub mod transcript;
+pub mod ui;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyEventKind,
+    MouseEventKind,
+};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::cli::printer::{Gathered, Printer};
+use crate::session::task::{self, Plan, Request};
+
+pub use app::App;
+pub use theme::Theme;
+
+/// At most one frame per this interval while updates stream in.
+const FRAME: Duration = Duration::from_millis(16);
+
+pub struct TuiOptions {
+    pub label: String,
+    pub plan: Plan,
+    pub theme: Theme,
+    pub keys: Vec<keys::Binding>,
+    /// Shown in the footer at start (the demo uses it for the credentials).
+    pub greeting_hint: Option<String>,
+}
+
+/// Seconds since midnight UTC, for the transcript's clock.
+fn clock_base() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() % 86_400) as f64 + f64::from(d.subsec_millis()) / 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// Runs the TUI until the user quits. The terminal is restored on every way out, panics
+/// included.
+pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
+    let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
+    let (upd_tx, mut upd_rx) = mpsc::unbounded_channel();
+    let gathered = Arc::new(Mutex::new(Gathered::default()));
+    let session = tokio::spawn(task::run(
+        opts.plan,
+        req_rx,
+        upd_tx,
+        move |w: Box<dyn Write + Send>| {
+            Box::new(Printer::new(Some(w), 0, "tui", gathered.clone()))
+                as Box<dyn crate::session::Observer>
+        },
+    ));
+
+    let mut app = App::new(opts.label, opts.theme, opts.keys);
+    app.clock_base = clock_base();
+    app.history_file = history::default_path();
+    if let Some(p) = &app.history_file {
+        app.line.history = history::load(p);
+    }
+    app.message = opts.greeting_hint.map(|h| (h, false));
+
+    let mut terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, &mut app, &mut upd_rx, &req_tx).await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    let _ = req_tx.send(Request::Close);
+    session.abort();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    updates: &mut mpsc::UnboundedReceiver<task::Update>,
+    requests: &mpsc::UnboundedSender<Request>,
+) -> std::io::Result<()> {
+    let mut keys = EventStream::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut session_ended = false;
+    loop {
+        if app.dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| ui::draw(f, app))?;
+            app.dirty = false;
+            last_draw = Instant::now();
+        }
+        let redraw_at = last_draw + FRAME;
+        tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
+                    // A new key press clears the last message.
+                    app.message = None;
+                    for action in app.key(k) {
+                        if !perform(action, requests) {
+                            return Ok(());
+                        }
+                    }
+                }
+                Some(Ok(TermEvent::Mouse(m))) => match m.kind {
+                    MouseEventKind::ScrollUp => { app.follow = false; app.cursor = app.cursor.saturating_sub(3); app.dirty = true; }
+                    MouseEventKind::ScrollDown => {
+                        let last = app.transcript.len().saturating_sub(1);
+                        app.cursor = (app.cursor + 3).min(last);
+                        app.follow = app.cursor == last;
+                        app.dirty = true;
+                    }
+                    _ => {}
+                },
+                Some(Ok(TermEvent::Resize(..))) => app.dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Ok(()),
+            },
+            up = updates.recv(), if !session_ended => {
+                if let Some(u) = up {
+                    app.apply(u);
+                    // Take what is already queued before drawing again, within reason.
+                    for _ in 0..10_000 {
+                        match updates.try_recv() {
+                            Ok(u) => app.apply(u),
+                            Err(_) => break,
+                        }
+                    }
+                } else {
+                    // The session task ended; the screen stays until the user quits.
+                    session_ended = true;
+                }
+            }
+            _ = tokio::time::sleep_until(redraw_at), if app.dirty => {}
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => return Ok(()),
+        }
+    }
+}
+
+/// Hands an action to the session task. False means quit.
+fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bool {
+    let req = match action {
+        app::Action::Quit => return false,
+        app::Action::Send(line) => Request::Line(line),
+        app::Action::StartTls => Request::StartTls,
+        app::Action::Save(p) => Request::Save(p),
+        app::Action::Reconnect => Request::Reconnect,
+    };
+    let _ = requests.send(req);
+    true
+}

@@ -1,0 +1,162 @@
+//! The transcript the TUI shows: one row per client line, server status line, transport note
+//! or state change. A multi-line reply is one row with a fold that keeps its first lines and
+//! counts the rest. Views ask for rows by index, so drawing a screen costs the same however
+//! long the session is.
+
+use crate::protocol::{Severity, Time};
+
+/// Body lines kept per fold; the rest are counted. Bounds memory for a 1 GB RETR.
+pub const MAX_FOLD_LINES: usize = 2000;
+/// Rows kept; the oldest are dropped past this (a marker row says so).
+pub const MAX_ROWS: usize = 2_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    Client,
+    Server,
+    /// Connection, TLS, close, timeout.
+    Note,
+    /// A state transition.
+    Transition,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fold {
+    pub lines: Vec<String>,
+    pub total_lines: u64,
+    pub octets: u64,
+    /// The terminator came (false while receiving, or when cut short).
+    pub complete: bool,
+    pub done: bool,
+    pub expanded: bool,
+}
+
+impl Fold {
+    pub fn summary(&self) -> String {
+        let state = match (self.done, self.complete) {
+            (false, _) => " receiving…",
+            (true, false) => " cut short",
+            (true, true) => "",
+        };
+        let kept = if self.total_lines as usize > self.lines.len() {
+            format!(", first {} kept", self.lines.len())
+        } else {
+            String::new()
+        };
+        format!(
+            "{} {} line{}, {} octets{kept}{state}",
+            if self.expanded { "▾" } else { "▸" },
+            self.total_lines,
+            if self.total_lines == 1 { "" } else { "s" },
+            self.octets
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub time: Time,
+    pub kind: RowKind,
+    /// Display text, already sanitized.
+    pub text: String,
+    /// A short label: "unsolicited", "discarded before TLS", "deliberate", "unlawful".
+    pub tag: Option<&'static str>,
+    pub exchange: u32,
+    pub latency_us: Option<u64>,
+    /// The worst finding on this row, and the rule IDs.
+    pub severity: Option<Severity>,
+    pub rules: Vec<&'static str>,
+    pub fold: Option<Box<Fold>>,
+}
+
+impl Row {
+    pub fn new(time: Time, kind: RowKind, text: String, exchange: u32) -> Row {
+        Row {
+            time,
+            kind,
+            text,
+            tag: None,
+            exchange,
+            latency_us: None,
+            severity: None,
+            rules: Vec::new(),
+            fold: None,
+        }
+    }
+
+    /// Screen lines the row takes.
+    pub fn height(&self) -> usize {
+        match &self.fold {
+            Some(f) if f.expanded => 2 + f.lines.len(),
+            Some(_) => 2,
+            None => 1,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Transcript {
+    rows: Vec<Row>,
+    dropped: u64,
+}
+
+impl Transcript {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&Row> {
+        self.rows.get(i)
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Row> {
+        self.rows.get_mut(i)
+    }
+
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// Rows dropped from the front to keep memory bounded.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn push(&mut self, row: Row) -> usize {
+        if self.rows.len() >= MAX_ROWS {
+            let cut = MAX_ROWS / 10;
+            self.rows.drain(..cut);
+            self.dropped += cut as u64;
+        }
+        self.rows.push(row);
+        self.rows.len() - 1
+    }
+
+    /// The last row of `exchange` of the given kind, searching back from the end.
+    pub fn find_back(&self, exchange: u32, kind: RowKind) -> Option<usize> {
+        self.rows
+            .iter()
+            .enumerate()
+            .rev()
+            .take(4096)
+            .find(|(_, r)| r.exchange == exchange && r.kind == kind)
+            .map(|(i, _)| i)
+    }
+
+    /// The first row index to draw so that the rows up to `last` fill `height` lines.
+    pub fn top_for_bottom(&self, last: usize, height: usize) -> usize {
+        let mut used = 0;
+        let mut i = last.min(self.rows.len().saturating_sub(1));
+        loop {
+            used += self.rows.get(i).map_or(1, Row::height);
+            if used >= height || i == 0 {
+                return if used > height && i < last { i + 1 } else { i };
+            }
+            i -= 1;
+        }
+    }
+}

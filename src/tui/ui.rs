@@ -1,0 +1,701 @@
+//! Drawing. Rendering borrows the state and never changes it; what is drawn depends only on
+//! the visible rows, not on how long the session was.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::protocol::{Security, Severity, State};
+
+use super::app::{App, Focus, Link, Overlay};
+use super::keys::{self, Scope};
+use super::transcript::{Row, RowKind};
+
+fn sev_mark(s: Severity) -> &'static str {
+    match s {
+        Severity::Violation => "✖",
+        Severity::Warning => "⚠",
+        Severity::Info => "ℹ",
+    }
+}
+
+fn sev_style(app: &App, s: Severity) -> Style {
+    match s {
+        Severity::Violation => app.theme.violation,
+        Severity::Warning => app.theme.warning,
+        Severity::Info => app.theme.info,
+    }
+}
+
+fn block<'a>(app: &App, title: &'a str, focused: bool) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            app.theme.border_focused
+        } else {
+            app.theme.border
+        })
+        .title(Span::styled(format!(" {title} "), app.theme.title))
+}
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    let bottom_h = match area.height {
+        h if h >= 40 => 12,
+        h if h >= 28 => 9,
+        h if h >= 20 => 7,
+        _ => 5,
+    };
+    let [header, main, bottom, line, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(bottom_h),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let state_w = if area.width >= 110 {
+        30
+    } else if area.width >= 90 {
+        26
+    } else {
+        22
+    };
+    let [state_area, transcript_area] =
+        Layout::horizontal([Constraint::Length(state_w), Constraint::Min(10)]).areas(main);
+    let [findings_area, session_area] =
+        Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(bottom);
+    draw_header(f, app, header);
+    draw_state(f, app, state_area);
+    draw_transcript(f, app, transcript_area);
+    draw_findings(f, app, findings_area);
+    draw_session(f, app, session_area);
+    draw_line(f, app, line);
+    draw_footer(f, app, footer);
+    match &app.overlay {
+        Some(Overlay::Help) => draw_help(f, app, area),
+        Some(Overlay::Finding(i)) => draw_finding(f, app, area, *i),
+        Some(Overlay::Confirm { line, why }) => draw_confirm(f, app, area, line, why),
+        None => {}
+    }
+}
+
+fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+    let mut spans = vec![
+        Span::styled(" popscope ", app.theme.header),
+        Span::raw(" "),
+        Span::styled(app.target.clone(), app.theme.title),
+    ];
+    let link = match (&app.link, &app.tls) {
+        (Link::Connecting, _) => "  connecting…".to_owned(),
+        (Link::Failed(_), _) => "  not connected".to_owned(),
+        (_, Some(t)) if t.insecure => format!("  {} ✗ NOT VERIFIED (--insecure)", t.version),
+        (_, Some(t)) if t.verdict == "verified" => format!("  {} ✓ verified", t.version),
+        (_, Some(t)) => format!("  {} ✗ {}", t.version, t.verdict),
+        (_, None) => "  plaintext".to_owned(),
+    };
+    let insecure = app.tls.as_ref().is_some_and(|t| t.insecure);
+    spans.push(Span::styled(
+        link,
+        if insecure {
+            app.theme.violation
+        } else {
+            app.theme.dim
+        },
+    ));
+    if let Some(t) = &app.tls
+        && t.client_cert_sent
+    {
+        spans.push(Span::styled("  client cert sent", app.theme.dim));
+    }
+    let counts = format!(
+        "✖ {}  ⚠ {}  ℹ {} ",
+        app.counts[0], app.counts[1], app.counts[2]
+    );
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let pad = (area.width as usize).saturating_sub(used + counts.chars().count());
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.push(Span::styled(
+        format!("✖ {}", app.counts[0]),
+        if app.counts[0] > 0 {
+            app.theme.violation
+        } else {
+            app.theme.dim
+        },
+    ));
+    spans.push(Span::styled(
+        format!("  ⚠ {}", app.counts[1]),
+        if app.counts[1] > 0 {
+            app.theme.warning
+        } else {
+            app.theme.dim
+        },
+    ));
+    spans.push(Span::styled(
+        format!("  ℹ {} ", app.counts[2]),
+        app.theme.info,
+    ));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The diagram: the canonical states, the current one highlighted, the visited ones marked.
+fn draw_state(f: &mut Frame, app: &App, area: Rect) {
+    let visited = |pred: &dyn Fn(State) -> bool| app.path.iter().any(|(s, _)| pred(*s));
+    let current = app.state;
+    let skipped = app
+        .path
+        .iter()
+        .any(|(s, lawful)| *s == State::Transaction && !lawful);
+    let tls = match app.tls.as_ref().map(|_| ()) {
+        Some(())
+            if visited(&|s| s == State::TlsHandshake)
+                || app
+                    .path
+                    .first()
+                    .is_some_and(|(s, _)| *s == State::TlsHandshake) =>
+        {
+            "TLS handshake ✓"
+        }
+        _ => "",
+    };
+    let mut nodes: Vec<(String, bool, bool, Option<&str>)> =
+        vec![("connect".into(), false, true, None)];
+    if !tls.is_empty() || matches!(current, State::TlsHandshake) {
+        nodes.push((
+            "TLS handshake".into(),
+            current == State::TlsHandshake,
+            true,
+            None,
+        ));
+    }
+    nodes.push(("greeting".into(), current == State::Greeting, true, None));
+    let auth_name = if current.is_authorization() {
+        current.name().to_owned()
+    } else {
+        "AUTHORIZATION".to_owned()
+    };
+    nodes.push((
+        auth_name,
+        current.is_authorization(),
+        visited(&|s| s.is_authorization()),
+        None,
+    ));
+    nodes.push((
+        "TRANSACTION".into(),
+        current == State::Transaction,
+        visited(&|s| s == State::Transaction),
+        skipped.then_some("← login skipped"),
+    ));
+    nodes.push((
+        "UPDATE".into(),
+        current == State::Update,
+        visited(&|s| s == State::Update),
+        None,
+    ));
+    nodes.push((
+        "closed".into(),
+        current == State::Closed,
+        visited(&|s| s == State::Closed),
+        None,
+    ));
+    let mut lines: Vec<Line> = Vec::new();
+    let last = nodes.len() - 1;
+    for (i, (name, is_current, seen, note)) in nodes.into_iter().enumerate() {
+        let style = if is_current {
+            app.theme.state_current
+        } else if seen {
+            app.theme.state_visited
+        } else {
+            app.theme.state_pending
+        };
+        let mut spans = vec![
+            Span::raw(if is_current { "▶" } else { " " }),
+            Span::styled(name, style),
+        ];
+        if let Some(n) = note {
+            spans.push(Span::styled(format!(" {n}"), app.theme.unlawful));
+        }
+        lines.push(Line::from(spans));
+        if i != last && area.height as usize > 16 {
+            lines.push(Line::styled("   │", app.theme.state_pending));
+        }
+    }
+    let security = match (
+        &app.tls,
+        app.path
+            .iter()
+            .any(|(s, _)| *s == State::Authorization(crate::protocol::AuthStep::StlsHandshake)),
+    ) {
+        (Some(t), true) => format!("TLS: STLS {}", if t.insecure { "✗ insecure" } else { "✓" }),
+        (Some(t), false) => format!(
+            "TLS: implicit {}",
+            if t.insecure { "✗ insecure" } else { "✓" }
+        ),
+        (None, _) => "TLS: none".into(),
+    };
+    let _ = Security::Plain;
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(security, app.theme.dim));
+    lines.push(Line::styled("why:", app.theme.dim));
+    lines.push(Line::styled(app.last_reason.clone(), app.theme.server));
+    let p = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(block(app, "State", false));
+    f.render_widget(p, area);
+}
+
+fn clock(app: &App, t: crate::protocol::Time) -> String {
+    let secs = app.clock_base + t.as_secs_f64();
+    let ms = (secs.fract() * 1000.0) as u32;
+    let s = secs as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{ms:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+fn row_lines<'a>(app: &'a App, row: &'a Row, width: usize, selected: bool) -> Vec<Line<'a>> {
+    let (dir, style) = match row.kind {
+        RowKind::Client => ("C:", app.theme.client),
+        RowKind::Server => ("S:", app.theme.server),
+        RowKind::Note => ("──", app.theme.note),
+        RowKind::Transition => ("  ", app.theme.dim),
+    };
+    let mut right = String::new();
+    if let Some(sev) = row.severity {
+        right.push_str(&format!(" {} {}", sev_mark(sev), row.rules.join(" ")));
+    }
+    if let Some(l) = row.latency_us {
+        right.push_str(&format!("  {} ms", l / 1000));
+    }
+    let head = format!("{} {dir} ", clock(app, row.time));
+    let tag = row.tag.map(|t| format!(" ({t})")).unwrap_or_default();
+    let room = width
+        .saturating_sub(head.chars().count() + right.chars().count() + tag.chars().count() + 1);
+    let text: String = if row.text.chars().count() > room {
+        let mut t: String = row.text.chars().take(room.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        row.text.clone()
+    };
+    let pad = room.saturating_sub(text.chars().count());
+    let tag_style =
+        if row.tag == Some("unlawful") || row.tag == Some("plaintext before TLS, discarded") {
+            app.theme.unlawful
+        } else {
+            app.theme.dim
+        };
+    let mut spans = vec![
+        Span::styled(head, app.theme.time),
+        Span::styled(
+            text,
+            if row.kind == RowKind::Transition && row.tag.is_some() {
+                app.theme.unlawful
+            } else {
+                style
+            },
+        ),
+        Span::styled(tag, tag_style),
+        Span::raw(" ".repeat(pad + 1)),
+    ];
+    if let Some(sev) = row.severity {
+        spans.push(Span::styled(
+            format!(" {} {}", sev_mark(sev), row.rules.join(" ")),
+            sev_style(app, sev),
+        ));
+        if let Some(l) = row.latency_us {
+            spans.push(Span::styled(format!("  {} ms", l / 1000), app.theme.time));
+        }
+    } else if let Some(l) = row.latency_us {
+        spans.push(Span::styled(format!("  {} ms", l / 1000), app.theme.time));
+    }
+    let mut line = Line::from(spans);
+    if selected {
+        line = line.patch_style(app.theme.selection);
+    }
+    let mut out = vec![line];
+    if let Some(fold) = &row.fold {
+        out.push(Line::styled(
+            format!("{}    {}", " ".repeat(13), fold.summary()),
+            app.theme.fold,
+        ));
+        if fold.expanded {
+            for l in &fold.lines {
+                let shown: String = l.chars().take(width.saturating_sub(20)).collect();
+                out.push(Line::from(vec![
+                    Span::raw(" ".repeat(17)),
+                    Span::styled("│ ", app.theme.fold),
+                    Span::styled(shown, app.theme.server),
+                ]));
+            }
+        }
+    }
+    out
+}
+
+fn draw_transcript(f: &mut Frame, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Transcript;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
+    let n = app.transcript.len();
+    let mut lines: Vec<Line> = Vec::with_capacity(inner_h);
+    if n == 0 {
+        let msg = match &app.link {
+            Link::Failed(e) => format!("not connected: {e}   (:reconnect to try again, q to quit)"),
+            _ => format!("connecting to {}…   (q or Ctrl-C cancels)", app.target),
+        };
+        lines.push(Line::styled(msg, app.theme.dim));
+    } else {
+        let top = if app.follow {
+            app.transcript.top_for_bottom(n - 1, inner_h)
+        } else {
+            app.cursor.saturating_sub(inner_h / 2).min(n - 1)
+        };
+        let mut i = top;
+        while lines.len() < inner_h && i < n {
+            if let Some(row) = app.transcript.get(i) {
+                let selected = focused && i == app.cursor;
+                lines.extend(row_lines(app, row, width, selected));
+            }
+            i += 1;
+        }
+        lines.truncate(inner_h.max(1));
+        if let Some(q) = app.search.as_ref().filter(|q| !q.is_empty()) {
+            let q = q.to_lowercase();
+            lines = lines
+                .into_iter()
+                .map(|l| {
+                    if l.to_string().to_lowercase().contains(&q) {
+                        l.patch_style(app.theme.search)
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+        }
+    }
+    let title = if app.transcript.dropped() > 0 {
+        format!(
+            "Transcript ({} oldest rows dropped)",
+            app.transcript.dropped()
+        )
+    } else if app.follow {
+        "Transcript".to_owned()
+    } else {
+        format!("Transcript — row {}/{} (End: follow)", app.cursor + 1, n)
+    };
+    f.render_widget(
+        Paragraph::new(lines).block(block(app, &title, focused)),
+        area,
+    );
+}
+
+fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Findings;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
+    let first = app
+        .selected_finding
+        .saturating_sub(inner_h.saturating_sub(1));
+    let lines: Vec<Line> = if app.findings.is_empty() {
+        vec![Line::styled("no findings yet", app.theme.dim)]
+    } else {
+        app.findings
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(inner_h)
+            .map(|(i, (fd, _))| {
+                let head = format!("{} {:<9}", sev_mark(fd.severity), fd.rule.id);
+                let rest = format!(
+                    " {}{}",
+                    if fd.suspected { "(suspected) " } else { "" },
+                    fd.message
+                );
+                let rest: String = rest
+                    .chars()
+                    .take(width.saturating_sub(head.chars().count()))
+                    .collect();
+                let mut l = Line::from(vec![
+                    Span::styled(head, sev_style(app, fd.severity)),
+                    Span::styled(rest, app.theme.server),
+                ]);
+                if focused && i == app.selected_finding {
+                    l = l.patch_style(app.theme.selection);
+                }
+                l
+            })
+            .collect()
+    };
+    let title = format!(
+        "Findings ✖{} ⚠{} ℹ{}",
+        app.counts[0], app.counts[1], app.counts[2]
+    );
+    f.render_widget(
+        Paragraph::new(lines).block(block(app, &title, focused)),
+        area,
+    );
+}
+
+fn draw_session(f: &mut Frame, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Session;
+    let mut lines: Vec<Line> = Vec::new();
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k}: "), app.theme.dim),
+            Span::styled(v, app.theme.server),
+        ])
+    };
+    match &app.tls {
+        Some(t) => {
+            lines.push(kv("TLS", format!("{} {}", t.version, t.cipher)));
+            if let Some(c) = t.chain.first() {
+                lines.push(kv("cert", format!("{} (until {})", c.subject, c.not_after)));
+            }
+            lines.push(Line::from(vec![
+                Span::styled("verdict: ", app.theme.dim),
+                Span::styled(
+                    if t.insecure {
+                        format!("{} — NOT VERIFIED (--insecure)", t.verdict)
+                    } else {
+                        t.verdict.clone()
+                    },
+                    if t.verdict == "verified" && !t.insecure {
+                        app.theme.state_visited
+                    } else {
+                        app.theme.violation
+                    },
+                ),
+            ]));
+        }
+        None => lines.push(kv("TLS", "none".into())),
+    }
+    let caps = &app.summary.caps;
+    if let Some(c) = &caps.pre_tls {
+        lines.push(kv("CAPA before TLS", c.summary()));
+    }
+    if let Some(c) = &caps.auth {
+        lines.push(kv("CAPA", c.summary()));
+    }
+    if let Some(c) = &caps.trans {
+        lines.push(kv("CAPA after login", c.summary()));
+    }
+    if let Some((n, o)) = app.summary.stat {
+        lines.push(kv("maildrop", format!("{n} messages, {o} octets")));
+    }
+    let p = Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(block(app, "Session", focused));
+    f.render_widget(p, area);
+}
+
+fn draw_line(f: &mut Frame, app: &App, area: Rect) {
+    let focused = app.focus == Focus::CommandLine;
+    let prompt = if app.line.searching {
+        "/ "
+    } else if app.summary.sasl_open {
+        "SASL › "
+    } else {
+        "› "
+    };
+    let text = app.masked_input();
+    let mut spans = vec![
+        Span::styled(prompt, app.theme.prompt),
+        Span::styled(text.clone(), app.theme.input),
+    ];
+    if !app.line.completions.is_empty() {
+        let c: Vec<String> = app.line.completions.iter().take(8).cloned().collect();
+        spans.push(Span::styled(
+            format!("   [{}]", c.join(" ")),
+            app.theme.hint,
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    if focused && app.overlay.is_none() {
+        let x = area.x
+            + prompt.chars().count() as u16
+            + text.chars().take(app.line.cursor).count() as u16;
+        f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+    }
+}
+
+fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    let line = if let Some((m, err)) = &app.message {
+        Line::styled(
+            m.clone(),
+            if *err {
+                app.theme.violation
+            } else {
+                app.theme.state_visited
+            },
+        )
+    } else {
+        let hints = keys::hints(&app.keys, app.focus.scope());
+        let mut spans = Vec::new();
+        for (i, (k, d)) in hints.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", app.theme.hint));
+            }
+            spans.push(Span::styled(
+                k.replace("backtab", "shift-tab"),
+                app.theme.prompt,
+            ));
+            spans.push(Span::styled(format!(" {d}"), app.theme.hint));
+        }
+        if app.focus == Focus::CommandLine {
+            spans.push(Span::styled(" · :help", app.theme.hint));
+        }
+        Line::from(spans)
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_help(f: &mut Frame, app: &App, area: Rect) {
+    let mut lines: Vec<Line> = Vec::new();
+    for scope in [
+        Scope::Global,
+        Scope::CommandLine,
+        Scope::Transcript,
+        Scope::Findings,
+        Scope::Session,
+    ] {
+        lines.push(Line::styled(scope.title().to_owned(), app.theme.title));
+        for b in app.keys.iter().filter(|b| b.scope == scope) {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(
+                        "  {:<22}",
+                        b.keys.join(", ").replace("backtab", "shift-tab")
+                    ),
+                    app.theme.prompt,
+                ),
+                Span::styled(b.desc, app.theme.server),
+            ]));
+        }
+    }
+    lines.push(Line::styled("command line", app.theme.title));
+    for (c, d) in [
+        (
+            "any POP3 command",
+            "sent as typed, CRLF appended; PASS/AUTH secrets masked",
+        ),
+        (
+            ":save FILE",
+            "save the session (text transcript, secrets redacted)",
+        ),
+        (":starttls", "STLS and the TLS handshake"),
+        (":reconnect", "a new connection"),
+        (":theme NAME", "dark, light, high-contrast, or a .toml path"),
+        (":help  :quit", "this screen; leave"),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {c:<22}"), app.theme.prompt),
+            Span::styled(d, app.theme.server),
+        ]));
+    }
+    lines.push(Line::styled("Esc, q or ? closes this help", app.theme.hint));
+    let r = centered(area, 86, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(block(app, "Help", true)), r);
+}
+
+fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
+    let Some((fd, row)) = app.findings.get(i) else {
+        return;
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    "{} {} {}",
+                    sev_mark(fd.severity),
+                    fd.rule.id,
+                    fd.severity.as_str()
+                ),
+                sev_style(app, fd.severity),
+            ),
+            Span::styled(format!("   {}", fd.rule.rfc), app.theme.title),
+        ]),
+        Line::styled(fd.rule.summary, app.theme.dim),
+        Line::raw(""),
+        Line::styled(fd.message.clone(), app.theme.server),
+        Line::raw(""),
+    ];
+    if fd.suspected {
+        lines.push(Line::styled(
+            "suspected: the only evidence is reply text, which RFC 1939 §9 says is not significant",
+            app.theme.warning,
+        ));
+    }
+    if let Some(r) = app.transcript.get(*row) {
+        lines.push(Line::styled(
+            format!(
+                "exchange {} — {} {}",
+                fd.at.exchange,
+                clock(app, r.time),
+                r.text
+            ),
+            app.theme.dim,
+        ));
+    }
+    lines.push(Line::styled(
+        "Esc closes; the transcript is at the exchange",
+        app.theme.hint,
+    ));
+    let r = centered(area, 90, 14);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(app, "Finding", true)),
+        r,
+    );
+}
+
+fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
+    let lines = vec![
+        Line::styled(
+            format!(
+                "Send \"{}\"?",
+                super::sanitize::display(line.as_bytes(), 60)
+            ),
+            app.theme.title,
+        ),
+        Line::raw(""),
+        Line::styled(why.to_owned(), app.theme.warning),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("y", app.theme.prompt),
+            Span::styled(
+                " send it (marked deliberate in the transcript)   ",
+                app.theme.server,
+            ),
+            Span::styled("n", app.theme.prompt),
+            Span::styled(" back to editing", app.theme.server),
+        ]),
+    ];
+    let r = centered(area, 78, 8);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(app, "Confirm", true)),
+        r,
+    );
+}
