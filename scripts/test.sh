@@ -17,6 +17,17 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "tmux (for the end-to-end UI tests)"
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends tmux >/dev/null
+  else
+    echo "tmux is missing and installing it needs root" >&2
+  fi
+fi
+tmux -V
+
 step "build"
 cargo build --all-targets
 
@@ -32,3 +43,4 @@ cargo test --all-targets
 
 step "criterion smoke run (one pass per benchmark, no timing assertions)"
 cargo bench --bench engine -- --test
+cargo bench --bench render -- --test

@@ -104,7 +104,7 @@ pub fn defaults() -> Vec<Binding> {
         b(CommandLine, &["tab"], Complete, "complete"),
         b(CommandLine, &["up"], HistoryPrev, "history"),
         b(CommandLine, &["down"], HistoryNext, "history"),
-        b(CommandLine, &["esc"], Leave, "leave the command line"),
+        b(CommandLine, &["esc"], Leave, "to the panels"),
         b(Transcript, &["q"], Quit, "quit"),
         b(Transcript, &["?"], Help, "help"),
         b(Transcript, &["tab"], FocusNext, "next panel"),

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod history;
 pub mod keys;
+pub mod offline;
 pub mod sanitize;
 pub mod theme;
 pub mod transcript;

@@ -93,6 +93,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         (Link::Failed(_), _) => "  not connected".to_owned(),
         (_, Some(t)) if t.insecure => format!("  {} ✗ NOT VERIFIED (--insecure)", t.version),
         (_, Some(t)) if t.verdict == "verified" => format!("  {} ✓ verified", t.version),
+        (_, Some(t)) if t.verdict == "recorded" => format!("  {} (recorded session)", t.version),
         (_, Some(t)) => format!("  {} ✗ {}", t.version, t.verdict),
         (_, None) => "  plaintext".to_owned(),
     };
@@ -566,53 +567,126 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn draw_help(f: &mut Frame, app: &App, area: Rect) {
-    let mut lines: Vec<Line> = Vec::new();
-    for scope in [
-        Scope::Global,
-        Scope::CommandLine,
-        Scope::Transcript,
-        Scope::Findings,
-        Scope::Session,
-    ] {
-        lines.push(Line::styled(scope.title().to_owned(), app.theme.title));
-        for b in app.keys.iter().filter(|b| b.scope == scope) {
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!(
-                        "  {:<22}",
-                        b.keys.join(", ").replace("backtab", "shift-tab")
-                    ),
-                    app.theme.prompt,
-                ),
-                Span::styled(b.desc, app.theme.server),
-            ]));
-        }
+/// Help entries: a title (scope) or a key column and its description.
+fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> {
+    let panels = [Scope::Transcript, Scope::Findings, Scope::Session];
+    // Bindings every panel has are listed once, under "panels".
+    let common = |b: &keys::Binding| {
+        panels.contains(&b.scope)
+            && panels.iter().all(|s| {
+                app.keys
+                    .iter()
+                    .any(|o| o.scope == *s && o.keys == b.keys && o.act == b.act)
+            })
+    };
+    let mut groups: Vec<(&'static str, Vec<&keys::Binding>)> = vec![
+        (
+            "everywhere",
+            app.keys
+                .iter()
+                .filter(|b| b.scope == Scope::Global)
+                .collect(),
+        ),
+        (
+            "command line",
+            app.keys
+                .iter()
+                .filter(|b| b.scope == Scope::CommandLine)
+                .collect(),
+        ),
+        (
+            "panels",
+            app.keys
+                .iter()
+                .filter(|b| b.scope == Scope::Transcript && common(b))
+                .collect(),
+        ),
+    ];
+    for s in panels {
+        groups.push((
+            s.title(),
+            app.keys
+                .iter()
+                .filter(|b| b.scope == s && !common(b))
+                .collect(),
+        ));
     }
-    lines.push(Line::styled("command line", app.theme.title));
+    let mut out = Vec::new();
+    for (title, bindings) in groups {
+        if bindings.is_empty() {
+            continue;
+        }
+        out.push((Some(title), String::new(), ""));
+        // Bindings that do the same thing share a line: "up, k / down, j  move".
+        let mut merged: Vec<(String, &'static str)> = Vec::new();
+        for b in bindings {
+            let k = b
+                .keys
+                .iter()
+                .map(|k| if k == " " { "space" } else { k.as_str() })
+                .collect::<Vec<_>>()
+                .join(", ")
+                .replace("backtab", "shift-tab");
+            match merged.iter_mut().find(|(_, d)| *d == b.desc) {
+                Some((keys, _)) => {
+                    keys.push_str(" / ");
+                    keys.push_str(&k);
+                }
+                None => merged.push((k, b.desc)),
+            }
+        }
+        out.extend(merged.into_iter().map(|(k, d)| (None, k, d)));
+    }
+    out.push((Some("command line"), String::new(), ""));
     for (c, d) in [
-        (
-            "any POP3 command",
-            "sent as typed, CRLF appended; PASS/AUTH secrets masked",
-        ),
-        (
-            ":save FILE",
-            "save the session (text transcript, secrets redacted)",
-        ),
-        (":starttls", "STLS and the TLS handshake"),
+        ("POP3 commands", "sent as typed"),
+        (":save FILE", "save (secrets redacted)"),
+        (":starttls", "STLS and TLS handshake"),
         (":reconnect", "a new connection"),
-        (":theme NAME", "dark, light, high-contrast, or a .toml path"),
+        (":theme NAME", "colour theme"),
         (":help  :quit", "this screen; leave"),
     ] {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {c:<22}"), app.theme.prompt),
-            Span::styled(d, app.theme.server),
-        ]));
+        out.push((None, c.to_owned(), d));
     }
-    lines.push(Line::styled("Esc, q or ? closes this help", app.theme.hint));
-    let r = centered(area, 86, lines.len() as u16 + 2);
+    out
+}
+
+fn draw_help(f: &mut Frame, app: &App, area: Rect) {
+    let entries = help_entries(app);
+    let two_columns = entries.len() + 1 >= area.height.saturating_sub(4) as usize;
+    let key_w = if two_columns { 12 } else { 20 };
+    let mut lines: Vec<Line> = entries
+        .into_iter()
+        .map(|(title, k, d)| match title {
+            Some(t) => Line::styled(t, app.theme.title),
+            None => Line::from(vec![
+                Span::styled(format!(" {k:<key_w$} "), app.theme.prompt),
+                Span::styled(d, app.theme.server),
+            ]),
+        })
+        .collect();
+    if !two_columns {
+        lines.push(Line::styled("Esc, q or ? closes this help", app.theme.hint));
+        let r = centered(area, 86, lines.len() as u16 + 2);
+        f.render_widget(Clear, r);
+        f.render_widget(Paragraph::new(lines).block(block(app, "Help", true)), r);
+        return;
+    }
+    let half = lines.len().div_ceil(2);
+    let right: Vec<Line> = lines.split_off(half);
+    let r = centered(
+        area,
+        area.width.saturating_sub(2),
+        (half as u16 + 2).min(area.height.saturating_sub(1)),
+    );
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(lines).block(block(app, "Help", true)), r);
+    let outer = block(app, "Help — Esc, q or ? closes", true);
+    let inner = outer.inner(r);
+    f.render_widget(outer, r);
+    let [a, b] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    f.render_widget(Paragraph::new(lines), a);
+    f.render_widget(Paragraph::new(right), b);
 }
 
 fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {

@@ -1,0 +1,69 @@
+//! The UI's state built from a recorded transcript, with no network: for `replay`, for tests
+//! and for the render benchmark. The engine runs over the transcript exactly as it would live.
+
+use crate::protocol::{Config, Engine, Event, Time, TransportEvent};
+use crate::session::Note;
+use crate::session::task::{Summary, Update};
+use crate::transcript::{Entry, Item};
+use crate::transport::TlsDetails;
+
+use super::App;
+
+/// Feeds every entry to a fresh engine and the updates to `app`. Time advances 1 ms per entry
+/// (plus `-- idle`).
+pub fn load(app: &mut App, entries: &[Entry]) {
+    let mut engine = Engine::new(Config::default());
+    let mut now = Time::default();
+    let mut updates: Vec<Update> = Vec::new();
+    for e in entries {
+        now = Time(now.0 + 1_000);
+        let mut sink = |ev: Event<'_>| updates.push(Update::Event(now, ev.into_owned()));
+        match &e.item {
+            Item::Client(b) => engine.handle_client(now, b, &mut sink),
+            Item::Server(b) => engine.handle_server(now, b, &mut sink),
+            Item::Transport(ev) => {
+                if let TransportEvent::TlsEstablished {
+                    cert_requested,
+                    client_cert,
+                } = ev
+                {
+                    updates.push(Update::Note(
+                        now,
+                        Note::Tls(Box::new(TlsDetails {
+                            version: "TLS".into(),
+                            cipher: "(recorded)".into(),
+                            cert_requested: *cert_requested,
+                            client_cert_sent: *client_cert,
+                            verdict: "recorded".into(),
+                            ..TlsDetails::default()
+                        })),
+                    ));
+                } else {
+                    updates.push(Update::Note(now, Note::Transport(*ev)));
+                }
+                let mut sink = |ev: Event<'_>| updates.push(Update::Event(now, ev.into_owned()));
+                engine.handle_transport(now, *ev, &mut sink);
+            }
+            Item::Idle { seconds } => now = Time(now.0 + (seconds * 1e6) as u64),
+        }
+    }
+    app.apply(Update::Note(
+        Time::default(),
+        Note::Connected {
+            addr: "(recorded session)".into(),
+        },
+    ));
+    for u in updates {
+        app.apply(u);
+    }
+    let s = engine.session();
+    app.apply(Update::Snapshot(Box::new(Summary {
+        state: Some(s.state),
+        caps: s.caps.clone(),
+        current_caps: s.current_caps().cloned(),
+        messages: s.maildrop.messages.keys().copied().take(10_000).collect(),
+        stat: s.maildrop.last_stat,
+        sasl_open: false,
+        closed: false,
+    })));
+}

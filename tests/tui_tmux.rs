@@ -1,0 +1,253 @@
+//! The real binary in tmux, as a person uses it: keys typed with send-keys, the screen read
+//! with capture-pane. Against the demo server over real sockets.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use popscope::protocol::server::Quirk;
+use popscope::server::{self, Running, ServeOptions, TlsMode};
+
+fn tmux_available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but tmux is missing: scripts/test.sh installs it"
+        );
+        eprintln!("tmux not installed: skipped");
+    }
+    ok
+}
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, w: u16, h: u16) -> Tmux {
+        let socket = format!(
+            "popscope-test-{}-{}",
+            std::process::id(),
+            cmd.len() * 7 + w as usize
+        );
+        let home = std::env::temp_dir().join(&socket);
+        let _ = std::fs::create_dir_all(&home);
+        let full = format!(
+            "env HOME={} XDG_DATA_HOME={} TERM=xterm-256color {cmd}; sleep 30",
+            home.display(),
+            home.display()
+        );
+        let st = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                &full,
+            ])
+            .status()
+            .unwrap_or_else(|e| panic!("tmux: {e}"));
+        assert!(st.success());
+        Tmux { socket }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let _ = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", "0", k])
+                .status();
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "0", "-l", text])
+            .status();
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "0"])
+            .output();
+        o.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Waits until the screen shows `text` (or fails with the screen).
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "'{text}' never appeared:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn start(rt: &tokio::runtime::Runtime, tls: TlsMode, quirk: Option<Quirk>) -> Running {
+    rt.block_on(server::start(ServeOptions {
+        port: 0,
+        tls,
+        quirk,
+        user: "demo".into(),
+        password: "demo".into(),
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_popscope")
+}
+
+#[test]
+fn stepping_through_a_session_by_hand() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
+    let screen = t.wait_for("▶AUTHORIZATION");
+    assert!(
+        screen.contains("+OK popscope demo POP3 server ready"),
+        "{screen}"
+    );
+    t.line("USER demo");
+    t.wait_for("USER accepted");
+    t.line("PASS demo");
+    let screen = t.wait_for("▶TRANSACTION");
+    assert!(
+        screen.contains("C: PASS ****") && !screen.contains("PASS demo"),
+        "{screen}"
+    );
+    t.line("LIST");
+    t.wait_for("▸ 4 lines");
+    t.line("QUIT");
+    let screen = t.wait_for("→ UPDATE");
+    assert!(
+        screen.contains("▶closed") || screen.contains("▶UPDATE"),
+        "{screen}"
+    );
+    // q outside the command line quits and gives the terminal back.
+    t.keys(&["Escape", "q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = t.screen();
+    assert!(
+        !after.contains("┌ Transcript"),
+        "the UI is still on screen:\n{after}"
+    );
+}
+
+#[test]
+fn the_seeds_case_shows_its_finding() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Implicit, Some(Quirk::TlsPreauth));
+    let cmd = format!(
+        "{} {} --ca-file {} --client-cert {} --client-key {}",
+        bin(),
+        s.url(),
+        s.certs.ca.display(),
+        s.certs.client_cert.display(),
+        s.certs.client_key.display()
+    );
+    let t = Tmux::start(&cmd, 120, 34);
+    t.wait_for("client cert sent");
+    t.line("USER demo");
+    t.wait_for("already authenticated");
+    // STAT is not valid in AUTHORIZATION: the UI asks first; y sends it, marked deliberate.
+    t.line("STAT");
+    t.wait_for("not valid in AUTHORIZATION");
+    t.keys(&["y"]);
+    let screen = t.wait_for("ST-009");
+    assert!(screen.contains("login skipped"), "{screen}");
+    assert!(screen.contains("(deliberate)"), "{screen}");
+    t.keys(&["C-c"]);
+}
+
+#[test]
+fn escape_sequences_from_the_server_are_shown_not_obeyed() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, Some(Quirk::HostileText));
+    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 230, 30);
+    let screen = t.wait_for("\\x1b[2J");
+    // Had the terminal obeyed \x1b[2J the frame would be gone; the title escape would be eaten.
+    assert!(
+        screen.contains("┌ Transcript") && screen.contains("\\x1b]0;pwned\\x07"),
+        "{screen}"
+    );
+    assert!(screen.contains("\\u{202E}gnp.exe"), "{screen}");
+    let title = Command::new("tmux")
+        .args(["-L", &t.socket, "display-message", "-p", "#{pane_title}"])
+        .output();
+    let title = title
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        !title.contains("pwned"),
+        "the window title was changed: {title}"
+    );
+    t.keys(&["C-c"]);
+}
+
+#[test]
+fn a_dead_server_leaves_the_ui_responsive() {
+    if !tmux_available() {
+        return;
+    }
+    // A listener that accepts and never speaks.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let _keep = std::thread::spawn(move || {
+        let _conns: Vec<_> = l.incoming().take(2).collect();
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    let t = Tmux::start(
+        &format!("{} pop3://127.0.0.1:{port} --timeout 60", bin()),
+        100,
+        28,
+    );
+    t.wait_for("connected to 127.0.0.1");
+    // The UI answers keys while the server is silent: open help, close it, quit.
+    t.keys(&["Escape", "?"]);
+    t.wait_for("Esc, q or ? closes");
+    t.keys(&["Escape", "q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!t.screen().contains("┌ Transcript"));
+}
