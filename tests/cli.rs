@@ -145,3 +145,39 @@ fn rules_lists_the_whole_catalog() {
     let text = stdout(&popscope(&["rules"]));
     assert!(text.contains("TLS-004") && text.contains("command injection"));
 }
+
+#[test]
+fn a_broken_theme_file_names_the_file_and_the_key() {
+    let dir = std::env::temp_dir().join(format!("popscope-theme-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let bad = dir.join("mine.toml");
+    let _ = std::fs::write(
+        &bad,
+        "name = \"mine\"\n[styles]\nviolation = { fg = \"ultraviolet\" }\n",
+    );
+    let bad_path = bad.display().to_string();
+    let o = popscope(&["--theme", &bad_path, "pop3://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("mine.toml")
+            && err.contains("styles.violation")
+            && err.contains("ultraviolet"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let o = popscope(&["--theme", "no-such-theme", "pop3://127.0.0.1:1"]);
+    assert!(
+        stderr(&o).contains("dark, light, high-contrast"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_ui_refuses_to_start_without_a_terminal() {
+    let o = popscope(&["pop3://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("needs a terminal"), "{}", stderr(&o));
+}

@@ -157,6 +157,12 @@ fn commands_the_rfc_forbids_now_need_confirmation_and_are_marked() {
     assert!(app.key(key(KeyCode::Enter)).is_empty());
     assert!(app.key(key(KeyCode::Char('n'))).is_empty());
     assert_eq!(app.line.text, "DELE 1", "n goes back to editing");
+    // confirm_dele = false in config.toml: DELE goes out at once.
+    app.confirm_dele = false;
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::Send(b"DELE 1".to_vec())]
+    );
 }
 
 #[test]

@@ -18,13 +18,23 @@ fn config_dir() -> Option<PathBuf> {
         .map(|d| d.join("popscope"))
 }
 
+/// A setting from `$XDG_CONFIG_HOME/popscope/config.toml`.
+fn config_value(key: &str) -> Option<toml::Value> {
+    let text = std::fs::read_to_string(config_dir()?.join("config.toml")).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    doc.get(key).cloned()
+}
+
+/// `confirm_dele = false` in config.toml turns the DELE confirmation off.
+pub fn confirm_dele() -> bool {
+    config_value("confirm_dele")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
+}
+
 /// The theme: --theme, else `theme = "..."` in config.toml, else dark; NO_COLOR drops colours.
 pub fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
-    let from_config = || -> Option<String> {
-        let text = std::fs::read_to_string(config_dir()?.join("config.toml")).ok()?;
-        let doc: toml::Table = text.parse().ok()?;
-        doc.get("theme")?.as_str().map(str::to_owned)
-    };
+    let from_config = || config_value("theme").and_then(|v| v.as_str().map(str::to_owned));
     let name = ui
         .theme
         .clone()
@@ -78,6 +88,7 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         theme,
         keys,
         greeting_hint: None,
+        confirm_dele: confirm_dele(),
     };
     let rt = super::runtime()?;
     rt.block_on(tui::run(opts))

@@ -140,6 +140,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
             theme,
             keys,
             greeting_hint: Some(hint),
+            confirm_dele: super::interactive::confirm_dele(),
         };
         crate::tui::run(opts).await.map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         drop(running);

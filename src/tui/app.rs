@@ -166,6 +166,8 @@ pub struct App {
     deliberate_next: bool,
     command_times: Vec<(u32, Time)>,
     pub history_file: Option<PathBuf>,
+    /// Ask before sending DELE (config.toml: `confirm_dele = false` turns it off).
+    pub confirm_dele: bool,
     pub dirty: bool,
 }
 
@@ -196,6 +198,7 @@ impl App {
             deliberate_next: false,
             command_times: Vec::new(),
             history_file: None,
+            confirm_dele: true,
             dirty: true,
         }
     }
@@ -592,7 +595,7 @@ impl App {
         }
         let cmd = Command::parse(text.as_bytes(), text.len() + 2);
         let known_state = matches!(self.link, Link::Up);
-        let why = if cmd.keyword == Keyword::Dele {
+        let why = if cmd.keyword == Keyword::Dele && self.confirm_dele {
             Some(format!(
                 "DELE {} marks the message deleted; QUIT then removes it from the server.",
                 show(cmd.arg(0).unwrap_or_default(), 20)

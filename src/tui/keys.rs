@@ -212,20 +212,24 @@ pub fn lookup(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
     hit(scope).or_else(|| hit(Scope::Global))
 }
 
-/// The footer: the keys of the focused scope, then the global ones.
+/// The footer: the keys of the focused scope, then the global ones; keys that share a
+/// description share an entry ("up/down history").
 pub fn hints(table: &[Binding], scope: Scope) -> Vec<(String, &'static str)> {
-    let mut seen: Vec<&'static str> = Vec::new();
     let ordered = table.iter().filter(|b| b.scope == scope).chain(
         table
             .iter()
             .filter(|b| b.scope == Scope::Global && scope != Scope::Global),
     );
-    ordered
-        .filter(|b| {
-            let fresh = !seen.contains(&b.desc);
-            seen.push(b.desc);
-            fresh && !b.keys.is_empty()
-        })
-        .map(|b| (b.keys.join("/"), b.desc))
-        .collect()
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for b in ordered.filter(|b| !b.keys.is_empty()) {
+        let first = b.keys[0].as_str();
+        match out.iter_mut().find(|(_, d)| *d == b.desc) {
+            Some((keys, _)) => {
+                keys.push('/');
+                keys.push_str(first);
+            }
+            None => out.push((first.to_owned(), b.desc)),
+        }
+    }
+    out
 }

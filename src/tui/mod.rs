@@ -39,6 +39,7 @@ pub struct TuiOptions {
     pub keys: Vec<keys::Binding>,
     /// Shown in the footer at start (the demo uses it for the credentials).
     pub greeting_hint: Option<String>,
+    pub confirm_dele: bool,
 }
 
 /// Seconds since midnight UTC, for the transcript's clock.
@@ -72,6 +73,7 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
         app.line.history = history::load(p);
     }
     app.message = opts.greeting_hint.map(|h| (h, false));
+    app.confirm_dele = opts.confirm_dele;
 
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);

@@ -413,8 +413,9 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
             .take(inner_h)
             .map(|(i, (fd, _))| {
                 let head = format!("{} {:<9}", sev_mark(fd.severity), fd.rule.id);
+                let section = fd.rule.rfc.split(',').next().unwrap_or_default();
                 let rest = format!(
-                    " {}{}",
+                    " {section:<14} {}{}",
                     if fd.suspected { "(suspected) " } else { "" },
                     fd.message
                 );

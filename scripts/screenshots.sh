@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Regenerates screenshots/*.png from the real binary: tmux runs popscope against the demo
+# server, capture-pane -e keeps the colours, aha turns them into HTML, headless Chromium
+# renders the PNG. Installs tmux, aha and chromium from Debian packages when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+for t in tmux aha chromium; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]/chromium/chromium fonts-dejavu-core}" >/dev/null
+fi
+cargo build --release -q
+bin=$PWD/target/release/popscope
+out=$PWD/screenshots
+work=$(mktemp -d)
+mkdir -p "$out"
+W=128 H=36
+
+# shot NAME "popscope args" key... ; a key "wait:TEXT" waits until TEXT is on screen, a key
+# "line:TEXT" types TEXT and Enter. A light theme is shot as on a light terminal.
+shot() {
+  local name=$1 args=$2; shift 2
+  local bg='#101418' fg='#d0d0d0' aha_bg=--black
+  case "$args" in *"--theme light"*) bg='#ffffff' fg='#202020' aha_bg= ;; esac
+  local sock="popscope-shot-$name"
+  tmux -L "$sock" kill-server 2>/dev/null || true
+  tmux -L "$sock" new-session -d -x $W -y $H "exec env HOME=$work/home TERM=xterm-256color COLORTERM=truecolor $bin $args"
+  sleep 1.5
+  for k in "$@"; do
+    case "$k" in
+      wait:*) for _ in $(seq 1 50); do tmux -L "$sock" capture-pane -p | grep -qF "${k#wait:}" && break; sleep 0.1; done ;;
+      line:*) tmux -L "$sock" send-keys -l "${k#line:}"; tmux -L "$sock" send-keys Enter; sleep 0.5 ;;
+      *) tmux -L "$sock" send-keys "$k"; sleep 0.3 ;;
+    esac
+  done
+  sleep 0.5
+  tmux -L "$sock" capture-pane -e -p > "$work/$name.ansi"
+  tmux -L "$sock" kill-server
+  {
+    echo '<!doctype html><html><head><meta charset="utf-8"><style>'
+    echo "body{margin:0;background:$bg} pre{margin:0;padding:10px;font:14px/1.2 'DejaVu Sans Mono',monospace;color:$fg}"
+    echo '</style></head><body><pre>'
+    aha --no-header $aha_bg < "$work/$name.ansi"
+    echo '</pre></body></html>'
+  } > "$work/$name.html"
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --user-data-dir="$work/chrome" --hide-scrollbars \
+    --window-size=1110,650 --screenshot="$out/$name.png" "file://$work/$name.html" >/dev/null 2>&1
+  echo "screenshots/$name.png"
+}
+
+shot seed-case "demo --quirk tls-preauth" "wait:client cert sent" "line:USER demo" "wait:already authenticated" "line:STAT" "y" "wait:ST-009" "Escape" "Tab" "Down" "Down" "Down"
+shot stls-session "demo" "wait:AUTHORIZATION" "line:CAPA" "line::starttls" "wait:TLS handshake done" "line:USER demo" "line:PASS demo" "line:LIST" "line:RETR 2" "wait:307 octets"
+shot help "demo" "wait:AUTHORIZATION" "Escape" "?"
+shot light-theme "demo --theme light --quirk unstuffed-dots" "wait:AUTHORIZATION" "line:CAPA" "line::starttls" "wait:TLS handshake done" "line:USER demo" "line:PASS demo" "line:RETR 2" "wait:ML-002"
+rm -rf "$work"
