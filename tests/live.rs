@@ -9,28 +9,12 @@ use popscope::cli::connect::ConnArgs;
 use popscope::cli::walk::{self, WalkOptions, WalkResult};
 use popscope::protocol::server::Quirk;
 use popscope::protocol::{Config, Secret, Severity};
-use popscope::server::{self, Running, ServeOptions, TlsMode};
+use popscope::server::{Running, TlsMode};
+
+mod common;
+use common::{runtime, start};
 use popscope::session::login::{Credentials, Method};
 use popscope::transport::Target;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
-}
-
-fn start(rt: &tokio::runtime::Runtime, tls: TlsMode, quirk: Option<Quirk>) -> Running {
-    rt.block_on(server::start(ServeOptions {
-        port: 0,
-        tls,
-        quirk,
-        user: "demo".into(),
-        password: "demo".into(),
-    }))
-    .unwrap_or_else(|e| panic!("demo server: {e}"))
-}
 
 fn walk_against(
     rt: &tokio::runtime::Runtime,

@@ -5,7 +5,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use popscope::protocol::server::Quirk;
-use popscope::server::{self, Running, ServeOptions, TlsMode};
+use popscope::server::TlsMode;
+
+mod common;
+use common::{runtime, start};
 
 fn tmux_available() -> bool {
     let ok = Command::new("tmux")
@@ -105,25 +108,6 @@ impl Drop for Tmux {
             .args(["-L", &self.socket, "kill-server"])
             .status();
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn start(rt: &tokio::runtime::Runtime, tls: TlsMode, quirk: Option<Quirk>) -> Running {
-    rt.block_on(server::start(ServeOptions {
-        port: 0,
-        tls,
-        quirk,
-        user: "demo".into(),
-        password: "demo".into(),
-    }))
-    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn bin() -> &'static str {

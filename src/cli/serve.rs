@@ -95,6 +95,28 @@ fn demo_setup(q: Option<Quirk>) -> (TlsMode, bool, Method) {
     }
 }
 
+/// Starts the demo server on a free loopback port; returns it with the URL to reach it.
+async fn start_demo(
+    tls: TlsMode,
+    q: Option<Quirk>,
+) -> Result<(server::Running, Target, Scheme), CliError> {
+    let running = server::start(ServeOptions {
+        port: 0,
+        tls,
+        quirk: q,
+        user: DEMO_USER.into(),
+        password: DEMO_PASSWORD.into(),
+    })
+    .await
+    .map_err(|e| CliError {
+        code: exit::CONNECT,
+        message: format!("cannot start the demo server: {e}"),
+    })?;
+    let target = Target::parse(&running.url()).map_err(CliError::usage)?;
+    let scheme = target.scheme.unwrap_or(Scheme::Pop3);
+    Ok((running, target, scheme))
+}
+
 /// The demo in the UI: the server in-process, the user at the command line.
 fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let (tls, client_cert, _) = demo_setup(q);
@@ -102,20 +124,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let keys = super::interactive::key_table()?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let running = server::start(ServeOptions {
-            port: 0,
-            tls,
-            quirk: q,
-            user: DEMO_USER.into(),
-            password: DEMO_PASSWORD.into(),
-        })
-        .await
-        .map_err(|e| CliError {
-            code: exit::CONNECT,
-            message: format!("cannot start the demo server: {e}"),
-        })?;
-        let target = Target::parse(&running.url()).map_err(CliError::usage)?;
-        let scheme = target.scheme.unwrap_or(Scheme::Pop3);
+        let (running, target, scheme) = start_demo(tls, q).await?;
         let conn = ConnArgs {
             ca_file: Some(running.certs.ca.clone()),
             client_cert: client_cert.then(|| running.certs.client_cert.clone()),
@@ -169,20 +178,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let (tls, client_cert, method) = demo_setup(q);
     let rt = super::runtime()?;
     rt.block_on(async {
-        let running = server::start(ServeOptions {
-            port: 0,
-            tls,
-            quirk: q,
-            user: DEMO_USER.into(),
-            password: DEMO_PASSWORD.into(),
-        })
-        .await
-        .map_err(|e| CliError {
-            code: exit::CONNECT,
-            message: format!("cannot start the demo server: {e}"),
-        })?;
-        let target = Target::parse(&running.url()).map_err(CliError::usage)?;
-        let scheme = target.scheme.unwrap_or(Scheme::Pop3);
+        let (running, target, scheme) = start_demo(tls, q).await?;
         println!(
             "# popscope demo: the built-in POP3 server on {}{}",
             running.url(),

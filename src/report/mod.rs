@@ -120,12 +120,7 @@ pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
         if group.is_empty() {
             continue;
         }
-        out.push_str(&format!(
-            "\n{} {} {}\n",
-            marker(sev),
-            group.len(),
-            plural(sev, group.len())
-        ));
+        out.push_str(&group_heading(sev, group.len()));
         for lf in group {
             let f = &lf.finding;
             out.push_str(&format!(
@@ -152,6 +147,11 @@ pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
         s.info
     ));
     out
+}
+
+/// The heading of one severity group: "✖ 2 violations".
+fn group_heading(sev: Severity, n: usize) -> String {
+    format!("\n{} {} {}\n", marker(sev), n, plural(sev, n))
 }
 
 fn plural(s: Severity, n: usize) -> &'static str {
@@ -291,12 +291,7 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
             if group.is_empty() {
                 continue;
             }
-            out.push_str(&format!(
-                "\n{} {} {}\n",
-                marker(sev),
-                group.len(),
-                plural(sev, group.len())
-            ));
+            out.push_str(&group_heading(sev, group.len()));
             for (conn, f) in group {
                 out.push_str(&format!(
                     "  {:<9} {}  connection #{conn}, exchange {}{}\n",

@@ -118,26 +118,20 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let pad = (area.width as usize).saturating_sub(used + counts.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
-    spans.push(Span::styled(
-        format!("✖ {}", app.counts[0]),
-        if app.counts[0] > 0 {
-            app.theme.violation
+    let styles = [app.theme.violation, app.theme.warning, app.theme.info];
+    for (i, mark) in ["✖", "⚠", "ℹ"].into_iter().enumerate() {
+        let lead = if i == 0 { "" } else { "  " };
+        let style = if app.counts[i] > 0 || i == 2 {
+            styles[i]
         } else {
             app.theme.dim
-        },
-    ));
-    spans.push(Span::styled(
-        format!("  ⚠ {}", app.counts[1]),
-        if app.counts[1] > 0 {
-            app.theme.warning
-        } else {
-            app.theme.dim
-        },
-    ));
-    spans.push(Span::styled(
-        format!("  ℹ {} ", app.counts[2]),
-        app.theme.info,
-    ));
+        };
+        spans.push(Span::styled(
+            format!("{lead}{mark} {}", app.counts[i]),
+            style,
+        ));
+    }
+    spans.push(Span::raw(" "));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
