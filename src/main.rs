@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Send(args)) => cli::send::run(args),
         Some(Command::Serve(args)) => cli::serve::serve(args),
+        Some(Command::Replay(args)) => cli::interactive::replay(args),
         Some(Command::Rules(args)) => cli::rules::run(args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(

@@ -52,6 +52,7 @@ fn walk_against(
         extra: extra.iter().map(|s| s.to_string()).collect(),
         injection_wait: Duration::from_millis(300),
         show: None,
+        record: None,
     }))
     .unwrap_or_else(|e| panic!("walk: {e}"))
 }
@@ -350,4 +351,171 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         "{}",
         &man[..man.len().min(200)]
     );
+}
+
+// ------------------------------------------------------------------ recording
+
+fn findings_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
+    let mut f: Vec<(String, String, u64)> = v["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["severity"].as_str().unwrap_or_default().to_owned(),
+                f["exchange"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    f.sort();
+    f
+}
+
+#[test]
+fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, Some(Quirk::WrongListSizes));
+    let dir = std::env::temp_dir().join(format!("popscope-rec-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let password = "s3cr3t-Passw0rd";
+    // The demo's own password is "demo"; these logins fail after sending the secret, which is
+    // what must not be recorded. One login that works checks the re-check.
+    for method in ["user", "plain", "login", "cram-md5"] {
+        let file = dir.join(format!("{method}.jsonl"));
+        let f = file.display().to_string();
+        let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args([
+                "send",
+                &s.url(),
+                "--user",
+                "demo",
+                "--password-env",
+                "PW",
+                "--login",
+                method,
+                "--record",
+                &f,
+                "NOOP",
+            ])
+            .env("PW", password)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "{method}: {}",
+            err_line(&o)
+        );
+        let rec = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(rec.contains("\"redacted\":true"), "{method}: {rec}");
+        for leak in [
+            password,
+            "czNjcjN0LVBhc3N3MHJk",
+            "AGRlbW8AczNjcjN0LVBhc3N3MHJk",
+        ] {
+            assert!(!rec.contains(leak), "{method} leaked {leak}: {rec}");
+        }
+    }
+    let file = dir.join("ok.jsonl").display().to_string();
+    let live = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args([
+            "send",
+            &s.url(),
+            "--user",
+            "demo",
+            "--password-env",
+            "PW",
+            "--login",
+            "user",
+            "--record",
+            &file,
+            "--json",
+            "LIST",
+            "RETR 1",
+            "TOP 1 0",
+        ])
+        .env("PW", "demo")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let live: serde_json::Value = serde_json::from_slice(&live.stdout).unwrap_or_default();
+    let again = popscope(&["check", "--transcript", &file, "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap_or_default();
+    assert!(
+        findings_of(&live).iter().any(|(r, _, _)| r == "MSG-006"),
+        "{live:#}"
+    );
+    assert_eq!(
+        findings_of(&live),
+        findings_of(&again),
+        "live {live:#}\nre-check {again:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_secrets_keeps_them_and_says_so() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let file = std::env::temp_dir().join(format!("popscope-keep-{}.jsonl", std::process::id()));
+    let f = file.display().to_string();
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "DEMO_PW",
+        "--login",
+        "user",
+        "--record",
+        &f,
+        "--record-secrets",
+        "NOOP",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err_line(&o));
+    let rec = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        rec.lines()
+            .next()
+            .is_some_and(|h| h.contains("\"secrets\":\"kept\"")),
+        "{rec}"
+    );
+    assert!(rec.contains("PASS demo"), "{rec}");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_damaged_recording_is_checked_up_to_the_damage() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let file = std::env::temp_dir().join(format!("popscope-cut-{}.jsonl", std::process::id()));
+    let f = file.display().to_string();
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "DEMO_PW",
+        "--record",
+        &f,
+        "STAT",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let mut rec = std::fs::read_to_string(&file).unwrap_or_default();
+    let lines = rec.lines().count();
+    rec.push_str("{\"type\":\"data\",\"t\":9.9,\"dir\":\"ser");
+    let _ = std::fs::write(&file, rec);
+    let o = popscope(&["check", "--transcript", &f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err_line(&o).contains(&format!("line {}", lines + 1)),
+        "{}",
+        err_line(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("states: greeting → AUTHORIZATION"),
+        "the part before the damage is reported"
+    );
+    let _ = std::fs::remove_file(&file);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::protocol::{Config, Severity};
 use crate::report::{self, LiveRun};
-use crate::transcript::{replay, text};
+use crate::transcript::{jsonl, replay, text};
 use crate::transport::{Scheme, Target};
 
 use super::connect::transport_error;
@@ -35,11 +35,14 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
     let path = file.display().to_string();
     let bytes = std::fs::read(file)
         .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
-    let entries = text::parse(&bytes).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
     let config = Config {
         severity_overrides: overrides,
         ..Config::default()
     };
+    if jsonl::looks_like(&bytes) {
+        return run_jsonl(args, &path, &bytes, config);
+    }
+    let entries = text::parse(&bytes).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
     let replayed = replay(&entries, config);
     if args.json {
         let s = serde_json::to_string_pretty(&report::transcript_json(&path, &replayed))
@@ -59,10 +62,59 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
     })
 }
 
+/// A JSON Lines recording: every session in it, re-checked with today's engine. Damage is
+/// reported after what came before it.
+fn run_jsonl(args: &CheckArgs, path: &str, bytes: &[u8], config: Config) -> Result<u8, CliError> {
+    let (sessions, damage) = jsonl::read(bytes);
+    let replayed: Vec<_> = sessions
+        .iter()
+        .map(|s| (s, replay(&s.entries, config.clone())))
+        .collect();
+    if args.json {
+        let mut all: Vec<serde_json::Value> = replayed
+            .iter()
+            .map(|(s, r)| {
+                let mut v = report::transcript_json(path, r);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("target".into(), serde_json::json!(s.target));
+                    o.insert("secrets".into(), serde_json::json!(s.secrets));
+                }
+                v
+            })
+            .collect();
+        let v = if all.len() == 1 {
+            all.remove(0)
+        } else {
+            serde_json::json!({ "sessions": all })
+        };
+        let s = serde_json::to_string_pretty(&v).map_err(|e| CliError::usage(e.to_string()))?;
+        print(&format!("{s}\n"));
+    } else {
+        for (s, r) in &replayed {
+            print(&format!("# session recorded against {}\n", s.target));
+            print(&report::transcript_text(path, r, bytes));
+        }
+    }
+    if let Some(d) = damage {
+        return Err(CliError::usage(format!("{path}: {d}")));
+    }
+    let violations = replayed.iter().any(|(_, r)| {
+        r.findings
+            .iter()
+            .any(|f| f.finding.severity == Severity::Violation)
+    });
+    Ok(if violations {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
+}
+
 fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
     let overrides = severity_overrides(&args.severity)?;
     let creds = args.conn.credentials()?;
+    let record = args.conn.record_file()?;
     let show: Option<Arc<Mutex<Box<dyn Write + Send>>>> = args.show_sessions.then(|| {
         Arc::new(Mutex::new(
             Box::new(std::io::stdout()) as Box<dyn Write + Send>
@@ -87,6 +139,7 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             allow_delete: args.allow_delete,
             injection_wait: Duration::from_secs_f64(args.injection_wait.clamp(0.0, 60.0)),
             show: show.clone(),
+            record: record.clone(),
         }
     };
     let rt = super::runtime()?;

@@ -12,6 +12,7 @@ use crate::session::{ConnectOptions, Connection, Outcome};
 use crate::transport::{Scheme, Target, TlsSettings, TransportError};
 
 use super::CliError;
+pub use crate::transcript::jsonl::RecordFile;
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct ConnArgs {
@@ -52,6 +53,12 @@ pub struct ConnArgs {
     /// How to log in.
     #[arg(long, value_enum, default_value_t = Method::Auto)]
     pub login: Method,
+    /// Record the session as JSON Lines, streamed and flushed as it goes (secrets redacted).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep passwords and SASL data in the recording (the header says so).
+    #[arg(long, requires = "record")]
+    pub record_secrets: bool,
 }
 
 impl ConnArgs {
@@ -110,6 +117,19 @@ impl ConnArgs {
             user,
             password: Some(Secret::new(password)),
         }))
+    }
+}
+
+impl ConnArgs {
+    /// The record file, if --record was given.
+    pub fn record_file(&self) -> Result<Option<RecordFile>, CliError> {
+        self.record
+            .as_deref()
+            .map(|p| {
+                RecordFile::create(p)
+                    .map_err(|e| CliError::usage(format!("--record {}: {e}", p.display())))
+            })
+            .transpose()
     }
 }
 

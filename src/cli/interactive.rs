@@ -65,6 +65,48 @@ pub fn require_terminal() -> Result<(), CliError> {
     }
 }
 
+/// `popscope replay FILE`: the UI with time travel, or the report without a terminal.
+pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
+    let path = args.file.display().to_string();
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
+    let (label, entries, damage) = if crate::transcript::jsonl::looks_like(&bytes) {
+        let (mut sessions, damage) = crate::transcript::jsonl::read(&bytes);
+        let n = sessions.len();
+        if args.session == 0 || args.session > n {
+            return Err(CliError::usage(format!(
+                "{path} holds {n} session(s); --session {} is not one of them",
+                args.session
+            )));
+        }
+        let s = sessions.swap_remove(args.session - 1);
+        (format!("replay {path} ({})", s.target), s.entries, damage)
+    } else {
+        let entries = crate::transcript::text::parse(&bytes)
+            .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
+        (format!("replay {path}"), entries, None)
+    };
+    if args.headless || require_terminal().is_err() {
+        let r = crate::transcript::replay(&entries, Config::default());
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout(),
+            crate::report::transcript_text(&path, &r, &bytes).as_bytes(),
+        );
+    } else {
+        let theme = theme(&args.ui)?;
+        let keys = key_table()?;
+        let rt = super::runtime()?;
+        rt.block_on(tui::replay::run(label, entries, theme, keys))
+            .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
+    }
+    match damage {
+        Some(d) => Err(CliError::usage(format!(
+            "{path}: {d} (everything before it was replayed)"
+        ))),
+        None => Ok(exit::OK),
+    }
+}
+
 pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
     let Some(scheme) = target.scheme else {
@@ -89,6 +131,7 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         keys,
         greeting_hint: None,
         confirm_dele: confirm_dele(),
+        record: conn.record_file()?.map(|f| (f, conn.record_secrets)),
     };
     let rt = super::runtime()?;
     rt.block_on(tui::run(opts))

@@ -83,6 +83,8 @@ pub enum Command {
     Send(SendArgs),
     /// Run the built-in POP3 server on loopback (conformant, or with a quirk).
     Serve(ServeArgs),
+    /// Open a recorded session (JSON Lines or the text format) in the UI, step by step.
+    Replay(ReplayArgs),
     /// List the rules popscope checks.
     Rules(RulesArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -172,6 +174,20 @@ pub struct ServeArgs {
     /// certificate (CN=demo), with their keys, into DIR and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording: JSON Lines from --record, or the text format.
+    pub file: PathBuf,
+    /// Which session of a file that holds several (from 1).
+    #[arg(long, default_value_t = 1)]
+    pub session: usize,
+    /// Print the report instead of opening the UI (automatic without a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,10 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         Some(Box::new(std::io::stdout()))
     };
     let printer = Printer::new(out, 0, "send", gathered.clone());
+    let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
+    if let Some(rec) = args.conn.record_file()? {
+        observers.push(rec.recorder(&target.url(scheme), args.conn.record_secrets));
+    }
     let engine = Config {
         severity_overrides: overrides,
         ..Config::default()
@@ -59,7 +63,8 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let starttls = args.conn.starttls && scheme == Scheme::Pop3;
     let rt = super::runtime()?;
     let result: Result<(), crate::transport::TransportError> = rt.block_on(async {
-        let (mut c, _) = Connection::open(&options, Box::new(printer)).await?;
+        let (mut c, _) =
+            Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
         if starttls {
             secure(&mut c, true).await?;
         }

@@ -150,6 +150,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
             keys,
             greeting_hint: Some(hint),
             confirm_dele: super::interactive::confirm_dele(),
+            record: None,
         };
         crate::tui::run(opts).await.map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         drop(running);
@@ -216,6 +217,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             allow_delete: false,
             injection_wait: Duration::from_millis(500),
             show: Some(show),
+            record: None,
         })
         .await
         .map_err(super::connect::transport_error)?;

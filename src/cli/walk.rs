@@ -33,6 +33,8 @@ pub struct WalkOptions {
     pub injection_wait: Duration,
     /// Print the sessions as transcripts here.
     pub show: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    /// Record every connection into this file (--record).
+    pub record: Option<super::connect::RecordFile>,
 }
 
 /// What the walk found.
@@ -82,12 +84,18 @@ impl Walker {
             .as_ref()
             .map(|w| Box::new(SharedWriter(w.clone())) as Box<dyn Write + Send>);
         let printer = Printer::new(out, index, label, self.gathered.clone());
+        let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
+        if let Some(rec) = &self.opts.record {
+            let target = format!("{} ({label})", self.opts.target.url(self.opts.scheme));
+            observers.push(rec.recorder(&target, self.opts.conn.record_secrets));
+        }
         let options = self.opts.conn.options(
             &self.opts.target,
             self.opts.scheme,
             self.opts.engine.clone(),
         );
-        let (conn, _greeting) = Connection::open(&options, Box::new(printer)).await?;
+        let (conn, _greeting) =
+            Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
         Ok(conn)
     }
 

@@ -31,7 +31,7 @@ impl Time {
 }
 
 /// Which side of the connection some bytes came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Client,
@@ -39,7 +39,7 @@ pub enum Direction {
 }
 
 /// Why a TLS handshake did not complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsFailure {
     /// The server answered the ClientHello with plaintext (`+OK …`): a plain POP3 port.
@@ -52,7 +52,7 @@ pub enum TlsFailure {
 
 /// What the transport below the engine saw happen. The engine cannot see sockets,
 /// so the driver reports these in order with the bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum TransportEvent {
     /// A TLS handshake completed: as the first event it is implicit TLS (RFC 8314),

@@ -45,6 +45,27 @@ pub trait Observer: Send {
     fn event(&mut self, _at: Time, _event: &Event<'_>) {}
 }
 
+/// Several observers, each seeing everything in order.
+pub struct Tee(pub Vec<Box<dyn Observer>>);
+
+impl Observer for Tee {
+    fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
+        for o in &mut self.0 {
+            o.wire(at, dir, bytes);
+        }
+    }
+    fn note(&mut self, at: Time, note: &Note) {
+        for o in &mut self.0 {
+            o.note(at, note);
+        }
+    }
+    fn event(&mut self, at: Time, ev: &Event<'_>) {
+        for o in &mut self.0 {
+            o.event(at, ev);
+        }
+    }
+}
+
 /// An observer that ignores everything.
 pub struct Quiet;
 impl Observer for Quiet {}

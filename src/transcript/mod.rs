@@ -1,5 +1,6 @@
 //! Transcripts: the text format, and driving the engine from a recorded session.
 
+pub mod jsonl;
 pub mod replay;
 pub mod text;
 

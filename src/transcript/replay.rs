@@ -34,7 +34,7 @@ pub fn replay(entries: &[Entry], config: Config) -> Replayed {
     let mut now = Time::default();
     let mut out = Collector::default();
     for entry in entries {
-        now = Time(now.0 + 1_000);
+        now = entry.at.unwrap_or(Time(now.0 + 1_000));
         out.current_line = entry.line;
         match &entry.item {
             Item::Client(bytes) => {

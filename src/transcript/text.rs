@@ -34,6 +34,9 @@ pub enum Item {
 pub struct Entry {
     pub line: usize,
     pub item: Item,
+    /// When it happened, if the transcript recorded it (JSON Lines does; the text format
+    /// does not, and replay then advances 1 ms per entry).
+    pub at: Option<crate::protocol::Time>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -69,7 +72,11 @@ pub fn parse(input: &[u8]) -> Result<Vec<Entry>, ParseError> {
                 crate::protocol::rules::show(raw, 40)
             )));
         };
-        entries.push(Entry { line, item });
+        entries.push(Entry {
+            line,
+            item,
+            at: None,
+        });
     }
     Ok(entries)
 }

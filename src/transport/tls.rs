@@ -32,7 +32,7 @@ pub struct TlsSettings {
 }
 
 /// One certificate, as a person reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
@@ -44,7 +44,8 @@ pub struct CertInfo {
 }
 
 /// What the handshake negotiated and what was verified.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TlsDetails {
     pub version: String,
     pub cipher: String,

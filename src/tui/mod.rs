@@ -6,6 +6,7 @@ pub mod app;
 pub mod history;
 pub mod keys;
 pub mod offline;
+pub mod replay;
 pub mod sanitize;
 pub mod theme;
 pub mod transcript;
@@ -40,6 +41,8 @@ pub struct TuiOptions {
     /// Shown in the footer at start (the demo uses it for the credentials).
     pub greeting_hint: Option<String>,
     pub confirm_dele: bool,
+    /// --record: the session as JSON Lines, with whether secrets are kept.
+    pub record: Option<(crate::transcript::jsonl::RecordFile, bool)>,
 }
 
 /// Seconds since midnight UTC, for the transcript's clock.
@@ -56,13 +59,19 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let (upd_tx, mut upd_rx) = mpsc::unbounded_channel();
     let gathered = Arc::new(Mutex::new(Gathered::default()));
+    let record = opts.record.clone();
+    let target = opts.label.clone();
     let session = tokio::spawn(task::run(
         opts.plan,
         req_rx,
         upd_tx,
         move |w: Box<dyn Write + Send>| {
-            Box::new(Printer::new(Some(w), 0, "tui", gathered.clone()))
-                as Box<dyn crate::session::Observer>
+            let mut observers: Vec<Box<dyn crate::session::Observer>> =
+                vec![Box::new(Printer::new(Some(w), 0, "tui", gathered.clone()))];
+            if let Some((file, keep)) = &record {
+                observers.push(file.recorder(&target, *keep));
+            }
+            Box::new(crate::session::Tee(observers)) as Box<dyn crate::session::Observer>
         },
     ));
 

@@ -16,7 +16,7 @@ pub fn load(app: &mut App, entries: &[Entry]) {
     let mut now = Time::default();
     let mut updates: Vec<Update> = Vec::new();
     for e in entries {
-        now = Time(now.0 + 1_000);
+        now = e.at.unwrap_or(Time(now.0 + 1_000));
         let mut sink = |ev: Event<'_>| updates.push(Update::Event(now, ev.into_owned()));
         match &e.item {
             Item::Client(b) => engine.handle_client(now, b, &mut sink),

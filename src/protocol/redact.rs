@@ -1,0 +1,96 @@
+//! Secrets in client lines, replaced by markers of the same length: the PASS argument, the
+//! APOP digest, AUTH initial responses and SASL response lines. For SASL PLAIN the
+//! authorization and authentication identities are kept and only the password is masked, and
+//! the result is still valid base64 of the same length, so a redacted transcript replays
+//! through the engine exactly like the original.
+
+use super::auth;
+use super::command::{Command, Keyword};
+
+const MASK: u8 = b'*';
+
+/// The redacted form of one client line (without its line end), or None if it holds no secret.
+/// `sasl_mechanism` is set while the line answers a SASL challenge.
+pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>> {
+    if let Some(mech) = sasl_mechanism {
+        return (line != b"*").then(|| sasl_payload(line, mech));
+    }
+    let cmd = Command::parse(line, line.len() + 2);
+    let secret = cmd.secret.as_ref()?;
+    let start = line.len() - secret.len();
+    let masked = match cmd.keyword {
+        Keyword::Pass | Keyword::Apop => vec![MASK; secret.len()],
+        Keyword::Auth if secret.expose() == b"=" => return None,
+        Keyword::Auth => sasl_payload(secret.expose(), cmd.mechanism().as_deref().unwrap_or("")),
+        _ => return None,
+    };
+    let mut out = line[..start].to_vec();
+    out.extend_from_slice(&masked);
+    Some(out)
+}
+
+/// A base64 SASL payload with its secret masked, same length, still valid base64 when the
+/// original was.
+fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
+    let Some(decoded) = auth::b64decode(b64) else {
+        return vec![MASK; b64.len()];
+    };
+    let masked = match (mechanism, auth::parse_plain(&decoded)) {
+        ("PLAIN", Some((authz, authc, pw))) => {
+            let mut m = authz.to_vec();
+            m.push(0);
+            m.extend_from_slice(authc);
+            m.push(0);
+            m.extend(std::iter::repeat_n(MASK, pw.len()));
+            m
+        }
+        _ => vec![MASK; decoded.len()],
+    };
+    auth::b64encode(&masked).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_apop_and_auth() {
+        assert_eq!(
+            client_line(b"PASS my secret", None),
+            Some(b"PASS *********".to_vec())
+        );
+        assert_eq!(client_line(b"USER alice", None), None);
+        let apop =
+            client_line(b"APOP mrose c4c9334bac560ecc979e58001b3e22fb", None).unwrap_or_default();
+        assert_eq!(apop, [b"APOP mrose ".as_slice(), &[b'*'; 32]].concat());
+        assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
+    }
+
+    #[test]
+    fn plain_keeps_the_identities() {
+        let ir = auth::plain_response(b"", b"alice", b"s3cret");
+        let line = format!("AUTH PLAIN {ir}");
+        let red = client_line(line.as_bytes(), None).unwrap_or_default();
+        assert_eq!(red.len(), line.len());
+        let payload = &red["AUTH PLAIN ".len()..];
+        let decoded = auth::b64decode(payload).unwrap_or_default();
+        assert_eq!(decoded, b"\0alice\0******");
+        // As a SASL response line too.
+        let red = client_line(ir.as_bytes(), Some("PLAIN")).unwrap_or_default();
+        assert_eq!(
+            auth::b64decode(&red).unwrap_or_default(),
+            b"\0alice\0******"
+        );
+    }
+
+    #[test]
+    fn other_sasl_lines_keep_length_and_validity() {
+        let resp = auth::cram_md5_response(b"tim", b"tanstaaftanstaaf", b"<1@x>");
+        let red = client_line(resp.as_bytes(), Some("CRAM-MD5")).unwrap_or_default();
+        assert_eq!(red.len(), resp.len());
+        assert!(auth::b64decode(&red).is_some());
+        assert!(!String::from_utf8_lossy(&red).contains(&resp));
+        assert_eq!(client_line(b"*", Some("LOGIN")), None);
+        assert_eq!(client_line(b"!!!!", Some("LOGIN")), Some(b"****".to_vec()));
+    }
+}

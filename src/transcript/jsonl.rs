@@ -1,0 +1,421 @@
+//! Recorded sessions as JSON Lines (format 1): a header, then one record per event, written
+//! and flushed as the session goes, so a crash or a kill loses nothing already received.
+//!
+//! ```text
+//! {"type":"header","format":1,"popscope":"0.1.0","target":"pop3://…","started":1795478400.12,"secrets":"redacted"}
+//! {"type":"data","t":0.0012,"dir":"server","text":"+OK ready\r\n"}
+//! {"type":"data","t":0.0030,"dir":"client","text":"PASS ******\r\n","redacted":true}
+//! {"type":"data","t":0.0051,"dir":"server","b64":"K09LIMOkDQo="}
+//! {"type":"tls","t":0.0400,"details":{…}}
+//! {"type":"transport","t":0.0400,"event":{"event":"tls-established","cert_requested":false,"client_cert":false}}
+//! {"type":"state","t":0.0510,"from":"AUTHORIZATION","to":"TRANSACTION","reason":"…","lawful":true}
+//! {"type":"finding","t":0.0520,"rule":"ST-001","severity":"violation","message":"…","exchange":3}
+//! ```
+//! `data` holds the exact octets of one read or write: `text` when they are UTF-8 without
+//! control characters other than CR, LF and TAB, `b64` otherwise. `state` and `finding`
+//! records say what the engine of the recording popscope derived; a re-check ignores them and
+//! runs today's engine on the data. A file may hold several sessions, each from its header.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{Direction, Event, Time, TransportEvent};
+use crate::session::{Note, Observer};
+use crate::transport::TlsDetails;
+
+use super::text::{Entry, Item};
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Record {
+    Header {
+        format: u32,
+        popscope: String,
+        target: String,
+        /// Seconds since the Unix epoch when the session started.
+        started: f64,
+        /// "redacted" (the default) or "kept" (--record-secrets).
+        secrets: String,
+    },
+    Data {
+        t: f64,
+        dir: Direction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        b64: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redacted: bool,
+    },
+    Transport {
+        t: f64,
+        event: TransportEvent,
+    },
+    Tls {
+        t: f64,
+        details: Box<TlsDetails>,
+    },
+    State {
+        t: f64,
+        from: String,
+        to: String,
+        reason: String,
+        lawful: bool,
+    },
+    Finding {
+        t: f64,
+        rule: String,
+        severity: String,
+        message: String,
+        exchange: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        suspected: bool,
+    },
+}
+
+fn clean_text(bytes: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(bytes).ok()?;
+    s.chars()
+        .all(|c| !c.is_control() || matches!(c, '\r' | '\n' | '\t'))
+        .then_some(s)
+}
+
+impl Record {
+    pub fn data(t: f64, dir: Direction, bytes: &[u8], redacted: bool) -> Record {
+        match clean_text(bytes) {
+            Some(s) => Record::Data {
+                t,
+                dir,
+                text: Some(s.to_owned()),
+                b64: None,
+                redacted,
+            },
+            None => Record::Data {
+                t,
+                dir,
+                text: None,
+                b64: Some(crate::protocol::auth::b64encode(bytes)),
+                redacted,
+            },
+        }
+    }
+}
+
+/// An observer that writes the session as JSON Lines.
+pub struct Recorder {
+    out: Box<dyn Write + Send>,
+    keep_secrets: bool,
+    /// The mechanism of the SASL exchange whose challenge is open.
+    sasl: Option<String>,
+    pending_mechanism: Option<String>,
+    failed: bool,
+}
+
+impl Recorder {
+    /// Writes the header at once.
+    pub fn new(mut out: Box<dyn Write + Send>, target: &str, keep_secrets: bool) -> Recorder {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let header = Record::Header {
+            format: FORMAT,
+            popscope: env!("CARGO_PKG_VERSION").into(),
+            target: target.into(),
+            started,
+            secrets: if keep_secrets { "kept" } else { "redacted" }.into(),
+        };
+        let failed = write_record(&mut out, &header).is_err();
+        Recorder {
+            out,
+            keep_secrets,
+            sasl: None,
+            pending_mechanism: None,
+            failed,
+        }
+    }
+
+    fn put(&mut self, r: &Record) {
+        if !self.failed && write_record(&mut self.out, r).is_err() {
+            // A full disk must not end the session; the record stops where it failed.
+            self.failed = true;
+        }
+    }
+
+    /// Client octets with every secret line masked (lines keep their length).
+    fn redact_client(&self, bytes: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut changed = false;
+        let mut sasl = self.sasl.clone();
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            let (line, end) = match piece.strip_suffix(b"\r\n") {
+                Some(l) => (l, &b"\r\n"[..]),
+                None => match piece.strip_suffix(b"\n") {
+                    Some(l) => (l, &b"\n"[..]),
+                    None => (piece, &b""[..]),
+                },
+            };
+            match crate::protocol::redact::client_line(line, sasl.as_deref()) {
+                Some(r) => {
+                    out.extend_from_slice(&r);
+                    changed = true;
+                }
+                None => out.extend_from_slice(line),
+            }
+            out.extend_from_slice(end);
+            // Only the first line after a challenge is a SASL response.
+            sasl = None;
+        }
+        (out, changed)
+    }
+}
+
+fn write_record(out: &mut Box<dyn Write + Send>, r: &Record) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
+}
+
+fn secs(t: Time) -> f64 {
+    t.as_secs_f64()
+}
+
+impl Observer for Recorder {
+    fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
+        if dir == Direction::Client && !self.keep_secrets {
+            let (b, redacted) = self.redact_client(bytes);
+            self.put(&Record::data(secs(at), dir, &b, redacted));
+        } else {
+            self.put(&Record::data(secs(at), dir, bytes, false));
+        }
+    }
+
+    fn note(&mut self, at: Time, note: &Note) {
+        match note {
+            Note::Connected { .. } => {}
+            Note::Tls(d) => self.put(&Record::Tls {
+                t: secs(at),
+                details: d.clone(),
+            }),
+            Note::Transport(ev) => self.put(&Record::Transport {
+                t: secs(at),
+                event: *ev,
+            }),
+        }
+    }
+
+    fn event(&mut self, at: Time, ev: &Event<'_>) {
+        match ev {
+            Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
+            Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
+            Event::SaslResponse { .. } => self.sasl = None,
+            Event::Reply(_) => {
+                self.sasl = None;
+                self.pending_mechanism = None;
+            }
+            Event::StateChange(t) => self.put(&Record::State {
+                t: secs(at),
+                from: t.from.name().into(),
+                to: t.to.name().into(),
+                reason: t.reason.clone(),
+                lawful: t.lawful,
+            }),
+            Event::Finding(f) => self.put(&Record::Finding {
+                t: secs(at),
+                rule: f.rule.id.into(),
+                severity: f.severity.as_str().into(),
+                message: f.message.clone(),
+                exchange: f.at.exchange,
+                suspected: f.suspected,
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// A shared, append-only file for `--record`: every connection of a run writes its session
+/// (header first) into it.
+#[derive(Clone)]
+pub struct RecordFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl RecordFile {
+    pub fn create(path: &std::path::Path) -> std::io::Result<RecordFile> {
+        let f = std::fs::File::create(path)?;
+        Ok(RecordFile(std::sync::Arc::new(std::sync::Mutex::new(f))))
+    }
+
+    /// A recorder for one connection.
+    pub fn recorder(&self, target: &str, keep_secrets: bool) -> Box<dyn crate::session::Observer> {
+        Box::new(Recorder::new(Box::new(self.clone()), target, keep_secrets))
+    }
+}
+
+impl std::io::Write for RecordFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut f = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("record file lock poisoned"))?;
+        f.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("record file lock poisoned"))?
+            .flush()
+    }
+}
+
+/// One recorded session: its header and what to replay.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub target: String,
+    pub secrets: String,
+    pub entries: Vec<Entry>,
+    pub tls: Vec<TlsDetails>,
+}
+
+/// What reading stopped at, if the file is damaged: everything before it was read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("line {line}: {message}")]
+pub struct Damage {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Whether the bytes look like a JSON Lines transcript (rather than the text format).
+pub fn looks_like(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Reads every session; stops at the first damaged line and says where.
+pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
+    let mut sessions: Vec<Session> = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let damage = |message: String| Some(Damage { line, message });
+        let record: Record = match serde_json::from_slice(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    sessions,
+                    damage(format!(
+                        "not a transcript record ({e}); everything before it was read"
+                    )),
+                );
+            }
+        };
+        if let Record::Header {
+            format,
+            target,
+            secrets,
+            ..
+        } = &record
+        {
+            if *format != FORMAT {
+                return (
+                    sessions,
+                    damage(format!(
+                        "transcript format {format}; this popscope reads format {FORMAT}"
+                    )),
+                );
+            }
+            sessions.push(Session {
+                target: target.clone(),
+                secrets: secrets.clone(),
+                ..Session::default()
+            });
+            continue;
+        }
+        let Some(s) = sessions.last_mut() else {
+            return (
+                sessions,
+                damage("the first record must be the header".into()),
+            );
+        };
+        let at = |t: f64| Some(Time((t.max(0.0) * 1e6) as u64));
+        match record {
+            Record::Header { .. } | Record::State { .. } | Record::Finding { .. } => {}
+            Record::Data {
+                t, dir, text, b64, ..
+            } => {
+                let bytes = match (text, b64) {
+                    (Some(t), None) => t.into_bytes(),
+                    (None, Some(b)) => match crate::protocol::auth::b64decode(b.as_bytes()) {
+                        Some(v) => v,
+                        None => return (sessions, damage("b64 is not valid base64".into())),
+                    },
+                    _ => {
+                        return (
+                            sessions,
+                            damage("a data record holds exactly one of text and b64".into()),
+                        );
+                    }
+                };
+                let item = match dir {
+                    Direction::Client => Item::Client(bytes),
+                    Direction::Server => Item::Server(bytes),
+                };
+                s.entries.push(Entry {
+                    line,
+                    item,
+                    at: at(t),
+                });
+            }
+            Record::Transport { t, event } => s.entries.push(Entry {
+                line,
+                item: Item::Transport(event),
+                at: at(t),
+            }),
+            Record::Tls { details, .. } => s.tls.push(*details),
+        }
+    }
+    if sessions.is_empty() {
+        return (
+            sessions,
+            Some(Damage {
+                line: 1,
+                message: "no header: not a popscope transcript".into(),
+            }),
+        );
+    }
+    (sessions, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_text_when_clean_and_base64_otherwise() {
+        assert!(matches!(
+            Record::data(0.0, Direction::Server, b"+OK ready\r\n", false),
+            Record::Data { text: Some(_), .. }
+        ));
+        assert!(matches!(
+            Record::data(0.0, Direction::Server, b"+OK \x1b[2J\r\n", false),
+            Record::Data { b64: Some(_), .. }
+        ));
+        assert!(matches!(
+            Record::data(0.0, Direction::Server, b"\xff\r\n", false),
+            Record::Data { b64: Some(_), .. }
+        ));
+    }
+
+    #[test]
+    fn damage_keeps_what_came_before() {
+        let file = b"{\"type\":\"header\",\"format\":1,\"popscope\":\"x\",\"target\":\"t\",\"started\":0,\"secrets\":\"redacted\"}\n{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":\"+OK\\r\\n\"}\n{\"type\":\"da";
+        let (sessions, damage) = read(file);
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].entries.len(), 1);
+        assert_eq!(damage.map(|d| d.line), Some(3));
+    }
+}

@@ -1,0 +1,127 @@
+//! Replay: the UI on a recorded session, with time travel. Each step shows the state machine,
+//! transcript and findings as they were after that exchange; the engine re-runs up to there.
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
+use futures_util::StreamExt;
+
+use crate::transcript::{Entry, Item};
+
+use super::{App, Theme, keys, offline, ui};
+
+/// Entry counts at which an exchange begins (each client line), then the whole session.
+fn steps(entries: &[Entry]) -> Vec<usize> {
+    let mut v: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.item, Item::Client(_)))
+        .map(|(i, _)| i)
+        .collect();
+    v.push(entries.len());
+    v
+}
+
+/// The UI state after the first `upto` entries.
+pub fn state_at(
+    label: &str,
+    entries: &[Entry],
+    upto: usize,
+    theme: &Theme,
+    table: &[keys::Binding],
+) -> App {
+    let mut app = App::new(label.to_owned(), theme.clone(), table.to_vec());
+    offline::load(&mut app, &entries[..upto.min(entries.len())]);
+    app.focus = super::app::Focus::Transcript;
+    app
+}
+
+pub async fn run(
+    label: String,
+    entries: Vec<Entry>,
+    theme: Theme,
+    table: Vec<keys::Binding>,
+) -> std::io::Result<()> {
+    let steps = steps(&entries);
+    let mut at = steps.len() - 1;
+    let build = |at: usize, keep: Option<&App>| {
+        let mut app = state_at(
+            &format!("{label} — step {}/{}", at + 1, steps.len()),
+            &entries,
+            steps[at],
+            &theme,
+            &table,
+        );
+        if let Some(old) = keep {
+            app.focus = old.focus;
+            app.selected_finding = old
+                .selected_finding
+                .min(app.findings.len().saturating_sub(1));
+        }
+        app.message = Some((
+            "replay: ] next exchange · [ previous · { start · } end · q quit".into(),
+            false,
+        ));
+        app
+    };
+    let mut app = build(at, None);
+    let mut terminal = ratatui::init();
+    let mut events = EventStream::new();
+    let result = loop {
+        if app.dirty {
+            if let Err(e) = terminal.draw(|f| ui::draw(f, &app)) {
+                break Err(e);
+            }
+            app.dirty = false;
+        }
+        let Some(Ok(ev)) = events.next().await else {
+            break Ok(());
+        };
+        let TermEvent::Key(k) = ev else {
+            app.dirty = true;
+            continue;
+        };
+        if k.kind == KeyEventKind::Release {
+            continue;
+        }
+        let step_to = match k.code {
+            KeyCode::Char(']') | KeyCode::Right if app.overlay.is_none() => {
+                Some((at + 1).min(steps.len() - 1))
+            }
+            KeyCode::Char('[') | KeyCode::Left if app.overlay.is_none() => {
+                Some(at.saturating_sub(1))
+            }
+            KeyCode::Char('{') => Some(0),
+            KeyCode::Char('}') => Some(steps.len() - 1),
+            _ => None,
+        };
+        if let Some(to) = step_to {
+            at = to;
+            app = build(at, Some(&app));
+            continue;
+        }
+        if app.key(k).contains(&super::app::Action::Quit) {
+            break Ok(());
+        }
+    };
+    ratatui::restore();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::text;
+
+    #[test]
+    fn each_step_shows_the_state_as_of_that_exchange() {
+        let src = b"S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: STAT\nS: +OK 1 2\n";
+        let entries = text::parse(src).unwrap_or_default();
+        let s = steps(&entries);
+        assert_eq!(s, vec![1, 3, 5, 7]);
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let table = keys::defaults();
+        let before_pass = state_at("x", &entries, s[1], &theme, &table);
+        assert_eq!(before_pass.state.name(), "AUTHORIZATION (USER accepted)");
+        let end = state_at("x", &entries, s[3], &theme, &table);
+        assert_eq!(end.state.name(), "TRANSACTION");
+    }
+}
