@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(server_bytes session transcript_text transcript_jsonl)
+[ ${#targets[@]} -gt 0 ] || targets=(server_bytes session transcript_text transcript_jsonl import_curl import_openssl import_pcap)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"

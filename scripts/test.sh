@@ -17,16 +17,20 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
-step "tmux (for the end-to-end UI tests)"
-if ! command -v tmux >/dev/null 2>&1; then
+step "tmux and curl (the UI end-to-end tests; a real curl log for the importer)"
+missing=()
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends tmux >/dev/null
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "tmux is missing and installing it needs root" >&2
+    echo "missing ${missing[*]} and installing needs root" >&2
   fi
 fi
 tmux -V
+curl --version | head -1
 
 step "build"
 cargo build --all-targets

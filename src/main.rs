@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Some(Command::Send(args)) => cli::send::run(args),
         Some(Command::Serve(args)) => cli::serve::serve(args),
         Some(Command::Replay(args)) => cli::interactive::replay(args),
+        Some(Command::Import(args)) => cli::convert::import(args),
+        Some(Command::Export(args)) => cli::convert::export(args),
         Some(Command::Rules(args)) => cli::rules::run(args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod connect;
+pub mod convert;
 pub mod interactive;
 pub mod printer;
 pub mod rules;
@@ -85,6 +86,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Open a recorded session (JSON Lines or the text format) in the UI, step by step.
     Replay(ReplayArgs),
+    /// Turn a curl log, an openssl s_client log or a pcap/pcapng capture into a transcript.
+    Import(ImportArgs),
+    /// Turn a recording into the text format or an evidence bundle for a bug report.
+    Export(ExportArgs),
     /// List the rules popscope checks.
     Rules(RulesArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -174,6 +179,51 @@ pub struct ServeArgs {
     /// certificate (CN=demo), with their keys, into DIR and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certs: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// `curl -v` or `curl --trace-ascii` output.
+    Curl,
+    /// An `openssl s_client` terminal log.
+    Openssl,
+    /// A pcap or pcapng capture (plaintext POP3 only).
+    Pcap,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    #[arg(long, value_enum)]
+    pub from: ImportFormat,
+    /// For captures: the server's TCP port (default 110).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Write the transcript here instead of to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The text format of `check --transcript` (C:/S: lines).
+    Text,
+    /// One Markdown file for a bug report: findings, TLS and certificates, capabilities,
+    /// the redacted transcript, popscope's version.
+    Bundle,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A JSON Lines recording.
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
+    pub to: ExportFormat,
+    /// Which session of a file that holds several (from 1).
+    #[arg(long, default_value_t = 1)]
+    pub session: usize,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

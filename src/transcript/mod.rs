@@ -1,5 +1,7 @@
 //! Transcripts: the text format, and driving the engine from a recorded session.
 
+pub mod export;
+pub mod import;
 pub mod jsonl;
 pub mod replay;
 pub mod text;

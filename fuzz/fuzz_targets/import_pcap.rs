@@ -1,0 +1,13 @@
+//! The pcap importer never panics, and the engine runs over whatever it accepted.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use popscope::protocol::Config;
+use popscope::transcript::{import, replay};
+
+fuzz_target!(|data: &[u8]| {
+    let imported = import::pcap(data, None);
+    if let Ok(i) = imported {
+        let _ = replay(&i.entries, Config::default());
+    }
+});

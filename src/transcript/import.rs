@@ -1,0 +1,417 @@
+//! Importers: sessions recorded by other tools, turned into transcript entries the engine can
+//! check. `curl -v` and `curl --trace-ascii` logs, `openssl s_client` terminal logs, and
+//! plaintext POP3 from pcap and pcapng captures (TCP reassembled per direction).
+//!
+//! Other tools lose information popscope would keep (curl does not log message bodies, line
+//! ends become CRLF); each importer says what it had to assume, as `#` notes.
+
+use std::collections::BTreeMap;
+
+use crate::protocol::command::Command;
+use crate::protocol::response::StatusLine;
+use crate::protocol::{Time, TransportEvent};
+
+use super::text::{Entry, Item};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImportError {
+    #[error("{0}")]
+    Format(String),
+}
+
+/// What an import produced, and what it had to assume.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub entries: Vec<Entry>,
+    pub notes: Vec<String>,
+}
+
+fn line_entry(line: usize, client: bool, text: &[u8]) -> Entry {
+    let mut b = text.to_vec();
+    b.extend_from_slice(b"\r\n");
+    Entry {
+        line,
+        item: if client {
+            Item::Client(b)
+        } else {
+            Item::Server(b)
+        },
+        at: None,
+    }
+}
+
+/// Lines as (file line, from client, text), with missing multi-line bodies closed by a "."
+/// (logs that omit bodies would otherwise swallow the next reply as message data).
+fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<String>) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut pending: std::collections::VecDeque<Command> = Default::default();
+    let mut in_body = false;
+    let mut noted = false;
+    for (i, (n, client, text)) in lines.iter().enumerate() {
+        out.push(line_entry(*n, *client, text));
+        if *client {
+            pending.push_back(Command::parse(text, text.len() + 2));
+            continue;
+        }
+        if in_body {
+            if text.as_slice() == b"." {
+                in_body = false;
+            }
+            continue;
+        }
+        let Some(cmd) = pending.pop_front() else {
+            continue;
+        };
+        let st = StatusLine::parse(text);
+        let multi = st.status == crate::protocol::Status::Ok && cmd.expects_multiline();
+        if !multi {
+            continue;
+        }
+        let body_follows = lines.get(i + 1).is_some_and(|(_, c, _)| !c);
+        if body_follows {
+            in_body = true;
+        } else {
+            out.push(line_entry(*n, false, b"."));
+            if !noted {
+                notes.push(format!("line {n}: the log has no data for {} (the body went elsewhere); a terminator was assumed", cmd.redacted()));
+                noted = true;
+            }
+        }
+    }
+    out
+}
+
+/// `curl -v` (lines `< ` and `> `) or `curl --trace-ascii` (`<= Recv header` blocks).
+pub fn curl(text: &str) -> Result<Imported, ImportError> {
+    let mut lines: Vec<(usize, bool, Vec<u8>)> = Vec::new();
+    let trace = text
+        .lines()
+        .any(|l| l.starts_with("=> Send") || l.starts_with("<= Recv"));
+    if trace {
+        let mut current: Option<(usize, bool, Vec<u8>)> = None;
+        for (i, l) in text.lines().enumerate() {
+            if l.starts_with("=> Send") || l.starts_with("<= Recv") {
+                if let Some(c) = current.take() {
+                    lines.push(c);
+                }
+                current = Some((i + 1, l.starts_with("=>"), Vec::new()));
+            } else if l.starts_with("== Info") {
+                if let Some(c) = current.take() {
+                    lines.push(c);
+                }
+            } else if let Some((_, _, buf)) = current.as_mut()
+                && let Some((offset, data)) = l.split_once(": ")
+                && offset.len() == 4
+                && offset.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                // trace-ascii wraps at 64 octets and shows line ends as line breaks.
+                buf.extend_from_slice(data.as_bytes());
+            }
+        }
+        if let Some(c) = current.take() {
+            lines.push(c);
+        }
+    } else {
+        for (i, l) in text.lines().enumerate() {
+            if let Some(r) = l.strip_prefix("< ") {
+                lines.push((i + 1, false, r.as_bytes().to_vec()));
+            } else if let Some(r) = l.strip_prefix("> ") {
+                lines.push((i + 1, true, r.as_bytes().to_vec()));
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Err(ImportError::Format(
+            "no POP3 lines: expected a curl -v log (< and > lines) or --trace-ascii output".into(),
+        ));
+    }
+    let mut notes =
+        vec!["curl logs show lines, not octets: every line ends in CRLF here".to_owned()];
+    let entries = close_missing_bodies(lines, &mut notes);
+    Ok(Imported { entries, notes })
+}
+
+/// An `openssl s_client` terminal log: the banner and session-ticket blocks are skipped; a
+/// line is the server's when it is a status line or inside a multi-line reply, the client's
+/// otherwise (what was typed, as a terminal capture shows it).
+pub fn openssl(text: &str) -> Result<Imported, ImportError> {
+    let mut lines: Vec<(usize, bool, Vec<u8>)> = Vec::new();
+    let mut started = false;
+    let mut in_block = false;
+    let mut pending: std::collections::VecDeque<Command> = Default::default();
+    let mut in_body = false;
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.strip_suffix('\r').unwrap_or(raw);
+        if !started {
+            if StatusLine::looks_like_status(l.as_bytes()) {
+                started = true;
+            } else {
+                continue;
+            }
+        }
+        if l == "---" {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block
+            || matches!(l, "read R BLOCK" | "DONE" | "closed" | "RENEGOTIATING")
+            || l.starts_with("read:errno")
+        {
+            continue;
+        }
+        let b = l.as_bytes().to_vec();
+        if in_body {
+            in_body = b != b".";
+            lines.push((i + 1, false, b));
+            continue;
+        }
+        if StatusLine::looks_like_status(&b) || b.starts_with(b"+ ") || lines.is_empty() {
+            if let Some(cmd) = pending.pop_front() {
+                in_body = b.starts_with(b"+OK") && cmd.expects_multiline();
+            }
+            lines.push((i + 1, false, b));
+        } else {
+            pending.push_back(Command::parse(&b, b.len() + 2));
+            lines.push((i + 1, true, b));
+        }
+    }
+    if !started {
+        return Err(ImportError::Format(
+            "no +OK/-ERR greeting found: not an s_client log of a POP3 session".into(),
+        ));
+    }
+    let entries = lines
+        .into_iter()
+        .map(|(n, c, t)| line_entry(n, c, &t))
+        .collect();
+    Ok(Imported {
+        entries,
+        notes: vec![
+            "s_client logs show lines: every line ends in CRLF here".into(),
+            "which lines the client typed is inferred (status lines and multi-line replies are the server's)".into(),
+        ],
+    })
+}
+
+/// One direction of a TCP connection, put back in order.
+#[derive(Default)]
+struct Stream {
+    next: Option<u32>,
+    out_of_order: BTreeMap<u32, Vec<u8>>,
+}
+
+impl Stream {
+    /// Returns the octets that are now in order.
+    fn push(&mut self, seq: u32, syn: bool, payload: &[u8]) -> Vec<u8> {
+        let start = if syn { seq.wrapping_add(1) } else { seq };
+        let next = *self.next.get_or_insert(start);
+        if payload.is_empty() {
+            return Vec::new();
+        }
+        let offset = seq.wrapping_sub(next) as i32;
+        let mut out = Vec::new();
+        if offset <= 0 {
+            // Retransmitted octets are dropped; new ones go out.
+            let skip = (-offset) as usize;
+            if skip < payload.len() {
+                out.extend_from_slice(&payload[skip..]);
+            }
+        } else if self.out_of_order.len() < 4096 {
+            self.out_of_order.insert(seq, payload.to_vec());
+        }
+        let mut cursor = next.wrapping_add(out.len() as u32);
+        while let Some((&s, _)) = self.out_of_order.iter().next() {
+            let rel = s.wrapping_sub(cursor) as i32;
+            if rel > 0 {
+                break;
+            }
+            if let Some(data) = self.out_of_order.remove(&s) {
+                let skip = (-rel) as usize;
+                if skip < data.len() {
+                    out.extend_from_slice(&data[skip..]);
+                    cursor = cursor.wrapping_add((data.len() - skip) as u32);
+                }
+            }
+        }
+        self.next = Some(next.wrapping_add(out.len() as u32));
+        out
+    }
+}
+
+/// Plaintext POP3 from a pcap or pcapng capture: the first TCP connection to `port` (110 when
+/// none is given), both directions reassembled. Stops where STLS switches to TLS.
+pub fn pcap(bytes: &[u8], port: Option<u16>) -> Result<Imported, ImportError> {
+    let port = port.unwrap_or(110);
+    let packets = read_packets(bytes)?;
+    let mut client = Stream::default();
+    let mut server = Stream::default();
+    let mut conn: Option<(u16, u16)> = None;
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
+    let mut t0: Option<std::time::Duration> = None;
+    let mut stls_sent = false;
+    let mut server_line = Vec::new();
+    for (n, (ts, link, data)) in packets.iter().enumerate() {
+        let sliced = match link {
+            Link::Ethernet => etherparse::SlicedPacket::from_ethernet(data),
+            Link::Ip => etherparse::SlicedPacket::from_ip(data),
+            Link::Sll => etherparse::SlicedPacket::from_linux_sll(data),
+            Link::Null => etherparse::SlicedPacket::from_ip(data.get(4..).unwrap_or_default()),
+        };
+        let Ok(p) = sliced else { continue };
+        let Some(etherparse::TransportSlice::Tcp(tcp)) = p.transport else {
+            continue;
+        };
+        let (sp, dp) = (tcp.source_port(), tcp.destination_port());
+        let to_server = dp == port;
+        if !to_server && sp != port {
+            continue;
+        }
+        let client_port = if to_server { sp } else { dp };
+        match conn {
+            None => conn = Some((client_port, port)),
+            Some((c, _)) if c != client_port => continue,
+            _ => {}
+        }
+        let at = {
+            let base = *t0.get_or_insert(*ts);
+            Some(Time(ts.saturating_sub(base).as_micros() as u64))
+        };
+        let stream = if to_server { &mut client } else { &mut server };
+        let data = stream.push(tcp.sequence_number(), tcp.syn(), tcp.payload());
+        if !data.is_empty() {
+            if to_server {
+                stls_sent |= data.windows(6).any(|w| w.eq_ignore_ascii_case(b"STLS\r\n"));
+                entries.push(Entry {
+                    line: n + 1,
+                    item: Item::Client(data),
+                    at,
+                });
+            } else {
+                server_line.extend_from_slice(&data);
+                entries.push(Entry {
+                    line: n + 1,
+                    item: Item::Server(data),
+                    at,
+                });
+                if stls_sent
+                    && server_line.windows(3).any(|w| w == b"+OK")
+                    && server_line.ends_with(b"\n")
+                {
+                    notes.push(format!("packet {}: the capture switches to TLS after STLS; only the plaintext part is imported", n + 1));
+                    return Ok(Imported { entries, notes });
+                }
+                if let Some(i) = server_line.iter().rposition(|&b| b == b'\n') {
+                    server_line.drain(..=i);
+                }
+            }
+        }
+        if tcp.fin() && !to_server {
+            entries.push(Entry {
+                line: n + 1,
+                item: Item::Transport(TransportEvent::ServerClosed { close_notify: true }),
+                at,
+            });
+        }
+    }
+    if conn.is_none() {
+        return Err(ImportError::Format(format!(
+            "no TCP connection to port {port} in the capture (--port sets another)"
+        )));
+    }
+    Ok(Imported { entries, notes })
+}
+
+#[derive(Clone, Copy)]
+enum Link {
+    Ethernet,
+    Ip,
+    Sll,
+    Null,
+}
+
+type Packet = (std::time::Duration, Link, Vec<u8>);
+
+fn link_of(d: pcap_file::DataLink) -> Option<Link> {
+    use pcap_file::DataLink as D;
+    match d {
+        D::ETHERNET => Some(Link::Ethernet),
+        D::RAW | D::IPV4 | D::IPV6 => Some(Link::Ip),
+        D::LINUX_SLL => Some(Link::Sll),
+        D::NULL | D::LOOP => Some(Link::Null),
+        _ => None,
+    }
+}
+
+fn read_packets(bytes: &[u8]) -> Result<Vec<Packet>, ImportError> {
+    let bad = |e: pcap_file::PcapError| ImportError::Format(format!("not a readable capture: {e}"));
+    let mut out = Vec::new();
+    if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        let mut r = pcap_file::pcapng::PcapNgReader::new(bytes).map_err(bad)?;
+        let mut links: Vec<Option<Link>> = Vec::new();
+        while let Some(block) = r.next_block() {
+            match block.map_err(bad)? {
+                pcap_file::pcapng::Block::InterfaceDescription(idb) => {
+                    links.push(link_of(idb.linktype))
+                }
+                pcap_file::pcapng::Block::EnhancedPacket(epb) => {
+                    if let Some(Some(link)) = links.get(epb.interface_id as usize) {
+                        out.push((epb.timestamp, *link, epb.data.to_vec()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else {
+        let mut r = pcap_file::pcap::PcapReader::new(bytes).map_err(bad)?;
+        let link = link_of(r.header().datalink).ok_or_else(|| {
+            ImportError::Format(
+                "unsupported link type (Ethernet, raw IP, Linux SLL and loopback are read)".into(),
+            )
+        })?;
+        while let Some(p) = r.next_packet() {
+            let p = p.map_err(bad)?;
+            out.push((p.timestamp, link, p.data.to_vec()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reassembly_orders_and_drops_retransmissions() {
+        let mut s = Stream::default();
+        assert_eq!(s.push(100, true, b""), b"");
+        assert_eq!(s.push(101, false, b"abc"), b"abc");
+        assert_eq!(s.push(107, false, b"ghi"), b"");
+        assert_eq!(s.push(101, false, b"abc"), b"");
+        assert_eq!(s.push(104, false, b"def"), b"defghi");
+        assert_eq!(s.push(105, false, b"efghij"), b"j");
+    }
+
+    #[test]
+    fn curl_verbose_log() {
+        let log = "* Connected to 127.0.0.1 port 110\n< +OK ready\n> CAPA\n< +OK\n< TOP\n< .\n> RETR 1\n< +OK 278 octets\n* Connection #0 left intact\n";
+        let imp = curl(log).unwrap_or_default();
+        let server: Vec<u8> = imp
+            .entries
+            .iter()
+            .filter_map(|e| {
+                if let Item::Server(b) = &e.item {
+                    Some(b.clone())
+                } else {
+                    None
+                }
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            server,
+            b"+OK ready\r\n+OK\r\nTOP\r\n.\r\n+OK 278 octets\r\n.\r\n"
+        );
+        assert!(imp.notes.iter().any(|n| n.contains("RETR 1")));
+    }
+}

@@ -1,0 +1,291 @@
+//! Importers and exports on real material: a curl log of a real curl run, a capture written
+//! from a recorded loopback session, an s_client terminal log; text and bundle exports.
+
+use std::process::Command;
+
+use etherparse::PacketBuilder;
+use popscope::protocol::Config;
+use popscope::server::TlsMode;
+use popscope::transcript::{Item, import, jsonl, replay};
+
+mod common;
+use common::{runtime, start};
+
+fn popscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(args)
+        .env("PW", "demo")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn streams(entries: &[popscope::transcript::Entry]) -> (Vec<u8>, Vec<u8>) {
+    let (mut c, mut s) = (Vec::new(), Vec::new());
+    for e in entries {
+        match &e.item {
+            Item::Client(b) => c.extend_from_slice(b),
+            Item::Server(b) => s.extend_from_slice(b),
+            _ => {}
+        }
+    }
+    (c, s)
+}
+
+#[test]
+fn a_real_curl_log_imports_and_checks() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "CI=true but curl is missing");
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let o = Command::new("curl")
+        .args([
+            "-v",
+            "-s",
+            "-u",
+            "demo:demo",
+            &format!("{}/1", s.url()),
+            "-o",
+            "/dev/null",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = String::from_utf8_lossy(&o.stderr).into_owned();
+    let imp = import::curl(&log).unwrap_or_else(|e| panic!("{e}: {log}"));
+    let r = replay(&imp.entries, Config::default());
+    assert_eq!(
+        r.session.state,
+        popscope::protocol::State::Transaction,
+        "{log}"
+    );
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.finding.severity != popscope::protocol::Severity::Violation),
+        "{:?}",
+        r.findings
+            .iter()
+            .map(|f| f.finding.rule.id)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        imp.notes.iter().any(|n| n.contains("RETR 1")),
+        "{:?}",
+        imp.notes
+    );
+}
+
+/// Writes a pcap of a recorded session, as a loopback capture would hold it: Ethernet, IPv4,
+/// TCP with real sequence numbers, one segment retransmitted and two swapped.
+fn write_pcap(session: &jsonl::Session, path: &std::path::Path) {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let header = pcap_file::pcap::PcapHeader {
+        datalink: pcap_file::DataLink::ETHERNET,
+        ..Default::default()
+    };
+    let mut w =
+        pcap_file::pcap::PcapWriter::with_header(file, header).unwrap_or_else(|e| panic!("{e}"));
+    let (mut cseq, mut sseq) = (1000u32, 5000u32);
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut from_server: Vec<bool> = Vec::new();
+    let seg = |from_client: bool, seq: u32, syn: bool, payload: &[u8]| -> Vec<u8> {
+        let (sp, dp) = if from_client {
+            (40000, 110)
+        } else {
+            (110, 40000)
+        };
+        let b = PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64);
+        let mut t = b.tcp(sp, dp, seq, 65535);
+        if syn {
+            t = t.syn();
+        }
+        let mut out = Vec::new();
+        t.write(&mut out, payload).unwrap_or_else(|e| panic!("{e}"));
+        out
+    };
+    frames.push(seg(true, cseq, true, b""));
+    frames.push(seg(false, sseq, true, b""));
+    from_server.extend([false, true]);
+    cseq += 1;
+    sseq += 1;
+    for e in &session.entries {
+        match &e.item {
+            Item::Client(b) => {
+                frames.push(seg(true, cseq, false, b));
+                from_server.push(false);
+                cseq = cseq.wrapping_add(b.len() as u32);
+            }
+            Item::Server(b) => {
+                for chunk in b.chunks(100) {
+                    frames.push(seg(false, sseq, false, chunk));
+                    from_server.push(true);
+                    sseq = sseq.wrapping_add(chunk.len() as u32);
+                }
+            }
+            _ => {}
+        }
+    }
+    // A retransmission and two segments of one reply out of order, as real captures have.
+    let swap_at = (4..frames.len() - 1)
+        .find(|&i| from_server[i] && from_server[i + 1])
+        .unwrap_or(4);
+    frames.swap(swap_at, swap_at + 1);
+    let dup = frames[swap_at + 3].clone();
+    frames.insert(swap_at + 4, dup);
+    for (i, f) in frames.iter().enumerate() {
+        let p = pcap_file::pcap::PcapPacket::new(
+            std::time::Duration::from_millis(i as u64),
+            f.len() as u32,
+            f,
+        );
+        w.write_packet(&p).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn a_capture_of_a_session_imports_to_the_same_bytes_as_its_recording() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let dir = std::env::temp_dir().join(format!("popscope-import-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let rec = dir.join("s.jsonl").display().to_string();
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "PW",
+        "--login",
+        "user",
+        "--record",
+        &rec,
+        "--record-secrets",
+        "LIST",
+        "RETR 2",
+        "UIDL",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let (sessions, _) = jsonl::read(&std::fs::read(&rec).unwrap_or_default());
+    let cap = dir.join("s.pcap");
+    write_pcap(&sessions[0], &cap);
+    let imp = import::pcap(&std::fs::read(&cap).unwrap_or_default(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(streams(&imp.entries), streams(&sessions[0].entries));
+    // And through the binary, into the text format, then checked.
+    let out = dir.join("s.trace").display().to_string();
+    let o = popscope(&[
+        "import",
+        &cap.display().to_string(),
+        "--from",
+        "pcap",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = popscope(&["check", "--transcript", &out]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_s_client_log_imports_with_both_sides_told_apart() {
+    let log = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/import/s_client.log"
+    ))
+    .unwrap_or_default();
+    let imp = import::openssl(&log).unwrap_or_else(|e| panic!("{e}"));
+    let client: Vec<String> = imp
+        .entries
+        .iter()
+        .filter_map(|e| {
+            if let Item::Client(b) = &e.item {
+                Some(String::from_utf8_lossy(b).trim_end().to_owned())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        client,
+        vec!["CAPA", "USER demo", "PASS demo", "STAT", "QUIT"]
+    );
+    let r = replay(&imp.entries, Config::default());
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.finding.severity != popscope::protocol::Severity::Violation)
+    );
+    assert_eq!(r.session.state, popscope::protocol::State::Update);
+}
+
+#[test]
+fn exports_text_and_an_evidence_bundle() {
+    let rt = runtime();
+    let s = start(
+        &rt,
+        TlsMode::Starttls,
+        Some(popscope::protocol::server::Quirk::StlsResponseInjection),
+    );
+    let dir = std::env::temp_dir().join(format!("popscope-export-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let rec = dir.join("s.jsonl").display().to_string();
+    let ca = s.certs.ca.display().to_string();
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--starttls",
+        "--ca-file",
+        &ca,
+        "--user",
+        "demo",
+        "--password-env",
+        "PW",
+        "--record",
+        &rec,
+        "STAT",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bundle =
+        String::from_utf8_lossy(&popscope(&["export", &rec, "--to", "bundle"]).stdout).into_owned();
+    for needle in [
+        "# POP3 session evidence",
+        "TLS-003",
+        "RFC 2595 §4",
+        "TLS 1.3",
+        "CN=localhost",
+        "SHA-256",
+        "before TLS:",
+        "## Transcript (secrets redacted)",
+        "popscope 0.1.0",
+    ] {
+        assert!(bundle.contains(needle), "bundle lacks {needle}:\n{bundle}");
+    }
+    assert!(
+        !bundle.contains("ZGVtbwBkZW1v") && !bundle.contains("AGRlbW8AZGVtbw"),
+        "{bundle}"
+    );
+    let text = dir.join("s.trace").display().to_string();
+    let o = popscope(&["export", &rec, "-o", &text]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = popscope(&["check", "--transcript", &text]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("TLS-003"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
