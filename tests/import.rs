@@ -289,3 +289,65 @@ fn exports_text_and_an_evidence_bundle() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("TLS-003"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_against_another_server_shows_the_differences_and_never_deletes() {
+    let rt = runtime();
+    let a = start(&rt, TlsMode::None, None);
+    let b = start(
+        &rt,
+        TlsMode::None,
+        Some(popscope::protocol::server::Quirk::UnstuffedDots),
+    );
+    let file = std::env::temp_dir()
+        .join(format!("popscope-against-{}.jsonl", std::process::id()))
+        .display()
+        .to_string();
+    let o = popscope(&[
+        "send",
+        &a.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "PW",
+        "--record",
+        &file,
+        "LIST",
+        "RETR 2",
+        "DELE 1",
+        "RSET",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = popscope(&[
+        "replay",
+        &file,
+        "--against",
+        &b.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "PW",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let retr = out
+        .lines()
+        .find(|l| l.starts_with("RETR 2"))
+        .unwrap_or_default();
+    assert!(retr.ends_with('≠'), "{out}");
+    assert!(
+        out.lines()
+            .find(|l| l.starts_with("LIST"))
+            .is_some_and(|l| !l.contains('≠')),
+        "{out}"
+    );
+    assert!(
+        out.contains("not replayed:") && out.contains("DELE 1"),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("DELE")),
+        "DELE was sent: {out}"
+    );
+    let _ = std::fs::remove_file(&file);
+}

@@ -86,6 +86,9 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
         (format!("replay {path}"), entries, None)
     };
+    if let Some(url) = &args.against {
+        return super::compare::against(args, url, &entries);
+    }
     if args.headless || require_terminal().is_err() {
         let r = crate::transcript::replay(&entries, Config::default());
         let _ = std::io::Write::write_all(

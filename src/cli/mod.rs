@@ -1,6 +1,7 @@
 //! Command-line interface: argument types and one runner per subcommand.
 
 pub mod check;
+pub mod compare;
 pub mod connect;
 pub mod convert;
 pub mod interactive;
@@ -236,8 +237,17 @@ pub struct ReplayArgs {
     /// Print the report instead of opening the UI (automatic without a terminal).
     #[arg(long)]
     pub headless: bool,
+    /// Send the recorded commands to this server and compare its replies with the recorded
+    /// ones (log in with --user and a password given anew; never from the recording).
+    #[arg(long, value_name = "URL")]
+    pub against: Option<String>,
+    /// With --against: also replay DELE (each one is undone by RSET before QUIT).
+    #[arg(long, requires = "against")]
+    pub allow_delete: bool,
     #[command(flatten)]
     pub ui: UiArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 #[derive(Debug, Args)]
