@@ -33,15 +33,24 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
         return Err(CliError::usage("--transcript needs a file"));
     };
     let path = file.display().to_string();
-    let bytes = std::fs::read(file)
-        .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
     let config = Config {
         severity_overrides: overrides,
         ..Config::default()
     };
-    if jsonl::looks_like(&bytes) {
-        return run_jsonl(args, &path, &bytes, config);
+    {
+        use std::io::BufRead as _;
+        let f = std::fs::File::open(file)
+            .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+        let head = reader
+            .fill_buf()
+            .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
+        if jsonl::looks_like(head) {
+            return run_jsonl(args, &path, reader, config);
+        }
     }
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
     let entries = text::parse(&bytes).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
     let replayed = replay(&entries, config);
     if args.json {
@@ -62,22 +71,46 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
     })
 }
 
-/// A JSON Lines recording: every session in it, re-checked with today's engine. Damage is
-/// reported after what came before it.
-fn run_jsonl(args: &CheckArgs, path: &str, bytes: &[u8], config: Config) -> Result<u8, CliError> {
-    let (sessions, damage) = jsonl::read(bytes);
-    let replayed: Vec<_> = sessions
-        .iter()
-        .map(|s| (s, replay(&s.entries, config.clone())))
-        .collect();
+/// A JSON Lines recording: every session in it, re-checked with today's engine as it is read
+/// (memory stays bounded whatever the file's size). Damage is reported after what came
+/// before it.
+fn run_jsonl(
+    args: &CheckArgs,
+    path: &str,
+    reader: impl std::io::BufRead,
+    config: Config,
+) -> Result<u8, CliError> {
+    let mut done: Vec<(String, String, crate::transcript::replay::Replayed)> = Vec::new();
+    let mut current: Option<(String, String, crate::transcript::replay::Replayer)> = None;
+    let damage = jsonl::stream(reader, |item| match item {
+        jsonl::Streamed::Header { target, secrets } => {
+            if let Some((t, s, r)) = current.take() {
+                done.push((t, s, r.finish()));
+            }
+            current = Some((
+                target,
+                secrets,
+                crate::transcript::replay::Replayer::new(config.clone()),
+            ));
+        }
+        jsonl::Streamed::Entry(e) => {
+            if let Some((_, _, r)) = current.as_mut() {
+                r.feed(&e);
+            }
+        }
+        jsonl::Streamed::Tls(_) => {}
+    });
+    if let Some((t, s, r)) = current.take() {
+        done.push((t, s, r.finish()));
+    }
     if args.json {
-        let mut all: Vec<serde_json::Value> = replayed
+        let mut all: Vec<serde_json::Value> = done
             .iter()
-            .map(|(s, r)| {
+            .map(|(target, secrets, r)| {
                 let mut v = report::transcript_json(path, r);
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("target".into(), serde_json::json!(s.target));
-                    o.insert("secrets".into(), serde_json::json!(s.secrets));
+                    o.insert("target".into(), serde_json::json!(target));
+                    o.insert("secrets".into(), serde_json::json!(secrets));
                 }
                 v
             })
@@ -90,15 +123,15 @@ fn run_jsonl(args: &CheckArgs, path: &str, bytes: &[u8], config: Config) -> Resu
         let s = serde_json::to_string_pretty(&v).map_err(|e| CliError::usage(e.to_string()))?;
         print(&format!("{s}\n"));
     } else {
-        for (s, r) in &replayed {
-            print(&format!("# session recorded against {}\n", s.target));
-            print(&report::transcript_text(path, r, bytes));
+        for (target, _, r) in &done {
+            print(&format!("# session recorded against {target}\n"));
+            print(&report::transcript_text(path, r, b""));
         }
     }
     if let Some(d) = damage {
         return Err(CliError::usage(format!("{path}: {d}")));
     }
-    let violations = replayed.iter().any(|(_, r)| {
+    let violations = done.iter().any(|(_, _, r)| {
         r.findings
             .iter()
             .any(|f| f.finding.severity == Severity::Violation)

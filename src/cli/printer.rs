@@ -124,8 +124,10 @@ impl Observer for Printer {
     fn event(&mut self, _at: Time, ev: &Event<'_>) {
         match ev {
             Event::Command { command, .. } => {
-                let shown = format!("{}\r\n", command.redacted());
-                self.line(&format!("C: {}", escape(shown.as_bytes())));
+                // Masked so that it replays like the original (a digest stays hex, base64 stays base64).
+                let mut shown = crate::protocol::redact::command_line(command);
+                shown.extend_from_slice(b"\r\n");
+                self.line(&format!("C: {}", escape(&shown)));
             }
             Event::SaslResponse {
                 cancel,

@@ -8,6 +8,8 @@ use super::auth;
 use super::command::{Command, Keyword};
 
 const MASK: u8 = b'*';
+/// An APOP digest must stay 32 hex digits to replay like the original (GEN-006 checks it).
+const HEX_MASK: u8 = b'0';
 
 /// The redacted form of one client line (without its line end), or None if it holds no secret.
 /// `sasl_mechanism` is set while the line answers a SASL challenge.
@@ -19,7 +21,8 @@ pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>>
     let secret = cmd.secret.as_ref()?;
     let start = line.len() - secret.len();
     let masked = match cmd.keyword {
-        Keyword::Pass | Keyword::Apop => vec![MASK; secret.len()],
+        Keyword::Pass => vec![MASK; secret.len()],
+        Keyword::Apop => vec![HEX_MASK; secret.len()],
         Keyword::Auth if secret.expose() == b"=" => return None,
         Keyword::Auth => sasl_payload(secret.expose(), cmd.mechanism().as_deref().unwrap_or("")),
         _ => return None,
@@ -27,6 +30,34 @@ pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>>
     let mut out = line[..start].to_vec();
     out.extend_from_slice(&masked);
     Some(out)
+}
+
+/// A parsed command as a redacted line that replays like the original.
+pub fn command_line(cmd: &Command) -> Vec<u8> {
+    let mut raw = cmd.verb.clone();
+    for a in cmd.args.iter().take(1) {
+        raw.push(b' ');
+        raw.extend_from_slice(a);
+    }
+    if let Some(s) = &cmd.secret {
+        raw.push(b' ');
+        raw.extend_from_slice(s.expose());
+    }
+    for a in cmd.args.iter().skip(1) {
+        raw.push(b' ');
+        raw.extend_from_slice(a);
+    }
+    let raw = if cmd.keyword == Keyword::Pass {
+        let mut r = cmd.verb.clone();
+        if let Some(s) = &cmd.secret {
+            r.push(b' ');
+            r.extend_from_slice(s.expose());
+        }
+        r
+    } else {
+        raw
+    };
+    client_line(&raw, None).unwrap_or(raw)
 }
 
 /// A base64 SASL payload with its secret masked, same length, still valid base64 when the
@@ -62,7 +93,13 @@ mod tests {
         assert_eq!(client_line(b"USER alice", None), None);
         let apop =
             client_line(b"APOP mrose c4c9334bac560ecc979e58001b3e22fb", None).unwrap_or_default();
-        assert_eq!(apop, [b"APOP mrose ".as_slice(), &[b'*'; 32]].concat());
+        assert_eq!(apop, [b"APOP mrose ".as_slice(), &[b'0'; 32]].concat());
+        let cmd = Command::parse(b"APOP mrose c4c9334bac560ecc979e58001b3e22fb", 0);
+        assert_eq!(command_line(&cmd), apop);
+        assert_eq!(
+            Command::parse(&apop, 0).syntax(),
+            crate::protocol::command::Syntax::Fine
+        );
         assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
     }
 

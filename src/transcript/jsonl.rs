@@ -293,24 +293,53 @@ pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-/// Reads every session; stops at the first damaged line and says where.
-pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
-    let mut sessions: Vec<Session> = Vec::new();
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
+/// What the streaming reader hands out, in file order.
+pub enum Streamed {
+    /// A new session begins.
+    Header {
+        target: String,
+        secrets: String,
+    },
+    Entry(Entry),
+    Tls(Box<TlsDetails>),
+}
+
+/// One JSON line may be at most this long (a data record of a 64 KiB read is about 90 KB);
+/// longer is damage, so a hostile file cannot exhaust memory.
+const MAX_RECORD: usize = 64 << 20;
+
+/// Reads record by record, in bounded memory; stops at the first damaged line.
+pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Option<Damage> {
+    use std::io::{BufRead as _, Read as _};
+    let mut raw = Vec::new();
+    let mut line = 0usize;
+    let mut in_session = false;
+    loop {
+        raw.clear();
+        line += 1;
+        let damage = |message: String| Some(Damage { line, message });
+        let n = match (&mut r)
+            .take(MAX_RECORD as u64 + 1)
+            .read_until(b'\n', &mut raw)
+        {
+            Ok(n) => n,
+            Err(e) => return damage(format!("cannot read: {e}")),
+        };
+        if n == 0 {
+            break;
+        }
+        if raw.len() > MAX_RECORD {
+            return damage("a record longer than 64 MiB".into());
+        }
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let damage = |message: String| Some(Damage { line, message });
-        let record: Record = match serde_json::from_slice(raw) {
+        let record: Record = match serde_json::from_slice(&raw) {
             Ok(r) => r,
             Err(e) => {
-                return (
-                    sessions,
-                    damage(format!(
-                        "not a transcript record ({e}); everything before it was read"
-                    )),
-                );
+                return damage(format!(
+                    "not a transcript record ({e}); everything before it was read"
+                ));
             }
         };
         if let Record::Header {
@@ -318,29 +347,20 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
             target,
             secrets,
             ..
-        } = &record
+        } = record
         {
-            if *format != FORMAT {
-                return (
-                    sessions,
-                    damage(format!(
-                        "transcript format {format}; this popscope reads format {FORMAT}"
-                    )),
-                );
+            if format != FORMAT {
+                return damage(format!(
+                    "transcript format {format}; this popscope reads format {FORMAT}"
+                ));
             }
-            sessions.push(Session {
-                target: target.clone(),
-                secrets: secrets.clone(),
-                ..Session::default()
-            });
+            in_session = true;
+            on(Streamed::Header { target, secrets });
             continue;
         }
-        let Some(s) = sessions.last_mut() else {
-            return (
-                sessions,
-                damage("the first record must be the header".into()),
-            );
-        };
+        if !in_session {
+            return damage("the first record must be the header".into());
+        }
         let at = |t: f64| Some(Time((t.max(0.0) * 1e6) as u64));
         match record {
             Record::Header { .. } | Record::State { .. } | Record::Finding { .. } => {}
@@ -351,43 +371,58 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
                     (Some(t), None) => t.into_bytes(),
                     (None, Some(b)) => match crate::protocol::auth::b64decode(b.as_bytes()) {
                         Some(v) => v,
-                        None => return (sessions, damage("b64 is not valid base64".into())),
+                        None => return damage("b64 is not valid base64".into()),
                     },
-                    _ => {
-                        return (
-                            sessions,
-                            damage("a data record holds exactly one of text and b64".into()),
-                        );
-                    }
+                    _ => return damage("a data record holds exactly one of text and b64".into()),
                 };
                 let item = match dir {
                     Direction::Client => Item::Client(bytes),
                     Direction::Server => Item::Server(bytes),
                 };
-                s.entries.push(Entry {
+                on(Streamed::Entry(Entry {
                     line,
                     item,
                     at: at(t),
-                });
+                }));
             }
-            Record::Transport { t, event } => s.entries.push(Entry {
+            Record::Transport { t, event } => on(Streamed::Entry(Entry {
                 line,
                 item: Item::Transport(event),
                 at: at(t),
-            }),
-            Record::Tls { details, .. } => s.tls.push(*details),
+            })),
+            Record::Tls { details, .. } => on(Streamed::Tls(details)),
         }
     }
-    if sessions.is_empty() {
-        return (
-            sessions,
-            Some(Damage {
-                line: 1,
-                message: "no header: not a popscope transcript".into(),
-            }),
-        );
+    if !in_session {
+        return Some(Damage {
+            line: 1,
+            message: "no header: not a popscope transcript".into(),
+        });
     }
-    (sessions, None)
+    None
+}
+
+/// Reads every session into memory; stops at the first damaged line and says where.
+pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
+    let mut sessions: Vec<Session> = Vec::new();
+    let damage = stream(bytes, |s| match s {
+        Streamed::Header { target, secrets } => sessions.push(Session {
+            target,
+            secrets,
+            ..Session::default()
+        }),
+        Streamed::Entry(e) => {
+            if let Some(s) = sessions.last_mut() {
+                s.entries.push(e);
+            }
+        }
+        Streamed::Tls(d) => {
+            if let Some(s) = sessions.last_mut() {
+                s.tls.push(*d);
+            }
+        }
+    });
+    (sessions, damage)
 }
 
 #[cfg(test)]

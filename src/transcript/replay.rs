@@ -23,65 +23,97 @@ pub struct Replayed {
     pub body_lines: u64,
 }
 
-/// Feeds every entry in order. Time advances only with `Idle` entries (plus 1 ms per entry,
-/// so latencies are not all zero).
-pub fn replay(entries: &[Entry], config: Config) -> Replayed {
-    let mut engine = Engine::new(config);
+/// Feeds entries one at a time (a recording can be checked as it is read, in bounded memory).
+pub struct Replayer {
+    engine: Engine,
     // Start offset of each entry's bytes in its direction's stream, with the entry's line.
-    let mut client_starts: Vec<(u64, usize)> = Vec::new();
-    let mut server_starts: Vec<(u64, usize)> = Vec::new();
-    let (mut client_off, mut server_off) = (0u64, 0u64);
-    let mut now = Time::default();
-    let mut out = Collector::default();
-    for entry in entries {
-        now = entry.at.unwrap_or(Time(now.0 + 1_000));
-        out.current_line = entry.line;
+    client_starts: Vec<(u64, usize)>,
+    server_starts: Vec<(u64, usize)>,
+    client_off: u64,
+    server_off: u64,
+    now: Time,
+    out: Collector,
+}
+
+impl Replayer {
+    pub fn new(config: Config) -> Self {
+        Replayer {
+            engine: Engine::new(config),
+            client_starts: Vec::new(),
+            server_starts: Vec::new(),
+            client_off: 0,
+            server_off: 0,
+            now: Time::default(),
+            out: Collector::default(),
+        }
+    }
+
+    /// Time advances to the entry's own time, or by 1 ms, plus `-- idle`.
+    pub fn feed(&mut self, entry: &Entry) {
+        self.now = entry.at.unwrap_or(Time(self.now.0 + 1_000));
+        let now = self.now;
+        self.out.current_line = entry.line;
         match &entry.item {
             Item::Client(bytes) => {
-                client_starts.push((client_off, entry.line));
-                client_off += bytes.len() as u64;
-                engine.handle_client(now, bytes, &mut out);
+                self.client_starts.push((self.client_off, entry.line));
+                self.client_off += bytes.len() as u64;
+                self.engine.handle_client(now, bytes, &mut self.out);
             }
             Item::Server(bytes) => {
-                server_starts.push((server_off, entry.line));
-                server_off += bytes.len() as u64;
-                engine.handle_server(now, bytes, &mut out);
+                self.server_starts.push((self.server_off, entry.line));
+                self.server_off += bytes.len() as u64;
+                self.engine.handle_server(now, bytes, &mut self.out);
             }
-            Item::Transport(ev) => engine.handle_transport(now, *ev, &mut out),
-            Item::Idle { seconds } => now = Time(now.0 + (seconds * 1e6) as u64),
+            Item::Transport(ev) => self.engine.handle_transport(now, *ev, &mut self.out),
+            Item::Idle { seconds } => self.now = Time(now.0 + (seconds * 1e6) as u64),
         }
     }
-    // Offsets past the end of a stream (a close, a timeout) point at no bytes: use the entry
-    // that was being fed instead.
-    let locate = |f: &Finding, fallback: usize| -> usize {
-        let (starts, total) = match f.at.direction {
-            Some(Direction::Client) => (&client_starts, client_off),
-            Some(Direction::Server) => (&server_starts, server_off),
-            None => return fallback,
+
+    pub fn finish(self) -> Replayed {
+        let (client_starts, server_starts) = (&self.client_starts, &self.server_starts);
+        let (client_off, server_off) = (self.client_off, self.server_off);
+        // Offsets past the end of a stream (a close, a timeout) point at no bytes: use the
+        // entry that was being fed instead.
+        let locate = |f: &Finding, fallback: usize| -> usize {
+            let (starts, total) = match f.at.direction {
+                Some(Direction::Client) => (client_starts, client_off),
+                Some(Direction::Server) => (server_starts, server_off),
+                None => return fallback,
+            };
+            if f.at.offset >= total {
+                return fallback;
+            }
+            match starts.partition_point(|(off, _)| *off <= f.at.offset) {
+                0 => fallback,
+                i => starts[i - 1].1,
+            }
         };
-        if f.at.offset >= total {
-            return fallback;
+        let findings = self
+            .out
+            .findings
+            .into_iter()
+            .map(|(finding, fallback)| {
+                let line = locate(&finding, fallback).min(fallback);
+                LocatedFinding { finding, line }
+            })
+            .collect();
+        Replayed {
+            findings,
+            transitions: self.out.transitions,
+            session: self.engine.session().clone(),
+            server_octets: self.server_off,
+            body_lines: self.out.body_lines,
         }
-        match starts.partition_point(|(off, _)| *off <= f.at.offset) {
-            0 => fallback,
-            i => starts[i - 1].1,
-        }
-    };
-    let findings = out
-        .findings
-        .into_iter()
-        .map(|(finding, fallback)| {
-            let line = locate(&finding, fallback).min(fallback);
-            LocatedFinding { finding, line }
-        })
-        .collect();
-    Replayed {
-        findings,
-        transitions: out.transitions,
-        session: engine.session().clone(),
-        server_octets: server_off,
-        body_lines: out.body_lines,
     }
+}
+
+/// Feeds every entry in order and returns what the engine made of it.
+pub fn replay(entries: &[Entry], config: Config) -> Replayed {
+    let mut r = Replayer::new(config);
+    for e in entries {
+        r.feed(e);
+    }
+    r.finish()
 }
 
 #[derive(Default)]
