@@ -519,3 +519,51 @@ fn a_damaged_recording_is_checked_up_to_the_damage() {
     );
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn max_body_cuts_recorded_bodies_but_not_the_checks() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, Some(Quirk::WrongListSizes));
+    let file = std::env::temp_dir().join(format!("popscope-maxbody-{}.jsonl", std::process::id()));
+    let f = file.display().to_string();
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "DEMO_PW",
+        "--record",
+        &f,
+        "--max-body",
+        "1000",
+        "--json",
+        "LIST",
+        "RETR 4",
+        "RETR 1",
+    ]);
+    let live: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    // The live checks saw the whole 1 MB body: LIST and RETR disagree by exactly 17 octets.
+    assert!(
+        live["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["rule"] == "MSG-006"
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("1000037") && m.contains("1000020"))),
+        "{live:#}"
+    );
+    let rec = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(rec.len() < 20_000, "{} octets recorded", rec.len());
+    let marker = rec
+        .lines()
+        .find(|l| l.contains("\"type\":\"truncated\""))
+        .unwrap_or_default();
+    // APOP (auto login, the greeting has a timestamp), LIST, then RETR 4 is exchange 3.
+    assert!(marker.contains("\"exchange\":3"), "{marker}");
+    // RETR 1 (278 octets) is kept whole, terminator included.
+    assert!(rec.contains("Step through the session by hand"));
+    let _ = std::fs::remove_file(&file);
+}

@@ -59,6 +59,10 @@ pub struct ConnArgs {
     /// Keep passwords and SASL data in the recording (the header says so).
     #[arg(long, requires = "record")]
     pub record_secrets: bool,
+    /// Keep at most this many octets of each message body in the recording (a marker says
+    /// how many were left out; the checks still see every octet).
+    #[arg(long, value_name = "BYTES", requires = "record")]
+    pub max_body: Option<u64>,
 }
 
 impl ConnArgs {

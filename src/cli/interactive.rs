@@ -134,7 +134,9 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         keys,
         greeting_hint: None,
         confirm_dele: confirm_dele(),
-        record: conn.record_file()?.map(|f| (f, conn.record_secrets)),
+        record: conn
+            .record_file()?
+            .map(|f| (f, (conn.record_secrets, conn.max_body))),
     };
     let rt = super::runtime()?;
     rt.block_on(tui::run(opts))

@@ -53,7 +53,11 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let printer = Printer::new(out, 0, "send", gathered.clone());
     let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
     if let Some(rec) = args.conn.record_file()? {
-        observers.push(rec.recorder(&target.url(scheme), args.conn.record_secrets));
+        observers.push(rec.recorder_with(
+            &target.url(scheme),
+            args.conn.record_secrets,
+            args.conn.max_body,
+        ));
     }
     let engine = Config {
         severity_overrides: overrides,

@@ -87,7 +87,11 @@ impl Walker {
         let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
         if let Some(rec) = &self.opts.record {
             let target = format!("{} ({label})", self.opts.target.url(self.opts.scheme));
-            observers.push(rec.recorder(&target, self.opts.conn.record_secrets));
+            observers.push(rec.recorder_with(
+                &target,
+                self.opts.conn.record_secrets,
+                self.opts.conn.max_body,
+            ));
         }
         let options = self.opts.conn.options(
             &self.opts.target,

@@ -43,6 +43,9 @@ pub trait Observer: Send {
     fn wire(&mut self, _at: Time, _dir: Direction, _bytes: &[u8]) {}
     fn note(&mut self, _at: Time, _note: &Note) {}
     fn event(&mut self, _at: Time, _event: &Event<'_>) {}
+    /// The engine has processed everything handed to it so far (called after each read and
+    /// each write), so every event for those octets has been seen.
+    fn settled(&mut self, _at: Time) {}
 }
 
 /// Several observers, each seeing everything in order.
@@ -62,6 +65,11 @@ impl Observer for Tee {
     fn event(&mut self, at: Time, ev: &Event<'_>) {
         for o in &mut self.0 {
             o.event(at, ev);
+        }
+    }
+    fn settled(&mut self, at: Time) {
+        for o in &mut self.0 {
+            o.settled(at);
         }
     }
 }
@@ -273,6 +281,7 @@ impl Connection {
             let observer = &mut self.observer;
             let mut sink = |e: Event<'_>| observer.event(at, &e);
             self.engine.handle_client(at, bytes, &mut sink);
+            observer.settled(at);
         }
         let Some(stream) = self.stream.as_mut() else {
             return Err(TransportError::Closed {
@@ -397,6 +406,7 @@ impl Connection {
             done,
         };
         self.engine.handle_server(at, bytes, &mut watch);
+        self.observer.settled(at);
         Ok(ReadEnd::Data)
     }
 

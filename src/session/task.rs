@@ -70,6 +70,10 @@ impl Observer for Forward {
         let _ = self.tx.send(Update::Note(at, note.clone()));
     }
 
+    fn settled(&mut self, at: Time) {
+        self.recorder.settled(at);
+    }
+
     fn event(&mut self, at: Time, ev: &Event<'_>) {
         self.recorder.event(at, ev);
         match ev {

@@ -65,6 +65,13 @@ pub enum Record {
         reason: String,
         lawful: bool,
     },
+    /// `--max-body`: this many octets of the body of `exchange` were left out of the recording
+    /// (the engine of the recording session saw them all).
+    Truncated {
+        t: f64,
+        exchange: u32,
+        octets: u64,
+    },
     Finding {
         t: f64,
         rule: String,
@@ -104,10 +111,33 @@ impl Record {
     }
 }
 
+/// Which event a received line turned out to be (for `--max-body`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    /// A status line, challenge, unsolicited or discarded line: always kept.
+    Kept,
+    /// A data line of the body of this exchange.
+    Body(u32),
+    /// The terminator of the body of this exchange.
+    End(u32),
+}
+
+/// `--max-body` state: server octets wait until the engine has said what each line was.
+#[derive(Default)]
+struct BodyCap {
+    limit: u64,
+    pending: Vec<u8>,
+    kinds: std::collections::VecDeque<LineKind>,
+    /// Octets kept and dropped of the current body.
+    kept: u64,
+    dropped: u64,
+}
+
 /// An observer that writes the session as JSON Lines.
 pub struct Recorder {
     out: Box<dyn Write + Send>,
     keep_secrets: bool,
+    cap: Option<BodyCap>,
     /// The mechanism of the SASL exchange whose challenge is open.
     sasl: Option<String>,
     pending_mechanism: Option<String>,
@@ -132,9 +162,73 @@ impl Recorder {
         Recorder {
             out,
             keep_secrets,
+            cap: None,
             sasl: None,
             pending_mechanism: None,
             failed,
+        }
+    }
+
+    /// Keep at most `limit` octets of each message body (a marker says how many were left out).
+    pub fn with_max_body(mut self, limit: Option<u64>) -> Recorder {
+        self.cap = limit.map(|limit| BodyCap {
+            limit,
+            ..BodyCap::default()
+        });
+        self
+    }
+
+    /// Writes the server octets whose lines the engine has classified, cutting bodies.
+    fn release(&mut self, at: Time, everything: bool) {
+        let Some(cap) = self.cap.as_mut() else { return };
+        let mut kept = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
+        let mut consumed = 0;
+        while let Some(nl) = cap.pending[consumed..].iter().position(|&b| b == b'\n') {
+            let line = &cap.pending[consumed..consumed + nl + 1];
+            consumed += nl + 1;
+            match cap.kinds.pop_front().unwrap_or(LineKind::Kept) {
+                LineKind::Kept => kept.extend_from_slice(line),
+                LineKind::Body(_) => {
+                    if cap.kept + line.len() as u64 <= cap.limit {
+                        cap.kept += line.len() as u64;
+                        kept.extend_from_slice(line);
+                    } else {
+                        cap.dropped += line.len() as u64;
+                    }
+                }
+                LineKind::End(exchange) => {
+                    if cap.dropped > 0 {
+                        records.push(Record::data(
+                            secs(at),
+                            Direction::Server,
+                            &std::mem::take(&mut kept),
+                            false,
+                        ));
+                        records.push(Record::Truncated {
+                            t: secs(at),
+                            exchange,
+                            octets: cap.dropped,
+                        });
+                    }
+                    cap.kept = 0;
+                    cap.dropped = 0;
+                    kept.extend_from_slice(line);
+                }
+            }
+        }
+        cap.pending.drain(..consumed);
+        if everything {
+            kept.append(&mut cap.pending);
+        }
+        if !kept.is_empty() {
+            records.push(Record::data(secs(at), Direction::Server, &kept, false));
+        }
+        for r in records
+            .iter()
+            .filter(|r| !matches!(r, Record::Data { text: Some(t), .. } if t.is_empty()))
+        {
+            self.put(r);
         }
     }
 
@@ -186,6 +280,12 @@ fn secs(t: Time) -> f64 {
 
 impl Observer for Recorder {
     fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
+        if dir == Direction::Server
+            && let Some(cap) = self.cap.as_mut()
+        {
+            cap.pending.extend_from_slice(bytes);
+            return;
+        }
         if dir == Direction::Client && !self.keep_secrets {
             let (b, redacted) = self.redact_client(bytes);
             self.put(&Record::data(secs(at), dir, &b, redacted));
@@ -194,7 +294,15 @@ impl Observer for Recorder {
         }
     }
 
+    fn settled(&mut self, at: Time) {
+        self.release(at, false);
+    }
+
     fn note(&mut self, at: Time, note: &Note) {
+        if matches!(note, Note::Transport(_)) {
+            // A close or a timeout: what is pending will not be classified any further.
+            self.release(at, true);
+        }
         match note {
             Note::Connected { .. } => {}
             Note::Tls(d) => self.put(&Record::Tls {
@@ -209,6 +317,21 @@ impl Observer for Recorder {
     }
 
     fn event(&mut self, at: Time, ev: &Event<'_>) {
+        if let Some(cap) = self.cap.as_mut() {
+            match ev {
+                Event::Reply(_)
+                | Event::Challenge { .. }
+                | Event::Unsolicited { .. }
+                | Event::Discarded { .. } => cap.kinds.push_back(LineKind::Kept),
+                Event::BodyLine { exchange, .. } => cap.kinds.push_back(LineKind::Body(*exchange)),
+                Event::BodyEnd {
+                    exchange,
+                    complete: true,
+                    ..
+                } => cap.kinds.push_back(LineKind::End(*exchange)),
+                _ => {}
+            }
+        }
         match ev {
             Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
             Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
@@ -250,7 +373,19 @@ impl RecordFile {
 
     /// A recorder for one connection.
     pub fn recorder(&self, target: &str, keep_secrets: bool) -> Box<dyn crate::session::Observer> {
-        Box::new(Recorder::new(Box::new(self.clone()), target, keep_secrets))
+        self.recorder_with(target, keep_secrets, None)
+    }
+
+    /// A recorder that keeps at most `max_body` octets of each message body.
+    pub fn recorder_with(
+        &self,
+        target: &str,
+        keep_secrets: bool,
+        max_body: Option<u64>,
+    ) -> Box<dyn crate::session::Observer> {
+        Box::new(
+            Recorder::new(Box::new(self.clone()), target, keep_secrets).with_max_body(max_body),
+        )
     }
 }
 
@@ -363,7 +498,10 @@ pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Op
         }
         let at = |t: f64| Some(Time((t.max(0.0) * 1e6) as u64));
         match record {
-            Record::Header { .. } | Record::State { .. } | Record::Finding { .. } => {}
+            Record::Header { .. }
+            | Record::State { .. }
+            | Record::Finding { .. }
+            | Record::Truncated { .. } => {}
             Record::Data {
                 t, dir, text, b64, ..
             } => {

@@ -41,8 +41,8 @@ pub struct TuiOptions {
     /// Shown in the footer at start (the demo uses it for the credentials).
     pub greeting_hint: Option<String>,
     pub confirm_dele: bool,
-    /// --record: the session as JSON Lines, with whether secrets are kept.
-    pub record: Option<(crate::transcript::jsonl::RecordFile, bool)>,
+    /// --record: the session as JSON Lines, with whether secrets are kept and --max-body.
+    pub record: Option<(crate::transcript::jsonl::RecordFile, (bool, Option<u64>))>,
 }
 
 /// Seconds since midnight UTC, for the transcript's clock.
@@ -69,7 +69,7 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
             let mut observers: Vec<Box<dyn crate::session::Observer>> =
                 vec![Box::new(Printer::new(Some(w), 0, "tui", gathered.clone()))];
             if let Some((file, keep)) = &record {
-                observers.push(file.recorder(&target, *keep));
+                observers.push(file.recorder_with(&target, keep.0, keep.1));
             }
             Box::new(crate::session::Tee(observers)) as Box<dyn crate::session::Observer>
         },
