@@ -212,3 +212,52 @@ fn a_bare_host_is_checked_on_every_transport_and_compared() {
         "{cmp:?}"
     );
 }
+
+#[test]
+fn a_recording_of_a_dovecot_session_rechecks_to_the_same_findings() {
+    let Some(d) = dovecot() else { return };
+    let url = format!("pop3://127.0.0.1:{}", d.plain);
+    let file =
+        std::env::temp_dir().join(format!("popscope-dovecot-rec-{}.jsonl", std::process::id()));
+    let f = file.display().to_string();
+    let o = popscope(&[
+        "send",
+        &url,
+        "--starttls",
+        "--ca-file",
+        &d.ca,
+        "--user",
+        "demo",
+        "--password-env",
+        "PW",
+        "--record",
+        &f,
+        "--json",
+        "CAPA",
+        "LIST",
+        "UIDL",
+        "RETR 2",
+        "TOP 1 0",
+    ]);
+    let live: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let again = popscope(&["check", "--transcript", &f, "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap_or_default();
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        let mut r: Vec<String> = v["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| format!("{} {} {}", f["rule"], f["severity"], f["exchange"]))
+            .collect();
+        r.sort();
+        r
+    };
+    assert!(!ids(&live).is_empty(), "{live:#}");
+    assert_eq!(ids(&live), ids(&again));
+    let rec = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        rec.contains("\"type\":\"tls\"") && !rec.contains("AGRlbW8AZGVtbw"),
+        "TLS details recorded, password not"
+    );
+    let _ = std::fs::remove_file(&file);
+}
