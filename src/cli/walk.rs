@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::protocol::probes;
 use crate::protocol::rules::cross;
 use crate::protocol::session::CapsRecord;
 use crate::protocol::{Config, Finding, Session, State};
@@ -133,7 +134,7 @@ impl Walker {
                 .open("probe P1: TRANSACTION commands before login")
                 .await?;
             secure(&mut p1, self.opts.starttls()).await?;
-            for cmd in ["STAT", "LIST", "RETR 1", "UIDL", "NOOP", "RSET"] {
+            for cmd in probes::P1_BEFORE_LOGIN {
                 let out = p1.command(cmd.as_bytes(), 0).await?;
                 if p1.is_closed() || out.timed_out {
                     break;
@@ -162,7 +163,7 @@ impl Walker {
     async fn transaction(&mut self, c: &mut Connection) -> Result<(), TransportError> {
         let mut steps: Vec<String> =
             vec!["CAPA".into(), "STAT".into(), "LIST".into(), "UIDL".into()];
-        let seq = ["LIST 1", "UIDL 1", "TOP 1 0", "TOP 1 5"];
+        let seq = probes::P13_COMPARE;
         for s in &steps.clone() {
             c.command(s.as_bytes(), 0).await?;
             if c.is_closed() {
@@ -185,23 +186,13 @@ impl Walker {
         steps.push("NOOP".into());
         if !self.opts.passive {
             // P4 lower case, P5 malformed and out-of-range numbers, P22 an argument too many.
-            steps.extend(
-                [
-                    "capa", "stat", "XYZZY", "RETR", "RETR abc", "TOP 1", "TOP 1 -1", "RETR 0",
-                ]
-                .map(String::from),
-            );
+            steps.extend(probes::P4_P5_AFTER_LOGIN.map(String::from));
             steps.push(format!("RETR {}", count + 1));
-            steps.push("NOOP extra".into());
+            steps.push(probes::P22_EXTRA_ARGUMENT.into());
         }
         if self.opts.allow_delete && count > 0 {
             // P12, undone by RSET before QUIT.
-            steps.extend(
-                [
-                    "DELE 1", "RETR 1", "LIST 1", "UIDL 1", "DELE 1", "STAT", "LIST",
-                ]
-                .map(String::from),
-            );
+            steps.extend(probes::P12_DELETE.map(String::from));
         }
         steps.extend(self.opts.extra.iter().cloned());
         steps.push("RSET".into());
@@ -216,7 +207,7 @@ impl Walker {
         }
         if !self.opts.passive {
             // P10: no login command, UTF8 or STLS once logged in. STLS last: a +OK would start TLS.
-            for s in ["UTF8", "USER popscope-probe", "AUTH PLAIN"] {
+            for s in probes::P10_AFTER_LOGIN {
                 let out = c.command(s.as_bytes(), 0).await?;
                 if out.challenge.is_some() {
                     c.sasl_response(out.exchange, b"*").await?;
@@ -245,7 +236,8 @@ impl Walker {
         // P2: PASS with no USER.
         if let Some(mut c) = self.probe("probe P2: PASS without USER").await {
             if secure(&mut c, starttls).await.is_ok() && !c.is_closed() {
-                c.command(b"PASS popscope-probe", 0).await?;
+                c.command(probes::P2_PASS_WITHOUT_USER.as_bytes(), 0)
+                    .await?;
                 if !c.is_closed() {
                     c.quit().await?;
                 }
@@ -265,7 +257,7 @@ impl Walker {
                 .probe("probe P8: plaintext pipelined behind STLS")
                 .await
             {
-                c.send_raw(b"STLS\r\nCAPA\r\n").await?;
+                c.send_raw(probes::P8_INJECTION).await?;
                 let id = c.engine().session().commands_sent - 1;
                 let out = c.await_exchange(id, 0).await?;
                 if out.ok() && c.upgrade().await.is_ok() {

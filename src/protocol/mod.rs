@@ -7,6 +7,7 @@ pub mod command;
 pub mod engine;
 pub mod event;
 pub mod framer;
+pub mod probes;
 pub mod redact;
 pub mod response;
 pub mod rules;
