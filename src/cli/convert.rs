@@ -48,15 +48,8 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
             "{path}: export reads a JSON Lines recording (--record)"
         )));
     }
-    let (mut sessions, damage) = jsonl::read(&bytes);
-    let n = sessions.len();
-    if args.session == 0 || args.session > n {
-        return Err(CliError::usage(format!(
-            "{path} holds {n} session(s); --session {} is not one of them",
-            args.session
-        )));
-    }
-    let s = sessions.swap_remove(args.session - 1);
+    let (s, damage) = jsonl::session(&bytes, args.session)
+        .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
     let text = match args.to {
         ExportFormat::Text => format!(
             "# {} recorded against {} (secrets {})\n{}",

@@ -71,15 +71,8 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
     let (label, entries, damage) = if crate::transcript::jsonl::looks_like(&bytes) {
-        let (mut sessions, damage) = crate::transcript::jsonl::read(&bytes);
-        let n = sessions.len();
-        if args.session == 0 || args.session > n {
-            return Err(CliError::usage(format!(
-                "{path} holds {n} session(s); --session {} is not one of them",
-                args.session
-            )));
-        }
-        let s = sessions.swap_remove(args.session - 1);
+        let (s, damage) = crate::transcript::jsonl::session(&bytes, args.session)
+            .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
         (format!("replay {path} ({})", s.target), s.entries, damage)
     } else {
         let entries = crate::transcript::text::parse(&bytes)

@@ -540,6 +540,18 @@ pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Op
     None
 }
 
+/// Session `n` (from 1) of a recording, with the damage found reading it, if any.
+pub fn session(bytes: &[u8], n: usize) -> Result<(Session, Option<Damage>), String> {
+    let (mut sessions, damage) = read(bytes);
+    let count = sessions.len();
+    if n == 0 || n > count {
+        return Err(format!(
+            "it holds {count} session(s); --session {n} is not one of them"
+        ));
+    }
+    Ok((sessions.swap_remove(n - 1), damage))
+}
+
 /// Reads every session into memory; stops at the first damaged line and says where.
 pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
     let mut sessions: Vec<Session> = Vec::new();
