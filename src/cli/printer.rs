@@ -58,17 +58,42 @@ fn marker(s: Severity) -> &'static str {
 }
 
 impl Observer for Printer {
+    /// Output is buffered (stdout would flush at every line) and flushed once per read.
+    fn settled(&mut self, _at: Time) {
+        if let Some(o) = self.out.as_mut() {
+            let _ = o.flush();
+        }
+    }
+
     fn wire(&mut self, _at: Time, dir: Direction, bytes: &[u8]) {
         // Client lines are printed from the engine's Command events (secrets redacted).
-        if dir != Direction::Server {
+        if dir != Direction::Server || self.out.is_none() {
             return;
         }
         self.partial.extend_from_slice(bytes);
-        while let Some(nl) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=nl).collect();
-            let shown = escape(&line);
-            self.line(&format!("S: {shown}"));
+        let mut start = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &self.partial[start..]) {
+            let end = start + nl + 1;
+            let raw = &self.partial[start..end];
+            match (raw.strip_suffix(b"\r\n"), self.out.as_mut()) {
+                // Plain printable ASCII ending in CRLF is written as it is: nothing to escape.
+                (Some(text), Some(o))
+                    if text
+                        .iter()
+                        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\') =>
+                {
+                    let _ = o.write_all(b"S: ");
+                    let _ = o.write_all(text);
+                    let _ = o.write_all(b"\n");
+                }
+                _ => {
+                    let shown = escape(raw);
+                    self.line(&format!("S: {shown}"));
+                }
+            }
+            start = end;
         }
+        self.partial.drain(..start);
         if self.partial.len() > 4096 {
             let rest = std::mem::take(&mut self.partial);
             let shown = escape(&rest);

@@ -48,7 +48,11 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let out: Option<Box<dyn Write + Send>> = if args.json {
         None
     } else {
-        Some(Box::new(std::io::stdout()))
+        // Buffered: stdout would flush at every line; the printer flushes once per read.
+        Some(Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        )))
     };
     let printer = Printer::new(out, 0, "send", gathered.clone());
     let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
