@@ -567,3 +567,62 @@ fn max_body_cuts_recorded_bodies_but_not_the_checks() {
     assert!(rec.contains("Step through the session by hand"));
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn a_server_that_only_speaks_old_tls_is_explained() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but openssl is missing"
+        );
+        return;
+    }
+    // The demo's certificate, served by OpenSSL limited to TLS 1.1.
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Implicit, None);
+    let certs = std::env::temp_dir().join(format!("popscope-oldtls-{}", std::process::id()));
+    let o = popscope(&["serve", "--write-certs", &certs.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        l.local_addr().map(|a| a.port()).unwrap_or(0)
+    };
+    let mut server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-accept",
+            &port.to_string(),
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+        ])
+        .args([
+            "-cert",
+            &certs.join("server.pem").display().to_string(),
+            "-key",
+            &certs.join("server-key.pem").display().to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(500));
+    let o = popscope(&[
+        "send",
+        &format!("pop3s://127.0.0.1:{port}"),
+        "--ca-file",
+        &certs.join("ca.pem").display().to_string(),
+        "NOOP",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&certs);
+    drop(s);
+    assert_eq!(o.status.code(), Some(4), "{}", err_line(&o));
+    assert!(
+        err_line(&o).contains("does not speak TLS 1.2 or 1.3"),
+        "{}",
+        err_line(&o)
+    );
+}

@@ -233,3 +233,37 @@ pub fn hints(table: &[Binding], scope: Scope) -> Vec<(String, &'static str)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_file_rebinds_and_bad_entries_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("popscope-keys-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let good = dir.join("keys.toml");
+        let _ = std::fs::write(
+            &good,
+            "\"transcript.quit\" = [\"x\"]\n\"transcript.search\" = [\"f\", \"/\"]\n",
+        );
+        let t = load(Some(&good)).unwrap_or_default();
+        assert_eq!(lookup(&t, Scope::Transcript, "x"), Some(Act::Quit));
+        assert_eq!(lookup(&t, Scope::Transcript, "q"), None);
+        assert_eq!(lookup(&t, Scope::Transcript, "f"), Some(Act::Search));
+        // The footer follows the file: hints are always the keys that work.
+        assert!(
+            hints(&t, Scope::Transcript)
+                .iter()
+                .any(|(k, d)| k.split('/').any(|p| p == "x") && *d == "quit")
+        );
+        let bad = dir.join("bad.toml");
+        let _ = std::fs::write(&bad, "\"transcript.fly\" = [\"z\"]\n");
+        let e = load(Some(&bad)).err().unwrap_or_default();
+        assert!(
+            e.contains("bad.toml") && e.contains("transcript.fly"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
