@@ -4,6 +4,9 @@
 
 use std::process::{Command, Output};
 
+mod common;
+use common::findings_of;
+
 struct Dovecot {
     plain: String,
     tls: String,
@@ -242,18 +245,8 @@ fn a_recording_of_a_dovecot_session_rechecks_to_the_same_findings() {
     let live: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
     let again = popscope(&["check", "--transcript", &f, "--json"]);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap_or_default();
-    let ids = |v: &serde_json::Value| -> Vec<String> {
-        let mut r: Vec<String> = v["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| format!("{} {} {}", f["rule"], f["severity"], f["exchange"]))
-            .collect();
-        r.sort();
-        r
-    };
-    assert!(!ids(&live).is_empty(), "{live:#}");
-    assert_eq!(ids(&live), ids(&again));
+    assert!(!findings_of(&live).is_empty(), "{live:#}");
+    assert_eq!(findings_of(&live), findings_of(&again));
     let rec = std::fs::read_to_string(&file).unwrap_or_default();
     assert!(
         rec.contains("\"type\":\"tls\"") && !rec.contains("AGRlbW8AZGVtbw"),

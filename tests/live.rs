@@ -12,7 +12,7 @@ use popscope::protocol::{Config, Secret, Severity};
 use popscope::server::{Running, TlsMode};
 
 mod common;
-use common::{runtime, start};
+use common::{findings_of, runtime, start};
 use popscope::session::login::{Credentials, Method};
 use popscope::transport::Target;
 
@@ -354,23 +354,6 @@ fn completions_and_man_page_come_from_the_cli_definition() {
 }
 
 // ------------------------------------------------------------------ recording
-
-fn findings_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
-    let mut f: Vec<(String, String, u64)> = v["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap_or_default().to_owned(),
-                f["severity"].as_str().unwrap_or_default().to_owned(),
-                f["exchange"].as_u64().unwrap_or_default(),
-            )
-        })
-        .collect();
-    f.sort();
-    f
-}
 
 #[test]
 fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {

@@ -45,18 +45,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
     let q = quirk(args.quirk.as_deref())?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let running = server::start(ServeOptions {
-            port: args.port,
-            tls: args.tls,
-            quirk: q,
-            user: DEMO_USER.into(),
-            password: DEMO_PASSWORD.into(),
-        })
-        .await
-        .map_err(|e| CliError {
-            code: exit::CONNECT,
-            message: format!("cannot listen on port {}: {e}", args.port),
-        })?;
+        let (running, _, _) = start_demo(args.port, args.tls, q).await?;
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "{}", server::describe(&running));
         if let Some(q) = q {
@@ -95,13 +84,14 @@ fn demo_setup(q: Option<Quirk>) -> (TlsMode, bool, Method) {
     }
 }
 
-/// Starts the demo server on a free loopback port; returns it with the URL to reach it.
+/// Starts the demo server on loopback (port 0: a free one); returns it with the URL to reach it.
 async fn start_demo(
+    port: u16,
     tls: TlsMode,
     q: Option<Quirk>,
 ) -> Result<(server::Running, Target, Scheme), CliError> {
     let running = server::start(ServeOptions {
-        port: 0,
+        port,
         tls,
         quirk: q,
         user: DEMO_USER.into(),
@@ -110,7 +100,7 @@ async fn start_demo(
     .await
     .map_err(|e| CliError {
         code: exit::CONNECT,
-        message: format!("cannot start the demo server: {e}"),
+        message: format!("cannot start the demo server on port {port}: {e}"),
     })?;
     let target = Target::parse(&running.url()).map_err(CliError::usage)?;
     let scheme = target.scheme.unwrap_or(Scheme::Pop3);
@@ -124,7 +114,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let keys = super::interactive::key_table()?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (running, target, scheme) = start_demo(tls, q).await?;
+        let (running, target, scheme) = start_demo(0, tls, q).await?;
         let conn = ConnArgs {
             ca_file: Some(running.certs.ca.clone()),
             client_cert: client_cert.then(|| running.certs.client_cert.clone()),
@@ -179,7 +169,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let (tls, client_cert, method) = demo_setup(q);
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (running, target, scheme) = start_demo(tls, q).await?;
+        let (running, target, scheme) = start_demo(0, tls, q).await?;
         println!(
             "# popscope demo: the built-in POP3 server on {}{}",
             running.url(),

@@ -24,3 +24,22 @@ pub fn start(rt: &tokio::runtime::Runtime, tls: TlsMode, quirk: Option<Quirk>) -
     }))
     .unwrap_or_else(|e| panic!("demo server: {e}"))
 }
+
+/// The findings of a JSON report as sortable (rule, severity, exchange) triples, to compare a
+/// live session with the re-check of its recording.
+pub fn findings_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
+    let mut f: Vec<(String, String, u64)> = v["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["severity"].as_str().unwrap_or_default().to_owned(),
+                f["exchange"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    f.sort();
+    f
+}
