@@ -235,3 +235,123 @@ fn a_dead_server_leaves_the_ui_responsive() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(!t.screen().contains("┌ Transcript"));
 }
+
+/// Whether the pane is still in the alternate screen (the UI did not give the terminal back).
+fn alternate_on(t: &Tmux) -> bool {
+    let o = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "display-message",
+            "-p",
+            "-t",
+            "0",
+            "#{alternate_on}",
+        ])
+        .output();
+    o.map(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
+        .unwrap_or(false)
+}
+
+fn popscope_pid(t: &Tmux) -> Option<String> {
+    let o = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "display-message",
+            "-p",
+            "-t",
+            "0",
+            "#{pane_pid}",
+        ])
+        .output()
+        .ok()?;
+    let shell = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let o = Command::new("pgrep")
+        .args(["-P", &shell, "popscope"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
+
+#[test]
+fn sigterm_sighup_and_ctrl_c_give_the_terminal_back() {
+    if !tmux_available() {
+        return;
+    }
+    // A server that accepts and never speaks: the UI waits for the greeting.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let _keep = std::thread::spawn(move || {
+        let _conns: Vec<_> = l.incoming().take(3).collect();
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    for how in ["TERM", "HUP", "C-c"] {
+        let t = Tmux::start(
+            &format!("{} pop3://127.0.0.1:{port} --timeout 60", bin()),
+            100,
+            28,
+        );
+        t.wait_for("connected to 127.0.0.1");
+        assert!(
+            alternate_on(&t),
+            "{how}: the UI should be on the alternate screen"
+        );
+        if how == "C-c" {
+            t.keys(&["C-c"]);
+        } else {
+            let pid = popscope_pid(&t).unwrap_or_else(|| panic!("{how}: no popscope process"));
+            let _ = Command::new("kill")
+                .args([&format!("-{how}"), &pid])
+                .status();
+        }
+        let start = Instant::now();
+        while alternate_on(&t) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            !alternate_on(&t),
+            "{how}: the terminal was not restored:\n{}",
+            t.screen()
+        );
+        assert!(!t.screen().contains("┌ Transcript"), "{how}");
+    }
+}
+
+#[test]
+fn a_dripping_server_leaves_the_ui_responsive() {
+    if !tmux_available() {
+        return;
+    }
+    // One octet every 50 ms: a greeting, then an endless line.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let _drip = std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok((mut s, _)) = l.accept() {
+            let text = b"+OK slow server ready\r\n"
+                .iter()
+                .chain(std::iter::repeat(&b'x'));
+            for b in text.take(600) {
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let t = Tmux::start(&format!("{} pop3://127.0.0.1:{port}", bin()), 100, 28);
+    t.wait_for("+OK slow server ready");
+    let asked = Instant::now();
+    t.keys(&["Escape", "?"]);
+    t.wait_for("Esc, q or ? closes");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "help took {:?} while the server dripped",
+        asked.elapsed()
+    );
+    t.keys(&["Escape", "q"]);
+}
