@@ -43,3 +43,47 @@ pub fn findings_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
     f.sort();
     f
 }
+
+/// One step of a scripted server.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Send(Vec<u8>),
+    /// Wait for the client's next line.
+    ReadLine,
+    Sleep(u64),
+    /// Shut the connection down at once (mid-reply, say).
+    Close,
+}
+
+/// A one-connection TCP server on loopback that plays `steps`, then closes. Returns its port.
+pub fn scripted(steps: Vec<Step>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        let Ok((s, _)) = l.accept() else { return };
+        let mut reader = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
+        let mut w = s;
+        for step in steps {
+            match step {
+                Step::Send(b) => {
+                    if w.write_all(&b).is_err() {
+                        return;
+                    }
+                }
+                Step::ReadLine => {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                }
+                Step::Sleep(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
+                Step::Close => {
+                    let _ = w.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+            }
+        }
+    });
+    port
+}
