@@ -59,14 +59,9 @@ fn run(case: &Case) {
     }
     if !case.rule.is_empty() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-        let rules: Vec<&str> = v["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["rule"].as_str())
-            .collect();
+        let rules = common::rule_ids(&v);
         assert!(
-            rules.contains(&case.rule),
+            rules.iter().any(|r| r == case.rule),
             "{name}: expected {}, got {rules:?}",
             case.rule
         );

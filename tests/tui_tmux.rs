@@ -2,6 +2,7 @@
 //! with capture-pane. Against the demo server over real sockets.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use popscope::protocol::server::Quirk;
@@ -31,10 +32,12 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmd: &str, w: u16, h: u16) -> Tmux {
+        // Tests run in parallel: each needs its own tmux server.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
             "popscope-test-{}-{}",
             std::process::id(),
-            cmd.len() * 7 + w as usize
+            NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let home = std::env::temp_dir().join(&socket);
         let _ = std::fs::create_dir_all(&home);
@@ -215,13 +218,7 @@ fn a_dead_server_leaves_the_ui_responsive() {
     if !tmux_available() {
         return;
     }
-    // A listener that accepts and never speaks.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-    let _keep = std::thread::spawn(move || {
-        let _conns: Vec<_> = l.incoming().take(2).collect();
-        std::thread::sleep(Duration::from_secs(20));
-    });
+    let port = common::silent(2);
     let t = Tmux::start(
         &format!("{} pop3://127.0.0.1:{port} --timeout 60", bin()),
         100,
@@ -282,13 +279,8 @@ fn sigterm_sighup_and_ctrl_c_give_the_terminal_back() {
     if !tmux_available() {
         return;
     }
-    // A server that accepts and never speaks: the UI waits for the greeting.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-    let _keep = std::thread::spawn(move || {
-        let _conns: Vec<_> = l.incoming().take(3).collect();
-        std::thread::sleep(Duration::from_secs(30));
-    });
+    // The UI waits for a greeting that never comes.
+    let port = common::silent(3);
     for how in ["TERM", "HUP", "C-c"] {
         let t = Tmux::start(
             &format!("{} pop3://127.0.0.1:{port} --timeout 60", bin()),
@@ -327,22 +319,14 @@ fn a_dripping_server_leaves_the_ui_responsive() {
         return;
     }
     // One octet every 50 ms: a greeting, then an endless line.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-    let _drip = std::thread::spawn(move || {
-        use std::io::Write;
-        if let Ok((mut s, _)) = l.accept() {
-            let text = b"+OK slow server ready\r\n"
-                .iter()
-                .chain(std::iter::repeat(&b'x'));
-            for b in text.take(600) {
-                if s.write_all(&[*b]).is_err() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    });
+    let drip: Vec<common::Step> = b"+OK slow server ready
+"
+    .iter()
+    .chain(std::iter::repeat(&b'x'))
+    .take(600)
+    .flat_map(|b| [common::Step::Send(vec![*b]), common::Step::Sleep(50)])
+    .collect();
+    let port = common::scripted(drip);
     let t = Tmux::start(&format!("{} pop3://127.0.0.1:{port}", bin()), 100, 28);
     t.wait_for("+OK slow server ready");
     let asked = Instant::now();

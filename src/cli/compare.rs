@@ -124,12 +124,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         let mut deleted = false;
         for r in &recorded {
             let replay_it = match r.keyword {
-                Keyword::User
-                | Keyword::Pass
-                | Keyword::Apop
-                | Keyword::Auth
-                | Keyword::Stls
-                | Keyword::Quit => false,
+                k if k.is_session_control() => false,
                 Keyword::Dele => args.allow_delete,
                 _ => true,
             };

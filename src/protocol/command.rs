@@ -378,6 +378,20 @@ impl Keyword {
         }
     }
 
+    /// Sets up or ends the session (login, STLS, QUIT) rather than working in it; replaying a
+    /// session elsewhere does these its own way.
+    pub fn is_session_control(self) -> bool {
+        matches!(
+            self,
+            Keyword::User
+                | Keyword::Pass
+                | Keyword::Apop
+                | Keyword::Auth
+                | Keyword::Stls
+                | Keyword::Quit
+        )
+    }
+
     /// Takes a message number as its first argument.
     pub fn takes_message_number(self) -> bool {
         matches!(

@@ -202,11 +202,6 @@ impl Engine {
         self.session.state
     }
 
-    /// Commands sent and not yet (fully) answered.
-    pub fn outstanding(&self) -> usize {
-        self.queue.len() + usize::from(matches!(self.mode, Mode::Body(_)))
-    }
-
     /// Bytes the client sent.
     pub fn handle_client(&mut self, now: Time, bytes: &[u8], out: &mut dyn EventSink) {
         self.now = now;
@@ -333,7 +328,7 @@ impl Engine {
         });
         rules::states::on_command(&mut self.checker, &self.session, &ex);
         rules::sasl::on_command(&mut self.checker, &self.session, &ex);
-        rules::tls::on_command(&mut self.checker, &self.session, &mut self.memory, &ex);
+        rules::tls::on_command(&mut self.checker, &self.session, &ex);
         rules::capa::on_command(&mut self.checker, &self.session, &ex);
         rules::intl::on_command(&mut self.checker, &self.session, &ex);
         self.queue.push_back(ex);
@@ -362,13 +357,7 @@ impl Engine {
             Mode::Body(b) => (b.ex.id, Some(b.kind)),
             _ => (self.current_exchange(), None),
         };
-        rules::lines::overflow(
-            &mut self.checker,
-            exchange,
-            offset,
-            in_body,
-            self.server.offset(),
-        );
+        rules::lines::overflow(&mut self.checker, exchange, offset, in_body);
         self.flush(out);
     }
 
@@ -471,7 +460,7 @@ impl Engine {
             rules::tls::plaintext_on_tls_port(&mut self.checker, at);
         }
         rules::lines::status_line(&mut self.checker, &self.session, at, line, &st, false);
-        rules::greeting::on_greeting(&mut self.checker, &self.session, &mut self.memory, at, &st);
+        rules::greeting::on_greeting(&mut self.checker, &mut self.memory, at, &st);
         self.session.greeting = Some(line.content.to_vec());
         self.session.apop_timestamp = rules::greeting::apop_timestamp(st.full_text);
         out.event(Event::Reply(Box::new(Reply {
@@ -622,7 +611,7 @@ impl Engine {
         {
             let (c, s, m) = (&mut self.checker, &mut self.session, &mut self.memory);
             match body.kind {
-                BodyKind::Capa => rules::capa::capa_end(c, s, m, &body, complete),
+                BodyKind::Capa => rules::capa::capa_end(c, s, &body, complete),
                 BodyKind::Lang => rules::intl::lang_end(c, &body),
                 BodyKind::AuthMechanisms => {}
                 _ => rules::listing::body_end(c, s, m, &body, complete),
@@ -652,7 +641,6 @@ impl Engine {
         match k {
             Keyword::User if in_auth || self.session.skipped_login => {
                 if ok {
-                    self.session.user_accepted = ex.cmd.arg(0).map(<[u8]>::to_vec);
                     let back = self.session.skipped_login;
                     self.session.skipped_login = false;
                     let reason = if back {
@@ -668,7 +656,6 @@ impl Engine {
                         out,
                     );
                 } else {
-                    self.session.user_accepted = None;
                     self.transition(
                         ex.id,
                         State::Authorization(AuthStep::Idle),
@@ -693,7 +680,6 @@ impl Engine {
                     self.transition(ex.id, State::Transaction, &reason, lawful, out);
                 } else {
                     self.session.auth_failed = true;
-                    self.session.user_accepted = None;
                     let reason = format!("{k} refused: still in AUTHORIZATION");
                     self.transition(
                         ex.id,
@@ -749,7 +735,6 @@ impl Engine {
                 && state == State::Authorization(AuthStep::UserOk) =>
             {
                 // Any command but PASS or QUIT ends the USER step (RFC 1939 §7).
-                self.session.user_accepted = None;
                 self.transition(
                     ex.id,
                     State::Authorization(AuthStep::Idle),
@@ -775,13 +760,7 @@ impl Engine {
         let stls = matches!(self.mode, Mode::AwaitHandshake { .. });
         if stls {
             self.mode = Mode::Status;
-            self.session.security = Security::Stls;
-            self.session.commands_since_tls = 0;
-            self.session.caps.pre_tls = self.session.caps.auth.take().or(self
-                .session
-                .caps
-                .pre_tls
-                .take());
+            self.upgraded_to_tls();
             if self.session.state == State::Authorization(AuthStep::StlsHandshake) {
                 self.transition(
                     self.session.commands_sent,
@@ -805,19 +784,13 @@ impl Engine {
         } else {
             let at = server_at(self.session.commands_sent, self.server.offset());
             rules::tls::handshake_without_stls_ok(&mut self.checker, &self.session, at);
-            self.session.security = Security::Stls;
-            self.session.commands_since_tls = 0;
-            self.session.caps.pre_tls = self.session.caps.auth.take().or(self
-                .session
-                .caps
-                .pre_tls
-                .take());
+            self.upgraded_to_tls();
         }
     }
 
     fn tls_failed(&mut self, reason: TlsFailure, out: &mut dyn EventSink) {
         let at = server_at(self.current_exchange(), self.server.offset());
-        rules::tls::handshake_failed(&mut self.checker, &self.session, &self.memory, at, reason);
+        rules::tls::handshake_failed(&mut self.checker, &self.session, at, reason);
         let why = match reason {
             TlsFailure::PlaintextFromServer => "TLS handshake failed: the server speaks plaintext",
             TlsFailure::ServerAlert => "TLS handshake failed: the server aborted it",
@@ -892,6 +865,15 @@ impl Engine {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// The connection is now under TLS after plaintext: capabilities seen so far belong to
+    /// the plaintext context (RFC 2595 §4: the client must discard them).
+    fn upgraded_to_tls(&mut self) {
+        self.session.security = Security::Stls;
+        self.session.commands_since_tls = 0;
+        let caps = &mut self.session.caps;
+        caps.pre_tls = caps.auth.take().or(caps.pre_tls.take());
+    }
 
     fn transition(
         &mut self,

@@ -16,12 +16,6 @@ use super::state::State;
 pub struct Time(pub u64);
 
 impl Time {
-    pub const fn from_secs(secs: u64) -> Self {
-        Time(secs.saturating_mul(1_000_000))
-    }
-    pub const fn from_millis(ms: u64) -> Self {
-        Time(ms.saturating_mul(1_000))
-    }
     pub fn saturating_sub(self, earlier: Time) -> Time {
         Time(self.0.saturating_sub(earlier.0))
     }

@@ -70,10 +70,6 @@ impl LineFramer {
         self.offset
     }
 
-    pub fn has_partial(&self) -> bool {
-        self.partial_wire > 0
-    }
-
     pub fn push(&mut self, mut input: &[u8], mut out: impl FnMut(Frame<'_>)) {
         while !input.is_empty() {
             let newline = memchr(b'\n', input);

@@ -32,6 +32,24 @@ pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>>
     Some(out)
 }
 
+/// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
+/// entirely (not even a masked length is worth storing).
+pub fn history_form(line: &str) -> String {
+    let cmd = Command::parse(line.as_bytes(), 0);
+    match cmd.keyword {
+        Keyword::Pass => "PASS".to_owned(),
+        Keyword::Apop => format!(
+            "APOP {}",
+            String::from_utf8_lossy(cmd.arg(0).unwrap_or_default())
+        ),
+        Keyword::Auth => match cmd.mechanism() {
+            Some(m) => format!("AUTH {m}"),
+            None => "AUTH".to_owned(),
+        },
+        _ => line.to_owned(),
+    }
+}
+
 /// A parsed command as a redacted line that replays like the original.
 pub fn command_line(cmd: &Command) -> Vec<u8> {
     let mut raw = cmd.verb.clone();
@@ -83,6 +101,20 @@ fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_keeps_no_secret() {
+        assert_eq!(history_form("PASS hunter2"), "PASS");
+        assert_eq!(
+            history_form("APOP mrose c4c9334bac560ecc979e58001b3e22fb"),
+            "APOP mrose"
+        );
+        assert_eq!(
+            history_form("auth plain AGFsaWNlAHNlY3JldA=="),
+            "AUTH PLAIN"
+        );
+        assert_eq!(history_form("RETR 1"), "RETR 1");
+    }
 
     #[test]
     fn pass_apop_and_auth() {

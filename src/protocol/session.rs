@@ -113,8 +113,6 @@ pub struct Session {
     pub auth_failed: bool,
     /// STLS was answered `-ERR`.
     pub stls_refused: bool,
-    /// The user name given in the current USER/PASS attempt, when USER succeeded.
-    pub user_accepted: Option<Vec<u8>>,
     pub maildrop: Maildrop,
     /// When the client last finished sending a command (TMO-001).
     pub last_client_activity: Time,
@@ -147,7 +145,6 @@ impl Session {
             skipped_login: false,
             auth_failed: false,
             stls_refused: false,
-            user_accepted: None,
             maildrop: Maildrop::default(),
             last_client_activity: Time::default(),
             last_server_activity: Time::default(),

@@ -18,9 +18,6 @@ pub struct Replayed {
     pub findings: Vec<LocatedFinding>,
     pub transitions: Vec<Transition>,
     pub session: Session,
-    /// Server octets and data lines seen (for the report's summary).
-    pub server_octets: u64,
-    pub body_lines: u64,
 }
 
 /// Feeds entries one at a time (a recording can be checked as it is read, in bounded memory).
@@ -101,8 +98,6 @@ impl Replayer {
             findings,
             transitions: self.out.transitions,
             session: self.engine.session().clone(),
-            server_octets: self.server_off,
-            body_lines: self.out.body_lines,
         }
     }
 }
@@ -121,7 +116,6 @@ struct Collector {
     current_line: usize,
     findings: Vec<(Finding, usize)>,
     transitions: Vec<Transition>,
-    body_lines: u64,
 }
 
 impl crate::protocol::EventSink for Collector {
@@ -129,7 +123,6 @@ impl crate::protocol::EventSink for Collector {
         match event {
             Event::Finding(f) => self.findings.push((*f, self.current_line)),
             Event::StateChange(t) => self.transitions.push(*t),
-            Event::BodyLine { .. } => self.body_lines += 1,
             _ => {}
         }
     }

@@ -205,14 +205,13 @@ pub async fn handshake(
 }
 
 fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) -> TransportError {
-    if captured.starts_with(b"+OK") || captured.starts_with(b"-ERR") || captured.starts_with(b"* ")
-    {
-        let line = captured
-            .split(|&b| b == b'\r' || b == b'\n')
-            .next()
-            .unwrap_or_default();
+    let first_line = captured
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    if crate::protocol::response::StatusLine::looks_like_status(first_line) {
         return TransportError::PlaintextOnTlsPort {
-            first: crate::protocol::rules::show(line, 40),
+            first: crate::protocol::rules::show(first_line, 40),
         };
     }
     let rustls_err = e

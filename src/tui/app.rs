@@ -145,6 +145,8 @@ pub struct App {
     pub state: State,
     /// States the session has been in, in order, and whether each entry was lawful.
     pub path: Vec<(State, bool)>,
+    /// The session began with a TLS handshake (port 995): the diagram shows that step.
+    pub implicit_tls: bool,
     pub last_reason: String,
     pub tls: Option<TlsDetails>,
     pub summary: Summary,
@@ -180,6 +182,7 @@ impl App {
             counts: [0; 3],
             state: State::Greeting,
             path: vec![(State::Greeting, true)],
+            implicit_tls: false,
             last_reason: "connecting".into(),
             tls: None,
             summary: Summary::default(),
@@ -360,6 +363,7 @@ impl App {
                 self.push(row);
             }
             Event::StateChange(t) => {
+                self.implicit_tls |= t.from == State::TlsHandshake;
                 self.state = t.to;
                 self.path.push((t.to, t.lawful));
                 if self.path.len() > 64 {
@@ -620,19 +624,7 @@ impl App {
 
     /// Keeps a command in history, without secrets: PASS, APOP and AUTH lose their arguments.
     fn remember(&mut self, text: &str) {
-        let cmd = Command::parse(text.as_bytes(), 0);
-        let kept = match cmd.keyword {
-            Keyword::Pass => "PASS".to_owned(),
-            Keyword::Apop => format!(
-                "APOP {}",
-                String::from_utf8_lossy(cmd.arg(0).unwrap_or_default())
-            ),
-            Keyword::Auth => match cmd.mechanism() {
-                Some(m) => format!("AUTH {m}"),
-                None => "AUTH".to_owned(),
-            },
-            _ => text.to_owned(),
-        };
+        let kept = crate::protocol::redact::history_form(text);
         if self.line.history.last() != Some(&kept) {
             self.line.history.push(kept.clone());
             if self.line.history.len() > 1000 {

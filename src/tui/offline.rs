@@ -12,7 +12,15 @@ use super::App;
 /// Feeds every entry to a fresh engine and the updates to `app`. Time advances 1 ms per entry
 /// (plus `-- idle`).
 pub fn load(app: &mut App, entries: &[Entry]) {
-    let mut engine = Engine::new(Config::default());
+    // A recording that begins with a handshake was implicit TLS (port 995).
+    let implicit_tls = matches!(
+        entries.first().map(|e| &e.item),
+        Some(Item::Transport(TransportEvent::TlsEstablished { .. }))
+    );
+    let mut engine = Engine::new(Config {
+        implicit_tls,
+        ..Config::default()
+    });
     let mut now = Time::default();
     let mut updates: Vec<Update> = Vec::new();
     for e in entries {

@@ -117,10 +117,6 @@ impl Transcript {
         self.rows.get_mut(i)
     }
 
-    pub fn rows(&self) -> &[Row] {
-        &self.rows
-    }
-
     /// Rows dropped from the front to keep memory bounded.
     pub fn dropped(&self) -> u64 {
         self.dropped

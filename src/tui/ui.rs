@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::protocol::{Security, Severity, State};
+use crate::protocol::{Severity, State};
 
 use super::app::{App, Focus, Link, Overlay};
 use super::keys::{self, Scope};
@@ -143,21 +143,9 @@ fn draw_state(f: &mut Frame, app: &App, area: Rect) {
         .path
         .iter()
         .any(|(s, lawful)| *s == State::Transaction && !lawful);
-    let tls = match app.tls.as_ref().map(|_| ()) {
-        Some(())
-            if visited(&|s| s == State::TlsHandshake)
-                || app
-                    .path
-                    .first()
-                    .is_some_and(|(s, _)| *s == State::TlsHandshake) =>
-        {
-            "TLS handshake ✓"
-        }
-        _ => "",
-    };
     let mut nodes: Vec<(String, bool, bool, Option<&str>)> =
         vec![("connect".into(), false, true, None)];
-    if !tls.is_empty() || matches!(current, State::TlsHandshake) {
+    if app.implicit_tls || current == State::TlsHandshake {
         nodes.push((
             "TLS handshake".into(),
             current == State::TlsHandshake,
@@ -230,7 +218,6 @@ fn draw_state(f: &mut Frame, app: &App, area: Rect) {
         ),
         (None, _) => "TLS: none".into(),
     };
-    let _ = Security::Plain;
     lines.push(Line::raw(""));
     lines.push(Line::styled(security, app.theme.dim));
     lines.push(Line::styled("why:", app.theme.dim));

@@ -87,3 +87,24 @@ pub fn scripted(steps: Vec<Step>) -> u16 {
     });
     port
 }
+
+/// A server that accepts up to `connections` connections and never says a word.
+pub fn silent(connections: usize) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        let _conns: Vec<_> = l.incoming().take(connections).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    port
+}
+
+/// The rule IDs of a JSON report's findings.
+pub fn rule_ids(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["rule"].as_str().map(str::to_owned))
+        .collect()
+}

@@ -108,13 +108,7 @@ pub(crate) fn capa_line(
 }
 
 /// A CAPA listing is complete: judge it against the session, then record it.
-pub(crate) fn capa_end(
-    c: &mut Checker,
-    s: &mut Session,
-    _m: &mut Memory,
-    body: &Body,
-    complete: bool,
-) {
+pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: bool) {
     if !complete {
         return;
     }

@@ -3,17 +3,10 @@
 use super::super::event::Location;
 use super::super::framer::Line;
 use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
 use super::catalog as r;
 use super::{Checker, Memory, Severity, show};
 
-pub(crate) fn on_greeting(
-    c: &mut Checker,
-    _s: &Session,
-    m: &mut Memory,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
+pub(crate) fn on_greeting(c: &mut Checker, m: &mut Memory, at: Location, st: &StatusLine<'_>) {
     match st.status {
         Status::Ok => {}
         Status::Err if st.indicator_exact => c.report(&r::GRT_002, Severity::Warning, at,

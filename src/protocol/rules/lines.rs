@@ -119,13 +119,7 @@ pub(crate) fn bare_lf(c: &mut Checker, at: Location, in_body: bool) {
 }
 
 /// A line grew past popscope's cap before its line end.
-pub(crate) fn overflow(
-    c: &mut Checker,
-    exchange: u32,
-    offset: u64,
-    body: Option<BodyKind>,
-    _stream: u64,
-) {
+pub(crate) fn overflow(c: &mut Checker, exchange: u32, offset: u64, body: Option<BodyKind>) {
     let at = server_at(exchange, offset);
     match body {
         None => c.report(&r::GEN_004, Severity::Violation, at,

@@ -54,8 +54,6 @@ pub(crate) struct Memory {
     pub top_shapes: HashMap<u32, Vec<listing::TopShape>>,
     /// DEL-002: messages that were marked deleted before the last RSET.
     pub restored: Vec<u32>,
-    /// CAPA-009: a reply to a pipelined command has come.
-    pub pipelined_answered: bool,
 }
 
 /// At most this many messages keep a shape for TOP-001.

@@ -49,9 +49,6 @@ pub(crate) fn on_reply(
     let state = s.state;
     let in_auth = state.is_authorization();
 
-    if ex.pipelined {
-        m.pipelined_answered = true;
-    }
     if matches!(ex.state_at_send, State::Update | State::Closed) {
         c.report_once_per_exchange(&r::ST_007, Severity::Warning, at, || {
             format!("The server answered {k} sent after its QUIT reply: after QUIT it closes the connection.")

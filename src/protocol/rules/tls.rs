@@ -10,7 +10,7 @@ use super::super::state::{Security, State};
 use super::catalog as r;
 use super::{Checker, Memory, Severity, server_at, show};
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, _m: &mut Memory, ex: &Exchange) {
+pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let k = ex.keyword();
     let plaintext_secret = match k {
         Keyword::Pass => true,
@@ -122,13 +122,7 @@ pub(crate) fn handshake_without_stls_ok(c: &mut Checker, s: &Session, at: Locati
     );
 }
 
-pub(crate) fn handshake_failed(
-    c: &mut Checker,
-    s: &Session,
-    _m: &Memory,
-    at: Location,
-    reason: TlsFailure,
-) {
+pub(crate) fn handshake_failed(c: &mut Checker, s: &Session, at: Location, reason: TlsFailure) {
     match reason {
         TlsFailure::PlaintextFromServer => plaintext_on_tls_port(c, at),
         TlsFailure::ServerAlert => {
