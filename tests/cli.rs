@@ -1,15 +1,10 @@
 //! The `popscope` binary as a user runs it: exit codes, the JSON shape, one-line errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn popscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
-}
+mod common;
+use common::popscope;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

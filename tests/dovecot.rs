@@ -2,10 +2,8 @@
 //! README test command does it). Plain, STLS and implicit TLS, with a certificate made at test
 //! time. Outside CI, without Dovecot running, these tests say so and pass; in CI they fail.
 
-use std::process::{Command, Output};
-
 mod common;
-use common::findings_of;
+use common::{findings_of, popscope};
 
 struct Dovecot {
     plain: String,
@@ -37,14 +35,6 @@ fn dovecot() -> Option<Dovecot> {
             None
         }
     }
-}
-
-fn popscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(args)
-        .env("PW", "demo")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
 }
 
 /// Dovecot 2.3 drops USER and SASL from CAPA after login: RFC 2449 §5 ("every capability

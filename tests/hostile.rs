@@ -1,10 +1,8 @@
 //! Hostile and broken servers, scripted byte by byte: popscope never panics, explains what the
 //! server did, and records every octet it received.
 
-use std::process::Command;
-
 mod common;
-use common::{Step, scripted};
+use common::{Step, popscope, scripted};
 
 fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
@@ -41,10 +39,7 @@ fn run(case: &Case) {
         "--json",
     ];
     args.extend_from_slice(case.commands);
-    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(&args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&args);
     let name = case.name;
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_ne!(
@@ -217,10 +212,7 @@ fn escapes_never_reach_the_printed_transcript_raw() {
         Step::ReadLine,
         Step::Send(b("+OK bye\r\n")),
     ]);
-    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(["send", &format!("pop3://127.0.0.1:{port}"), "QUIT"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&["send", &format!("pop3://127.0.0.1:{port}"), "QUIT"]);
     assert!(
         !o.stdout.contains(&0x1b) && !o.stdout.contains(&0x07),
         "raw control octets in the output"

@@ -9,15 +9,7 @@ use popscope::server::TlsMode;
 use popscope::transcript::{Item, import, jsonl, replay};
 
 mod common;
-use common::{runtime, start};
-
-fn popscope(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(args)
-        .env("PW", "demo")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+use common::{popscope, runtime, start};
 
 fn streams(entries: &[popscope::transcript::Entry]) -> (Vec<u8>, Vec<u8>) {
     let (mut c, mut s) = (Vec::new(), Vec::new());

@@ -12,7 +12,7 @@ use popscope::protocol::{Config, Secret, Severity};
 use popscope::server::{Running, TlsMode};
 
 mod common;
-use common::{findings_of, runtime, start};
+use common::{findings_of, popscope, popscope_with, runtime, start};
 use popscope::session::login::{Credentials, Method};
 use popscope::transport::Target;
 
@@ -149,15 +149,6 @@ fn the_seeds_case_names_st_009_and_the_certificate() {
 }
 
 // ------------------------------------------------------------------ the binary
-
-fn popscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(args)
-        .env("DEMO_PW", "demo")
-        .env_remove("SSLKEYLOGFILE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
-}
 
 fn err_line(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).trim_end().to_owned()
@@ -299,8 +290,9 @@ fn secrets_never_reach_the_output() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, None);
     for method in ["user", "plain", "login", "cram-md5"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .args([
+        let o = popscope_with(
+            "s3cr3t-Passw0rd",
+            &[
                 "send",
                 &s.url(),
                 "--user",
@@ -310,10 +302,8 @@ fn secrets_never_reach_the_output() {
                 "--login",
                 method,
                 "STAT",
-            ])
-            .env("PW", "s3cr3t-Passw0rd")
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            ],
+        );
         let all = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),
@@ -367,8 +357,9 @@ fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
     for method in ["user", "plain", "login", "cram-md5"] {
         let file = dir.join(format!("{method}.jsonl"));
         let f = file.display().to_string();
-        let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .args([
+        let o = popscope_with(
+            password,
+            &[
                 "send",
                 &s.url(),
                 "--user",
@@ -380,10 +371,8 @@ fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
                 "--record",
                 &f,
                 "NOOP",
-            ])
-            .env("PW", password)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            ],
+        );
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "{method}: {}",
@@ -400,8 +389,9 @@ fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
         }
     }
     let file = dir.join("ok.jsonl").display().to_string();
-    let live = Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args([
+    let live = popscope_with(
+        "demo",
+        &[
             "send",
             &s.url(),
             "--user",
@@ -416,10 +406,8 @@ fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
             "LIST",
             "RETR 1",
             "TOP 1 0",
-        ])
-        .env("PW", "demo")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        ],
+    );
     let live: serde_json::Value = serde_json::from_slice(&live.stdout).unwrap_or_default();
     let again = popscope(&["check", "--transcript", &file, "--json"]);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap_or_default();

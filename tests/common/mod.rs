@@ -108,3 +108,21 @@ pub fn rule_ids(v: &serde_json::Value) -> Vec<String> {
         .filter_map(|f| f["rule"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// The popscope binary as a user runs it from the crate root, with `password` in both `PW` and
+/// `DEMO_PW` (the variables the tests name in `--password-env`) and no TLS key log.
+pub fn popscope_with(password: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PW", password)
+        .env("DEMO_PW", password)
+        .env_remove("SSLKEYLOGFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
+}
+
+/// [`popscope_with`] the demo server's password.
+pub fn popscope(args: &[&str]) -> std::process::Output {
+    popscope_with("demo", args)
+}
