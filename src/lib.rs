@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod protocol;
 pub mod report;
+pub mod sanitize;
 pub mod server;
 pub mod session;
 pub mod transcript;

@@ -318,6 +318,30 @@ fn secrets_never_reach_the_output() {
 }
 
 #[test]
+fn a_secret_on_the_command_line_is_warned_about_and_not_echoed() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let o = popscope(&["send", &s.url(), "USER demo", "PASS demo-secret", "STAT"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: 'PASS' puts a secret on the command line"),
+        "{err}"
+    );
+    assert!(!err.contains("demo-secret"), "{err}");
+    // The same login through the environment: no warning.
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--user",
+        "demo",
+        "--password-env",
+        "DEMO_PW",
+        "STAT",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).is_empty());
+}
+
+#[test]
 fn ipv6_literals_work() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, None);

@@ -5,11 +5,11 @@ use std::io::Write;
 
 use crate::protocol::command::Keyword;
 use crate::protocol::{Config, Engine, Event, Time};
+use crate::sanitize::display;
 use crate::session::Connection;
 use crate::session::login;
 use crate::transcript::{Entry, Item};
 use crate::transport::Target;
-use crate::tui::sanitize::display;
 
 use super::connect::{secure, transport_error};
 use super::{CliError, ReplayArgs, exit};

@@ -15,6 +15,17 @@ use super::{CliError, SendArgs, exit, severity_overrides};
 
 fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     let mut cmds = args.commands.clone();
+    // The user insisted; say once what that costs. A --script file or --user with
+    // --password-env keeps the secret out of the process list.
+    if let Some(c) = cmds
+        .iter()
+        .find(|c| crate::protocol::redact::history_form(c).trim() != c.trim())
+    {
+        eprintln!(
+            "popscope: warning: '{}' puts a secret on the command line, where other users can read it (ps, /proc); use --user with --password-env or --script",
+            crate::protocol::redact::history_form(c)
+        );
+    }
     if let Some(path) = &args.script {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::usage(format!("--script {}: {e}", path.display())))?;
@@ -87,8 +98,14 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             if c.is_closed() {
                 break;
             }
-            quit_sent |= cmd.trim().eq_ignore_ascii_case("QUIT");
-            let out = c.command(cmd.as_bytes(), 0).await?;
+            let is_quit = cmd.trim().eq_ignore_ascii_case("QUIT");
+            quit_sent |= is_quit;
+            // QUIT waits for the server's close, so how it closes (close_notify?) is judged.
+            let out = if is_quit {
+                c.quit().await?
+            } else {
+                c.command(cmd.as_bytes(), 0).await?
+            };
             if out.challenge.is_some() {
                 c.sasl_response(out.exchange, b"*").await?;
             }

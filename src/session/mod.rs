@@ -388,6 +388,11 @@ impl Connection {
                 self.server_closed(false);
                 return Ok(ReadEnd::Closed);
             }
+            Ok(Err(e)) if tls && e.kind() == std::io::ErrorKind::InvalidData => {
+                // The recording ends the way the connection did: no close_notify.
+                self.server_closed(false);
+                return Err(transport::explain_session_error(&e));
+            }
             Ok(Err(e)) => return Err(TransportError::io("reading", e)),
         };
         if n == 0 {

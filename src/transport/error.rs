@@ -32,6 +32,8 @@ pub enum TransportError {
     Certificate(String),
     #[error("TLS handshake failed: {0}")]
     Tls(String),
+    #[error("the TLS session broke off: {0}")]
+    TlsSession(String),
     #[error("--starttls: {0}; stopped before sending any credential")]
     StartTls(String),
     #[error("{0}")]
@@ -63,6 +65,7 @@ impl TransportError {
             | TransportError::OldTls { .. }
             | TransportError::Certificate(_)
             | TransportError::Tls(_)
+            | TransportError::TlsSession(_)
             | TransportError::StartTls(_) => 4,
             _ => 3,
         }

@@ -204,6 +204,24 @@ pub async fn handshake(
     Ok((Stream::Tls(Box::new(stream)), details))
 }
 
+/// A TLS failure after the handshake (a read that rustls refused), in words.
+pub fn explain_session_error(e: &io::Error) -> TransportError {
+    let rustls_err = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let text = match rustls_err {
+        Some(rustls::Error::AlertReceived(a)) => {
+            format!("the server sent a fatal TLS alert ({a:?}) in the middle of the session")
+        }
+        Some(rustls::Error::DecryptError) => "a record from the server does not decrypt: \
+             corrupted data, or plaintext (an unencrypted alert, say) written into the TLS stream"
+            .into(),
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    };
+    TransportError::TlsSession(text)
+}
+
 fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) -> TransportError {
     let first_line = captured
         .split(|&b| b == b'\r' || b == b'\n')
@@ -231,6 +249,13 @@ fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) ->
         Some(rustls::Error::PeerIncompatible(p)) => TransportError::OldTls {
             detail: format!("{p:?}"),
         },
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge)) => {
+            TransportError::Tls(
+                "the server sent a handshake message over 64 KiB, more than rustls accepts \
+                 (a certificate chain that large is broken or hostile)"
+                    .into(),
+            )
+        }
         Some(other) => TransportError::Tls(other.to_string()),
         None if e.kind() == io::ErrorKind::UnexpectedEof => {
             TransportError::Tls("the server closed the connection during the handshake".into())

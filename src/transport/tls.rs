@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::sanitize::display;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -36,7 +37,11 @@ pub struct TlsSettings {
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
+    /// The first names of the subjectAltName list (at most 64), shown safely.
     pub sans: Vec<String>,
+    /// How many names the list holds in all.
+    #[serde(default)]
+    pub sans_total: usize,
     pub not_before: String,
     pub not_after: String,
     pub sha256: String,
@@ -302,6 +307,26 @@ pub fn details(conn: &rustls::ClientConnection, seen: &Shared, insecure: bool) -
     }
 }
 
+/// Names of a certificate kept for display; the rest are counted.
+const MAX_SANS_KEPT: usize = 64;
+/// Names in a one-line error.
+const MAX_SANS_IN_ERROR: usize = 6;
+
+fn names_in_brief(leaf: &CertInfo) -> String {
+    let mut s = leaf
+        .sans
+        .iter()
+        .take(MAX_SANS_IN_ERROR)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let total = leaf.sans_total.max(leaf.sans.len());
+    if total > MAX_SANS_IN_ERROR {
+        s.push_str(&format!(" and {} more", total - MAX_SANS_IN_ERROR));
+    }
+    s
+}
+
 pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
     let sha256 = ring::digest::digest(&ring::digest::SHA256, der.as_ref())
         .as_ref()
@@ -311,32 +336,35 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
         .join(":");
     match x509_parser::parse_x509_certificate(der.as_ref()) {
         Ok((_, cert)) => {
-            let sans = cert
+            // Certificate text comes from the server: shown through the same filter as
+            // its POP3 text, and the name list kept short however long the server's is.
+            let names = cert
                 .subject_alternative_name()
                 .ok()
                 .flatten()
-                .map(|ext| {
-                    ext.value
-                        .general_names
-                        .iter()
-                        .take(64)
-                        .map(|n| match n {
-                            x509_parser::extensions::GeneralName::DNSName(d) => format!("DNS:{d}"),
-                            x509_parser::extensions::GeneralName::IPAddress(ip) => {
-                                format!("IP:{}", ip_text(ip))
-                            }
-                            other => format!("{other}"),
-                        })
-                        .collect()
-                })
+                .map(|ext| ext.value.general_names.as_slice())
                 .unwrap_or_default();
-            let subject = cert.subject().to_string();
-            let issuer = cert.issuer().to_string();
+            let sans = names
+                .iter()
+                .take(MAX_SANS_KEPT)
+                .map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => {
+                        format!("DNS:{}", display(d.as_bytes(), 255))
+                    }
+                    x509_parser::extensions::GeneralName::IPAddress(ip) => {
+                        format!("IP:{}", ip_text(ip))
+                    }
+                    other => display(other.to_string().as_bytes(), 255),
+                })
+                .collect();
+            let subject = display(cert.subject().to_string().as_bytes(), 512);
+            let issuer = display(cert.issuer().to_string().as_bytes(), 512);
             CertInfo {
                 self_signed: subject == issuer,
                 subject,
                 issuer,
                 sans,
+                sans_total: names.len(),
                 not_before: cert.validity().not_before.to_string(),
                 not_after: cert.validity().not_after.to_string(),
                 sha256,
@@ -346,6 +374,7 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
             subject: "(unparsable certificate)".into(),
             issuer: String::new(),
             sans: Vec::new(),
+            sans_total: 0,
             not_before: String::new(),
             not_after: String::new(),
             sha256,
@@ -398,7 +427,7 @@ pub fn explain_cert_error(e: &rustls::Error, chain: &[CertificateDer<'_>]) -> St
                     leaf.map(|l| if l.sans.is_empty() {
                         l.subject
                     } else {
-                        l.sans.join(", ")
+                        names_in_brief(&l)
                     })
                     .unwrap_or_else(|| "other names".into())
                 )

@@ -13,9 +13,9 @@ use crate::session::task::{Summary, Update};
 use crate::transport::TlsDetails;
 
 use super::keys::{self, Act, Binding, Scope};
-use super::sanitize::display;
 use super::theme::Theme;
 use super::transcript::{Fold, MAX_FOLD_LINES, Row, RowKind, Transcript};
+use crate::sanitize::display;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;

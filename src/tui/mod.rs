@@ -7,7 +7,6 @@ pub mod history;
 pub mod keys;
 pub mod offline;
 pub mod replay;
-pub mod sanitize;
 pub mod theme;
 pub mod transcript;
 pub mod ui;

@@ -729,7 +729,7 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
         Line::styled(
             format!(
                 "Send \"{}\"?",
-                super::sanitize::display(line.as_bytes(), 60)
+                crate::sanitize::display(line.as_bytes(), 60)
             ),
             app.theme.title,
         ),
