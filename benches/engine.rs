@@ -78,7 +78,7 @@ fn scan_listing(c: &mut Criterion) {
                 e.handle_client(Time(3), b"LIST\r\n", &mut sink);
                 e.handle_server(Time(4), b"+OK\r\n", &mut sink);
                 e.handle_server(Time(5), &listing, &mut sink);
-                black_box(e.session().maildrop.messages.len())
+                black_box(e.session().maildrop.iter().count())
             },
             BatchSize::SmallInput,
         )

@@ -124,10 +124,59 @@ fn a_huge_listing_is_tracked_per_message_not_per_byte() {
         e.handle_server(Time(4), b"+OK\r\n", &mut sink);
         e.handle_server(Time(5), &body, &mut sink);
     });
-    assert_eq!(e.session().maildrop.messages.len(), n as usize);
-    // A map entry per message plus the listing's duplicate check: well under 200 bytes each.
+    assert_eq!(e.session().maildrop.iter().count(), n as usize);
+    // 56 octets per message, doubled at worst while the table grows, plus one bit per number
+    // for the duplicate check (was ~200 with a B-tree and a hash set).
+    println!("LIST: {} octets per message", peak / n as usize);
     assert!(
-        peak < n as usize * 200,
+        peak < n as usize * 120,
         "peak heap growth {peak} bytes for {n} messages"
     );
+}
+
+#[test]
+fn a_huge_uid_listing_keeps_each_uid_once() {
+    let _g = SERIAL.lock();
+    let mut e = logged_in();
+    let n = 200_000u32;
+    let mut body = Vec::with_capacity(n as usize * 24);
+    for i in 1..=n {
+        body.extend_from_slice(format!("{i} uid-{i:010}\r\n").as_bytes());
+    }
+    body.extend_from_slice(b".\r\n");
+    let mut findings = 0;
+    let peak = peak_during(|| {
+        let mut sink = |ev: Event<'_>| findings += usize::from(matches!(ev, Event::Finding(_)));
+        e.handle_client(Time(3), b"UIDL\r\n", &mut sink);
+        e.handle_server(Time(4), b"+OK\r\n", &mut sink);
+        e.handle_server(Time(5), &body, &mut sink);
+    });
+    assert_eq!(findings, 0);
+    // The message table, the 14-octet uid once (its allocation rounds to 32) and a 12-octet
+    // hash entry: the uid used to be kept a second time as a hash-map key.
+    println!("UIDL: {} octets per message", peak / n as usize);
+    assert!(
+        peak < n as usize * 190,
+        "peak heap growth {peak} bytes for {n} messages"
+    );
+}
+
+#[test]
+fn a_hostile_message_number_costs_no_more_than_the_tracked_limit() {
+    let _g = SERIAL.lock();
+    let mut e = logged_in();
+    let peak = peak_during(|| {
+        let mut sink = |_: Event<'_>| {};
+        e.handle_client(Time(3), b"LIST\r\n", &mut sink);
+        e.handle_server(
+            Time(4),
+            b"+OK\r\n4000000000 1\r\n1999999 1\r\n.\r\n",
+            &mut sink,
+        );
+    });
+    assert!(e.session().maildrop.get(4_000_000_000).is_none());
+    assert!(e.session().maildrop.saturated);
+    let limit = popscope::protocol::session::MAX_TRACKED_MESSAGES
+        * std::mem::size_of::<Option<popscope::protocol::session::MessageInfo>>();
+    assert!(peak <= limit + (1 << 20), "{peak} > {limit}");
 }

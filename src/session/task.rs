@@ -127,10 +127,9 @@ fn summary(c: &Connection, sasl_open: bool) -> Summary {
     let s = c.engine().session();
     let mut messages: Vec<u32> = s
         .maildrop
-        .messages
         .iter()
         .filter(|(_, m)| !m.deleted)
-        .map(|(n, _)| *n)
+        .map(|(n, _)| n)
         .take(10_000)
         .collect();
     if messages.is_empty()

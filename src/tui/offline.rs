@@ -69,7 +69,7 @@ pub fn load(app: &mut App, entries: &[Entry]) {
         state: Some(s.state),
         caps: s.caps.clone(),
         current_caps: s.current_caps().cloned(),
-        messages: s.maildrop.messages.keys().copied().take(10_000).collect(),
+        messages: s.maildrop.iter().map(|(n, _)| n).take(10_000).collect(),
         stat: s.maildrop.last_stat,
         sasl_open: false,
         closed: false,

@@ -36,8 +36,8 @@ pub fn repeated_timestamp(
 /// meaningful when nothing was deleted in between (the caller knows).
 pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (n, m) in &first.maildrop.messages {
-        let Some(later) = second.maildrop.get(*n) else {
+    for (n, m) in first.maildrop.iter() {
+        let Some(later) = second.maildrop.get(n) else {
             continue;
         };
         let same_message = m.size.is_some() && m.size == later.size;

@@ -1,7 +1,8 @@
 //! Multi-line replies and the maildrop (rules.md §3.8-§3.12): ML-*, MSG-*, DEL-*, UIDL-*,
 //! TOP-*, and UTF-003/UTF-004 for message data.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::super::command::{Keyword, Syntax, parse_decimal};
 use super::super::engine::{Body, BodyKind, Completed, Exchange};
@@ -49,10 +50,59 @@ impl MessageScan {
 /// Per-listing bookkeeping for LIST and UIDL.
 #[derive(Debug, Default)]
 pub(crate) struct ListScan {
-    numbers: HashSet<u32>,
-    /// uid -> first message number with it.
-    uids: HashMap<Vec<u8>, u32>,
+    numbers: NumberSet,
+    /// Hash of a uid -> first message number with it. The uid itself is in the maildrop
+    /// (a hit is confirmed there), so a million-line UIDL does not keep every uid twice.
+    uids: HashMap<u64, u32>,
     max_number: u32,
+}
+
+/// Message numbers seen in one listing, one bit each up to the tracked limit.
+#[derive(Debug, Default)]
+struct NumberSet {
+    bits: Vec<u64>,
+}
+
+impl NumberSet {
+    /// Adds `n`; false if it was there already. Numbers beyond the limit are not kept
+    /// (and never reported as repeated).
+    fn insert(&mut self, n: u32) -> bool {
+        let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
+        if word > super::super::session::MAX_TRACKED_MESSAGES / 64 {
+            return true;
+        }
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        match self.bits.get_mut(word) {
+            Some(w) if *w & bit != 0 => false,
+            Some(w) => {
+                *w |= bit;
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn contains(&self, n: u32) -> bool {
+        self.bits
+            .get(n as usize / 64)
+            .is_some_and(|w| w & (1u64 << (n % 64)) != 0)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (0u32..).zip(self.bits.iter()).flat_map(|(i, &w)| {
+            (0..64u32)
+                .filter(move |b| w & (1u64 << b) != 0)
+                .map(move |b| i * 64 + b)
+        })
+    }
+}
+
+fn uid_hash(uid: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    uid.hash(&mut h);
+    h.finish()
 }
 
 /// The layout of a message as RETR delivered it.
@@ -368,7 +418,7 @@ fn listed_number(
     what: &str,
 ) {
     list.max_number = list.max_number.max(n);
-    if list.numbers.len() < super::super::session::MAX_TRACKED_MESSAGES && !list.numbers.insert(n) {
+    if !list.numbers.insert(n) {
         c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
             format!("Message {n} appears twice in the {what} listing: each message is listed once.")
         });
@@ -419,8 +469,12 @@ pub(crate) fn uid_line(
     check_uid(c, at, uid);
     listed_number(c, s, &mut body.list, at, n, "UIDL");
     if body.list.uids.len() < super::super::session::MAX_TRACKED_MESSAGES {
-        match body.list.uids.get(uid) {
-            Some(&first) if first != n => {
+        let key = uid_hash(uid);
+        match body.list.uids.get(&key) {
+            Some(&first)
+                if first != n
+                    && s.maildrop.get(first).and_then(|m| m.uid.as_deref()) == Some(uid) =>
+            {
                 let sizes = (
                     s.maildrop.get(first).and_then(|m| m.size),
                     s.maildrop.get(n).and_then(|m| m.size),
@@ -439,7 +493,7 @@ pub(crate) fn uid_line(
             }
             Some(_) => {}
             None => {
-                body.list.uids.insert(uid.to_vec(), n);
+                body.list.uids.insert(key, n);
             }
         }
     }
@@ -462,10 +516,10 @@ fn track_uid(c: &mut Checker, s: &mut Session, at: Location, n: u32, uid: &[u8])
         return;
     };
     match &entry.uid {
-        Some(old) if old.as_slice() != uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
+        Some(old) if **old != *uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
             format!("Message {n} had the uid \"{}\" earlier and \"{}\" now: the number-to-uid map is fixed for the session.", show(old, 40), show(uid, 40))
         }),
-        _ => entry.uid = Some(uid.to_vec()),
+        _ => entry.uid = Some(uid.into()),
     }
 }
 
@@ -508,7 +562,7 @@ fn list_end(c: &mut Checker, s: &mut Session, m: &mut Memory, body: &Body, at: L
         .restored
         .iter()
         .copied()
-        .filter(|n| !body.list.numbers.contains(n))
+        .filter(|&n| !body.list.numbers.contains(n))
         .take(5)
         .collect();
     if !missing_restored.is_empty() {
@@ -525,7 +579,7 @@ fn list_end(c: &mut Checker, s: &mut Session, m: &mut Memory, body: &Body, at: L
             .list
             .numbers
             .iter()
-            .map(|n| s.maildrop.get(*n).and_then(|x| x.size))
+            .map(|n| s.maildrop.get(n).and_then(|x| x.size))
             .sum();
         if let Some(sum) = sizes
             && sum != stat_octets
@@ -863,8 +917,8 @@ pub(crate) fn apply(s: &mut Session, m: &mut Memory, ex: &Exchange, st: &StatusL
             m.restored.clear();
         }
         Keyword::Rset => {
-            m.restored = s.maildrop.deleted().map(|(n, _)| *n).take(10_000).collect();
-            for e in s.maildrop.messages.values_mut() {
+            m.restored = s.maildrop.deleted().map(|(n, _)| n).take(10_000).collect();
+            for (_, e) in s.maildrop.iter_mut() {
                 e.deleted = false;
             }
         }
@@ -882,7 +936,7 @@ pub(crate) fn apply(s: &mut Session, m: &mut Memory, ex: &Exchange, st: &StatusL
                 && Some(n) == ex.msg()
                 && let Some(e) = s.maildrop.entry(n)
             {
-                e.uid.get_or_insert_with(|| uid.to_vec());
+                e.uid.get_or_insert_with(|| uid.into());
             }
         }
         _ => {}
