@@ -51,6 +51,14 @@ fn run(case: &Case) {
     if !case.error.is_empty() {
         assert!(err.contains(case.error), "{name}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        // --json still says what was found before the failure, and the failure itself.
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(case.error)),
+            "{name}: {v}"
+        );
     }
     if !case.rule.is_empty() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
@@ -117,7 +125,7 @@ fn hostile_servers() {
             steps: vec![greeting(), Step::ReadLine, Step::Sleep(5000)],
             commands: &["NOOP"],
             rule: "",
-            error: "",
+            error: "waiting for the answer to NOOP: nothing from the server within 2 s",
             recorded: "+OK ready",
         },
         Case {

@@ -339,3 +339,204 @@ fn a_dripping_server_leaves_the_ui_responsive() {
     );
     t.keys(&["Escape", "q"]);
 }
+
+/// Peak resident memory of a process, in MiB (VmHWM).
+fn peak_rss_mib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024)
+}
+
+struct HostileCase {
+    name: &'static str,
+    steps: Vec<common::Step>,
+    /// Lines typed, each followed by a y to confirm a command the state does not allow.
+    typed: &'static [&'static str],
+    /// What the screen must show once the server is done.
+    shows: &'static [&'static str],
+}
+
+/// Every hostile server of tests/hostile.rs (scaled for CI; scripts/hostile.sh has the full
+/// sizes) against the real UI: it keeps answering keys while the server streams, shows what
+/// happened, keeps its memory bounded, and gives the terminal back.
+#[test]
+fn the_ui_survives_every_hostile_server() {
+    use common::Step;
+    if !tmux_available() {
+        return;
+    }
+    let b = |s: &str| s.as_bytes().to_vec();
+    let greeting = || Step::Send(b("+OK ready\r\n"));
+    // 78-octet lines, every tenth dot-stuffed: 64 MiB of body.
+    let body_block: Vec<u8> = (0..10)
+        .flat_map(|i| {
+            let mut l = if i == 0 { b("..") } else { Vec::new() };
+            l.resize(76, b'x');
+            l.extend_from_slice(b"\r\n");
+            l
+        })
+        .collect();
+    let body_blocks = (64 << 20) / body_block.len();
+    let listing: Vec<u8> = (1..=200_000)
+        .flat_map(|i| format!("{i} 1000\r\n").into_bytes())
+        .collect();
+    let capa: Vec<u8> = (1..=20_000)
+        .flat_map(|i| format!("X-CAP-{i}\r\n").into_bytes())
+        .collect();
+    let cases = vec![
+        HostileCase {
+            name: "a 64 MiB body",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send(b("+OK\r\n")),
+                Step::Repeat(body_block.clone(), body_blocks),
+                Step::Send(b(".\r\n")),
+                Step::Sleep(3000),
+            ],
+            typed: &["RETR 1"],
+            shows: &["lines"],
+        },
+        HostileCase {
+            name: "a 16 MiB line without CRLF, then a close",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send(b("+OK\r\n")),
+                Step::Repeat(b("x"), 16 << 20),
+                Step::Close,
+            ],
+            typed: &["RETR 1"],
+            shows: &["ML-001"],
+        },
+        HostileCase {
+            name: "a LIST of 200,000 messages",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send([b("+OK 200000 messages\r\n"), listing, b(".\r\n")].concat()),
+                Step::Sleep(3000),
+            ],
+            typed: &["LIST"],
+            shows: &["200000 lines"],
+        },
+        HostileCase {
+            name: "a CAPA of 20,000 lines",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send([b("+OK\r\n"), capa, b(".\r\n")].concat()),
+                Step::Sleep(3000),
+            ],
+            typed: &["CAPA"],
+            shows: &["20000 lines"],
+        },
+        HostileCase {
+            name: "bytes before the greeting",
+            steps: vec![
+                Step::Send(b("\x16\x03\x01junk\r\n+OK ready\r\n")),
+                Step::Sleep(3000),
+            ],
+            typed: &[],
+            shows: &["GRT-002", "\\x16\\x03\\x01junk"],
+        },
+        HostileCase {
+            name: "NUL and invalid UTF-8 in a status line",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send(b"+OK \x00\xff\xfe\r\n".to_vec()),
+                Step::Sleep(3000),
+            ],
+            typed: &["NOOP"],
+            shows: &["GEN-005", "\\x00\\xff\\xfe"],
+        },
+        HostileCase {
+            name: "unsolicited data between replies",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send(b("+OK\r\n+OK surprise\r\n")),
+                Step::ReadLine,
+                Step::Send(b("+OK\r\n")),
+                Step::Sleep(3000),
+            ],
+            // Held as a possible parting line until the next command shows it answered nothing.
+            typed: &["NOOP", "NOOP"],
+            shows: &["GEN-008"],
+        },
+        HostileCase {
+            name: "a flood after QUIT",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send(b("+OK bye\r\n")),
+                Step::Repeat(b("flood\r\n"), 200_000),
+            ],
+            typed: &["QUIT"],
+            shows: &["ST-007"],
+        },
+        HostileCase {
+            name: "a close in the middle of a body",
+            steps: vec![
+                greeting(),
+                Step::ReadLine,
+                Step::Send(b("+OK\r\nSubject: cut\r\n\r\nhalf a mess")),
+                Step::Close,
+            ],
+            typed: &["RETR 1"],
+            shows: &["ML-001"],
+        },
+    ];
+    for case in cases {
+        let name = case.name;
+        let port = common::scripted(case.steps);
+        let t = Tmux::start(&format!("{} pop3://127.0.0.1:{port}", bin()), 200, 50);
+        t.wait_for("┌ Transcript");
+        for line in case.typed {
+            t.line(line);
+            std::thread::sleep(Duration::from_millis(200));
+            if t.screen().contains("is not valid in") {
+                t.keys(&["y"]);
+            }
+        }
+        // Keys are answered while the server streams or after it gave up.
+        let asked = Instant::now();
+        t.keys(&["Escape", "?"]);
+        t.wait_for("Esc, q or ? closes");
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "{name}: help took {:?}",
+            asked.elapsed()
+        );
+        t.keys(&["Escape"]);
+        for text in case.shows {
+            let start = Instant::now();
+            while !t.screen().contains(text) && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let screen = t.screen();
+            assert!(
+                screen.contains(text),
+                "{name}: '{text}' not shown:\n{screen}"
+            );
+        }
+        if let Some(mib) = popscope_pid(&t).and_then(|p| peak_rss_mib(&p)) {
+            println!("{name}: peak RSS {mib} MiB");
+            assert!(mib < 60, "{name}: peak RSS {mib} MiB");
+        }
+        t.keys(&["Escape", "q"]);
+        let start = Instant::now();
+        while alternate_on(&t) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alternate_on(&t), "{name}: the terminal was not restored");
+    }
+}

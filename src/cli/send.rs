@@ -106,6 +106,22 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             } else {
                 c.command(cmd.as_bytes(), 0).await?
             };
+            if out.timed_out {
+                // A late answer would be taken for the next command's: stop here.
+                return Err(crate::transport::TransportError::ReadTimeout {
+                    what: format!(
+                        "waiting for {} to {}",
+                        if out.reply.is_some() {
+                            "the rest of the answer"
+                        } else {
+                            "the answer"
+                        },
+                        crate::protocol::redact::history_form(cmd)
+                    ),
+                    secs: args.conn.timeout.max(1),
+                    hint: " (--timeout sets the wait)".into(),
+                });
+            }
             if out.challenge.is_some() {
                 c.sasl_response(out.exchange, b"*").await?;
             }
@@ -117,23 +133,30 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         }
         Ok(())
     });
-    result.map_err(transport_error)?;
+    let failure = result.err().map(transport_error);
     let findings = gathered
         .lock()
         .map(|g| g.findings.clone())
         .unwrap_or_default();
     if args.json {
-        let v = serde_json::json!({
+        // The findings up to a failure are kept; the failure is said once, in the JSON too.
+        let mut v = serde_json::json!({
             "popscope": env!("CARGO_PKG_VERSION"),
             "target": target.url(scheme),
             "summary": report::Summary::of(findings.iter().map(|(_, f)| f)),
             "findings": findings.iter().map(|(_, f)| report::finding_json(f, None)).collect::<Vec<_>>(),
         });
+        if let Some(f) = &failure {
+            v["error"] = serde_json::json!({ "message": f.message, "exit": f.code });
+        }
         let _ = writeln!(
             std::io::stdout(),
             "{}",
             serde_json::to_string_pretty(&v).unwrap_or_default()
         );
+    }
+    if let Some(f) = failure {
+        return Err(f);
     }
     let violations = findings
         .iter()

@@ -127,11 +127,19 @@ enum LineKind {
 struct BodyCap {
     limit: u64,
     pending: Vec<u8>,
+    /// `pending[..scanned]` holds no line end beyond the lines already released: a line that
+    /// arrives in a thousand reads is scanned once, not a thousand times.
+    scanned: usize,
+    /// The engine is inside a data block: a partial line at the end of `pending` is body.
+    in_body: bool,
     kinds: std::collections::VecDeque<LineKind>,
     /// Octets kept and dropped of the current body.
     kept: u64,
     dropped: u64,
 }
+
+/// Past this many octets without a line end, `--max-body` releases a partial line.
+const PARTIAL_LINE_FLUSH: usize = 64 << 10;
 
 /// An observer that writes the session as JSON Lines.
 pub struct Recorder {
@@ -184,9 +192,10 @@ impl Recorder {
         let mut kept = Vec::new();
         let mut records: Vec<Record> = Vec::new();
         let mut consumed = 0;
-        while let Some(nl) = cap.pending[consumed..].iter().position(|&b| b == b'\n') {
-            let line = &cap.pending[consumed..consumed + nl + 1];
-            consumed += nl + 1;
+        while let Some(nl) = memchr::memchr(b'\n', &cap.pending[cap.scanned.max(consumed)..]) {
+            let end = cap.scanned.max(consumed) + nl + 1;
+            let line = &cap.pending[consumed..end];
+            consumed = end;
             match cap.kinds.pop_front().unwrap_or(LineKind::Kept) {
                 LineKind::Kept => kept.extend_from_slice(line),
                 LineKind::Body(_) => {
@@ -218,8 +227,23 @@ impl Recorder {
             }
         }
         cap.pending.drain(..consumed);
+        cap.scanned = cap.pending.len();
         if everything {
             kept.append(&mut cap.pending);
+            cap.scanned = 0;
+        } else if cap.pending.len() > PARTIAL_LINE_FLUSH {
+            // A line with no end in sight: its start is released now (capped like the rest of
+            // the body), so memory stays bounded however long the line runs.
+            let part = std::mem::take(&mut cap.pending);
+            if !cap.in_body {
+                kept.extend_from_slice(&part);
+            } else if cap.kept + part.len() as u64 <= cap.limit {
+                cap.kept += part.len() as u64;
+                kept.extend_from_slice(&part);
+            } else {
+                cap.dropped += part.len() as u64;
+            }
+            cap.scanned = 0;
         }
         if !kept.is_empty() {
             records.push(Record::data(secs(at), Direction::Server, &kept, false));
@@ -319,16 +343,23 @@ impl Observer for Recorder {
     fn event(&mut self, at: Time, ev: &Event<'_>) {
         if let Some(cap) = self.cap.as_mut() {
             match ev {
-                Event::Reply(_)
-                | Event::Challenge { .. }
-                | Event::Unsolicited { .. }
-                | Event::Discarded { .. } => cap.kinds.push_back(LineKind::Kept),
+                Event::Reply(r) => {
+                    cap.kinds.push_back(LineKind::Kept);
+                    cap.in_body = r.multiline;
+                }
+                Event::Challenge { .. } | Event::Unsolicited { .. } | Event::Discarded { .. } => {
+                    cap.kinds.push_back(LineKind::Kept)
+                }
                 Event::BodyLine { exchange, .. } => cap.kinds.push_back(LineKind::Body(*exchange)),
                 Event::BodyEnd {
                     exchange,
                     complete: true,
                     ..
-                } => cap.kinds.push_back(LineKind::End(*exchange)),
+                } => {
+                    cap.kinds.push_back(LineKind::End(*exchange));
+                    cap.in_body = false;
+                }
+                Event::BodyEnd { .. } => cap.in_body = false,
                 _ => {}
             }
         }
@@ -578,6 +609,78 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{Config, Engine};
+
+    /// A Write that keeps what it is given, shared with the test.
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(b);
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Drives an engine and the recorder the way a live session does.
+    fn feed(e: &mut Engine, r: &mut Recorder, dir: Direction, bytes: &[u8]) {
+        let at = Time(1);
+        r.wire(at, dir, bytes);
+        let mut sink = |ev: Event<'_>| r.event(at, &ev);
+        match dir {
+            Direction::Server => e.handle_server(at, bytes, &mut sink),
+            Direction::Client => e.handle_client(at, bytes, &mut sink),
+        }
+        r.settled(at);
+    }
+
+    #[test]
+    fn max_body_keeps_an_endless_line_bounded_and_marks_the_cut() {
+        let out = Sink::default();
+        let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
+        let mut e = Engine::new(Config::default());
+        feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
+        feed(&mut e, &mut r, Direction::Client, b"USER a\r\nPASS b\r\n");
+        feed(&mut e, &mut r, Direction::Server, b"+OK\r\n+OK\r\n");
+        feed(&mut e, &mut r, Direction::Client, b"RETR 1\r\n");
+        feed(&mut e, &mut r, Direction::Server, b"+OK\r\n");
+        let chunk = vec![b'x'; 16 << 10];
+        let mut most_pending = 0;
+        for _ in 0..1024 {
+            feed(&mut e, &mut r, Direction::Server, &chunk);
+            most_pending = most_pending.max(r.cap.as_ref().map_or(0, |c| c.pending.len()));
+        }
+        feed(&mut e, &mut r, Direction::Server, b"\r\n.\r\n");
+        // 16 MiB of one line went by; at most a flush threshold of it was ever held.
+        assert!(
+            most_pending <= PARTIAL_LINE_FLUSH + chunk.len(),
+            "{most_pending}"
+        );
+        let written = out.0.lock().map(|v| v.clone()).unwrap_or_default();
+        assert!(
+            written.len() < 64 << 10,
+            "{} octets recorded",
+            written.len()
+        );
+        let (sessions, damage) = read(&written);
+        assert!(damage.is_none());
+        let server: Vec<u8> = sessions
+            .iter()
+            .flat_map(|s| s.entries.iter())
+            .filter_map(|e| match &e.item {
+                crate::transcript::Item::Server(x) => Some(x.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert!(server.ends_with(b"\r\n.\r\n"));
+        let text = String::from_utf8_lossy(&written);
+        assert!(text.contains("\"truncated\""), "{text}");
+    }
 
     #[test]
     fn data_is_text_when_clean_and_base64_otherwise() {

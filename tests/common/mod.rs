@@ -48,6 +48,8 @@ pub fn findings_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
 #[derive(Clone, Debug)]
 pub enum Step {
     Send(Vec<u8>),
+    /// The bytes `n` times, streamed (a large body costs the test no memory).
+    Repeat(Vec<u8>, usize),
     /// Wait for the client's next line.
     ReadLine,
     Sleep(u64),
@@ -69,6 +71,18 @@ pub fn scripted(steps: Vec<Step>) -> u16 {
                 Step::Send(b) => {
                     if w.write_all(&b).is_err() {
                         return;
+                    }
+                }
+                Step::Repeat(b, n) => {
+                    let block = b.repeat((1 << 16) / b.len().max(1) + 1);
+                    let per = block.len() / b.len().max(1);
+                    let mut left = n;
+                    while left > 0 {
+                        let k = left.min(per);
+                        if w.write_all(&block[..k * b.len()]).is_err() {
+                            return;
+                        }
+                        left -= k;
                     }
                 }
                 Step::ReadLine => {
