@@ -196,6 +196,21 @@ fn hostile_servers() {
             recorded: "half a mess",
         },
         Case {
+            name: "reset-mid-body",
+            steps: vec![
+                greeting(),
+                // RETR 1 is left unread, so the close below is a reset.
+                Step::Sleep(300),
+                Step::Send(b("+OK\r\nSubject: cut\r\n\r\npartial bo")),
+                Step::Sleep(200),
+                Step::Reset,
+            ],
+            commands: &["RETR 1"],
+            rule: "ML-001",
+            error: "",
+            recorded: "partial bo",
+        },
+        Case {
             name: "escape-sequences",
             steps: vec![
                 Step::Send(b("+OK \x1b[2J\x1b]0;pwned\x07 ready\r\n")),

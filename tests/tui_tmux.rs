@@ -540,3 +540,46 @@ fn the_ui_survives_every_hostile_server() {
         assert!(!alternate_on(&t), "{name}: the terminal was not restored");
     }
 }
+
+#[test]
+fn ctrl_c_during_a_huge_body_gives_the_terminal_back() {
+    use common::Step;
+    if !tmux_available() {
+        return;
+    }
+    // 1 GiB of body: still streaming when Ctrl-C comes.
+    let port = common::scripted(vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK\r\n".to_vec()),
+        Step::Repeat([vec![b'x'; 76], b"\r\n".to_vec()].concat(), (1 << 30) / 78),
+    ]);
+    let t = Tmux::start(&format!("{} pop3://127.0.0.1:{port}", bin()), 120, 30);
+    t.wait_for("┌ Transcript");
+    t.line("RETR 1");
+    t.wait_for("is not valid in");
+    t.keys(&["y"]);
+    // The fold counts on past the lines it keeps while the body streams in.
+    let start = Instant::now();
+    let counted = |s: &str| {
+        s.lines().any(|l| {
+            l.contains("receiving…")
+                && l.split_whitespace()
+                    .skip_while(|w| *w != "▸")
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| n > 100_000)
+        })
+    };
+    while !counted(&t.screen()) && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(counted(&t.screen()), "no progress shown:\n{}", t.screen());
+    t.keys(&["C-c"]);
+    let start = Instant::now();
+    while alternate_on(&t) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alternate_on(&t), "the terminal was not restored");
+    assert!(!t.screen().contains("┌ Transcript"));
+}

@@ -49,7 +49,16 @@ pub enum Update {
     /// A failure to show in one line (connect, TLS, --starttls).
     Failed(String),
     Saved(Result<PathBuf, String>),
+    /// How far a body has come, past the lines forwarded one by one.
+    Progress {
+        exchange: u32,
+        lines: u64,
+        octets: u64,
+    },
 }
+
+/// Past the forwarded lines, a progress update every this many octets of body.
+const PROGRESS_EVERY: u64 = 1 << 20;
 
 /// Body lines forwarded per exchange; the UI keeps no more (the fold counts the rest).
 const FORWARD_BODY_LINES: u64 = crate::tui::transcript::MAX_FOLD_LINES as u64;
@@ -57,6 +66,9 @@ const FORWARD_BODY_LINES: u64 = crate::tui::transcript::MAX_FOLD_LINES as u64;
 struct Forward {
     tx: mpsc::UnboundedSender<Update>,
     body_lines: u64,
+    body_octets: u64,
+    /// Exchange and octet count of the last progress update sent.
+    progress: (u32, u64),
     recorder: Box<dyn Observer>,
 }
 
@@ -77,10 +89,24 @@ impl Observer for Forward {
     fn event(&mut self, at: Time, ev: &Event<'_>) {
         self.recorder.event(at, ev);
         match ev {
-            Event::Reply(_) => self.body_lines = 0,
-            Event::BodyLine { .. } => {
+            Event::Reply(_) => {
+                self.body_lines = 0;
+                self.body_octets = 0;
+            }
+            Event::BodyLine { exchange, line } => {
                 self.body_lines += 1;
+                self.body_octets += line.len() as u64 + 2;
                 if self.body_lines > FORWARD_BODY_LINES {
+                    if self.body_octets >= self.progress.1 + PROGRESS_EVERY
+                        || self.progress.0 != *exchange
+                    {
+                        self.progress = (*exchange, self.body_octets);
+                        let _ = self.tx.send(Update::Progress {
+                            exchange: *exchange,
+                            lines: self.body_lines,
+                            octets: self.body_octets,
+                        });
+                    }
                     return;
                 }
             }
@@ -95,7 +121,8 @@ impl Observer for Forward {
 pub struct Recording(Arc<Mutex<Vec<u8>>>);
 
 /// The in-memory recording stops growing here (a line says so); `--record` streams to disk.
-const MAX_RECORDING: usize = 64 << 20;
+/// It bounds what the UI holds while a server streams a body of any size.
+const MAX_RECORDING: usize = 16 << 20;
 
 impl Write for Recording {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -103,7 +130,7 @@ impl Write for Recording {
             if v.len() < MAX_RECORDING {
                 v.extend_from_slice(buf);
                 if v.len() >= MAX_RECORDING {
-                    v.extend_from_slice(b"\n# recording capped at 64 MiB\n");
+                    v.extend_from_slice(b"\n# :save keeps the first 16 MiB of a session; --record streams all of it to disk\n");
                 }
             }
         }
@@ -161,6 +188,8 @@ pub async fn run(
         let forward = Forward {
             tx: tx.clone(),
             body_lines: 0,
+            body_octets: 0,
+            progress: (0, 0),
             recorder: recorder(Box::new(recording.clone())),
         };
         let mut conn = match start(&plan, Box::new(forward)).await {

@@ -230,6 +230,18 @@ impl App {
             }
             Update::Saved(Ok(p)) => self.message = Some((format!("saved {}", p.display()), false)),
             Update::Saved(Err(e)) => self.message = Some((e, true)),
+            Update::Progress {
+                exchange,
+                lines,
+                octets,
+            } => {
+                if let Some(f) = self.fold_of(exchange)
+                    && !f.done
+                {
+                    f.total_lines = lines;
+                    f.octets = octets;
+                }
+            }
         }
         if self.follow {
             self.cursor = self.transcript.len().saturating_sub(1);
@@ -329,6 +341,7 @@ impl App {
             Event::BodyLine { exchange, line } => {
                 if let Some(f) = self.fold_of(exchange) {
                     f.total_lines += 1;
+                    f.octets += line.len() as u64 + 2;
                     if f.lines.len() < MAX_FOLD_LINES {
                         f.lines.push(display(&line, ROW_TEXT));
                     }

@@ -22,10 +22,17 @@ pub fn load(app: &mut App, entries: &[Entry]) {
         ..Config::default()
     });
     let mut now = Time::default();
-    let mut updates: Vec<Update> = Vec::new();
+    app.apply(Update::Note(
+        Time::default(),
+        Note::Connected {
+            addr: "(recorded session)".into(),
+        },
+    ));
+    // Updates go to the app as they come: a recording with a 1 GB body must not become a
+    // vector of a million owned events first.
     for e in entries {
         now = e.at.unwrap_or(Time(now.0 + 1_000));
-        let mut sink = |ev: Event<'_>| updates.push(Update::Event(now, ev.into_owned()));
+        let mut sink = |ev: Event<'_>| app.apply(Update::Event(now, ev.into_owned()));
         match &e.item {
             Item::Client(b) => engine.handle_client(now, b, &mut sink),
             Item::Server(b) => engine.handle_server(now, b, &mut sink),
@@ -35,7 +42,7 @@ pub fn load(app: &mut App, entries: &[Entry]) {
                     client_cert,
                 } = ev
                 {
-                    updates.push(Update::Note(
+                    app.apply(Update::Note(
                         now,
                         Note::Tls(Box::new(TlsDetails {
                             version: "TLS".into(),
@@ -47,22 +54,13 @@ pub fn load(app: &mut App, entries: &[Entry]) {
                         })),
                     ));
                 } else {
-                    updates.push(Update::Note(now, Note::Transport(*ev)));
+                    app.apply(Update::Note(now, Note::Transport(*ev)));
                 }
-                let mut sink = |ev: Event<'_>| updates.push(Update::Event(now, ev.into_owned()));
+                let mut sink = |ev: Event<'_>| app.apply(Update::Event(now, ev.into_owned()));
                 engine.handle_transport(now, *ev, &mut sink);
             }
             Item::Idle { seconds } => now = Time(now.0 + (seconds * 1e6) as u64),
         }
-    }
-    app.apply(Update::Note(
-        Time::default(),
-        Note::Connected {
-            addr: "(recorded session)".into(),
-        },
-    ));
-    for u in updates {
-        app.apply(u);
     }
     let s = engine.session();
     app.apply(Update::Snapshot(Box::new(Summary {

@@ -34,8 +34,8 @@ pub struct Fold {
 impl Fold {
     pub fn summary(&self) -> String {
         let state = match (self.done, self.complete) {
-            (false, _) => " receiving…",
-            (true, false) => " cut short",
+            (false, _) => ", receiving…",
+            (true, false) => ", cut short",
             (true, true) => "",
         };
         let kept = if self.total_lines as usize > self.lines.len() {

@@ -55,6 +55,9 @@ pub enum Step {
     Sleep(u64),
     /// Shut the connection down at once (mid-reply, say).
     Close,
+    /// Drop the socket with the client's last line unread: the kernel answers with a TCP
+    /// reset instead of a FIN (use after a command the script did not read).
+    Reset,
 }
 
 /// A one-connection TCP server on loopback that plays `steps`, then closes. Returns its port.
@@ -94,6 +97,11 @@ pub fn scripted(steps: Vec<Step>) -> u16 {
                 Step::Sleep(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
                 Step::Close => {
                     let _ = w.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                Step::Reset => {
+                    drop(reader);
+                    drop(w);
                     return;
                 }
             }
