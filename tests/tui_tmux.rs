@@ -478,10 +478,23 @@ fn the_ui_survives_every_hostile_server() {
                 greeting(),
                 Step::ReadLine,
                 Step::Send(b("+OK bye\r\n")),
+                // Later than the reply: the UI must go on reading after QUIT.
+                Step::Sleep(500),
                 Step::Repeat(b("flood\r\n"), 200_000),
             ],
             typed: &["QUIT"],
             shows: &["ST-007"],
+        },
+        HostileCase {
+            name: "a parting line and a close while the user types nothing",
+            steps: vec![
+                greeting(),
+                Step::Sleep(1500),
+                Step::Send(b("-ERR autologout: idle too long\r\n")),
+                Step::Close,
+            ],
+            typed: &[],
+            shows: &["autologout: idle too long", "closed"],
         },
         HostileCase {
             name: "a close in the middle of a body",

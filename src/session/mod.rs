@@ -362,8 +362,41 @@ impl Connection {
         Ok(matches!(r?, ReadEnd::Data))
     }
 
+    /// Reads what the server sends while no command is outstanding: an unsolicited line, a
+    /// parting line, a flood after QUIT, the close. Returns false once the connection is
+    /// closed. Cancel-safe (the read is the only await), so a UI can drop it to send a command.
+    pub async fn read_idle(&mut self) -> Result<bool, TransportError> {
+        let mut out = Outcome::default();
+        let mut done = false;
+        match self
+            .read_some_within(IDLE_WAIT, u32::MAX, 0, &mut out, &mut done)
+            .await
+        {
+            Ok(end) => Ok(!matches!(end, ReadEnd::Closed)),
+            Err(e) => {
+                // A broken connection is not read again.
+                if !self.closed {
+                    self.server_closed(false);
+                }
+                Err(e)
+            }
+        }
+    }
+
     async fn read_some(
         &mut self,
+        want: u32,
+        collect: usize,
+        out: &mut Outcome,
+        done: &mut bool,
+    ) -> Result<ReadEnd, TransportError> {
+        self.read_some_within(self.read_timeout, want, collect, out, done)
+            .await
+    }
+
+    async fn read_some_within(
+        &mut self,
+        wait: Duration,
         want: u32,
         collect: usize,
         out: &mut Outcome,
@@ -376,7 +409,7 @@ impl Connection {
             return Ok(ReadEnd::Closed);
         };
         let tls = stream.is_tls();
-        let read = tokio::time::timeout(self.read_timeout, stream.read(&mut self.chunk)).await;
+        let read = tokio::time::timeout(wait, stream.read(&mut self.chunk)).await;
         let n = match read {
             Err(_) => return Ok(ReadEnd::TimedOut),
             Ok(Ok(n)) => n,
@@ -488,6 +521,10 @@ impl Connection {
         }
     }
 }
+
+/// How long an idle read waits before it is simply started again (no timeout is reported:
+/// silence between commands is normal).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 enum ReadEnd {
     Data,

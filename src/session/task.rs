@@ -217,7 +217,20 @@ pub async fn run(
         };
         let mut sasl: Option<u32> = None;
         let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, false))));
-        while let Some(req) = rx.recv().await {
+        loop {
+            // Between commands the server is still heard: unsolicited lines, a flood after
+            // QUIT and the close appear as they happen.
+            let req = tokio::select! {
+                req = rx.recv() => req,
+                idle = conn.read_idle(), if !conn.is_closed() => {
+                    if let Err(e) = idle {
+                        let _ = tx.send(Update::Failed(e.to_string()));
+                    }
+                    let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, sasl.is_some()))));
+                    continue;
+                }
+            };
+            let Some(req) = req else { break };
             let result = match req {
                 Request::Reconnect => {
                     conn.close().await;
