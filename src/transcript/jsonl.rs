@@ -114,9 +114,10 @@ impl Record {
 /// Which event a received line turned out to be (for `--max-body`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LineKind {
-    /// A status line, challenge, unsolicited or discarded line: always kept.
+    /// A status line, challenge or discarded line: always kept.
     Kept,
-    /// A data line of the body of this exchange.
+    /// A data line of the body of this exchange, or an unsolicited line after it (a flood
+    /// after QUIT is capped like a body).
     Body(u32),
     /// The terminator of the body of this exchange.
     End(u32),
@@ -130,12 +131,47 @@ struct BodyCap {
     /// `pending[..scanned]` holds no line end beyond the lines already released: a line that
     /// arrives in a thousand reads is scanned once, not a thousand times.
     scanned: usize,
-    /// The engine is inside a data block: a partial line at the end of `pending` is body.
-    in_body: bool,
+    /// The engine is inside the data block of this exchange: a partial line at the end of
+    /// `pending` is body.
+    in_body: Option<u32>,
     kinds: std::collections::VecDeque<LineKind>,
-    /// Octets kept and dropped of the current body.
+    /// Octets kept and dropped of the current body (or run of unsolicited lines).
     kept: u64,
     dropped: u64,
+    /// The exchange the dropped octets belong to.
+    dropped_in: u32,
+}
+
+impl BodyCap {
+    /// Keeps `line` if the budget allows, else counts it as left out.
+    fn take(&mut self, line: &[u8], exchange: u32, kept: &mut Vec<u8>) {
+        if self.kept + line.len() as u64 <= self.limit {
+            self.kept += line.len() as u64;
+            kept.extend_from_slice(line);
+        } else {
+            self.dropped += line.len() as u64;
+            self.dropped_in = exchange;
+        }
+    }
+
+    /// Ends a capped run: what was kept, then the marker for what was not.
+    fn close_run(&mut self, at: Time, kept: &mut Vec<u8>, records: &mut Vec<Record>) {
+        if self.dropped > 0 {
+            records.push(Record::data(
+                secs(at),
+                Direction::Server,
+                &std::mem::take(kept),
+                false,
+            ));
+            records.push(Record::Truncated {
+                t: secs(at),
+                exchange: self.dropped_in,
+                octets: self.dropped,
+            });
+        }
+        self.kept = 0;
+        self.dropped = 0;
+    }
 }
 
 /// Past this many octets without a line end, `--max-body` releases a partial line.
@@ -191,60 +227,36 @@ impl Recorder {
         let Some(cap) = self.cap.as_mut() else { return };
         let mut kept = Vec::new();
         let mut records: Vec<Record> = Vec::new();
+        let mut pending = std::mem::take(&mut cap.pending);
         let mut consumed = 0;
-        while let Some(nl) = memchr::memchr(b'\n', &cap.pending[cap.scanned.max(consumed)..]) {
+        while let Some(nl) = memchr::memchr(b'\n', &pending[cap.scanned.max(consumed)..]) {
             let end = cap.scanned.max(consumed) + nl + 1;
-            let line = &cap.pending[consumed..end];
+            let line = &pending[consumed..end];
             consumed = end;
             match cap.kinds.pop_front().unwrap_or(LineKind::Kept) {
-                LineKind::Kept => kept.extend_from_slice(line),
-                LineKind::Body(_) => {
-                    if cap.kept + line.len() as u64 <= cap.limit {
-                        cap.kept += line.len() as u64;
-                        kept.extend_from_slice(line);
-                    } else {
-                        cap.dropped += line.len() as u64;
-                    }
-                }
-                LineKind::End(exchange) => {
-                    if cap.dropped > 0 {
-                        records.push(Record::data(
-                            secs(at),
-                            Direction::Server,
-                            &std::mem::take(&mut kept),
-                            false,
-                        ));
-                        records.push(Record::Truncated {
-                            t: secs(at),
-                            exchange,
-                            octets: cap.dropped,
-                        });
-                    }
-                    cap.kept = 0;
-                    cap.dropped = 0;
+                LineKind::Body(exchange) => cap.take(line, exchange, &mut kept),
+                LineKind::Kept | LineKind::End(_) => {
+                    cap.close_run(at, &mut kept, &mut records);
                     kept.extend_from_slice(line);
                 }
             }
         }
-        cap.pending.drain(..consumed);
-        cap.scanned = cap.pending.len();
-        if everything {
-            kept.append(&mut cap.pending);
-            cap.scanned = 0;
-        } else if cap.pending.len() > PARTIAL_LINE_FLUSH {
-            // A line with no end in sight: its start is released now (capped like the rest of
-            // the body), so memory stays bounded however long the line runs.
-            let part = std::mem::take(&mut cap.pending);
-            if !cap.in_body {
-                kept.extend_from_slice(&part);
-            } else if cap.kept + part.len() as u64 <= cap.limit {
-                cap.kept += part.len() as u64;
-                kept.extend_from_slice(&part);
-            } else {
-                cap.dropped += part.len() as u64;
+        pending.drain(..consumed);
+        cap.scanned = pending.len();
+        // At a close, or when a line has no end in sight, its start is released now (capped
+        // like the rest of the body), so memory stays bounded however long the line runs.
+        if everything || pending.len() > PARTIAL_LINE_FLUSH {
+            match cap.in_body {
+                Some(exchange) => cap.take(&pending, exchange, &mut kept),
+                None => kept.extend_from_slice(&pending),
             }
+            pending.clear();
             cap.scanned = 0;
         }
+        if everything {
+            cap.close_run(at, &mut kept, &mut records);
+        }
+        cap.pending = pending;
         if !kept.is_empty() {
             records.push(Record::data(secs(at), Direction::Server, &kept, false));
         }
@@ -345,9 +357,12 @@ impl Observer for Recorder {
             match ev {
                 Event::Reply(r) => {
                     cap.kinds.push_back(LineKind::Kept);
-                    cap.in_body = r.multiline;
+                    cap.in_body = r.multiline.then_some(r.exchange);
                 }
-                Event::Challenge { .. } | Event::Unsolicited { .. } | Event::Discarded { .. } => {
+                Event::Unsolicited { exchange, .. } => {
+                    cap.kinds.push_back(LineKind::Body(*exchange))
+                }
+                Event::Challenge { .. } | Event::Discarded { .. } => {
                     cap.kinds.push_back(LineKind::Kept)
                 }
                 Event::BodyLine { exchange, .. } => cap.kinds.push_back(LineKind::Body(*exchange)),
@@ -357,9 +372,9 @@ impl Observer for Recorder {
                     ..
                 } => {
                     cap.kinds.push_back(LineKind::End(*exchange));
-                    cap.in_body = false;
+                    cap.in_body = None;
                 }
-                Event::BodyEnd { .. } => cap.in_body = false,
+                Event::BodyEnd { .. } => cap.in_body = None,
                 _ => {}
             }
         }
@@ -636,6 +651,41 @@ mod tests {
             Direction::Client => e.handle_client(at, bytes, &mut sink),
         }
         r.settled(at);
+    }
+
+    #[test]
+    fn max_body_caps_a_flood_after_quit_too() {
+        let out = Sink::default();
+        let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
+        let mut e = Engine::new(Config::default());
+        feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
+        feed(&mut e, &mut r, Direction::Client, b"QUIT\r\n");
+        feed(&mut e, &mut r, Direction::Server, b"+OK bye\r\n");
+        for _ in 0..100 {
+            feed(
+                &mut e,
+                &mut r,
+                Direction::Server,
+                &b"flood\r\n".repeat(1000),
+            );
+        }
+        let closed = crate::protocol::TransportEvent::ServerClosed {
+            close_notify: false,
+        };
+        r.note(Time(2), &Note::Transport(closed));
+        let written = out.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&written);
+        assert!(
+            written.len() < 32 << 10,
+            "{} octets recorded",
+            written.len()
+        );
+        assert!(text.contains("+OK bye"), "{text}");
+        // 700,000 octets of flood: 585 lines of 7 fit the 4096 kept, the rest is counted.
+        assert!(
+            text.contains("\"truncated\"") && text.contains("\"octets\":695905"),
+            "{text}"
+        );
     }
 
     #[test]
