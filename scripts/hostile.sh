@@ -26,7 +26,7 @@ CASES=(
   "CAPA of 100,000 lines|capa|100000|CAPA|100000 lines"
   "one octet per second|drip|1000|NOOP|dripping"
   "100 MB flood after QUIT|flood-after-quit|100000000|QUIT|ST-007"
-  "greeting, then silence|silence|0|NOOP|nothing from the server"
+  "greeting, then silence|silence|0|NOOP|no reply before the timeout"
 )
 want=("$@")
 
