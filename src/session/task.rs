@@ -55,7 +55,17 @@ pub enum Update {
         lines: u64,
         octets: u64,
     },
+    /// Unsolicited lines past the ones forwarded one by one in a run (a flood), counted.
+    Hidden {
+        at: Time,
+        exchange: u32,
+        lines: u64,
+        octets: u64,
+    },
 }
+
+/// Unsolicited lines forwarded one by one in a run; the rest of a flood is counted.
+const FORWARD_UNSOLICITED: u64 = 200;
 
 /// Past the forwarded lines, a progress update every this many octets of body.
 const PROGRESS_EVERY: u64 = 1 << 20;
@@ -69,7 +79,53 @@ struct Forward {
     body_octets: u64,
     /// Exchange and octet count of the last progress update sent.
     progress: (u32, u64),
+    /// The current run of unsolicited lines, and what of it was not forwarded.
+    unsolicited: u64,
+    hidden: Hidden,
     recorder: Box<dyn Observer>,
+}
+
+#[derive(Default)]
+struct Hidden {
+    at: Time,
+    exchange: u32,
+    lines: u64,
+    octets: u64,
+    reported: u64,
+}
+
+impl Forward {
+    fn new(tx: mpsc::UnboundedSender<Update>, recorder: Box<dyn Observer>) -> Forward {
+        Forward {
+            tx,
+            body_lines: 0,
+            body_octets: 0,
+            progress: (0, 0),
+            unsolicited: 0,
+            hidden: Hidden::default(),
+            recorder,
+        }
+    }
+
+    fn report_hidden(&mut self) {
+        let h = &mut self.hidden;
+        if h.lines > 0 && h.octets != h.reported {
+            h.reported = h.octets;
+            let _ = self.tx.send(Update::Hidden {
+                at: h.at,
+                exchange: h.exchange,
+                lines: h.lines,
+                octets: h.octets,
+            });
+        }
+    }
+
+    /// A run of unsolicited lines ended: its count is final.
+    fn end_run(&mut self) {
+        self.report_hidden();
+        self.unsolicited = 0;
+        self.hidden = Hidden::default();
+    }
 }
 
 impl Observer for Forward {
@@ -79,6 +135,7 @@ impl Observer for Forward {
 
     fn note(&mut self, at: Time, note: &Note) {
         self.recorder.note(at, note);
+        self.end_run();
         let _ = self.tx.send(Update::Note(at, note.clone()));
     }
 
@@ -89,9 +146,23 @@ impl Observer for Forward {
     fn event(&mut self, at: Time, ev: &Event<'_>) {
         self.recorder.event(at, ev);
         match ev {
-            Event::Reply(_) => {
+            Event::Reply(_) | Event::Command { .. } => {
+                self.end_run();
                 self.body_lines = 0;
                 self.body_octets = 0;
+            }
+            Event::Unsolicited { exchange, line } => {
+                self.unsolicited += 1;
+                if self.unsolicited > FORWARD_UNSOLICITED {
+                    self.hidden.exchange = *exchange;
+                    self.hidden.at = at;
+                    self.hidden.lines += 1;
+                    self.hidden.octets += line.len() as u64 + 2;
+                    if self.hidden.octets >= self.hidden.reported + PROGRESS_EVERY {
+                        self.report_hidden();
+                    }
+                    return;
+                }
             }
             Event::BodyLine { exchange, line } => {
                 self.body_lines += 1;
@@ -185,13 +256,7 @@ pub async fn run(
 ) {
     let recording = Recording::default();
     'session: loop {
-        let forward = Forward {
-            tx: tx.clone(),
-            body_lines: 0,
-            body_octets: 0,
-            progress: (0, 0),
-            recorder: recorder(Box::new(recording.clone())),
-        };
+        let forward = Forward::new(tx.clone(), recorder(Box::new(recording.clone())));
         let mut conn = match start(&plan, Box::new(forward)).await {
             Ok(c) => c,
             Err(e) => {

@@ -19,6 +19,8 @@ use crate::sanitize::display;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
+/// The tag of the row that counts a flood's unsolicited lines.
+const HIDDEN: &str = "flood";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Focus {
@@ -230,6 +232,25 @@ impl App {
             }
             Update::Saved(Ok(p)) => self.message = Some((format!("saved {}", p.display()), false)),
             Update::Saved(Err(e)) => self.message = Some((e, true)),
+            Update::Hidden {
+                at,
+                exchange,
+                lines,
+                octets,
+            } => {
+                let text = format!(
+                    "… {lines} more unsolicited line{} ({octets} octets): counted, not shown",
+                    if lines == 1 { "" } else { "s" }
+                );
+                match self.transcript.last_mut() {
+                    Some(r) if r.tag == Some(HIDDEN) && r.exchange == exchange => r.text = text,
+                    _ => {
+                        let mut row = Row::new(at, RowKind::Note, text, exchange);
+                        row.tag = Some(HIDDEN);
+                        self.push(row);
+                    }
+                }
+            }
             Update::Progress {
                 exchange,
                 lines,

@@ -132,6 +132,10 @@ impl Transcript {
         self.rows.len() - 1
     }
 
+    pub fn last_mut(&mut self) -> Option<&mut Row> {
+        self.rows.last_mut()
+    }
+
     /// The last row of `exchange` of the given kind, searching back from the end.
     pub fn find_back(&self, exchange: u32, kind: RowKind) -> Option<usize> {
         self.rows
