@@ -122,7 +122,7 @@ if command -v tmux >/dev/null; then
   tmux -L bench new-session -d -x 160 -y 40 "exec env HOME=$WORK PW=demo $BIN pop3://$PLAIN --user demo --password-env PW"
   # exec: the pane's process is popscope itself.
   pid=$(tmux -L bench display-message -p '#{pane_pid}' || true)
-  until tmux -L bench capture-pane -p | grep -q "TRANSACTION"; do sleep 0.05; done
+  until tmux -L bench capture-pane -p | grep -q "▶TRANSACTION"; do sleep 0.05; done
   start=$(date +%s%N)
   tmux -L bench send-keys -l "RETR ${NUM[$big]}"; tmux -L bench send-keys Enter
   for _ in $(seq 6000); do
