@@ -23,6 +23,8 @@ pub struct Printer {
     partial: Vec<u8>,
     gathered: Shared,
     label: String,
+    /// Octets still to be written; past them the output stops (findings are still gathered).
+    left: Option<u64>,
 }
 
 impl Printer {
@@ -39,12 +41,38 @@ impl Printer {
             partial: Vec::new(),
             gathered,
             label: label.to_owned(),
+            left: None,
         }
+    }
+
+    /// Writes at most about `limit` octets, then one line that says so: a session with a
+    /// 1 GB body is not formatted line by line for a buffer that keeps none of it.
+    pub fn with_limit(mut self, limit: u64) -> Self {
+        self.left = Some(limit);
+        self
     }
 
     fn line(&mut self, s: &str) {
         if let Some(o) = self.out.as_mut() {
             let _ = writeln!(o, "{s}");
+            self.spend(s.len() + 1);
+        }
+    }
+
+    fn spend(&mut self, n: usize) {
+        let Some(left) = self.left.as_mut() else {
+            return;
+        };
+        *left = left.saturating_sub(n as u64);
+        if *left == 0
+            && let Some(mut o) = self.out.take()
+        {
+            let _ = writeln!(
+                o,
+                "# the text transcript stops here (capped); --record streams a whole session"
+            );
+            let _ = o.flush();
+            self.partial.clear();
         }
     }
 }
@@ -85,11 +113,17 @@ impl Observer for Printer {
                     let _ = o.write_all(b"S: ");
                     let _ = o.write_all(text);
                     let _ = o.write_all(b"\n");
+                    let n = text.len() + 4;
+                    self.spend(n);
                 }
                 _ => {
                     let shown = escape(raw);
                     self.line(&format!("S: {shown}"));
                 }
+            }
+            if self.out.is_none() {
+                // The limit was reached (and what was pending dropped).
+                return;
             }
             start = end;
         }
@@ -192,5 +226,44 @@ impl Observer for Printer {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Config, Engine};
+
+    #[test]
+    fn a_limited_printer_stops_writing_but_keeps_gathering_findings() {
+        let out = crate::session::task::Recording::default();
+        let gathered = Shared::default();
+        let mut p =
+            Printer::new(Some(Box::new(out.clone())), 0, "t", gathered.clone()).with_limit(10_000);
+        let mut e = Engine::new(Config::default());
+        let at = Time(1);
+        let feed = |p: &mut Printer, e: &mut Engine, bytes: &[u8]| {
+            p.wire(at, Direction::Server, bytes);
+            e.handle_server(at, bytes, &mut |ev: Event<'_>| p.event(at, &ev));
+        };
+        feed(&mut p, &mut e, b"+OK ready\r\n");
+        for _ in 0..100 {
+            feed(&mut p, &mut e, &b"* unsolicited junk line\r\n".repeat(100));
+        }
+        // A command answered in lower case, long after the limit: still a finding.
+        e.handle_client(at, b"NOOP\r\n", &mut |ev: Event<'_>| p.event(at, &ev));
+        feed(&mut p, &mut e, b"+ok late\r\n");
+        let written = out.contents().len();
+        assert!(written < 10_200, "{written} octets written");
+        let text = String::from_utf8_lossy(&out.contents()).into_owned();
+        assert!(
+            text.ends_with("--record streams a whole session\n"),
+            "{text}"
+        );
+        let rules: Vec<&str> = gathered
+            .lock()
+            .map(|g| g.findings.iter().map(|(_, f)| f.rule.id).collect())
+            .unwrap_or_default();
+        assert!(rules.contains(&"GEN-002"), "{rules:?}");
     }
 }

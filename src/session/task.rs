@@ -191,19 +191,21 @@ impl Observer for Forward {
 #[derive(Clone, Default)]
 pub struct Recording(Arc<Mutex<Vec<u8>>>);
 
-/// The in-memory recording stops growing here (a line says so); `--record` streams to disk.
-/// It bounds what the UI holds while a server streams a body of any size.
-const MAX_RECORDING: usize = 16 << 20;
+/// The printer writing into the recording stops here (a line says so); `--record` streams to
+/// disk. It bounds what the UI holds while a server streams a body of any size.
+pub const MAX_RECORDING: usize = 16 << 20;
+
+impl Recording {
+    /// A copy of what was written so far.
+    pub fn contents(&self) -> Vec<u8> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
 
 impl Write for Recording {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if let Ok(mut v) = self.0.lock() {
-            if v.len() < MAX_RECORDING {
-                v.extend_from_slice(buf);
-                if v.len() >= MAX_RECORDING {
-                    v.extend_from_slice(b"\n# :save keeps the first 16 MiB of a session; --record streams all of it to disk\n");
-                }
-            }
+            v.extend_from_slice(buf);
         }
         Ok(buf.len())
     }
@@ -330,7 +332,7 @@ pub async fn run(
 }
 
 fn save(recording: &Recording, path: PathBuf, tx: &mpsc::UnboundedSender<Update>) {
-    let bytes = recording.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let bytes = recording.contents();
     let r = std::fs::write(&path, bytes)
         .map(|_| path.clone())
         .map_err(|e| format!("cannot save {}: {e}", path.display()));

@@ -627,20 +627,6 @@ mod tests {
     use crate::protocol::{Config, Engine};
 
     /// A Write that keeps what it is given, shared with the test.
-    #[derive(Clone, Default)]
-    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(b);
-            }
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Drives an engine and the recorder the way a live session does.
     fn feed(e: &mut Engine, r: &mut Recorder, dir: Direction, bytes: &[u8]) {
         let at = Time(1);
@@ -655,7 +641,7 @@ mod tests {
 
     #[test]
     fn max_body_caps_a_flood_after_quit_too() {
-        let out = Sink::default();
+        let out = crate::session::task::Recording::default();
         let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
         let mut e = Engine::new(Config::default());
         feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
@@ -673,7 +659,7 @@ mod tests {
             close_notify: false,
         };
         r.note(Time(2), &Note::Transport(closed));
-        let written = out.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let written = out.contents();
         let text = String::from_utf8_lossy(&written);
         assert!(
             written.len() < 32 << 10,
@@ -690,7 +676,7 @@ mod tests {
 
     #[test]
     fn max_body_keeps_an_endless_line_bounded_and_marks_the_cut() {
-        let out = Sink::default();
+        let out = crate::session::task::Recording::default();
         let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
         let mut e = Engine::new(Config::default());
         feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
@@ -710,7 +696,7 @@ mod tests {
             most_pending <= PARTIAL_LINE_FLUSH + chunk.len(),
             "{most_pending}"
         );
-        let written = out.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let written = out.contents();
         assert!(
             written.len() < 64 << 10,
             "{} octets recorded",

@@ -65,8 +65,10 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
         req_rx,
         upd_tx,
         move |w: Box<dyn Write + Send>| {
-            let mut observers: Vec<Box<dyn crate::session::Observer>> =
-                vec![Box::new(Printer::new(Some(w), 0, "tui", gathered.clone()))];
+            let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(
+                Printer::new(Some(w), 0, "tui", gathered.clone())
+                    .with_limit(crate::session::task::MAX_RECORDING as u64),
+            )];
             if let Some((file, keep)) = &record {
                 observers.push(file.recorder_with(&target, keep.0, keep.1));
             }
