@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The hostile servers of issue 6 at full size, against `popscope send` (with a recording) and
 # against the TUI in tmux. CI plays the same cases scaled down (tests/hostile.rs,
-# tests/tui_tmux.rs); this script is too slow for CI (~6 min: the slow drip alone is a minute
+# tests/tui_tmux.rs); this script is too slow for CI (~10 min: the slow drip alone is a minute
 # per run, the 2 GB body is 2 GB twice).
 #   scripts/hostile.sh [CASE...]      writes docs/hostile.md
 # For each case: exit code, first line of stderr, the rules reported, peak RSS (headless and

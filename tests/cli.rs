@@ -42,7 +42,7 @@ fn check_json_has_the_documented_shape() {
         "tests/fixtures/rules/st-009.fire.trace",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let v = common::json(&o);
     let findings = v["findings"].as_array().cloned().unwrap_or_default();
     assert!(!findings.is_empty(), "{v}");
     for f in &findings {
@@ -126,7 +126,7 @@ fn bad_input_gets_one_line_naming_the_problem_and_exit_2() {
 fn rules_lists_the_whole_catalog() {
     let o = popscope(&["rules", "--json"]);
     assert_eq!(o.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let v = common::json(&o);
     let rules = v.as_array().cloned().unwrap_or_default();
     assert_eq!(rules.len(), 117);
     assert!(rules.iter().any(|r| r["id"] == "ST-009"

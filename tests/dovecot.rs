@@ -134,23 +134,13 @@ fn a_client_certificate_logs_in_with_sasl_external() {
 fn dovecot_stuffs_dots_and_lists_exact_sizes() {
     let Some(d) = dovecot() else { return };
     let url = format!("pop3://127.0.0.1:{}", d.plain);
-    let o = popscope(&[
-        "send",
+    let o = common::send_as_demo(
         &url,
-        "--user",
-        "demo",
-        "--password-env",
-        "PW",
-        "--login",
-        "user",
-        "LIST",
-        "RETR 2",
-        "RETR 3",
-        "RETR 4",
-        "TOP 2 3",
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        &[
+            "--login", "user", "LIST", "RETR 2", "RETR 3", "RETR 4", "TOP 2 3", "--json",
+        ],
+    );
+    let v = common::json(&o);
     let rules = common::rule_ids(&v);
     for bad in ["ML-002", "MSG-006", "TOP-001", "ML-001", "GEN-001"] {
         assert!(
@@ -175,7 +165,7 @@ fn a_bare_host_is_checked_on_every_transport_and_compared() {
         "--json",
         "--passive",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let v = common::json(&o);
     let transports: Vec<&str> = v["transports"]
         .as_array()
         .into_iter()
@@ -230,9 +220,8 @@ fn a_recording_of_a_dovecot_session_rechecks_to_the_same_findings() {
         "RETR 2",
         "TOP 1 0",
     ]);
-    let live: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-    let again = popscope(&["check", "--transcript", &f, "--json"]);
-    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap_or_default();
+    let live = common::json(&o);
+    let again = common::recheck(&f);
     assert!(!findings_of(&live).is_empty(), "{live:#}");
     assert_eq!(findings_of(&live), findings_of(&again));
     let rec = std::fs::read_to_string(&file).unwrap_or_default();

@@ -52,7 +52,7 @@ fn run(case: &Case) {
         assert!(err.contains(case.error), "{name}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
         // --json still says what was found before the failure, and the failure itself.
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let v = common::json(&o);
         assert!(
             v["error"]["message"]
                 .as_str()
@@ -61,7 +61,7 @@ fn run(case: &Case) {
         );
     }
     if !case.rule.is_empty() {
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let v = common::json(&o);
         let rules = common::rule_ids(&v);
         assert!(
             rules.iter().any(|r| r == case.rule),

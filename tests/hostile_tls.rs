@@ -201,7 +201,7 @@ fn a_close_without_close_notify_after_quit_is_itls_006_and_with_it_silent() {
             ],
         );
         let o = send_tls(port, &d, &["--json", "QUIT"]);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let v = common::json(&o);
         let rules = common::rule_ids(&v);
         assert_eq!(
             rules.iter().any(|r| r == "ITLS-006"),

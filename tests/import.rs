@@ -142,22 +142,19 @@ fn a_capture_of_a_session_imports_to_the_same_bytes_as_its_recording() {
     let dir = std::env::temp_dir().join(format!("popscope-import-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let rec = dir.join("s.jsonl").display().to_string();
-    let o = popscope(&[
-        "send",
+    let o = common::send_as_demo(
         &s.url(),
-        "--user",
-        "demo",
-        "--password-env",
-        "PW",
-        "--login",
-        "user",
-        "--record",
-        &rec,
-        "--record-secrets",
-        "LIST",
-        "RETR 2",
-        "UIDL",
-    ]);
+        &[
+            "--login",
+            "user",
+            "--record",
+            &rec,
+            "--record-secrets",
+            "LIST",
+            "RETR 2",
+            "UIDL",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0));
     let (sessions, _) = jsonl::read(&std::fs::read(&rec).unwrap_or_default());
     let cap = dir.join("s.pcap");
@@ -295,20 +292,10 @@ fn replay_against_another_server_shows_the_differences_and_never_deletes() {
         .join(format!("popscope-against-{}.jsonl", std::process::id()))
         .display()
         .to_string();
-    let o = popscope(&[
-        "send",
+    let o = common::send_as_demo(
         &a.url(),
-        "--user",
-        "demo",
-        "--password-env",
-        "PW",
-        "--record",
-        &file,
-        "LIST",
-        "RETR 2",
-        "DELE 1",
-        "RSET",
-    ]);
+        &["--record", &file, "LIST", "RETR 2", "DELE 1", "RSET"],
+    );
     assert_eq!(o.status.code(), Some(0));
     let o = popscope(&[
         "replay",

@@ -265,7 +265,7 @@ fn check_json_against_a_live_server_has_target_transport_tls_and_capabilities() 
         "0.2",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", err_line(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let v = common::json(&o);
     for key in [
         "target",
         "transport",
@@ -329,15 +329,7 @@ fn a_secret_on_the_command_line_is_warned_about_and_not_echoed() {
     );
     assert!(!err.contains("demo-secret"), "{err}");
     // The same login through the environment: no warning.
-    let o = popscope(&[
-        "send",
-        &s.url(),
-        "--user",
-        "demo",
-        "--password-env",
-        "DEMO_PW",
-        "STAT",
-    ]);
+    let o = common::send_as_demo(&s.url(), &["STAT"]);
     assert!(String::from_utf8_lossy(&o.stderr).is_empty());
 }
 
@@ -413,28 +405,14 @@ fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
         }
     }
     let file = dir.join("ok.jsonl").display().to_string();
-    let live = popscope_with(
-        "demo",
+    let live = common::send_as_demo(
+        &s.url(),
         &[
-            "send",
-            &s.url(),
-            "--user",
-            "demo",
-            "--password-env",
-            "PW",
-            "--login",
-            "user",
-            "--record",
-            &file,
-            "--json",
-            "LIST",
-            "RETR 1",
-            "TOP 1 0",
+            "--login", "user", "--record", &file, "--json", "LIST", "RETR 1", "TOP 1 0",
         ],
     );
-    let live: serde_json::Value = serde_json::from_slice(&live.stdout).unwrap_or_default();
-    let again = popscope(&["check", "--transcript", &file, "--json"]);
-    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap_or_default();
+    let live = common::json(&live);
+    let again = common::recheck(&file);
     assert!(
         findings_of(&live).iter().any(|(r, _, _)| r == "MSG-006"),
         "{live:#}"
@@ -453,20 +431,17 @@ fn record_secrets_keeps_them_and_says_so() {
     let s = start(&rt, TlsMode::None, None);
     let file = std::env::temp_dir().join(format!("popscope-keep-{}.jsonl", std::process::id()));
     let f = file.display().to_string();
-    let o = popscope(&[
-        "send",
+    let o = common::send_as_demo(
         &s.url(),
-        "--user",
-        "demo",
-        "--password-env",
-        "DEMO_PW",
-        "--login",
-        "user",
-        "--record",
-        &f,
-        "--record-secrets",
-        "NOOP",
-    ]);
+        &[
+            "--login",
+            "user",
+            "--record",
+            &f,
+            "--record-secrets",
+            "NOOP",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", err_line(&o));
     let rec = std::fs::read_to_string(&file).unwrap_or_default();
     assert!(
@@ -485,17 +460,7 @@ fn a_damaged_recording_is_checked_up_to_the_damage() {
     let s = start(&rt, TlsMode::None, None);
     let file = std::env::temp_dir().join(format!("popscope-cut-{}.jsonl", std::process::id()));
     let f = file.display().to_string();
-    let o = popscope(&[
-        "send",
-        &s.url(),
-        "--user",
-        "demo",
-        "--password-env",
-        "DEMO_PW",
-        "--record",
-        &f,
-        "STAT",
-    ]);
+    let o = common::send_as_demo(&s.url(), &["--record", &f, "STAT"]);
     assert_eq!(o.status.code(), Some(0));
     let mut rec = std::fs::read_to_string(&file).unwrap_or_default();
     let lines = rec.lines().count();
@@ -521,23 +486,20 @@ fn max_body_cuts_recorded_bodies_but_not_the_checks() {
     let s = start(&rt, TlsMode::None, Some(Quirk::WrongListSizes));
     let file = std::env::temp_dir().join(format!("popscope-maxbody-{}.jsonl", std::process::id()));
     let f = file.display().to_string();
-    let o = popscope(&[
-        "send",
+    let o = common::send_as_demo(
         &s.url(),
-        "--user",
-        "demo",
-        "--password-env",
-        "DEMO_PW",
-        "--record",
-        &f,
-        "--max-body",
-        "1000",
-        "--json",
-        "LIST",
-        "RETR 4",
-        "RETR 1",
-    ]);
-    let live: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        &[
+            "--record",
+            &f,
+            "--max-body",
+            "1000",
+            "--json",
+            "LIST",
+            "RETR 4",
+            "RETR 1",
+        ],
+    );
+    let live = common::json(&o);
     // The live checks saw the whole 1 MB body: LIST and RETR disagree by exactly 17 octets.
     assert!(
         live["findings"]

@@ -108,22 +108,27 @@ fn a_server_that_never_sends_a_line_end_cannot_exhaust_memory() {
     );
 }
 
+/// `command` answered with a listing of `n` lines made by `line`: the heap's peak growth and
+/// the number of findings.
+fn listing(e: &mut Engine, command: &[u8], n: u32, line: impl Fn(u32) -> String) -> (usize, usize) {
+    let mut body: Vec<u8> = (1..=n).flat_map(|i| line(i).into_bytes()).collect();
+    body.extend_from_slice(b".\r\n");
+    let mut findings = 0;
+    let peak = peak_during(|| {
+        let mut sink = |ev: Event<'_>| findings += usize::from(matches!(ev, Event::Finding(_)));
+        e.handle_client(Time(3), command, &mut sink);
+        e.handle_server(Time(4), b"+OK\r\n", &mut sink);
+        e.handle_server(Time(5), &body, &mut sink);
+    });
+    (peak, findings)
+}
+
 #[test]
 fn a_huge_listing_is_tracked_per_message_not_per_byte() {
     let _g = SERIAL.lock();
     let mut e = logged_in();
     let n = 200_000u32;
-    let mut body = Vec::with_capacity(n as usize * 12);
-    for i in 1..=n {
-        body.extend_from_slice(format!("{i} 1234\r\n").as_bytes());
-    }
-    body.extend_from_slice(b".\r\n");
-    let peak = peak_during(|| {
-        let mut sink = |_: Event<'_>| {};
-        e.handle_client(Time(3), b"LIST\r\n", &mut sink);
-        e.handle_server(Time(4), b"+OK\r\n", &mut sink);
-        e.handle_server(Time(5), &body, &mut sink);
-    });
+    let (peak, _) = listing(&mut e, b"LIST\r\n", n, |i| format!("{i} 1234\r\n"));
     assert_eq!(e.session().maildrop.iter().count(), n as usize);
     // 56 octets per message, doubled at worst while the table grows, plus one bit per number
     // for the duplicate check (was ~200 with a B-tree and a hash set).
@@ -139,18 +144,7 @@ fn a_huge_uid_listing_keeps_each_uid_once() {
     let _g = SERIAL.lock();
     let mut e = logged_in();
     let n = 200_000u32;
-    let mut body = Vec::with_capacity(n as usize * 24);
-    for i in 1..=n {
-        body.extend_from_slice(format!("{i} uid-{i:010}\r\n").as_bytes());
-    }
-    body.extend_from_slice(b".\r\n");
-    let mut findings = 0;
-    let peak = peak_during(|| {
-        let mut sink = |ev: Event<'_>| findings += usize::from(matches!(ev, Event::Finding(_)));
-        e.handle_client(Time(3), b"UIDL\r\n", &mut sink);
-        e.handle_server(Time(4), b"+OK\r\n", &mut sink);
-        e.handle_server(Time(5), &body, &mut sink);
-    });
+    let (peak, findings) = listing(&mut e, b"UIDL\r\n", n, |i| format!("{i} uid-{i:010}\r\n"));
     assert_eq!(findings, 0);
     // The message table, the 14-octet uid once (its allocation rounds to 32) and a 12-octet
     // hash entry: the uid used to be kept a second time as a hash-map key.

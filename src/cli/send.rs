@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::{Config, Severity};
+use crate::protocol::{Command, Config, Keyword, Severity};
 use crate::report;
 use crate::session::Connection;
 use crate::session::login;
@@ -98,7 +98,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             if c.is_closed() {
                 break;
             }
-            let is_quit = cmd.trim().eq_ignore_ascii_case("QUIT");
+            let is_quit = Command::parse(cmd.as_bytes(), 0).keyword == Keyword::Quit;
             quit_sent |= is_quit;
             // QUIT waits for the server's close, so how it closes (close_notify?) is judged.
             let out = if is_quit {

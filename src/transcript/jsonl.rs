@@ -114,13 +114,12 @@ impl Record {
 /// Which event a received line turned out to be (for `--max-body`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LineKind {
-    /// A status line, challenge or discarded line: always kept.
+    /// A status line, challenge, discarded line or a body's terminator: always kept (and the
+    /// end of a capped run).
     Kept,
     /// A data line of the body of this exchange, or an unsolicited line after it (a flood
     /// after QUIT is capped like a body).
     Body(u32),
-    /// The terminator of the body of this exchange.
-    End(u32),
 }
 
 /// `--max-body` state: server octets wait until the engine has said what each line was.
@@ -235,7 +234,7 @@ impl Recorder {
             consumed = end;
             match cap.kinds.pop_front().unwrap_or(LineKind::Kept) {
                 LineKind::Body(exchange) => cap.take(line, exchange, &mut kept),
-                LineKind::Kept | LineKind::End(_) => {
+                LineKind::Kept => {
                     cap.close_run(at, &mut kept, &mut records);
                     kept.extend_from_slice(line);
                 }
@@ -366,15 +365,13 @@ impl Observer for Recorder {
                     cap.kinds.push_back(LineKind::Kept)
                 }
                 Event::BodyLine { exchange, .. } => cap.kinds.push_back(LineKind::Body(*exchange)),
-                Event::BodyEnd {
-                    exchange,
-                    complete: true,
-                    ..
-                } => {
-                    cap.kinds.push_back(LineKind::End(*exchange));
+                Event::BodyEnd { complete, .. } => {
+                    // Only a complete body has a terminator line.
+                    if *complete {
+                        cap.kinds.push_back(LineKind::Kept);
+                    }
                     cap.in_body = None;
                 }
-                Event::BodyEnd { .. } => cap.in_body = None,
                 _ => {}
             }
         }
@@ -639,12 +636,18 @@ mod tests {
         r.settled(at);
     }
 
-    #[test]
-    fn max_body_caps_a_flood_after_quit_too() {
+    /// A recorder keeping 4096 octets per body, writing into memory, after the greeting.
+    fn capped() -> (crate::session::task::Recording, Recorder, Engine) {
         let out = crate::session::task::Recording::default();
         let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
         let mut e = Engine::new(Config::default());
         feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
+        (out, r, e)
+    }
+
+    #[test]
+    fn max_body_caps_a_flood_after_quit_too() {
+        let (out, mut r, mut e) = capped();
         feed(&mut e, &mut r, Direction::Client, b"QUIT\r\n");
         feed(&mut e, &mut r, Direction::Server, b"+OK bye\r\n");
         for _ in 0..100 {
@@ -676,10 +679,7 @@ mod tests {
 
     #[test]
     fn max_body_keeps_an_endless_line_bounded_and_marks_the_cut() {
-        let out = crate::session::task::Recording::default();
-        let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
-        let mut e = Engine::new(Config::default());
-        feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
+        let (out, mut r, mut e) = capped();
         feed(&mut e, &mut r, Direction::Client, b"USER a\r\nPASS b\r\n");
         feed(&mut e, &mut r, Direction::Server, b"+OK\r\n+OK\r\n");
         feed(&mut e, &mut r, Direction::Client, b"RETR 1\r\n");

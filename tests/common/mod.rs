@@ -144,6 +144,24 @@ pub fn popscope_with(password: &str, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
 }
 
+/// `popscope send URL --user demo --password-env PW ARGS…` (the demo server's and the test
+/// Dovecot's user).
+pub fn send_as_demo(url: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["send", url, "--user", "demo", "--password-env", "PW"];
+    all.extend_from_slice(args);
+    popscope(&all)
+}
+
+/// The JSON a run printed (Null when it printed none).
+pub fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_default()
+}
+
+/// `popscope check --transcript FILE --json`: a recording re-checked offline.
+pub fn recheck(file: &str) -> serde_json::Value {
+    json(&popscope(&["check", "--transcript", file, "--json"]))
+}
+
 /// [`popscope_with`] the demo server's password.
 pub fn popscope(args: &[&str]) -> std::process::Output {
     popscope_with("demo", args)
