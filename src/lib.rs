@@ -3,6 +3,7 @@
 //! The protocol engine in [`protocol`] is sans-IO; everything else drives it.
 
 pub mod cli;
+pub mod private_file;
 pub mod protocol;
 pub mod report;
 pub mod sanitize;

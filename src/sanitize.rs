@@ -4,17 +4,43 @@
 
 use std::fmt::Write as _;
 
-/// Characters that are valid UTF-8 but change how surrounding text is displayed.
+/// Characters that are valid UTF-8 but invisible, or change how surrounding text is displayed:
+/// format characters (Unicode category Cf: bidi controls, zero-width characters, tags),
+/// line and paragraph separators, fillers that render as nothing, and variation selectors.
 fn is_invisible_or_reordering(c: char) -> bool {
     matches!(c,
-        '\u{200B}'..='\u{200F}'   // zero-width space/joiners, LRM, RLM
-        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-        | '\u{2066}'..='\u{2069}' // bidi isolates
+        '\u{00AD}'                // soft hyphen
+        | '\u{034F}'              // combining grapheme joiner
+        | '\u{0600}'..='\u{0605}' // Arabic number signs
         | '\u{061C}'              // Arabic letter mark
+        | '\u{06DD}' | '\u{070F}' | '\u{0890}'..='\u{0891}' | '\u{08E2}'
+        | '\u{115F}' | '\u{1160}' // Hangul choseong/jungseong fillers
+        | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+        | '\u{180B}'..='\u{180F}' // Mongolian variation selectors, vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+        | '\u{2028}' | '\u{2029}' // line and paragraph separators
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, bidi isolates, deprecated
+        | '\u{2800}'              // braille blank
+        | '\u{3164}'              // Hangul filler
+        | '\u{FE00}'..='\u{FE0F}' // variation selectors
         | '\u{FEFF}'              // BOM / zero-width no-break space
-        | '\u{00AD}'              // soft hyphen
+        | '\u{FFA0}'              // halfwidth Hangul filler
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}' // Egyptian hieroglyph format controls
+        | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+        | '\u{1D173}'..='\u{1D17A}' // musical symbol format controls
+        | '\u{E0000}'..='\u{E0FFF}' // tags, variation selectors supplement, unassigned
     )
+}
+
+/// True when `text` is safe to show on a terminal as it is: no control character and no
+/// invisible or reordering code point. Outputs assert this of everything they write.
+pub fn is_clean(text: &str) -> bool {
+    !text
+        .chars()
+        .any(|c| (c.is_control() && c != '\n') || is_invisible_or_reordering(c))
 }
 
 /// Display text for raw bytes, cut to about `max` characters (with `…`).
@@ -56,7 +82,7 @@ pub fn display(bytes: &[u8], max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::display;
+    use super::{display, is_clean};
 
     #[test]
     fn nothing_raw_reaches_the_terminal() {
@@ -78,6 +104,30 @@ mod tests {
         );
         // A C1 control encoded as UTF-8 is a control too.
         assert_eq!(display("x\u{0085}y".as_bytes(), 100), "x\\x85y");
+    }
+
+    #[test]
+    fn separators_tags_and_fillers_are_shown() {
+        for c in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{FFA0}',
+            '\u{180E}',
+            '\u{2066}',
+            '\u{FE0F}',
+            '\u{034F}',
+        ] {
+            let s = display(format!("a{c}b").as_bytes(), 100);
+            assert_eq!(s, format!("a\\u{{{:04X}}}b", c as u32));
+            assert!(is_clean(&s), "{s:?}");
+        }
+        assert!(!is_clean("a\u{E0041}b"));
+        assert!(!is_clean("a\x1b[2Jb"));
+        assert!(is_clean("Grüße ☃\n"));
     }
 
     #[test]

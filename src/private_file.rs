@@ -1,0 +1,161 @@
+//! Every file popscope writes holds mail, server data or secrets: it is created private (0600),
+//! never through a symbolic link, and never over an existing file unless the user said so.
+//! All output files (recordings, `:save`, `import -o`, `export -o`, history, certificates) are
+//! opened here and nowhere else.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// What to do when the file already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Fail with [`io::ErrorKind::AlreadyExists`] (O_EXCL): the default for every output.
+    Refuse,
+    /// Truncate and replace it (`--force`, `:save!`); a symbolic link is still refused.
+    Replace,
+    /// Append to it (the history file).
+    Append,
+}
+
+/// Opens `path` for writing: mode 0600 for a new file (an existing file replaced or appended to
+/// is set to 0600 too), O_NOFOLLOW so a planted symbolic link is refused, O_EXCL unless
+/// `existing` says otherwise. Errors are the system's, turned into a sentence by [`explain`].
+pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    match existing {
+        Existing::Refuse => {
+            o.create_new(true);
+        }
+        Existing::Replace => {
+            o.create(true).truncate(true);
+        }
+        Existing::Append => {
+            o.create(true).append(true);
+        }
+    }
+    let f = o.open(path)?;
+    let meta = f.metadata()?;
+    // A device (`/dev/null`, `/dev/stdout`) keeps its mode; only regular files are ours to fix.
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
+/// Creates a private directory (0700) and its parents; an existing directory is accepted only
+/// when it is a real directory (not a symbolic link) owned by this user.
+pub fn create_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(path)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(io::Error::other(
+            "not a directory of this user's (a symbolic link, or someone else's)",
+        ));
+    }
+    Ok(())
+}
+
+/// One line for a person: what went wrong with `path`, and what to do about it.
+pub fn explain(path: &Path, e: &io::Error) -> String {
+    let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
+    if e.kind() == io::ErrorKind::AlreadyExists {
+        format!("{p} exists: popscope does not overwrite files (add --force to replace it)")
+    } else if e.raw_os_error() == Some(libc::ELOOP) {
+        format!("{p} is a symbolic link: popscope does not write through one")
+    } else {
+        format!("cannot write {p}: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("popscope-pf-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_new_file_is_0600_and_an_existing_one_is_refused() {
+        let d = scratch("new");
+        let p = d.join("out");
+        open(&p, Existing::Refuse).unwrap().write_all(b"x").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let e = open(&p, Existing::Refuse).unwrap_err();
+        assert!(explain(&p, &e).contains("--force"), "{}", explain(&p, &e));
+        assert_eq!(std::fs::read(&p).unwrap(), b"x");
+        open(&p, Existing::Replace)
+            .unwrap()
+            .write_all(b"y")
+            .unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"y");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_planted_symlink_is_never_followed() {
+        let d = scratch("link");
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let link = d.join("out");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        for how in [Existing::Refuse, Existing::Replace, Existing::Append] {
+            let e = open(&link, how).unwrap_err();
+            assert!(
+                explain(&link, &e).contains("symbolic link")
+                    || e.kind() == io::ErrorKind::AlreadyExists,
+                "{how:?}: {e}"
+            );
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_existing_loose_file_is_made_private_when_appended_to() {
+        let d = scratch("loose");
+        let p = d.join("history");
+        std::fs::write(&p, b"a\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        open(&p, Existing::Append)
+            .unwrap()
+            .write_all(b"b\n")
+            .unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"a\nb\n");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_private_dir_is_0700_and_a_symlinked_one_is_refused() {
+        let d = scratch("dir");
+        let sub = d.join("a/b");
+        create_dir(&sub).unwrap();
+        let mode = std::fs::metadata(&sub).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let link = d.join("l");
+        std::os::unix::fs::symlink(&sub, &link).unwrap();
+        assert!(create_dir(&link).is_err());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
