@@ -32,10 +32,7 @@ fn main() -> ExitCode {
             );
             Ok(cli::exit::OK)
         }
-        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .map(|_| cli::exit::OK)
-            .map_err(|e| cli::CliError::usage(format!("cannot write the man page: {e}"))),
+        Some(Command::Man(args)) => cli::man::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

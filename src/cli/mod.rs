@@ -5,6 +5,7 @@ pub mod compare;
 pub mod connect;
 pub mod convert;
 pub mod interactive;
+pub mod man;
 pub mod printer;
 pub mod rules;
 pub mod send;
@@ -95,11 +96,26 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
+        /// The shell to print completions for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or write one page per subcommand with --dir.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print this subcommand's page (popscope-NAME(1)) instead of popscope(1).
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+    pub subcommand: Option<String>,
+    /// Write popscope.1 and one popscope-NAME.1 per subcommand into DIR (created 0700; the
+    /// pages 0600 like every file popscope writes: install them with `install -m 644`).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// With --dir: replace pages that exist.
+    #[arg(long, requires = "dir")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +169,7 @@ pub struct SendArgs {
     /// Print one JSON object with the findings after the session.
     #[arg(long)]
     pub json: bool,
+    /// Change a rule's severity, e.g. MSG-006=violation (repeatable).
     #[arg(long = "severity", value_name = "RULE=LEVEL")]
     pub severity: Vec<String>,
     #[command(flatten)]
@@ -194,7 +211,9 @@ pub enum ImportFormat {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// The log or capture to read.
     pub file: PathBuf,
+    /// What made FILE: curl's -v or --trace-ascii output, an openssl s_client log, or a capture.
     #[arg(long, value_enum)]
     pub from: ImportFormat,
     /// For captures: the server's TCP port (default 110).
@@ -218,11 +237,13 @@ pub enum ExportFormat {
 pub struct ExportArgs {
     /// A JSON Lines recording.
     pub file: PathBuf,
+    /// The text format, or a Markdown evidence bundle for a bug report.
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
     pub to: ExportFormat,
     /// Which session of a file that holds several (from 1).
     #[arg(long, default_value_t = 1)]
     pub session: usize,
+    /// Write the export here instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
