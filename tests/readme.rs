@@ -1,0 +1,113 @@
+//! The README's claims, held against the binary: the worked example, the JSON example's
+//! locations, the quirk table and the rule count.
+
+mod common;
+use common::popscope;
+
+fn readme() -> String {
+    std::fs::read_to_string("README.md").unwrap()
+}
+
+fn block_after<'a>(text: &'a str, start: &str) -> &'a str {
+    let at = text
+        .find(start)
+        .unwrap_or_else(|| panic!("README has no {start:?}"));
+    let rest = &text[at..];
+    &rest[..rest.find("```").unwrap_or(rest.len())]
+}
+
+#[test]
+fn the_worked_example_is_what_check_prints() {
+    let text = readme();
+    let block = block_after(
+        &text,
+        "$ popscope check --transcript tests/fixtures/rules/st-009.fire.trace",
+    );
+    let o = popscope(&[
+        "check",
+        "--transcript",
+        "tests/fixtures/rules/st-009.fire.trace",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = out.lines();
+    for want in block.lines().skip(1).filter(|l| l.trim() != "...") {
+        assert!(
+            lines.any(|got| got == want),
+            "README line {want:?} is not in the output (in order):\n{out}"
+        );
+    }
+}
+
+#[test]
+fn the_json_example_locates_the_finding_as_check_does() {
+    let text = readme();
+    let block = block_after(&text, "\"rule\": \"ST-009\"");
+    let field = |name: &str| -> u64 {
+        let at = block.find(&format!("\"{name}\": ")).unwrap() + name.len() + 4;
+        block[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let o = popscope(&[
+        "check",
+        "--transcript",
+        "tests/fixtures/rules/st-009.fire.trace",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "ST-009" && f["severity"] == "violation")
+        .unwrap();
+    for name in ["exchange", "offset", "line"] {
+        assert_eq!(Some(field(name)), f[name].as_u64(), "README's {name}");
+    }
+}
+
+#[test]
+fn the_quirk_table_lists_every_quirk_with_its_rules() {
+    let text = readme();
+    let o = popscope(&["serve", "--list-quirks"]);
+    let list = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(list.lines().count() >= 11, "{list}");
+    for line in list.lines() {
+        let name = line.split_whitespace().next().unwrap();
+        let rules = line[line.rfind('[').unwrap() + 1..line.rfind(']').unwrap()].replace(' ', "");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("README's quirk table has no row for {name}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(
+            cells[3].replace(' ', ""),
+            rules,
+            "README row for {name}: {row}"
+        );
+    }
+}
+
+#[test]
+fn the_rule_count_is_the_catalogs() {
+    let o = popscope(&["rules", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n = v
+        .as_array()
+        .map(Vec::len)
+        .or_else(|| v["rules"].as_array().map(Vec::len))
+        .unwrap();
+    let text = readme();
+    assert!(
+        text.contains(&format!("catalog of\n{n} rules"))
+            || text.contains(&format!("catalog of {n} rules")),
+        "README does not say {n} rules"
+    );
+    assert!(
+        text.contains(&format!("lists all {n} rules")),
+        "README does not say {n} rules"
+    );
+}
