@@ -5,7 +5,7 @@ mod common;
 use common::popscope;
 
 fn readme() -> String {
-    std::fs::read_to_string("README.md").unwrap()
+    std::fs::read_to_string("README.md").unwrap_or_else(|e| panic!("README.md: {e}"))
 }
 
 fn block_after<'a>(text: &'a str, start: &str) -> &'a str {
