@@ -313,3 +313,102 @@ fn demo_headless_exit_codes_and_themes() {
     assert_eq!(o.status.code(), Some(2));
     stderr_line(&o);
 }
+
+/// The demo in the UI (tmux): `q` and a SIGINT from `kill` each end it with the folder gone.
+#[test]
+fn demo_ui_removes_its_folder_on_q_and_on_sigint() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "CI=true but tmux is missing");
+        return;
+    }
+    for how in ["q", "INT"] {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let socket = format!("popscope-files-{}-{how}", std::process::id());
+        let tmux = |args: &[&str]| {
+            Command::new("tmux")
+                .args(["-L", &socket])
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("tmux: {e}"))
+        };
+        let cmd = format!(
+            "env TMPDIR={t} HOME={t} XDG_DATA_HOME={t} XDG_CONFIG_HOME={t} TERM=xterm-256color {} demo; sleep 30",
+            env!("CARGO_BIN_EXE_popscope"),
+            t = tmp.path().display()
+        );
+        let st = tmux(&["new-session", "-d", "-x", "110", "-y", "32", &cmd]);
+        assert!(st.status.success());
+        let start = Instant::now();
+        let screen = || {
+            String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+        };
+        while !screen().contains("demo server") {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{how}: no demo:\n{}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let dirs: Vec<PathBuf> = entries(tmp.path())
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("popscope-demo-"))
+            })
+            .collect();
+        assert_eq!(dirs.len(), 1, "{how}: {dirs:?}");
+        assert_eq!(mode(&dirs[0]), 0o700);
+        if how == "q" {
+            tmux(&["send-keys", "-t", "0", "Escape"]);
+            std::thread::sleep(Duration::from_millis(100));
+            tmux(&["send-keys", "-t", "0", "q"]);
+        } else {
+            let shell = String::from_utf8_lossy(
+                &tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]).stdout,
+            )
+            .trim()
+            .to_owned();
+            let pid = Command::new("pgrep")
+                .args(["-P", &shell, "popscope"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
+            assert!(!pid.is_empty(), "no popscope process");
+            kill(pid.parse().unwrap_or_else(|e| panic!("{pid}: {e}")), how);
+        }
+        let start = Instant::now();
+        while dirs[0].exists() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let left = dirs[0].exists();
+        let s = screen();
+        tmux(&["kill-server"]);
+        assert!(!left, "{how}: {} was left behind:\n{s}", dirs[0].display());
+        assert!(
+            !s.contains("┌ Transcript"),
+            "{how}: the UI is still on screen:\n{s}"
+        );
+    }
+}
+
+/// `:save FILE` keeps an existing file, `:save! FILE` replaces it (the UI's side).
+#[test]
+fn save_bang_asks_to_replace() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use popscope::tui::app::{Action, App};
+    let theme = popscope::tui::Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new("pop3://x".into(), theme, popscope::tui::keys::defaults());
+    let mut run = |line: &str| {
+        for c in line.chars() {
+            app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+    };
+    assert_eq!(run(":save a.txt"), vec![Action::Save("a.txt".into())]);
+    assert_eq!(
+        run(":save! a.txt"),
+        vec![Action::SaveReplace("a.txt".into())]
+    );
+    assert!(run(":save!").is_empty());
+}
