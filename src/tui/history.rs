@@ -63,6 +63,10 @@ pub fn append(path: &Path, line: &str) {
     if let Some(dir) = path.parent() {
         let _ = private_file::create_dir(dir);
     }
+    // Not a regular file (a FIFO would block the UI on every command): not ours to write.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return;
+    }
     if let Ok(mut f) = private_file::open(path, Existing::Append) {
         let _ = writeln!(f, "{line}");
     }
@@ -114,6 +118,19 @@ mod tests {
         assert!(load(&p).is_empty());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         assert_eq!(mode(&victim), 0o644);
+    }
+
+    #[test]
+    fn a_history_that_is_a_fifo_blocks_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("history");
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let start = std::time::Instant::now();
+        append(&p, "NOOP");
+        assert!(load(&p).is_empty());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
