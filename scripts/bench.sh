@@ -77,7 +77,7 @@ for mb in $SIZES_MB; do
   for run in $(seq 1 "$RUNS"); do
     echo "RETR $mb MB, run $run/$RUNS" >&2
     measure "plain/$mb/popscope" "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json "RETR $n" >> "$results"
-    measure "plain/$mb/popscope+record" "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json --record "$WORK/r.jsonl" "RETR $n" >> "$results"
+    measure "plain/$mb/popscope+record" "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json --record "$WORK/r.jsonl" --force "RETR $n" >> "$results"
     measure "plain/$mb/popscope-transcript" "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user "RETR $n" >> "$results"
     measure "plain/$mb/curl" curl -s -u demo:demo "pop3://$PLAIN/$n" -o /dev/null >> "$results"
     measure "plain/$mb/poplib" python3 -c "import poplib; p=poplib.POP3('127.0.0.1',$POPSCOPE_DOVECOT_PLAIN); p.user('demo'); p.pass_('demo'); p.retr($n); p.quit()" >> "$results"

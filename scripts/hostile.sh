@@ -63,7 +63,7 @@ for c in "${CASES[@]}"; do
   server "$case" "$size"
   # shellcheck disable=SC2086
   /usr/bin/time -f "%e %M" -o "$WORK/time" "$BIN" send "pop3://127.0.0.1:$PORT" --timeout 5 \
-    --record "$WORK/rec.jsonl" --max-body 1048576 --json $cmds >"$WORK/out.json" 2>"$WORK/err" && code=0 || code=$?
+    --record "$WORK/rec.jsonl" --force --max-body 1048576 --json $cmds >"$WORK/out.json" 2>"$WORK/err" && code=0 || code=$?
   read -r secs rss_kb < <(tail -1 "$WORK/time")
   err=$(head -1 "$WORK/err" | cut -c1-90 | sed 's/|/\\|/g')
   rules=$(python3 -c 'import json,sys

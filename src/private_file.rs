@@ -72,10 +72,14 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
 /// One line for a person: what went wrong with `path`, and what to do about it.
 pub fn explain(path: &Path, e: &io::Error) -> String {
     let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
-    if e.kind() == io::ErrorKind::AlreadyExists {
-        format!("{p} exists: popscope does not overwrite files (add --force to replace it)")
-    } else if e.raw_os_error() == Some(libc::ELOOP) {
+    // O_EXCL answers EEXIST for a planted link too: say what it is.
+    let is_link = || std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if e.raw_os_error() == Some(libc::ELOOP)
+        || (e.kind() == io::ErrorKind::AlreadyExists && is_link())
+    {
         format!("{p} is a symbolic link: popscope does not write through one")
+    } else if e.kind() == io::ErrorKind::AlreadyExists {
+        format!("{p} exists: popscope does not overwrite files (add --force to replace it)")
     } else {
         format!("cannot write {p}: {e}")
     }

@@ -256,11 +256,14 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             .iter()
             .any(|(_, f)| f.severity == Severity::Violation)
     });
-    Ok(if violations {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
+    super::connect::finish_record(
+        record.as_ref(),
+        Ok(if violations {
+            exit::VIOLATIONS
+        } else {
+            exit::OK
+        }),
+    )
 }
 
 /// What differs between the transports of one host.

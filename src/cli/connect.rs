@@ -63,6 +63,9 @@ pub struct ConnArgs {
     /// how many were left out; the checks still see every octet).
     #[arg(long, value_name = "BYTES", requires = "record")]
     pub max_body: Option<u64>,
+    /// Replace the --record file if it exists (a symbolic link is still refused).
+    #[arg(long, requires = "record")]
+    pub force: bool,
 }
 
 impl ConnArgs {
@@ -130,10 +133,30 @@ impl ConnArgs {
         self.record
             .as_deref()
             .map(|p| {
-                RecordFile::create(p)
-                    .map_err(|e| CliError::usage(format!("--record {}: {e}", p.display())))
+                RecordFile::create(p, self.force)
+                    .map_err(|e| CliError::usage(format!("--record: {e}")))
             })
             .transpose()
+    }
+}
+
+/// Ends a run that recorded: its own result, unless the recording failed on the way (a full
+/// disk, an I/O error, the final sync). Then exit 2 with one line, after the report was
+/// printed: a recording that silently stops short is worse than none.
+pub fn finish_record(
+    record: Option<&RecordFile>,
+    result: Result<u8, CliError>,
+) -> Result<u8, CliError> {
+    let Some(Err(e)) = record.map(RecordFile::finish) else {
+        return result;
+    };
+    match result {
+        Ok(_) => Err(CliError::usage(format!("--record: {e}"))),
+        // The run's own failure keeps its exit code; the line says both.
+        Err(mut run) => {
+            run.message = format!("{}; and --record: {e}", run.message);
+            Err(run)
+        }
     }
 }
 

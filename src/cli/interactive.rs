@@ -114,6 +114,7 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
     let keys = key_table()?;
     let creds = conn.credentials()?;
     require_terminal()?;
+    let record = conn.record_file()?;
     let plan = Plan {
         options: conn.options(&target, scheme, Config::default()),
         starttls: conn.starttls,
@@ -127,12 +128,14 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         keys,
         greeting_hint: None,
         confirm_dele: confirm_dele(),
-        record: conn
-            .record_file()?
+        record: record
+            .clone()
             .map(|f| (f, (conn.record_secrets, conn.max_body))),
     };
     let rt = super::runtime()?;
-    rt.block_on(tui::run(opts))
-        .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
-    Ok(exit::OK)
+    let ran = rt
+        .block_on(tui::run(opts))
+        .map(|()| exit::OK)
+        .map_err(|e| CliError::usage(format!("terminal: {e}")));
+    super::connect::finish_record(record.as_ref(), ran)
 }

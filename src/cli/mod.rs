@@ -197,6 +197,10 @@ pub struct ServeArgs {
     /// certificate (CN=demo), with their keys, into DIR and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certs: Option<PathBuf>,
+    /// With --write-certs or --write-maildir: replace files already there (a symbolic link is
+    /// still refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

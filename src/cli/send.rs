@@ -67,7 +67,8 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     };
     let printer = Printer::new(out, 0, "send", gathered.clone());
     let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
-    if let Some(rec) = args.conn.record_file()? {
+    let record = args.conn.record_file()?;
+    if let Some(rec) = &record {
         observers.push(rec.recorder_with(
             &target.url(scheme),
             args.conn.record_secrets,
@@ -156,14 +157,17 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         );
     }
     if let Some(f) = failure {
-        return Err(f);
+        return super::connect::finish_record(record.as_ref(), Err(f));
     }
     let violations = findings
         .iter()
         .any(|(_, f)| f.severity == Severity::Violation);
-    Ok(if violations {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
+    super::connect::finish_record(
+        record.as_ref(),
+        Ok(if violations {
+            exit::VIOLATIONS
+        } else {
+            exit::OK
+        }),
+    )
 }

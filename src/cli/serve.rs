@@ -4,6 +4,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::private_file::Existing;
 use crate::protocol::server::Quirk;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
@@ -21,8 +24,13 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         print!("{}", server::quirk_table());
         return Ok(exit::OK);
     }
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
     if let Some(dir) = &args.write_maildir {
-        server::write_maildir(dir)
+        server::write_maildir(dir, existing)
             .map_err(|e| CliError::usage(format!("--write-maildir {}: {e}", dir.display())))?;
         println!(
             "wrote {} messages to {}",
@@ -32,7 +40,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         return Ok(exit::OK);
     }
     if let Some(dir) = &args.write_certs {
-        let files = server::certs::make(dir, DEMO_USER)
+        let files = server::certs::make(dir, DEMO_USER, existing)
             .map_err(|e| CliError::usage(format!("--write-certs {}: {e}", dir.display())))?;
         println!(
             "wrote {} (CA), server.pem, server-key.pem, {} and {}",
@@ -45,6 +53,9 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
     let q = quirk(args.quirk.as_deref())?;
     let rt = super::runtime()?;
     rt.block_on(async {
+        // Listen for the signals before the folder exists: a kill right after the CA path is
+        // printed must still find the handlers, return here and drop the server with it.
+        let mut stop = Stop::new()?;
         let (running, _, _) = start_demo(args.port, args.tls, q).await?;
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "{}", server::describe(&running));
@@ -60,9 +71,48 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         let _ = writeln!(out, "Ctrl-C stops the server.");
         let _ = out.flush();
         drop(out);
-        let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C, SIGTERM and SIGHUP are the ways a server is stopped: exit 0, and the
+        // certificate folder goes with `running`.
+        let _ = stop.wait().await;
+        drop(running);
         Ok(exit::OK)
     })
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP, caught so that the demo server and its certificate folder are
+/// dropped on the way out instead of the process dying where it stands.
+struct Stop {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl Stop {
+    /// Installs the handlers (inside the runtime).
+    fn new() -> Result<Stop, CliError> {
+        let on = |kind: SignalKind| {
+            signal(kind).map_err(|e| CliError::usage(format!("cannot handle signals: {e}")))
+        };
+        Ok(Stop {
+            int: on(SignalKind::interrupt())?,
+            term: on(SignalKind::terminate())?,
+            hup: on(SignalKind::hangup())?,
+        })
+    }
+
+    /// The first signal to arrive, as the error that ends an interrupted run: the shell's
+    /// code for it (128 + the signal's number).
+    async fn wait(&mut self) -> CliError {
+        let (name, number) = tokio::select! {
+            _ = self.int.recv() => ("SIGINT", libc::SIGINT),
+            _ = self.term.recv() => ("SIGTERM", libc::SIGTERM),
+            _ = self.hup.recv() => ("SIGHUP", libc::SIGHUP),
+        };
+        CliError {
+            code: u8::try_from(128 + number).unwrap_or(u8::MAX),
+            message: format!("stopped by {name}"),
+        }
+    }
 }
 
 fn ca_hint(r: &server::Running) -> String {
@@ -162,6 +212,8 @@ fn demo_extra(q: Option<Quirk>) -> Vec<String> {
 /// transcript and then the findings. (The TUI takes this place once it exists.)
 pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let q = quirk(args.quirk.as_deref())?;
+    // A broken --theme (or config theme) is bad usage headless too, not silently ignored.
+    super::interactive::theme(&args.ui)?;
     let interactive = !args.headless && super::interactive::require_terminal().is_ok();
     if interactive {
         return demo_tui(args, q);
@@ -169,6 +221,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let (tls, client_cert, method) = demo_setup(q);
     let rt = super::runtime()?;
     rt.block_on(async {
+        let mut stop = Stop::new()?;
         let (running, target, scheme) = start_demo(0, tls, q).await?;
         println!(
             "# popscope demo: the built-in POP3 server on {}{}",
@@ -189,7 +242,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         };
         let show: Arc<Mutex<Box<dyn Write + Send>>> =
             Arc::new(Mutex::new(Box::new(std::io::stdout())));
-        let result = walk::run(WalkOptions {
+        let walk = walk::run(WalkOptions {
             target: target.clone(),
             scheme,
             conn,
@@ -208,9 +261,12 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             injection_wait: Duration::from_millis(500),
             show: Some(show),
             record: None,
-        })
-        .await
-        .map_err(super::connect::transport_error)?;
+        });
+        // A signal ends the walk here, so the server and its folder are dropped on the way out.
+        let result = tokio::select! {
+            r = walk => r.map_err(super::connect::transport_error)?,
+            e = stop.wait() => return Err(e),
+        };
         let transport = match tls {
             TlsMode::Implicit => "implicit TLS",
             TlsMode::Starttls => "STLS",
@@ -222,6 +278,16 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             result: &result,
         }];
         print!("\n{}", crate::report::live_text(&runs, &[]));
-        Ok(exit::OK)
+        drop(running);
+        // The exit-code contract of `check`: 1 when the walk found a violation.
+        let violations = result
+            .findings
+            .iter()
+            .any(|(_, f)| f.severity == crate::protocol::Severity::Violation);
+        Ok(if violations {
+            exit::VIOLATIONS
+        } else {
+            exit::OK
+        })
     })
 }

@@ -1,6 +1,13 @@
 //! The demo server's certificates, made at start: a CA, a server certificate for localhost,
 //! 127.0.0.1 and ::1, and a client certificate (CN=demo) for the client-certificate cases.
+//!
+//! The running demo writes them into a fresh private folder ([`temp_dir`]: 0700, a name nobody
+//! can guess, removed when the server stops); `serve --write-certs DIR` into the user's folder.
+//! Every file is created through [`crate::private_file`]: 0600, never through a symbolic link,
+//! never over an existing file unless asked.
 
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +17,8 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
+
+use crate::private_file::{self, Existing};
 
 /// Where the PEM files were written.
 #[derive(Clone, Debug)]
@@ -29,8 +38,32 @@ fn err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-pub fn make(dir: &Path, client_cn: &str) -> std::io::Result<Certs> {
-    std::fs::create_dir_all(dir)?;
+/// A fresh folder for the demo's certificates in the system's temporary directory: created
+/// anew (never an existing one), with an unpredictable name, mode 0700; removed with everything
+/// in it when the returned value is dropped.
+pub fn temp_dir() -> std::io::Result<tempfile::TempDir> {
+    let d = tempfile::Builder::new()
+        .prefix("popscope-demo-")
+        .tempdir()?;
+    // tempfile makes it 0700 already; the umask must not matter either way.
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700))?;
+    Ok(d)
+}
+
+/// Writes one PEM file: created private, a symbolic link refused; the error names the file.
+fn write_pem(path: &Path, pem: &[u8], existing: Existing) -> std::io::Result<()> {
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), private_file::explain(path, &e));
+    let mut f = private_file::open(path, existing).map_err(named)?;
+    f.write_all(pem).map_err(named)?;
+    f.sync_all().map_err(named)
+}
+
+/// Makes the certificates and writes them into `dir` (created 0700 if missing; an existing
+/// one must be a real folder of this user's). `existing` says what to do with files already
+/// there: the demo's fresh folder has none, `--write-certs` refuses them unless `--force`.
+pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<Certs> {
+    private_file::create_dir(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), private_file::explain(dir, &e)))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -71,15 +104,24 @@ pub fn make(dir: &Path, client_cn: &str) -> std::io::Result<Certs> {
         client_cert: dir.join("client.pem"),
         client_key: dir.join("client-key.pem"),
     };
-    std::fs::write(&files.ca, ca.pem())?;
-    std::fs::write(&files.client_cert, client_cert.pem())?;
-    std::fs::write(&files.client_key, client_key.serialize_pem())?;
-    // The server's own pair too, so another server (Dovecot in the tests) can use it.
-    std::fs::write(
-        dir.join("server.pem"),
-        format!("{}{}", server_cert.pem(), ca.pem()),
+    write_pem(&files.ca, ca.pem().as_bytes(), existing)?;
+    write_pem(&files.client_cert, client_cert.pem().as_bytes(), existing)?;
+    write_pem(
+        &files.client_key,
+        client_key.serialize_pem().as_bytes(),
+        existing,
     )?;
-    std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem())?;
+    // The server's own pair too, so another server (Dovecot in the tests) can use it.
+    write_pem(
+        &dir.join("server.pem"),
+        format!("{}{}", server_cert.pem(), ca.pem()).as_bytes(),
+        existing,
+    )?;
+    write_pem(
+        &dir.join("server-key.pem"),
+        server_key.serialize_pem().as_bytes(),
+        existing,
+    )?;
 
     let provider = crate::transport::tls::provider();
     let mut roots = rustls::RootCertStore::empty();
@@ -114,4 +156,82 @@ pub fn client_cn(certs: Option<&[CertificateDer<'_>]>) -> Option<String> {
         .ok()?
         .to_owned();
     Some(cn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    const FILES: [&str; 5] = [
+        "ca.pem",
+        "client.pem",
+        "client-key.pem",
+        "server.pem",
+        "server-key.pem",
+    ];
+
+    #[test]
+    fn the_demo_folder_is_fresh_private_and_removed_on_drop() {
+        let a = temp_dir().unwrap();
+        let b = temp_dir().unwrap();
+        assert_ne!(a.path(), b.path());
+        let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("popscope-demo-"), "{name}");
+        // No process id or port in the name: nothing another user could guess in advance.
+        assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        assert_eq!(mode(a.path()), 0o700);
+        let certs = make(a.path(), "demo", Existing::Refuse).unwrap();
+        assert_eq!(certs.files.dir, a.path());
+        for f in FILES {
+            assert_eq!(mode(&a.path().join(f)), 0o600, "{f}");
+        }
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+
+    #[test]
+    fn a_planted_symlink_is_refused_and_its_target_untouched() {
+        let d = temp_dir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let certs = d.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::os::unix::fs::symlink(&victim, certs.join("ca.pem")).unwrap();
+        for how in [Existing::Refuse, Existing::Replace] {
+            let e = make(&certs, "demo", how).err().unwrap();
+            assert!(e.to_string().contains("ca.pem"), "{how:?}: {e}");
+            assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        }
+        // A folder that is itself a link is refused too.
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&certs, &link).unwrap();
+        assert!(make(&link, "demo", Existing::Replace).is_err());
+    }
+
+    #[test]
+    fn write_certs_refuses_existing_files_unless_replacing() {
+        let d = temp_dir().unwrap();
+        let dir = d.path().join("new/certs");
+        make(&dir, "demo", Existing::Refuse).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let first = std::fs::read(dir.join("ca.pem")).unwrap();
+        let e = make(&dir, "demo", Existing::Refuse).err().unwrap();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), first);
+        std::fs::set_permissions(
+            dir.join("server-key.pem"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        make(&dir, "demo", Existing::Replace).unwrap();
+        assert_ne!(std::fs::read(dir.join("ca.pem")).unwrap(), first);
+        for f in FILES {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
+    }
 }

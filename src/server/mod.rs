@@ -46,6 +46,8 @@ pub struct Running {
     pub user: String,
     pub password: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The private folder of `certs`: removed with its files when the server is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl Running {
@@ -87,9 +89,14 @@ const IDLE_LIMIT: Duration = Duration::from_secs(600);
 pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let port = listener.local_addr()?.port();
-    // One folder per server: several may run in one process (tests) or on one machine.
-    let dir = std::env::temp_dir().join(format!("popscope-demo-{}-{port}", std::process::id()));
-    let certs = certs::make(&dir, &opts.user)?;
+    // One fresh private folder per server (several may run in one process or on one machine),
+    // removed when the server is dropped: on every way out that unwinds the stack.
+    let dir = certs::temp_dir()?;
+    let certs = certs::make(
+        dir.path(),
+        &opts.user,
+        crate::private_file::Existing::Refuse,
+    )?;
     let mut listeners = vec![listener];
     if let Ok(v6) = TcpListener::bind(("::1", port)).await {
         listeners.push(v6);
@@ -125,6 +132,7 @@ pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
         user: opts.user,
         password: opts.password,
         tasks,
+        _dir: dir,
     })
 }
 
@@ -227,22 +235,34 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Writes the sample maildrop as a Maildir (`cur/`, `new/`, `tmp/`), one file per message.
-pub fn write_maildir(dir: &std::path::Path) -> std::io::Result<()> {
+/// Writes the sample maildrop as a Maildir (`cur/`, `new/`, `tmp/`), one file per message:
+/// folders 0700, files 0600, never through a symbolic link; `existing` says what to do with a
+/// message file already there (refused unless `--force`).
+pub fn write_maildir(
+    dir: &std::path::Path,
+    existing: crate::private_file::Existing,
+) -> std::io::Result<()> {
+    use crate::private_file::{create_dir, explain, open};
+    use std::io::Write;
+    let named = |p: &std::path::Path| {
+        let p = p.to_path_buf();
+        move |e: std::io::Error| std::io::Error::new(e.kind(), explain(&p, &e))
+    };
     for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(dir.join(sub))?;
+        let d = dir.join(sub);
+        create_dir(&d).map_err(named(&d))?;
     }
     for (i, m) in maildrop::sample().iter().enumerate() {
         // Maildir files conventionally use LF line ends; the server adds the CR back.
         let lf: Vec<u8> = m.data.iter().copied().filter(|&b| b != b'\r').collect();
-        std::fs::write(
-            dir.join("cur").join(format!(
-                "{}.popscope{}.localhost:2,S",
-                1_700_000_000 + i,
-                i + 1
-            )),
-            lf,
-        )?;
+        let path = dir.join("cur").join(format!(
+            "{}.popscope{}.localhost:2,S",
+            1_700_000_000 + i,
+            i + 1
+        ));
+        let mut f = open(&path, existing).map_err(named(&path))?;
+        f.write_all(&lf).map_err(named(&path))?;
+        f.sync_all().map_err(named(&path))?;
     }
     Ok(())
 }
@@ -286,4 +306,45 @@ pub fn describe(r: &Running) -> String {
         r.certs.client_key.display()
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ServeOptions {
+        ServeOptions {
+            port: 0,
+            tls: TlsMode::Starttls,
+            quirk: None,
+            user: "demo".into(),
+            password: "demo".into(),
+        }
+    }
+
+    #[test]
+    fn the_certificate_folder_goes_with_the_server_even_on_a_panic() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(start(opts())).unwrap();
+        let dir = r.certs.dir.clone();
+        assert!(r.certs.ca.starts_with(&dir) && r.certs.client_key.starts_with(&dir));
+        assert!(dir.join("server-key.pem").exists());
+        drop(r);
+        assert!(!dir.exists(), "{} was left behind", dir.display());
+
+        let seen = std::sync::Mutex::new(None);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async {
+                let r = start(opts()).await.unwrap();
+                *seen.lock().unwrap() = Some(r.certs.dir.clone());
+                panic!("a bug in the demo");
+            })
+        }));
+        assert!(unwound.is_err());
+        let dir = seen.lock().unwrap().clone().unwrap();
+        assert!(!dir.exists(), "{} survived the panic", dir.display());
+    }
 }

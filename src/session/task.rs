@@ -21,8 +21,10 @@ pub enum Request {
     /// A line the user typed (a command, or a SASL response while a challenge is open).
     Line(Vec<u8>),
     StartTls,
-    /// Save the session so far in the text transcript format.
+    /// Save the session so far in the text transcript format (an existing file is refused).
     Save(PathBuf),
+    /// `:save! FILE`: the same, replacing an existing file (a symbolic link is still refused).
+    SaveReplace(PathBuf),
     Reconnect,
     Close,
 }
@@ -272,7 +274,8 @@ pub async fn run(
                     match rx.recv().await {
                         None | Some(Request::Close) => return,
                         Some(Request::Reconnect) => continue 'session,
-                        Some(Request::Save(p)) => save(&recording, p, &tx),
+                        Some(Request::Save(p)) => save(&recording, p, false, &tx),
+                        Some(Request::SaveReplace(p)) => save(&recording, p, true, &tx),
                         Some(_) => {
                             let _ = tx.send(Update::Failed(
                                 "not connected: :reconnect to try again".into(),
@@ -305,7 +308,11 @@ pub async fn run(
                 }
                 Request::Close => break,
                 Request::Save(p) => {
-                    save(&recording, p, &tx);
+                    save(&recording, p, false, &tx);
+                    Ok(())
+                }
+                Request::SaveReplace(p) => {
+                    save(&recording, p, true, &tx);
                     Ok(())
                 }
                 Request::StartTls => conn.starttls().await.map(|_| ()),
@@ -331,12 +338,43 @@ pub async fn run(
     }
 }
 
-fn save(recording: &Recording, path: PathBuf, tx: &mpsc::UnboundedSender<Update>) {
-    let bytes = recording.contents();
-    let r = std::fs::write(&path, bytes)
-        .map(|_| path.clone())
-        .map_err(|e| format!("cannot save {}: {e}", path.display()));
-    let _ = tx.send(Update::Saved(r));
+fn save(recording: &Recording, path: PathBuf, replace: bool, tx: &mpsc::UnboundedSender<Update>) {
+    let _ = tx.send(Update::Saved(write_transcript(
+        &recording.contents(),
+        &path,
+        replace,
+    )));
+}
+
+/// Writes a saved transcript: 0600, never through a symbolic link, an existing file refused
+/// unless `replace`; every write error (a full disk, the final sync) is reported in one line.
+fn write_transcript(
+    bytes: &[u8],
+    path: &std::path::Path,
+    replace: bool,
+) -> Result<PathBuf, String> {
+    use crate::private_file::{self, Existing};
+    let how = if replace {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    let fail = |e: std::io::Error| {
+        let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if e.kind() == std::io::ErrorKind::AlreadyExists && !link {
+            let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
+            format!("cannot save: {p} exists (:save! {p} replaces it)")
+        } else {
+            format!("cannot save: {}", private_file::explain(path, &e))
+        }
+    };
+    let mut f = private_file::open(path, how).map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    // A device (`/dev/full`, `/dev/null`) has no sync; a file's data must be on disk.
+    if f.metadata().is_ok_and(|m| m.is_file()) {
+        f.sync_all().map_err(fail)?;
+    }
+    Ok(path.to_path_buf())
 }
 
 async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, TransportError> {
@@ -351,4 +389,39 @@ async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, T
         }
     }
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn save_is_private_refuses_existing_files_and_links_and_reports_write_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("notes.txt");
+        assert_eq!(write_transcript(b"C: CAPA\n", &p, false).unwrap(), p);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let e = write_transcript(b"other", &p, false).unwrap_err();
+        assert!(e.contains(":save!"), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"C: CAPA\n");
+        write_transcript(b"other", &p, true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"other");
+
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        for replace in [false, true] {
+            let e = write_transcript(b"x", &link, replace).unwrap_err();
+            assert!(e.contains("symbolic link"), "{e}");
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+        if std::path::Path::new("/dev/full").exists() {
+            let e = write_transcript(b"x", std::path::Path::new("/dev/full"), true).unwrap_err();
+            assert!(e.contains("/dev/full") && e.contains("space"), "{e}");
+        }
+    }
 }

@@ -404,14 +404,61 @@ impl Observer for Recorder {
 }
 
 /// A shared, append-only file for `--record`: every connection of a run writes its session
-/// (header first) into it.
+/// (header first) into it. The first write error is kept: the recorders stop writing at it
+/// (the session goes on), and [`RecordFile::finish`] reports it at the end of the run.
 #[derive(Clone)]
-pub struct RecordFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+pub struct RecordFile(std::sync::Arc<std::sync::Mutex<RecordState>>);
+
+struct RecordState {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    /// The first write error, sticky: nothing more is written after it.
+    error: Option<std::io::Error>,
+}
 
 impl RecordFile {
-    pub fn create(path: &std::path::Path) -> std::io::Result<RecordFile> {
-        let f = std::fs::File::create(path)?;
-        Ok(RecordFile(std::sync::Arc::new(std::sync::Mutex::new(f))))
+    /// Creates `path` private (0600), never through a symbolic link; an existing file is
+    /// refused unless `replace` (--force). The error is one line naming the file.
+    pub fn create(path: &std::path::Path, replace: bool) -> Result<RecordFile, String> {
+        use crate::private_file::{self, Existing};
+        let how = if replace {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        };
+        let file = private_file::open(path, how).map_err(|e| private_file::explain(path, &e))?;
+        Ok(RecordFile(std::sync::Arc::new(std::sync::Mutex::new(
+            RecordState {
+                file,
+                path: path.to_path_buf(),
+                error: None,
+            },
+        ))))
+    }
+
+    /// Ends the recording: the first write error of the run if there was one, else the file
+    /// flushed to disk (a regular file's `fsync`; a device has none). One line on failure.
+    pub fn finish(&self) -> Result<(), String> {
+        let mut st = self
+            .0
+            .lock()
+            .map_err(|_| "the record file's lock was poisoned".to_owned())?;
+        let st = &mut *st;
+        if st.error.is_none() {
+            let synced = st.file.flush().and_then(|()| match st.file.metadata() {
+                Ok(m) if m.is_file() => st.file.sync_all(),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            });
+            st.error = synced.err();
+        }
+        match &st.error {
+            None => Ok(()),
+            Some(e) => Err(format!(
+                "{}; the recording is incomplete",
+                crate::private_file::explain(&st.path, e)
+            )),
+        }
     }
 
     /// A recorder for one connection.
@@ -434,18 +481,37 @@ impl RecordFile {
 
 impl std::io::Write for RecordFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut f = self
+        let mut st = self
             .0
             .lock()
             .map_err(|_| std::io::Error::other("record file lock poisoned"))?;
-        f.write_all(buf)?;
-        Ok(buf.len())
+        if let Some(e) = &st.error {
+            return Err(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        match st.file.write_all(buf) {
+            Ok(()) => Ok(buf.len()),
+            Err(e) => {
+                let again = std::io::Error::new(e.kind(), e.to_string());
+                st.error = Some(e);
+                Err(again)
+            }
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0
+        let mut st = self
+            .0
             .lock()
-            .map_err(|_| std::io::Error::other("record file lock poisoned"))?
-            .flush()
+            .map_err(|_| std::io::Error::other("record file lock poisoned"))?;
+        if let Some(e) = &st.error {
+            return Err(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        let r = st.file.flush();
+        if let Err(e) = r {
+            let again = std::io::Error::new(e.kind(), e.to_string());
+            st.error = Some(e);
+            return Err(again);
+        }
+        Ok(())
     }
 }
 

@@ -63,6 +63,8 @@ pub enum Action {
     Send(Vec<u8>),
     StartTls,
     Save(PathBuf),
+    /// `:save! FILE`: replace an existing file.
+    SaveReplace(PathBuf),
     Reconnect,
     Quit,
 }
@@ -680,7 +682,10 @@ impl App {
             "starttls" => return vec![Action::StartTls],
             "reconnect" => return vec![Action::Reconnect],
             "save" if !arg.is_empty() => return vec![Action::Save(PathBuf::from(arg))],
-            "save" => self.message = Some(("usage: :save FILE".into(), true)),
+            "save!" if !arg.is_empty() => return vec![Action::SaveReplace(PathBuf::from(arg))],
+            "save" | "save!" => {
+                self.message = Some(("usage: :save FILE (:save! FILE replaces it)".into(), true))
+            }
             "theme" => match Theme::load(arg) {
                 Ok(t) => {
                     let t = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {

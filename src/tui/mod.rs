@@ -104,6 +104,9 @@ async fn event_loop(
     let mut keys = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // In raw mode Ctrl-C is a key; a SIGINT from `kill` ends the UI like SIGTERM, so the caller
+    // (the demo's server and its certificate folder) is dropped on the way out.
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut last_draw = Instant::now() - FRAME;
     let mut session_ended = false;
     loop {
@@ -156,6 +159,7 @@ async fn event_loop(
             _ = tokio::time::sleep_until(redraw_at), if app.dirty => {}
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
         }
     }
 }
@@ -167,6 +171,7 @@ fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bo
         app::Action::Send(line) => Request::Line(line),
         app::Action::StartTls => Request::StartTls,
         app::Action::Save(p) => Request::Save(p),
+        app::Action::SaveReplace(p) => Request::SaveReplace(p),
         app::Action::Reconnect => Request::Reconnect,
     };
     let _ = requests.send(req);
