@@ -89,15 +89,16 @@ impl ConnArgs {
 
     /// The credentials, if a login was asked for. Passwords never come from argv.
     pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
-        let Some(user) = self.user.clone() else {
-            return Ok(None);
-        };
         if self.login == Method::External {
+            // EXTERNAL needs no user name: the client certificate says who (`AUTH EXTERNAL =`).
             return Ok(Some(Credentials {
-                user,
+                user: self.user.clone().unwrap_or_default(),
                 password: None,
             }));
         }
+        let Some(user) = self.user.clone() else {
+            return Ok(None);
+        };
         let password = if let Some(var) = &self.password_env {
             let v = std::env::var(var).map_err(|_| {
                 CliError::usage(format!("--password-env {var}: the variable is not set"))

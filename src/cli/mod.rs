@@ -119,12 +119,17 @@ pub struct CheckArgs {
     /// Only watch the walk; send no active probe.
     #[arg(long)]
     pub passive: bool,
-    /// Skip RETR 1 in the walk.
+    /// Retrieve no message in the walk (TOP n 0 instead of RETR n).
     #[arg(long)]
     pub no_retr: bool,
-    /// Allow DELE in the walk (always undone by RSET before QUIT).
+    /// Allow DELE in the walk (undone by RSET; if RSET fails, the connection is closed without
+    /// QUIT, so nothing is deleted).
     #[arg(long)]
     pub allow_delete: bool,
+    /// For a bare host: log in on the plain leg too, although the host offers STLS or implicit
+    /// TLS (the password goes in the clear); for a pop3:// URL: no warning before it does.
+    #[arg(long)]
+    pub allow_plaintext_login: bool,
     /// Also print every session of the walk as a transcript.
     #[arg(long)]
     pub show_sessions: bool,

@@ -208,6 +208,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             injection_wait: Duration::from_millis(500),
             show: Some(show),
             record: None,
+            plaintext_login: walk::PlaintextLogin::Allow,
         })
         .await
         .map_err(super::connect::transport_error)?;
