@@ -404,3 +404,45 @@ fn the_walk_looks_at_every_message() {
         "{out}"
     );
 }
+
+#[test]
+fn every_numeric_option_rejects_nan_negative_infinite_and_huge_values_in_one_line() {
+    let huge = "99999999999999999999999";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["check", "pop3://x", "--injection-wait"],
+            "--injection-wait",
+        ),
+        (vec!["check", "pop3://x", "--timeout"], "--timeout"),
+        (
+            vec!["check", "pop3://x", "--connect-timeout"],
+            "--connect-timeout",
+        ),
+        (vec!["check", "x", "--tls-port"], "--tls-port"),
+        (
+            vec!["send", "pop3://x", "--record", "f", "--max-body"],
+            "--max-body",
+        ),
+        (vec!["serve", "--port"], "--port"),
+        (vec!["import", "f", "--from", "pcap", "--port"], "--port"),
+        (vec!["export", "f", "--session"], "--session"),
+        (vec!["replay", "f", "--session"], "--session"),
+        (vec!["pop3://x", "--timeout"], "--timeout"),
+    ];
+    for (args, option) in cases {
+        for bad in ["NaN", "-1", "inf", "-inf", huge, "1e400", "abc"] {
+            let mut a = args.clone();
+            a.push(bad);
+            let o = popscope(&a);
+            let e = err(&o);
+            assert_eq!(o.status.code(), Some(2), "{a:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{a:?}: {e}");
+            assert!(
+                e.starts_with("popscope: invalid value")
+                    && e.contains(option)
+                    && e.contains("give "),
+                "{a:?}: {e}"
+            );
+        }
+    }
+}

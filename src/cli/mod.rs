@@ -5,6 +5,7 @@ pub mod compare;
 pub mod connect;
 pub mod convert;
 pub mod interactive;
+pub mod numbers;
 pub mod printer;
 pub mod rules;
 pub mod send;
@@ -134,10 +135,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub show_sessions: bool,
     /// For a bare host: the implicit-TLS port (default 995).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = numbers::port(), allow_hyphen_values = true)]
     pub tls_port: Option<u16>,
-    /// Seconds probe P8 waits for replies to injected plaintext.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    /// Seconds probe P8 waits for replies to injected plaintext (0 to 60).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, allow_hyphen_values = true,
+          value_parser = numbers::in_range(0.0f64, 60.0, "seconds"))]
     pub injection_wait: f64,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -167,7 +169,8 @@ pub struct SendArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 and ::1 (0 picks a free one).
-    #[arg(long, default_value_t = 1110)]
+    #[arg(long, default_value_t = 1110, allow_hyphen_values = true,
+          value_parser = numbers::in_range(0u16, u16::MAX, ""))]
     pub port: u16,
     /// How the port speaks.
     #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
@@ -203,7 +206,7 @@ pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub from: ImportFormat,
     /// For captures: the server's TCP port (default 110).
-    #[arg(long)]
+    #[arg(long, value_parser = numbers::port(), allow_hyphen_values = true)]
     pub port: Option<u16>,
     /// Write the transcript here instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
@@ -226,7 +229,7 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
     pub to: ExportFormat,
     /// Which session of a file that holds several (from 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = numbers::session(), allow_hyphen_values = true)]
     pub session: usize,
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -237,7 +240,7 @@ pub struct ReplayArgs {
     /// The recording: JSON Lines from --record, or the text format.
     pub file: PathBuf,
     /// Which session of a file that holds several (from 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = numbers::session(), allow_hyphen_values = true)]
     pub session: usize,
     /// Print the report instead of opening the UI (automatic without a terminal).
     #[arg(long)]
@@ -316,6 +319,19 @@ pub fn quirk(name: Option<&str>) -> Result<Option<crate::protocol::server::Quirk
                 names.join(", ")
             ))
         })
+}
+
+/// clap's rendered error as one line: the lines before its usage block, joined, without the
+/// `error:` prefix.
+pub fn one_line_usage_error(rendered: &str) -> String {
+    rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A runtime for the async subcommands.
