@@ -29,6 +29,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    // Every command but these may hold a password, a SASL payload or a recording with secrets:
+    // no core dump of it.
+    if !matches!(
+        cli.command,
+        Some(Command::Man | Command::Completions { .. } | Command::Rules(_))
+    ) && let Err(e) = popscope::session::login::forbid_core_dumps()
+    {
+        eprintln!("popscope: warning: cannot turn core dumps off: {e}");
+    }
     let result = match &cli.command {
         None => match &cli.url {
             Some(url) => cli::interactive::run(url, &cli.conn, &cli.ui),

@@ -446,3 +446,53 @@ fn every_numeric_option_rejects_nan_negative_infinite_and_huge_values_in_one_lin
         }
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_process_holding_a_password_cannot_dump_core() {
+    // A silent server keeps `send` waiting for the greeting, password in hand.
+    let port = common::silent(1);
+    let url = format!("pop3://127.0.0.1:{port}");
+    // The shell raises the soft limit as far as the hard one allows; popscope must lower both.
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -S -c unlimited 2>/dev/null; exec \"$0\" \"$@\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_popscope"))
+        .args([
+            "send",
+            &url,
+            "--user",
+            "demo",
+            "--password-env",
+            "PW",
+            "--timeout",
+            "5",
+            "NOOP",
+        ])
+        .env("PW", "s3cr3t")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let limits = format!("/proc/{}/limits", child.id());
+    let mut core = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let text = std::fs::read_to_string(&limits).unwrap_or_default();
+        core = text
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if core == "Max core file size 0 0 bytes" {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(core, "Max core file size 0 0 bytes");
+}

@@ -26,6 +26,28 @@ pub struct Credentials {
     pub password: Option<Secret>,
 }
 
+/// No core dump may carry a password: the core size limit goes to 0 (soft and hard, so it
+/// cannot be raised again) and, on Linux, the process is made non-dumpable (no core, no
+/// ptrace attach by other processes of the user). Called before a command may hold a secret.
+pub fn forbid_core_dumps() -> std::io::Result<()> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct it is given; no memory is shared.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_DUMPABLE takes integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// A copy of secret bytes that is wiped when dropped.
 type Wiped = Zeroizing<Vec<u8>>;
 
@@ -152,6 +174,19 @@ pub async fn login(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn core_dumps_are_off_after_forbid_core_dumps() {
+        forbid_core_dumps().unwrap();
+        let mut now = libc::rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut now) }, 0);
+        assert_eq!((now.rlim_cur, now.rlim_max), (0, 0));
+        #[cfg(target_os = "linux")]
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+    }
 
     #[test]
     fn the_plain_payload_is_rfc_4616s() {
