@@ -496,3 +496,27 @@ fn a_process_holding_a_password_cannot_dump_core() {
     let _ = child.wait();
     assert_eq!(core, "Max core file size 0 0 bytes");
 }
+
+#[test]
+fn quirk_completion_offers_the_quirk_names_not_file_names() {
+    let o = popscope(&["completions", "bash"]);
+    let bash = String::from_utf8_lossy(&o.stdout);
+    let mut seen = 0;
+    let lines: Vec<&str> = bash.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() == "--quirk)" {
+            seen += 1;
+            let next = lines.get(i + 1).copied().unwrap_or_default();
+            assert!(
+                next.contains("compgen -W") && next.contains("unstuffed-dots"),
+                "{next}"
+            );
+            assert!(!next.contains("compgen -f"), "{next}");
+        }
+    }
+    assert_eq!(seen, 2, "serve and demo");
+    let o = popscope(&["serve", "--quirk", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
+    assert!(err(&o).contains("unstuffed-dots"), "{}", err(&o));
+}

@@ -176,7 +176,7 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
     pub tls: crate::server::TlsMode,
     /// Misbehave in one documented way (see --list-quirks).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
     pub quirk: Option<String>,
     /// List the quirk profiles and the rules they break.
     #[arg(long)]
@@ -261,7 +261,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Run the demo server with this quirk (see `popscope serve --list-quirks`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
     pub quirk: Option<String>,
     /// Walk a session and print it instead of opening the UI (automatic without a terminal).
     #[arg(long)]
@@ -302,6 +302,14 @@ pub fn severity_overrides(
             Ok((rule.id, sev))
         })
         .collect()
+}
+
+/// The quirk names as clap's possible values (shell completion offers them, not file names).
+fn quirk_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::protocol::server::Quirk::ALL
+            .map(|q| clap::builder::PossibleValue::new(q.name()).help(q.description())),
+    )
 }
 
 /// Parses a quirk name, with the list in the error.
