@@ -3,6 +3,8 @@
 //! that is never followed by QUIT, the whole maildrop walked, and the demo server clean on
 //! every transport.
 
+#![allow(clippy::unwrap_used)] // helpers of tests: a panic there is a failed test
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::Output;
 use std::sync::{Arc, Mutex};

@@ -444,11 +444,15 @@ impl Walker {
                 let out = c.await_exchange(id, 0).await?;
                 if out.ok() && c.upgrade().await.is_ok() {
                     c.linger(self.opts.injection_wait).await?;
-                    c.command(b"NOOP", 0).await?;
-                    let again = c.command(b"STLS", 0).await?;
-                    if again.ok() {
-                        c.close().await;
+                    self.step(&mut c, "NOOP").await?;
+                    let again = if c.is_closed() {
+                        None
                     } else {
+                        Some(self.step(&mut c, "STLS").await?)
+                    };
+                    if again.is_some_and(|a| a.ok()) {
+                        c.close().await;
+                    } else if !c.is_closed() {
                         c.quit().await?;
                     }
                 } else {
@@ -459,10 +463,10 @@ impl Walker {
         if self.opts.scheme == Scheme::Pop3s
             && let Some(mut c) = self.probe("probe P7: STLS on the implicit-TLS port").await
         {
-            let out = c.command(b"STLS", 0).await?;
+            let out = self.step(&mut c, "STLS").await?;
             if out.ok() {
                 c.close().await;
-            } else {
+            } else if !c.is_closed() {
                 c.quit().await?;
             }
         }
