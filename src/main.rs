@@ -3,8 +3,41 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use popscope::cli::{self, Cli, Command};
 
+/// Bad usage in one line (clap's own message without its usage block), exit 2; help and
+/// version print as clap prints them.
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            e.exit()
+        }
+        eprintln!(
+            "popscope: {}",
+            cli::one_line_usage_error(&e.render().to_string())
+        );
+        ExitCode::from(cli::exit::USAGE)
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    // Every command but these may hold a password, a SASL payload or a recording with secrets:
+    // no core dump of it.
+    if !matches!(
+        cli.command,
+        Some(Command::Man(_) | Command::Completions { .. } | Command::Rules(_))
+    ) && let Err(e) = popscope::session::login::forbid_core_dumps()
+    {
+        eprintln!("popscope: warning: cannot turn core dumps off: {e}");
+    }
     let result = match &cli.command {
         None => match &cli.url {
             Some(url) => cli::interactive::run(url, &cli.conn, &cli.ui),

@@ -53,6 +53,7 @@ fn walk_against(
         injection_wait: Duration::from_millis(300),
         show: None,
         record: None,
+        plaintext_login: walk::PlaintextLogin::Allow,
     }))
     .unwrap_or_else(|e| panic!("walk: {e}"))
 }
@@ -103,32 +104,169 @@ fn the_conformant_demo_server_is_clean_on_every_transport() {
     }
 }
 
+/// `popscope check` (the binary, no extra commands) against the demo server with `quirk`:
+/// the rule IDs it reported.
+fn check_rules(rt: &tokio::runtime::Runtime, q: Quirk) -> Vec<String> {
+    let (tls, cert) = match q {
+        Quirk::TlsPreauth => (TlsMode::Implicit, true),
+        _ => (TlsMode::Starttls, false),
+    };
+    let s = start(rt, tls, Some(q));
+    let ca = s.certs.ca.display().to_string();
+    let (cert_file, key_file) = (
+        s.certs.client_cert.display().to_string(),
+        s.certs.client_key.display().to_string(),
+    );
+    let mut args = vec![
+        "check",
+        "--ca-file",
+        &ca,
+        "--user",
+        "demo",
+        "--password-env",
+        "PW",
+        "--injection-wait",
+        "0.3",
+        "--timeout",
+        "5",
+        "--json",
+    ];
+    let url = s.url();
+    args.insert(1, &url);
+    if tls == TlsMode::Starttls {
+        args.push("--starttls");
+    }
+    if cert {
+        args.extend(["--client-cert", &cert_file, "--client-key", &key_file]);
+        args.extend(["--login", "external"]);
+    }
+    // The README's quirk table: deleted-retrievable needs a DELE (undone by RSET).
+    if q == Quirk::DeletedRetrievable {
+        args.push("--allow-delete");
+    }
+    let o = popscope(&args);
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{}: {}",
+        q.name(),
+        err_line(&o)
+    );
+    common::rule_ids(&common::json(&o))
+}
+
 #[test]
-fn every_quirk_is_reported_with_its_rule() {
+fn every_quirk_is_reported_by_check_with_its_rule() {
     let rt = runtime();
     for q in Quirk::ALL {
-        let (tls, cert, method, extra): (TlsMode, bool, Method, &[&str]) = match q {
-            Quirk::TlsPreauth => (TlsMode::Implicit, true, Method::External, &[]),
-            Quirk::UnstuffedDots => (TlsMode::Starttls, false, Method::Auto, &["RETR 2"]),
-            Quirk::DeletedRetrievable => (
-                TlsMode::Starttls,
-                false,
-                Method::Auto,
-                &["DELE 1", "RETR 1"],
-            ),
-            _ => (TlsMode::Starttls, false, Method::Auto, &[]),
-        };
-        let s = start(&rt, tls, Some(q));
-        let r = walk_against(&rt, &s, cert, method, extra);
-        let all: Vec<&str> = r.findings.iter().map(|(_, f)| f.rule.id).collect();
+        let all = check_rules(&rt, q);
         for rule in q.expected_rules() {
             assert!(
-                all.contains(rule),
+                all.iter().any(|r| r == rule),
                 "{}: expected {rule}, got {all:?}",
                 q.name()
             );
         }
     }
+}
+
+#[test]
+fn check_finds_no_violation_in_the_default_demo_server_on_any_transport() {
+    let rt = runtime();
+    let stls = start(&rt, TlsMode::Starttls, None);
+    let implicit = start(&rt, TlsMode::Implicit, None);
+    let (stls_ca, tls_ca) = (
+        stls.certs.ca.display().to_string(),
+        implicit.certs.ca.display().to_string(),
+    );
+    let host = format!("127.0.0.1:{}", stls.port());
+    let tls_port = implicit.port().to_string();
+    let (stls_url, tls_url) = (stls.url(), implicit.url());
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("plain", vec![&stls_url, "--ca-file", &stls_ca]),
+        ("STLS", vec![&stls_url, "--starttls", "--ca-file", &stls_ca]),
+        ("pop3s", vec![&tls_url, "--ca-file", &tls_ca]),
+        // The two demo servers have CAs of their own: the bare host trusts the STLS one.
+        (
+            "bare host",
+            vec![&host, "--tls-port", &tls_port, "--ca-file", &stls_ca],
+        ),
+    ];
+    for (name, extra) in cases {
+        let mut args = vec!["check"];
+        args.extend(extra);
+        args.extend([
+            "--user",
+            "demo",
+            "--password-env",
+            "PW",
+            "--injection-wait",
+            "0.2",
+        ]);
+        args.push("--json");
+        let o = popscope(&args);
+        let v = common::json(&o);
+        assert_eq!(o.status.code(), Some(0), "{name}: {} {v:#}", err_line(&o));
+        assert_eq!(v["summary"]["violation"], 0, "{name}: {v:#}");
+        let logged_in = if name == "bare host" {
+            v["transports"].as_array().is_some_and(|t| {
+                t.iter()
+                    .any(|t| t["transport"] == "STLS" && t["logged_in"] == true)
+            })
+        } else {
+            v["logged_in"] == true
+        };
+        assert!(logged_in, "{name}: {v:#}");
+    }
+}
+
+#[test]
+fn login_external_needs_no_user_name() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Implicit, None);
+    let (ca, cert, key) = (
+        s.certs.ca.display().to_string(),
+        s.certs.client_cert.display().to_string(),
+        s.certs.client_key.display().to_string(),
+    );
+    let o = popscope(&[
+        "send",
+        &s.url(),
+        "--ca-file",
+        &ca,
+        "--client-cert",
+        &cert,
+        "--client-key",
+        &key,
+        "--login",
+        "external",
+        "STAT",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", err_line(&o));
+    assert!(out.contains("C: AUTH EXTERNAL ="), "{out}");
+    assert!(out.contains("S: +OK 4 "), "{out}");
+}
+
+#[test]
+fn login_auto_uses_user_pass_without_capa_not_apop() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    // The greeting carries an APOP timestamp, and send issues no CAPA of its own.
+    let o = common::send_as_demo(&s.url(), &["STAT"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", err_line(&o));
+    assert!(
+        out.contains("C: USER demo") && !out.contains("C: APOP"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_dns_failure_says_nothing_about_stls() {
+    let o = popscope(&["check", "nosuchhost.invalid"]);
+    assert_eq!(o.status.code(), Some(3), "{}", err_line(&o));
+    assert!(err_line(&o).contains("cannot resolve"), "{}", err_line(&o));
+    assert!(!err_line(&o).contains("STLS"), "{}", err_line(&o));
 }
 
 #[test]
@@ -518,8 +656,8 @@ fn max_body_cuts_recorded_bodies_but_not_the_checks() {
         .lines()
         .find(|l| l.contains("\"type\":\"truncated\""))
         .unwrap_or_default();
-    // APOP (auto login, the greeting has a timestamp), LIST, then RETR 4 is exchange 3.
-    assert!(marker.contains("\"exchange\":3"), "{marker}");
+    // USER and PASS (auto login without CAPA), LIST, then RETR 4 is exchange 4.
+    assert!(marker.contains("\"exchange\":4"), "{marker}");
     // RETR 1 (278 octets) is kept whole, terminator included.
     assert!(rec.contains("Step through the session by hand"));
     let _ = std::fs::remove_file(&file);

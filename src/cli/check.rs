@@ -11,7 +11,7 @@ use crate::transcript::{jsonl, replay, text};
 use crate::transport::{Scheme, Target};
 
 use super::connect::transport_error;
-use super::walk::{self, WalkOptions, WalkResult};
+use super::walk::{self, PlaintextLogin, WalkOptions, WalkResult};
 use super::{CheckArgs, CliError, exit, severity_overrides};
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
@@ -153,7 +153,7 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             Box::new(std::io::stdout()) as Box<dyn Write + Send>
         ))
     });
-    let walk_opts = |scheme: Scheme, starttls: bool, target: &Target| {
+    let walk_opts = |scheme: Scheme, starttls: bool, target: &Target, plaintext_login| {
         let mut conn = args.conn.clone();
         conn.starttls = starttls;
         WalkOptions {
@@ -173,7 +173,15 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             injection_wait: Duration::from_secs_f64(args.injection_wait.clamp(0.0, 60.0)),
             show: show.clone(),
             record: record.clone(),
+            plaintext_login,
         }
+    };
+    // A URL without --starttls is the user's choice (said aloud when STLS was on offer); a
+    // bare host is walked on transports popscope picked, so its plain leg keeps the password.
+    let explicit = if args.allow_plaintext_login {
+        PlaintextLogin::Allow
+    } else {
+        PlaintextLogin::Warn { stderr: !args.json }
     };
     let rt = super::runtime()?;
     let mut runs: Vec<(String, &'static str, WalkResult)> = Vec::new();
@@ -182,7 +190,7 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
         Some(scheme) => {
             let starttls = args.conn.starttls && scheme == Scheme::Pop3;
             let r = rt
-                .block_on(walk::run(walk_opts(scheme, starttls, &target)))
+                .block_on(walk::run(walk_opts(scheme, starttls, &target, explicit)))
                 .map_err(transport_error)?;
             let transport = match (scheme, starttls) {
                 (Scheme::Pop3s, _) => "implicit TLS",
@@ -192,18 +200,43 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             runs.push((target.url(scheme), transport, r));
         }
         None => {
-            // Every transport the host offers: plain, STLS on the plain port, implicit TLS.
-            let plain = rt.block_on(walk::run(walk_opts(Scheme::Pop3, false, &target)));
+            // Every transport the host offers: implicit TLS first, so that the plain leg knows
+            // whether it may log in (never, when the host offers TLS, unless asked).
+            let mut tls_target = target.clone();
+            tls_target.port = Some(args.tls_port.unwrap_or(995));
+            let implicit = rt.block_on(walk::run(walk_opts(
+                Scheme::Pop3s,
+                false,
+                &tls_target,
+                PlaintextLogin::Allow,
+            )));
+            let tls_elsewhere = match &implicit {
+                Ok(_) => true,
+                Err(e) => e.exit_code() == exit::TLS,
+            };
+            let plain_login = if args.allow_plaintext_login {
+                PlaintextLogin::Allow
+            } else {
+                PlaintextLogin::Refuse { tls_elsewhere }
+            };
+            let plain = rt.block_on(walk::run(walk_opts(
+                Scheme::Pop3,
+                false,
+                &target,
+                plain_login,
+            )));
             let stls_offered = plain
                 .as_ref()
                 .ok()
                 .and_then(|r| r.caps.auth.as_ref().or(r.caps.pre_tls.as_ref()))
                 .is_some_and(|c| c.has("STLS"));
-            let mut tls_target = target.clone();
-            tls_target.port = Some(args.tls_port.unwrap_or(995));
-            let implicit = rt.block_on(walk::run(walk_opts(Scheme::Pop3s, false, &tls_target)));
             let stls = if stls_offered {
-                Some(rt.block_on(walk::run(walk_opts(Scheme::Pop3, true, &target))))
+                Some(rt.block_on(walk::run(walk_opts(
+                    Scheme::Pop3,
+                    true,
+                    &target,
+                    PlaintextLogin::Allow,
+                ))))
             } else {
                 None
             };
@@ -211,7 +244,6 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
                 plain.as_ref().ok(),
                 stls.as_ref().and_then(|r| r.as_ref().ok()),
                 implicit.as_ref().ok(),
-                stls_offered,
             );
             for (scheme, t, name, r) in [
                 (Scheme::Pop3, &target, "plain", Some(plain)),
@@ -271,15 +303,22 @@ fn compare(
     plain: Option<&WalkResult>,
     stls: Option<&WalkResult>,
     implicit: Option<&WalkResult>,
-    stls_offered: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    out.push(if stls_offered {
-        "STLS is offered on the plain port".into()
-    } else {
-        "STLS is NOT offered on the plain port".into()
-    });
+    // Only a plain leg that answered can say whether STLS is offered (a DNS failure or a
+    // refused port says nothing about it; its own line says what went wrong).
     if let Some(p) = plain {
+        let stls = p
+            .caps
+            .auth
+            .as_ref()
+            .or(p.caps.pre_tls.as_ref())
+            .is_some_and(|c| c.has("STLS"));
+        out.push(if stls {
+            "STLS is offered on the plain port".into()
+        } else {
+            "STLS is NOT offered on the plain port".into()
+        });
         let caps = p.caps.auth.as_ref();
         let cleartext: Vec<&str> = ["USER", "SASL"]
             .into_iter()

@@ -36,10 +36,12 @@ pub struct ConnArgs {
     #[arg(long, value_name = "PEM", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
     /// Seconds to wait for the connection and the TLS handshake.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_hyphen_values = true,
+          value_parser = super::numbers::timeout_seconds())]
     pub connect_timeout: u64,
     /// Seconds to wait for each reply.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, allow_hyphen_values = true,
+          value_parser = super::numbers::timeout_seconds())]
     pub timeout: u64,
     /// Log in as this user.
     #[arg(long)]
@@ -61,7 +63,8 @@ pub struct ConnArgs {
     pub record_secrets: bool,
     /// Keep at most this many octets of each message body in the recording (a marker says
     /// how many were left out; the checks still see every octet).
-    #[arg(long, value_name = "BYTES", requires = "record")]
+    #[arg(long, value_name = "BYTES", requires = "record", allow_hyphen_values = true,
+          value_parser = super::numbers::in_range(0u64, u64::MAX, "octets"))]
     pub max_body: Option<u64>,
     /// Replace the --record file if it exists (a symbolic link is still refused).
     #[arg(long, requires = "record")]
@@ -92,15 +95,16 @@ impl ConnArgs {
 
     /// The credentials, if a login was asked for. Passwords never come from argv.
     pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
-        let Some(user) = self.user.clone() else {
-            return Ok(None);
-        };
         if self.login == Method::External {
+            // EXTERNAL needs no user name: the client certificate says who (`AUTH EXTERNAL =`).
             return Ok(Some(Credentials {
-                user,
+                user: self.user.clone().unwrap_or_default(),
                 password: None,
             }));
         }
+        let Some(user) = self.user.clone() else {
+            return Ok(None);
+        };
         let password = if let Some(var) = &self.password_env {
             let v = std::env::var(var).map_err(|_| {
                 CliError::usage(format!("--password-env {var}: the variable is not set"))

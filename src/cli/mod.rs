@@ -6,6 +6,7 @@ pub mod connect;
 pub mod convert;
 pub mod interactive;
 pub mod man;
+pub mod numbers;
 pub mod printer;
 pub mod rules;
 pub mod send;
@@ -135,20 +136,26 @@ pub struct CheckArgs {
     /// Only watch the walk; send no active probe.
     #[arg(long)]
     pub passive: bool,
-    /// Skip RETR 1 in the walk.
+    /// Retrieve no message in the walk (TOP n 0 instead of RETR n).
     #[arg(long)]
     pub no_retr: bool,
-    /// Allow DELE in the walk (always undone by RSET before QUIT).
+    /// Allow DELE in the walk (undone by RSET; if RSET fails, the connection is closed without
+    /// QUIT, so nothing is deleted).
     #[arg(long)]
     pub allow_delete: bool,
+    /// For a bare host: log in on the plain leg too, although the host offers STLS or implicit
+    /// TLS (the password goes in the clear); for a pop3:// URL: no warning before it does.
+    #[arg(long)]
+    pub allow_plaintext_login: bool,
     /// Also print every session of the walk as a transcript.
     #[arg(long)]
     pub show_sessions: bool,
     /// For a bare host: the implicit-TLS port (default 995).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = numbers::port(), allow_hyphen_values = true)]
     pub tls_port: Option<u16>,
-    /// Seconds probe P8 waits for replies to injected plaintext.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    /// Seconds probe P8 waits for replies to injected plaintext (0 to 60).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, allow_hyphen_values = true,
+          value_parser = numbers::in_range(0.0f64, 60.0, "seconds"))]
     pub injection_wait: f64,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -179,13 +186,14 @@ pub struct SendArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 and ::1 (0 picks a free one).
-    #[arg(long, default_value_t = 1110)]
+    #[arg(long, default_value_t = 1110, allow_hyphen_values = true,
+          value_parser = numbers::in_range(0u16, u16::MAX, ""))]
     pub port: u16,
     /// How the port speaks.
     #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
     pub tls: crate::server::TlsMode,
     /// Misbehave in one documented way (see --list-quirks).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
     pub quirk: Option<String>,
     /// List the quirk profiles and the rules they break.
     #[arg(long)]
@@ -221,7 +229,7 @@ pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub from: ImportFormat,
     /// For captures: the server's TCP port (default 110).
-    #[arg(long)]
+    #[arg(long, value_parser = numbers::port(), allow_hyphen_values = true)]
     pub port: Option<u16>,
     /// Write the transcript here instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
@@ -245,7 +253,7 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
     pub to: ExportFormat,
     /// Which session of a file that holds several (from 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = numbers::session(), allow_hyphen_values = true)]
     pub session: usize,
     /// Write the export here instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
@@ -257,7 +265,7 @@ pub struct ReplayArgs {
     /// The recording: JSON Lines from --record, or the text format.
     pub file: PathBuf,
     /// Which session of a file that holds several (from 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = numbers::session(), allow_hyphen_values = true)]
     pub session: usize,
     /// Print the report instead of opening the UI (automatic without a terminal).
     #[arg(long)]
@@ -278,7 +286,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Run the demo server with this quirk (see `popscope serve --list-quirks`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
     pub quirk: Option<String>,
     /// Walk a session and print it instead of opening the UI (automatic without a terminal).
     #[arg(long)]
@@ -321,6 +329,14 @@ pub fn severity_overrides(
         .collect()
 }
 
+/// The quirk names as clap's possible values (shell completion offers them, not file names).
+fn quirk_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::protocol::server::Quirk::ALL
+            .map(|q| clap::builder::PossibleValue::new(q.name()).help(q.description())),
+    )
+}
+
 /// Parses a quirk name, with the list in the error.
 pub fn quirk(name: Option<&str>) -> Result<Option<crate::protocol::server::Quirk>, CliError> {
     let Some(name) = name else { return Ok(None) };
@@ -336,6 +352,19 @@ pub fn quirk(name: Option<&str>) -> Result<Option<crate::protocol::server::Quirk
                 names.join(", ")
             ))
         })
+}
+
+/// clap's rendered error as one line: the lines before its usage block, joined, without the
+/// `error:` prefix.
+pub fn one_line_usage_error(rendered: &str) -> String {
+    rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A runtime for the async subcommands.

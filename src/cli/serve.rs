@@ -261,6 +261,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             injection_wait: Duration::from_millis(500),
             show: Some(show),
             record: None,
+            plaintext_login: walk::PlaintextLogin::Allow,
         });
         // A signal ends the walk here, so the server and its folder are dropped on the way out.
         let result = tokio::select! {

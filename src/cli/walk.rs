@@ -10,12 +10,33 @@ use crate::protocol::probes;
 use crate::protocol::rules::cross;
 use crate::protocol::session::CapsRecord;
 use crate::protocol::{Config, Finding, Session, State};
-use crate::session::Connection;
 use crate::session::login::{self, Credentials, Method};
+use crate::session::{Connection, Outcome};
 use crate::transport::{Scheme, Target, TlsDetails, TransportError};
 
 use super::connect::{ConnArgs, secure};
 use super::printer::{Gathered, Printer, Shared};
+
+/// Whether the walk may send a credential on a connection without TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlaintextLogin {
+    /// Log in as asked (a TLS transport, or the user said so).
+    #[default]
+    Allow,
+    /// Log in as asked (an explicit pop3:// URL), but when the server offers STLS first say
+    /// that the password is about to go in the clear: on stderr, or in the report's notes.
+    Warn { stderr: bool },
+    /// Do not log in when the server offers STLS, or `tls_elsewhere` (the host answers
+    /// implicit TLS): a bare-host check picks its transports itself.
+    Refuse { tls_elsewhere: bool },
+}
+
+/// The walk retrieves every message of at most this many octets (by LIST)…
+pub const RETR_MAX_MESSAGE: u64 = 1 << 20;
+/// …while the octets retrieved stay under this…
+pub const RETR_BUDGET: u64 = 8 << 20;
+/// …and looks at no more than this many messages (LIST n, UIDL n, RETR n or TOP n 0).
+pub const WALK_MAX_MESSAGES: u64 = 100;
 
 pub struct WalkOptions {
     pub target: Target,
@@ -36,6 +57,8 @@ pub struct WalkOptions {
     pub show: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
     /// Record every connection into this file (--record).
     pub record: Option<super::connect::RecordFile>,
+    /// Credentials on a plaintext connection.
+    pub plaintext_login: PlaintextLogin,
 }
 
 /// What the walk found.
@@ -73,6 +96,8 @@ struct Walker {
     opts: WalkOptions,
     gathered: Shared,
     result: WalkResult,
+    /// Message sizes from the walk's LIST (message number to octets).
+    sizes: std::collections::HashMap<u32, u64>,
 }
 
 impl Walker {
@@ -120,10 +145,78 @@ impl Walker {
             return Ok(false);
         };
         let out = login::login(conn, self.opts.conn.login, &creds).await?;
-        if out.challenge.is_some() {
-            conn.sasl_response(out.exchange, b"*").await?;
+        self.stop_if_timed_out(conn, &out, "the login").await;
+        if out.challenge.is_some() && !conn.is_closed() {
+            let out = conn.sasl_response(out.exchange, b"*").await?;
+            self.stop_if_timed_out(conn, &out, "the SASL cancel").await;
         }
         Ok(conn.engine().state() == State::Transaction)
+    }
+
+    /// Whether the main session may log in: on a plaintext connection, only as
+    /// [`PlaintextLogin`] allows (a refusal is noted; a warning is said before the login).
+    fn may_log_in(&mut self, c: &Connection) -> bool {
+        if self.opts.creds.is_none() || c.tls.is_some() {
+            return true;
+        }
+        let stls = c
+            .engine()
+            .session()
+            .caps
+            .auth
+            .as_ref()
+            .is_some_and(|caps| caps.has("STLS"));
+        let url = self.opts.target.url(self.opts.scheme);
+        match self.opts.plaintext_login {
+            PlaintextLogin::Allow => true,
+            PlaintextLogin::Warn { .. } if !stls => true,
+            PlaintextLogin::Warn { stderr } => {
+                let msg = format!(
+                    "logging in on {url} without TLS although the server offers STLS: the password (or what is derived from it) goes over the network in the clear; --starttls or pop3s:// avoids that"
+                );
+                if stderr {
+                    eprintln!("popscope: warning: {msg}");
+                } else {
+                    self.result.notes.push(msg);
+                }
+                true
+            }
+            PlaintextLogin::Refuse { tls_elsewhere } if stls || tls_elsewhere => {
+                let offer = match (stls, tls_elsewhere) {
+                    (true, true) => "STLS and implicit TLS",
+                    (true, false) => "STLS",
+                    _ => "implicit TLS",
+                };
+                self.result.notes.push(format!(
+                    "plain leg {url}: walked without logging in, so no credential went in the clear (the host offers {offer}; --allow-plaintext-login logs in anyway)"
+                ));
+                false
+            }
+            PlaintextLogin::Refuse { .. } => true,
+        }
+    }
+
+    /// After a command: a reply that did not come in time leaves the session out of step (a
+    /// late or short reply would be read as the next one's), so the connection is closed and
+    /// the walk goes on without it.
+    async fn stop_if_timed_out(&mut self, c: &mut Connection, out: &Outcome, what: &str) {
+        if !out.timed_out || c.is_closed() {
+            return;
+        }
+        c.close().await;
+        let label = self.result.connections.last().cloned().unwrap_or_default();
+        self.result.notes.push(format!(
+            "{label}: no complete reply to {what} within {} s; the connection was closed (later replies would have been out of step)",
+            self.opts.conn.timeout.max(1)
+        ));
+    }
+
+    /// Sends one walk command (never a secret) and closes the connection after a timeout.
+    async fn step(&mut self, c: &mut Connection, line: &str) -> Result<Outcome, TransportError> {
+        let out = c.command(line.as_bytes(), 0).await?;
+        let what = line.split(' ').next().unwrap_or(line).to_owned();
+        self.stop_if_timed_out(c, &out, &what).await;
+        Ok(out)
     }
 
     async fn main_session(&mut self) -> Result<Session, TransportError> {
@@ -133,20 +226,21 @@ impl Walker {
             let mut p1 = self
                 .open("probe P1: TRANSACTION commands before login")
                 .await?;
-            secure(&mut p1, self.opts.starttls()).await?;
+            self.secure(&mut p1).await?;
             for cmd in probes::P1_BEFORE_LOGIN {
-                let out = p1.command(cmd.as_bytes(), 0).await?;
-                if p1.is_closed() || out.timed_out {
+                if p1.is_closed() {
                     break;
                 }
+                self.step(&mut p1, cmd).await?;
             }
             if !p1.is_closed() {
                 p1.quit().await?;
             }
         }
         let mut c = self.open("walk").await?;
-        secure(&mut c, self.opts.starttls()).await?;
-        let logged_in = self.login(&mut c).await? || c.engine().state() == State::Transaction;
+        self.secure(&mut c).await?;
+        let logged_in = (!c.is_closed() && self.may_log_in(&c) && self.login(&mut c).await?)
+            || c.engine().state() == State::Transaction;
         self.result.logged_in = logged_in;
         if logged_in && !c.is_closed() {
             self.transaction(&mut c).await?;
@@ -160,28 +254,82 @@ impl Walker {
         Ok(c.engine().session().clone())
     }
 
+    /// CAPA, and STLS when asked ([`secure`]); a CAPA that timed out closes the connection.
+    async fn secure(&mut self, c: &mut Connection) -> Result<(), TransportError> {
+        if let Some(out) = secure(c, self.opts.starttls()).await? {
+            self.stop_if_timed_out(c, &out, "CAPA").await;
+        }
+        Ok(())
+    }
+
+    /// The commands that look at each message: LIST n and UIDL n, then RETR n while the budget
+    /// lasts (message sizes by LIST), else TOP n 0.
+    fn per_message(&mut self, count: u64) -> Vec<String> {
+        let mut steps = Vec::new();
+        let mut budget = RETR_BUDGET;
+        let mut skipped = 0u64;
+        for n in 1..=count.min(WALK_MAX_MESSAGES) {
+            if n > 1 {
+                steps.push(format!("LIST {n}"));
+                steps.push(format!("UIDL {n}"));
+            }
+            let size = u32::try_from(n)
+                .ok()
+                .and_then(|k| self.last_maildrop_size(k));
+            match size {
+                Some(s) if !self.opts.no_retr && s <= RETR_MAX_MESSAGE && s <= budget => {
+                    budget -= s;
+                    steps.push(format!("RETR {n}"));
+                }
+                _ => {
+                    if !self.opts.no_retr {
+                        skipped += 1;
+                    }
+                    steps.push(format!("TOP {n} 0"));
+                }
+            }
+        }
+        if count > WALK_MAX_MESSAGES || skipped > 0 {
+            self.result.notes.push(format!(
+                "the walk retrieved {} of {count} messages (RETR up to {} KiB each and {} MiB in all, {} messages at most; the rest by TOP n 0 or not at all)",
+                count.min(WALK_MAX_MESSAGES) - skipped,
+                RETR_MAX_MESSAGE >> 10,
+                RETR_BUDGET >> 20,
+                WALK_MAX_MESSAGES
+            ));
+        }
+        steps
+    }
+
+    fn last_maildrop_size(&self, n: u32) -> Option<u64> {
+        self.sizes.get(&n).copied()
+    }
+
     async fn transaction(&mut self, c: &mut Connection) -> Result<(), TransportError> {
-        let mut steps: Vec<String> =
-            vec!["CAPA".into(), "STAT".into(), "LIST".into(), "UIDL".into()];
-        let seq = probes::P13_COMPARE;
-        for s in &steps.clone() {
-            c.command(s.as_bytes(), 0).await?;
+        for s in ["CAPA", "STAT", "LIST", "UIDL"] {
+            self.step(c, s).await?;
             if c.is_closed() {
                 return Ok(());
             }
         }
-        steps.clear();
         let count = c
             .engine()
             .session()
             .maildrop
             .last_stat
             .map_or(0, |(n, _)| n);
+        self.sizes = c
+            .engine()
+            .session()
+            .maildrop
+            .iter()
+            .take(WALK_MAX_MESSAGES as usize)
+            .filter_map(|(n, m)| m.size.map(|s| (n, s)))
+            .collect();
+        let mut steps: Vec<String> = Vec::new();
         if count > 0 {
-            steps.extend(seq.iter().map(|s| s.to_string()));
-            if !self.opts.no_retr {
-                steps.push("RETR 1".into());
-            }
+            steps.extend(probes::P13_COMPARE.iter().map(|s| s.to_string()));
+            steps.extend(self.per_message(count));
         }
         steps.push("NOOP".into());
         if !self.opts.passive {
@@ -195,12 +343,22 @@ impl Walker {
             steps.extend(probes::P12_DELETE.map(String::from));
         }
         steps.extend(self.opts.extra.iter().cloned());
-        steps.push("RSET".into());
-        if self.opts.allow_delete && count > 0 {
-            steps.push("STAT".into());
-        }
+        let mut deleting = false;
         for s in &steps {
-            c.command(s.as_bytes(), 0).await?;
+            deleting |= s
+                .split(' ')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("DELE"));
+            self.step(c, s).await?;
+            if c.is_closed() {
+                return Ok(());
+            }
+        }
+        if !self.reset(c, deleting).await? {
+            return Ok(());
+        }
+        if self.opts.allow_delete && count > 0 {
+            self.step(c, "STAT").await?;
             if c.is_closed() {
                 return Ok(());
             }
@@ -208,16 +366,19 @@ impl Walker {
         if !self.opts.passive {
             // P10: no login command, UTF8 or STLS once logged in. STLS last: a +OK would start TLS.
             for s in probes::P10_AFTER_LOGIN {
-                let out = c.command(s.as_bytes(), 0).await?;
-                if out.challenge.is_some() {
-                    c.sasl_response(out.exchange, b"*").await?;
+                let out = self.step(c, s).await?;
+                if out.challenge.is_some() && !c.is_closed() {
+                    let out = c.sasl_response(out.exchange, b"*").await?;
+                    self.stop_if_timed_out(c, &out, "the SASL cancel").await;
                 }
                 if c.is_closed() {
                     return Ok(());
                 }
             }
-            c.command(b"RSET", 0).await?;
-            let out = c.command(b"STLS", 0).await?;
+            if !self.reset(c, false).await? {
+                return Ok(());
+            }
+            let out = self.step(c, "STLS").await?;
             if out.ok() {
                 c.close().await;
             }
@@ -225,8 +386,30 @@ impl Walker {
         Ok(())
     }
 
+    /// RSET. After a DELE, a RSET that fails leaves messages marked: QUIT would delete them
+    /// (UPDATE), so the connection is closed without QUIT and the report says so. Returns
+    /// whether the session goes on.
+    async fn reset(&mut self, c: &mut Connection, deleting: bool) -> Result<bool, TransportError> {
+        let out = self.step(c, "RSET").await?;
+        if deleting && !out.ok() {
+            let why = match &out.reply {
+                Some(r) => format!(
+                    "was answered \"-ERR {}\"",
+                    crate::sanitize::display(&r.text, 200)
+                ),
+                None if out.timed_out => "got no reply in time".to_owned(),
+                None => "got no reply".to_owned(),
+            };
+            c.close().await;
+            self.result.notes.push(format!(
+                "RSET after DELE {why}: the connection was closed without QUIT, so the server does not enter UPDATE and deletes nothing"
+            ));
+            return Ok(false);
+        }
+        Ok(!c.is_closed())
+    }
+
     async fn probes(&mut self, first: &Session) -> Result<(), TransportError> {
-        let starttls = self.opts.starttls();
         let stls_offered = first
             .caps
             .pre_tls
@@ -235,9 +418,8 @@ impl Walker {
             .is_some_and(|c| c.has("STLS"));
         // P2: PASS with no USER.
         if let Some(mut c) = self.probe("probe P2: PASS without USER").await {
-            if secure(&mut c, starttls).await.is_ok() && !c.is_closed() {
-                c.command(probes::P2_PASS_WITHOUT_USER.as_bytes(), 0)
-                    .await?;
+            if self.secure(&mut c).await.is_ok() && !c.is_closed() {
+                self.step(&mut c, probes::P2_PASS_WITHOUT_USER).await?;
                 if !c.is_closed() {
                     c.quit().await?;
                 }
@@ -247,7 +429,7 @@ impl Walker {
         if let Some(mut c) = self.probe("probe P20: QUIT in AUTHORIZATION").await {
             c.quit().await?;
             if !c.is_closed() {
-                c.command(b"NOOP", 0).await?;
+                self.step(&mut c, "NOOP").await?;
                 c.close().await;
             }
         }
@@ -262,11 +444,15 @@ impl Walker {
                 let out = c.await_exchange(id, 0).await?;
                 if out.ok() && c.upgrade().await.is_ok() {
                     c.linger(self.opts.injection_wait).await?;
-                    c.command(b"NOOP", 0).await?;
-                    let again = c.command(b"STLS", 0).await?;
-                    if again.ok() {
-                        c.close().await;
+                    self.step(&mut c, "NOOP").await?;
+                    let again = if c.is_closed() {
+                        None
                     } else {
+                        Some(self.step(&mut c, "STLS").await?)
+                    };
+                    if again.is_some_and(|a| a.ok()) {
+                        c.close().await;
+                    } else if !c.is_closed() {
                         c.quit().await?;
                     }
                 } else {
@@ -277,22 +463,24 @@ impl Walker {
         if self.opts.scheme == Scheme::Pop3s
             && let Some(mut c) = self.probe("probe P7: STLS on the implicit-TLS port").await
         {
-            let out = c.command(b"STLS", 0).await?;
+            let out = self.step(&mut c, "STLS").await?;
             if out.ok() {
                 c.close().await;
-            } else {
+            } else if !c.is_closed() {
                 c.quit().await?;
             }
         }
         // P14 and P18: a second session: fresh APOP timestamp, same uids.
         if let Some(mut c) = self.probe("probe P14/P18: second session").await {
-            secure(&mut c, starttls).await?;
+            self.secure(&mut c).await?;
             let mut second_logged_in = false;
-            if self.result.logged_in {
+            if self.result.logged_in && !c.is_closed() {
                 second_logged_in = self.login(&mut c).await?;
                 if second_logged_in {
-                    c.command(b"LIST", 0).await?;
-                    c.command(b"UIDL", 0).await?;
+                    self.step(&mut c, "LIST").await?;
+                    if !c.is_closed() {
+                        self.step(&mut c, "UIDL").await?;
+                    }
                 }
             }
             if !c.is_closed() {
@@ -327,6 +515,7 @@ pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
         opts,
         gathered: Arc::new(Mutex::new(Gathered::default())),
         result: WalkResult::default(),
+        sizes: std::collections::HashMap::new(),
     };
     let first = w.main_session().await?;
     if !w.opts.passive && w.opts.probe_connections {

@@ -1,5 +1,7 @@
 //! Logging in: USER/PASS, APOP, AUTH PLAIN, AUTH LOGIN, AUTH CRAM-MD5, AUTH EXTERNAL.
 
+use zeroize::Zeroizing;
+
 use crate::protocol::{Secret, auth};
 use crate::transport::TransportError;
 
@@ -24,6 +26,53 @@ pub struct Credentials {
     pub password: Option<Secret>,
 }
 
+/// No core dump may carry a password: the core size limit goes to 0 (soft and hard, so it
+/// cannot be raised again) and, on Linux, the process is made non-dumpable (no core, no
+/// ptrace attach by other processes of the user). Called before a command may hold a secret.
+pub fn forbid_core_dumps() -> std::io::Result<()> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct it is given; no memory is shared.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_DUMPABLE takes integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A copy of secret bytes that is wiped when dropped.
+type Wiped = Zeroizing<Vec<u8>>;
+
+/// `prefix` then `secret`, in a buffer wiped on drop (a command line that carries a secret).
+fn line_with(prefix: &[u8], secret: &[u8]) -> Wiped {
+    let mut v = Zeroizing::new(Vec::with_capacity(prefix.len() + secret.len()));
+    v.extend_from_slice(prefix);
+    v.extend_from_slice(secret);
+    v
+}
+
+/// Base64 of `bytes`, wiped on drop.
+fn b64(bytes: &[u8]) -> Wiped {
+    Zeroizing::new(auth::b64encode(bytes).into_bytes())
+}
+
+/// SASL PLAIN's initial response (RFC 4616: empty authzid, user, password), base64, with every
+/// intermediate copy wiped.
+fn plain_payload(user: &[u8], password: &[u8]) -> Wiped {
+    let mut raw = line_with(b"\0", user);
+    raw.push(0);
+    raw.extend_from_slice(password);
+    b64(&raw)
+}
+
 fn need_password(c: &Credentials) -> Result<&[u8], TransportError> {
     c.password.as_ref().map(|s| s.expose()).ok_or_else(|| {
         TransportError::Config(
@@ -43,11 +92,12 @@ pub fn choose(conn: &Connection, creds: &Credentials) -> Method {
     if creds.password.is_none() && client_cert {
         return Method::External;
     }
+    // Never APOP: a greeting timestamp is no offer (and without CAPA, USER/PASS is the one
+    // method RFC 1939 gives every server).
     match caps {
         Some(c) if c.has_sasl("PLAIN") => Method::Plain,
         Some(c) if c.has("USER") => Method::User,
         Some(c) if c.has_sasl("CRAM-MD5") => Method::CramMd5,
-        _ if s.apop_timestamp.is_some() => Method::Apop,
         _ => Method::User,
     }
 }
@@ -66,12 +116,12 @@ pub async fn login(
     let user = creds.user.as_bytes();
     match method {
         Method::User | Method::Auto => {
-            let pw = need_password(creds)?.to_vec();
+            let pass = line_with(b"PASS ", need_password(creds)?);
             let out = conn.command(&[b"USER ", user].concat(), 0).await?;
             if !out.ok() {
                 return Ok(out);
             }
-            conn.command(&[b"PASS ".as_slice(), &pw].concat(), 0).await
+            conn.command(&pass, 0).await
         }
         Method::Apop => {
             let pw = need_password(creds)?;
@@ -83,16 +133,18 @@ pub async fn login(
                 .ok_or_else(|| {
                     TransportError::Config("APOP: the greeting carries no timestamp".into())
                 })?;
-            let digest = auth::apop_digest(&ts, pw);
-            conn.command(format!("APOP {} {digest}", creds.user).as_bytes(), 0)
-                .await
+            let digest = Zeroizing::new(auth::apop_digest(&ts, pw));
+            let mut line = line_with(b"APOP ", user);
+            line.push(b' ');
+            line.extend_from_slice(digest.as_bytes());
+            conn.command(&line, 0).await
         }
         Method::Plain => {
-            let ir = auth::plain_response(b"", user, need_password(creds)?);
-            conn.command(format!("AUTH PLAIN {ir}").as_bytes(), 0).await
+            let ir = plain_payload(user, need_password(creds)?);
+            conn.command(&line_with(b"AUTH PLAIN ", &ir), 0).await
         }
         Method::Login => {
-            let pw = need_password(creds)?.to_vec();
+            let pw = b64(need_password(creds)?);
             let out = conn.command(b"AUTH LOGIN", 0).await?;
             if out.challenge.is_none() {
                 return Ok(out);
@@ -103,19 +155,46 @@ pub async fn login(
             if out.challenge.is_none() {
                 return Ok(out);
             }
-            conn.sasl_response(out.exchange, auth::b64encode(&pw).as_bytes())
-                .await
+            conn.sasl_response(out.exchange, &pw).await
         }
         Method::CramMd5 => {
-            let pw = need_password(creds)?.to_vec();
+            let pw = need_password(creds)?;
             let out = conn.command(b"AUTH CRAM-MD5", 0).await?;
             let Some(ch) = &out.challenge else {
                 return Ok(out);
             };
             let ch = auth::b64decode(ch).unwrap_or_default();
-            let resp = auth::cram_md5_response(user, &pw, &ch);
+            let resp = Zeroizing::new(auth::cram_md5_response(user, pw, &ch));
             conn.sasl_response(out.exchange, resp.as_bytes()).await
         }
         Method::External => conn.command(b"AUTH EXTERNAL =", 0).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_dumps_are_off_after_forbid_core_dumps() {
+        forbid_core_dumps().unwrap();
+        let mut now = libc::rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut now) }, 0);
+        assert_eq!((now.rlim_cur, now.rlim_max), (0, 0));
+        #[cfg(target_os = "linux")]
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+    }
+
+    #[test]
+    fn the_plain_payload_is_rfc_4616s() {
+        let ir = plain_payload(b"demo", b"s3cr3t");
+        assert_eq!(
+            &ir[..],
+            auth::plain_response(b"", b"demo", b"s3cr3t").as_bytes()
+        );
+        assert_eq!(&line_with(b"PASS ", b"x")[..], b"PASS x");
     }
 }

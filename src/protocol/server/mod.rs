@@ -436,6 +436,10 @@ impl ServerSession {
         if !self.cfg.offer_stls {
             return self.err("STLS not available");
         }
+        if self.phase == Phase::Transaction {
+            // RFC 2595 §4: STLS only in AUTHORIZATION (TLS-001).
+            return self.err("STLS only before login");
+        }
         let mut out = self.ok("Begin TLS negotiation now");
         if self.has(Quirk::StlsResponseInjection) {
             out.push(Output::Send(
@@ -619,6 +623,19 @@ mod tests {
         s.on_tls(None);
         assert!(sent(&s.handle_line(b"CAPA")).contains("SASL PLAIN LOGIN CRAM-MD5 EXTERNAL"));
         assert!(sent(&s.handle_line(b"AUTH PLAIN AGRlbW8AZGVtbw==")).starts_with("+OK"));
+    }
+
+    #[test]
+    fn stls_after_login_is_refused() {
+        let mut s = server(None, true);
+        let ch = sent(&s.handle_line(b"AUTH CRAM-MD5"));
+        let ch =
+            auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
+        let r = auth::cram_md5_response(b"demo", b"demo", &ch);
+        assert!(sent(&s.handle_line(r.as_bytes())).starts_with("+OK"));
+        let out = s.handle_line(b"STLS");
+        assert!(sent(&out).starts_with("-ERR"), "{}", sent(&out));
+        assert!(!out.contains(&Output::StartTls));
     }
 
     #[test]

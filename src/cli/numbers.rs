@@ -1,0 +1,98 @@
+//! One parser for every numeric option: a number within its range, or one line that says what
+//! is wrong with it (NaN, infinity, a sign, too large, out of range). Used as clap's
+//! `value_parser` so a bad value never reaches the code (where `NaN` once panicked).
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// A number that clap can check: integers and finite floats.
+pub trait Number: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static {
+    /// Whether the value is a real number (false for NaN and the infinities).
+    fn finite(self) -> bool {
+        true
+    }
+}
+
+impl Number for u16 {}
+impl Number for u64 {}
+impl Number for usize {}
+impl Number for f64 {
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+/// A parser for values from `min` to `max` (both included); `unit` names them in the error.
+pub fn in_range<T: Number>(
+    min: T,
+    max: T,
+    unit: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        let t = text.trim();
+        let range = || {
+            let sep = if unit.is_empty() { "" } else { " " };
+            format!("give {min} to {max}{sep}{unit}")
+        };
+        let lower = t.to_ascii_lowercase();
+        if lower.contains("nan") || lower.contains("inf") {
+            return Err(format!("not a finite number ({})", range()));
+        }
+        match t.parse::<T>() {
+            Ok(v) if !v.finite() => Err(format!("not a finite number ({})", range())),
+            Ok(v) if v < min || v > max => Err(format!("out of range ({})", range())),
+            Ok(v) => Ok(v),
+            Err(_) if t.starts_with('-') => Err(format!("must not be negative ({})", range())),
+            Err(_) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                Err(format!("too large ({})", range()))
+            }
+            Err(_) => Err(format!("not a number ({})", range())),
+        }
+    }
+}
+
+/// Seconds to wait for a connection or a reply: whole seconds, 1 to a day.
+pub fn timeout_seconds() -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    in_range(1u64, 86_400, "seconds")
+}
+
+/// A TCP port to connect to.
+pub fn port() -> impl Fn(&str) -> Result<u16, String> + Clone + Send + Sync + 'static {
+    in_range(1u16, u16::MAX, "")
+}
+
+/// A session of a recording, from 1.
+pub fn session() -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    in_range(1usize, 1_000_000, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_numbers_are_named() {
+        let wait = in_range(0.0f64, 60.0, "seconds");
+        assert_eq!(wait("0.5"), Ok(0.5));
+        for (bad, why) in [
+            ("NaN", "not a finite number"),
+            ("inf", "not a finite number"),
+            ("-inf", "not a finite number"),
+            ("-1", "out of range"),
+            ("61", "out of range"),
+            ("1e400", "not a finite number"),
+            ("x", "not a number"),
+        ] {
+            let e = wait(bad).err().unwrap_or_default();
+            assert!(e.starts_with(why), "{bad}: {e}");
+            assert!(e.contains("give 0 to 60 seconds"), "{bad}: {e}");
+        }
+        let secs = timeout_seconds();
+        assert_eq!(secs("30"), Ok(30));
+        assert!(secs("0").is_err_and(|e| e.starts_with("out of range")));
+        assert!(secs("-5").is_err_and(|e| e.starts_with("must not be negative")));
+        assert!(secs("99999999999999999999999").is_err_and(|e| e.starts_with("too large")));
+        assert!(port()("0").is_err() && port()("65536").is_err() && port()("995") == Ok(995));
+        assert!(session()("0").is_err() && session()("2") == Ok(2));
+    }
+}
