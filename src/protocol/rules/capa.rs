@@ -1,5 +1,6 @@
 //! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
 
+use crate::sanitize::display;
 use super::super::capability::Capabilities;
 use super::super::command::Keyword;
 use super::super::engine::{Body, Exchange};
@@ -9,7 +10,7 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::{Security, State};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, server_at, show, text_says_unknown_command};
+use super::{Checker, Memory, Severity, server_at, text_says_unknown_command};
 
 pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let login = matches!(
@@ -56,7 +57,7 @@ pub(crate) fn on_reply(
         (false, Some(true)) if text_says_unknown_command(st.text) && k != Keyword::User => {
             c.report(&r::CAPA_006, Severity::Warning, at, format!(
                 "{tag} is advertised in CAPA but {k} was answered like an unknown command (\"{}\").",
-                show(st.text, 50)
+                display(st.text, 50)
             ));
         }
         (true, Some(false)) if matches!(k, Keyword::Top | Keyword::Uidl) && !s.skipped_login => {
@@ -86,14 +87,14 @@ pub(crate) fn capa_line(
     } else if content[0] == b'.' {
         Some(format!(
             "a tag starting with '.' (\"{}\")",
-            show(content, 40)
+            display(content, 40)
         ))
     } else {
         let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
         if tag.is_empty() || !tag.iter().all(|b| (0x21..0x7f).contains(b)) {
             Some(format!(
                 "a line whose tag is not printable ASCII (\"{}\")",
-                show(content, 40)
+                display(content, 40)
             ))
         } else {
             None

@@ -166,27 +166,6 @@ pub(crate) fn client_at(exchange: u32, offset: u64) -> Location {
     }
 }
 
-/// Bytes shown to a person inside a message: printable ASCII as is, the rest escaped,
-/// cut to `max` characters.
-pub fn show(bytes: &[u8], max: usize) -> String {
-    let mut s = String::new();
-    for &b in bytes {
-        if s.len() >= max {
-            s.push('…');
-            break;
-        }
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
-}
-
 /// Reply text suggesting the server took a command for an unknown one. Text is not significant
 /// (RFC 1939 §9), so checks that use it only suspect.
 pub(crate) fn text_says_unknown_command(text: &[u8]) -> bool {

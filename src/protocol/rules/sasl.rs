@@ -1,5 +1,6 @@
 //! SASL AUTH (rules.md §3.5, RFC 5034).
 
+use crate::sanitize::display;
 use super::super::engine::Exchange;
 use super::super::event::Location;
 use super::super::framer::{Ending, Line};
@@ -7,7 +8,7 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
-use super::{Checker, Severity, show, text_says_unknown_command};
+use super::{Checker, Severity, text_says_unknown_command};
 
 /// Mechanisms whose client speaks first: without an initial response the server's first
 /// challenge is empty (RFC 5034 §4).
@@ -104,7 +105,7 @@ pub(crate) fn on_challenge(
         Some(p) if is_base64(p) => {}
         _ => c.report(&r::SASL_002, Severity::Violation, at, format!(
             "The SASL challenge \"{}\" is not '+', one space and base64: it must hold nothing else (RFC 5034 §4).",
-            show(content, 60)
+            display(content, 60)
         )),
     }
     if s.state == State::Transaction || s.sasl_done {
@@ -132,7 +133,7 @@ pub(crate) fn on_challenge(
         {
             c.report(&r::SASL_006, Severity::Violation, at, format!(
                 "{mech} is client-first and no initial response was sent, so the first challenge must be empty (exactly \"+ \"), not \"{}\".",
-                show(content, 40)
+                display(content, 40)
             ));
         }
         if cannot_be_real(mech) {
@@ -201,7 +202,7 @@ pub(crate) fn on_reply(
         if t.len() >= 8 && !t.contains(&b' ') && is_base64(t) {
             c.report(&r::SASL_008, Severity::Info, at, format!(
                 "The text after +OK (\"{}\") looks like SASL data: POP3 has no success data; final server data must come as a '+ ' challenge first.",
-                show(t, 40)
+                display(t, 40)
             ));
         }
         if SECURITY_LAYER.contains(&mech) {
@@ -231,7 +232,7 @@ pub(crate) fn on_reply(
         if sasl.last_client.is_some() && text_says_unknown_command(st.text) {
             c.report(&r::SASL_009, Severity::Info, at, format!(
                 "The exchange ended with \"-ERR {}\": the text suggests the server read the client's SASL response as a command.",
-                show(st.text, 60)
+                display(st.text, 60)
             ));
         }
         if mech == "EXTERNAL" && s.client_cert {
