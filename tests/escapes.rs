@@ -16,10 +16,8 @@ const OSC52: &str = "\x1b]52;c;cHduZWQ=\x07";
 /// Everything hostile at once: ESC sequences, BEL, NUL, a lone CR, a bidi override, a line
 /// separator, a tag character, a Hangul filler.
 fn nasty() -> Vec<u8> {
-    let mut v = format!(
-        "{OSC52}\x1b[2J\x07\x00a\rb \u{202E}evil\u{2028}x\u{E0041}\u{3164}y "
-    )
-    .into_bytes();
+    let mut v =
+        format!("{OSC52}\x1b[2J\x07\x00a\rb \u{202E}evil\u{2028}x\u{E0041}\u{3164}y ").into_bytes();
     // Invalid UTF-8 and a raw C1 CSI.
     v.extend_from_slice(b"\xff\xfe\x9b31m");
     v
@@ -42,12 +40,24 @@ fn capa() -> Vec<u8> {
         b"STLS".to_vec(),
         b"RESP-CODES".to_vec(),
         format!("IMPLEMENTATION {OSC52}").into_bytes(),
-        line("LOGIN-DELAY ", &n)[..].strip_suffix(b"\r\n").unwrap().to_vec(),
+        line("LOGIN-DELAY ", &n)[..]
+            .strip_suffix(b"\r\n")
+            .unwrap()
+            .to_vec(),
         line("EXPIRE ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
         line("UTF8 ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
-        line("XHOSTILE ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
-        line("X\x1b[31mODD\u{202E} ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
-        line("SASL PLAIN ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
+        line("XHOSTILE ", &n)
+            .strip_suffix(b"\r\n")
+            .unwrap()
+            .to_vec(),
+        line("X\x1b[31mODD\u{202E} ", &n)
+            .strip_suffix(b"\r\n")
+            .unwrap()
+            .to_vec(),
+        line("SASL PLAIN ", &n)
+            .strip_suffix(b"\r\n")
+            .unwrap()
+            .to_vec(),
     ] {
         v.extend_from_slice(&l);
         v.extend_from_slice(b"\r\n");
@@ -64,7 +74,10 @@ fn message() -> Vec<u8> {
     v.extend_from_slice(b"\r\n");
     v.extend(line("body ", &n));
     // No control character here: only code points JSON does not escape.
-    v.extend(line("quiet \u{202E}\u{2028}\u{E0041}\u{3164}\u{200B}", b" text"));
+    v.extend(line(
+        "quiet \u{202E}\u{2028}\u{E0041}\u{3164}\u{200B}",
+        b" text",
+    ));
     v.extend_from_slice(b".\r\n");
     v
 }
@@ -98,7 +111,8 @@ fn answer(cmd: &[u8]) -> (Vec<u8>, bool) {
         }
         "TOP" | "RETR" if arg.is_some_and(|a| a == "1" || a == "2") => message(),
         "QUIT" => return (line("+OK bye ", &n), true),
-        _ => line("-ERR ", &n),
+        // A response code that does not parse (RC-001 quotes it; RESP-CODES is advertised).
+        _ => line("-ERR [SYS/", &n),
     };
     (reply, false)
 }
@@ -142,7 +156,11 @@ fn dirty(bytes: &[u8], tab_ok: bool) -> Option<String> {
         Err(e) => return Some(format!("invalid UTF-8 at octet {}", e.valid_up_to())),
     };
     for (i, l) in text.split('\n').enumerate() {
-        let l = if tab_ok { l.replace('\t', " ") } else { l.to_owned() };
+        let l = if tab_ok {
+            l.replace('\t', " ")
+        } else {
+            l.to_owned()
+        };
         if !is_clean(&l) {
             return Some(format!("line {}: {l:?}", i + 1));
         }
@@ -167,7 +185,8 @@ impl Checked {
         let bytes = std::fs::read(path).unwrap_or_default();
         assert!(!bytes.is_empty(), "{what}: {} is empty", path.display());
         if let Some(why) = dirty(&bytes, true) {
-            self.failures.push(format!("{what}: {}: {why}", path.display()));
+            self.failures
+                .push(format!("{what}: {}: {why}", path.display()));
         }
     }
 }
@@ -250,8 +269,14 @@ fn no_output_of_any_subcommand_carries_server_escapes_raw() {
     let o = popscope(&["export", &crec, "--to", "bundle", "-o", &bundle]);
     c.output("export --to bundle -o", &o);
     c.file("export --to bundle", Path::new(&bundle));
-    c.output("export --to bundle", &popscope(&["export", &rec, "--to", "bundle"]));
-    c.output("export --to text", &popscope(&["export", &crec, "--to", "text"]));
+    c.output(
+        "export --to bundle",
+        &popscope(&["export", &rec, "--to", "bundle"]),
+    );
+    c.output(
+        "export --to text",
+        &popscope(&["export", &crec, "--to", "text"]),
+    );
 
     for file in [rec.clone(), crec.clone(), text_rec.clone(), p("send.txt")] {
         c.output(

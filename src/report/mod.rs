@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::sanitize::display;
 use crate::protocol::{Finding, Security, Severity, Transition};
+use crate::sanitize::display;
 use crate::transcript::replay::{LocatedFinding, Replayed};
 
 /// Counts per severity.
@@ -332,4 +332,65 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::walk::WalkResult;
+    use crate::protocol::Location;
+    use crate::protocol::rules::catalog;
+
+    fn finding(severity: Severity) -> Finding {
+        Finding {
+            rule: &catalog::GEN_006,
+            severity,
+            message: "m".into(),
+            suspected: false,
+            at: Location {
+                exchange: 1,
+                direction: None,
+                offset: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        let result = WalkResult {
+            findings: vec![
+                (0, finding(Severity::Violation)),
+                (0, finding(Severity::Warning)),
+            ],
+            ..WalkResult::default()
+        };
+        let run = |transport| LiveRun {
+            url: "pop3s://h".into(),
+            transport,
+            result: &result,
+        };
+        let text = live_text(&[run("implicit TLS")], &[]);
+        assert!(
+            text.contains("\n1 violation, 1 warning, 0 info\n"),
+            "{text}"
+        );
+        assert!(text.contains("✖ 1 violation\n"), "{text}");
+        assert_eq!(
+            Summary::default().counts(),
+            "0 violations, 0 warnings, 0 info"
+        );
+        // The JSON names transports as the engine does (`check --transcript`'s `transport`).
+        for (label, json) in [
+            ("implicit TLS", "implicit-tls"),
+            ("STLS", "stls"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(live_json(&[run(label)], &[])["transport"], json);
+            assert_eq!(
+                live_json(&[run(label), run(label)], &[])["transports"][1]["transport"],
+                json
+            );
+        }
+        assert_eq!(json!(Security::ImplicitTls), "implicit-tls");
+    }
 }

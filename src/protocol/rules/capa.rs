@@ -1,6 +1,5 @@
 //! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
 
-use crate::sanitize::display;
 use super::super::capability::Capabilities;
 use super::super::command::Keyword;
 use super::super::engine::{Body, Exchange};
@@ -11,6 +10,7 @@ use super::super::session::Session;
 use super::super::state::{Security, State};
 use super::catalog as r;
 use super::{Checker, Memory, Severity, server_at, text_says_unknown_command};
+use crate::sanitize::display;
 
 pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let login = matches!(

@@ -1,11 +1,11 @@
 //! The greeting (rules.md §3.2: GRT-001, GRT-002, GRT-004, GRT-006).
 
-use crate::sanitize::display;
 use super::super::event::Location;
 use super::super::framer::Line;
 use super::super::response::{Status, StatusLine};
 use super::catalog as r;
 use super::{Checker, Memory, Severity};
+use crate::sanitize::display;
 
 pub(crate) fn on_greeting(c: &mut Checker, m: &mut Memory, at: Location, st: &StatusLine<'_>) {
     match st.status {

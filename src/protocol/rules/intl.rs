@@ -1,7 +1,6 @@
 //! UTF8 and LANG (rules.md §3.15, RFC 6856): UTF-001, UTF-002, LANG-001..LANG-004.
 //! UTF-003 and UTF-004 concern message data and live in `listing`.
 
-use crate::sanitize::display;
 use super::super::command::Keyword;
 use super::super::engine::{Body, Exchange};
 use super::super::event::Location;
@@ -10,6 +9,7 @@ use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
 use super::{Checker, Memory, Severity};
+use crate::sanitize::display;
 
 /// `UTF8 USER` is advertised in this context (RFC 6856 §2.2).
 fn utf8_user(s: &Session) -> Option<bool> {

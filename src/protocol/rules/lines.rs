@@ -1,6 +1,5 @@
 //! Line syntax and general response rules (rules.md §3.1: GEN-001..GEN-005, GEN-008).
 
-use crate::sanitize::display;
 use super::super::engine::BodyKind;
 use super::super::event::Location;
 use super::super::framer::{Ending, Line};
@@ -8,6 +7,7 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::catalog as r;
 use super::{Checker, Severity, server_at};
+use crate::sanitize::display;
 
 /// RFC 1939 §3: a response's first line is at most 512 octets including CRLF.
 pub const MAX_STATUS_LINE: u64 = 512;

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use crate::sanitize::display;
 use super::super::command::{Keyword, Syntax, parse_decimal};
 use super::super::engine::{Body, BodyKind, Completed, Exchange};
 use super::super::event::Location;
@@ -14,6 +13,7 @@ use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
 use super::{Checker, MAX_SHAPES, Memory, Severity, server_at};
+use crate::sanitize::display;
 
 /// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
 const PREFIX_LINES: usize = 256;

@@ -1,7 +1,6 @@
 //! State rules (rules.md §3.3 ST-*), command validity (GEN-006, GEN-009, GEN-010), USER and
 //! APOP (USR-*, APOP-001) and timers (TMO-*).
 
-use crate::sanitize::display;
 use super::super::command::{Keyword, Syntax};
 use super::super::engine::{Completed, Exchange};
 use super::super::event::{Location, Time};
@@ -11,6 +10,7 @@ use super::super::session::Session;
 use super::super::state::{AuthStep, Security, State};
 use super::catalog as r;
 use super::{Checker, Memory, Severity, contains_any, text_says_unknown_command};
+use crate::sanitize::display;
 
 /// RFC 1939 §3: an autologout timer is at least 10 minutes. Two seconds of slack for clocks
 /// and round trips.

@@ -1,6 +1,5 @@
 //! STLS (rules.md §3.13, RFC 2595) and implicit TLS (§3.14, RFC 8314), with GRT-007.
 
-use crate::sanitize::display;
 use super::super::command::Keyword;
 use super::super::engine::Exchange;
 use super::super::event::{Location, TlsFailure};
@@ -10,6 +9,7 @@ use super::super::session::Session;
 use super::super::state::{Security, State};
 use super::catalog as r;
 use super::{Checker, Memory, Severity, server_at};
+use crate::sanitize::display;
 
 pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let k = ex.keyword();
