@@ -290,9 +290,12 @@ fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
     let line = ex.cmd.redacted();
     let shown = display(line.as_bytes(), 60);
     match ex.cmd.syntax() {
-        Syntax::ProbeKeyword => c.report(&r::GEN_006, Severity::Violation, at, format!(
+        Syntax::ProbeKeyword if c.active_probes => c.report(&r::GEN_006, Severity::Violation, at, format!(
             "The made-up command \"{shown}\" was answered +OK: unknown commands get -ERR (RFC 1939 §3)."
         )),
+        // Seen passively, popscope cannot tell its probe from a command the client meant:
+        // any unknown keyword answered +OK is a warning (rules.md GEN-006).
+        Syntax::ProbeKeyword |
         Syntax::UnknownKeyword => c.report(&r::GEN_006, Severity::Warning, at, format!(
             "The unknown command \"{shown}\" was answered +OK: unknown commands get -ERR unless the server implements them as an extension."
         )),
