@@ -33,34 +33,19 @@ fn line(prefix: &str, rest: &[u8]) -> Vec<u8> {
 fn capa() -> Vec<u8> {
     let n = nasty();
     let mut v = line("+OK capabilities ", &n);
-    for l in [
-        "TOP".as_bytes().to_vec(),
-        b"UIDL".to_vec(),
-        b"USER".to_vec(),
-        b"STLS".to_vec(),
-        b"RESP-CODES".to_vec(),
-        format!("IMPLEMENTATION {OSC52}").into_bytes(),
-        line("LOGIN-DELAY ", &n)[..]
-            .strip_suffix(b"\r\n")
-            .unwrap()
-            .to_vec(),
-        line("EXPIRE ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
-        line("UTF8 ", &n).strip_suffix(b"\r\n").unwrap().to_vec(),
-        line("XHOSTILE ", &n)
-            .strip_suffix(b"\r\n")
-            .unwrap()
-            .to_vec(),
-        line("X\x1b[31mODD\u{202E} ", &n)
-            .strip_suffix(b"\r\n")
-            .unwrap()
-            .to_vec(),
-        line("SASL PLAIN ", &n)
-            .strip_suffix(b"\r\n")
-            .unwrap()
-            .to_vec(),
+    for tag in ["TOP", "UIDL", "USER", "STLS", "RESP-CODES"] {
+        v.extend(line(tag, b""));
+    }
+    v.extend(line("IMPLEMENTATION ", OSC52.as_bytes()));
+    for tag in [
+        "LOGIN-DELAY ",
+        "EXPIRE ",
+        "UTF8 ",
+        "XHOSTILE ",
+        "X\x1b[31mODD\u{202E} ",
+        "SASL PLAIN ",
     ] {
-        v.extend_from_slice(&l);
-        v.extend_from_slice(b"\r\n");
+        v.extend(line(tag, &n));
     }
     v.extend_from_slice(b".\r\n");
     v
@@ -119,13 +104,13 @@ fn answer(cmd: &[u8]) -> (Vec<u8>, bool) {
 
 /// A hostile POP3 server on loopback that answers every connection (the walk opens several).
 fn hostile_server() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map_or(0, |a| a.port());
     std::thread::spawn(move || {
         for s in l.incoming() {
             let Ok(s) = s else { return };
             std::thread::spawn(move || {
-                let mut w = s.try_clone().unwrap();
+                let Ok(mut w) = s.try_clone() else { return };
                 let mut r = BufReader::new(s);
                 let greeting = line("+OK ", &[&nasty()[..], b" <1.2@x>"].concat());
                 if w.write_all(&greeting).is_err() {
@@ -194,7 +179,7 @@ impl Checked {
 fn dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("popscope-escapes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
     d
 }
 

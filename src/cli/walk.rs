@@ -98,7 +98,10 @@ impl Walker {
             active_probes: !self.opts.passive,
             ..self.opts.engine.clone()
         };
-        let options = self.opts.conn.options(&self.opts.target, self.opts.scheme, engine);
+        let options = self
+            .opts
+            .conn
+            .options(&self.opts.target, self.opts.scheme, engine);
         let (conn, _greeting) =
             Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
         Ok(conn)
