@@ -235,6 +235,19 @@ fn no_output_of_any_subcommand_carries_server_escapes_raw() {
     c.output("check URL --json", &o);
     assert!(common::json(&o).is_object(), "no JSON report");
 
+    // A bare host: every transport, the implicit-TLS leg meeting plaintext (the error quotes
+    // the greeting), compared.
+    let host = format!("127.0.0.1:{port}");
+    let port_s = port.to_string();
+    let mut bare = vec!["check", &host, "--tls-port", &port_s];
+    bare.extend_from_slice(&login);
+    let o = popscope(&bare);
+    c.output("check HOST", &o);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("implicit TLS"), "{text}");
+    bare.push("--json");
+    c.output("check HOST --json", &popscope(&bare));
+
     // check URL --starttls: the server refuses STLS with escapes in its -ERR.
     let mut tls_args = args.clone();
     tls_args.push("--starttls");
