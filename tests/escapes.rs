@@ -296,10 +296,11 @@ fn no_output_of_any_subcommand_carries_server_escapes_raw() {
     args.extend_from_slice(&login);
     c.output("replay --against", &popscope(&args));
 
-    // import of a curl log whose server lines carry escapes.
+    // import of a curl log whose lines carry escapes (a RETR without its body gets a note
+    // that quotes the command).
     let n = String::from_utf8_lossy(&nasty()).into_owned();
     let curl = format!(
-        "* Connected to x\n< +OK {n}\n> CAPA\n< +OK\n< IMPLEMENTATION {OSC52}\n< .\n> USER u\n< -ERR {n}\n> QUIT\n< +OK {n}\n"
+        "* Connected to x\n< +OK {n}\n> CAPA\n< +OK\n< IMPLEMENTATION {OSC52}\n< .\n> USER u\n< -ERR {n}\n> RETR 1 {n}\n< +OK\n> QUIT\n< +OK {n}\n"
     );
     let curl_log = p("curl.log");
     std::fs::write(&curl_log, curl).unwrap();
