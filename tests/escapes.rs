@@ -276,7 +276,43 @@ fn no_output_of_any_subcommand_carries_server_escapes_raw() {
         &popscope(&["export", &crec, "--to", "text"]),
     );
 
-    for file in [rec.clone(), crec.clone(), text_rec.clone(), p("send.txt")] {
+    // A transcript whose client lines carry escapes too (findings quote commands).
+    let client = p("client.txt");
+    std::fs::write(
+        &client,
+        r"S: +OK ready \x1b]52;c;cHduZWQ=\x07
+C: CAPA
+S: +OK
+S: TOP
+S: .
+C: USER a\x1b]52;c;cHduZWQ=\x07
+S: +OK
+C: PASS x
+S: +OK
+C: RETR \x1b]52;c;cHduZWQ=\x07
+S: +OK
+S: .
+C: \x1b]52;c;cHduZWQ=\x07\xe2\x80\xae
+S: +OK
+C: NOOP \xe2\x80\xa8\x07
+S: +OK
+C: AUTH \x1b[31mX\xf3\xa0\x81\x81
+S: +OK
+C: TOP 1 \x1b
+S: +OK
+S: .
+C: QUIT
+S: +OK
+",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for file in [
+        rec.clone(),
+        crec.clone(),
+        text_rec.clone(),
+        p("send.txt"),
+        client,
+    ] {
         c.output(
             &format!("check --transcript {file}"),
             &popscope(&["check", "--transcript", &file]),
