@@ -38,18 +38,21 @@ pub(crate) fn on_reply(
         m.capa_answered = Some(ex.id);
     }
     if k == Keyword::Capa && st.status == Status::Err {
-        if let Some(first) = m.capa_answered {
-            // The server implements CAPA: this refusal is not "not implemented".
-            c.report(&r::CAPA_001, Severity::Info, at, format!(
-                "CAPA was refused although it was answered +OK earlier in the session (exchange {first}): CAPA is valid in AUTHORIZATION and TRANSACTION (RFC 2449 §5)."
-            ));
-        } else if m.stls_worked {
+        if m.stls_worked {
             c.report(&r::CAPA_001, Severity::Violation, at,
                 "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
         } else {
+            // Remembered: STLS working later makes this refusal the violation.
             m.capa_refused = Some(at);
-            c.report(&r::CAPA_001, Severity::Info, at,
-                "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
+            if let Some(first) = m.capa_answered {
+                // The server implements CAPA: this refusal is not "not implemented".
+                c.report(&r::CAPA_001, Severity::Info, at, format!(
+                    "CAPA was refused although it was answered +OK earlier in the session (exchange {first}): CAPA is valid in AUTHORIZATION and TRANSACTION (RFC 2449 §5)."
+                ));
+            } else {
+                c.report(&r::CAPA_001, Severity::Info, at,
+                    "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
+            }
         }
     }
     let tag = match k {
