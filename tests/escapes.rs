@@ -77,7 +77,12 @@ fn answer(cmd: &[u8]) -> (Vec<u8>, bool) {
     let reply = match verb.as_str() {
         "CAPA" => capa(),
         "STLS" => line("-ERR ", &n),
-        "USER" | "PASS" | "NOOP" | "RSET" => line("+OK ", &n),
+        "USER" | "PASS" | "RSET" => line("+OK ", &n),
+        // No control character: only code points JSON does not escape (one read of its own).
+        "NOOP" => line(
+            "+OK quiet \u{202E}\u{2028}\u{E0041}\u{3164}\u{200B}",
+            b" text",
+        ),
         "STAT" => line("+OK 2 320 ", &n),
         "LIST" | "UIDL" if arg.is_some() => line(&format!("+OK {} 120 ", arg.unwrap_or("1")), &n),
         "LIST" => {
@@ -199,7 +204,8 @@ fn no_output_of_any_subcommand_carries_server_escapes_raw() {
     args.extend_from_slice(&login);
     let rec = p("send.jsonl");
     args.extend_from_slice(&[
-        "--record", &rec, "STAT", "LIST", "UIDL", "LIST 1", "UIDL 2", "TOP 1 0", "RETR 2", "XYZZY",
+        "--record", &rec, "NOOP", "STAT", "LIST", "UIDL", "LIST 1", "UIDL 2", "TOP 1 0", "RETR 2",
+        "XYZZY",
     ]);
     let o = popscope(&args);
     c.output("send", &o);
