@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 /// Characters that are valid UTF-8 but invisible, or change how surrounding text is displayed:
 /// format characters (Unicode category Cf: bidi controls, zero-width characters, tags),
 /// line and paragraph separators, fillers that render as nothing, and variation selectors.
-fn is_invisible_or_reordering(c: char) -> bool {
+pub fn is_invisible_or_reordering(c: char) -> bool {
     matches!(c,
         '\u{00AD}'                // soft hyphen
         | '\u{034F}'              // combining grapheme joiner

@@ -172,7 +172,7 @@ fn a_bare_host_is_checked_on_every_transport_and_compared() {
         .flatten()
         .filter_map(|t| t["transport"].as_str())
         .collect();
-    assert_eq!(transports, vec!["plain", "STLS", "implicit TLS"], "{v:#}");
+    assert_eq!(transports, vec!["plain", "stls", "implicit-tls"], "{v:#}");
     let cmp: Vec<&str> = v["comparison"]
         .as_array()
         .into_iter()

@@ -139,3 +139,81 @@ fn every_passive_rule_has_a_firing_and_a_silent_fixture() {
     }
     assert!(missing.is_empty(), "\n{}", missing.join("\n"));
 }
+
+/// The findings of one fixture replayed with `config`: (rule, severity, message).
+fn replayed(name: &str, config: Config) -> Vec<(String, Severity, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rules")
+        .join(name);
+    let src = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let entries = text::parse(&src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    replay(&entries, config)
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.finding.rule.id.to_owned(),
+                f.finding.severity,
+                f.finding.message.clone(),
+            )
+        })
+        .collect()
+}
+
+fn message_of(found: &[(String, Severity, String)], rule: &str) -> String {
+    found
+        .iter()
+        .find(|(id, _, _)| id == rule)
+        .map(|(_, _, m)| m.clone())
+        .unwrap_or_else(|| panic!("no {rule} in {found:?}"))
+}
+
+#[test]
+fn the_made_up_keyword_is_a_violation_only_when_popscope_probes() {
+    let passive = replayed("gen-006.passive.trace", Config::default());
+    assert!(
+        passive
+            .iter()
+            .any(|(id, s, _)| id == "GEN-006" && *s == Severity::Warning),
+        "{passive:?}"
+    );
+    let active = replayed(
+        "gen-006.passive.trace",
+        Config {
+            active_probes: true,
+            ..Config::default()
+        },
+    );
+    assert!(
+        active
+            .iter()
+            .any(|(id, s, _)| id == "GEN-006" && *s == Severity::Violation),
+        "{active:?}"
+    );
+}
+
+#[test]
+fn capa_messages_say_what_the_server_did() {
+    let m = message_of(
+        &replayed("capa-001.answered.trace", Config::default()),
+        "CAPA-001",
+    );
+    assert!(!m.contains("not implemented"), "{m}");
+    assert!(m.contains("answered +OK earlier"), "{m}");
+    let m = message_of(
+        &replayed("capa-002.misspelled.trace", Config::default()),
+        "CAPA-002",
+    );
+    assert!(m.contains("EXPIRENEVER (meant: EXPIRE NEVER)"), "{m}");
+    assert!(m.contains("PIPELINNING (meant: PIPELINING)"), "{m}");
+    let m = message_of(
+        &replayed("capa-006.unlisted.trace", Config::default()),
+        "CAPA-006",
+    );
+    assert!(m.contains("TOP works but CAPA before login"), "{m}");
+    let m = message_of(
+        &replayed("sasl-010.fire.trace", Config::default()),
+        "CAPA-003",
+    );
+    assert!(m.contains("drops SASL"), "{m}");
+}

@@ -119,11 +119,14 @@ impl Walker {
                 self.opts.conn.max_body,
             ));
         }
-        let options = self.opts.conn.options(
-            &self.opts.target,
-            self.opts.scheme,
-            self.opts.engine.clone(),
-        );
+        let engine = Config {
+            active_probes: !self.opts.passive,
+            ..self.opts.engine.clone()
+        };
+        let options = self
+            .opts
+            .conn
+            .options(&self.opts.target, self.opts.scheme, engine);
         let (conn, _greeting) =
             Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
         Ok(conn)

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::sanitize::display;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Capability {
     /// Upper-cased tag.
@@ -18,17 +20,22 @@ pub struct Capabilities {
 /// Beyond this many lines a CAPA answer is not stored (it is still checked line by line).
 pub const MAX_STORED_CAPABILITIES: usize = 1024;
 
+/// A tag or parameter is kept up to this many characters (a CAPA line has at most 512 octets;
+/// CAPA-002 reports a longer one).
+const MAX_SHOWN_WORD: usize = 512;
+
 impl Capabilities {
     pub fn push_line(&mut self, line: &[u8]) {
         if self.list.len() >= MAX_STORED_CAPABILITIES {
             return;
         }
-        let text = String::from_utf8_lossy(line);
-        let mut words = text.split(' ').filter(|w| !w.is_empty());
+        // Stored as display text: every summary, report and JSON field built from a list
+        // shows a server's escapes escaped (a tag or parameter is never raw server bytes).
+        let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
         if let Some(tag) = words.next() {
             self.list.push(Capability {
-                tag: tag.to_ascii_uppercase(),
-                params: words.map(str::to_owned).collect(),
+                tag: display(&tag.to_ascii_uppercase(), MAX_SHOWN_WORD),
+                params: words.map(|w| display(w, MAX_SHOWN_WORD)).collect(),
             });
         }
     }
@@ -86,5 +93,20 @@ mod tests {
         assert_eq!(c.sasl_mechanisms(), vec!["PLAIN", "EXTERNAL"]);
         assert!(c.has_sasl("EXTERNAL"));
         assert_eq!(c.summary(), "SASL PLAIN external  TOP");
+    }
+
+    #[test]
+    fn tags_and_parameters_are_stored_as_display_text() {
+        let mut c = Capabilities::default();
+        c.push_line(b"IMPLEMENTATION \x1b]52;c;cHduZWQ=\x07 \xe2\x80\xa8x\xff");
+        c.push_line("X\u{E0041}TAG \u{202E}".as_bytes());
+        assert_eq!(
+            c.summary(),
+            "IMPLEMENTATION \\x1b]52;c;cHduZWQ=\\x07 \\u{2028}x\\xff  X\\u{E0041}TAG \\u{202E}"
+        );
+        assert!(crate::sanitize::is_clean(&c.summary()));
+        assert!(crate::sanitize::is_clean(
+            &serde_json::to_string(&c).unwrap_or_default()
+        ));
     }
 }

@@ -27,6 +27,9 @@ pub struct Config {
     pub implicit_tls: bool,
     /// Severity overrides by rule ID.
     pub severity_overrides: Vec<(&'static str, Severity)>,
+    /// popscope's active probes run in this session (`check` without `--passive`): its made-up
+    /// keyword answered +OK is then a violation (GEN-006); watched passively, a warning.
+    pub active_probes: bool,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             max_line: 64 * 1024,
             implicit_tls: false,
             severity_overrides: Vec::new(),
+            active_probes: false,
         }
     }
 }
@@ -181,7 +185,7 @@ impl Engine {
     pub fn new(config: Config) -> Self {
         Engine {
             session: Session::new(config.implicit_tls),
-            checker: Checker::new(config.severity_overrides.clone()),
+            checker: Checker::new(config.severity_overrides.clone(), config.active_probes),
             memory: rules::Memory::default(),
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::protocol::rules::show;
-use crate::protocol::{Finding, Severity, Transition};
+use crate::protocol::{Finding, Security, Severity, Transition};
+use crate::sanitize::display;
 use crate::transcript::replay::{LocatedFinding, Replayed};
 
 /// Counts per severity.
@@ -16,6 +16,18 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// "1 violation, 2 warnings, 0 info": the counts as a person reads them.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} {}, {} {}, {} info",
+            self.violation,
+            plural(Severity::Violation, self.violation),
+            self.warning,
+            plural(Severity::Warning, self.warning),
+            self.info
+        )
+    }
+
     pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Summary {
         let mut s = Summary::default();
         for f in findings {
@@ -133,19 +145,12 @@ pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
             out.push_str(&wrap(&f.message, 96, "            "));
             if let Some(text) = lines.get(lf.line.wrapping_sub(1)) {
                 let text = text.strip_suffix(b"\r").unwrap_or(text);
-                out.push_str(&format!("            > {}\n", show(text, 100)));
+                out.push_str(&format!("            > {}\n", display(text, 100)));
             }
         }
     }
     let s = Summary::of(r.findings.iter().map(|lf| &lf.finding));
-    out.push_str(&format!(
-        "\n{} violation{}, {} warning{}, {} info\n",
-        s.violation,
-        if s.violation == 1 { "" } else { "s" },
-        s.warning,
-        if s.warning == 1 { "" } else { "s" },
-        s.info
-    ));
+    out.push_str(&format!("\n{}\n", s.counts()));
     out
 }
 
@@ -194,6 +199,20 @@ pub struct LiveRun<'a> {
     pub result: &'a crate::cli::walk::WalkResult,
 }
 
+/// A transport in the JSON reports, in the vocabulary of `check --transcript`'s `transport`
+/// (the engine's [`Security`]): `plain`, `stls`, `implicit-tls`. `label` is the text report's
+/// name for it ("plain", "STLS", "implicit TLS").
+fn transport_json(label: &str) -> Value {
+    let security = if label.eq_ignore_ascii_case("STLS") {
+        Security::Stls
+    } else if label.to_ascii_lowercase().starts_with("implicit") {
+        Security::ImplicitTls
+    } else {
+        Security::Plain
+    };
+    json!(security)
+}
+
 fn walk_json(run: &LiveRun<'_>) -> Value {
     let r = run.result;
     let findings: Vec<Value> = r
@@ -209,7 +228,7 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
         .collect();
     json!({
         "target": run.url,
-        "transport": run.transport,
+        "transport": transport_json(run.transport),
         "summary": Summary::of(r.findings.iter().map(|(_, f)| f)),
         "findings": findings,
         "tls": r.tls,
@@ -304,10 +323,7 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
             }
         }
         let s = Summary::of(r.findings.iter().map(|(_, f)| f));
-        out.push_str(&format!(
-            "\n{} violations, {} warnings, {} info\n\n",
-            s.violation, s.warning, s.info
-        ));
+        out.push_str(&format!("\n{}\n\n", s.counts()));
     }
     if !comparison.is_empty() {
         out.push_str("comparison of the transports:\n");
@@ -316,4 +332,65 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::walk::WalkResult;
+    use crate::protocol::Location;
+    use crate::protocol::rules::catalog;
+
+    fn finding(severity: Severity) -> Finding {
+        Finding {
+            rule: &catalog::GEN_006,
+            severity,
+            message: "m".into(),
+            suspected: false,
+            at: Location {
+                exchange: 1,
+                direction: None,
+                offset: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        let result = WalkResult {
+            findings: vec![
+                (0, finding(Severity::Violation)),
+                (0, finding(Severity::Warning)),
+            ],
+            ..WalkResult::default()
+        };
+        let run = |transport| LiveRun {
+            url: "pop3s://h".into(),
+            transport,
+            result: &result,
+        };
+        let text = live_text(&[run("implicit TLS")], &[]);
+        assert!(
+            text.contains("\n1 violation, 1 warning, 0 info\n"),
+            "{text}"
+        );
+        assert!(text.contains("✖ 1 violation\n"), "{text}");
+        assert_eq!(
+            Summary::default().counts(),
+            "0 violations, 0 warnings, 0 info"
+        );
+        // The JSON names transports as the engine does (`check --transcript`'s `transport`).
+        for (label, json) in [
+            ("implicit TLS", "implicit-tls"),
+            ("STLS", "stls"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(live_json(&[run(label)], &[])["transport"], json);
+            assert_eq!(
+                live_json(&[run(label), run(label)], &[])["transports"][1]["transport"],
+                json
+            );
+        }
+        assert_eq!(json!(Security::ImplicitTls), "implicit-tls");
+    }
 }

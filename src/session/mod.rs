@@ -102,7 +102,7 @@ impl Outcome {
     pub fn text(&self) -> String {
         self.reply
             .as_ref()
-            .map(|r| String::from_utf8_lossy(&r.text).into_owned())
+            .map(|r| crate::sanitize::display(&r.text, 200))
             .unwrap_or_default()
     }
 }

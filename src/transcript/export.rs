@@ -122,11 +122,7 @@ pub fn bundle(source: &str, s: &Session) -> String {
         env!("CARGO_PKG_VERSION")
     );
     let summary = crate::report::Summary::of(r.findings.iter().map(|f| &f.finding));
-    let _ = writeln!(
-        out,
-        "## Findings: {} violations, {} warnings, {} info\n",
-        summary.violation, summary.warning, summary.info
-    );
+    let _ = writeln!(out, "## Findings: {}\n", summary.counts());
     for lf in &r.findings {
         let f = &lf.finding;
         let _ = writeln!(

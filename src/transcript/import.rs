@@ -73,7 +73,7 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
         } else {
             out.push(line_entry(*n, false, b"."));
             if !noted {
-                notes.push(format!("line {n}: the log has no data for {} (the body went elsewhere); a terminator was assumed", cmd.redacted()));
+                notes.push(format!("line {n}: the log has no data for {} (the body went elsewhere); a terminator was assumed", crate::sanitize::display(cmd.redacted().as_bytes(), 80)));
                 noted = true;
             }
         }

@@ -12,7 +12,9 @@
 //! {"type":"finding","t":0.0520,"rule":"ST-001","severity":"violation","message":"…","exchange":3}
 //! ```
 //! `data` holds the exact octets of one read or write: `text` when they are UTF-8 without
-//! control characters other than CR, LF and TAB, `b64` otherwise. `state` and `finding`
+//! control characters other than CR, LF and TAB and without invisible or reordering characters
+//! (bidi overrides, U+2028, tags: JSON does not escape them, `cat` would show them raw), `b64`
+//! otherwise. `state` and `finding`
 //! records say what the engine of the recording popscope derived; a re-check ignores them and
 //! runs today's engine on the data. A file may hold several sessions, each from its header.
 
@@ -86,7 +88,10 @@ pub enum Record {
 fn clean_text(bytes: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(bytes).ok()?;
     s.chars()
-        .all(|c| !c.is_control() || matches!(c, '\r' | '\n' | '\t'))
+        .all(|c| {
+            (!c.is_control() || matches!(c, '\r' | '\n' | '\t'))
+                && !crate::sanitize::is_invisible_or_reordering(c)
+        })
         .then_some(s)
 }
 

@@ -69,7 +69,7 @@ pub fn parse(input: &[u8]) -> Result<Vec<Entry>, ParseError> {
         } else {
             return Err(err(format!(
                 "expected 'C: ', 'S: ', '-- ' or '#', found \"{}\"",
-                crate::protocol::rules::show(raw, 40)
+                crate::sanitize::display(raw, 40)
             )));
         };
         entries.push(Entry {

@@ -275,7 +275,7 @@ fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) ->
         .unwrap_or_default();
     if crate::protocol::response::StatusLine::looks_like_status(first_line) {
         return TransportError::PlaintextOnTlsPort {
-            first: crate::protocol::rules::show(first_line, 40),
+            first: crate::sanitize::display(first_line, 40),
         };
     }
     let rustls_err = e

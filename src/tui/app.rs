@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::protocol::command::{Command, Keyword, suggested_keywords};
-use crate::protocol::rules::show;
 use crate::protocol::{Event, Finding, Severity, State, Time, TransportEvent};
 use crate::session::Note;
 use crate::session::task::{Summary, Update};
@@ -638,7 +637,7 @@ impl App {
         let why = if cmd.keyword == Keyword::Dele && self.confirm_dele {
             Some(format!(
                 "DELE {} marks the message deleted; QUIT then removes it from the server.",
-                show(cmd.arg(0).unwrap_or_default(), 20)
+                display(cmd.arg(0).unwrap_or_default(), 20)
             ))
         } else if known_state && cmd.keyword != Keyword::Other && !cmd.keyword.valid_in(self.state)
         {

@@ -9,7 +9,8 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::{Security, State};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, server_at, show, text_says_unknown_command};
+use super::{Checker, Memory, Severity, server_at, text_says_unknown_command};
+use crate::sanitize::display;
 
 pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let login = matches!(
@@ -33,14 +34,25 @@ pub(crate) fn on_reply(
 ) {
     let k = ex.keyword();
     let ok = st.status == Status::Ok;
+    if k == Keyword::Capa && ok && m.capa_answered.is_none() {
+        m.capa_answered = Some(ex.id);
+    }
     if k == Keyword::Capa && st.status == Status::Err {
         if m.stls_worked {
             c.report(&r::CAPA_001, Severity::Violation, at,
                 "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
         } else {
+            // Remembered: STLS working later makes this refusal the violation.
             m.capa_refused = Some(at);
-            c.report(&r::CAPA_001, Severity::Info, at,
-                "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
+            if let Some(first) = m.capa_answered {
+                // The server implements CAPA: this refusal is not "not implemented".
+                c.report(&r::CAPA_001, Severity::Info, at, format!(
+                    "CAPA was refused although it was answered +OK earlier in the session (exchange {first}): CAPA is valid in AUTHORIZATION and TRANSACTION (RFC 2449 §5)."
+                ));
+            } else {
+                c.report(&r::CAPA_001, Severity::Info, at,
+                    "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
+            }
         }
     }
     let tag = match k {
@@ -52,16 +64,29 @@ pub(crate) fn on_reply(
         Keyword::Lang => "LANG",
         _ => return,
     };
-    match (ok, s.advertises(tag)) {
+    // A TOP or UIDL that works is judged against the TRANSACTION list, else against the list
+    // the client saw before login (in the same security context): clients look there.
+    let before_login = s.state == State::Transaction
+        && s.caps.trans.is_none()
+        && matches!(k, Keyword::Top | Keyword::Uidl);
+    let advertised = if before_login {
+        s.caps.auth.as_ref().map(|c| c.has(tag))
+    } else {
+        s.advertises(tag)
+    };
+    match (ok, advertised) {
         (false, Some(true)) if text_says_unknown_command(st.text) && k != Keyword::User => {
             c.report(&r::CAPA_006, Severity::Warning, at, format!(
                 "{tag} is advertised in CAPA but {k} was answered like an unknown command (\"{}\").",
-                show(st.text, 50)
+                display(st.text, 50)
             ));
         }
         (true, Some(false)) if matches!(k, Keyword::Top | Keyword::Uidl) && !s.skipped_login => {
             c.report_once_per_exchange(&r::CAPA_006, Severity::Info, at, || {
-                format!("{k} works but CAPA does not advertise {tag}; some clients require it to be listed.")
+                format!(
+                    "{k} works but CAPA{} does not advertise {tag}; some clients require it to be listed (RFC 2449 §6).",
+                    if before_login { " before login" } else { "" }
+                )
             });
         }
         _ => {}
@@ -86,14 +111,14 @@ pub(crate) fn capa_line(
     } else if content[0] == b'.' {
         Some(format!(
             "a tag starting with '.' (\"{}\")",
-            show(content, 40)
+            display(content, 40)
         ))
     } else {
         let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
         if tag.is_empty() || !tag.iter().all(|b| (0x21..0x7f).contains(b)) {
             Some(format!(
                 "a line whose tag is not printable ASCII (\"{}\")",
-                show(content, 40)
+                display(content, 40)
             ))
         } else {
             None
@@ -122,6 +147,7 @@ pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: 
         ));
     }
     informational(c, at, &new);
+    misspelled(c, at, &new);
     arguments(c, at, &new);
     if in_trans {
         if let Some(auth) = &s.caps.auth {
@@ -184,6 +210,75 @@ fn informational(c: &mut Checker, at: Location, caps: &Capabilities) {
         c.report_once_per_exchange(&r::CAPA_012, Severity::Info, at, || {
             format!("Private capabilities (X…): {}.", private.join(", "))
         });
+    }
+}
+
+/// The capabilities of RFC 2449 §6, 2595, 3206, 6856.
+const KNOWN_TAGS: [&str; 13] = [
+    "TOP",
+    "USER",
+    "SASL",
+    "RESP-CODES",
+    "LOGIN-DELAY",
+    "PIPELINING",
+    "EXPIRE",
+    "UIDL",
+    "IMPLEMENTATION",
+    "STLS",
+    "AUTH-RESP-CODE",
+    "UTF8",
+    "LANG",
+];
+
+/// Known tags that take parameters: a tag glued to its parameter (`EXPIRENEVER`) is one of these.
+const TAGS_WITH_PARAMS: [&str; 5] = ["EXPIRE", "LOGIN-DELAY", "SASL", "IMPLEMENTATION", "UTF8"];
+
+/// What an unknown, non-private tag probably meant: a known tag glued to its parameter, or a
+/// known tag with one letter wrong, missing or extra.
+fn meant(tag: &str) -> Option<String> {
+    if KNOWN_TAGS.contains(&tag) || tag.starts_with('X') {
+        return None;
+    }
+    for known in TAGS_WITH_PARAMS {
+        if let Some(param) = tag.strip_prefix(known)
+            && !param.is_empty()
+            && param.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Some(format!("{known} {param}"));
+        }
+    }
+    KNOWN_TAGS
+        .iter()
+        .find(|k| k.len() >= 4 && one_edit_apart(tag.as_bytes(), k.as_bytes()))
+        .map(|k| (*k).to_owned())
+}
+
+/// `a` and `b` differ by one substitution, insertion or deletion.
+fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 || a == b {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        short[prefix + 1..] == long[prefix + 1..]
+    } else {
+        short[prefix..] == long[prefix + 1..]
+    }
+}
+
+/// CAPA-002 (info): a tag that is a known capability misspelled, e.g. GNU Mailutils 3.15's
+/// `EXPIRENEVER` for `EXPIRE NEVER`. Clients look for the right form and miss it.
+fn misspelled(c: &mut Checker, at: Location, caps: &Capabilities) {
+    let found: Vec<String> = caps
+        .tags()
+        .filter_map(|t| meant(t).map(|m| format!("{t} (meant: {m})")))
+        .collect();
+    if !found.is_empty() {
+        c.report(&r::CAPA_002, Severity::Info, at, format!(
+            "CAPA lists {}: no such capability; a tag is separated from its parameters by a space and clients look for the registered name (RFC 2449 §5, §6).",
+            found.join(", ")
+        ));
     }
 }
 
@@ -254,6 +349,7 @@ fn number_param(caps: &Capabilities, tag: &str) -> Option<u64> {
 }
 
 /// CAPA-003, CAPA-007, CAPA-008, SASL-010: the TRANSACTION list against the AUTHORIZATION list.
+/// SASL dropped after an AUTH is both CAPA-003 (rules.md lists no SASL exception) and SASL-010.
 fn compare_with_authorization(
     c: &mut Checker,
     s: &Session,
@@ -271,7 +367,6 @@ fn compare_with_authorization(
     let missing: Vec<&str> = auth
         .tags()
         .filter(|t| !exempt.contains(t) && !trans.has(t))
-        .filter(|t| !(*t == "SASL" && s.sasl_done))
         .collect();
     if !missing.is_empty() {
         c.report_once(&r::CAPA_003, Severity::Violation, at, || {

@@ -7,6 +7,7 @@ use super::super::response::{REGISTERED_CODES, ResponseCode, Status, StatusLine}
 use super::super::session::Session;
 use super::catalog as r;
 use super::{Checker, Severity};
+use crate::sanitize::display;
 
 /// Where each registered code may appear (RFC 2449 §8.1, RFC 3206, RFC 6856 §5): only on -ERR,
 /// and only in replies to these commands (`None`: any command).
@@ -42,7 +43,7 @@ pub(crate) fn on_reply(
         if resp_codes == Some(true) {
             c.report(&r::RC_001, Severity::Violation, at, format!(
                 "The reply starts a response code \"[{}\" that does not parse: the server advertises RESP-CODES, so text starting with '[' must be [level/level].",
-                code.raw
+                display(code.raw.as_bytes(), 60)
             ));
         }
         return;

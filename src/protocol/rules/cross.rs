@@ -3,8 +3,9 @@
 
 use super::super::event::{Finding, Location};
 use super::super::session::Session;
+use super::Severity;
 use super::catalog as r;
-use super::{Severity, show};
+use crate::sanitize::display;
 
 fn at() -> Location {
     Location::default()
@@ -25,7 +26,7 @@ pub fn repeated_timestamp(
         severity: if apop_implemented { Severity::Violation } else { Severity::Warning },
         message: format!(
             "Two connections got the same APOP timestamp {}: it must differ on every greeting, or an APOP login can be replayed (RFC 1939 §7).",
-            show(a, 60)
+            display(a, 60)
         ),
         suspected: false,
         at: at(),
@@ -51,8 +52,8 @@ pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
                 message: format!(
                     "Message {n} ({} octets) had uid \"{}\" and has \"{}\" in the next session: a uid persists across sessions (RFC 1939 §7).",
                     m.size.unwrap_or(0),
-                    show(u1, 40),
-                    show(u2, 40)
+                    display(u1, 40),
+                    display(u2, 40)
                 ),
                 suspected: false,
                 at: at(),

@@ -4,7 +4,8 @@ use super::super::event::Location;
 use super::super::framer::Line;
 use super::super::response::{Status, StatusLine};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, show};
+use super::{Checker, Memory, Severity};
+use crate::sanitize::display;
 
 pub(crate) fn on_greeting(c: &mut Checker, m: &mut Memory, at: Location, st: &StatusLine<'_>) {
     match st.status {
@@ -13,7 +14,7 @@ pub(crate) fn on_greeting(c: &mut Checker, m: &mut Memory, at: Location, st: &St
             "The greeting is -ERR: the server refuses service (expect it to close); a greeting is a positive response."),
         _ => c.report(&r::GRT_002, Severity::Violation, at, format!(
             "The first line \"{}\" is not a +OK greeting.",
-            show(st.indicator, 20)
+            display(st.indicator, 20)
         )),
     }
     if let Some(code) = &st.code
@@ -62,13 +63,13 @@ fn timestamp_problem(text: &[u8]) -> Option<String> {
     let ts = apop_timestamp(text)?;
     let inner = &ts[1..ts.len() - 1];
     if inner.contains(&b' ') {
-        return Some(format!("{} contains a space", show(&ts, 60)));
+        return Some(format!("{} contains a space", display(&ts, 60)));
     }
     match memchr::memchr(b'@', inner) {
-        None => Some(format!("{} has no '@'", show(&ts, 60))),
-        Some(0) => Some(format!("{} has nothing before the '@'", show(&ts, 60))),
+        None => Some(format!("{} has no '@'", display(&ts, 60))),
+        Some(0) => Some(format!("{} has nothing before the '@'", display(&ts, 60))),
         Some(i) if i + 1 == inner.len() => {
-            Some(format!("{} has no domain after the '@'", show(&ts, 60)))
+            Some(format!("{} has no domain after the '@'", display(&ts, 60)))
         }
         Some(_) => None,
     }
@@ -79,7 +80,7 @@ pub(crate) fn extra_line(c: &mut Checker, at: Location, line: &Line<'_>) {
     c.report_once_per_exchange(&r::GRT_001, Severity::Violation, at, || {
         format!(
             "After its greeting the server sent \"{}\" before any command: the greeting is one line and nothing follows it.",
-            show(line.content, 60)
+            display(line.content, 60)
         )
     });
 }

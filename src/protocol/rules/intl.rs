@@ -8,7 +8,8 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
-use super::{Checker, Memory, Severity, show};
+use super::{Checker, Memory, Severity};
+use crate::sanitize::display;
 
 /// `UTF8 USER` is advertised in this context (RFC 6856 §2.2).
 fn utf8_user(s: &Session) -> Option<bool> {
@@ -136,7 +137,7 @@ fn lang_changed(c: &mut Checker, at: Location, range: &[u8], text: &[u8]) {
     if !matches {
         c.report(&r::LANG_002, Severity::Violation, at, format!(
             "LANG {range} was answered \"+OK {}\": the reply must start with the language tag chosen, matching {range} (RFC 6856 §3.2).",
-            show(text, 60)
+            display(text, 60)
         ));
     }
     if std::str::from_utf8(text).is_err() {
@@ -156,7 +157,7 @@ pub(crate) fn lang_line(c: &mut Checker, at: Location, content: &[u8]) {
         c.report_once_per_exchange(&r::LANG_004, Severity::Warning, at, || {
             format!(
                 "The language list line \"{}\" does not start with a language tag (RFC 6856 §3.2).",
-                show(content, 60)
+                display(content, 60)
             )
         });
     }

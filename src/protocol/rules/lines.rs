@@ -6,7 +6,8 @@ use super::super::framer::{Ending, Line};
 use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::catalog as r;
-use super::{Checker, Severity, server_at, show};
+use super::{Checker, Severity, server_at};
+use crate::sanitize::display;
 
 /// RFC 1939 §3: a response's first line is at most 512 octets including CRLF.
 pub const MAX_STATUS_LINE: u64 = 512;
@@ -27,14 +28,14 @@ pub(crate) fn status_line(
     if memchr::memchr(b'\r', line.content).is_some() {
         c.report(&r::GEN_001, Severity::Violation, at, format!(
             "A status line contains a bare CR (\"{}\"): every line ends in CRLF and CR appears nowhere else.",
-            show(line.content, 80)
+            display(line.content, 80)
         ));
     }
     if st.status != Status::Invalid && !st.indicator_exact {
         // A server that gets the case wrong gets it wrong every time: say it once.
         c.report_once(&r::GEN_002, Severity::Violation, at, || format!(
             "The server answered \"{}\": the status indicator must be exactly +OK or -ERR in upper case; clients that compare exactly (or only test for '+') misread it.",
-            show(st.indicator, 8)
+            display(st.indicator, 8)
         ));
     } else if st.status == Status::Invalid && at.exchange != 0 {
         c.report(
@@ -43,7 +44,7 @@ pub(crate) fn status_line(
             at,
             format!(
                 "The reply \"{}\" starts with neither +OK nor -ERR.",
-                show(line.content, 60)
+                display(line.content, 60)
             ),
         );
     }
@@ -54,7 +55,7 @@ pub(crate) fn status_line(
             at,
             format!(
                 "\"{}\": after {} comes the end of the line or one space, then text.",
-                show(line.content, 40),
+                display(line.content, 40),
                 st.status.as_str()
             ),
         );
@@ -100,7 +101,7 @@ fn status_text(c: &mut Checker, s: &Session, at: Location, text: &[u8], new_lang
         at,
         format!(
             "The status text \"{}\" is not ASCII: {why}.",
-            show(text, 60)
+            display(text, 60)
         ),
     );
 }

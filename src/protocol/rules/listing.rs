@@ -12,7 +12,8 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
-use super::{Checker, MAX_SHAPES, Memory, Severity, server_at, show};
+use super::{Checker, MAX_SHAPES, Memory, Severity, server_at};
+use crate::sanitize::display;
 
 /// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
 const PREFIX_LINES: usize = 256;
@@ -178,7 +179,7 @@ pub(crate) fn unstuffed_dot(c: &mut Checker, at: Location, content: &[u8]) {
     c.report_once_per_exchange(&r::ML_002, Severity::Violation, at, || {
         format!(
             "The data line \"{}\" starts with a single '.': lines starting with '.' are sent with one more '.' (dot-stuffing, RFC 1939 §3). A message line that is just '.' ends the reply early.",
-            show(content, 40)
+            display(content, 40)
         )
     });
 }
@@ -268,7 +269,7 @@ pub(crate) fn message_line(
             };
             c.report(&r::UTF_003, severity, at, format!(
                 "Raw non-ASCII octets in the message header (\"{}\") before UTF-8 mode: {}",
-                show(content, 50),
+                display(content, 50),
                 if utf8_advertised {
                     "the server advertises UTF8, so it must send a surrogate or refuse with -ERR [UTF8] until the client issues UTF8 (RFC 6856 §2.1, §5)."
                 } else {
@@ -342,7 +343,7 @@ fn split_pair(text: &[u8]) -> Result<Pair<'_>, PairProblem> {
         });
     }
     let n = number_token(first)?;
-    let n = u32::try_from(n).map_err(|_| PairProblem::NotNumeric(show(first, 20)))?;
+    let n = u32::try_from(n).map_err(|_| PairProblem::NotNumeric(display(first, 20)))?;
     Ok((n, second, parts.next()))
 }
 
@@ -354,9 +355,9 @@ fn number_token(tok: &[u8]) -> Result<u64, PairProblem> {
         .first()
         .is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-');
     Err(if looks_numeric {
-        PairProblem::NotDecimal(show(tok, 20))
+        PairProblem::NotDecimal(display(tok, 20))
     } else {
-        PairProblem::NotNumeric(show(tok, 20))
+        PairProblem::NotNumeric(display(tok, 20))
     })
 }
 
@@ -463,7 +464,7 @@ pub(crate) fn uid_line(
     };
     if extra.is_some() {
         c.report_once_per_exchange(&r::UIDL_001, Severity::Violation, at, || {
-            format!("The UIDL line \"{}\" has text after the uid: a unique-id listing is `msg SP uid` and nothing more (RFC 1939 §7).", show(content, 60))
+            format!("The UIDL line \"{}\" has text after the uid: a unique-id listing is `msg SP uid` and nothing more (RFC 1939 §7).", display(content, 60))
         });
     }
     check_uid(c, at, uid);
@@ -487,7 +488,7 @@ pub(crate) fn uid_line(
                 };
                 c.report(&r::UIDL_004, severity, at, format!(
                     "Messages {first} and {n} share the uid \"{}\"{}: uids are unique within a listing (identical copies may share one).",
-                    show(uid, 40),
+                    display(uid, 40),
                     if differ { " although their sizes differ" } else { "" }
                 ));
             }
@@ -505,7 +506,7 @@ fn check_uid(c: &mut Checker, at: Location, uid: &[u8]) {
         c.report_once_per_exchange(&r::UIDL_002, Severity::Violation, at, || {
             format!(
                 "The uid \"{}\" is not 1 to 70 characters in 0x21-0x7E (RFC 1939 §7).",
-                show(uid, 80)
+                display(uid, 80)
             )
         });
     }
@@ -517,7 +518,7 @@ fn track_uid(c: &mut Checker, s: &mut Session, at: Location, n: u32, uid: &[u8])
     };
     match &entry.uid {
         Some(old) if **old != *uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
-            format!("Message {n} had the uid \"{}\" earlier and \"{}\" now: the number-to-uid map is fixed for the session.", show(old, 40), show(uid, 40))
+            format!("Message {n} had the uid \"{}\" earlier and \"{}\" now: the number-to-uid map is fixed for the session.", display(old, 40), display(uid, 40))
         }),
         _ => entry.uid = Some(uid.into()),
     }
@@ -729,7 +730,7 @@ fn message_number(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
     let k = ex.keyword();
     match ex.cmd.syntax() {
         Syntax::BadMessageNumber => {
-            let arg = ex.cmd.arg(0).map(|a| show(a, 20));
+            let arg = ex.cmd.arg(0).map(|a| display(a, 20));
             c.report(&r::MSG_009, Severity::Violation, at, match arg {
                 Some(a) => format!("{k} {a} was answered +OK: \"{a}\" is not a valid message number (decimal, from 1)."),
                 None => format!("{k} without a message number was answered +OK."),
@@ -739,7 +740,7 @@ fn message_number(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
         Syntax::BadLineCount => {
             c.report(&r::TOP_002, Severity::Violation, at, format!(
                 "\"{}\" was answered +OK: TOP needs a non-negative number of lines (RFC 1939 §7).",
-                show(ex.cmd.redacted().as_bytes(), 40)
+                display(ex.cmd.redacted().as_bytes(), 40)
             ));
             return;
         }
@@ -773,14 +774,14 @@ fn stat_reply(c: &mut Checker, s: &Session, m: &mut Memory, at: Location, text: 
                     at,
                     format!(
                         "STAT answered \"+OK {}\": \"{tok}\" is not a plain decimal number.",
-                        show(text, 40)
+                        display(text, 40)
                     ),
                 );
             }
             Err(_) => {
                 return c.report(&r::MSG_001, Severity::Violation, at, format!(
                 "STAT answered \"+OK {}\": the reply must be `+OK count octets` (RFC 1939 §5).",
-                show(text, 40)
+                display(text, 40)
             ));
             }
         };
@@ -887,8 +888,8 @@ fn uidl_one(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, text: &[u
             at,
             format!(
                 "UIDL {n} returns \"{}\", the full listing said \"{}\" (RFC 1939 §7).",
-                show(uid, 40),
-                show(known, 40)
+                display(uid, 40),
+                display(known, 40)
             ),
         );
     }

@@ -41,6 +41,8 @@ pub(crate) struct Memory {
     /// CAPA-001: STLS was accepted, CAPA was refused (and where).
     pub stls_worked: bool,
     pub capa_refused: Option<Location>,
+    /// CAPA-001: the exchange of the first CAPA answered +OK (CAPA is implemented).
+    pub capa_answered: Option<u32>,
     /// LANG-001: LANG answered +OK / -ERR in [AUTHORIZATION, TRANSACTION].
     pub lang_ok: [bool; 2],
     pub lang_refused: [Option<Location>; 2],
@@ -64,6 +66,8 @@ pub(crate) const MAX_SHAPES: usize = 4096;
 pub(crate) struct Checker {
     pub(crate) found: Vec<Finding>,
     overrides: Vec<(&'static str, Severity)>,
+    /// popscope's active probes run in this session ([`super::Config::active_probes`]).
+    pub(crate) active_probes: bool,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
     /// Rules already reported where a rule reports once per session.
@@ -71,9 +75,10 @@ pub(crate) struct Checker {
 }
 
 impl Checker {
-    pub(crate) fn new(overrides: Vec<(&'static str, Severity)>) -> Self {
+    pub(crate) fn new(overrides: Vec<(&'static str, Severity)>, active_probes: bool) -> Self {
         Checker {
             overrides,
+            active_probes,
             ..Checker::default()
         }
     }
@@ -164,27 +169,6 @@ pub(crate) fn client_at(exchange: u32, offset: u64) -> Location {
         direction: Some(Direction::Client),
         offset,
     }
-}
-
-/// Bytes shown to a person inside a message: printable ASCII as is, the rest escaped,
-/// cut to `max` characters.
-pub fn show(bytes: &[u8], max: usize) -> String {
-    let mut s = String::new();
-    for &b in bytes {
-        if s.len() >= max {
-            s.push('…');
-            break;
-        }
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
 }
 
 /// Reply text suggesting the server took a command for an unknown one. Text is not significant

@@ -7,7 +7,8 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
-use super::{Checker, Severity, show, text_says_unknown_command};
+use super::{Checker, Severity, text_says_unknown_command};
+use crate::sanitize::display;
 
 /// Mechanisms whose client speaks first: without an initial response the server's first
 /// challenge is empty (RFC 5034 §4).
@@ -104,7 +105,7 @@ pub(crate) fn on_challenge(
         Some(p) if is_base64(p) => {}
         _ => c.report(&r::SASL_002, Severity::Violation, at, format!(
             "The SASL challenge \"{}\" is not '+', one space and base64: it must hold nothing else (RFC 5034 §4).",
-            show(content, 60)
+            display(content, 60)
         )),
     }
     if s.state == State::Transaction || s.sasl_done {
@@ -123,21 +124,22 @@ pub(crate) fn on_challenge(
     }
     if sasl.challenges == 0 {
         let mech = sasl.mechanism.as_str();
+        let shown = display(mech.as_bytes(), 40);
         if sasl.initial_response && NO_INITIAL_RESPONSE.contains(&mech) {
             c.report(&r::SASL_005, Severity::Violation, at, format!(
-                "{mech} cannot take an initial response, yet the server continued the exchange: it must answer -ERR."
+                "{shown} cannot take an initial response, yet the server continued the exchange: it must answer -ERR."
             ));
         }
         if !sasl.initial_response && is_client_first(mech) && payload.is_some_and(|p| !p.is_empty())
         {
             c.report(&r::SASL_006, Severity::Violation, at, format!(
-                "{mech} is client-first and no initial response was sent, so the first challenge must be empty (exactly \"+ \"), not \"{}\".",
-                show(content, 40)
+                "{shown} is client-first and no initial response was sent, so the first challenge must be empty (exactly \"+ \"), not \"{}\".",
+                display(content, 40)
             ));
         }
         if cannot_be_real(mech) {
             c.report(&r::SASL_007, Severity::Violation, at, format!(
-                "\"{mech}\" cannot be a real SASL mechanism, yet the server sent a challenge: unsupported mechanisms get -ERR."
+                "\"{shown}\" cannot be a real SASL mechanism, yet the server sent a challenge: unsupported mechanisms get -ERR."
             ));
         }
     }
@@ -165,6 +167,7 @@ pub(crate) fn on_reply(
         return;
     };
     let mech = sasl.mechanism.as_str();
+    let shown = display(mech.as_bytes(), 40);
     if st.status == Status::Ok {
         if (s.state == State::Transaction && !s.skipped_login) || s.sasl_done {
             c.report(&r::SASL_001, Severity::Violation, at,
@@ -182,7 +185,7 @@ pub(crate) fn on_reply(
                 &r::SASL_005,
                 Severity::Violation,
                 at,
-                format!("{mech} cannot take an initial response, yet the server accepted one."),
+                format!("{shown} cannot take an initial response, yet the server accepted one."),
             );
         }
         if cannot_be_real(mech) {
@@ -190,23 +193,23 @@ pub(crate) fn on_reply(
                 &r::SASL_007,
                 Severity::Violation,
                 at,
-                format!("\"{mech}\" cannot be a real SASL mechanism, yet AUTH succeeded."),
+                format!("\"{shown}\" cannot be a real SASL mechanism, yet AUTH succeeded."),
             );
         } else if s.current_caps().is_some_and(|caps| !caps.has_sasl(mech)) {
             c.report(&r::SASL_007, Severity::Info, at, format!(
-                "{mech} was accepted although CAPA does not list it (RFC 2595 §9 lets a server hide PLAIN before TLS)."
+                "{shown} was accepted although CAPA does not list it (RFC 2595 §9 lets a server hide PLAIN before TLS)."
             ));
         }
         let t = st.text;
         if t.len() >= 8 && !t.contains(&b' ') && is_base64(t) {
             c.report(&r::SASL_008, Severity::Info, at, format!(
                 "The text after +OK (\"{}\") looks like SASL data: POP3 has no success data; final server data must come as a '+ ' challenge first.",
-                show(t, 40)
+                display(t, 40)
             ));
         }
         if SECURITY_LAYER.contains(&mech) {
             c.report(&r::SASL_013, Severity::Info, at, format!(
-                "{mech} can negotiate a security layer; if it did, everything after this CRLF is wrapped and popscope cannot decode it."
+                "{shown} can negotiate a security layer; if it did, everything after this CRLF is wrapped and popscope cannot decode it."
             ));
         }
         if mech == "EXTERNAL" {
@@ -225,13 +228,13 @@ pub(crate) fn on_reply(
                 &r::SASL_007,
                 Severity::Warning,
                 at,
-                format!("{mech} is listed in the SASL capability but was refused as unsupported."),
+                format!("{shown} is listed in the SASL capability but was refused as unsupported."),
             );
         }
         if sasl.last_client.is_some() && text_says_unknown_command(st.text) {
             c.report(&r::SASL_009, Severity::Info, at, format!(
                 "The exchange ended with \"-ERR {}\": the text suggests the server read the client's SASL response as a command.",
-                show(st.text, 60)
+                display(st.text, 60)
             ));
         }
         if mech == "EXTERNAL" && s.client_cert {

@@ -9,7 +9,8 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::{AuthStep, Security, State};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, contains_any, show, text_says_unknown_command};
+use super::{Checker, Memory, Severity, contains_any, text_says_unknown_command};
+use crate::sanitize::display;
 
 /// RFC 1939 §3: an autologout timer is at least 10 minutes. Two seconds of slack for clocks
 /// and round trips.
@@ -98,7 +99,7 @@ pub(crate) fn on_reply(
         ) {
             c.suspect(&r::ST_005, at, format!(
                 "{k} after a successful login got \"-ERR {}\": the text suggests the server does not consider the session logged in (suspected: only +OK/-ERR is significant).",
-                show(st.text, 60)
+                display(st.text, 60)
             ));
         }
     }
@@ -125,7 +126,7 @@ pub(crate) fn on_reply(
     {
         c.suspect(&r::GEN_010, at, format!(
             "A {}-octet command line got \"-ERR {}\": a server that implements CAPA accepts lines up to 255 octets (suspected: only the text says so).",
-            ex.cmd.wire_len, show(st.text, 60)
+            ex.cmd.wire_len, display(st.text, 60)
         ));
     }
 
@@ -223,7 +224,7 @@ fn already_authenticated_text(
         c.suspect(rule, at, format!(
             "{} after the TLS handshake got \"-ERR {}\": the text suggests the server skipped AUTHORIZATION (suspected until a TRANSACTION command succeeds without login; try STAT).",
             ex.keyword(),
-            show(st.text, 60)
+            display(st.text, 60)
         ));
     }
 }
@@ -287,11 +288,14 @@ fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
         return;
     }
     let line = ex.cmd.redacted();
-    let shown = show(line.as_bytes(), 60);
+    let shown = display(line.as_bytes(), 60);
     match ex.cmd.syntax() {
-        Syntax::ProbeKeyword => c.report(&r::GEN_006, Severity::Violation, at, format!(
+        Syntax::ProbeKeyword if c.active_probes => c.report(&r::GEN_006, Severity::Violation, at, format!(
             "The made-up command \"{shown}\" was answered +OK: unknown commands get -ERR (RFC 1939 §3)."
         )),
+        // Seen passively, popscope cannot tell its probe from a command the client meant:
+        // any unknown keyword answered +OK is a warning (rules.md GEN-006).
+        Syntax::ProbeKeyword |
         Syntax::UnknownKeyword => c.report(&r::GEN_006, Severity::Warning, at, format!(
             "The unknown command \"{shown}\" was answered +OK: unknown commands get -ERR unless the server implements them as an extension."
         )),
@@ -352,7 +356,7 @@ pub(crate) fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
     c.report_once_per_exchange(&r::ST_007, Severity::Violation, at, || {
         format!(
             "After its QUIT reply the server sent \"{}\": after QUIT it sends nothing more and closes.",
-            show(line.content, 60)
+            display(line.content, 60)
         )
     });
 }
@@ -417,7 +421,7 @@ pub(crate) fn on_server_close(
         ) {
             c.report(&r::GEN_006, Severity::Warning, at, format!(
                 "The server closed the connection instead of answering the unknown command \"{}\" with -ERR.",
-                show(&ex.cmd.verb, 30)
+                display(&ex.cmd.verb, 30)
             ));
         } else if s.any_caps().is_some() && ex.cmd.wire_len <= 255 && long_arg {
             c.report(&r::GEN_010, Severity::Violation, at, format!(

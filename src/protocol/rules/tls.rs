@@ -8,7 +8,8 @@ use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::{Security, State};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, server_at, show};
+use super::{Checker, Memory, Severity, server_at};
+use crate::sanitize::display;
 
 pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let k = ex.keyword();
@@ -75,7 +76,7 @@ pub(crate) fn on_reply(
     {
         c.report(&r::TLS_002, Severity::Warning, at, format!(
             "STLS is advertised but was refused (\"{}\"): a server should not advertise STLS when it is likely to fail (RFC 8314 §4).",
-            show(st.full_text, 60)
+            display(st.full_text, 60)
         ));
     }
 }
@@ -85,7 +86,7 @@ pub(crate) fn plaintext_before_handshake(c: &mut Checker, exchange: u32, line: &
     c.report_once_per_exchange(&r::TLS_003, Severity::Violation, server_at(exchange, line.offset), || {
         format!(
             "After its +OK to STLS the server sent plaintext (\"{}\") before the TLS handshake: the handshake begins right after that CRLF (RFC 2595 §4). popscope drops these octets; a client that keeps them can be fed forged responses (response injection).",
-            show(line.content, 60)
+            display(line.content, 60)
         )
     });
 }
@@ -95,7 +96,7 @@ pub(crate) fn data_after_handshake(c: &mut Checker, at: Location, line: &Line<'_
     c.report_once_per_exchange(&r::GRT_007, Severity::Violation, at, || {
         format!(
             "After the STLS handshake the server sent \"{}\" before the client said anything: no new greeting follows STLS; the next server data is the reply to the client's next command.",
-            show(line.content, 60)
+            display(line.content, 60)
         )
     });
 }
