@@ -29,6 +29,27 @@ fn sev_style(app: &App, s: Severity) -> Style {
     }
 }
 
+/// Text that may hold server bytes (a finding's message, a capability, a certificate name),
+/// made safe to draw: control and invisible characters become visible escapes (`\x1b`),
+/// never dropped. Text that is already clean is drawn as it is (not escaped twice).
+fn safe(text: &str) -> String {
+    if crate::sanitize::is_clean(text) {
+        text.to_owned()
+    } else {
+        crate::sanitize::display(text.as_bytes(), usize::MAX)
+    }
+}
+
+/// Cuts `text` into pieces of at most `width` characters (at least one piece).
+fn wrap_chars(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        return vec![String::new()];
+    }
+    chars.chunks(width).map(|c| c.iter().collect()).collect()
+}
+
 fn block<'a>(app: &App, title: &'a str, focused: bool) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
@@ -221,7 +242,7 @@ fn draw_state(f: &mut Frame, app: &App, area: Rect) {
     lines.push(Line::raw(""));
     lines.push(Line::styled(security, app.theme.dim));
     lines.push(Line::styled("why:", app.theme.dim));
-    lines.push(Line::styled(app.last_reason.clone(), app.theme.server));
+    lines.push(Line::styled(safe(&app.last_reason), app.theme.server));
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(block(app, "State", false));
@@ -333,10 +354,17 @@ fn draw_transcript(f: &mut Frame, app: &App, area: Rect) {
         };
         lines.push(Line::styled(msg, app.theme.dim));
     } else {
+        // Following: the last row at the bottom. Otherwise the cursor near the middle, but
+        // never scrolled past the end (no blank rows below the last) and always on screen.
+        let bottom = app.transcript.top_for_bottom(n - 1, inner_h);
         let top = if app.follow {
-            app.transcript.top_for_bottom(n - 1, inner_h)
+            bottom
         } else {
-            app.cursor.saturating_sub(inner_h / 2).min(n - 1)
+            let cursor = app.cursor.min(n - 1);
+            app.cursor
+                .saturating_sub(inner_h / 2)
+                .min(bottom)
+                .max(app.transcript.top_for_bottom(cursor, inner_h))
         };
         let mut i = top;
         while lines.len() < inner_h && i < n {
@@ -381,39 +409,64 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Findings;
     let inner_h = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(2) as usize;
-    let first = app
-        .selected_finding
-        .saturating_sub(inner_h.saturating_sub(1));
+    // Each finding wraps onto lines indented under its message.
+    let finding_lines = |i: usize| -> Vec<Line> {
+        let Some((fd, _)) = app.findings.get(i) else {
+            return Vec::new();
+        };
+        let head = format!("{} {:<9}", sev_mark(fd.severity), fd.rule.id);
+        let section = fd.rule.rfc.split(',').next().unwrap_or_default();
+        let rest = format!(
+            " {section:<14} {}{}",
+            if fd.suspected { "(suspected) " } else { "" },
+            safe(&fd.message)
+        );
+        let indent = head.chars().count();
+        let room = width.saturating_sub(indent).max(8);
+        let mut out: Vec<Line> = wrap_chars(&rest, room)
+            .into_iter()
+            .enumerate()
+            .map(|(k, piece)| {
+                let lead = if k == 0 {
+                    Span::styled(head.clone(), sev_style(app, fd.severity))
+                } else {
+                    Span::raw(" ".repeat(indent))
+                };
+                Line::from(vec![lead, Span::styled(piece, app.theme.server)])
+            })
+            .collect();
+        if focused && i == app.selected_finding {
+            out = out
+                .into_iter()
+                .map(|l| l.patch_style(app.theme.selection))
+                .collect();
+        }
+        out
+    };
     let lines: Vec<Line> = if app.findings.is_empty() {
         vec![Line::styled("no findings yet", app.theme.dim)]
     } else {
-        app.findings
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(inner_h)
-            .map(|(i, (fd, _))| {
-                let head = format!("{} {:<9}", sev_mark(fd.severity), fd.rule.id);
-                let section = fd.rule.rfc.split(',').next().unwrap_or_default();
-                let rest = format!(
-                    " {section:<14} {}{}",
-                    if fd.suspected { "(suspected) " } else { "" },
-                    fd.message
-                );
-                let rest: String = rest
-                    .chars()
-                    .take(width.saturating_sub(head.chars().count()))
-                    .collect();
-                let mut l = Line::from(vec![
-                    Span::styled(head, sev_style(app, fd.severity)),
-                    Span::styled(rest, app.theme.server),
-                ]);
-                if focused && i == app.selected_finding {
-                    l = l.patch_style(app.theme.selection);
-                }
-                l
-            })
-            .collect()
+        // The selected finding is on screen, whole when it fits; earlier ones fill above it.
+        let selected = app.selected_finding.min(app.findings.len() - 1);
+        let mut first = selected;
+        let mut used = finding_lines(selected).len();
+        while first > 0 {
+            let h = finding_lines(first - 1).len();
+            if used + h > inner_h {
+                break;
+            }
+            used += h;
+            first -= 1;
+        }
+        let mut lines = Vec::with_capacity(inner_h);
+        for i in first..app.findings.len() {
+            if lines.len() >= inner_h {
+                break;
+            }
+            lines.extend(finding_lines(i));
+        }
+        lines.truncate(inner_h.max(1));
+        lines
     };
     let title = format!(
         "Findings ✖{} ⚠{} ℹ{}",
@@ -427,61 +480,103 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_session(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Session;
-    let mut lines: Vec<Line> = Vec::new();
-    let kv = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k}: "), app.theme.dim),
-            Span::styled(v, app.theme.server),
-        ])
-    };
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
+    // Entries: a key, its value (server text made safe) and the value's style.
+    let mut entries: Vec<(&str, String, Style)> = Vec::new();
     match &app.tls {
         Some(t) => {
-            lines.push(kv("TLS", format!("{} {}", t.version, t.cipher)));
+            entries.push((
+                "TLS",
+                safe(&format!("{} {}", t.version, t.cipher)),
+                app.theme.server,
+            ));
             if let Some(c) = t.chain.first() {
-                lines.push(kv("cert", format!("{} (until {})", c.subject, c.not_after)));
+                entries.push((
+                    "cert",
+                    safe(&format!("{} (until {})", c.subject, c.not_after)),
+                    app.theme.server,
+                ));
             }
-            lines.push(Line::from(vec![
-                Span::styled("verdict: ", app.theme.dim),
-                Span::styled(
-                    if t.insecure {
-                        format!("{} — NOT VERIFIED (--insecure)", t.verdict)
-                    } else {
-                        t.verdict.clone()
-                    },
-                    if t.verdict == "verified" && !t.insecure {
-                        app.theme.state_visited
-                    } else {
-                        app.theme.violation
-                    },
-                ),
-            ]));
+            let verdict = if t.insecure {
+                format!("{} — NOT VERIFIED (--insecure)", t.verdict)
+            } else {
+                t.verdict.clone()
+            };
+            entries.push((
+                "verdict",
+                safe(&verdict),
+                if t.verdict == "verified" && !t.insecure {
+                    app.theme.state_visited
+                } else {
+                    app.theme.violation
+                },
+            ));
         }
-        None => lines.push(kv("TLS", "none".into())),
+        None => entries.push(("TLS", "none".into(), app.theme.server)),
     }
     let caps = &app.summary.caps;
-    if let Some(c) = &caps.pre_tls {
-        lines.push(kv("CAPA before TLS", c.summary()));
-    }
-    if let Some(c) = &caps.auth {
-        lines.push(kv("CAPA", c.summary()));
-    }
-    if let Some(c) = &caps.trans {
-        lines.push(kv("CAPA after login", c.summary()));
+    for (k, c) in [
+        ("CAPA before TLS", &caps.pre_tls),
+        ("CAPA", &caps.auth),
+        ("CAPA after login", &caps.trans),
+    ] {
+        if let Some(c) = c {
+            let text = crate::sanitize::display(c.summary().as_bytes(), usize::MAX);
+            entries.push((k, text, app.theme.server));
+        }
     }
     if let Some((n, o)) = app.summary.stat {
-        lines.push(kv("maildrop", format!("{n} messages, {o} octets")));
+        entries.push((
+            "maildrop",
+            format!("{n} messages, {o} octets"),
+            app.theme.server,
+        ));
     }
-    let p = Paragraph::new(lines)
-        .wrap(Wrap { trim: true })
-        .block(block(app, "Session", focused));
-    f.render_widget(p, area);
+    // Wrapped by hand so the panel knows its height and scrolls (↑↓ when focused).
+    let mut lines: Vec<Line> = Vec::new();
+    for (k, v, style) in entries {
+        let key = format!("{k}: ");
+        let first_room = width.saturating_sub(key.chars().count()).max(1);
+        let chars: Vec<char> = v.chars().collect();
+        let (head, tail) = chars.split_at(first_room.min(chars.len()));
+        lines.push(Line::from(vec![
+            Span::styled(key, app.theme.dim),
+            Span::styled(head.iter().collect::<String>(), style),
+        ]));
+        let tail: String = tail.iter().collect();
+        if !tail.is_empty() {
+            for piece in wrap_chars(&tail, width.saturating_sub(2)) {
+                lines.push(Line::from(vec![Span::raw("  "), Span::styled(piece, style)]));
+            }
+        }
+    }
+    let max_scroll = lines.len().saturating_sub(inner_h);
+    app.session_max_scroll.set(max_scroll);
+    let scroll = app.session_scroll.min(max_scroll);
+    let title = if max_scroll > 0 {
+        format!(
+            "Session {}-{}/{}{}",
+            scroll + 1,
+            (scroll + inner_h).min(lines.len()),
+            lines.len(),
+            if focused { " ↑↓" } else { " (Tab here, ↑↓)" }
+        )
+    } else {
+        "Session".to_owned()
+    };
+    let lines: Vec<Line> = lines.into_iter().skip(scroll).take(inner_h).collect();
+    f.render_widget(
+        Paragraph::new(lines).block(block(app, &title, focused)),
+        area,
+    );
 }
 
 fn draw_line(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::CommandLine;
     let prompt = if app.line.searching {
         "/ "
-    } else if app.summary.sasl_open {
+    } else if app.secret_mode() {
         "SASL › "
     } else {
         "› "
@@ -690,7 +785,7 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
         ]),
         Line::styled(fd.rule.summary, app.theme.dim),
         Line::raw(""),
-        Line::styled(fd.message.clone(), app.theme.server),
+        Line::styled(safe(&fd.message), app.theme.server),
         Line::raw(""),
     ];
     if fd.suspected {
@@ -729,7 +824,7 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
         Line::styled(
             format!(
                 "Send \"{}\"?",
-                crate::sanitize::display(line.as_bytes(), 60)
+                crate::sanitize::display(crate::protocol::redact::typed_form(line).as_bytes(), 60)
             ),
             app.theme.title,
         ),
