@@ -151,9 +151,7 @@ pub fn load(path: Option<&std::path::Path>) -> Result<Vec<Binding>, String> {
         return Ok(table);
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), e.message()))?;
+    let doc = super::theme::parse_toml(&text).map_err(|e| format!("{}:{e}", path.display()))?;
     for (entry, keys) in &doc {
         let (scope, act) = entry.split_once('.').ok_or_else(|| {
             format!(

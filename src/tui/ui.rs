@@ -40,14 +40,48 @@ fn safe(text: &str) -> String {
     }
 }
 
-/// Cuts `text` into pieces of at most `width` characters (at least one piece).
-fn wrap_chars(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let chars: Vec<char> = text.chars().collect();
-    if chars.is_empty() {
-        return vec![String::new()];
+/// Wraps `text` at spaces into lines of at most `first` characters for the first line and
+/// `rest` for the others; a word longer than a line is cut. At least one line.
+fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut len = 0usize;
+    let room = |out: &Vec<String>| if out.is_empty() { first } else { rest }.max(1);
+    for word in text.split_inclusive(' ') {
+        if len == 0 && word.trim().is_empty() {
+            continue;
+        }
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let r = room(&out);
+            // The word's trailing space may hang past the edge.
+            let visible = word.len() - usize::from(word.last() == Some(&' '));
+            if len + visible <= r {
+                len += word.len();
+                line.extend(word);
+                break;
+            }
+            if len > 0 {
+                out.push(std::mem::take(&mut line).trim_end().to_owned());
+                len = 0;
+                continue;
+            }
+            let tail = word.split_off(r.min(word.len()));
+            out.push(word.into_iter().collect());
+            word = tail;
+            if word.is_empty() {
+                break;
+            }
+        }
+        if len >= room(&out) {
+            out.push(std::mem::take(&mut line).trim_end().to_owned());
+            len = 0;
+        }
     }
-    chars.chunks(width).map(|c| c.iter().collect()).collect()
+    if !line.is_empty() || out.is_empty() {
+        out.push(line.trim_end().to_owned());
+    }
+    out
 }
 
 fn block<'a>(app: &App, title: &'a str, focused: bool) -> Block<'a> {
@@ -374,6 +408,20 @@ fn draw_transcript(f: &mut Frame, app: &App, area: Rect) {
             }
             i += 1;
         }
+        // Rows ran out before the panel did: fill from above, the tail of a taller row
+        // included, so the last row sits on the bottom line.
+        let mut above = top;
+        while lines.len() < inner_h && above > 0 {
+            above -= 1;
+            if let Some(row) = app.transcript.get(above) {
+                let selected = focused && above == app.cursor;
+                let mut earlier = row_lines(app, row, width, selected);
+                let keep = earlier.len().min(inner_h - lines.len());
+                earlier.drain(..earlier.len() - keep);
+                earlier.append(&mut lines);
+                lines = earlier;
+            }
+        }
         lines.truncate(inner_h.max(1));
         if let Some(q) = app.search.as_ref().filter(|q| !q.is_empty()) {
             let q = q.to_lowercase();
@@ -414,16 +462,27 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
         let Some((fd, _)) = app.findings.get(i) else {
             return Vec::new();
         };
-        let head = format!("{} {:<9}", sev_mark(fd.severity), fd.rule.id);
+        let head = format!("{} {:<9} ", sev_mark(fd.severity), fd.rule.id);
         let section = fd.rule.rfc.split(',').next().unwrap_or_default();
         let rest = format!(
-            " {section:<14} {}{}",
+            "{section:<14} {}{}",
             if fd.suspected { "(suspected) " } else { "" },
             safe(&fd.message)
         );
         let indent = head.chars().count();
         let room = width.saturating_sub(indent).max(8);
-        let mut out: Vec<Line> = wrap_chars(&rest, room)
+        // In the focused panel the selected finding is wrapped whole; the others take a line
+        // each, so the panel still gives the overview.
+        let pieces = if focused && i == app.selected_finding {
+            wrap(&rest, room, room)
+        } else if rest.chars().count() > room {
+            let mut cut: String = rest.chars().take(room.saturating_sub(1)).collect();
+            cut.push('…');
+            vec![cut]
+        } else {
+            vec![rest]
+        };
+        let mut out: Vec<Line> = pieces
             .into_iter()
             .enumerate()
             .map(|(k, piece)| {
@@ -537,18 +596,17 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
     for (k, v, style) in entries {
         let key = format!("{k}: ");
-        let first_room = width.saturating_sub(key.chars().count()).max(1);
-        let chars: Vec<char> = v.chars().collect();
-        let (head, tail) = chars.split_at(first_room.min(chars.len()));
-        lines.push(Line::from(vec![
-            Span::styled(key, app.theme.dim),
-            Span::styled(head.iter().collect::<String>(), style),
-        ]));
-        let tail: String = tail.iter().collect();
-        if !tail.is_empty() {
-            for piece in wrap_chars(&tail, width.saturating_sub(2)) {
-                lines.push(Line::from(vec![Span::raw("  "), Span::styled(piece, style)]));
-            }
+        let first_room = width.saturating_sub(key.chars().count());
+        for (i, piece) in wrap(&v, first_room, width.saturating_sub(2))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                Span::styled(key.clone(), app.theme.dim)
+            } else {
+                Span::raw("  ")
+            };
+            lines.push(Line::from(vec![lead, Span::styled(piece, style)]));
         }
     }
     let max_scroll = lines.len().saturating_sub(inner_h);
@@ -653,7 +711,7 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
             && panels.iter().all(|s| {
                 app.keys
                     .iter()
-                    .any(|o| o.scope == *s && o.keys == b.keys && o.act == b.act)
+                    .any(|o| o.scope == *s && o.keys == b.keys && o.act == b.act && o.desc == b.desc)
             })
     };
     let mut groups: Vec<(&'static str, Vec<&keys::Binding>)> = vec![
@@ -849,4 +907,24 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
             .block(block(app, "Confirm", true)),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap("aa bb cc", 5, 5), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("aa bb cc", 2, 8), vec!["aa", "bb cc"]);
+        assert_eq!(wrap("abcdefgh", 3, 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3, 3), vec![""]);
+        assert_eq!(wrap("x abcdefg", 4, 4), vec!["x", "abcd", "efg"]);
+        assert_eq!(wrap("aa  bb", 3, 3), vec!["aa", "bb"]);
+        for w in 1..12 {
+            for l in wrap("TLS TLSv1.3 AES_256_GCM_SHA384  CAPA  X", w, w) {
+                assert!(l.chars().count() <= w, "{w}: {l:?}");
+            }
+        }
+    }
 }
