@@ -290,17 +290,37 @@ fn the_confirm_dialog_masks_passwords_digests_and_sasl_payloads() {
             "c4c9334bac",
             "APOP mrose ********************************",
         ),
-        ("AUTH PLAIN AGFsaWNlAHMzY3JldA==", "AGFsaWNl", "AUTH PLAIN ********"),
+        (
+            "AUTH PLAIN AGFsaWNlAHMzY3JldA==",
+            "AGFsaWNl",
+            "AUTH PLAIN ********",
+        ),
     ] {
         app.line.set(line.into());
-        assert!(app.key(key(KeyCode::Enter)).is_empty(), "{line}: sent unasked");
-        assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })), "{line}");
+        assert!(
+            app.key(key(KeyCode::Enter)).is_empty(),
+            "{line}: sent unasked"
+        );
+        assert!(
+            matches!(app.overlay, Some(Overlay::Confirm { .. })),
+            "{line}"
+        );
         let s = text_of(&render(&app, 110, 32));
         assert!(!s.contains(secret), "{line} shown in clear:\n{s}");
-        assert!(s.contains(&format!("Send \"{}", &shown[..shown.len().min(40)])), "{s}");
+        assert!(
+            s.contains(&format!("Send \"{}", &shown[..shown.len().min(40)])),
+            "{s}"
+        );
         // Confirmed, it goes as typed; history keeps no secret.
-        assert_eq!(app.key(key(KeyCode::Char('y'))), vec![Action::Send(line.as_bytes().to_vec())]);
-        assert!(app.line.history.iter().all(|h| !h.contains(secret)), "{:?}", app.line.history);
+        assert_eq!(
+            app.key(key(KeyCode::Char('y'))),
+            vec![Action::Send(line.as_bytes().to_vec())]
+        );
+        assert!(
+            app.line.history.iter().all(|h| !h.contains(secret)),
+            "{:?}",
+            app.line.history
+        );
     }
 }
 
@@ -317,7 +337,11 @@ fn a_leading_space_or_a_tab_does_not_hide_a_password() {
         assert!(!s.contains("hunter2"), "{line:?}:\n{s}");
         let out = app.key(key(KeyCode::Enter));
         assert_eq!(out, vec![Action::Send(line.as_bytes().to_vec())]);
-        assert_eq!(app.line.history.last().map(String::as_str), Some("PASS"), "{line:?}");
+        assert_eq!(
+            app.line.history.last().map(String::as_str),
+            Some("PASS"),
+            "{line:?}"
+        );
         // The engine reads no PASS in it, but its row is masked all the same.
         app.apply(Update::Event(
             Time(9_000_000),
@@ -342,7 +366,10 @@ fn lines_typed_while_an_auth_is_pending_are_sasl_responses() {
     app.state = popscope::protocol::State::Authorization(popscope::protocol::AuthStep::Idle);
     let out = typed(&mut app, "AUTH PLAIN");
     assert!(out.is_empty());
-    assert_eq!(app.key(key(KeyCode::Enter)), vec![Action::Send(b"AUTH PLAIN".to_vec())]);
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::Send(b"AUTH PLAIN".to_vec())]
+    );
     // The challenge has not come yet: the response is typed masked, sent as a response only.
     typed(&mut app, "AGFsaWNlAHMzY3JldA==");
     assert_eq!(app.masked_input(), "*".repeat(20));
@@ -352,10 +379,20 @@ fn lines_typed_while_an_auth_is_pending_are_sasl_responses() {
         app.key(key(KeyCode::Enter)),
         vec![Action::SaslLine(b"AGFsaWNlAHMzY3JldA==".to_vec())]
     );
-    assert!(app.line.history.iter().all(|h| !h.contains("AGFsaWNl")), "{:?}", app.line.history);
+    assert!(
+        app.line.history.iter().all(|h| !h.contains("AGFsaWNl")),
+        "{:?}",
+        app.line.history
+    );
     // Once the AUTH has its final reply, lines are commands again.
     let auth = Command::parse(b"AUTH PLAIN", 12);
-    app.apply(Update::Event(Time(9_000_000), Event::Command { exchange: 30, command: Box::new(auth) }));
+    app.apply(Update::Event(
+        Time(9_000_000),
+        Event::Command {
+            exchange: 30,
+            command: Box::new(auth),
+        },
+    ));
     assert!(app.secret_mode());
     let r = popscope::protocol::event::Reply {
         exchange: 30,
@@ -383,7 +420,10 @@ fn esc_drops_the_line_colon_opens_a_command_and_tab_leaves_an_empty_line() {
     assert!(app.line.text.is_empty() && app.line.completions.is_empty());
     // ':' from a panel is a colon command, not an empty line to the server.
     app.key(key(KeyCode::Char(':')));
-    assert_eq!((app.focus, app.line.text.as_str()), (Focus::CommandLine, ":"));
+    assert_eq!(
+        (app.focus, app.line.text.as_str()),
+        (Focus::CommandLine, ":")
+    );
     typed(&mut app, "help");
     assert_eq!(app.key(key(KeyCode::Enter)), Vec::<Action>::new());
     assert_eq!(app.overlay, Some(Overlay::Help));
@@ -397,7 +437,10 @@ fn esc_drops_the_line_colon_opens_a_command_and_tab_leaves_an_empty_line() {
     assert_eq!(app.focus, Focus::Session);
     // 'i' opens an empty line.
     app.key(key(KeyCode::Char('i')));
-    assert_eq!((app.focus, app.line.text.as_str()), (Focus::CommandLine, ""));
+    assert_eq!(
+        (app.focus, app.line.text.as_str()),
+        (Focus::CommandLine, "")
+    );
 }
 
 #[test]
@@ -433,7 +476,10 @@ fn completion_follows_tls_and_utf8() {
     app.line.set(String::new());
     let c = app.candidates();
     assert!(c.contains(&"USER".to_owned()), "{c:?}");
-    assert!(!c.contains(&"STLS".to_owned()) && !c.contains(&"UTF8".to_owned()), "{c:?}");
+    assert!(
+        !c.contains(&"STLS".to_owned()) && !c.contains(&"UTF8".to_owned()),
+        "{c:?}"
+    );
 }
 
 /// The transcript panel's inner lines (between its borders) as text.
@@ -445,7 +491,7 @@ fn transcript_rows(s: &str, state_w: usize) -> Vec<String> {
         .unwrap_or(0);
     lines[top + 1..]
         .iter()
-        .take_while(|l| !l.chars().nth(state_w).is_some_and(|c| c == '└'))
+        .take_while(|l| l.chars().nth(state_w).is_none_or(|c| c != '└'))
         .map(|l| l.chars().skip(state_w + 1).collect::<String>())
         .collect()
 }
@@ -463,16 +509,28 @@ fn scrolling_up_from_the_end_leaves_no_blank_rows() {
             app.key(key(KeyCode::Up));
             let s = text_of(&render(&app, 110, h));
             let rows = transcript_rows(&s, 30);
-            let total: usize = (0..n).filter_map(|i| app.transcript.get(i)).map(|r| r.height()).sum();
+            let total: usize = (0..n)
+                .filter_map(|i| app.transcript.get(i))
+                .map(|r| r.height())
+                .sum();
             if total <= rows.len() {
                 continue;
             }
             checked += 1;
-            let blank = rows.iter().filter(|r| r.trim_end_matches('│').trim().is_empty()).count();
-            assert_eq!(blank, 0, "{h} rows, {ups} up: blank rows in the transcript:\n{s}");
+            let blank = rows
+                .iter()
+                .filter(|r| r.trim_end_matches('│').trim().is_empty())
+                .count();
+            assert_eq!(
+                blank, 0,
+                "{h} rows, {ups} up: blank rows in the transcript:\n{s}"
+            );
         }
     }
-    assert!(checked > 10, "only {checked} screens had a transcript longer than the panel");
+    assert!(
+        checked > 10,
+        "only {checked} screens had a transcript longer than the panel"
+    );
 }
 
 #[test]
@@ -488,23 +546,45 @@ fn the_clock_runs_on_across_a_reconnect() {
         .unwrap_or_default();
     assert!(last.0 > 10_000, "{last:?}");
     // A new connection counts from zero.
-    app.apply(Update::Note(Time(2_000), Note::Connected { addr: "127.0.0.1:110".into() }));
+    app.apply(Update::Note(
+        Time(2_000),
+        Note::Connected {
+            addr: "127.0.0.1:110".into(),
+        },
+    ));
     let row = app.transcript.len() - 1;
     let t = app.transcript.get(row).map(|r| r.time).unwrap_or_default();
-    assert!(t > last, "the new connection's row at {t:?}, before the last one at {last:?}");
+    assert!(
+        t > last,
+        "the new connection's row at {t:?}, before the last one at {last:?}"
+    );
     // With the wall-clock moment of :reconnect known, the clock jumps to it.
     app.clock_base = 3_600.0;
     app.reconnect_wall = Some(3_900.0);
-    app.apply(Update::Note(Time(1_000), Note::Connected { addr: "127.0.0.1:110".into() }));
-    let t = app.transcript.get(app.transcript.len() - 1).map(|r| r.time).unwrap_or_default();
+    app.apply(Update::Note(
+        Time(1_000),
+        Note::Connected {
+            addr: "127.0.0.1:110".into(),
+        },
+    ));
+    let t = app
+        .transcript
+        .get(app.transcript.len() - 1)
+        .map(|r| r.time)
+        .unwrap_or_default();
     assert_eq!(t, Time(300_001_000));
     let s = text_of(&render(&app, 110, 32));
-    assert!(s.contains("01:05:00.001 ── connected to 127.0.0.1:110"), "{s}");
+    assert!(
+        s.contains("01:05:00.001 ── connected to 127.0.0.1:110"),
+        "{s}"
+    );
 }
 
 #[test]
 fn the_session_panel_scrolls_and_findings_wrap() {
-    let long: String = (1..=30).map(|i| format!("S: X-LONG-CAPABILITY-{i}\n")).collect();
+    let long: String = (1..=30)
+        .map(|i| format!("S: X-LONG-CAPABILITY-{i}\n"))
+        .collect();
     let trace = format!(
         "S: +OK ready\nC: CAPA\nS: +OK\n{long}S: USER\nS: .\nC: USER demo\nS: +OK\nC: PASS x\nS: -ERR {}\n",
         "word ".repeat(30)
@@ -518,20 +598,17 @@ fn the_session_panel_scrolls_and_findings_wrap() {
         app.key(key(KeyCode::Down));
     }
     let s = text_of(&render(&app, 80, 24));
-    assert!(s.contains("X-LONG-CAPABILITY-30") && s.contains("USER"), "{s}");
+    assert!(
+        s.contains("X-LONG-CAPABILITY-30") && s.contains("USER"),
+        "{s}"
+    );
     assert!(app.session_scroll <= app.session_max_scroll.get());
     app.key(key(KeyCode::Up));
     assert_eq!(app.session_scroll + 1, app.session_max_scroll.get());
     // A finding longer than the panel is wrapped, not cut.
-    let long_finding = app
-        .findings
-        .iter()
-        .map(|(f, _)| f.message.clone())
-        .max_by_key(|m| m.chars().count())
-        .unwrap_or_default();
-    assert!(long_finding.chars().count() > 60, "{long_finding}");
-    let tail: String = long_finding.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-    let few: String = (1..=5).map(|i| format!("S: X-LONG-CAPABILITY-{i}\n")).collect();
+    let few: String = (1..=5)
+        .map(|i| format!("S: X-LONG-CAPABILITY-{i}\n"))
+        .collect();
     let trace = trace.replace(&long, &few);
     let long_finding = app_from(&trace)
         .findings
@@ -540,13 +617,27 @@ fn the_session_panel_scrolls_and_findings_wrap() {
         .max_by_key(|m| m.chars().count())
         .unwrap_or_default();
     assert!(long_finding.chars().count() > 100, "{long_finding}");
-    let tail: String = long_finding.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = long_finding
+        .chars()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let mut app = app_from(&trace);
     app.focus = Focus::Findings;
-    let target = app.findings.iter().position(|(f, _)| f.message == long_finding).unwrap_or(0);
+    let target = app
+        .findings
+        .iter()
+        .position(|(f, _)| f.message == long_finding)
+        .unwrap_or(0);
     app.selected_finding = target;
     let s = text_of(&render(&app, 110, 40));
-    assert!(s.contains(tail.trim()), "'{tail}' of a long finding not shown:\n{s}");
+    assert!(
+        s.contains(tail.trim()),
+        "'{tail}' of a long finding not shown:\n{s}"
+    );
 }
 
 #[test]
@@ -557,7 +648,9 @@ fn escapes_in_findings_and_the_session_panel_are_shown_not_dropped() {
     let s = text_of(&render(&app, 160, 40));
     let session: Vec<&str> = s.lines().filter(|l| l.contains("IMPLEMENTATION")).collect();
     assert!(
-        session.iter().any(|l| l.contains("\\x1b]52;c;cHduZWQ=\\x07")),
+        session
+            .iter()
+            .any(|l| l.contains("\\x1b]52;c;cHduZWQ=\\x07")),
         "{s}"
     );
     assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
@@ -568,8 +661,11 @@ fn a_broken_config_toml_is_an_error_naming_the_file_and_line() {
     let dir = std::env::temp_dir().join(format!("popscope-cfg-{}", std::process::id()));
     let cfg = dir.join("popscope");
     std::fs::create_dir_all(&cfg).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(cfg.join("config.toml"), "confirm_dele = false\ntheme = \"light\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        cfg.join("config.toml"),
+        "confirm_dele = false\ntheme = \"light\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
         .arg("pop3://127.0.0.1:1")
         .env("XDG_CONFIG_HOME", &dir)

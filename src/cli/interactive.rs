@@ -38,9 +38,9 @@ fn config_value(key: &str) -> Result<Option<toml::Value>, CliError> {
 pub fn confirm_dele() -> Result<bool, CliError> {
     match config_value("confirm_dele")? {
         None => Ok(true),
-        Some(v) => v.as_bool().ok_or_else(|| {
-            CliError::usage("config.toml: confirm_dele: expected true or false")
-        }),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| CliError::usage("config.toml: confirm_dele: expected true or false")),
     }
 }
 

@@ -7,7 +7,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::protocol::command::{Command, Keyword, suggested_keywords};
 use crate::protocol::redact;
-use crate::protocol::rules::show;
 use crate::protocol::{Event, Finding, Severity, State, Time, TransportEvent};
 use crate::session::Note;
 use crate::session::task::{Summary, Update};
@@ -410,7 +409,12 @@ impl App {
                     Some(i) => self.masked_sent.remove(i).1,
                     None => command.redacted(),
                 };
-                let mut row = Row::new(at, RowKind::Client, display(text.as_bytes(), ROW_TEXT), exchange);
+                let mut row = Row::new(
+                    at,
+                    RowKind::Client,
+                    display(text.as_bytes(), ROW_TEXT),
+                    exchange,
+                );
                 if std::mem::take(&mut self.deliberate_next) {
                     row.tag = Some("deliberate");
                 }
@@ -757,7 +761,7 @@ impl App {
         let why = if cmd.keyword == Keyword::Dele && self.confirm_dele {
             Some(format!(
                 "DELE {} marks the message deleted; QUIT then removes it from the server.",
-                show(cmd.arg(0).unwrap_or_default(), 20)
+                display(cmd.arg(0).unwrap_or_default(), 20)
             ))
         } else if known_state && cmd.keyword != Keyword::Other && !cmd.keyword.valid_in(self.state)
         {

@@ -69,9 +69,9 @@ theme!(
 /// Every TOML file popscope reads (themes, config.toml, keys.toml) reports errors this way.
 pub fn parse_toml(text: &str) -> Result<toml::Table, String> {
     text.parse::<toml::Table>().map_err(|e| {
-        let line = e
-            .span()
-            .map_or(1, |r| text[..r.start.min(text.len())].matches('\n').count() + 1);
+        let line = e.span().map_or(1, |r| {
+            text[..r.start.min(text.len())].matches('\n').count() + 1
+        });
         format!("{line}: {}", e.message().trim_end())
     })
 }
@@ -125,8 +125,7 @@ impl Theme {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Theme, String> {
-        let doc: toml::Table =
-            parse_toml(text).map_err(|e| format!("theme {origin}:{e}"))?;
+        let doc: toml::Table = parse_toml(text).map_err(|e| format!("theme {origin}:{e}"))?;
         let name = doc.get("name").and_then(|v| v.as_str()).unwrap_or("custom");
         // Start from the dark theme so a user file may set only some styles.
         let mut theme = if name == "dark" {
@@ -266,7 +265,10 @@ mod tests {
         assert!(e.starts_with("theme my.toml:4: "), "{e}");
         assert!(!e.contains('\n'), "one line: {e:?}");
         assert_eq!(
-            parse_toml("a = 1\nb = = 2\n").err().as_deref().map(|e| &e[..2]),
+            parse_toml("a = 1\nb = = 2\n")
+                .err()
+                .as_deref()
+                .map(|e| &e[..2]),
             Some("2:")
         );
     }

@@ -618,7 +618,11 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
             scroll + 1,
             (scroll + inner_h).min(lines.len()),
             lines.len(),
-            if focused { " ↑↓" } else { " (Tab here, ↑↓)" }
+            if focused {
+                " ↑↓"
+            } else {
+                " (Tab here, ↑↓)"
+            }
         )
     } else {
         "Session".to_owned()
@@ -709,9 +713,9 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
     let common = |b: &keys::Binding| {
         panels.contains(&b.scope)
             && panels.iter().all(|s| {
-                app.keys
-                    .iter()
-                    .any(|o| o.scope == *s && o.keys == b.keys && o.act == b.act && o.desc == b.desc)
+                app.keys.iter().any(|o| {
+                    o.scope == *s && o.keys == b.keys && o.act == b.act && o.desc == b.desc
+                })
             })
     };
     let mut groups: Vec<(&'static str, Vec<&keys::Binding>)> = vec![
