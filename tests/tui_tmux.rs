@@ -73,10 +73,15 @@ impl Tmux {
         }
     }
 
-    fn line(&self, text: &str) {
+    /// Types `text` as it is (no key names).
+    fn text(&self, text: &str) {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "0", "-l", text])
             .status();
+    }
+
+    fn line(&self, text: &str) {
+        self.text(text);
         self.keys(&["Enter"]);
     }
 
@@ -613,9 +618,7 @@ fn esc_colon_and_tab_at_the_command_line() {
     let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
     t.wait_for("▶AUTHORIZATION");
     // A half-completed line, then Esc: the line is dropped.
-    let _ = Command::new("tmux")
-        .args(["-L", &t.socket, "send-keys", "-t", "0", "-l", "US"])
-        .status();
+    t.text("US");
     t.keys(&["Tab"]);
     t.wait_for("› USER");
     t.keys(&["Escape"]);
@@ -672,9 +675,7 @@ fn a_sasl_response_typed_before_the_challenge_stays_secret() {
     t.line("AUTH PLAIN");
     t.wait_for("C: AUTH PLAIN");
     let payload = "AGRlbW8AaHVudGVyMg==";
-    let _ = Command::new("tmux")
-        .args(["-L", &t.socket, "send-keys", "-t", "0", "-l", payload])
-        .status();
+    t.text(payload);
     let screen = t.wait_for("SASL › ********************");
     assert!(!screen.contains(payload), "{screen}");
     t.keys(&["Enter"]);
@@ -696,6 +697,55 @@ fn a_sasl_response_typed_before_the_challenge_stays_secret() {
     assert!(
         !kept.contains(payload),
         "the response is in the history: {kept:?}"
+    );
+    t.keys(&["C-c"]);
+}
+
+#[test]
+fn the_clock_runs_on_after_reconnect() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
+    t.wait_for("▶AUTHORIZATION");
+    std::thread::sleep(Duration::from_millis(1500));
+    t.line(":reconnect");
+    let seconds = |l: &str| -> Option<f64> {
+        let before: Vec<char> = l.split(" ── connected to").next()?.chars().collect();
+        let clock: String = before[before.len().checked_sub(12)?..].iter().collect();
+        let mut p = clock.split(':');
+        let (h, m, s) = (p.next()?, p.next()?, p.next()?);
+        Some(
+            h.parse::<f64>().ok()? * 3600.0
+                + m.parse::<f64>().ok()? * 60.0
+                + s.parse::<f64>().ok()?,
+        )
+    };
+    let start = Instant::now();
+    let times = loop {
+        let screen = t.screen();
+        let times: Vec<f64> = screen
+            .lines()
+            .filter(|l| l.contains("── connected to"))
+            .filter_map(seconds)
+            .collect();
+        if times.len() >= 2 {
+            break times;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no second connection:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Across midnight the clock wraps; otherwise the second connection is ≥ 1.5 s later.
+    let later = (times[1] - times[0]).rem_euclid(86_400.0);
+    assert!(
+        later >= 1.4 && later < 60.0,
+        "connections at {times:?}:\n{}",
+        t.screen()
     );
     t.keys(&["C-c"]);
 }
