@@ -469,6 +469,8 @@ fn completion_follows_tls_and_utf8() {
     for k in ["STLS", "UTF8", "LANG"] {
         assert!(!c.contains(&k.to_owned()), "{k} offered after STLS: {c:?}");
     }
+    app.line.set(":s".into());
+    assert_eq!(app.candidates(), vec![":save ".to_owned()]);
     // After +OK to UTF8 no STLS (RFC 6856 §2.1) and no second UTF8.
     let mut app = app_from(
         "S: +OK ready\nC: CAPA\nS: +OK\nS: STLS\nS: UTF8\nS: USER\nS: .\nC: UTF8\nS: +OK UTF8 on\n",
@@ -645,7 +647,17 @@ fn escapes_in_findings_and_the_session_panel_are_shown_not_dropped() {
     let app = app_from(
         "S: +OK ready\nC: CAPA\nS: +OK\nS: IMPLEMENTATION \\x1b]52;c;cHduZWQ=\\x07\nS: USER\nS: .\nC: NOOP\nS: +OK \\x1b[2J\\x07\n",
     );
+    let mut app = app;
+    // A failure's text may quote the server (an -ERR to STLS): the footer escapes it too.
+    app.message = Some(("STLS refused: -ERR \x1b]52;c;cHduZWQ=\x07".into(), true));
     let s = text_of(&render(&app, 160, 40));
+    assert!(s.contains("-ERR \\x1b]52;c;cHduZWQ=\\x07"), "{s}");
+    // CAPA-012 quotes the IMPLEMENTATION line: its escapes are shown in the Findings panel.
+    assert!(
+        s.lines()
+            .any(|l| l.contains("CAPA-012") && l.contains("\\x1b]52;c;cHduZWQ=\\x07")),
+        "{s}"
+    );
     let session: Vec<&str> = s.lines().filter(|l| l.contains("IMPLEMENTATION")).collect();
     assert!(
         session

@@ -876,6 +876,7 @@ impl App {
             return ["save ", "starttls", "reconnect", "theme ", "help", "quit"]
                 .iter()
                 .filter(|c| c.starts_with(rest))
+                .filter(|c| **c != "starttls" || (self.tls.is_none() && !self.utf8_mode))
                 .map(|c| format!(":{c}"))
                 .collect();
         }

@@ -383,7 +383,10 @@ fn draw_transcript(f: &mut Frame, app: &App, area: Rect) {
     let mut lines: Vec<Line> = Vec::with_capacity(inner_h);
     if n == 0 {
         let msg = match &app.link {
-            Link::Failed(e) => format!("not connected: {e}   (:reconnect to try again, q to quit)"),
+            Link::Failed(e) => format!(
+                "not connected: {}   (:reconnect to try again, q to quit)",
+                safe(e)
+            ),
             _ => format!("connecting to {}…   (q or Ctrl-C cancels)", app.target),
         };
         lines.push(Line::styled(msg, app.theme.dim));
@@ -667,7 +670,7 @@ fn draw_line(f: &mut Frame, app: &App, area: Rect) {
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let line = if let Some((m, err)) = &app.message {
         Line::styled(
-            m.clone(),
+            safe(m),
             if *err {
                 app.theme.violation
             } else {
