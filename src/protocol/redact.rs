@@ -18,7 +18,12 @@ pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>>
         return (line != b"*").then(|| sasl_payload(line, mech));
     }
     let cmd = Command::parse(line, line.len() + 2);
-    let secret = cmd.secret.as_ref()?;
+    let Some(secret) = cmd.secret.as_ref() else {
+        // ` PASS x`, `PASS\tx`: no PASS to the engine, but a login to a lenient server.
+        let text = std::str::from_utf8(line).ok()?;
+        typed_secret_start(text)?;
+        return Some(typed_form(text).into_bytes());
+    };
     let start = line.len() - secret.len();
     let masked = match cmd.keyword {
         Keyword::Pass => vec![MASK; secret.len()],
@@ -94,6 +99,20 @@ pub fn typed_form(line: &str) -> String {
             .collect(),
         None => line.to_owned(),
     }
+}
+
+/// A parsed command as it may be shown: [`Command::redacted`], and when the engine read no
+/// secret in it, the secret a lenient server would read (` PASS x`) masked all the same.
+pub fn shown(cmd: &Command) -> String {
+    if cmd.secret.is_some() {
+        return cmd.redacted();
+    }
+    let mut raw = cmd.verb.clone();
+    for a in &cmd.args {
+        raw.push(b' ');
+        raw.extend_from_slice(a);
+    }
+    typed_form(&String::from_utf8_lossy(&raw))
 }
 
 /// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
@@ -218,6 +237,24 @@ mod tests {
             crate::protocol::command::Syntax::Fine
         );
         assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
+        // What a lenient server reads as a login is masked in recordings too.
+        assert_eq!(
+            client_line(b" PASS hunter2", None),
+            Some(b" PASS *******".to_vec())
+        );
+        assert_eq!(
+            client_line(b"PASS\thunter2", None),
+            Some(b"PASS\t*******".to_vec())
+        );
+        let cmd = Command::parse(b" PASS hunter2", 15);
+        assert_eq!(command_line(&cmd), b" PASS *******".to_vec());
+        assert_eq!(shown(&cmd), " PASS *******");
+        assert_eq!(
+            shown(&Command::parse(b"PASS\thunter2", 14)),
+            "PASS\t*******"
+        );
+        assert_eq!(shown(&Command::parse(b"PASS hunter2", 14)), "PASS *******");
+        assert_eq!(shown(&Command::parse(b"RETR 1", 8)), "RETR 1");
     }
 
     #[test]

@@ -185,9 +185,6 @@ pub struct App {
     /// An AUTH was sent and has no final reply yet (with its exchange once seen): every line
     /// typed meanwhile is a SASL response, a secret.
     auth_pending: Option<Option<u32>>,
-    /// Lines with a secret sent and not yet seen as commands, with how their rows show them
-    /// (` PASS x` is a login to a lenient server although the engine reads no PASS in it).
-    masked_sent: Vec<(Box<Command>, String)>,
     /// `+OK` to UTF8 in this connection (RFC 6856 §2.1: no STLS after it), and the UTF8
     /// exchange awaiting its reply.
     utf8_mode: bool,
@@ -233,7 +230,6 @@ impl App {
             session_scroll: 0,
             session_max_scroll: std::cell::Cell::new(0),
             auth_pending: None,
-            masked_sent: Vec::new(),
             utf8_mode: false,
             utf8_exchange: None,
             connections: 0,
@@ -345,7 +341,6 @@ impl App {
             self.path = vec![(State::Greeting, true)];
             self.command_times.clear();
             self.auth_pending = None;
-            self.masked_sent.clear();
             self.utf8_mode = false;
             self.utf8_exchange = None;
         }
@@ -402,13 +397,9 @@ impl App {
                     Keyword::Utf8 => self.utf8_exchange = Some(exchange),
                     _ => {}
                 }
-                let same = |c: &Command| {
-                    c.verb == command.verb && c.args == command.args && c.secret == command.secret
-                };
-                let text = match self.masked_sent.iter().position(|(c, _)| same(c)) {
-                    Some(i) => self.masked_sent.remove(i).1,
-                    None => command.redacted(),
-                };
+                // ` PASS x` is a login to a lenient server: masked although the engine
+                // reads no PASS in it.
+                let text = redact::shown(&command);
                 let mut row = Row::new(
                     at,
                     RowKind::Client,
@@ -786,19 +777,11 @@ impl App {
         self.summary.sasl_open || self.auth_pending.is_some()
     }
 
-    /// Sends a command line: kept in history without its secret, its row masked as typed.
+    /// Sends a command line, kept in history without its secret.
     fn send_line(&mut self, text: String) -> Vec<Action> {
         self.remember(&text);
         if redact::typed_keyword(&text) == Keyword::Auth {
             self.auth_pending = Some(None);
-        }
-        if redact::typed_secret_start(&text).is_some() {
-            if self.masked_sent.len() >= 16 {
-                self.masked_sent.remove(0);
-            }
-            let cmd = Command::parse(text.as_bytes(), text.len() + 2);
-            self.masked_sent
-                .push((Box::new(cmd), redact::typed_form(&text)));
         }
         vec![Action::Send(text.into_bytes())]
     }
