@@ -29,14 +29,25 @@ fn sev_style(app: &App, s: Severity) -> Style {
     }
 }
 
+/// Longest text drawn for one entry of a panel (a finding, a capability list); the rest is
+/// cut with `…`, so a hostile 20,000-line CAPA costs a frame no more than a normal one.
+const PANEL_TEXT: usize = 8192;
+
 /// Text that may hold server bytes (a finding's message, a capability, a certificate name),
 /// made safe to draw: control and invisible characters become visible escapes (`\x1b`),
 /// never dropped. Text that is already clean is drawn as it is (not escaped twice).
 fn safe(text: &str) -> String {
     if crate::sanitize::is_clean(text) {
-        text.to_owned()
+        if text.len() <= PANEL_TEXT {
+            return text.to_owned();
+        }
+        let mut cut: String = text.chars().take(PANEL_TEXT).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
+        }
+        cut
     } else {
-        crate::sanitize::display(text.as_bytes(), usize::MAX)
+        crate::sanitize::display(text.as_bytes(), PANEL_TEXT)
     }
 }
 
@@ -584,7 +595,7 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
         ("CAPA after login", &caps.trans),
     ] {
         if let Some(c) = c {
-            let text = crate::sanitize::display(c.summary().as_bytes(), usize::MAX);
+            let text = crate::sanitize::display(c.summary().as_bytes(), PANEL_TEXT);
             entries.push((k, text, app.theme.server));
         }
     }
