@@ -608,15 +608,21 @@ fn ctrl_c_during_a_huge_body_gives_the_terminal_back() {
     assert!(!t.screen().contains("┌ Transcript"));
 }
 
+/// The UI on the plaintext demo server at 110x32, waiting in AUTHORIZATION.
+fn demo_ui(rt: &tokio::runtime::Runtime) -> (popscope::server::Running, Tmux) {
+    let s = start(rt, TlsMode::None, None);
+    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
+    t.wait_for("▶AUTHORIZATION");
+    (s, t)
+}
+
 #[test]
 fn esc_colon_and_tab_at_the_command_line() {
     if !tmux_available() {
         return;
     }
     let rt = runtime();
-    let s = start(&rt, TlsMode::None, None);
-    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
-    t.wait_for("▶AUTHORIZATION");
+    let (_server, t) = demo_ui(&rt);
     // A half-completed line, then Esc: the line is dropped.
     t.text("US");
     t.keys(&["Tab"]);
@@ -707,9 +713,7 @@ fn the_clock_runs_on_after_reconnect() {
         return;
     }
     let rt = runtime();
-    let s = start(&rt, TlsMode::None, None);
-    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
-    t.wait_for("▶AUTHORIZATION");
+    let (_server, t) = demo_ui(&rt);
     std::thread::sleep(Duration::from_millis(1500));
     t.line(":reconnect");
     let seconds = |l: &str| -> Option<f64> {
