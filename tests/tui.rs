@@ -253,3 +253,439 @@ fn no_color_drops_colours_but_keeps_the_current_state_visible() {
             .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset)
     );
 }
+
+fn app_from(trace: &str) -> App {
+    let entries = text::parse(trace.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new("pop3://mail.example.net".into(), theme, keys::defaults());
+    offline::load(&mut app, &entries);
+    app
+}
+
+fn typed(app: &mut App, text: &str) -> Vec<Action> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        out.extend(app.key(key(if c == '\t' {
+            KeyCode::Tab
+        } else {
+            KeyCode::Char(c)
+        })));
+    }
+    out
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+#[test]
+fn the_confirm_dialog_masks_passwords_digests_and_sasl_payloads() {
+    let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
+    app.link = popscope::tui::app::Link::Up;
+    app.state = popscope::protocol::State::Transaction;
+    for (line, secret, shown) in [
+        ("PASS hunter2", "hunter2", "PASS *******"),
+        (
+            "APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+            "c4c9334bac",
+            "APOP mrose ********************************",
+        ),
+        (
+            "AUTH PLAIN AGFsaWNlAHMzY3JldA==",
+            "AGFsaWNl",
+            "AUTH PLAIN ********",
+        ),
+    ] {
+        app.line.set(line.into());
+        assert!(
+            app.key(key(KeyCode::Enter)).is_empty(),
+            "{line}: sent unasked"
+        );
+        assert!(
+            matches!(app.overlay, Some(Overlay::Confirm { .. })),
+            "{line}"
+        );
+        let s = text_of(&render(&app, 110, 32));
+        assert!(!s.contains(secret), "{line} shown in clear:\n{s}");
+        assert!(
+            s.contains(&format!("Send \"{}", &shown[..shown.len().min(40)])),
+            "{s}"
+        );
+        // Confirmed, it goes as typed; history keeps no secret.
+        assert_eq!(
+            app.key(key(KeyCode::Char('y'))),
+            vec![Action::Send(line.as_bytes().to_vec())]
+        );
+        assert!(
+            app.line.history.iter().all(|h| !h.contains(secret)),
+            "{:?}",
+            app.line.history
+        );
+    }
+}
+
+#[test]
+fn a_leading_space_or_a_tab_does_not_hide_a_password() {
+    use popscope::protocol::command::Command;
+    use popscope::protocol::{Event, Time};
+    use popscope::session::task::Update;
+    for line in [" PASS hunter2", "PASS\thunter2", "\tpass  hunter2"] {
+        let mut app = app_for("tests/fixtures/sessions/rfc1939-apop.trace", "dark");
+        app.line.set(line.into());
+        assert!(!app.masked_input().contains("hunter2"), "{line:?} typed");
+        let s = text_of(&render(&app, 100, 30));
+        assert!(!s.contains("hunter2"), "{line:?}:\n{s}");
+        let out = app.key(key(KeyCode::Enter));
+        assert_eq!(out, vec![Action::Send(line.as_bytes().to_vec())]);
+        assert_eq!(
+            app.line.history.last().map(String::as_str),
+            Some("PASS"),
+            "{line:?}"
+        );
+        // The engine reads no PASS in it, but its row is masked all the same.
+        app.apply(Update::Event(
+            Time(9_000_000),
+            Event::Command {
+                exchange: 40,
+                command: Box::new(Command::parse(line.as_bytes(), line.len() + 2)),
+            },
+        ));
+        let s = text_of(&render(&app, 100, 30));
+        assert!(!s.contains("hunter2"), "{line:?} row:\n{s}");
+        assert!(s.contains("*******"), "{line:?} row:\n{s}");
+    }
+}
+
+#[test]
+fn lines_typed_while_an_auth_is_pending_are_sasl_responses() {
+    use popscope::protocol::command::Command;
+    use popscope::protocol::{Event, Time};
+    use popscope::session::task::Update;
+    let mut app = app_for("tests/fixtures/sessions/rfc1939-apop.trace", "dark");
+    app.link = popscope::tui::app::Link::Up;
+    app.state = popscope::protocol::State::Authorization(popscope::protocol::AuthStep::Idle);
+    let out = typed(&mut app, "AUTH PLAIN");
+    assert!(out.is_empty());
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::Send(b"AUTH PLAIN".to_vec())]
+    );
+    // The challenge has not come yet: the response is typed masked, sent as a response only.
+    typed(&mut app, "AGFsaWNlAHMzY3JldA==");
+    assert_eq!(app.masked_input(), "*".repeat(20));
+    let s = text_of(&render(&app, 100, 30));
+    assert!(!s.contains("AGFsaWNl") && s.contains("SASL ›"), "{s}");
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::SaslLine(b"AGFsaWNlAHMzY3JldA==".to_vec())]
+    );
+    assert!(
+        app.line.history.iter().all(|h| !h.contains("AGFsaWNl")),
+        "{:?}",
+        app.line.history
+    );
+    // Once the AUTH has its final reply, lines are commands again.
+    let auth = Command::parse(b"AUTH PLAIN", 12);
+    app.apply(Update::Event(
+        Time(9_000_000),
+        Event::Command {
+            exchange: 30,
+            command: Box::new(auth),
+        },
+    ));
+    assert!(app.secret_mode());
+    let r = popscope::protocol::event::Reply {
+        exchange: 30,
+        status: popscope::protocol::Status::Ok,
+        code: None,
+        text: b"Logged in.".to_vec(),
+        multiline: false,
+        raw: b"+OK Logged in.".to_vec(),
+    };
+    app.apply(Update::Event(Time(9_100_000), Event::Reply(Box::new(r))));
+    assert!(!app.secret_mode());
+    typed(&mut app, "NOOP");
+    assert_eq!(app.masked_input(), "NOOP");
+}
+
+#[test]
+fn esc_drops_the_line_colon_opens_a_command_and_tab_leaves_an_empty_line() {
+    let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
+    app.state = popscope::protocol::State::Transaction;
+    // A half-completed line: Esc drops it (and its completion cycle).
+    typed(&mut app, "R\t");
+    assert_eq!(app.line.text, "RETR");
+    app.key(key(KeyCode::Esc));
+    assert_eq!(app.focus, Focus::Transcript);
+    assert!(app.line.text.is_empty() && app.line.completions.is_empty());
+    // ':' from a panel is a colon command, not an empty line to the server.
+    app.key(key(KeyCode::Char(':')));
+    assert_eq!(
+        (app.focus, app.line.text.as_str()),
+        (Focus::CommandLine, ":")
+    );
+    typed(&mut app, "help");
+    assert_eq!(app.key(key(KeyCode::Enter)), Vec::<Action>::new());
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    app.key(key(KeyCode::Esc));
+    // Tab on an empty command line goes on to the next panel, shift-Tab to the previous one.
+    app.key(key(KeyCode::Tab));
+    assert_eq!(app.focus, Focus::Transcript);
+    app.key(key(KeyCode::Char('i')));
+    assert_eq!(app.focus, Focus::CommandLine);
+    app.key(key(KeyCode::BackTab));
+    assert_eq!(app.focus, Focus::Session);
+    // 'i' opens an empty line.
+    app.key(key(KeyCode::Char('i')));
+    assert_eq!(
+        (app.focus, app.line.text.as_str()),
+        (Focus::CommandLine, "")
+    );
+}
+
+#[test]
+fn ctrl_u_ends_the_completion_cycle() {
+    let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
+    app.state = popscope::protocol::State::Transaction;
+    typed(&mut app, "R\t");
+    assert_eq!(app.line.text, "RETR");
+    app.key(ctrl('u'));
+    assert!(app.line.text.is_empty() && app.line.completions.is_empty());
+    typed(&mut app, "\t");
+    assert_ne!(app.line.text, "RSET", "Tab resumed the old cycle");
+    assert!(app.line.text.is_empty());
+}
+
+#[test]
+fn completion_follows_tls_and_utf8() {
+    // STLS offered and done, no CAPA after it: STLS is not offered again, nor what no CAPA
+    // listed (UTF8, LANG).
+    let mut app = app_from(
+        "S: +OK ready\nC: CAPA\nS: +OK\nS: STLS\nS: USER\nS: TOP\nS: .\nC: STLS\nS: +OK go\n-- tls\n",
+    );
+    app.line.set(String::new());
+    let c = app.candidates();
+    assert!(c.contains(&"USER".to_owned()), "{c:?}");
+    for k in ["STLS", "UTF8", "LANG"] {
+        assert!(!c.contains(&k.to_owned()), "{k} offered after STLS: {c:?}");
+    }
+    app.line.set(":s".into());
+    assert_eq!(app.candidates(), vec![":save ".to_owned()]);
+    // After +OK to UTF8 no STLS (RFC 6856 §2.1) and no second UTF8.
+    let mut app = app_from(
+        "S: +OK ready\nC: CAPA\nS: +OK\nS: STLS\nS: UTF8\nS: USER\nS: .\nC: UTF8\nS: +OK UTF8 on\n",
+    );
+    app.line.set(String::new());
+    let c = app.candidates();
+    assert!(c.contains(&"USER".to_owned()), "{c:?}");
+    assert!(
+        !c.contains(&"STLS".to_owned()) && !c.contains(&"UTF8".to_owned()),
+        "{c:?}"
+    );
+}
+
+/// The transcript panel's inner lines (between its borders) as text.
+fn transcript_rows(s: &str, state_w: usize) -> Vec<String> {
+    let lines: Vec<&str> = s.lines().collect();
+    let top = lines
+        .iter()
+        .position(|l| l.contains("┌ Transcript"))
+        .unwrap_or(0);
+    lines[top + 1..]
+        .iter()
+        .take_while(|l| l.chars().nth(state_w).is_none_or(|c| c != '└'))
+        .map(|l| l.chars().skip(state_w + 1).collect::<String>())
+        .collect()
+}
+
+#[test]
+fn scrolling_up_from_the_end_leaves_no_blank_rows() {
+    let app0 = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
+    let n = app0.transcript.len();
+    let mut checked = 0;
+    for h in 20..48u16 {
+        let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
+        app.focus = Focus::Transcript;
+        app.key(key(KeyCode::End));
+        for ups in 1..4 {
+            app.key(key(KeyCode::Up));
+            let s = text_of(&render(&app, 110, h));
+            let rows = transcript_rows(&s, 30);
+            let total: usize = (0..n)
+                .filter_map(|i| app.transcript.get(i))
+                .map(|r| r.height())
+                .sum();
+            if total <= rows.len() {
+                continue;
+            }
+            checked += 1;
+            let blank = rows
+                .iter()
+                .filter(|r| r.trim_end_matches('│').trim().is_empty())
+                .count();
+            assert_eq!(
+                blank, 0,
+                "{h} rows, {ups} up: blank rows in the transcript:\n{s}"
+            );
+        }
+    }
+    assert!(
+        checked > 10,
+        "only {checked} screens had a transcript longer than the panel"
+    );
+}
+
+#[test]
+fn the_clock_runs_on_across_a_reconnect() {
+    use popscope::protocol::Time;
+    use popscope::session::Note;
+    use popscope::session::task::Update;
+    let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
+    let last = (0..app.transcript.len())
+        .filter_map(|i| app.transcript.get(i))
+        .map(|r| r.time)
+        .max()
+        .unwrap_or_default();
+    assert!(last.0 > 10_000, "{last:?}");
+    // A new connection counts from zero.
+    app.apply(Update::Note(
+        Time(2_000),
+        Note::Connected {
+            addr: "127.0.0.1:110".into(),
+        },
+    ));
+    let row = app.transcript.len() - 1;
+    let t = app.transcript.get(row).map(|r| r.time).unwrap_or_default();
+    assert!(
+        t > last,
+        "the new connection's row at {t:?}, before the last one at {last:?}"
+    );
+    // With the wall-clock moment of :reconnect known, the clock jumps to it.
+    app.clock_base = 3_600.0;
+    app.reconnect_wall = Some(3_900.0);
+    app.apply(Update::Note(
+        Time(1_000),
+        Note::Connected {
+            addr: "127.0.0.1:110".into(),
+        },
+    ));
+    let t = app
+        .transcript
+        .get(app.transcript.len() - 1)
+        .map(|r| r.time)
+        .unwrap_or_default();
+    assert_eq!(t, Time(300_001_000));
+    let s = text_of(&render(&app, 110, 32));
+    assert!(
+        s.contains("01:05:00.001 ── connected to 127.0.0.1:110"),
+        "{s}"
+    );
+}
+
+#[test]
+fn the_session_panel_scrolls_and_findings_wrap() {
+    let long: String = (1..=30)
+        .map(|i| format!("S: X-LONG-CAPABILITY-{i}\n"))
+        .collect();
+    let trace = format!(
+        "S: +OK ready\nC: CAPA\nS: +OK\n{long}S: USER\nS: .\nC: USER demo\nS: +OK\nC: PASS x\nS: -ERR {}\n",
+        "word ".repeat(30)
+    );
+    let mut app = app_from(&trace);
+    let s = text_of(&render(&app, 80, 24));
+    assert!(s.contains("Session 1-"), "no scroll position shown:\n{s}");
+    assert!(!s.contains("X-LONG-CAPABILITY-30"), "{s}");
+    app.focus = Focus::Session;
+    for _ in 0..100 {
+        app.key(key(KeyCode::Down));
+    }
+    let s = text_of(&render(&app, 80, 24));
+    assert!(
+        s.contains("X-LONG-CAPABILITY-30") && s.contains("USER"),
+        "{s}"
+    );
+    assert!(app.session_scroll <= app.session_max_scroll.get());
+    app.key(key(KeyCode::Up));
+    assert_eq!(app.session_scroll + 1, app.session_max_scroll.get());
+    // A finding longer than the panel is wrapped, not cut.
+    let few: String = (1..=5)
+        .map(|i| format!("S: X-LONG-CAPABILITY-{i}\n"))
+        .collect();
+    let trace = trace.replace(&long, &few);
+    let long_finding = app_from(&trace)
+        .findings
+        .iter()
+        .map(|(f, _)| f.message.clone())
+        .max_by_key(|m| m.chars().count())
+        .unwrap_or_default();
+    assert!(long_finding.chars().count() > 100, "{long_finding}");
+    let tail: String = long_finding
+        .chars()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut app = app_from(&trace);
+    app.focus = Focus::Findings;
+    let target = app
+        .findings
+        .iter()
+        .position(|(f, _)| f.message == long_finding)
+        .unwrap_or(0);
+    app.selected_finding = target;
+    let s = text_of(&render(&app, 110, 40));
+    assert!(
+        s.contains(tail.trim()),
+        "'{tail}' of a long finding not shown:\n{s}"
+    );
+}
+
+#[test]
+fn escapes_in_findings_and_the_session_panel_are_shown_not_dropped() {
+    let app = app_from(
+        "S: +OK ready\nC: CAPA\nS: +OK\nS: IMPLEMENTATION \\x1b]52;c;cHduZWQ=\\x07\nS: USER\nS: .\nC: NOOP\nS: +OK \\x1b[2J\\x07\n",
+    );
+    let mut app = app;
+    // A failure's text may quote the server (an -ERR to STLS): the footer escapes it too.
+    app.message = Some(("STLS refused: -ERR \x1b]52;c;cHduZWQ=\x07".into(), true));
+    let s = text_of(&render(&app, 160, 40));
+    assert!(s.contains("-ERR \\x1b]52;c;cHduZWQ=\\x07"), "{s}");
+    // CAPA-012 quotes the IMPLEMENTATION line: its escapes are shown in the Findings panel.
+    assert!(
+        s.lines()
+            .any(|l| l.contains("CAPA-012") && l.contains("\\x1b]52;c;cHduZWQ=\\x07")),
+        "{s}"
+    );
+    let session: Vec<&str> = s.lines().filter(|l| l.contains("IMPLEMENTATION")).collect();
+    assert!(
+        session
+            .iter()
+            .any(|l| l.contains("\\x1b]52;c;cHduZWQ=\\x07")),
+        "{s}"
+    );
+    assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
+}
+
+#[test]
+fn a_broken_config_toml_is_an_error_naming_the_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("popscope-cfg-{}", std::process::id()));
+    let cfg = dir.join("popscope");
+    std::fs::create_dir_all(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        cfg.join("config.toml"),
+        "confirm_dele = false\ntheme = \"light\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .arg("pop3://127.0.0.1:1")
+        .env("XDG_CONFIG_HOME", &dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("popscope/config.toml:2: "), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

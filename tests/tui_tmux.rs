@@ -73,10 +73,15 @@ impl Tmux {
         }
     }
 
-    fn line(&self, text: &str) {
+    /// Types `text` as it is (no key names).
+    fn text(&self, text: &str) {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "0", "-l", text])
             .status();
+    }
+
+    fn line(&self, text: &str) {
+        self.text(text);
         self.keys(&["Enter"]);
     }
 
@@ -601,4 +606,150 @@ fn ctrl_c_during_a_huge_body_gives_the_terminal_back() {
     }
     assert!(!alternate_on(&t), "the terminal was not restored");
     assert!(!t.screen().contains("┌ Transcript"));
+}
+
+/// The UI on the plaintext demo server at 110x32, waiting in AUTHORIZATION.
+fn demo_ui(rt: &tokio::runtime::Runtime) -> (popscope::server::Running, Tmux) {
+    let s = start(rt, TlsMode::None, None);
+    let t = Tmux::start(&format!("{} {}", bin(), s.url()), 110, 32);
+    t.wait_for("▶AUTHORIZATION");
+    (s, t)
+}
+
+#[test]
+fn esc_colon_and_tab_at_the_command_line() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let (_server, t) = demo_ui(&rt);
+    // A half-completed line, then Esc: the line is dropped.
+    t.text("US");
+    t.keys(&["Tab"]);
+    t.wait_for("› USER");
+    t.keys(&["Escape"]);
+    // ':' from the panels opens a colon command: `:help` shows the help, nothing is sent.
+    t.keys(&[":"]);
+    t.wait_for("› :");
+    t.line("help");
+    t.wait_for("Esc, q or ? closes");
+    // Esc closes the help; the command line is where the colon command was typed, empty.
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("enter send");
+    assert!(
+        !screen.contains("C: USER") && !screen.contains("C: help") && !screen.contains("C: :"),
+        "something went to the server:\n{screen}"
+    );
+    assert!(
+        screen.lines().any(|l| l.trim_end() == "›"),
+        "the old line came back:\n{screen}"
+    );
+    // Tab on the empty command line leaves it for the transcript; shift-Tab comes back.
+    t.keys(&["Tab"]);
+    t.wait_for("up/down move");
+    t.keys(&["BTab"]);
+    t.wait_for("enter send");
+    t.keys(&["BTab"]);
+    t.wait_for("up/down scroll");
+    t.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !t.screen().contains("┌ Transcript"),
+        "q did not quit:\n{}",
+        t.screen()
+    );
+}
+
+#[test]
+fn a_sasl_response_typed_before_the_challenge_stays_secret() {
+    use common::Step;
+    if !tmux_available() {
+        return;
+    }
+    let port = common::scripted(vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        // The challenge is slow: the user types the response before it comes.
+        Step::Sleep(2500),
+        Step::Send(b"+ \r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK logged in\r\n".to_vec()),
+        Step::Sleep(5000),
+    ]);
+    let t = Tmux::start(&format!("{} pop3://127.0.0.1:{port}", bin()), 110, 32);
+    t.wait_for("+OK ready");
+    t.line("AUTH PLAIN");
+    t.wait_for("C: AUTH PLAIN");
+    let payload = "AGRlbW8AaHVudGVyMg==";
+    t.text(payload);
+    let screen = t.wait_for("SASL › ********************");
+    assert!(!screen.contains(payload), "{screen}");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("+OK logged in");
+    assert!(!screen.contains(payload), "{screen}");
+    assert!(
+        screen.contains("[SASL response, 20 octets, redacted]"),
+        "{screen}"
+    );
+    let history = std::env::temp_dir()
+        .join(&t.socket)
+        .join("popscope/history");
+    let kept = std::fs::read_to_string(&history).unwrap_or_default();
+    assert!(
+        kept.contains("AUTH PLAIN"),
+        "history at {}: {kept:?}",
+        history.display()
+    );
+    assert!(
+        !kept.contains(payload),
+        "the response is in the history: {kept:?}"
+    );
+    t.keys(&["C-c"]);
+}
+
+#[test]
+fn the_clock_runs_on_after_reconnect() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let (_server, t) = demo_ui(&rt);
+    std::thread::sleep(Duration::from_millis(1500));
+    t.line(":reconnect");
+    let seconds = |l: &str| -> Option<f64> {
+        let before: Vec<char> = l.split(" ── connected to").next()?.chars().collect();
+        let clock: String = before[before.len().checked_sub(12)?..].iter().collect();
+        let mut p = clock.split(':');
+        let (h, m, s) = (p.next()?, p.next()?, p.next()?);
+        Some(
+            h.parse::<f64>().ok()? * 3600.0
+                + m.parse::<f64>().ok()? * 60.0
+                + s.parse::<f64>().ok()?,
+        )
+    };
+    let start = Instant::now();
+    let times = loop {
+        let screen = t.screen();
+        let times: Vec<f64> = screen
+            .lines()
+            .filter(|l| l.contains("── connected to"))
+            .filter_map(seconds)
+            .collect();
+        if times.len() >= 2 {
+            break times;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no second connection:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Across midnight the clock wraps; otherwise the second connection is ≥ 1.5 s later.
+    let later = (times[1] - times[0]).rem_euclid(86_400.0);
+    assert!(
+        (1.4..60.0).contains(&later),
+        "connections at {times:?}:\n{}",
+        t.screen()
+    );
+    t.keys(&["C-c"]);
 }

@@ -18,27 +18,44 @@ fn config_dir() -> Option<PathBuf> {
         .map(|d| d.join("popscope"))
 }
 
-/// A setting from `$XDG_CONFIG_HOME/popscope/config.toml`.
-fn config_value(key: &str) -> Option<toml::Value> {
-    let text = std::fs::read_to_string(config_dir()?.join("config.toml")).ok()?;
-    let doc: toml::Table = text.parse().ok()?;
-    doc.get(key).cloned()
+/// A setting from `$XDG_CONFIG_HOME/popscope/config.toml` (None when there is no file or no
+/// such key). A file that cannot be read or parsed is an error naming the file and the line.
+fn config_value(key: &str) -> Result<Option<toml::Value>, CliError> {
+    let Some(path) = config_dir().map(|d| d.join("config.toml")) else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CliError::usage(format!("{}: {e}", path.display()))),
+    };
+    let doc = tui::theme::parse_toml(&text)
+        .map_err(|e| CliError::usage(format!("{}:{e}", path.display())))?;
+    Ok(doc.get(key).cloned())
 }
 
 /// `confirm_dele = false` in config.toml turns the DELE confirmation off.
-pub fn confirm_dele() -> bool {
-    config_value("confirm_dele")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true)
+pub fn confirm_dele() -> Result<bool, CliError> {
+    match config_value("confirm_dele")? {
+        None => Ok(true),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| CliError::usage("config.toml: confirm_dele: expected true or false")),
+    }
 }
 
 /// The theme: --theme, else `theme = "..."` in config.toml, else dark; NO_COLOR drops colours.
 pub fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
-    let from_config = || config_value("theme").and_then(|v| v.as_str().map(str::to_owned));
+    let from_config = match config_value("theme")? {
+        None => None,
+        Some(v) => Some(v.as_str().map(str::to_owned).ok_or_else(|| {
+            CliError::usage("config.toml: theme: expected a name or a path, in quotes")
+        })?),
+    };
     let name = ui
         .theme
         .clone()
-        .or_else(from_config)
+        .or(from_config)
         .unwrap_or_else(|| "dark".into());
     let t = Theme::load(&name).map_err(CliError::usage)?;
     Ok(
@@ -127,7 +144,7 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         theme,
         keys,
         greeting_hint: None,
-        confirm_dele: confirm_dele(),
+        confirm_dele: confirm_dele()?,
         record: record
             .clone()
             .map(|f| (f, (conn.record_secrets, conn.max_body))),

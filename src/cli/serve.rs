@@ -162,6 +162,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let (tls, client_cert, _) = demo_setup(q);
     let theme = super::interactive::theme(&args.ui)?;
     let keys = super::interactive::key_table()?;
+    let confirm_dele = super::interactive::confirm_dele()?;
     let rt = super::runtime()?;
     rt.block_on(async {
         let (running, target, scheme) = start_demo(0, tls, q).await?;
@@ -189,7 +190,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
             theme,
             keys,
             greeting_hint: Some(hint),
-            confirm_dele: super::interactive::confirm_dele(),
+            confirm_dele,
             record: None,
         };
         crate::tui::run(opts).await.map_err(|e| CliError::usage(format!("terminal: {e}")))?;

@@ -18,7 +18,12 @@ pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>>
         return (line != b"*").then(|| sasl_payload(line, mech));
     }
     let cmd = Command::parse(line, line.len() + 2);
-    let secret = cmd.secret.as_ref()?;
+    let Some(secret) = cmd.secret.as_ref() else {
+        // ` PASS x`, `PASS\tx`: no PASS to the engine, but a login to a lenient server.
+        let text = std::str::from_utf8(line).ok()?;
+        typed_secret_start(text)?;
+        return Some(typed_form(text).into_bytes());
+    };
     let start = line.len() - secret.len();
     let masked = match cmd.keyword {
         Keyword::Pass => vec![MASK; secret.len()],
@@ -32,10 +37,90 @@ pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>>
     Some(out)
 }
 
+/// The tokens of a typed line as a lenient server reads them: leading white space skipped,
+/// any run of spaces and tabs one separator. Each token with its char offset.
+fn lenient_tokens(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None;
+    for (ci, (bi, c)) in line.char_indices().enumerate() {
+        match (c == ' ' || c == '\t', start) {
+            (true, Some((cs, bs))) => {
+                out.push((cs, &line[bs..bi]));
+                start = None;
+            }
+            (false, None) => start = Some((ci, bi)),
+            _ => {}
+        }
+    }
+    if let Some((cs, bs)) = start {
+        out.push((cs, &line[bs..]));
+    }
+    out
+}
+
+/// The keyword of a typed line as a lenient server reads it (leading white space skipped).
+pub fn typed_keyword(line: &str) -> Keyword {
+    lenient_tokens(line)
+        .first()
+        .map_or(Keyword::Other, |t| Keyword::parse(t.1.as_bytes()))
+}
+
+/// The char offset where the secret of a typed line begins, read as leniently as a server
+/// might (` PASS x` and `PASS\tx` are logins too): the rest of the line after PASS, the
+/// digest of APOP and whatever follows it, an AUTH initial response (but not `=`) and what
+/// follows it. None when the line holds no secret.
+pub fn typed_secret_start(line: &str) -> Option<usize> {
+    let tokens = lenient_tokens(line);
+    let (at, verb) = *tokens.first()?;
+    match Keyword::parse(verb.as_bytes()) {
+        // The password is the rest of the line: after the one separator following PASS.
+        Keyword::Pass => {
+            let after = at + verb.chars().count() + 1;
+            (line.chars().count() >= after).then_some(after)
+        }
+        Keyword::Apop => tokens.get(2).map(|t| t.0),
+        Keyword::Auth => match tokens.get(2..) {
+            Some([(_, "=")]) => None,
+            Some([first, ..]) => Some(first.0),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A typed line as it may be shown: the secret (see [`typed_secret_start`]) masked with `*`
+/// char for char, every other character kept, so a cursor over it stays where it was.
+pub fn typed_form(line: &str) -> String {
+    match typed_secret_start(line) {
+        Some(at) => line
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if i >= at { '*' } else { c })
+            .collect(),
+        None => line.to_owned(),
+    }
+}
+
+/// A parsed command as it may be shown: [`Command::redacted`], and when the engine read no
+/// secret in it, the secret a lenient server would read (` PASS x`) masked all the same.
+pub fn shown(cmd: &Command) -> String {
+    if cmd.secret.is_some() {
+        return cmd.redacted();
+    }
+    let mut raw = cmd.verb.clone();
+    for a in &cmd.args {
+        raw.push(b' ');
+        raw.extend_from_slice(a);
+    }
+    typed_form(&String::from_utf8_lossy(&raw))
+}
+
 /// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
-/// entirely (not even a masked length is worth storing).
+/// entirely (not even a masked length is worth storing). Read leniently, as a server might.
 pub fn history_form(line: &str) -> String {
-    let cmd = Command::parse(line.as_bytes(), 0);
+    let tokens = lenient_tokens(line);
+    let normal = tokens.iter().map(|t| t.1).collect::<Vec<_>>().join(" ");
+    let cmd = Command::parse(normal.as_bytes(), 0);
     match cmd.keyword {
         Keyword::Pass => "PASS".to_owned(),
         Keyword::Apop => format!(
@@ -114,6 +199,25 @@ mod tests {
             "AUTH PLAIN"
         );
         assert_eq!(history_form("RETR 1"), "RETR 1");
+        // A lenient server reads these as logins too.
+        assert_eq!(history_form(" PASS hunter2"), "PASS");
+        assert_eq!(history_form("PASS\thunter2"), "PASS");
+        assert_eq!(history_form("\tapop  mrose\tc4c9"), "APOP mrose");
+    }
+
+    #[test]
+    fn typed_lines_mask_the_secret_where_it_is() {
+        assert_eq!(typed_form("PASS hunter2 x"), "PASS *********");
+        assert_eq!(typed_form(" PASS hunter2"), " PASS *******");
+        assert_eq!(typed_form("PASS\thunter2"), "PASS\t*******");
+        assert_eq!(typed_form("PASS"), "PASS");
+        assert_eq!(typed_form("PASS "), "PASS ");
+        assert_eq!(typed_form("APOP mrose c4c9 x"), "APOP mrose ******");
+        assert_eq!(typed_form("AUTH PLAIN AGFs"), "AUTH PLAIN ****");
+        assert_eq!(typed_form("AUTH\tPLAIN\tAGFs"), "AUTH\tPLAIN\t****");
+        assert_eq!(typed_form("AUTH EXTERNAL ="), "AUTH EXTERNAL =");
+        assert_eq!(typed_form("USER pässword"), "USER pässword");
+        assert_eq!(typed_form("PASS pä ss"), "PASS *****");
     }
 
     #[test]
@@ -133,6 +237,24 @@ mod tests {
             crate::protocol::command::Syntax::Fine
         );
         assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
+        // What a lenient server reads as a login is masked in recordings too.
+        assert_eq!(
+            client_line(b" PASS hunter2", None),
+            Some(b" PASS *******".to_vec())
+        );
+        assert_eq!(
+            client_line(b"PASS\thunter2", None),
+            Some(b"PASS\t*******".to_vec())
+        );
+        let cmd = Command::parse(b" PASS hunter2", 15);
+        assert_eq!(command_line(&cmd), b" PASS *******".to_vec());
+        assert_eq!(shown(&cmd), " PASS *******");
+        assert_eq!(
+            shown(&Command::parse(b"PASS\thunter2", 14)),
+            "PASS\t*******"
+        );
+        assert_eq!(shown(&Command::parse(b"PASS hunter2", 14)), "PASS *******");
+        assert_eq!(shown(&Command::parse(b"RETR 1", 8)), "RETR 1");
     }
 
     #[test]

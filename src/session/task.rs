@@ -20,6 +20,9 @@ use super::{ConnectOptions, Connection, Note, Observer};
 pub enum Request {
     /// A line the user typed (a command, or a SASL response while a challenge is open).
     Line(Vec<u8>),
+    /// A line typed as a SASL response (an AUTH was pending when it was typed): sent only
+    /// inside the SASL exchange, never as a command, for it is a secret.
+    SaslLine(Vec<u8>),
     StartTls,
     /// Save the session so far in the text transcript format (an existing file is refused).
     Save(PathBuf),
@@ -316,7 +319,13 @@ pub async fn run(
                     Ok(())
                 }
                 Request::StartTls => conn.starttls().await.map(|_| ()),
-                Request::Line(line) => {
+                Request::SaslLine(_) if sasl.is_none() => {
+                    let _ = tx.send(Update::Failed(
+                        "the AUTH exchange had ended: the line typed for it was not sent".into(),
+                    ));
+                    Ok(())
+                }
+                Request::Line(line) | Request::SaslLine(line) => {
                     let out = match sasl.take() {
                         Some(ex) => conn.sasl_response(ex, &line).await,
                         None => conn.command(&line, 0).await,

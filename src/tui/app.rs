@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::protocol::command::{Command, Keyword, suggested_keywords};
+use crate::protocol::redact;
 use crate::protocol::{Event, Finding, Severity, State, Time, TransportEvent};
 use crate::session::Note;
 use crate::session::task::{Summary, Update};
@@ -60,6 +61,8 @@ impl Focus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Send(Vec<u8>),
+    /// A line typed while an AUTH was pending: a SASL response, never sent as a command.
+    SaslLine(Vec<u8>),
     StartTls,
     Save(PathBuf),
     /// `:save! FILE`: replace an existing file.
@@ -127,10 +130,13 @@ impl LineEdit {
             let at = self.byte_at(self.cursor);
             self.text.remove(at);
         }
+        self.completions.clear();
     }
+    /// Replaces the text; a completion cycle ends with it.
     pub fn set(&mut self, s: String) {
         self.cursor = s.chars().count();
         self.text = s;
+        self.completions.clear();
     }
     fn take(&mut self) -> String {
         self.cursor = 0;
@@ -174,6 +180,23 @@ pub struct App {
     /// Ask before sending DELE (config.toml: `confirm_dele = false` turns it off).
     pub confirm_dele: bool,
     pub dirty: bool,
+    /// First screen line of the Session panel shown (it scrolls when focused).
+    pub session_scroll: usize,
+    /// The most the Session panel can scroll, as last drawn (layout, not state).
+    pub session_max_scroll: std::cell::Cell<usize>,
+    /// An AUTH was sent and has no final reply yet (with its exchange once seen): every line
+    /// typed meanwhile is a SASL response, a secret.
+    auth_pending: Option<Option<u32>>,
+    /// `+OK` to UTF8 in this connection (RFC 6856 §2.1: no STLS after it), and the UTF8
+    /// exchange awaiting its reply.
+    utf8_mode: bool,
+    utf8_exchange: Option<u32>,
+    /// Connections seen, and the microseconds added to the times of the current one, so the
+    /// transcript's clock runs on across `:reconnect` (each connection counts from zero).
+    connections: u32,
+    time_shift: u64,
+    /// Wall-clock seconds since midnight when `:reconnect` was asked (set by the runtime).
+    pub reconnect_wall: Option<f64>,
 }
 
 impl App {
@@ -206,6 +229,14 @@ impl App {
             history_file: None,
             confirm_dele: true,
             dirty: true,
+            session_scroll: 0,
+            session_max_scroll: std::cell::Cell::new(0),
+            auth_pending: None,
+            utf8_mode: false,
+            utf8_exchange: None,
+            connections: 0,
+            time_shift: 0,
+            reconnect_wall: None,
         }
     }
 
@@ -214,8 +245,13 @@ impl App {
     pub fn apply(&mut self, update: Update) {
         self.dirty = true;
         match update {
-            Update::Note(at, note) => self.note(at, note),
-            Update::Event(at, ev) => self.event(at, ev),
+            Update::Note(at, note) => {
+                if matches!(note, Note::Connected { .. }) {
+                    self.new_connection();
+                }
+                self.note(self.shifted(at), note)
+            }
+            Update::Event(at, ev) => self.event(self.shifted(at), ev),
             Update::Snapshot(s) => {
                 if let Some(st) = s.state {
                     self.state = st;
@@ -223,9 +259,13 @@ impl App {
                 if s.closed && matches!(self.link, Link::Up | Link::Connecting) {
                     self.link = Link::Closed("closed".into());
                 }
+                if s.closed {
+                    self.auth_pending = None;
+                }
                 self.summary = *s;
             }
             Update::Failed(e) => {
+                self.auth_pending = None;
                 if matches!(self.link, Link::Connecting) {
                     self.link = Link::Failed(e.clone());
                 }
@@ -239,6 +279,7 @@ impl App {
                 lines,
                 octets,
             } => {
+                let at = self.shifted(at);
                 let text = format!(
                     "… {lines} more unsolicited line{} ({octets} octets): counted, not shown",
                     if lines == 1 { "" } else { "s" }
@@ -272,6 +313,39 @@ impl App {
 
     fn push(&mut self, row: Row) -> usize {
         self.transcript.push(row)
+    }
+
+    fn shifted(&self, at: Time) -> Time {
+        Time(at.0.saturating_add(self.time_shift))
+    }
+
+    /// A connection starts (the first, or after `:reconnect`): its times count from zero, so
+    /// they are moved past everything shown so far (to the wall-clock moment of the
+    /// reconnect when known); what the last connection knew is forgotten.
+    fn new_connection(&mut self) {
+        self.connections += 1;
+        if self.connections > 1 {
+            let last = (0..self.transcript.len())
+                .rev()
+                .take(64)
+                .filter_map(|i| self.transcript.get(i))
+                .map(|r| r.time.0)
+                .max()
+                .unwrap_or(0);
+            let wall = self.reconnect_wall.take().map_or(0, |w| {
+                let secs = (w - self.clock_base).rem_euclid(86_400.0);
+                (secs * 1e6) as u64
+            });
+            self.time_shift = last.max(wall);
+            self.tls = None;
+            self.implicit_tls = false;
+            self.state = State::Greeting;
+            self.path = vec![(State::Greeting, true)];
+            self.command_times.clear();
+            self.auth_pending = None;
+            self.utf8_mode = false;
+            self.utf8_exchange = None;
+        }
     }
 
     fn note(&mut self, at: Time, note: Note) {
@@ -318,10 +392,20 @@ impl App {
                 if self.command_times.len() > 64 {
                     self.command_times.remove(0);
                 }
+                match command.keyword {
+                    Keyword::Auth if self.auth_pending.is_some() => {
+                        self.auth_pending = Some(Some(exchange))
+                    }
+                    Keyword::Utf8 => self.utf8_exchange = Some(exchange),
+                    _ => {}
+                }
+                // ` PASS x` is a login to a lenient server: masked although the engine
+                // reads no PASS in it.
+                let text = redact::shown(&command);
                 let mut row = Row::new(
                     at,
                     RowKind::Client,
-                    display(command.redacted().as_bytes(), ROW_TEXT),
+                    display(text.as_bytes(), ROW_TEXT),
                     exchange,
                 );
                 if std::mem::take(&mut self.deliberate_next) {
@@ -343,6 +427,13 @@ impl App {
                 self.push(Row::new(at, RowKind::Client, text, exchange));
             }
             Event::Reply(r) => {
+                if self.auth_pending == Some(Some(r.exchange)) {
+                    self.auth_pending = None;
+                }
+                if self.utf8_exchange == Some(r.exchange) {
+                    self.utf8_exchange = None;
+                    self.utf8_mode |= r.status == crate::protocol::response::Status::Ok;
+                }
                 let mut row = Row::new(at, RowKind::Server, display(&r.raw, ROW_TEXT), r.exchange);
                 row.latency_us = self
                     .command_times
@@ -470,8 +561,7 @@ impl App {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.overlay = None;
                     self.deliberate_next = true;
-                    self.remember(&line);
-                    vec![Action::Send(line.into_bytes())]
+                    self.send_line(line)
                 }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.overlay = None;
@@ -498,7 +588,16 @@ impl App {
             Act::Help => self.overlay = Some(Overlay::Help),
             Act::FocusNext => self.focus = self.focus.next(),
             Act::FocusPrev => self.focus = self.focus.prev(),
-            Act::FocusLine => self.focus = Focus::CommandLine,
+            Act::FocusLine => {
+                self.focus = Focus::CommandLine;
+                self.line.searching = false;
+            }
+            Act::AppCommand => {
+                self.focus = Focus::CommandLine;
+                self.line.searching = false;
+                self.line.history_pos = None;
+                self.line.set(":".into());
+            }
             Act::Leave => self.focus = Focus::Transcript,
             Act::PageUp => self.move_cursor(-20),
             Act::PageDown => self.move_cursor(20),
@@ -508,6 +607,12 @@ impl App {
             Act::Down if self.focus == Focus::Findings => {
                 self.selected_finding =
                     (self.selected_finding + 1).min(self.findings.len().saturating_sub(1))
+            }
+            Act::Up if self.focus == Focus::Session => {
+                self.session_scroll = self.session_scroll.saturating_sub(1)
+            }
+            Act::Down if self.focus == Focus::Session => {
+                self.session_scroll = (self.session_scroll + 1).min(self.session_max_scroll.get())
             }
             Act::Up => self.move_cursor(-1),
             Act::Down => self.move_cursor(1),
@@ -585,16 +690,28 @@ impl App {
             Some(Act::PageUp) => self.move_cursor(-20),
             Some(Act::PageDown) => self.move_cursor(20),
             Some(Act::Leave) => {
+                // Esc drops what was typed (and a completion half done): nothing typed before
+                // it can go to the server later by surprise.
                 self.line.searching = false;
+                self.line.take();
                 self.focus = Focus::Transcript;
             }
+            Some(Act::FocusPrev) => {
+                self.line.searching = false;
+                self.focus = self.focus.prev();
+            }
             Some(Act::Submit) => return self.submit(),
+            // Tab on an empty line goes on to the panels, as it came in.
+            Some(Act::Complete) if self.line.text.is_empty() => {
+                self.line.searching = false;
+                self.focus = self.focus.next();
+            }
             Some(Act::Complete) if !self.line.searching => self.complete(),
             Some(Act::HistoryPrev) if !self.line.searching => self.history(true),
             Some(Act::HistoryNext) if !self.line.searching => self.history(false),
             _ => match k.code {
                 KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                    self.line.set(String::new())
+                    self.line.take();
                 }
                 KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
                     self.line.insert(c)
@@ -625,12 +742,12 @@ impl App {
         if let Some(cmd) = text.strip_prefix(':') {
             return self.app_command(cmd.trim());
         }
-        if text.is_empty() && !self.summary.sasl_open {
-            return Vec::new();
+        if self.secret_mode() {
+            // A SASL response is a secret: never kept in history, sent only as a response.
+            return vec![Action::SaslLine(text.into_bytes())];
         }
-        if self.summary.sasl_open {
-            // A SASL response is a secret: never kept in history.
-            return vec![Action::Send(text.into_bytes())];
+        if text.is_empty() {
+            return Vec::new();
         }
         let cmd = Command::parse(text.as_bytes(), text.len() + 2);
         let known_state = matches!(self.link, Link::Up);
@@ -653,13 +770,27 @@ impl App {
             self.overlay = Some(Overlay::Confirm { line: text, why });
             return Vec::new();
         }
+        self.send_line(text)
+    }
+
+    /// Every line typed now is a SASL response: a challenge is open, or an AUTH was sent and
+    /// its challenge or final reply has not come yet.
+    pub fn secret_mode(&self) -> bool {
+        self.summary.sasl_open || self.auth_pending.is_some()
+    }
+
+    /// Sends a command line, kept in history without its secret.
+    fn send_line(&mut self, text: String) -> Vec<Action> {
         self.remember(&text);
+        if redact::typed_keyword(&text) == Keyword::Auth {
+            self.auth_pending = Some(None);
+        }
         vec![Action::Send(text.into_bytes())]
     }
 
     /// Keeps a command in history, without secrets: PASS, APOP and AUTH lose their arguments.
     fn remember(&mut self, text: &str) {
-        let kept = crate::protocol::redact::history_form(text);
+        let kept = redact::history_form(text);
         if self.line.history.last() != Some(&kept) {
             self.line.history.push(kept.clone());
             if self.line.history.len() > 1000 {
@@ -733,14 +864,28 @@ impl App {
             return ["save ", "starttls", "reconnect", "theme ", "help", "quit"]
                 .iter()
                 .filter(|c| c.starts_with(rest))
+                .filter(|c| **c != "starttls" || (self.tls.is_none() && !self.utf8_mode))
                 .map(|c| format!(":{c}"))
                 .collect();
         }
         match text.split_once(' ') {
             None => {
                 let up = text.to_ascii_uppercase();
-                suggested_keywords(self.state, self.summary.current_caps.as_ref())
+                // Optional commands need an advertisement: this context's CAPA, else the
+                // latest one seen (a list read before STLS still says what the server has).
+                let caps = self.summary.current_caps.as_ref().or_else(|| {
+                    let c = &self.summary.caps;
+                    c.trans.as_ref().or(c.auth.as_ref()).or(c.pre_tls.as_ref())
+                });
+                suggested_keywords(self.state, caps)
                     .into_iter()
+                    // No STLS once TLS is up (RFC 2595 §4, TLS-006) or after UTF8 (RFC 6856
+                    // §2.1, TLS-008); no second UTF8.
+                    .filter(|k| match k {
+                        Keyword::Stls => self.tls.is_none() && !self.utf8_mode,
+                        Keyword::Utf8 => !self.utf8_mode,
+                        _ => true,
+                    })
                     .map(|k| k.as_str().to_owned())
                     .filter(|k| k.starts_with(&up))
                     .collect()
@@ -776,27 +921,22 @@ impl App {
                 format!("{c} ")
             };
             let keep = std::mem::take(&mut self.line.completions);
+            let pos = self.line.completion_pos;
             self.line.set(c);
             self.line.completions = keep;
+            self.line.completion_pos = pos;
         }
     }
 
     /// What the command line shows: secrets masked while typed.
     pub fn masked_input(&self) -> String {
         let t = &self.line.text;
-        if self.summary.sasl_open && !self.line.searching {
+        if self.line.searching {
+            return t.clone();
+        }
+        if self.secret_mode() {
             return "*".repeat(t.chars().count());
         }
-        let cmd = Command::parse(t.as_bytes(), 0);
-        let verb_len = cmd.verb.len();
-        match cmd.keyword {
-            Keyword::Pass if t.len() > verb_len => format!(
-                "{} {}",
-                &t[..verb_len],
-                "*".repeat(t[verb_len + 1..].chars().count())
-            ),
-            Keyword::Apop | Keyword::Auth if cmd.secret.is_some() => cmd.redacted(),
-            _ => t.clone(),
-        }
+        redact::typed_form(t)
     }
 }

@@ -32,6 +32,8 @@ pub enum Act {
     FocusNext,
     FocusPrev,
     FocusLine,
+    /// Opens the command line with `:` typed, for an app command.
+    AppCommand,
     Leave,
     Up,
     Down,
@@ -57,6 +59,7 @@ impl Act {
             Act::FocusNext => "focus-next",
             Act::FocusPrev => "focus-prev",
             Act::FocusLine => "command-line",
+            Act::AppCommand => "app-command",
             Act::Leave => "leave",
             Act::Up => "up",
             Act::Down => "down",
@@ -101,10 +104,11 @@ pub fn defaults() -> Vec<Binding> {
         b(Global, &["pageup"], PageUp, "scroll up"),
         b(Global, &["pagedown"], PageDown, "scroll down"),
         b(CommandLine, &["enter"], Submit, "send"),
-        b(CommandLine, &["tab"], Complete, "complete"),
+        b(CommandLine, &["tab"], Complete, "complete, or next panel"),
+        b(CommandLine, &["backtab"], FocusPrev, "previous panel"),
         b(CommandLine, &["up"], HistoryPrev, "history"),
         b(CommandLine, &["down"], HistoryNext, "history"),
-        b(CommandLine, &["esc"], Leave, "to the panels"),
+        b(CommandLine, &["esc"], Leave, "drop line, leave"),
         b(Transcript, &["q"], Quit, "quit"),
         b(Transcript, &["?"], Help, "help"),
         b(Transcript, &["tab"], FocusNext, "next panel"),
@@ -117,7 +121,8 @@ pub fn defaults() -> Vec<Binding> {
         b(Transcript, &["/"], Search, "search"),
         b(Transcript, &["n"], SearchNext, "next match"),
         b(Transcript, &["N"], SearchPrev, "previous match"),
-        b(Transcript, &["i", ":"], FocusLine, "type a command"),
+        b(Transcript, &["i"], FocusLine, "type a command"),
+        b(Transcript, &[":"], AppCommand, "app command"),
         b(Findings, &["q"], Quit, "quit"),
         b(Findings, &["?"], Help, "help"),
         b(Findings, &["tab"], FocusNext, "next panel"),
@@ -125,12 +130,16 @@ pub fn defaults() -> Vec<Binding> {
         b(Findings, &["up", "k"], Up, "select"),
         b(Findings, &["down", "j"], Down, "select"),
         b(Findings, &["enter"], Open, "explain, jump"),
-        b(Findings, &["i", ":"], FocusLine, "type a command"),
+        b(Findings, &["i"], FocusLine, "type a command"),
+        b(Findings, &[":"], AppCommand, "app command"),
         b(Session, &["q"], Quit, "quit"),
         b(Session, &["?"], Help, "help"),
         b(Session, &["tab"], FocusNext, "next panel"),
         b(Session, &["backtab"], FocusPrev, "previous panel"),
-        b(Session, &["i", ":"], FocusLine, "type a command"),
+        b(Session, &["up", "k"], Up, "scroll"),
+        b(Session, &["down", "j"], Down, "scroll"),
+        b(Session, &["i"], FocusLine, "type a command"),
+        b(Session, &[":"], AppCommand, "app command"),
     ]
 }
 
@@ -142,9 +151,7 @@ pub fn load(path: Option<&std::path::Path>) -> Result<Vec<Binding>, String> {
         return Ok(table);
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), e.message()))?;
+    let doc = super::theme::parse_toml(&text).map_err(|e| format!("{}:{e}", path.display()))?;
     for (entry, keys) in &doc {
         let (scope, act) = entry.split_once('.').ok_or_else(|| {
             format!(

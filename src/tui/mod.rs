@@ -122,6 +122,9 @@ async fn event_loop(
                     // A new key press clears the last message.
                     app.message = None;
                     for action in app.key(k) {
+                        if action == app::Action::Reconnect {
+                            app.reconnect_wall = Some(clock_base());
+                        }
                         if !perform(action, requests) {
                             return Ok(());
                         }
@@ -169,6 +172,7 @@ fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bo
     let req = match action {
         app::Action::Quit => return false,
         app::Action::Send(line) => Request::Line(line),
+        app::Action::SaslLine(line) => Request::SaslLine(line),
         app::Action::StartTls => Request::StartTls,
         app::Action::Save(p) => Request::Save(p),
         app::Action::SaveReplace(p) => Request::SaveReplace(p),

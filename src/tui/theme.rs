@@ -65,6 +65,17 @@ theme!(
     search,
 );
 
+/// A TOML document, or an error saying where: `LINE: message` (a line number from 1).
+/// Every TOML file popscope reads (themes, config.toml, keys.toml) reports errors this way.
+pub fn parse_toml(text: &str) -> Result<toml::Table, String> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let line = e.span().map_or(1, |r| {
+            text[..r.start.min(text.len())].matches('\n').count() + 1
+        });
+        format!("{line}: {}", e.message().trim_end())
+    })
+}
+
 impl Theme {
     fn blank(name: &str) -> Theme {
         let s = Style::default();
@@ -114,9 +125,7 @@ impl Theme {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Theme, String> {
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| format!("theme {origin}: {}", e.message()))?;
+        let doc: toml::Table = parse_toml(text).map_err(|e| format!("theme {origin}:{e}"))?;
         let name = doc.get("name").and_then(|v| v.as_str()).unwrap_or("custom");
         // Start from the dark theme so a user file may set only some styles.
         let mut theme = if name == "dark" {
@@ -243,6 +252,25 @@ mod tests {
             .unwrap_or_default();
         assert!(e.contains("my.toml"), "{e}");
         assert!(Theme::load("nope").is_err());
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let e = Theme::parse(
+            "name = \"mine\"\n\n[styles]\nclient = { fg = \"red\" \n",
+            "my.toml",
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(e.starts_with("theme my.toml:4: "), "{e}");
+        assert!(!e.contains('\n'), "one line: {e:?}");
+        assert_eq!(
+            parse_toml("a = 1\nb = = 2\n")
+                .err()
+                .as_deref()
+                .map(|e| &e[..2]),
+            Some("2:")
+        );
     }
 
     #[test]

@@ -29,6 +29,72 @@ fn sev_style(app: &App, s: Severity) -> Style {
     }
 }
 
+/// Longest text drawn for one entry of a panel (a finding, a capability list); the rest is
+/// cut with `…`, so a hostile 20,000-line CAPA costs a frame no more than a normal one.
+const PANEL_TEXT: usize = 8192;
+
+/// Text that may hold server bytes (a finding's message, a capability, a certificate name),
+/// made safe to draw: control and invisible characters become visible escapes (`\x1b`),
+/// never dropped. Text that is already clean is drawn as it is (not escaped twice).
+fn safe(text: &str) -> String {
+    if crate::sanitize::is_clean(text) {
+        if text.len() <= PANEL_TEXT {
+            return text.to_owned();
+        }
+        let mut cut: String = text.chars().take(PANEL_TEXT).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
+        }
+        cut
+    } else {
+        crate::sanitize::display(text.as_bytes(), PANEL_TEXT)
+    }
+}
+
+/// Wraps `text` at spaces into lines of at most `first` characters for the first line and
+/// `rest` for the others; a word longer than a line is cut. At least one line.
+fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut len = 0usize;
+    let room = |out: &Vec<String>| if out.is_empty() { first } else { rest }.max(1);
+    for word in text.split_inclusive(' ') {
+        if len == 0 && word.trim().is_empty() {
+            continue;
+        }
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let r = room(&out);
+            // The word's trailing space may hang past the edge.
+            let visible = word.len() - usize::from(word.last() == Some(&' '));
+            if len + visible <= r {
+                len += word.len();
+                line.extend(word);
+                break;
+            }
+            if len > 0 {
+                out.push(std::mem::take(&mut line).trim_end().to_owned());
+                len = 0;
+                continue;
+            }
+            let tail = word.split_off(r.min(word.len()));
+            out.push(word.into_iter().collect());
+            word = tail;
+            if word.is_empty() {
+                break;
+            }
+        }
+        if len >= room(&out) {
+            out.push(std::mem::take(&mut line).trim_end().to_owned());
+            len = 0;
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line.trim_end().to_owned());
+    }
+    out
+}
+
 fn block<'a>(app: &App, title: &'a str, focused: bool) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
@@ -221,7 +287,7 @@ fn draw_state(f: &mut Frame, app: &App, area: Rect) {
     lines.push(Line::raw(""));
     lines.push(Line::styled(security, app.theme.dim));
     lines.push(Line::styled("why:", app.theme.dim));
-    lines.push(Line::styled(app.last_reason.clone(), app.theme.server));
+    lines.push(Line::styled(safe(&app.last_reason), app.theme.server));
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(block(app, "State", false));
@@ -328,15 +394,25 @@ fn draw_transcript(f: &mut Frame, app: &App, area: Rect) {
     let mut lines: Vec<Line> = Vec::with_capacity(inner_h);
     if n == 0 {
         let msg = match &app.link {
-            Link::Failed(e) => format!("not connected: {e}   (:reconnect to try again, q to quit)"),
+            Link::Failed(e) => format!(
+                "not connected: {}   (:reconnect to try again, q to quit)",
+                safe(e)
+            ),
             _ => format!("connecting to {}…   (q or Ctrl-C cancels)", app.target),
         };
         lines.push(Line::styled(msg, app.theme.dim));
     } else {
+        // Following: the last row at the bottom. Otherwise the cursor near the middle, but
+        // never scrolled past the end (no blank rows below the last) and always on screen.
+        let bottom = app.transcript.top_for_bottom(n - 1, inner_h);
         let top = if app.follow {
-            app.transcript.top_for_bottom(n - 1, inner_h)
+            bottom
         } else {
-            app.cursor.saturating_sub(inner_h / 2).min(n - 1)
+            let cursor = app.cursor.min(n - 1);
+            app.cursor
+                .saturating_sub(inner_h / 2)
+                .min(bottom)
+                .max(app.transcript.top_for_bottom(cursor, inner_h))
         };
         let mut i = top;
         while lines.len() < inner_h && i < n {
@@ -345,6 +421,20 @@ fn draw_transcript(f: &mut Frame, app: &App, area: Rect) {
                 lines.extend(row_lines(app, row, width, selected));
             }
             i += 1;
+        }
+        // Rows ran out before the panel did: fill from above, the tail of a taller row
+        // included, so the last row sits on the bottom line.
+        let mut above = top;
+        while lines.len() < inner_h && above > 0 {
+            above -= 1;
+            if let Some(row) = app.transcript.get(above) {
+                let selected = focused && above == app.cursor;
+                let mut earlier = row_lines(app, row, width, selected);
+                let keep = earlier.len().min(inner_h - lines.len());
+                earlier.drain(..earlier.len() - keep);
+                earlier.append(&mut lines);
+                lines = earlier;
+            }
         }
         lines.truncate(inner_h.max(1));
         if let Some(q) = app.search.as_ref().filter(|q| !q.is_empty()) {
@@ -381,39 +471,75 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Findings;
     let inner_h = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(2) as usize;
-    let first = app
-        .selected_finding
-        .saturating_sub(inner_h.saturating_sub(1));
+    // Each finding wraps onto lines indented under its message.
+    let finding_lines = |i: usize| -> Vec<Line> {
+        let Some((fd, _)) = app.findings.get(i) else {
+            return Vec::new();
+        };
+        let head = format!("{} {:<9} ", sev_mark(fd.severity), fd.rule.id);
+        let section = fd.rule.rfc.split(',').next().unwrap_or_default();
+        let rest = format!(
+            "{section:<14} {}{}",
+            if fd.suspected { "(suspected) " } else { "" },
+            safe(&fd.message)
+        );
+        let indent = head.chars().count();
+        let room = width.saturating_sub(indent).max(8);
+        // In the focused panel the selected finding is wrapped whole; the others take a line
+        // each, so the panel still gives the overview.
+        let pieces = if focused && i == app.selected_finding {
+            wrap(&rest, room, room)
+        } else if rest.chars().count() > room {
+            let mut cut: String = rest.chars().take(room.saturating_sub(1)).collect();
+            cut.push('…');
+            vec![cut]
+        } else {
+            vec![rest]
+        };
+        let mut out: Vec<Line> = pieces
+            .into_iter()
+            .enumerate()
+            .map(|(k, piece)| {
+                let lead = if k == 0 {
+                    Span::styled(head.clone(), sev_style(app, fd.severity))
+                } else {
+                    Span::raw(" ".repeat(indent))
+                };
+                Line::from(vec![lead, Span::styled(piece, app.theme.server)])
+            })
+            .collect();
+        if focused && i == app.selected_finding {
+            out = out
+                .into_iter()
+                .map(|l| l.patch_style(app.theme.selection))
+                .collect();
+        }
+        out
+    };
     let lines: Vec<Line> = if app.findings.is_empty() {
         vec![Line::styled("no findings yet", app.theme.dim)]
     } else {
-        app.findings
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(inner_h)
-            .map(|(i, (fd, _))| {
-                let head = format!("{} {:<9}", sev_mark(fd.severity), fd.rule.id);
-                let section = fd.rule.rfc.split(',').next().unwrap_or_default();
-                let rest = format!(
-                    " {section:<14} {}{}",
-                    if fd.suspected { "(suspected) " } else { "" },
-                    fd.message
-                );
-                let rest: String = rest
-                    .chars()
-                    .take(width.saturating_sub(head.chars().count()))
-                    .collect();
-                let mut l = Line::from(vec![
-                    Span::styled(head, sev_style(app, fd.severity)),
-                    Span::styled(rest, app.theme.server),
-                ]);
-                if focused && i == app.selected_finding {
-                    l = l.patch_style(app.theme.selection);
-                }
-                l
-            })
-            .collect()
+        // The selected finding is on screen, whole when it fits; earlier ones fill above it.
+        let selected = app.selected_finding.min(app.findings.len() - 1);
+        let mut first = selected;
+        let mut used = finding_lines(selected).len();
+        while first > 0 {
+            let h = finding_lines(first - 1).len();
+            if used + h > inner_h {
+                break;
+            }
+            used += h;
+            first -= 1;
+        }
+        let mut lines = Vec::with_capacity(inner_h);
+        for i in first..app.findings.len() {
+            if lines.len() >= inner_h {
+                break;
+            }
+            lines.extend(finding_lines(i));
+        }
+        lines.truncate(inner_h.max(1));
+        lines
     };
     let title = format!(
         "Findings ✖{} ⚠{} ℹ{}",
@@ -427,61 +553,106 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_session(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Session;
-    let mut lines: Vec<Line> = Vec::new();
-    let kv = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k}: "), app.theme.dim),
-            Span::styled(v, app.theme.server),
-        ])
-    };
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
+    // Entries: a key, its value (server text made safe) and the value's style.
+    let mut entries: Vec<(&str, String, Style)> = Vec::new();
     match &app.tls {
         Some(t) => {
-            lines.push(kv("TLS", format!("{} {}", t.version, t.cipher)));
+            entries.push((
+                "TLS",
+                safe(&format!("{} {}", t.version, t.cipher)),
+                app.theme.server,
+            ));
             if let Some(c) = t.chain.first() {
-                lines.push(kv("cert", format!("{} (until {})", c.subject, c.not_after)));
+                entries.push((
+                    "cert",
+                    safe(&format!("{} (until {})", c.subject, c.not_after)),
+                    app.theme.server,
+                ));
             }
-            lines.push(Line::from(vec![
-                Span::styled("verdict: ", app.theme.dim),
-                Span::styled(
-                    if t.insecure {
-                        format!("{} — NOT VERIFIED (--insecure)", t.verdict)
-                    } else {
-                        t.verdict.clone()
-                    },
-                    if t.verdict == "verified" && !t.insecure {
-                        app.theme.state_visited
-                    } else {
-                        app.theme.violation
-                    },
-                ),
-            ]));
+            let verdict = if t.insecure {
+                format!("{} — NOT VERIFIED (--insecure)", t.verdict)
+            } else {
+                t.verdict.clone()
+            };
+            entries.push((
+                "verdict",
+                safe(&verdict),
+                if t.verdict == "verified" && !t.insecure {
+                    app.theme.state_visited
+                } else {
+                    app.theme.violation
+                },
+            ));
         }
-        None => lines.push(kv("TLS", "none".into())),
+        None => entries.push(("TLS", "none".into(), app.theme.server)),
     }
     let caps = &app.summary.caps;
-    if let Some(c) = &caps.pre_tls {
-        lines.push(kv("CAPA before TLS", c.summary()));
-    }
-    if let Some(c) = &caps.auth {
-        lines.push(kv("CAPA", c.summary()));
-    }
-    if let Some(c) = &caps.trans {
-        lines.push(kv("CAPA after login", c.summary()));
+    for (k, c) in [
+        ("CAPA before TLS", &caps.pre_tls),
+        ("CAPA", &caps.auth),
+        ("CAPA after login", &caps.trans),
+    ] {
+        if let Some(c) = c {
+            let text = crate::sanitize::display(c.summary().as_bytes(), PANEL_TEXT);
+            entries.push((k, text, app.theme.server));
+        }
     }
     if let Some((n, o)) = app.summary.stat {
-        lines.push(kv("maildrop", format!("{n} messages, {o} octets")));
+        entries.push((
+            "maildrop",
+            format!("{n} messages, {o} octets"),
+            app.theme.server,
+        ));
     }
-    let p = Paragraph::new(lines)
-        .wrap(Wrap { trim: true })
-        .block(block(app, "Session", focused));
-    f.render_widget(p, area);
+    // Wrapped by hand so the panel knows its height and scrolls (↑↓ when focused).
+    let mut lines: Vec<Line> = Vec::new();
+    for (k, v, style) in entries {
+        let key = format!("{k}: ");
+        let first_room = width.saturating_sub(key.chars().count());
+        for (i, piece) in wrap(&v, first_room, width.saturating_sub(2))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                Span::styled(key.clone(), app.theme.dim)
+            } else {
+                Span::raw("  ")
+            };
+            lines.push(Line::from(vec![lead, Span::styled(piece, style)]));
+        }
+    }
+    let max_scroll = lines.len().saturating_sub(inner_h);
+    app.session_max_scroll.set(max_scroll);
+    let scroll = app.session_scroll.min(max_scroll);
+    let title = if max_scroll > 0 {
+        format!(
+            "Session {}-{}/{}{}",
+            scroll + 1,
+            (scroll + inner_h).min(lines.len()),
+            lines.len(),
+            if focused {
+                " ↑↓"
+            } else {
+                " (Tab here, ↑↓)"
+            }
+        )
+    } else {
+        "Session".to_owned()
+    };
+    let lines: Vec<Line> = lines.into_iter().skip(scroll).take(inner_h).collect();
+    f.render_widget(
+        Paragraph::new(lines).block(block(app, &title, focused)),
+        area,
+    );
 }
 
 fn draw_line(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::CommandLine;
     let prompt = if app.line.searching {
         "/ "
-    } else if app.summary.sasl_open {
+    } else if app.secret_mode() {
         "SASL › "
     } else {
         "› "
@@ -510,7 +681,7 @@ fn draw_line(f: &mut Frame, app: &App, area: Rect) {
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let line = if let Some((m, err)) = &app.message {
         Line::styled(
-            m.clone(),
+            safe(m),
             if *err {
                 app.theme.violation
             } else {
@@ -556,9 +727,9 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
     let common = |b: &keys::Binding| {
         panels.contains(&b.scope)
             && panels.iter().all(|s| {
-                app.keys
-                    .iter()
-                    .any(|o| o.scope == *s && o.keys == b.keys && o.act == b.act)
+                app.keys.iter().any(|o| {
+                    o.scope == *s && o.keys == b.keys && o.act == b.act && o.desc == b.desc
+                })
             })
     };
     let mut groups: Vec<(&'static str, Vec<&keys::Binding>)> = vec![
@@ -690,7 +861,7 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
         ]),
         Line::styled(fd.rule.summary, app.theme.dim),
         Line::raw(""),
-        Line::styled(fd.message.clone(), app.theme.server),
+        Line::styled(safe(&fd.message), app.theme.server),
         Line::raw(""),
     ];
     if fd.suspected {
@@ -729,7 +900,7 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
         Line::styled(
             format!(
                 "Send \"{}\"?",
-                crate::sanitize::display(line.as_bytes(), 60)
+                crate::sanitize::display(crate::protocol::redact::typed_form(line).as_bytes(), 60)
             ),
             app.theme.title,
         ),
@@ -754,4 +925,24 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
             .block(block(app, "Confirm", true)),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap("aa bb cc", 5, 5), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("aa bb cc", 2, 8), vec!["aa", "bb cc"]);
+        assert_eq!(wrap("abcdefgh", 3, 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3, 3), vec![""]);
+        assert_eq!(wrap("x abcdefg", 4, 4), vec!["x", "abcd", "efg"]);
+        assert_eq!(wrap("aa  bb", 3, 3), vec!["aa", "bb"]);
+        for w in 1..12 {
+            for l in wrap("TLS TLSv1.3 AES_256_GCM_SHA384  CAPA  X", w, w) {
+                assert!(l.chars().count() <= w, "{w}: {l:?}");
+            }
+        }
+    }
 }
