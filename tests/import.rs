@@ -262,7 +262,7 @@ fn exports_text_and_an_evidence_bundle() {
         "CN=localhost",
         "SHA-256",
         "before TLS:",
-        "## Transcript (secrets redacted)",
+        "## Transcript (secrets redacted",
         "popscope 0.1.0",
     ] {
         assert!(bundle.contains(needle), "bundle lacks {needle}:\n{bundle}");
