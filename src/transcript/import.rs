@@ -168,65 +168,140 @@ pub fn curl(text: &str) -> Result<Imported, ImportError> {
     Ok(Imported { entries, notes })
 }
 
-/// An `openssl s_client` terminal log: the banner and session-ticket blocks are skipped; a
-/// line is the server's when it is a status line or inside a multi-line reply, the client's
-/// otherwise (what was typed, as a terminal capture shows it).
+/// Lines s_client prints about the connection, never POP3 (outside a message body).
+fn s_client_noise(l: &str) -> bool {
+    matches!(
+        l,
+        "read R BLOCK" | "DONE" | "closed" | "RENEGOTIATING" | "KEYUPDATE"
+    ) || l.starts_with("read:errno")
+        || l.starts_with("write:errno")
+}
+
+/// The first status line of a `-starttls pop3` log, as OpenSSL 3.0 prints it: the greeting it
+/// read before STLS, cut to the length of the STLS reply and without its line end, so that
+/// what s_client prints next (`---`, or the next reply) is glued to it. Returns the greeting
+/// and the glued rest.
+fn unglue_greeting(l: &str) -> Option<(&str, &str)> {
+    if let Some(g) = l.strip_suffix("---")
+        && !g.is_empty()
+    {
+        return Some((g, "---"));
+    }
+    let at = ["+OK", "-ERR"]
+        .iter()
+        .filter_map(|s| l.get(1..).and_then(|t| t.find(s)).map(|i| i + 1))
+        .min()?;
+    Some((&l[..at], &l[at..]))
+}
+
+/// An `openssl s_client` terminal log (OpenSSL 3.0, with `-ign_eof` or `-quiet`): the
+/// handshake banner, session-ticket blocks and s_client's own messages are skipped; a line is
+/// the server's when it is a status line or inside a multi-line reply, the client's otherwise
+/// (what was typed, as a terminal echoes it). With `-starttls pop3` the greeting is printed
+/// cut short and glued to what follows; STLS, its `+OK` and the handshake (which s_client did
+/// itself, unlogged) are put back.
 pub fn openssl(text: &str) -> Result<Imported, ImportError> {
-    let mut lines: Vec<(usize, bool, Vec<u8>)> = Vec::new();
-    let mut started = false;
-    let mut in_block = false;
-    let mut pending: std::collections::VecDeque<Command> = Default::default();
-    let mut in_body = false;
-    for (i, raw) in text.lines().enumerate() {
-        let l = raw.strip_suffix('\r').unwrap_or(raw);
-        if !started {
-            if StatusLine::looks_like_status(l.as_bytes()) {
-                started = true;
-            } else {
+    let mut notes = vec![
+        "s_client logs show lines: every line ends in CRLF here".to_owned(),
+        "which lines the client typed is inferred (status lines and multi-line replies are the server's)".to_owned(),
+    ];
+    // (file line, text), from the greeting on, the greeting unglued.
+    let mut raw: Vec<(usize, &str)> = Vec::new();
+    let mut starttls = false;
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_end_matches('\r');
+        if raw.is_empty() {
+            if !StatusLine::looks_like_status(l.as_bytes()) {
+                continue;
+            }
+            if let Some((greeting, rest)) = unglue_greeting(l) {
+                starttls = true;
+                raw.push((i + 1, greeting));
+                raw.push((i + 1, rest));
                 continue;
             }
         }
-        if l == "---" {
-            in_block = !in_block;
-            continue;
-        }
-        if in_block
-            || matches!(l, "read R BLOCK" | "DONE" | "closed" | "RENEGOTIATING")
-            || l.starts_with("read:errno")
-        {
-            continue;
-        }
-        let b = l.as_bytes().to_vec();
-        if in_body {
-            in_body = b != b".";
-            lines.push((i + 1, false, b));
-            continue;
-        }
-        if StatusLine::looks_like_status(&b) || b.starts_with(b"+ ") || lines.is_empty() {
-            if let Some(cmd) = pending.pop_front() {
-                in_body = b.starts_with(b"+OK") && cmd.expects_multiline();
-            }
-            lines.push((i + 1, false, b));
-        } else {
-            pending.push_back(Command::parse(&b, b.len() + 2));
-            lines.push((i + 1, true, b));
-        }
+        raw.push((i + 1, l));
     }
-    if !started {
+    if raw.is_empty() {
         return Err(ImportError::Format(
             "no +OK/-ERR greeting found: not an s_client log of a POP3 session".into(),
         ));
     }
-    let entries = lines
-        .into_iter()
-        .map(|(n, c, t)| line_entry(n, c, &t))
-        .collect();
+    // Session-ticket blocks (TLS 1.3 sends them after the handshake, s_client prints them
+    // whenever they arrive): from the `---` before "Post-Handshake New Session Ticket
+    // arrived:" to the `---` after it.
+    let mut noise = vec![false; raw.len()];
+    let mut i = 0;
+    while i < raw.len() {
+        if matches!(
+            raw[i].1,
+            "Post-Handshake New Session Ticket arrived:" | "SSL-Session:"
+        ) && !noise[i]
+        {
+            if i > 0 && raw[i - 1].1 == "---" {
+                noise[i - 1] = true;
+            }
+            let mut j = i;
+            while j < raw.len() {
+                noise[j] = true;
+                if j > i && raw[j].1 == "---" {
+                    break;
+                }
+                j += 1;
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    let mut lines: Vec<Entry> = Vec::new();
+    let mut pending: std::collections::VecDeque<Command> = Default::default();
+    let mut in_body = false;
+    let mut typed = 0usize;
+    for (k, (n, l)) in raw.iter().enumerate() {
+        if noise[k] || (!in_body && (s_client_noise(l) || *l == "---")) {
+            continue;
+        }
+        let b = l.as_bytes();
+        if in_body {
+            in_body = b != b".";
+            lines.push(line_entry(*n, false, b));
+        } else if StatusLine::looks_like_status(b) || b.starts_with(b"+ ") || lines.is_empty() {
+            if let Some(cmd) = pending.pop_front() {
+                in_body = b.starts_with(b"+OK") && cmd.expects_multiline();
+            }
+            lines.push(line_entry(*n, false, b));
+        } else {
+            pending.push_back(Command::parse(b, b.len() + 2));
+            typed += 1;
+            lines.push(line_entry(*n, true, b));
+        }
+        if starttls && lines.len() == 1 {
+            // s_client sent STLS and did the handshake before printing anything.
+            lines.push(line_entry(*n, true, b"STLS"));
+            lines.push(line_entry(*n, false, b"+OK"));
+            lines.push(Entry {
+                line: *n,
+                item: Item::Transport(TransportEvent::TlsEstablished {
+                    cert_requested: false,
+                    client_cert: false,
+                }),
+                at: None,
+            });
+        }
+    }
+    if starttls {
+        notes.push(format!(
+            "line {}: -starttls: s_client printed the greeting cut short; STLS, its +OK (text unknown) and the handshake were not logged and are put back",
+            raw[0].0
+        ));
+    }
+    if typed == 0 {
+        notes.push("no typed lines: the log holds only the server's side (capture a terminal, e.g. with script(1), to keep what was typed)".into());
+    }
     Ok(Imported {
-        entries,
-        notes: vec![
-            "s_client logs show lines: every line ends in CRLF here".into(),
-            "which lines the client typed is inferred (status lines and multi-line replies are the server's)".into(),
-        ],
+        entries: lines,
+        notes,
     })
 }
 
