@@ -1,6 +1,9 @@
 //! Importers and exports on real material: a curl log of a real curl run, a capture written
 //! from a recorded loopback session, an s_client terminal log; text and bundle exports.
 
+// The helpers of this test crate may unwrap like its tests: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 use etherparse::PacketBuilder;

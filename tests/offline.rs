@@ -2,6 +2,9 @@
 //! stream files of any size in bounded memory; exports of multi-session recordings; bundles
 //! never hold a secret; output files are private and never overwritten by surprise.
 
+// The helpers of this test crate may unwrap like its tests: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
@@ -263,6 +266,13 @@ fn export_of_several_sessions_exports_all_or_the_one_chosen_and_says_so() {
     );
     assert!(b.contains("   4 C: QUIT"), "{b}");
     assert_eq!(b.matches("```").count(), 4, "{b}");
+    let o = popscope(&["export", r, "--to", "bundle", "--session", "2"]);
+    let b = stdout(&o);
+    assert!(
+        b.starts_with("# POP3 session evidence") && b.contains("# Session 2 of 2"),
+        "{b}"
+    );
+    assert!(!b.contains("pop3://first") && !b.contains("C: STAT"), "{b}");
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -145,17 +145,16 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
     let only = args.session;
     // A bundle begins with the findings: the engine re-checks the recording first (one
     // streaming pass), then the transcript is written in a second.
-    let checked = match args.to {
-        ExportFormat::Bundle => Some(
-            source::check(input, &Config::default(), only)
-                .map_err(|e| CliError::usage(format!("{path}: {e}")))?,
+    let (checked, input) = match args.to {
+        ExportFormat::Bundle => (
+            Some(
+                source::check(input, &Config::default(), only)
+                    .map_err(|e| CliError::usage(format!("{path}: {e}")))?,
+            ),
+            source::open(&args.file).map_err(cannot)?,
         ),
-        ExportFormat::Text => {
-            drop(input);
-            None
-        }
+        ExportFormat::Text => (None, input),
     };
-    let input = source::open(&args.file).map_err(cannot)?;
     let mut out = Output::open(args.output.as_deref(), args.force)?;
     let mut failed: Option<CliError> = None;
     let mut count = 0usize;
@@ -187,6 +186,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
                                 exp::Part {
                                     number: count,
                                     of: total.unwrap_or(count),
+                                    first: index == 0,
                                 },
                             )
                             .as_bytes(),

@@ -144,6 +144,8 @@ pub struct Part {
     pub number: usize,
     /// Sessions in the recording.
     pub of: usize,
+    /// The first section of the bundle (it carries the title).
+    pub first: bool,
 }
 
 /// The evidence bundle's sections for one recorded session, up to the opening of its
@@ -154,7 +156,7 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
     let r = &s.replayed;
     let target = s.target.as_deref().unwrap_or("(unknown)");
     let mut out = String::new();
-    if part.number == 1 {
+    if part.first {
         let _ = writeln!(out, "# POP3 session evidence\n");
     } else {
         let _ = writeln!(out, "\n---\n");

@@ -91,30 +91,58 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
 }
 
 /// Masks the secrets of client lines (PASS, APOP digests, AUTH initial responses and every SASL
-/// response), keeping each line's length; returns whether anything was masked.
-pub fn redact(entries: &mut [Entry]) -> bool {
+/// response), keeping each line's length; returns whether anything was masked. A client line
+/// split across entries (TCP segments of a capture) is judged whole: its start moves to the
+/// entry that ends it.
+pub fn redact(entries: &mut Vec<Entry>) -> bool {
     let mut walker = super::lines::LineWalker::new(true);
     let mut changed = false;
-    for e in entries.iter_mut() {
-        let client = matches!(e.item, Item::Client(_));
+    let mut carry: Vec<u8> = Vec::new();
+    let mut last_client = None;
+    let walk = |walker: &mut super::lines::LineWalker, client: bool, bytes: &[u8]| {
+        let mut v = Vec::with_capacity(bytes.len());
+        let mut any = false;
+        for line in bytes.split_inclusive(|&c| c == b'\n') {
+            let shown = walker.line(client, line);
+            any |= shown.redacted;
+            v.extend_from_slice(&shown.bytes);
+        }
+        (v, any)
+    };
+    for (i, e) in entries.iter_mut().enumerate() {
         match &mut e.item {
-            Item::Client(b) | Item::Server(b) => {
-                let mut v = Vec::with_capacity(b.len());
-                let mut any = false;
-                for line in b.split_inclusive(|&c| c == b'\n') {
-                    let shown = walker.line(client, line);
-                    any |= shown.redacted;
-                    v.extend_from_slice(&shown.bytes);
-                }
-                if any {
-                    changed = true;
-                    *b = v;
-                }
+            Item::Client(b) => {
+                let mut whole = std::mem::take(&mut carry);
+                whole.extend_from_slice(b);
+                let end = whole.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+                carry = whole.split_off(end);
+                let (v, any) = walk(&mut walker, true, &whole);
+                changed |= any;
+                *b = v;
+                last_client = Some(i);
+            }
+            Item::Server(b) => {
+                let (v, _) = walk(&mut walker, false, b);
+                *b = v;
             }
             Item::Transport(ev) => walker.transport(*ev),
             Item::Idle { .. } => {}
         }
     }
+    if let Some(i) = last_client
+        && !carry.is_empty()
+    {
+        let (v, any) = walk(&mut walker, true, &carry);
+        changed |= any;
+        if let Some(Entry {
+            item: Item::Client(b),
+            ..
+        }) = entries.get_mut(i)
+        {
+            b.extend_from_slice(&v);
+        }
+    }
+    entries.retain(|e| !matches!(&e.item, Item::Client(b) if b.is_empty()));
     changed
 }
 
@@ -533,5 +561,43 @@ mod tests {
             "{:?}",
             imp.notes
         );
+    }
+
+    #[test]
+    fn a_password_split_across_segments_is_masked_whole() {
+        let entry = |client: bool, b: &[u8]| Entry {
+            line: 1,
+            item: if client {
+                Item::Client(b.to_vec())
+            } else {
+                Item::Server(b.to_vec())
+            },
+            at: None,
+        };
+        let mut entries = vec![
+            entry(false, b"+OK ready\r\n"),
+            entry(true, b"USER demo\r\nPASS hun"),
+            entry(false, b"+OK\r\n"),
+            entry(true, b"ter2\r\nAUTH PLAIN\r"),
+            entry(true, b"\n"),
+            entry(false, b"-ERR no\r\n+ \r\n"),
+            entry(true, b"AGRlbW8Ac2VjcmV0\r\n"),
+        ];
+        assert!(redact(&mut entries));
+        let client: Vec<u8> = entries
+            .iter()
+            .filter_map(|e| match &e.item {
+                Item::Client(b) => Some(b.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let text = String::from_utf8_lossy(&client).into_owned();
+        assert!(!text.contains("hun") && !text.contains("ter2"), "{text}");
+        assert!(
+            text.starts_with("USER demo\r\nPASS *******\r\nAUTH PLAIN\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("AGRlbW8Ac2VjcmV0"), "{text}");
     }
 }

@@ -11,8 +11,8 @@ pub struct LineWalker {
     engine: Engine,
     now: Time,
     redact: bool,
-    /// The mechanism of the AUTH command awaiting its first reply.
-    pending_mechanism: Option<String>,
+    /// The exchange and mechanism of the AUTH command awaiting its reply.
+    pending_mechanism: Option<(u32, String)>,
     /// The mechanism whose challenge is open: the next client line is a SASL response.
     sasl: Option<String>,
     exchange: u32,
@@ -74,12 +74,25 @@ impl LineWalker {
         }
         for e in events {
             match e {
-                Ev::Command(m) => self.pending_mechanism = m,
-                Ev::Challenge => self.sasl = self.pending_mechanism.clone(),
+                Ev::Command(x, Some(m)) => self.pending_mechanism = Some((x, m)),
+                Ev::Command(..) => {}
+                Ev::Challenge(x) => {
+                    self.sasl = match &self.pending_mechanism {
+                        Some((p, m)) if *p == x => Some(m.clone()),
+                        _ => None,
+                    }
+                }
                 Ev::SaslResponse => self.sasl = None,
-                Ev::Reply => {
+                // A reply to another (pipelined) command leaves the AUTH exchange open.
+                Ev::Reply(x) => {
                     self.sasl = None;
-                    self.pending_mechanism = None;
+                    if self
+                        .pending_mechanism
+                        .as_ref()
+                        .is_some_and(|(p, _)| *p == x)
+                    {
+                        self.pending_mechanism = None;
+                    }
                 }
             }
         }
@@ -102,19 +115,19 @@ impl LineWalker {
 
 /// What the walker needs of an event, owned.
 enum Ev {
-    Command(Option<String>),
-    Challenge,
+    Command(u32, Option<String>),
+    Challenge(u32),
     SaslResponse,
-    Reply,
+    Reply(u32),
 }
 
 impl Ev {
     fn of(ev: &Event<'_>) -> Option<Ev> {
         Some(match ev {
-            Event::Command { command, .. } => Ev::Command(command.mechanism()),
-            Event::Challenge { .. } => Ev::Challenge,
+            Event::Command { exchange, command } => Ev::Command(*exchange, command.mechanism()),
+            Event::Challenge { exchange, .. } => Ev::Challenge(*exchange),
             Event::SaslResponse { .. } => Ev::SaslResponse,
-            Event::Reply(_) => Ev::Reply,
+            Event::Reply(r) => Ev::Reply(r.exchange),
             _ => return None,
         })
     }

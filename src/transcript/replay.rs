@@ -35,17 +35,18 @@ const PINNED: usize = 4096;
 /// Octets of a raw line kept for quoting it.
 const QUOTE: usize = 256;
 
+/// Where an entry's bytes begin in its direction's stream: (offset, file line, quote).
+type Start = (u64, usize, Option<Box<[u8]>>);
+
 /// Where each entry's bytes begin in its direction's stream.
 #[derive(Default)]
 struct Starts {
-    /// (offset, line, quote) of recent entries, oldest first.
-    recent: VecDeque<(u64, usize, Option<Box<[u8]>>)>,
+    /// Recent entries, oldest first.
+    recent: VecDeque<Start>,
     /// Starts of the entries that held a reply's status line.
-    pinned: VecDeque<(u64, usize, Option<Box<[u8]>>)>,
+    pinned: VecDeque<Start>,
     total: u64,
 }
-
-type Start = (u64, usize, Option<Box<[u8]>>);
 
 impl Starts {
     fn push(&mut self, line: usize, len: usize, quote: Option<&[u8]>) {
