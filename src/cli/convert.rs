@@ -137,7 +137,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
     let path = args.file.display().to_string();
     let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {path}: {e}"));
     let mut input = source::open(&args.file).map_err(cannot)?;
-    if !source::is_jsonl(&mut input).map_err(cannot)? {
+    if !source::is_jsonl(&mut input).map_err(cannot)?.0 {
         return Err(CliError::usage(format!(
             "{path}: export reads a JSON Lines recording (--record)"
         )));

@@ -24,18 +24,20 @@ pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
 }
 
-/// Whether the buffered input is JSON Lines (it looks at the buffer, consuming nothing).
-pub fn is_jsonl(r: &mut dyn BufRead) -> std::io::Result<bool> {
-    // Skip leading whitespace without losing it: a text transcript may begin with blank lines.
+/// Whether the buffered input is JSON Lines (it looks at the buffer, consuming nothing but
+/// leading whitespace beyond a whole buffer's worth), and how many line ends it consumed.
+pub fn is_jsonl(r: &mut dyn BufRead) -> std::io::Result<(bool, usize)> {
+    let mut skipped = 0;
     loop {
         let head = r.fill_buf()?;
         if head.is_empty() {
-            return Ok(false);
+            return Ok((false, skipped));
         }
         match head.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(i) => return Ok(head[i] == b'{'),
+            Some(i) => return Ok((head[i] == b'{', skipped)),
             None => {
                 let n = head.len();
+                skipped += head.iter().filter(|&&b| b == b'\n').count();
                 r.consume(n);
             }
         }
@@ -75,9 +77,11 @@ pub fn check(
     config: &Config,
     only: Option<usize>,
 ) -> Result<Checking, String> {
-    if !is_jsonl(&mut r).map_err(|e| format!("cannot read: {e}"))? {
+    let (jsonl, skipped) = is_jsonl(&mut r).map_err(|e| format!("cannot read: {e}"))?;
+    if !jsonl {
         let mut rp = Replayer::new(config.clone());
-        text::stream(r, |e, raw| rp.feed_line(&e, Some(raw))).map_err(|e| e.to_string())?;
+        text::stream_from(r, skipped + 1, |e, raw| rp.feed_line(&e, Some(raw)))
+            .map_err(|e| e.to_string())?;
         return Ok(Checking {
             sessions: vec![Checked {
                 target: None,
@@ -142,4 +146,33 @@ pub fn check(
         count,
         damage: damage.map(|d| d.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_blank_lines_keep_the_line_numbers() {
+        // A buffer smaller than the blank lines before the first entry: they are consumed
+        // while sniffing, and the lines are still counted.
+        let src: &[u8] = b"\n\n\n\n\n\n\nS: +OK\nC: RETR 0\nS: +OK\nS: .\n";
+        let r = Box::new(std::io::BufReader::with_capacity(4, src));
+        let c = check(r, &Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<usize> = c.sessions[0]
+            .replayed
+            .findings
+            .iter()
+            .map(|f| f.line)
+            .collect();
+        assert!(
+            !lines.is_empty() && lines.iter().all(|&l| l == 10),
+            "{lines:?}"
+        );
+        let r = Box::new(std::io::BufReader::with_capacity(
+            4,
+            &b" \n\n{\"type\":"[..],
+        ));
+        assert!(check(r, &Config::default(), None).is_ok_and(|c| c.damage.is_some()));
+    }
 }

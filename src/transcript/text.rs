@@ -59,13 +59,19 @@ pub const MAX_LINE: usize = 64 << 20;
 
 /// Reads a transcript line by line in bounded memory, handing out each entry with the raw
 /// line it came from (without its line end). Stops at the first malformed line, naming it.
-pub fn stream<R: std::io::BufRead>(
+pub fn stream<R: std::io::BufRead>(r: R, on: impl FnMut(Entry, &[u8])) -> Result<(), ParseError> {
+    stream_from(r, 1, on)
+}
+
+/// Like [`stream`], for a reader whose first line is line `first` of the file.
+pub fn stream_from<R: std::io::BufRead>(
     mut r: R,
+    first: usize,
     mut on: impl FnMut(Entry, &[u8]),
 ) -> Result<(), ParseError> {
     use std::io::{BufRead as _, Read as _};
     let mut buf = Vec::new();
-    let mut line = 0usize;
+    let mut line = first.saturating_sub(1);
     loop {
         buf.clear();
         line += 1;
