@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::protocol::{Config, Severity};
 use crate::report::{self, LiveRun};
-use crate::transcript::{jsonl, replay, text};
 use crate::transport::{Scheme, Target};
 
 use super::connect::transport_error;
@@ -32,115 +31,12 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
     let Some(file) = &args.transcript else {
         return Err(CliError::usage("--transcript needs a file"));
     };
-    let path = file.display().to_string();
     let config = Config {
         severity_overrides: overrides,
         ..Config::default()
     };
-    {
-        use std::io::BufRead as _;
-        let f = std::fs::File::open(file)
-            .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
-        let head = reader
-            .fill_buf()
-            .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
-        if jsonl::looks_like(head) {
-            return run_jsonl(args, &path, reader, config);
-        }
-    }
-    let bytes = std::fs::read(file)
-        .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
-    let entries = text::parse(&bytes).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    let replayed = replay(&entries, config);
-    if args.json {
-        let s = serde_json::to_string_pretty(&report::transcript_json(&path, &replayed))
-            .map_err(|e| CliError::usage(format!("cannot render JSON: {e}")))?;
-        print(&format!("{s}\n"));
-    } else {
-        print(&report::transcript_text(&path, &replayed, &bytes));
-    }
-    let violations = replayed
-        .findings
-        .iter()
-        .any(|f| f.finding.severity == Severity::Violation);
-    Ok(if violations {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
-}
-
-/// A JSON Lines recording: every session in it, re-checked with today's engine as it is read
-/// (memory stays bounded whatever the file's size). Damage is reported after what came
-/// before it.
-fn run_jsonl(
-    args: &CheckArgs,
-    path: &str,
-    reader: impl std::io::BufRead,
-    config: Config,
-) -> Result<u8, CliError> {
-    let mut done: Vec<(String, String, crate::transcript::replay::Replayed)> = Vec::new();
-    let mut current: Option<(String, String, crate::transcript::replay::Replayer)> = None;
-    let damage = jsonl::stream(reader, |item| match item {
-        jsonl::Streamed::Header { target, secrets } => {
-            if let Some((t, s, r)) = current.take() {
-                done.push((t, s, r.finish()));
-            }
-            current = Some((
-                target,
-                secrets,
-                crate::transcript::replay::Replayer::new(config.clone()),
-            ));
-        }
-        jsonl::Streamed::Entry(e) => {
-            if let Some((_, _, r)) = current.as_mut() {
-                r.feed(&e);
-            }
-        }
-        jsonl::Streamed::Tls(_) => {}
-    });
-    if let Some((t, s, r)) = current.take() {
-        done.push((t, s, r.finish()));
-    }
-    if args.json {
-        let mut all: Vec<serde_json::Value> = done
-            .iter()
-            .map(|(target, secrets, r)| {
-                let mut v = report::transcript_json(path, r);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("target".into(), serde_json::json!(target));
-                    o.insert("secrets".into(), serde_json::json!(secrets));
-                }
-                v
-            })
-            .collect();
-        let v = if all.len() == 1 {
-            all.remove(0)
-        } else {
-            serde_json::json!({ "sessions": all })
-        };
-        let s = serde_json::to_string_pretty(&v).map_err(|e| CliError::usage(e.to_string()))?;
-        print(&format!("{s}\n"));
-    } else {
-        for (target, _, r) in &done {
-            print(&format!("# session recorded against {target}\n"));
-            print(&report::transcript_text(path, r, b""));
-        }
-    }
-    if let Some(d) = damage {
-        return Err(CliError::usage(format!("{path}: {d}")));
-    }
-    let violations = done.iter().any(|(_, _, r)| {
-        r.findings
-            .iter()
-            .any(|f| f.finding.severity == Severity::Violation)
-    });
-    Ok(if violations {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
+    // Every session of the file, re-checked as it is read (bounded memory).
+    super::convert::recheck(file, &config, None, args.json, true)
 }
 
 fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {

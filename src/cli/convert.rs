@@ -1,19 +1,105 @@
-//! `popscope import` and `popscope export`.
+//! `popscope import` and `popscope export`, and the offline re-check behind
+//! `check --transcript` and `replay --headless`. Recordings are read as a stream: memory stays
+//! bounded whatever the file's size.
 
 use std::io::Write;
+use std::path::Path;
 
+use crate::private_file::{self, Existing};
+use crate::protocol::{Config, Severity};
+use crate::report;
+use crate::transcript::lines::LineWalker;
+use crate::transcript::source::{self, Checking};
+use crate::transcript::text::Entry;
 use crate::transcript::{export as exp, import as imp, jsonl};
 
 use super::{CliError, ExportArgs, ExportFormat, ImportArgs, ImportFormat, exit};
 
-fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), CliError> {
-    match output {
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", p.display()))),
-        None => {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            Ok(())
+/// Where output goes: standard output, or a private file created for it (0600, never through
+/// a symbolic link, never over an existing file unless `--force`). A write error is one line
+/// and exit 2, at the end too; a closed standard output (`| head`) just stops the output.
+struct Output {
+    w: Box<dyn Write>,
+    file: Option<std::path::PathBuf>,
+    closed: bool,
+}
+
+impl Output {
+    fn open(path: Option<&Path>, force: bool) -> Result<Output, CliError> {
+        let Some(p) = path else {
+            return Ok(Output {
+                w: Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::io::stdout().lock(),
+                )),
+                file: None,
+                closed: false,
+            });
+        };
+        let how = if force {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        };
+        let f = private_file::open(p, how)
+            .map_err(|e| CliError::usage(private_file::explain(p, &e)))?;
+        Ok(Output {
+            w: Box::new(std::io::BufWriter::with_capacity(1 << 16, f)),
+            file: Some(p.to_path_buf()),
+            closed: false,
+        })
+    }
+
+    fn fail(&mut self, e: std::io::Error) -> Result<(), CliError> {
+        match &self.file {
+            Some(p) => Err(CliError::usage(private_file::explain(p, &e))),
+            None if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            None => Err(CliError::usage(format!(
+                "cannot write standard output: {e}"
+            ))),
         }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.w.write_all(bytes) {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Writes one entry as text-format lines (numbered and redacted when a walker is given).
+    fn entry(&mut self, e: &Entry, walker: Option<&mut LineWalker>) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        match exp::write_entry(&mut self.w, e, walker) {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn finish(mut self) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.w.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
     }
 }
 
@@ -26,45 +112,214 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
         ImportFormat::Openssl => imp::openssl(&String::from_utf8_lossy(&bytes)),
         ImportFormat::Pcap => imp::pcap(&bytes, args.port),
     };
-    let imported = result.map_err(|e| CliError::usage(format!("{path}: {e}")))?;
+    let mut imported = result.map_err(|e| CliError::usage(format!("{path}: {e}")))?;
+    if !args.keep_secrets && imp::redact(&mut imported.entries) {
+        imported.notes.push(
+            "secrets (PASS, APOP digests, AUTH and SASL responses) are masked; --keep-secrets keeps them".into(),
+        );
+    }
     let mut text = format!(
-        "# imported by popscope {} from {path}\n",
-        env!("CARGO_PKG_VERSION")
+        "# imported by popscope {} from {}\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::sanitize::display(path.as_bytes(), 200)
     );
     for n in &imported.notes {
         text.push_str(&format!("# note: {n}\n"));
     }
     text.push_str(&exp::to_text(&imported.entries));
-    emit(&text, args.output.as_deref())?;
+    let mut out = Output::open(args.output.as_deref(), args.force)?;
+    out.put(text.as_bytes())?;
+    out.finish()?;
     Ok(exit::OK)
 }
 
 pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
     let path = args.file.display().to_string();
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
-    if !jsonl::looks_like(&bytes) {
+    let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {path}: {e}"));
+    let mut input = source::open(&args.file).map_err(cannot)?;
+    if !source::is_jsonl(&mut input).map_err(cannot)?.0 {
         return Err(CliError::usage(format!(
             "{path}: export reads a JSON Lines recording (--record)"
         )));
     }
-    let (s, damage) = jsonl::session(&bytes, args.session)
-        .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    let text = match args.to {
-        ExportFormat::Text => format!(
-            "# {} recorded against {} (secrets {})\n{}",
-            path,
-            s.target,
-            s.secrets,
-            exp::to_text(&s.entries)
+    let only = args.session;
+    // A bundle begins with the findings: the engine re-checks the recording first (one
+    // streaming pass), then the transcript is written in a second.
+    let (checked, input) = match args.to {
+        ExportFormat::Bundle => (
+            Some(
+                source::check(input, &Config::default(), only)
+                    .map_err(|e| CliError::usage(format!("{path}: {e}")))?,
+            ),
+            source::open(&args.file).map_err(cannot)?,
         ),
-        ExportFormat::Bundle => exp::bundle(&path, &s),
+        ExportFormat::Text => (None, input),
     };
-    emit(&text, args.output.as_deref())?;
-    match damage {
-        Some(d) => Err(CliError::usage(format!(
-            "{path}: {d} (everything before it was exported)"
-        ))),
-        None => Ok(exit::OK),
+    let mut out = Output::open(args.output.as_deref(), args.force)?;
+    let mut failed: Option<CliError> = None;
+    let mut count = 0usize;
+    let mut walker: Option<LineWalker> = None;
+    let mut selected = false;
+    let total = checked.as_ref().map(|c| c.count);
+    let damage = jsonl::stream(input, |item| {
+        if failed.is_some() {
+            return;
+        }
+        let r = match item {
+            jsonl::Streamed::Header { target, secrets } => {
+                let close = match (&checked, selected) {
+                    (Some(_), true) => out.put(exp::BUNDLE_TAIL.as_bytes()),
+                    _ => Ok(()),
+                };
+                count += 1;
+                selected = only.is_none_or(|n| n == count);
+                let head = if !selected {
+                    Ok(())
+                } else if let Some(c) = &checked {
+                    let index = only.map_or(count, |_| 1) - 1;
+                    walker = Some(LineWalker::new(true));
+                    match c.sessions.get(index) {
+                        Some(s) => out.put(
+                            exp::bundle_head(
+                                &path,
+                                s,
+                                exp::Part {
+                                    number: count,
+                                    of: total.unwrap_or(count),
+                                    first: index == 0,
+                                },
+                            )
+                            .as_bytes(),
+                        ),
+                        None => Ok(()),
+                    }
+                } else {
+                    out.put(
+                        format!(
+                            "# {} session {count} recorded against {} (secrets {})\n",
+                            crate::sanitize::display(path.as_bytes(), 200),
+                            crate::sanitize::display(target.as_bytes(), 200),
+                            crate::sanitize::display(secrets.as_bytes(), 20),
+                        )
+                        .as_bytes(),
+                    )
+                };
+                close.and(head)
+            }
+            jsonl::Streamed::Entry(e) if selected => out.entry(&e, walker.as_mut()),
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    if checked.is_some() && selected {
+        out.put(exp::BUNDLE_TAIL.as_bytes())?;
+    }
+    out.finish()?;
+    if let Some(d) = damage {
+        return Err(CliError::usage(format!(
+            "{path}: {d} (everything before it was exported)"
+        )));
+    }
+    match only {
+        Some(n) if n == 0 || n > count => Err(CliError::usage(format!(
+            "{path}: it holds {}; --session {n} is not one of them",
+            plural(count, "session")
+        ))),
+        Some(n) if count > 1 => {
+            eprintln!("{path}: exported session {n} of {count}");
+            Ok(exit::OK)
+        }
+        None if count > 1 => {
+            eprintln!("{path}: holds {count} sessions; all are exported (--session N exports one)");
+            Ok(exit::OK)
+        }
+        _ => Ok(exit::OK),
+    }
+}
+
+/// `check --transcript FILE` (`-` is standard input) and `replay --headless FILE`: re-checks
+/// the recording as it is read and prints the report. Returns the exit code: violations give
+/// 1 when `violations_fail`; an empty transcript is bad input (nothing was checked).
+pub fn recheck(
+    file: &Path,
+    config: &Config,
+    only: Option<usize>,
+    json: bool,
+    violations_fail: bool,
+) -> Result<u8, CliError> {
+    let path = if file.as_os_str() == "-" {
+        "(standard input)".to_owned()
+    } else {
+        file.display().to_string()
+    };
+    let input = source::open(file)
+        .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
+    let checking =
+        source::check(input, config, only).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
+    if checking.entries() == 0 {
+        return Err(CliError::usage(match &checking.damage {
+            Some(d) => format!("{path}: {d}"),
+            None => format!("{path}: no C:/S: lines or recorded data in it: nothing to check"),
+        }));
+    }
+    let mut out = Output::open(None, false)?;
+    out.put(render(&path, &checking, json)?.as_bytes())?;
+    out.finish()?;
+    if let Some(d) = checking.damage {
+        return Err(CliError::usage(format!("{path}: {d}")));
+    }
+    let violations = checking.sessions.iter().any(|s| {
+        s.replayed
+            .findings
+            .iter()
+            .any(|f| f.finding.severity == Severity::Violation)
+    });
+    Ok(if violations && violations_fail {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
+}
+
+fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {
+    if json {
+        let mut all: Vec<serde_json::Value> = c
+            .sessions
+            .iter()
+            .map(|s| {
+                let mut v = report::transcript_json(path, &s.replayed);
+                if let (Some(o), Some(target), Some(secrets)) =
+                    (v.as_object_mut(), &s.target, &s.secrets)
+                {
+                    o.insert("target".into(), serde_json::json!(target));
+                    o.insert("secrets".into(), serde_json::json!(secrets));
+                }
+                v
+            })
+            .collect();
+        let v = if all.len() == 1 {
+            all.remove(0)
+        } else {
+            serde_json::json!({ "sessions": all })
+        };
+        let s = serde_json::to_string_pretty(&v)
+            .map_err(|e| CliError::usage(format!("cannot render JSON: {e}")))?;
+        return Ok(format!("{s}\n"));
+    }
+    let mut text = String::new();
+    for s in &c.sessions {
+        if let Some(target) = &s.target {
+            text.push_str(&format!(
+                "# session recorded against {}\n",
+                crate::sanitize::display(target.as_bytes(), 200)
+            ));
+        }
+        text.push_str(&report::transcript_text(path, &s.replayed, b""));
+    }
+    Ok(text)
 }

@@ -85,31 +85,40 @@ pub fn require_terminal() -> Result<(), CliError> {
 /// `popscope replay FILE`: the UI with time travel, or the report without a terminal.
 pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
     let path = args.file.display().to_string();
+    if args.against.is_none() && (args.headless || require_terminal().is_err()) {
+        // The report, re-checked as the file is read (bounded memory, whatever its size).
+        return super::convert::recheck(
+            &args.file,
+            &Config::default(),
+            Some(args.session),
+            false,
+            false,
+        );
+    }
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
-    let (label, entries, damage) = if crate::transcript::jsonl::looks_like(&bytes) {
+    let (label, entries, tls, damage) = if crate::transcript::jsonl::looks_like(&bytes) {
         let (s, damage) = crate::transcript::jsonl::session(&bytes, args.session)
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-        (format!("replay {path} ({})", s.target), s.entries, damage)
+        (
+            format!("replay {path} ({})", s.target),
+            s.entries,
+            s.tls,
+            damage,
+        )
     } else {
         let entries = crate::transcript::text::parse(&bytes)
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-        (format!("replay {path}"), entries, None)
+        (format!("replay {path}"), entries, Vec::new(), None)
     };
     if let Some(url) = &args.against {
         return super::compare::against(args, url, &entries);
     }
-    if args.headless || require_terminal().is_err() {
-        let r = crate::transcript::replay(&entries, Config::default());
-        let _ = std::io::Write::write_all(
-            &mut std::io::stdout(),
-            crate::report::transcript_text(&path, &r, &bytes).as_bytes(),
-        );
-    } else {
+    {
         let theme = theme(&args.ui)?;
         let keys = key_table()?;
         let rt = super::runtime()?;
-        rt.block_on(tui::replay::run(label, entries, theme, keys))
+        rt.block_on(tui::replay::run(label, entries, tls, theme, keys))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
     }
     match damage {

@@ -124,7 +124,8 @@ pub struct CheckArgs {
     /// pop3://host[:port], pop3s://host[:port], or a bare host to check every transport it offers.
     #[arg(required_unless_present = "transcript", conflicts_with = "transcript")]
     pub url: Option<String>,
-    /// Re-check a recorded session offline instead (the text format: C:/S: lines, -- events).
+    /// Re-check a recorded session offline instead: JSON Lines from --record, or the text
+    /// format (C:/S: lines, -- events); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
     /// Print one JSON object instead of the readable report.
@@ -223,17 +224,23 @@ pub enum ImportFormat {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The log or capture to read.
+    /// The log or capture to import.
     pub file: PathBuf,
-    /// What made FILE: curl's -v or --trace-ascii output, an openssl s_client log, or a capture.
+    /// What made FILE: curl (-v or --trace-ascii), openssl (s_client) or pcap (pcap/pcapng).
     #[arg(long, value_enum)]
     pub from: ImportFormat,
     /// For captures: the server's TCP port (default 110).
     #[arg(long, value_parser = numbers::port(), allow_hyphen_values = true)]
     pub port: Option<u16>,
-    /// Write the transcript here instead of to stdout.
+    /// Write the transcript to this new file (0600) instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// With -o: replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep passwords, APOP digests and SASL responses in clear (masked by default).
+    #[arg(long)]
+    pub keep_secrets: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -241,7 +248,7 @@ pub enum ExportFormat {
     /// The text format of `check --transcript` (C:/S: lines).
     Text,
     /// One Markdown file for a bug report: findings, TLS and certificates, capabilities,
-    /// the redacted transcript, popscope's version.
+    /// the transcript with exchange numbers and secrets always redacted, popscope's version.
     Bundle,
 }
 
@@ -252,12 +259,15 @@ pub struct ExportArgs {
     /// The text format, or a Markdown evidence bundle for a bug report.
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
     pub to: ExportFormat,
-    /// Which session of a file that holds several (from 1).
-    #[arg(long, default_value_t = 1, value_parser = numbers::session(), allow_hyphen_values = true)]
-    pub session: usize,
-    /// Write the export here instead of to stdout.
+    /// Export only this session of a file that holds several (from 1; default: all).
+    #[arg(long, value_name = "N", value_parser = numbers::session(), allow_hyphen_values = true)]
+    pub session: Option<usize>,
+    /// Write the export to this new file (0600) instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// With -o: replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -143,7 +143,8 @@ pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
                 if f.suspected { "  (suspected)" } else { "" }
             ));
             out.push_str(&wrap(&f.message, 96, "            "));
-            if let Some(text) = lines.get(lf.line.wrapping_sub(1)) {
+            let quoted = lf.quote.as_deref();
+            if let Some(text) = quoted.or_else(|| lines.get(lf.line.wrapping_sub(1)).copied()) {
                 let text = text.strip_suffix(b"\r").unwrap_or(text);
                 out.push_str(&format!("            > {}\n", display(text, 100)));
             }

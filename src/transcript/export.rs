@@ -3,37 +3,65 @@
 //! capabilities before and after TLS, findings with their RFC references, popscope's version).
 
 use std::fmt::Write as _;
+use std::io::Write;
 
-use crate::protocol::{Config, TransportEvent};
+use crate::protocol::TransportEvent;
 use crate::transport::TlsDetails;
 
-use super::jsonl::Session;
+use super::lines::LineWalker;
+use super::source::Checked;
 use super::text::{Entry, Item, escape};
 
 /// The text format, byte for byte: client and server octets cut into lines at LF.
 pub fn to_text(entries: &[Entry]) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for e in entries {
-        match &e.item {
-            Item::Client(b) | Item::Server(b) => {
-                let tag = if matches!(e.item, Item::Client(_)) {
-                    "C:"
-                } else {
-                    "S:"
-                };
-                for line in b.split_inclusive(|&c| c == b'\n') {
-                    let _ = writeln!(out, "{tag} {}", escape(line));
+        // Writing into memory cannot fail.
+        let _ = write_entry(&mut out, e, None);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes one entry as lines of the text format. With a walker (the bundle), each line begins
+/// with its exchange number and client lines have their secrets masked.
+pub fn write_entry(
+    out: &mut dyn Write,
+    e: &Entry,
+    mut walker: Option<&mut LineWalker>,
+) -> std::io::Result<()> {
+    let pad = if walker.is_some() { "     " } else { "" };
+    // One write per entry: formatting into a writer piece by piece is slow.
+    let mut s = String::new();
+    match &e.item {
+        Item::Client(b) | Item::Server(b) => {
+            let client = matches!(e.item, Item::Client(_));
+            let tag = if client { "C:" } else { "S:" };
+            for line in b.split_inclusive(|&c| c == b'\n') {
+                match walker.as_deref_mut() {
+                    Some(w) => {
+                        let shown = w.line(client, line);
+                        let _ = writeln!(s, "{:>4} {tag} {}", shown.exchange, escape(&shown.bytes));
+                    }
+                    None => {
+                        s.push_str(tag);
+                        s.push(' ');
+                        s.push_str(&escape(line));
+                        s.push('\n');
+                    }
                 }
             }
-            Item::Transport(ev) => {
-                let _ = writeln!(out, "{}", directive(ev));
+        }
+        Item::Transport(ev) => {
+            if let Some(w) = walker {
+                w.transport(*ev);
             }
-            Item::Idle { seconds } => {
-                let _ = writeln!(out, "-- idle {seconds}");
-            }
+            let _ = writeln!(s, "{pad}{}", directive(ev));
+        }
+        Item::Idle { seconds } => {
+            let _ = writeln!(s, "{pad}-- idle {seconds}");
         }
     }
-    out
+    out.write_all(s.as_bytes())
 }
 
 fn directive(ev: &TransportEvent) -> String {
@@ -109,13 +137,39 @@ fn tls_section(out: &mut String, t: &TlsDetails) {
     }
 }
 
-/// The evidence bundle for one recorded session.
-pub fn bundle(source: &str, s: &Session) -> String {
-    let r = super::replay(&s.entries, Config::default());
+/// Which session of how many a bundle section describes.
+#[derive(Clone, Copy, Debug)]
+pub struct Part {
+    /// From 1.
+    pub number: usize,
+    /// Sessions in the recording.
+    pub of: usize,
+    /// The first section of the bundle (it carries the title).
+    pub first: bool,
+}
+
+/// The evidence bundle's sections for one recorded session, up to the opening of its
+/// transcript (written next, line by line, by [`write_entry`] with a [`LineWalker`] that
+/// masks secrets: a bundle is made to be shared, so it never holds one, whatever the
+/// recording kept), and the closing of the transcript.
+pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
+    let r = &s.replayed;
+    let target = s.target.as_deref().unwrap_or("(unknown)");
     let mut out = String::new();
-    let _ = writeln!(out, "# POP3 session evidence\n");
-    let _ = writeln!(out, "- server: {}", s.target);
-    let _ = writeln!(out, "- recording: {source} (secrets {})", s.secrets);
+    if part.first {
+        let _ = writeln!(out, "# POP3 session evidence\n");
+    } else {
+        let _ = writeln!(out, "\n---\n");
+    }
+    if part.of > 1 {
+        let _ = writeln!(out, "# Session {} of {}\n", part.number, part.of);
+    }
+    let _ = writeln!(out, "- server: {}", target);
+    let _ = writeln!(
+        out,
+        "- recording: {source} (secrets {} in the recording; always redacted in this bundle)",
+        s.secrets.as_deref().unwrap_or("redacted")
+    );
     let _ = writeln!(
         out,
         "- checked by popscope {} against its rule catalog\n",
@@ -165,11 +219,15 @@ pub fn bundle(source: &str, s: &Session) -> String {
     let _ = writeln!(out, "- before TLS: {}", caps(&r.session.caps.pre_tls));
     let _ = writeln!(out, "- before login: {}", caps(&r.session.caps.auth));
     let _ = writeln!(out, "- after login: {}", caps(&r.session.caps.trans));
-    let _ = writeln!(out, "\n## Transcript (secrets redacted)\n\n```");
-    out.push_str(&to_text(&s.entries));
-    let _ = writeln!(out, "```");
+    let _ = writeln!(
+        out,
+        "\n## Transcript (secrets redacted; each line begins with its exchange number)\n\n```"
+    );
     out
 }
+
+/// Closes the transcript a [`bundle_head`] opened.
+pub const BUNDLE_TAIL: &str = "```\n";
 
 #[cfg(test)]
 mod tests {

@@ -40,17 +40,19 @@ fn line_entry(line: usize, client: bool, text: &[u8]) -> Entry {
     }
 }
 
-/// Lines as (file line, from client, text), with missing multi-line bodies closed by a "."
-/// (logs that omit bodies would otherwise swallow the next reply as message data).
+/// Lines as (file line, from client, text). A log that omits a multi-line body (curl writes
+/// it elsewhere) would have the next reply swallowed as message data, and an assumed empty body
+/// would be judged against the octets the status line claims: such an exchange, command and
+/// status line, is left out, and a note names it.
 fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<String>) -> Vec<Entry> {
-    let mut out = Vec::with_capacity(lines.len());
-    let mut pending: std::collections::VecDeque<Command> = Default::default();
+    let mut out: Vec<Option<Entry>> = Vec::with_capacity(lines.len());
+    let mut pending: std::collections::VecDeque<(Command, usize)> = Default::default();
     let mut in_body = false;
-    let mut noted = false;
+    let mut left_out: Vec<String> = Vec::new();
     for (i, (n, client, text)) in lines.iter().enumerate() {
-        out.push(line_entry(*n, *client, text));
+        out.push(Some(line_entry(*n, *client, text)));
         if *client {
-            pending.push_back(Command::parse(text, text.len() + 2));
+            pending.push_back((Command::parse(text, text.len() + 2), out.len() - 1));
             continue;
         }
         if in_body {
@@ -59,7 +61,7 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
             }
             continue;
         }
-        let Some(cmd) = pending.pop_front() else {
+        let Some((cmd, at)) = pending.pop_front() else {
             continue;
         };
         let st = StatusLine::parse(text);
@@ -71,14 +73,77 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
         if body_follows {
             in_body = true;
         } else {
-            out.push(line_entry(*n, false, b"."));
-            if !noted {
-                notes.push(format!("line {n}: the log has no data for {} (the body went elsewhere); a terminator was assumed", crate::sanitize::display(cmd.redacted().as_bytes(), 80)));
-                noted = true;
-            }
+            let line = out[at].take().map_or(*n, |e| e.line);
+            out.pop();
+            left_out.push(format!(
+                "{} (line {line})",
+                crate::sanitize::display(&crate::protocol::redact::command_line(&cmd), 80)
+            ));
         }
     }
-    out
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "the log has no data for {}: left out (the body went elsewhere, and a check cannot judge what it did not see)",
+            left_out.join(", ")
+        ));
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// Masks the secrets of client lines (PASS, APOP digests, AUTH initial responses and every SASL
+/// response), keeping each line's length; returns whether anything was masked. A client line
+/// split across entries (TCP segments of a capture) is judged whole: its start moves to the
+/// entry that ends it.
+pub fn redact(entries: &mut Vec<Entry>) -> bool {
+    let mut walker = super::lines::LineWalker::new(true);
+    let mut changed = false;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut last_client = None;
+    let walk = |walker: &mut super::lines::LineWalker, client: bool, bytes: &[u8]| {
+        let mut v = Vec::with_capacity(bytes.len());
+        let mut any = false;
+        for line in bytes.split_inclusive(|&c| c == b'\n') {
+            let shown = walker.line(client, line);
+            any |= shown.redacted;
+            v.extend_from_slice(&shown.bytes);
+        }
+        (v, any)
+    };
+    for (i, e) in entries.iter_mut().enumerate() {
+        match &mut e.item {
+            Item::Client(b) => {
+                let mut whole = std::mem::take(&mut carry);
+                whole.extend_from_slice(b);
+                let end = whole.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+                carry = whole.split_off(end);
+                let (v, any) = walk(&mut walker, true, &whole);
+                changed |= any;
+                *b = v;
+                last_client = Some(i);
+            }
+            Item::Server(b) => {
+                let (v, _) = walk(&mut walker, false, b);
+                *b = v;
+            }
+            Item::Transport(ev) => walker.transport(*ev),
+            Item::Idle { .. } => {}
+        }
+    }
+    if let Some(i) = last_client
+        && !carry.is_empty()
+    {
+        let (v, any) = walk(&mut walker, true, &carry);
+        changed |= any;
+        if let Some(Entry {
+            item: Item::Client(b),
+            ..
+        }) = entries.get_mut(i)
+        {
+            b.extend_from_slice(&v);
+        }
+    }
+    entries.retain(|e| !matches!(&e.item, Item::Client(b) if b.is_empty()));
+    changed
 }
 
 /// `curl -v` (lines `< ` and `> `) or `curl --trace-ascii` (`<= Recv header` blocks).
@@ -131,65 +196,140 @@ pub fn curl(text: &str) -> Result<Imported, ImportError> {
     Ok(Imported { entries, notes })
 }
 
-/// An `openssl s_client` terminal log: the banner and session-ticket blocks are skipped; a
-/// line is the server's when it is a status line or inside a multi-line reply, the client's
-/// otherwise (what was typed, as a terminal capture shows it).
+/// Lines s_client prints about the connection, never POP3 (outside a message body).
+fn s_client_noise(l: &str) -> bool {
+    matches!(
+        l,
+        "read R BLOCK" | "DONE" | "closed" | "RENEGOTIATING" | "KEYUPDATE"
+    ) || l.starts_with("read:errno")
+        || l.starts_with("write:errno")
+}
+
+/// The first status line of a `-starttls pop3` log, as OpenSSL 3.0 prints it: the greeting it
+/// read before STLS, cut to the length of the STLS reply and without its line end, so that
+/// what s_client prints next (`---`, or the next reply) is glued to it. Returns the greeting
+/// and the glued rest.
+fn unglue_greeting(l: &str) -> Option<(&str, &str)> {
+    if let Some(g) = l.strip_suffix("---")
+        && !g.is_empty()
+    {
+        return Some((g, "---"));
+    }
+    let at = ["+OK", "-ERR"]
+        .iter()
+        .filter_map(|s| l.get(1..).and_then(|t| t.find(s)).map(|i| i + 1))
+        .min()?;
+    Some((&l[..at], &l[at..]))
+}
+
+/// An `openssl s_client` terminal log (OpenSSL 3.0, with `-ign_eof` or `-quiet`): the
+/// handshake banner, session-ticket blocks and s_client's own messages are skipped; a line is
+/// the server's when it is a status line or inside a multi-line reply, the client's otherwise
+/// (what was typed, as a terminal echoes it). With `-starttls pop3` the greeting is printed
+/// cut short and glued to what follows; STLS, its `+OK` and the handshake (which s_client did
+/// itself, unlogged) are put back.
 pub fn openssl(text: &str) -> Result<Imported, ImportError> {
-    let mut lines: Vec<(usize, bool, Vec<u8>)> = Vec::new();
-    let mut started = false;
-    let mut in_block = false;
-    let mut pending: std::collections::VecDeque<Command> = Default::default();
-    let mut in_body = false;
-    for (i, raw) in text.lines().enumerate() {
-        let l = raw.strip_suffix('\r').unwrap_or(raw);
-        if !started {
-            if StatusLine::looks_like_status(l.as_bytes()) {
-                started = true;
-            } else {
+    let mut notes = vec![
+        "s_client logs show lines: every line ends in CRLF here".to_owned(),
+        "which lines the client typed is inferred (status lines and multi-line replies are the server's)".to_owned(),
+    ];
+    // (file line, text), from the greeting on, the greeting unglued.
+    let mut raw: Vec<(usize, &str)> = Vec::new();
+    let mut starttls = false;
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_end_matches('\r');
+        if raw.is_empty() {
+            if !StatusLine::looks_like_status(l.as_bytes()) {
+                continue;
+            }
+            if let Some((greeting, rest)) = unglue_greeting(l) {
+                starttls = true;
+                raw.push((i + 1, greeting));
+                raw.push((i + 1, rest));
                 continue;
             }
         }
-        if l == "---" {
-            in_block = !in_block;
-            continue;
-        }
-        if in_block
-            || matches!(l, "read R BLOCK" | "DONE" | "closed" | "RENEGOTIATING")
-            || l.starts_with("read:errno")
-        {
-            continue;
-        }
-        let b = l.as_bytes().to_vec();
-        if in_body {
-            in_body = b != b".";
-            lines.push((i + 1, false, b));
-            continue;
-        }
-        if StatusLine::looks_like_status(&b) || b.starts_with(b"+ ") || lines.is_empty() {
-            if let Some(cmd) = pending.pop_front() {
-                in_body = b.starts_with(b"+OK") && cmd.expects_multiline();
-            }
-            lines.push((i + 1, false, b));
-        } else {
-            pending.push_back(Command::parse(&b, b.len() + 2));
-            lines.push((i + 1, true, b));
-        }
+        raw.push((i + 1, l));
     }
-    if !started {
+    if raw.is_empty() {
         return Err(ImportError::Format(
             "no +OK/-ERR greeting found: not an s_client log of a POP3 session".into(),
         ));
     }
-    let entries = lines
-        .into_iter()
-        .map(|(n, c, t)| line_entry(n, c, &t))
-        .collect();
+    // Session-ticket blocks (TLS 1.3 sends them after the handshake, s_client prints them
+    // whenever they arrive): from the `---` before "Post-Handshake New Session Ticket
+    // arrived:" to the `---` after it.
+    let mut noise = vec![false; raw.len()];
+    let mut i = 0;
+    while i < raw.len() {
+        if matches!(
+            raw[i].1,
+            "Post-Handshake New Session Ticket arrived:" | "SSL-Session:"
+        ) && !noise[i]
+        {
+            if i > 0 && raw[i - 1].1 == "---" {
+                noise[i - 1] = true;
+            }
+            let mut j = i;
+            while j < raw.len() {
+                noise[j] = true;
+                if j > i && raw[j].1 == "---" {
+                    break;
+                }
+                j += 1;
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    let mut lines: Vec<Entry> = Vec::new();
+    let mut pending: std::collections::VecDeque<Command> = Default::default();
+    let mut in_body = false;
+    let mut typed = 0usize;
+    for (k, (n, l)) in raw.iter().enumerate() {
+        if noise[k] || (!in_body && (s_client_noise(l) || *l == "---")) {
+            continue;
+        }
+        let b = l.as_bytes();
+        if in_body {
+            in_body = b != b".";
+            lines.push(line_entry(*n, false, b));
+        } else if StatusLine::looks_like_status(b) || b.starts_with(b"+ ") || lines.is_empty() {
+            if let Some(cmd) = pending.pop_front() {
+                in_body = b.starts_with(b"+OK") && cmd.expects_multiline();
+            }
+            lines.push(line_entry(*n, false, b));
+        } else {
+            pending.push_back(Command::parse(b, b.len() + 2));
+            typed += 1;
+            lines.push(line_entry(*n, true, b));
+        }
+        if starttls && lines.len() == 1 {
+            // s_client sent STLS and did the handshake before printing anything.
+            lines.push(line_entry(*n, true, b"STLS"));
+            lines.push(line_entry(*n, false, b"+OK"));
+            lines.push(Entry {
+                line: *n,
+                item: Item::Transport(TransportEvent::TlsEstablished {
+                    cert_requested: false,
+                    client_cert: false,
+                }),
+                at: None,
+            });
+        }
+    }
+    if starttls {
+        notes.push(format!(
+            "line {}: -starttls: s_client printed the greeting cut short; STLS, its +OK (text unknown) and the handshake were not logged and are put back",
+            raw[0].0
+        ));
+    }
+    if typed == 0 {
+        notes.push("no typed lines: the log holds only the server's side (capture a terminal, e.g. with script(1), to keep what was typed)".into());
+    }
     Ok(Imported {
-        entries,
-        notes: vec![
-            "s_client logs show lines: every line ends in CRLF here".into(),
-            "which lines the client typed is inferred (status lines and multi-line replies are the server's)".into(),
-        ],
+        entries: lines,
+        notes,
     })
 }
 
@@ -408,10 +548,56 @@ mod tests {
             })
             .flatten()
             .collect();
-        assert_eq!(
-            server,
-            b"+OK ready\r\n+OK\r\nTOP\r\n.\r\n+OK 278 octets\r\n.\r\n"
+        // RETR's body is not in the log: the exchange is left out, not given an empty body
+        // the engine would judge against "278 octets".
+        assert_eq!(server, b"+OK ready\r\n+OK\r\nTOP\r\n.\r\n");
+        assert!(
+            !imp.entries
+                .iter()
+                .any(|e| e.item == Item::Client(b"RETR 1\r\n".to_vec()))
         );
-        assert!(imp.notes.iter().any(|n| n.contains("RETR 1")));
+        assert!(
+            imp.notes.iter().any(|n| n.contains("RETR 1 (line 7)")),
+            "{:?}",
+            imp.notes
+        );
+    }
+
+    #[test]
+    fn a_password_split_across_segments_is_masked_whole() {
+        let entry = |client: bool, b: &[u8]| Entry {
+            line: 1,
+            item: if client {
+                Item::Client(b.to_vec())
+            } else {
+                Item::Server(b.to_vec())
+            },
+            at: None,
+        };
+        let mut entries = vec![
+            entry(false, b"+OK ready\r\n"),
+            entry(true, b"USER demo\r\nPASS hun"),
+            entry(false, b"+OK\r\n"),
+            entry(true, b"ter2\r\nAUTH PLAIN\r"),
+            entry(true, b"\n"),
+            entry(false, b"-ERR no\r\n+ \r\n"),
+            entry(true, b"AGRlbW8Ac2VjcmV0\r\n"),
+        ];
+        assert!(redact(&mut entries));
+        let client: Vec<u8> = entries
+            .iter()
+            .filter_map(|e| match &e.item {
+                Item::Client(b) => Some(b.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let text = String::from_utf8_lossy(&client).into_owned();
+        assert!(!text.contains("hun") && !text.contains("ter2"), "{text}");
+        assert!(
+            text.starts_with("USER demo\r\nPASS *******\r\nAUTH PLAIN\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("AGRlbW8Ac2VjcmV0"), "{text}");
     }
 }

@@ -3,7 +3,9 @@
 pub mod export;
 pub mod import;
 pub mod jsonl;
+pub mod lines;
 pub mod replay;
+pub mod source;
 pub mod text;
 
 pub use replay::{Replayed, replay};

@@ -49,36 +49,82 @@ pub struct ParseError {
 /// Parses a whole transcript. Stops at the first malformed line, naming it.
 pub fn parse(input: &[u8]) -> Result<Vec<Entry>, ParseError> {
     let mut entries = Vec::new();
-    for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let err = |message: String| ParseError { line, message };
-        let trimmed = raw.trim_ascii_start();
-        if trimmed.is_empty() || trimmed.starts_with(b"#") {
-            continue;
-        }
-        let item = if let Some(rest) = raw.strip_prefix(b"C:") {
-            Item::Client(unescape(strip_one_space(rest)).map_err(err)?)
-        } else if let Some(rest) = raw.strip_prefix(b"S:") {
-            Item::Server(unescape(strip_one_space(rest)).map_err(err)?)
-        } else if let Some(rest) = raw.strip_prefix(b"--") {
-            directive(
-                std::str::from_utf8(rest).map_err(|_| err("a '--' line is not UTF-8".into()))?,
-            )
-            .map_err(err)?
-        } else {
-            return Err(err(format!(
-                "expected 'C: ', 'S: ', '-- ' or '#', found \"{}\"",
-                crate::sanitize::display(raw, 40)
-            )));
-        };
-        entries.push(Entry {
-            line,
-            item,
-            at: None,
-        });
-    }
+    stream(input, |e, _| entries.push(e))?;
     Ok(entries)
+}
+
+/// One line may be at most this long; longer is an error, so a file without line ends cannot
+/// exhaust memory.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// Reads a transcript line by line in bounded memory, handing out each entry with the raw
+/// line it came from (without its line end). Stops at the first malformed line, naming it.
+pub fn stream<R: std::io::BufRead>(r: R, on: impl FnMut(Entry, &[u8])) -> Result<(), ParseError> {
+    stream_from(r, 1, on)
+}
+
+/// Like [`stream`], for a reader whose first line is line `first` of the file.
+pub fn stream_from<R: std::io::BufRead>(
+    mut r: R,
+    first: usize,
+    mut on: impl FnMut(Entry, &[u8]),
+) -> Result<(), ParseError> {
+    use std::io::{BufRead as _, Read as _};
+    let mut buf = Vec::new();
+    let mut line = first.saturating_sub(1);
+    loop {
+        buf.clear();
+        line += 1;
+        let n = (&mut r)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| ParseError {
+                line,
+                message: format!("cannot read: {e}"),
+            })?;
+        if n == 0 {
+            return Ok(());
+        }
+        if buf.len() > MAX_LINE {
+            return Err(ParseError {
+                line,
+                message: "a line longer than 64 MiB".into(),
+            });
+        }
+        let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if let Some(item) = parse_line(raw).map_err(|message| ParseError { line, message })? {
+            on(
+                Entry {
+                    line,
+                    item,
+                    at: None,
+                },
+                raw,
+            );
+        }
+    }
+}
+
+/// One line of the format (without its line end): an item, or None for a blank or comment.
+fn parse_line(raw: &[u8]) -> Result<Option<Item>, String> {
+    let trimmed = raw.trim_ascii_start();
+    if trimmed.is_empty() || trimmed.starts_with(b"#") {
+        return Ok(None);
+    }
+    let item = if let Some(rest) = raw.strip_prefix(b"C:") {
+        Item::Client(unescape(strip_one_space(rest))?)
+    } else if let Some(rest) = raw.strip_prefix(b"S:") {
+        Item::Server(unescape(strip_one_space(rest))?)
+    } else if let Some(rest) = raw.strip_prefix(b"--") {
+        directive(std::str::from_utf8(rest).map_err(|_| "a '--' line is not UTF-8".to_owned())?)?
+    } else {
+        return Err(format!(
+            "expected 'C: ', 'S: ', '-- ' or '#', found \"{}\"",
+            crate::sanitize::display(raw, 40)
+        ));
+    };
+    Ok(Some(item))
 }
 
 fn strip_one_space(s: &[u8]) -> &[u8] {

@@ -12,6 +12,14 @@ use super::App;
 /// Feeds every entry to a fresh engine and the updates to `app`. Time advances 1 ms per entry
 /// (plus `-- idle`).
 pub fn load(app: &mut App, entries: &[Entry]) {
+    load_with_tls(app, entries, &[]);
+}
+
+/// Like [`load`], with the TLS details a JSON Lines recording kept (its `tls` records, in
+/// order): the n-th handshake shows the n-th record's version, cipher, chain and verdict. A
+/// handshake without one (the text format keeps none) says it was recorded.
+pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
+    let mut handshakes = 0usize;
     // A recording that begins with a handshake was implicit TLS (port 995).
     let implicit_tls = matches!(
         entries.first().map(|e| &e.item),
@@ -42,17 +50,16 @@ pub fn load(app: &mut App, entries: &[Entry]) {
                     client_cert,
                 } = ev
                 {
-                    app.apply(Update::Note(
-                        now,
-                        Note::Tls(Box::new(TlsDetails {
-                            version: "TLS".into(),
-                            cipher: "(recorded)".into(),
-                            cert_requested: *cert_requested,
-                            client_cert_sent: *client_cert,
-                            verdict: "recorded".into(),
-                            ..TlsDetails::default()
-                        })),
-                    ));
+                    let details = tls.get(handshakes).cloned().unwrap_or_else(|| TlsDetails {
+                        version: "TLS".into(),
+                        cipher: "(recorded)".into(),
+                        cert_requested: *cert_requested,
+                        client_cert_sent: *client_cert,
+                        verdict: "recorded".into(),
+                        ..TlsDetails::default()
+                    });
+                    handshakes += 1;
+                    app.apply(Update::Note(now, Note::Tls(Box::new(details))));
                 } else {
                     app.apply(Update::Note(now, Note::Transport(*ev)));
                 }

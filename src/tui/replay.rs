@@ -5,6 +5,7 @@ use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
 use futures_util::StreamExt;
 
 use crate::transcript::{Entry, Item};
+use crate::transport::TlsDetails;
 
 use super::{App, Theme, keys, offline, ui};
 
@@ -20,16 +21,18 @@ fn steps(entries: &[Entry]) -> Vec<usize> {
     v
 }
 
-/// The UI state after the first `upto` entries.
+/// The UI state after the first `upto` entries; `tls` holds the TLS details the recording
+/// kept, one per handshake.
 pub fn state_at(
     label: &str,
     entries: &[Entry],
+    tls: &[TlsDetails],
     upto: usize,
     theme: &Theme,
     table: &[keys::Binding],
 ) -> App {
     let mut app = App::new(label.to_owned(), theme.clone(), table.to_vec());
-    offline::load(&mut app, &entries[..upto.min(entries.len())]);
+    offline::load_with_tls(&mut app, &entries[..upto.min(entries.len())], tls);
     app.focus = super::app::Focus::Transcript;
     app
 }
@@ -37,6 +40,7 @@ pub fn state_at(
 pub async fn run(
     label: String,
     entries: Vec<Entry>,
+    tls: Vec<TlsDetails>,
     theme: Theme,
     table: Vec<keys::Binding>,
 ) -> std::io::Result<()> {
@@ -46,6 +50,7 @@ pub async fn run(
         let mut app = state_at(
             &format!("{label} — step {}/{}", at + 1, steps.len()),
             &entries,
+            &tls,
             steps[at],
             &theme,
             &table,
@@ -119,9 +124,42 @@ mod tests {
         assert_eq!(s, vec![1, 3, 5, 7]);
         let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
         let table = keys::defaults();
-        let before_pass = state_at("x", &entries, s[1], &theme, &table);
+        let before_pass = state_at("x", &entries, &[], s[1], &theme, &table);
         assert_eq!(before_pass.state.name(), "AUTHORIZATION (USER accepted)");
-        let end = state_at("x", &entries, s[3], &theme, &table);
+        let end = state_at("x", &entries, &[], s[3], &theme, &table);
         assert_eq!(end.state.name(), "TRANSACTION");
+    }
+
+    #[test]
+    fn a_recorded_handshake_shows_its_recorded_details() {
+        let src = b"S: +OK ready\nC: STLS\nS: +OK go\n-- tls\nC: CAPA\nS: +OK\nS: .\n";
+        let entries = text::parse(src).unwrap_or_default();
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let table = keys::defaults();
+        let recorded = TlsDetails {
+            version: "TLS 1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+            verdict: "verified".into(),
+            chain: vec![crate::transport::tls::CertInfo {
+                subject: "CN=pop.example".into(),
+                issuer: "CN=ca".into(),
+                sans: vec![],
+                sans_total: 0,
+                not_before: "2026-01-01".into(),
+                not_after: "2027-01-01".into(),
+                sha256: "00".into(),
+                self_signed: false,
+            }],
+            ..TlsDetails::default()
+        };
+        let app = state_at("x", &entries, &[recorded], entries.len(), &theme, &table);
+        let tls = app.tls.unwrap_or_default();
+        assert_eq!(tls.version, "TLS 1.3");
+        assert_eq!(tls.cipher, "TLS13_AES_256_GCM_SHA384");
+        assert_eq!(tls.verdict, "verified");
+        assert_eq!(tls.chain.len(), 1);
+        // A text transcript keeps no details: the handshake says it was recorded.
+        let app = state_at("x", &entries, &[], entries.len(), &theme, &table);
+        assert_eq!(app.tls.unwrap_or_default().verdict, "recorded");
     }
 }

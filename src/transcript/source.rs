@@ -1,0 +1,178 @@
+//! Reading a transcript from a file or standard input, and re-checking it as it is read: the
+//! text format and JSON Lines alike stream through the engine in bounded memory, whatever the
+//! file's size.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use crate::protocol::Config;
+use crate::transport::TlsDetails;
+
+use super::jsonl;
+use super::replay::{Replayed, Replayer};
+use super::text;
+
+/// Opens `path` for reading (`-` is standard input), buffered.
+pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::io::stdin(),
+        )));
+    }
+    let f = std::fs::File::open(path)?;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+}
+
+/// Whether the buffered input is JSON Lines (it looks at the buffer, consuming nothing but
+/// leading whitespace beyond a whole buffer's worth), and how many line ends it consumed.
+pub fn is_jsonl(r: &mut dyn BufRead) -> std::io::Result<(bool, usize)> {
+    let mut skipped = 0;
+    loop {
+        let head = r.fill_buf()?;
+        if head.is_empty() {
+            return Ok((false, skipped));
+        }
+        match head.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => return Ok((head[i] == b'{', skipped)),
+            None => {
+                let n = head.len();
+                skipped += head.iter().filter(|&&b| b == b'\n').count();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+/// One session as the engine re-checked it.
+pub struct Checked {
+    /// The recording's header (JSON Lines), or None for the text format.
+    pub target: Option<String>,
+    pub secrets: Option<String>,
+    pub replayed: Replayed,
+    /// The TLS details the recording kept, in order.
+    pub tls: Vec<TlsDetails>,
+}
+
+/// What re-checking found: the sessions, and where reading stopped if the file is damaged.
+pub struct Checking {
+    pub sessions: Vec<Checked>,
+    /// How many sessions the file holds (all of them are counted, even when one is chosen).
+    pub count: usize,
+    pub damage: Option<String>,
+}
+
+impl Checking {
+    /// Entries fed across the sessions kept (0: nothing to check).
+    pub fn entries(&self) -> u64 {
+        self.sessions.iter().map(|s| s.replayed.entries).sum()
+    }
+}
+
+/// Re-checks a transcript as it is read: every session, or only session `only` (from 1) of a
+/// JSON Lines file. A malformed text line is an error; damage in JSON Lines ends the reading
+/// and is reported with what came before it.
+pub fn check(
+    mut r: Box<dyn BufRead>,
+    config: &Config,
+    only: Option<usize>,
+) -> Result<Checking, String> {
+    let (jsonl, skipped) = is_jsonl(&mut r).map_err(|e| format!("cannot read: {e}"))?;
+    if !jsonl {
+        let mut rp = Replayer::new(config.clone());
+        text::stream_from(r, skipped + 1, |e, raw| rp.feed_line(&e, Some(raw)))
+            .map_err(|e| e.to_string())?;
+        return Ok(Checking {
+            sessions: vec![Checked {
+                target: None,
+                secrets: None,
+                replayed: rp.finish(),
+                tls: Vec::new(),
+            }],
+            count: 1,
+            damage: None,
+        });
+    }
+    let mut done: Vec<Checked> = Vec::new();
+    let mut current: Option<(Checked, Replayer)> = None;
+    let mut count = 0usize;
+    let damage = jsonl::stream(r, |item| match item {
+        jsonl::Streamed::Header { target, secrets } => {
+            if let Some((mut c, rp)) = current.take() {
+                c.replayed = rp.finish();
+                done.push(c);
+            }
+            count += 1;
+            if only.is_none_or(|n| n == count) {
+                let rp = Replayer::new(config.clone());
+                let placeholder = Replayer::new(Config::default()).finish();
+                current = Some((
+                    Checked {
+                        target: Some(target),
+                        secrets: Some(secrets),
+                        replayed: placeholder,
+                        tls: Vec::new(),
+                    },
+                    rp,
+                ));
+            }
+        }
+        jsonl::Streamed::Entry(e) => {
+            if let Some((_, rp)) = current.as_mut() {
+                rp.feed(&e);
+            }
+        }
+        jsonl::Streamed::Tls(d) => {
+            if let Some((c, _)) = current.as_mut() {
+                c.tls.push(*d);
+            }
+        }
+    });
+    if let Some((mut c, rp)) = current.take() {
+        c.replayed = rp.finish();
+        done.push(c);
+    }
+    if let Some(n) = only
+        && (n == 0 || n > count)
+        && damage.is_none()
+    {
+        return Err(format!(
+            "it holds {count} session{}; --session {n} is not one of them",
+            if count == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(Checking {
+        sessions: done,
+        count,
+        damage: damage.map(|d| d.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_blank_lines_keep_the_line_numbers() {
+        // A buffer smaller than the blank lines before the first entry: they are consumed
+        // while sniffing, and the lines are still counted.
+        let src: &[u8] = b"\n\n\n\n\n\n\nS: +OK\nC: RETR 0\nS: +OK\nS: .\n";
+        let r = Box::new(std::io::BufReader::with_capacity(4, src));
+        let c = check(r, &Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<usize> = c.sessions[0]
+            .replayed
+            .findings
+            .iter()
+            .map(|f| f.line)
+            .collect();
+        assert!(
+            !lines.is_empty() && lines.iter().all(|&l| l == 10),
+            "{lines:?}"
+        );
+        let r = Box::new(std::io::BufReader::with_capacity(
+            4,
+            &b" \n\n{\"type\":"[..],
+        ));
+        assert!(check(r, &Config::default(), None).is_ok_and(|c| c.damage.is_some()));
+    }
+}
