@@ -36,7 +36,7 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
         ..Config::default()
     };
     // Every session of the file, re-checked as it is read (bounded memory).
-    super::convert::recheck(file, &config, None, args.json, true)
+    super::convert::recheck(file, &config, None, args.json)
 }
 
 fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {

@@ -250,7 +250,6 @@ pub fn recheck(
     config: &Config,
     only: Option<usize>,
     json: bool,
-    violations_fail: bool,
 ) -> Result<u8, CliError> {
     let path = if file.as_os_str() == "-" {
         "(standard input)".to_owned()
@@ -279,7 +278,7 @@ pub fn recheck(
             .iter()
             .any(|f| f.finding.severity == Severity::Violation)
     });
-    Ok(if violations && violations_fail {
+    Ok(if violations {
         exit::VIOLATIONS
     } else {
         exit::OK

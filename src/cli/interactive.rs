@@ -86,12 +86,12 @@ pub fn require_terminal() -> Result<(), CliError> {
 pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
     let path = args.file.display().to_string();
     if args.against.is_none() && (args.headless || require_terminal().is_err()) {
-        // The report, re-checked as the file is read (bounded memory, whatever its size).
+        // The report, re-checked as the file is read (bounded memory, whatever its size); the
+        // exit code follows the contract of every report: 1 when a violation was found.
         return super::convert::recheck(
             &args.file,
             &Config::default(),
             Some(args.session),
-            false,
             false,
         );
     }
