@@ -244,7 +244,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
 
 /// `check --transcript FILE` (`-` is standard input) and `replay --headless FILE`: re-checks
 /// the recording as it is read and prints the report. Returns the exit code: violations give
-/// 1 when `violations_fail`; an empty transcript is bad input (nothing was checked).
+/// 1; an empty transcript is bad input (nothing was checked).
 pub fn recheck(
     file: &Path,
     config: &Config,
