@@ -1,0 +1,186 @@
+//! `replay FILE --against URL`: what is sent to the other server (never a hidden DELE, never
+//! QUIT after a failed RSET), and what is shown (sanitized, both servers' findings).
+
+mod common;
+use common::popscope;
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::{Arc, Mutex};
+
+/// A one-connection server that greets, answers each line with `answer(line)` and keeps
+/// every line it received. QUIT is answered `+OK bye` and ends the connection.
+fn server(answer: fn(&str) -> String) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    std::thread::spawn(move || {
+        let Ok((s, _)) = l.accept() else { return };
+        let mut r = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
+        let mut w = s;
+        let _ = w.write_all(b"+OK ready\r\n");
+        loop {
+            let mut line = Vec::new();
+            if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = String::from_utf8_lossy(&line).into_owned();
+            seen.lock().unwrap().push(line.clone());
+            let cmd = line.trim_end_matches(['\r', '\n']);
+            if cmd.eq_ignore_ascii_case("QUIT") {
+                let _ = w.write_all(b"+OK bye\r\n");
+                return;
+            }
+            if w.write_all(answer(cmd).as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    (port, got)
+}
+
+fn recording(name: &str, text: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "popscope-against-{}-{name}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn ok(_: &str) -> String {
+    "+OK\r\n".into()
+}
+
+#[test]
+fn hidden_deletes_are_never_replayed_and_the_command_column_is_sanitized() {
+    let file = recording(
+        "dele",
+        "S: +OK hi\nC: USER demo\nS: +OK\nC: PASS demo\nS: +OK\n\
+         C:  DELE 2\nS: +OK\nC: DELE\\t3\nS: +OK\nC: NOOP\\rDELE 4\nS: +OK\n\
+         C: dele 5\nS: +OK\nC: NOOP\nS: +OK\nC: QUIT\nS: +OK bye\n",
+    );
+    let (port, got) = server(ok);
+    let o = popscope(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--against",
+        &format!("pop3://127.0.0.1:{port}"),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got, vec!["NOOP\r\n", "QUIT\r\n"], "{out}");
+    // No raw CR or TAB from the recording in the output.
+    assert!(
+        !o.stdout.contains(&b'\r') && !o.stdout.contains(&b'\t'),
+        "{out:?}"
+    );
+    assert!(out.contains("DELE\\t3 (control characters)"), "{out}");
+    assert!(out.contains("NOOP\\rDELE 4 (control characters)"), "{out}");
+    assert!(out.contains(" DELE 2 (DELE needs --allow-delete)"), "{out}");
+    assert!(out.contains("dele 5 (DELE needs --allow-delete)"), "{out}");
+    let _ = std::fs::remove_file(file);
+}
+
+fn rset_fails(cmd: &str) -> String {
+    if cmd.eq_ignore_ascii_case("RSET") {
+        "-ERR cannot undo\r\n".into()
+    } else {
+        "+OK\r\n".into()
+    }
+}
+
+#[test]
+fn a_failed_rset_closes_without_quit() {
+    let file = recording(
+        "rset",
+        "S: +OK hi\nC: DELE 1\nS: +OK deleted\nC: QUIT\nS: +OK bye\n",
+    );
+    let (port, got) = server(rset_fails);
+    let o = popscope(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--against",
+        &format!("pop3://127.0.0.1:{port}"),
+        "--allow-delete",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got, vec!["DELE 1\r\n", "RSET\r\n"], "{out}{err}");
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("RSET was answered \"-ERR cannot undo\""),
+        "{err}"
+    );
+    assert!(err.contains("without QUIT"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(out.contains("without QUIT"), "{out}");
+    let _ = std::fs::remove_file(file);
+}
+
+fn good_rset(cmd: &str) -> String {
+    ok(cmd)
+}
+
+#[test]
+fn a_good_rset_is_followed_by_quit() {
+    let file = recording("rset-ok", "S: +OK hi\nC: DELE 1\nS: +OK deleted\n");
+    let (port, got) = server(good_rset);
+    let o = popscope(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--against",
+        &format!("pop3://127.0.0.1:{port}"),
+        "--allow-delete",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got, vec!["DELE 1\r\n", "RSET\r\n", "QUIT\r\n"]);
+    let _ = std::fs::remove_file(file);
+}
+
+fn bad_stat(cmd: &str) -> String {
+    if cmd == "STAT" {
+        "+OK two 320\r\n".into()
+    } else {
+        "+OK\r\n".into()
+    }
+}
+
+#[test]
+fn both_servers_findings_are_shown() {
+    // The recorded server answered NOOP with a NUL (GEN-005); the new one gets STAT wrong.
+    let file = recording(
+        "findings",
+        "S: +OK hi\nC: NOOP\nS: +OK \\x00\nC: STAT\nS: +OK 2 320\nC: QUIT\nS: +OK bye\n",
+    );
+    let (port, _) = server(bad_stat);
+    let o = popscope(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--against",
+        &format!("pop3://127.0.0.1:{port}"),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("GEN-005") && l.contains("only on the recorded server")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("only on the new server")),
+        "{out}"
+    );
+    assert!(
+        out.contains("findings: recorded server 2 violation(s)"),
+        "{out}"
+    );
+    assert!(!o.stdout.contains(&0), "{out:?}");
+    let _ = std::fs::remove_file(file);
+}
