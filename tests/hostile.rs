@@ -250,3 +250,180 @@ fn escapes_never_reach_the_printed_transcript_raw() {
         "a bidi override reached the output"
     );
 }
+
+/// Runs popscope with `args`, returning its output and how long it took.
+fn timed(args: &[&str]) -> (std::process::Output, std::time::Duration) {
+    let t = std::time::Instant::now();
+    let o = popscope(args);
+    (o, t.elapsed())
+}
+
+fn say(s: &str) -> Step {
+    Step::Send(b(s))
+}
+
+/// The greeting, the command read, then `reply`.
+fn greeted(reply: Vec<Step>) -> Vec<Step> {
+    [vec![say("+OK ready\r\n"), Step::ReadLine], reply].concat()
+}
+
+/// One octet every 200 ms.
+fn drip(bytes: &[u8]) -> Vec<Step> {
+    bytes
+        .iter()
+        .flat_map(|&c| [Step::Send(vec![c]), Step::Sleep(200)])
+        .collect()
+}
+
+/// Asserts a run ended with `code` within `secs`, with one stderr line containing `expect`.
+fn ends(
+    name: &str,
+    o: &std::process::Output,
+    took: std::time::Duration,
+    code: i32,
+    secs: f64,
+    expect: &[&str],
+) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{name}: {err}");
+    assert!(took.as_secs_f64() < secs, "{name}: took {took:?}");
+    for e in expect {
+        assert!(err.contains(e), "{name}: {err}");
+    }
+    assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+}
+
+/// A deadline covers the whole reply, not each read: a server dripping an octet every 200 ms
+/// (a status line, then a body) does not keep `--timeout 1` alive, and the error says what came.
+#[test]
+fn a_drip_ends_at_the_deadline_and_says_what_arrived() {
+    let status = greeted(drip(&b"+OK this status line never ends".repeat(4)));
+    let body = greeted(
+        [
+            vec![say("+OK body follows\r\n")],
+            drip(&b"Subject: slow\r\n".repeat(8)),
+        ]
+        .concat(),
+    );
+    for (name, steps, cmd, expect) in [
+        (
+            "status",
+            status,
+            "NOOP",
+            "waiting for the answer to NOOP: no complete answer within 1 s; ",
+        ),
+        (
+            "body",
+            body,
+            "RETR 1",
+            "waiting for the rest of the answer to RETR 1: no complete answer within 1 s; ",
+        ),
+    ] {
+        let port = scripted(steps);
+        let url = format!("pop3://127.0.0.1:{port}");
+        let (o, took) = timed(&["send", &url, "--timeout", "1", cmd]);
+        ends(
+            name,
+            &o,
+            took,
+            3,
+            4.0,
+            &[expect, "octet(s) arrived, starting \"+OK"],
+        );
+    }
+}
+
+/// A CAPA that never ends, sent as fast as it is read, ends at the deadline (a capability
+/// list gets no second window); so does a 10 MB greeting without a line end, which is not
+/// "nothing from the server" either.
+#[test]
+fn endless_answers_end_and_say_what_arrived() {
+    let port = scripted(greeted(vec![
+        say("+OK capabilities\r\n"),
+        Step::Repeat(b("X-ENDLESS\r\n"), 1 << 27),
+    ]));
+    let url = format!("pop3://127.0.0.1:{port}");
+    let (o, took) = timed(&["send", &url, "--timeout", "1", "--json", "CAPA"]);
+    ends(
+        "capa",
+        &o,
+        took,
+        3,
+        6.0,
+        &[
+            "the rest of the answer to CAPA: no complete answer within 1 s",
+            "\"+OK capabilities\\r\\nX-ENDLESS",
+        ],
+    );
+
+    let port = scripted(vec![
+        say("+OK "),
+        Step::Repeat(b("x"), 10 << 20),
+        Step::Sleep(8000),
+    ]);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let (o, took) = timed(&["send", &url, "--timeout", "2", "NOOP"]);
+    ends(
+        "greeting",
+        &o,
+        took,
+        3,
+        6.0,
+        &[
+            "waiting for the greeting: no complete answer within 2 s; 10485764 octet(s) arrived, starting \"+OK xxx",
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("pop3s://"));
+}
+
+/// A server that never reads cannot hold a large write: the write has the deadline too.
+#[test]
+fn a_server_that_never_reads_ends_a_large_script() {
+    let port = scripted(vec![say("+OK ready\r\n"), Step::Sleep(30_000)]);
+    let script = std::env::temp_dir().join(format!(
+        "popscope-hostile-{}-big.script",
+        std::process::id()
+    ));
+    let line = format!("NOOP {}\n", "x".repeat(16 << 20));
+    std::fs::write(&script, line).unwrap_or_default();
+    let url = format!("pop3://127.0.0.1:{port}");
+    let (o, took) = timed(&[
+        "send",
+        &url,
+        "--timeout",
+        "2",
+        "--script",
+        &script.display().to_string(),
+    ]);
+    let _ = std::fs::remove_file(&script);
+    ends(
+        "write",
+        &o,
+        took,
+        3,
+        10.0,
+        &[
+            "sending: the server took ",
+            " of 16777223 octets within 2 s",
+        ],
+    );
+}
+
+/// A TLS handshake that drips is a TLS failure (exit 4) that says what arrived.
+#[test]
+fn a_dripping_tls_handshake_is_a_tls_failure() {
+    let port = scripted(drip(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00".as_slice()));
+    let url = format!("pop3s://127.0.0.1:{port}");
+    let (o, took) = timed(&["send", &url, "--connect-timeout", "1", "NOOP"]);
+    ends(
+        "tls",
+        &o,
+        took,
+        4,
+        5.0,
+        &[
+            "TLS handshake: not complete within 1 s (",
+            "octet(s) arrived from the server, starting \"\\x16\\x03\\x01",
+        ],
+    );
+}
