@@ -427,3 +427,76 @@ fn a_dripping_tls_handshake_is_a_tls_failure() {
         ],
     );
 }
+
+/// A `--script` with `AUTH PLAIN` and the payload on the next line: the payload is the SASL
+/// response (masked in the output and the recording), not a command sent after a cancel.
+#[test]
+fn a_script_sasl_payload_is_a_response_and_stays_secret() {
+    let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
+    let port = scripted(vec![
+        say("+OK ready\r\n"),
+        Step::ReadLine,
+        say("+ \r\n"),
+        Step::ReadLine,
+        say("+OK logged in\r\n"),
+        Step::ReadLine,
+        say("+OK bye\r\n"),
+    ]);
+    let dir = std::env::temp_dir();
+    let script = dir.join(format!(
+        "popscope-hostile-{}-sasl.script",
+        std::process::id()
+    ));
+    let record = dir.join(format!(
+        "popscope-hostile-{}-sasl.jsonl",
+        std::process::id()
+    ));
+    std::fs::write(&script, format!("AUTH PLAIN\n{payload}\nQUIT\n")).unwrap_or_default();
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&[
+        "send",
+        &url,
+        "--timeout",
+        "2",
+        "--script",
+        &script.display().to_string(),
+        "--record",
+        &record.display().to_string(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let rec = std::fs::read_to_string(&record).unwrap_or_default();
+    let _ = std::fs::remove_file(&script);
+    let _ = std::fs::remove_file(&record);
+    assert!(!out.contains(payload) && !out.contains("hunter2"), "{out}");
+    assert!(
+        !rec.contains(payload) && !rec.contains("aHVudGVyMg"),
+        "{rec}"
+    );
+    // It went as the response: no cancel, and the login succeeded.
+    assert!(!out.lines().any(|l| l == "C: *"), "{out}");
+    assert!(out.contains("S: +OK logged in"), "{out}");
+    assert!(out.contains("TRANSACTION"), "{out}");
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    // On the command line too (with a warning: other users can read argv).
+    let port = scripted(vec![
+        say("+OK ready\r\n"),
+        Step::ReadLine,
+        say("+ \r\n"),
+        Step::ReadLine,
+        say("+OK logged in\r\n"),
+        Step::ReadLine,
+        say("+OK bye\r\n"),
+    ]);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&["send", &url, "--timeout", "2", "AUTH PLAIN", payload]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !out.contains(payload) && out.contains("S: +OK logged in"),
+        "{out}"
+    );
+    assert!(
+        err.contains("warning: a SASL response puts a secret on the command line"),
+        "{err}"
+    );
+}

@@ -17,13 +17,23 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     let mut cmds = args.commands.clone();
     // The user insisted; say once what that costs. A --script file or --user with
     // --password-env keeps the secret out of the process list.
-    if let Some(c) = cmds
-        .iter()
-        .find(|c| crate::protocol::redact::history_form(c).trim() != c.trim())
-    {
+    // A line after a bare `AUTH mech` is that exchange's SASL response: a secret too.
+    let after_auth = |i: usize| {
+        i > 0 && {
+            let prev = Command::parse(cmds[i - 1].trim().as_bytes(), 0);
+            prev.keyword == Keyword::Auth && prev.arg_count() == 1
+        }
+    };
+    if let Some(i) = (0..cmds.len()).find(|&i| {
+        crate::protocol::redact::history_form(&cmds[i]).trim() != cmds[i].trim() || after_auth(i)
+    }) {
+        let shown = if after_auth(i) {
+            "a SASL response".to_owned()
+        } else {
+            format!("'{}'", crate::protocol::redact::history_form(&cmds[i]))
+        };
         eprintln!(
-            "popscope: warning: '{}' puts a secret on the command line, where other users can read it (ps, /proc); use --user with --password-env or --script",
-            crate::protocol::redact::history_form(c)
+            "popscope: warning: {shown} puts a secret on the command line, where other users can read it (ps, /proc); use --user with --password-env or --script"
         );
     }
     if let Some(path) = &args.script {
