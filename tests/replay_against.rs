@@ -25,7 +25,9 @@ fn server(answer: fn(&str) -> String) -> (u16, Arc<Mutex<Vec<String>>>) {
                 return;
             }
             let line = String::from_utf8_lossy(&line).into_owned();
-            seen.lock().unwrap().push(line.clone());
+            if let Ok(mut g) = seen.lock() {
+                g.push(line.clone());
+            }
             let cmd = line.trim_end_matches(['\r', '\n']);
             if cmd.eq_ignore_ascii_case("QUIT") {
                 let _ = w.write_all(b"+OK bye\r\n");
@@ -44,7 +46,7 @@ fn recording(name: &str, text: &str) -> std::path::PathBuf {
         "popscope-against-{}-{name}.txt",
         std::process::id()
     ));
-    std::fs::write(&p, text).unwrap();
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
     p
 }
 

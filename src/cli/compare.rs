@@ -409,19 +409,28 @@ fn render(
     (out, differences)
 }
 
+/// One rule on both sides: its first finding and how often it was found.
+#[derive(Default)]
+struct Side<'a> {
+    first: Option<&'a Finding>,
+    count: usize,
+}
+
+impl<'a> Side<'a> {
+    fn add(&mut self, f: &'a Finding) {
+        self.first.get_or_insert(f);
+        self.count += 1;
+    }
+}
+
 /// Every rule either server broke, with how often on each side and the first message of each.
 fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
-    let mut rules: BTreeMap<&'static str, (Option<&Finding>, usize, Option<&Finding>, usize)> =
-        BTreeMap::new();
+    let mut rules: BTreeMap<&'static str, (Side<'_>, Side<'_>)> = BTreeMap::new();
     for f in old {
-        let e = rules.entry(f.rule.id).or_default();
-        e.0.get_or_insert(f);
-        e.1 += 1;
+        rules.entry(f.rule.id).or_default().0.add(f);
     }
     for f in new {
-        let e = rules.entry(f.rule.id).or_default();
-        e.2.get_or_insert(f);
-        e.3 += 1;
+        rules.entry(f.rule.id).or_default().1.add(f);
     }
     let count = |fs: &[Finding]| {
         let s = crate::report::Summary::of(fs);
@@ -436,21 +445,25 @@ fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
         cut(url, 60),
         count(new)
     );
-    for (id, (of, on, nf, nn)) in &rules {
-        let Some(first) = of.or(*nf) else { continue };
-        let side = match (on, nn) {
+    for (id, (o, n)) in &rules {
+        let Some(first) = o.first.or(n.first) else {
+            continue;
+        };
+        let side = match (o.count, n.count) {
             (_, 0) => "only on the recorded server",
             (0, _) => "only on the new server",
             _ => "on both",
         };
         out.push_str(&format!(
-            "  {} {id:<9} recorded {on:>3} × · new {nn:>3} ×  {side}\n",
-            marker(first.severity)
+            "  {} {id:<9} recorded {:>3} × · new {:>3} ×  {side}\n",
+            marker(first.severity),
+            o.count,
+            n.count
         ));
-        if let Some(f) = of {
+        if let Some(f) = o.first {
             out.push_str(&format!("      recorded: {}\n", cut(&message(f), 200)));
         }
-        if let Some(f) = nf {
+        if let Some(f) = n.first {
             out.push_str(&format!("      new:      {}\n", cut(&message(f), 200)));
         }
     }
