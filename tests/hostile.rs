@@ -428,12 +428,9 @@ fn a_dripping_tls_handshake_is_a_tls_failure() {
     );
 }
 
-/// A `--script` with `AUTH PLAIN` and the payload on the next line: the payload is the SASL
-/// response (masked in the output and the recording), not a command sent after a cancel.
-#[test]
-fn a_script_sasl_payload_is_a_response_and_stays_secret() {
-    let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
-    let port = scripted(vec![
+/// A server that challenges once, accepts the response, and says goodbye.
+fn sasl_login() -> Vec<Step> {
+    vec![
         say("+OK ready\r\n"),
         Step::ReadLine,
         say("+ \r\n"),
@@ -441,7 +438,15 @@ fn a_script_sasl_payload_is_a_response_and_stays_secret() {
         say("+OK logged in\r\n"),
         Step::ReadLine,
         say("+OK bye\r\n"),
-    ]);
+    ]
+}
+
+/// A `--script` with `AUTH PLAIN` and the payload on the next line: the payload is the SASL
+/// response (masked in the output and the recording), not a command sent after a cancel.
+#[test]
+fn a_script_sasl_payload_is_a_response_and_stays_secret() {
+    let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
+    let port = scripted(sasl_login());
     let dir = std::env::temp_dir();
     let script = dir.join(format!(
         "popscope-hostile-{}-sasl.script",
@@ -478,15 +483,7 @@ fn a_script_sasl_payload_is_a_response_and_stays_secret() {
     assert!(out.contains("TRANSACTION"), "{out}");
     assert_eq!(o.status.code(), Some(0), "{out}");
     // On the command line too (with a warning: other users can read argv).
-    let port = scripted(vec![
-        say("+OK ready\r\n"),
-        Step::ReadLine,
-        say("+ \r\n"),
-        Step::ReadLine,
-        say("+OK logged in\r\n"),
-        Step::ReadLine,
-        say("+OK bye\r\n"),
-    ]);
+    let port = scripted(sasl_login());
     let url = format!("pop3://127.0.0.1:{port}");
     let o = popscope(&["send", &url, "--timeout", "2", "AUTH PLAIN", payload]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();

@@ -50,41 +50,67 @@ fn recording(name: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// What a replay printed, how it exited, and every line the server got.
+struct Run {
+    out: String,
+    err: String,
+    code: Option<i32>,
+    got: Vec<String>,
+    raw: Vec<u8>,
+}
+
+/// `popscope replay FILE --against` a [`server`] answering with `answer`, plus `extra`.
+fn replay(name: &str, text: &str, answer: fn(&str) -> String, extra: &[&str]) -> Run {
+    let file = recording(name, text);
+    let (port, got) = server(answer);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let mut args = vec![
+        "replay",
+        file.to_str().unwrap_or_default(),
+        "--against",
+        &url,
+    ];
+    args.extend_from_slice(extra);
+    let o = popscope(&args);
+    let _ = std::fs::remove_file(file);
+    // The server thread notes the last line before the client has seen the reply.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let got = got.lock().map(|g| g.clone()).unwrap_or_default();
+    Run {
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code(),
+        got,
+        raw: o.stdout,
+    }
+}
+
 fn ok(_: &str) -> String {
     "+OK\r\n".into()
 }
 
 #[test]
 fn hidden_deletes_are_never_replayed_and_the_command_column_is_sanitized() {
-    let file = recording(
+    let r = replay(
         "dele",
         "S: +OK hi\nC: USER demo\nS: +OK\nC: PASS demo\nS: +OK\n\
          C:  DELE 2\nS: +OK\nC: DELE\\t3\nS: +OK\nC: NOOP\\rDELE 4\nS: +OK\n\
          C: dele 5\nS: +OK\nC: NOOP\nS: +OK\nC: QUIT\nS: +OK bye\n",
+        ok,
+        &[],
     );
-    let (port, got) = server(ok);
-    let o = popscope(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--against",
-        &format!("pop3://127.0.0.1:{port}"),
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let got = got.lock().unwrap().clone();
-    assert_eq!(got, vec!["NOOP\r\n", "QUIT\r\n"], "{out}");
+    let out = &r.out;
+    assert_eq!(r.code, Some(0), "{out}{}", r.err);
+    assert_eq!(r.got, vec!["NOOP\r\n", "QUIT\r\n"], "{out}");
     // No raw CR or TAB from the recording in the output.
     assert!(
-        !o.stdout.contains(&b'\r') && !o.stdout.contains(&b'\t'),
+        !r.raw.contains(&b'\r') && !r.raw.contains(&b'\t'),
         "{out:?}"
     );
     assert!(out.contains("DELE\\t3 (control characters)"), "{out}");
     assert!(out.contains("NOOP\\rDELE 4 (control characters)"), "{out}");
     assert!(out.contains(" DELE 2 (DELE needs --allow-delete)"), "{out}");
     assert!(out.contains("dele 5 (DELE needs --allow-delete)"), "{out}");
-    let _ = std::fs::remove_file(file);
 }
 
 fn rset_fails(cmd: &str) -> String {
@@ -95,26 +121,14 @@ fn rset_fails(cmd: &str) -> String {
     }
 }
 
+const ONE_DELE: &str = "S: +OK hi\nC: DELE 1\nS: +OK deleted\nC: QUIT\nS: +OK bye\n";
+
 #[test]
 fn a_failed_rset_closes_without_quit() {
-    let file = recording(
-        "rset",
-        "S: +OK hi\nC: DELE 1\nS: +OK deleted\nC: QUIT\nS: +OK bye\n",
-    );
-    let (port, got) = server(rset_fails);
-    let o = popscope(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--against",
-        &format!("pop3://127.0.0.1:{port}"),
-        "--allow-delete",
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let got = got.lock().unwrap().clone();
-    assert_eq!(got, vec!["DELE 1\r\n", "RSET\r\n"], "{out}{err}");
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let r = replay("rset", ONE_DELE, rset_fails, &["--allow-delete"]);
+    let (out, err) = (&r.out, &r.err);
+    assert_eq!(r.got, vec!["DELE 1\r\n", "RSET\r\n"], "{out}{err}");
+    assert_eq!(r.code, Some(1), "{out}{err}");
     assert!(
         err.contains("RSET was answered \"-ERR cannot undo\""),
         "{err}"
@@ -122,29 +136,13 @@ fn a_failed_rset_closes_without_quit() {
     assert!(err.contains("without QUIT"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(out.contains("without QUIT"), "{out}");
-    let _ = std::fs::remove_file(file);
-}
-
-fn good_rset(cmd: &str) -> String {
-    ok(cmd)
 }
 
 #[test]
 fn a_good_rset_is_followed_by_quit() {
-    let file = recording("rset-ok", "S: +OK hi\nC: DELE 1\nS: +OK deleted\n");
-    let (port, got) = server(good_rset);
-    let o = popscope(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--against",
-        &format!("pop3://127.0.0.1:{port}"),
-        "--allow-delete",
-    ]);
-    assert_eq!(o.status.code(), Some(0));
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let got = got.lock().unwrap().clone();
-    assert_eq!(got, vec!["DELE 1\r\n", "RSET\r\n", "QUIT\r\n"]);
-    let _ = std::fs::remove_file(file);
+    let r = replay("rset-ok", ONE_DELE, ok, &["--allow-delete"]);
+    assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
+    assert_eq!(r.got, vec!["DELE 1\r\n", "RSET\r\n", "QUIT\r\n"]);
 }
 
 fn bad_stat(cmd: &str) -> String {
@@ -158,31 +156,32 @@ fn bad_stat(cmd: &str) -> String {
 #[test]
 fn both_servers_findings_are_shown() {
     // The recorded server answered NOOP with a NUL (GEN-005); the new one gets STAT wrong.
-    let file = recording(
+    let r = replay(
         "findings",
         "S: +OK hi\nC: NOOP\nS: +OK \\x00\nC: STAT\nS: +OK 2 320\nC: QUIT\nS: +OK bye\n",
+        bad_stat,
+        &[],
     );
-    let (port, _) = server(bad_stat);
-    let o = popscope(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--against",
-        &format!("pop3://127.0.0.1:{port}"),
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let out = &r.out;
     assert!(
         out.lines()
             .any(|l| l.contains("GEN-005") && l.contains("only on the recorded server")),
         "{out}"
     );
     assert!(
-        out.lines().any(|l| l.contains("only on the new server")),
+        out.lines()
+            .any(|l| l.contains("MSG-001") && l.contains("only on the new server")),
+        "{out}"
+    );
+    // Under the STAT row, the new server's finding in the right-hand column.
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("✖ MSG-001 STAT answered")),
         "{out}"
     );
     assert!(
         out.contains("findings: recorded server 2 violation(s)"),
         "{out}"
     );
-    assert!(!o.stdout.contains(&0), "{out:?}");
-    let _ = std::fs::remove_file(file);
+    assert!(!r.raw.contains(&0), "{out:?}");
 }
