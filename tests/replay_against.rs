@@ -185,3 +185,136 @@ fn both_servers_findings_are_shown() {
     );
     assert!(!r.raw.contains(&0), "{out:?}");
 }
+
+/// tmux on its own socket, killed when dropped.
+struct Tmux(String);
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let o = std::process::Command::new("tmux")
+            .args(["-L", &self.0])
+            .args(args)
+            .output();
+        o.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The screen once it shows `text` (or after 10 s).
+    fn wait_for(&self, text: &str) -> String {
+        let t = std::time::Instant::now();
+        loop {
+            let s = self.run(&["capture-pane", "-p", "-t", "0"]);
+            if s.contains(text) || t.elapsed().as_secs() > 10 {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// With a terminal, the comparison opens in a scrollable view with both servers' columns and
+/// findings; leaving it keeps the verdict line in the shell.
+#[test]
+fn with_a_terminal_the_comparison_is_a_view() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var("CI").is_err(), "CI=true but tmux is missing");
+        return;
+    }
+    let file = recording(
+        "tui",
+        "S: +OK hi\nC: NOOP\nS: +OK \\x00\nC: STAT\nS: +OK 2 320\nC: RSET\nS: -ERR no\nC: QUIT\nS: +OK bye\n",
+    );
+    let (port, _) = server(bad_stat);
+    let tmux = Tmux(format!("popscope-against-{}", std::process::id()));
+    let home = std::env::temp_dir().join(&tmux.0);
+    let _ = std::fs::create_dir_all(&home);
+    let cmd = format!(
+        "env HOME={h} XDG_CONFIG_HOME={h} TERM=xterm-256color {bin} replay {f} --against pop3://127.0.0.1:{port}; sleep 30",
+        h = home.display(),
+        bin = env!("CARGO_BIN_EXE_popscope"),
+        f = file.display()
+    );
+    tmux.run(&["new-session", "-d", "-x", "160", "-y", "30", &cmd]);
+    let screen = tmux.wait_for("findings:");
+    assert!(
+        screen.contains("replay --against pop3://127.0.0.1"),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("STAT") && l.contains("+OK 2 320") && l.contains("+OK two 320")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("✖ MSG-001 STAT answered \"+OK two 320\""),
+        "{screen}"
+    );
+    assert!(screen.contains("q quit"), "{screen}");
+    // The difference mark fits on the screen, at the end of its row.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("RSET") && l.trim_end_matches(['│', ' ']).ends_with('≠')),
+        "{screen}"
+    );
+    tmux.run(&["send-keys", "-t", "0", "q"]);
+    let after = tmux.wait_for("difference(s) in status or shape");
+    assert!(
+        after.contains("1 difference(s) in status or shape"),
+        "{after}"
+    );
+    assert!(!after.contains("q quit"), "{after}");
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_dir_all(home);
+}
+
+/// A damaged recording is replayed up to the damage, and the damage is said (exit 2).
+#[test]
+fn a_damaged_recording_is_said() {
+    let (port, _) = server(ok);
+    let rec = std::env::temp_dir().join(format!(
+        "popscope-against-{}-damaged.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&rec);
+    let o = popscope(&[
+        "send",
+        &format!("pop3://127.0.0.1:{port}"),
+        "--record",
+        rec.to_str().unwrap_or_default(),
+        "NOOP",
+    ]);
+    // NOOP before a login is answered +OK: ST-001, exit 1.
+    assert_eq!(o.status.code(), Some(1));
+    let mut bytes = std::fs::read(&rec).unwrap_or_default();
+    bytes.extend_from_slice(b"{\"t\":1.0,\"dir\":\"s\",\"te");
+    std::fs::write(&rec, bytes).unwrap_or_default();
+    let (port, got) = server(ok);
+    let o = popscope(&[
+        "replay",
+        rec.to_str().unwrap_or_default(),
+        "--against",
+        &format!("pop3://127.0.0.1:{port}"),
+    ]);
+    let _ = std::fs::remove_file(&rec);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("everything before it was replayed"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        got.lock()
+            .map(|g| g.contains(&"NOOP\r\n".to_owned()))
+            .unwrap_or(false)
+    );
+}

@@ -12,6 +12,7 @@ use crate::session::login;
 use crate::session::{Connection, Outcome};
 use crate::transcript::{Entry, Item};
 use crate::transport::{Target, TransportError};
+use crate::tui::Theme;
 
 use super::connect::{secure, transport_error};
 use super::printer::{Gathered, Printer};
@@ -260,8 +261,15 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         .lock()
         .map(|g| g.findings.iter().map(|(_, f)| f.clone()).collect())
         .unwrap_or_default();
-    let (text, differences) = render(args, &target.url(scheme), &rows, &rec, &findings);
-    let mut text = text;
+    // With a terminal (and without --headless) the same report opens in a scrollable view,
+    // its columns as wide as the terminal allows.
+    let ui = !args.headless && super::interactive::require_terminal().is_ok();
+    let w = match crossterm::terminal::size() {
+        Ok((cols, _)) if ui => (usize::from(cols).saturating_sub(26) / 2).max(W),
+        _ => W,
+    };
+    let url = target.url(scheme);
+    let (mut text, differences) = render(args, &url, &rows, &rec, &findings, w);
     if !skipped.is_empty() {
         let list: Vec<String> = skipped
             .iter()
@@ -281,7 +289,16 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
     text.push_str(&format!(
         "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
     ));
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if ui {
+        let theme = super::interactive::theme(&args.ui)?;
+        rt.block_on(view(&format!("replay --against {url}"), &text, &theme))
+            .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
+        // What the view showed last stays in the shell: the verdict line.
+        let last = text.lines().last().unwrap_or_default();
+        let _ = writeln!(std::io::stdout().lock(), "{last}");
+    } else {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
     if let Some(u) = ending.undo_failed {
         return Err(CliError {
             code: exit::VIOLATIONS,
@@ -370,6 +387,7 @@ fn render(
     rows: &[Row],
     rec: &Recording,
     findings: &[Finding],
+    w: usize,
 ) -> (String, usize) {
     let mut out = String::new();
     out.push_str(&format!(
@@ -377,10 +395,10 @@ fn render(
         display(args.file.display().to_string().as_bytes(), 200)
     ));
     out.push_str(&format!(
-        "{:<18} {:<W$} {:<W$}\n",
+        "{:<18} {:<w$} {:<w$}\n",
         "command",
         "recorded server",
-        cut(url, W)
+        cut(url, w)
     ));
     let mut differences = 0;
     for row in rows {
@@ -391,17 +409,17 @@ fn render(
             "  ≠"
         };
         out.push_str(&format!(
-            "{:<18} {:<W$} {:<W$}{mark}\n",
+            "{:<18} {:<w$} {:<w$}{mark}\n",
             cut(&row.command, 18),
-            cut(&row.old, W),
-            cut(&row.new, W)
+            cut(&row.old, w),
+            cut(&row.new, w)
         ));
         let old = cells(&rec.findings, row.old_exchange);
         let new = cells(findings, row.new_exchange);
         for i in 0..old.len().max(new.len()) {
-            let l = old.get(i).map(|s| cut(s, W)).unwrap_or_default();
-            let r = new.get(i).map(|s| cut(s, W)).unwrap_or_default();
-            out.push_str(&format!("{:<18} {l:<W$} {r}\n", ""));
+            let l = old.get(i).map(|s| cut(s, w)).unwrap_or_default();
+            let r = new.get(i).map(|s| cut(s, w)).unwrap_or_default();
+            out.push_str(&format!("{:<18} {l:<w$} {r}\n", ""));
         }
     }
     out.push_str(&by_rule(url, &rec.findings, findings));
@@ -468,4 +486,79 @@ fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
         }
     }
     out
+}
+
+/// The report in a scrollable full-screen view: ↑/↓, PgUp/PgDn, Home/End, q or Esc to leave.
+/// Rows whose replies differ and findings take the theme's colours.
+async fn view(title: &str, text: &str, theme: &Theme) -> std::io::Result<()> {
+    use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
+    use futures_util::StreamExt;
+    use ratatui::text::{Line, Span};
+    use ratatui::widgets::{Block, Borders, Paragraph};
+
+    let lines: Vec<Line<'_>> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let style = if i < 2 {
+                theme.header
+            } else if l.ends_with('≠') {
+                theme.unlawful
+            } else if l.contains('✖') {
+                theme.violation
+            } else if l.contains('⚠') {
+                theme.warning
+            } else if l.contains('ℹ') {
+                theme.info
+            } else {
+                ratatui::style::Style::default()
+            };
+            Line::from(Span::styled(l, style))
+        })
+        .collect();
+    let mut top = 0usize;
+    let mut page = 10usize;
+    let mut terminal = ratatui::init();
+    let mut events = EventStream::new();
+    let result = loop {
+        let drawn = terminal.draw(|f| {
+            let area = f.area();
+            page = usize::from(area.height.saturating_sub(3)).max(1);
+            top = top.min(lines.len().saturating_sub(page));
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.border)
+                .title(Span::styled(format!(" {title} "), theme.title))
+                .title_bottom(Span::styled(
+                    " ↑↓ PgUp PgDn Home End scroll · q quit ",
+                    theme.hint,
+                ));
+            let p = Paragraph::new(lines.clone())
+                .block(block)
+                .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0));
+            f.render_widget(p, area);
+        });
+        if let Err(e) = drawn {
+            break Err(e);
+        }
+        let Some(Ok(ev)) = events.next().await else {
+            break Ok(());
+        };
+        let TermEvent::Key(k) = ev else { continue };
+        if k.kind == KeyEventKind::Release {
+            continue;
+        }
+        match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => break Ok(()),
+            KeyCode::Up | KeyCode::Char('k') => top = top.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => top += 1,
+            KeyCode::PageUp => top = top.saturating_sub(page),
+            KeyCode::PageDown | KeyCode::Char(' ') => top += page,
+            KeyCode::Home | KeyCode::Char('g') => top = 0,
+            KeyCode::End | KeyCode::Char('G') => top = lines.len(),
+            _ => {}
+        }
+    };
+    ratatui::restore();
+    result
 }

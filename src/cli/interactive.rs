@@ -79,27 +79,29 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
         (format!("replay {path}"), entries, None)
     };
-    if let Some(url) = &args.against {
-        return super::compare::against(args, url, &entries);
-    }
-    if args.headless || require_terminal().is_err() {
+    let code = if let Some(url) = &args.against {
+        super::compare::against(args, url, &entries)?
+    } else if args.headless || require_terminal().is_err() {
         let r = crate::transcript::replay(&entries, Config::default());
         let _ = std::io::Write::write_all(
             &mut std::io::stdout(),
             crate::report::transcript_text(&path, &r, &bytes).as_bytes(),
         );
+        exit::OK
     } else {
         let theme = theme(&args.ui)?;
         let keys = key_table()?;
         let rt = super::runtime()?;
         rt.block_on(tui::replay::run(label, entries, theme, keys))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
-    }
+        exit::OK
+    };
+    // A damaged recording is said, whatever was done with what came before the damage.
     match damage {
         Some(d) => Err(CliError::usage(format!(
             "{path}: {d} (everything before it was replayed)"
         ))),
-        None => Ok(exit::OK),
+        None => Ok(code),
     }
 }
 
