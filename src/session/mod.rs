@@ -344,30 +344,16 @@ impl Connection {
                 context: "before the command could be sent".into(),
             });
         };
-        let deadline = Instant::now() + self.read_timeout;
-        let late = |sent: usize| TransportError::WriteTimeout {
-            secs: self.read_timeout.as_secs(),
-            sent: sent as u64,
-            total: bytes.len() as u64,
-        };
-        let mut sent = 0;
-        while sent < bytes.len() {
-            match tokio::time::timeout_at(deadline, stream.write(&bytes[sent..])).await {
-                Err(_) => return Err(late(sent)),
-                Ok(Ok(0)) => {
-                    return Err(TransportError::io(
-                        "sending",
-                        std::io::ErrorKind::WriteZero.into(),
-                    ));
-                }
-                Ok(Ok(n)) => sent += n,
-                Ok(Err(e)) => return Err(TransportError::io("sending", e)),
+        let written = write_within(stream, bytes, self.read_timeout).await;
+        if written.is_err() {
+            // Part of a command may have gone: nothing more can be sent on this connection.
+            self.stream = None;
+            if !self.closed {
+                self.closed = true;
+                self.transport_event(TransportEvent::ClientClosed);
             }
         }
-        match tokio::time::timeout_at(deadline, stream.flush()).await {
-            Err(_) => Err(late(sent)),
-            Ok(r) => r.map_err(|e| TransportError::io("sending", e)),
-        }
+        written
     }
 
     /// Sends one command line (CRLF appended) and waits for its whole reply.
@@ -606,6 +592,39 @@ impl Connection {
             self.closed = true;
             self.transport_event(TransportEvent::ClientClosed);
         }
+    }
+}
+
+/// Writes all of `bytes` and flushes, within `timeout` in all: a server that does not read
+/// cannot block the session (the error says how much it took).
+async fn write_within(
+    stream: &mut Stream,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<(), TransportError> {
+    let deadline = Instant::now() + timeout;
+    let late = |sent: usize| TransportError::WriteTimeout {
+        secs: timeout.as_secs(),
+        sent: sent as u64,
+        total: bytes.len() as u64,
+    };
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match tokio::time::timeout_at(deadline, stream.write(&bytes[sent..])).await {
+            Err(_) => return Err(late(sent)),
+            Ok(Ok(0)) => {
+                return Err(TransportError::io(
+                    "sending",
+                    std::io::ErrorKind::WriteZero.into(),
+                ));
+            }
+            Ok(Ok(n)) => sent += n,
+            Ok(Err(e)) => return Err(TransportError::io("sending", e)),
+        }
+    }
+    match tokio::time::timeout_at(deadline, stream.flush()).await {
+        Err(_) => Err(late(sent)),
+        Ok(r) => r.map_err(|e| TransportError::io("sending", e)),
     }
 }
 
