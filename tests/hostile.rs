@@ -251,11 +251,14 @@ fn escapes_never_reach_the_printed_transcript_raw() {
     );
 }
 
-/// Runs popscope with `args`, returning its output and how long it took.
-fn timed(args: &[&str]) -> (std::process::Output, std::time::Duration) {
+/// `popscope send SCHEME://127.0.0.1:PORT ARGS…` against a server playing `steps`: its
+/// output and how long it took.
+fn timed(steps: Vec<Step>, scheme: &str, args: &[&str]) -> (std::process::Output, f64) {
+    let port = scripted(steps);
+    let url = format!("{scheme}://127.0.0.1:{port}");
     let t = std::time::Instant::now();
-    let o = popscope(args);
-    (o, t.elapsed())
+    let o = popscope(&[&["send", url.as_str()], args].concat());
+    (o, t.elapsed().as_secs_f64())
 }
 
 fn say(s: &str) -> Step {
@@ -275,22 +278,25 @@ fn drip(bytes: &[u8]) -> Vec<Step> {
         .collect()
 }
 
-/// Asserts a run ended with `code` within `secs`, with one stderr line containing `expect`.
-fn ends(
-    name: &str,
-    o: &std::process::Output,
-    took: std::time::Duration,
+/// A run that must end with `code` within `secs`, with one stderr line containing each of
+/// `expect`.
+struct Ends<'a> {
+    name: &'a str,
     code: i32,
     secs: f64,
-    expect: &[&str],
-) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "{name}: {err}");
-    assert!(took.as_secs_f64() < secs, "{name}: took {took:?}");
-    for e in expect {
-        assert!(err.contains(e), "{name}: {err}");
+    expect: &'a [&'a str],
+}
+
+impl Ends<'_> {
+    fn check(&self, (o, took): &(std::process::Output, f64)) {
+        let (name, err) = (self.name, String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(self.code), "{name}: {err}");
+        assert!(*took < self.secs, "{name}: took {took} s");
+        for e in self.expect {
+            assert!(err.contains(e), "{name}: {err}");
+        }
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
     }
-    assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
 }
 
 /// A deadline covers the whole reply, not each read: a server dripping an octet every 200 ms
@@ -300,36 +306,26 @@ fn a_drip_ends_at_the_deadline_and_says_what_arrived() {
     let status = greeted(drip(&b"+OK this status line never ends".repeat(4)));
     let body = greeted(
         [
-            vec![say("+OK body follows\r\n")],
+            vec![say("+OK body\r\n")],
             drip(&b"Subject: slow\r\n".repeat(8)),
         ]
         .concat(),
     );
-    for (name, steps, cmd, expect) in [
-        (
-            "status",
-            status,
-            "NOOP",
-            "waiting for the answer to NOOP: no complete answer within 1 s; ",
-        ),
-        (
-            "body",
-            body,
-            "RETR 1",
-            "waiting for the rest of the answer to RETR 1: no complete answer within 1 s; ",
-        ),
+    let arrived = "octet(s) arrived, starting \"+OK";
+    for (name, steps, cmd, what) in [
+        ("status", status, "NOOP", "the answer to NOOP"),
+        ("body", body, "RETR 1", "the rest of the answer to RETR 1"),
     ] {
-        let port = scripted(steps);
-        let url = format!("pop3://127.0.0.1:{port}");
-        let (o, took) = timed(&["send", &url, "--timeout", "1", cmd]);
-        ends(
+        let expect = format!("waiting for {what}: no complete answer within 1 s; ");
+        let run = timed(steps, "pop3", &["--timeout", "1", cmd]);
+        let expect = [expect.as_str(), arrived];
+        Ends {
             name,
-            &o,
-            took,
-            3,
-            4.0,
-            &[expect, "octet(s) arrived, starting \"+OK"],
-        );
+            code: 3,
+            secs: 4.0,
+            expect: &expect,
+        }
+        .check(&run);
     }
 }
 
@@ -338,94 +334,91 @@ fn a_drip_ends_at_the_deadline_and_says_what_arrived() {
 /// "nothing from the server" either.
 #[test]
 fn endless_answers_end_and_say_what_arrived() {
-    let port = scripted(greeted(vec![
+    let capa = greeted(vec![
         say("+OK capabilities\r\n"),
         Step::Repeat(b("X-ENDLESS\r\n"), 1 << 27),
-    ]));
-    let url = format!("pop3://127.0.0.1:{port}");
-    let (o, took) = timed(&["send", &url, "--timeout", "1", "--json", "CAPA"]);
-    ends(
-        "capa",
-        &o,
-        took,
-        3,
-        6.0,
-        &[
-            "the rest of the answer to CAPA: no complete answer within 1 s",
-            "\"+OK capabilities\\r\\nX-ENDLESS",
-        ],
-    );
+    ]);
+    let run = timed(capa, "pop3", &["--timeout", "1", "--json", "CAPA"]);
+    let expect = [
+        "the rest of the answer to CAPA: no complete answer within 1 s",
+        "\"+OK capabilities\\r\\nX-ENDLESS",
+    ];
+    Ends {
+        name: "capa",
+        code: 3,
+        secs: 6.0,
+        expect: &expect,
+    }
+    .check(&run);
 
-    let port = scripted(vec![
+    let greeting = vec![
         say("+OK "),
         Step::Repeat(b("x"), 10 << 20),
         Step::Sleep(8000),
-    ]);
-    let url = format!("pop3://127.0.0.1:{port}");
-    let (o, took) = timed(&["send", &url, "--timeout", "2", "NOOP"]);
-    ends(
-        "greeting",
-        &o,
-        took,
-        3,
-        6.0,
-        &[
-            "waiting for the greeting: no complete answer within 2 s; 10485764 octet(s) arrived, starting \"+OK xxx",
-        ],
-    );
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("pop3s://"));
+    ];
+    let run = timed(greeting, "pop3", &["--timeout", "2", "NOOP"]);
+    let expect = [
+        "waiting for the greeting: no complete answer within 2 s; 10485764 octet(s) arrived, starting \"+OK xxx",
+    ];
+    Ends {
+        name: "greeting",
+        code: 3,
+        secs: 6.0,
+        expect: &expect,
+    }
+    .check(&run);
+    assert!(!String::from_utf8_lossy(&run.0.stderr).contains("pop3s://"));
 }
 
 /// A server that never reads cannot hold a large write: the write has the deadline too.
 #[test]
 fn a_server_that_never_reads_ends_a_large_script() {
-    let port = scripted(vec![say("+OK ready\r\n"), Step::Sleep(30_000)]);
     let script = std::env::temp_dir().join(format!(
         "popscope-hostile-{}-big.script",
         std::process::id()
     ));
-    let line = format!("NOOP {}\n", "x".repeat(16 << 20));
-    std::fs::write(&script, line).unwrap_or_default();
-    let url = format!("pop3://127.0.0.1:{port}");
-    let (o, took) = timed(&[
-        "send",
-        &url,
-        "--timeout",
-        "2",
-        "--script",
-        &script.display().to_string(),
-    ]);
-    let _ = std::fs::remove_file(&script);
-    ends(
-        "write",
-        &o,
-        took,
-        3,
-        10.0,
+    std::fs::write(&script, format!("NOOP {}\n", "x".repeat(16 << 20))).unwrap_or_default();
+    let steps = vec![say("+OK ready\r\n"), Step::Sleep(30_000)];
+    let run = timed(
+        steps,
+        "pop3",
         &[
-            "sending: the server took ",
-            " of 16777223 octets within 2 s",
+            "--timeout",
+            "2",
+            "--script",
+            script.to_str().unwrap_or_default(),
         ],
     );
+    let _ = std::fs::remove_file(&script);
+    let expect = [
+        "sending: the server took ",
+        " of 16777223 octets within 2 s",
+    ];
+    Ends {
+        name: "write",
+        code: 3,
+        secs: 10.0,
+        expect: &expect,
+    }
+    .check(&run);
 }
 
 /// A TLS handshake that drips is a TLS failure (exit 4) that says what arrived.
 #[test]
 fn a_dripping_tls_handshake_is_a_tls_failure() {
-    let port = scripted(drip(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00".as_slice()));
-    let url = format!("pop3s://127.0.0.1:{port}");
-    let (o, took) = timed(&["send", &url, "--connect-timeout", "1", "NOOP"]);
-    ends(
-        "tls",
-        &o,
-        took,
-        4,
-        5.0,
-        &[
-            "TLS handshake: not complete within 1 s (",
-            "octet(s) arrived from the server, starting \"\\x16\\x03\\x01",
-        ],
-    );
+    let steps = drip(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00".as_slice());
+    let run = timed(steps, "pop3s", &["--connect-timeout", "1", "NOOP"]);
+    let expect = [
+        "TLS handshake: not complete within 1 s (",
+        "octet(s) arrived from the server, starting \"\\x16\\x03\\x01",
+    ];
+    Ends {
+        name: "tls",
+        code: 4,
+        secs: 5.0,
+        expect: &expect,
+    }
+    .check(&run);
 }
 
 /// A server that challenges once, accepts the response, and says goodbye.
