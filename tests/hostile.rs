@@ -490,3 +490,41 @@ fn a_script_sasl_payload_is_a_response_and_stays_secret() {
         "{err}"
     );
 }
+
+/// `n` chunks of `line` repeated to about 100 KiB, one every 200 ms.
+fn flowing(line: &str, n: usize) -> Vec<Step> {
+    let chunk = line.repeat((100 << 10) / line.len());
+    (0..n)
+        .flat_map(|_| [say(&chunk), Step::Sleep(200)])
+        .collect()
+}
+
+/// A body that flows well (500 KiB/s) may take longer than --timeout: each window in which
+/// 64 KiB arrived is followed by another. A listing gets ten more windows, not more.
+#[test]
+fn a_flowing_body_outlasts_the_timeout_but_a_listing_is_bounded() {
+    let retr = greeted(
+        [
+            vec![say("+OK message follows\r\n")],
+            flowing("a line of the message body\r\n", 15),
+            vec![say(".\r\n"), Step::ReadLine, say("+OK bye\r\n")],
+        ]
+        .concat(),
+    );
+    let (o, took) = timed(retr, "pop3", &["--timeout", "1", "--json", "RETR 1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{err}");
+    assert!(took > 2.5, "took {took} s");
+
+    let list = greeted([vec![say("+OK listing\r\n")], flowing("1 100\r\n", 80)].concat());
+    let run = timed(list, "pop3", &["--timeout", "1", "--json", "LIST"]);
+    let expect = ["the rest of the answer to LIST: no complete answer within 11 s"];
+    Ends {
+        name: "list",
+        code: 3,
+        secs: 14.0,
+        expect: &expect,
+    }
+    .check(&run);
+    assert!(run.1 > 10.0, "took {} s", run.1);
+}

@@ -8,13 +8,15 @@
 //! Deadlines (`--timeout`, the `read_timeout` of [`ConnectOptions`]): a reply's status line
 //! (and the greeting, and a whole single-line reply) must be complete within the timeout from
 //! the moment the command was sent, however the octets trickle in. A multi-line body may take
-//! longer while it flows: the deadline starts again each time [`BODY_PROGRESS`] octets have
-//! arrived since the last start, so a body must come at 64 KiB per timeout at least (a drip
-//! of an octet a second cannot keep it alive). Message bodies (RETR, TOP) may go on like that
-//! as long as they flow; LIST and UIDL listings get at most [`LISTING_WINDOWS`] such starts;
-//! every other multi-line reply (CAPA, LANG, the AUTH list, an unknown command's) must be
-//! whole within one timeout, so an endless CAPA ends. Every write has the same deadline: a
-//! server that stops reading ends the session instead of blocking it.
+//! longer while it flows: when a window of one timeout ends and at least [`BODY_PROGRESS`]
+//! (64 KiB) of the body arrived in it, another window begins; so a body must come at 64 KiB
+//! per timeout at least (a drip of an octet a second cannot keep it alive). Message bodies
+//! (RETR, TOP) may go on like that as long as they flow (memory is bounded); LIST and UIDL
+//! listings get at most [`LISTING_WINDOWS`] more windows; every other multi-line reply (CAPA,
+//! LANG, the AUTH list, an unknown command's) must be whole within one timeout, so an endless
+//! CAPA ends. The deadline is checked before every read, as data that is always ready would
+//! never let a read time out. Every write has the same deadline: a server that stops reading
+//! ends the session instead of blocking it.
 
 pub mod login;
 pub mod task;
@@ -109,6 +111,8 @@ pub struct Outcome {
     /// arrived when the answer was not whole in time).
     pub received: u64,
     pub received_start: Vec<u8>,
+    /// How long the wait lasted, when it timed out (a flowing body gets more than one window).
+    pub waited: Duration,
 }
 
 impl Outcome {
@@ -124,6 +128,7 @@ impl Outcome {
 
     /// The error for a wait that timed out: what was awaited, and what arrived so far.
     pub fn timeout_error(&self, what: impl Into<String>, secs: u64, hint: &str) -> TransportError {
+        let secs = secs.max(self.waited.as_secs_f64().round() as u64);
         TransportError::late(what, secs, self.received, &self.received_start, hint)
     }
 
@@ -138,13 +143,13 @@ impl Outcome {
 /// How many of the first octets of an incomplete answer are kept to show.
 const SAMPLE: usize = 64;
 
-/// Octets of a multi-line body after which its deadline starts again.
+/// Octets of a multi-line body that must arrive in a window for another window to begin.
 pub const BODY_PROGRESS: u64 = 64 * 1024;
 
-/// How many times the deadline of a LIST or UIDL listing may start again.
+/// How many more windows a LIST or UIDL listing may get.
 pub const LISTING_WINDOWS: u32 = 10;
 
-/// How often a reply's deadline may start again while its body flows.
+/// How many more windows a reply may get while its body flows.
 fn restarts(keyword: Keyword) -> u32 {
     match keyword {
         Keyword::Retr | Keyword::Top => u32::MAX,
@@ -397,7 +402,8 @@ impl Connection {
             Some((x, k)) if x == id => restarts(k),
             _ => 0,
         };
-        let mut deadline = Instant::now() + self.read_timeout;
+        let started = Instant::now();
+        let mut deadline = started + self.read_timeout;
         let mut flowed = 0u64;
         let mut done = false;
         while !done {
@@ -406,22 +412,24 @@ impl Connection {
                 .await?
             {
                 ReadEnd::Data(n) => {
-                    // Only a body's flow renews the deadline: the status line has come.
-                    if out.reply.as_ref().is_some_and(|r| r.multiline) && restarts_left > 0 {
+                    // Only a body's flow counts: the status line has come.
+                    if out.reply.as_ref().is_some_and(|r| r.multiline) {
                         flowed += n as u64;
-                        if flowed >= BODY_PROGRESS {
-                            flowed = 0;
-                            restarts_left -= 1;
-                            deadline = Instant::now() + self.read_timeout;
-                        }
                     }
                 }
                 ReadEnd::Closed => {
                     out.closed = true;
                     break;
                 }
+                // A window passed with the body flowing well enough: another window.
+                ReadEnd::TimedOut if flowed >= BODY_PROGRESS && restarts_left > 0 => {
+                    flowed = 0;
+                    restarts_left -= 1;
+                    deadline += self.read_timeout;
+                }
                 ReadEnd::TimedOut => {
                     out.timed_out = true;
+                    out.waited = started.elapsed();
                     self.transport_event(TransportEvent::Timeout);
                     break;
                 }
