@@ -318,3 +318,32 @@ fn a_damaged_recording_is_said() {
             .unwrap_or(false)
     );
 }
+
+fn silent_dele(cmd: &str) -> String {
+    if cmd.starts_with("DELE") {
+        String::new()
+    } else {
+        "+OK\r\n".into()
+    }
+}
+
+/// A replayed DELE left unanswered: the replay stops there, and neither RSET (its answer could
+/// not be told from DELE's) nor QUIT (it would commit the deletion) is sent.
+#[test]
+fn a_timeout_after_dele_closes_without_quit() {
+    let r = replay(
+        "dele-timeout",
+        "S: +OK hi\nC: DELE 1\nS: +OK\nC: NOOP\nS: +OK\n",
+        silent_dele,
+        &["--allow-delete", "--timeout", "1"],
+    );
+    assert_eq!(r.got, vec!["DELE 1\r\n"], "{}{}", r.out, r.err);
+    assert_eq!(r.code, Some(1), "{}", r.err);
+    assert!(
+        r.out
+            .contains("replay stopped: no whole answer to DELE 1 in time"),
+        "{}",
+        r.out
+    );
+    assert!(r.err.contains("closed without QUIT"), "{}", r.err);
+}
