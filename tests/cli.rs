@@ -179,9 +179,17 @@ fn the_ui_refuses_to_start_without_a_terminal() {
 
 #[test]
 fn replay_headless_follows_the_exit_code_contract() {
-    let fire = popscope(&["replay", "--headless", "tests/fixtures/rules/st-009.fire.trace"]);
+    let fire = popscope(&[
+        "replay",
+        "--headless",
+        "tests/fixtures/rules/st-009.fire.trace",
+    ]);
     assert_eq!(fire.status.code(), Some(1), "{}", stderr(&fire));
     assert!(stdout(&fire).contains("ST-009"));
-    let silent = popscope(&["replay", "--headless", "tests/fixtures/rules/st-009.silent.trace"]);
+    let silent = popscope(&[
+        "replay",
+        "--headless",
+        "tests/fixtures/rules/st-009.silent.trace",
+    ]);
     assert_eq!(silent.status.code(), Some(0), "{}", stdout(&silent));
 }

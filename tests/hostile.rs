@@ -250,3 +250,281 @@ fn escapes_never_reach_the_printed_transcript_raw() {
         "a bidi override reached the output"
     );
 }
+
+/// `popscope send SCHEME://127.0.0.1:PORT ARGS…` against a server playing `steps`: its
+/// output and how long it took.
+fn timed(steps: Vec<Step>, scheme: &str, args: &[&str]) -> (std::process::Output, f64) {
+    let port = scripted(steps);
+    let url = format!("{scheme}://127.0.0.1:{port}");
+    let t = std::time::Instant::now();
+    let o = popscope(&[&["send", url.as_str()], args].concat());
+    (o, t.elapsed().as_secs_f64())
+}
+
+fn say(s: &str) -> Step {
+    Step::Send(b(s))
+}
+
+/// The greeting, the command read, then `reply`.
+fn greeted(reply: Vec<Step>) -> Vec<Step> {
+    [vec![say("+OK ready\r\n"), Step::ReadLine], reply].concat()
+}
+
+/// One octet every 200 ms.
+fn drip(bytes: &[u8]) -> Vec<Step> {
+    bytes
+        .iter()
+        .flat_map(|&c| [Step::Send(vec![c]), Step::Sleep(200)])
+        .collect()
+}
+
+/// A run that must end with `code` within `secs`, with one stderr line containing each of
+/// `expect`.
+struct Ends<'a> {
+    name: &'a str,
+    code: i32,
+    secs: f64,
+    expect: &'a [&'a str],
+}
+
+impl Ends<'_> {
+    fn check(&self, (o, took): &(std::process::Output, f64)) {
+        let (name, err) = (self.name, String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(self.code), "{name}: {err}");
+        assert!(*took < self.secs, "{name}: took {took} s");
+        for e in self.expect {
+            assert!(err.contains(e), "{name}: {err}");
+        }
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+    }
+}
+
+/// A deadline covers the whole reply, not each read: a server dripping an octet every 200 ms
+/// (a status line, then a body) does not keep `--timeout 1` alive, and the error says what came.
+#[test]
+fn a_drip_ends_at_the_deadline_and_says_what_arrived() {
+    let status = greeted(drip(&b"+OK this status line never ends".repeat(4)));
+    let body = greeted(
+        [
+            vec![say("+OK body\r\n")],
+            drip(&b"Subject: slow\r\n".repeat(8)),
+        ]
+        .concat(),
+    );
+    let arrived = "octet(s) arrived, starting \"+OK";
+    for (name, steps, cmd, what) in [
+        ("status", status, "NOOP", "the answer to NOOP"),
+        ("body", body, "RETR 1", "the rest of the answer to RETR 1"),
+    ] {
+        let expect = format!("waiting for {what}: no complete answer within 1 s; ");
+        let run = timed(steps, "pop3", &["--timeout", "1", cmd]);
+        let expect = [expect.as_str(), arrived];
+        Ends {
+            name,
+            code: 3,
+            secs: 4.0,
+            expect: &expect,
+        }
+        .check(&run);
+    }
+}
+
+/// A CAPA that never ends, sent as fast as it is read, ends at the deadline (a capability
+/// list gets no second window); so does a 10 MB greeting without a line end, which is not
+/// "nothing from the server" either.
+#[test]
+fn endless_answers_end_and_say_what_arrived() {
+    let capa = greeted(vec![
+        say("+OK capabilities\r\n"),
+        Step::Repeat(b("X-ENDLESS\r\n"), 1 << 27),
+    ]);
+    let run = timed(capa, "pop3", &["--timeout", "1", "--json", "CAPA"]);
+    let expect = [
+        "the rest of the answer to CAPA: no complete answer within 1 s",
+        "\"+OK capabilities\\r\\nX-ENDLESS",
+    ];
+    Ends {
+        name: "capa",
+        code: 3,
+        secs: 6.0,
+        expect: &expect,
+    }
+    .check(&run);
+
+    let greeting = vec![
+        say("+OK "),
+        Step::Repeat(b("x"), 10 << 20),
+        Step::Sleep(8000),
+    ];
+    let run = timed(greeting, "pop3", &["--timeout", "2", "NOOP"]);
+    let expect = [
+        "waiting for the greeting: no complete answer within 2 s; 10485764 octet(s) arrived, starting \"+OK xxx",
+    ];
+    Ends {
+        name: "greeting",
+        code: 3,
+        secs: 6.0,
+        expect: &expect,
+    }
+    .check(&run);
+    assert!(!String::from_utf8_lossy(&run.0.stderr).contains("pop3s://"));
+}
+
+/// A server that never reads cannot hold a large write: the write has the deadline too.
+#[test]
+fn a_server_that_never_reads_ends_a_large_script() {
+    let script = std::env::temp_dir().join(format!(
+        "popscope-hostile-{}-big.script",
+        std::process::id()
+    ));
+    std::fs::write(&script, format!("NOOP {}\n", "x".repeat(16 << 20))).unwrap_or_default();
+    let steps = vec![say("+OK ready\r\n"), Step::Sleep(30_000)];
+    let run = timed(
+        steps,
+        "pop3",
+        &[
+            "--timeout",
+            "2",
+            "--script",
+            script.to_str().unwrap_or_default(),
+        ],
+    );
+    let _ = std::fs::remove_file(&script);
+    let expect = [
+        "sending: the server took ",
+        " of 16777223 octets within 2 s",
+    ];
+    Ends {
+        name: "write",
+        code: 3,
+        secs: 10.0,
+        expect: &expect,
+    }
+    .check(&run);
+}
+
+/// A TLS handshake that drips is a TLS failure (exit 4) that says what arrived.
+#[test]
+fn a_dripping_tls_handshake_is_a_tls_failure() {
+    let steps = drip(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00".as_slice());
+    let run = timed(steps, "pop3s", &["--connect-timeout", "1", "NOOP"]);
+    let expect = [
+        "TLS handshake: not complete within 1 s (",
+        "octet(s) arrived from the server, starting \"\\x16\\x03\\x01",
+    ];
+    Ends {
+        name: "tls",
+        code: 4,
+        secs: 5.0,
+        expect: &expect,
+    }
+    .check(&run);
+}
+
+/// A server that challenges once, accepts the response, and says goodbye.
+fn sasl_login() -> Vec<Step> {
+    vec![
+        say("+OK ready\r\n"),
+        Step::ReadLine,
+        say("+ \r\n"),
+        Step::ReadLine,
+        say("+OK logged in\r\n"),
+        Step::ReadLine,
+        say("+OK bye\r\n"),
+    ]
+}
+
+/// A `--script` with `AUTH PLAIN` and the payload on the next line: the payload is the SASL
+/// response (masked in the output and the recording), not a command sent after a cancel.
+#[test]
+fn a_script_sasl_payload_is_a_response_and_stays_secret() {
+    let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
+    let port = scripted(sasl_login());
+    let dir = std::env::temp_dir();
+    let script = dir.join(format!(
+        "popscope-hostile-{}-sasl.script",
+        std::process::id()
+    ));
+    let record = dir.join(format!(
+        "popscope-hostile-{}-sasl.jsonl",
+        std::process::id()
+    ));
+    std::fs::write(&script, format!("AUTH PLAIN\n{payload}\nQUIT\n")).unwrap_or_default();
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&[
+        "send",
+        &url,
+        "--timeout",
+        "2",
+        "--script",
+        &script.display().to_string(),
+        "--record",
+        &record.display().to_string(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let rec = std::fs::read_to_string(&record).unwrap_or_default();
+    let _ = std::fs::remove_file(&script);
+    let _ = std::fs::remove_file(&record);
+    assert!(!out.contains(payload) && !out.contains("hunter2"), "{out}");
+    assert!(
+        !rec.contains(payload) && !rec.contains("aHVudGVyMg"),
+        "{rec}"
+    );
+    // It went as the response: no cancel, and the login succeeded.
+    assert!(!out.lines().any(|l| l == "C: *"), "{out}");
+    assert!(out.contains("S: +OK logged in"), "{out}");
+    assert!(out.contains("TRANSACTION"), "{out}");
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    // On the command line too (with a warning: other users can read argv).
+    let port = scripted(sasl_login());
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&["send", &url, "--timeout", "2", "AUTH PLAIN", payload]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !out.contains(payload) && out.contains("S: +OK logged in"),
+        "{out}"
+    );
+    assert!(
+        err.contains("warning: a SASL response puts a secret on the command line"),
+        "{err}"
+    );
+}
+
+/// `n` chunks of `line` repeated to about 100 KiB, one every 200 ms.
+fn flowing(line: &str, n: usize) -> Vec<Step> {
+    let chunk = line.repeat((100 << 10) / line.len());
+    (0..n)
+        .flat_map(|_| [say(&chunk), Step::Sleep(200)])
+        .collect()
+}
+
+/// A body that flows well (500 KiB/s) may take longer than --timeout: each window in which
+/// 64 KiB arrived is followed by another. A listing gets ten more windows, not more.
+#[test]
+fn a_flowing_body_outlasts_the_timeout_but_a_listing_is_bounded() {
+    let retr = greeted(
+        [
+            vec![say("+OK message follows\r\n")],
+            flowing("a line of the message body\r\n", 15),
+            vec![say(".\r\n"), Step::ReadLine, say("+OK bye\r\n")],
+        ]
+        .concat(),
+    );
+    let (o, took) = timed(retr, "pop3", &["--timeout", "1", "--json", "RETR 1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{err}");
+    assert!(took > 2.5, "took {took} s");
+
+    let list = greeted([vec![say("+OK listing\r\n")], flowing("1 100\r\n", 80)].concat());
+    let run = timed(list, "pop3", &["--timeout", "1", "--json", "LIST"]);
+    let expect = ["the rest of the answer to LIST: no complete answer within 11 s"];
+    Ends {
+        name: "list",
+        code: 3,
+        secs: 14.0,
+        expect: &expect,
+    }
+    .check(&run);
+    assert!(run.1 > 10.0, "took {} s", run.1);
+}

@@ -753,3 +753,34 @@ fn the_clock_runs_on_after_reconnect() {
     );
     t.keys(&["C-c"]);
 }
+
+/// A reply that drips past --timeout: the UI says the answer was not whole in time, and
+/// what had arrived, instead of waiting as long as the drip lasts.
+#[test]
+fn a_dripping_reply_times_out_and_says_what_arrived() {
+    if !tmux_available() {
+        return;
+    }
+    use common::{Step, scripted};
+    let mut steps = vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK capa\r\n".to_vec()),
+    ];
+    for _ in 0..100 {
+        steps.push(Step::Send(b"X".to_vec()));
+        steps.push(Step::Sleep(200));
+    }
+    let port = scripted(steps);
+    let cmd = format!("{} pop3://127.0.0.1:{port} --timeout 1", bin());
+    let t = Tmux::start(&cmd, 200, 30);
+    t.wait_for("▶AUTHORIZATION");
+    t.line("CAPA");
+    let screen = t.wait_for("no complete answer within 1 s");
+    assert!(
+        screen.contains("waiting for the answer to CAPA")
+            && screen.contains("octet(s) arrived, starting \"+OK capa\\r\\nX"),
+        "{screen}"
+    );
+    t.keys(&["C-c"]);
+}

@@ -1,24 +1,42 @@
 //! `popscope replay FILE --against URL`: the recorded commands sent to another server, and the
-//! two servers' replies side by side, for upgrades and migrations.
+//! two servers' replies and findings side by side, for upgrades and migrations.
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use crate::protocol::command::Keyword;
-use crate::protocol::{Config, Engine, Event, Time};
-use crate::sanitize::display;
-use crate::session::Connection;
+use crate::protocol::{Command, Config, Engine, Event, Finding, Severity};
+use crate::sanitize::{display, is_clean};
 use crate::session::login;
+use crate::session::{Connection, Outcome};
 use crate::transcript::{Entry, Item};
-use crate::transport::Target;
+use crate::transport::{Target, TransportError};
+use crate::tui::Theme;
 
 use super::connect::{secure, transport_error};
+use super::printer::{Gathered, Printer};
 use super::{CliError, ReplayArgs, exit};
 
 /// One recorded exchange: the command as it may be shown and sent, and the reply summary.
 struct Recorded {
+    exchange: u32,
+    /// Judged on the line trimmed of blanks (` DELE 2` is a DELE).
     keyword: Keyword,
-    line: String,
+    /// The command line with any secret masked (redact::command_line).
+    line: Vec<u8>,
+    /// The line holds a control character (TAB, a bare CR…): a server may split it into two
+    /// commands (`NOOP\rDELE 4`), so it is never replayed.
+    control: bool,
     reply: String,
+    raw: Option<Vec<u8>>,
+}
+
+/// What the recording shows: its exchanges and the findings the engine makes of them today.
+struct Recording {
+    exchanges: Vec<Recorded>,
+    findings: Vec<Finding>,
+    greeting: String,
 }
 
 fn summary(raw: &[u8], lines: Option<(u64, u64)>) -> String {
@@ -29,55 +47,87 @@ fn summary(raw: &[u8], lines: Option<(u64, u64)>) -> String {
     s
 }
 
-/// Runs the engine over the recording and keeps each exchange's command and reply.
-fn exchanges(entries: &[Entry]) -> Vec<Recorded> {
+/// A finding's message, safe to print (sanitized once, not escaped twice).
+fn message(f: &Finding) -> String {
+    if is_clean(&f.message) {
+        f.message.clone()
+    } else {
+        display(f.message.as_bytes(), 400)
+    }
+}
+
+fn marker(s: Severity) -> &'static str {
+    match s {
+        Severity::Violation => "✖",
+        Severity::Warning => "⚠",
+        Severity::Info => "ℹ",
+    }
+}
+
+/// Runs the engine over the recording, keeping each exchange's command and reply summary
+/// and every finding (events are handled as they come: a long body costs no memory).
+fn recording(entries: &[Entry]) -> Recording {
     let mut engine = Engine::new(Config::default());
-    let mut events: Vec<Event<'static>> = Vec::new();
+    let mut rec = Recording {
+        exchanges: Vec::new(),
+        findings: Vec::new(),
+        greeting: "(no greeting)".into(),
+    };
+    let mut sink = |ev: Event<'_>| match ev {
+        Event::Command { exchange, command } => {
+            let line = crate::protocol::redact::command_line(&command);
+            let control = line.iter().any(|&b| b < 0x20 || b == 0x7f);
+            let trimmed = line.trim_ascii();
+            rec.exchanges.push(Recorded {
+                exchange,
+                keyword: Command::parse(trimmed, 0).keyword,
+                line,
+                control,
+                reply: "(no reply)".into(),
+                raw: None,
+            });
+        }
+        Event::Reply(r) if r.exchange == 0 => rec.greeting = summary(&r.raw, None),
+        Event::Reply(r) => {
+            if let Some(x) = rec
+                .exchanges
+                .iter_mut()
+                .rev()
+                .find(|x| x.exchange == r.exchange)
+            {
+                x.reply = summary(&r.raw, None);
+                x.raw = Some(r.raw.clone());
+            }
+        }
+        Event::BodyEnd {
+            exchange,
+            lines,
+            octets,
+            ..
+        } => {
+            if let Some(x) = rec
+                .exchanges
+                .iter_mut()
+                .rev()
+                .find(|x| x.exchange == exchange)
+                && let Some(raw) = &x.raw
+            {
+                x.reply = summary(raw, Some((lines, octets)));
+            }
+        }
+        Event::Finding(f) => rec.findings.push(*f),
+        _ => {}
+    };
     for e in entries {
         let now = e.at.unwrap_or_default();
         match &e.item {
-            Item::Client(b) => engine.handle_client(now, b, &mut events),
-            Item::Server(b) => engine.handle_server(now, b, &mut events),
-            Item::Transport(ev) => engine.handle_transport(now, *ev, &mut events),
+            Item::Client(b) => engine.handle_client(now, b, &mut sink),
+            Item::Server(b) => engine.handle_server(now, b, &mut sink),
+            Item::Transport(ev) => engine.handle_transport(now, *ev, &mut sink),
             Item::Idle { .. } => {}
         }
     }
-    let _ = Time::default();
-    let mut out: Vec<(u32, Recorded, Option<Vec<u8>>)> = Vec::new();
-    for ev in events {
-        match ev {
-            Event::Command { exchange, command } => out.push((
-                exchange,
-                Recorded {
-                    keyword: command.keyword,
-                    line: command.redacted(),
-                    reply: "(no reply)".into(),
-                },
-                None,
-            )),
-            Event::Reply(r) => {
-                if let Some((_, rec, raw)) = out.iter_mut().rev().find(|(e, _, _)| *e == r.exchange)
-                {
-                    rec.reply = summary(&r.raw, None);
-                    *raw = Some(r.raw.clone());
-                }
-            }
-            Event::BodyEnd {
-                exchange,
-                lines,
-                octets,
-                ..
-            } => {
-                if let Some((_, rec, Some(raw))) =
-                    out.iter_mut().rev().find(|(e, _, _)| *e == exchange)
-                {
-                    rec.reply = summary(raw, Some((lines, octets)));
-                }
-            }
-            _ => {}
-        }
-    }
-    out.into_iter().map(|(_, r, _)| r).collect()
+    rec
 }
 
 /// Only the status indicator and, for listings and messages, the shape are compared: the text
@@ -94,6 +144,39 @@ fn same(a: &str, b: &str) -> bool {
     key(a) == key(b)
 }
 
+/// One row of the table: the command, both replies, and the exchanges the findings hang on.
+struct Row {
+    command: String,
+    old: String,
+    new: String,
+    /// Compared (the login row and a row cut short by a timeout are not).
+    compare: bool,
+    old_exchange: Option<u32>,
+    new_exchange: Option<u32>,
+}
+
+/// Why a recorded command is not sent, if it is not.
+fn refusal(r: &Recorded, allow_delete: bool) -> Option<&'static str> {
+    if r.control {
+        Some("control characters")
+    } else if r.keyword.is_session_control() {
+        Some("session control")
+    } else if r.keyword == Keyword::Dele && !allow_delete {
+        Some("DELE needs --allow-delete")
+    } else {
+        None
+    }
+}
+
+/// How the replayed session ended, when that is worth saying.
+#[derive(Default)]
+struct Ending {
+    /// The replay stopped early (timeout, close) at this command.
+    stopped: Option<String>,
+    /// DELE was replayed and could not be undone: closed without QUIT.
+    undo_failed: Option<String>,
+}
+
 pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
     let Some(scheme) = target.scheme else {
@@ -101,71 +184,225 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             "'{url}': --against needs pop3:// or pop3s://"
         )));
     };
-    let recorded = exchanges(entries);
+    let rec = recording(entries);
     let creds = args.conn.credentials()?;
     let options = args.conn.options(&target, scheme, Config::default());
-    let mut rows: Vec<(String, String, String)> = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
+    let gathered = Arc::new(Mutex::new(Gathered::default()));
+    let mut rows: Vec<Row> = Vec::new();
+    let mut skipped: Vec<(String, &'static str)> = Vec::new();
+    let mut ending = Ending::default();
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (mut c, greeting) = Connection::open(&options, Box::new(crate::session::Quiet)).await?;
-        let _ = greeting;
+        let observer = Printer::new(None, 0, "replay", gathered.clone());
+        let (mut c, greeting) = Connection::open(&options, Box::new(observer)).await?;
+        rows.push(Row {
+            command: "(greeting)".into(),
+            old: rec.greeting.clone(),
+            new: summary(&greeting.reply.map(|r| r.raw).unwrap_or_default(), None),
+            compare: true,
+            old_exchange: Some(0),
+            new_exchange: Some(0),
+        });
         if args.conn.starttls {
             secure(&mut c, true).await?;
         }
         if let Some(creds) = &creds {
             let out = login::login(&mut c, args.conn.login, creds).await?;
-            rows.push((
-                "(login)".into(),
-                "(recorded login, not replayed)".into(),
-                summary(&out.reply.map(|r| r.raw).unwrap_or_default(), None),
-            ));
+            rows.push(Row {
+                command: "(login)".into(),
+                old: "(recorded login, not replayed)".into(),
+                new: summary(&out.reply.map(|r| r.raw).unwrap_or_default(), None),
+                compare: false,
+                old_exchange: None,
+                new_exchange: Some(out.exchange),
+            });
         }
         let mut deleted = false;
-        for r in &recorded {
-            let replay_it = match r.keyword {
-                k if k.is_session_control() => false,
-                Keyword::Dele => args.allow_delete,
-                _ => true,
-            };
-            if !replay_it {
-                skipped.push(r.line.clone());
+        for r in &rec.exchanges {
+            let shown = display(&r.line, 60);
+            if let Some(why) = refusal(r, args.allow_delete) {
+                skipped.push((shown, why));
                 continue;
             }
             deleted |= r.keyword == Keyword::Dele;
-            let out = c.command(r.line.as_bytes(), 0).await?;
+            let out = c.command(&r.line, 0).await?;
             if out.challenge.is_some() {
                 c.sasl_response(out.exchange, b"*").await?;
             }
             let lines =
                 (out.line_count > 0 || out.complete).then_some((out.line_count, out.octets));
-            let new = summary(&out.reply.map(|r| r.raw).unwrap_or_default(), lines);
-            rows.push((r.line.clone(), r.reply.clone(), new));
+            let new = match (&out.reply, out.timed_out) {
+                (_, true) => format!("(timeout) {}", reply_of(&out, lines)),
+                _ => reply_of(&out, lines),
+            };
+            rows.push(Row {
+                command: shown.clone(),
+                old: r.reply.clone(),
+                new,
+                compare: !out.timed_out,
+                old_exchange: Some(r.exchange),
+                new_exchange: Some(out.exchange),
+            });
+            if out.timed_out {
+                // A late answer would be taken for the next command's: stop here.
+                ending.stopped = Some(format!("no whole answer to {shown} in time"));
+                break;
+            }
             if c.is_closed() {
+                ending.stopped = Some(format!("the server closed the connection after {shown}"));
                 break;
             }
         }
-        if deleted && !c.is_closed() {
-            c.command(b"RSET", 0).await?;
-        }
-        if !c.is_closed() {
-            c.quit().await?;
-        }
-        Ok::<(), crate::transport::TransportError>(())
+        ending.undo_failed = finish(&mut c, deleted, ending.stopped.is_some()).await?;
+        Ok::<(), TransportError>(())
     })
     .map_err(transport_error)?;
-    let w = 44;
+    let findings: Vec<Finding> = gathered
+        .lock()
+        .map(|g| g.findings.iter().map(|(_, f)| f.clone()).collect())
+        .unwrap_or_default();
+    // With a terminal (and without --headless) the same report opens in a scrollable view,
+    // its columns as wide as the terminal allows.
+    let ui = !args.headless && super::interactive::require_terminal().is_ok();
+    let w = match crossterm::terminal::size() {
+        Ok((cols, _)) if ui => (usize::from(cols).saturating_sub(26) / 2).max(W),
+        _ => W,
+    };
+    let url = target.url(scheme);
+    let (mut text, differences) = render(args, &url, &rows, &rec, &findings, w);
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped
+            .iter()
+            .map(|(l, why)| format!("{l} ({why})"))
+            .collect();
+        text.push_str(&format!(
+            "not replayed: {} (login, STLS and QUIT are the session's own; DELE needs --allow-delete; a line with a control character is never sent)\n",
+            list.join(", ")
+        ));
+    }
+    if let Some(s) = &ending.stopped {
+        text.push_str(&format!("replay stopped: {s}\n"));
+    }
+    if let Some(u) = &ending.undo_failed {
+        text.push_str(&format!("{u}\n"));
+    }
+    text.push_str(&format!(
+        "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
+    ));
+    if ui {
+        let theme = super::interactive::theme(&args.ui)?;
+        rt.block_on(view(&format!("replay --against {url}"), &text, &theme))
+            .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
+        // What the view showed last stays in the shell: the verdict line.
+        let last = text.lines().last().unwrap_or_default();
+        let _ = writeln!(std::io::stdout().lock(), "{last}");
+    } else {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+    if let Some(u) = ending.undo_failed {
+        return Err(CliError {
+            code: exit::VIOLATIONS,
+            message: u,
+        });
+    }
+    Ok(if differences > 0 {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    })
+}
+
+fn reply_of(out: &Outcome, lines: Option<(u64, u64)>) -> String {
+    match &out.reply {
+        Some(r) => summary(&r.raw, lines),
+        None if out.closed => "(closed)".into(),
+        None => "(no reply)".into(),
+    }
+}
+
+/// Ends the replayed session. DELE is only undone by RSET: when RSET is not answered `+OK`
+/// (or the session is out of step), QUIT would commit the deletions (UPDATE, RFC 1939 §6), so
+/// the connection is closed without it and the returned text says so.
+async fn finish(
+    c: &mut Connection,
+    deleted: bool,
+    out_of_step: bool,
+) -> Result<Option<String>, TransportError> {
+    if c.is_closed() {
+        return Ok(None);
+    }
+    if out_of_step {
+        c.close().await;
+        return Ok(deleted.then(|| {
+            "DELE was replayed and the session went out of step before RSET: closed without QUIT, so the server does not enter UPDATE and deletes nothing (RFC 1939 §6)".to_owned()
+        }));
+    }
+    if deleted {
+        let rset = c.command(b"RSET", 0).await?;
+        if !rset.ok() {
+            let why = match &rset.reply {
+                Some(r) => format!("answered \"{}\"", display(&r.raw, 60)),
+                None if rset.timed_out => "not answered in time".into(),
+                None => "not answered".into(),
+            };
+            c.close().await;
+            return Ok(Some(format!(
+                "RSET was {why}: the replayed DELE could not be undone, so the connection was closed without QUIT (no UPDATE: nothing deleted, RFC 1939 §6)"
+            )));
+        }
+    }
+    c.quit().await?;
+    Ok(None)
+}
+
+const W: usize = 44;
+
+fn cut(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The findings of one exchange, as short cells: `✖ MSG-010`.
+fn cells(findings: &[Finding], exchange: Option<u32>) -> Vec<String> {
+    let Some(x) = exchange else {
+        return Vec::new();
+    };
+    findings
+        .iter()
+        .filter(|f| f.at.exchange == x)
+        .map(|f| format!("{} {} {}", marker(f.severity), f.rule.id, message(f)))
+        .collect()
+}
+
+/// The table (with each row's findings under it on both sides) and the findings by rule.
+fn render(
+    args: &ReplayArgs,
+    url: &str,
+    rows: &[Row],
+    rec: &Recording,
+    findings: &[Finding],
+    w: usize,
+) -> (String, usize) {
     let mut out = String::new();
+    out.push_str(&format!(
+        "replay of {} against {url}\n",
+        display(args.file.display().to_string().as_bytes(), 200)
+    ));
     out.push_str(&format!(
         "{:<18} {:<w$} {:<w$}\n",
         "command",
         "recorded server",
-        target.url(scheme)
+        cut(url, w)
     ));
     let mut differences = 0;
-    for (cmd, old, new) in &rows {
-        let cut = |s: &str| -> String { s.chars().take(w).collect() };
-        let mark = if cmd == "(login)" || same(old, new) {
+    for row in rows {
+        let mark = if !row.compare || same(&row.old, &row.new) {
             ""
         } else {
             differences += 1;
@@ -173,21 +410,155 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         };
         out.push_str(&format!(
             "{:<18} {:<w$} {:<w$}{mark}\n",
-            cut(cmd),
-            cut(old),
-            cut(new)
+            cut(&row.command, 18),
+            cut(&row.old, w),
+            cut(&row.new, w)
         ));
+        let old = cells(&rec.findings, row.old_exchange);
+        let new = cells(findings, row.new_exchange);
+        for i in 0..old.len().max(new.len()) {
+            let l = old.get(i).map(|s| cut(s, w)).unwrap_or_default();
+            let r = new.get(i).map(|s| cut(s, w)).unwrap_or_default();
+            out.push_str(&format!("{:<18} {l:<w$} {r}\n", ""));
+        }
     }
-    if !skipped.is_empty() {
-        out.push_str(&format!("not replayed: {} (login, STLS and QUIT are the session's own; DELE needs --allow-delete)\n", skipped.join(", ")));
+    out.push_str(&by_rule(url, &rec.findings, findings));
+    let out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    (out, differences)
+}
+
+/// One rule on both sides: its first finding and how often it was found.
+#[derive(Default)]
+struct Side<'a> {
+    first: Option<&'a Finding>,
+    count: usize,
+}
+
+impl<'a> Side<'a> {
+    fn add(&mut self, f: &'a Finding) {
+        self.first.get_or_insert(f);
+        self.count += 1;
     }
-    out.push_str(&format!(
-        "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
-    ));
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    Ok(if differences > 0 {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
+}
+
+/// Every rule either server broke, with how often on each side and the first message of each.
+fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
+    let mut rules: BTreeMap<&'static str, (Side<'_>, Side<'_>)> = BTreeMap::new();
+    for f in old {
+        rules.entry(f.rule.id).or_default().0.add(f);
+    }
+    for f in new {
+        rules.entry(f.rule.id).or_default().1.add(f);
+    }
+    let count = |fs: &[Finding]| {
+        let s = crate::report::Summary::of(fs);
+        format!(
+            "{} violation(s), {} warning(s), {} info",
+            s.violation, s.warning, s.info
+        )
+    };
+    let mut out = format!(
+        "findings: recorded server {}; {} {}\n",
+        count(old),
+        cut(url, 60),
+        count(new)
+    );
+    for (id, (o, n)) in &rules {
+        let Some(first) = o.first.or(n.first) else {
+            continue;
+        };
+        let side = match (o.count, n.count) {
+            (_, 0) => "only on the recorded server",
+            (0, _) => "only on the new server",
+            _ => "on both",
+        };
+        out.push_str(&format!(
+            "  {} {id:<9} recorded {:>3} × · new {:>3} ×  {side}\n",
+            marker(first.severity),
+            o.count,
+            n.count
+        ));
+        if let Some(f) = o.first {
+            out.push_str(&format!("      recorded: {}\n", cut(&message(f), 200)));
+        }
+        if let Some(f) = n.first {
+            out.push_str(&format!("      new:      {}\n", cut(&message(f), 200)));
+        }
+    }
+    out
+}
+
+/// The report in a scrollable full-screen view: ↑/↓, PgUp/PgDn, Home/End, q or Esc to leave.
+/// Rows whose replies differ and findings take the theme's colours.
+async fn view(title: &str, text: &str, theme: &Theme) -> std::io::Result<()> {
+    use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
+    use futures_util::StreamExt;
+    use ratatui::text::{Line, Span};
+    use ratatui::widgets::{Block, Borders, Paragraph};
+
+    let lines: Vec<Line<'_>> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let style = if i < 2 {
+                theme.header
+            } else if l.ends_with('≠') {
+                theme.unlawful
+            } else if l.contains('✖') {
+                theme.violation
+            } else if l.contains('⚠') {
+                theme.warning
+            } else if l.contains('ℹ') {
+                theme.info
+            } else {
+                ratatui::style::Style::default()
+            };
+            Line::from(Span::styled(l, style))
+        })
+        .collect();
+    let mut top = 0usize;
+    let mut page = 10usize;
+    let mut terminal = ratatui::init();
+    let mut events = EventStream::new();
+    let result = loop {
+        let drawn = terminal.draw(|f| {
+            let area = f.area();
+            page = usize::from(area.height.saturating_sub(3)).max(1);
+            top = top.min(lines.len().saturating_sub(page));
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.border)
+                .title(Span::styled(format!(" {title} "), theme.title))
+                .title_bottom(Span::styled(
+                    " ↑↓ PgUp PgDn Home End scroll · q quit ",
+                    theme.hint,
+                ));
+            let p = Paragraph::new(lines.clone())
+                .block(block)
+                .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0));
+            f.render_widget(p, area);
+        });
+        if let Err(e) = drawn {
+            break Err(e);
+        }
+        let Some(Ok(ev)) = events.next().await else {
+            break Ok(());
+        };
+        let TermEvent::Key(k) = ev else { continue };
+        if k.kind == KeyEventKind::Release {
+            continue;
+        }
+        match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => break Ok(()),
+            KeyCode::Up | KeyCode::Char('k') => top = top.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => top += 1,
+            KeyCode::PageUp => top = top.saturating_sub(page),
+            KeyCode::PageDown | KeyCode::Char(' ') => top += page,
+            KeyCode::Home | KeyCode::Char('g') => top = 0,
+            KeyCode::End | KeyCode::Char('G') => top = lines.len(),
+            _ => {}
+        }
+    };
+    ratatui::restore();
+    result
 }

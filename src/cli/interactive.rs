@@ -88,12 +88,7 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
     if args.against.is_none() && (args.headless || require_terminal().is_err()) {
         // The report, re-checked as the file is read (bounded memory, whatever its size); the
         // exit code follows the contract of every report: 1 when a violation was found.
-        return super::convert::recheck(
-            &args.file,
-            &Config::default(),
-            Some(args.session),
-            false,
-        );
+        return super::convert::recheck(&args.file, &Config::default(), Some(args.session), false);
     }
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
@@ -111,21 +106,22 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
         (format!("replay {path}"), entries, Vec::new(), None)
     };
-    if let Some(url) = &args.against {
-        return super::compare::against(args, url, &entries);
-    }
-    {
+    let code = if let Some(url) = &args.against {
+        super::compare::against(args, url, &entries)?
+    } else {
         let theme = theme(&args.ui)?;
         let keys = key_table()?;
         let rt = super::runtime()?;
         rt.block_on(tui::replay::run(label, entries, tls, theme, keys))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
-    }
+        exit::OK
+    };
+    // A damaged recording is said, whatever was done with what came before the damage.
     match damage {
         Some(d) => Err(CliError::usage(format!(
             "{path}: {d} (everything before it was replayed)"
         ))),
-        None => Ok(exit::OK),
+        None => Ok(code),
     }
 }
 

@@ -17,13 +17,23 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     let mut cmds = args.commands.clone();
     // The user insisted; say once what that costs. A --script file or --user with
     // --password-env keeps the secret out of the process list.
-    if let Some(c) = cmds
-        .iter()
-        .find(|c| crate::protocol::redact::history_form(c).trim() != c.trim())
-    {
+    // A line after a bare `AUTH mech` is that exchange's SASL response: a secret too.
+    let after_auth = |i: usize| {
+        i > 0 && {
+            let prev = Command::parse(cmds[i - 1].trim().as_bytes(), 0);
+            prev.keyword == Keyword::Auth && prev.arg_count() == 1
+        }
+    };
+    if let Some(i) = (0..cmds.len()).find(|&i| {
+        crate::protocol::redact::history_form(&cmds[i]).trim() != cmds[i].trim() || after_auth(i)
+    }) {
+        let shown = if after_auth(i) {
+            "a SASL response".to_owned()
+        } else {
+            format!("'{}'", crate::protocol::redact::history_form(&cmds[i]))
+        };
         eprintln!(
-            "popscope: warning: '{}' puts a secret on the command line, where other users can read it (ps, /proc); use --user with --password-env or --script",
-            crate::protocol::redact::history_form(c)
+            "popscope: warning: {shown} puts a secret on the command line, where other users can read it (ps, /proc); use --user with --password-env or --script"
         );
     }
     if let Some(path) = &args.script {
@@ -95,7 +105,8 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             }
         }
         let mut quit_sent = false;
-        for cmd in &cmds {
+        let mut cmds = cmds.iter();
+        while let Some(cmd) = cmds.next() {
             if c.is_closed() {
                 break;
             }
@@ -107,24 +118,32 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             } else {
                 c.command(cmd.as_bytes(), 0).await?
             };
+            let secs = args.conn.timeout.max(1);
+            let hint = " (--timeout sets the wait)";
             if out.timed_out {
                 // A late answer would be taken for the next command's: stop here.
-                return Err(crate::transport::TransportError::ReadTimeout {
-                    what: format!(
-                        "waiting for {} to {}",
-                        if out.reply.is_some() {
-                            "the rest of the answer"
-                        } else {
-                            "the answer"
-                        },
-                        crate::protocol::redact::history_form(cmd)
-                    ),
-                    secs: args.conn.timeout.max(1),
-                    hint: " (--timeout sets the wait)".into(),
-                });
+                let what = match out.reply {
+                    Some(_) => "the rest of the answer",
+                    None => "the answer",
+                };
+                let shown = crate::protocol::redact::history_form(cmd);
+                return Err(out.timeout_error(
+                    format!("waiting for {what} to {shown}"),
+                    secs,
+                    hint,
+                ));
             }
-            if out.challenge.is_some() {
-                c.sasl_response(out.exchange, b"*").await?;
+            // While the server waits for a SASL response, the next line is that response (a
+            // secret: the engine, the printer and the recorder know it as one), not a command.
+            let mut pending = out;
+            while pending.challenge.is_some() && !c.is_closed() {
+                let response = cmds.next().map_or(&b"*"[..], |l| l.trim().as_bytes());
+                pending = c.sasl_response(pending.exchange, response).await?;
+                if pending.timed_out {
+                    let shown = crate::protocol::redact::history_form(cmd);
+                    let what = format!("waiting for the answer to the SASL response of {shown}");
+                    return Err(pending.timeout_error(what, secs, hint));
+                }
             }
         }
         if !args.no_quit && !quit_sent && !c.is_closed() {

@@ -13,79 +13,90 @@ const HEX_MASK: u8 = b'0';
 
 /// The redacted form of one client line (without its line end), or None if it holds no secret.
 /// `sasl_mechanism` is set while the line answers a SASL challenge.
+///
+/// Only the secret token is masked, where it stands: every other octet of the line (the
+/// keyword, the user name, the mechanism, any extra argument, the spacing) is kept, and the
+/// line keeps its length, so the recording still says what was sent.
 pub fn client_line(line: &[u8], sasl_mechanism: Option<&str>) -> Option<Vec<u8>> {
     if let Some(mech) = sasl_mechanism {
         return (line != b"*").then(|| sasl_payload(line, mech));
     }
-    let cmd = Command::parse(line, line.len() + 2);
-    let Some(secret) = cmd.secret.as_ref() else {
-        // ` PASS x`, `PASS\tx`: no PASS to the engine, but a login to a lenient server.
-        let text = std::str::from_utf8(line).ok()?;
-        typed_secret_start(text)?;
-        return Some(typed_form(text).into_bytes());
-    };
-    let start = line.len() - secret.len();
-    let masked = match cmd.keyword {
+    let (keyword, span) = secret_span(line)?;
+    let secret = &line[span.clone()];
+    let masked = match keyword {
         Keyword::Pass => vec![MASK; secret.len()],
         Keyword::Apop => vec![HEX_MASK; secret.len()],
-        Keyword::Auth if secret.expose() == b"=" => return None,
-        Keyword::Auth => sasl_payload(secret.expose(), cmd.mechanism().as_deref().unwrap_or("")),
+        Keyword::Auth if secret == b"=" => return None,
+        Keyword::Auth => {
+            let mech = tokens(line)
+                .nth(1)
+                .map(|r| String::from_utf8_lossy(&line[r]).to_ascii_uppercase())
+                .unwrap_or_default();
+            sasl_payload(secret, &mech)
+        }
         _ => return None,
     };
-    let mut out = line[..start].to_vec();
-    out.extend_from_slice(&masked);
+    let mut out = line.to_vec();
+    out.splice(span, masked);
     Some(out)
 }
 
-/// The tokens of a typed line as a lenient server reads them: leading white space skipped,
-/// any run of spaces and tabs one separator. Each token with its char offset.
-fn lenient_tokens(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start: Option<(usize, usize)> = None;
-    for (ci, (bi, c)) in line.char_indices().enumerate() {
-        match (c == ' ' || c == '\t', start) {
-            (true, Some((cs, bs))) => {
-                out.push((cs, &line[bs..bi]));
-                start = None;
-            }
-            (false, None) => start = Some((ci, bi)),
-            _ => {}
-        }
-    }
-    if let Some((cs, bs)) = start {
-        out.push((cs, &line[bs..]));
-    }
-    out
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
-/// The keyword of a typed line as a lenient server reads it (leading white space skipped).
+/// The blank-separated tokens of a line, as ranges.
+fn tokens(line: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let from = at + line.get(at..)?.iter().position(|&b| !is_blank(b))?;
+        let to = line[from..]
+            .iter()
+            .position(|&b| is_blank(b))
+            .map_or(line.len(), |i| from + i);
+        at = to;
+        Some(from..to)
+    })
+}
+
+/// Where the secret of a PASS, APOP or AUTH line stands, with the command's keyword: the rest
+/// of the line after `PASS ` (a password may hold spaces, RFC 1939 §7), the second argument
+/// of APOP (the digest) and of AUTH (the initial response). Leading blanks and tabs between
+/// tokens are tolerated (a server may accept ` PASS x` or `PASS\tx`): a secret is masked even
+/// when the line is malformed.
+pub fn secret_span(line: &[u8]) -> Option<(Keyword, std::ops::Range<usize>)> {
+    let mut toks = tokens(line);
+    let verb = toks.next()?;
+    let keyword = Keyword::parse(&line[verb.clone()]);
+    let span = match keyword {
+        // RFC 1939 §7: the password is everything after the one separator.
+        Keyword::Pass if verb.end < line.len() => verb.end + 1..line.len(),
+        Keyword::Apop | Keyword::Auth => toks.nth(1)?,
+        _ => return None,
+    };
+    (!span.is_empty()).then_some((keyword, span))
+}
+
+/// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
+/// entirely (not even a masked length is worth storing).
+
+/// The keyword of a typed line as a lenient server reads it (leading blanks skipped).
 pub fn typed_keyword(line: &str) -> Keyword {
-    lenient_tokens(line)
-        .first()
-        .map_or(Keyword::Other, |t| Keyword::parse(t.1.as_bytes()))
+    let b = line.as_bytes();
+    tokens(b)
+        .next()
+        .map_or(Keyword::Other, |r| Keyword::parse(&b[r]))
 }
 
-/// The char offset where the secret of a typed line begins, read as leniently as a server
-/// might (` PASS x` and `PASS\tx` are logins too): the rest of the line after PASS, the
-/// digest of APOP and whatever follows it, an AUTH initial response (but not `=`) and what
-/// follows it. None when the line holds no secret.
+/// The char offset where the secret of a typed line begins (see [`secret_span`]; `AUTH mech =`
+/// holds none), or None. While a line is typed everything from there on is secret: the user
+/// has not finished it.
 pub fn typed_secret_start(line: &str) -> Option<usize> {
-    let tokens = lenient_tokens(line);
-    let (at, verb) = *tokens.first()?;
-    match Keyword::parse(verb.as_bytes()) {
-        // The password is the rest of the line: after the one separator following PASS.
-        Keyword::Pass => {
-            let after = at + verb.chars().count() + 1;
-            (line.chars().count() >= after).then_some(after)
-        }
-        Keyword::Apop => tokens.get(2).map(|t| t.0),
-        Keyword::Auth => match tokens.get(2..) {
-            Some([(_, "=")]) => None,
-            Some([first, ..]) => Some(first.0),
-            _ => None,
-        },
-        _ => None,
+    let (keyword, span) = secret_span(line.as_bytes())?;
+    if keyword == Keyword::Auth && &line.as_bytes()[span.clone()] == b"=" {
+        return None;
     }
+    line.get(..span.start).map(|before| before.chars().count())
 }
 
 /// A typed line as it may be shown: the secret (see [`typed_secret_start`]) masked with `*`
@@ -118,9 +129,9 @@ pub fn shown(cmd: &Command) -> String {
 /// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
 /// entirely (not even a masked length is worth storing). Read leniently, as a server might.
 pub fn history_form(line: &str) -> String {
-    let tokens = lenient_tokens(line);
-    let normal = tokens.iter().map(|t| t.1).collect::<Vec<_>>().join(" ");
-    let cmd = Command::parse(normal.as_bytes(), 0);
+    let b = line.as_bytes();
+    let normal: Vec<&[u8]> = tokens(b).map(|r| &b[r]).collect();
+    let cmd = Command::parse(&normal.join(&b' '), 0);
     match cmd.keyword {
         Keyword::Pass => "PASS".to_owned(),
         Keyword::Apop => format!(
@@ -166,8 +177,9 @@ pub fn command_line(cmd: &Command) -> Vec<u8> {
 /// A base64 SASL payload with its secret masked, same length, still valid base64 when the
 /// original was.
 fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
+    let all_masked = || vec![MASK; b64.len()];
     let Some(decoded) = auth::b64decode(b64) else {
-        return vec![MASK; b64.len()];
+        return all_masked();
     };
     let masked = match (mechanism, auth::parse_plain(&decoded)) {
         ("PLAIN", Some((authz, authc, pw))) => {
@@ -180,7 +192,13 @@ fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
         }
         _ => vec![MASK; decoded.len()],
     };
-    auth::b64encode(&masked).into_bytes()
+    let out = auth::b64encode(&masked).into_bytes();
+    // Non-canonical base64 (no padding, say) would re-encode to another length.
+    if out.len() == b64.len() {
+        out
+    } else {
+        all_masked()
+    }
 }
 
 #[cfg(test)]
@@ -199,25 +217,6 @@ mod tests {
             "AUTH PLAIN"
         );
         assert_eq!(history_form("RETR 1"), "RETR 1");
-        // A lenient server reads these as logins too.
-        assert_eq!(history_form(" PASS hunter2"), "PASS");
-        assert_eq!(history_form("PASS\thunter2"), "PASS");
-        assert_eq!(history_form("\tapop  mrose\tc4c9"), "APOP mrose");
-    }
-
-    #[test]
-    fn typed_lines_mask_the_secret_where_it_is() {
-        assert_eq!(typed_form("PASS hunter2 x"), "PASS *********");
-        assert_eq!(typed_form(" PASS hunter2"), " PASS *******");
-        assert_eq!(typed_form("PASS\thunter2"), "PASS\t*******");
-        assert_eq!(typed_form("PASS"), "PASS");
-        assert_eq!(typed_form("PASS "), "PASS ");
-        assert_eq!(typed_form("APOP mrose c4c9 x"), "APOP mrose ******");
-        assert_eq!(typed_form("AUTH PLAIN AGFs"), "AUTH PLAIN ****");
-        assert_eq!(typed_form("AUTH\tPLAIN\tAGFs"), "AUTH\tPLAIN\t****");
-        assert_eq!(typed_form("AUTH EXTERNAL ="), "AUTH EXTERNAL =");
-        assert_eq!(typed_form("USER pässword"), "USER pässword");
-        assert_eq!(typed_form("PASS pä ss"), "PASS *****");
     }
 
     #[test]
@@ -237,24 +236,6 @@ mod tests {
             crate::protocol::command::Syntax::Fine
         );
         assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
-        // What a lenient server reads as a login is masked in recordings too.
-        assert_eq!(
-            client_line(b" PASS hunter2", None),
-            Some(b" PASS *******".to_vec())
-        );
-        assert_eq!(
-            client_line(b"PASS\thunter2", None),
-            Some(b"PASS\t*******".to_vec())
-        );
-        let cmd = Command::parse(b" PASS hunter2", 15);
-        assert_eq!(command_line(&cmd), b" PASS *******".to_vec());
-        assert_eq!(shown(&cmd), " PASS *******");
-        assert_eq!(
-            shown(&Command::parse(b"PASS\thunter2", 14)),
-            "PASS\t*******"
-        );
-        assert_eq!(shown(&Command::parse(b"PASS hunter2", 14)), "PASS *******");
-        assert_eq!(shown(&Command::parse(b"RETR 1", 8)), "RETR 1");
     }
 
     #[test]
@@ -283,5 +264,154 @@ mod tests {
         assert!(!String::from_utf8_lossy(&red).contains(&resp));
         assert_eq!(client_line(b"*", Some("LOGIN")), None);
         assert_eq!(client_line(b"!!!!", Some("LOGIN")), Some(b"****".to_vec()));
+    }
+
+    /// The reproductions: the secret is masked where it stands, the rest is kept.
+    #[test]
+    fn the_secret_is_masked_where_it_stands() {
+        let ir = "AGFsaWNlAExlYWszZFBhc3N3MHJk"; // \0alice\0Leak3dPassw0rd
+        for dots in [8, 40] {
+            let line = format!("AUTH PLAIN {ir} {}", ".".repeat(dots));
+            let red = client_line(line.as_bytes(), None).unwrap_or_default();
+            assert_eq!(red.len(), line.len());
+            let red = String::from_utf8_lossy(&red).into_owned();
+            assert!(red.starts_with("AUTH PLAIN "), "{red}");
+            assert!(red.ends_with(&format!(" {}", ".".repeat(dots))), "{red}");
+            let token = &red["AUTH PLAIN ".len().."AUTH PLAIN ".len() + ir.len()];
+            assert_ne!(token, ir);
+            assert_eq!(
+                auth::b64decode(token.as_bytes()).unwrap_or_default(),
+                b"\0alice\0**************"
+            );
+        }
+        let digest = "c4c9334bac560ecc979e58001b3e22fb";
+        let red = client_line(format!("APOP demo {digest} extra").as_bytes(), None);
+        assert_eq!(
+            red,
+            Some(format!("APOP demo {} extra", "0".repeat(32)).into_bytes())
+        );
+        // Odd spacing and tabs: the secret is still found, the spacing kept.
+        assert_eq!(
+            client_line(b" PASS hunter2", None),
+            Some(b" PASS *******".to_vec())
+        );
+        assert_eq!(
+            client_line(b"PASS\thunter2", None),
+            Some(b"PASS\t*******".to_vec())
+        );
+        assert_eq!(
+            client_line(b"APOP  demo\tc4c9", None),
+            Some(b"APOP  demo\t0000".to_vec())
+        );
+        // Unpadded base64 cannot be re-encoded to its length: all of it is masked.
+        assert_eq!(
+            client_line(b"AUTH PLAIN AGEAYg", None),
+            Some(b"AUTH PLAIN ******".to_vec())
+        );
+    }
+
+    /// A line made of a keyword, blanks and tokens, with the index of the token that is the
+    /// secret (None for PASS: the rest of the line after the keyword and one blank).
+    fn secret_line() -> impl Strategy<Value = (Vec<u8>, Option<usize>)> {
+        let blank = prop::sample::select(vec![b" ".to_vec(), b"  ".to_vec(), b"\t".to_vec()]);
+        let token = "[A-Za-z0-9+/=.<>@*-]{1,40}";
+        (
+            prop::sample::select(vec!["PASS", "pass", "APOP", "apop", "AUTH", "auth"]),
+            prop::collection::vec((blank, token), 1..5),
+            prop::bool::ANY,
+        )
+            .prop_map(|(verb, parts, lead)| {
+                let mut line = if lead { b" ".to_vec() } else { Vec::new() };
+                line.extend_from_slice(verb.as_bytes());
+                for (b, t) in &parts {
+                    line.extend_from_slice(b);
+                    line.extend_from_slice(t.as_bytes());
+                }
+                let at = (!verb.eq_ignore_ascii_case("PASS")).then_some(2);
+                (line, at)
+            })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any line at all: the length is kept, and outside the secret every octet.
+        #[test]
+        fn any_line_keeps_its_length_and_the_rest(line in prop::collection::vec(any::<u8>(), 0..120)) {
+            if let Some(red) = client_line(&line, None) {
+                prop_assert_eq!(red.len(), line.len());
+                let (_, span) = secret_span(&line).unwrap_or((Keyword::Other, 0..0));
+                prop_assert!(!span.is_empty());
+                for i in (0..line.len()).filter(|i| !span.contains(i)) {
+                    prop_assert_eq!(red[i], line[i], "octet {}", i);
+                }
+            }
+        }
+
+        /// Lines built with a known secret token: exactly that token is masked.
+        #[test]
+        fn the_known_secret_token_is_the_one_masked((line, at) in secret_line()) {
+            let span = match at {
+                Some(n) => tokens(&line).nth(n),
+                None => {
+                    let verb = tokens(&line).next().unwrap_or(0..0);
+                    Some(verb.end + 1..line.len())
+                }
+            };
+            let red = client_line(&line, None);
+            let Some(span) = span.filter(|s| !s.is_empty() && &line[s.clone()] != b"=") else {
+                prop_assert!(red.is_none() || at.is_none());
+                return Ok(());
+            };
+            let red = red.unwrap_or_default();
+            prop_assert_eq!(red.len(), line.len());
+            for i in (0..line.len()).filter(|i| !span.contains(i)) {
+                prop_assert_eq!(red[i], line[i], "octet {}", i);
+            }
+            let masked = &red[span.clone()];
+            if line[span.start..].starts_with(b"\t") || line[span.start..].starts_with(b" ") {
+                return Ok(()); // PASS with two blanks: the second blank is part of the password.
+            }
+            let all = |m: u8| masked.iter().all(|&b| b == m);
+            let plain_masked = || {
+                auth::b64decode(masked)
+                    .as_deref()
+                    .and_then(auth::parse_plain)
+                    .is_some_and(|(_, _, pw)| pw.iter().all(|&b| b == b'*'))
+            };
+            prop_assert!(all(b'*') || all(b'0') || plain_masked() || auth::b64decode(masked).is_some_and(|d| d.iter().all(|&b| b == b'*')),
+                "{:?}", String::from_utf8_lossy(&red));
+        }
+    }
+
+    #[test]
+    fn lenient_lines_are_secret_in_history_typing_and_display() {
+        // A lenient server reads these as logins too.
+        assert_eq!(history_form(" PASS hunter2"), "PASS");
+        assert_eq!(history_form("PASS\thunter2"), "PASS");
+        assert_eq!(history_form("\tapop  mrose\tc4c9"), "APOP mrose");
+        assert_eq!(typed_form("PASS hunter2 x"), "PASS *********");
+        assert_eq!(typed_form(" PASS hunter2"), " PASS *******");
+        assert_eq!(typed_form("PASS\thunter2"), "PASS\t*******");
+        assert_eq!(typed_form("PASS"), "PASS");
+        assert_eq!(typed_form("PASS "), "PASS ");
+        assert_eq!(typed_form("APOP mrose c4c9 x"), "APOP mrose ******");
+        assert_eq!(typed_form("AUTH PLAIN AGFs"), "AUTH PLAIN ****");
+        assert_eq!(typed_form("AUTH\tPLAIN\tAGFs"), "AUTH\tPLAIN\t****");
+        assert_eq!(typed_form("AUTH EXTERNAL ="), "AUTH EXTERNAL =");
+        assert_eq!(typed_form("USER pässword"), "USER pässword");
+        assert_eq!(typed_form("PASS pä ss"), "PASS *****");
+        assert_eq!(typed_keyword("\t pass x"), Keyword::Pass);
+        let cmd = Command::parse(b" PASS hunter2", 15);
+        assert_eq!(command_line(&cmd), b" PASS *******".to_vec());
+        assert_eq!(shown(&cmd), " PASS *******");
+        assert_eq!(
+            shown(&Command::parse(b"PASS\thunter2", 14)),
+            "PASS\t*******"
+        );
+        assert_eq!(shown(&Command::parse(b"PASS hunter2", 14)), "PASS *******");
+        assert_eq!(shown(&Command::parse(b"RETR 1", 8)), "RETR 1");
     }
 }

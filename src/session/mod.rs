@@ -4,6 +4,19 @@
 //!
 //! Reads go into a buffer the driver owns and are fed to the engine at once, so a timeout or a
 //! cancelled read loses nothing.
+//!
+//! Deadlines (`--timeout`, the `read_timeout` of [`ConnectOptions`]): a reply's status line
+//! (and the greeting, and a whole single-line reply) must be complete within the timeout from
+//! the moment the command was sent, however the octets trickle in. A multi-line body may take
+//! longer while it flows: when a window of one timeout ends and at least [`BODY_PROGRESS`]
+//! (64 KiB) of the body arrived in it, another window begins; so a body must come at 64 KiB
+//! per timeout at least (a drip of an octet a second cannot keep it alive). Message bodies
+//! (RETR, TOP) may go on like that as long as they flow (memory is bounded); LIST and UIDL
+//! listings get at most [`LISTING_WINDOWS`] more windows; every other multi-line reply (CAPA,
+//! LANG, the AUTH list, an unknown command's) must be whole within one timeout, so an endless
+//! CAPA ends. The deadline is checked before every read, as data that is always ready would
+//! never let a read time out. Every write has the same deadline: a server that stops reading
+//! ends the session instead of blocking it.
 
 pub mod login;
 pub mod task;
@@ -14,7 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::protocol::{
-    Config, Direction, Engine, Event, EventSink, Reply, Status, Time, TlsFailure, TransportEvent,
+    Command, Config, Direction, Engine, Event, EventSink, Keyword, Reply, Status, Time, TlsFailure,
+    TransportEvent,
 };
 use crate::transport::{self, Scheme, Stream, Target, TlsDetails, TlsSettings, TransportError};
 
@@ -93,6 +107,12 @@ pub struct Outcome {
     pub complete: bool,
     pub timed_out: bool,
     pub closed: bool,
+    /// Octets read while waiting for this exchange, and the first of them (to say what
+    /// arrived when the answer was not whole in time).
+    pub received: u64,
+    pub received_start: Vec<u8>,
+    /// How long the wait lasted, when it timed out (a flowing body gets more than one window).
+    pub waited: Duration,
 }
 
 impl Outcome {
@@ -104,6 +124,37 @@ impl Outcome {
             .as_ref()
             .map(|r| crate::sanitize::display(&r.text, 200))
             .unwrap_or_default()
+    }
+
+    /// The error for a wait that timed out: what was awaited, and what arrived so far.
+    pub fn timeout_error(&self, what: impl Into<String>, secs: u64, hint: &str) -> TransportError {
+        let secs = secs.max(self.waited.as_secs_f64().round() as u64);
+        TransportError::late(what, secs, self.received, &self.received_start, hint)
+    }
+
+    fn took(&mut self, bytes: &[u8]) {
+        self.received += bytes.len() as u64;
+        let room = SAMPLE.saturating_sub(self.received_start.len());
+        self.received_start
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// How many of the first octets of an incomplete answer are kept to show.
+const SAMPLE: usize = 64;
+
+/// Octets of a multi-line body that must arrive in a window for another window to begin.
+pub const BODY_PROGRESS: u64 = 64 * 1024;
+
+/// How many more windows a LIST or UIDL listing may get.
+pub const LISTING_WINDOWS: u32 = 10;
+
+/// How many more windows a reply may get while its body flows.
+fn restarts(keyword: Keyword) -> u32 {
+    match keyword {
+        Keyword::Retr | Keyword::Top => u32::MAX,
+        Keyword::List | Keyword::Uidl => LISTING_WINDOWS,
+        _ => 0,
     }
 }
 
@@ -118,6 +169,9 @@ pub struct Connection {
     pub tls: Option<TlsDetails>,
     closed: bool,
     chunk: Vec<u8>,
+    /// The last command sent with [`Connection::command`]: its exchange and keyword (how
+    /// long its reply may take).
+    sent: Option<(u32, Keyword)>,
 }
 
 /// Passes engine events to the observer and watches for the end of one exchange.
@@ -186,6 +240,7 @@ impl Connection {
             tls: None,
             closed: false,
             chunk: vec![0u8; 64 * 1024],
+            sent: None,
         };
         let tcp = transport::connect_tcp(&opts.target, port, opts.connect_timeout).await?;
         let addr = opts.target.socket_addr(port);
@@ -207,25 +262,31 @@ impl Connection {
         c.stream = Some(stream);
         let mut greeting = Outcome::default();
         let mut done = false;
+        let deadline = Instant::now() + c.read_timeout;
         while !done {
-            match c.read_some(0, 0, &mut greeting, &mut done).await? {
-                ReadEnd::Data => {}
+            match c
+                .read_until(deadline, 0, 0, &mut greeting, &mut done)
+                .await?
+            {
+                ReadEnd::Data(_) => {}
                 ReadEnd::Closed => {
                     return Err(TransportError::Closed {
                         context: "before sending a greeting".into(),
                     });
                 }
                 ReadEnd::TimedOut => {
-                    let hint = if implicit {
-                        String::new()
+                    // Silence, or a TLS record, on a plain connection: maybe a TLS port.
+                    let tls_like = greeting.received_start.first() == Some(&0x16);
+                    let hint = if !implicit && (greeting.received == 0 || tls_like) {
+                        " (if this is a TLS port such as 995, use pop3s://)"
                     } else {
-                        " (if this is a TLS port such as 995, use pop3s://)".to_owned()
+                        ""
                     };
-                    return Err(TransportError::ReadTimeout {
-                        what: "waiting for the greeting".into(),
-                        secs: c.read_timeout.as_secs(),
+                    return Err(greeting.timeout_error(
+                        "waiting for the greeting",
+                        c.read_timeout.as_secs(),
                         hint,
-                    });
+                    ));
                 }
             }
         }
@@ -288,14 +349,16 @@ impl Connection {
                 context: "before the command could be sent".into(),
             });
         };
-        stream
-            .write_all(bytes)
-            .await
-            .map_err(|e| TransportError::io("sending", e))?;
-        stream
-            .flush()
-            .await
-            .map_err(|e| TransportError::io("sending", e))
+        let written = write_within(stream, bytes, self.read_timeout).await;
+        if written.is_err() {
+            // Part of a command may have gone: nothing more can be sent on this connection.
+            self.stream = None;
+            if !self.closed {
+                self.closed = true;
+                self.transport_event(TransportEvent::ClientClosed);
+            }
+        }
+        written
     }
 
     /// Sends one command line (CRLF appended) and waits for its whole reply.
@@ -308,6 +371,7 @@ impl Connection {
         bytes.extend_from_slice(b"\r\n");
         self.send_raw(&bytes).await?;
         let id = self.engine.session().commands_sent;
+        self.sent = Some((id, Command::parse(line, 0).keyword));
         self.await_exchange(id, collect).await
     }
 
@@ -323,7 +387,8 @@ impl Connection {
         self.await_exchange(exchange, 0).await
     }
 
-    /// Reads until exchange `id` is answered, the server closes, or the read timeout passes.
+    /// Reads until exchange `id` is answered, the server closes, or its deadline passes (see
+    /// the module documentation).
     pub async fn await_exchange(
         &mut self,
         id: u32,
@@ -333,16 +398,38 @@ impl Connection {
             exchange: id,
             ..Outcome::default()
         };
+        let mut restarts_left = match self.sent {
+            Some((x, k)) if x == id => restarts(k),
+            _ => 0,
+        };
+        let started = Instant::now();
+        let mut deadline = started + self.read_timeout;
+        let mut flowed = 0u64;
         let mut done = false;
         while !done {
-            match self.read_some(id, collect, &mut out, &mut done).await? {
-                ReadEnd::Data => {}
+            match self
+                .read_until(deadline, id, collect, &mut out, &mut done)
+                .await?
+            {
+                ReadEnd::Data(n) => {
+                    // Only a body's flow counts: the status line has come.
+                    if out.reply.as_ref().is_some_and(|r| r.multiline) {
+                        flowed += n as u64;
+                    }
+                }
                 ReadEnd::Closed => {
                     out.closed = true;
                     break;
                 }
+                // A window passed with the body flowing well enough: another window.
+                ReadEnd::TimedOut if flowed >= BODY_PROGRESS && restarts_left > 0 => {
+                    flowed = 0;
+                    restarts_left -= 1;
+                    deadline += self.read_timeout;
+                }
                 ReadEnd::TimedOut => {
                     out.timed_out = true;
+                    out.waited = started.elapsed();
                     self.transport_event(TransportEvent::Timeout);
                     break;
                 }
@@ -353,13 +440,12 @@ impl Connection {
 
     /// Waits up to `wait` for unsolicited server data (probes), feeding whatever comes.
     pub async fn linger(&mut self, wait: Duration) -> Result<bool, TransportError> {
-        let saved = self.read_timeout;
-        self.read_timeout = wait;
         let mut out = Outcome::default();
         let mut done = false;
-        let r = self.read_some(u32::MAX, 0, &mut out, &mut done).await;
-        self.read_timeout = saved;
-        Ok(matches!(r?, ReadEnd::Data))
+        let r = self
+            .read_until(Instant::now() + wait, u32::MAX, 0, &mut out, &mut done)
+            .await;
+        Ok(matches!(r?, ReadEnd::Data(_)))
     }
 
     /// Reads what the server sends while no command is outstanding: an unsolicited line, a
@@ -369,7 +455,7 @@ impl Connection {
         let mut out = Outcome::default();
         let mut done = false;
         match self
-            .read_some_within(IDLE_WAIT, u32::MAX, 0, &mut out, &mut done)
+            .read_until(Instant::now() + IDLE_WAIT, u32::MAX, 0, &mut out, &mut done)
             .await
         {
             Ok(end) => Ok(!matches!(end, ReadEnd::Closed)),
@@ -383,20 +469,10 @@ impl Connection {
         }
     }
 
-    async fn read_some(
+    /// One read, given up at `deadline`.
+    async fn read_until(
         &mut self,
-        want: u32,
-        collect: usize,
-        out: &mut Outcome,
-        done: &mut bool,
-    ) -> Result<ReadEnd, TransportError> {
-        self.read_some_within(self.read_timeout, want, collect, out, done)
-            .await
-    }
-
-    async fn read_some_within(
-        &mut self,
-        wait: Duration,
+        deadline: Instant,
         want: u32,
         collect: usize,
         out: &mut Outcome,
@@ -409,7 +485,11 @@ impl Connection {
             return Ok(ReadEnd::Closed);
         };
         let tls = stream.is_tls();
-        let read = tokio::time::timeout(wait, stream.read(&mut self.chunk)).await;
+        // A timeout polls the read first: data that is always ready would never time out.
+        if Instant::now() >= deadline {
+            return Ok(ReadEnd::TimedOut);
+        }
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut self.chunk)).await;
         let n = match read {
             Err(_) => return Ok(ReadEnd::TimedOut),
             Ok(Ok(n)) => n,
@@ -434,6 +514,7 @@ impl Connection {
         }
         let at = self.now();
         let bytes = &self.chunk[..n];
+        out.took(bytes);
         self.observer.wire(at, Direction::Server, bytes);
         let mut watch = Watch {
             observer: self.observer.as_mut(),
@@ -445,7 +526,7 @@ impl Connection {
         };
         self.engine.handle_server(at, bytes, &mut watch);
         self.observer.settled(at);
-        Ok(ReadEnd::Data)
+        Ok(ReadEnd::Data(n))
     }
 
     fn server_closed(&mut self, clean: bool) {
@@ -490,22 +571,22 @@ impl Connection {
     /// QUIT, then wait for the server to close.
     pub async fn quit(&mut self) -> Result<Outcome, TransportError> {
         let out = self.command(b"QUIT", 0).await?;
-        if !self.closed {
-            let saved = self.read_timeout;
-            self.read_timeout = saved.min(Duration::from_secs(5));
-            let mut o = Outcome::default();
-            let mut done = false;
-            while !self.closed {
-                match self.read_some(u32::MAX, 0, &mut o, &mut done).await {
-                    Ok(ReadEnd::Data) => {}
-                    Ok(ReadEnd::TimedOut) => {
-                        self.transport_event(TransportEvent::Timeout);
-                        break;
-                    }
-                    _ => break,
+        // The close is awaited for at most 5 s in all (a flood or a drip cannot hold it).
+        let deadline = Instant::now() + self.read_timeout.min(Duration::from_secs(5));
+        let mut o = Outcome::default();
+        let mut done = false;
+        while !self.closed {
+            match self
+                .read_until(deadline, u32::MAX, 0, &mut o, &mut done)
+                .await
+            {
+                Ok(ReadEnd::Data(_)) => {}
+                Ok(ReadEnd::TimedOut) => {
+                    self.transport_event(TransportEvent::Timeout);
+                    break;
                 }
+                _ => break,
             }
-            self.read_timeout = saved;
         }
         Ok(out)
     }
@@ -522,12 +603,46 @@ impl Connection {
     }
 }
 
+/// Writes all of `bytes` and flushes, within `timeout` in all: a server that does not read
+/// cannot block the session (the error says how much it took).
+async fn write_within(
+    stream: &mut Stream,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<(), TransportError> {
+    let deadline = Instant::now() + timeout;
+    let late = |sent: usize| TransportError::WriteTimeout {
+        secs: timeout.as_secs(),
+        sent: sent as u64,
+        total: bytes.len() as u64,
+    };
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match tokio::time::timeout_at(deadline, stream.write(&bytes[sent..])).await {
+            Err(_) => return Err(late(sent)),
+            Ok(Ok(0)) => {
+                return Err(TransportError::io(
+                    "sending",
+                    std::io::ErrorKind::WriteZero.into(),
+                ));
+            }
+            Ok(Ok(n)) => sent += n,
+            Ok(Err(e)) => return Err(TransportError::io("sending", e)),
+        }
+    }
+    match tokio::time::timeout_at(deadline, stream.flush()).await {
+        Err(_) => Err(late(sent)),
+        Ok(r) => r.map_err(|e| TransportError::io("sending", e)),
+    }
+}
+
 /// How long an idle read waits before it is simply started again (no timeout is reported:
 /// silence between commands is normal).
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 enum ReadEnd {
-    Data,
+    /// This many octets came.
+    Data(usize),
     Closed,
     TimedOut,
 }

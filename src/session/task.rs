@@ -326,13 +326,27 @@ pub async fn run(
                     Ok(())
                 }
                 Request::Line(line) | Request::SaslLine(line) => {
-                    let out = match sasl.take() {
+                    let response = sasl.take();
+                    let out = match response {
                         Some(ex) => conn.sasl_response(ex, &line).await,
                         None => conn.command(&line, 0).await,
                     };
                     out.map(|o| {
                         if o.challenge.is_some() {
                             sasl = Some(o.exchange);
+                        }
+                        if o.timed_out {
+                            // Say what arrived (a SASL response is not shown: it is a secret).
+                            let shown = match response {
+                                Some(_) => "the SASL response".to_owned(),
+                                None => crate::protocol::redact::history_form(
+                                    &String::from_utf8_lossy(&line),
+                                ),
+                            };
+                            let what = format!("waiting for the answer to {shown}");
+                            let secs = plan.options.read_timeout.as_secs();
+                            let e = o.timeout_error(what, secs, " (--timeout sets the wait)");
+                            let _ = tx.send(Update::Failed(e.to_string()));
                         }
                     })
                 }

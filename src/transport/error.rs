@@ -16,6 +16,23 @@ pub enum TransportError {
         secs: u64,
         hint: String,
     },
+    #[error(
+        "{what}: no complete answer within {secs} s; {received} octet(s) arrived, starting \"{start}\"{hint}"
+    )]
+    Incomplete {
+        what: String,
+        secs: u64,
+        received: u64,
+        /// The first octets, sanitized and cut.
+        start: String,
+        hint: String,
+    },
+    #[error(
+        "sending: the server took {sent} of {total} octets within {secs} s and no more (it does not read what is sent)"
+    )]
+    WriteTimeout { secs: u64, sent: u64, total: u64 },
+    #[error("TLS handshake: not complete within {secs} s ({received})")]
+    TlsTimeout { secs: u64, received: String },
     #[error("the connection was reset by the server{context}")]
     Reset { context: String },
     #[error("the server closed the connection {context}")]
@@ -57,6 +74,30 @@ impl TransportError {
         }
     }
 
+    /// A wait that ended before the answer was whole: what arrived, if anything, is said
+    /// (the count and a sanitized start), so a drip or an endless line is not mistaken for
+    /// silence.
+    pub fn late(
+        what: impl Into<String>,
+        secs: u64,
+        received: u64,
+        start: &[u8],
+        hint: impl Into<String>,
+    ) -> Self {
+        let (what, hint) = (what.into(), hint.into());
+        if received == 0 {
+            TransportError::ReadTimeout { what, secs, hint }
+        } else {
+            TransportError::Incomplete {
+                what,
+                secs,
+                received,
+                start: crate::sanitize::display(start, 40),
+                hint,
+            }
+        }
+    }
+
     /// Distinct exit codes: 3 connection failures, 4 TLS failures, 2 configuration mistakes.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -66,6 +107,7 @@ impl TransportError {
             | TransportError::Certificate(_)
             | TransportError::Tls(_)
             | TransportError::TlsSession(_)
+            | TransportError::TlsTimeout { .. }
             | TransportError::StartTls(_) => 4,
             _ => 3,
         }

@@ -23,6 +23,8 @@ pub use tls::{TlsDetails, TlsSettings};
 #[derive(Debug, Default)]
 pub struct FirstBytes {
     bytes: Vec<u8>,
+    /// Every octet read while capturing, counted (only the first 64 are kept).
+    total: u64,
     capturing: bool,
 }
 
@@ -81,10 +83,10 @@ impl AsyncRead for Tcp {
         let r = this.poll_read_ahead(cx, buf);
         if let Ok(mut f) = this.first.lock()
             && f.capturing
-            && f.bytes.len() < 64
         {
-            let room = 64 - f.bytes.len();
             let new = &buf.filled()[before..];
+            f.total += new.len() as u64;
+            let room = 64usize.saturating_sub(f.bytes.len());
             f.bytes.extend_from_slice(&new[..new.len().min(room)]);
         }
         r
@@ -218,6 +220,7 @@ pub async fn handshake(
     if let Ok(mut f) = first.lock() {
         f.capturing = true;
         f.bytes.clear();
+        f.total = 0;
     }
     let connector = tokio_rustls::TlsConnector::from(config);
     // From here on every octet is TLS: nothing plaintext can be left in the read-ahead.
@@ -228,19 +231,19 @@ pub async fn handshake(
         end: 0,
     });
     let result = tokio::time::timeout(timeout, connector.connect(name, tcp)).await;
-    let captured = first
+    let (captured, total) = first
         .lock()
         .map(|mut f| {
             f.capturing = false;
-            std::mem::take(&mut f.bytes)
+            (std::mem::take(&mut f.bytes), f.total)
         })
         .unwrap_or_default();
     let stream = match result {
         Err(_) => {
-            return Err(TransportError::ReadTimeout {
-                what: "TLS handshake".into(),
+            // A TLS failure (exit 4), saying what arrived: a drip, plaintext, or nothing.
+            return Err(TransportError::TlsTimeout {
                 secs: timeout.as_secs(),
-                hint: String::new(),
+                received: received(total, &captured),
             });
         }
         Ok(Err(e)) => return Err(explain_handshake_error(e, &captured, &seen)),
@@ -248,6 +251,19 @@ pub async fn handshake(
     };
     let details = tls::details(stream.get_ref().1, &seen, settings.insecure);
     Ok((Stream::Tls(Box::new(stream)), details))
+}
+
+/// What a handshake got from the server, in words: `nothing arrived`, or the count and a
+/// sanitized start.
+fn received(total: u64, first: &[u8]) -> String {
+    if total == 0 {
+        "nothing arrived from the server".into()
+    } else {
+        format!(
+            "{total} octet(s) arrived from the server, starting \"{}\"",
+            crate::sanitize::display(first, 40)
+        )
+    }
 }
 
 /// A TLS failure after the handshake (a read that rustls refused), in words.
