@@ -210,7 +210,7 @@ fn check_finds_no_violation_in_the_default_demo_server_on_any_transport() {
         let logged_in = if name == "bare host" {
             v["transports"].as_array().is_some_and(|t| {
                 t.iter()
-                    .any(|t| t["transport"] == "STLS" && t["logged_in"] == true)
+                    .any(|t| t["transport"] == "stls" && t["logged_in"] == true)
             })
         } else {
             v["logged_in"] == true
