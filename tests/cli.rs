@@ -89,7 +89,7 @@ fn severity_overrides_change_the_exit_code() {
 
 #[test]
 fn bad_input_gets_one_line_naming_the_problem_and_exit_2() {
-    let dir = std::env::temp_dir().join(format!("popscope-cli-{}", std::process::id()));
+    let dir = common::scratch_path(&format!("popscope-cli-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let bad = dir.join("bad.trace");
     let _ = std::fs::write(&bad, "S: +OK ready\nC: USER a\nwhat is this\n");
@@ -143,7 +143,7 @@ fn rules_lists_the_whole_catalog() {
 
 #[test]
 fn a_broken_theme_file_names_the_file_and_the_key() {
-    let dir = std::env::temp_dir().join(format!("popscope-theme-{}", std::process::id()));
+    let dir = common::scratch_path(&format!("popscope-theme-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let bad = dir.join("mine.toml");
     let _ = std::fs::write(

@@ -198,8 +198,10 @@ fn a_bare_host_is_checked_on_every_transport_and_compared() {
 fn a_recording_of_a_dovecot_session_rechecks_to_the_same_findings() {
     let Some(d) = dovecot() else { return };
     let url = format!("pop3://127.0.0.1:{}", d.plain);
-    let file =
-        std::env::temp_dir().join(format!("popscope-dovecot-rec-{}.jsonl", std::process::id()));
+    let file = common::scratch_path(&format!(
+        "popscope-dovecot-rec-{}.jsonl",
+        std::process::id()
+    ));
     let f = file.display().to_string();
     let o = popscope(&[
         "send",

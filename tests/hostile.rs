@@ -22,7 +22,7 @@ struct Case {
 
 fn run(case: &Case) {
     let port = scripted(case.steps.clone());
-    let file = std::env::temp_dir().join(format!(
+    let file = common::scratch_path(&format!(
         "popscope-hostile-{}-{}.jsonl",
         std::process::id(),
         case.name
@@ -373,7 +373,7 @@ fn endless_answers_end_and_say_what_arrived() {
 /// A server that never reads cannot hold a large write: the write has the deadline too.
 #[test]
 fn a_server_that_never_reads_ends_a_large_script() {
-    let script = std::env::temp_dir().join(format!(
+    let script = common::scratch_path(&format!(
         "popscope-hostile-{}-big.script",
         std::process::id()
     ));
@@ -440,7 +440,7 @@ fn sasl_login() -> Vec<Step> {
 fn a_script_sasl_payload_is_a_response_and_stays_secret() {
     let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
     let port = scripted(sasl_login());
-    let dir = std::env::temp_dir();
+    let dir = common::scratch_path("");
     let script = dir.join(format!(
         "popscope-hostile-{}-sasl.script",
         std::process::id()

@@ -124,7 +124,7 @@ fn read_line(tls: &mut rustls::Stream<'_, rustls::ServerConnection, TcpStream>) 
 }
 
 fn dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
+    common::scratch_path(&format!(
         "popscope-hostile-tls-{}-{name}",
         std::process::id()
     ))

@@ -142,7 +142,7 @@ fn write_pcap(session: &jsonl::Session, path: &std::path::Path) {
 fn a_capture_of_a_session_imports_to_the_same_bytes_as_its_recording() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, None);
-    let dir = std::env::temp_dir().join(format!("popscope-import-{}", std::process::id()));
+    let dir = common::scratch_path(&format!("popscope-import-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let rec = dir.join("s.jsonl").display().to_string();
     let o = common::send_as_demo(
@@ -231,7 +231,7 @@ fn exports_text_and_an_evidence_bundle() {
         TlsMode::Starttls,
         Some(popscope::protocol::server::Quirk::StlsResponseInjection),
     );
-    let dir = std::env::temp_dir().join(format!("popscope-export-{}", std::process::id()));
+    let dir = common::scratch_path(&format!("popscope-export-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let rec = dir.join("s.jsonl").display().to_string();
     let ca = s.certs.ca.display().to_string();
@@ -291,8 +291,7 @@ fn replay_against_another_server_shows_the_differences_and_never_deletes() {
         TlsMode::None,
         Some(popscope::protocol::server::Quirk::UnstuffedDots),
     );
-    let file = std::env::temp_dir()
-        .join(format!("popscope-against-{}.jsonl", std::process::id()))
+    let file = common::scratch_path(&format!("popscope-against-{}.jsonl", std::process::id()))
         .display()
         .to_string();
     let o = common::send_as_demo(
@@ -492,7 +491,7 @@ fn a_real_openssl_s_client_starttls_session_imports_with_its_commands() {
 
 #[test]
 fn import_masks_secrets_unless_asked_to_keep_them() {
-    let d = std::env::temp_dir().join(format!("popscope-import-secrets-{}", std::process::id()));
+    let d = common::scratch_path(&format!("popscope-import-secrets-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     let plain = "AGRlbW8AczNjcmV0UGFzcw=="; // \0demo\0s3cretPass
@@ -534,7 +533,7 @@ fn import_masks_secrets_unless_asked_to_keep_them() {
 
 #[test]
 fn a_curl_log_without_bodies_gives_no_finding_about_them() {
-    let d = std::env::temp_dir().join(format!("popscope-import-nobody-{}", std::process::id()));
+    let d = common::scratch_path(&format!("popscope-import-nobody-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     let log = d.join("curl.log");
@@ -570,7 +569,7 @@ fn a_curl_log_without_bodies_gives_no_finding_about_them() {
 
 #[test]
 fn import_o_is_private_and_never_overwrites_by_surprise() {
-    let d = std::env::temp_dir().join(format!("popscope-import-out-{}", std::process::id()));
+    let d = common::scratch_path(&format!("popscope-import-out-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     let log = d.join("curl.log");

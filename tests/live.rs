@@ -503,7 +503,7 @@ fn completions_and_man_page_come_from_the_cli_definition() {
 fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, Some(Quirk::WrongListSizes));
-    let dir = std::env::temp_dir().join(format!("popscope-rec-{}", std::process::id()));
+    let dir = common::scratch_path(&format!("popscope-rec-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let password = "s3cr3t-Passw0rd";
     // The demo's own password is "demo"; these logins fail after sending the secret, which is
@@ -567,7 +567,7 @@ fn recordings_keep_no_secret_and_recheck_to_the_same_findings() {
 fn record_secrets_keeps_them_and_says_so() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, None);
-    let file = std::env::temp_dir().join(format!("popscope-keep-{}.jsonl", std::process::id()));
+    let file = common::scratch_path(&format!("popscope-keep-{}.jsonl", std::process::id()));
     let f = file.display().to_string();
     let o = common::send_as_demo(
         &s.url(),
@@ -596,7 +596,7 @@ fn record_secrets_keeps_them_and_says_so() {
 fn a_damaged_recording_is_checked_up_to_the_damage() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, None);
-    let file = std::env::temp_dir().join(format!("popscope-cut-{}.jsonl", std::process::id()));
+    let file = common::scratch_path(&format!("popscope-cut-{}.jsonl", std::process::id()));
     let f = file.display().to_string();
     let o = common::send_as_demo(&s.url(), &["--record", &f, "STAT"]);
     assert_eq!(o.status.code(), Some(0));
@@ -622,7 +622,7 @@ fn a_damaged_recording_is_checked_up_to_the_damage() {
 fn max_body_cuts_recorded_bodies_but_not_the_checks() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, Some(Quirk::WrongListSizes));
-    let file = std::env::temp_dir().join(format!("popscope-maxbody-{}.jsonl", std::process::id()));
+    let file = common::scratch_path(&format!("popscope-maxbody-{}.jsonl", std::process::id()));
     let f = file.display().to_string();
     let o = common::send_as_demo(
         &s.url(),
@@ -675,7 +675,7 @@ fn a_server_that_only_speaks_old_tls_is_explained() {
     // The demo's certificate, served by OpenSSL limited to TLS 1.1.
     let rt = runtime();
     let s = start(&rt, TlsMode::Implicit, None);
-    let certs = std::env::temp_dir().join(format!("popscope-oldtls-{}", std::process::id()));
+    let certs = common::scratch_path(&format!("popscope-oldtls-{}", std::process::id()));
     let o = popscope(&["serve", "--write-certs", &certs.display().to_string()]);
     assert_eq!(o.status.code(), Some(0));
     let port = {

@@ -166,3 +166,18 @@ pub fn recheck(file: &str) -> serde_json::Value {
 pub fn popscope(args: &[&str]) -> std::process::Output {
     popscope_with("demo", args)
 }
+
+/// A path for one test's file in a folder made fresh for this test process (random name): a
+/// file left by an earlier run with the same process id can never make `--record`, which
+/// refuses to overwrite, fail the test.
+pub fn scratch_path(name: &str) -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("popscope-test-")
+            .tempdir()
+            .map(tempfile::TempDir::keep)
+            .unwrap_or_else(|e| panic!("a scratch folder: {e}"))
+    })
+    .join(name)
+}
