@@ -13,7 +13,9 @@ use std::path::Path;
 pub enum Existing {
     /// Fail with [`io::ErrorKind::AlreadyExists`] (O_EXCL): the default for every output.
     Refuse,
-    /// Truncate and replace it (`--force`, `:save!`); a symbolic link is still refused.
+    /// Replace it (`--force`, `:save!`): an existing regular file is unlinked and a new one
+    /// created in its place, so a hard link to another file leaves that file alone; a device
+    /// (`/dev/null`) is opened as it is; a symbolic link is still refused.
     Replace,
     /// Append to it (the history file).
     Append,
@@ -23,6 +25,19 @@ pub enum Existing {
 /// is set to 0600 too), O_NOFOLLOW so a planted symbolic link is refused, O_EXCL unless
 /// `existing` says otherwise. Errors are the system's, turned into a sentence by [`explain`].
 pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
+    if existing == Existing::Replace {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            Ok(m) if m.is_file() => {
+                // Truncating would rewrite every other name of the inode (a hard link).
+                std::fs::remove_file(path)?;
+                return open(path, Existing::Refuse);
+            }
+            _ => {}
+        }
+    }
     let mut o = OpenOptions::new();
     o.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
     match existing {
@@ -89,6 +104,7 @@ pub fn explain(path: &Path, e: &io::Error) -> String {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::os::unix::fs::FileTypeExt;
 
     fn scratch(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("popscope-pf-{}-{name}", std::process::id()));
@@ -132,6 +148,36 @@ mod tests {
         }
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replacing_a_hard_link_leaves_the_other_name_alone() {
+        let d = scratch("hard");
+        let other = d.join("other");
+        std::fs::write(&other, b"precious").unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let p = d.join("out");
+        std::fs::hard_link(&other, &p).unwrap();
+        open(&p, Existing::Replace)
+            .unwrap()
+            .write_all(b"new")
+            .unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&other), 0o644);
+        assert_eq!(mode(&p), 0o600);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replacing_a_device_opens_it_without_unlinking() {
+        let p = Path::new("/dev/null");
+        open(p, Existing::Replace)
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        assert!(std::fs::symlink_metadata(p).unwrap().file_type().is_char_device());
     }
 
     #[test]
