@@ -84,6 +84,11 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `path` itself (not what a link points to) is a directory.
+pub fn is_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
 /// One line for a person: what went wrong with `path`, and what to do about it.
 pub fn explain(path: &Path, e: &io::Error) -> String {
     let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
@@ -93,6 +98,10 @@ pub fn explain(path: &Path, e: &io::Error) -> String {
         || (e.kind() == io::ErrorKind::AlreadyExists && is_link())
     {
         format!("{p} is a symbolic link: popscope does not write through one")
+    } else if e.raw_os_error() == Some(libc::EISDIR)
+        || (e.kind() == io::ErrorKind::AlreadyExists && is_dir(path))
+    {
+        format!("{p} is a directory: give a file name")
     } else if e.kind() == io::ErrorKind::AlreadyExists {
         format!("{p} exists: popscope does not overwrite files (add --force to replace it)")
     } else {
@@ -167,6 +176,18 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&other), 0o644);
         assert_eq!(mode(&p), 0o600);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_directory_is_called_a_directory() {
+        let d = scratch("isdir");
+        for how in [Existing::Refuse, Existing::Replace, Existing::Append] {
+            let e = open(&d, how).unwrap_err();
+            let line = explain(&d, &e);
+            assert!(line.ends_with("is a directory: give a file name"), "{how:?}: {line}");
+        }
+        assert!(d.is_dir());
         let _ = std::fs::remove_dir_all(&d);
     }
 
