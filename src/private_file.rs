@@ -60,10 +60,53 @@ pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
     Ok(f)
 }
 
+/// Checks, writing nothing, that [`open`] with `existing` would accept `path` as one of a set
+/// of files written together (`--write-certs`, `--write-maildir`, `man --dir`): a missing file
+/// is fine; a symbolic link, a directory or an existing file without `--force` is refused with
+/// the error `open` would give, and so is anything but a regular file (a device or a FIFO has
+/// no place among them). Check every file first, then write: a refusal leaves nothing written.
+pub fn check(path: &Path, existing: Existing) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        Err(io::Error::from_raw_os_error(libc::ELOOP))
+    } else if meta.is_dir() {
+        Err(io::Error::from_raw_os_error(libc::EISDIR))
+    } else if existing == Existing::Refuse {
+        Err(io::Error::from(io::ErrorKind::AlreadyExists))
+    } else if !meta.is_file() {
+        Err(io::Error::other("not a regular file"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks, writing nothing, that [`create_dir`] would accept `path`: missing, or a real
+/// directory (not a symbolic link) of this user's.
+pub fn check_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(io::Error::other(
+            "not a directory of this user's (a symbolic link, or someone else's)",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a private directory (0700) and its parents; an existing directory is accepted only
 /// when it is a real directory (not a symbolic link) owned by this user.
 pub fn create_dir(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -73,15 +116,8 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
     }
-    let meta = std::fs::symlink_metadata(path)?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    if !meta.is_dir() || meta.uid() != uid {
-        return Err(io::Error::other(
-            "not a directory of this user's (a symbolic link, or someone else's)",
-        ));
-    }
-    Ok(())
+    std::fs::symlink_metadata(path)?;
+    check_dir(path)
 }
 
 /// Whether `path` itself (not what a link points to) is a directory.
@@ -185,20 +221,59 @@ mod tests {
         for how in [Existing::Refuse, Existing::Replace, Existing::Append] {
             let e = open(&d, how).unwrap_err();
             let line = explain(&d, &e);
-            assert!(line.ends_with("is a directory: give a file name"), "{how:?}: {line}");
+            assert!(
+                line.ends_with("is a directory: give a file name"),
+                "{how:?}: {line}"
+            );
         }
         assert!(d.is_dir());
         let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
+    fn check_refuses_what_open_would_and_writes_nothing() {
+        let d = scratch("check");
+        let missing = d.join("missing");
+        let file = d.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        for how in [Existing::Refuse, Existing::Replace] {
+            check(&missing, how).unwrap();
+            assert!(!missing.exists());
+            let e = check(&link, how).unwrap_err();
+            assert!(explain(&link, &e).contains("symbolic link"), "{how:?}: {e}");
+            let e = check(&d, how).unwrap_err();
+            assert!(explain(&d, &e).contains("is a directory"), "{how:?}: {e}");
+            let e = check(Path::new("/dev/null"), how).unwrap_err();
+            assert!(
+                explain(Path::new("/dev/null"), &e).contains("/dev/null"),
+                "{e}"
+            );
+        }
+        let e = check(&file, Existing::Refuse).unwrap_err();
+        assert!(explain(&file, &e).contains("--force"), "{e}");
+        check(&file, Existing::Replace).unwrap();
+        check_dir(&d).unwrap();
+        check_dir(&missing).unwrap();
+        let dlink = d.join("dlink");
+        std::os::unix::fs::symlink(&d, &dlink).unwrap();
+        assert!(check_dir(&dlink).is_err());
+        assert!(check_dir(&file).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn replacing_a_device_opens_it_without_unlinking() {
         let p = Path::new("/dev/null");
-        open(p, Existing::Replace)
-            .unwrap()
-            .write_all(b"x")
-            .unwrap();
-        assert!(std::fs::symlink_metadata(p).unwrap().file_type().is_char_device());
+        open(p, Existing::Replace).unwrap().write_all(b"x").unwrap();
+        assert!(
+            std::fs::symlink_metadata(p)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     #[test]

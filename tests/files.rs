@@ -216,6 +216,81 @@ fn write_certs_makes_private_keys_and_refuses_links_and_existing_files() {
     assert_eq!(o.status.code(), Some(0));
 }
 
+/// A refused target leaves nothing written: `--write-certs` into a folder holding one of its
+/// files, `--write-maildir` with one message planted as a link, even with `--force`.
+#[test]
+fn a_refused_file_among_several_leaves_none_written() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("certs");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("client.pem"), "mine").unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&["serve", "--write-certs", &dir.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    let line = stderr_line(&o);
+    assert!(
+        line.contains("client.pem") && line.contains("--force"),
+        "{line}"
+    );
+    assert_eq!(entries(&dir), vec![dir.join("client.pem")]);
+
+    // A link among them, with --force: refused before anything is written.
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(dir.join("client.pem")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&victim, dir.join("server.pem")).unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&[
+        "serve",
+        "--write-certs",
+        &dir.display().to_string(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("symbolic link"));
+    assert_eq!(entries(&dir), vec![dir.join("server.pem")]);
+
+    let maildir = tmp.path().join("Maildir");
+    let m = maildir.display().to_string();
+    assert_eq!(
+        popscope(&["serve", "--write-maildir", &m]).status.code(),
+        Some(0)
+    );
+    let mut files = entries(&maildir.join("cur"));
+    files.sort();
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_default())
+        .collect();
+    for f in &files {
+        std::fs::write(f, "edited").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let last = files.last().unwrap_or_else(|| panic!("no messages"));
+    std::fs::remove_file(last).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&victim, last).unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&["serve", "--write-maildir", &m, "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("symbolic link"));
+    for f in &files[..files.len() - 1] {
+        assert_eq!(std::fs::read_to_string(f).unwrap_or_default(), "edited");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap_or_default(),
+        "precious"
+    );
+    // With the link gone, --force writes them all again.
+    std::fs::remove_file(last).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        popscope(&["serve", "--write-maildir", &m, "--force"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let after: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_default())
+        .collect();
+    assert_eq!(after, before);
+}
+
 /// `--record` against the demo server: a new file is 0600, an existing one is kept unless
 /// `--force`, a link is never followed, and a write error (a full device) exits 2 in one line
 /// after the report.
