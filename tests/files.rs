@@ -487,3 +487,39 @@ fn save_bang_asks_to_replace() {
     );
     assert!(run(":save!").is_empty());
 }
+
+/// A history file that is a symbolic link is not written through, and the UI says so once, in
+/// its message line; the next command is neither written nor announced again.
+#[test]
+fn a_symlinked_history_is_said_once_in_the_ui() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use popscope::tui::app::App;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap_or_else(|e| panic!("{e}"));
+    let history = tmp.path().join("history");
+    std::os::unix::fs::symlink(&victim, &history).unwrap_or_else(|e| panic!("{e}"));
+    let theme = popscope::tui::Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new("pop3://x".into(), theme, popscope::tui::keys::defaults());
+    app.history_file = Some(history.clone());
+    let mut run = |app: &mut App, line: &str| {
+        for c in line.chars() {
+            app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    };
+    run(&mut app, "NOOP");
+    let want = format!(
+        "history not saved: {} is a symbolic link",
+        history.display()
+    );
+    assert_eq!(app.message, Some((want, true)));
+    app.message = None;
+    run(&mut app, "STAT");
+    assert_eq!(app.message, None);
+    assert_eq!(app.line.history, ["NOOP", "STAT"]);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap_or_default(),
+        "precious\n"
+    );
+}
