@@ -523,3 +523,51 @@ fn a_symlinked_history_is_said_once_in_the_ui() {
         "precious\n"
     );
 }
+
+/// `export R -o R --force` and `import X -o X --force` would replace their own input: refused
+/// in one line, exit 2, the input unchanged, under its own name or a hard link to it.
+#[test]
+fn an_output_that_is_the_input_is_refused_even_with_force() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rec = tmp.path().join("new.jsonl");
+    let lines = [
+        serde_json::json!({"type":"header","format":1,"popscope":"0.1.0","target":"pop3://x","started":0.0,"secrets":"masked"}),
+        serde_json::json!({"type":"data","t":0.001,"dir":"server","text":"+OK ready\r\n"}),
+        serde_json::json!({"type":"data","t":0.002,"dir":"client","text":"QUIT\r\n"}),
+        serde_json::json!({"type":"data","t":0.003,"dir":"server","text":"+OK bye\r\n"}),
+    ];
+    let body: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(&rec, &body).unwrap_or_else(|e| panic!("{e}"));
+    let r = rec.display().to_string();
+    let twin = tmp.path().join("twin.jsonl");
+    std::fs::hard_link(&rec, &twin).unwrap_or_else(|e| panic!("{e}"));
+    let t = twin.display().to_string();
+    for args in [
+        vec!["export", &r, "--to", "text", "-o", &r, "--force"],
+        vec!["export", &r, "--to", "bundle", "-o", &t, "--force"],
+        vec!["import", "--from", "curl", &r, "-o", &r, "--force"],
+    ] {
+        let o = popscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr_line(&o).contains("is the input"), "{args:?}");
+        assert_eq!(
+            std::fs::read_to_string(&rec).unwrap_or_default(),
+            body,
+            "{args:?}"
+        );
+    }
+    // Another file is fine.
+    let out = tmp.path().join("out.txt");
+    let o = popscope(&["export", &r, "-o", &out.display().to_string()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("QUIT")
+    );
+}
