@@ -571,3 +571,29 @@ fn an_output_that_is_the_input_is_refused_even_with_force() {
             .contains("QUIT")
     );
 }
+
+/// An unknown key in config.toml (`thme` for `theme`) is one line naming the file, the line
+/// and the key, exit 2, before anything else happens.
+#[test]
+fn an_unknown_config_key_is_an_error_naming_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = tmp.path().join("popscope");
+    std::fs::create_dir_all(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        cfg.join("config.toml"),
+        "confirm_dele = false\n\nthme = \"light\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .arg("pop3://127.0.0.1:1")
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr_line(&o);
+    assert!(
+        err.contains("popscope/config.toml:3: 'thme': no such setting"),
+        "{err}"
+    );
+}
