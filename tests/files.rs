@@ -502,7 +502,7 @@ fn a_symlinked_history_is_said_once_in_the_ui() {
     let theme = popscope::tui::Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
     let mut app = App::new("pop3://x".into(), theme, popscope::tui::keys::defaults());
     app.history_file = Some(history.clone());
-    let mut run = |app: &mut App, line: &str| {
+    let run = |app: &mut App, line: &str| {
         for c in line.chars() {
             app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
         }
