@@ -57,7 +57,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 const FILES: &[(&str, &str)] = &[
     (
         "$XDG_CONFIG_HOME/popscope/config.toml",
-        "Settings: theme = \"light\", confirm_dele = false. A broken file is an error naming its line.",
+        "Settings: theme = \"light\", confirm_dele = false. A broken file, or a key it does not know, is an error naming its line.",
     ),
     (
         "$XDG_CONFIG_HOME/popscope/keys.toml",
