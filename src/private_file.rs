@@ -13,7 +13,9 @@ use std::path::Path;
 pub enum Existing {
     /// Fail with [`io::ErrorKind::AlreadyExists`] (O_EXCL): the default for every output.
     Refuse,
-    /// Truncate and replace it (`--force`, `:save!`); a symbolic link is still refused.
+    /// Replace it (`--force`, `:save!`): an existing regular file is unlinked and a new one
+    /// created in its place, so a hard link to another file leaves that file alone; a device
+    /// (`/dev/null`) is opened as it is; a symbolic link is still refused.
     Replace,
     /// Append to it (the history file).
     Append,
@@ -23,6 +25,19 @@ pub enum Existing {
 /// is set to 0600 too), O_NOFOLLOW so a planted symbolic link is refused, O_EXCL unless
 /// `existing` says otherwise. Errors are the system's, turned into a sentence by [`explain`].
 pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
+    if existing == Existing::Replace {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            Ok(m) if m.is_file() => {
+                // Truncating would rewrite every other name of the inode (a hard link).
+                std::fs::remove_file(path)?;
+                return open(path, Existing::Refuse);
+            }
+            _ => {}
+        }
+    }
     let mut o = OpenOptions::new();
     o.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
     match existing {
@@ -45,10 +60,53 @@ pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
     Ok(f)
 }
 
+/// Checks, writing nothing, that [`open`] with `existing` would accept `path` as one of a set
+/// of files written together (`--write-certs`, `--write-maildir`, `man --dir`): a missing file
+/// is fine; a symbolic link, a directory or an existing file without `--force` is refused with
+/// the error `open` would give, and so is anything but a regular file (a device or a FIFO has
+/// no place among them). Check every file first, then write: a refusal leaves nothing written.
+pub fn check(path: &Path, existing: Existing) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        Err(io::Error::from_raw_os_error(libc::ELOOP))
+    } else if meta.is_dir() {
+        Err(io::Error::from_raw_os_error(libc::EISDIR))
+    } else if existing == Existing::Refuse {
+        Err(io::Error::from(io::ErrorKind::AlreadyExists))
+    } else if !meta.is_file() {
+        Err(io::Error::other("not a regular file"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks, writing nothing, that [`create_dir`] would accept `path`: missing, or a real
+/// directory (not a symbolic link) of this user's.
+pub fn check_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(io::Error::other(
+            "not a directory of this user's (a symbolic link, or someone else's)",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a private directory (0700) and its parents; an existing directory is accepted only
 /// when it is a real directory (not a symbolic link) owned by this user.
 pub fn create_dir(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -58,15 +116,13 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
     }
-    let meta = std::fs::symlink_metadata(path)?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    if !meta.is_dir() || meta.uid() != uid {
-        return Err(io::Error::other(
-            "not a directory of this user's (a symbolic link, or someone else's)",
-        ));
-    }
-    Ok(())
+    std::fs::symlink_metadata(path)?;
+    check_dir(path)
+}
+
+/// Whether `path` itself (not what a link points to) is a directory.
+pub fn is_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// One line for a person: what went wrong with `path`, and what to do about it.
@@ -78,6 +134,10 @@ pub fn explain(path: &Path, e: &io::Error) -> String {
         || (e.kind() == io::ErrorKind::AlreadyExists && is_link())
     {
         format!("{p} is a symbolic link: popscope does not write through one")
+    } else if e.raw_os_error() == Some(libc::EISDIR)
+        || (e.kind() == io::ErrorKind::AlreadyExists && is_dir(path))
+    {
+        format!("{p} is a directory: give a file name")
     } else if e.kind() == io::ErrorKind::AlreadyExists {
         format!("{p} exists: popscope does not overwrite files (add --force to replace it)")
     } else {
@@ -89,6 +149,7 @@ pub fn explain(path: &Path, e: &io::Error) -> String {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::os::unix::fs::FileTypeExt;
 
     fn scratch(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("popscope-pf-{}-{name}", std::process::id()));
@@ -132,6 +193,87 @@ mod tests {
         }
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replacing_a_hard_link_leaves_the_other_name_alone() {
+        let d = scratch("hard");
+        let other = d.join("other");
+        std::fs::write(&other, b"precious").unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let p = d.join("out");
+        std::fs::hard_link(&other, &p).unwrap();
+        open(&p, Existing::Replace)
+            .unwrap()
+            .write_all(b"new")
+            .unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&other), 0o644);
+        assert_eq!(mode(&p), 0o600);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_directory_is_called_a_directory() {
+        let d = scratch("isdir");
+        for how in [Existing::Refuse, Existing::Replace, Existing::Append] {
+            let e = open(&d, how).unwrap_err();
+            let line = explain(&d, &e);
+            assert!(
+                line.ends_with("is a directory: give a file name"),
+                "{how:?}: {line}"
+            );
+        }
+        assert!(d.is_dir());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn check_refuses_what_open_would_and_writes_nothing() {
+        let d = scratch("check");
+        let missing = d.join("missing");
+        let file = d.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        for how in [Existing::Refuse, Existing::Replace] {
+            check(&missing, how).unwrap();
+            assert!(!missing.exists());
+            let e = check(&link, how).unwrap_err();
+            assert!(explain(&link, &e).contains("symbolic link"), "{how:?}: {e}");
+            let e = check(&d, how).unwrap_err();
+            assert!(explain(&d, &e).contains("is a directory"), "{how:?}: {e}");
+            let e = check(Path::new("/dev/null"), how).unwrap_err();
+            assert!(
+                explain(Path::new("/dev/null"), &e).contains("/dev/null"),
+                "{e}"
+            );
+        }
+        let e = check(&file, Existing::Refuse).unwrap_err();
+        assert!(explain(&file, &e).contains("--force"), "{e}");
+        check(&file, Existing::Replace).unwrap();
+        check_dir(&d).unwrap();
+        check_dir(&missing).unwrap();
+        let dlink = d.join("dlink");
+        std::os::unix::fs::symlink(&d, &dlink).unwrap();
+        assert!(check_dir(&dlink).is_err());
+        assert!(check_dir(&file).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replacing_a_device_opens_it_without_unlinking() {
+        let p = Path::new("/dev/null");
+        open(p, Existing::Replace).unwrap().write_all(b"x").unwrap();
+        assert!(
+            std::fs::symlink_metadata(p)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     #[test]

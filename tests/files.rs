@@ -216,6 +216,81 @@ fn write_certs_makes_private_keys_and_refuses_links_and_existing_files() {
     assert_eq!(o.status.code(), Some(0));
 }
 
+/// A refused target leaves nothing written: `--write-certs` into a folder holding one of its
+/// files, `--write-maildir` with one message planted as a link, even with `--force`.
+#[test]
+fn a_refused_file_among_several_leaves_none_written() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("certs");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("client.pem"), "mine").unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&["serve", "--write-certs", &dir.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    let line = stderr_line(&o);
+    assert!(
+        line.contains("client.pem") && line.contains("--force"),
+        "{line}"
+    );
+    assert_eq!(entries(&dir), vec![dir.join("client.pem")]);
+
+    // A link among them, with --force: refused before anything is written.
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(dir.join("client.pem")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&victim, dir.join("server.pem")).unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&[
+        "serve",
+        "--write-certs",
+        &dir.display().to_string(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("symbolic link"));
+    assert_eq!(entries(&dir), vec![dir.join("server.pem")]);
+
+    let maildir = tmp.path().join("Maildir");
+    let m = maildir.display().to_string();
+    assert_eq!(
+        popscope(&["serve", "--write-maildir", &m]).status.code(),
+        Some(0)
+    );
+    let mut files = entries(&maildir.join("cur"));
+    files.sort();
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_default())
+        .collect();
+    for f in &files {
+        std::fs::write(f, "edited").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let last = files.last().unwrap_or_else(|| panic!("no messages"));
+    std::fs::remove_file(last).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&victim, last).unwrap_or_else(|e| panic!("{e}"));
+    let o = popscope(&["serve", "--write-maildir", &m, "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("symbolic link"));
+    for f in &files[..files.len() - 1] {
+        assert_eq!(std::fs::read_to_string(f).unwrap_or_default(), "edited");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap_or_default(),
+        "precious"
+    );
+    // With the link gone, --force writes them all again.
+    std::fs::remove_file(last).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        popscope(&["serve", "--write-maildir", &m, "--force"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let after: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_default())
+        .collect();
+    assert_eq!(after, before);
+}
+
 /// `--record` against the demo server: a new file is 0600, an existing one is kept unless
 /// `--force`, a link is never followed, and a write error (a full device) exits 2 in one line
 /// after the report.
@@ -411,4 +486,114 @@ fn save_bang_asks_to_replace() {
         vec![Action::SaveReplace("a.txt".into())]
     );
     assert!(run(":save!").is_empty());
+}
+
+/// A history file that is a symbolic link is not written through, and the UI says so once, in
+/// its message line; the next command is neither written nor announced again.
+#[test]
+fn a_symlinked_history_is_said_once_in_the_ui() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use popscope::tui::app::App;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap_or_else(|e| panic!("{e}"));
+    let history = tmp.path().join("history");
+    std::os::unix::fs::symlink(&victim, &history).unwrap_or_else(|e| panic!("{e}"));
+    let theme = popscope::tui::Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new("pop3://x".into(), theme, popscope::tui::keys::defaults());
+    app.history_file = Some(history.clone());
+    let run = |app: &mut App, line: &str| {
+        for c in line.chars() {
+            app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    };
+    run(&mut app, "NOOP");
+    let want = format!(
+        "history not saved: {} is a symbolic link",
+        history.display()
+    );
+    assert_eq!(app.message, Some((want, true)));
+    app.message = None;
+    run(&mut app, "STAT");
+    assert_eq!(app.message, None);
+    assert_eq!(app.line.history, ["NOOP", "STAT"]);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap_or_default(),
+        "precious\n"
+    );
+}
+
+/// `export R -o R --force` and `import X -o X --force` would replace their own input: refused
+/// in one line, exit 2, the input unchanged, under its own name or a hard link to it.
+#[test]
+fn an_output_that_is_the_input_is_refused_even_with_force() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rec = tmp.path().join("new.jsonl");
+    let lines = [
+        serde_json::json!({"type":"header","format":1,"popscope":"0.1.0","target":"pop3://x","started":0.0,"secrets":"masked"}),
+        serde_json::json!({"type":"data","t":0.001,"dir":"server","text":"+OK ready\r\n"}),
+        serde_json::json!({"type":"data","t":0.002,"dir":"client","text":"QUIT\r\n"}),
+        serde_json::json!({"type":"data","t":0.003,"dir":"server","text":"+OK bye\r\n"}),
+    ];
+    let body: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(&rec, &body).unwrap_or_else(|e| panic!("{e}"));
+    let r = rec.display().to_string();
+    let twin = tmp.path().join("twin.jsonl");
+    std::fs::hard_link(&rec, &twin).unwrap_or_else(|e| panic!("{e}"));
+    let t = twin.display().to_string();
+    for args in [
+        vec!["export", &r, "--to", "text", "-o", &r, "--force"],
+        vec!["export", &r, "--to", "bundle", "-o", &t, "--force"],
+        vec!["import", "--from", "curl", &r, "-o", &r, "--force"],
+    ] {
+        let o = popscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr_line(&o).contains("is the input"), "{args:?}");
+        assert_eq!(
+            std::fs::read_to_string(&rec).unwrap_or_default(),
+            body,
+            "{args:?}"
+        );
+    }
+    // Another file is fine.
+    let out = tmp.path().join("out.txt");
+    let o = popscope(&["export", &r, "-o", &out.display().to_string()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("QUIT")
+    );
+}
+
+/// An unknown key in config.toml (`thme` for `theme`) is one line naming the file, the line
+/// and the key, exit 2, before anything else happens.
+#[test]
+fn an_unknown_config_key_is_an_error_naming_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = tmp.path().join("popscope");
+    std::fs::create_dir_all(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        cfg.join("config.toml"),
+        "confirm_dele = false\n\nthme = \"light\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .arg("pop3://127.0.0.1:1")
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr_line(&o);
+    assert!(
+        err.contains("popscope/config.toml:3: 'thme': no such setting"),
+        "{err}"
+    );
 }

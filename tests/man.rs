@@ -117,3 +117,37 @@ fn every_argument_of_every_subcommand_has_help_text() {
     walk(&popscope::cli::Cli::command(), "popscope", &mut blank);
     assert!(blank.is_empty(), "arguments without help: {blank:?}");
 }
+
+/// `man --dir D --force` with one page planted as a link: refused in one line, and no page
+/// written (not even the ones before it); an existing page without --force: the same.
+#[test]
+fn a_refused_page_leaves_every_page_unwritten() {
+    let dir = scratch("refused");
+    std::fs::create_dir_all(&dir).unwrap();
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("popscope-send.1")).unwrap();
+    let o = popscope(&["man", "--dir", dir.to_str().unwrap(), "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("popscope-send.1") && err.contains("symbolic link"),
+        "{err}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["popscope-send.1", "victim"]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+
+    std::fs::remove_file(dir.join("popscope-send.1")).unwrap();
+    std::fs::write(dir.join("popscope-send.1"), "mine").unwrap();
+    let o = popscope(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert!(!dir.join("popscope.1").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -95,6 +95,32 @@ impl Output {
     }
 }
 
+/// Refuses an output file that is the input itself (the same device and inode, under any
+/// name or link): `--force` would replace what is being read. Checked before anything is
+/// opened for writing.
+fn not_the_input(output: Option<&Path>, input: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(out) = output else {
+        return Ok(());
+    };
+    let read = if input.as_os_str() == "-" {
+        Path::new("/dev/stdin")
+    } else {
+        input
+    };
+    match (std::fs::metadata(out), std::fs::metadata(read)) {
+        (Ok(o), Ok(i)) if o.is_file() && o.dev() == i.dev() && o.ino() == i.ino() => {
+            let shown = |p: &Path| crate::sanitize::display(p.as_os_str().as_encoded_bytes(), 200);
+            Err(CliError::usage(format!(
+                "{} is the input {}: popscope does not write over what it reads (choose another -o)",
+                shown(out),
+                shown(input)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn plural(n: usize, one: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -104,6 +130,7 @@ fn plural(n: usize, one: &str) -> String {
 }
 
 pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
+    not_the_input(args.output.as_deref(), &args.file)?;
     let path = args.file.display().to_string();
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
@@ -134,6 +161,7 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
 }
 
 pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
+    not_the_input(args.output.as_deref(), &args.file)?;
     let path = args.file.display().to_string();
     let cannot = |e: std::io::Error| CliError::usage(format!("cannot read {path}: {e}"));
     let mut input = source::open(&args.file).map_err(cannot)?;

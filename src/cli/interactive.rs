@@ -31,7 +31,28 @@ fn config_value(key: &str) -> Result<Option<toml::Value>, CliError> {
     };
     let doc = tui::theme::parse_toml(&text)
         .map_err(|e| CliError::usage(format!("{}:{e}", path.display())))?;
+    if let Some(unknown) = doc.keys().find(|k| !CONFIG_KEYS.contains(&k.as_str())) {
+        return Err(CliError::usage(format!(
+            "{}:{}: '{}': no such setting (config.toml knows {})",
+            path.display(),
+            key_line(&text, unknown),
+            crate::sanitize::display(unknown.as_bytes(), 60),
+            CONFIG_KEYS.join(", ")
+        )));
+    }
     Ok(doc.get(key).cloned())
+}
+
+/// The settings config.toml may hold; any other key is a mistake worth a word (`thme`).
+const CONFIG_KEYS: [&str; 2] = ["theme", "confirm_dele"];
+
+/// The line (from 1) where the top-level `key` of a TOML document is written.
+fn key_line(text: &str, key: &str) -> usize {
+    let spans: std::collections::BTreeMap<toml::Spanned<String>, toml::Value> =
+        toml::from_str(text).unwrap_or_default();
+    spans.keys().find(|k| k.get_ref() == key).map_or(1, |k| {
+        text[..k.span().start.min(text.len())].matches('\n').count() + 1
+    })
 }
 
 /// `confirm_dele = false` in config.toml turns the DELE confirmation off.
@@ -160,4 +181,17 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         .map(|()| exit::OK)
         .map_err(|e| CliError::usage(format!("terminal: {e}")));
     super::connect::finish_record(record.as_ref(), ran)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_line;
+
+    #[test]
+    fn a_key_is_found_on_its_line() {
+        let text = "# settings\ntheme = \"light\"\n\n thme = 1\n[ui]\nx = 2\n";
+        assert_eq!(key_line(text, "theme"), 2);
+        assert_eq!(key_line(text, "thme"), 4);
+        assert_eq!(key_line(text, "ui"), 5);
+    }
 }

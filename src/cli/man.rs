@@ -57,7 +57,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 const FILES: &[(&str, &str)] = &[
     (
         "$XDG_CONFIG_HOME/popscope/config.toml",
-        "Settings: theme = \"light\", confirm_dele = false. A broken file is an error naming its line.",
+        "Settings: theme = \"light\", confirm_dele = false. A broken file, or a key it does not know, is an error naming its line.",
     ),
     (
         "$XDG_CONFIG_HOME/popscope/keys.toml",
@@ -153,15 +153,23 @@ fn write_all(top: &clap::Command, dir: &Path, force: bool) -> Result<u8, CliErro
     } else {
         Existing::Refuse
     };
-    private_file::create_dir(dir).map_err(|e| CliError::usage(private_file::explain(dir, &e)))?;
+    let refused = |p: &Path, e: std::io::Error| CliError::usage(private_file::explain(p, &e));
     let mut pages = vec![("popscope".to_owned(), top)];
     pages.extend(visible(top).map(|s| (page_name(s), s)));
+    // Every page is rendered and its file checked before any is written: a refusal writes none.
+    let mut out = Vec::new();
     for (name, cmd) in pages {
-        let path = dir.join(format!("{name}.1"));
-        let bytes = page(cmd, top)?;
+        out.push((dir.join(format!("{name}.1")), page(cmd, top)?));
+    }
+    private_file::check_dir(dir).map_err(|e| refused(dir, e))?;
+    for (path, _) in &out {
+        private_file::check(path, existing).map_err(|e| refused(path, e))?;
+    }
+    private_file::create_dir(dir).map_err(|e| refused(dir, e))?;
+    for (path, bytes) in out {
         private_file::open(&path, existing)
             .and_then(|mut f| f.write_all(&bytes).and_then(|_| f.sync_all()))
-            .map_err(|e| CliError::usage(private_file::explain(&path, &e)))?;
+            .map_err(|e| refused(&path, e))?;
     }
     Ok(exit::OK)
 }

@@ -58,12 +58,28 @@ fn write_pem(path: &Path, pem: &[u8], existing: Existing) -> std::io::Result<()>
     f.sync_all().map_err(named)
 }
 
+/// The files [`make`] writes into its folder.
+const NAMES: [&str; 5] = [
+    "ca.pem",
+    "client.pem",
+    "client-key.pem",
+    "server.pem",
+    "server-key.pem",
+];
+
 /// Makes the certificates and writes them into `dir` (created 0700 if missing; an existing
 /// one must be a real folder of this user's). `existing` says what to do with files already
 /// there: the demo's fresh folder has none, `--write-certs` refuses them unless `--force`.
 pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<Certs> {
-    private_file::create_dir(dir)
-        .map_err(|e| std::io::Error::new(e.kind(), private_file::explain(dir, &e)))?;
+    let named =
+        |p: &Path, e: std::io::Error| std::io::Error::new(e.kind(), private_file::explain(p, &e));
+    // Every file is checked before any is written: a refusal leaves the folder as it was.
+    private_file::check_dir(dir).map_err(|e| named(dir, e))?;
+    for name in NAMES {
+        let p = dir.join(name);
+        private_file::check(&p, existing).map_err(|e| named(&p, e))?;
+    }
+    private_file::create_dir(dir).map_err(|e| named(dir, e))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -100,9 +116,9 @@ pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<
 
     let files = CertFiles {
         dir: dir.to_path_buf(),
-        ca: dir.join("ca.pem"),
-        client_cert: dir.join("client.pem"),
-        client_key: dir.join("client-key.pem"),
+        ca: dir.join(NAMES[0]),
+        client_cert: dir.join(NAMES[1]),
+        client_key: dir.join(NAMES[2]),
     };
     write_pem(&files.ca, ca.pem().as_bytes(), existing)?;
     write_pem(&files.client_cert, client_cert.pem().as_bytes(), existing)?;
@@ -113,12 +129,12 @@ pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<
     )?;
     // The server's own pair too, so another server (Dovecot in the tests) can use it.
     write_pem(
-        &dir.join("server.pem"),
+        &dir.join(NAMES[3]),
         format!("{}{}", server_cert.pem(), ca.pem()).as_bytes(),
         existing,
     )?;
     write_pem(
-        &dir.join("server-key.pem"),
+        &dir.join(NAMES[4]),
         server_key.serialize_pem().as_bytes(),
         existing,
     )?;

@@ -242,24 +242,38 @@ pub fn write_maildir(
     dir: &std::path::Path,
     existing: crate::private_file::Existing,
 ) -> std::io::Result<()> {
-    use crate::private_file::{create_dir, explain, open};
+    use crate::private_file::{check, check_dir, create_dir, explain, open};
     use std::io::Write;
     let named = |p: &std::path::Path| {
         let p = p.to_path_buf();
         move |e: std::io::Error| std::io::Error::new(e.kind(), explain(&p, &e))
     };
+    let sample = maildrop::sample();
+    let path = |i: usize| {
+        dir.join("cur").join(format!(
+            "{}.popscope{}.localhost:2,S",
+            1_700_000_000 + i,
+            i + 1
+        ))
+    };
+    // Every folder and file is checked before anything is written: a refusal writes nothing.
+    check_dir(dir).map_err(named(dir))?;
+    for sub in ["cur", "new", "tmp"] {
+        let d = dir.join(sub);
+        check_dir(&d).map_err(named(&d))?;
+    }
+    for i in 0..sample.len() {
+        let p = path(i);
+        check(&p, existing).map_err(named(&p))?;
+    }
     for sub in ["cur", "new", "tmp"] {
         let d = dir.join(sub);
         create_dir(&d).map_err(named(&d))?;
     }
-    for (i, m) in maildrop::sample().iter().enumerate() {
+    for (i, m) in sample.iter().enumerate() {
         // Maildir files conventionally use LF line ends; the server adds the CR back.
         let lf: Vec<u8> = m.data.iter().copied().filter(|&b| b != b'\r').collect();
-        let path = dir.join("cur").join(format!(
-            "{}.popscope{}.localhost:2,S",
-            1_700_000_000 + i,
-            i + 1
-        ));
+        let path = path(i);
         let mut f = open(&path, existing).map_err(named(&path))?;
         f.write_all(&lf).map_err(named(&path))?;
         f.sync_all().map_err(named(&path))?;

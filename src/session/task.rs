@@ -384,7 +384,7 @@ fn write_transcript(
     };
     let fail = |e: std::io::Error| {
         let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-        if e.kind() == std::io::ErrorKind::AlreadyExists && !link {
+        if e.kind() == std::io::ErrorKind::AlreadyExists && !link && !private_file::is_dir(path) {
             let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
             format!("cannot save: {p} exists (:save! {p} replaces it)")
         } else {
@@ -441,6 +441,11 @@ mod tests {
             assert!(e.contains("symbolic link"), "{e}");
         }
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+        for replace in [false, true] {
+            let e = write_transcript(b"x", d.path(), replace).unwrap_err();
+            assert!(e.contains("is a directory") && !e.contains(":save!"), "{e}");
+        }
 
         if std::path::Path::new("/dev/full").exists() {
             let e = write_transcript(b"x", std::path::Path::new("/dev/full"), true).unwrap_err();

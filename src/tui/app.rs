@@ -796,8 +796,12 @@ impl App {
             if self.line.history.len() > 1000 {
                 self.line.history.remove(0);
             }
-            if let Some(path) = &self.history_file {
-                super::history::append(path, &kept);
+            if let Some(path) = &self.history_file
+                && let Err(why) = super::history::append(path, &kept)
+            {
+                // Said once: the rest of the session goes without a history file.
+                self.message = Some((why, true));
+                self.history_file = None;
             }
         }
     }

@@ -23,8 +23,15 @@ pub fn default_path() -> Option<PathBuf> {
 /// At most this much of the end of the file is read (1,000 lines of commands fit many times).
 const MAX_LOAD: u64 = 4 << 20;
 
-/// The last 1,000 lines; nothing when the file is missing, a symbolic link or not a file.
+/// The last 1,000 lines; nothing when the file is missing, a symbolic link or not a file, or
+/// its folder is a symbolic link or someone else's.
 pub fn load(path: &Path) -> Vec<String> {
+    if path
+        .parent()
+        .is_some_and(|d| private_file::check_dir(d).is_err())
+    {
+        return Vec::new();
+    }
     let Ok(mut f) = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -58,18 +65,27 @@ pub fn load(path: &Path) -> Vec<String> {
     lines.into_iter().skip(skip).map(str::to_owned).collect()
 }
 
-/// Appends one line (best effort): the folder is made 0700 if missing, the file 0600.
-pub fn append(path: &Path, line: &str) {
+/// Appends one line (best effort): the folder is made 0700 if missing, the file 0600. A
+/// folder or file that is a symbolic link (or not a regular file, or not writable) is left
+/// alone and the answer is one line for the UI ("history not saved: PATH is a symbolic
+/// link"), to be said once: the session goes on without a history file.
+pub fn append(path: &Path, line: &str) -> Result<(), String> {
+    let why = |p: &Path, e: &std::io::Error| {
+        let link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+        if link {
+            let shown = crate::sanitize::display(p.as_os_str().as_encoded_bytes(), 200);
+            format!("history not saved: {shown} is a symbolic link")
+        } else {
+            format!("history not saved: {}", private_file::explain(p, e))
+        }
+    };
     if let Some(dir) = path.parent() {
-        let _ = private_file::create_dir(dir);
+        private_file::create_dir(dir).map_err(|e| why(dir, &e))?;
     }
     // Not a regular file (a FIFO would block the UI on every command): not ours to write.
-    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
-        return;
-    }
-    if let Ok(mut f) = private_file::open(path, Existing::Append) {
-        let _ = writeln!(f, "{line}");
-    }
+    private_file::check(path, Existing::Append).map_err(|e| why(path, &e))?;
+    let mut f = private_file::open(path, Existing::Append).map_err(|e| why(path, &e))?;
+    writeln!(f, "{line}").map_err(|e| why(path, &e))
 }
 
 #[cfg(test)]
@@ -84,8 +100,8 @@ mod tests {
     fn a_new_history_and_its_folder_are_private() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("data/popscope/history");
-        append(&p, "CAPA");
-        append(&p, "STAT");
+        append(&p, "CAPA").unwrap();
+        append(&p, "STAT").unwrap();
         assert_eq!(mode(&p), 0o600);
         assert_eq!(mode(p.parent().unwrap()), 0o700);
         assert_eq!(load(&p), ["CAPA", "STAT"]);
@@ -100,7 +116,7 @@ mod tests {
         assert_eq!(load(&p), ["LIST"]);
         assert_eq!(mode(&p), 0o600);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        append(&p, "UIDL");
+        append(&p, "UIDL").unwrap();
         assert_eq!(mode(&p), 0o600);
         // Appended, never truncated.
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "LIST\nUIDL\n");
@@ -114,10 +130,35 @@ mod tests {
         std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
         let p = d.path().join("history");
         std::os::unix::fs::symlink(&victim, &p).unwrap();
-        append(&p, "RETR 1");
+        let e = append(&p, "RETR 1").unwrap_err();
+        assert_eq!(
+            e,
+            format!("history not saved: {} is a symbolic link", p.display())
+        );
         assert!(load(&p).is_empty());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         assert_eq!(mode(&victim), 0o644);
+    }
+
+    #[test]
+    fn a_history_folder_that_is_a_symlink_is_neither_written_nor_read() {
+        let d = tempfile::tempdir().unwrap();
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("history"), "LIST\n").unwrap();
+        let dir = d.path().join("popscope");
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        let p = dir.join("history");
+        let e = append(&p, "RETR 1").unwrap_err();
+        assert_eq!(
+            e,
+            format!("history not saved: {} is a symbolic link", dir.display())
+        );
+        assert!(load(&p).is_empty());
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.join("history")).unwrap(),
+            "LIST\n"
+        );
     }
 
     #[test]
@@ -128,7 +169,11 @@ mod tests {
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let start = std::time::Instant::now();
-        append(&p, "NOOP");
+        assert!(
+            append(&p, "NOOP")
+                .unwrap_err()
+                .contains("not a regular file")
+        );
         assert!(load(&p).is_empty());
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
