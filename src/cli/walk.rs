@@ -317,8 +317,9 @@ impl Walker {
         }
         if count > WALK_MAX_MESSAGES || skipped > 0 {
             self.result.notes.push(format!(
-                "the walk retrieved {} of {count} messages (RETR up to {} KiB each and {} MiB in all, {} messages at most; the rest by TOP n 0 or not at all)",
+                "the walk retrieved {} of {} (RETR up to {} KiB each and {} MiB in all, {} messages at most; the rest by TOP n 0 or not at all)",
                 count.min(WALK_MAX_MESSAGES) - skipped,
+                crate::protocol::plural(count, "message"),
                 RETR_MAX_MESSAGE >> 10,
                 RETR_BUDGET >> 20,
                 WALK_MAX_MESSAGES
