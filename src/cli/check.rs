@@ -235,14 +235,19 @@ fn compare(
             "STLS is NOT offered on the plain port".into()
         });
         let caps = p.caps.auth.as_ref();
-        let cleartext: Vec<&str> = ["USER", "SASL"]
-            .into_iter()
-            .filter(|t| {
-                caps.is_some_and(|c| {
-                    c.has(t) && (*t != "SASL" || c.has_sasl("PLAIN") || c.has_sasl("LOGIN"))
-                })
+        // Only what sends the password itself: challenge-response (APOP, CRAM-MD5) is not.
+        let cleartext: Vec<&str> = caps
+            .map(|c| {
+                [
+                    ("USER", c.has("USER")),
+                    ("SASL PLAIN", c.has_sasl("PLAIN")),
+                    ("SASL LOGIN", c.has_sasl("LOGIN")),
+                ]
+                .into_iter()
+                .filter_map(|(name, offered)| offered.then_some(name))
+                .collect()
             })
-            .collect();
+            .unwrap_or_default();
         if p.logged_in {
             out.push(match p.login {
                 LoginAttempt::Sent(m) => match report::login_method(m) {

@@ -327,7 +327,7 @@ fn no_login_line(r: &WalkResult) -> Option<String> {
         LoginAttempt::NoCredentials => {
             "(no login: give --user and a password to walk TRANSACTION too)".into()
         }
-        LoginAttempt::Withheld => "(no login, on purpose: the host offers TLS, so --user's credentials were not sent on this unencrypted connection; --allow-plaintext-login logs in anyway)".into(),
+        LoginAttempt::Withheld => "(no login, on purpose: the host offers TLS, so the credentials of --user were kept off this unencrypted connection)".into(),
         LoginAttempt::Sent(m) => format!(
             "(the login with {} did not succeed: TRANSACTION was not walked)",
             login_method(m).0
