@@ -522,3 +522,117 @@ fn quirk_completion_offers_the_quirk_names_not_file_names() {
     assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
     assert!(err(&o).contains("unstuffed-dots"), "{}", err(&o));
 }
+
+/// A plain-only host in practice: CAPA offers STLS and CRAM-MD5, STLS is refused, and the
+/// CRAM-MD5 response (any single word) is accepted.
+fn stls_refused(cmd: &str) -> Vec<u8> {
+    let word = cmd
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    match word.as_str() {
+        "CAPA" => b"+OK\r\nUSER\r\nSTLS\r\nSASL CRAM-MD5\r\n.\r\n".to_vec(),
+        "STLS" => b"-ERR TLS is broken today\r\n".to_vec(),
+        "AUTH" => b"+ PDEyMzQ1QGhvc3Q+\r\n".to_vec(),
+        _ if !cmd.contains(' ') && cmd.len() > 20 => b"+OK welcome\r\n".to_vec(),
+        _ => mailbox(cmd),
+    }
+}
+
+fn check_bare(port: u16, args: &[&str]) -> Output {
+    let host = format!("127.0.0.1:{port}");
+    std::process::Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_popscope"), "check", &host])
+        .args(["--tls-port", "1", "--passive", "--timeout", "5"])
+        .args(["--user", "demo", "--password-env", "PW"])
+        .args(args)
+        .env("PW", "demo")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bare_host_json_lists_every_leg_and_the_comparison_when_one_answers() {
+    let (port, _log) = fake(stls_refused);
+    let o = check_bare(port, &["--json"]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", err(&o));
+    let v = common::json(&o);
+    let legs: Vec<(String, serde_json::Value)> = v["transports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["transport"].as_str().unwrap_or("?").to_owned(),
+                t["error"].clone(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = legs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["plain", "stls", "implicit-tls"], "{v:#}");
+    assert!(legs[0].1.is_null(), "{v:#}");
+    assert!(
+        legs[1].1.as_str().unwrap_or_default().contains("STLS"),
+        "{v:#}"
+    );
+    assert!(
+        legs[2].1.as_str().unwrap_or_default().contains("refused"),
+        "{v:#}"
+    );
+    let cmp = v["comparison"].to_string();
+    assert!(cmp.contains("STLS is offered on the plain port"), "{v:#}");
+    // A host offering nothing but plain POP3: still the host report, with its one leg.
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let o = popscope(&[
+        "check",
+        &format!("127.0.0.1:{}", s.port()),
+        "--tls-port",
+        "1",
+        "--passive",
+        "--json",
+    ]);
+    let v = common::json(&o);
+    let names: Vec<&str> = v["transports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["transport"].as_str())
+        .collect();
+    assert_eq!(names, vec!["plain", "implicit-tls"], "{v:#}");
+    let cmp = v["comparison"].to_string();
+    assert!(cmp.contains("STLS is NOT offered"), "{v:#}");
+    // Named as offered: the mechanisms that send the password itself, and only those.
+    assert!(
+        cmp.contains("cleartext passwords are offered before TLS (USER, SASL PLAIN, SASL LOGIN)"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn a_bare_host_text_says_why_the_plain_leg_did_not_log_in_and_which_login_was_accepted() {
+    let (port, _log) = fake(stls_refused);
+    let o = check_bare(port, &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("(no login, on purpose: the host offers TLS") && !out.contains("give --user"),
+        "{out}"
+    );
+    // Allowed: CRAM-MD5 is no cleartext password; USER/PASS is.
+    let o = check_bare(port, &["--allow-plaintext-login", "--login", "cram-md5"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "a login with AUTH CRAM-MD5 was accepted before TLS (not a cleartext password"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("cleartext login"), "{out}");
+    let o = check_bare(port, &["--allow-plaintext-login", "--login", "user"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("a cleartext login (USER/PASS) was accepted before TLS"),
+        "{out}"
+    );
+}

@@ -669,6 +669,49 @@ fn escapes_in_findings_and_the_session_panel_are_shown_not_dropped() {
 }
 
 #[test]
+fn every_panel_escapes_a_server_string_exactly_once() {
+    // ESC, BEL and a right-to-left override in a CAPA line, and in a NOOP reply.
+    let mut app = app_from(
+        "S: +OK ready\nC: CAPA\nS: +OK\nS: IMPLEMENTATION \\x1b]52;c;cHduZWQ=\\x07\u{202E}x\nS: USER\nS: .\nC: NOOP\nS: +OK \\x1b[2J\u{202E}\n",
+    );
+    let once = "\\x1b]52;c;cHduZWQ=\\x07\\u{202E}x";
+    for focus in [Focus::Session, Focus::Findings, Focus::Transcript] {
+        app.focus = focus;
+        let s = text_of(&render(&app, 200, 50));
+        let session: Vec<&str> = s
+            .lines()
+            .filter(|l| l.contains("CAPA: ") && l.contains("IMPLEMENTATION"))
+            .collect();
+        assert!(
+            !session.is_empty() && session.iter().all(|l| l.contains(once)),
+            "the Session panel: {s}"
+        );
+        assert!(
+            s.lines()
+                .any(|l| l.contains("CAPA-012") && l.contains(once)),
+            "the Findings panel: {s}"
+        );
+        assert!(
+            s.contains("S: +OK \\x1b[2J\\u{202E}"),
+            "the Transcript: {s}"
+        );
+        // Never an escaped backslash: nothing here had one.
+        assert!(!s.contains("\\\\"), "escaped twice somewhere: {s}");
+    }
+}
+
+#[test]
+fn the_session_panel_counts_one_message_as_one() {
+    let app = app_from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: STAT\nS: +OK 1 1\n");
+    let s = text_of(&render(&app, 160, 40));
+    assert!(s.contains("maildrop: 1 message, 1 octet"), "{s}");
+    let app =
+        app_from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: STAT\nS: +OK 2 320\n");
+    let s = text_of(&render(&app, 160, 40));
+    assert!(s.contains("maildrop: 2 messages, 320 octets"), "{s}");
+}
+
+#[test]
 fn a_broken_config_toml_is_an_error_naming_the_file_and_line() {
     let dir = std::env::temp_dir().join(format!("popscope-cfg-{}", std::process::id()));
     let cfg = dir.join("popscope");

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::protocol::{Config, Severity};
-use crate::report::{self, LiveRun};
+use crate::report::{self, Leg, LiveRun};
 use crate::transport::{Scheme, Target};
 
 use super::connect::transport_error;
-use super::walk::{self, PlaintextLogin, WalkOptions, WalkResult};
+use super::walk::{self, LoginAttempt, PlaintextLogin, WalkOptions, WalkResult};
 use super::{CheckArgs, CliError, exit, severity_overrides};
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
@@ -80,8 +80,10 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
         PlaintextLogin::Warn { stderr: !args.json }
     };
     let rt = super::runtime()?;
-    let mut runs: Vec<(String, &'static str, WalkResult)> = Vec::new();
+    // Every leg tried, in order: its URL, transport, and walk or the error that stopped it.
+    let mut tried: Vec<(String, &'static str, Result<WalkResult, String>)> = Vec::new();
     let mut comparison = Vec::new();
+    let bare = target.scheme.is_none();
     match target.scheme {
         Some(scheme) => {
             let starttls = args.conn.starttls && scheme == Scheme::Pop3;
@@ -93,7 +95,7 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
                 (Scheme::Pop3, true) => "STLS",
                 (Scheme::Pop3, false) => "plain",
             };
-            runs.push((target.url(scheme), transport, r));
+            tried.push((target.url(scheme), transport, Ok(r)));
         }
         None => {
             // Every transport the host offers: implicit TLS first, so that the plain leg knows
@@ -146,13 +148,14 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
                 (Scheme::Pop3, &target, "STLS", stls),
                 (Scheme::Pop3s, &tls_target, "implicit TLS", Some(implicit)),
             ] {
-                match r {
-                    Some(Ok(r)) => runs.push((t.url(scheme), name, r)),
-                    Some(Err(e)) => comparison.push(format!("{name} on {}: {e}", t.url(scheme))),
-                    None => {}
+                let Some(r) = r else { continue };
+                let url = t.url(scheme);
+                if let Err(e) = &r {
+                    comparison.push(format!("{name} on {url}: {e}"));
                 }
+                tried.push((url, name, r.map_err(|e| e.to_string())));
             }
-            if runs.is_empty() {
+            if tried.iter().all(|(_, _, r)| r.is_err()) {
                 return Err(CliError {
                     code: exit::CONNECT,
                     message: format!(
@@ -164,23 +167,39 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             }
         }
     }
-    let live: Vec<LiveRun<'_>> = runs
+    let live: Vec<LiveRun<'_>> = tried
         .iter()
-        .map(|(url, transport, result)| LiveRun {
-            url: url.clone(),
-            transport,
-            result,
+        .filter_map(|(url, transport, r)| {
+            Some(LiveRun {
+                url: url.clone(),
+                transport,
+                result: r.as_ref().ok()?,
+            })
         })
         .collect();
     if args.json {
-        let s = serde_json::to_string_pretty(&report::live_json(&live, &comparison))
-            .map_err(|e| CliError::usage(e.to_string()))?;
+        let value = match live.as_slice() {
+            [one] if !bare => report::live_json(one),
+            _ => {
+                let legs: Vec<Leg<'_>> = tried
+                    .iter()
+                    .map(|(url, transport, r)| Leg {
+                        url: url.clone(),
+                        transport,
+                        outcome: r.as_ref().map_err(String::clone),
+                    })
+                    .collect();
+                report::host_json(&legs, &comparison)
+            }
+        };
+        let s = serde_json::to_string_pretty(&value).map_err(|e| CliError::usage(e.to_string()))?;
         print(&format!("{s}\n"));
     } else {
         print(&report::live_text(&live, &comparison));
     }
-    let violations = runs.iter().any(|(_, _, r)| {
-        r.findings
+    let violations = live.iter().any(|r| {
+        r.result
+            .findings
             .iter()
             .any(|(_, f)| f.severity == Severity::Violation)
     });
@@ -216,17 +235,33 @@ fn compare(
             "STLS is NOT offered on the plain port".into()
         });
         let caps = p.caps.auth.as_ref();
-        let cleartext: Vec<&str> = ["USER", "SASL"]
-            .into_iter()
-            .filter(|t| {
-                caps.is_some_and(|c| {
-                    c.has(t) && (*t != "SASL" || c.has_sasl("PLAIN") || c.has_sasl("LOGIN"))
-                })
+        // Only what sends the password itself: challenge-response (APOP, CRAM-MD5) is not.
+        let cleartext: Vec<&str> = caps
+            .map(|c| {
+                [
+                    ("USER", c.has("USER")),
+                    ("SASL PLAIN", c.has_sasl("PLAIN")),
+                    ("SASL LOGIN", c.has_sasl("LOGIN")),
+                ]
+                .into_iter()
+                .filter_map(|(name, offered)| offered.then_some(name))
+                .collect()
             })
-            .collect();
+            .unwrap_or_default();
         if p.logged_in {
-            out.push("a cleartext login was accepted before TLS".into());
-        } else if !cleartext.is_empty() {
+            out.push(match p.login {
+                LoginAttempt::Sent(m) => match report::login_method(m) {
+                    (name, true) => format!(
+                        "a cleartext login ({name}) was accepted before TLS: the password went over the network unencrypted"
+                    ),
+                    (name, false) => format!(
+                        "a login with {name} was accepted before TLS (not a cleartext password, but the user name and the exchange went unencrypted)"
+                    ),
+                },
+                _ => "the session reached TRANSACTION before TLS without a login".into(),
+            });
+        }
+        if !cleartext.is_empty() {
             out.push(format!(
                 "cleartext passwords are offered before TLS ({})",
                 cleartext.join(", ")

@@ -11,12 +11,15 @@ pub trait Number: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static 
     fn finite(self) -> bool {
         true
     }
+    /// Whether only whole numbers are taken (a fraction or an exponent is refused as such).
+    const WHOLE: bool = true;
 }
 
 impl Number for u16 {}
 impl Number for u64 {}
 impl Number for usize {}
 impl Number for f64 {
+    const WHOLE: bool = false;
     fn finite(self) -> bool {
         self.is_finite()
     }
@@ -45,6 +48,18 @@ pub fn in_range<T: Number>(
             Err(_) if t.starts_with('-') => Err(format!("must not be negative ({})", range())),
             Err(_) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
                 Err(format!("too large ({})", range()))
+            }
+            // "1.5", "2.0", "1e3": a number, but not written as a whole one.
+            Err(_) if T::WHOLE && t.parse::<f64>().is_ok_and(f64::is_finite) => {
+                let of = if unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {unit}")
+                };
+                Err(format!(
+                    "must be a whole number{of}, without a fraction or exponent ({})",
+                    range()
+                ))
             }
             Err(_) => Err(format!("not a number ({})", range())),
         }
@@ -94,5 +109,33 @@ mod tests {
         assert!(secs("99999999999999999999999").is_err_and(|e| e.starts_with("too large")));
         assert!(port()("0").is_err() && port()("65536").is_err() && port()("995") == Ok(995));
         assert!(session()("0").is_err() && session()("2") == Ok(2));
+    }
+
+    #[test]
+    fn a_fraction_or_exponent_asks_for_a_whole_number() {
+        let secs = timeout_seconds();
+        for bad in ["1.5", "2.0", "1e3", "1e30", "1e-300", " 2.5 "] {
+            let e = secs(bad).err().unwrap_or_default();
+            assert_eq!(
+                e,
+                "must be a whole number of seconds, without a fraction or exponent (give 1 to 86400 seconds)",
+                "{bad}"
+            );
+        }
+        let e = port()("995.5").err().unwrap_or_default();
+        assert!(e.starts_with("must be a whole number, without"), "{e}");
+        // The other messages stay as they were.
+        for (bad, why) in [
+            ("NaN", "not a finite number"),
+            ("inf", "not a finite number"),
+            ("-1.5", "must not be negative"),
+            ("-1", "must not be negative"),
+            ("1e400", "not a number"),
+            ("abc", "not a number"),
+            ("86401", "out of range"),
+        ] {
+            let e = secs(bad).err().unwrap_or_default();
+            assert!(e.starts_with(why), "{bad}: {e}");
+        }
     }
 }

@@ -61,6 +61,19 @@ pub struct WalkOptions {
     pub plaintext_login: PlaintextLogin,
 }
 
+/// Whether, and how, the walk sent the credentials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// No `--user`: nothing to log in with.
+    #[default]
+    NoCredentials,
+    /// Credentials given but kept back on purpose: a plain connection of a host that offers
+    /// TLS ([`PlaintextLogin::Refuse`]).
+    Withheld,
+    /// Sent with this method (`--login auto` resolved to what the server offered).
+    Sent(Method),
+}
+
 /// What the walk found.
 #[derive(Default)]
 pub struct WalkResult {
@@ -71,6 +84,8 @@ pub struct WalkResult {
     pub caps: CapsRecord,
     pub final_state: Option<State>,
     pub logged_in: bool,
+    /// How the main session's login went: the report's words depend on it.
+    pub login: LoginAttempt,
     /// A probe connection that failed (the walk goes on without it).
     pub notes: Vec<String>,
 }
@@ -147,7 +162,14 @@ impl Walker {
         let Some(creds) = self.opts.creds.clone() else {
             return Ok(false);
         };
-        let out = login::login(conn, self.opts.conn.login, &creds).await?;
+        let method = match self.opts.conn.login {
+            Method::Auto => login::choose(conn, &creds),
+            m => m,
+        };
+        if self.result.login == LoginAttempt::NoCredentials {
+            self.result.login = LoginAttempt::Sent(method);
+        }
+        let out = login::login(conn, method, &creds).await?;
         self.stop_if_timed_out(conn, &out, "the login").await;
         if out.challenge.is_some() && !conn.is_closed() {
             let out = conn.sasl_response(out.exchange, b"*").await?;
@@ -193,6 +215,7 @@ impl Walker {
                 self.result.notes.push(format!(
                     "plain leg {url}: walked without logging in, so no credential went in the clear (the host offers {offer}; --allow-plaintext-login logs in anyway)"
                 ));
+                self.result.login = LoginAttempt::Withheld;
                 false
             }
             PlaintextLogin::Refuse { .. } => true,
@@ -294,8 +317,9 @@ impl Walker {
         }
         if count > WALK_MAX_MESSAGES || skipped > 0 {
             self.result.notes.push(format!(
-                "the walk retrieved {} of {count} messages (RETR up to {} KiB each and {} MiB in all, {} messages at most; the rest by TOP n 0 or not at all)",
+                "the walk retrieved {} of {} (RETR up to {} KiB each and {} MiB in all, {} messages at most; the rest by TOP n 0 or not at all)",
                 count.min(WALK_MAX_MESSAGES) - skipped,
+                crate::protocol::plural(count, "message"),
                 RETR_MAX_MESSAGE >> 10,
                 RETR_BUDGET >> 20,
                 WALK_MAX_MESSAGES

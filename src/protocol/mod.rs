@@ -25,3 +25,24 @@ pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};
 pub use session::Session;
 pub use state::{AuthStep, Security, State};
+
+/// A count with its noun: "1 message", "2 messages", "0 octets" (every noun popscope counts
+/// takes an -s).
+pub fn plural(n: impl std::fmt::Display, one: &str) -> String {
+    let n = n.to_string();
+    if n == "1" {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(super::plural(1u64, "message"), "1 message");
+        assert_eq!(super::plural(0usize, "octet"), "0 octets");
+        assert_eq!(super::plural(21u32, "line"), "21 lines");
+    }
+}

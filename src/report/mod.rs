@@ -3,8 +3,10 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::cli::walk::{LoginAttempt, WalkResult};
 use crate::protocol::{Finding, Security, Severity, Transition};
 use crate::sanitize::display;
+use crate::session::login::Method;
 use crate::transcript::replay::{LocatedFinding, Replayed};
 
 /// Counts per severity.
@@ -197,7 +199,7 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
 pub struct LiveRun<'a> {
     pub url: String,
     pub transport: &'a str,
-    pub result: &'a crate::cli::walk::WalkResult,
+    pub result: &'a WalkResult,
 }
 
 /// A transport in the JSON reports, in the vocabulary of `check --transcript`'s `transport`
@@ -246,24 +248,90 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
     })
 }
 
-/// The JSON report of `popscope check URL` (one walk) or `popscope check HOST` (several).
-pub fn live_json(runs: &[LiveRun<'_>], comparison: &[String]) -> Value {
-    let all: Vec<&Finding> = runs
-        .iter()
-        .flat_map(|r| r.result.findings.iter().map(|(_, f)| f))
-        .collect();
-    if let [one] = runs {
-        let mut v = walk_json(one);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("popscope".into(), json!(env!("CARGO_PKG_VERSION")));
-        }
-        return v;
+/// The JSON report of `popscope check URL`: one walk.
+pub fn live_json(run: &LiveRun<'_>) -> Value {
+    let mut v = walk_json(run);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("popscope".into(), json!(env!("CARGO_PKG_VERSION")));
     }
+    v
+}
+
+/// One transport a bare-host check tried: walked, or the error that stopped it.
+pub struct Leg<'a> {
+    pub url: String,
+    pub transport: &'a str,
+    pub outcome: Result<&'a WalkResult, String>,
+}
+
+/// The JSON report of `popscope check HOST`: every transport tried (one that failed with its
+/// `error`, and no findings), and the comparison, however many of them answered.
+pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
+    let all: Vec<&Finding> = legs
+        .iter()
+        .filter_map(|l| l.outcome.as_ref().ok())
+        .flat_map(|r| r.findings.iter().map(|(_, f)| f))
+        .collect();
+    let transports: Vec<Value> = legs
+        .iter()
+        .map(|leg| match &leg.outcome {
+            Ok(result) => {
+                let mut v = walk_json(&LiveRun {
+                    url: leg.url.clone(),
+                    transport: leg.transport,
+                    result,
+                });
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("error".into(), Value::Null);
+                }
+                v
+            }
+            Err(e) => json!({
+                "target": leg.url,
+                "transport": transport_json(leg.transport),
+                "error": e,
+                "summary": Summary::default(),
+                "findings": [],
+                "logged_in": false,
+            }),
+        })
+        .collect();
     json!({
         "popscope": env!("CARGO_PKG_VERSION"),
         "summary": Summary::of(all),
-        "transports": runs.iter().map(walk_json).collect::<Vec<_>>(),
+        "transports": transports,
         "comparison": comparison,
+    })
+}
+
+/// How a login method is named in the reports, and whether it sends the password itself
+/// (USER/PASS, PLAIN, LOGIN) rather than a challenge-response (APOP, CRAM-MD5) or nothing
+/// (EXTERNAL).
+pub fn login_method(m: Method) -> (&'static str, bool) {
+    match m {
+        Method::Auto | Method::User => ("USER/PASS", true),
+        Method::Plain => ("AUTH PLAIN", true),
+        Method::Login => ("AUTH LOGIN", true),
+        Method::Apop => ("APOP", false),
+        Method::CramMd5 => ("AUTH CRAM-MD5", false),
+        Method::External => ("AUTH EXTERNAL", false),
+    }
+}
+
+/// Why a walk stayed out of TRANSACTION, in the text report (None when it logged in).
+fn no_login_line(r: &WalkResult) -> Option<String> {
+    if r.logged_in {
+        return None;
+    }
+    Some(match r.login {
+        LoginAttempt::NoCredentials => {
+            "(no login: give --user and a password to walk TRANSACTION too)".into()
+        }
+        LoginAttempt::Withheld => "(no login, on purpose: the host offers TLS, so the credentials of --user were kept off this unencrypted connection)".into(),
+        LoginAttempt::Sent(m) => format!(
+            "(the login with {} did not succeed: TRANSACTION was not walked)",
+            login_method(m).0
+        ),
     })
 }
 
@@ -296,8 +364,8 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        if !r.logged_in {
-            out.push_str("  (no login: give --user and a password to walk TRANSACTION too)\n");
+        if let Some(why) = no_login_line(r) {
+            out.push_str(&format!("  {why}\n"));
         }
         for n in &r.notes {
             out.push_str(&format!("  note: {n}\n"));
@@ -386,12 +454,59 @@ mod tests {
             ("STLS", "stls"),
             ("plain", "plain"),
         ] {
-            assert_eq!(live_json(&[run(label)], &[])["transport"], json);
-            assert_eq!(
-                live_json(&[run(label), run(label)], &[])["transports"][1]["transport"],
-                json
-            );
+            assert_eq!(live_json(&run(label))["transport"], json);
+            let legs = [Leg {
+                url: "pop3://h".into(),
+                transport: label,
+                outcome: Ok(&result),
+            }];
+            assert_eq!(host_json(&legs, &[])["transports"][0]["transport"], json);
         }
         assert_eq!(json!(Security::ImplicitTls), "implicit-tls");
+    }
+
+    #[test]
+    fn a_host_report_keeps_every_leg_and_the_comparison() {
+        let result = WalkResult::default();
+        let legs = [
+            Leg {
+                url: "pop3://h".into(),
+                transport: "plain",
+                outcome: Ok(&result),
+            },
+            Leg {
+                url: "pop3s://h:1".into(),
+                transport: "implicit TLS",
+                outcome: Err("connection refused".into()),
+            },
+        ];
+        let v = host_json(
+            &legs[..1],
+            &["STLS is NOT offered on the plain port".into()],
+        );
+        assert_eq!(v["transports"].as_array().map(Vec::len), Some(1), "{v}");
+        assert_eq!(v["comparison"][0], "STLS is NOT offered on the plain port");
+        let v = host_json(&legs, &[]);
+        assert_eq!(v["transports"][0]["error"], Value::Null, "{v}");
+        assert_eq!(v["transports"][1]["error"], "connection refused", "{v}");
+        assert_eq!(v["transports"][1]["transport"], "implicit-tls", "{v}");
+        assert!(v["comparison"].is_array(), "{v}");
+    }
+
+    #[test]
+    fn the_no_login_line_says_why() {
+        let mut r = WalkResult::default();
+        assert!(no_login_line(&r).is_some_and(|l| l.contains("give --user")));
+        r.login = LoginAttempt::Withheld;
+        let l = no_login_line(&r).unwrap_or_default();
+        assert!(
+            l.contains("on purpose") && !l.contains("give --user"),
+            "{l}"
+        );
+        r.login = LoginAttempt::Sent(Method::CramMd5);
+        let l = no_login_line(&r).unwrap_or_default();
+        assert!(l.contains("AUTH CRAM-MD5 did not succeed"), "{l}");
+        r.logged_in = true;
+        assert_eq!(no_login_line(&r), None);
     }
 }

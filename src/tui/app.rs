@@ -281,8 +281,10 @@ impl App {
             } => {
                 let at = self.shifted(at);
                 let text = format!(
-                    "… {lines} more unsolicited line{} ({octets} octets): counted, not shown",
-                    if lines == 1 { "" } else { "s" }
+                    "… {} more unsolicited {} ({}): counted, not shown",
+                    lines,
+                    if lines == 1 { "line" } else { "lines" },
+                    crate::protocol::plural(octets, "octet")
                 );
                 match self.transcript.last_mut() {
                     Some(r) if r.tag == Some(HIDDEN) && r.exchange == exchange => r.text = text,
@@ -422,7 +424,10 @@ impl App {
                 let text = if cancel {
                     "*".to_owned()
                 } else {
-                    format!("[SASL response, {octets} octets, redacted]")
+                    format!(
+                        "[SASL response, {}, redacted]",
+                        crate::protocol::plural(octets, "octet")
+                    )
                 };
                 self.push(Row::new(at, RowKind::Client, text, exchange));
             }

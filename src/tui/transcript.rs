@@ -44,11 +44,10 @@ impl Fold {
             String::new()
         };
         format!(
-            "{} {} line{}, {} octets{kept}{state}",
+            "{} {}, {}{kept}{state}",
             if self.expanded { "▾" } else { "▸" },
-            self.total_lines,
-            if self.total_lines == 1 { "" } else { "s" },
-            self.octets
+            crate::protocol::plural(self.total_lines, "line"),
+            crate::protocol::plural(self.octets, "octet")
         )
     }
 }

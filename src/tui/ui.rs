@@ -595,14 +595,18 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
         ("CAPA after login", &caps.trans),
     ] {
         if let Some(c) = c {
-            let text = crate::sanitize::display(c.summary().as_bytes(), PANEL_TEXT);
-            entries.push((k, text, app.theme.server));
+            // Already display text (escaped where CAPA was parsed): escaped once, not twice.
+            entries.push((k, safe(&c.summary()), app.theme.server));
         }
     }
     if let Some((n, o)) = app.summary.stat {
         entries.push((
             "maildrop",
-            format!("{n} messages, {o} octets"),
+            format!(
+                "{}, {}",
+                crate::protocol::plural(n, "message"),
+                crate::protocol::plural(o, "octet")
+            ),
             app.theme.server,
         ));
     }

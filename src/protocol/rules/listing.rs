@@ -13,6 +13,7 @@ use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
 use super::{Checker, MAX_SHAPES, Memory, Severity, server_at};
+use crate::protocol::plural;
 use crate::sanitize::display;
 
 /// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
@@ -186,9 +187,9 @@ pub(crate) fn unstuffed_dot(c: &mut Checker, at: Location, content: &[u8]) {
 
 pub(crate) fn closed_in_body(c: &mut Checker, body: &Body, at: Location) {
     c.report(&r::ML_001, Severity::Violation, at, format!(
-        "The connection closed in the middle of the {} reply ({} lines, no terminating '.'): a multi-line reply ends with a line holding only '.'.",
+        "The connection closed in the middle of the {} reply ({}, no terminating '.'): a multi-line reply ends with a line holding only '.'.",
         body.ex.keyword(),
-        body.lines
+        plural(body.lines, "line")
     ));
 }
 
@@ -205,8 +206,8 @@ pub(crate) fn timeout_in_body(c: &mut Checker, body: &Body, at: Location) {
     } else {
         c.report_once_per_exchange(&r::ML_001, Severity::Warning, at, || {
             format!(
-                "The {k} reply has not ended ({} lines so far, no '.') and the server went quiet.",
-                body.lines
+                "The {k} reply has not ended ({} so far, no '.') and the server went quiet.",
+                plural(body.lines, "line")
             )
         });
     }
@@ -433,7 +434,7 @@ fn listed_number(
         && (u64::from(n) > count)
     {
         c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
-            format!("The {what} listing includes message {n}, beyond the {count} messages the maildrop had when opened: numbers are fixed at login (RFC 1939 §4).")
+            format!("The {what} listing includes message {n}, beyond the {} the maildrop had when opened: numbers are fixed at login (RFC 1939 §4).", plural(count, "message"))
         });
     }
 }
@@ -444,7 +445,7 @@ fn track_size(c: &mut Checker, s: &mut Session, at: Location, n: u32, size: u64)
     };
     match entry.size {
         Some(old) if old != size => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
-            format!("Message {n} was listed with {old} octets earlier and {size} now: message sizes do not change during a session.")
+            format!("Message {n} was listed with {} earlier and {size} now: message sizes do not change during a session.", plural(old, "octet"))
         }),
         _ => entry.size = Some(size),
     }
@@ -555,8 +556,9 @@ fn list_end(c: &mut Checker, s: &mut Session, m: &mut Memory, body: &Body, at: L
         && !s.maildrop.saturated
     {
         c.report(&r::MSG_004, Severity::Violation, at, format!(
-            "LIST has {} lines but the maildrop holds {count} undeleted messages: LIST lists each non-deleted message exactly once.",
-            body.lines
+            "LIST has {} but the maildrop holds {}: LIST lists each non-deleted message exactly once.",
+            plural(body.lines, "line"),
+            plural(count, "undeleted message")
         ));
     }
     let missing_restored: Vec<u32> = m
@@ -587,7 +589,10 @@ fn list_end(c: &mut Checker, s: &mut Session, m: &mut Memory, body: &Body, at: L
             && s.maildrop.deleted().next().is_none()
         {
             c.report_once(&r::MSG_006, Severity::Info, at, || {
-                format!("STAT reports {stat_octets} octets but the LIST sizes add up to {sum}.")
+                format!(
+                    "STAT reports {} but the LIST sizes add up to {sum}.",
+                    plural(stat_octets, "octet")
+                )
             });
         }
     }
@@ -600,7 +605,8 @@ fn retr_end(c: &mut Checker, s: &mut Session, m: &mut Memory, body: &Body, at: L
         && claimed != got
     {
         c.report(&r::MSG_010, Severity::Info, at, format!(
-            "The +OK text claims {claimed} octets and {got} came; only +OK is significant in a RETR reply (RFC 1939 §9), the LIST size is what counts."
+            "The +OK text claims {} and {got} came; only +OK is significant in a RETR reply (RFC 1939 §9), the LIST size is what counts.",
+            plural(claimed, "octet")
         ));
     }
     if let Some(size) = s.maildrop.get(n).and_then(|x| x.size)
@@ -621,7 +627,10 @@ fn retr_end(c: &mut Checker, s: &mut Session, m: &mut Memory, body: &Body, at: L
             rule,
             Severity::Warning,
             at,
-            format!("LIST said message {n} has {size} octets but RETR delivered {got}: {why}."),
+            format!(
+                "LIST said message {n} has {} but RETR delivered {got}: {why}.",
+                plural(size, "octet")
+            ),
         );
     }
     if let Some(entry) = s.maildrop.entry(n) {
@@ -645,8 +654,9 @@ fn top_end(c: &mut Checker, m: &mut Memory, body: &Body, at: Location) {
     let shape = body.message.shape();
     if shape.body_lines > lines {
         c.report(&r::TOP_001, Severity::Violation, at, format!(
-            "TOP {n} {lines} returned {} body lines: TOP returns the headers, the blank line and at most {lines} body lines (RFC 1939 §7).",
-            shape.body_lines
+            "TOP {n} {lines} returned {}: TOP returns the headers, the blank line and at most {} (RFC 1939 §7).",
+            plural(shape.body_lines, "body line"),
+            plural(lines, "body line")
         ));
         return;
     }
@@ -754,7 +764,10 @@ fn message_number(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
             &r::MSG_009,
             Severity::Violation,
             at,
-            format!("{k} {n} was answered +OK but the maildrop holds only {count} messages."),
+            format!(
+                "{k} {n} was answered +OK but the maildrop holds only {}.",
+                plural(count, "message")
+            ),
         );
     } else if s.maildrop.is_deleted(n) {
         c.report(&r::DEL_001, Severity::Violation, at, format!(
@@ -794,27 +807,35 @@ fn stat_reply(c: &mut Checker, s: &Session, m: &mut Memory, at: Location, text: 
         return;
     };
     let changed = s.maildrop.deleted().next().is_some() || !m.restored.is_empty();
+    let counts = plural(count, "message");
     if count != want_count {
         if !m.restored.is_empty() && count < want_count {
             c.report(&r::DEL_002, Severity::Violation, at, format!(
-                "After RSET, STAT counts {count} messages instead of {want_count}: RSET unmarks every deleted message."
+                "After RSET, STAT counts {counts} instead of {want_count}: RSET unmarks every deleted message."
             ));
         } else if changed {
+            let are = if want_count == 1 { "is" } else { "are" };
             c.report(&r::MSG_002, Severity::Violation, at, format!(
-                "STAT counts {count} messages, but {want_count} are not marked deleted: STAT excludes deleted messages and RSET restores them (RFC 1939 §5)."
+                "STAT counts {counts}, but {want_count} {are} not marked deleted: STAT excludes deleted messages and RSET restores them (RFC 1939 §5)."
             ));
         } else if count > want_count {
             c.report(&r::MSG_008, Severity::Warning, at, format!(
-                "STAT now counts {count} messages; the maildrop had {want_count} when opened: new mail should not appear during a session."
+                "STAT now counts {counts}; the maildrop had {want_count} when opened: new mail should not appear during a session."
             ));
         }
     } else if let Some(want) = want_octets
         && want != octets
         && changed
     {
-        c.report(&r::MSG_002, Severity::Warning, at, format!(
-            "STAT reports {octets} octets; with the deleted messages' sizes removed it should be {want}."
-        ));
+        c.report(
+            &r::MSG_002,
+            Severity::Warning,
+            at,
+            format!(
+                "STAT reports {}; with the deleted messages' sizes removed it should be {want}.",
+                plural(octets, "octet")
+            ),
+        );
     }
 }
 
@@ -852,7 +873,10 @@ fn list_one(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, text: &[u
             &r::MSG_005,
             Severity::Violation,
             at,
-            format!("LIST {n} says {size} octets, the full listing said {known}."),
+            format!(
+                "LIST {n} says {}, the full listing said {known}.",
+                plural(size, "octet")
+            ),
         );
     }
 }
@@ -964,6 +988,38 @@ impl MessageScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The messages of a recorded session (the text trace format) after a replay.
+    fn messages(trace: &str) -> Vec<String> {
+        let entries = crate::transcript::text::parse(trace.as_bytes()).unwrap_or_default();
+        crate::transcript::replay(&entries, crate::protocol::Config::default())
+            .findings
+            .into_iter()
+            .map(|f| f.finding.message)
+            .collect()
+    }
+
+    #[test]
+    fn one_message_is_one_message() {
+        let login = "S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+        let m = messages(&format!(
+            "{login}C: STAT\nS: +OK 1 200\nC: LIST\nS: +OK\nS: 1 200\nS: 2 1\nS: .\nC: DELE 1\nS: +OK\nC: STAT\nS: +OK 1 200\nC: LIST 2\nS: +OK 2 3\n"
+        ))
+        .join("\n");
+        assert!(m.contains("STAT counts 1 message, but 0 are"), "{m}");
+        assert!(
+            m.contains("LIST has 2 lines but the maildrop holds 1 undeleted message:"),
+            "{m}"
+        );
+        assert!(m.contains("beyond the 1 message the maildrop"), "{m}");
+        let m = messages(&format!(
+            "{login}C: STAT\nS: +OK 2 200\nC: LIST\nS: +OK\nS: 1 100\nS: 2 100\nS: .\nC: DELE 1\nS: +OK\nC: STAT\nS: +OK 2 100\nC: TOP 2 1\nS: +OK\nS: a: b\nS: \nS: x\nS: y\nS: .\nC: LIST 2\nS: +OK 2 1\n"
+        ))
+        .join("\n");
+        assert!(m.contains("but 1 is not marked deleted"), "{m}");
+        assert!(m.contains("returned 2 body lines: TOP returns the headers, the blank line and at most 1 body line "), "{m}");
+        assert!(m.contains("LIST 2 says 1 octet, the full"), "{m}");
+    }
 
     #[test]
     fn pairs() {

@@ -322,7 +322,11 @@ impl ServerSession {
         let (n, size) = self
             .live()
             .fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.data.len()));
-        self.ok(&format!("maildrop has {n} messages ({size} octets)"))
+        self.ok(&format!(
+            "maildrop has {} ({})",
+            super::plural(n, "message"),
+            super::plural(size, "octet")
+        ))
     }
 
     fn apop(&mut self, cmd: &Command) -> Vec<Output> {
@@ -493,7 +497,7 @@ impl ServerSession {
         };
         let lines: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
         vec![Output::Send(
-            self.block(&format!("{} messages", entries.len()), &lines),
+            self.block(&super::plural(entries.len(), "message"), &lines),
         )]
     }
 
@@ -524,7 +528,7 @@ impl ServerSession {
         let lines = Self::message_lines(&m.data);
         let cut = self.has(Quirk::NoTerminatorClose);
         let mut out = vec![Output::Send(self.block_ending(
-            &format!("{} octets", m.data.len()),
+            &super::plural(m.data.len(), "octet"),
             &lines,
             !cut,
         ))];
@@ -578,6 +582,17 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn one_message_left_is_one_message() {
+        let mut s = server(None, false);
+        s.handle_line(b"USER demo");
+        s.handle_line(b"PASS demo");
+        for n in 1..=3 {
+            assert!(sent(&s.handle_line(format!("DELE {n}").as_bytes())).starts_with("+OK"));
+        }
+        assert!(sent(&s.handle_line(b"LIST")).starts_with("+OK 1 message\r\n"));
     }
 
     #[test]
