@@ -344,7 +344,8 @@ impl Observer for Recorder {
             self.release(at, true);
         }
         match note {
-            Note::Connected { .. } => {}
+            // A warning is the tool's own word, not part of the session: not recorded.
+            Note::Connected { .. } | Note::Warning(_) => {}
             Note::Tls(d) => self.put(&Record::Tls {
                 t: secs(at),
                 details: d.clone(),

@@ -454,7 +454,10 @@ pub(crate) fn on_server_close(
                 &r::TMO_003,
                 Severity::Warning,
                 at,
-                format!("The server closed the connection while {} was still unanswered.", named(ex)),
+                format!(
+                    "The server closed the connection while {} was still unanswered.",
+                    named(ex)
+                ),
             );
         }
         return;
