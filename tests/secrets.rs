@@ -157,18 +157,7 @@ const PLAIN_ONLY: &str = "USER\r\n";
 #[test]
 fn send_says_before_a_cleartext_login_that_the_password_goes_in_the_clear() {
     let url = format!("pop3://127.0.0.1:{}", login_server(WITH_STLS, 4));
-    let o = popscope_with(
-        "demo",
-        &[
-            "send",
-            &url,
-            "--user",
-            "demo",
-            "--password-env",
-            "PW",
-            "STAT",
-        ],
-    );
+    let o = common::send_as_demo(&url, &["STAT"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains(WARNING), "stderr: {stderr}");
     assert!(stderr.contains("--starttls or pop3s://"), "{stderr}");
@@ -181,16 +170,7 @@ fn send_says_before_a_cleartext_login_that_the_password_goes_in_the_clear() {
 #[test]
 fn send_json_puts_the_cleartext_warning_in_notes_and_keeps_stderr_quiet() {
     let url = format!("pop3://127.0.0.1:{}", login_server(WITH_STLS, 4));
-    let o = popscope(&[
-        "send",
-        &url,
-        "--user",
-        "demo",
-        "--password-env",
-        "PW",
-        "STAT",
-        "--json",
-    ]);
+    let o = common::send_as_demo(&url, &["STAT", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
     let notes = v["notes"].as_array().cloned().unwrap_or_default();
@@ -209,29 +189,12 @@ fn send_json_puts_the_cleartext_warning_in_notes_and_keeps_stderr_quiet() {
 #[test]
 fn a_plain_only_server_gets_no_cleartext_warning() {
     let url = format!("pop3://127.0.0.1:{}", login_server(PLAIN_ONLY, 4));
-    let o = popscope(&[
-        "send",
-        &url,
-        "--user",
-        "demo",
-        "--password-env",
-        "PW",
-        "STAT",
-    ]);
+    let o = common::send_as_demo(&url, &["STAT"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains(WARNING), "{stderr}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("C: PASS"));
     let url = format!("pop3://127.0.0.1:{}", login_server(PLAIN_ONLY, 4));
-    let o = popscope(&[
-        "send",
-        &url,
-        "--user",
-        "demo",
-        "--password-env",
-        "PW",
-        "STAT",
-        "--json",
-    ]);
+    let o = common::send_as_demo(&url, &["STAT", "--json"]);
     assert!(
         common::json(&o)["notes"].is_null(),
         "{}",
@@ -245,7 +208,7 @@ fn recording(dir: &std::path::Path) -> std::path::PathBuf {
         &f,
         "S: +OK ready\nC: STAT\nS: +OK 0 0\nC: QUIT\nS: +OK bye\n",
     )
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}"));
     f
 }
 
@@ -318,7 +281,7 @@ fn replay_against_records_the_new_session() {
     std::fs::write(&victim, "precious").unwrap();
     let link = d.path().join("link.jsonl");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
-    let url = format!("pop3://127.0.0.1:{}", login_server(PLAIN_ONLY, 4));
+    let url = format!("pop3://127.0.0.1:{}", yes_server(2));
     let o = popscope(&[
         "replay",
         f.to_str().unwrap(),
@@ -336,7 +299,7 @@ fn replay_against_records_the_new_session() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
-    let url = format!("pop3://127.0.0.1:{}", login_server(PLAIN_ONLY, 4));
+    let url = format!("pop3://127.0.0.1:{}", yes_server(2));
     let o = popscope(&[
         "replay",
         f.to_str().unwrap(),
@@ -354,21 +317,25 @@ fn replay_against_records_the_new_session() {
 
 /// What a session observer saw, in order: notes as `note: …`, client octets as `C: …`.
 #[derive(Clone, Default)]
-struct Seen(std::sync::Arc<std::sync::Mutex<Vec<(String, Option<popscope::session::Note>)>>>);
+struct Seen(std::sync::Arc<std::sync::Mutex<Vec<Sighting>>>);
+
+/// One thing an observer saw: a line to order by, and the note itself when it was one.
+type Sighting = (String, Option<popscope::session::Note>);
 
 impl popscope::session::Observer for Seen {
     fn wire(&mut self, _at: Time, dir: popscope::protocol::Direction, bytes: &[u8]) {
         if dir == popscope::protocol::Direction::Client {
             let line = format!("C: {}", String::from_utf8_lossy(bytes).trim_end());
-            self.0.lock().unwrap().push((line, None));
+            if let Ok(mut v) = self.0.lock() {
+                v.push((line, None));
+            }
         }
     }
     fn note(&mut self, _at: Time, note: &popscope::session::Note) {
         if let popscope::session::Note::Warning(t) = note {
-            self.0
-                .lock()
-                .unwrap()
-                .push((format!("note: {t}"), Some(note.clone())));
+            if let Ok(mut v) = self.0.lock() {
+                v.push((format!("note: {t}"), Some(note.clone())));
+            }
         }
     }
 }
@@ -439,4 +406,21 @@ fn the_ui_login_path_warns_before_auth_plain_in_the_clear() {
             .any(|t| t.starts_with("warning: logging in on pop3://127.0.0.1")),
         "{shown:?}"
     );
+}
+
+#[test]
+fn send_sends_no_credential_after_an_unanswered_capa() {
+    let port = scripted(vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Sleep(3000),
+        Step::Close,
+    ]);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = common::send_as_demo(&url, &["--timeout", "1", "STAT"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("C: CAPA") && !out.contains("C: USER"), "{out}");
+    assert!(err.contains("CAPA before the login"), "{err}");
+    assert_ne!(o.status.code(), Some(0));
 }

@@ -310,14 +310,15 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
     text.push_str(&format!(
         "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
     ));
-    let result = show(args, &url, &text, ui, &rt).and_then(|()| match ending.undo_failed {
+    let verdict = match ending.undo_failed {
         Some(u) => Err(CliError {
             code: exit::VIOLATIONS,
             message: u,
         }),
         None if differences > 0 => Ok(exit::VIOLATIONS),
         None => Ok(exit::OK),
-    });
+    };
+    let result = show(args, &url, &text, ui, &rt).and(verdict);
     finish_record(record.as_ref(), result)
 }
 

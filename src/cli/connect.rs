@@ -209,10 +209,21 @@ pub async fn prepare(
     starttls: bool,
     login: bool,
 ) -> Result<(), TransportError> {
-    if starttls || login {
-        secure(conn, starttls).await?;
+    if !(starttls || login) {
+        return Ok(());
     }
-    Ok(())
+    match secure(conn, starttls).await? {
+        // A late CAPA listing would be read as the login's reply: stop here.
+        Some(capa) if capa.timed_out => {
+            conn.close().await;
+            Err(capa.timeout_error(
+                "waiting for the answer to CAPA before the login",
+                0,
+                " (--timeout sets the wait)",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// CAPA, then STLS when asked; refuses to go on in plaintext if STLS is missing or fails.

@@ -77,9 +77,6 @@ pub fn secret_span(line: &[u8]) -> Option<(Keyword, std::ops::Range<usize>)> {
     (!span.is_empty()).then_some((keyword, span))
 }
 
-/// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
-/// entirely (not even a masked length is worth storing).
-
 /// The keyword of a typed line as a lenient server reads it (leading blanks skipped).
 pub fn typed_keyword(line: &str) -> Keyword {
     let b = line.as_bytes();
