@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Step, popscope, popscope_with, scripted};
+use common::{Step, popscope, scripted};
 use popscope::protocol::{Config, Engine, Event, Time, TransportEvent};
 
 /// The findings' messages of a session: `lines` sent one after another, each answered `+OK`,
