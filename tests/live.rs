@@ -248,17 +248,21 @@ fn login_external_needs_no_user_name() {
 }
 
 #[test]
-fn login_auto_uses_user_pass_without_capa_not_apop() {
+fn login_auto_follows_capa_not_the_apop_timestamp() {
     let rt = runtime();
     let s = start(&rt, TlsMode::None, None);
-    // The greeting carries an APOP timestamp, and send issues no CAPA of its own.
+    // The greeting carries an APOP timestamp; send asks CAPA before a login (as the UI does)
+    // and picks what it offers, never APOP.
     let o = common::send_as_demo(&s.url(), &["STAT"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{}", err_line(&o));
+    let capa = out.find("C: CAPA");
+    let login = out.find("C: AUTH PLAIN");
     assert!(
-        out.contains("C: USER demo") && !out.contains("C: APOP"),
+        matches!((capa, login), (Some(c), Some(l)) if c < l) && !out.contains("C: APOP"),
         "{out}"
     );
+    assert!(out.contains("S: +OK 4 "), "{out}");
 }
 
 #[test]

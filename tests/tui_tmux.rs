@@ -784,3 +784,46 @@ fn a_dripping_reply_times_out_and_says_what_arrived() {
     );
     t.keys(&["C-c"]);
 }
+
+#[test]
+fn a_login_in_the_clear_is_said_in_the_transcript_before_it_happens() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Starttls, None);
+    let url = s.url().replace("pop3s://", "pop3://");
+    let t = Tmux::start(
+        &format!("env PW=demo {} {url} --user demo --password-env PW", bin()),
+        140,
+        32,
+    );
+    let screen = t.wait_for("▶TRANSACTION");
+    assert!(
+        screen.contains("warning: logging in on pop3://"),
+        "no warning before the login:\n{screen}"
+    );
+    t.keys(&["C-c"]);
+}
+
+#[test]
+fn a_record_write_error_is_shown_when_it_happens() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = runtime();
+    let s = start(&rt, TlsMode::None, None);
+    let t = Tmux::start(
+        &format!(
+            "{} {} --record /dev/full --force; echo exit=$?",
+            bin(),
+            s.url()
+        ),
+        140,
+        32,
+    );
+    t.wait_for("▶AUTHORIZATION");
+    t.wait_for("warning: --record: cannot write /dev/full");
+    t.keys(&["C-c"]);
+    t.wait_for("exit=2");
+}

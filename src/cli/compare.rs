@@ -14,7 +14,7 @@ use crate::transcript::{Entry, Item};
 use crate::transport::{Target, TransportError};
 use crate::tui::Theme;
 
-use super::connect::{secure, transport_error};
+use super::connect::{Warnings, finish_record, prepare, transport_error};
 use super::printer::{Gathered, Printer};
 use super::{CliError, ReplayArgs, exit};
 
@@ -191,9 +191,24 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
     let mut rows: Vec<Row> = Vec::new();
     let mut skipped: Vec<(String, &'static str)> = Vec::new();
     let mut ending = Ending::default();
+    let warnings = Warnings::new(true);
+    let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![
+        Box::new(Printer::new(None, 0, "replay", gathered.clone())),
+        Box::new(warnings.clone()),
+    ];
+    // The new session is recorded like `send --record` records (the file is opened before
+    // anything is sent: a bad path costs no connection).
+    let record = args.conn.record_file()?;
+    if let Some(r) = &record {
+        observers.push(r.recorder_with(
+            &target.url(scheme),
+            args.conn.record_secrets,
+            args.conn.max_body,
+        ));
+    }
     let rt = super::runtime()?;
-    rt.block_on(async {
-        let observer = Printer::new(None, 0, "replay", gathered.clone());
+    let session = rt.block_on(async {
+        let observer = crate::session::Tee(observers);
         let (mut c, greeting) = Connection::open(&options, Box::new(observer)).await?;
         rows.push(Row {
             command: "(greeting)".into(),
@@ -203,9 +218,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             old_exchange: Some(0),
             new_exchange: Some(0),
         });
-        if args.conn.starttls {
-            secure(&mut c, true).await?;
-        }
+        prepare(&mut c, args.conn.starttls, creds.is_some()).await?;
         if let Some(creds) = &creds {
             let out = login::login(&mut c, args.conn.login, creds).await?;
             rows.push(Row {
@@ -255,8 +268,10 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         }
         ending.undo_failed = finish(&mut c, deleted, ending.stopped.is_some()).await?;
         Ok::<(), TransportError>(())
-    })
-    .map_err(transport_error)?;
+    });
+    if let Err(e) = session {
+        return finish_record(record.as_ref(), Err(transport_error(e)));
+    }
     let findings: Vec<Finding> = gathered
         .lock()
         .map(|g| g.findings.iter().map(|(_, f)| f.clone()).collect())
@@ -286,12 +301,38 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
     if let Some(u) = &ending.undo_failed {
         text.push_str(&format!("{u}\n"));
     }
+    if ui {
+        // Said on stderr as it happened, which the view covers: said in the view too.
+        for w in warnings.said() {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+    }
     text.push_str(&format!(
         "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
     ));
+    let verdict = match ending.undo_failed {
+        Some(u) => Err(CliError {
+            code: exit::VIOLATIONS,
+            message: u,
+        }),
+        None if differences > 0 => Ok(exit::VIOLATIONS),
+        None => Ok(exit::OK),
+    };
+    let result = show(args, &url, &text, ui, &rt).and(verdict);
+    finish_record(record.as_ref(), result)
+}
+
+/// The report: in the scrollable view (the verdict line stays in the shell), or on stdout.
+fn show(
+    args: &ReplayArgs,
+    url: &str,
+    text: &str,
+    ui: bool,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(), CliError> {
     if ui {
         let theme = super::interactive::theme(&args.ui)?;
-        rt.block_on(view(&format!("replay --against {url}"), &text, &theme))
+        rt.block_on(view(&format!("replay --against {url}"), text, &theme))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         // What the view showed last stays in the shell: the verdict line.
         let last = text.lines().last().unwrap_or_default();
@@ -299,17 +340,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
     } else {
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
-    if let Some(u) = ending.undo_failed {
-        return Err(CliError {
-            code: exit::VIOLATIONS,
-            message: u,
-        });
-    }
-    Ok(if differences > 0 {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
+    Ok(())
 }
 
 fn reply_of(out: &Outcome, lines: Option<(u64, u64)>) -> String {

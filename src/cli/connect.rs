@@ -2,13 +2,14 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::protocol::{Config, Secret};
+use crate::protocol::{Config, Secret, Time};
 use crate::session::login::{Credentials, Method};
-use crate::session::{ConnectOptions, Connection, Outcome};
+use crate::session::{ConnectOptions, Connection, Note, Observer, Outcome};
 use crate::transport::{Scheme, Target, TlsSettings, TransportError};
 
 use super::CliError;
@@ -161,6 +162,67 @@ pub fn finish_record(
             run.message = format!("{}; and --record: {e}", run.message);
             Err(run)
         }
+    }
+}
+
+/// Says a session's warnings ([`Note::Warning`]: a password about to go in the clear) as
+/// they come, on stderr, and keeps them for a JSON report's `notes` (with `stderr` off, stdout
+/// stays one JSON object and stderr stays quiet).
+#[derive(Clone, Default)]
+pub struct Warnings {
+    pub stderr: bool,
+    pub said: Arc<Mutex<Vec<String>>>,
+}
+
+impl Warnings {
+    pub fn new(stderr: bool) -> Self {
+        Warnings {
+            stderr,
+            said: Arc::default(),
+        }
+    }
+
+    /// What was said so far.
+    pub fn said(&self) -> Vec<String> {
+        self.said.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Observer for Warnings {
+    fn note(&mut self, _at: Time, note: &Note) {
+        if let Note::Warning(text) = note {
+            if self.stderr {
+                eprintln!("popscope: warning: {text}");
+            }
+            if let Ok(mut v) = self.said.lock() {
+                v.push(text.clone());
+            }
+        }
+    }
+}
+
+/// What comes before a command's own commands: CAPA (before a login too, so the method is
+/// chosen from what the server offers and a login in the clear is announced), then STLS when
+/// asked (see [`secure`]).
+pub async fn prepare(
+    conn: &mut Connection,
+    starttls: bool,
+    login: bool,
+) -> Result<(), TransportError> {
+    if !(starttls || login) {
+        return Ok(());
+    }
+    match secure(conn, starttls).await? {
+        // A late CAPA listing would be read as the login's reply: stop here.
+        Some(capa) if capa.timed_out => {
+            conn.close().await;
+            Err(capa.timeout_error(
+                "waiting for the answer to CAPA before the login",
+                0,
+                " (--timeout sets the wait)",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

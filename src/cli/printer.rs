@@ -177,6 +177,8 @@ impl Observer for Printer {
                 ));
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => {}
+            // Said by the command itself (stderr, or a JSON report's notes): not transcript.
+            Note::Warning(_) => {}
         }
     }
 

@@ -9,7 +9,7 @@ use crate::session::Connection;
 use crate::session::login;
 use crate::transport::{Scheme, Target};
 
-use super::connect::{secure, transport_error};
+use super::connect::{prepare, transport_error};
 use super::printer::{Gathered, Printer};
 use super::{CliError, SendArgs, exit, severity_overrides};
 
@@ -77,6 +77,8 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     };
     let printer = Printer::new(out, 0, "send", gathered.clone());
     let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
+    let warnings = super::connect::Warnings::new(!args.json);
+    observers.push(Box::new(warnings.clone()));
     let record = args.conn.record_file()?;
     if let Some(rec) = &record {
         observers.push(rec.recorder_with(
@@ -95,9 +97,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let result: Result<(), crate::transport::TransportError> = rt.block_on(async {
         let (mut c, _) =
             Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
-        if starttls {
-            secure(&mut c, true).await?;
-        }
+        prepare(&mut c, starttls, creds.is_some()).await?;
         if let Some(creds) = &creds {
             let out = login::login(&mut c, args.conn.login, creds).await?;
             if out.challenge.is_some() {
@@ -166,6 +166,10 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             "summary": report::Summary::of(findings.iter().map(|(_, f)| f)),
             "findings": findings.iter().map(|(_, f)| report::finding_json(f, None)).collect::<Vec<_>>(),
         });
+        let notes = warnings.said();
+        if !notes.is_empty() {
+            v["notes"] = serde_json::json!(notes);
+        }
         if let Some(f) = &failure {
             v["error"] = serde_json::json!({ "message": f.message, "exit": f.code });
         }

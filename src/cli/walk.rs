@@ -184,21 +184,13 @@ impl Walker {
         if self.opts.creds.is_none() || c.tls.is_some() {
             return true;
         }
-        let stls = c
-            .engine()
-            .session()
-            .caps
-            .auth
-            .as_ref()
-            .is_some_and(|caps| caps.has("STLS"));
+        let stls = login::offers_stls_in_the_clear(c);
         let url = self.opts.target.url(self.opts.scheme);
         match self.opts.plaintext_login {
             PlaintextLogin::Allow => true,
             PlaintextLogin::Warn { .. } if !stls => true,
             PlaintextLogin::Warn { stderr } => {
-                let msg = format!(
-                    "logging in on {url} without TLS although the server offers STLS: the password (or what is derived from it) goes over the network in the clear; --starttls or pop3s:// avoids that"
-                );
+                let msg = login::in_the_clear(&url);
                 if stderr {
                     eprintln!("popscope: warning: {msg}");
                 } else {

@@ -102,7 +102,32 @@ pub fn choose(conn: &Connection, creds: &Credentials) -> Method {
     }
 }
 
-/// Logs in; the returned outcome is the final reply.
+/// The one line said before a credential goes over `url` without TLS although the server
+/// offers STLS: what happens and how to avoid it. `check`, `send`, `replay --against` and the
+/// UI all say this text.
+pub fn in_the_clear(url: &str) -> String {
+    format!(
+        "logging in on {url} without TLS although the server offers STLS: the password (or what is derived from it) goes over the network in the clear; --starttls or pop3s:// avoids that"
+    )
+}
+
+/// Whether a login on `conn` now would send a credential in the clear to a server that offers
+/// STLS (in its last CAPA): no TLS, and a method that sends the password or something derived
+/// from it (EXTERNAL sends neither).
+pub fn offers_stls_in_the_clear(conn: &Connection) -> bool {
+    conn.tls.is_none()
+        && conn
+            .engine()
+            .session()
+            .caps
+            .auth
+            .as_ref()
+            .is_some_and(|caps| caps.has("STLS"))
+}
+
+/// Logs in; the returned outcome is the final reply. Before a credential goes in the clear to
+/// a server that offers STLS, the observer gets [`Note::Warning`](super::Note::Warning) with
+/// [`in_the_clear`] (run CAPA first, as [`crate::cli::connect::secure`] does, for it to know).
 pub async fn login(
     conn: &mut Connection,
     method: Method,
@@ -113,6 +138,10 @@ pub async fn login(
     } else {
         method
     };
+    if method != Method::External && offers_stls_in_the_clear(conn) {
+        let text = in_the_clear(conn.url());
+        conn.warn(text);
+    }
     let user = creds.user.as_bytes();
     match method {
         Method::User | Method::Auto => {

@@ -46,9 +46,14 @@ pub struct ConnectOptions {
 /// Transport facts worth showing.
 #[derive(Clone, Debug)]
 pub enum Note {
-    Connected { addr: String },
+    Connected {
+        addr: String,
+    },
     Tls(Box<TlsDetails>),
     Transport(TransportEvent),
+    /// Something the user should know before it happens (one line, no server bytes): a
+    /// password about to go in the clear ([`login::login`]).
+    Warning(String),
 }
 
 /// Sees everything the session does, in order.
@@ -165,6 +170,8 @@ pub struct Connection {
     start: Instant,
     read_timeout: Duration,
     host: String,
+    /// The URL as the user gave it (scheme, host, port), for messages.
+    url: String,
     tls_settings: TlsSettings,
     pub tls: Option<TlsDetails>,
     closed: bool,
@@ -236,6 +243,7 @@ impl Connection {
             start: Instant::now(),
             read_timeout: opts.read_timeout,
             host: opts.target.host.clone(),
+            url: opts.target.url(opts.scheme),
             tls_settings: opts.tls.clone(),
             tls: None,
             closed: false,
@@ -303,6 +311,17 @@ impl Connection {
 
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// The URL this connection was opened with (`pop3://host:port`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Tells the observer a [`Note::Warning`].
+    pub fn warn(&mut self, text: String) {
+        let at = self.now();
+        self.observer.note(at, &Note::Warning(text));
     }
 
     fn tls_done(&mut self, d: &TlsDetails) {

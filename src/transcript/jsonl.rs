@@ -344,7 +344,8 @@ impl Observer for Recorder {
             self.release(at, true);
         }
         match note {
-            Note::Connected { .. } => {}
+            // A warning is the tool's own word, not part of the session: not recorded.
+            Note::Connected { .. } | Note::Warning(_) => {}
             Note::Tls(d) => self.put(&Record::Tls {
                 t: secs(at),
                 details: d.clone(),
@@ -419,6 +420,8 @@ struct RecordState {
     path: std::path::PathBuf,
     /// The first write error, sticky: nothing more is written after it.
     error: Option<std::io::Error>,
+    /// The error was told while the run went on ([`RecordFile::take_failure`]).
+    told: bool,
 }
 
 impl RecordFile {
@@ -437,6 +440,7 @@ impl RecordFile {
                 file,
                 path: path.to_path_buf(),
                 error: None,
+                told: false,
             },
         ))))
     }
@@ -457,13 +461,35 @@ impl RecordFile {
             });
             st.error = synced.err();
         }
-        match &st.error {
+        match st.failure() {
             None => Ok(()),
-            Some(e) => Err(format!(
-                "{}; the recording is incomplete",
-                crate::private_file::explain(&st.path, e)
-            )),
+            Some(e) => Err(e),
         }
+    }
+
+    /// The first write error, once: the first call after it happened returns it (one line
+    /// naming the file), every other call None. For a UI to say it while the session goes on;
+    /// [`RecordFile::finish`] still reports it at the end.
+    pub fn take_failure(&self) -> Option<String> {
+        let mut st = self.0.lock().ok()?;
+        if st.told {
+            return None;
+        }
+        let e = st.failure()?;
+        st.told = true;
+        Some(e)
+    }
+
+    /// An observer that tells `tell` the first write error as soon as a write failed (it
+    /// looks after every read and write of the session): put it after the recorders.
+    pub fn watcher(
+        &self,
+        tell: Box<dyn FnMut(Time, String) + Send>,
+    ) -> Box<dyn crate::session::Observer> {
+        Box::new(Watcher {
+            file: self.clone(),
+            tell,
+        })
     }
 
     /// A recorder for one connection.
@@ -481,6 +507,30 @@ impl RecordFile {
         Box::new(
             Recorder::new(Box::new(self.clone()), target, keep_secrets).with_max_body(max_body),
         )
+    }
+}
+
+impl RecordState {
+    fn failure(&self) -> Option<String> {
+        let e = self.error.as_ref()?;
+        Some(format!(
+            "{}; the recording is incomplete",
+            crate::private_file::explain(&self.path, e)
+        ))
+    }
+}
+
+/// See [`RecordFile::watcher`].
+struct Watcher {
+    file: RecordFile,
+    tell: Box<dyn FnMut(Time, String) + Send>,
+}
+
+impl crate::session::Observer for Watcher {
+    fn settled(&mut self, at: Time) {
+        if let Some(e) = self.file.take_failure() {
+            (self.tell)(at, e);
+        }
     }
 }
 
@@ -693,6 +743,23 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
 mod tests {
     use super::*;
     use crate::protocol::{Config, Engine};
+
+    #[test]
+    fn the_watcher_tells_the_first_write_error_once_and_finish_still_fails() {
+        let file = RecordFile::create(std::path::Path::new("/dev/full"), true).unwrap();
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = told.clone();
+        let mut w = file.watcher(Box::new(move |_, e| seen.lock().unwrap().push(e)));
+        w.settled(Time(1));
+        assert!(told.lock().unwrap().is_empty(), "nothing failed yet");
+        let _rec = file.recorder("pop3://x", false);
+        w.settled(Time(2));
+        w.settled(Time(3));
+        let told = told.lock().unwrap().clone();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].contains("/dev/full"), "{told:?}");
+        assert!(file.finish().is_err());
+    }
 
     /// A Write that keeps what it is given, shared with the test.
     /// Drives an engine and the recorder the way a live session does.

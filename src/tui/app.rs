@@ -378,6 +378,7 @@ impl App {
                 format!("TLS handshake failed: {reason:?}")
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => return,
+            Note::Warning(text) => format!("warning: {text}"),
         };
         let ex = self.summary_exchange();
         self.push(Row::new(at, RowKind::Note, text, ex));

@@ -60,6 +60,7 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
     let gathered = Arc::new(Mutex::new(Gathered::default()));
     let record = opts.record.clone();
     let target = opts.label.clone();
+    let told = upd_tx.clone();
     let session = tokio::spawn(task::run(
         opts.plan,
         req_rx,
@@ -71,6 +72,12 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
             )];
             if let Some((file, keep)) = &record {
                 observers.push(file.recorder_with(&target, keep.0, keep.1));
+                // The first write error is said when it happens, not only by exit 2 at the end.
+                let told = told.clone();
+                observers.push(file.watcher(Box::new(move |at, e| {
+                    let text = format!("--record: {e}");
+                    let _ = told.send(task::Update::Note(at, crate::session::Note::Warning(text)));
+                })));
             }
             Box::new(crate::session::Tee(observers)) as Box<dyn crate::session::Observer>
         },

@@ -5,6 +5,7 @@ use super::super::command::{Keyword, Syntax};
 use super::super::engine::{Completed, Exchange};
 use super::super::event::{Location, Time};
 use super::super::framer::Line;
+use super::super::redact;
 use super::super::response::{Status, StatusLine};
 use super::super::session::Session;
 use super::super::state::{AuthStep, Security, State};
@@ -20,6 +21,22 @@ const AUTOLOGOUT_MEASURABLE_SECS: f64 = 1.0;
 /// RFC 1939 §3's old limit on one argument: longer ones are a plausible reason for a server
 /// to choke (GEN-010).
 const OLD_ARGUMENT_LIMIT: usize = 40;
+
+/// How a message names the command of `ex`: its keyword, or, when no keyword could be read
+/// (` PASS x`, `PASS\tx`, a made-up verb), the line as sent, quoted, with any secret masked
+/// where a lenient server would read one ([`redact::shown`]): a finding never quotes a
+/// password, a digest or SASL data.
+fn named(ex: &Exchange) -> String {
+    match ex.keyword() {
+        Keyword::Other => format!("\"{}\"", quoted(ex, 60)),
+        k => k.to_string(),
+    }
+}
+
+/// The command line of `ex` as a message may quote it: secrets masked, then sanitized.
+fn quoted(ex: &Exchange, max: usize) -> String {
+    display(redact::shown(&ex.cmd).as_bytes(), max)
+}
 
 pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
@@ -52,7 +69,7 @@ pub(crate) fn on_reply(
 
     if matches!(ex.state_at_send, State::Update | State::Closed) {
         c.report_once_per_exchange(&r::ST_007, Severity::Warning, at, || {
-            format!("The server answered {k} sent after its QUIT reply: after QUIT it closes the connection.")
+            format!("The server answered {} sent after its QUIT reply: after QUIT it closes the connection.", named(ex))
         });
     }
 
@@ -113,7 +130,7 @@ pub(crate) fn on_reply(
 
     if ok && line_is_bare(st) && !ex.cmd.expects_multiline() {
         c.report_once(&r::GEN_003, Severity::Info, at, || {
-            format!("{k} was answered with a bare +OK and no text: legal, but RFC 1957 reports old clients that expected a space and text.")
+            format!("{} was answered with a bare +OK and no text: legal, but RFC 1957 reports old clients that expected a space and text.", named(ex))
         });
     }
     syntax(c, ex, at, ok);
@@ -252,7 +269,8 @@ fn user_pass_sequence(
                 Severity::Info
             };
             c.report(&r::ST_004, severity, at, format!(
-                "{k} was accepted right after USER +OK: after a successful USER the client may send only PASS or QUIT (RFC 1939 §7)."
+                "{} was accepted right after USER +OK: after a successful USER the client may send only PASS or QUIT (RFC 1939 §7).",
+                named(ex)
             ));
         }
     }
@@ -287,8 +305,7 @@ fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
     if !ok {
         return;
     }
-    let line = ex.cmd.redacted();
-    let shown = display(line.as_bytes(), 60);
+    let shown = quoted(ex, 60);
     match ex.cmd.syntax() {
         Syntax::ProbeKeyword if c.active_probes => c.report(&r::GEN_006, Severity::Violation, at, format!(
             "The made-up command \"{shown}\" was answered +OK: unknown commands get -ERR (RFC 1939 §3)."
@@ -408,7 +425,6 @@ pub(crate) fn on_server_close(
         && !parted
         && !ex.injected
     {
-        let k = ex.keyword();
         let long_arg = ex.cmd.args.iter().any(|a| a.len() > OLD_ARGUMENT_LIMIT)
             || ex
                 .cmd
@@ -421,7 +437,7 @@ pub(crate) fn on_server_close(
         ) {
             c.report(&r::GEN_006, Severity::Warning, at, format!(
                 "The server closed the connection instead of answering the unknown command \"{}\" with -ERR.",
-                display(&ex.cmd.verb, 30)
+                quoted(ex, 30)
             ));
         } else if s.any_caps().is_some() && ex.cmd.wire_len <= 255 && long_arg {
             c.report(&r::GEN_010, Severity::Violation, at, format!(
@@ -438,7 +454,10 @@ pub(crate) fn on_server_close(
                 &r::TMO_003,
                 Severity::Warning,
                 at,
-                format!("The server closed the connection while {k} was still unanswered."),
+                format!(
+                    "The server closed the connection while {} was still unanswered.",
+                    named(ex)
+                ),
             );
         }
         return;
