@@ -347,3 +347,32 @@ fn a_timeout_after_dele_closes_without_quit() {
     );
     assert!(r.err.contains("closed without QUIT"), "{}", r.err);
 }
+
+fn silent_noop(cmd: &str) -> String {
+    if cmd.starts_with("NOOP") {
+        String::new()
+    } else {
+        "+OK\r\n".into()
+    }
+}
+
+/// An answer that never comes stops the replay: what followed was never compared, so the run
+/// is a failed connection (exit 3), not "0 differences".
+#[test]
+fn a_replay_cut_short_by_a_timeout_is_not_a_clean_comparison() {
+    let r = replay(
+        "noop-timeout",
+        "S: +OK hi\nC: NOOP\nS: +OK\nC: STAT\nS: +OK 0 0\n",
+        silent_noop,
+        &["--timeout", "1"],
+    );
+    assert_eq!(r.code, Some(3), "{}{}", r.out, r.err);
+    assert!(
+        r.out
+            .contains("replay stopped: no whole answer to NOOP in time"),
+        "{}",
+        r.out
+    );
+    assert!(r.err.contains("replay stopped"), "{}", r.err);
+    assert!(!r.got.iter().any(|l| l.starts_with("STAT")), "{:?}", r.got);
+}

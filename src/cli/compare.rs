@@ -173,6 +173,8 @@ fn refusal(r: &Recorded, allow_delete: bool) -> Option<&'static str> {
 struct Ending {
     /// The replay stopped early (timeout, close) at this command.
     stopped: Option<String>,
+    /// It stopped because an answer did not come in time: the rest was never compared.
+    timed_out: bool,
     /// DELE was replayed and could not be undone: closed without QUIT.
     undo_failed: Option<String>,
 }
@@ -259,6 +261,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             if out.timed_out {
                 // A late answer would be taken for the next command's: stop here.
                 ending.stopped = Some(format!("no whole answer to {shown} in time"));
+                ending.timed_out = true;
                 break;
             }
             if c.is_closed() {
@@ -310,13 +313,18 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
     text.push_str(&format!(
         "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
     ));
-    let verdict = match ending.undo_failed {
-        Some(u) => Err(CliError {
+    let verdict = match (ending.undo_failed, &ending.stopped) {
+        (Some(u), _) => Err(CliError {
             code: exit::VIOLATIONS,
             message: u,
         }),
-        None if differences > 0 => Ok(exit::VIOLATIONS),
-        None => Ok(exit::OK),
+        // The rest was never sent: "no difference" would claim a comparison that did not happen.
+        (None, Some(s)) if ending.timed_out => Err(CliError {
+            code: exit::CONNECT,
+            message: format!("replay stopped: {s}"),
+        }),
+        (None, _) if differences > 0 => Ok(exit::VIOLATIONS),
+        (None, _) => Ok(exit::OK),
     };
     let result = show(args, &url, &text, ui, &rt).and(verdict);
     finish_record(record.as_ref(), result)

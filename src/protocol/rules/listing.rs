@@ -206,7 +206,7 @@ pub(crate) fn timeout_in_body(c: &mut Checker, body: &Body, at: Location) {
     } else {
         c.report_once_per_exchange(&r::ML_001, Severity::Warning, at, || {
             format!(
-                "The {k} reply has not ended ({} so far, no '.') and the server went quiet.",
+                "The {k} reply had not ended when the wait ran out ({} so far, no '.'): the server went quiet, or kept sending without ending it.",
                 plural(body.lines, "line")
             )
         });
