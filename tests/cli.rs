@@ -193,3 +193,19 @@ fn replay_headless_follows_the_exit_code_contract() {
     ]);
     assert_eq!(silent.status.code(), Some(0), "{}", stdout(&silent));
 }
+
+#[test]
+fn replay_record_without_against_is_refused_not_ignored() {
+    let out = common::scratch_path("replay-record.jsonl");
+    let o = popscope(&[
+        "replay",
+        "tests/fixtures/rules/st-009.fire.trace",
+        "--headless",
+        "--record",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--against"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

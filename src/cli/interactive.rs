@@ -106,6 +106,12 @@ pub fn require_terminal() -> Result<(), CliError> {
 /// `popscope replay FILE`: the UI with time travel, or the report without a terminal.
 pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
     let path = args.file.display().to_string();
+    if args.against.is_none() && args.conn.record.is_some() {
+        // Nothing live happens without --against: a --record that writes nothing would be a lie.
+        return Err(CliError::usage(
+            "--record records the session replayed against a server: give --against URL (FILE is already a recording)",
+        ));
+    }
     if args.against.is_none() && (args.headless || require_terminal().is_err()) {
         // The report, re-checked as the file is read (bounded memory, whatever its size); the
         // exit code follows the contract of every report: 1 when a violation was found.
