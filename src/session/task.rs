@@ -402,9 +402,8 @@ fn write_transcript(
 
 async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, TransportError> {
     let (mut conn, _) = Connection::open(&plan.options, observer).await?;
-    if plan.starttls || plan.creds.is_some() {
-        crate::cli::connect::secure(&mut conn, plan.starttls).await?;
-    }
+    // CAPA (and STLS) first; a CAPA that times out stops before any credential goes out.
+    crate::cli::connect::prepare(&mut conn, plan.starttls, plan.creds.is_some()).await?;
     if let Some(creds) = &plan.creds {
         let out = login::login(&mut conn, plan.method, creds).await?;
         if out.challenge.is_some() {
