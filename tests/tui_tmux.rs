@@ -827,3 +827,40 @@ fn a_record_write_error_is_shown_when_it_happens() {
     t.keys(&["C-c"]);
     t.wait_for("exit=2");
 }
+
+/// A CAPA that never comes before the login: the UI stops before any credential is sent (the
+/// login method, and whether the password would go in the clear, depend on that CAPA).
+#[test]
+fn no_credential_goes_out_when_capa_before_the_login_times_out() {
+    use std::io::{BufRead, BufReader, Write};
+    if !tmux_available() {
+        return;
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = got.clone();
+    std::thread::spawn(move || {
+        let Ok((s, _)) = l.accept() else { return };
+        let mut w = s.try_clone().unwrap();
+        let _ = w.write_all(b"+OK ready\r\n");
+        // Never answers: every line is only noted.
+        for line in BufReader::new(s).lines() {
+            let Ok(line) = line else { return };
+            seen.lock().unwrap().push(line);
+        }
+    });
+    let t = Tmux::start(
+        &format!(
+            "PW=hunter2 {} pop3://127.0.0.1:{port} --user demo --password-env PW --timeout 1",
+            bin()
+        ),
+        110,
+        32,
+    );
+    t.wait_for("waiting for the answer to CAPA before the login");
+    std::thread::sleep(Duration::from_millis(500));
+    let lines = got.lock().unwrap().clone();
+    assert_eq!(lines, vec!["CAPA".to_owned()], "{}", t.screen());
+    t.keys(&["C-c"]);
+}
