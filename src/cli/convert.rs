@@ -140,7 +140,7 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
         ImportFormat::Pcap => imp::pcap(&bytes, args.port),
     };
     let mut imported = result.map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    if !args.keep_secrets && imp::redact(&mut imported.entries) {
+    if !args.keep_secrets && imp::redact_imported(&mut imported) {
         imported.notes.push(
             "secrets (PASS, APOP digests, AUTH and SASL responses) are masked; --keep-secrets keeps them".into(),
         );
