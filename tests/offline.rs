@@ -177,9 +177,24 @@ fn an_empty_transcript_is_bad_input_not_a_clean_pass() {
         ("empty.trace", ""),
         ("comments.trace", "# only a comment\n\n"),
         ("header-only.jsonl", &header("pop3://x", "redacted")),
+        // Events but no data: nothing the server said is there to judge.
+        ("events-only.trace", "-- tls\n-- closed\n"),
+        (
+            "no-data.jsonl",
+            &[
+                header("pop3://x", "redacted"),
+                record(serde_json::json!({"type":"state","t":0.0,"from":"greeting","to":"AUTHORIZATION","reason":"greeting +OK","lawful":true})),
+                record(serde_json::json!({"type":"finding","t":0.0,"rule":"CAPA-012","severity":"info","message":"m","exchange":1})),
+                record(serde_json::json!({"type":"transport","t":0.1,"event":{"event":"tls-established","cert_requested":false,"client_cert":false}})),
+                record(serde_json::json!({"type":"transport","t":0.2,"event":{"event":"server-closed","close_notify":true}})),
+            ]
+            .concat(),
+        ),
     ] {
         let p = d.join(name);
         std::fs::write(&p, body).unwrap();
+        let o = popscope(&["replay", "--headless", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stdout(&o));
         let o = popscope(&["check", "--transcript", p.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stdout(&o));
         assert!(

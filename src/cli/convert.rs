@@ -288,9 +288,12 @@ pub fn recheck(
         .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
     let checking =
         source::check(input, config, only).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    if checking.entries() == 0 {
+    if checking.data() == 0 {
         return Err(CliError::usage(match &checking.damage {
             Some(d) => format!("{path}: {d}"),
+            None if checking.entries() > 0 => format!(
+                "{path}: only events (tls, closed, ...), no client or server data: nothing to check"
+            ),
             None => format!("{path}: no C:/S: lines or recorded data in it: nothing to check"),
         }));
     }
