@@ -258,10 +258,14 @@ fn export_of_several_sessions_exports_all_or_the_one_chosen_and_says_so() {
         "{text}"
     );
     assert!(stderr(&o).contains("2 sessions"), "{}", stderr(&o));
+    // A note like every other message: prefixed, one line.
+    assert!(stderr(&o).starts_with("popscope: "), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     let o = popscope(&["export", r, "--session", "2"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!stdout(&o).contains("C: STAT") && stdout(&o).contains("C: NOOP"));
     assert!(stderr(&o).contains("session 2 of 2"), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("popscope: "), "{}", stderr(&o));
     let o = popscope(&["export", r, "--session", "3"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("2 sessions"), "{}", stderr(&o));
@@ -363,6 +367,81 @@ fn export_o_is_private_refuses_to_overwrite_and_fails_loudly() {
     let o = popscope(&["export", r, "-o", "/dev/full", "--force"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The names in a folder, sorted.
+fn names(d: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn o_force_replaces_the_target_only_when_everything_was_written() {
+    let d = scratch("atomic");
+    let pre = d.join("pre");
+    let p = pre.to_str().unwrap();
+    std::fs::write(&pre, b"precious").unwrap();
+    let broken = d.join("broken.jsonl");
+    let damaged = d.join("damaged.jsonl");
+    std::fs::write(&broken, "{\"type\":\"header\"\n").unwrap();
+    std::fs::write(&damaged, session("pop3://x", &[]) + "not json\n").unwrap();
+    let before = names(&d);
+    for (rec, to) in [(&broken, "text"), (&damaged, "text"), (&damaged, "bundle")] {
+        let o = popscope(&[
+            "export",
+            rec.to_str().unwrap(),
+            "-o",
+            p,
+            "--force",
+            "--to",
+            to,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("was not written"), "{}", stderr(&o));
+        // The old content is kept, and no temporary file is left behind.
+        assert_eq!(std::fs::read(&pre).unwrap(), b"precious", "{to}");
+        assert_eq!(names(&d), before);
+    }
+    // Success replaces it, 0600, and another name of the old file keeps the old content.
+    let other = d.join("other-name");
+    std::fs::hard_link(&pre, &other).unwrap();
+    let rec = d.join("r.jsonl");
+    std::fs::write(&rec, session("pop3://x", &[])).unwrap();
+    let o = popscope(&["export", rec.to_str().unwrap(), "-o", p, "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&pre).unwrap().contains("C: QUIT"));
+    assert_eq!(std::fs::read(&other).unwrap(), b"precious");
+    let mode = std::fs::metadata(&pre).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // import -o: a write error on the way (the file size limit, EFBIG) leaves the target.
+    std::fs::write(&pre, b"precious").unwrap();
+    let log = d.join("curl.log");
+    std::fs::write(
+        &log,
+        "< +OK ready\n".to_owned() + &"> NOOP\n< +OK\n".repeat(20_000),
+    )
+    .unwrap();
+    let before = names(&d);
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 64; exec \"$0\" import --from curl \"$1\" -o \"$2\" --force",
+            env!("CARGO_BIN_EXE_popscope"),
+            log.to_str().unwrap(),
+            p,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&pre).unwrap(), b"precious");
+    assert_eq!(names(&d), before);
     let _ = std::fs::remove_dir_all(&d);
 }
 
