@@ -446,6 +446,55 @@ fn o_force_replaces_the_target_only_when_everything_was_written() {
 }
 
 #[test]
+fn escapes_in_a_recordings_tls_details_never_reach_an_export_raw() {
+    let d = scratch("tls-escapes");
+    let rec = d.join("edited.jsonl");
+    let evil = "evil\u{1b}]52;c;eA==\u{7}\u{202e}x";
+    let cert = serde_json::json!({"subject": format!("CN={evil}"), "issuer": format!("CN=ca{evil}"),
+        "sans": [format!("DNS:{evil}")], "not_before": "2026", "not_after": "2027",
+        "sha256": "00", "self_signed": false});
+    let mut s = header(&format!("pop3://{evil}"), "redacted");
+    s += &data("server", "+OK ready\r\n");
+    s += &data("client", "STLS\r\n");
+    s += &data("server", "+OK go\r\n");
+    s += &record(
+        serde_json::json!({"type":"tls","t":0.1,"details":{"version":format!("TLS 1.3{evil}"),
+        "cipher":"C","group":null,"alpn":null,"cert_requested":false,"client_cert_sent":false,
+        "chain":[cert],"verdict":format!("bad{evil}"),"insecure":false}}),
+    );
+    s += &record(
+        serde_json::json!({"type":"transport","t":0.1,"event":{"event":"tls-established","cert_requested":false,"client_cert":false}}),
+    );
+    s += &data("client", "QUIT\r\n");
+    s += &data("server", "+OK bye\r\n");
+    std::fs::write(&rec, s).unwrap();
+    for to in ["bundle", "text"] {
+        let o = popscope(&["export", rec.to_str().unwrap(), "--to", to]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{to}: {bad:?} written raw:\n{out}");
+        }
+        assert!(
+            out.contains("pop3://evil\\x1b]52;c;eA==\\x07"),
+            "{to}: {out}"
+        );
+        if to == "bundle" {
+            for field in [
+                "TLS 1.3evil\\x1b",
+                "CN=evil\\x1b",
+                "CN=caevil\\x1b",
+                "DNS:evil\\x1b",
+                "badevil\\x1b",
+            ] {
+                assert!(out.contains(field), "no {field} in {out}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
 fn import_and_export_help_describe_every_argument() {
     for (sub, args) in [
         (

@@ -246,8 +246,8 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
                         format!(
                             "# {} session {count} recorded against {} (secrets {})\n",
                             crate::sanitize::display(path.as_bytes(), 200),
-                            crate::sanitize::display(target.as_bytes(), 200),
-                            crate::sanitize::display(secrets.as_bytes(), 20),
+                            jsonl::shown(&target, 200),
+                            jsonl::shown(&secrets, 20),
                         )
                         .as_bytes(),
                     )
@@ -381,7 +381,7 @@ fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {
         if let Some(target) = &s.target {
             text.push_str(&format!(
                 "# session recorded against {}\n",
-                crate::sanitize::display(target.as_bytes(), 200)
+                jsonl::shown(target, 200)
             ));
         }
         text.push_str(&report::transcript_text(path, &s.replayed, b""));
