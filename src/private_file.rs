@@ -125,6 +125,134 @@ pub fn is_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
+/// A file written whole or not at all (`import -o`, `export -o`): the output goes to a private
+/// temporary file in the target's directory (created by [`open`] with [`Existing::Refuse`]:
+/// 0600, O_EXCL, O_NOFOLLOW, an unpredictable name), and [`Atomic::commit`] moves it over the
+/// target in one rename. Until then the target is untouched; dropped without a commit (any
+/// error on the way), the temporary file is removed and the target stays as it was.
+///
+/// With [`Existing::Refuse`] the commit links the new file in under the target's name, so a
+/// file that appeared meanwhile is not overwritten either. A target that is a device
+/// (`/dev/null`, `/dev/stdout`) cannot be renamed over: it is written directly.
+pub struct Atomic {
+    file: File,
+    /// The temporary file, None when writing a device directly.
+    temp: Option<std::path::PathBuf>,
+    target: std::path::PathBuf,
+    existing: Existing,
+}
+
+impl Atomic {
+    /// Starts writing `path`: refused as [`open`] would refuse it (a symbolic link, a
+    /// directory, an existing file unless `existing` is [`Existing::Replace`]).
+    pub fn create(path: &Path, existing: Existing) -> io::Result<Atomic> {
+        let direct = |existing| {
+            Ok(Atomic {
+                file: open(path, existing)?,
+                temp: None,
+                target: path.to_path_buf(),
+                existing,
+            })
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            Ok(m) if m.is_dir() => return Err(io::Error::from_raw_os_error(libc::EISDIR)),
+            Ok(_) if existing != Existing::Replace => {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            Ok(m) if !m.is_file() => return direct(existing),
+            _ => {}
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+        let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+        for _ in 0..16 {
+            let mut tmp = std::ffi::OsString::from(".");
+            tmp.push(name);
+            tmp.push(format!(".{}.{:016x}.tmp", std::process::id(), nonce()));
+            let temp = dir.join(tmp);
+            match open(&temp, Existing::Refuse) {
+                Ok(file) => {
+                    return Ok(Atomic {
+                        file,
+                        temp: Some(temp),
+                        target: path.to_path_buf(),
+                        existing,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// Puts the written file in place of the target (see [`Atomic`]); on an error the
+    /// temporary file is removed and the target is as it was.
+    pub fn commit(mut self) -> io::Result<()> {
+        io::Write::flush(&mut self.file)?;
+        let Some(temp) = self.temp.take() else {
+            return Ok(());
+        };
+        let placed = self.file.sync_all().and_then(|()| {
+            if self.existing != Existing::Replace {
+                match std::fs::hard_link(&temp, &self.target) {
+                    // A file system without hard links: the target was absent a moment ago.
+                    Err(e)
+                        if e.kind() != io::ErrorKind::AlreadyExists
+                            && std::fs::symlink_metadata(&self.target)
+                                .is_err_and(|m| m.kind() == io::ErrorKind::NotFound) =>
+                    {
+                        std::fs::rename(&temp, &self.target)
+                    }
+                    r => r,
+                }
+            } else {
+                std::fs::rename(&temp, &self.target)
+            }
+        });
+        let _ = std::fs::remove_file(&temp);
+        placed
+    }
+}
+
+impl io::Write for Atomic {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for Atomic {
+    fn drop(&mut self) {
+        if let Some(t) = self.temp.take() {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+}
+
+/// A number nobody can guess, for a temporary file's name (O_EXCL makes a clash harmless).
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
 /// One line for a person: what went wrong with `path`, and what to do about it.
 pub fn explain(path: &Path, e: &io::Error) -> String {
     let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
@@ -156,6 +284,50 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn an_atomic_file_appears_whole_on_commit_and_never_otherwise() {
+        let d = scratch("atomic");
+        let t = d.join("out");
+        // Dropped without a commit: nothing is left, not even the temporary file.
+        let mut a = Atomic::create(&t, Existing::Refuse).unwrap();
+        a.write_all(b"half").unwrap();
+        assert!(!t.exists());
+        drop(a);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+        // Refuse: a file that appeared while writing is not overwritten.
+        let mut a = Atomic::create(&t, Existing::Refuse).unwrap();
+        a.write_all(b"new").unwrap();
+        std::fs::write(&t, b"theirs").unwrap();
+        assert_eq!(
+            a.commit().map_err(|e| e.kind()),
+            Err(io::ErrorKind::AlreadyExists)
+        );
+        assert_eq!(std::fs::read(&t).unwrap(), b"theirs");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        assert!(Atomic::create(&t, Existing::Refuse).is_err());
+        // Replace: the old content stays until the commit, then the new one is there, 0600.
+        let mut a = Atomic::create(&t, Existing::Replace).unwrap();
+        a.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(&t).unwrap(), b"theirs");
+        a.commit().unwrap();
+        assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        assert_eq!(
+            std::fs::metadata(&t).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        // A symbolic link or a directory is refused before anything is written.
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&t, &link).unwrap();
+        assert!(Atomic::create(&link, Existing::Replace).is_err());
+        assert!(Atomic::create(&d, Existing::Replace).is_err());
+        // A device is written as it is.
+        let mut a = Atomic::create(Path::new("/dev/null"), Existing::Replace).unwrap();
+        a.write_all(b"x").unwrap();
+        a.commit().unwrap();
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -177,9 +177,24 @@ fn an_empty_transcript_is_bad_input_not_a_clean_pass() {
         ("empty.trace", ""),
         ("comments.trace", "# only a comment\n\n"),
         ("header-only.jsonl", &header("pop3://x", "redacted")),
+        // Events but no data: nothing the server said is there to judge.
+        ("events-only.trace", "-- tls\n-- closed\n"),
+        (
+            "no-data.jsonl",
+            &[
+                header("pop3://x", "redacted"),
+                record(serde_json::json!({"type":"state","t":0.0,"from":"greeting","to":"AUTHORIZATION","reason":"greeting +OK","lawful":true})),
+                record(serde_json::json!({"type":"finding","t":0.0,"rule":"CAPA-012","severity":"info","message":"m","exchange":1})),
+                record(serde_json::json!({"type":"transport","t":0.1,"event":{"event":"tls-established","cert_requested":false,"client_cert":false}})),
+                record(serde_json::json!({"type":"transport","t":0.2,"event":{"event":"server-closed","close_notify":true}})),
+            ]
+            .concat(),
+        ),
     ] {
         let p = d.join(name);
         std::fs::write(&p, body).unwrap();
+        let o = popscope(&["replay", "--headless", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stdout(&o));
         let o = popscope(&["check", "--transcript", p.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stdout(&o));
         assert!(
@@ -243,10 +258,14 @@ fn export_of_several_sessions_exports_all_or_the_one_chosen_and_says_so() {
         "{text}"
     );
     assert!(stderr(&o).contains("2 sessions"), "{}", stderr(&o));
+    // A note like every other message: prefixed, one line.
+    assert!(stderr(&o).starts_with("popscope: "), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     let o = popscope(&["export", r, "--session", "2"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!stdout(&o).contains("C: STAT") && stdout(&o).contains("C: NOOP"));
     assert!(stderr(&o).contains("session 2 of 2"), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("popscope: "), "{}", stderr(&o));
     let o = popscope(&["export", r, "--session", "3"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("2 sessions"), "{}", stderr(&o));
@@ -348,6 +367,130 @@ fn export_o_is_private_refuses_to_overwrite_and_fails_loudly() {
     let o = popscope(&["export", r, "-o", "/dev/full", "--force"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The names in a folder, sorted.
+fn names(d: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn o_force_replaces_the_target_only_when_everything_was_written() {
+    let d = scratch("atomic");
+    let pre = d.join("pre");
+    let p = pre.to_str().unwrap();
+    std::fs::write(&pre, b"precious").unwrap();
+    let broken = d.join("broken.jsonl");
+    let damaged = d.join("damaged.jsonl");
+    std::fs::write(&broken, "{\"type\":\"header\"\n").unwrap();
+    std::fs::write(&damaged, session("pop3://x", &[]) + "not json\n").unwrap();
+    let before = names(&d);
+    for (rec, to) in [(&broken, "text"), (&damaged, "text"), (&damaged, "bundle")] {
+        let o = popscope(&[
+            "export",
+            rec.to_str().unwrap(),
+            "-o",
+            p,
+            "--force",
+            "--to",
+            to,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("was not written"), "{}", stderr(&o));
+        // The old content is kept, and no temporary file is left behind.
+        assert_eq!(std::fs::read(&pre).unwrap(), b"precious", "{to}");
+        assert_eq!(names(&d), before);
+    }
+    // Success replaces it, 0600, and another name of the old file keeps the old content.
+    let other = d.join("other-name");
+    std::fs::hard_link(&pre, &other).unwrap();
+    let rec = d.join("r.jsonl");
+    std::fs::write(&rec, session("pop3://x", &[])).unwrap();
+    let o = popscope(&["export", rec.to_str().unwrap(), "-o", p, "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&pre).unwrap().contains("C: QUIT"));
+    assert_eq!(std::fs::read(&other).unwrap(), b"precious");
+    let mode = std::fs::metadata(&pre).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // import -o: a write error on the way (the file size limit, EFBIG) leaves the target.
+    std::fs::write(&pre, b"precious").unwrap();
+    let log = d.join("curl.log");
+    std::fs::write(
+        &log,
+        "< +OK ready\n".to_owned() + &"> NOOP\n< +OK\n".repeat(20_000),
+    )
+    .unwrap();
+    let before = names(&d);
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 64; exec \"$0\" import --from curl \"$1\" -o \"$2\" --force",
+            env!("CARGO_BIN_EXE_popscope"),
+            log.to_str().unwrap(),
+            p,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&pre).unwrap(), b"precious");
+    assert_eq!(names(&d), before);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn escapes_in_a_recordings_tls_details_never_reach_an_export_raw() {
+    let d = scratch("tls-escapes");
+    let rec = d.join("edited.jsonl");
+    let evil = "evil\u{1b}]52;c;eA==\u{7}\u{202e}x";
+    let cert = serde_json::json!({"subject": format!("CN={evil}"), "issuer": format!("CN=ca{evil}"),
+        "sans": [format!("DNS:{evil}")], "not_before": "2026", "not_after": "2027",
+        "sha256": "00", "self_signed": false});
+    let mut s = header(&format!("pop3://{evil}"), "redacted");
+    s += &data("server", "+OK ready\r\n");
+    s += &data("client", "STLS\r\n");
+    s += &data("server", "+OK go\r\n");
+    s += &record(
+        serde_json::json!({"type":"tls","t":0.1,"details":{"version":format!("TLS 1.3{evil}"),
+        "cipher":"C","group":null,"alpn":null,"cert_requested":false,"client_cert_sent":false,
+        "chain":[cert],"verdict":format!("bad{evil}"),"insecure":false}}),
+    );
+    s += &record(
+        serde_json::json!({"type":"transport","t":0.1,"event":{"event":"tls-established","cert_requested":false,"client_cert":false}}),
+    );
+    s += &data("client", "QUIT\r\n");
+    s += &data("server", "+OK bye\r\n");
+    std::fs::write(&rec, s).unwrap();
+    for to in ["bundle", "text"] {
+        let o = popscope(&["export", rec.to_str().unwrap(), "--to", to]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{to}: {bad:?} written raw:\n{out}");
+        }
+        assert!(
+            out.contains("pop3://evil\\x1b]52;c;eA==\\x07"),
+            "{to}: {out}"
+        );
+        if to == "bundle" {
+            for field in [
+                "TLS 1.3evil\\x1b",
+                "CN=evil\\x1b",
+                "CN=caevil\\x1b",
+                "DNS:evil\\x1b",
+                "badevil\\x1b",
+            ] {
+                assert!(out.contains(field), "no {field} in {out}");
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
 

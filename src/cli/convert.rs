@@ -15,12 +15,14 @@ use crate::transcript::{export as exp, import as imp, jsonl};
 
 use super::{CliError, ExportArgs, ExportFormat, ImportArgs, ImportFormat, exit};
 
-/// Where output goes: standard output, or a private file created for it (0600, never through
-/// a symbolic link, never over an existing file unless `--force`). A write error is one line
-/// and exit 2, at the end too; a closed standard output (`| head`) just stops the output.
+/// Where output goes: standard output, or a file written whole or not at all
+/// ([`private_file::Atomic`]: a private temporary file, 0600, never through a symbolic link,
+/// renamed over the target only when everything was written; never over an existing file
+/// unless `--force`). A write error is one line and exit 2, at the end too, and leaves the
+/// target as it was; a closed standard output (`| head`) just stops the output.
 struct Output {
     w: Box<dyn Write>,
-    file: Option<std::path::PathBuf>,
+    file: Option<(std::path::PathBuf, std::io::BufWriter<private_file::Atomic>)>,
     closed: bool,
 }
 
@@ -41,18 +43,28 @@ impl Output {
         } else {
             Existing::Refuse
         };
-        let f = private_file::open(p, how)
+        let f = private_file::Atomic::create(p, how)
             .map_err(|e| CliError::usage(private_file::explain(p, &e)))?;
         Ok(Output {
-            w: Box::new(std::io::BufWriter::with_capacity(1 << 16, f)),
-            file: Some(p.to_path_buf()),
+            w: Box::new(std::io::sink()),
+            file: Some((
+                p.to_path_buf(),
+                std::io::BufWriter::with_capacity(1 << 16, f),
+            )),
             closed: false,
         })
     }
 
+    fn writer(&mut self) -> &mut dyn Write {
+        match &mut self.file {
+            Some((_, w)) => w,
+            None => &mut self.w,
+        }
+    }
+
     fn fail(&mut self, e: std::io::Error) -> Result<(), CliError> {
         match &self.file {
-            Some(p) => Err(CliError::usage(private_file::explain(p, &e))),
+            Some((p, _)) => Err(CliError::usage(private_file::explain(p, &e))),
             None if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 self.closed = true;
                 Ok(())
@@ -67,7 +79,7 @@ impl Output {
         if self.closed {
             return Ok(());
         }
-        match self.w.write_all(bytes) {
+        match self.writer().write_all(bytes) {
             Ok(()) => Ok(()),
             Err(e) => self.fail(e),
         }
@@ -78,13 +90,21 @@ impl Output {
         if self.closed {
             return Ok(());
         }
-        match exp::write_entry(&mut self.w, e, walker) {
+        match exp::write_entry(self.writer(), e, walker) {
             Ok(()) => Ok(()),
             Err(e) => self.fail(e),
         }
     }
 
+    /// Flushes the output; a file is put in place of its target only now.
     fn finish(mut self) -> Result<(), CliError> {
+        if let Some((p, w)) = self.file.take() {
+            return w
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(private_file::Atomic::commit)
+                .map_err(|e| CliError::usage(private_file::explain(&p, &e)));
+        }
         if self.closed {
             return Ok(());
         }
@@ -140,7 +160,7 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
         ImportFormat::Pcap => imp::pcap(&bytes, args.port),
     };
     let mut imported = result.map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    if !args.keep_secrets && imp::redact(&mut imported.entries) {
+    if !args.keep_secrets && imp::redact_imported(&mut imported) {
         imported.notes.push(
             "secrets (PASS, APOP digests, AUTH and SASL responses) are masked; --keep-secrets keeps them".into(),
         );
@@ -226,8 +246,8 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
                         format!(
                             "# {} session {count} recorded against {} (secrets {})\n",
                             crate::sanitize::display(path.as_bytes(), 200),
-                            crate::sanitize::display(target.as_bytes(), 200),
-                            crate::sanitize::display(secrets.as_bytes(), 20),
+                            jsonl::shown(&target, 200),
+                            jsonl::shown(&secrets, 20),
                         )
                         .as_bytes(),
                     )
@@ -247,23 +267,38 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
     if checked.is_some() && selected {
         out.put(exp::BUNDLE_TAIL.as_bytes())?;
     }
-    out.finish()?;
     if let Some(d) = damage {
-        return Err(CliError::usage(format!(
-            "{path}: {d} (everything before it was exported)"
-        )));
+        // A file is written whole or not at all: dropped, the target stays as it was.
+        let kept = match &out.file {
+            Some((p, _)) => format!(
+                "{} was not written",
+                crate::sanitize::display(p.as_os_str().as_encoded_bytes(), 200)
+            ),
+            None => "everything before it was exported".to_owned(),
+        };
+        if out.file.is_none() {
+            out.finish()?;
+        }
+        return Err(CliError::usage(format!("{path}: {d} ({kept})")));
     }
+    out.finish()?;
     match only {
         Some(n) if n == 0 || n > count => Err(CliError::usage(format!(
             "{path}: it holds {}; --session {n} is not one of them",
             plural(count, "session")
         ))),
         Some(n) if count > 1 => {
-            eprintln!("{path}: exported session {n} of {count}");
+            eprintln!(
+                "popscope: {}: exported session {n} of {count}",
+                crate::sanitize::display(path.as_bytes(), 200)
+            );
             Ok(exit::OK)
         }
         None if count > 1 => {
-            eprintln!("{path}: holds {count} sessions; all are exported (--session N exports one)");
+            eprintln!(
+                "popscope: {}: holds {count} sessions; all are exported (--session N exports one)",
+                crate::sanitize::display(path.as_bytes(), 200)
+            );
             Ok(exit::OK)
         }
         _ => Ok(exit::OK),
@@ -288,9 +323,12 @@ pub fn recheck(
         .map_err(|e| CliError::usage(format!("cannot read transcript {path}: {e}")))?;
     let checking =
         source::check(input, config, only).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    if checking.entries() == 0 {
+    if checking.data() == 0 {
         return Err(CliError::usage(match &checking.damage {
             Some(d) => format!("{path}: {d}"),
+            None if checking.entries() > 0 => format!(
+                "{path}: only events (tls, closed, ...), no client or server data: nothing to check"
+            ),
             None => format!("{path}: no C:/S: lines or recorded data in it: nothing to check"),
         }));
     }
@@ -343,7 +381,7 @@ fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {
         if let Some(target) = &s.target {
             text.push_str(&format!(
                 "# session recorded against {}\n",
-                crate::sanitize::display(target.as_bytes(), 200)
+                jsonl::shown(target, 200)
             ));
         }
         text.push_str(&report::transcript_text(path, &s.replayed, b""));

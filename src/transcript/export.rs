@@ -167,7 +167,8 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
     let _ = writeln!(out, "- server: {}", target);
     let _ = writeln!(
         out,
-        "- recording: {source} (secrets {} in the recording; always redacted in this bundle)",
+        "- recording: {} (secrets {} in the recording; always redacted in this bundle)",
+        crate::sanitize::display(source.as_bytes(), 200),
         s.secrets.as_deref().unwrap_or("redacted")
     );
     let _ = writeln!(
@@ -210,7 +211,8 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
         let _ = writeln!(out, "- none (plaintext session)");
     }
     for t in &s.tls {
-        tls_section(&mut out, t);
+        // The reader made them safe; a no-op then, and a guard for any other source.
+        tls_section(&mut out, &super::jsonl::shown_tls(t));
     }
     let _ = writeln!(out, "\n## Capabilities\n");
     let caps = |c: &Option<crate::protocol::capability::Capabilities>| {

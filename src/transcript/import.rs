@@ -24,6 +24,36 @@ pub enum ImportError {
 pub struct Imported {
     pub entries: Vec<Entry>,
     pub notes: Vec<String>,
+    /// Per entry (missing ones are sure): whether the importer inferred which side the line
+    /// is from rather than read it from the log. [`redact_imported`] masks such a line when it
+    /// looks like a login, whichever side it was put on.
+    pub doubtful: Vec<bool>,
+}
+
+/// Masks the secrets of an import: every client line as [`redact`] does, and, as a defence
+/// against a line put on the wrong side, any doubtful line that looks like a login (PASS,
+/// APOP, AUTH with an initial response: see `protocol::redact::secret_span`) whichever side
+/// it ended up on. Returns whether anything was masked.
+pub fn redact_imported(imp: &mut Imported) -> bool {
+    let mut changed = false;
+    for (e, _) in imp
+        .entries
+        .iter_mut()
+        .zip(imp.doubtful.iter())
+        .filter(|(_, d)| **d)
+    {
+        let Item::Server(b) = &mut e.item else {
+            continue;
+        };
+        let body = b.strip_suffix(b"\r\n").unwrap_or(b);
+        if let Some(mut masked) = crate::protocol::redact::client_line(body, None) {
+            masked.extend_from_slice(&b[body.len()..]);
+            *b = masked;
+            changed = true;
+        }
+    }
+    imp.doubtful.clear();
+    redact(&mut imp.entries) | changed
 }
 
 fn line_entry(line: usize, client: bool, text: &[u8]) -> Entry {
@@ -193,16 +223,39 @@ pub fn curl(text: &str) -> Result<Imported, ImportError> {
     let mut notes =
         vec!["curl logs show lines, not octets: every line ends in CRLF here".to_owned()];
     let entries = close_missing_bodies(lines, &mut notes);
-    Ok(Imported { entries, notes })
+    Ok(Imported {
+        entries,
+        notes,
+        doubtful: Vec::new(),
+    })
 }
 
 /// Lines s_client prints about the connection, never POP3 (outside a message body).
 fn s_client_noise(l: &str) -> bool {
-    matches!(
-        l,
-        "read R BLOCK" | "DONE" | "closed" | "RENEGOTIATING" | "KEYUPDATE"
-    ) || l.starts_with("read:errno")
+    matches!(l, "read R BLOCK" | "DONE" | "RENEGOTIATING" | "KEYUPDATE")
+        || l.starts_with("read:errno")
         || l.starts_with("write:errno")
+}
+
+/// What an s_client message says about the connection: `closed` is printed on the server's
+/// close_notify; an OpenSSL error line (`80EB…:error:0A000126:…:unexpected eof while
+/// reading:…`) on a TCP close without one. Other error lines are s_client's own: None, and
+/// `Some(None)` says the line is an error line to leave out.
+fn s_client_event(l: &str) -> Option<Option<TransportEvent>> {
+    if l == "closed" {
+        return Some(Some(TransportEvent::ServerClosed { close_notify: true }));
+    }
+    let mut parts = l.split(':');
+    let code = parts.next()?;
+    if code.len() < 8 || !code.bytes().all(|b| b.is_ascii_hexdigit()) || parts.next()? != "error" {
+        return None;
+    }
+    Some(
+        l.contains("unexpected eof while reading")
+            .then_some(TransportEvent::ServerClosed {
+                close_notify: false,
+            }),
+    )
 }
 
 /// The first status line of a `-starttls pop3` log, as OpenSSL 3.0 prints it: the greeting it
@@ -222,40 +275,112 @@ fn unglue_greeting(l: &str) -> Option<(&str, &str)> {
     Some((&l[..at], &l[at..]))
 }
 
+/// How a line of a terminal log ended: a terminal (onlcr) turns each `\n` s_client writes
+/// into `\r\n`, so what came from the server (CRLF) ends `\r\r\n`, while what was typed (the
+/// terminal's echo) and s_client's own messages end `\r\n`. A log that was not taken from a
+/// terminal has bare `\n` (or CRLF everywhere) and says nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum End {
+    /// `\r\r\n`: the server's.
+    Server,
+    /// `\r\n`: typed, or s_client's.
+    Terminal,
+    /// `\n`: no evidence.
+    Bare,
+}
+
+fn split_end(l: &str) -> (&str, End) {
+    if let Some(s) = l.strip_suffix("\r\r") {
+        (s.trim_end_matches('\r'), End::Server)
+    } else if let Some(s) = l.strip_suffix('\r') {
+        (s, End::Terminal)
+    } else {
+        (l, End::Bare)
+    }
+}
+
+/// The lines of a log with how each ended, without script(1)'s footer (`Script done on …`,
+/// after a blank line) and the empty piece after the last line end.
+fn log_lines(text: &str) -> Vec<(usize, &str, End)> {
+    let mut v: Vec<(usize, &str, End)> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            let (t, e) = split_end(l);
+            (i + 1, t, e)
+        })
+        .collect();
+    let bare_empty = |x: &(usize, &str, End)| x.1.is_empty() && x.2 != End::Server;
+    while v.last().is_some_and(bare_empty) {
+        v.pop();
+    }
+    if v.last().is_some_and(|x| x.1.starts_with("Script done on ")) {
+        v.pop();
+        while v.last().is_some_and(bare_empty) {
+            v.pop();
+        }
+    }
+    v
+}
+
 /// An `openssl s_client` terminal log (OpenSSL 3.0, with `-ign_eof` or `-quiet`): the
-/// handshake banner, session-ticket blocks and s_client's own messages are skipped; a line is
-/// the server's when it is a status line or inside a multi-line reply, the client's otherwise
-/// (what was typed, as a terminal echoes it). With `-starttls pop3` the greeting is printed
-/// cut short and glued to what follows; STLS, its `+OK` and the handshake (which s_client did
-/// itself, unlogged) are put back.
+/// handshake banner, session-ticket blocks, script(1)'s header and footer and s_client's own
+/// messages are skipped; `closed` and an unexpected-EOF error become the server's close.
+///
+/// Which side a line is from: under a terminal the line ends tell (see [`End`]). Without that
+/// evidence it is inferred (a status line or a line inside a multi-line reply is the
+/// server's, any other the client's), and every line so placed is marked doubtful in
+/// [`Imported::doubtful`]: [`redact_imported`] masks a doubtful line that looks like a login
+/// whichever side it ended up on.
+///
+/// With `-starttls pop3` (told by the greeting glued to what follows, the zero padding after a
+/// short greeting, or the command line in script(1)'s header) STLS, its `+OK` and the
+/// handshake, which s_client did itself unlogged, are put back.
 pub fn openssl(text: &str) -> Result<Imported, ImportError> {
-    let mut notes = vec![
-        "s_client logs show lines: every line ends in CRLF here".to_owned(),
-        "which lines the client typed is inferred (status lines and multi-line replies are the server's)".to_owned(),
-    ];
-    // (file line, text), from the greeting on, the greeting unglued.
-    let mut raw: Vec<(usize, &str)> = Vec::new();
+    let all = log_lines(text);
+    let evidence = all.iter().any(|x| x.2 == End::Server);
+    let mut notes = vec!["s_client logs show lines: every line ends in CRLF here".to_owned()];
+    notes.push(if evidence {
+        "which side each line is from is told by its line end (a terminal shows the server's CRLF as \\r\\r\\n, what was typed as \\r\\n)".to_owned()
+    } else {
+        "which lines the client typed is inferred (status lines and multi-line replies are the server's)".to_owned()
+    });
+    // (file line, text, end), from the greeting on, the greeting unglued.
+    let mut raw: Vec<(usize, &str, End)> = Vec::new();
     let mut starttls = false;
-    for (i, l) in text.lines().enumerate() {
-        let l = l.trim_end_matches('\r');
+    let mut cut_short = false;
+    let mut told = false;
+    for &(n, l, end) in &all {
         if raw.is_empty() {
+            if l.contains("s_client") && l.contains("-starttls") {
+                told = true;
+            }
             if !StatusLine::looks_like_status(l.as_bytes()) {
                 continue;
             }
             if let Some((greeting, rest)) = unglue_greeting(l) {
                 starttls = true;
-                raw.push((i + 1, greeting));
-                raw.push((i + 1, rest));
+                cut_short = true;
+                raw.push((n, greeting, End::Server));
+                raw.push((n, rest, End::Terminal));
                 continue;
             }
+            starttls = told;
+        } else if raw.len() == 1 && l.starts_with('\0') {
+            // A greeting shorter than the STLS reply: s_client printed the rest of its
+            // buffer, zeros, glued to what came next.
+            starttls = true;
+            raw.push((n, l.trim_start_matches('\0'), end));
+            continue;
         }
-        raw.push((i + 1, l));
+        raw.push((n, l, end));
     }
     if raw.is_empty() {
         return Err(ImportError::Format(
             "no +OK/-ERR greeting found: not an s_client log of a POP3 session".into(),
         ));
     }
+    let evident = |end: End| evidence && end != End::Bare;
     // Session-ticket blocks (TLS 1.3 sends them after the handshake, s_client prints them
     // whenever they arrive): from the `---` before "Post-Handshake New Session Ticket
     // arrived:" to the `---` after it.
@@ -265,7 +390,8 @@ pub fn openssl(text: &str) -> Result<Imported, ImportError> {
         if matches!(
             raw[i].1,
             "Post-Handshake New Session Ticket arrived:" | "SSL-Session:"
-        ) && !noise[i]
+        ) && raw[i].2 != End::Server
+            && !noise[i]
         {
             if i > 0 && raw[i - 1].1 == "---" {
                 noise[i - 1] = true;
@@ -283,45 +409,75 @@ pub fn openssl(text: &str) -> Result<Imported, ImportError> {
         i += 1;
     }
     let mut lines: Vec<Entry> = Vec::new();
+    let mut doubtful: Vec<bool> = Vec::new();
     let mut pending: std::collections::VecDeque<Command> = Default::default();
     let mut in_body = false;
     let mut typed = 0usize;
-    for (k, (n, l)) in raw.iter().enumerate() {
-        if noise[k] || (!in_body && (s_client_noise(l) || *l == "---")) {
+    for (k, &(n, l, end)) in raw.iter().enumerate() {
+        if noise[k] {
             continue;
         }
+        let sure = evident(end);
+        let quiet = if sure { end == End::Terminal } else { !in_body };
+        if quiet {
+            if let Some(ev) = s_client_event(l) {
+                if let Some(ev) = ev {
+                    lines.push(Entry {
+                        line: n,
+                        item: Item::Transport(ev),
+                        at: None,
+                    });
+                    doubtful.push(false);
+                }
+                continue;
+            }
+            if s_client_noise(l) || l == "---" {
+                continue;
+            }
+        }
         let b = l.as_bytes();
-        if in_body {
-            in_body = b != b".";
-            lines.push(line_entry(*n, false, b));
-        } else if StatusLine::looks_like_status(b) || b.starts_with(b"+ ") || lines.is_empty() {
-            if let Some(cmd) = pending.pop_front() {
+        let status = StatusLine::looks_like_status(b);
+        let server = if sure {
+            end == End::Server
+        } else {
+            in_body || status || b.starts_with(b"+ ") || lines.is_empty()
+        };
+        if server {
+            if in_body {
+                in_body = b != b".";
+            } else if status && let Some(cmd) = pending.pop_front() {
                 in_body = b.starts_with(b"+OK") && cmd.expects_multiline();
             }
-            lines.push(line_entry(*n, false, b));
         } else {
             pending.push_back(Command::parse(b, b.len() + 2));
             typed += 1;
-            lines.push(line_entry(*n, true, b));
         }
+        lines.push(line_entry(n, !server, b));
+        doubtful.push(!sure);
         if starttls && lines.len() == 1 {
             // s_client sent STLS and did the handshake before printing anything.
-            lines.push(line_entry(*n, true, b"STLS"));
-            lines.push(line_entry(*n, false, b"+OK"));
+            lines.push(line_entry(n, true, b"STLS"));
+            lines.push(line_entry(n, false, b"+OK"));
             lines.push(Entry {
-                line: *n,
+                line: n,
                 item: Item::Transport(TransportEvent::TlsEstablished {
                     cert_requested: false,
                     client_cert: false,
                 }),
                 at: None,
             });
+            doubtful.extend([false; 3]);
         }
     }
     if starttls {
         notes.push(format!(
-            "line {}: -starttls: s_client printed the greeting cut short; STLS, its +OK (text unknown) and the handshake were not logged and are put back",
-            raw[0].0
+            "line {}: -starttls: {}STLS, its +OK (text unknown) and the handshake were not logged and are put back",
+            raw[0].0,
+            if cut_short {
+                "s_client printed the greeting cut short; "
+            } else {
+                ""
+            }
         ));
     }
     if typed == 0 {
@@ -330,6 +486,7 @@ pub fn openssl(text: &str) -> Result<Imported, ImportError> {
     Ok(Imported {
         entries: lines,
         notes,
+        doubtful,
     })
 }
 
@@ -439,7 +596,11 @@ pub fn pcap(bytes: &[u8], port: Option<u16>) -> Result<Imported, ImportError> {
                     && server_line.ends_with(b"\n")
                 {
                     notes.push(format!("packet {}: the capture switches to TLS after STLS; only the plaintext part is imported", n + 1));
-                    return Ok(Imported { entries, notes });
+                    return Ok(Imported {
+                        entries,
+                        notes,
+                        doubtful: Vec::new(),
+                    });
                 }
                 if let Some(i) = server_line.iter().rposition(|&b| b == b'\n') {
                     server_line.drain(..=i);
@@ -459,7 +620,11 @@ pub fn pcap(bytes: &[u8], port: Option<u16>) -> Result<Imported, ImportError> {
             "no TCP connection to port {port} in the capture (--port sets another)"
         )));
     }
-    Ok(Imported { entries, notes })
+    Ok(Imported {
+        entries,
+        notes,
+        doubtful: Vec::new(),
+    })
 }
 
 #[derive(Clone, Copy)]

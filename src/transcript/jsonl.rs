@@ -592,6 +592,49 @@ pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
+/// A string read from a recording, as it may be shown: popscope records display text (made
+/// by `crate::sanitize::display` when the session ran), kept as it is so it is not escaped
+/// twice; anything else (a hand-edited recording holding ESC, BEL, U+202E, a line break, or
+/// an overlong value) goes through `display` here, once, before any output sees it.
+pub fn shown(s: &str, max: usize) -> String {
+    let clean = !s
+        .chars()
+        .any(|c| c.is_control() || crate::sanitize::is_invisible_or_reordering(c))
+        && s.chars().count() <= max;
+    if clean {
+        s.to_owned()
+    } else {
+        crate::sanitize::display(s.as_bytes(), max)
+    }
+}
+
+/// Every text field of recorded TLS details made safe with [`shown`] (the limits are those
+/// of the live side: 512 characters for a name, 255 for a subjectAltName).
+pub fn shown_tls(d: &TlsDetails) -> TlsDetails {
+    let f = |s: &str| shown(s, 200);
+    TlsDetails {
+        version: f(&d.version),
+        cipher: f(&d.cipher),
+        group: d.group.as_deref().map(f),
+        alpn: d.alpn.as_deref().map(f),
+        chain: d
+            .chain
+            .iter()
+            .map(|c| crate::transport::tls::CertInfo {
+                subject: shown(&c.subject, 512),
+                issuer: shown(&c.issuer, 512),
+                sans: c.sans.iter().map(|n| shown(n, 255)).collect(),
+                not_before: f(&c.not_before),
+                not_after: f(&c.not_after),
+                sha256: f(&c.sha256),
+                ..c.clone()
+            })
+            .collect(),
+        verdict: shown(&d.verdict, 512),
+        ..d.clone()
+    }
+}
+
 /// What the streaming reader hands out, in file order.
 pub enum Streamed {
     /// A new session begins.
@@ -654,7 +697,10 @@ pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Op
                 ));
             }
             in_session = true;
-            on(Streamed::Header { target, secrets });
+            on(Streamed::Header {
+                target: shown(&target, 200),
+                secrets: shown(&secrets, 20),
+            });
             continue;
         }
         if !in_session {
@@ -692,7 +738,7 @@ pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Op
                 item: Item::Transport(event),
                 at: at(t),
             })),
-            Record::Tls { details, .. } => on(Streamed::Tls(details)),
+            Record::Tls { details, .. } => on(Streamed::Tls(Box::new(shown_tls(&details)))),
         }
     }
     if !in_session {

@@ -24,6 +24,8 @@ pub struct Replayed {
     pub session: Session,
     /// How many entries were fed (0: an empty transcript, nothing was checked).
     pub entries: u64,
+    /// How many of them were client or server data (0: only events, nothing to check).
+    pub data: u64,
 }
 
 /// How many recent entry starts each direction keeps to locate findings: a finding points at
@@ -115,10 +117,12 @@ impl Replayer {
         self.out.current = (entry.line, raw.map(|r| r[..r.len().min(QUOTE)].to_vec()));
         match &entry.item {
             Item::Client(bytes) => {
+                self.out.data += 1;
                 self.out.client.push(entry.line, bytes.len(), raw);
                 self.engine.handle_client(now, bytes, &mut self.out);
             }
             Item::Server(bytes) => {
+                self.out.data += 1;
                 self.out.server.push(entry.line, bytes.len(), raw);
                 self.engine.handle_server(now, bytes, &mut self.out);
             }
@@ -133,6 +137,7 @@ impl Replayer {
             transitions: self.out.transitions,
             session: self.engine.session().clone(),
             entries: self.out.entries,
+            data: self.out.data,
         }
     }
 }
@@ -153,6 +158,7 @@ struct Collector {
     client: Starts,
     server: Starts,
     entries: u64,
+    data: u64,
     findings: Vec<LocatedFinding>,
     transitions: Vec<Transition>,
 }

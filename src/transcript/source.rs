@@ -67,6 +67,12 @@ impl Checking {
     pub fn entries(&self) -> u64 {
         self.sessions.iter().map(|s| s.replayed.entries).sum()
     }
+
+    /// Client and server data entries across the sessions kept (0: at most events such as
+    /// `-- tls` or `-- closed`, or a recording's state and finding records: nothing to check).
+    pub fn data(&self) -> u64 {
+        self.sessions.iter().map(|s| s.replayed.data).sum()
+    }
 }
 
 /// Re-checks a transcript as it is read: every session, or only session `only` (from 1) of a

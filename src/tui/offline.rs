@@ -50,14 +50,19 @@ pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
                     client_cert,
                 } = ev
                 {
-                    let details = tls.get(handshakes).cloned().unwrap_or_else(|| TlsDetails {
-                        version: "TLS".into(),
-                        cipher: "(recorded)".into(),
-                        cert_requested: *cert_requested,
-                        client_cert_sent: *client_cert,
-                        verdict: "recorded".into(),
-                        ..TlsDetails::default()
-                    });
+                    // Made safe once more (a no-op on a recording's already safe text): the
+                    // header and the Session panel draw these fields as they are.
+                    let details = tls
+                        .get(handshakes)
+                        .map(crate::transcript::jsonl::shown_tls)
+                        .unwrap_or_else(|| TlsDetails {
+                            version: "TLS".into(),
+                            cipher: "(recorded)".into(),
+                            cert_requested: *cert_requested,
+                            client_cert_sent: *client_cert,
+                            verdict: "recorded".into(),
+                            ..TlsDetails::default()
+                        });
                     handshakes += 1;
                     app.apply(Update::Note(now, Note::Tls(Box::new(details))));
                 } else {

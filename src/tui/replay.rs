@@ -162,4 +162,63 @@ mod tests {
         let app = state_at("x", &entries, &[], entries.len(), &theme, &table);
         assert_eq!(app.tls.unwrap_or_default().verdict, "recorded");
     }
+
+    /// A hand-edited recording: ESC, BEL and U+202E in the target and every TLS field.
+    fn hostile_recording() -> String {
+        let evil = "evil\u{1b}]52;c;eA==\u{7}\u{202e}x";
+        let cert = |n: &str| {
+            serde_json::json!({"subject": format!("CN={n}{evil}"), "issuer": format!("CN=ca{evil}"),
+                "sans": [format!("DNS:{n}{evil}")], "not_before": "2026", "not_after": "2027",
+                "sha256": "00", "self_signed": false})
+        };
+        [
+            serde_json::json!({"type":"header","format":1,"popscope":"0.1.0","target":format!("pop3://{evil}"),"started":0.0,"secrets":"redacted"}),
+            serde_json::json!({"type":"data","t":0.0,"dir":"server","text":"+OK ready\r\n"}),
+            serde_json::json!({"type":"data","t":0.0,"dir":"client","text":"STLS\r\n"}),
+            serde_json::json!({"type":"data","t":0.0,"dir":"server","text":"+OK go\r\n"}),
+            serde_json::json!({"type":"tls","t":0.1,"details":{"version":format!("TLS 1.3{evil}"),"cipher":"C","group":null,"alpn":null,
+                "cert_requested":false,"client_cert_sent":false,"chain":[cert("leaf"), cert("intermediate")],
+                "verdict":format!("bad{evil}"),"insecure":false}}),
+            serde_json::json!({"type":"transport","t":0.1,"event":{"event":"tls-established","cert_requested":false,"client_cert":false}}),
+        ]
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect()
+    }
+
+    #[test]
+    fn a_recordings_tls_details_are_shown_escaped_with_the_whole_chain() {
+        let rec = hostile_recording();
+        let (s, damage) =
+            crate::transcript::jsonl::session(rec.as_bytes(), 1).unwrap_or_else(|e| panic!("{e}"));
+        assert!(damage.is_none(), "{damage:?}");
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let table = keys::defaults();
+        let label = format!("replay r.jsonl ({})", s.target);
+        let app = state_at(&label, &s.entries, &s.tls, s.entries.len(), &theme, &table);
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50))
+            .unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| ui::draw(f, &app))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let screen: String = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!screen.contains(bad), "{bad:?} drawn raw");
+        }
+        // The title, the TLS row of the header and the Session panel show the escapes.
+        assert!(
+            screen.contains("pop3://evil\\x1b]52;c;eA==\\x07"),
+            "{screen}"
+        );
+        assert!(screen.contains("TLS 1.3evil\\x1b"), "{screen}");
+        assert!(screen.contains("badevil\\x1b"), "{screen}");
+        // Every certificate of the chain, not only the leaf.
+        assert!(screen.contains("CN=leafevil\\x1b"), "{screen}");
+        assert!(screen.contains("CN=intermediateevil\\x1b"), "{screen}");
+    }
 }

@@ -564,11 +564,22 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
                 safe(&format!("{} {}", t.version, t.cipher)),
                 app.theme.server,
             ));
-            if let Some(c) = t.chain.first() {
+            // Every certificate of the chain: the leaf first, then each issuer as sent.
+            const CERT_KEYS: [&str; 8] = [
+                "cert", "cert 1", "cert 2", "cert 3", "cert 4", "cert 5", "cert 6", "cert 7",
+            ];
+            for (c, key) in t.chain.iter().zip(CERT_KEYS) {
                 entries.push((
-                    "cert",
+                    key,
                     safe(&format!("{} (until {})", c.subject, c.not_after)),
                     app.theme.server,
+                ));
+            }
+            if t.chain.len() > CERT_KEYS.len() {
+                entries.push((
+                    "cert …",
+                    format!("{} more", t.chain.len() - CERT_KEYS.len()),
+                    app.theme.dim,
                 ));
             }
             let verdict = if t.insecure {
