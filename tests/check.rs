@@ -357,7 +357,10 @@ fn a_walk_whose_first_replies_never_complete_exits_3_with_the_report() {
             .is_some_and(|m| m.contains("CAPA") && m.contains("arrived")),
         "{v}"
     );
-    assert!(v["notes"].to_string().contains("no complete reply to CAPA"), "{v}");
+    assert!(
+        v["notes"].to_string().contains("no complete reply to CAPA"),
+        "{v}"
+    );
 }
 
 #[test]

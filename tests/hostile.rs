@@ -569,7 +569,9 @@ fn script_sasl_responses_stay_secret_when_refused_spaced_or_second() {
     let clear = |out: &str, err: &str, rec: &str| {
         for text in [out, err, rec] {
             assert!(
-                !text.contains(payload) && !text.contains("aHVudGVyMg") && !text.contains("hunter2"),
+                !text.contains(payload)
+                    && !text.contains("aHVudGVyMg")
+                    && !text.contains("hunter2"),
                 "{text}"
             );
         }
@@ -597,8 +599,11 @@ fn script_sasl_responses_stay_secret_when_refused_spaced_or_second() {
         Step::ReadLine,
         say("+OK bye\r\n"),
     ];
-    let (out, err, rec, code) =
-        scripted_send(login, "login", &format!("auth login\n{user}\n{pass}\nQUIT\n"));
+    let (out, err, rec, code) = scripted_send(
+        login,
+        "login",
+        &format!("auth login\n{user}\n{pass}\nQUIT\n"),
+    );
     clear(&out, &err, &rec);
     assert!(!out.contains(user) && !rec.contains(user), "{out}{rec}");
     assert_eq!(out.matches("SASL response, redacted").count(), 2, "{out}");
@@ -612,8 +617,11 @@ fn script_sasl_responses_stay_secret_when_refused_spaced_or_second() {
         Step::ReadLine,
         say("+OK bye\r\n"),
     ];
-    let (out, err, rec, _) =
-        scripted_send(refused, "refused", &format!("AUTH PLAIN\n{payload}\nQUIT\n"));
+    let (out, err, rec, _) = scripted_send(
+        refused,
+        "refused",
+        &format!("AUTH PLAIN\n{payload}\nQUIT\n"),
+    );
     clear(&out, &err, &rec);
     let said = format!("{out}{err}");
     assert_eq!(

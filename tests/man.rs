@@ -123,7 +123,10 @@ fn every_argument_of_every_subcommand_has_help_text() {
     }
     let mut blank = Vec::new();
     walk(&popscope::cli::Cli::command(), "popscope", &mut blank);
-    assert!(blank.is_empty(), "arguments or values without help: {blank:?}");
+    assert!(
+        blank.is_empty(),
+        "arguments or values without help: {blank:?}"
+    );
 }
 
 /// `man --dir D --force` with one page planted as a link: refused in one line, and no page

@@ -225,8 +225,10 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
 /// main connection's first replies (the others did not connect). The report says what it
 /// could; the exit code says that nothing was checked (the connection contract: exit 3).
 fn walk_failure(live: &[LiveRun<'_>], legs: usize) -> Option<CliError> {
-    let failed: Vec<&crate::transport::TransportError> =
-        live.iter().filter_map(|r| r.result.failure.as_ref()).collect();
+    let failed: Vec<&crate::transport::TransportError> = live
+        .iter()
+        .filter_map(|r| r.result.failure.as_ref())
+        .collect();
     if failed.is_empty() || failed.len() < live.len() {
         return None;
     }

@@ -125,8 +125,8 @@ fn shown_client_line(line: &[u8]) -> String {
             None => (line, &b""[..]),
         },
     };
-    let mut shown = crate::protocol::redact::client_line(content, None)
-        .unwrap_or_else(|| content.to_vec());
+    let mut shown =
+        crate::protocol::redact::client_line(content, None).unwrap_or_else(|| content.to_vec());
     shown.extend_from_slice(end);
     escape(&shown)
 }
@@ -309,11 +309,11 @@ mod tests {
         let mut e = Engine::new(Config::default());
         let at = Time(1);
         p.wire(at, Direction::Server, b"+OK ready <1.2@x>\r\n");
-        e.handle_server(at, b"+OK ready <1.2@x>\r\n", &mut |ev: Event<'_>| p.event(at, &ev));
+        e.handle_server(at, b"+OK ready <1.2@x>\r\n", &mut |ev: Event<'_>| {
+            p.event(at, &ev)
+        });
         let digest = "c4c9334bac560ecc979e58001b3e22fb";
-        let sent = format!(
-            "NOOP   a  b\r\nAPOP  demo  {digest}\r\n PASS x  y\r\nUSER\tme\r\n"
-        );
+        let sent = format!("NOOP   a  b\r\nAPOP  demo  {digest}\r\n PASS x  y\r\nUSER\tme\r\n");
         p.wire(at, Direction::Client, sent.as_bytes());
         e.handle_client(at, sent.as_bytes(), &mut |ev: Event<'_>| p.event(at, &ev));
         let text = String::from_utf8_lossy(&out.contents()).into_owned();

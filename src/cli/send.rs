@@ -67,7 +67,9 @@ fn skip_responses_of_refused_auth(
         return;
     }
     let mut skipped = Vec::new();
-    while let Some(line) = cmds.next_if(|l| Command::parse(l.as_bytes(), 0).keyword == Keyword::Other) {
+    while let Some(line) =
+        cmds.next_if(|l| Command::parse(l.as_bytes(), 0).keyword == Keyword::Other)
+    {
         skipped.push("*".repeat(line.trim().len()));
     }
     if !skipped.is_empty() {

@@ -481,7 +481,10 @@ mod tests {
             assert!(c.secret.is_none() && c.irregular_spacing, "{line:?}");
         }
         let c = Command::parse(b"AUTH\tPLAIN\tAGRlbW8A", 0);
-        assert_eq!(c.secret.as_ref().map(|s| s.expose().to_vec()), Some(b"AGRlbW8A".to_vec()));
+        assert_eq!(
+            c.secret.as_ref().map(|s| s.expose().to_vec()),
+            Some(b"AGRlbW8A".to_vec())
+        );
         assert_eq!(c.arg_count(), 2);
         assert!(!Command::parse(b"AUTH PLAIN", 0).irregular_spacing);
         assert_eq!(Command::parse(b" AUTHX PLAIN", 0).keyword, Keyword::Other);
