@@ -439,32 +439,11 @@ fn sasl_login() -> Vec<Step> {
 #[test]
 fn a_script_sasl_payload_is_a_response_and_stays_secret() {
     let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
-    let port = scripted(sasl_login());
-    let dir = common::scratch_path("");
-    let script = dir.join(format!(
-        "popscope-hostile-{}-sasl.script",
-        std::process::id()
-    ));
-    let record = dir.join(format!(
-        "popscope-hostile-{}-sasl.jsonl",
-        std::process::id()
-    ));
-    std::fs::write(&script, format!("AUTH PLAIN\n{payload}\nQUIT\n")).unwrap_or_default();
-    let url = format!("pop3://127.0.0.1:{port}");
-    let o = popscope(&[
-        "send",
-        &url,
-        "--timeout",
-        "2",
-        "--script",
-        &script.display().to_string(),
-        "--record",
-        &record.display().to_string(),
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let rec = std::fs::read_to_string(&record).unwrap_or_default();
-    let _ = std::fs::remove_file(&script);
-    let _ = std::fs::remove_file(&record);
+    let (out, _, rec, code) = scripted_send(
+        sasl_login(),
+        "sasl",
+        &format!("AUTH PLAIN\n{payload}\nQUIT\n"),
+    );
     assert!(!out.contains(payload) && !out.contains("hunter2"), "{out}");
     assert!(
         !rec.contains(payload) && !rec.contains("aHVudGVyMg"),
@@ -474,7 +453,7 @@ fn a_script_sasl_payload_is_a_response_and_stays_secret() {
     assert!(!out.lines().any(|l| l == "C: *"), "{out}");
     assert!(out.contains("S: +OK logged in"), "{out}");
     assert!(out.contains("TRANSACTION"), "{out}");
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     // On the command line too (with a warning: other users can read argv).
     let port = scripted(sasl_login());
     let url = format!("pop3://127.0.0.1:{port}");
