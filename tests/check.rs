@@ -318,6 +318,51 @@ fn after_a_timeout_the_walk_stops_instead_of_reading_replies_out_of_step() {
     assert!(after.is_empty(), "sent after the timeout: {after:?}");
 }
 
+/// A server whose CAPA never ends: the walk's main connection cannot be walked, so the run
+/// fails (exit 3, one line saying what arrived) after printing the report; with --json the
+/// report carries the error, as `send --json` does. (Before: exit 0, "0 violations".)
+#[test]
+fn a_walk_whose_first_replies_never_complete_exits_3_with_the_report() {
+    fn endless_capa(cmd: &str) -> Vec<u8> {
+        if cmd.eq_ignore_ascii_case("CAPA") {
+            return b"+OK capability list follows\r\nUSER\r\n".to_vec();
+        }
+        mailbox(cmd)
+    }
+    let (port, _) = fake(endless_capa);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&["check", &url, "--timeout", "1"]);
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("CAPA") && e.contains("arrived") && e.contains("capability list"),
+        "{e}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("popscope check") && out.contains("no complete reply to CAPA"),
+        "{out}"
+    );
+
+    let (port, _) = fake(endless_capa);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&["check", &url, "--timeout", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    let v = common::json(&o);
+    assert_eq!(v["error"]["exit"], 3, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("CAPA") && m.contains("arrived")),
+        "{v}"
+    );
+    assert!(
+        v["notes"].to_string().contains("no complete reply to CAPA"),
+        "{v}"
+    );
+}
+
 #[test]
 fn a_failed_rset_after_dele_closes_without_quit() {
     fn rset_fails(cmd: &str) -> Vec<u8> {

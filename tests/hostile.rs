@@ -439,32 +439,11 @@ fn sasl_login() -> Vec<Step> {
 #[test]
 fn a_script_sasl_payload_is_a_response_and_stays_secret() {
     let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
-    let port = scripted(sasl_login());
-    let dir = common::scratch_path("");
-    let script = dir.join(format!(
-        "popscope-hostile-{}-sasl.script",
-        std::process::id()
-    ));
-    let record = dir.join(format!(
-        "popscope-hostile-{}-sasl.jsonl",
-        std::process::id()
-    ));
-    std::fs::write(&script, format!("AUTH PLAIN\n{payload}\nQUIT\n")).unwrap_or_default();
-    let url = format!("pop3://127.0.0.1:{port}");
-    let o = popscope(&[
-        "send",
-        &url,
-        "--timeout",
-        "2",
-        "--script",
-        &script.display().to_string(),
-        "--record",
-        &record.display().to_string(),
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let rec = std::fs::read_to_string(&record).unwrap_or_default();
-    let _ = std::fs::remove_file(&script);
-    let _ = std::fs::remove_file(&record);
+    let (out, _, rec, code) = scripted_send(
+        sasl_login(),
+        "sasl",
+        &format!("AUTH PLAIN\n{payload}\nQUIT\n"),
+    );
     assert!(!out.contains(payload) && !out.contains("hunter2"), "{out}");
     assert!(
         !rec.contains(payload) && !rec.contains("aHVudGVyMg"),
@@ -474,7 +453,7 @@ fn a_script_sasl_payload_is_a_response_and_stays_secret() {
     assert!(!out.lines().any(|l| l == "C: *"), "{out}");
     assert!(out.contains("S: +OK logged in"), "{out}");
     assert!(out.contains("TRANSACTION"), "{out}");
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     // On the command line too (with a warning: other users can read argv).
     let port = scripted(sasl_login());
     let url = format!("pop3://127.0.0.1:{port}");
@@ -527,4 +506,131 @@ fn a_flowing_body_outlasts_the_timeout_but_a_listing_is_bounded() {
     }
     .check(&run);
     assert!(run.1 > 10.0, "took {} s", run.1);
+}
+
+/// `send --script FILE --record REC` against `steps`: (stdout, stderr, recording, exit code).
+fn scripted_send(steps: Vec<Step>, name: &str, script: &str) -> (String, String, String, i32) {
+    let port = scripted(steps);
+    let dir = common::scratch_path("");
+    let stem = format!("popscope-hostile-{}-{name}", std::process::id());
+    let file = dir.join(format!("{stem}.script"));
+    let record = dir.join(format!("{stem}.jsonl"));
+    std::fs::write(&file, script).unwrap_or_default();
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = popscope(&[
+        "send",
+        &url,
+        "--timeout",
+        "2",
+        "--script",
+        &file.display().to_string(),
+        "--record",
+        &record.display().to_string(),
+    ]);
+    let rec = std::fs::read_to_string(&record).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&record);
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        rec,
+        o.status.code().unwrap_or(-1),
+    )
+}
+
+/// Item 15's variants: the lines after a bare `AUTH mech` stay secret however the AUTH is
+/// typed (` AUTH`, `AUTH\t`), on every challenge (AUTH LOGIN's user, then password), and when
+/// the server refuses the AUTH before any challenge the response meant for it is not sent as
+/// a command: one line says it was skipped.
+#[test]
+fn script_sasl_responses_stay_secret_when_refused_spaced_or_second() {
+    let payload = "AGRlbW8AaHVudGVyMg=="; // \0demo\0hunter2
+    let clear = |out: &str, err: &str, rec: &str| {
+        for text in [out, err, rec] {
+            assert!(
+                !text.contains(payload)
+                    && !text.contains("aHVudGVyMg")
+                    && !text.contains("hunter2"),
+                "{text}"
+            );
+        }
+    };
+    // (b) a leading blank or a tab in the AUTH line, after a `+` challenge.
+    for (name, auth) in [("lead", " AUTH PLAIN"), ("tab", "AUTH\tPLAIN")] {
+        let (out, err, rec, code) =
+            scripted_send(sasl_login(), name, &format!("{auth}\n{payload}\nQUIT\n"));
+        clear(&out, &err, &rec);
+        assert!(out.contains("S: +OK logged in"), "{name}: {out}");
+        assert!(out.contains("SASL response, redacted"), "{name}: {out}");
+        assert_eq!(code, 0, "{name}: {out}{err}");
+    }
+    // (c) AUTH LOGIN: both lines are responses (user, then password).
+    let user = "ZGVtbw=="; // demo
+    let pass = "aHVudGVyMg=="; // hunter2
+    let login = vec![
+        say("+OK ready\r\n"),
+        Step::ReadLine,
+        say("+ VXNlcm5hbWU6\r\n"),
+        Step::ReadLine,
+        say("+ UGFzc3dvcmQ6\r\n"),
+        Step::ReadLine,
+        say("+OK logged in\r\n"),
+        Step::ReadLine,
+        say("+OK bye\r\n"),
+    ];
+    let (out, err, rec, code) = scripted_send(
+        login,
+        "login",
+        &format!("auth login\n{user}\n{pass}\nQUIT\n"),
+    );
+    clear(&out, &err, &rec);
+    assert!(!out.contains(user) && !rec.contains(user), "{out}{rec}");
+    assert_eq!(out.matches("SASL response, redacted").count(), 2, "{out}");
+    assert!(out.contains("S: +OK logged in"), "{out}");
+    assert_eq!(code, 0, "{out}{err}");
+    // (a) the bare AUTH refused (a server without SASL PLAIN): the payload is not sent.
+    let refused = vec![
+        say("+OK ready\r\n"),
+        Step::ReadLine,
+        say("-ERR unknown mechanism\r\n"),
+        Step::ReadLine,
+        say("+OK bye\r\n"),
+    ];
+    let (out, err, rec, _) = scripted_send(
+        refused,
+        "refused",
+        &format!("AUTH PLAIN\n{payload}\nQUIT\n"),
+    );
+    clear(&out, &err, &rec);
+    let said = format!("{out}{err}");
+    assert_eq!(
+        said.lines().filter(|l| l.contains("not sent")).count(),
+        1,
+        "{out}{err}"
+    );
+    let sent: Vec<&str> = out.lines().filter(|l| l.starts_with("C: ")).collect();
+    assert_eq!(sent, ["C: AUTH PLAIN", "C: QUIT"], "{out}");
+    assert!(out.contains("S: +OK bye"), "{out}");
+    assert!(err.contains(&"*".repeat(payload.len())), "{err}");
+    // AUTH LOGIN refused after the user name: the password line is not sent either.
+    let after_user = vec![
+        say("+OK ready\r\n"),
+        Step::ReadLine,
+        say("+ VXNlcm5hbWU6\r\n"),
+        Step::ReadLine,
+        say("-ERR no such user\r\n"),
+        Step::ReadLine,
+        say("+OK bye\r\n"),
+    ];
+    let (out, err, rec, _) = scripted_send(
+        after_user,
+        "after-user",
+        &format!("AUTH LOGIN\n{user}\n{pass}\nQUIT\n"),
+    );
+    clear(&out, &err, &rec);
+    assert!(!out.contains(pass) && !rec.contains(pass), "{out}{rec}");
+    let sent: Vec<&str> = out.lines().filter(|l| l.starts_with("C: ")).collect();
+    assert_eq!(sent.len(), 3, "{out}");
+    assert_eq!(sent.last(), Some(&"C: QUIT"), "{out}");
+    assert!(err.contains("not sent: 1 line"), "{err}");
 }

@@ -108,6 +108,14 @@ fn every_argument_of_every_subcommand_has_help_text() {
             if arg.get_help().is_none() && arg.get_long_help().is_none() {
                 blank.push(format!("{path} {}", arg.get_id()));
             }
+            // Every value of an enumerated option says what it does (`--login plain`); not a
+            // flag's implicit true/false, nor clap_complete's shell names (bash, zsh...).
+            let enumerated = arg.get_action().takes_values() && arg.get_id() != "shell";
+            for value in arg.get_possible_values().iter().filter(|_| enumerated) {
+                if !value.is_hide_set() && value.get_help().is_none() {
+                    blank.push(format!("{path} {} {}", arg.get_id(), value.get_name()));
+                }
+            }
         }
         for sub in cmd.get_subcommands() {
             walk(sub, &format!("{path} {}", sub.get_name()), blank);
@@ -115,7 +123,10 @@ fn every_argument_of_every_subcommand_has_help_text() {
     }
     let mut blank = Vec::new();
     walk(&popscope::cli::Cli::command(), "popscope", &mut blank);
-    assert!(blank.is_empty(), "arguments without help: {blank:?}");
+    assert!(
+        blank.is_empty(),
+        "arguments or values without help: {blank:?}"
+    );
 }
 
 /// `man --dir D --force` with one page planted as a link: refused in one line, and no page

@@ -177,8 +177,9 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             })
         })
         .collect();
+    let failure = walk_failure(&live, tried.len());
     if args.json {
-        let value = match live.as_slice() {
+        let mut value = match live.as_slice() {
             [one] if !bare => report::live_json(one),
             _ => {
                 let legs: Vec<Leg<'_>> = tried
@@ -192,10 +193,17 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
                 report::host_json(&legs, &comparison)
             }
         };
+        if let Some(f) = &failure {
+            // As `send --json`: the report, and what stopped the run.
+            value["error"] = serde_json::json!({ "message": f.message, "exit": f.code });
+        }
         let s = serde_json::to_string_pretty(&value).map_err(|e| CliError::usage(e.to_string()))?;
         print(&format!("{s}\n"));
     } else {
         print(&report::live_text(&live, &comparison));
+    }
+    if let Some(f) = failure {
+        return super::connect::finish_record(record.as_ref(), Err(f));
     }
     let violations = live.iter().any(|r| {
         r.result
@@ -211,6 +219,28 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             exit::OK
         }),
     )
+}
+
+/// The run's failure when no leg could be walked: every leg that connected timed out on its
+/// main connection's first replies (the others did not connect). The report says what it
+/// could; the exit code says that nothing was checked (the connection contract: exit 3).
+fn walk_failure(live: &[LiveRun<'_>], legs: usize) -> Option<CliError> {
+    let failed: Vec<&crate::transport::TransportError> = live
+        .iter()
+        .filter_map(|r| r.result.failure.as_ref())
+        .collect();
+    if failed.is_empty() || failed.len() < live.len() {
+        return None;
+    }
+    let first = failed.first()?;
+    let mut message = first.to_string();
+    if legs > 1 {
+        message = format!("no transport could be walked: {message}");
+    }
+    Some(CliError {
+        code: first.exit_code(),
+        message,
+    })
 }
 
 /// What differs between the transports of one host.

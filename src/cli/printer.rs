@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::{Direction, Event, Finding, Severity, Time, TransportEvent};
+use crate::protocol::{Command, Direction, Event, Finding, Severity, Time, TransportEvent};
 use crate::session::{Note, Observer};
 use crate::transcript::text::escape;
 
@@ -21,6 +21,10 @@ pub struct Printer {
     /// Which connection of the run this is (probes open several).
     pub connection: usize,
     partial: Vec<u8>,
+    /// Client lines as they went on the wire, each printed (masked) at its engine event: the
+    /// printed session shows the octets sent, not the engine's parse of them.
+    sent: std::collections::VecDeque<Vec<u8>>,
+    sent_partial: Vec<u8>,
     gathered: Shared,
     label: String,
     /// Octets still to be written; past them the output stops (findings are still gathered).
@@ -39,6 +43,8 @@ impl Printer {
             out,
             connection,
             partial: Vec::new(),
+            sent: std::collections::VecDeque::new(),
+            sent_partial: Vec::new(),
             gathered,
             label: label.to_owned(),
             left: None,
@@ -59,6 +65,34 @@ impl Printer {
         }
     }
 
+    /// Keeps the client's complete lines until their Command or SaslResponse event.
+    fn client_wire(&mut self, bytes: &[u8]) {
+        self.sent_partial.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &self.sent_partial[start..]) {
+            let end = start + nl + 1;
+            if self.sent.len() < SENT_LINES {
+                self.sent.push_back(self.sent_partial[start..end].to_vec());
+            }
+            start = end;
+        }
+        self.sent_partial.drain(..start);
+        if self.sent_partial.len() > SENT_LINE_MAX {
+            // The engine does not take it as a line either (its framer cuts long lines).
+            self.sent_partial.clear();
+        }
+    }
+
+    /// The next line sent, if it is the one `command` was parsed from.
+    fn sent_line(&mut self, command: &Command) -> Option<Vec<u8>> {
+        let line = self.sent.pop_front()?;
+        let content = line
+            .strip_suffix(b"\r\n")
+            .or_else(|| line.strip_suffix(b"\n"))
+            .unwrap_or(&line);
+        (Command::parse(content, 0).verb == command.verb).then_some(line)
+    }
+
     fn spend(&mut self, n: usize) {
         let Some(left) = self.left.as_mut() else {
             return;
@@ -75,6 +109,26 @@ impl Printer {
             self.partial.clear();
         }
     }
+}
+
+/// Client lines kept for printing at most (a pipelined batch is rarely longer).
+const SENT_LINES: usize = 4096;
+/// A longer client line is printed from the engine's parse.
+const SENT_LINE_MAX: usize = 64 * 1024;
+
+/// A client line as printed: secrets masked where they stand, every other octet kept.
+fn shown_client_line(line: &[u8]) -> String {
+    let (content, end) = match line.strip_suffix(b"\r\n") {
+        Some(c) => (c, &b"\r\n"[..]),
+        None => match line.strip_suffix(b"\n") {
+            Some(c) => (c, &b"\n"[..]),
+            None => (line, &b""[..]),
+        },
+    };
+    let mut shown =
+        crate::protocol::redact::client_line(content, None).unwrap_or_else(|| content.to_vec());
+    shown.extend_from_slice(end);
+    escape(&shown)
 }
 
 fn marker(s: Severity) -> &'static str {
@@ -94,8 +148,12 @@ impl Observer for Printer {
     }
 
     fn wire(&mut self, _at: Time, dir: Direction, bytes: &[u8]) {
-        // Client lines are printed from the engine's Command events (secrets redacted).
-        if dir != Direction::Server || self.out.is_none() {
+        if self.out.is_none() {
+            return;
+        }
+        // Client lines are printed at the engine's Command events (secrets redacted).
+        if dir == Direction::Client {
+            self.client_wire(bytes);
             return;
         }
         self.partial.extend_from_slice(bytes);
@@ -186,9 +244,15 @@ impl Observer for Printer {
         match ev {
             Event::Command { command, .. } => {
                 // Masked so that it replays like the original (a digest stays hex, base64 stays base64).
-                let mut shown = crate::protocol::redact::command_line(command);
-                shown.extend_from_slice(b"\r\n");
-                self.line(&format!("C: {}", escape(&shown)));
+                let shown = match self.sent_line(command) {
+                    Some(line) => shown_client_line(&line),
+                    None => {
+                        let mut shown = crate::protocol::redact::command_line(command);
+                        shown.extend_from_slice(b"\r\n");
+                        escape(&shown)
+                    }
+                };
+                self.line(&format!("C: {shown}"));
             }
             Event::SaslResponse {
                 cancel,
@@ -196,6 +260,8 @@ impl Observer for Printer {
                 valid_base64,
                 ..
             } => {
+                // Its octets are not printed: the line is a secret.
+                self.sent.pop_front();
                 // A placeholder of the same length and validity replays the same way.
                 let fill = if *valid_base64 { "A" } else { "!" };
                 let shown = if *cancel {
@@ -235,6 +301,38 @@ impl Observer for Printer {
 mod tests {
     use super::*;
     use crate::protocol::{Config, Engine};
+
+    /// The printed client lines are the octets sent (blanks kept), secrets masked where they
+    /// stand with the line's length kept.
+    #[test]
+    fn client_lines_are_printed_as_sent_with_secrets_masked_in_place() {
+        let out = crate::session::task::Recording::default();
+        let mut p = Printer::new(Some(Box::new(out.clone())), 0, "t", Shared::default());
+        let mut e = Engine::new(Config::default());
+        let at = Time(1);
+        p.wire(at, Direction::Server, b"+OK ready <1.2@x>\r\n");
+        e.handle_server(at, b"+OK ready <1.2@x>\r\n", &mut |ev: Event<'_>| {
+            p.event(at, &ev)
+        });
+        let digest = "c4c9334bac560ecc979e58001b3e22fb";
+        let sent = format!("NOOP   a  b\r\nAPOP  demo  {digest}\r\n PASS x  y\r\nUSER\tme\r\n");
+        p.wire(at, Direction::Client, sent.as_bytes());
+        e.handle_client(at, sent.as_bytes(), &mut |ev: Event<'_>| p.event(at, &ev));
+        let text = String::from_utf8_lossy(&out.contents()).into_owned();
+        let printed: Vec<&str> = text.lines().filter(|l| l.starts_with("C: ")).collect();
+        let masked = "0".repeat(digest.len());
+        assert_eq!(
+            printed,
+            [
+                "C: NOOP   a  b",
+                &format!("C: APOP  demo  {masked}"),
+                "C:  PASS ****",
+                "C: USER\\tme",
+            ],
+            "{text}"
+        );
+        assert!(!text.contains(digest) && !text.contains("x  y"), "{text}");
+    }
 
     #[test]
     fn a_limited_printer_stops_writing_but_keeps_gathering_findings() {

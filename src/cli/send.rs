@@ -54,6 +54,34 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     Ok(cmds)
 }
 
+/// After a bare `AUTH mech` that ended without success (refused before a challenge, say),
+/// the lines meant as its SASL responses are not sent as commands (they hold the secret): the
+/// following lines that are no POP3 command are skipped, and one line says so, masked.
+fn skip_responses_of_refused_auth(
+    cmd: &str,
+    outcome: &crate::session::Outcome,
+    cmds: &mut std::iter::Peekable<std::slice::Iter<'_, String>>,
+) {
+    let auth = Command::parse(cmd.as_bytes(), 0);
+    if auth.keyword != Keyword::Auth || auth.arg_count() != 1 || outcome.ok() {
+        return;
+    }
+    let mut skipped = Vec::new();
+    while let Some(line) =
+        cmds.next_if(|l| Command::parse(l.as_bytes(), 0).keyword == Keyword::Other)
+    {
+        skipped.push("*".repeat(line.trim().len()));
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "popscope: not sent: {} line(s) after '{}' meant as its SASL response ('{}'): the AUTH ended without a challenge for them",
+            skipped.len(),
+            crate::sanitize::display(cmd.trim().as_bytes(), 80),
+            skipped.join("', '")
+        );
+    }
+}
+
 pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let target = Target::parse(&args.url).map_err(CliError::usage)?;
     let Some(scheme) = target.scheme else {
@@ -105,7 +133,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             }
         }
         let mut quit_sent = false;
-        let mut cmds = cmds.iter();
+        let mut cmds = cmds.iter().peekable();
         while let Some(cmd) = cmds.next() {
             if c.is_closed() {
                 break;
@@ -145,6 +173,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
                     return Err(pending.timeout_error(what, secs, hint));
                 }
             }
+            skip_responses_of_refused_auth(cmd, &pending, &mut cmds);
         }
         if !args.no_quit && !quit_sent && !c.is_closed() {
             c.quit().await?;

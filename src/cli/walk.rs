@@ -88,6 +88,9 @@ pub struct WalkResult {
     pub login: LoginAttempt,
     /// A probe connection that failed (the walk goes on without it).
     pub notes: Vec<String>,
+    /// The main connection could not be walked: its first replies (CAPA, STLS, the login)
+    /// did not complete in time. The report is still made; the run fails (exit 3).
+    pub failure: Option<TransportError>,
 }
 
 struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
@@ -113,6 +116,8 @@ struct Walker {
     result: WalkResult,
     /// Message sizes from the walk's LIST (message number to octets).
     sizes: std::collections::HashMap<u32, u64>,
+    /// The last wait that timed out (what was awaited, what arrived), on any connection.
+    timed_out: Option<TransportError>,
 }
 
 impl Walker {
@@ -223,6 +228,12 @@ impl Walker {
         }
         c.close().await;
         let label = self.result.connections.last().cloned().unwrap_or_default();
+        let secs = self.opts.conn.timeout.max(1);
+        self.timed_out = Some(out.timeout_error(
+            format!("{label}: waiting for the answer to {what}"),
+            secs,
+            " (--timeout sets the wait)",
+        ));
         self.result.notes.push(format!(
             "{label}: no complete reply to {what} within {} s; the connection was closed (later replies would have been out of step)",
             self.opts.conn.timeout.max(1)
@@ -256,10 +267,15 @@ impl Walker {
             }
         }
         let mut c = self.open("walk").await?;
+        self.timed_out = None;
         self.secure(&mut c).await?;
         let logged_in = (!c.is_closed() && self.may_log_in(&c) && self.login(&mut c).await?)
             || c.engine().state() == State::Transaction;
         self.result.logged_in = logged_in;
+        if !logged_in && c.is_closed() {
+            // Nothing of the walk could be done: a report of "0 violations" would say nothing.
+            self.result.failure = self.timed_out.take();
+        }
         if logged_in && !c.is_closed() {
             self.transaction(&mut c).await?;
         }
@@ -535,9 +551,11 @@ pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
         gathered: Arc::new(Mutex::new(Gathered::default())),
         result: WalkResult::default(),
         sizes: std::collections::HashMap::new(),
+        timed_out: None,
     };
     let first = w.main_session().await?;
-    if !w.opts.passive && w.opts.probe_connections {
+    // A server that does not answer in time on the walk would not answer the probes either.
+    if !w.opts.passive && w.opts.probe_connections && w.result.failure.is_none() {
         if let Err(e) = w.probes(&first).await {
             w.result.notes.push(format!("a probe stopped: {e}"));
         }

@@ -168,6 +168,9 @@ pub struct Command {
 
 impl Command {
     pub fn parse(content: &[u8], wire_len: usize) -> Command {
+        if let Some(auth) = Self::lenient_auth(content, wire_len) {
+            return auth;
+        }
         let (verb, rest) = match memchr::memchr(b' ', content) {
             Some(i) => (&content[..i], Some(&content[i + 1..])),
             None => (content, None),
@@ -208,6 +211,36 @@ impl Command {
             wire_len,
             irregular_spacing,
         }
+    }
+
+    /// `AUTH` typed with leading blanks or tabs (` AUTH PLAIN`, `AUTH\tPLAIN`), as a lenient
+    /// server reads it: an AUTH with irregular spacing. A server that takes it opens a SASL
+    /// exchange, and the lines that follow are its responses (secrets), not commands.
+    fn lenient_auth(content: &[u8], wire_len: usize) -> Option<Command> {
+        let blank = |b: &u8| *b == b' ' || *b == b'\t';
+        let strict = content.split(|&b| b == b' ').next().unwrap_or_default();
+        let mut tokens = content.split(blank).filter(|t| !t.is_empty());
+        let verb = tokens.next()?;
+        if Keyword::parse(strict) == Keyword::Auth || Keyword::parse(verb) != Keyword::Auth {
+            return None;
+        }
+        let mut args: Vec<Vec<u8>> = Vec::new();
+        let mut secret = None;
+        for (i, t) in tokens.enumerate() {
+            if i == 1 {
+                secret = Some(Secret::new(t.to_vec()));
+            } else {
+                args.push(t.to_vec());
+            }
+        }
+        Some(Command {
+            keyword: Keyword::Auth,
+            verb: verb.to_vec(),
+            args,
+            secret,
+            wire_len,
+            irregular_spacing: true,
+        })
     }
 
     /// The first argument as text, if any.
@@ -436,6 +469,27 @@ pub fn parse_decimal(arg: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lenient server reads ` AUTH PLAIN` and `AUTH\tPLAIN` as AUTH: so does the engine (the
+    /// lines that follow are SASL responses); nothing else changes.
+    #[test]
+    fn auth_with_leading_blanks_or_tabs_is_an_auth() {
+        for line in [&b" AUTH PLAIN"[..], b"AUTH\tPLAIN", b"\t auth  plain"] {
+            let c = Command::parse(line, 0);
+            assert_eq!(c.keyword, Keyword::Auth, "{line:?}");
+            assert_eq!(c.mechanism().as_deref(), Some("PLAIN"), "{line:?}");
+            assert!(c.secret.is_none() && c.irregular_spacing, "{line:?}");
+        }
+        let c = Command::parse(b"AUTH\tPLAIN\tAGRlbW8A", 0);
+        assert_eq!(
+            c.secret.as_ref().map(|s| s.expose().to_vec()),
+            Some(b"AGRlbW8A".to_vec())
+        );
+        assert_eq!(c.arg_count(), 2);
+        assert!(!Command::parse(b"AUTH PLAIN", 0).irregular_spacing);
+        assert_eq!(Command::parse(b" AUTHX PLAIN", 0).keyword, Keyword::Other);
+        assert_eq!(Command::parse(b"PASS AUTH PLAIN", 0).keyword, Keyword::Pass);
+    }
 
     #[test]
     fn pass_keeps_spaces_in_the_secret() {

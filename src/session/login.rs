@@ -10,13 +10,19 @@ use super::{Connection, Outcome};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
     #[default]
-    /// EXTERNAL with a client certificate, else PLAIN, else USER/PASS, as CAPA offers.
+    /// EXTERNAL with a client certificate, else PLAIN, else USER/PASS, else CRAM-MD5, as CAPA offers; USER/PASS without CAPA; never APOP
     Auto,
+    /// USER then PASS (RFC 1939 §7): the password in clear, unless inside TLS
     User,
+    /// APOP with an MD5 digest of the greeting's timestamp and the password (RFC 1939 §7)
     Apop,
+    /// AUTH PLAIN with the user and password as the initial response (RFC 4616)
     Plain,
+    /// AUTH LOGIN: the user, then the password, each answering a challenge
     Login,
+    /// AUTH CRAM-MD5: an HMAC-MD5 of the server's challenge keyed with the password (RFC 2195)
     CramMd5,
+    /// AUTH EXTERNAL: the TLS client certificate is the credential (RFC 4422 App. A); no password
     External,
 }
 

@@ -175,6 +175,12 @@ impl ServerSession {
             return self.sasl_step(step, line);
         }
         let cmd = Command::parse(line, line.len() + 2);
+        // The demo server reads the keyword strictly: ` AUTH PLAIN` and `AUTH\tPLAIN` (which
+        // the parser takes for AUTH, as a lenient server would) are refused as before.
+        let strict = line.split(|&b| b == b' ').next().unwrap_or_default();
+        if cmd.keyword == Keyword::Auth && Keyword::parse(strict) != Keyword::Auth {
+            return self.err("invalid arguments");
+        }
         let in_trans = self.phase == Phase::Transaction;
         let trans_allowed = in_trans || self.has(Quirk::NoLoginNeeded);
         match cmd.keyword {
@@ -613,6 +619,18 @@ mod tests {
         assert!(sent(&s.handle_line(b"RETR 1")).starts_with("-ERR"));
         let quit = s.handle_line(b"QUIT");
         assert!(quit.contains(&Output::Commit(vec!["popscope-demo-0001".into()])));
+    }
+
+    /// The demo server reads the keyword strictly, although the parser takes ` AUTH PLAIN`
+    /// for an AUTH (as a lenient server would): no SASL exchange starts.
+    #[test]
+    fn auth_with_a_leading_blank_or_a_tab_is_refused() {
+        for line in [&b" AUTH CRAM-MD5"[..], b"AUTH\tCRAM-MD5"] {
+            let mut s = server(None, true);
+            assert_eq!(sent(&s.handle_line(line)), "-ERR invalid arguments\r\n");
+        }
+        let mut s = server(None, true);
+        assert!(sent(&s.handle_line(b"AUTH CRAM-MD5")).starts_with("+ "));
     }
 
     #[test]
