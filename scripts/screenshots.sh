@@ -41,8 +41,12 @@ shot() {
   {
     echo '<!doctype html><html><head><meta charset="utf-8"><style>'
     echo "body{margin:0;background:$bg} pre{margin:0;padding:10px;font:14px/1.2 'DejaVu Sans Mono',monospace;color:$fg}"
+    # A symbol the mono font lacks (ℹ, ✖) comes from a fallback font of another width and
+    # shifts the rest of its row: every non-ASCII character is held to one cell.
+    echo ".c{display:inline-block;width:1ch;text-align:center;overflow:hidden;vertical-align:bottom}"
     echo '</style></head><body><pre>'
-    aha --no-header $aha_bg < "$work/$name.ansi"
+    aha --no-header $aha_bg < "$work/$name.ansi" |
+      perl -CSD -pe 's/([^\x00-\x7f\x{2500}-\x{257f}])/<span class="c">$1<\/span>/g'
     echo '</pre></body></html>'
   } > "$work/$name.html"
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \

@@ -840,7 +840,7 @@ impl App {
             other => {
                 self.message = Some((
                     format!(
-                        "unknown command :{other} (:save FILE, :starttls, :reconnect, :theme NAME, :help, :quit)"
+                        "unknown command :{other} (:save FILE, :save! FILE, :starttls, :reconnect, :theme NAME, :help, :quit)"
                     ),
                     true,
                 ))

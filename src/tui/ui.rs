@@ -809,6 +809,7 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
     for (c, d) in [
         ("POP3 commands", "sent as typed"),
         (":save FILE", "save (secrets redacted)"),
+        (":save! FILE", "save, replacing FILE"),
         (":starttls", "STLS and TLS handshake"),
         (":reconnect", "a new connection"),
         (":theme NAME", "colour theme"),
