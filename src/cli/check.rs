@@ -211,14 +211,7 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
             .iter()
             .any(|(_, f)| f.severity == Severity::Violation)
     });
-    super::connect::finish_record(
-        record.as_ref(),
-        Ok(if violations {
-            exit::VIOLATIONS
-        } else {
-            exit::OK
-        }),
-    )
+    super::connect::finish_record(record.as_ref(), Ok(exit::verdict(violations)))
 }
 
 /// The run's failure when no leg could be walked: every leg that connected timed out on its

@@ -344,11 +344,7 @@ pub fn recheck(
             .iter()
             .any(|f| f.finding.severity == Severity::Violation)
     });
-    Ok(if violations {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    })
+    Ok(exit::verdict(violations))
 }
 
 fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {

@@ -31,6 +31,11 @@ pub mod exit {
     pub const CONNECT: u8 = 3;
     /// TLS failed: handshake, certificate, plaintext on a TLS port, STLS missing with --starttls.
     pub const TLS: u8 = 4;
+
+    /// The code of a run that finished: 1 when it found a violation, else 0.
+    pub const fn verdict(violation_found: bool) -> u8 {
+        if violation_found { VIOLATIONS } else { OK }
+    }
 }
 
 /// A failure to report to the user in one line, with its exit code.

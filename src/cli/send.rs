@@ -214,12 +214,5 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let violations = findings
         .iter()
         .any(|(_, f)| f.severity == Severity::Violation);
-    super::connect::finish_record(
-        record.as_ref(),
-        Ok(if violations {
-            exit::VIOLATIONS
-        } else {
-            exit::OK
-        }),
-    )
+    super::connect::finish_record(record.as_ref(), Ok(exit::verdict(violations)))
 }

@@ -286,10 +286,6 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             .findings
             .iter()
             .any(|(_, f)| f.severity == crate::protocol::Severity::Violation);
-        Ok(if violations {
-            exit::VIOLATIONS
-        } else {
-            exit::OK
-        })
+        Ok(exit::verdict(violations))
     })
 }
