@@ -1,3 +1,4 @@
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -70,7 +71,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("popscope: {e}");
+            // Not eprintln!: it panics when stderr is a terminal that has gone away.
+            let _ = writeln!(std::io::stderr(), "popscope: {e}");
             ExitCode::from(e.code)
         }
     }

@@ -391,12 +391,13 @@ fn demo_headless_exit_codes_and_themes() {
 
 /// The demo in the UI (tmux): `q` and a SIGINT from `kill` each end it with the folder gone.
 #[test]
-fn demo_ui_removes_its_folder_on_q_and_on_sigint() {
+fn demo_ui_removes_its_folder_on_q_on_sigint_and_when_the_terminal_goes() {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(std::env::var("CI").is_err(), "CI=true but tmux is missing");
         return;
     }
-    for how in ["q", "INT"] {
+    // "hangup": the terminal itself goes away (a closed window, a killed tmux).
+    for how in ["q", "INT", "hangup"] {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let socket = format!("popscope-files-{}-{how}", std::process::id());
         let tmux = |args: &[&str]| {
@@ -438,6 +439,8 @@ fn demo_ui_removes_its_folder_on_q_and_on_sigint() {
             tmux(&["send-keys", "-t", "0", "Escape"]);
             std::thread::sleep(Duration::from_millis(100));
             tmux(&["send-keys", "-t", "0", "q"]);
+        } else if how == "hangup" {
+            tmux(&["kill-server"]);
         } else {
             let shell = String::from_utf8_lossy(
                 &tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]).stdout,
@@ -457,7 +460,11 @@ fn demo_ui_removes_its_folder_on_q_and_on_sigint() {
             std::thread::sleep(Duration::from_millis(50));
         }
         let left = dirs[0].exists();
-        let s = screen();
+        let s = if how == "hangup" {
+            String::new()
+        } else {
+            screen()
+        };
         tmux(&["kill-server"]);
         assert!(!left, "{how}: {} was left behind:\n{s}", dirs[0].display());
         assert!(

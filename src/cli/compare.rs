@@ -557,7 +557,7 @@ async fn view(title: &str, text: &str, theme: &Theme) -> std::io::Result<()> {
         .collect();
     let mut top = 0usize;
     let mut page = 10usize;
-    let mut terminal = ratatui::init();
+    let mut terminal = crate::tui::terminal::enter()?;
     let mut events = EventStream::new();
     let result = loop {
         let drawn = terminal.draw(|f| {
@@ -598,6 +598,6 @@ async fn view(title: &str, text: &str, theme: &Theme) -> std::io::Result<()> {
             _ => {}
         }
     };
-    ratatui::restore();
+    crate::tui::terminal::leave();
     result
 }

@@ -7,6 +7,7 @@ pub mod history;
 pub mod keys;
 pub mod offline;
 pub mod replay;
+pub mod terminal;
 pub mod theme;
 pub mod transcript;
 pub mod ui;
@@ -92,11 +93,11 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
     app.message = opts.greeting_hint.map(|h| (h, false));
     app.confirm_dele = opts.confirm_dele;
 
-    let mut terminal = ratatui::init();
+    let mut terminal = terminal::enter()?;
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, &mut app, &mut upd_rx, &req_tx).await;
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
-    ratatui::restore();
+    terminal::leave();
     let _ = req_tx.send(Request::Close);
     session.abort();
     result

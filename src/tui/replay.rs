@@ -68,7 +68,7 @@ pub async fn run(
         app
     };
     let mut app = build(at, None);
-    let mut terminal = ratatui::init();
+    let mut terminal = super::terminal::enter()?;
     let mut events = EventStream::new();
     let result = loop {
         if app.dirty {
@@ -107,7 +107,7 @@ pub async fn run(
             break Ok(());
         }
     };
-    ratatui::restore();
+    super::terminal::leave();
     result
 }
 
