@@ -209,3 +209,58 @@ fn replay_record_without_against_is_refused_not_ignored() {
     assert!(stderr(&o).contains("--against"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+#[test]
+fn a_credential_with_a_line_end_is_refused_before_anything_is_sent() {
+    // A CR/LF in a password or user name would end its line and send the rest as a command
+    // (`PASS x\r\nDELE 1`). The URL is never reached: nothing listens there.
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--user", "demo", "--password-env", "PW_CRLF"],
+            "x\r\nDELE 1",
+        ),
+        (&["--user", "demo", "--password-env", "PW_CRLF"], "x\ry"),
+        (
+            &["--user", "demo\r\nDELE 2", "--password-env", "PW_CRLF"],
+            "fine",
+        ),
+    ];
+    for (args, pw) in cases {
+        let mut all = vec!["send", "pop3://127.0.0.1:9", "STAT"];
+        all.extend_from_slice(args);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(&all)
+            .env("PW_CRLF", pw)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("CR, LF or NUL"), "{err}");
+        assert!(!err.contains("DELE 1") && !err.contains("x\ry"), "{err}");
+    }
+}
+
+#[test]
+fn an_idle_past_a_year_is_bad_input_and_many_long_ones_do_not_overflow_the_clock() {
+    let dir = common::scratch_path("idle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = dir.join("huge.trace");
+    std::fs::write(&huge, "S: +OK hi\n-- idle 1e300\nC: QUIT\nS: +OK bye\n").unwrap();
+    let o = popscope(&["check", "--transcript", huge.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+    let many = dir.join("many.trace");
+    let idles = "-- idle 31622400\n".repeat(600_000);
+    std::fs::write(&many, format!("S: +OK hi\n{idles}C: QUIT\nS: +OK bye\n")).unwrap();
+    for cmd in [
+        &["check", "--transcript"][..],
+        &["replay", "--headless"][..],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push(many.to_str().unwrap());
+        let o = popscope(&args);
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+}

@@ -633,4 +633,42 @@ fn script_sasl_responses_stay_secret_when_refused_spaced_or_second() {
     assert_eq!(sent.len(), 3, "{out}");
     assert_eq!(sent.last(), Some(&"C: QUIT"), "{out}");
     assert!(err.contains("not sent: 1 line"), "{err}");
+    // AUTH LOGIN accepted after the user name (or at once): the password line is left over and
+    // is not sent either.
+    for (name, steps, lines) in [
+        (
+            "accepted-after-user",
+            vec![
+                say("+OK ready\r\n"),
+                Step::ReadLine,
+                say("+ VXNlcm5hbWU6\r\n"),
+                Step::ReadLine,
+                say("+OK welcome\r\n"),
+                Step::ReadLine,
+                say("+OK bye\r\n"),
+            ],
+            format!("AUTH LOGIN\n{user}\n{pass}\nQUIT\n"),
+        ),
+        (
+            "accepted-at-once",
+            vec![
+                say("+OK ready\r\n"),
+                Step::ReadLine,
+                say("+OK welcome\r\n"),
+                Step::ReadLine,
+                say("+OK bye\r\n"),
+            ],
+            format!("AUTH LOGIN\n{pass}\nQUIT\n"),
+        ),
+    ] {
+        let (out, err, rec, _) = scripted_send(steps, name, &lines);
+        clear(&out, &err, &rec);
+        assert!(
+            !out.contains(pass) && !rec.contains(pass),
+            "{name}: {out}{rec}"
+        );
+        let sent: Vec<&str> = out.lines().filter(|l| l.starts_with("C: ")).collect();
+        assert_eq!(sent.last(), Some(&"C: QUIT"), "{name}: {out}");
+        assert!(err.contains("not sent: 1 line"), "{name}: {err}");
+    }
 }

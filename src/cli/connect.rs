@@ -96,6 +96,15 @@ impl ConnArgs {
 
     /// The credentials, if a login was asked for. Passwords never come from argv.
     pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
+        // A CR, LF or NUL in a credential would end its line early: the rest would be a command.
+        if let Some(u) = &self.user
+            && u.contains(['\r', '\n', '\0'])
+        {
+            return Err(CliError::usage(format!(
+                "--user '{}': a CR, LF or NUL would end the POP3 line early and send the rest as a command",
+                crate::sanitize::display(u.as_bytes(), 60)
+            )));
+        }
         if self.login == Method::External {
             // EXTERNAL needs no user name: the client certificate says who (`AUTH EXTERNAL =`).
             return Ok(Some(Credentials {
@@ -125,6 +134,12 @@ impl ConnArgs {
                 "--user needs a password: --password-env VAR, --password-file FILE, or run in a terminal to be asked",
             ));
         };
+        if password.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            // Never shown: it is the password.
+            return Err(CliError::usage(
+                "the password holds a CR, LF or NUL: it would end the POP3 line early and send the rest as a command",
+            ));
+        }
         Ok(Some(Credentials {
             user,
             password: Some(Secret::new(password)),

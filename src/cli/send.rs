@@ -54,16 +54,16 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     Ok(cmds)
 }
 
-/// After a bare `AUTH mech` that ended without success (refused before a challenge, say),
-/// the lines meant as its SASL responses are not sent as commands (they hold the secret): the
-/// following lines that are no POP3 command are skipped, and one line says so, masked.
-fn skip_responses_of_refused_auth(
+/// After a bare `AUTH mech` has ended (refused before a challenge, or accepted before every
+/// response it was given was asked for), the lines left over as its SASL responses are not sent
+/// as commands (they hold the secret): the following lines that are no POP3 command are
+/// skipped, and one line says so, masked.
+fn skip_leftover_sasl_responses(
     cmd: &str,
-    outcome: &crate::session::Outcome,
     cmds: &mut std::iter::Peekable<std::slice::Iter<'_, String>>,
 ) {
     let auth = Command::parse(cmd.as_bytes(), 0);
-    if auth.keyword != Keyword::Auth || auth.arg_count() != 1 || outcome.ok() {
+    if auth.keyword != Keyword::Auth || auth.arg_count() != 1 {
         return;
     }
     let mut skipped = Vec::new();
@@ -74,7 +74,7 @@ fn skip_responses_of_refused_auth(
     }
     if !skipped.is_empty() {
         eprintln!(
-            "popscope: not sent: {} line(s) after '{}' meant as its SASL response ('{}'): the AUTH ended without a challenge for them",
+            "popscope: not sent: {} line(s) after '{}' meant as its SASL response ('{}'): the AUTH ended without asking for them",
             skipped.len(),
             crate::sanitize::display(cmd.trim().as_bytes(), 80),
             skipped.join("', '")
@@ -173,7 +173,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
                     return Err(pending.timeout_error(what, secs, hint));
                 }
             }
-            skip_responses_of_refused_auth(cmd, &pending, &mut cmds);
+            skip_leftover_sasl_responses(cmd, &mut cmds);
         }
         if !args.no_quit && !quit_sent && !c.is_closed() {
             c.quit().await?;

@@ -41,7 +41,7 @@ impl LineWalker {
 
     /// Feeds one line (with its line end, if any) from the client or the server.
     pub fn line<'a>(&mut self, client: bool, line: &'a [u8]) -> Shown<'a> {
-        self.now = Time(self.now.0 + 1_000);
+        self.now = Time(self.now.0.saturating_add(1_000));
         let mut shown = Cow::Borrowed(line);
         let mut redacted = false;
         if client && self.redact {
@@ -107,7 +107,7 @@ impl LineWalker {
     }
 
     pub fn transport(&mut self, ev: TransportEvent) {
-        self.now = Time(self.now.0 + 1_000);
+        self.now = Time(self.now.0.saturating_add(1_000));
         self.engine
             .handle_transport(self.now, ev, &mut |_: Event<'_>| {});
     }

@@ -111,7 +111,7 @@ impl Replayer {
 
     /// Like [`Replayer::feed`], with the file line the entry came from, for quoting it.
     pub fn feed_line(&mut self, entry: &Entry, raw: Option<&[u8]>) {
-        self.now = entry.at.unwrap_or(Time(self.now.0 + 1_000));
+        self.now = entry.at.unwrap_or(Time(self.now.0.saturating_add(1_000)));
         let now = self.now;
         self.out.entries += 1;
         self.out.current = (entry.line, raw.map(|r| r[..r.len().min(QUOTE)].to_vec()));
@@ -127,7 +127,7 @@ impl Replayer {
                 self.engine.handle_server(now, bytes, &mut self.out);
             }
             Item::Transport(ev) => self.engine.handle_transport(now, *ev, &mut self.out),
-            Item::Idle { seconds } => self.now = Time(now.0 + (seconds * 1e6) as u64),
+            Item::Idle { seconds } => self.now = Time(now.0.saturating_add((seconds * 1e6) as u64)),
         }
     }
 

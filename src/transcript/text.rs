@@ -47,6 +47,10 @@ pub struct ParseError {
 }
 
 /// Parses a whole transcript. Stops at the first malformed line, naming it.
+/// The longest `-- idle` a transcript may hold: a year. Longer is a typo (or an attack on the
+/// clock, which counts microseconds in a u64).
+pub const MAX_IDLE: f64 = 366.0 * 86_400.0;
+
 pub fn parse(input: &[u8]) -> Result<Vec<Entry>, ParseError> {
     let mut entries = Vec::new();
     stream(input, |e, _| entries.push(e))?;
@@ -178,8 +182,12 @@ fn directive(text: &str) -> Result<Item, String> {
             let seconds: f64 = secs
                 .parse()
                 .ok()
-                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| format!("'-- idle' needs a number of seconds, not '{secs}'"))?;
+                .filter(|s: &f64| s.is_finite() && (0.0..=MAX_IDLE).contains(s))
+                .ok_or_else(|| {
+                    format!(
+                        "'-- idle' needs a number of seconds from 0 to {MAX_IDLE}, not '{secs}'"
+                    )
+                })?;
             return Ok(Item::Idle { seconds });
         }
         _ => {

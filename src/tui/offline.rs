@@ -39,7 +39,7 @@ pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
     // Updates go to the app as they come: a recording with a 1 GB body must not become a
     // vector of a million owned events first.
     for e in entries {
-        now = e.at.unwrap_or(Time(now.0 + 1_000));
+        now = e.at.unwrap_or(Time(now.0.saturating_add(1_000)));
         let mut sink = |ev: Event<'_>| app.apply(Update::Event(now, ev.into_owned()));
         match &e.item {
             Item::Client(b) => engine.handle_client(now, b, &mut sink),
@@ -71,7 +71,7 @@ pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
                 let mut sink = |ev: Event<'_>| app.apply(Update::Event(now, ev.into_owned()));
                 engine.handle_transport(now, *ev, &mut sink);
             }
-            Item::Idle { seconds } => now = Time(now.0 + (seconds * 1e6) as u64),
+            Item::Idle { seconds } => now = Time(now.0.saturating_add((seconds * 1e6) as u64)),
         }
     }
     let s = engine.session();
