@@ -822,3 +822,33 @@ fn import_o_is_private_and_never_overwrites_by_surprise() {
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A real OpenSSL 3.0 log (script(1)) of a session typed ahead of its replies: the importer's
+/// pairing of commands and replies goes wrong, and the SASL responses that answer a `+`
+/// continuation must still be masked (they held the password in clear, and its base64).
+#[test]
+fn sasl_responses_of_a_typed_ahead_log_are_masked_whatever_the_pairing() {
+    let o = popscope(&[
+        "import",
+        "tests/fixtures/import/s_client-typed-ahead-sasl.log",
+        "--from",
+        "openssl",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!out.contains("Leak3d"), "{out}");
+    for token in out.split(|c: char| c.is_whitespace()) {
+        if let Some(decoded) = popscope::protocol::auth::b64decode(token.as_bytes()) {
+            assert!(
+                !String::from_utf8_lossy(&decoded).contains("Leak3d"),
+                "the base64 {token} holds the password:\n{out}"
+            );
+        }
+    }
+    assert!(out.contains("C: AUTH LOGIN"), "{out}");
+}

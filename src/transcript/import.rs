@@ -139,6 +139,10 @@ pub fn redact(entries: &mut Vec<Entry>) -> bool {
         }
         (v, any)
     };
+    // A log can pair replies wrongly (a command typed ahead, a reply out of order), and then
+    // the walker does not know a SASL exchange is open. A client line that answers a `+`
+    // continuation and is no POP3 command is a SASL response whatever the pairing says.
+    let mut after_continuation = false;
     for (i, e) in entries.iter_mut().enumerate() {
         match &mut e.item {
             Item::Client(b) => {
@@ -146,13 +150,23 @@ pub fn redact(entries: &mut Vec<Entry>) -> bool {
                 whole.extend_from_slice(b);
                 let end = whole.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
                 carry = whole.split_off(end);
-                let (v, any) = walk(&mut walker, true, &whole);
+                let (mut v, any) = walk(&mut walker, true, &whole);
                 changed |= any;
+                if after_continuation && !any {
+                    let (masked, did) = mask_first_response(&v);
+                    v = masked;
+                    changed |= did;
+                }
+                after_continuation = false;
                 *b = v;
                 last_client = Some(i);
             }
             Item::Server(b) => {
                 let (v, _) = walk(&mut walker, false, b);
+                after_continuation = v
+                    .split_inclusive(|&c| c == b'\n')
+                    .next_back()
+                    .is_some_and(|l| l.starts_with(b"+ ") || l.starts_with(b"+\r") || l == b"+");
                 *b = v;
             }
             Item::Transport(ev) => walker.transport(*ev),
@@ -174,6 +188,30 @@ pub fn redact(entries: &mut Vec<Entry>) -> bool {
     }
     entries.retain(|e| !matches!(&e.item, Item::Client(b) if b.is_empty()));
     changed
+}
+
+/// The first line of `client` masked as a SASL response (same length, still base64) when it
+/// is no POP3 command; the rest kept. Whether anything was masked.
+fn mask_first_response(client: &[u8]) -> (Vec<u8>, bool) {
+    use crate::protocol::command::{Command, Keyword};
+    let first_end = client
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(client.len(), |p| p + 1);
+    let (first, rest) = client.split_at(first_end);
+    let body = first.strip_suffix(b"\n").unwrap_or(first);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    if body.is_empty() || Command::parse(body, body.len() + 2).keyword != Keyword::Other {
+        return (client.to_vec(), false);
+    }
+    match crate::protocol::redact::client_line(body, Some("")) {
+        Some(mut masked) => {
+            masked.extend_from_slice(&first[body.len()..]);
+            masked.extend_from_slice(rest);
+            (masked, true)
+        }
+        None => (client.to_vec(), false),
+    }
 }
 
 /// `curl -v` (lines `< ` and `> `) or `curl --trace-ascii` (`<= Recv header` blocks).
