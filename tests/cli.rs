@@ -264,3 +264,38 @@ fn an_idle_past_a_year_is_bad_input_and_many_long_ones_do_not_overflow_the_clock
         assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn a_server_that_closes_at_capa_gets_no_login_written_into_the_dead_connection() {
+    use common::Step;
+    let port = common::scripted(vec![
+        Step::Send(b"-ERR go away\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Close,
+    ]);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args([
+            "send",
+            &url,
+            "--user",
+            "demo",
+            "--password-env",
+            "PW_CLOSE",
+            "STAT",
+        ])
+        .env("PW_CLOSE", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("closed the connection before the login"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&o).contains("C: USER") && !stdout(&o).contains("C: AUTH"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -237,6 +237,12 @@ pub async fn prepare(
                 " (--timeout sets the wait)",
             ))
         }
+        // A server that closes at CAPA (after a -ERR greeting, say) gets no login written into
+        // a dead connection ("sending: Broken pipe" said nothing about why).
+        _ if login && conn.is_closed() => Err(TransportError::Closed {
+            context: "before the login (it answered CAPA with a close): no credential was sent"
+                .into(),
+        }),
         _ => Ok(()),
     }
 }
