@@ -365,7 +365,7 @@ fn the_ui_login_path_warns_before_auth_plain_in_the_clear() {
         let (mut c, _) = popscope::session::Connection::open(&opts, Box::new(seen.clone()))
             .await
             .unwrap();
-        popscope::cli::connect::prepare(&mut c, false, true)
+        popscope::session::secure::prepare(&mut c, false, true)
             .await
             .unwrap();
         let creds = Credentials {

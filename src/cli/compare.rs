@@ -14,9 +14,10 @@ use crate::transcript::{Entry, Item};
 use crate::transport::{Target, TransportError};
 use crate::tui::Theme;
 
-use super::connect::{Warnings, finish_record, prepare, transport_error};
+use super::connect::{Warnings, finish_record, transport_error};
 use super::printer::{Gathered, Printer};
 use super::{CliError, ReplayArgs, exit};
+use crate::session::secure::prepare;
 
 /// One recorded exchange: the command as it may be shown and sent, and the reply summary.
 struct Recorded {
@@ -281,7 +282,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         .unwrap_or_default();
     // With a terminal (and without --headless) the same report opens in a scrollable view,
     // its columns as wide as the terminal allows.
-    let ui = !args.headless && super::interactive::require_terminal().is_ok();
+    let ui = !args.headless && super::config::require_terminal().is_ok();
     let w = match crossterm::terminal::size() {
         Ok((cols, _)) if ui => (usize::from(cols).saturating_sub(26) / 2).max(W),
         _ => W,
@@ -339,7 +340,7 @@ fn show(
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), CliError> {
     if ui {
-        let theme = super::interactive::theme(&args.ui)?;
+        let theme = super::config::theme(&args.ui)?;
         rt.block_on(view(&format!("replay --against {url}"), text, &theme))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         // What the view showed last stays in the shell: the verdict line.

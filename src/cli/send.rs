@@ -9,9 +9,10 @@ use crate::session::Connection;
 use crate::session::login;
 use crate::transport::{Scheme, Target};
 
-use super::connect::{prepare, transport_error};
+use super::connect::transport_error;
 use super::printer::{Gathered, Printer};
 use super::{CliError, SendArgs, exit, severity_overrides};
+use crate::session::secure::prepare;
 
 fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
     let mut cmds = args.commands.clone();

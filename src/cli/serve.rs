@@ -160,9 +160,9 @@ async fn start_demo(
 /// The demo in the UI: the server in-process, the user at the command line.
 fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let (tls, client_cert, _) = demo_setup(q);
-    let theme = super::interactive::theme(&args.ui)?;
-    let keys = super::interactive::key_table()?;
-    let confirm_dele = super::interactive::confirm_dele()?;
+    let theme = super::config::theme(&args.ui)?;
+    let keys = super::config::key_table()?;
+    let confirm_dele = super::config::confirm_dele()?;
     let rt = super::runtime()?;
     rt.block_on(async {
         let (running, target, scheme) = start_demo(0, tls, q).await?;
@@ -214,8 +214,8 @@ fn demo_extra(q: Option<Quirk>) -> Vec<String> {
 pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let q = quirk(args.quirk.as_deref())?;
     // A broken --theme (or config theme) is bad usage headless too, not silently ignored.
-    super::interactive::theme(&args.ui)?;
-    let interactive = !args.headless && super::interactive::require_terminal().is_ok();
+    super::config::theme(&args.ui)?;
+    let interactive = !args.headless && super::config::require_terminal().is_ok();
     if interactive {
         return demo_tui(args, q);
     }

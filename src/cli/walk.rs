@@ -14,8 +14,9 @@ use crate::session::login::{self, Credentials, Method};
 use crate::session::{Connection, Outcome};
 use crate::transport::{Scheme, Target, TlsDetails, TransportError};
 
-use super::connect::{ConnArgs, secure};
+use super::connect::ConnArgs;
 use super::printer::{Gathered, Printer, Shared};
+use crate::session::secure::secure;
 
 /// Whether the walk may send a credential on a connection without TLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -133,7 +133,7 @@ pub fn offers_stls_in_the_clear(conn: &Connection) -> bool {
 
 /// Logs in; the returned outcome is the final reply. Before a credential goes in the clear to
 /// a server that offers STLS, the observer gets [`Note::Warning`](super::Note::Warning) with
-/// [`in_the_clear`] (run CAPA first, as [`crate::cli::connect::secure`] does, for it to know).
+/// [`in_the_clear`] (run CAPA first, as [`super::secure::secure`] does, for it to know).
 pub async fn login(
     conn: &mut Connection,
     method: Method,

@@ -403,7 +403,7 @@ fn write_transcript(
 async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, TransportError> {
     let (mut conn, _) = Connection::open(&plan.options, observer).await?;
     // CAPA (and STLS) first; a CAPA that times out stops before any credential goes out.
-    crate::cli::connect::prepare(&mut conn, plan.starttls, plan.creds.is_some()).await?;
+    super::secure::prepare(&mut conn, plan.starttls, plan.creds.is_some()).await?;
     if let Some(creds) = &plan.creds {
         let out = login::login(&mut conn, plan.method, creds).await?;
         if out.challenge.is_some() {

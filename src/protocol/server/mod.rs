@@ -633,17 +633,22 @@ mod tests {
         assert!(sent(&s.handle_line(b"AUTH CRAM-MD5")).starts_with("+ "));
     }
 
+    /// AUTH CRAM-MD5 as demo/demo, answered from the server's own challenge.
+    fn log_in_by_cram_md5(s: &mut ServerSession) {
+        let ch = sent(&s.handle_line(b"AUTH CRAM-MD5"));
+        let ch =
+            auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
+        let r = auth::cram_md5_response(b"demo", b"demo", &ch);
+        assert!(sent(&s.handle_line(r.as_bytes())).starts_with("+OK"));
+    }
+
     #[test]
     fn apop_and_cram_md5() {
         let mut s = server(None, true);
         let d = auth::apop_digest(b"<1.2@popscope.demo>", b"demo");
         assert!(sent(&s.handle_line(format!("APOP demo {d}").as_bytes())).starts_with("+OK"));
         let mut s = server(None, true);
-        let ch = sent(&s.handle_line(b"AUTH CRAM-MD5"));
-        let ch =
-            auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
-        let r = auth::cram_md5_response(b"demo", b"demo", &ch);
-        assert!(sent(&s.handle_line(r.as_bytes())).starts_with("+OK"));
+        log_in_by_cram_md5(&mut s);
     }
 
     #[test]
@@ -661,11 +666,7 @@ mod tests {
     #[test]
     fn stls_after_login_is_refused() {
         let mut s = server(None, true);
-        let ch = sent(&s.handle_line(b"AUTH CRAM-MD5"));
-        let ch =
-            auth::b64decode(ch.trim_end().trim_start_matches("+ ").as_bytes()).unwrap_or_default();
-        let r = auth::cram_md5_response(b"demo", b"demo", &ch);
-        assert!(sent(&s.handle_line(r.as_bytes())).starts_with("+OK"));
+        log_in_by_cram_md5(&mut s);
         let out = s.handle_line(b"STLS");
         assert!(sent(&out).starts_with("-ERR"), "{}", sent(&out));
         assert!(!out.contains(&Output::StartTls));
