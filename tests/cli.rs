@@ -215,24 +215,17 @@ fn a_credential_with_a_line_end_is_refused_before_anything_is_sent() {
     // A CR/LF in a password or user name would end its line and send the rest as a command
     // (`PASS x\r\nDELE 1`). The URL is never reached: nothing listens there.
     let cases: [(&[&str], &str); 3] = [
+        (&["--user", "demo", "--password-env", "PW"], "x\r\nDELE 1"),
+        (&["--user", "demo", "--password-env", "PW"], "x\ry"),
         (
-            &["--user", "demo", "--password-env", "PW_CRLF"],
-            "x\r\nDELE 1",
-        ),
-        (&["--user", "demo", "--password-env", "PW_CRLF"], "x\ry"),
-        (
-            &["--user", "demo\r\nDELE 2", "--password-env", "PW_CRLF"],
+            &["--user", "demo\r\nDELE 2", "--password-env", "PW"],
             "fine",
         ),
     ];
     for (args, pw) in cases {
         let mut all = vec!["send", "pop3://127.0.0.1:9", "STAT"];
         all.extend_from_slice(args);
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .args(&all)
-            .env("PW_CRLF", pw)
-            .output()
-            .unwrap();
+        let o = common::popscope_with(pw, &all);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -274,19 +267,18 @@ fn a_server_that_closes_at_capa_gets_no_login_written_into_the_dead_connection()
         Step::Close,
     ]);
     let url = format!("pop3://127.0.0.1:{port}");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args([
+    let o = common::popscope_with(
+        "hunter2",
+        &[
             "send",
             &url,
             "--user",
             "demo",
             "--password-env",
-            "PW_CLOSE",
+            "PW",
             "STAT",
-        ])
-        .env("PW_CLOSE", "hunter2")
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(

@@ -273,14 +273,14 @@ fn compare(
             .unwrap_or_default();
         if p.logged_in {
             out.push(match p.login {
-                LoginAttempt::Sent(m) => match report::login_method(m) {
-                    (name, true) => format!(
-                        "a cleartext login ({name}) was accepted before TLS: the password went over the network unencrypted"
-                    ),
-                    (name, false) => format!(
-                        "a login with {name} was accepted before TLS (not a cleartext password, but the user name and the exchange went unencrypted)"
-                    ),
-                },
+                LoginAttempt::Sent(m) if m.sends_password() => format!(
+                    "a cleartext login ({}) was accepted before TLS: the password went over the network unencrypted",
+                    m.label()
+                ),
+                LoginAttempt::Sent(m) => format!(
+                    "a login with {} was accepted before TLS (not a cleartext password, but the user name and the exchange went unencrypted)",
+                    m.label()
+                ),
                 _ => "the session reached TRANSACTION before TLS without a login".into(),
             });
         }

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use crate::cli::walk::{LoginAttempt, WalkResult};
 use crate::protocol::{Finding, Security, Severity, Transition};
 use crate::sanitize::display;
-use crate::session::login::Method;
 use crate::transcript::replay::{LocatedFinding, Replayed};
 
 /// Counts per severity.
@@ -304,20 +303,6 @@ pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
     })
 }
 
-/// How a login method is named in the reports, and whether it sends the password itself
-/// (USER/PASS, PLAIN, LOGIN) rather than a challenge-response (APOP, CRAM-MD5) or nothing
-/// (EXTERNAL).
-pub fn login_method(m: Method) -> (&'static str, bool) {
-    match m {
-        Method::Auto | Method::User => ("USER/PASS", true),
-        Method::Plain => ("AUTH PLAIN", true),
-        Method::Login => ("AUTH LOGIN", true),
-        Method::Apop => ("APOP", false),
-        Method::CramMd5 => ("AUTH CRAM-MD5", false),
-        Method::External => ("AUTH EXTERNAL", false),
-    }
-}
-
 /// Why a walk stayed out of TRANSACTION, in the text report (None when it logged in).
 fn no_login_line(r: &WalkResult) -> Option<String> {
     if r.logged_in {
@@ -330,7 +315,7 @@ fn no_login_line(r: &WalkResult) -> Option<String> {
         LoginAttempt::Withheld => "(no login, on purpose: the host offers TLS, so the credentials of --user were kept off this unencrypted connection)".into(),
         LoginAttempt::Sent(m) => format!(
             "(the login with {} did not succeed: TRANSACTION was not walked)",
-            login_method(m).0
+            m.label()
         ),
     })
 }
@@ -503,7 +488,7 @@ mod tests {
             l.contains("on purpose") && !l.contains("give --user"),
             "{l}"
         );
-        r.login = LoginAttempt::Sent(Method::CramMd5);
+        r.login = LoginAttempt::Sent(crate::session::login::Method::CramMd5);
         let l = no_login_line(&r).unwrap_or_default();
         assert!(l.contains("AUTH CRAM-MD5 did not succeed"), "{l}");
         r.logged_in = true;

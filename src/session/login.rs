@@ -26,6 +26,29 @@ pub enum Method {
     External,
 }
 
+impl Method {
+    /// How the method is named to a person (`Auto` only before it is resolved by [`choose`]).
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Auto | Method::User => "USER/PASS",
+            Method::Plain => "AUTH PLAIN",
+            Method::Login => "AUTH LOGIN",
+            Method::Apop => "APOP",
+            Method::CramMd5 => "AUTH CRAM-MD5",
+            Method::External => "AUTH EXTERNAL",
+        }
+    }
+
+    /// Whether the password itself crosses the wire (USER/PASS, PLAIN, LOGIN), rather than a
+    /// challenge-response (APOP, CRAM-MD5) or nothing (EXTERNAL).
+    pub fn sends_password(self) -> bool {
+        matches!(
+            self,
+            Method::Auto | Method::User | Method::Plain | Method::Login
+        )
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Credentials {
     pub user: String,
