@@ -360,7 +360,8 @@ mod tests {
             let red = client_line(&line, None);
             // `AUTH mech =` is an empty initial response, no secret; an APOP digest `=` is one.
             let auth = tokens(&line).next().is_some_and(|v| line[v].eq_ignore_ascii_case(b"AUTH"));
-            let Some(span) = span.filter(|s| !s.is_empty() && !(auth && &line[s.clone()] == b"=")) else {
+            let empty_ir = |s: &std::ops::Range<usize>| auth && &line[s.clone()] == b"=";
+            let Some(span) = span.filter(|s| !s.is_empty() && !empty_ir(s)) else {
                 prop_assert!(red.is_none() || at.is_none());
                 return Ok(());
             };
