@@ -2,7 +2,7 @@
 //! Run: `cargo bench --bench engine` (the figure to watch is `retr_body` in GiB/s).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use popscope::protocol::{Config, Engine, Event, Time};
+use popscope_core::{Config, Engine, Event, Time};
 use std::hint::black_box;
 
 fn logged_in() -> Engine {

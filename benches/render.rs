@@ -2,9 +2,9 @@
 //! not on how long the session was. `cargo bench --bench render`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use popscope::protocol::{Severity, Time};
 use popscope::tui::transcript::{Fold, Row, RowKind};
 use popscope::tui::{App, Theme, keys, ui};
+use popscope_core::{Severity, Time};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::hint::black_box;

@@ -14,8 +14,8 @@ rustup component list --installed 2>/dev/null | grep -qE '^(rustfmt|clippy)' || 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "tmux and curl (the UI end-to-end tests; a real curl log for the importer)"
 missing=()
@@ -33,7 +33,7 @@ tmux -V
 curl --version | head -1
 
 step "build"
-cargo build --all-targets
+cargo build --workspace --all-targets
 
 step "Dovecot on loopback (installed from Debian packages when missing)"
 scripts/dovecot.sh start
@@ -43,7 +43,7 @@ eval "$(scripts/dovecot.sh env)"
 set +a
 
 step "cargo test"
-cargo test --all-targets
+cargo test --workspace --all-targets
 
 step "criterion smoke run (one pass per benchmark, no timing assertions)"
 cargo bench --bench engine -- --test

@@ -255,7 +255,7 @@ fn nonce() -> u64 {
 
 /// One line for a person: what went wrong with `path`, and what to do about it.
 pub fn explain(path: &Path, e: &io::Error) -> String {
-    let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
+    let p = popscope_core::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
     // O_EXCL answers EEXIST for a planted link too: say what it is.
     let is_link = || std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     if e.raw_os_error() == Some(libc::ELOOP)

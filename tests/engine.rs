@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use popscope::protocol::{Config, Engine, Event, Severity, Time, TransportEvent};
 use popscope::transcript::{Item, replay, text};
+use popscope_core::{Config, Engine, Event, Severity, Time, TransportEvent};
 use proptest::prelude::*;
 
 fn root() -> &'static Path {
@@ -40,8 +40,8 @@ fn the_protocol_module_does_no_io_and_reads_no_clock() {
         "socket2",
     ];
     let mut files = Vec::new();
-    rust_files(&root().join("src/protocol"), &mut files);
-    assert!(files.len() > 10, "src/protocol not found");
+    rust_files(&root().join("crates/core/src"), &mut files);
+    assert!(files.len() > 10, "crates/core/src not found");
     let mut hits = Vec::new();
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap_or_default();
@@ -56,7 +56,7 @@ fn the_protocol_module_does_no_io_and_reads_no_clock() {
     }
     assert!(
         hits.is_empty(),
-        "I/O or clock inside src/protocol:\n{}",
+        "I/O or clock inside crates/core/src:\n{}",
         hits.join("\n")
     );
 }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use common::popscope;
-use popscope::sanitize::is_clean;
+use popscope_core::sanitize::is_clean;
 
 /// OSC 52 sets the clipboard of many terminals ("pwned").
 const OSC52: &str = "\x1b]52;c;cHduZWQ=\x07";

@@ -7,9 +7,9 @@
 use std::process::Command;
 
 use etherparse::PacketBuilder;
-use popscope::protocol::Config;
 use popscope::server::TlsMode;
 use popscope::transcript::{Item, import, jsonl, replay};
+use popscope_core::Config;
 
 mod common;
 use common::{popscope, runtime, start};
@@ -49,15 +49,11 @@ fn a_real_curl_log_imports_and_checks() {
     let log = String::from_utf8_lossy(&o.stderr).into_owned();
     let imp = import::curl(&log).unwrap_or_else(|e| panic!("{e}: {log}"));
     let r = replay(&imp.entries, Config::default());
-    assert_eq!(
-        r.session.state,
-        popscope::protocol::State::Transaction,
-        "{log}"
-    );
+    assert_eq!(r.session.state, popscope_core::State::Transaction, "{log}");
     assert!(
         r.findings
             .iter()
-            .all(|f| f.finding.severity != popscope::protocol::Severity::Violation),
+            .all(|f| f.finding.severity != popscope_core::Severity::Violation),
         "{:?}",
         r.findings
             .iter()
@@ -218,10 +214,10 @@ fn an_s_client_log_imports_with_both_sides_told_apart() {
     assert!(
         r.findings
             .iter()
-            .all(|f| f.finding.severity != popscope::protocol::Severity::Violation)
+            .all(|f| f.finding.severity != popscope_core::Severity::Violation)
     );
     // s_client's `closed` after QUIT is the server's close, kept.
-    assert_eq!(r.session.state, popscope::protocol::State::Closed);
+    assert_eq!(r.session.state, popscope_core::State::Closed);
 }
 
 #[test]
@@ -230,7 +226,7 @@ fn exports_text_and_an_evidence_bundle() {
     let s = start(
         &rt,
         TlsMode::Starttls,
-        Some(popscope::protocol::server::Quirk::StlsResponseInjection),
+        Some(popscope_core::server::Quirk::StlsResponseInjection),
     );
     let dir = common::scratch_path(&format!("popscope-export-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -290,7 +286,7 @@ fn replay_against_another_server_shows_the_differences_and_never_deletes() {
     let b = start(
         &rt,
         TlsMode::None,
-        Some(popscope::protocol::server::Quirk::UnstuffedDots),
+        Some(popscope_core::server::Quirk::UnstuffedDots),
     );
     let file = common::scratch_path(&format!("popscope-against-{}.jsonl", std::process::id()))
         .display()
@@ -374,7 +370,7 @@ fn assert_starttls_session(imp: &import::Imported, commands: &[&str], log: &str)
     assert!(
         imp.entries.iter().any(|e| matches!(
             e.item,
-            Item::Transport(popscope::protocol::TransportEvent::TlsEstablished { .. })
+            Item::Transport(popscope_core::TransportEvent::TlsEstablished { .. })
         )),
         "no handshake"
     );
@@ -382,12 +378,12 @@ fn assert_starttls_session(imp: &import::Imported, commands: &[&str], log: &str)
     let violations: Vec<&str> = r
         .findings
         .iter()
-        .filter(|f| f.finding.severity == popscope::protocol::Severity::Violation)
+        .filter(|f| f.finding.severity == popscope_core::Severity::Violation)
         .map(|f| f.finding.rule.id)
         .collect();
     assert!(violations.is_empty(), "{violations:?}\n{log}");
     // QUIT's +OK, then s_client's `closed`: the server's close, kept.
-    assert_eq!(r.session.state, popscope::protocol::State::Closed, "{log}");
+    assert_eq!(r.session.state, popscope_core::State::Closed, "{log}");
 }
 
 const S_CLIENT_COMMANDS: [&str; 7] = [
@@ -502,7 +498,7 @@ fn a_real_openssl_s_client_starttls_session_imports_with_its_commands() {
         matches!(
             imp.entries.last().map(|e| &e.item),
             Some(Item::Transport(
-                popscope::protocol::TransportEvent::ServerClosed { close_notify: true }
+                popscope_core::TransportEvent::ServerClosed { close_notify: true }
             ))
         ),
         "{log}"
@@ -734,7 +730,7 @@ fn import_masks_secrets_unless_asked_to_keep_them() {
         (&curl, "curl", "hunter2", "C: PASS *******".to_owned()),
         (&openssl, "openssl", plain, {
             // The identities stay, the password goes, the length and base64 hold.
-            let m = popscope::protocol::auth::plain_response(b"", b"demo", b"**********");
+            let m = popscope_core::auth::plain_response(b"", b"demo", b"**********");
             format!("C: {m}")
         }),
     ] {
@@ -843,7 +839,7 @@ fn sasl_responses_of_a_typed_ahead_log_are_masked_whatever_the_pairing() {
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(!out.contains("Leak3d"), "{out}");
     for token in out.split(|c: char| c.is_whitespace()) {
-        if let Some(decoded) = popscope::protocol::auth::b64decode(token.as_bytes()) {
+        if let Some(decoded) = popscope_core::auth::b64decode(token.as_bytes()) {
             assert!(
                 !String::from_utf8_lossy(&decoded).contains("Leak3d"),
                 "the base64 {token} holds the password:\n{out}"

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use popscope::cli::connect::ConnArgs;
 use popscope::cli::walk::{self, WalkOptions, WalkResult};
-use popscope::protocol::server::Quirk;
-use popscope::protocol::{Config, Secret, Severity};
 use popscope::server::{Running, TlsMode};
+use popscope_core::server::Quirk;
+use popscope_core::{Config, Secret, Severity};
 
 mod common;
 use common::{findings_of, popscope, popscope_with, runtime, start};

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use popscope::protocol::{Config, Engine, Event, Time, TransportEvent};
+use popscope_core::{Config, Engine, Event, Time, TransportEvent};
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -170,7 +170,7 @@ fn a_hostile_message_number_costs_no_more_than_the_tracked_limit() {
     });
     assert!(e.session().maildrop.get(4_000_000_000).is_none());
     assert!(e.session().maildrop.saturated);
-    let limit = popscope::protocol::session::MAX_TRACKED_MESSAGES
-        * std::mem::size_of::<Option<popscope::protocol::session::MessageInfo>>();
+    let limit = popscope_core::session::MAX_TRACKED_MESSAGES
+        * std::mem::size_of::<Option<popscope_core::session::MessageInfo>>();
     assert!(peak <= limit + (1 << 20), "{peak} > {limit}");
 }

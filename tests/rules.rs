@@ -9,9 +9,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use popscope::protocol::rules::{CATALOG, Scope};
-use popscope::protocol::{Config, Severity};
 use popscope::transcript::{replay, text};
+use popscope_core::rules::{CATALOG, Scope};
+use popscope_core::{Config, Severity};
 
 struct Expectation {
     rule: String,
@@ -42,7 +42,7 @@ fn expectations(src: &str, path: &Path) -> Vec<Expectation> {
         let mut words = rest.split_whitespace();
         let rule = words.next().unwrap_or_default().to_owned();
         assert!(
-            popscope::protocol::rules::find(&rule).is_some(),
+            popscope_core::rules::find(&rule).is_some(),
             "{}: unknown rule {rule}",
             path.display()
         );

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Step, popscope, scripted};
-use popscope::protocol::{Config, Engine, Event, Time, TransportEvent};
+use popscope_core::{Config, Engine, Event, Time, TransportEvent};
 
 /// The findings' messages of a session: `lines` sent one after another, each answered `+OK`,
 /// after a greeting (and, with `after_user`, a `USER demo` answered `+OK`).
@@ -323,8 +323,8 @@ struct Seen(std::sync::Arc<std::sync::Mutex<Vec<Sighting>>>);
 type Sighting = (String, Option<popscope::session::Note>);
 
 impl popscope::session::Observer for Seen {
-    fn wire(&mut self, _at: Time, dir: popscope::protocol::Direction, bytes: &[u8]) {
-        if dir == popscope::protocol::Direction::Client {
+    fn wire(&mut self, _at: Time, dir: popscope_core::Direction, bytes: &[u8]) {
+        if dir == popscope_core::Direction::Client {
             let line = format!("C: {}", String::from_utf8_lossy(bytes).trim_end());
             if let Ok(mut v) = self.0.lock() {
                 v.push((line, None));
@@ -370,7 +370,7 @@ fn the_ui_login_path_warns_before_auth_plain_in_the_clear() {
             .unwrap();
         let creds = Credentials {
             user: "demo".into(),
-            password: Some(popscope::protocol::Secret::new(b"hunter2".to_vec())),
+            password: Some(popscope_core::Secret::new(b"hunter2".to_vec())),
         };
         login::login(&mut c, Method::Auto, &creds).await.unwrap();
         c.close().await;

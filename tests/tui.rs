@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use popscope::protocol::Severity;
 use popscope::transcript::text;
 use popscope::tui::app::{Action, App, Focus, Overlay};
 use popscope::tui::{Theme, keys, offline, ui};
+use popscope_core::Severity;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -136,7 +136,7 @@ fn selecting_a_finding_explains_it_and_jumps_to_the_exchange() {
 fn commands_the_rfc_forbids_now_need_confirmation_and_are_marked() {
     let mut app = app_for("tests/fixtures/sessions/rfc1939-apop.trace", "dark");
     app.link = popscope::tui::app::Link::Up;
-    app.state = popscope::protocol::State::Authorization(popscope::protocol::AuthStep::Idle);
+    app.state = popscope_core::State::Authorization(popscope_core::AuthStep::Idle);
     for c in "STAT".chars() {
         app.key(key(KeyCode::Char(c)));
     }
@@ -150,7 +150,7 @@ fn commands_the_rfc_forbids_now_need_confirmation_and_are_marked() {
     let out = app.key(key(KeyCode::Char('y')));
     assert_eq!(out, vec![Action::Send(b"STAT".to_vec())]);
     // DELE always asks.
-    app.state = popscope::protocol::State::Transaction;
+    app.state = popscope_core::State::Transaction;
     for c in "DELE 1".chars() {
         app.key(key(KeyCode::Char(c)));
     }
@@ -181,7 +181,7 @@ fn secrets_are_masked_while_typed_and_kept_out_of_history() {
 #[test]
 fn tab_completes_commands_valid_now_and_message_numbers() {
     let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
-    app.state = popscope::protocol::State::Transaction;
+    app.state = popscope_core::State::Transaction;
     app.key(key(KeyCode::Char('R')));
     app.key(key(KeyCode::Tab));
     assert_eq!(
@@ -196,7 +196,7 @@ fn tab_completes_commands_valid_now_and_message_numbers() {
         vec!["RETR 1".to_owned(), "RETR 2".to_owned()]
     );
     // In AUTHORIZATION, TRANSACTION commands are not offered.
-    app.state = popscope::protocol::State::Authorization(popscope::protocol::AuthStep::Idle);
+    app.state = popscope_core::State::Authorization(popscope_core::AuthStep::Idle);
     app.line.set("S".into());
     app.line.completions.clear();
     app.key(key(KeyCode::Tab));
@@ -282,7 +282,7 @@ fn ctrl(c: char) -> KeyEvent {
 fn the_confirm_dialog_masks_passwords_digests_and_sasl_payloads() {
     let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
     app.link = popscope::tui::app::Link::Up;
-    app.state = popscope::protocol::State::Transaction;
+    app.state = popscope_core::State::Transaction;
     for (line, secret, shown) in [
         ("PASS hunter2", "hunter2", "PASS *******"),
         (
@@ -326,9 +326,9 @@ fn the_confirm_dialog_masks_passwords_digests_and_sasl_payloads() {
 
 #[test]
 fn a_leading_space_or_a_tab_does_not_hide_a_password() {
-    use popscope::protocol::command::Command;
-    use popscope::protocol::{Event, Time};
     use popscope::session::task::Update;
+    use popscope_core::command::Command;
+    use popscope_core::{Event, Time};
     for line in [" PASS hunter2", "PASS\thunter2", "\tpass  hunter2"] {
         let mut app = app_for("tests/fixtures/sessions/rfc1939-apop.trace", "dark");
         app.line.set(line.into());
@@ -358,12 +358,12 @@ fn a_leading_space_or_a_tab_does_not_hide_a_password() {
 
 #[test]
 fn lines_typed_while_an_auth_is_pending_are_sasl_responses() {
-    use popscope::protocol::command::Command;
-    use popscope::protocol::{Event, Time};
     use popscope::session::task::Update;
+    use popscope_core::command::Command;
+    use popscope_core::{Event, Time};
     let mut app = app_for("tests/fixtures/sessions/rfc1939-apop.trace", "dark");
     app.link = popscope::tui::app::Link::Up;
-    app.state = popscope::protocol::State::Authorization(popscope::protocol::AuthStep::Idle);
+    app.state = popscope_core::State::Authorization(popscope_core::AuthStep::Idle);
     let out = typed(&mut app, "AUTH PLAIN");
     assert!(out.is_empty());
     assert_eq!(
@@ -394,9 +394,9 @@ fn lines_typed_while_an_auth_is_pending_are_sasl_responses() {
         },
     ));
     assert!(app.secret_mode());
-    let r = popscope::protocol::event::Reply {
+    let r = popscope_core::event::Reply {
         exchange: 30,
-        status: popscope::protocol::Status::Ok,
+        status: popscope_core::Status::Ok,
         code: None,
         text: b"Logged in.".to_vec(),
         multiline: false,
@@ -411,7 +411,7 @@ fn lines_typed_while_an_auth_is_pending_are_sasl_responses() {
 #[test]
 fn esc_drops_the_line_colon_opens_a_command_and_tab_leaves_an_empty_line() {
     let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
-    app.state = popscope::protocol::State::Transaction;
+    app.state = popscope_core::State::Transaction;
     // A half-completed line: Esc drops it (and its completion cycle).
     typed(&mut app, "R\t");
     assert_eq!(app.line.text, "RETR");
@@ -446,7 +446,7 @@ fn esc_drops_the_line_colon_opens_a_command_and_tab_leaves_an_empty_line() {
 #[test]
 fn ctrl_u_ends_the_completion_cycle() {
     let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
-    app.state = popscope::protocol::State::Transaction;
+    app.state = popscope_core::State::Transaction;
     typed(&mut app, "R\t");
     assert_eq!(app.line.text, "RETR");
     app.key(ctrl('u'));
@@ -537,9 +537,9 @@ fn scrolling_up_from_the_end_leaves_no_blank_rows() {
 
 #[test]
 fn the_clock_runs_on_across_a_reconnect() {
-    use popscope::protocol::Time;
     use popscope::session::Note;
     use popscope::session::task::Update;
+    use popscope_core::Time;
     let mut app = app_for("tests/fixtures/sessions/dovecot-like.trace", "dark");
     let last = (0..app.transcript.len())
         .filter_map(|i| app.transcript.get(i))

@@ -5,8 +5,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use popscope::protocol::server::Quirk;
 use popscope::server::TlsMode;
+use popscope_core::server::Quirk;
 
 mod common;
 use common::{runtime, start};

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use popscope::protocol::{Config, Engine, Event, Time, TransportEvent};
+use popscope_core::{Config, Engine, Event, Time, TransportEvent};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use popscope::protocol::{Config, Engine, Event, Time, TlsFailure, TransportEvent};
+use popscope_core::{Config, Engine, Event, Time, TlsFailure, TransportEvent};
 
 fuzz_target!(|data: &[u8]| {
     let mut e = Engine::new(Config { max_line: 256, ..Config::default() });

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use popscope::protocol::Config;
+use popscope_core::Config;
 use popscope::transcript::{jsonl, replay};
 
 fuzz_target!(|data: &[u8]| {

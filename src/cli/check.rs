@@ -5,9 +5,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::protocol::{Config, Severity};
 use crate::report::{self, Leg, LiveRun};
 use crate::transport::{Scheme, Target};
+use popscope_core::{Config, Severity};
 
 use super::connect::transport_error;
 use super::walk::{self, LoginAttempt, PlaintextLogin, WalkOptions, WalkResult};

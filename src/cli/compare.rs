@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::command::Keyword;
-use crate::protocol::{Command, Config, Engine, Event, Finding, Severity};
-use crate::sanitize::{display, is_clean};
 use crate::session::login;
 use crate::session::{Connection, Outcome};
 use crate::transcript::{Entry, Item};
 use crate::transport::{Target, TransportError};
 use crate::tui::Theme;
+use popscope_core::command::Keyword;
+use popscope_core::sanitize::{display, is_clean};
+use popscope_core::{Command, Config, Engine, Event, Finding, Severity};
 
 use super::connect::{Warnings, finish_record, transport_error};
 use super::printer::{Gathered, Printer};
@@ -76,7 +76,7 @@ fn recording(entries: &[Entry]) -> Recording {
     };
     let mut sink = |ev: Event<'_>| match ev {
         Event::Command { exchange, command } => {
-            let line = crate::protocol::redact::command_line(&command);
+            let line = popscope_core::redact::command_line(&command);
             let control = line.iter().any(|&b| b < 0x20 || b == 0x7f);
             let trimmed = line.trim_ascii();
             rec.exchanges.push(Recorded {

@@ -34,7 +34,7 @@ fn config_value(key: &str) -> Result<Option<toml::Value>, CliError> {
             "{}:{}: '{}': no such setting (config.toml knows {})",
             path.display(),
             key_line(&text, unknown),
-            crate::sanitize::display(unknown.as_bytes(), 60),
+            popscope_core::sanitize::display(unknown.as_bytes(), 60),
             CONFIG_KEYS.join(", ")
         )));
     }

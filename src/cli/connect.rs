@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::protocol::{Config, Secret, Time};
 use crate::session::login::{Credentials, Method};
 use crate::session::{ConnectOptions, Note, Observer};
 use crate::transport::{Scheme, Target, TlsSettings, TransportError};
+use popscope_core::{Config, Secret, Time};
 
 use super::CliError;
 pub use crate::transcript::jsonl::RecordFile;
@@ -102,7 +102,7 @@ impl ConnArgs {
         {
             return Err(CliError::usage(format!(
                 "--user '{}': a CR, LF or NUL would end the POP3 line early and send the rest as a command",
-                crate::sanitize::display(u.as_bytes(), 60)
+                popscope_core::sanitize::display(u.as_bytes(), 60)
             )));
         }
         if self.login == Method::External {

@@ -6,12 +6,12 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::private_file::{self, Existing};
-use crate::protocol::{Config, Severity};
 use crate::report;
 use crate::transcript::lines::LineWalker;
 use crate::transcript::source::{self, Checking};
 use crate::transcript::text::Entry;
 use crate::transcript::{export as exp, import as imp, jsonl};
+use popscope_core::{Config, Severity};
 
 use super::{CliError, ExportArgs, ExportFormat, ImportArgs, ImportFormat, exit};
 
@@ -130,7 +130,8 @@ fn not_the_input(output: Option<&Path>, input: &Path) -> Result<(), CliError> {
     };
     match (std::fs::metadata(out), std::fs::metadata(read)) {
         (Ok(o), Ok(i)) if o.is_file() && o.dev() == i.dev() && o.ino() == i.ino() => {
-            let shown = |p: &Path| crate::sanitize::display(p.as_os_str().as_encoded_bytes(), 200);
+            let shown =
+                |p: &Path| popscope_core::sanitize::display(p.as_os_str().as_encoded_bytes(), 200);
             Err(CliError::usage(format!(
                 "{} is the input {}: popscope does not write over what it reads (choose another -o)",
                 shown(out),
@@ -168,7 +169,7 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
     let mut text = format!(
         "# imported by popscope {} from {}\n",
         env!("CARGO_PKG_VERSION"),
-        crate::sanitize::display(path.as_bytes(), 200)
+        popscope_core::sanitize::display(path.as_bytes(), 200)
     );
     for n in &imported.notes {
         text.push_str(&format!("# note: {n}\n"));
@@ -245,7 +246,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
                     out.put(
                         format!(
                             "# {} session {count} recorded against {} (secrets {})\n",
-                            crate::sanitize::display(path.as_bytes(), 200),
+                            popscope_core::sanitize::display(path.as_bytes(), 200),
                             jsonl::shown(&target, 200),
                             jsonl::shown(&secrets, 20),
                         )
@@ -272,7 +273,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
         let kept = match &out.file {
             Some((p, _)) => format!(
                 "{} was not written",
-                crate::sanitize::display(p.as_os_str().as_encoded_bytes(), 200)
+                popscope_core::sanitize::display(p.as_os_str().as_encoded_bytes(), 200)
             ),
             None => "everything before it was exported".to_owned(),
         };
@@ -290,14 +291,14 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
         Some(n) if count > 1 => {
             eprintln!(
                 "popscope: {}: exported session {n} of {count}",
-                crate::sanitize::display(path.as_bytes(), 200)
+                popscope_core::sanitize::display(path.as_bytes(), 200)
             );
             Ok(exit::OK)
         }
         None if count > 1 => {
             eprintln!(
                 "popscope: {}: holds {count} sessions; all are exported (--session N exports one)",
-                crate::sanitize::display(path.as_bytes(), 200)
+                popscope_core::sanitize::display(path.as_bytes(), 200)
             );
             Ok(exit::OK)
         }

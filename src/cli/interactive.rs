@@ -1,9 +1,9 @@
 //! `popscope URL`: the terminal UI on a server.
 
-use crate::protocol::Config;
 use crate::session::task::Plan;
 use crate::transport::Target;
 use crate::tui::{self, TuiOptions};
+use popscope_core::Config;
 
 use super::config::{confirm_dele, key_table, require_terminal, theme};
 use super::{CliError, ConnArgs, UiArgs, exit};

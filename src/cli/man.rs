@@ -133,7 +133,7 @@ pub fn run(args: &ManArgs) -> Result<u8, CliError> {
             let names: Vec<&str> = visible(&top).map(|s| s.get_name()).collect();
             CliError::usage(format!(
                 "no subcommand '{}' (one of: {})",
-                crate::sanitize::display(name.as_bytes(), 40),
+                popscope_core::sanitize::display(name.as_bytes(), 40),
                 names.join(", ")
             ))
         })?,

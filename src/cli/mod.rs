@@ -321,7 +321,7 @@ pub struct RulesArgs {
 /// Parses `RULE=LEVEL` overrides into the engine's form.
 pub fn severity_overrides(
     items: &[String],
-) -> Result<Vec<(&'static str, crate::protocol::Severity)>, CliError> {
+) -> Result<Vec<(&'static str, popscope_core::Severity)>, CliError> {
     items
         .iter()
         .map(|item| {
@@ -330,12 +330,12 @@ pub fn severity_overrides(
                     "--severity '{item}': expected RULE=LEVEL, e.g. MSG-006=violation"
                 ))
             })?;
-            let rule = crate::protocol::rules::find(id.trim()).ok_or_else(|| {
+            let rule = popscope_core::rules::find(id.trim()).ok_or_else(|| {
                 CliError::usage(format!(
                     "--severity '{item}': no rule '{id}' (see `popscope rules`)"
                 ))
             })?;
-            let sev = crate::protocol::Severity::parse(level.trim()).ok_or_else(|| {
+            let sev = popscope_core::Severity::parse(level.trim()).ok_or_else(|| {
                 CliError::usage(format!(
                     "--severity '{item}': level must be violation, warning or info"
                 ))
@@ -348,18 +348,18 @@ pub fn severity_overrides(
 /// The quirk names as clap's possible values (shell completion offers them, not file names).
 fn quirk_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
-        crate::protocol::server::Quirk::ALL
+        popscope_core::server::Quirk::ALL
             .map(|q| clap::builder::PossibleValue::new(q.name()).help(q.description())),
     )
 }
 
 /// Parses a quirk name, with the list in the error.
-pub fn quirk(name: Option<&str>) -> Result<Option<crate::protocol::server::Quirk>, CliError> {
+pub fn quirk(name: Option<&str>) -> Result<Option<popscope_core::server::Quirk>, CliError> {
     let Some(name) = name else { return Ok(None) };
-    crate::protocol::server::Quirk::parse(name)
+    popscope_core::server::Quirk::parse(name)
         .map(Some)
         .ok_or_else(|| {
-            let names: Vec<&str> = crate::protocol::server::Quirk::ALL
+            let names: Vec<&str> = popscope_core::server::Quirk::ALL
                 .iter()
                 .map(|q| q.name())
                 .collect();

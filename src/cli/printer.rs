@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::{Command, Direction, Event, Finding, Severity, Time, TransportEvent};
 use crate::session::{Note, Observer};
 use crate::transcript::text::escape;
+use popscope_core::{Command, Direction, Event, Finding, Severity, Time, TransportEvent};
 
 /// What the printer gathered, shared with the command that owns it.
 #[derive(Debug, Default)]
@@ -126,7 +126,7 @@ fn shown_client_line(line: &[u8]) -> String {
         },
     };
     let mut shown =
-        crate::protocol::redact::client_line(content, None).unwrap_or_else(|| content.to_vec());
+        popscope_core::redact::client_line(content, None).unwrap_or_else(|| content.to_vec());
     shown.extend_from_slice(end);
     escape(&shown)
 }
@@ -247,7 +247,7 @@ impl Observer for Printer {
                 let shown = match self.sent_line(command) {
                     Some(line) => shown_client_line(&line),
                     None => {
-                        let mut shown = crate::protocol::redact::command_line(command);
+                        let mut shown = popscope_core::redact::command_line(command);
                         shown.extend_from_slice(b"\r\n");
                         escape(&shown)
                     }
@@ -300,7 +300,7 @@ impl Observer for Printer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Config, Engine};
+    use popscope_core::{Config, Engine};
 
     /// The printed client lines are the octets sent (blanks kept), secrets masked where they
     /// stand with the line's length kept.

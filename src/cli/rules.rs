@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::protocol::rules::{CATALOG, Scope};
+use popscope_core::rules::{CATALOG, Scope};
 
 use super::{CliError, RulesArgs, exit};
 

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::{Command, Config, Keyword, Severity};
 use crate::report;
 use crate::session::Connection;
 use crate::session::login;
 use crate::transport::{Scheme, Target};
+use popscope_core::{Command, Config, Keyword, Severity};
 
 use super::connect::transport_error;
 use super::printer::{Gathered, Printer};
@@ -26,12 +26,12 @@ fn commands(args: &SendArgs) -> Result<Vec<String>, CliError> {
         }
     };
     if let Some(i) = (0..cmds.len()).find(|&i| {
-        crate::protocol::redact::history_form(&cmds[i]).trim() != cmds[i].trim() || after_auth(i)
+        popscope_core::redact::history_form(&cmds[i]).trim() != cmds[i].trim() || after_auth(i)
     }) {
         let shown = if after_auth(i) {
             "a SASL response".to_owned()
         } else {
-            format!("'{}'", crate::protocol::redact::history_form(&cmds[i]))
+            format!("'{}'", popscope_core::redact::history_form(&cmds[i]))
         };
         eprintln!(
             "popscope: warning: {shown} puts a secret on the command line, where other users can read it (ps, /proc); use --user with --password-env or --script"
@@ -77,7 +77,7 @@ fn skip_leftover_sasl_responses(
         eprintln!(
             "popscope: not sent: {} line(s) after '{}' meant as its SASL response ('{}'): the AUTH ended without asking for them",
             skipped.len(),
-            crate::sanitize::display(cmd.trim().as_bytes(), 80),
+            popscope_core::sanitize::display(cmd.trim().as_bytes(), 80),
             skipped.join("', '")
         );
     }
@@ -155,7 +155,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
                     Some(_) => "the rest of the answer",
                     None => "the answer",
                 };
-                let shown = crate::protocol::redact::history_form(cmd);
+                let shown = popscope_core::redact::history_form(cmd);
                 return Err(out.timeout_error(
                     format!("waiting for {what} to {shown}"),
                     secs,
@@ -169,7 +169,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
                 let response = cmds.next().map_or(&b"*"[..], |l| l.trim().as_bytes());
                 pending = c.sasl_response(pending.exchange, response).await?;
                 if pending.timed_out {
-                    let shown = crate::protocol::redact::history_form(cmd);
+                    let shown = popscope_core::redact::history_form(cmd);
                     let what = format!("waiting for the answer to the SASL response of {shown}");
                     return Err(pending.timeout_error(what, secs, hint));
                 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::private_file::Existing;
-use crate::protocol::server::Quirk;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
 use crate::transport::{Scheme, Target};
+use popscope_core::server::Quirk;
 
 use super::connect::ConnArgs;
 use super::walk::{self, WalkOptions};
@@ -34,7 +34,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
             .map_err(|e| CliError::usage(format!("--write-maildir {}: {e}", dir.display())))?;
         println!(
             "wrote {} messages to {}",
-            crate::protocol::server::maildrop::sample().len(),
+            popscope_core::server::maildrop::sample().len(),
             dir.display()
         );
         return Ok(exit::OK);
@@ -182,7 +182,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
         let opts = crate::tui::TuiOptions {
             label: format!("{} (demo{})", target.url(scheme), q.map(|q| format!(", quirk {}", q.name())).unwrap_or_default()),
             plan: crate::session::task::Plan {
-                options: conn.options(&target, scheme, crate::protocol::Config::default()),
+                options: conn.options(&target, scheme, popscope_core::Config::default()),
                 starttls: false,
                 creds: None,
                 method: Method::Auto,
@@ -249,11 +249,11 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             conn,
             creds: Some(Credentials {
                 user: DEMO_USER.into(),
-                password: Some(crate::protocol::Secret::new(
+                password: Some(popscope_core::Secret::new(
                     DEMO_PASSWORD.as_bytes().to_vec(),
                 )),
             }),
-            engine: crate::protocol::Config::default(),
+            engine: popscope_core::Config::default(),
             passive: false,
             probe_connections: q == Some(Quirk::StlsCommandInjection),
             extra: demo_extra(q),
@@ -285,7 +285,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         let violations = result
             .findings
             .iter()
-            .any(|(_, f)| f.severity == crate::protocol::Severity::Violation);
+            .any(|(_, f)| f.severity == popscope_core::Severity::Violation);
         Ok(exit::verdict(violations))
     })
 }

@@ -6,13 +6,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::protocol::probes;
-use crate::protocol::rules::cross;
-use crate::protocol::session::CapsRecord;
-use crate::protocol::{Config, Finding, Session, State};
 use crate::session::login::{self, Credentials, Method};
 use crate::session::{Connection, Outcome};
 use crate::transport::{Scheme, Target, TlsDetails, TransportError};
+use popscope_core::probes;
+use popscope_core::rules::cross;
+use popscope_core::session::CapsRecord;
+use popscope_core::{Config, Finding, Session, State};
 
 use super::connect::ConnArgs;
 use super::printer::{Gathered, Printer, Shared};
@@ -328,7 +328,7 @@ impl Walker {
             self.result.notes.push(format!(
                 "the walk retrieved {} of {} (RETR up to {} KiB each and {} MiB in all, {} messages at most; the rest by TOP n 0 or not at all)",
                 count.min(WALK_MAX_MESSAGES) - skipped,
-                crate::protocol::plural(count, "message"),
+                popscope_core::plural(count, "message"),
                 RETR_MAX_MESSAGE >> 10,
                 RETR_BUDGET >> 20,
                 WALK_MAX_MESSAGES
@@ -431,7 +431,7 @@ impl Walker {
             let why = match &out.reply {
                 Some(r) => format!(
                     "was answered \"-ERR {}\"",
-                    crate::sanitize::display(&r.text, 200)
+                    popscope_core::sanitize::display(&r.text, 200)
                 ),
                 None if out.timed_out => "got no reply in time".to_owned(),
                 None => "got no reply".to_owned(),

@@ -4,9 +4,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::walk::{LoginAttempt, WalkResult};
-use crate::protocol::{Finding, Security, Severity, Transition};
-use crate::sanitize::display;
 use crate::transcript::replay::{LocatedFinding, Replayed};
+use popscope_core::sanitize::display;
+use popscope_core::{Finding, Security, Severity, Transition};
 
 /// Counts per severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -332,7 +332,7 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
                 out.push_str("  !! --insecure: the server certificate was NOT verified\n");
             }
         }
-        let caps = |c: &Option<crate::protocol::capability::Capabilities>| {
+        let caps = |c: &Option<popscope_core::capability::Capabilities>| {
             c.as_ref().map_or("(not seen)".to_owned(), |c| c.summary())
         };
         if r.caps.pre_tls.is_some() {
@@ -392,8 +392,8 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::cli::walk::WalkResult;
-    use crate::protocol::Location;
-    use crate::protocol::rules::catalog;
+    use popscope_core::Location;
+    use popscope_core::rules::catalog;
 
     fn finding(severity: Severity) -> Finding {
         Finding {

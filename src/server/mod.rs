@@ -1,5 +1,5 @@
 //! The demo server's sockets: listeners, the STLS upgrade and implicit TLS around the sans-IO
-//! [`ServerSession`](crate::protocol::server::ServerSession).
+//! [`ServerSession`](popscope_core::server::ServerSession).
 
 pub mod certs;
 
@@ -12,8 +12,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::protocol::server::maildrop::{self, StoredMessage};
-use crate::protocol::server::{Output, Quirk, ServerConfig, ServerSession};
+use popscope_core::server::maildrop::{self, StoredMessage};
+use popscope_core::server::{Output, Quirk, ServerConfig, ServerSession};
 
 pub use certs::CertFiles;
 

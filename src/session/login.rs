@@ -2,8 +2,8 @@
 
 use zeroize::Zeroizing;
 
-use crate::protocol::{Secret, auth};
 use crate::transport::TransportError;
+use popscope_core::{Secret, auth};
 
 use super::{Connection, Outcome};
 

@@ -27,11 +27,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::protocol::{
+use crate::transport::{self, Scheme, Stream, Target, TlsDetails, TlsSettings, TransportError};
+use popscope_core::{
     Command, Config, Direction, Engine, Event, EventSink, Keyword, Reply, Status, Time, TlsFailure,
     TransportEvent,
 };
-use crate::transport::{self, Scheme, Stream, Target, TlsDetails, TlsSettings, TransportError};
 
 /// How to reach the server.
 #[derive(Clone, Debug)]
@@ -128,7 +128,7 @@ impl Outcome {
     pub fn text(&self) -> String {
         self.reply
             .as_ref()
-            .map(|r| crate::sanitize::display(&r.text, 200))
+            .map(|r| popscope_core::sanitize::display(&r.text, 200))
             .unwrap_or_default()
     }
 

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::protocol::capability::Capabilities;
-use crate::protocol::session::CapsRecord;
-use crate::protocol::{Direction, Event, State, Time};
 use crate::transport::TransportError;
+use popscope_core::capability::Capabilities;
+use popscope_core::session::CapsRecord;
+use popscope_core::{Direction, Event, State, Time};
 
 use super::login::{self, Credentials, Method};
 use super::{ConnectOptions, Connection, Note, Observer};
@@ -339,7 +339,7 @@ pub async fn run(
                             // Say what arrived (a SASL response is not shown: it is a secret).
                             let shown = match response {
                                 Some(_) => "the SASL response".to_owned(),
-                                None => crate::protocol::redact::history_form(
+                                None => popscope_core::redact::history_form(
                                     &String::from_utf8_lossy(&line),
                                 ),
                             };
@@ -385,7 +385,7 @@ fn write_transcript(
     let fail = |e: std::io::Error| {
         let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         if e.kind() == std::io::ErrorKind::AlreadyExists && !link && !private_file::is_dir(path) {
-            let p = crate::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
+            let p = popscope_core::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
             format!("cannot save: {p} exists (:save! {p} replaces it)")
         } else {
             format!("cannot save: {}", private_file::explain(path, &e))

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use crate::protocol::TransportEvent;
 use crate::transport::TlsDetails;
+use popscope_core::TransportEvent;
 
 use super::lines::LineWalker;
 use super::source::Checked;
@@ -81,9 +81,9 @@ fn directive(ev: &TransportEvent) -> String {
         TransportEvent::TlsFailed { reason } => format!(
             "-- tls-failed {}",
             match reason {
-                crate::protocol::TlsFailure::PlaintextFromServer => "plaintext",
-                crate::protocol::TlsFailure::ServerAlert => "alert",
-                crate::protocol::TlsFailure::ClientAborted => "client",
+                popscope_core::TlsFailure::PlaintextFromServer => "plaintext",
+                popscope_core::TlsFailure::ServerAlert => "alert",
+                popscope_core::TlsFailure::ClientAborted => "client",
             }
         ),
         TransportEvent::ServerClosed { close_notify: true } => "-- closed".into(),
@@ -168,7 +168,7 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
     let _ = writeln!(
         out,
         "- recording: {} (secrets {} in the recording; always redacted in this bundle)",
-        crate::sanitize::display(source.as_bytes(), 200),
+        popscope_core::sanitize::display(source.as_bytes(), 200),
         s.secrets.as_deref().unwrap_or("redacted")
     );
     let _ = writeln!(
@@ -215,7 +215,7 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
         tls_section(&mut out, &super::jsonl::shown_tls(t));
     }
     let _ = writeln!(out, "\n## Capabilities\n");
-    let caps = |c: &Option<crate::protocol::capability::Capabilities>| {
+    let caps = |c: &Option<popscope_core::capability::Capabilities>| {
         c.as_ref().map_or("(not asked)".into(), |c| c.summary())
     };
     let _ = writeln!(out, "- before TLS: {}", caps(&r.session.caps.pre_tls));

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::protocol::command::Command;
-use crate::protocol::response::StatusLine;
-use crate::protocol::{Time, TransportEvent};
+use popscope_core::command::Command;
+use popscope_core::response::StatusLine;
+use popscope_core::{Time, TransportEvent};
 
 use super::text::{Entry, Item};
 
@@ -46,7 +46,7 @@ pub fn redact_imported(imp: &mut Imported) -> bool {
             continue;
         };
         let body = b.strip_suffix(b"\r\n").unwrap_or(b);
-        if let Some(mut masked) = crate::protocol::redact::client_line(body, None) {
+        if let Some(mut masked) = popscope_core::redact::client_line(body, None) {
             masked.extend_from_slice(&b[body.len()..]);
             *b = masked;
             changed = true;
@@ -95,7 +95,7 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
             continue;
         };
         let st = StatusLine::parse(text);
-        let multi = st.status == crate::protocol::Status::Ok && cmd.expects_multiline();
+        let multi = st.status == popscope_core::Status::Ok && cmd.expects_multiline();
         if !multi {
             continue;
         }
@@ -107,7 +107,7 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
             out.pop();
             left_out.push(format!(
                 "{} (line {line})",
-                crate::sanitize::display(&crate::protocol::redact::command_line(&cmd), 80)
+                popscope_core::sanitize::display(&popscope_core::redact::command_line(&cmd), 80)
             ));
         }
     }
@@ -193,7 +193,7 @@ pub fn redact(entries: &mut Vec<Entry>) -> bool {
 /// The first line of `client` masked as a SASL response (same length, still base64) when it
 /// is no POP3 command; the rest kept. Whether anything was masked.
 fn mask_first_response(client: &[u8]) -> (Vec<u8>, bool) {
-    use crate::protocol::command::{Command, Keyword};
+    use popscope_core::command::{Command, Keyword};
     let first_end = client
         .iter()
         .position(|&c| c == b'\n')
@@ -204,7 +204,7 @@ fn mask_first_response(client: &[u8]) -> (Vec<u8>, bool) {
     if body.is_empty() || Command::parse(body, body.len() + 2).keyword != Keyword::Other {
         return (client.to_vec(), false);
     }
-    match crate::protocol::redact::client_line(body, Some("")) {
+    match popscope_core::redact::client_line(body, Some("")) {
         Some(mut masked) => {
             masked.extend_from_slice(&first[body.len()..]);
             masked.extend_from_slice(rest);

@@ -22,9 +22,9 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{Direction, Event, Time, TransportEvent};
 use crate::session::{Note, Observer};
 use crate::transport::TlsDetails;
+use popscope_core::{Direction, Event, Time, TransportEvent};
 
 use super::text::{Entry, Item};
 
@@ -90,7 +90,7 @@ fn clean_text(bytes: &[u8]) -> Option<&str> {
     s.chars()
         .all(|c| {
             (!c.is_control() || matches!(c, '\r' | '\n' | '\t'))
-                && !crate::sanitize::is_invisible_or_reordering(c)
+                && !popscope_core::sanitize::is_invisible_or_reordering(c)
         })
         .then_some(s)
 }
@@ -109,7 +109,7 @@ impl Record {
                 t,
                 dir,
                 text: None,
-                b64: Some(crate::protocol::auth::b64encode(bytes)),
+                b64: Some(popscope_core::auth::b64encode(bytes)),
                 redacted,
             },
         }
@@ -292,7 +292,7 @@ impl Recorder {
                     None => (piece, &b""[..]),
                 },
             };
-            match crate::protocol::redact::client_line(line, sasl.as_deref()) {
+            match popscope_core::redact::client_line(line, sasl.as_deref()) {
                 Some(r) => {
                     out.extend_from_slice(&r);
                     changed = true;
@@ -593,18 +593,18 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 }
 
 /// A string read from a recording, as it may be shown: popscope records display text (made
-/// by `crate::sanitize::display` when the session ran), kept as it is so it is not escaped
+/// by `popscope_core::sanitize::display` when the session ran), kept as it is so it is not escaped
 /// twice; anything else (a hand-edited recording holding ESC, BEL, U+202E, a line break, or
 /// an overlong value) goes through `display` here, once, before any output sees it.
 pub fn shown(s: &str, max: usize) -> String {
     let clean = !s
         .chars()
-        .any(|c| c.is_control() || crate::sanitize::is_invisible_or_reordering(c))
+        .any(|c| c.is_control() || popscope_core::sanitize::is_invisible_or_reordering(c))
         && s.chars().count() <= max;
     if clean {
         s.to_owned()
     } else {
-        crate::sanitize::display(s.as_bytes(), max)
+        popscope_core::sanitize::display(s.as_bytes(), max)
     }
 }
 
@@ -717,7 +717,7 @@ pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Op
             } => {
                 let bytes = match (text, b64) {
                     (Some(t), None) => t.into_bytes(),
-                    (None, Some(b)) => match crate::protocol::auth::b64decode(b.as_bytes()) {
+                    (None, Some(b)) => match popscope_core::auth::b64decode(b.as_bytes()) {
                         Some(v) => v,
                         None => return damage("b64 is not valid base64".into()),
                     },
@@ -788,7 +788,7 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Config, Engine};
+    use popscope_core::{Config, Engine};
 
     #[test]
     fn the_watcher_tells_the_first_write_error_once_and_finish_still_fails() {
@@ -842,7 +842,7 @@ mod tests {
                 &b"flood\r\n".repeat(1000),
             );
         }
-        let closed = crate::protocol::TransportEvent::ServerClosed {
+        let closed = popscope_core::TransportEvent::ServerClosed {
             close_notify: false,
         };
         r.note(Time(2), &Note::Transport(closed));

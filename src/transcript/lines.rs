@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::protocol::{Config, Engine, Event, Time, TransportEvent};
+use popscope_core::{Config, Engine, Event, Time, TransportEvent};
 
 /// The engine and the SASL state of a session being walked.
 pub struct LineWalker {
@@ -46,7 +46,7 @@ impl LineWalker {
         let mut redacted = false;
         if client && self.redact {
             let (text, end) = split_end(line);
-            if let Some(r) = crate::protocol::redact::client_line(text, self.sasl.as_deref()) {
+            if let Some(r) = popscope_core::redact::client_line(text, self.sasl.as_deref()) {
                 let mut v = r;
                 v.extend_from_slice(end);
                 shown = Cow::Owned(v);
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn secrets_are_masked_and_lines_numbered_by_exchange() {
         let mut w = LineWalker::new(true);
-        let ir = crate::protocol::auth::plain_response(b"", b"alice", b"s3cret");
+        let ir = popscope_core::auth::plain_response(b"", b"alice", b"s3cret");
         let steps: Vec<(bool, Vec<u8>)> = vec![
             (false, b"+OK ready\r\n".to_vec()),
             (true, b"USER demo\r\n".to_vec()),

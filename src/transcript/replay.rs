@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::protocol::{Config, Direction, Engine, Event, Finding, Session, Time, Transition};
+use popscope_core::{Config, Direction, Engine, Event, Finding, Session, Time, Transition};
 
 use super::text::{Entry, Item};
 
@@ -181,7 +181,7 @@ impl Collector {
     }
 }
 
-impl crate::protocol::EventSink for Collector {
+impl popscope_core::EventSink for Collector {
     fn event(&mut self, event: Event<'_>) {
         match event {
             Event::Finding(f) => {

@@ -5,8 +5,8 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use crate::protocol::Config;
 use crate::transport::TlsDetails;
+use popscope_core::Config;
 
 use super::jsonl;
 use super::replay::{Replayed, Replayer};

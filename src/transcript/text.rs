@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 
-use crate::protocol::{TlsFailure, TransportEvent};
+use popscope_core::{TlsFailure, TransportEvent};
 
 /// One thing that happened, in order.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,7 +36,7 @@ pub struct Entry {
     pub item: Item,
     /// When it happened, if the transcript recorded it (JSON Lines does; the text format
     /// does not, and replay then advances 1 ms per entry).
-    pub at: Option<crate::protocol::Time>,
+    pub at: Option<popscope_core::Time>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -125,7 +125,7 @@ fn parse_line(raw: &[u8]) -> Result<Option<Item>, String> {
     } else {
         return Err(format!(
             "expected 'C: ', 'S: ', '-- ' or '#', found \"{}\"",
-            crate::sanitize::display(raw, 40)
+            popscope_core::sanitize::display(raw, 40)
         ));
     };
     Ok(Some(item))

@@ -92,7 +92,7 @@ impl TransportError {
                 what,
                 secs,
                 received,
-                start: crate::sanitize::display(start, 40),
+                start: popscope_core::sanitize::display(start, 40),
                 hint,
             }
         }

@@ -261,7 +261,7 @@ fn received(total: u64, first: &[u8]) -> String {
     } else {
         format!(
             "{total} octet(s) arrived from the server, starting \"{}\"",
-            crate::sanitize::display(first, 40)
+            popscope_core::sanitize::display(first, 40)
         )
     }
 }
@@ -289,9 +289,9 @@ fn explain_handshake_error(e: io::Error, captured: &[u8], seen: &tls::Shared) ->
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
         .unwrap_or_default();
-    if crate::protocol::response::StatusLine::looks_like_status(first_line) {
+    if popscope_core::response::StatusLine::looks_like_status(first_line) {
         return TransportError::PlaintextOnTlsPort {
-            first: crate::sanitize::display(first_line, 40),
+            first: popscope_core::sanitize::display(first_line, 40),
         };
     }
     let rustls_err = e

@@ -5,17 +5,17 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::protocol::command::{Command, Keyword, suggested_keywords};
-use crate::protocol::redact;
-use crate::protocol::{Event, Finding, Severity, State, Time, TransportEvent};
 use crate::session::Note;
 use crate::session::task::{Summary, Update};
 use crate::transport::TlsDetails;
+use popscope_core::command::{Command, Keyword, suggested_keywords};
+use popscope_core::redact;
+use popscope_core::{Event, Finding, Severity, State, Time, TransportEvent};
 
 use super::keys::{self, Act, Binding, Scope};
 use super::theme::Theme;
 use super::transcript::{Fold, MAX_FOLD_LINES, Row, RowKind, Transcript};
-use crate::sanitize::display;
+use popscope_core::sanitize::display;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
@@ -284,7 +284,7 @@ impl App {
                     "… {} more unsolicited {} ({}): counted, not shown",
                     lines,
                     if lines == 1 { "line" } else { "lines" },
-                    crate::protocol::plural(octets, "octet")
+                    popscope_core::plural(octets, "octet")
                 );
                 match self.transcript.last_mut() {
                     Some(r) if r.tag == Some(HIDDEN) && r.exchange == exchange => r.text = text,
@@ -427,7 +427,7 @@ impl App {
                 } else {
                     format!(
                         "[SASL response, {}, redacted]",
-                        crate::protocol::plural(octets, "octet")
+                        popscope_core::plural(octets, "octet")
                     )
                 };
                 self.push(Row::new(at, RowKind::Client, text, exchange));
@@ -438,7 +438,7 @@ impl App {
                 }
                 if self.utf8_exchange == Some(r.exchange) {
                     self.utf8_exchange = None;
-                    self.utf8_mode |= r.status == crate::protocol::response::Status::Ok;
+                    self.utf8_mode |= r.status == popscope_core::response::Status::Ok;
                 }
                 let mut row = Row::new(at, RowKind::Server, display(&r.raw, ROW_TEXT), r.exchange);
                 row.latency_us = self

@@ -73,7 +73,7 @@ pub fn append(path: &Path, line: &str) -> Result<(), String> {
     let why = |p: &Path, e: &std::io::Error| {
         let link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         if link {
-            let shown = crate::sanitize::display(p.as_os_str().as_encoded_bytes(), 200);
+            let shown = popscope_core::sanitize::display(p.as_os_str().as_encoded_bytes(), 200);
             format!("history not saved: {shown} is a symbolic link")
         } else {
             format!("history not saved: {}", private_file::explain(p, e))

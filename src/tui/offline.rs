@@ -1,11 +1,11 @@
 //! The UI's state built from a recorded transcript, with no network: for `replay`, for tests
 //! and for the render benchmark. The engine runs over the transcript exactly as it would live.
 
-use crate::protocol::{Config, Engine, Event, Time, TransportEvent};
 use crate::session::Note;
 use crate::session::task::{Summary, Update};
 use crate::transcript::{Entry, Item};
 use crate::transport::TlsDetails;
+use popscope_core::{Config, Engine, Event, Time, TransportEvent};
 
 use super::App;
 

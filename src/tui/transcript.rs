@@ -3,7 +3,7 @@
 //! counts the rest. Views ask for rows by index, so drawing a screen costs the same however
 //! long the session is.
 
-use crate::protocol::{Severity, Time};
+use popscope_core::{Severity, Time};
 
 /// Body lines kept per fold; the rest are counted. Bounds memory for a 1 GB RETR.
 pub const MAX_FOLD_LINES: usize = 2000;
@@ -46,8 +46,8 @@ impl Fold {
         format!(
             "{} {}, {}{kept}{state}",
             if self.expanded { "▾" } else { "▸" },
-            crate::protocol::plural(self.total_lines, "line"),
-            crate::protocol::plural(self.octets, "octet")
+            popscope_core::plural(self.total_lines, "line"),
+            popscope_core::plural(self.octets, "octet")
         )
     }
 }

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::protocol::{Severity, State};
+use popscope_core::{Severity, State};
 
 use super::app::{App, Focus, Link, Overlay};
 use super::keys::{self, Scope};
@@ -37,7 +37,7 @@ const PANEL_TEXT: usize = 8192;
 /// made safe to draw: control and invisible characters become visible escapes (`\x1b`),
 /// never dropped. Text that is already clean is drawn as it is (not escaped twice).
 fn safe(text: &str) -> String {
-    if crate::sanitize::is_clean(text) {
+    if popscope_core::sanitize::is_clean(text) {
         if text.len() <= PANEL_TEXT {
             return text.to_owned();
         }
@@ -47,7 +47,7 @@ fn safe(text: &str) -> String {
         }
         cut
     } else {
-        crate::sanitize::display(text.as_bytes(), PANEL_TEXT)
+        popscope_core::sanitize::display(text.as_bytes(), PANEL_TEXT)
     }
 }
 
@@ -275,7 +275,7 @@ fn draw_state(f: &mut Frame, app: &App, area: Rect) {
         &app.tls,
         app.path
             .iter()
-            .any(|(s, _)| *s == State::Authorization(crate::protocol::AuthStep::StlsHandshake)),
+            .any(|(s, _)| *s == State::Authorization(popscope_core::AuthStep::StlsHandshake)),
     ) {
         (Some(t), true) => format!("TLS: STLS {}", if t.insecure { "✗ insecure" } else { "✓" }),
         (Some(t), false) => format!(
@@ -294,7 +294,7 @@ fn draw_state(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(p, area);
 }
 
-fn clock(app: &App, t: crate::protocol::Time) -> String {
+fn clock(app: &App, t: popscope_core::Time) -> String {
     let secs = app.clock_base + t.as_secs_f64();
     let ms = (secs.fract() * 1000.0) as u32;
     let s = secs as u64;
@@ -615,8 +615,8 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
             "maildrop",
             format!(
                 "{}, {}",
-                crate::protocol::plural(n, "message"),
-                crate::protocol::plural(o, "octet")
+                popscope_core::plural(n, "message"),
+                popscope_core::plural(o, "octet")
             ),
             app.theme.server,
         ));
@@ -916,7 +916,10 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
         Line::styled(
             format!(
                 "Send \"{}\"?",
-                crate::sanitize::display(crate::protocol::redact::typed_form(line).as_bytes(), 60)
+                popscope_core::sanitize::display(
+                    popscope_core::redact::typed_form(line).as_bytes(),
+                    60
+                )
             ),
             app.theme.title,
         ),

@@ -2,8 +2,8 @@
 
 #![allow(dead_code)]
 
-use popscope::protocol::server::Quirk;
 use popscope::server::{self, Running, ServeOptions, TlsMode};
+use popscope_core::server::Quirk;
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -11,6 +11,7 @@ pub mod probes;
 pub mod redact;
 pub mod response;
 pub mod rules;
+pub mod sanitize;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -13,7 +13,7 @@ use super::super::session::Session;
 use super::super::state::State;
 use super::catalog as r;
 use super::{Checker, MAX_SHAPES, Memory, Severity, server_at};
-use crate::protocol::plural;
+use crate::plural;
 use crate::sanitize::display;
 
 /// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
@@ -989,14 +989,24 @@ impl MessageScan {
 mod tests {
     use super::*;
 
-    /// The messages of a recorded session (the text trace format) after a replay.
+    /// The finding messages of a session written as `S: ` and `C: ` lines, fed to an engine.
     fn messages(trace: &str) -> Vec<String> {
-        let entries = crate::transcript::text::parse(trace.as_bytes()).unwrap_or_default();
-        crate::transcript::replay(&entries, crate::protocol::Config::default())
-            .findings
-            .into_iter()
-            .map(|f| f.finding.message)
-            .collect()
+        let mut engine = crate::Engine::new(crate::Config::default());
+        let mut found = Vec::new();
+        let mut sink = |e: crate::Event<'_>| {
+            if let crate::Event::Finding(f) = e {
+                found.push(f.message.clone());
+            }
+        };
+        for (i, line) in trace.lines().enumerate() {
+            let now = crate::Time(i as u64);
+            if let Some(l) = line.strip_prefix("S: ") {
+                engine.handle_server(now, format!("{l}\r\n").as_bytes(), &mut sink);
+            } else if let Some(l) = line.strip_prefix("C: ") {
+                engine.handle_client(now, format!("{l}\r\n").as_bytes(), &mut sink);
+            }
+        }
+        found
     }
 
     #[test]

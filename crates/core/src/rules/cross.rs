@@ -51,7 +51,7 @@ pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
                 severity: Severity::Violation,
                 message: format!(
                     "Message {n} ({}) had uid \"{}\" and has \"{}\" in the next session: a uid persists across sessions (RFC 1939 §7).",
-                    crate::protocol::plural(m.size.unwrap_or(0), "octet"),
+                    crate::plural(m.size.unwrap_or(0), "octet"),
                     display(u1, 40),
                     display(u2, 40)
                 ),

@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(command_line(&cmd), apop);
         assert_eq!(
             Command::parse(&apop, 0).syntax(),
-            crate::protocol::command::Syntax::Fine
+            crate::command::Syntax::Fine
         );
         assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
     }
