@@ -66,7 +66,7 @@ fn a_healthy_stls_session_at_80x24() {
     let t = render(&app, 80, 24);
     let s = text_of(&t);
     assert_eq!(
-        app.counts[0], 0,
+        app.counts.violation, 0,
         "a conformant session has no violation: {s}"
     );
     insta::assert_snapshot!("dovecot_like_80x24", s);

@@ -12,7 +12,7 @@ use crate::transport::{Target, TransportError};
 use crate::tui::Theme;
 use popscope_core::command::Keyword;
 use popscope_core::sanitize::{display, is_clean};
-use popscope_core::{Command, Config, Engine, Event, Finding, Severity};
+use popscope_core::{Command, Config, Engine, Event, Finding};
 
 use super::connect::{Warnings, finish_record, transport_error};
 use super::printer::{Gathered, Printer};
@@ -54,14 +54,6 @@ fn message(f: &Finding) -> String {
         f.message.clone()
     } else {
         display(f.message.as_bytes(), 400)
-    }
-}
-
-fn marker(s: Severity) -> &'static str {
-    match s {
-        Severity::Violation => "✖",
-        Severity::Warning => "⚠",
-        Severity::Info => "ℹ",
     }
 }
 
@@ -416,7 +408,7 @@ fn cells(findings: &[Finding], exchange: Option<u32>) -> Vec<String> {
     findings
         .iter()
         .filter(|f| f.at.exchange == x)
-        .map(|f| format!("{} {} {}", marker(f.severity), f.rule.id, message(f)))
+        .map(|f| format!("{} {} {}", f.severity.marker(), f.rule.id, message(f)))
         .collect()
 }
 
@@ -491,7 +483,7 @@ fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
         rules.entry(f.rule.id).or_default().1.add(f);
     }
     let count = |fs: &[Finding]| {
-        let s = crate::report::Summary::of(fs);
+        let s = popscope_core::Tally::of(fs);
         format!(
             "{} violation(s), {} warning(s), {} info",
             s.violation, s.warning, s.info
@@ -514,7 +506,7 @@ fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
         };
         out.push_str(&format!(
             "  {} {id:<9} recorded {:>3} × · new {:>3} ×  {side}\n",
-            marker(first.severity),
+            first.severity.marker(),
             o.count,
             n.count
         ));

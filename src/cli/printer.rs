@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::session::{Note, Observer};
 use crate::transcript::text::escape;
-use popscope_core::{Command, Direction, Event, Finding, Severity, Time, TransportEvent};
+use popscope_core::{Command, Direction, Event, Finding, Time, TransportEvent};
 
 /// What the printer gathered, shared with the command that owns it.
 #[derive(Debug, Default)]
@@ -129,14 +129,6 @@ fn shown_client_line(line: &[u8]) -> String {
         popscope_core::redact::client_line(content, None).unwrap_or_else(|| content.to_vec());
     shown.extend_from_slice(end);
     escape(&shown)
-}
-
-fn marker(s: Severity) -> &'static str {
-    match s {
-        Severity::Violation => "✖",
-        Severity::Warning => "⚠",
-        Severity::Info => "ℹ",
-    }
 }
 
 impl Observer for Printer {
@@ -281,7 +273,7 @@ impl Observer for Printer {
             Event::Finding(f) => {
                 self.line(&format!(
                     "#   {} {} {} ({}): {}{}",
-                    marker(f.severity),
+                    f.severity.marker(),
                     f.rule.id,
                     f.severity.as_str(),
                     f.rule.rfc,

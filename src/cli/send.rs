@@ -193,7 +193,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         let mut v = serde_json::json!({
             "popscope": env!("CARGO_PKG_VERSION"),
             "target": target.url(scheme),
-            "summary": report::Summary::of(findings.iter().map(|(_, f)| f)),
+            "summary": popscope_core::Tally::of(findings.iter().map(|(_, f)| f)),
             "findings": findings.iter().map(|(_, f)| report::finding_json(f, None)).collect::<Vec<_>>(),
         });
         let notes = warnings.said();

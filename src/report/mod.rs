@@ -1,46 +1,11 @@
 //! Check reports for people (text) and for programs (JSON). Both render the same findings.
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::walk::{LoginAttempt, WalkResult};
 use crate::transcript::replay::{LocatedFinding, Replayed};
 use popscope_core::sanitize::display;
-use popscope_core::{Finding, Security, Severity, Transition};
-
-/// Counts per severity.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    pub violation: usize,
-    pub warning: usize,
-    pub info: usize,
-}
-
-impl Summary {
-    /// "1 violation, 2 warnings, 0 info": the counts as a person reads them.
-    pub fn counts(&self) -> String {
-        format!(
-            "{} {}, {} {}, {} info",
-            self.violation,
-            plural(Severity::Violation, self.violation),
-            self.warning,
-            plural(Severity::Warning, self.warning),
-            self.info
-        )
-    }
-
-    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Summary {
-        let mut s = Summary::default();
-        for f in findings {
-            match f.severity {
-                Severity::Violation => s.violation += 1,
-                Severity::Warning => s.warning += 1,
-                Severity::Info => s.info += 1,
-            }
-        }
-        s
-    }
-}
+use popscope_core::{Finding, Security, Severity, Tally, Transition};
 
 pub fn finding_json(f: &Finding, line: Option<usize>) -> Value {
     let mut v = json!({
@@ -80,7 +45,7 @@ pub fn transcript_json(source: &str, r: &Replayed) -> Value {
     json!({
         "popscope": env!("CARGO_PKG_VERSION"),
         "source": source,
-        "summary": Summary::of(r.findings.iter().map(|lf| &lf.finding)),
+        "summary": Tally::of(r.findings.iter().map(|lf| &lf.finding)),
         "findings": findings,
         "final_state": r.session.state.name(),
         "transport": r.session.security,
@@ -91,14 +56,6 @@ pub fn transcript_json(source: &str, r: &Replayed) -> Value {
             "transaction": r.session.caps.trans,
         },
     })
-}
-
-fn marker(s: Severity) -> &'static str {
-    match s {
-        Severity::Violation => "✖",
-        Severity::Warning => "⚠",
-        Severity::Info => "ℹ",
-    }
 }
 
 /// The human report: findings grouped by severity, each with rule, RFC, explanation and the
@@ -151,14 +108,14 @@ pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
             }
         }
     }
-    let s = Summary::of(r.findings.iter().map(|lf| &lf.finding));
+    let s = Tally::of(r.findings.iter().map(|lf| &lf.finding));
     out.push_str(&format!("\n{}\n", s.counts()));
     out
 }
 
 /// The heading of one severity group: "✖ 2 violations".
 fn group_heading(sev: Severity, n: usize) -> String {
-    format!("\n{} {} {}\n", marker(sev), n, plural(sev, n))
+    format!("\n{} {} {}\n", sev.marker(), n, plural(sev, n))
 }
 
 fn plural(s: Severity, n: usize) -> &'static str {
@@ -231,7 +188,7 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
     json!({
         "target": run.url,
         "transport": transport_json(run.transport),
-        "summary": Summary::of(r.findings.iter().map(|(_, f)| f)),
+        "summary": Tally::of(r.findings.iter().map(|(_, f)| f)),
         "findings": findings,
         "tls": r.tls,
         "insecure": r.tls.as_ref().is_some_and(|t| t.insecure),
@@ -289,7 +246,7 @@ pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
                 "target": leg.url,
                 "transport": transport_json(leg.transport),
                 "error": e,
-                "summary": Summary::default(),
+                "summary": Tally::default(),
                 "findings": [],
                 "logged_in": false,
             }),
@@ -297,7 +254,7 @@ pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
         .collect();
     json!({
         "popscope": env!("CARGO_PKG_VERSION"),
-        "summary": Summary::of(all),
+        "summary": Tally::of(all),
         "transports": transports,
         "comparison": comparison,
     })
@@ -376,7 +333,7 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
                 out.push_str(&wrap(&f.message, 96, "            "));
             }
         }
-        let s = Summary::of(r.findings.iter().map(|(_, f)| f));
+        let s = Tally::of(r.findings.iter().map(|(_, f)| f));
         out.push_str(&format!("\n{}\n\n", s.counts()));
     }
     if !comparison.is_empty() {
@@ -430,7 +387,7 @@ mod tests {
         );
         assert!(text.contains("✖ 1 violation\n"), "{text}");
         assert_eq!(
-            Summary::default().counts(),
+            Tally::default().counts(),
             "0 violations, 0 warnings, 0 info"
         );
         // The JSON names transports as the engine does (`check --transcript`'s `transport`).

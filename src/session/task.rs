@@ -229,27 +229,34 @@ pub struct Plan {
 }
 
 fn summary(c: &Connection, sasl_open: bool) -> Summary {
-    let s = c.engine().session();
-    let mut messages: Vec<u32> = s
-        .maildrop
-        .iter()
-        .filter(|(_, m)| !m.deleted)
-        .map(|(n, _)| n)
-        .take(10_000)
-        .collect();
-    if messages.is_empty()
-        && let Some((count, _)) = s.maildrop.last_stat
-    {
-        messages = (1..=count.min(10_000) as u32).collect();
-    }
-    Summary {
-        state: Some(s.state),
-        caps: s.caps.clone(),
-        current_caps: s.current_caps().cloned(),
-        messages,
-        stat: s.maildrop.last_stat,
-        sasl_open,
-        closed: c.is_closed(),
+    Summary::of(c.engine().session(), sasl_open, c.is_closed())
+}
+
+impl Summary {
+    /// What `session` knows, for the UI: live and replayed sessions alike. Deleted messages are
+    /// left out (they cannot be the argument of another command).
+    pub fn of(s: &popscope_core::Session, sasl_open: bool, closed: bool) -> Summary {
+        let mut messages: Vec<u32> = s
+            .maildrop
+            .iter()
+            .filter(|(_, m)| !m.deleted)
+            .map(|(n, _)| n)
+            .take(10_000)
+            .collect();
+        if messages.is_empty()
+            && let Some((count, _)) = s.maildrop.last_stat
+        {
+            messages = (1..=count.min(10_000) as u32).collect();
+        }
+        Summary {
+            state: Some(s.state),
+            caps: s.caps.clone(),
+            current_caps: s.current_caps().cloned(),
+            messages,
+            stat: s.maildrop.last_stat,
+            sasl_open,
+            closed,
+        }
     }
 }
 

@@ -176,7 +176,7 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
         "- checked by popscope {} against its rule catalog\n",
         env!("CARGO_PKG_VERSION")
     );
-    let summary = crate::report::Summary::of(r.findings.iter().map(|f| &f.finding));
+    let summary = popscope_core::Tally::of(r.findings.iter().map(|f| &f.finding));
     let _ = writeln!(out, "## Findings: {}\n", summary.counts());
     for lf in &r.findings {
         let f = &lf.finding;

@@ -10,7 +10,7 @@ use crate::session::task::{Summary, Update};
 use crate::transport::TlsDetails;
 use popscope_core::command::{Command, Keyword, suggested_keywords};
 use popscope_core::redact;
-use popscope_core::{Event, Finding, Severity, State, Time, TransportEvent};
+use popscope_core::{Event, Finding, State, Tally, Time, TransportEvent};
 
 use super::keys::{self, Act, Binding, Scope};
 use super::theme::Theme;
@@ -150,7 +150,7 @@ pub struct App {
     pub target: String,
     pub transcript: Transcript,
     pub findings: Vec<(Finding, usize)>,
-    pub counts: [usize; 3],
+    pub counts: Tally,
     pub state: State,
     /// States the session has been in, in order, and whether each entry was lawful.
     pub path: Vec<(State, bool)>,
@@ -205,7 +205,7 @@ impl App {
             target,
             transcript: Transcript::default(),
             findings: Vec::new(),
-            counts: [0; 3],
+            counts: Tally::default(),
             state: State::Greeting,
             path: vec![(State::Greeting, true)],
             implicit_tls: false,
@@ -534,11 +534,7 @@ impl App {
                 r.rules.push(f.rule.id);
             }
         }
-        self.counts[match f.severity {
-            Severity::Violation => 0,
-            Severity::Warning => 1,
-            Severity::Info => 2,
-        }] += 1;
+        self.counts.add(f.severity);
         self.findings.push((f, row));
     }
 

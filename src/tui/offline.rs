@@ -74,14 +74,9 @@ pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
             Item::Idle { seconds } => now = Time(now.0.saturating_add((seconds * 1e6) as u64)),
         }
     }
-    let s = engine.session();
-    app.apply(Update::Snapshot(Box::new(Summary {
-        state: Some(s.state),
-        caps: s.caps.clone(),
-        current_caps: s.current_caps().cloned(),
-        messages: s.maildrop.iter().map(|(n, _)| n).take(10_000).collect(),
-        stat: s.maildrop.last_stat,
-        sasl_open: false,
-        closed: false,
-    })));
+    app.apply(Update::Snapshot(Box::new(Summary::of(
+        engine.session(),
+        false,
+        false,
+    ))));
 }

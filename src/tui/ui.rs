@@ -13,14 +13,6 @@ use super::app::{App, Focus, Link, Overlay};
 use super::keys::{self, Scope};
 use super::transcript::{Row, RowKind};
 
-fn sev_mark(s: Severity) -> &'static str {
-    match s {
-        Severity::Violation => "✖",
-        Severity::Warning => "⚠",
-        Severity::Info => "ℹ",
-    }
-}
-
 fn sev_style(app: &App, s: Severity) -> Style {
     match s {
         Severity::Violation => app.theme.violation,
@@ -179,23 +171,23 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     }
     let counts = format!(
         "✖ {}  ⚠ {}  ℹ {} ",
-        app.counts[0], app.counts[1], app.counts[2]
+        app.counts.violation, app.counts.warning, app.counts.info
     );
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let pad = (area.width as usize).saturating_sub(used + counts.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
-    let styles = [app.theme.violation, app.theme.warning, app.theme.info];
-    for (i, mark) in ["✖", "⚠", "ℹ"].into_iter().enumerate() {
+    for (i, sev) in [Severity::Violation, Severity::Warning, Severity::Info]
+        .into_iter()
+        .enumerate()
+    {
         let lead = if i == 0 { "" } else { "  " };
-        let style = if app.counts[i] > 0 || i == 2 {
-            styles[i]
+        let n = app.counts.get(sev);
+        let style = if n > 0 || sev == Severity::Info {
+            sev_style(app, sev)
         } else {
             app.theme.dim
         };
-        spans.push(Span::styled(
-            format!("{lead}{mark} {}", app.counts[i]),
-            style,
-        ));
+        spans.push(Span::styled(format!("{lead}{} {n}", sev.marker()), style));
     }
     spans.push(Span::raw(" "));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -315,7 +307,7 @@ fn row_lines<'a>(app: &'a App, row: &'a Row, width: usize, selected: bool) -> Ve
     };
     let mut right = String::new();
     if let Some(sev) = row.severity {
-        right.push_str(&format!(" {} {}", sev_mark(sev), row.rules.join(" ")));
+        right.push_str(&format!(" {} {}", sev.marker(), row.rules.join(" ")));
     }
     if let Some(l) = row.latency_us {
         right.push_str(&format!("  {} ms", l / 1000));
@@ -353,7 +345,7 @@ fn row_lines<'a>(app: &'a App, row: &'a Row, width: usize, selected: bool) -> Ve
     ];
     if let Some(sev) = row.severity {
         spans.push(Span::styled(
-            format!(" {} {}", sev_mark(sev), row.rules.join(" ")),
+            format!(" {} {}", sev.marker(), row.rules.join(" ")),
             sev_style(app, sev),
         ));
         if let Some(l) = row.latency_us {
@@ -476,7 +468,7 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
         let Some((fd, _)) = app.findings.get(i) else {
             return Vec::new();
         };
-        let head = format!("{} {:<9} ", sev_mark(fd.severity), fd.rule.id);
+        let head = format!("{} {:<9} ", fd.severity.marker(), fd.rule.id);
         let section = fd.rule.rfc.split(',').next().unwrap_or_default();
         let rest = format!(
             "{section:<14} {}{}",
@@ -543,7 +535,7 @@ fn draw_findings(f: &mut Frame, app: &App, area: Rect) {
     };
     let title = format!(
         "Findings ✖{} ⚠{} ℹ{}",
-        app.counts[0], app.counts[1], app.counts[2]
+        app.counts.violation, app.counts.warning, app.counts.info
     );
     f.render_widget(
         Paragraph::new(lines).block(block(app, &title, focused)),
@@ -867,7 +859,7 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
             Span::styled(
                 format!(
                     "{} {} {}",
-                    sev_mark(fd.severity),
+                    fd.severity.marker(),
                     fd.rule.id,
                     fd.severity.as_str()
                 ),

@@ -15,6 +15,7 @@ pub mod sanitize;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod tally;
 
 pub use command::{Command, Keyword, Secret};
 pub use engine::{Config, Engine};
@@ -26,6 +27,7 @@ pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};
 pub use session::Session;
 pub use state::{AuthStep, Security, State};
+pub use tally::Tally;
 
 /// A count with its noun: "1 message", "2 messages", "0 octets" (every noun popscope counts
 /// takes an -s).

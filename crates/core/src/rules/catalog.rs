@@ -18,6 +18,14 @@ impl Severity {
             Severity::Violation => "violation",
         }
     }
+    /// The one-cell mark people see beside a finding of this severity: ✖, ⚠ or ℹ.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Severity::Violation => "✖",
+            Severity::Warning => "⚠",
+            Severity::Info => "ℹ",
+        }
+    }
     pub fn parse(s: &str) -> Option<Severity> {
         match s.to_ascii_lowercase().as_str() {
             "info" => Some(Severity::Info),
