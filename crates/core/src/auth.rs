@@ -18,7 +18,7 @@ pub fn apop_digest(timestamp: &[u8], secret: &[u8]) -> String {
 }
 
 /// HMAC-MD5 (RFC 2104) of `challenge` keyed with `secret`, in lower-case hex.
-pub fn hmac_md5_hex(secret: &[u8], challenge: &[u8]) -> String {
+pub(crate) fn hmac_md5_hex(secret: &[u8], challenge: &[u8]) -> String {
     let mut key = [0u8; 64];
     if secret.len() > 64 {
         key[..16].copy_from_slice(&Md5::digest(secret));
@@ -53,7 +53,7 @@ pub fn plain_response(authzid: &[u8], user: &[u8], secret: &[u8]) -> String {
 }
 
 /// Splits a decoded PLAIN message into (authzid, authcid, password).
-pub fn parse_plain(decoded: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+pub(crate) fn parse_plain(decoded: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let mut parts = decoded.splitn(3, |&b| b == 0);
     Some((parts.next()?, parts.next()?, parts.next()?))
 }

@@ -18,14 +18,14 @@ pub struct Capabilities {
 }
 
 /// Beyond this many lines a CAPA answer is not stored (it is still checked line by line).
-pub const MAX_STORED_CAPABILITIES: usize = 1024;
+pub(crate) const MAX_STORED_CAPABILITIES: usize = 1024;
 
 /// A tag or parameter is kept up to this many characters (a CAPA line has at most 512 octets;
 /// CAPA-002 reports a longer one).
 const MAX_SHOWN_WORD: usize = 512;
 
 impl Capabilities {
-    pub fn push_line(&mut self, line: &[u8]) {
+    pub(crate) fn push_line(&mut self, line: &[u8]) {
         if self.list.len() >= MAX_STORED_CAPABILITIES {
             return;
         }
@@ -49,7 +49,7 @@ impl Capabilities {
     }
 
     /// SASL mechanisms listed by the `SASL` capability, upper-cased.
-    pub fn sasl_mechanisms(&self) -> Vec<String> {
+    pub(crate) fn sasl_mechanisms(&self) -> Vec<String> {
         self.get("SASL")
             .map(|c| c.params.iter().map(|m| m.to_ascii_uppercase()).collect())
             .unwrap_or_default()
@@ -59,7 +59,7 @@ impl Capabilities {
         self.sasl_mechanisms().iter().any(|m| m == mech)
     }
 
-    pub fn tags(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn tags(&self) -> impl Iterator<Item = &str> {
         self.list.iter().map(|c| c.tag.as_str())
     }
 

@@ -109,7 +109,7 @@ impl Keyword {
     }
 
     /// Commands RFC 1939 §5 allows only in TRANSACTION (TOP and UIDL by §7).
-    pub fn is_transaction_only(self) -> bool {
+    pub(crate) fn is_transaction_only(self) -> bool {
         matches!(
             self,
             Keyword::Stat
@@ -124,12 +124,12 @@ impl Keyword {
     }
 
     /// Commands that try to log in.
-    pub fn is_authentication(self) -> bool {
+    pub(crate) fn is_authentication(self) -> bool {
         matches!(self, Keyword::Pass | Keyword::Apop | Keyword::Auth)
     }
 
     /// Commands that take no argument at all.
-    pub fn takes_no_argument(self) -> bool {
+    pub(crate) fn takes_no_argument(self) -> bool {
         matches!(
             self,
             Keyword::Quit
@@ -272,7 +272,7 @@ impl Command {
     }
 
     /// The keyword is case-insensitive (RFC 1939 §3); was it typed other than upper case?
-    pub fn verb_is_lowercase(&self) -> bool {
+    pub(crate) fn verb_is_lowercase(&self) -> bool {
         self.verb.iter().any(u8::is_ascii_lowercase)
     }
 
@@ -315,11 +315,11 @@ impl Command {
 
 /// The keyword of popscope's own unknown-command probe (rules.md §4, P5): it cannot be a real
 /// extension, so `+OK` to it is a violation rather than a warning.
-pub const PROBE_UNKNOWN_KEYWORD: &[u8] = b"XYZZY";
+pub(crate) const PROBE_UNKNOWN_KEYWORD: &[u8] = b"XYZZY";
 
 /// What is wrong with a command line's syntax, if anything (RFC 1939 §3, §5, §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Syntax {
+pub(crate) enum Syntax {
     Fine,
     /// A keyword popscope does not know: maybe an extension (LAST, XTND, X-…).
     UnknownKeyword,
@@ -336,7 +336,7 @@ pub enum Syntax {
 }
 
 impl Command {
-    pub fn syntax(&self) -> Syntax {
+    pub(crate) fn syntax(&self) -> Syntax {
         let n = self.arg_count();
         match self.keyword {
             Keyword::Other if self.verb.eq_ignore_ascii_case(PROBE_UNKNOWN_KEYWORD) => {
@@ -451,13 +451,13 @@ pub fn suggested_keywords(
 }
 
 /// A message number as RFC 1939 §4 defines it: decimal, from 1.
-pub fn parse_msg_number(arg: &[u8]) -> Option<u32> {
+pub(crate) fn parse_msg_number(arg: &[u8]) -> Option<u32> {
     let n = parse_decimal(arg)?;
     u32::try_from(n).ok().filter(|&n| n > 0)
 }
 
 /// Plain decimal digits only: no sign, no hex, no separators (GEN-011).
-pub fn parse_decimal(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_decimal(arg: &[u8]) -> Option<u64> {
     if arg.is_empty() || arg.len() > 19 || !arg.iter().all(u8::is_ascii_digit) {
         return None;
     }

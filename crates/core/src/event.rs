@@ -95,12 +95,6 @@ pub struct Finding {
     pub at: Location,
 }
 
-impl Finding {
-    pub fn id(&self) -> &'static str {
-        self.rule.id
-    }
-}
-
 /// A state transition and why it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {

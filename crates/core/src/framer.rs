@@ -26,7 +26,6 @@ pub struct Line<'a> {
     pub offset: u64,
     /// Octets of content on the wire; larger than `content.len()` when the line was cut.
     pub wire_len: u64,
-    pub truncated: bool,
 }
 
 /// What the framer hands out.
@@ -88,7 +87,6 @@ impl LineFramer {
                             ending,
                             offset,
                             wire_len: body.len() as u64,
-                            truncated: true,
                         }));
                     } else {
                         out(Frame::Line(Line {
@@ -96,7 +94,6 @@ impl LineFramer {
                             ending,
                             offset,
                             wire_len: body.len() as u64,
-                            truncated: false,
                         }));
                     }
                     input = &input[i + 1..];
@@ -165,7 +162,6 @@ impl LineFramer {
             ending,
             offset: self.partial_offset,
             wire_len: wire,
-            truncated: wire > self.cap as u64,
         }));
         self.partial.clear();
         self.partial_wire = 0;
@@ -199,7 +195,7 @@ mod tests {
                 l.ending,
                 l.offset,
                 l.wire_len,
-                l.truncated,
+                l.wire_len > l.content.len() as u64,
             )),
             Frame::Overflow { offset } => v.push(F::O(offset)),
         };

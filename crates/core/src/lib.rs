@@ -6,7 +6,7 @@ pub mod capability;
 pub mod command;
 pub mod engine;
 pub mod event;
-pub mod framer;
+pub(crate) mod framer;
 pub mod probes;
 pub mod redact;
 pub mod response;

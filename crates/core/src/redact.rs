@@ -88,7 +88,7 @@ pub fn typed_keyword(line: &str) -> Keyword {
 /// The char offset where the secret of a typed line begins (see [`secret_span`]; `AUTH mech =`
 /// holds none), or None. While a line is typed everything from there on is secret: the user
 /// has not finished it.
-pub fn typed_secret_start(line: &str) -> Option<usize> {
+pub(crate) fn typed_secret_start(line: &str) -> Option<usize> {
     let (keyword, span) = secret_span(line.as_bytes())?;
     if keyword == Keyword::Auth && &line.as_bytes()[span.clone()] == b"=" {
         return None;

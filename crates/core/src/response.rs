@@ -146,7 +146,7 @@ fn parse_code(text: &[u8]) -> (Option<ResponseCode>, &[u8]) {
 
 /// Registered response codes and the replies they are defined for (IANA POP3 registry:
 /// RFC 2449 §8.1, RFC 3206 §4-5, RFC 6856 §5).
-pub const REGISTERED_CODES: [&str; 6] = [
+pub(crate) const REGISTERED_CODES: [&str; 6] = [
     "LOGIN-DELAY",
     "IN-USE",
     "SYS/TEMP",

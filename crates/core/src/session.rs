@@ -74,7 +74,7 @@ impl Maildrop {
 
     /// The entry for `n`, created if `n` is within the tracked range (message 0 does not
     /// exist and is never tracked).
-    pub fn entry(&mut self, n: u32) -> Option<&mut MessageInfo> {
+    pub(crate) fn entry(&mut self, n: u32) -> Option<&mut MessageInfo> {
         let i = (n as usize).checked_sub(1)?;
         if i >= MAX_TRACKED_MESSAGES {
             self.saturated = true;
@@ -103,22 +103,22 @@ impl Maildrop {
             .filter_map(|(n, m)| Some((n, m.as_ref()?)))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut MessageInfo)> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut MessageInfo)> {
         (1u32..)
             .zip(self.messages.iter_mut())
             .filter_map(|(n, m)| Some((n, m.as_mut()?)))
     }
 
-    pub fn is_deleted(&self, n: u32) -> bool {
+    pub(crate) fn is_deleted(&self, n: u32) -> bool {
         self.get(n).is_some_and(|m| m.deleted)
     }
 
-    pub fn deleted(&self) -> impl Iterator<Item = (u32, &MessageInfo)> {
+    pub(crate) fn deleted(&self) -> impl Iterator<Item = (u32, &MessageInfo)> {
         self.iter().filter(|(_, m)| m.deleted)
     }
 
     /// Count and octets STAT should report now, when known.
-    pub fn expected_stat(&self) -> Option<(u64, Option<u64>)> {
+    pub(crate) fn expected_stat(&self) -> Option<(u64, Option<u64>)> {
         let count = self.initial_count?;
         let deleted: Vec<&MessageInfo> = self.deleted().map(|(_, m)| m).collect();
         let count = count.checked_sub(deleted.len() as u64)?;
@@ -170,7 +170,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(implicit_tls: bool) -> Self {
+    pub(crate) fn new(implicit_tls: bool) -> Self {
         Session {
             state: if implicit_tls {
                 State::TlsHandshake
@@ -208,12 +208,12 @@ impl Session {
     }
 
     /// Whether the current context's list advertises `tag`: `None` when no list was seen.
-    pub fn advertises(&self, tag: &str) -> Option<bool> {
+    pub(crate) fn advertises(&self, tag: &str) -> Option<bool> {
         self.current_caps().map(|c| c.has(tag))
     }
 
     /// Some capability list was seen in this session, in any context.
-    pub fn any_caps(&self) -> Option<&Capabilities> {
+    pub(crate) fn any_caps(&self) -> Option<&Capabilities> {
         self.caps
             .trans
             .as_ref()
@@ -221,16 +221,16 @@ impl Session {
             .or(self.caps.pre_tls.as_ref())
     }
 
-    pub fn in_authorization(&self) -> bool {
+    pub(crate) fn in_authorization(&self) -> bool {
         self.state.is_authorization()
     }
 
-    pub fn in_user_ok(&self) -> bool {
+    pub(crate) fn in_user_ok(&self) -> bool {
         self.state == State::Authorization(AuthStep::UserOk)
     }
 
     /// Non-ASCII status text is allowed (RFC 6856 §2.1, §3.2).
-    pub fn utf8_text_allowed(&self) -> bool {
+    pub(crate) fn utf8_text_allowed(&self) -> bool {
         self.utf8_mode || self.lang_changed
     }
 }
