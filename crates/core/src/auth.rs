@@ -9,7 +9,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `MD5(timestamp || secret)` in lower-case hex.
+/// `MD5(timestamp || secret)` in lower-case hex: the APOP digest, `timestamp` being the
+/// greeting's `<…>` with its angle brackets.
+///
+/// ```
+/// // RFC 1939 §7's example.
+/// let digest = popscope_core::auth::apop_digest(b"<1896.697170952@dbc.mtview.ca.us>", b"tanstaaf");
+/// assert_eq!(digest, "c4c9334bac560ecc979e58001b3e22fb");
+/// ```
 pub fn apop_digest(timestamp: &[u8], secret: &[u8]) -> String {
     let mut h = Md5::new();
     h.update(timestamp);
@@ -58,10 +65,12 @@ pub(crate) fn parse_plain(decoded: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     Some((parts.next()?, parts.next()?, parts.next()?))
 }
 
+/// Standard base64 with padding, as SASL uses it (RFC 4648 §4).
 pub fn b64encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// Decodes standard padded base64; `None` if `text` is not that.
 pub fn b64decode(text: &[u8]) -> Option<Vec<u8>> {
     STANDARD.decode(text).ok()
 }

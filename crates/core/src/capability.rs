@@ -4,16 +4,20 @@ use serde::Serialize;
 
 use crate::sanitize::display;
 
+/// One line of a CAPA listing. Tag and parameters are stored as display text (already
+/// through [`crate::sanitize::display`]), never as raw server bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Capability {
     /// Upper-cased tag.
     pub tag: String,
+    /// The parameters after the tag, in order, case kept.
     pub params: Vec<String>,
 }
 
 /// One CAPA answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
+    /// The lines in the order the server sent them; a longer answer keeps its first 1024.
     pub list: Vec<Capability>,
 }
 
@@ -40,10 +44,12 @@ impl Capabilities {
         }
     }
 
+    /// The line whose tag is `tag`, compared case-insensitively (RFC 2449 §5).
     pub fn get(&self, tag: &str) -> Option<&Capability> {
         self.list.iter().find(|c| c.tag.eq_ignore_ascii_case(tag))
     }
 
+    /// The list advertises `tag`, compared case-insensitively.
     pub fn has(&self, tag: &str) -> bool {
         self.get(tag).is_some()
     }
@@ -55,6 +61,7 @@ impl Capabilities {
             .unwrap_or_default()
     }
 
+    /// The `SASL` line lists mechanism `mech` (give it in upper case: `PLAIN`, `CRAM-MD5`).
     pub fn has_sasl(&self, mech: &str) -> bool {
         self.sasl_mechanisms().iter().any(|m| m == mech)
     }

@@ -12,16 +12,28 @@ use zeroize::Zeroizing;
 pub struct Secret(Zeroizing<Vec<u8>>);
 
 impl Secret {
+    /// Takes ownership of `bytes`; they are wiped when the `Secret` is dropped (copies the
+    /// caller made before are its own to wipe).
+    ///
+    /// ```
+    /// use popscope_core::Secret;
+    ///
+    /// let password = Secret::new(b"hunter2".to_vec());
+    /// assert_eq!(format!("{password:?}"), "Secret(7 octets)");
+    /// assert_eq!(password.expose(), b"hunter2");
+    /// ```
     pub fn new(bytes: Vec<u8>) -> Self {
         Secret(Zeroizing::new(bytes))
     }
-    /// The secret itself, for code that must send or decode it.
+    /// The secret itself, for code that must send or decode it. Do not log or store it.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+    /// Length in octets; safe to show (masks keep it).
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// The secret is zero octets long.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -37,27 +49,47 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Keyword {
+    /// `USER name` (RFC 1939 §7).
     User,
+    /// `PASS password`, after `USER +OK` (RFC 1939 §7).
     Pass,
+    /// `APOP name digest` (RFC 1939 §7).
     Apop,
+    /// `AUTH [mechanism [initial-response]]` (RFC 5034).
     Auth,
+    /// `QUIT`: ends the session, entering UPDATE from TRANSACTION (RFC 1939 §6).
     Quit,
+    /// `STAT`: message count and size (RFC 1939 §5).
     Stat,
+    /// `LIST [msg]`: scan listings (RFC 1939 §5).
     List,
+    /// `RETR msg`: a whole message (RFC 1939 §5).
     Retr,
+    /// `DELE msg`: marks a message deleted (RFC 1939 §5).
     Dele,
+    /// `NOOP` (RFC 1939 §5).
     Noop,
+    /// `RSET`: unmarks deleted messages (RFC 1939 §5).
     Rset,
+    /// `TOP msg n`: headers and the first `n` body lines (RFC 1939 §7).
     Top,
+    /// `UIDL [msg]`: unique-id listings (RFC 1939 §7).
     Uidl,
+    /// `CAPA`: the capability list (RFC 2449 §5).
     Capa,
+    /// `STLS`: upgrade to TLS (RFC 2595 §4).
     Stls,
+    /// `UTF8`: UTF-8 mode (RFC 6856 §2).
     Utf8,
+    /// `LANG [range]`: reply language (RFC 6856 §3).
     Lang,
+    /// Any other keyword (an extension such as `LAST` or `XTND`, or a typo); the verb as sent
+    /// is in [`Command::verb`].
     Other,
 }
 
 impl Keyword {
+    /// Every known keyword, [`Keyword::Other`] excepted, in the order above.
     pub const ALL: [Keyword; 17] = [
         Keyword::User,
         Keyword::Pass,
@@ -78,6 +110,14 @@ impl Keyword {
         Keyword::Lang,
     ];
 
+    /// The keyword `word` names, case-insensitively (RFC 1939 §3); [`Keyword::Other`] if none.
+    ///
+    /// ```
+    /// use popscope_core::Keyword;
+    ///
+    /// assert_eq!(Keyword::parse(b"retr"), Keyword::Retr);
+    /// assert_eq!(Keyword::parse(b"XTND"), Keyword::Other);
+    /// ```
     pub fn parse(word: &[u8]) -> Keyword {
         Keyword::ALL
             .into_iter()
@@ -85,6 +125,7 @@ impl Keyword {
             .unwrap_or(Keyword::Other)
     }
 
+    /// The keyword in upper case as the RFCs spell it; `?` for [`Keyword::Other`].
     pub fn as_str(self) -> &'static str {
         match self {
             Keyword::User => "USER",
@@ -152,6 +193,7 @@ impl fmt::Display for Keyword {
 /// A parsed client command line. Secret arguments are kept apart from the others.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
+    /// What the verb was read as.
     pub keyword: Keyword,
     /// The keyword exactly as typed (case kept: GEN-009 compares `stat` with `STAT`).
     pub verb: Vec<u8>,
@@ -167,6 +209,20 @@ pub struct Command {
 }
 
 impl Command {
+    /// Parses one command line, `content` without its line end, as a lenient server would
+    /// (`wire_len` is the line's length on the wire, line end included, and is only
+    /// recorded). Never fails: an unknown verb is [`Keyword::Other`], odd spacing sets
+    /// [`Command::irregular_spacing`].
+    ///
+    /// ```
+    /// use popscope_core::{Command, Keyword};
+    ///
+    /// let cmd = Command::parse(b"PASS my secret", 16);
+    /// assert_eq!(cmd.keyword, Keyword::Pass);
+    /// assert_eq!(cmd.redacted(), "PASS *********");
+    /// assert!(Command::parse(b"LIST", 6).expects_multiline());
+    /// assert!(!Command::parse(b"LIST 1", 8).expects_multiline());
+    /// ```
     pub fn parse(content: &[u8], wire_len: usize) -> Command {
         if let Some(auth) = Self::lenient_auth(content, wire_len) {
             return auth;
@@ -243,7 +299,7 @@ impl Command {
         })
     }
 
-    /// The first argument as text, if any.
+    /// Argument `i` (from 0), if the client gave that many; the secret is not among them.
     pub fn arg(&self, i: usize) -> Option<&[u8]> {
         self.args.get(i).map(Vec::as_slice)
     }
@@ -262,7 +318,8 @@ impl Command {
             .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase())
     }
 
-    /// The command's reply is multi-line when positive (rules.md §1.2, "Response shape").
+    /// The command's reply is multi-line when positive (rules.md §1.2, "Response shape"):
+    /// CAPA, RETR, TOP always; LIST, UIDL, LANG and AUTH without an argument.
     pub fn expects_multiline(&self) -> bool {
         match self.keyword {
             Keyword::Capa | Keyword::Retr | Keyword::Top => true,
@@ -276,7 +333,9 @@ impl Command {
         self.verb.iter().any(u8::is_ascii_lowercase)
     }
 
-    /// The command line as it may be shown: secrets masked with `*`, keeping their length.
+    /// The command line as it may be shown: secrets masked with `*`, keeping their length
+    /// (SASL's empty response `=` is shown as it is). Arguments are raw bytes made text
+    /// lossily: still pass the result through [`crate::sanitize::display`].
     pub fn redacted(&self) -> String {
         let mut s = String::from_utf8_lossy(&self.verb).into_owned();
         // "=" is SASL's empty initial response (RFC 5034 §4): nothing to hide.
@@ -373,6 +432,7 @@ impl Command {
 
 impl Keyword {
     /// Whether RFC 1939 §3-§7 (and RFC 2449, 2595, 5034, 6856) allow the command in `state`.
+    /// Optional commands count as allowed here whether or not the server advertises them.
     pub fn valid_in(self, state: super::state::State) -> bool {
         use super::state::{AuthStep, State};
         match state {
@@ -397,7 +457,7 @@ impl Keyword {
         }
     }
 
-    /// The capability that advertises an optional command, if it needs one.
+    /// The CAPA tag that advertises an optional command (`TOP`, `SASL`, …), if it needs one.
     pub fn capability(self) -> Option<&'static str> {
         match self {
             Keyword::Top => Some("TOP"),
@@ -425,7 +485,7 @@ impl Keyword {
         )
     }
 
-    /// Takes a message number as its first argument.
+    /// Takes a message number as its first argument (optional for LIST and UIDL).
     pub fn takes_message_number(self) -> bool {
         matches!(
             self,

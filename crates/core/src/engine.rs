@@ -18,14 +18,18 @@ use super::rules::{self, Checker, Severity, client_at, server_at};
 use super::session::Session;
 use super::state::{AuthStep, Security, State};
 
-/// Engine settings.
+/// Engine settings, fixed for the engine's life. [`Config::default`] suits a plain-text
+/// session on port 110 judged with the catalog's severities.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Longest line kept, in octets; longer lines are cut (with a finding) and the rest counted.
     pub max_line: usize,
-    /// The connection starts with a TLS handshake (port 995).
+    /// The connection starts with a TLS handshake (port 995): the engine starts in
+    /// [`State::TlsHandshake`] and expects [`TransportEvent::TlsEstablished`] before the
+    /// greeting.
     pub implicit_tls: bool,
-    /// Severity overrides by rule ID.
+    /// Severity overrides by rule ID (`("GEN-003", Severity::Info)`): every finding of that
+    /// rule gets this severity instead. IDs are matched exactly, in upper case.
     pub severity_overrides: Vec<(&'static str, Severity)>,
     /// popscope's active probes run in this session (`check` without `--passive`): its made-up
     /// keyword answered +OK is then a violation (GEN-006); watched passively, a warning.
@@ -168,6 +172,45 @@ enum Mode {
     },
 }
 
+/// The sans-IO POP3 engine for one connection: fed both directions of a session and what
+/// the transport saw, it parses, follows the RFC 1939 state machine and judges every reply
+/// against the rule catalog.
+///
+/// # Contract
+///
+/// - One engine per connection, from the connect on. It is not reset or reused: a new
+///   connection gets a new engine.
+/// - Feed each input once, in the order it happened, across the three `handle_*` calls:
+///   what the client sent with [`handle_client`](Engine::handle_client), what the server
+///   sent with [`handle_server`](Engine::handle_server), the rest with
+///   [`handle_transport`](Engine::handle_transport). Under TLS, feed the decrypted bytes.
+/// - Bytes may be split anywhere: feeding a session whole, line by line or one byte at a
+///   time gives the same events. A line is acted on when its line end arrives (or at
+///   [`TransportEvent::ServerClosed`]).
+/// - There are no errors. Every input is accepted, nothing panics, memory stays bounded
+///   (lines are cut at [`Config::max_line`], bodies stream through, the maildrop map is
+///   capped); whatever is wrong with the input becomes a [`Finding`](crate::Finding).
+/// - Some events oblige the driver to act: after `+OK` to `STLS` it runs the TLS handshake
+///   and reports the outcome; after a [`Challenge`](Event::Challenge) the client's next
+///   line is its SASL response; after the state becomes [`State::Closed`] (a close, a failed
+///   handshake) it feeds nothing more. See [`Event`].
+///
+/// ```
+/// use popscope_core::{Config, Engine, Event, State, Time, TransportEvent};
+///
+/// let mut engine = Engine::new(Config::default());
+/// let mut events = engine.feed_server(Time(0), b"+OK POP3 ready\r\n");
+/// events.extend(engine.feed_client(Time(1), b"STLS\r\n"));
+/// events.extend(engine.feed_server(Time(2), b"+OK begin TLS\r\n"));
+/// // The driver runs the handshake now, then says how it went.
+/// assert!(matches!(engine.state(), State::Authorization(_)));
+/// events.extend(engine.feed_transport(
+///     Time(3),
+///     TransportEvent::TlsEstablished { cert_requested: false, client_cert: false },
+/// ));
+/// assert!(engine.session().security.is_tls());
+/// assert!(!events.iter().any(|e| matches!(e, Event::Finding(_))));
+/// ```
 pub struct Engine {
     session: Session,
     checker: Checker,
@@ -182,6 +225,8 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine for a connection that has just opened: nothing seen yet, in
+    /// [`State::Greeting`] (or [`State::TlsHandshake`] with [`Config::implicit_tls`]).
     pub fn new(config: Config) -> Self {
         Engine {
             session: Session::new(config.implicit_tls),
@@ -197,16 +242,21 @@ impl Engine {
         }
     }
 
-    /// What the engine knows of the session.
+    /// What the engine knows of the session: state, capabilities, the maildrop. Up to date
+    /// with every input fed so far.
     pub fn session(&self) -> &Session {
         &self.session
     }
 
+    /// The current state, as the last [`Event::StateChange`] left it.
     pub fn state(&self) -> State {
         self.session.state
     }
 
-    /// Bytes the client sent.
+    /// Bytes the client sent, any amount, at time `now`. Each complete line becomes an
+    /// [`Event::Command`] (or an [`Event::SaslResponse`] while a SASL challenge is
+    /// unanswered), followed by the findings it revealed, all passed to `out` before this
+    /// returns; a partial line waits for the rest.
     pub fn handle_client(&mut self, now: Time, bytes: &[u8], out: &mut dyn EventSink) {
         self.now = now;
         let mut framer = std::mem::replace(&mut self.client, LineFramer::new(8));
@@ -218,7 +268,10 @@ impl Engine {
         self.client = framer;
     }
 
-    /// Bytes the server sent.
+    /// Bytes the server sent, any amount, at time `now`: status lines become
+    /// [`Event::Reply`], data lines [`Event::BodyLine`] (borrowing from `bytes` where they
+    /// can), each followed by the findings and state changes it caused, all passed to `out`
+    /// before this returns. A partial line waits for the rest.
     pub fn handle_server(&mut self, now: Time, bytes: &[u8], out: &mut dyn EventSink) {
         self.now = now;
         self.session.last_server_activity = now;
@@ -230,7 +283,9 @@ impl Engine {
         self.server = framer;
     }
 
-    /// Something happened on the transport.
+    /// Something happened on the transport at time `now`; report it after all the bytes that
+    /// came before it. The events it causes (findings, state changes; at a server close, those
+    /// of a last line without a line end) go to `out` before this returns.
     pub fn handle_transport(&mut self, now: Time, event: TransportEvent, out: &mut dyn EventSink) {
         self.now = now;
         match event {
@@ -255,19 +310,23 @@ impl Engine {
         self.flush(out);
     }
 
-    /// Convenience for tests and small drivers: feed and collect owned events.
+    /// [`handle_client`](Engine::handle_client), returning the events as owned values
+    /// (body lines copied): for tests and small drivers.
     pub fn feed_client(&mut self, now: Time, bytes: &[u8]) -> Vec<Event<'static>> {
         let mut v: Vec<Event<'static>> = Vec::new();
         self.handle_client(now, bytes, &mut v);
         v
     }
 
+    /// [`handle_server`](Engine::handle_server), returning the events as owned values (body
+    /// lines copied). A driver that streams large messages should use `handle_server`.
     pub fn feed_server(&mut self, now: Time, bytes: &[u8]) -> Vec<Event<'static>> {
         let mut v: Vec<Event<'static>> = Vec::new();
         self.handle_server(now, bytes, &mut v);
         v
     }
 
+    /// [`handle_transport`](Engine::handle_transport), returning the events as owned values.
     pub fn feed_transport(&mut self, now: Time, event: TransportEvent) -> Vec<Event<'static>> {
         let mut v: Vec<Event<'static>> = Vec::new();
         self.handle_transport(now, event, &mut v);

@@ -1,5 +1,6 @@
-//! The safe active probes of rules.md §4, as data: what to send. The conformance walk
-//! (`cli/walk.rs`) decides when and on which connection; the engine judges the replies.
+//! The safe active probes of rules.md §4, as data: what to send. popscope's conformance walk
+//! decides when and on which connection; the engine judges the replies. A driver that sends
+//! them sets [`Config::active_probes`](crate::Config::active_probes).
 
 /// P1: TRANSACTION commands before login; each must get -ERR (ST-001).
 pub const P1_BEFORE_LOGIN: [&str; 6] = ["STAT", "LIST", "RETR 1", "UIDL", "NOOP", "RSET"];

@@ -96,8 +96,9 @@ pub(crate) fn typed_secret_start(line: &str) -> Option<usize> {
     line.get(..span.start).map(|before| before.chars().count())
 }
 
-/// A typed line as it may be shown: the secret (see [`typed_secret_start`]) masked with `*`
-/// char for char, every other character kept, so a cursor over it stays where it was.
+/// A typed line as it may be shown: the secret (where [`secret_span`] puts it; a bare
+/// `AUTH mech =` holds none) masked with `*` char for char, every other character kept, so
+/// a cursor over it stays where it was.
 pub fn typed_form(line: &str) -> String {
     match typed_secret_start(line) {
         Some(at) => line

@@ -5,10 +5,14 @@
 
 use serde::Serialize;
 
+/// The status indicator of a reply, read leniently: what a client would most likely take it
+/// for, whatever the exact bytes (those are in [`StatusLine::indicator`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Status {
+    /// Positive: `+OK` in any letter case.
     #[serde(rename = "+OK")]
     Ok,
+    /// Negative: `-ERR` in any letter case, or hMailServer's `+ERR`.
     #[serde(rename = "-ERR")]
     Err,
     /// No recognisable indicator at all.
@@ -17,6 +21,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// `+OK`, `-ERR`, or `(no status)` for [`Status::Invalid`].
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "+OK",
@@ -33,6 +38,8 @@ pub struct ResponseCode {
     pub raw: String,
     /// Levels, upper-cased (codes are case-insensitive).
     pub levels: Vec<String>,
+    /// The code was closed by `]` and every level is non-empty printable ASCII without `/`
+    /// (RFC 2449 §8); rules report one that is not.
     pub well_formed: bool,
 }
 
@@ -57,12 +64,15 @@ impl ResponseCode {
 /// A parsed status line, borrowing from the line.
 #[derive(Debug)]
 pub struct StatusLine<'a> {
+    /// How a client would read the indicator.
     pub status: Status,
     /// The indicator is exactly `+OK` or `-ERR` (GEN-002).
     pub indicator_exact: bool,
+    /// The indicator as sent (empty when there was none).
     pub indicator: &'a [u8],
     /// After the indicator came a space or the end of the line (GEN-003).
     pub separator_ok: bool,
+    /// The response code, when the text starts with `[` (RFC 2449 §3).
     pub code: Option<ResponseCode>,
     /// The text after the indicator, the space and the response code.
     pub text: &'a [u8],
@@ -71,6 +81,17 @@ pub struct StatusLine<'a> {
 }
 
 impl<'a> StatusLine<'a> {
+    /// Parses `line`, without its line end. Never fails: a line with no indicator is
+    /// [`Status::Invalid`] with everything in `text`.
+    ///
+    /// ```
+    /// use popscope_core::response::{Status, StatusLine};
+    ///
+    /// let st = StatusLine::parse(b"-ERR [IN-USE] mailbox locked");
+    /// assert_eq!(st.status, Status::Err);
+    /// assert_eq!(st.code.map(|c| c.name()).as_deref(), Some("IN-USE"));
+    /// assert_eq!(st.text, b"mailbox locked");
+    /// ```
     pub fn parse(line: &'a [u8]) -> StatusLine<'a> {
         let (status, ind_len) = indicator(line);
         let indicator = &line[..ind_len];

@@ -43,7 +43,19 @@ pub fn is_clean(text: &str) -> bool {
         .any(|c| (c.is_control() && c != '\n') || is_invisible_or_reordering(c))
 }
 
-/// Display text for raw bytes, cut to about `max` characters (with `…`).
+/// Display text for raw bytes, cut to about `max` characters (with `…`). The result is
+/// always [`is_clean`]: valid UTF-8 text is kept, and control characters (line ends
+/// included), invalid UTF-8, bidi controls and invisible characters become visible escapes
+/// (`\x1b`, `\xff`, `\u{202E}`); a backslash is doubled, so the escaping is unambiguous.
+///
+/// ```
+/// use popscope_core::sanitize::{display, is_clean};
+///
+/// let hostile = b"+OK \x1b]0;owned\x07 Gr\xc3\xbc\xc3\x9fe \xff";
+/// let shown = display(hostile, 100);
+/// assert_eq!(shown, "+OK \\x1b]0;owned\\x07 Grüße \\xff");
+/// assert!(is_clean(&shown));
+/// ```
 pub fn display(bytes: &[u8], max: usize) -> String {
     let mut out = String::with_capacity(bytes.len().min(max) + 8);
     let mut shown = 0usize;

@@ -27,7 +27,9 @@ pub struct CapsRecord {
 pub struct MessageInfo {
     /// Size from a scan listing.
     pub size: Option<u64>,
+    /// Unique id from a UIDL listing, raw (RFC 1939 §7: 1 to 70 printable characters).
     pub uid: Option<Box<[u8]>>,
+    /// `DELE` was answered `+OK` and no `RSET` since.
     pub deleted: bool,
     /// Octets RETR delivered (CRLF line ends, unstuffed, without the terminator).
     pub retr_octets: Option<u64>,
@@ -37,6 +39,8 @@ pub struct MessageInfo {
 /// large a LIST a server sends); checks on further messages are skipped.
 pub const MAX_TRACKED_MESSAGES: usize = 2_000_000;
 
+/// The messages as the server described them: sizes, unique ids and deletions, gathered from
+/// STAT, LIST, UIDL, RETR and DELE replies. Bounded: see [`MAX_TRACKED_MESSAGES`].
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Maildrop {
     /// Message n at index n-1. Dense because servers number 1..N (RFC 1939 §3): a LIST of a
@@ -45,6 +49,7 @@ pub struct Maildrop {
     messages: Vec<Option<MessageInfo>>,
     /// Number of messages when the maildrop was opened (first STAT or LIST).
     pub initial_count: Option<u64>,
+    /// Size of the maildrop in octets when it was opened, if STAT said.
     pub initial_octets: Option<u64>,
     /// The latest STAT answer.
     pub last_stat: Option<(u64, u64)>,
@@ -67,6 +72,7 @@ fn as_map<S: serde::Serializer>(
 }
 
 impl Maildrop {
+    /// What is known of message `n` (numbered from 1), if anything.
     pub fn get(&self, n: u32) -> Option<&MessageInfo> {
         let i = (n as usize).checked_sub(1)?;
         self.messages.get(i)?.as_ref()
@@ -130,10 +136,14 @@ impl Maildrop {
     }
 }
 
-/// The session as the engine sees it. Drivers and views read it; only the engine writes it.
+/// The session as the engine sees it. Drivers and views read it through
+/// [`Engine::session`](crate::Engine::session); only the engine writes it, after each input,
+/// before the `handle_*` call returns.
 #[derive(Clone, Debug, Serialize)]
 pub struct Session {
+    /// The current state; the last [`Transition::to`](crate::Transition::to) emitted.
     pub state: State,
+    /// How the connection is protected now.
     pub security: Security,
     /// The server asked for a client certificate (TLS CertificateRequest).
     pub cert_requested: bool,
@@ -147,6 +157,7 @@ pub struct Session {
     pub utf8_mode: bool,
     /// `+OK` to `LANG range`: reply text may now be UTF-8 (RFC 6856 §3).
     pub lang_changed: bool,
+    /// The CAPA lists seen, per state and security context.
     pub caps: CapsRecord,
     /// How the session got to TRANSACTION, if it did.
     pub logged_in_by: Option<Keyword>,
@@ -158,6 +169,7 @@ pub struct Session {
     pub auth_failed: bool,
     /// STLS was answered `-ERR`.
     pub stls_refused: bool,
+    /// The messages as the server described them.
     pub maildrop: Maildrop,
     /// When the client last finished sending a command (TMO-001).
     pub last_client_activity: Time,

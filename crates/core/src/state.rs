@@ -33,6 +33,7 @@ pub enum AuthStep {
     StlsHandshake,
 }
 
+/// Where the session is, as the server's replies put it (see the module's diagram).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "state", content = "step")]
 pub enum State {
@@ -40,13 +41,21 @@ pub enum State {
     TlsHandshake,
     /// Connected, waiting for the greeting.
     Greeting,
+    /// The greeting came: the client identifies itself (RFC 1939 §4).
     Authorization(AuthStep),
+    /// Logged in: the maildrop is open and locked (RFC 1939 §5).
     Transaction,
+    /// `QUIT` was answered in TRANSACTION: the server removes the deleted messages and
+    /// closes (RFC 1939 §6).
     Update,
+    /// The connection is closed, by either side or by a failed handshake. Final: the driver
+    /// feeds nothing more.
     Closed,
 }
 
 impl State {
+    /// The name people see, `AUTHORIZATION (USER accepted)` and the like; also the
+    /// `Display` form.
     pub fn name(self) -> &'static str {
         match self {
             State::TlsHandshake => "TLS handshake",
@@ -61,6 +70,7 @@ impl State {
         }
     }
 
+    /// Any step of AUTHORIZATION.
     pub fn is_authorization(self) -> bool {
         matches!(self, State::Authorization(_))
     }
@@ -76,6 +86,7 @@ impl std::fmt::Display for State {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Security {
+    /// Cleartext: passwords sent now can be read on the way.
     #[default]
     Plain,
     /// TLS from the first byte (RFC 8314).
@@ -85,6 +96,7 @@ pub enum Security {
 }
 
 impl Security {
+    /// Under TLS, implicit or upgraded.
     pub fn is_tls(self) -> bool {
         self != Security::Plain
     }
