@@ -166,9 +166,9 @@ pub struct Reply {
 /// What the engine saw, in the order it saw it.
 ///
 /// Each complete line of input gives its own event first (a [`Command`](Event::Command), a
-/// [`Reply`](Event::Reply), a [`BodyLine`](Event::BodyLine), …), then the findings it
-/// revealed, then the state changes it caused. A finding never comes before the event that
-/// holds its evidence, but may come later than it: a data block is judged whole at its
+/// [`Reply`](Event::Reply), a [`BodyLine`](Event::BodyLine), …), then the findings and state
+/// changes it caused. A finding never comes before the event that holds its evidence, but
+/// may come later than it: a data block is judged whole at its
 /// [`BodyEnd`](Event::BodyEnd), a line that answered nothing is judged by what the server did
 /// next, a silence by a [`TransportEvent::Timeout`].
 ///
@@ -251,8 +251,8 @@ pub enum Event<'a> {
         /// The line, raw.
         line: Vec<u8>,
     },
-    /// The session moved to another state. A move to [`State::Closed`] is the last event
-    /// of a session: feed the engine nothing more.
+    /// The session moved to another state. After a move to [`State::Closed`] only the
+    /// findings of the same call follow: feed the engine nothing more.
     StateChange(Box<Transition>),
     /// A rule of the catalog was broken (or is worth noting), judged on what came so far.
     /// Nothing is required of the caller; a test suite fails on
