@@ -45,6 +45,11 @@ set +a
 step "cargo test"
 cargo test --workspace --all-targets
 
+step "popscope-core: docs (missing docs denied, no warnings), doc tests, the example"
+RUSTDOCFLAGS="-D warnings" cargo doc -p popscope-core --no-deps
+cargo test -p popscope-core --doc
+cargo run -q -p popscope-core --example server_test
+
 step "criterion smoke run (one pass per benchmark, no timing assertions)"
 cargo bench --bench engine -- --test
 cargo bench --bench render -- --test
