@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use popscope_core::server::maildrop::{self, StoredMessage};
-use popscope_core::server::{Output, Quirk, ServerConfig, ServerSession};
+use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, Transport};
 
 pub use certs::CertFiles;
 
@@ -26,6 +26,26 @@ pub enum TlsMode {
     Starttls,
     /// TLS from the first byte (RFC 8314).
     Implicit,
+}
+
+impl From<Transport> for TlsMode {
+    fn from(t: Transport) -> TlsMode {
+        match t {
+            Transport::Plain => TlsMode::None,
+            Transport::Starttls => TlsMode::Starttls,
+            Transport::Implicit => TlsMode::Implicit,
+        }
+    }
+}
+
+impl From<TlsMode> for Transport {
+    fn from(t: TlsMode) -> Transport {
+        match t {
+            TlsMode::None => Transport::Plain,
+            TlsMode::Starttls => Transport::Starttls,
+            TlsMode::Implicit => Transport::Implicit,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -284,12 +304,12 @@ pub fn write_maildir(
 /// For `serve --list-quirks` and help texts.
 pub fn quirk_table() -> String {
     let mut s = String::new();
-    for q in Quirk::ALL {
+    for q in QUIRKS {
         s.push_str(&format!(
             "{:<24} {}  [{}]\n",
-            q.name(),
-            q.description(),
-            q.expected_rules().join(", ")
+            q.name,
+            q.description,
+            q.expected_rules.join(", ")
         ));
     }
     s
