@@ -77,6 +77,14 @@ impl Behaviour {
         list_size_excess: 0,
         retr_terminated: true,
     };
+
+    /// Whether it misbehaves where TLS begins (the STLS upgrade, a client certificate): the
+    /// part the sans-IO pairing only describes, so `tests/live.rs` shows these over real TLS.
+    pub fn at_tls(&self) -> bool {
+        self.preauth_by_client_cert
+            || self.runs_plaintext_after_stls
+            || self.after_stls_reply.is_some()
+    }
 }
 
 /// The transport a quirk is shown on (the conformant demo uses STLS).
