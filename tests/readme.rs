@@ -81,8 +81,7 @@ fn the_quirk_table_lists_every_quirk_with_its_rules() {
     for (q, line) in QUIRKS.iter().zip(list.lines()) {
         let rules = q.expected_rules.join(", ");
         assert!(
-            line.split_whitespace().next() == Some(q.name)
-                && line.ends_with(&format!("[{rules}]")),
+            line.split_whitespace().next() == Some(q.name) && line.ends_with(&format!("[{rules}]")),
             "--list-quirks line for {}: {line}",
             q.name
         );

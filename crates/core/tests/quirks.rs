@@ -63,7 +63,7 @@ impl Pair {
         }
     }
 
-    fn to_engine(&mut self, event: TransportEvent) {
+    fn transport_event(&mut self, event: TransportEvent) {
         let now = self.tick();
         self.engine
             .handle_transport(now, event, &mut Self::keep(&mut self.findings));
@@ -85,22 +85,24 @@ impl Pair {
                     self.closed = true;
                     // rustls sends close_notify when the demo shuts a TLS connection down.
                     let close_notify = self.tls;
-                    self.to_engine(TransportEvent::ServerClosed { close_notify });
+                    self.transport_event(TransportEvent::ServerClosed { close_notify });
                 }
             }
         }
         start_tls
     }
 
-    /// The handshake completed on both sides; the demo always asks for a client certificate.
+    /// The handshake completed on both sides (the demo always asks for a client certificate);
+    /// the server's answers to what came behind STLS, if it answers, go to the engine.
     fn handshake(&mut self) {
         self.tls = true;
-        self.server
-            .on_tls(self.client_cert.then(|| USER.to_owned()));
-        self.to_engine(TransportEvent::TlsEstablished {
+        let cn = self.client_cert.then(|| USER.to_owned());
+        let behind_stls = self.server.on_tls(cn);
+        self.transport_event(TransportEvent::TlsEstablished {
             cert_requested: true,
             client_cert: self.client_cert,
         });
+        self.deliver(behind_stls);
     }
 
     fn greet(&mut self) {
@@ -108,9 +110,7 @@ impl Pair {
         self.deliver(vec![Output::Send(greeting)]);
     }
 
-    /// The client writes `bytes` (whole lines) in one go. Lines behind one that starts TLS
-    /// came in plaintext: the server drops them, or runs them once TLS is up if it is the
-    /// injection quirk (as `src/server` does with what it read past STLS).
+    /// The client writes `bytes` in one go; both the engine and the server get them.
     fn write(&mut self, bytes: &[u8]) {
         if self.closed {
             return;
@@ -118,23 +118,9 @@ impl Pair {
         let now = self.tick();
         self.engine
             .handle_client(now, bytes, &mut Self::keep(&mut self.findings));
-        let mut lines = bytes
-            .split_inclusive(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\n").unwrap_or(l))
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-        while let Some(line) = lines.next() {
-            let outputs = self.server.handle_line(line);
-            if self.deliver(outputs) {
-                let behind: Vec<&[u8]> = lines.collect();
-                self.handshake();
-                if self.server.executes_plaintext_after_stls() {
-                    for line in behind {
-                        let outputs = self.server.handle_line(line);
-                        self.deliver(outputs);
-                    }
-                }
-                return;
-            }
+        let outputs = self.server.receive(bytes);
+        if self.deliver(outputs) {
+            self.handshake();
         }
     }
 

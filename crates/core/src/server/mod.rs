@@ -57,13 +57,20 @@ enum Sasl {
     External,
 }
 
-/// One connection of the demo server: call [`greeting`](Self::greeting) first (after
-/// [`on_tls`](Self::on_tls) on an implicit-TLS port), then [`handle_line`](Self::handle_line)
-/// for every line the client sends, carrying out the [`Output`]s, until
-/// [`is_closed`](Self::is_closed).
+/// Lines longer than this are refused with -ERR (RFC 2449 §4 asks for at least 255).
+pub const MAX_COMMAND_LINE: usize = 8192;
+
+/// One connection of the demo server: send [`greeting`](Self::greeting) first (after
+/// [`on_tls`](Self::on_tls) on an implicit-TLS port), then give [`receive`](Self::receive)
+/// every octet the client sends, carrying out the [`Output`]s in order, until one is
+/// [`Output::Close`]. The socket shell (`src/server`) and the paired tests drive it alike.
 pub struct ServerSession {
     cfg: ServerConfig,
     wire: Behaviour,
+    /// Client octets not yet handled: a partial line, or what came behind STLS.
+    input: Vec<u8>,
+    /// STLS was accepted: input waits for [`on_tls`](Self::on_tls).
+    awaiting_tls: bool,
     phase: Phase,
     user: Option<Vec<u8>>,
     tls: bool,
@@ -76,7 +83,11 @@ impl ServerSession {
     /// A session in AUTHORIZATION over a copy of the maildrop (`messages`, numbered from 1).
     pub fn new(cfg: ServerConfig, messages: Vec<StoredMessage>) -> Self {
         ServerSession {
-            wire: cfg.quirk.map_or(Behaviour::CONFORMANT, |q| q.info().behaviour),
+            wire: cfg
+                .quirk
+                .map_or(Behaviour::CONFORMANT, |q| q.info().behaviour),
+            input: Vec::new(),
+            awaiting_tls: false,
             cfg,
             phase: Phase::Authorization,
             user: None,
@@ -146,29 +157,56 @@ impl ServerSession {
     }
 
     /// The TLS handshake completed (implicit TLS before the greeting, or after
-    /// [`Output::StartTls`]); `client_cn` is the CN of a verified client certificate.
-    pub fn on_tls(&mut self, client_cn: Option<String>) {
+    /// [`Output::StartTls`]); `client_cn` is the CN of a verified client certificate. What
+    /// came behind the STLS line was plaintext: a conformant server drops it, the injection
+    /// quirk runs it now, and the outputs are its replies.
+    pub fn on_tls(&mut self, client_cn: Option<String>) -> Vec<Output> {
         self.tls = true;
         if self.wire.preauth_by_client_cert && client_cn.is_some() {
             self.phase = Phase::Transaction;
             self.user = client_cn.clone().map(String::into_bytes);
         }
         self.client_cn = client_cn;
+        self.awaiting_tls = false;
+        if !self.wire.runs_plaintext_after_stls {
+            self.input.clear();
+        }
+        self.receive(&[])
     }
 
-    /// Whether plaintext pipelined behind STLS is kept and executed after the handshake.
-    pub fn executes_plaintext_after_stls(&self) -> bool {
-        self.wire.runs_plaintext_after_stls
-    }
-
-    /// QUIT was answered or the session closed itself: no more input.
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
+    /// Octets from the client, split anywhere: every complete line (LF or CRLF) is handled in
+    /// order. After [`Output::StartTls`] or [`Output::Close`] no more lines are handled (the
+    /// rest waits for [`on_tls`](Self::on_tls), or is ignored). An unfinished line longer than
+    /// [`MAX_COMMAND_LINE`] is dropped with `-ERR`.
+    pub fn receive(&mut self, bytes: &[u8]) -> Vec<Output> {
+        self.input.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while !self.awaiting_tls && self.phase != Phase::Closed {
+            let Some(nl) = self.input.iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let line: Vec<u8> = self.input.drain(..=nl).collect();
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            for o in self.handle_line(line) {
+                match o {
+                    Output::StartTls => self.awaiting_tls = true,
+                    Output::Close => self.phase = Phase::Closed,
+                    _ => {}
+                }
+                out.push(o);
+            }
+        }
+        if !self.awaiting_tls && self.input.len() > MAX_COMMAND_LINE {
+            self.input.clear();
+            out.push(Output::Send(b"-ERR command line too long\r\n".to_vec()));
+        }
+        out
     }
 
     /// One line from the client (without its line end): what to do about it. Empty once
     /// closed.
-    pub fn handle_line(&mut self, line: &[u8]) -> Vec<Output> {
+    fn handle_line(&mut self, line: &[u8]) -> Vec<Output> {
         if self.phase == Phase::Closed {
             return Vec::new();
         }
@@ -652,7 +690,7 @@ mod tests {
         assert!(sent(&s.handle_line(b"USER demo")).starts_with("-ERR [AUTH]"));
         let out = s.handle_line(b"STLS");
         assert_eq!(out.last(), Some(&Output::StartTls));
-        s.on_tls(None);
+        assert_eq!(s.on_tls(None), []);
         assert!(sent(&s.handle_line(b"CAPA")).contains("SASL PLAIN LOGIN CRAM-MD5 EXTERNAL"));
         assert!(sent(&s.handle_line(b"AUTH PLAIN AGRlbW8AZGVtbw==")).starts_with("+OK"));
     }
@@ -667,9 +705,39 @@ mod tests {
     }
 
     #[test]
+    fn input_is_split_anywhere_and_an_overlong_line_is_refused() {
+        let mut s = server(None, false);
+        assert_eq!(s.receive(b"NO"), []);
+        assert_eq!(
+            sent(&s.receive(b"OP\r\nNOOP\nST")),
+            "-ERR log in first\r\n".repeat(2)
+        );
+        assert_eq!(sent(&s.receive(b"AT\r\n")), "-ERR log in first\r\n");
+        let long = vec![b'x'; MAX_COMMAND_LINE + 1];
+        assert_eq!(sent(&s.receive(&long)), "-ERR command line too long\r\n");
+        assert_eq!(
+            sent(&s.receive(b"\r\nQUIT\r\nNOOP\r\n")),
+            "-ERR invalid arguments\r\n+OK popscope demo server signing off\r\n"
+        );
+    }
+
+    #[test]
+    fn plaintext_behind_stls_is_dropped_unless_the_quirk_runs_it() {
+        for (quirk, answered) in [
+            (None, ""),
+            (Some(Quirk::StlsCommandInjection), "-ERR log in first\r\n"),
+        ] {
+            let mut s = server(quirk, true);
+            let out = s.receive(b"STLS\r\nNOOP\r\n");
+            assert_eq!(out.last(), Some(&Output::StartTls));
+            assert_eq!(sent(&s.on_tls(None)), answered, "{quirk:?}");
+        }
+    }
+
+    #[test]
     fn the_seeds_quirk() {
         let mut s = server(Some(Quirk::TlsPreauth), false);
-        s.on_tls(Some("demo".into()));
+        assert_eq!(s.on_tls(Some("demo".into())), []);
         assert_eq!(
             sent(&s.handle_line(b"USER demo")),
             "-ERR already authenticated\r\n"

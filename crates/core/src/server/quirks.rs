@@ -304,10 +304,16 @@ pub const QUIRKS: &[QuirkInfo] = &[
 const _: () = {
     let mut i = 0;
     while i < QUIRKS.len() {
-        assert!(QUIRKS[i].quirk as usize == i, "QUIRKS is out of Quirk's order");
+        assert!(
+            QUIRKS[i].quirk as usize == i,
+            "QUIRKS is out of Quirk's order"
+        );
         i += 1;
     }
-    assert!(QUIRKS.len() == Quirk::HostileText as usize + 1, "a quirk has no row");
+    assert!(
+        QUIRKS.len() == Quirk::HostileText as usize + 1,
+        "a quirk has no row"
+    );
 };
 
 impl Quirk {
