@@ -16,9 +16,9 @@ use super::command::{Command, Keyword, Syntax, parse_decimal};
 pub enum Output {
     /// Write these octets to the client.
     Send(Vec<u8>),
-    /// Start the TLS handshake now, after the preceding `Send`s are flushed; when it completes,
-    /// call [`ServerSession::on_tls`]. Input that came behind the STLS line is plaintext: drop
-    /// it unless [`ServerSession::executes_plaintext_after_stls`].
+    /// Start the TLS handshake now, after the preceding `Send`s are flushed, and give the
+    /// session no input until it completes; then call [`ServerSession::on_tls`] (which deals
+    /// with the plaintext that came behind STLS) and carry out what it returns.
     StartTls,
     /// Remove these messages (by uid) from the shared maildrop: UPDATE after QUIT.
     Commit(Vec<String>),
@@ -58,7 +58,7 @@ enum Sasl {
 }
 
 /// Lines longer than this are refused with -ERR (RFC 2449 §4 asks for at least 255).
-pub const MAX_COMMAND_LINE: usize = 8192;
+pub(crate) const MAX_COMMAND_LINE: usize = 8192;
 
 /// One connection of the demo server: send [`greeting`](Self::greeting) first (after
 /// [`on_tls`](Self::on_tls) on an implicit-TLS port), then give [`receive`](Self::receive)
@@ -177,7 +177,7 @@ impl ServerSession {
     /// Octets from the client, split anywhere: every complete line (LF or CRLF) is handled in
     /// order. After [`Output::StartTls`] or [`Output::Close`] no more lines are handled (the
     /// rest waits for [`on_tls`](Self::on_tls), or is ignored). An unfinished line longer than
-    /// [`MAX_COMMAND_LINE`] is dropped with `-ERR`.
+    /// 8192 octets is dropped with `-ERR`.
     pub fn receive(&mut self, bytes: &[u8]) -> Vec<Output> {
         self.input.extend_from_slice(bytes);
         let mut out = Vec::new();

@@ -32,39 +32,39 @@ pub enum Quirk {
     HostileText,
 }
 
-/// How the demo server talks on the wire. [`Behaviour::CONFORMANT`] is RFC 1939 as written;
-/// each quirk's row changes the fields that make it misbehave.
+/// How the demo server talks on the wire: RFC 1939 as written, but for the fields a quirk's row
+/// changes to make it misbehave. Read by the server only; outside the crate it is opaque.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Behaviour {
     /// The end of every line the server sends: CRLF, or a bare LF (GEN-001).
-    pub line_end: &'static [u8],
+    pub(crate) line_end: &'static [u8],
     /// Status indicators in lower case, `+ok` / `-err` (GEN-002).
-    pub lowercase_status: bool,
+    pub(crate) lowercase_status: bool,
     /// Data lines starting with `.` get the extra dot (RFC 1939 §3; ML-002 when not).
-    pub dot_stuffing: bool,
+    pub(crate) dot_stuffing: bool,
     /// The greeting's text instead of the usual one; the APOP timestamp follows it.
-    pub greeting: Option<&'static str>,
+    pub(crate) greeting: Option<&'static str>,
     /// TRANSACTION commands need a login (ST-001 when not).
-    pub login_required: bool,
+    pub(crate) login_required: bool,
     /// A TLS handshake with a verified client certificate logs that certificate's CN in, and
     /// login commands then get `-ERR already authenticated` (ST-009).
-    pub preauth_by_client_cert: bool,
+    pub(crate) preauth_by_client_cert: bool,
     /// Plaintext lines that came behind STLS are executed after the handshake (TLS-004)
     /// instead of dropped.
-    pub runs_plaintext_after_stls: bool,
+    pub(crate) runs_plaintext_after_stls: bool,
     /// Plaintext sent after the `+OK` to STLS, before the handshake (TLS-003).
-    pub after_stls_reply: Option<&'static [u8]>,
+    pub(crate) after_stls_reply: Option<&'static [u8]>,
     /// Messages marked deleted can still be listed and retrieved (DEL-001).
-    pub serves_deleted: bool,
+    pub(crate) serves_deleted: bool,
     /// Octets added to every size LIST gives (MSG-006 when not 0).
-    pub list_size_excess: usize,
+    pub(crate) list_size_excess: usize,
     /// RETR ends its data with the `.` line; when not, the server closes after the data (ML-001).
-    pub retr_terminated: bool,
+    pub(crate) retr_terminated: bool,
 }
 
 impl Behaviour {
     /// The conformant server.
-    pub const CONFORMANT: Behaviour = Behaviour {
+    pub(crate) const CONFORMANT: Behaviour = Behaviour {
         line_end: b"\r\n",
         lowercase_status: false,
         dot_stuffing: true,
@@ -346,11 +346,6 @@ impl Quirk {
     /// One line for `serve --list-quirks`.
     pub fn description(self) -> &'static str {
         self.info().description
-    }
-
-    /// The rules `popscope check` reports against this profile.
-    pub fn expected_rules(self) -> &'static [&'static str] {
-        self.info().expected_rules
     }
 }
 
