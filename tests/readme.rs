@@ -3,6 +3,7 @@
 
 mod common;
 use common::popscope;
+use popscope_core::server::QUIRKS;
 
 fn readme() -> String {
     std::fs::read_to_string("README.md").unwrap_or_else(|e| panic!("README.md: {e}"))
@@ -69,25 +70,27 @@ fn the_json_example_locates_the_finding_as_check_does() {
     }
 }
 
+/// `serve --list-quirks` prints the quirk table's rows, and the README has a row for each with
+/// the same rules.
 #[test]
 fn the_quirk_table_lists_every_quirk_with_its_rules() {
     let text = readme();
     let o = popscope(&["serve", "--list-quirks"]);
     let list = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(list.lines().count() >= 11, "{list}");
-    for line in list.lines() {
-        let name = line.split_whitespace().next().unwrap();
-        let rules = line[line.rfind('[').unwrap() + 1..line.rfind(']').unwrap()].replace(' ', "");
+    assert_eq!(list.lines().count(), QUIRKS.len(), "{list}");
+    for (q, line) in QUIRKS.iter().zip(list.lines()) {
+        let rules = q.expected_rules.join(", ");
+        assert!(
+            line.split_whitespace().next() == Some(q.name) && line.ends_with(&format!("[{rules}]")),
+            "--list-quirks line for {}: {line}",
+            q.name
+        );
         let row = text
             .lines()
-            .find(|l| l.starts_with(&format!("| `{name}` |")))
-            .unwrap_or_else(|| panic!("README's quirk table has no row for {name}"));
+            .find(|l| l.starts_with(&format!("| `{}` |", q.name)))
+            .unwrap_or_else(|| panic!("README's quirk table has no row for {}", q.name));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert_eq!(
-            cells[3].replace(' ', ""),
-            rules,
-            "README row for {name}: {row}"
-        );
+        assert_eq!(cells[3], rules, "README row for {}: {row}", q.name);
     }
 }
 

@@ -167,7 +167,8 @@ fn the_seeds_case_shows_its_finding() {
         return;
     }
     let rt = runtime();
-    let s = start(&rt, TlsMode::Implicit, Some(Quirk::TlsPreauth));
+    let row = Quirk::TlsPreauth.info();
+    let s = start(&rt, row.transport.into(), Some(row.quirk));
     let cmd = format!(
         "{} {} --ca-file {} --client-cert {} --client-key {}",
         bin(),

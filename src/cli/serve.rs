@@ -10,7 +10,7 @@ use crate::private_file::Existing;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
 use crate::transport::{Scheme, Target};
-use popscope_core::server::Quirk;
+use popscope_core::server::{Login, Quirk, QuirkInfo, Transport};
 
 use super::connect::ConnArgs;
 use super::walk::{self, WalkOptions};
@@ -123,14 +123,25 @@ fn ca_hint(r: &server::Running) -> String {
     }
 }
 
-/// The transport and login a quirk needs to show itself.
-fn demo_setup(q: Option<Quirk>) -> (TlsMode, bool, Method) {
-    match q {
-        Some(Quirk::TlsPreauth) => (TlsMode::Implicit, true, Method::External),
-        Some(Quirk::StlsCommandInjection | Quirk::StlsResponseInjection) => {
-            (TlsMode::Starttls, false, Method::Auto)
-        }
-        _ => (TlsMode::Starttls, false, Method::Auto),
+/// How the demo reaches the server: the quirk's row, or STLS and a password for the
+/// conformant one.
+struct Setup {
+    row: Option<&'static QuirkInfo>,
+    tls: TlsMode,
+    client_cert: bool,
+    method: Method,
+}
+
+fn demo_setup(q: Option<Quirk>) -> Setup {
+    let row = q.map(Quirk::info);
+    Setup {
+        row,
+        tls: row.map_or(Transport::Starttls, |r| r.transport).into(),
+        client_cert: row.is_some_and(|r| r.client_cert),
+        method: match row.map(|r| r.login) {
+            Some(Login::External) => Method::External,
+            Some(Login::Password) | None => Method::Auto,
+        },
     }
 }
 
@@ -159,7 +170,12 @@ async fn start_demo(
 
 /// The demo in the UI: the server in-process, the user at the command line.
 fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
-    let (tls, client_cert, _) = demo_setup(q);
+    let Setup {
+        row,
+        tls,
+        client_cert,
+        ..
+    } = demo_setup(q);
     let theme = super::config::theme(&args.ui)?;
     let keys = super::config::key_table()?;
     let confirm_dele = super::config::confirm_dele()?;
@@ -174,9 +190,9 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
             timeout: 10,
             ..ConnArgs::default()
         };
-        let hint = match (q, tls) {
-            (Some(Quirk::TlsPreauth), _) => "demo (quirk tls-preauth): TLS with a client certificate is up; try USER demo, then STAT".to_owned(),
-            (_, TlsMode::Starttls) => "demo server: user demo, password demo — try CAPA, :starttls, USER demo, PASS demo, LIST, RETR 1, QUIT (? for help)".to_owned(),
+        let hint = match (row.and_then(|r| r.hint.map(|h| (r.name, h))), tls) {
+            (Some((name, hint)), _) => format!("demo (quirk {name}): {hint}"),
+            (None, TlsMode::Starttls) => "demo server: user demo, password demo — try CAPA, :starttls, USER demo, PASS demo, LIST, RETR 1, QUIT (? for help)".to_owned(),
             _ => "demo server: user demo, password demo — try CAPA, USER demo, PASS demo, LIST, RETR 1, QUIT (? for help)".to_owned(),
         };
         let opts = crate::tui::TuiOptions {
@@ -199,16 +215,6 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     })
 }
 
-/// Commands that make a quirk visible, beyond the walk. DELE is undone by the walk's RSET, and
-/// only ever touches the demo's own maildrop.
-fn demo_extra(q: Option<Quirk>) -> Vec<String> {
-    match q {
-        Some(Quirk::UnstuffedDots) => vec!["RETR 2".into()],
-        Some(Quirk::DeletedRetrievable) => vec!["DELE 1".into(), "RETR 1".into()],
-        _ => Vec::new(),
-    }
-}
-
 /// Starts the demo server in-process and walks a session against it, printing the wire
 /// transcript and then the findings. (The TUI takes this place once it exists.)
 pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
@@ -219,7 +225,12 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     if interactive {
         return demo_tui(args, q);
     }
-    let (tls, client_cert, method) = demo_setup(q);
+    let Setup {
+        row,
+        tls,
+        client_cert,
+        method,
+    } = demo_setup(q);
     let rt = super::runtime()?;
     rt.block_on(async {
         let mut stop = Stop::new()?;
@@ -255,8 +266,12 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             }),
             engine: popscope_core::Config::default(),
             passive: false,
-            probe_connections: q == Some(Quirk::StlsCommandInjection),
-            extra: demo_extra(q),
+            probe_connections: row.is_some_and(|r| r.injection_probe),
+            // A DELE among them is undone by the walk's RSET, and only touches the demo's own
+            // maildrop.
+            extra: row
+                .map(|r| r.extra.iter().map(|c| c.to_string()).collect())
+                .unwrap_or_default(),
             no_retr: false,
             allow_delete: false,
             injection_wait: Duration::from_millis(500),
@@ -269,11 +284,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             r = walk => r.map_err(super::connect::transport_error)?,
             e = stop.wait() => return Err(e),
         };
-        let transport = match tls {
-            TlsMode::Implicit => "implicit TLS",
-            TlsMode::Starttls => "STLS",
-            TlsMode::None => "plain",
-        };
+        let transport = Transport::from(tls).label();
         let runs = [crate::report::LiveRun {
             url: target.url(scheme),
             transport,

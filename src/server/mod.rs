@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use popscope_core::server::maildrop::{self, StoredMessage};
-use popscope_core::server::{Output, Quirk, ServerConfig, ServerSession};
+use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, Transport};
 
 pub use certs::CertFiles;
 
@@ -26,6 +26,26 @@ pub enum TlsMode {
     Starttls,
     /// TLS from the first byte (RFC 8314).
     Implicit,
+}
+
+impl From<Transport> for TlsMode {
+    fn from(t: Transport) -> TlsMode {
+        match t {
+            Transport::Plain => TlsMode::None,
+            Transport::Starttls => TlsMode::Starttls,
+            Transport::Implicit => TlsMode::Implicit,
+        }
+    }
+}
+
+impl From<TlsMode> for Transport {
+    fn from(t: TlsMode) -> Transport {
+        match t {
+            TlsMode::None => Transport::Plain,
+            TlsMode::Starttls => Transport::Starttls,
+            TlsMode::Implicit => Transport::Implicit,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -80,8 +100,6 @@ struct Shared {
     counter: AtomicU64,
 }
 
-/// Lines longer than this are refused with -ERR (RFC 2449 §4 asks for at least 255).
-const MAX_COMMAND_LINE: usize = 8192;
 /// RFC 1939 §3: an autologout timer of at least ten minutes.
 const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
@@ -158,7 +176,8 @@ async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Resu
     let mut session = ServerSession::new(cfg, snapshot);
     if shared.opts.tls == TlsMode::Implicit {
         let mut tls = shared.acceptor.accept(sock).await?;
-        session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
+        // Before the greeting nothing is held, so there is nothing to answer.
+        let _ = session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
         let greeting = session.greeting();
         tls.write_all(&greeting).await?;
         run(&mut tls, &mut session, &shared, Vec::new()).await?;
@@ -167,61 +186,48 @@ async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Resu
     let mut plain = sock;
     let greeting = session.greeting();
     plain.write_all(&greeting).await?;
-    if let Ended::Upgrade(leftover) = run(&mut plain, &mut session, &shared, Vec::new()).await? {
+    if let Ended::Upgrade = run(&mut plain, &mut session, &shared, Vec::new()).await? {
         let mut tls = shared.acceptor.accept(plain).await?;
-        session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
-        // A conformant server drops plaintext that came behind STLS; the injection quirk runs it.
-        let carried = if session.executes_plaintext_after_stls() {
-            leftover
-        } else {
-            Vec::new()
-        };
-        run(&mut tls, &mut session, &shared, carried).await?;
+        let behind_stls = session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
+        run(&mut tls, &mut session, &shared, behind_stls).await?;
     }
     Ok(())
 }
 
 enum Ended {
     Closed,
-    /// STLS was accepted; these plaintext octets followed it.
-    Upgrade(Vec<u8>),
+    /// STLS was accepted: the handshake comes next.
+    Upgrade,
 }
 
+/// Carries out `pending`, then the session's answers to what the client sends, until the
+/// session closes, asks for TLS, or the client goes.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     session: &mut ServerSession,
     shared: &Shared,
-    mut buf: Vec<u8>,
+    mut pending: Vec<Output>,
 ) -> std::io::Result<Ended> {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let line = line.strip_suffix(b"\n").unwrap_or(&line);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            for out in session.handle_line(line) {
-                match out {
-                    Output::Send(bytes) => s.write_all(&bytes).await?,
-                    Output::StartTls => {
-                        s.flush().await?;
-                        return Ok(Ended::Upgrade(std::mem::take(&mut buf)));
-                    }
-                    Output::Commit(uids) => {
-                        if let Ok(mut store) = shared.store.lock() {
-                            store.retain(|m| !uids.contains(&m.uid));
-                        }
-                    }
-                    Output::Close => {
-                        s.flush().await?;
-                        let _ = s.shutdown().await;
-                        return Ok(Ended::Closed);
+        for out in pending.drain(..) {
+            match out {
+                Output::Send(bytes) => s.write_all(&bytes).await?,
+                Output::StartTls => {
+                    s.flush().await?;
+                    return Ok(Ended::Upgrade);
+                }
+                Output::Commit(uids) => {
+                    if let Ok(mut store) = shared.store.lock() {
+                        store.retain(|m| !uids.contains(&m.uid));
                     }
                 }
+                Output::Close => {
+                    s.flush().await?;
+                    let _ = s.shutdown().await;
+                    return Ok(Ended::Closed);
+                }
             }
-        }
-        if buf.len() > MAX_COMMAND_LINE {
-            buf.clear();
-            s.write_all(b"-ERR command line too long\r\n").await?;
         }
         let n = match tokio::time::timeout(IDLE_LIMIT, s.read(&mut chunk)).await {
             Ok(r) => r?,
@@ -231,7 +237,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             let _ = s.shutdown().await;
             return Ok(Ended::Closed);
         }
-        buf.extend_from_slice(&chunk[..n]);
+        pending = session.receive(&chunk[..n]);
     }
 }
 
@@ -284,12 +290,12 @@ pub fn write_maildir(
 /// For `serve --list-quirks` and help texts.
 pub fn quirk_table() -> String {
     let mut s = String::new();
-    for q in Quirk::ALL {
+    for q in QUIRKS {
         s.push_str(&format!(
             "{:<24} {}  [{}]\n",
-            q.name(),
-            q.description(),
-            q.expected_rules().join(", ")
+            q.name,
+            q.description,
+            q.expected_rules.join(", ")
         ));
     }
     s

@@ -6,7 +6,9 @@ use std::sync::Arc;
 /// A message as stored: CRLF line ends, not dot-stuffed.
 #[derive(Clone, Debug)]
 pub struct StoredMessage {
+    /// The unique-id UIDL gives; it stays the same across sessions.
     pub uid: String,
+    /// The message as RETR delivers it before dot-stuffing; LIST's size is its length.
     pub data: Arc<[u8]>,
 }
 
@@ -14,7 +16,7 @@ fn crlf(text: &str) -> Vec<u8> {
     text.replace('\n', "\r\n").into_bytes()
 }
 
-/// The sample messages.
+/// The four sample messages, in order (uids `popscope-demo-0001` to `-0004`).
 pub fn sample() -> Vec<StoredMessage> {
     let hello = crlf(
         "From: Alice <alice@example.net>\nTo: demo@localhost\nSubject: Welcome to popscope\nDate: Mon, 23 Nov 2026 09:00:00 +0000\nMessage-ID: <welcome@popscope.demo>\n\nThis is the popscope demo server.\nStep through the session by hand: LIST, RETR 1, TOP 2 3, UIDL, DELE, RSET, QUIT.\n",

@@ -1,33 +1,41 @@
 //! The demo server's POP3 side, sans-IO: it is fed client lines and transport facts and says
 //! what to send. `src/server/` owns the sockets. Conformant by default; a [`Quirk`] makes it
-//! misbehave in one specific, documented way.
+//! misbehave in one specific, documented way (its row's [`Behaviour`]).
 
 pub mod maildrop;
 pub mod quirks;
 
 use maildrop::StoredMessage;
-pub use quirks::Quirk;
+pub use quirks::{Behaviour, Login, QUIRKS, Quirk, QuirkInfo, Transport};
 
 use super::auth;
 use super::command::{Command, Keyword, Syntax, parse_decimal};
 
-/// What the connection should do next, in order.
+/// What the connection should do next. The driver carries out a call's outputs in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// Write these octets to the client.
     Send(Vec<u8>),
-    /// Start the TLS handshake now (after the preceding `Send`s are flushed).
+    /// Start the TLS handshake now, after the preceding `Send`s are flushed, and give the
+    /// session no input until it completes; then call [`ServerSession::on_tls`] (which deals
+    /// with the plaintext that came behind STLS) and carry out what it returns.
     StartTls,
     /// Remove these messages (by uid) from the shared maildrop: UPDATE after QUIT.
     Commit(Vec<String>),
+    /// Flush and close the connection; the session takes no more input.
     Close,
 }
 
+/// One connection's settings.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
+    /// The one user who may log in.
     pub user: String,
+    /// That user's password (also the APOP and CRAM-MD5 secret).
     pub password: String,
-    /// Offer STLS on the plain port.
+    /// Offer STLS on the plain port; plaintext logins are then refused until TLS is up.
     pub offer_stls: bool,
+    /// The misbehaviour, if any; `None` is the conformant server.
     pub quirk: Option<Quirk>,
     /// The APOP timestamp for this connection's greeting; the shell makes it unique.
     pub timestamp: String,
@@ -49,8 +57,20 @@ enum Sasl {
     External,
 }
 
+/// Lines longer than this are refused with -ERR (RFC 2449 §4 asks for at least 255).
+pub(crate) const MAX_COMMAND_LINE: usize = 8192;
+
+/// One connection of the demo server: send [`greeting`](Self::greeting) first (after
+/// [`on_tls`](Self::on_tls) on an implicit-TLS port), then give [`receive`](Self::receive)
+/// every octet the client sends, carrying out the [`Output`]s in order, until one is
+/// [`Output::Close`]. The socket shell (`src/server`) and the paired tests drive it alike.
 pub struct ServerSession {
     cfg: ServerConfig,
+    wire: Behaviour,
+    /// Client octets not yet handled: a partial line, or what came behind STLS.
+    input: Vec<u8>,
+    /// STLS was accepted: input waits for [`on_tls`](Self::on_tls).
+    awaiting_tls: bool,
     phase: Phase,
     user: Option<Vec<u8>>,
     tls: bool,
@@ -60,8 +80,14 @@ pub struct ServerSession {
 }
 
 impl ServerSession {
+    /// A session in AUTHORIZATION over a copy of the maildrop (`messages`, numbered from 1).
     pub fn new(cfg: ServerConfig, messages: Vec<StoredMessage>) -> Self {
         ServerSession {
+            wire: cfg
+                .quirk
+                .map_or(Behaviour::CONFORMANT, |q| q.info().behaviour),
+            input: Vec::new(),
+            awaiting_tls: false,
             cfg,
             phase: Phase::Authorization,
             user: None,
@@ -72,24 +98,12 @@ impl ServerSession {
         }
     }
 
-    fn has(&self, q: Quirk) -> bool {
-        self.cfg.quirk == Some(q)
-    }
-
-    pub fn quirk(&self) -> Option<Quirk> {
-        self.cfg.quirk
-    }
-
     fn eol(&self) -> &'static [u8] {
-        if self.has(Quirk::BareLf) {
-            b"\n"
-        } else {
-            b"\r\n"
-        }
+        self.wire.line_end
     }
 
     fn status(&self, ok: bool, text: &str) -> Vec<u8> {
-        let ind = match (ok, self.has(Quirk::LowercaseStatus)) {
+        let ind = match (ok, self.wire.lowercase_status) {
             (true, false) => "+OK",
             (false, false) => "-ERR",
             (true, true) => "+ok",
@@ -120,7 +134,7 @@ impl ServerSession {
     fn block_ending(&self, first: &str, lines: &[&[u8]], terminate: bool) -> Vec<u8> {
         let mut v = self.status(true, first);
         for l in lines {
-            if l.first() == Some(&b'.') && !self.has(Quirk::UnstuffedDots) {
+            if l.first() == Some(&b'.') && self.wire.dot_stuffing {
                 v.push(b'.');
             }
             v.extend_from_slice(l);
@@ -133,41 +147,66 @@ impl ServerSession {
         v
     }
 
+    /// The `+OK` greeting with this connection's APOP timestamp: the first octets to send.
     pub fn greeting(&self) -> Vec<u8> {
-        if self.has(Quirk::HostileText) {
-            let text = format!(
-                "\x1b[2J\x1b[H\x1b]0;pwned\x07\x1b[31mready\x1b[0m\x08\x08 \u{202E}gnp.exe {}",
-                self.cfg.timestamp
-            );
-            return self.status(true, &text);
-        }
-        self.status(
-            true,
-            &format!("popscope demo POP3 server ready {}", self.cfg.timestamp),
-        )
+        let text = self
+            .wire
+            .greeting
+            .unwrap_or("popscope demo POP3 server ready");
+        self.status(true, &format!("{text} {}", self.cfg.timestamp))
     }
 
-    /// The TLS handshake completed; `client_cn` is the CN of a verified client certificate.
-    pub fn on_tls(&mut self, client_cn: Option<String>) {
+    /// The TLS handshake completed (implicit TLS before the greeting, or after
+    /// [`Output::StartTls`]); `client_cn` is the CN of a verified client certificate. What
+    /// came behind the STLS line was plaintext: a conformant server drops it, the injection
+    /// quirk runs it now, and the outputs are its replies.
+    pub fn on_tls(&mut self, client_cn: Option<String>) -> Vec<Output> {
         self.tls = true;
-        if self.has(Quirk::TlsPreauth) && client_cn.is_some() {
+        if self.wire.preauth_by_client_cert && client_cn.is_some() {
             self.phase = Phase::Transaction;
             self.user = client_cn.clone().map(String::into_bytes);
         }
         self.client_cn = client_cn;
+        self.awaiting_tls = false;
+        if !self.wire.runs_plaintext_after_stls {
+            self.input.clear();
+        }
+        self.receive(&[])
     }
 
-    /// Whether plaintext pipelined behind STLS is kept and executed after the handshake.
-    pub fn executes_plaintext_after_stls(&self) -> bool {
-        self.has(Quirk::StlsCommandInjection)
+    /// Octets from the client, split anywhere: every complete line (LF or CRLF) is handled in
+    /// order. After [`Output::StartTls`] or [`Output::Close`] no more lines are handled (the
+    /// rest waits for [`on_tls`](Self::on_tls), or is ignored). An unfinished line longer than
+    /// 8192 octets is dropped with `-ERR`.
+    pub fn receive(&mut self, bytes: &[u8]) -> Vec<Output> {
+        self.input.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while !self.awaiting_tls && self.phase != Phase::Closed {
+            let Some(nl) = self.input.iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let line: Vec<u8> = self.input.drain(..=nl).collect();
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            for o in self.handle_line(line) {
+                match o {
+                    Output::StartTls => self.awaiting_tls = true,
+                    Output::Close => self.phase = Phase::Closed,
+                    _ => {}
+                }
+                out.push(o);
+            }
+        }
+        if !self.awaiting_tls && self.input.len() > MAX_COMMAND_LINE {
+            self.input.clear();
+            out.push(Output::Send(b"-ERR command line too long\r\n".to_vec()));
+        }
+        out
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// One line from the client (without its line end).
-    pub fn handle_line(&mut self, line: &[u8]) -> Vec<Output> {
+    /// One line from the client (without its line end): what to do about it. Empty once
+    /// closed.
+    fn handle_line(&mut self, line: &[u8]) -> Vec<Output> {
         if self.phase == Phase::Closed {
             return Vec::new();
         }
@@ -182,12 +221,12 @@ impl ServerSession {
             return self.err("invalid arguments");
         }
         let in_trans = self.phase == Phase::Transaction;
-        let trans_allowed = in_trans || self.has(Quirk::NoLoginNeeded);
+        let trans_allowed = in_trans || !self.wire.login_required;
         match cmd.keyword {
             Keyword::Capa => vec![Output::Send(self.capa())],
             Keyword::Quit => self.quit(),
             Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth if in_trans => {
-                self.err(if self.has(Quirk::TlsPreauth) {
+                self.err(if self.wire.preauth_by_client_cert {
                     "already authenticated"
                 } else {
                     "already logged in"
@@ -241,16 +280,11 @@ impl ServerSession {
     fn msg_index(&self, cmd: &Command) -> Option<usize> {
         let n = cmd.arg(0).and_then(super::command::parse_msg_number)? as usize;
         let (_, deleted) = self.messages.get(n.checked_sub(1)?)?;
-        (!deleted || self.has(Quirk::DeletedRetrievable)).then_some(n - 1)
+        (!deleted || self.wire.serves_deleted).then_some(n - 1)
     }
 
     fn listed_size(&self, m: &StoredMessage) -> usize {
-        m.data.len()
-            + if self.has(Quirk::WrongListSizes) {
-                17
-            } else {
-                0
-            }
+        m.data.len() + self.wire.list_size_excess
     }
 
     fn capa(&self) -> Vec<u8> {
@@ -451,10 +485,8 @@ impl ServerSession {
             return self.err("STLS only before login");
         }
         let mut out = self.ok("Begin TLS negotiation now");
-        if self.has(Quirk::StlsResponseInjection) {
-            out.push(Output::Send(
-                b"+OK injected plaintext after the STLS reply\r\n".to_vec(),
-            ));
+        if let Some(plaintext) = self.wire.after_stls_reply {
+            out.push(Output::Send(plaintext.to_vec()));
         }
         out.push(Output::StartTls);
         out
@@ -490,7 +522,7 @@ impl ServerSession {
                 None => self.err("no such message"),
             };
         }
-        let entries: Vec<String> = if self.has(Quirk::DeletedRetrievable) {
+        let entries: Vec<String> = if self.wire.serves_deleted {
             self.messages
                 .iter()
                 .enumerate()
@@ -532,7 +564,7 @@ impl ServerSession {
         };
         let m = &self.messages[i].0;
         let lines = Self::message_lines(&m.data);
-        let cut = self.has(Quirk::NoTerminatorClose);
+        let cut = !self.wire.retr_terminated;
         let mut out = vec![Output::Send(self.block_ending(
             &super::plural(m.data.len(), "octet"),
             &lines,
@@ -658,7 +690,7 @@ mod tests {
         assert!(sent(&s.handle_line(b"USER demo")).starts_with("-ERR [AUTH]"));
         let out = s.handle_line(b"STLS");
         assert_eq!(out.last(), Some(&Output::StartTls));
-        s.on_tls(None);
+        assert_eq!(s.on_tls(None), []);
         assert!(sent(&s.handle_line(b"CAPA")).contains("SASL PLAIN LOGIN CRAM-MD5 EXTERNAL"));
         assert!(sent(&s.handle_line(b"AUTH PLAIN AGRlbW8AZGVtbw==")).starts_with("+OK"));
     }
@@ -673,9 +705,39 @@ mod tests {
     }
 
     #[test]
+    fn input_is_split_anywhere_and_an_overlong_line_is_refused() {
+        let mut s = server(None, false);
+        assert_eq!(s.receive(b"NO"), []);
+        assert_eq!(
+            sent(&s.receive(b"OP\r\nNOOP\nST")),
+            "-ERR log in first\r\n".repeat(2)
+        );
+        assert_eq!(sent(&s.receive(b"AT\r\n")), "-ERR log in first\r\n");
+        let long = vec![b'x'; MAX_COMMAND_LINE + 1];
+        assert_eq!(sent(&s.receive(&long)), "-ERR command line too long\r\n");
+        assert_eq!(
+            sent(&s.receive(b"\r\nQUIT\r\nNOOP\r\n")),
+            "-ERR invalid arguments\r\n+OK popscope demo server signing off\r\n"
+        );
+    }
+
+    #[test]
+    fn plaintext_behind_stls_is_dropped_unless_the_quirk_runs_it() {
+        for (quirk, answered) in [
+            (None, ""),
+            (Some(Quirk::StlsCommandInjection), "-ERR log in first\r\n"),
+        ] {
+            let mut s = server(quirk, true);
+            let out = s.receive(b"STLS\r\nNOOP\r\n");
+            assert_eq!(out.last(), Some(&Output::StartTls));
+            assert_eq!(sent(&s.on_tls(None)), answered, "{quirk:?}");
+        }
+    }
+
+    #[test]
     fn the_seeds_quirk() {
         let mut s = server(Some(Quirk::TlsPreauth), false);
-        s.on_tls(Some("demo".into()));
+        assert_eq!(s.on_tls(Some("demo".into())), []);
         assert_eq!(
             sent(&s.handle_line(b"USER demo")),
             "-ERR already authenticated\r\n"
