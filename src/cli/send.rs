@@ -7,7 +7,7 @@ use crate::report;
 use crate::session::Connection;
 use crate::session::login;
 use crate::transport::{Scheme, Target};
-use popscope_core::{Command, Config, Keyword, Severity};
+use popscope_core::{Command, Config, Keyword};
 
 use super::connect::transport_error;
 use super::printer::{Gathered, Printer};
@@ -130,7 +130,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         if let Some(creds) = &creds {
             let out = login::login(&mut c, args.conn.login, creds).await?;
             if out.challenge.is_some() {
-                c.sasl_response(out.exchange, b"*").await?;
+                c.cancel_sasl(out.exchange).await?;
             }
         }
         let mut quit_sent = false;
@@ -212,8 +212,6 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     if let Some(f) = failure {
         return super::connect::finish_record(record.as_ref(), Err(f));
     }
-    let violations = findings
-        .iter()
-        .any(|(_, f)| f.severity == Severity::Violation);
-    super::connect::finish_record(record.as_ref(), Ok(exit::verdict(violations)))
+    let verdict = exit::verdict(findings.iter().map(|(_, f)| f));
+    super::connect::finish_record(record.as_ref(), Ok(verdict))
 }

@@ -13,8 +13,8 @@ use crate::transport::{Scheme, Target};
 use popscope_core::server::Quirk;
 
 use super::connect::ConnArgs;
-use super::walk::{self, WalkOptions};
 use super::{CliError, DemoArgs, ServeArgs, exit, quirk};
+use crate::check::{self, WalkOptions};
 
 pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo";
@@ -243,26 +243,29 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         };
         let show: Arc<Mutex<Box<dyn Write + Send>>> =
             Arc::new(Mutex::new(Box::new(std::io::stdout())));
-        let walk = walk::run(WalkOptions {
-            target: target.clone(),
-            scheme,
-            conn,
-            creds: Some(Credentials {
-                user: DEMO_USER.into(),
-                password: Some(popscope_core::Secret::new(
-                    DEMO_PASSWORD.as_bytes().to_vec(),
-                )),
-            }),
-            engine: popscope_core::Config::default(),
-            passive: false,
-            probe_connections: q == Some(Quirk::StlsCommandInjection),
-            extra: demo_extra(q),
-            no_retr: false,
-            allow_delete: false,
-            injection_wait: Duration::from_millis(500),
+        let creds = Credentials {
+            user: DEMO_USER.into(),
+            password: Some(popscope_core::Secret::new(
+                DEMO_PASSWORD.as_bytes().to_vec(),
+            )),
+        };
+        let watchers = super::check::Watchers {
             show: Some(show),
             record: None,
-            plaintext_login: walk::PlaintextLogin::Allow,
+            record_secrets: false,
+            max_body: None,
+        };
+        let walk = check::walk::run(WalkOptions {
+            probe_connections: q == Some(Quirk::StlsCommandInjection),
+            extra: demo_extra(q),
+            injection_wait: Duration::from_millis(500),
+            watch: Some(Arc::new(watchers)),
+            ..conn.walk(
+                &target,
+                scheme,
+                popscope_core::Config::default(),
+                Some(creds),
+            )
         });
         // A signal ends the walk here, so the server and its folder are dropped on the way out.
         let result = tokio::select! {
@@ -282,10 +285,6 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         print!("\n{}", crate::report::live_text(&runs, &[]));
         drop(running);
         // The exit-code contract of `check`: 1 when the walk found a violation.
-        let violations = result
-            .findings
-            .iter()
-            .any(|(_, f)| f.severity == popscope_core::Severity::Violation);
-        Ok(exit::verdict(violations))
+        Ok(exit::verdict(result.findings.iter().map(|(_, f)| f)))
     })
 }

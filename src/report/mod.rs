@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::walk::{LoginAttempt, WalkResult};
+use crate::check::{Leg, LoginAttempt, WalkResult};
 use crate::transcript::replay::{LocatedFinding, Replayed};
 use popscope_core::sanitize::display;
 use popscope_core::{Finding, Security, Severity, Tally, Transition};
@@ -213,16 +213,9 @@ pub fn live_json(run: &LiveRun<'_>) -> Value {
     v
 }
 
-/// One transport a bare-host check tried: walked, or the error that stopped it.
-pub struct Leg<'a> {
-    pub url: String,
-    pub transport: &'a str,
-    pub outcome: Result<&'a WalkResult, String>,
-}
-
 /// The JSON report of `popscope check HOST`: every transport tried (one that failed with its
 /// `error`, and no findings), and the comparison, however many of them answered.
-pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
+pub fn host_json(legs: &[Leg], comparison: &[String]) -> Value {
     let all: Vec<&Finding> = legs
         .iter()
         .filter_map(|l| l.outcome.as_ref().ok())
@@ -348,7 +341,7 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::walk::WalkResult;
+    use crate::check::WalkResult;
     use popscope_core::Location;
     use popscope_core::rules::catalog;
 
@@ -400,7 +393,7 @@ mod tests {
             let legs = [Leg {
                 url: "pop3://h".into(),
                 transport: label,
-                outcome: Ok(&result),
+                outcome: Ok(WalkResult::default()),
             }];
             assert_eq!(host_json(&legs, &[])["transports"][0]["transport"], json);
         }
@@ -409,12 +402,11 @@ mod tests {
 
     #[test]
     fn a_host_report_keeps_every_leg_and_the_comparison() {
-        let result = WalkResult::default();
         let legs = [
             Leg {
                 url: "pop3://h".into(),
                 transport: "plain",
-                outcome: Ok(&result),
+                outcome: Ok(WalkResult::default()),
             },
             Leg {
                 url: "pop3s://h:1".into(),
