@@ -96,3 +96,61 @@ fn tls_transports(s: &WalkResult, i: &WalkResult) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use popscope_core::{Config, Engine, Event, Time};
+
+    /// The plain leg of a server whose CAPA lists `caps`: its walk's capabilities, and whether
+    /// its engine reported USR-002.
+    fn plain_leg(caps: &str) -> (WalkResult, bool) {
+        let mut engine = Engine::new(Config::default());
+        let mut usr_002 = false;
+        let mut feed = |e: &mut Engine, server: bool, bytes: &[u8]| {
+            let mut sink = |ev: Event<'_>| {
+                usr_002 |= matches!(ev, Event::Finding(f) if f.rule.id == "USR-002");
+            };
+            if server {
+                e.handle_server(Time(1), bytes, &mut sink);
+            } else {
+                e.handle_client(Time(1), bytes, &mut sink);
+            }
+        };
+        feed(&mut engine, true, b"+OK ready\r\n");
+        feed(&mut engine, false, b"CAPA\r\n");
+        feed(&mut engine, true, format!("+OK\r\n{caps}.\r\n").as_bytes());
+        let result = WalkResult {
+            caps: engine.session().caps.clone(),
+            ..WalkResult::default()
+        };
+        (result, usr_002)
+    }
+
+    /// The comparison says a password is offered before TLS exactly when the engine's USR-002
+    /// does, and names the offers as the finding does.
+    #[test]
+    fn the_cleartext_line_agrees_with_usr_002() {
+        for (caps, line) in [
+            (
+                "USER\r\nSASL PLAIN LOGIN CRAM-MD5\r\n",
+                "cleartext passwords are offered before TLS (USER, SASL PLAIN, SASL LOGIN)",
+            ),
+            (
+                "SASL login\r\n",
+                "cleartext passwords are offered before TLS (SASL LOGIN)",
+            ),
+            (
+                "SASL CRAM-MD5\r\nSTLS\r\n",
+                "no cleartext password mechanism is offered before TLS",
+            ),
+        ] {
+            let (plain, usr_002) = plain_leg(caps);
+            let out = compare(Some(&plain), None, None);
+            assert!(out.iter().any(|l| l == line), "{caps:?}: {out:?}");
+            assert_eq!(usr_002, line.starts_with("cleartext"), "{caps:?}");
+            let stls = caps.contains("STLS");
+            assert_eq!(out[0].starts_with("STLS is offered"), stls, "{out:?}");
+        }
+    }
+}

@@ -53,11 +53,15 @@ pub struct WalkOptions {
     pub starttls: bool,
     /// How to log in (`Auto`: what the server offers).
     pub login: Method,
+    /// None: the walk stays in AUTHORIZATION (and says how to go further).
     pub creds: Option<Credentials>,
+    /// Only watch: no active probe (P1, P4, P5, P10, P22 and the probe connections).
     pub passive: bool,
     /// With `passive` off: also open the extra probe connections (P2, P7, P8, P14, P18, P20).
     pub probe_connections: bool,
+    /// TOP n 0 instead of RETR n.
     pub no_retr: bool,
+    /// DELE in the walk (P12), undone by RSET before QUIT.
     pub allow_delete: bool,
     /// Extra commands to run in TRANSACTION after the walk (the demo uses them per quirk).
     pub extra: Vec<String>,

@@ -49,6 +49,21 @@ pub mod exit {
             FailureKind::Tls => TLS,
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::transport::TransportError;
+
+        #[test]
+        fn each_kind_of_failure_has_its_code() {
+            let refused = TransportError::Refused { addr: "a".into() };
+            assert_eq!(of_failure(&refused), CONNECT);
+            assert_eq!(of_failure(&TransportError::StartTls("x".into())), TLS);
+            assert_eq!(of_failure(&TransportError::Config("x".into())), USAGE);
+            assert_eq!(verdict([]), OK);
+        }
+    }
 }
 
 /// A failure to report to the user in one line, with its exit code.
