@@ -4,6 +4,7 @@
 
 use crate::transport::error::FailureKind;
 use crate::transport::{Scheme, Target, TransportError};
+use popscope_core::Security;
 
 use super::compare::compare;
 use super::walk::{self, PlaintextLogin, WalkOptions, WalkResult};
@@ -24,8 +25,7 @@ pub struct CheckOptions {
 /// One transport the check tried: walked, or the error that stopped it.
 pub struct Leg {
     pub url: String,
-    /// "plain", "STLS" or "implicit TLS".
-    pub transport: &'static str,
+    pub transport: Security,
     pub outcome: Result<WalkResult, String>,
 }
 
@@ -88,9 +88,9 @@ pub async fn run(target: &Target, opts: CheckOptions) -> Result<Checked, CheckEr
             let starttls = opts.walk.starttls && scheme == Scheme::Pop3;
             let r = walk::run(leg(&opts, target, scheme, starttls, opts.explicit_login)).await?;
             let transport = match (scheme, starttls) {
-                (Scheme::Pop3s, _) => "implicit TLS",
-                (Scheme::Pop3, true) => "STLS",
-                (Scheme::Pop3, false) => "plain",
+                (Scheme::Pop3s, _) => Security::ImplicitTls,
+                (Scheme::Pop3, true) => Security::Stls,
+                (Scheme::Pop3, false) => Security::Plain,
             };
             Ok(Checked {
                 bare: false,
@@ -140,19 +140,24 @@ async fn every_transport(target: &Target, opts: &CheckOptions) -> Result<Checked
         implicit.as_ref().ok(),
     );
     let mut legs = Vec::new();
-    for (scheme, t, name, r) in [
-        (Scheme::Pop3, target, "plain", Some(plain)),
-        (Scheme::Pop3, target, "STLS", stls),
-        (Scheme::Pop3s, &tls_target, "implicit TLS", Some(implicit)),
+    for (scheme, t, transport, r) in [
+        (Scheme::Pop3, target, Security::Plain, Some(plain)),
+        (Scheme::Pop3, target, Security::Stls, stls),
+        (
+            Scheme::Pop3s,
+            &tls_target,
+            Security::ImplicitTls,
+            Some(implicit),
+        ),
     ] {
         let Some(r) = r else { continue };
         let url = t.url(scheme);
         if let Err(e) = &r {
-            comparison.push(format!("{name} on {url}: {e}"));
+            comparison.push(format!("{} on {url}: {e}", name(transport)));
         }
         legs.push(Leg {
             url,
-            transport: name,
+            transport,
             outcome: r.map_err(|e| e.to_string()),
         });
     }
@@ -167,6 +172,15 @@ async fn every_transport(target: &Target, opts: &CheckOptions) -> Result<Checked
         legs,
         comparison,
     })
+}
+
+/// A transport as the text reports name it.
+pub fn name(transport: Security) -> &'static str {
+    match transport {
+        Security::Plain => "plain",
+        Security::Stls => "STLS",
+        Security::ImplicitTls => "implicit TLS",
+    }
 }
 
 /// The walk of one transport.

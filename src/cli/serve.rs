@@ -273,9 +273,9 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             e = stop.wait() => return Err(e),
         };
         let transport = match tls {
-            TlsMode::Implicit => "implicit TLS",
-            TlsMode::Starttls => "STLS",
-            TlsMode::None => "plain",
+            TlsMode::Implicit => popscope_core::Security::ImplicitTls,
+            TlsMode::Starttls => popscope_core::Security::Stls,
+            TlsMode::None => popscope_core::Security::Plain,
         };
         let runs = [crate::report::LiveRun {
             url: target.url(scheme),
