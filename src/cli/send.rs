@@ -166,8 +166,14 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             // secret: the engine, the printer and the recorder know it as one), not a command.
             let mut pending = out;
             while pending.challenge.is_some() && !c.is_closed() {
-                let response = cmds.next().map_or(&b"*"[..], |l| l.trim().as_bytes());
-                pending = c.sasl_response(pending.exchange, response).await?;
+                pending = match cmds.next() {
+                    Some(line) => {
+                        c.sasl_response(pending.exchange, line.trim().as_bytes())
+                            .await?
+                    }
+                    // Nothing left to answer with.
+                    None => c.cancel_sasl(pending.exchange).await?,
+                };
                 if pending.timed_out {
                     let shown = popscope_core::redact::history_form(cmd);
                     let what = format!("waiting for the answer to the SASL response of {shown}");
