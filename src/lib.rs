@@ -2,6 +2,7 @@
 //!
 //! The protocol engine is the `popscope-core` crate (sans-IO); everything here drives it.
 
+pub mod check;
 pub mod cli;
 pub mod private_file;
 pub mod report;

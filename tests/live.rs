@@ -5,8 +5,8 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use popscope::check::{self, WalkOptions, WalkResult};
 use popscope::cli::connect::ConnArgs;
-use popscope::cli::walk::{self, WalkOptions, WalkResult};
 use popscope::server::{Running, TlsMode};
 use popscope_core::server::{Login, QUIRKS, Quirk, QuirkInfo};
 use popscope_core::{Config, Secret, Severity};
@@ -36,24 +36,14 @@ fn walk_against(
         login: method,
         ..ConnArgs::default()
     };
-    rt.block_on(walk::run(WalkOptions {
-        target,
-        scheme,
-        conn,
-        creds: Some(Credentials {
-            user: "demo".into(),
-            password: Some(Secret::new(b"demo".to_vec())),
-        }),
-        engine: Config::default(),
-        passive: false,
-        probe_connections: true,
-        no_retr: false,
-        allow_delete: false,
+    let creds = Credentials {
+        user: "demo".into(),
+        password: Some(Secret::new(b"demo".to_vec())),
+    };
+    rt.block_on(check::walk::run(WalkOptions {
         extra: extra.iter().map(|s| s.to_string()).collect(),
         injection_wait: Duration::from_millis(300),
-        show: None,
-        record: None,
-        plaintext_login: walk::PlaintextLogin::Allow,
+        ..conn.walk(&target, scheme, Config::default(), Some(creds))
     }))
     .unwrap_or_else(|e| panic!("walk: {e}"))
 }

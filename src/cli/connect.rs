@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::check::{PlaintextLogin, WalkOptions};
 use crate::session::login::{Credentials, Method};
 use crate::session::{ConnectOptions, Note, Observer};
 use crate::transport::{Scheme, Target, TlsSettings, TransportError};
@@ -91,6 +92,32 @@ impl ConnArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
             read_timeout: Duration::from_secs(self.timeout.max(1)),
             engine,
+        }
+    }
+
+    /// The options of a walk of `target` with these arguments: how to connect, STLS, the
+    /// login; what the walk does at its defaults (active probes and their connections, RETR,
+    /// no DELE, no watcher, a login in the clear allowed).
+    pub fn walk(
+        &self,
+        target: &Target,
+        scheme: Scheme,
+        engine: Config,
+        creds: Option<Credentials>,
+    ) -> WalkOptions {
+        WalkOptions {
+            connect: self.options(target, scheme, engine),
+            starttls: self.starttls,
+            login: self.login,
+            creds,
+            passive: false,
+            probe_connections: true,
+            no_retr: false,
+            allow_delete: false,
+            extra: Vec::new(),
+            injection_wait: Duration::from_secs(2),
+            watch: None,
+            plaintext_login: PlaintextLogin::Allow,
         }
     }
 
@@ -219,7 +246,7 @@ impl Observer for Warnings {
 /// Maps a transport failure to the one-line error and its exit code.
 pub fn transport_error(e: TransportError) -> CliError {
     CliError {
-        code: e.exit_code(),
+        code: super::exit::of_failure(&e),
         message: e.to_string(),
     }
 }

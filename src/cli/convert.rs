@@ -11,7 +11,7 @@ use crate::transcript::lines::LineWalker;
 use crate::transcript::source::{self, Checking};
 use crate::transcript::text::Entry;
 use crate::transcript::{export as exp, import as imp, jsonl};
-use popscope_core::{Config, Severity};
+use popscope_core::Config;
 
 use super::{CliError, ExportArgs, ExportFormat, ImportArgs, ImportFormat, exit};
 
@@ -339,13 +339,9 @@ pub fn recheck(
     if let Some(d) = checking.damage {
         return Err(CliError::usage(format!("{path}: {d}")));
     }
-    let violations = checking.sessions.iter().any(|s| {
-        s.replayed
-            .findings
-            .iter()
-            .any(|f| f.finding.severity == Severity::Violation)
-    });
-    Ok(exit::verdict(violations))
+    Ok(exit::verdict(checking.sessions.iter().flat_map(|s| {
+        s.replayed.findings.iter().map(|f| &f.finding)
+    })))
 }
 
 fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {

@@ -12,7 +12,6 @@ pub mod printer;
 pub mod rules;
 pub mod send;
 pub mod serve;
-pub mod walk;
 
 use std::path::PathBuf;
 
@@ -33,9 +32,37 @@ pub mod exit {
     /// TLS failed: handshake, certificate, plaintext on a TLS port, STLS missing with --starttls.
     pub const TLS: u8 = 4;
 
-    /// The code of a run that finished: 1 when it found a violation, else 0.
-    pub const fn verdict(violation_found: bool) -> u8 {
-        if violation_found { VIOLATIONS } else { OK }
+    /// The code of a run that finished: 1 when one of its findings is a violation, else 0.
+    pub fn verdict<'a>(findings: impl IntoIterator<Item = &'a popscope_core::Finding>) -> u8 {
+        let violation = findings
+            .into_iter()
+            .any(|f| f.severity == popscope_core::Severity::Violation);
+        if violation { VIOLATIONS } else { OK }
+    }
+
+    /// The code of a run that a transport failure stopped.
+    pub fn of_failure(e: &crate::transport::TransportError) -> u8 {
+        use crate::transport::error::FailureKind;
+        match e.kind() {
+            FailureKind::Config => USAGE,
+            FailureKind::Connection => CONNECT,
+            FailureKind::Tls => TLS,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::transport::TransportError;
+
+        #[test]
+        fn each_kind_of_failure_has_its_code() {
+            let refused = TransportError::Refused { addr: "a".into() };
+            assert_eq!(of_failure(&refused), CONNECT);
+            assert_eq!(of_failure(&TransportError::StartTls("x".into())), TLS);
+            assert_eq!(of_failure(&TransportError::Config("x".into())), USAGE);
+            assert_eq!(verdict([]), OK);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::report;
 use crate::session::Connection;
 use crate::session::login;
 use crate::transport::{Scheme, Target};
-use popscope_core::{Command, Config, Keyword, Severity};
+use popscope_core::{Command, Config, Keyword};
 
 use super::connect::transport_error;
 use super::printer::{Gathered, Printer};
@@ -130,7 +130,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         if let Some(creds) = &creds {
             let out = login::login(&mut c, args.conn.login, creds).await?;
             if out.challenge.is_some() {
-                c.sasl_response(out.exchange, b"*").await?;
+                c.cancel_sasl(out.exchange).await?;
             }
         }
         let mut quit_sent = false;
@@ -166,8 +166,14 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             // secret: the engine, the printer and the recorder know it as one), not a command.
             let mut pending = out;
             while pending.challenge.is_some() && !c.is_closed() {
-                let response = cmds.next().map_or(&b"*"[..], |l| l.trim().as_bytes());
-                pending = c.sasl_response(pending.exchange, response).await?;
+                pending = match cmds.next() {
+                    Some(line) => {
+                        c.sasl_response(pending.exchange, line.trim().as_bytes())
+                            .await?
+                    }
+                    // Nothing left to answer with.
+                    None => c.cancel_sasl(pending.exchange).await?,
+                };
                 if pending.timed_out {
                     let shown = popscope_core::redact::history_form(cmd);
                     let what = format!("waiting for the answer to the SASL response of {shown}");
@@ -212,8 +218,6 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     if let Some(f) = failure {
         return super::connect::finish_record(record.as_ref(), Err(f));
     }
-    let violations = findings
-        .iter()
-        .any(|(_, f)| f.severity == Severity::Violation);
-    super::connect::finish_record(record.as_ref(), Ok(exit::verdict(violations)))
+    let verdict = exit::verdict(findings.iter().map(|(_, f)| f));
+    super::connect::finish_record(record.as_ref(), Ok(verdict))
 }

@@ -13,8 +13,8 @@ use crate::transport::{Scheme, Target};
 use popscope_core::server::{Login, Quirk, QuirkInfo, Transport};
 
 use super::connect::ConnArgs;
-use super::walk::{self, WalkOptions};
 use super::{CliError, DemoArgs, ServeArgs, exit, quirk};
+use crate::check::{self, WalkOptions};
 
 pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo";
@@ -254,37 +254,44 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         };
         let show: Arc<Mutex<Box<dyn Write + Send>>> =
             Arc::new(Mutex::new(Box::new(std::io::stdout())));
-        let walk = walk::run(WalkOptions {
-            target: target.clone(),
-            scheme,
-            conn,
-            creds: Some(Credentials {
-                user: DEMO_USER.into(),
-                password: Some(popscope_core::Secret::new(
-                    DEMO_PASSWORD.as_bytes().to_vec(),
-                )),
-            }),
-            engine: popscope_core::Config::default(),
-            passive: false,
+        let creds = Credentials {
+            user: DEMO_USER.into(),
+            password: Some(popscope_core::Secret::new(
+                DEMO_PASSWORD.as_bytes().to_vec(),
+            )),
+        };
+        let watchers = super::check::Watchers {
+            show: Some(show),
+            record: None,
+            record_secrets: false,
+            max_body: None,
+        };
+        let walk = check::walk::run(WalkOptions {
             probe_connections: row.is_some_and(|r| r.injection_probe),
             // A DELE among them is undone by the walk's RSET, and only touches the demo's own
             // maildrop.
             extra: row
                 .map(|r| r.extra.iter().map(|c| c.to_string()).collect())
                 .unwrap_or_default(),
-            no_retr: false,
-            allow_delete: false,
             injection_wait: Duration::from_millis(500),
-            show: Some(show),
-            record: None,
-            plaintext_login: walk::PlaintextLogin::Allow,
+            watch: Some(Arc::new(watchers)),
+            ..conn.walk(
+                &target,
+                scheme,
+                popscope_core::Config::default(),
+                Some(creds),
+            )
         });
         // A signal ends the walk here, so the server and its folder are dropped on the way out.
         let result = tokio::select! {
             r = walk => r.map_err(super::connect::transport_error)?,
             e = stop.wait() => return Err(e),
         };
-        let transport = Transport::from(tls).label();
+        let transport = match tls {
+            TlsMode::Implicit => popscope_core::Security::ImplicitTls,
+            TlsMode::Starttls => popscope_core::Security::Stls,
+            TlsMode::None => popscope_core::Security::Plain,
+        };
         let runs = [crate::report::LiveRun {
             url: target.url(scheme),
             transport,
@@ -293,10 +300,6 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         print!("\n{}", crate::report::live_text(&runs, &[]));
         drop(running);
         // The exit-code contract of `check`: 1 when the walk found a violation.
-        let violations = result
-            .findings
-            .iter()
-            .any(|(_, f)| f.severity == popscope_core::Severity::Violation);
-        Ok(exit::verdict(violations))
+        Ok(exit::verdict(result.findings.iter().map(|(_, f)| f)))
     })
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::walk::{LoginAttempt, WalkResult};
+use crate::check::{Leg, LoginAttempt, WalkResult};
 use crate::transcript::replay::{LocatedFinding, Replayed};
 use popscope_core::sanitize::display;
 use popscope_core::{Finding, Security, Severity, Tally, Transition};
@@ -154,22 +154,10 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
 /// One transport's walk, for the live reports.
 pub struct LiveRun<'a> {
     pub url: String,
-    pub transport: &'a str,
+    /// In the JSON reports as `check --transcript` names it (`plain`, `stls`, `implicit-tls`);
+    /// in the text report as [`crate::check::transports::name`] does.
+    pub transport: Security,
     pub result: &'a WalkResult,
-}
-
-/// A transport in the JSON reports, in the vocabulary of `check --transcript`'s `transport`
-/// (the engine's [`Security`]): `plain`, `stls`, `implicit-tls`. `label` is the text report's
-/// name for it ("plain", "STLS", "implicit TLS").
-fn transport_json(label: &str) -> Value {
-    let security = if label.eq_ignore_ascii_case("STLS") {
-        Security::Stls
-    } else if label.to_ascii_lowercase().starts_with("implicit") {
-        Security::ImplicitTls
-    } else {
-        Security::Plain
-    };
-    json!(security)
 }
 
 fn walk_json(run: &LiveRun<'_>) -> Value {
@@ -187,7 +175,7 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
         .collect();
     json!({
         "target": run.url,
-        "transport": transport_json(run.transport),
+        "transport": run.transport,
         "summary": Tally::of(r.findings.iter().map(|(_, f)| f)),
         "findings": findings,
         "tls": r.tls,
@@ -213,16 +201,9 @@ pub fn live_json(run: &LiveRun<'_>) -> Value {
     v
 }
 
-/// One transport a bare-host check tried: walked, or the error that stopped it.
-pub struct Leg<'a> {
-    pub url: String,
-    pub transport: &'a str,
-    pub outcome: Result<&'a WalkResult, String>,
-}
-
 /// The JSON report of `popscope check HOST`: every transport tried (one that failed with its
 /// `error`, and no findings), and the comparison, however many of them answered.
-pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
+pub fn host_json(legs: &[Leg], comparison: &[String]) -> Value {
     let all: Vec<&Finding> = legs
         .iter()
         .filter_map(|l| l.outcome.as_ref().ok())
@@ -244,7 +225,7 @@ pub fn host_json(legs: &[Leg<'_>], comparison: &[String]) -> Value {
             }
             Err(e) => json!({
                 "target": leg.url,
-                "transport": transport_json(leg.transport),
+                "transport": leg.transport,
                 "error": e,
                 "summary": Tally::default(),
                 "findings": [],
@@ -282,7 +263,8 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
     let mut out = String::new();
     for run in runs {
         let r = run.result;
-        out.push_str(&format!("popscope check {} ({})\n", run.url, run.transport));
+        let transport = crate::check::transports::name(run.transport);
+        out.push_str(&format!("popscope check {} ({transport})\n", run.url));
         if let Some(t) = &r.tls {
             out.push_str(&format!("  TLS: {}\n", t.summary()));
             if t.insecure {
@@ -348,7 +330,7 @@ pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::walk::WalkResult;
+    use crate::check::WalkResult;
     use popscope_core::Location;
     use popscope_core::rules::catalog;
 
@@ -380,7 +362,7 @@ mod tests {
             transport,
             result: &result,
         };
-        let text = live_text(&[run("implicit TLS")], &[]);
+        let text = live_text(&[run(Security::ImplicitTls)], &[]);
         assert!(
             text.contains("\n1 violation, 1 warning, 0 info\n"),
             "{text}"
@@ -391,16 +373,16 @@ mod tests {
             "0 violations, 0 warnings, 0 info"
         );
         // The JSON names transports as the engine does (`check --transcript`'s `transport`).
-        for (label, json) in [
-            ("implicit TLS", "implicit-tls"),
-            ("STLS", "stls"),
-            ("plain", "plain"),
+        for (transport, json) in [
+            (Security::ImplicitTls, "implicit-tls"),
+            (Security::Stls, "stls"),
+            (Security::Plain, "plain"),
         ] {
-            assert_eq!(live_json(&run(label))["transport"], json);
+            assert_eq!(live_json(&run(transport))["transport"], json);
             let legs = [Leg {
                 url: "pop3://h".into(),
-                transport: label,
-                outcome: Ok(&result),
+                transport,
+                outcome: Ok(WalkResult::default()),
             }];
             assert_eq!(host_json(&legs, &[])["transports"][0]["transport"], json);
         }
@@ -409,16 +391,15 @@ mod tests {
 
     #[test]
     fn a_host_report_keeps_every_leg_and_the_comparison() {
-        let result = WalkResult::default();
         let legs = [
             Leg {
                 url: "pop3://h".into(),
-                transport: "plain",
-                outcome: Ok(&result),
+                transport: Security::Plain,
+                outcome: Ok(WalkResult::default()),
             },
             Leg {
                 url: "pop3s://h:1".into(),
-                transport: "implicit TLS",
+                transport: Security::ImplicitTls,
                 outcome: Err("connection refused".into()),
             },
         ];

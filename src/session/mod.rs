@@ -407,6 +407,12 @@ impl Connection {
         self.await_exchange(exchange, 0).await
     }
 
+    /// Ends a SASL exchange the server still waits in (`+ ` challenge) with the cancel line `*`
+    /// (RFC 5034 §4): the server answers `-ERR` and the session is back in AUTHORIZATION.
+    pub async fn cancel_sasl(&mut self, exchange: u32) -> Result<Outcome, TransportError> {
+        self.sasl_response(exchange, b"*").await
+    }
+
     /// Reads until exchange `id` is answered, the server closes, or its deadline passes (see
     /// the module documentation).
     pub async fn await_exchange(

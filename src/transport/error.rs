@@ -98,18 +98,31 @@ impl TransportError {
         }
     }
 
-    /// Distinct exit codes: 3 connection failures, 4 TLS failures, 2 configuration mistakes.
-    pub fn exit_code(&self) -> u8 {
+    /// What kind of failure this is: the CLI gives each kind its exit code
+    /// (`cli::exit::of_failure`).
+    pub fn kind(&self) -> FailureKind {
         match self {
-            TransportError::Config(_) => 2,
+            TransportError::Config(_) => FailureKind::Config,
             TransportError::PlaintextOnTlsPort { .. }
             | TransportError::OldTls { .. }
             | TransportError::Certificate(_)
             | TransportError::Tls(_)
             | TransportError::TlsSession(_)
             | TransportError::TlsTimeout { .. }
-            | TransportError::StartTls(_) => 4,
-            _ => 3,
+            | TransportError::StartTls(_) => FailureKind::Tls,
+            _ => FailureKind::Connection,
         }
     }
+}
+
+/// The kinds of [`TransportError`] a user acts on differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A mistake in what was asked (an unreadable CA file, a bad client key).
+    Config,
+    /// No conversation: refused, reset, DNS failure, a timeout, a close.
+    Connection,
+    /// TLS failed: the handshake, the certificate, plaintext on a TLS port, STLS missing or
+    /// refused with --starttls.
+    Tls,
 }

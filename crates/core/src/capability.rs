@@ -66,6 +66,20 @@ impl Capabilities {
         self.sasl_mechanisms().iter().any(|m| m == mech)
     }
 
+    /// The offers in this list that send the password itself, in this order: `USER`,
+    /// `SASL PLAIN`, `SASL LOGIN` (challenge-response, APOP or CRAM-MD5, does not). Offered on an
+    /// unencrypted connection they are USR-002 (RFC 2595 §2.3, §9; RFC 8314 §4.1).
+    pub fn cleartext_passwords(&self) -> Vec<&'static str> {
+        [
+            ("USER", self.has("USER")),
+            ("SASL PLAIN", self.has_sasl("PLAIN")),
+            ("SASL LOGIN", self.has_sasl("LOGIN")),
+        ]
+        .into_iter()
+        .filter_map(|(name, offered)| offered.then_some(name))
+        .collect()
+    }
+
     pub(crate) fn tags(&self) -> impl Iterator<Item = &str> {
         self.list.iter().map(|c| c.tag.as_str())
     }

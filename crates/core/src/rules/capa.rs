@@ -160,19 +160,7 @@ pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: 
         return;
     }
     if s.security == Security::Plain {
-        let mut offered: Vec<&str> = Vec::new();
-        if new.has("USER") {
-            offered.push("USER");
-        }
-        for mech in ["PLAIN", "LOGIN"] {
-            if new.has_sasl(mech) {
-                offered.push(if mech == "PLAIN" {
-                    "SASL PLAIN"
-                } else {
-                    "SASL LOGIN"
-                });
-            }
-        }
+        let offered = new.cleartext_passwords();
         if !offered.is_empty() {
             c.report(&r::USR_002, Severity::Warning, at, format!(
                 "On an unencrypted connection the server offers plaintext passwords ({}): passwords should only be offered under TLS (RFC 2595 §2.3, §9; RFC 8314 §4.1).",

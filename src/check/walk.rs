@@ -1,22 +1,18 @@
-//! The conformance walk of `popscope check URL`: one session that exercises every command, and
-//! the safe active probes of rules.md §4, each on its own connection where it needs one.
-//! Nothing is deleted unless `--allow-delete`, and then RSET undoes it before QUIT.
+//! The conformance walk of `popscope check URL`: one session that exercises every command
+//! (the safe active probes of rules.md §4 that need a connection of their own are in
+//! [`super::probes`]). Nothing is deleted unless `allow_delete`, and then RSET undoes it
+//! before QUIT.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::session::login::{self, Credentials, Method};
-use crate::session::{Connection, Outcome};
-use crate::transport::{Scheme, Target, TlsDetails, TransportError};
-use popscope_core::probes;
-use popscope_core::rules::cross;
-use popscope_core::session::CapsRecord;
-use popscope_core::{Config, Finding, Session, State};
-
-use super::connect::ConnArgs;
-use super::printer::{Gathered, Printer, Shared};
 use crate::session::secure::secure;
+use crate::session::{ConnectOptions, Connection, Observer, Outcome};
+use crate::transport::{TlsDetails, TransportError};
+use popscope_core::probes;
+use popscope_core::session::CapsRecord;
+use popscope_core::{Config, Event, Finding, Session, State, Time};
 
 /// Whether the walk may send a credential on a connection without TLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,25 +35,40 @@ pub const RETR_BUDGET: u64 = 8 << 20;
 /// …and looks at no more than this many messages (LIST n, UIDL n, RETR n or TOP n 0).
 pub const WALK_MAX_MESSAGES: u64 = 100;
 
+/// Who watches each connection of a walk besides the walk itself (which gathers the
+/// findings): a transcript printer, a recorder.
+pub trait Watch: Send + Sync {
+    /// The observers of connection `index` (from 0, in the order the walk opens them), called
+    /// `label` ("walk", "probe P2: PASS without USER"), to `url`.
+    fn observers(&self, index: usize, label: &str, url: &str) -> Vec<Box<dyn Observer>>;
+}
+
+/// What to walk, and how.
+#[derive(Clone)]
 pub struct WalkOptions {
-    pub target: Target,
-    pub scheme: Scheme,
-    pub conn: ConnArgs,
+    /// The server, the transport, TLS settings, timeouts and the engine's configuration (the
+    /// walk turns the engine's active probes on unless `passive`).
+    pub connect: ConnectOptions,
+    /// Upgrade a pop3:// connection with STLS before anything else.
+    pub starttls: bool,
+    /// How to log in (`Auto`: what the server offers).
+    pub login: Method,
+    /// None: the walk stays in AUTHORIZATION (and says how to go further).
     pub creds: Option<Credentials>,
-    pub engine: Config,
+    /// Only watch: no active probe (P1, P4, P5, P10, P22 and the probe connections).
     pub passive: bool,
     /// With `passive` off: also open the extra probe connections (P2, P7, P8, P14, P18, P20).
     pub probe_connections: bool,
+    /// TOP n 0 instead of RETR n.
     pub no_retr: bool,
+    /// DELE in the walk (P12), undone by RSET before QUIT.
     pub allow_delete: bool,
     /// Extra commands to run in TRANSACTION after the walk (the demo uses them per quirk).
     pub extra: Vec<String>,
     /// How long probe P8 waits for injected replies after the handshake.
     pub injection_wait: Duration,
-    /// Print the sessions as transcripts here.
-    pub show: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
-    /// Record every connection into this file (--record).
-    pub record: Option<super::connect::RecordFile>,
+    /// Who else watches each connection.
+    pub watch: Option<Arc<dyn Watch>>,
     /// Credentials on a plaintext connection.
     pub plaintext_login: PlaintextLogin,
 }
@@ -94,27 +105,40 @@ pub struct WalkResult {
     pub failure: Option<TransportError>,
 }
 
-struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
+/// The findings of every connection of a walk, in the order the engines reported them, each
+/// with its connection's index.
+type Gathered = Arc<Mutex<Vec<(usize, Finding)>>>;
 
-impl Write for SharedWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .flush()
+impl WalkResult {
+    /// Whether the server listed STLS before TLS (in the walk's last AUTHORIZATION CAPA).
+    pub fn offers_stls(&self) -> bool {
+        self.caps
+            .auth
+            .as_ref()
+            .or(self.caps.pre_tls.as_ref())
+            .is_some_and(|c| c.has("STLS"))
     }
 }
 
-struct Walker {
-    opts: WalkOptions,
-    gathered: Shared,
-    result: WalkResult,
+struct Gatherer {
+    connection: usize,
+    gathered: Gathered,
+}
+
+impl Observer for Gatherer {
+    fn event(&mut self, _at: Time, ev: &Event<'_>) {
+        if let Event::Finding(f) = ev
+            && let Ok(mut g) = self.gathered.lock()
+        {
+            g.push((self.connection, (**f).clone()));
+        }
+    }
+}
+
+pub(super) struct Walker {
+    pub(super) opts: WalkOptions,
+    gathered: Gathered,
+    pub(super) result: WalkResult,
     /// Message sizes from the walk's LIST (message number to octets).
     sizes: std::collections::HashMap<u32, u64>,
     /// The last wait that timed out (what was awaited, what arrived), on any connection.
@@ -122,39 +146,31 @@ struct Walker {
 }
 
 impl Walker {
-    async fn open(&mut self, label: &str) -> Result<Connection, TransportError> {
+    pub(super) async fn open(&mut self, label: &str) -> Result<Connection, TransportError> {
         let index = self.result.connections.len();
         self.result.connections.push(label.to_owned());
-        let out = self
-            .opts
-            .show
-            .as_ref()
-            .map(|w| Box::new(SharedWriter(w.clone())) as Box<dyn Write + Send>);
-        let printer = Printer::new(out, index, label, self.gathered.clone());
-        let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(printer)];
-        if let Some(rec) = &self.opts.record {
-            let target = format!("{} ({label})", self.opts.target.url(self.opts.scheme));
-            observers.push(rec.recorder_with(
-                &target,
-                self.opts.conn.record_secrets,
-                self.opts.conn.max_body,
-            ));
+        let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(Gatherer {
+            connection: index,
+            gathered: self.gathered.clone(),
+        })];
+        if let Some(watch) = &self.opts.watch {
+            let url = self.opts.connect.target.url(self.opts.connect.scheme);
+            observers.extend(watch.observers(index, label, &url));
         }
-        let engine = Config {
-            active_probes: !self.opts.passive,
-            ..self.opts.engine.clone()
+        let options = ConnectOptions {
+            engine: Config {
+                active_probes: !self.opts.passive,
+                ..self.opts.connect.engine.clone()
+            },
+            ..self.opts.connect.clone()
         };
-        let options = self
-            .opts
-            .conn
-            .options(&self.opts.target, self.opts.scheme, engine);
         let (conn, _greeting) =
             Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
         Ok(conn)
     }
 
     /// Opens a probe connection; a failure becomes a note instead of ending the walk.
-    async fn probe(&mut self, label: &str) -> Option<Connection> {
+    pub(super) async fn probe(&mut self, label: &str) -> Option<Connection> {
         match self.open(label).await {
             Ok(c) => Some(c),
             Err(e) => {
@@ -164,11 +180,11 @@ impl Walker {
         }
     }
 
-    async fn login(&mut self, conn: &mut Connection) -> Result<bool, TransportError> {
+    pub(super) async fn login(&mut self, conn: &mut Connection) -> Result<bool, TransportError> {
         let Some(creds) = self.opts.creds.clone() else {
             return Ok(false);
         };
-        let method = match self.opts.conn.login {
+        let method = match self.opts.login {
             Method::Auto => login::choose(conn, &creds),
             m => m,
         };
@@ -177,11 +193,21 @@ impl Walker {
         }
         let out = login::login(conn, method, &creds).await?;
         self.stop_if_timed_out(conn, &out, "the login").await;
+        self.cancel_if_challenged(conn, &out).await?;
+        Ok(conn.engine().state() == State::Transaction)
+    }
+
+    /// A command answered with a SASL challenge is cancelled: the walk sends no SASL data.
+    pub(super) async fn cancel_if_challenged(
+        &mut self,
+        conn: &mut Connection,
+        out: &Outcome,
+    ) -> Result<(), TransportError> {
         if out.challenge.is_some() && !conn.is_closed() {
-            let out = conn.sasl_response(out.exchange, b"*").await?;
+            let out = conn.cancel_sasl(out.exchange).await?;
             self.stop_if_timed_out(conn, &out, "the SASL cancel").await;
         }
-        Ok(conn.engine().state() == State::Transaction)
+        Ok(())
     }
 
     /// Whether the main session may log in: on a plaintext connection, only as
@@ -191,7 +217,7 @@ impl Walker {
             return true;
         }
         let stls = login::offers_stls_in_the_clear(c);
-        let url = self.opts.target.url(self.opts.scheme);
+        let url = self.opts.connect.target.url(self.opts.connect.scheme);
         match self.opts.plaintext_login {
             PlaintextLogin::Allow => true,
             PlaintextLogin::Warn { .. } if !stls => true,
@@ -223,26 +249,34 @@ impl Walker {
     /// After a command: a reply that did not come in time leaves the session out of step (a
     /// late or short reply would be read as the next one's), so the connection is closed and
     /// the walk goes on without it.
-    async fn stop_if_timed_out(&mut self, c: &mut Connection, out: &Outcome, what: &str) {
+    pub(super) async fn stop_if_timed_out(
+        &mut self,
+        c: &mut Connection,
+        out: &Outcome,
+        what: &str,
+    ) {
         if !out.timed_out || c.is_closed() {
             return;
         }
         c.close().await;
         let label = self.result.connections.last().cloned().unwrap_or_default();
-        let secs = self.opts.conn.timeout.max(1);
+        let secs = self.opts.connect.read_timeout.as_secs().max(1);
         self.timed_out = Some(out.timeout_error(
             format!("{label}: waiting for the answer to {what}"),
             secs,
             " (--timeout sets the wait)",
         ));
         self.result.notes.push(format!(
-            "{label}: no complete reply to {what} within {} s; the connection was closed (later replies would have been out of step)",
-            self.opts.conn.timeout.max(1)
+            "{label}: no complete reply to {what} within {secs} s; the connection was closed (later replies would have been out of step)"
         ));
     }
 
     /// Sends one walk command (never a secret) and closes the connection after a timeout.
-    async fn step(&mut self, c: &mut Connection, line: &str) -> Result<Outcome, TransportError> {
+    pub(super) async fn step(
+        &mut self,
+        c: &mut Connection,
+        line: &str,
+    ) -> Result<Outcome, TransportError> {
         let out = c.command(line.as_bytes(), 0).await?;
         let what = line.split(' ').next().unwrap_or(line).to_owned();
         self.stop_if_timed_out(c, &out, &what).await;
@@ -251,21 +285,7 @@ impl Walker {
 
     async fn main_session(&mut self) -> Result<Session, TransportError> {
         if !self.opts.passive {
-            // P1 on a connection of its own: servers may hang up after a few refused commands
-            // (Dovecot does after three), and the walk needs its connection.
-            let mut p1 = self
-                .open("probe P1: TRANSACTION commands before login")
-                .await?;
-            self.secure(&mut p1).await?;
-            for cmd in probes::P1_BEFORE_LOGIN {
-                if p1.is_closed() {
-                    break;
-                }
-                self.step(&mut p1, cmd).await?;
-            }
-            if !p1.is_closed() {
-                p1.quit().await?;
-            }
+            self.before_login().await?;
         }
         let mut c = self.open("walk").await?;
         self.timed_out = None;
@@ -290,7 +310,7 @@ impl Walker {
     }
 
     /// CAPA, and STLS when asked ([`secure`]); a CAPA that timed out closes the connection.
-    async fn secure(&mut self, c: &mut Connection) -> Result<(), TransportError> {
+    pub(super) async fn secure(&mut self, c: &mut Connection) -> Result<(), TransportError> {
         if let Some(out) = secure(c, self.opts.starttls()).await? {
             self.stop_if_timed_out(c, &out, "CAPA").await;
         }
@@ -400,24 +420,7 @@ impl Walker {
             }
         }
         if !self.opts.passive {
-            // P10: no login command, UTF8 or STLS once logged in. STLS last: a +OK would start TLS.
-            for s in probes::P10_AFTER_LOGIN {
-                let out = self.step(c, s).await?;
-                if out.challenge.is_some() && !c.is_closed() {
-                    let out = c.sasl_response(out.exchange, b"*").await?;
-                    self.stop_if_timed_out(c, &out, "the SASL cancel").await;
-                }
-                if c.is_closed() {
-                    return Ok(());
-                }
-            }
-            if !self.reset(c, false).await? {
-                return Ok(());
-            }
-            let out = self.step(c, "STLS").await?;
-            if out.ok() {
-                c.close().await;
-            }
+            self.after_login(c).await?;
         }
         Ok(())
     }
@@ -425,7 +428,11 @@ impl Walker {
     /// RSET. After a DELE, a RSET that fails leaves messages marked: QUIT would delete them
     /// (UPDATE), so the connection is closed without QUIT and the report says so. Returns
     /// whether the session goes on.
-    async fn reset(&mut self, c: &mut Connection, deleting: bool) -> Result<bool, TransportError> {
+    pub(super) async fn reset(
+        &mut self,
+        c: &mut Connection,
+        deleting: bool,
+    ) -> Result<bool, TransportError> {
         let out = self.step(c, "RSET").await?;
         if deleting && !out.ok() {
             let why = match &out.reply {
@@ -444,103 +451,11 @@ impl Walker {
         }
         Ok(!c.is_closed())
     }
-
-    async fn probes(&mut self, first: &Session) -> Result<(), TransportError> {
-        let stls_offered = first
-            .caps
-            .pre_tls
-            .as_ref()
-            .or(first.caps.auth.as_ref())
-            .is_some_and(|c| c.has("STLS"));
-        // P2: PASS with no USER.
-        if let Some(mut c) = self.probe("probe P2: PASS without USER").await {
-            if self.secure(&mut c).await.is_ok() && !c.is_closed() {
-                self.step(&mut c, probes::P2_PASS_WITHOUT_USER).await?;
-                if !c.is_closed() {
-                    c.quit().await?;
-                }
-            }
-        }
-        // P20: QUIT in AUTHORIZATION, then keep talking.
-        if let Some(mut c) = self.probe("probe P20: QUIT in AUTHORIZATION").await {
-            c.quit().await?;
-            if !c.is_closed() {
-                self.step(&mut c, "NOOP").await?;
-                c.close().await;
-            }
-        }
-        if self.opts.scheme == Scheme::Pop3 && stls_offered {
-            // P8 (command injection) and P7 (STLS inside TLS), P9 on every upgrade.
-            if let Some(mut c) = self
-                .probe("probe P8: plaintext pipelined behind STLS")
-                .await
-            {
-                c.send_raw(probes::P8_INJECTION).await?;
-                let id = c.engine().session().commands_sent - 1;
-                let out = c.await_exchange(id, 0).await?;
-                if out.ok() && c.upgrade().await.is_ok() {
-                    c.linger(self.opts.injection_wait).await?;
-                    self.step(&mut c, "NOOP").await?;
-                    let again = if c.is_closed() {
-                        None
-                    } else {
-                        Some(self.step(&mut c, "STLS").await?)
-                    };
-                    if again.is_some_and(|a| a.ok()) {
-                        c.close().await;
-                    } else if !c.is_closed() {
-                        c.quit().await?;
-                    }
-                } else {
-                    c.close().await;
-                }
-            }
-        }
-        if self.opts.scheme == Scheme::Pop3s
-            && let Some(mut c) = self.probe("probe P7: STLS on the implicit-TLS port").await
-        {
-            let out = self.step(&mut c, "STLS").await?;
-            if out.ok() {
-                c.close().await;
-            } else if !c.is_closed() {
-                c.quit().await?;
-            }
-        }
-        // P14 and P18: a second session: fresh APOP timestamp, same uids.
-        if let Some(mut c) = self.probe("probe P14/P18: second session").await {
-            self.secure(&mut c).await?;
-            let mut second_logged_in = false;
-            if self.result.logged_in && !c.is_closed() {
-                second_logged_in = self.login(&mut c).await?;
-                if second_logged_in {
-                    self.step(&mut c, "LIST").await?;
-                    if !c.is_closed() {
-                        self.step(&mut c, "UIDL").await?;
-                    }
-                }
-            }
-            if !c.is_closed() {
-                c.quit().await?;
-            }
-            let second = c.engine().session().clone();
-            let apop = self.opts.conn.login == Method::Apop && self.result.logged_in;
-            let index = self.result.connections.len() - 1;
-            if let Some(f) = cross::repeated_timestamp(first, &second, apop) {
-                self.result.findings.push((index, f));
-            }
-            if second_logged_in && !self.opts.allow_delete {
-                for f in cross::uids_persist(first, &second) {
-                    self.result.findings.push((index, f));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl WalkOptions {
     fn starttls(&self) -> bool {
-        self.conn.starttls && self.scheme == Scheme::Pop3
+        self.starttls && self.connect.scheme == crate::transport::Scheme::Pop3
     }
 }
 
@@ -549,7 +464,7 @@ impl WalkOptions {
 pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
     let mut w = Walker {
         opts,
-        gathered: Arc::new(Mutex::new(Gathered::default())),
+        gathered: Gathered::default(),
         result: WalkResult::default(),
         sizes: std::collections::HashMap::new(),
         timed_out: None,
@@ -564,7 +479,7 @@ pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
     let mut findings = w
         .gathered
         .lock()
-        .map(|mut g| std::mem::take(&mut g.findings))
+        .map(|mut g| std::mem::take(&mut *g))
         .unwrap_or_default();
     findings.append(&mut w.result.findings);
     w.result.findings = findings;
