@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::session::login;
 use crate::session::{Connection, Outcome};
-use crate::transcript::{Entry, Item};
+use crate::transcript::{Drive, Entry, drive};
 use crate::transport::{Target, TransportError};
 use crate::tui::Theme;
 use popscope_core::command::Keyword;
 use popscope_core::sanitize::{display, is_clean};
-use popscope_core::{Command, Config, Engine, Event, Finding};
+use popscope_core::{Command, Config, Event, Finding, Severity, Time};
 
 use super::connect::{Warnings, finish_record, transport_error};
 use super::printer::{Gathered, Printer};
@@ -29,23 +29,56 @@ struct Recorded {
     /// The line holds a control character (TAB, a bare CR…): a server may split it into two
     /// commands (`NOOP\rDELE 4`), so it is never replayed.
     control: bool,
-    reply: String,
-    raw: Option<Vec<u8>>,
+    /// None until the reply came.
+    reply: Option<Summary>,
 }
 
 /// What the recording shows: its exchanges and the findings the engine makes of them today.
 struct Recording {
     exchanges: Vec<Recorded>,
     findings: Vec<Finding>,
-    greeting: String,
+    greeting: Summary,
 }
 
-fn summary(raw: &[u8], lines: Option<(u64, u64)>) -> String {
-    let mut s = display(raw, 60);
-    if let Some((n, o)) = lines {
-        s.push_str(&format!(" ▸ {n} lines, {o} octets"));
+/// A reply as the table shows it: its status line (made safe) and, for a listing or a
+/// message, its shape, `+OK 2 messages ▸ 3 lines, 20 octets`.
+#[derive(Clone, Debug, PartialEq)]
+struct Summary {
+    text: String,
+    /// Lines and octets of the data block, when there was one.
+    shape: Option<(u64, u64)>,
+}
+
+impl Summary {
+    fn of(raw: &[u8], shape: Option<(u64, u64)>) -> Summary {
+        Summary {
+            text: display(raw, 60),
+            shape,
+        }
     }
-    s
+
+    /// The tool's own words where a reply would be: `(no reply)`, `(closed)`.
+    fn text(text: &str) -> Summary {
+        Summary {
+            text: text.to_owned(),
+            shape: None,
+        }
+    }
+
+    /// The status indicator (`+OK`, `-ERR`), or the first word of the tool's own words.
+    fn status(&self) -> &str {
+        self.text.split(' ').next().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)?;
+        match self.shape {
+            Some((n, o)) => write!(f, " ▸ {n} lines, {o} octets"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A finding's message, safe to print (sanitized once, not escaped twice).
@@ -60,88 +93,72 @@ fn message(f: &Finding) -> String {
 /// Runs the engine over the recording, keeping each exchange's command and reply summary
 /// and every finding (events are handled as they come: a long body costs no memory).
 fn recording(entries: &[Entry]) -> Recording {
-    let mut engine = Engine::new(Config::default());
     let mut rec = Recording {
         exchanges: Vec::new(),
         findings: Vec::new(),
-        greeting: "(no greeting)".into(),
+        greeting: Summary::text("(no greeting)"),
     };
-    let mut sink = |ev: Event<'_>| match ev {
-        Event::Command { exchange, command } => {
-            let line = popscope_core::redact::command_line(&command);
-            let control = line.iter().any(|&b| b < 0x20 || b == 0x7f);
-            let trimmed = line.trim_ascii();
-            rec.exchanges.push(Recorded {
+    drive(entries, Config::default(), &mut rec);
+    rec
+}
+
+impl Drive for Recording {
+    fn event(&mut self, _: Time, ev: Event<'_>) {
+        match ev {
+            Event::Command { exchange, command } => {
+                let line = popscope_core::redact::command_line(&command);
+                let control = line.iter().any(|&b| b < 0x20 || b == 0x7f);
+                let trimmed = line.trim_ascii();
+                self.exchanges.push(Recorded {
+                    exchange,
+                    keyword: Command::parse(trimmed, 0).keyword,
+                    line,
+                    control,
+                    reply: None,
+                });
+            }
+            Event::Reply(r) if r.exchange == 0 => self.greeting = Summary::of(&r.raw, None),
+            Event::Reply(r) => {
+                if let Some(x) = self.exchange(r.exchange) {
+                    x.reply = Some(Summary::of(&r.raw, None));
+                }
+            }
+            Event::BodyEnd {
                 exchange,
-                keyword: Command::parse(trimmed, 0).keyword,
-                line,
-                control,
-                reply: "(no reply)".into(),
-                raw: None,
-            });
-        }
-        Event::Reply(r) if r.exchange == 0 => rec.greeting = summary(&r.raw, None),
-        Event::Reply(r) => {
-            if let Some(x) = rec
-                .exchanges
-                .iter_mut()
-                .rev()
-                .find(|x| x.exchange == r.exchange)
-            {
-                x.reply = summary(&r.raw, None);
-                x.raw = Some(r.raw.clone());
+                lines,
+                octets,
+                ..
+            } => {
+                if let Some(reply) = self.exchange(exchange).and_then(|x| x.reply.as_mut()) {
+                    reply.shape = Some((lines, octets));
+                }
             }
-        }
-        Event::BodyEnd {
-            exchange,
-            lines,
-            octets,
-            ..
-        } => {
-            if let Some(x) = rec
-                .exchanges
-                .iter_mut()
-                .rev()
-                .find(|x| x.exchange == exchange)
-                && let Some(raw) = &x.raw
-            {
-                x.reply = summary(raw, Some((lines, octets)));
-            }
-        }
-        Event::Finding(f) => rec.findings.push(*f),
-        _ => {}
-    };
-    for e in entries {
-        let now = e.at.unwrap_or_default();
-        match &e.item {
-            Item::Client(b) => engine.handle_client(now, b, &mut sink),
-            Item::Server(b) => engine.handle_server(now, b, &mut sink),
-            Item::Transport(ev) => engine.handle_transport(now, *ev, &mut sink),
-            Item::Idle { .. } => {}
+            Event::Finding(f) => self.findings.push(*f),
+            _ => {}
         }
     }
-    rec
+}
+
+impl Recording {
+    fn exchange(&mut self, exchange: u32) -> Option<&mut Recorded> {
+        self.exchanges
+            .iter_mut()
+            .rev()
+            .find(|x| x.exchange == exchange)
+    }
 }
 
 /// Only the status indicator and, for listings and messages, the shape are compared: the text
 /// after +OK differs between servers by design (RFC 1939 §9).
-fn same(a: &str, b: &str) -> bool {
-    let key = |s: &str| {
-        let status = s.split(' ').next().unwrap_or_default().to_owned();
-        let shape = s
-            .split_once('▸')
-            .map(|(_, r)| r.trim().to_owned())
-            .unwrap_or_default();
-        (status, shape)
-    };
-    key(a) == key(b)
+fn same(a: &Summary, b: &Summary) -> bool {
+    a.status() == b.status() && a.shape == b.shape
 }
 
 /// One row of the table: the command, both replies, and the exchanges the findings hang on.
 struct Row {
     command: String,
-    old: String,
-    new: String,
+    old: Summary,
+    new: Summary,
     /// Compared (the login row and a row cut short by a timeout are not).
     compare: bool,
     old_exchange: Option<u32>,
@@ -208,7 +225,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         rows.push(Row {
             command: "(greeting)".into(),
             old: rec.greeting.clone(),
-            new: summary(&greeting.reply.map(|r| r.raw).unwrap_or_default(), None),
+            new: Summary::of(&greeting.reply.map(|r| r.raw).unwrap_or_default(), None),
             compare: true,
             old_exchange: Some(0),
             new_exchange: Some(0),
@@ -218,8 +235,8 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             let out = login::login(&mut c, args.conn.login, creds).await?;
             rows.push(Row {
                 command: "(login)".into(),
-                old: "(recorded login, not replayed)".into(),
-                new: summary(&out.reply.map(|r| r.raw).unwrap_or_default(), None),
+                old: Summary::text("(recorded login, not replayed)"),
+                new: Summary::of(&out.reply.map(|r| r.raw).unwrap_or_default(), None),
                 compare: false,
                 old_exchange: None,
                 new_exchange: Some(out.exchange),
@@ -239,13 +256,16 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             }
             let lines =
                 (out.line_count > 0 || out.complete).then_some((out.line_count, out.octets));
-            let new = match (&out.reply, out.timed_out) {
-                (_, true) => format!("(timeout) {}", reply_of(&out, lines)),
-                _ => reply_of(&out, lines),
-            };
+            let mut new = reply_of(&out, lines);
+            if out.timed_out {
+                new.text.insert_str(0, "(timeout) ");
+            }
             rows.push(Row {
                 command: shown.clone(),
-                old: r.reply.clone(),
+                old: r
+                    .reply
+                    .clone()
+                    .unwrap_or_else(|| Summary::text("(no reply)")),
                 new,
                 compare: !out.timed_out,
                 old_exchange: Some(r.exchange),
@@ -280,31 +300,31 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         _ => W,
     };
     let url = target.url(scheme);
-    let (mut text, differences) = render(args, &url, &rows, &rec, &findings, w);
+    let (mut report, differences) = render(args, &url, &rows, &rec, &findings, w);
     if !skipped.is_empty() {
         let list: Vec<String> = skipped
             .iter()
             .map(|(l, why)| format!("{l} ({why})"))
             .collect();
-        text.push_str(&format!(
-            "not replayed: {} (login, STLS and QUIT are the session's own; DELE needs --allow-delete; a line with a control character is never sent)\n",
+        report.plain(format!(
+            "not replayed: {} (login, STLS and QUIT are the session's own; DELE needs --allow-delete; a line with a control character is never sent)",
             list.join(", ")
         ));
     }
     if let Some(s) = &ending.stopped {
-        text.push_str(&format!("replay stopped: {s}\n"));
+        report.plain(format!("replay stopped: {s}"));
     }
     if let Some(u) = &ending.undo_failed {
-        text.push_str(&format!("{u}\n"));
+        report.plain(u.clone());
     }
     if ui {
         // Said on stderr as it happened, which the view covers: said in the view too.
         for w in warnings.said() {
-            text.push_str(&format!("warning: {w}\n"));
+            report.plain(format!("warning: {w}"));
         }
     }
-    text.push_str(&format!(
-        "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
+    report.plain(format!(
+        "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)"
     ));
     let verdict = match (ending.undo_failed, &ending.stopped) {
         (Some(u), _) => Err(CliError {
@@ -319,7 +339,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         (None, _) if differences > 0 => Ok(exit::VIOLATIONS),
         (None, _) => Ok(exit::OK),
     };
-    let result = show(args, &url, &text, ui, &rt).and(verdict);
+    let result = show(args, &url, &report, ui, &rt).and(verdict);
     finish_record(record.as_ref(), result)
 }
 
@@ -327,28 +347,28 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
 fn show(
     args: &ReplayArgs,
     url: &str,
-    text: &str,
+    report: &Report,
     ui: bool,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), CliError> {
     if ui {
         let theme = super::config::theme(&args.ui)?;
-        rt.block_on(view(&format!("replay --against {url}"), text, &theme))
+        rt.block_on(view(&format!("replay --against {url}"), report, &theme))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         // What the view showed last stays in the shell: the verdict line.
-        let last = text.lines().last().unwrap_or_default();
+        let last = report.0.last().map(|(_, l)| l.as_str()).unwrap_or_default();
         let _ = writeln!(std::io::stdout().lock(), "{last}");
     } else {
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        let _ = std::io::stdout().lock().write_all(report.text().as_bytes());
     }
     Ok(())
 }
 
-fn reply_of(out: &Outcome, lines: Option<(u64, u64)>) -> String {
+fn reply_of(out: &Outcome, lines: Option<(u64, u64)>) -> Summary {
     match &out.reply {
-        Some(r) => summary(&r.raw, lines),
-        None if out.closed => "(closed)".into(),
-        None => "(no reply)".into(),
+        Some(r) => Summary::of(&r.raw, lines),
+        None if out.closed => Summary::text("(closed)"),
+        None => Summary::text("(no reply)"),
     }
 }
 
@@ -400,15 +420,55 @@ fn cut(s: &str, w: usize) -> String {
     }
 }
 
+/// How a line of the report is drawn in the view.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Look {
+    Plain,
+    /// The title and the column heads.
+    Header,
+    /// A row whose replies differ.
+    Differs,
+    /// Findings: the gravest on the line.
+    Finding(Severity),
+}
+
+/// The report, line by line, each line with how it is drawn.
+#[derive(Default)]
+struct Report(Vec<(Look, String)>);
+
+impl Report {
+    fn line(&mut self, look: Look, line: String) {
+        self.0.push((look, line));
+    }
+
+    fn plain(&mut self, text: String) {
+        for l in text.lines() {
+            self.line(Look::Plain, l.to_owned());
+        }
+    }
+
+    /// A line of the table (blanks that pad the last column are dropped).
+    fn cells(&mut self, look: Look, line: &str) {
+        self.line(look, line.trim_end().to_owned());
+    }
+
+    fn text(&self) -> String {
+        self.0.iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+}
+
 /// The findings of one exchange, as short cells: `✖ MSG-010`.
-fn cells(findings: &[Finding], exchange: Option<u32>) -> Vec<String> {
+fn cells(findings: &[Finding], exchange: Option<u32>) -> Vec<(Severity, String)> {
     let Some(x) = exchange else {
         return Vec::new();
     };
     findings
         .iter()
         .filter(|f| f.at.exchange == x)
-        .map(|f| format!("{} {} {}", f.severity.marker(), f.rule.id, message(f)))
+        .map(|f| {
+            let cell = format!("{} {} {}", f.severity.marker(), f.rule.id, message(f));
+            (f.severity, cell)
+        })
         .collect()
 }
 
@@ -420,42 +480,55 @@ fn render(
     rec: &Recording,
     findings: &[Finding],
     w: usize,
-) -> (String, usize) {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "replay of {} against {url}\n",
-        display(args.file.display().to_string().as_bytes(), 200)
-    ));
-    out.push_str(&format!(
-        "{:<18} {:<w$} {:<w$}\n",
-        "command",
-        "recorded server",
-        cut(url, w)
-    ));
+) -> (Report, usize) {
+    let mut out = Report::default();
+    out.cells(
+        Look::Header,
+        &format!(
+            "replay of {} against {url}",
+            display(args.file.display().to_string().as_bytes(), 200)
+        ),
+    );
+    out.cells(
+        Look::Header,
+        &format!(
+            "{:<18} {:<w$} {:<w$}",
+            "command",
+            "recorded server",
+            cut(url, w)
+        ),
+    );
     let mut differences = 0;
     for row in rows {
-        let mark = if !row.compare || same(&row.old, &row.new) {
-            ""
+        let (look, mark) = if !row.compare || same(&row.old, &row.new) {
+            (Look::Plain, "")
         } else {
             differences += 1;
-            "  ≠"
+            (Look::Differs, "  ≠")
         };
-        out.push_str(&format!(
-            "{:<18} {:<w$} {:<w$}{mark}\n",
-            cut(&row.command, 18),
-            cut(&row.old, w),
-            cut(&row.new, w)
-        ));
+        out.cells(
+            look,
+            &format!(
+                "{:<18} {:<w$} {:<w$}{mark}",
+                cut(&row.command, 18),
+                cut(&row.old.to_string(), w),
+                cut(&row.new.to_string(), w)
+            ),
+        );
         let old = cells(&rec.findings, row.old_exchange);
         let new = cells(findings, row.new_exchange);
         for i in 0..old.len().max(new.len()) {
-            let l = old.get(i).map(|s| cut(s, w)).unwrap_or_default();
-            let r = new.get(i).map(|s| cut(s, w)).unwrap_or_default();
-            out.push_str(&format!("{:<18} {l:<w$} {r}\n", ""));
+            let (l, r) = (old.get(i), new.get(i));
+            let gravest = l.into_iter().chain(r).map(|(sev, _)| *sev).max();
+            let cell =
+                |c: Option<&(Severity, String)>| c.map(|(_, s)| cut(s, w)).unwrap_or_default();
+            out.cells(
+                gravest.map_or(Look::Plain, Look::Finding),
+                &format!("{:<18} {:<w$} {}", "", cell(l), cell(r)),
+            );
         }
     }
-    out.push_str(&by_rule(url, &rec.findings, findings));
-    let out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    by_rule(&mut out, url, &rec.findings, findings);
     (out, differences)
 }
 
@@ -474,7 +547,7 @@ impl<'a> Side<'a> {
 }
 
 /// Every rule either server broke, with how often on each side and the first message of each.
-fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
+fn by_rule(out: &mut Report, url: &str, old: &[Finding], new: &[Finding]) {
     let mut rules: BTreeMap<&'static str, (Side<'_>, Side<'_>)> = BTreeMap::new();
     for f in old {
         rules.entry(f.rule.id).or_default().0.add(f);
@@ -489,11 +562,14 @@ fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
             s.violation, s.warning, s.info
         )
     };
-    let mut out = format!(
-        "findings: recorded server {}; {} {}\n",
-        count(old),
-        cut(url, 60),
-        count(new)
+    out.cells(
+        Look::Plain,
+        &format!(
+            "findings: recorded server {}; {} {}",
+            count(old),
+            cut(url, 60),
+            count(new)
+        ),
     );
     for (id, (o, n)) in &rules {
         let Some(first) = o.first.or(n.first) else {
@@ -504,48 +580,51 @@ fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
             (0, _) => "only on the new server",
             _ => "on both",
         };
-        out.push_str(&format!(
-            "  {} {id:<9} recorded {:>3} × · new {:>3} ×  {side}\n",
-            first.severity.marker(),
-            o.count,
-            n.count
-        ));
+        out.cells(
+            Look::Finding(first.severity),
+            &format!(
+                "  {} {id:<9} recorded {:>3} × · new {:>3} ×  {side}",
+                first.severity.marker(),
+                o.count,
+                n.count
+            ),
+        );
         if let Some(f) = o.first {
-            out.push_str(&format!("      recorded: {}\n", cut(&message(f), 200)));
+            out.cells(
+                Look::Plain,
+                &format!("      recorded: {}", cut(&message(f), 200)),
+            );
         }
         if let Some(f) = n.first {
-            out.push_str(&format!("      new:      {}\n", cut(&message(f), 200)));
+            out.cells(
+                Look::Plain,
+                &format!("      new:      {}", cut(&message(f), 200)),
+            );
         }
     }
-    out
 }
 
 /// The report in a scrollable full-screen view: ↑/↓, PgUp/PgDn, Home/End, q or Esc to leave.
 /// Rows whose replies differ and findings take the theme's colours.
-async fn view(title: &str, text: &str, theme: &Theme) -> std::io::Result<()> {
+async fn view(title: &str, report: &Report, theme: &Theme) -> std::io::Result<()> {
     use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
     use futures_util::StreamExt;
     use ratatui::text::{Line, Span};
     use ratatui::widgets::{Block, Borders, Paragraph};
 
-    let lines: Vec<Line<'_>> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            let style = if i < 2 {
-                theme.header
-            } else if l.ends_with('≠') {
-                theme.unlawful
-            } else if l.contains('✖') {
-                theme.violation
-            } else if l.contains('⚠') {
-                theme.warning
-            } else if l.contains('ℹ') {
-                theme.info
-            } else {
-                ratatui::style::Style::default()
+    let lines: Vec<Line<'_>> = report
+        .0
+        .iter()
+        .map(|(look, l)| {
+            let style = match look {
+                Look::Header => theme.header,
+                Look::Differs => theme.unlawful,
+                Look::Finding(Severity::Violation) => theme.violation,
+                Look::Finding(Severity::Warning) => theme.warning,
+                Look::Finding(Severity::Info) => theme.info,
+                Look::Plain => ratatui::style::Style::default(),
             };
-            Line::from(Span::styled(l, style))
+            Line::from(Span::styled(l.as_str(), style))
         })
         .collect();
     let mut top = 0usize;

@@ -630,7 +630,7 @@ pub fn shown_tls(d: &TlsDetails) -> TlsDetails {
                 ..c.clone()
             })
             .collect(),
-        verdict: shown(&d.verdict, 512),
+        verdict: d.verdict.map_reason(|why| shown(why, 512)),
         ..d.clone()
     }
 }
