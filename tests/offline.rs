@@ -536,6 +536,13 @@ fn import_and_export_help_describe_every_argument() {
 
 // ---- recordings made by an earlier popscope ----------------------------------------------
 
+/// A finding record or a finding of the JSON report: (rule, severity, message, exchange).
+fn finding_of(f: &serde_json::Value) -> (String, String, String, u64) {
+    let s = |k: &str| f[k].as_str().unwrap().to_owned();
+    let exchange = f["exchange"].as_u64().unwrap();
+    (s("rule"), s("severity"), s("message"), exchange)
+}
+
 /// Recordings made by popscope before its records were typed (`serve` + `send --record`):
 /// re-checked today they give the findings their own finding records say, and the replay
 /// report and export read them whole.
@@ -549,15 +556,7 @@ fn recordings_of_an_earlier_version_recheck_to_the_findings_they_recorded() {
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .filter(|r| r["type"] == "finding")
-            .map(|r| {
-                let s = |k: &str| r[k].as_str().unwrap().to_owned();
-                (
-                    s("rule"),
-                    s("severity"),
-                    s("message"),
-                    r["exchange"].as_u64().unwrap(),
-                )
-            })
+            .map(|r| finding_of(&r))
             .collect();
         assert!(!recorded.is_empty(), "{name}");
         let o = popscope(&["check", "--transcript", file.to_str().unwrap(), "--json"]);
@@ -567,15 +566,7 @@ fn recordings_of_an_earlier_version_recheck_to_the_findings_they_recorded() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| {
-                let s = |k: &str| f[k].as_str().unwrap().to_owned();
-                (
-                    s("rule"),
-                    s("severity"),
-                    s("message"),
-                    f["exchange"].as_u64().unwrap(),
-                )
-            })
+            .map(finding_of)
             .collect();
         assert_eq!(rechecked, recorded, "{name}");
         for args in [&["replay", "--headless"][..], &["export"]] {

@@ -8,6 +8,10 @@
 //! clock on by N seconds after its own step. Time-based rules (the autologout timer,
 //! TMO-001/TMO-002) therefore judge a text transcript's `-- idle` the same way wherever it is
 //! replayed.
+//!
+//! The engine's configuration is the caller's: the replay UI starts it in the TLS handshake
+//! when the recording begins with one (implicit TLS, as the recording session did); the
+//! re-check does not, so its `states:` line begins at the greeting.
 
 use popscope_core::{Config, Engine, Event, EventSink, Session, Time, TransportEvent};
 
