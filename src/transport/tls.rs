@@ -88,6 +88,10 @@ impl Verdict {
         *self == Verdict::Verified
     }
 
+    pub fn is_recorded(&self) -> bool {
+        *self == Verdict::Recorded
+    }
+
     /// The verdict with a recorded reason made safe by `f` (the other verdicts are the tool's
     /// own words).
     pub fn map_reason(&self, f: impl FnOnce(&str) -> String) -> Verdict {

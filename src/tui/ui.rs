@@ -151,9 +151,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         (Link::Failed(_), _) => "  not connected".to_owned(),
         (_, Some(t)) if t.insecure => format!("  {} ✗ NOT VERIFIED (--insecure)", t.version),
         (_, Some(t)) if t.verdict.is_verified() => format!("  {} ✓ verified", t.version),
-        (_, Some(t)) if t.verdict == crate::transport::tls::Verdict::Recorded => {
-            format!("  {} (recorded session)", t.version)
-        }
+        (_, Some(t)) if t.verdict.is_recorded() => format!("  {} (recorded session)", t.version),
         (_, Some(t)) => format!("  {} ✗ {}", t.version, t.verdict),
         (_, None) => "  plaintext".to_owned(),
     };
