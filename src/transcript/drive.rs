@@ -1,5 +1,5 @@
 //! The one loop that runs the engine over a recorded session: `check --transcript`,
-//! `replay --headless` and `export` ([`super::replay`]), the replay UI (`tui::offline`) and
+//! `replay --headless` and `export` (`transcript::replay`), the replay UI (`tui::offline`) and
 //! `replay --against` (`cli::compare`) all drive the engine through here, each with its own
 //! [`Drive`] sink, so they all see the same events at the same times.
 //!

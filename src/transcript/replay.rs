@@ -103,7 +103,7 @@ impl Replayer {
         }
     }
 
-    /// Feeds one entry at its time ([`super::drive`] keeps the clock).
+    /// Feeds one entry at its time (the [`Driver`] keeps the clock).
     pub fn feed(&mut self, entry: &Entry) {
         self.feed_line(entry, None);
     }

@@ -11,7 +11,7 @@ use popscope_core::{Config, Event, Session, Time, TransportEvent};
 use super::App;
 
 /// Feeds every entry to a fresh engine and the updates to `app`, on the clock of
-/// [`crate::transcript::drive`].
+/// [`crate::transcript::Driver`].
 pub fn load(app: &mut App, entries: &[Entry]) {
     load_with_tls(app, entries, &[]);
 }
