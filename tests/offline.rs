@@ -533,3 +533,52 @@ fn import_and_export_help_describe_every_argument() {
         }
     }
 }
+
+// ---- recordings made by an earlier popscope ----------------------------------------------
+
+/// A finding record or a finding of the JSON report: (rule, severity, message, exchange).
+fn finding_of(f: &serde_json::Value) -> (String, String, String, u64) {
+    let s = |k: &str| f[k].as_str().unwrap().to_owned();
+    let exchange = f["exchange"].as_u64().unwrap();
+    (s("rule"), s("severity"), s("message"), exchange)
+}
+
+/// Recordings made by popscope before its records were typed (`serve` + `send --record`):
+/// re-checked today they give the findings their own finding records say, and the replay
+/// report and export read them whole.
+#[test]
+fn recordings_of_an_earlier_version_recheck_to_the_findings_they_recorded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings");
+    for name in ["starttls-hostile.jsonl", "implicit-deleted.jsonl"] {
+        let file = dir.join(name);
+        let recorded: Vec<(String, String, String, u64)> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["type"] == "finding")
+            .map(|r| finding_of(&r))
+            .collect();
+        assert!(!recorded.is_empty(), "{name}");
+        let o = popscope(&["check", "--transcript", file.to_str().unwrap(), "--json"]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rechecked: Vec<(String, String, String, u64)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(finding_of)
+            .collect();
+        assert_eq!(rechecked, recorded, "{name}");
+        for args in [&["replay", "--headless"][..], &["export"]] {
+            let mut a = args.to_vec();
+            a.push(file.to_str().unwrap());
+            let o = popscope(&a);
+            assert!(
+                o.status.code().is_some_and(|c| c <= 1),
+                "{a:?}: {}",
+                stderr(&o)
+            );
+            assert!(stderr(&o).is_empty(), "{a:?}: {}", stderr(&o));
+        }
+    }
+}

@@ -376,3 +376,24 @@ fn a_replay_cut_short_by_a_timeout_is_not_a_clean_comparison() {
     assert!(r.err.contains("replay stopped"), "{}", r.err);
     assert!(!r.got.iter().any(|l| l.starts_with("STAT")), "{:?}", r.got);
 }
+
+#[test]
+fn the_recorded_side_keeps_the_replay_clock_so_idle_rules_fire_as_in_check() {
+    // An idle spell then a close: check --transcript finds TMO-001 on this recording, and so
+    // must the recorded side of the comparison (it once ran every entry at time 0).
+    let r = replay(
+        "idle",
+        "S: +OK ready\nC: USER alice\nS: +OK\nC: PASS secret\nS: +OK logged in\n\
+         C: NOOP\nS: +OK\n-- idle 30\n-- closed\n",
+        ok,
+        &[],
+    );
+    assert!(
+        r.out
+            .lines()
+            .any(|l| l.contains("TMO-001") && l.contains("only on the recorded server")),
+        "{}{}",
+        r.out,
+        r.err
+    );
+}

@@ -1,23 +1,24 @@
 //! `popscope replay FILE --against URL`: the recorded commands sent to another server, and the
 //! two servers' replies and findings side by side, for upgrades and migrations.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::session::login;
 use crate::session::{Connection, Outcome};
-use crate::transcript::{Entry, Item};
+use crate::transcript::{Drive, Entry, drive};
 use crate::transport::{Target, TransportError};
-use crate::tui::Theme;
 use popscope_core::command::Keyword;
-use popscope_core::sanitize::{display, is_clean};
-use popscope_core::{Command, Config, Engine, Event, Finding};
+use popscope_core::sanitize::display;
+use popscope_core::{Command, Config, Event, Finding, Time};
 
 use super::connect::{Warnings, finish_record, transport_error};
 use super::printer::{Gathered, Printer};
 use super::{CliError, ReplayArgs, exit};
 use crate::session::secure::prepare;
+
+mod report;
+use report::{Report, Row, Summary, W, render, view};
 
 /// One recorded exchange: the command as it may be shown and sent, and the reply summary.
 struct Recorded {
@@ -29,123 +30,73 @@ struct Recorded {
     /// The line holds a control character (TAB, a bare CR…): a server may split it into two
     /// commands (`NOOP\rDELE 4`), so it is never replayed.
     control: bool,
-    reply: String,
-    raw: Option<Vec<u8>>,
+    /// None until the reply came.
+    reply: Option<Summary>,
 }
 
 /// What the recording shows: its exchanges and the findings the engine makes of them today.
 struct Recording {
     exchanges: Vec<Recorded>,
     findings: Vec<Finding>,
-    greeting: String,
-}
-
-fn summary(raw: &[u8], lines: Option<(u64, u64)>) -> String {
-    let mut s = display(raw, 60);
-    if let Some((n, o)) = lines {
-        s.push_str(&format!(" ▸ {n} lines, {o} octets"));
-    }
-    s
-}
-
-/// A finding's message, safe to print (sanitized once, not escaped twice).
-fn message(f: &Finding) -> String {
-    if is_clean(&f.message) {
-        f.message.clone()
-    } else {
-        display(f.message.as_bytes(), 400)
-    }
+    greeting: Summary,
 }
 
 /// Runs the engine over the recording, keeping each exchange's command and reply summary
 /// and every finding (events are handled as they come: a long body costs no memory).
 fn recording(entries: &[Entry]) -> Recording {
-    let mut engine = Engine::new(Config::default());
     let mut rec = Recording {
         exchanges: Vec::new(),
         findings: Vec::new(),
-        greeting: "(no greeting)".into(),
+        greeting: Summary::text("(no greeting)"),
     };
-    let mut sink = |ev: Event<'_>| match ev {
-        Event::Command { exchange, command } => {
-            let line = popscope_core::redact::command_line(&command);
-            let control = line.iter().any(|&b| b < 0x20 || b == 0x7f);
-            let trimmed = line.trim_ascii();
-            rec.exchanges.push(Recorded {
-                exchange,
-                keyword: Command::parse(trimmed, 0).keyword,
-                line,
-                control,
-                reply: "(no reply)".into(),
-                raw: None,
-            });
-        }
-        Event::Reply(r) if r.exchange == 0 => rec.greeting = summary(&r.raw, None),
-        Event::Reply(r) => {
-            if let Some(x) = rec
-                .exchanges
-                .iter_mut()
-                .rev()
-                .find(|x| x.exchange == r.exchange)
-            {
-                x.reply = summary(&r.raw, None);
-                x.raw = Some(r.raw.clone());
-            }
-        }
-        Event::BodyEnd {
-            exchange,
-            lines,
-            octets,
-            ..
-        } => {
-            if let Some(x) = rec
-                .exchanges
-                .iter_mut()
-                .rev()
-                .find(|x| x.exchange == exchange)
-                && let Some(raw) = &x.raw
-            {
-                x.reply = summary(raw, Some((lines, octets)));
-            }
-        }
-        Event::Finding(f) => rec.findings.push(*f),
-        _ => {}
-    };
-    for e in entries {
-        let now = e.at.unwrap_or_default();
-        match &e.item {
-            Item::Client(b) => engine.handle_client(now, b, &mut sink),
-            Item::Server(b) => engine.handle_server(now, b, &mut sink),
-            Item::Transport(ev) => engine.handle_transport(now, *ev, &mut sink),
-            Item::Idle { .. } => {}
-        }
-    }
+    drive(entries, Config::default(), &mut rec);
     rec
 }
 
-/// Only the status indicator and, for listings and messages, the shape are compared: the text
-/// after +OK differs between servers by design (RFC 1939 §9).
-fn same(a: &str, b: &str) -> bool {
-    let key = |s: &str| {
-        let status = s.split(' ').next().unwrap_or_default().to_owned();
-        let shape = s
-            .split_once('▸')
-            .map(|(_, r)| r.trim().to_owned())
-            .unwrap_or_default();
-        (status, shape)
-    };
-    key(a) == key(b)
+impl Drive for Recording {
+    fn event(&mut self, _: Time, ev: Event<'_>) {
+        match ev {
+            Event::Command { exchange, command } => {
+                let line = popscope_core::redact::command_line(&command);
+                let control = line.iter().any(|&b| b < 0x20 || b == 0x7f);
+                let trimmed = line.trim_ascii();
+                self.exchanges.push(Recorded {
+                    exchange,
+                    keyword: Command::parse(trimmed, 0).keyword,
+                    line,
+                    control,
+                    reply: None,
+                });
+            }
+            Event::Reply(r) if r.exchange == 0 => self.greeting = Summary::of(&r.raw, None),
+            Event::Reply(r) => {
+                if let Some(x) = self.exchange(r.exchange) {
+                    x.reply = Some(Summary::of(&r.raw, None));
+                }
+            }
+            Event::BodyEnd {
+                exchange,
+                lines,
+                octets,
+                ..
+            } => {
+                if let Some(reply) = self.exchange(exchange).and_then(|x| x.reply.as_mut()) {
+                    reply.shape = Some((lines, octets));
+                }
+            }
+            Event::Finding(f) => self.findings.push(*f),
+            _ => {}
+        }
+    }
 }
 
-/// One row of the table: the command, both replies, and the exchanges the findings hang on.
-struct Row {
-    command: String,
-    old: String,
-    new: String,
-    /// Compared (the login row and a row cut short by a timeout are not).
-    compare: bool,
-    old_exchange: Option<u32>,
-    new_exchange: Option<u32>,
+impl Recording {
+    fn exchange(&mut self, exchange: u32) -> Option<&mut Recorded> {
+        self.exchanges
+            .iter_mut()
+            .rev()
+            .find(|x| x.exchange == exchange)
+    }
 }
 
 /// Why a recorded command is not sent, if it is not.
@@ -208,7 +159,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         rows.push(Row {
             command: "(greeting)".into(),
             old: rec.greeting.clone(),
-            new: summary(&greeting.reply.map(|r| r.raw).unwrap_or_default(), None),
+            new: Summary::of(&greeting.reply.map(|r| r.raw).unwrap_or_default(), None),
             compare: true,
             old_exchange: Some(0),
             new_exchange: Some(0),
@@ -218,8 +169,8 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             let out = login::login(&mut c, args.conn.login, creds).await?;
             rows.push(Row {
                 command: "(login)".into(),
-                old: "(recorded login, not replayed)".into(),
-                new: summary(&out.reply.map(|r| r.raw).unwrap_or_default(), None),
+                old: Summary::text("(recorded login, not replayed)"),
+                new: Summary::of(&out.reply.map(|r| r.raw).unwrap_or_default(), None),
                 compare: false,
                 old_exchange: None,
                 new_exchange: Some(out.exchange),
@@ -239,13 +190,16 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             }
             let lines =
                 (out.line_count > 0 || out.complete).then_some((out.line_count, out.octets));
-            let new = match (&out.reply, out.timed_out) {
-                (_, true) => format!("(timeout) {}", reply_of(&out, lines)),
-                _ => reply_of(&out, lines),
-            };
+            let mut new = reply_of(&out, lines);
+            if out.timed_out {
+                new.text.insert_str(0, "(timeout) ");
+            }
             rows.push(Row {
                 command: shown.clone(),
-                old: r.reply.clone(),
+                old: r
+                    .reply
+                    .clone()
+                    .unwrap_or_else(|| Summary::text("(no reply)")),
                 new,
                 compare: !out.timed_out,
                 old_exchange: Some(r.exchange),
@@ -280,31 +234,31 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         _ => W,
     };
     let url = target.url(scheme);
-    let (mut text, differences) = render(args, &url, &rows, &rec, &findings, w);
+    let (mut report, differences) = render(&args.file, &url, &rows, &rec.findings, &findings, w);
     if !skipped.is_empty() {
         let list: Vec<String> = skipped
             .iter()
             .map(|(l, why)| format!("{l} ({why})"))
             .collect();
-        text.push_str(&format!(
-            "not replayed: {} (login, STLS and QUIT are the session's own; DELE needs --allow-delete; a line with a control character is never sent)\n",
+        report.plain(format!(
+            "not replayed: {} (login, STLS and QUIT are the session's own; DELE needs --allow-delete; a line with a control character is never sent)",
             list.join(", ")
         ));
     }
     if let Some(s) = &ending.stopped {
-        text.push_str(&format!("replay stopped: {s}\n"));
+        report.plain(format!("replay stopped: {s}"));
     }
     if let Some(u) = &ending.undo_failed {
-        text.push_str(&format!("{u}\n"));
+        report.plain(u.clone());
     }
     if ui {
         // Said on stderr as it happened, which the view covers: said in the view too.
         for w in warnings.said() {
-            text.push_str(&format!("warning: {w}\n"));
+            report.plain(format!("warning: {w}"));
         }
     }
-    text.push_str(&format!(
-        "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)\n"
+    report.plain(format!(
+        "{differences} difference(s) in status or shape (reply text is not compared: RFC 1939 §9)"
     ));
     let verdict = match (ending.undo_failed, &ending.stopped) {
         (Some(u), _) => Err(CliError {
@@ -319,7 +273,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
         (None, _) if differences > 0 => Ok(exit::VIOLATIONS),
         (None, _) => Ok(exit::OK),
     };
-    let result = show(args, &url, &text, ui, &rt).and(verdict);
+    let result = show(args, &url, &report, ui, &rt).and(verdict);
     finish_record(record.as_ref(), result)
 }
 
@@ -327,28 +281,28 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
 fn show(
     args: &ReplayArgs,
     url: &str,
-    text: &str,
+    report: &Report,
     ui: bool,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), CliError> {
     if ui {
         let theme = super::config::theme(&args.ui)?;
-        rt.block_on(view(&format!("replay --against {url}"), text, &theme))
+        rt.block_on(view(&format!("replay --against {url}"), report, &theme))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         // What the view showed last stays in the shell: the verdict line.
-        let last = text.lines().last().unwrap_or_default();
+        let last = report.0.last().map(|(_, l)| l.as_str()).unwrap_or_default();
         let _ = writeln!(std::io::stdout().lock(), "{last}");
     } else {
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        let _ = std::io::stdout().lock().write_all(report.text().as_bytes());
     }
     Ok(())
 }
 
-fn reply_of(out: &Outcome, lines: Option<(u64, u64)>) -> String {
+fn reply_of(out: &Outcome, lines: Option<(u64, u64)>) -> Summary {
     match &out.reply {
-        Some(r) => summary(&r.raw, lines),
-        None if out.closed => "(closed)".into(),
-        None => "(no reply)".into(),
+        Some(r) => Summary::of(&r.raw, lines),
+        None if out.closed => Summary::text("(closed)"),
+        None => Summary::text("(no reply)"),
     }
 }
 
@@ -385,212 +339,4 @@ async fn finish(
     }
     c.quit().await?;
     Ok(None)
-}
-
-const W: usize = 44;
-
-fn cut(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n <= w {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
-
-/// The findings of one exchange, as short cells: `✖ MSG-010`.
-fn cells(findings: &[Finding], exchange: Option<u32>) -> Vec<String> {
-    let Some(x) = exchange else {
-        return Vec::new();
-    };
-    findings
-        .iter()
-        .filter(|f| f.at.exchange == x)
-        .map(|f| format!("{} {} {}", f.severity.marker(), f.rule.id, message(f)))
-        .collect()
-}
-
-/// The table (with each row's findings under it on both sides) and the findings by rule.
-fn render(
-    args: &ReplayArgs,
-    url: &str,
-    rows: &[Row],
-    rec: &Recording,
-    findings: &[Finding],
-    w: usize,
-) -> (String, usize) {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "replay of {} against {url}\n",
-        display(args.file.display().to_string().as_bytes(), 200)
-    ));
-    out.push_str(&format!(
-        "{:<18} {:<w$} {:<w$}\n",
-        "command",
-        "recorded server",
-        cut(url, w)
-    ));
-    let mut differences = 0;
-    for row in rows {
-        let mark = if !row.compare || same(&row.old, &row.new) {
-            ""
-        } else {
-            differences += 1;
-            "  ≠"
-        };
-        out.push_str(&format!(
-            "{:<18} {:<w$} {:<w$}{mark}\n",
-            cut(&row.command, 18),
-            cut(&row.old, w),
-            cut(&row.new, w)
-        ));
-        let old = cells(&rec.findings, row.old_exchange);
-        let new = cells(findings, row.new_exchange);
-        for i in 0..old.len().max(new.len()) {
-            let l = old.get(i).map(|s| cut(s, w)).unwrap_or_default();
-            let r = new.get(i).map(|s| cut(s, w)).unwrap_or_default();
-            out.push_str(&format!("{:<18} {l:<w$} {r}\n", ""));
-        }
-    }
-    out.push_str(&by_rule(url, &rec.findings, findings));
-    let out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
-    (out, differences)
-}
-
-/// One rule on both sides: its first finding and how often it was found.
-#[derive(Default)]
-struct Side<'a> {
-    first: Option<&'a Finding>,
-    count: usize,
-}
-
-impl<'a> Side<'a> {
-    fn add(&mut self, f: &'a Finding) {
-        self.first.get_or_insert(f);
-        self.count += 1;
-    }
-}
-
-/// Every rule either server broke, with how often on each side and the first message of each.
-fn by_rule(url: &str, old: &[Finding], new: &[Finding]) -> String {
-    let mut rules: BTreeMap<&'static str, (Side<'_>, Side<'_>)> = BTreeMap::new();
-    for f in old {
-        rules.entry(f.rule.id).or_default().0.add(f);
-    }
-    for f in new {
-        rules.entry(f.rule.id).or_default().1.add(f);
-    }
-    let count = |fs: &[Finding]| {
-        let s = popscope_core::Tally::of(fs);
-        format!(
-            "{} violation(s), {} warning(s), {} info",
-            s.violation, s.warning, s.info
-        )
-    };
-    let mut out = format!(
-        "findings: recorded server {}; {} {}\n",
-        count(old),
-        cut(url, 60),
-        count(new)
-    );
-    for (id, (o, n)) in &rules {
-        let Some(first) = o.first.or(n.first) else {
-            continue;
-        };
-        let side = match (o.count, n.count) {
-            (_, 0) => "only on the recorded server",
-            (0, _) => "only on the new server",
-            _ => "on both",
-        };
-        out.push_str(&format!(
-            "  {} {id:<9} recorded {:>3} × · new {:>3} ×  {side}\n",
-            first.severity.marker(),
-            o.count,
-            n.count
-        ));
-        if let Some(f) = o.first {
-            out.push_str(&format!("      recorded: {}\n", cut(&message(f), 200)));
-        }
-        if let Some(f) = n.first {
-            out.push_str(&format!("      new:      {}\n", cut(&message(f), 200)));
-        }
-    }
-    out
-}
-
-/// The report in a scrollable full-screen view: ↑/↓, PgUp/PgDn, Home/End, q or Esc to leave.
-/// Rows whose replies differ and findings take the theme's colours.
-async fn view(title: &str, text: &str, theme: &Theme) -> std::io::Result<()> {
-    use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
-    use futures_util::StreamExt;
-    use ratatui::text::{Line, Span};
-    use ratatui::widgets::{Block, Borders, Paragraph};
-
-    let lines: Vec<Line<'_>> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            let style = if i < 2 {
-                theme.header
-            } else if l.ends_with('≠') {
-                theme.unlawful
-            } else if l.contains('✖') {
-                theme.violation
-            } else if l.contains('⚠') {
-                theme.warning
-            } else if l.contains('ℹ') {
-                theme.info
-            } else {
-                ratatui::style::Style::default()
-            };
-            Line::from(Span::styled(l, style))
-        })
-        .collect();
-    let mut top = 0usize;
-    let mut page = 10usize;
-    let mut terminal = crate::tui::terminal::enter()?;
-    let mut events = EventStream::new();
-    let result = loop {
-        let drawn = terminal.draw(|f| {
-            let area = f.area();
-            page = usize::from(area.height.saturating_sub(3)).max(1);
-            top = top.min(lines.len().saturating_sub(page));
-            let block = Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.border)
-                .title(Span::styled(format!(" {title} "), theme.title))
-                .title_bottom(Span::styled(
-                    " ↑↓ PgUp PgDn Home End scroll · q quit ",
-                    theme.hint,
-                ));
-            let p = Paragraph::new(lines.clone())
-                .block(block)
-                .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0));
-            f.render_widget(p, area);
-        });
-        if let Err(e) = drawn {
-            break Err(e);
-        }
-        let Some(Ok(ev)) = events.next().await else {
-            break Ok(());
-        };
-        let TermEvent::Key(k) = ev else { continue };
-        if k.kind == KeyEventKind::Release {
-            continue;
-        }
-        match k.code {
-            KeyCode::Char('q') | KeyCode::Esc => break Ok(()),
-            KeyCode::Up | KeyCode::Char('k') => top = top.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => top += 1,
-            KeyCode::PageUp => top = top.saturating_sub(page),
-            KeyCode::PageDown | KeyCode::Char(' ') => top += page,
-            KeyCode::Home | KeyCode::Char('g') => top = 0,
-            KeyCode::End | KeyCode::Char('G') => top = lines.len(),
-            _ => {}
-        }
-    };
-    crate::tui::terminal::leave();
-    result
 }

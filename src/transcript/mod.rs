@@ -1,5 +1,6 @@
 //! Transcripts: the text format, and driving the engine from a recorded session.
 
+pub mod drive;
 pub mod export;
 pub mod import;
 pub mod jsonl;
@@ -8,5 +9,6 @@ pub mod replay;
 pub mod source;
 pub mod text;
 
+pub use drive::{Drive, Driver, drive};
 pub use replay::{Replayed, replay};
 pub use text::{Entry, Item};

@@ -2,8 +2,9 @@
 
 use std::collections::VecDeque;
 
-use popscope_core::{Config, Direction, Engine, Event, Finding, Session, Time, Transition};
+use popscope_core::{Config, Direction, Event, Finding, Session, Time, Transition};
 
+use super::drive::{Drive, Driver, drive};
 use super::text::{Entry, Item};
 
 /// A finding and the transcript line it points at.
@@ -90,69 +91,46 @@ impl Starts {
 
 /// Feeds entries one at a time (a recording can be checked as it is read, in bounded memory).
 pub struct Replayer {
-    engine: Engine,
-    now: Time,
+    driver: Driver,
     out: Collector,
 }
 
 impl Replayer {
     pub fn new(config: Config) -> Self {
         Replayer {
-            engine: Engine::new(config),
-            now: Time::default(),
+            driver: Driver::new(config),
             out: Collector::default(),
         }
     }
 
-    /// Time advances to the entry's own time, or by 1 ms, plus `-- idle`.
+    /// Feeds one entry at its time (the [`Driver`] keeps the clock).
     pub fn feed(&mut self, entry: &Entry) {
         self.feed_line(entry, None);
     }
 
     /// Like [`Replayer::feed`], with the file line the entry came from, for quoting it.
     pub fn feed_line(&mut self, entry: &Entry, raw: Option<&[u8]>) {
-        self.now = entry.at.unwrap_or(Time(self.now.0.saturating_add(1_000)));
-        let now = self.now;
-        self.out.entries += 1;
-        self.out.current = (entry.line, raw.map(|r| r[..r.len().min(QUOTE)].to_vec()));
-        match &entry.item {
-            Item::Client(bytes) => {
-                self.out.data += 1;
-                self.out.client.push(entry.line, bytes.len(), raw);
-                self.engine.handle_client(now, bytes, &mut self.out);
-            }
-            Item::Server(bytes) => {
-                self.out.data += 1;
-                self.out.server.push(entry.line, bytes.len(), raw);
-                self.engine.handle_server(now, bytes, &mut self.out);
-            }
-            Item::Transport(ev) => self.engine.handle_transport(now, *ev, &mut self.out),
-            Item::Idle { seconds } => self.now = Time(now.0.saturating_add((seconds * 1e6) as u64)),
-        }
+        self.out.raw = raw.map(|r| r[..r.len().min(QUOTE)].to_vec());
+        self.driver.feed(entry, &mut self.out);
     }
 
-    pub fn finish(self) -> Replayed {
-        Replayed {
-            findings: self.out.findings,
-            transitions: self.out.transitions,
-            session: self.engine.session().clone(),
-            entries: self.out.entries,
-            data: self.out.data,
-        }
+    pub fn finish(mut self) -> Replayed {
+        let session = self.driver.finish(&mut self.out);
+        self.out.into_replayed(session)
     }
 }
 
 /// Feeds every entry in order and returns what the engine made of it.
 pub fn replay(entries: &[Entry], config: Config) -> Replayed {
-    let mut r = Replayer::new(config);
-    for e in entries {
-        r.feed(e);
-    }
-    r.finish()
+    let mut out = Collector::default();
+    let session = drive(entries, config, &mut out);
+    out.into_replayed(session)
 }
 
 #[derive(Default)]
 struct Collector {
+    /// The quote of the entry about to be fed (text transcripts), taken by [`Drive::entry`].
+    raw: Option<Vec<u8>>,
     /// The entry being fed: its line and quote.
     current: (usize, Option<Vec<u8>>),
     client: Starts,
@@ -164,6 +142,16 @@ struct Collector {
 }
 
 impl Collector {
+    fn into_replayed(self, session: Session) -> Replayed {
+        Replayed {
+            findings: self.findings,
+            transitions: self.transitions,
+            session,
+            entries: self.entries,
+            data: self.data,
+        }
+    }
+
     /// The line of the offending bytes; offsets past the end of a stream (a close, a timeout)
     /// point at no bytes, and then the entry being fed is the place.
     fn locate(&self, f: &Finding) -> (usize, Option<Vec<u8>>) {
@@ -181,8 +169,25 @@ impl Collector {
     }
 }
 
-impl popscope_core::EventSink for Collector {
-    fn event(&mut self, event: Event<'_>) {
+impl Drive for Collector {
+    fn entry(&mut self, _: Time, entry: &Entry) {
+        self.entries += 1;
+        self.current = (entry.line, self.raw.take());
+        let quote = self.current.1.as_deref();
+        match &entry.item {
+            Item::Client(bytes) => {
+                self.data += 1;
+                self.client.push(entry.line, bytes.len(), quote);
+            }
+            Item::Server(bytes) => {
+                self.data += 1;
+                self.server.push(entry.line, bytes.len(), quote);
+            }
+            Item::Transport(_) | Item::Idle { .. } => {}
+        }
+    }
+
+    fn event(&mut self, _: Time, event: Event<'_>) {
         match event {
             Event::Finding(f) => {
                 let (line, quote) = self.locate(&f);

@@ -100,44 +100,33 @@ pub fn check(
         });
     }
     let mut done: Vec<Checked> = Vec::new();
-    let mut current: Option<(Checked, Replayer)> = None;
+    let mut current: Option<Open> = None;
     let mut count = 0usize;
     let damage = jsonl::stream(r, |item| match item {
         jsonl::Streamed::Header { target, secrets } => {
-            if let Some((mut c, rp)) = current.take() {
-                c.replayed = rp.finish();
-                done.push(c);
-            }
+            done.extend(current.take().map(Open::close));
             count += 1;
             if only.is_none_or(|n| n == count) {
-                let rp = Replayer::new(config.clone());
-                let placeholder = Replayer::new(Config::default()).finish();
-                current = Some((
-                    Checked {
-                        target: Some(target),
-                        secrets: Some(secrets),
-                        replayed: placeholder,
-                        tls: Vec::new(),
-                    },
-                    rp,
-                ));
+                current = Some(Open {
+                    target,
+                    secrets,
+                    tls: Vec::new(),
+                    replayer: Replayer::new(config.clone()),
+                });
             }
         }
         jsonl::Streamed::Entry(e) => {
-            if let Some((_, rp)) = current.as_mut() {
-                rp.feed(&e);
+            if let Some(open) = current.as_mut() {
+                open.replayer.feed(&e);
             }
         }
         jsonl::Streamed::Tls(d) => {
-            if let Some((c, _)) = current.as_mut() {
-                c.tls.push(*d);
+            if let Some(open) = current.as_mut() {
+                open.tls.push(*d);
             }
         }
     });
-    if let Some((mut c, rp)) = current.take() {
-        c.replayed = rp.finish();
-        done.push(c);
-    }
+    done.extend(current.take().map(Open::close));
     if let Some(n) = only
         && (n == 0 || n > count)
         && damage.is_none()
@@ -152,6 +141,25 @@ pub fn check(
         count,
         damage: damage.map(|d| d.to_string()),
     })
+}
+
+/// A JSON Lines session being re-checked: its header, and the engine so far.
+struct Open {
+    target: String,
+    secrets: String,
+    tls: Vec<TlsDetails>,
+    replayer: Replayer,
+}
+
+impl Open {
+    fn close(self) -> Checked {
+        Checked {
+            target: Some(self.target),
+            secrets: Some(self.secrets),
+            replayed: self.replayer.finish(),
+            tls: self.tls,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -59,9 +59,82 @@ pub struct TlsDetails {
     pub cert_requested: bool,
     pub client_cert_sent: bool,
     pub chain: Vec<CertInfo>,
-    /// `verified`, or why verification failed (with `--insecure` the session went on anyway).
-    pub verdict: String,
+    pub verdict: Verdict,
     pub insecure: bool,
+}
+
+/// What verification of the server's certificate said. Shown and recorded as one string
+/// (`verified`, `not verified`, `recorded`, or the reason it failed), so recordings made before
+/// it was a type read back the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Verdict {
+    /// The chain verified for the name against the trusted roots.
+    Verified,
+    /// Verification failed, and why (with `--insecure` the session went on anyway).
+    Failed(String),
+    /// The verifier was never asked.
+    NotVerified,
+    /// A replayed handshake whose recording keeps no details (the text format).
+    Recorded,
+}
+
+impl Verdict {
+    const VERIFIED: &str = "verified";
+    const NOT_VERIFIED: &str = "not verified";
+    const RECORDED: &str = "recorded";
+
+    pub fn is_verified(&self) -> bool {
+        *self == Verdict::Verified
+    }
+
+    pub fn is_recorded(&self) -> bool {
+        *self == Verdict::Recorded
+    }
+
+    /// The verdict with a recorded reason made safe by `f` (the other verdicts are the tool's
+    /// own words).
+    pub fn map_reason(&self, f: impl FnOnce(&str) -> String) -> Verdict {
+        match self {
+            Verdict::Failed(why) => Verdict::Failed(f(why)),
+            other => other.clone(),
+        }
+    }
+}
+
+/// A recording without a verdict reads as an empty one, shown as it always was.
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict::Failed(String::new())
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Verified => Verdict::VERIFIED,
+            Verdict::NotVerified => Verdict::NOT_VERIFIED,
+            Verdict::Recorded => Verdict::RECORDED,
+            Verdict::Failed(why) => why,
+        })
+    }
+}
+
+impl From<Verdict> for String {
+    fn from(v: Verdict) -> String {
+        v.to_string()
+    }
+}
+
+impl From<String> for Verdict {
+    fn from(s: String) -> Verdict {
+        match s.as_str() {
+            Verdict::VERIFIED => Verdict::Verified,
+            Verdict::NOT_VERIFIED => Verdict::NotVerified,
+            Verdict::RECORDED => Verdict::Recorded,
+            _ => Verdict::Failed(s),
+        }
+    }
 }
 
 impl TlsDetails {
@@ -299,9 +372,9 @@ pub fn details(conn: &rustls::ClientConnection, seen: &Shared, insecure: bool) -
         client_cert_sent: sent,
         chain: chain.iter().map(|c| cert_info(c)).collect(),
         verdict: match &verdict {
-            Some(Ok(())) => "verified".to_owned(),
-            Some(Err(e)) => explain_cert_error(e, &chain),
-            None => "not verified".to_owned(),
+            Some(Ok(())) => Verdict::Verified,
+            Some(Err(e)) => Verdict::Failed(explain_cert_error(e, &chain)),
+            None => Verdict::NotVerified,
         },
         insecure,
     }

@@ -3,14 +3,15 @@
 
 use crate::session::Note;
 use crate::session::task::{Summary, Update};
-use crate::transcript::{Entry, Item};
+use crate::transcript::{Drive, Entry, Item, drive};
 use crate::transport::TlsDetails;
-use popscope_core::{Config, Engine, Event, Time, TransportEvent};
+use crate::transport::tls::Verdict;
+use popscope_core::{Config, Event, Session, Time, TransportEvent};
 
 use super::App;
 
-/// Feeds every entry to a fresh engine and the updates to `app`. Time advances 1 ms per entry
-/// (plus `-- idle`).
+/// Feeds every entry to a fresh engine and the updates to `app`, on the clock of
+/// [`crate::transcript::Driver`].
 pub fn load(app: &mut App, entries: &[Entry]) {
     load_with_tls(app, entries, &[]);
 }
@@ -19,64 +20,67 @@ pub fn load(app: &mut App, entries: &[Entry]) {
 /// order): the n-th handshake shows the n-th record's version, cipher, chain and verdict. A
 /// handshake without one (the text format keeps none) says it was recorded.
 pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
-    let mut handshakes = 0usize;
     // A recording that begins with a handshake was implicit TLS (port 995).
     let implicit_tls = matches!(
         entries.first().map(|e| &e.item),
         Some(Item::Transport(TransportEvent::TlsEstablished { .. }))
     );
-    let mut engine = Engine::new(Config {
-        implicit_tls,
-        ..Config::default()
-    });
-    let mut now = Time::default();
     app.apply(Update::Note(
         Time::default(),
         Note::Connected {
             addr: "(recorded session)".into(),
         },
     ));
-    // Updates go to the app as they come: a recording with a 1 GB body must not become a
-    // vector of a million owned events first.
-    for e in entries {
-        now = e.at.unwrap_or(Time(now.0.saturating_add(1_000)));
-        let mut sink = |ev: Event<'_>| app.apply(Update::Event(now, ev.into_owned()));
-        match &e.item {
-            Item::Client(b) => engine.handle_client(now, b, &mut sink),
-            Item::Server(b) => engine.handle_server(now, b, &mut sink),
-            Item::Transport(ev) => {
-                if let TransportEvent::TlsEstablished {
-                    cert_requested,
-                    client_cert,
-                } = ev
-                {
-                    // Made safe once more (a no-op on a recording's already safe text): the
-                    // header and the Session panel draw these fields as they are.
-                    let details = tls
-                        .get(handshakes)
-                        .map(crate::transcript::jsonl::shown_tls)
-                        .unwrap_or_else(|| TlsDetails {
-                            version: "TLS".into(),
-                            cipher: "(recorded)".into(),
-                            cert_requested: *cert_requested,
-                            client_cert_sent: *client_cert,
-                            verdict: "recorded".into(),
-                            ..TlsDetails::default()
-                        });
-                    handshakes += 1;
-                    app.apply(Update::Note(now, Note::Tls(Box::new(details))));
-                } else {
-                    app.apply(Update::Note(now, Note::Transport(*ev)));
-                }
-                let mut sink = |ev: Event<'_>| app.apply(Update::Event(now, ev.into_owned()));
-                engine.handle_transport(now, *ev, &mut sink);
-            }
-            Item::Idle { seconds } => now = Time(now.0.saturating_add((seconds * 1e6) as u64)),
+    let config = Config {
+        implicit_tls,
+        ..Config::default()
+    };
+    drive(entries, config, &mut Loader { app, tls });
+}
+
+/// Hands the replay's updates to the app as they come: a recording with a 1 GB body must not
+/// become a vector of a million owned events first.
+struct Loader<'a> {
+    app: &'a mut App,
+    tls: &'a [TlsDetails],
+}
+
+impl Drive for Loader<'_> {
+    fn entry(&mut self, now: Time, entry: &Entry) {
+        match entry.item {
+            // Told by `handshake`, with the recorded details.
+            Item::Transport(TransportEvent::TlsEstablished { .. }) => {}
+            Item::Transport(ev) => self.app.apply(Update::Note(now, Note::Transport(ev))),
+            _ => {}
         }
     }
-    app.apply(Update::Snapshot(Box::new(Summary::of(
-        engine.session(),
-        false,
-        false,
-    ))));
+
+    fn handshake(&mut self, now: Time, n: usize, cert_requested: bool, client_cert: bool) {
+        // Made safe once more (a no-op on a recording's already safe text): the header and
+        // the Session panel draw these fields as they are.
+        let details = self
+            .tls
+            .get(n)
+            .map(crate::transcript::jsonl::shown_tls)
+            .unwrap_or_else(|| TlsDetails {
+                version: "TLS".into(),
+                cipher: "(recorded)".into(),
+                cert_requested,
+                client_cert_sent: client_cert,
+                verdict: Verdict::Recorded,
+                ..TlsDetails::default()
+            });
+        self.app
+            .apply(Update::Note(now, Note::Tls(Box::new(details))));
+    }
+
+    fn event(&mut self, now: Time, event: Event<'_>) {
+        self.app.apply(Update::Event(now, event.into_owned()));
+    }
+
+    fn end(&mut self, session: &Session) {
+        self.app.apply(Update::Snapshot(Box::new(Summary::of(
+            session, false, false,
+        ))));
+    }
 }

@@ -139,7 +139,7 @@ mod tests {
         let recorded = TlsDetails {
             version: "TLS 1.3".into(),
             cipher: "TLS13_AES_256_GCM_SHA384".into(),
-            verdict: "verified".into(),
+            verdict: crate::transport::tls::Verdict::Verified,
             chain: vec![crate::transport::tls::CertInfo {
                 subject: "CN=pop.example".into(),
                 issuer: "CN=ca".into(),
@@ -156,11 +156,11 @@ mod tests {
         let tls = app.tls.unwrap_or_default();
         assert_eq!(tls.version, "TLS 1.3");
         assert_eq!(tls.cipher, "TLS13_AES_256_GCM_SHA384");
-        assert_eq!(tls.verdict, "verified");
+        assert!(tls.verdict.is_verified());
         assert_eq!(tls.chain.len(), 1);
         // A text transcript keeps no details: the handshake says it was recorded.
         let app = state_at("x", &entries, &[], entries.len(), &theme, &table);
-        assert_eq!(app.tls.unwrap_or_default().verdict, "recorded");
+        assert!(app.tls.unwrap_or_default().verdict.is_recorded());
     }
 
     /// A hand-edited recording: ESC, BEL and U+202E in the target and every TLS field.

@@ -150,8 +150,8 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         (Link::Connecting, _) => "  connecting…".to_owned(),
         (Link::Failed(_), _) => "  not connected".to_owned(),
         (_, Some(t)) if t.insecure => format!("  {} ✗ NOT VERIFIED (--insecure)", t.version),
-        (_, Some(t)) if t.verdict == "verified" => format!("  {} ✓ verified", t.version),
-        (_, Some(t)) if t.verdict == "recorded" => format!("  {} (recorded session)", t.version),
+        (_, Some(t)) if t.verdict.is_verified() => format!("  {} ✓ verified", t.version),
+        (_, Some(t)) if t.verdict.is_recorded() => format!("  {} (recorded session)", t.version),
         (_, Some(t)) => format!("  {} ✗ {}", t.version, t.verdict),
         (_, None) => "  plaintext".to_owned(),
     };
@@ -577,12 +577,12 @@ fn draw_session(f: &mut Frame, app: &App, area: Rect) {
             let verdict = if t.insecure {
                 format!("{} — NOT VERIFIED (--insecure)", t.verdict)
             } else {
-                t.verdict.clone()
+                t.verdict.to_string()
             };
             entries.push((
                 "verdict",
                 safe(&verdict),
-                if t.verdict == "verified" && !t.insecure {
+                if t.verdict.is_verified() && !t.insecure {
                     app.theme.state_visited
                 } else {
                     app.theme.violation
