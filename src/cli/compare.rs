@@ -186,7 +186,7 @@ pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, Cl
             deleted |= r.keyword == Keyword::Dele;
             let out = c.command(&r.line, 0).await?;
             if out.challenge.is_some() {
-                c.sasl_response(out.exchange, b"*").await?;
+                c.cancel_sasl(out.exchange).await?;
             }
             let lines =
                 (out.line_count > 0 || out.complete).then_some((out.line_count, out.octets));
