@@ -18,7 +18,7 @@ use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, 
 pub use certs::CertFiles;
 
 /// How the listener speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsMode {
     /// Plain POP3, no STLS.
     None,

@@ -7,7 +7,7 @@ use popscope_core::{Secret, auth};
 
 use super::{Connection, Outcome};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Method {
     #[default]
     /// EXTERNAL with a client certificate, else PLAIN, else USER/PASS, else CRAM-MD5, as CAPA offers; USER/PASS without CAPA; never APOP
