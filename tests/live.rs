@@ -94,12 +94,6 @@ fn the_conformant_demo_server_is_clean_on_every_transport() {
     }
 }
 
-fn method(login: Login) -> Method {
-    match login {
-        Login::Password => Method::Auto,
-        Login::External => Method::External,
-    }
-}
 
 /// `popscope check` (the binary) against the demo server with the quirk of `row`, reached as
 /// the row says: the rule IDs it reported.
@@ -279,7 +273,7 @@ fn the_seeds_case_names_st_009_and_the_certificate() {
     let rt = runtime();
     let row = Quirk::TlsPreauth.info();
     let s = start(&rt, row.transport.into(), Some(row.quirk));
-    let r = walk_against(&rt, &s, row.client_cert, method(row.login), row.extra);
+    let r = walk_against(&rt, &s, row.client_cert, row.login.into(), row.extra);
     let st009 = r
         .findings
         .iter()

@@ -10,7 +10,7 @@ use crate::private_file::Existing;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
 use crate::transport::{Scheme, Target};
-use popscope_core::server::{Login, Quirk, QuirkInfo, Transport};
+use popscope_core::server::{Quirk, QuirkInfo, Transport};
 
 use super::connect::ConnArgs;
 use super::{CliError, DemoArgs, ServeArgs, exit, quirk};
@@ -138,10 +138,7 @@ fn demo_setup(q: Option<Quirk>) -> Setup {
         row,
         tls: row.map_or(Transport::Starttls, |r| r.transport).into(),
         client_cert: row.is_some_and(|r| r.client_cert),
-        method: match row.map(|r| r.login) {
-            Some(Login::External) => Method::External,
-            Some(Login::Password) | None => Method::Auto,
-        },
+        method: row.map_or(Method::Auto, |r| r.login.into()),
     }
 }
 

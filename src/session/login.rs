@@ -49,6 +49,16 @@ impl Method {
     }
 }
 
+/// How the demo server's quirk rows say to log in, as a login method.
+impl From<popscope_core::server::Login> for Method {
+    fn from(login: popscope_core::server::Login) -> Method {
+        match login {
+            popscope_core::server::Login::Password => Method::Auto,
+            popscope_core::server::Login::External => Method::External,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Credentials {
     pub user: String,
