@@ -109,8 +109,6 @@ pub mod response;
 #[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod rules;
 pub mod sanitize;
-// documented on its own branch
-#[allow(missing_docs)]
 pub mod server;
 pub mod session;
 pub mod state;
