@@ -14,11 +14,14 @@ use popscope_core::{Event, Finding, State, Tally, Time, TransportEvent};
 
 use super::keys::{self, Act, Binding, Scope};
 use super::theme::Theme;
-use super::transcript::{Fold, MAX_FOLD_LINES, Row, RowKind, Transcript};
+use super::transcript::{Fold, MAX_FOLD_LINES, Row, RowId, RowKind, Transcript};
 use popscope_core::sanitize::display;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
+/// Said when a finding's row was dropped past the transcript's cap.
+pub const DROPPED_ROW: &str =
+    "this finding's exchange was among the oldest rows, dropped: the transcript starts later";
 /// The tag of the row that counts a flood's unsolicited lines.
 const HIDDEN: &str = "flood";
 
@@ -149,7 +152,8 @@ impl LineEdit {
 pub struct App {
     pub target: String,
     pub transcript: Transcript,
-    pub findings: Vec<(Finding, usize)>,
+    /// Each finding with the row it is shown on (an id: rows move when the oldest go).
+    pub findings: Vec<(Finding, RowId)>,
     pub counts: Tally,
     pub state: State,
     /// States the session has been in, in order, and whether each entry was lawful.
@@ -313,8 +317,13 @@ impl App {
         }
     }
 
-    fn push(&mut self, row: Row) -> usize {
-        self.transcript.push(row)
+    fn push(&mut self, row: Row) -> RowId {
+        let dropped = self.transcript.dropped();
+        let id = self.transcript.push(row);
+        // The cursor stays on its row when rows before it go.
+        let cut = self.transcript.dropped() - dropped;
+        self.cursor = self.cursor.saturating_sub(usize::try_from(cut).unwrap_or(usize::MAX));
+        id
     }
 
     fn shifted(&self, at: Time) -> Time {
@@ -528,6 +537,7 @@ impl App {
             .find_back(f.at.exchange, RowKind::Server)
             .or_else(|| self.transcript.find_back(f.at.exchange, RowKind::Client))
             .unwrap_or(self.transcript.len().saturating_sub(1));
+        let id = self.transcript.id_at(row);
         if let Some(r) = self.transcript.get_mut(row) {
             r.severity = r.severity.max(Some(f.severity));
             if !r.rules.contains(&f.rule.id) {
@@ -535,7 +545,7 @@ impl App {
             }
         }
         self.counts.add(f.severity);
-        self.findings.push((f, row));
+        self.findings.push((f, id));
     }
 
     // ------------------------------------------------------------------ keys
@@ -627,8 +637,15 @@ impl App {
                 self.cursor = self.transcript.len().saturating_sub(1);
             }
             Act::Open if self.focus == Focus::Findings => {
-                if let Some((_, row)) = self.findings.get(self.selected_finding) {
-                    self.cursor = *row;
+                if let Some((_, id)) = self.findings.get(self.selected_finding) {
+                    match self.transcript.index_of(*id) {
+                        Some(i) => self.cursor = i,
+                        None => {
+                            // Its row went with the oldest ones: the nearest row kept, said.
+                            self.cursor = 0;
+                            self.message = Some((DROPPED_ROW.into(), true));
+                        }
+                    }
                     self.follow = false;
                     self.overlay = Some(Overlay::Finding(self.selected_finding));
                 }
@@ -944,5 +961,68 @@ impl App {
             return "*".repeat(t.chars().count());
         }
         redact::typed_form(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyEvent;
+    use popscope_core::Severity;
+    use popscope_core::command::Command;
+
+    fn ask(app: &mut App, line: &str, exchange: u32) {
+        let command = Command::parse(line.as_bytes(), line.len() + 2);
+        app.apply(Update::Event(
+            Time(u64::from(exchange)),
+            Event::Command {
+                exchange,
+                command: Box::new(command),
+            },
+        ));
+    }
+
+    /// Findings used to keep a row index: once the oldest rows went past the cap, opening an
+    /// early finding put the cursor on whatever row had moved into that index.
+    #[test]
+    fn an_early_finding_whose_row_was_dropped_says_so_instead_of_jumping_elsewhere() {
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let mut app = App::new("x".into(), theme, keys::defaults());
+        app.transcript = Transcript::with_cap(20);
+        ask(&mut app, "NOOP", 1);
+        let rule = popscope_core::rules::CATALOG[0];
+        let finding = |exchange: u32, message: &str| Finding {
+            rule,
+            severity: Severity::Warning,
+            message: message.into(),
+            suspected: false,
+            at: popscope_core::Location {
+                exchange,
+                ..Default::default()
+            },
+        };
+        app.apply(Update::Event(
+            Time(1),
+            Event::Finding(Box::new(finding(1, "the early one"))),
+        ));
+        let late = finding(40, "a late one");
+        for ex in 2..=40 {
+            ask(&mut app, &format!("STAT {ex}"), ex);
+        }
+        app.apply(Update::Event(Time(41), Event::Finding(Box::new(late))));
+        assert!(app.transcript.dropped() > 0);
+        app.focus = Focus::Findings;
+        app.key(KeyEvent::from(KeyCode::Enter));
+        assert_eq!(app.overlay, Some(Overlay::Finding(0)));
+        assert_eq!(app.cursor, 0, "the first row kept");
+        assert_eq!(app.message, Some((DROPPED_ROW.into(), true)));
+        // The late finding's row is still there: the cursor goes to it.
+        app.overlay = None;
+        app.message = None;
+        app.key(KeyEvent::from(KeyCode::Down));
+        app.key(KeyEvent::from(KeyCode::Enter));
+        let row = app.transcript.get(app.cursor).map(|r| r.text.clone());
+        assert_eq!(row.as_deref(), Some("STAT 40"));
+        assert_eq!(app.message, None);
     }
 }

@@ -878,8 +878,8 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
             app.theme.warning,
         ));
     }
-    if let Some(r) = app.transcript.get(*row) {
-        lines.push(Line::styled(
+    match app.transcript.index_of(*row).and_then(|i| app.transcript.get(i)) {
+        Some(r) => lines.push(Line::styled(
             format!(
                 "exchange {} — {} {}",
                 fd.at.exchange,
@@ -887,7 +887,14 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
                 r.text
             ),
             app.theme.dim,
-        ));
+        )),
+        None => lines.push(Line::styled(
+            format!(
+                "exchange {} — its row was dropped (the oldest rows go past the cap)",
+                fd.at.exchange
+            ),
+            app.theme.dim,
+        )),
     }
     lines.push(Line::styled(
         "Esc closes; the transcript is at the exchange",
