@@ -75,8 +75,10 @@ const FORWARD_UNSOLICITED: u64 = 200;
 /// Past the forwarded lines, a progress update every this many octets of body.
 const PROGRESS_EVERY: u64 = 1 << 20;
 
-/// Body lines forwarded per exchange; the UI keeps no more (the fold counts the rest).
-const FORWARD_BODY_LINES: u64 = crate::tui::transcript::MAX_FOLD_LINES as u64;
+/// Body lines forwarded per exchange, one by one; past them only progress is sent, so a UI
+/// keeps at most this many lines of a body (its fold counts the rest). Bounds memory for a
+/// 1 GB RETR.
+pub const FORWARD_BODY_LINES: usize = 2000;
 
 struct Forward {
     tx: mpsc::UnboundedSender<Update>,
@@ -172,7 +174,7 @@ impl Observer for Forward {
             Event::BodyLine { exchange, line } => {
                 self.body_lines += 1;
                 self.body_octets += line.len() as u64 + 2;
-                if self.body_lines > FORWARD_BODY_LINES {
+                if self.body_lines > FORWARD_BODY_LINES as u64 {
                     if self.body_octets >= self.progress.1 + PROGRESS_EVERY
                         || self.progress.0 != *exchange
                     {

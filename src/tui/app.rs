@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::session::Note;
-use crate::session::task::{Summary, Update};
+use crate::session::task::{FORWARD_BODY_LINES, Summary, Update};
 use crate::transport::TlsDetails;
 use popscope_core::command::{Command, Keyword, suggested_keywords};
 use popscope_core::redact;
@@ -14,7 +14,7 @@ use popscope_core::{Event, Finding, State, Tally, Time, TransportEvent};
 
 use super::keys::{self, Act, Binding, Scope};
 use super::theme::Theme;
-use super::transcript::{Fold, MAX_FOLD_LINES, Row, RowId, RowKind, Transcript};
+use super::transcript::{Fold, Row, RowId, RowKind, Transcript};
 use popscope_core::sanitize::display;
 
 /// Longest text kept for one row; the rest is cut with `…`.
@@ -470,7 +470,7 @@ impl App {
                 if let Some(f) = self.fold_of(exchange) {
                     f.total_lines += 1;
                     f.octets += line.len() as u64 + 2;
-                    if f.lines.len() < MAX_FOLD_LINES {
+                    if f.lines.len() < FORWARD_BODY_LINES {
                         f.lines.push(display(&line, ROW_TEXT));
                     }
                 }

@@ -13,7 +13,6 @@ pub mod transcript;
 pub mod ui;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{
@@ -24,7 +23,6 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::cli::printer::{Gathered, Printer};
 use crate::session::task::{self, Plan, Request};
 
 pub use app::App;
@@ -41,6 +39,9 @@ pub struct TuiOptions {
     /// Shown in the footer at start (the demo uses it for the credentials).
     pub greeting_hint: Option<String>,
     pub confirm_dele: bool,
+    /// Builds the observer that writes the session as a text transcript into the writer it is
+    /// given: what `:save` saves (the caller's printer; the UI only keeps the bytes).
+    pub transcript_printer: fn(Box<dyn Write + Send>) -> Box<dyn crate::session::Observer>,
     /// --record: the session as JSON Lines, with whether secrets are kept and --max-body.
     pub record: Option<(crate::transcript::jsonl::RecordFile, (bool, Option<u64>))>,
 }
@@ -58,19 +59,16 @@ fn clock_base() -> f64 {
 pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let (upd_tx, mut upd_rx) = mpsc::unbounded_channel();
-    let gathered = Arc::new(Mutex::new(Gathered::default()));
     let record = opts.record.clone();
     let target = opts.label.clone();
     let told = upd_tx.clone();
+    let printer = opts.transcript_printer;
     let session = tokio::spawn(task::run(
         opts.plan,
         req_rx,
         upd_tx,
         move |w: Box<dyn Write + Send>| {
-            let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(
-                Printer::new(Some(w), 0, "tui", gathered.clone())
-                    .with_limit(crate::session::task::MAX_RECORDING as u64),
-            )];
+            let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![printer(w)];
             if let Some((file, keep)) = &record {
                 observers.push(file.recorder_with(&target, keep.0, keep.1));
                 // The first write error is said when it happens, not only by exit 2 at the end.

@@ -6,8 +6,6 @@
 
 use popscope_core::{Severity, Time};
 
-/// Body lines kept per fold; the rest are counted. Bounds memory for a 1 GB RETR.
-pub const MAX_FOLD_LINES: usize = 2000;
 /// Rows kept; the oldest are dropped past this (a marker row says so).
 pub const MAX_ROWS: usize = 2_000_000;
 
@@ -28,6 +26,8 @@ pub enum RowKind {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fold {
+    /// The first lines of the body (at most what the session forwards,
+    /// [`crate::session::task::FORWARD_BODY_LINES`]).
     pub lines: Vec<String>,
     pub total_lines: u64,
     pub octets: u64,
