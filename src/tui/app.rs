@@ -1,5 +1,7 @@
-//! The TUI's state. It is fed session updates and key presses and returns actions; it does no
-//! I/O, so tests drive it directly and render it into a test backend.
+//! The TUI's state. It is fed session updates and key presses and returns actions for the
+//! session; what it needs done on this machine (history, a theme file) it queues as
+//! [`Effect`]s that the loop carries out ([`super::effects`]). It does no I/O, so tests drive
+//! it directly and render it into a test backend.
 
 use std::path::PathBuf;
 
@@ -72,6 +74,15 @@ pub enum Action {
     SaveReplace(PathBuf),
     Reconnect,
     Quit,
+}
+
+/// I/O the App asks of the loop, taken with [`App::take_effects`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Append a line, already without secrets, to the history file.
+    AppendHistory(String),
+    /// `:theme NAME`: load a theme (a built-in name or a path) and show it.
+    LoadTheme(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,7 +191,7 @@ pub struct App {
     /// The next Command row is one the user confirmed although the RFC does not allow it.
     deliberate_next: bool,
     command_times: Vec<(u32, Time)>,
-    pub history_file: Option<PathBuf>,
+    effects: Vec<Effect>,
     /// Ask before sending DELE (config.toml: `confirm_dele = false` turns it off).
     pub confirm_dele: bool,
     pub dirty: bool,
@@ -230,7 +241,7 @@ impl App {
             clock_base: 0.0,
             deliberate_next: false,
             command_times: Vec::new(),
-            history_file: None,
+            effects: Vec::new(),
             confirm_dele: true,
             dirty: true,
             session_scroll: 0,
@@ -322,7 +333,9 @@ impl App {
         let id = self.transcript.push(row);
         // The cursor stays on its row when rows before it go.
         let cut = self.transcript.dropped() - dropped;
-        self.cursor = self.cursor.saturating_sub(usize::try_from(cut).unwrap_or(usize::MAX));
+        self.cursor = self
+            .cursor
+            .saturating_sub(usize::try_from(cut).unwrap_or(usize::MAX));
         id
     }
 
@@ -815,14 +828,13 @@ impl App {
             if self.line.history.len() > 1000 {
                 self.line.history.remove(0);
             }
-            if let Some(path) = &self.history_file
-                && let Err(why) = super::history::append(path, &kept)
-            {
-                // Said once: the rest of the session goes without a history file.
-                self.message = Some((why, true));
-                self.history_file = None;
-            }
+            self.effects.push(Effect::AppendHistory(kept));
         }
+    }
+
+    /// What the loop is to do on this machine, in the order asked.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
     }
 
     fn app_command(&mut self, cmd: &str) -> Vec<Action> {
@@ -839,17 +851,7 @@ impl App {
             "save" | "save!" => {
                 self.message = Some(("usage: :save FILE (:save! FILE replaces it)".into(), true))
             }
-            "theme" => match Theme::load(arg) {
-                Ok(t) => {
-                    let t = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-                        t.without_colour()
-                    } else {
-                        t
-                    };
-                    self.theme = t;
-                }
-                Err(e) => self.message = Some((e, true)),
-            },
+            "theme" => self.effects.push(Effect::LoadTheme(arg.to_owned())),
             other => {
                 self.message = Some((
                     format!(

@@ -3,6 +3,7 @@
 //! dead server never freezes the screen; an idle UI does nothing at all.
 
 pub mod app;
+pub mod effects;
 pub mod history;
 pub mod keys;
 pub mod offline;
@@ -84,16 +85,17 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
 
     let mut app = App::new(opts.label, opts.theme, opts.keys);
     app.clock_base = clock_base();
-    app.history_file = history::default_path();
-    if let Some(p) = &app.history_file {
+    let history_file = history::default_path();
+    if let Some(p) = &history_file {
         app.line.history = history::load(p);
     }
+    let mut local = effects::Local::new(history_file);
     app.message = opts.greeting_hint.map(|h| (h, false));
     app.confirm_dele = opts.confirm_dele;
 
     let mut terminal = terminal::enter()?;
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, &mut app, &mut upd_rx, &req_tx).await;
+    let result = event_loop(&mut terminal, &mut app, &mut local, &mut upd_rx, &req_tx).await;
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     terminal::leave();
     let _ = req_tx.send(Request::Close);
@@ -104,6 +106,7 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
+    local: &mut effects::Local,
     updates: &mut mpsc::UnboundedReceiver<task::Update>,
     requests: &mpsc::UnboundedSender<Request>,
 ) -> std::io::Result<()> {
@@ -127,7 +130,9 @@ async fn event_loop(
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
                     // A new key press clears the last message.
                     app.message = None;
-                    for action in app.key(k) {
+                    let actions = app.key(k);
+                    local.carry_out(app);
+                    for action in actions {
                         if action == app::Action::Reconnect {
                             app.reconnect_wall = Some(clock_base());
                         }

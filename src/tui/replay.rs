@@ -68,6 +68,8 @@ pub async fn run(
         app
     };
     let mut app = build(at, None);
+    // A replay keeps no history: what is typed here was not sent to anyone.
+    let mut local = super::effects::Local::default();
     let mut terminal = super::terminal::enter()?;
     let mut events = EventStream::new();
     let result = loop {
@@ -103,7 +105,9 @@ pub async fn run(
             app = build(at, Some(&app));
             continue;
         }
-        if app.key(k).contains(&super::app::Action::Quit) {
+        let quit = app.key(k).contains(&super::app::Action::Quit);
+        local.carry_out(&mut app);
+        if quit {
             break Ok(());
         }
     };

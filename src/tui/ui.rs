@@ -878,7 +878,11 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
             app.theme.warning,
         ));
     }
-    match app.transcript.index_of(*row).and_then(|i| app.transcript.get(i)) {
+    match app
+        .transcript
+        .index_of(*row)
+        .and_then(|i| app.transcript.get(i))
+    {
         Some(r) => lines.push(Line::styled(
             format!(
                 "exchange {} — {} {}",
