@@ -89,15 +89,44 @@ fn help_overlay_lists_every_binding() {
     app.key(key(KeyCode::Char('?')));
     assert_eq!(app.overlay, Some(Overlay::Help));
     for (w, h) in [(110, 50), (80, 24)] {
+        app.help_scroll = 0;
         let s = text_of(&render(&app, w, h));
+        insta::assert_snapshot!(format!("help_{w}x{h}"), s);
+        // What does not fit scrolls into view: every binding of the table, and every `:`
+        // command, is on some page.
+        let mut seen = s;
+        for _ in 0..80 {
+            app.key(key(KeyCode::Down));
+            seen.push_str(&text_of(&render(&app, w, h)));
+        }
         for b in keys::defaults() {
             assert!(
-                s.contains(b.desc),
-                "help at {w}x{h} lacks '{}':\n{s}",
+                seen.contains(b.desc),
+                "help at {w}x{h} lacks '{}':\n{seen}",
                 b.desc
             );
         }
-        insta::assert_snapshot!(format!("help_{w}x{h}"), s);
+        for c in popscope::tui::commands::COMMANDS {
+            assert!(
+                seen.contains(&c.usage()),
+                "help at {w}x{h} lacks {}",
+                c.usage()
+            );
+        }
+    }
+    // Held against the table: each binding's keys are on the line of its description.
+    let entries = ui::help_entries(&app);
+    for b in keys::defaults() {
+        assert!(
+            entries.iter().any(|(_, k, d)| *d == b.desc
+                && b.keys.iter().all(|key| {
+                    let shown = if key == " " { "space" } else { key.as_str() };
+                    k.contains(&shown.replace("backtab", "shift-tab"))
+                })),
+            "{:?} {:?} is not in the help",
+            b.scope,
+            b.keys
+        );
     }
     app.key(key(KeyCode::Esc));
     assert_eq!(app.overlay, None);

@@ -14,6 +14,7 @@ use popscope_core::command::{Command, Keyword, suggested_keywords};
 use popscope_core::redact;
 use popscope_core::{Event, Finding, State, Tally, Time, TransportEvent};
 
+use super::commands::{self, Cmd};
 use super::keys::{self, Act, Binding, Scope};
 use super::theme::Theme;
 use super::transcript::{Fold, Row, RowId, RowKind, Transcript};
@@ -21,6 +22,8 @@ use popscope_core::sanitize::display;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
+/// Lines a page key scrolls the help.
+const HELP_PAGE: isize = 10;
 /// Said when a finding's row was dropped past the transcript's cap.
 pub const DROPPED_ROW: &str =
     "this finding's exchange was among the oldest rows, dropped: the transcript starts later";
@@ -96,6 +99,17 @@ pub enum Overlay {
     },
 }
 
+impl Overlay {
+    /// Where its keys are in the table.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Overlay::Help => Scope::HelpView,
+            Overlay::Finding(_) => Scope::FindingView,
+            Overlay::Confirm { .. } => Scope::Confirm,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Link {
     #[default]
@@ -144,6 +158,21 @@ impl LineEdit {
             let at = self.byte_at(self.cursor);
             self.text.remove(at);
         }
+        self.completions.clear();
+    }
+    /// Drops the word before the cursor, and the spaces after it.
+    fn delete_word(&mut self) {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut start = self.cursor.min(chars.len());
+        while start > 0 && chars[start - 1] == ' ' {
+            start -= 1;
+        }
+        while start > 0 && chars[start - 1] != ' ' {
+            start -= 1;
+        }
+        let (from, to) = (self.byte_at(start), self.byte_at(self.cursor));
+        self.text.replace_range(from..to, "");
+        self.cursor = start;
         self.completions.clear();
     }
     /// Replaces the text; a completion cycle ends with it.
@@ -199,6 +228,9 @@ pub struct App {
     pub session_scroll: usize,
     /// The most the Session panel can scroll, as last drawn (layout, not state).
     pub session_max_scroll: std::cell::Cell<usize>,
+    /// First line of the help shown, and the most it can scroll as last drawn.
+    pub help_scroll: usize,
+    pub help_max_scroll: std::cell::Cell<usize>,
     /// An AUTH was sent and has no final reply yet (with its exchange once seen): every line
     /// typed meanwhile is a SASL response, a secret.
     auth_pending: Option<Option<u32>>,
@@ -246,6 +278,8 @@ impl App {
             dirty: true,
             session_scroll: 0,
             session_max_scroll: std::cell::Cell::new(0),
+            help_scroll: 0,
+            help_max_scroll: std::cell::Cell::new(0),
             auth_pending: None,
             utf8_mode: false,
             utf8_exchange: None,
@@ -565,52 +599,52 @@ impl App {
 
     pub fn key(&mut self, k: KeyEvent) -> Vec<Action> {
         self.dirty = true;
-        if let Some(ov) = self.overlay.clone() {
-            return self.overlay_key(ov, k);
-        }
         let name = keys::name(&k);
+        if let Some(ov) = self.overlay.clone() {
+            let act = keys::lookup(&self.keys, ov.scope(), &name);
+            return self.overlay_act(ov, act);
+        }
         let act = keys::lookup(&self.keys, self.focus.scope(), &name);
         if self.focus == Focus::CommandLine {
+            let act = act.or_else(|| keys::lookup_in(&self.keys, Scope::Editor, &name));
             return self.line_key(k, act);
         }
         let Some(act) = act else { return Vec::new() };
         self.panel_act(act)
     }
 
-    fn overlay_key(&mut self, ov: Overlay, k: KeyEvent) -> Vec<Action> {
-        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-            return vec![Action::Quit];
-        }
-        match ov {
-            Overlay::Confirm { line, .. } => match k.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    self.overlay = None;
-                    self.deliberate_next = true;
-                    self.send_line(line)
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                    self.overlay = None;
-                    self.line.set(line);
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            },
-            _ => {
-                if matches!(
-                    k.code,
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter
-                ) {
-                    self.overlay = None;
-                }
-                Vec::new()
+    /// An overlay takes every key: its own, and the global quit; the panels under it get none.
+    fn overlay_act(&mut self, ov: Overlay, act: Option<Act>) -> Vec<Action> {
+        match (ov, act) {
+            (_, Some(Act::Quit)) => return vec![Action::Quit],
+            (Overlay::Confirm { line, .. }, Some(Act::Yes)) => {
+                self.overlay = None;
+                self.deliberate_next = true;
+                return self.send_line(line);
             }
+            (Overlay::Confirm { line, .. }, Some(Act::No)) => {
+                self.overlay = None;
+                self.line.set(line);
+            }
+            (Overlay::Help | Overlay::Finding(_), Some(Act::Close)) => self.overlay = None,
+            (Overlay::Help, Some(Act::Up)) => self.help_scroll_by(-1),
+            (Overlay::Help, Some(Act::Down)) => self.help_scroll_by(1),
+            (Overlay::Help, Some(Act::PageUp)) => self.help_scroll_by(-HELP_PAGE),
+            (Overlay::Help, Some(Act::PageDown)) => self.help_scroll_by(HELP_PAGE),
+            _ => {}
         }
+        Vec::new()
+    }
+
+    fn help_scroll_by(&mut self, by: isize) {
+        let max = self.help_max_scroll.get();
+        self.help_scroll = self.help_scroll.saturating_add_signed(by).min(max);
     }
 
     fn panel_act(&mut self, act: Act) -> Vec<Action> {
         match act {
             Act::Quit => return vec![Action::Quit],
-            Act::Help => self.overlay = Some(Overlay::Help),
+            Act::Help => self.open_help(),
             Act::FocusNext => self.focus = self.focus.next(),
             Act::FocusPrev => self.focus = self.focus.prev(),
             Act::FocusLine => {
@@ -679,7 +713,8 @@ impl App {
             }
             Act::SearchNext => self.search_step(true),
             Act::SearchPrev => self.search_step(false),
-            Act::Submit | Act::Complete | Act::HistoryPrev | Act::HistoryNext => {}
+            // The line editor's, the overlays' and replay's: not a panel's.
+            _ => {}
         }
         Vec::new()
     }
@@ -741,21 +776,23 @@ impl App {
             Some(Act::Complete) if !self.line.searching => self.complete(),
             Some(Act::HistoryPrev) if !self.line.searching => self.history(true),
             Some(Act::HistoryNext) if !self.line.searching => self.history(false),
+            Some(Act::ClearLine) => {
+                self.line.take();
+            }
+            Some(Act::DeleteWord) => self.line.delete_word(),
+            Some(Act::DeleteBack) => self.line.backspace(),
+            Some(Act::DeleteForward) => self.line.delete(),
+            Some(Act::CursorLeft) => self.line.cursor = self.line.cursor.saturating_sub(1),
+            Some(Act::CursorRight) => {
+                self.line.cursor = (self.line.cursor + 1).min(self.line.text.chars().count())
+            }
+            Some(Act::LineStart) => self.line.cursor = 0,
+            Some(Act::LineEnd) => self.line.cursor = self.line.text.chars().count(),
+            // Text: any other printable key is typed.
             _ => match k.code {
-                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                    self.line.take();
-                }
                 KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
                     self.line.insert(c)
                 }
-                KeyCode::Backspace => self.line.backspace(),
-                KeyCode::Delete => self.line.delete(),
-                KeyCode::Left => self.line.cursor = self.line.cursor.saturating_sub(1),
-                KeyCode::Right => {
-                    self.line.cursor = (self.line.cursor + 1).min(self.line.text.chars().count())
-                }
-                KeyCode::Home => self.line.cursor = 0,
-                KeyCode::End => self.line.cursor = self.line.text.chars().count(),
                 _ => {}
             },
         }
@@ -841,27 +878,31 @@ impl App {
         let (name, arg) = cmd
             .split_once(' ')
             .map_or((cmd, ""), |(a, b)| (a, b.trim()));
-        match name {
-            "q" | "quit" => return vec![Action::Quit],
-            "help" => self.overlay = Some(Overlay::Help),
-            "starttls" => return vec![Action::StartTls],
-            "reconnect" => return vec![Action::Reconnect],
-            "save" if !arg.is_empty() => return vec![Action::Save(PathBuf::from(arg))],
-            "save!" if !arg.is_empty() => return vec![Action::SaveReplace(PathBuf::from(arg))],
-            "save" | "save!" => {
+        let Some(command) = commands::find(name) else {
+            self.message = Some((
+                format!("unknown command :{name} ({})", commands::usages()),
+                true,
+            ));
+            return Vec::new();
+        };
+        match command.cmd {
+            Cmd::Quit => return vec![Action::Quit],
+            Cmd::Help => self.open_help(),
+            Cmd::StartTls => return vec![Action::StartTls],
+            Cmd::Reconnect => return vec![Action::Reconnect],
+            Cmd::Save | Cmd::SaveReplace if arg.is_empty() => {
                 self.message = Some(("usage: :save FILE (:save! FILE replaces it)".into(), true))
             }
-            "theme" => self.effects.push(Effect::LoadTheme(arg.to_owned())),
-            other => {
-                self.message = Some((
-                    format!(
-                        "unknown command :{other} (:save FILE, :save! FILE, :starttls, :reconnect, :theme NAME, :help, :quit)"
-                    ),
-                    true,
-                ))
-            }
+            Cmd::Save => return vec![Action::Save(PathBuf::from(arg))],
+            Cmd::SaveReplace => return vec![Action::SaveReplace(PathBuf::from(arg))],
+            Cmd::Theme => self.effects.push(Effect::LoadTheme(arg.to_owned())),
         }
         Vec::new()
+    }
+
+    fn open_help(&mut self) {
+        self.help_scroll = 0;
+        self.overlay = Some(Overlay::Help);
     }
 
     fn history(&mut self, back: bool) {
@@ -886,11 +927,11 @@ impl App {
     pub fn candidates(&self) -> Vec<String> {
         let text = &self.line.text;
         if let Some(rest) = text.strip_prefix(':') {
-            return ["save ", "starttls", "reconnect", "theme ", "help", "quit"]
+            return commands::COMMANDS
                 .iter()
-                .filter(|c| c.starts_with(rest))
-                .filter(|c| **c != "starttls" || (self.tls.is_none() && !self.utf8_mode))
-                .map(|c| format!(":{c}"))
+                .filter(|c| c.completes && c.name.starts_with(rest))
+                .filter(|c| c.cmd != Cmd::StartTls || (self.tls.is_none() && !self.utf8_mode))
+                .map(|c| c.completion())
                 .collect();
         }
         match text.split_once(' ') {
@@ -1026,5 +1067,49 @@ mod tests {
         let row = app.transcript.get(app.cursor).map(|r| r.text.clone());
         assert_eq!(row.as_deref(), Some("STAT 40"));
         assert_eq!(app.message, None);
+    }
+
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    #[test]
+    fn keys_toml_rebinds_an_overlay_key_and_a_line_editor_key() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("keys.toml");
+        std::fs::write(
+            &file,
+            "\"help-screen.close\" = [\"x\"]\n\"line-editor.clear-line\" = [\"ctrl-k\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let table = keys::load(Some(&file)).unwrap_or_else(|e| panic!("{e}"));
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let mut app = App::new("x".into(), theme, table);
+        app.focus = Focus::Transcript;
+        app.key(KeyEvent::from(KeyCode::Char('?')));
+        app.key(KeyEvent::from(KeyCode::Esc));
+        assert_eq!(app.overlay, Some(Overlay::Help), "Esc no longer closes");
+        app.key(KeyEvent::from(KeyCode::Char('x')));
+        assert_eq!(app.overlay, None);
+        app.key(KeyEvent::from(KeyCode::Char('i')));
+        for c in "NOOP".chars() {
+            app.key(KeyEvent::from(KeyCode::Char(c)));
+        }
+        app.key(ctrl('u'));
+        assert_eq!(app.line.text, "NOOP", "ctrl-u no longer clears");
+        app.key(ctrl('k'));
+        assert_eq!(app.line.text, "");
+    }
+
+    #[test]
+    fn ctrl_w_drops_the_word_before_the_cursor() {
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let mut app = App::new("x".into(), theme, keys::defaults());
+        app.line.set("RETR 12  ".into());
+        app.key(ctrl('w'));
+        assert_eq!((app.line.text.as_str(), app.line.cursor), ("RETR ", 5));
+        app.key(KeyEvent::from(KeyCode::Left));
+        app.key(ctrl('w'));
+        assert_eq!((app.line.text.as_str(), app.line.cursor), (" ", 0));
     }
 }

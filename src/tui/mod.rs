@@ -3,6 +3,7 @@
 //! dead server never freezes the screen; an idle UI does nothing at all.
 
 pub mod app;
+pub mod commands;
 pub mod effects;
 pub mod history;
 pub mod keys;

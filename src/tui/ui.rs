@@ -727,8 +727,9 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Help entries: a title (scope) or a key column and its description.
-fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> {
+/// Help entries: a title (scope) or a key column and its description. Every binding of the
+/// table is here, and every `:` command.
+pub fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> {
     let panels = [Scope::Transcript, Scope::Findings, Scope::Session];
     // Bindings every panel has are listed once, under "panels".
     let common = |b: &keys::Binding| {
@@ -739,21 +740,16 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
                 })
             })
     };
+    let of = |s: Scope| -> Vec<&keys::Binding> {
+        app.keys
+            .iter()
+            .filter(|b| b.scope == s && !common(b))
+            .collect()
+    };
     let mut groups: Vec<(&'static str, Vec<&keys::Binding>)> = vec![
-        (
-            "everywhere",
-            app.keys
-                .iter()
-                .filter(|b| b.scope == Scope::Global)
-                .collect(),
-        ),
-        (
-            "command line",
-            app.keys
-                .iter()
-                .filter(|b| b.scope == Scope::CommandLine)
-                .collect(),
-        ),
+        (Scope::Global.title(), of(Scope::Global)),
+        (Scope::CommandLine.title(), of(Scope::CommandLine)),
+        (Scope::Editor.title(), of(Scope::Editor)),
         (
             "panels",
             app.keys
@@ -762,14 +758,13 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
                 .collect(),
         ),
     ];
-    for s in panels {
-        groups.push((
-            s.title(),
-            app.keys
-                .iter()
-                .filter(|b| b.scope == s && !common(b))
-                .collect(),
-        ));
+    for s in panels.into_iter().chain([
+        Scope::HelpView,
+        Scope::FindingView,
+        Scope::Confirm,
+        Scope::Replay,
+    ]) {
+        groups.push((s.title(), of(s)));
     }
     let mut out = Vec::new();
     for (title, bindings) in groups {
@@ -797,17 +792,10 @@ fn help_entries(app: &App) -> Vec<(Option<&'static str>, String, &'static str)> 
         }
         out.extend(merged.into_iter().map(|(k, d)| (None, k, d)));
     }
-    out.push((Some("command line"), String::new(), ""));
-    for (c, d) in [
-        ("POP3 commands", "sent as typed"),
-        (":save FILE", "save (secrets redacted)"),
-        (":save! FILE", "save, replacing FILE"),
-        (":starttls", "STLS and TLS handshake"),
-        (":reconnect", "a new connection"),
-        (":theme NAME", "colour theme"),
-        (":help  :quit", "this screen; leave"),
-    ] {
-        out.push((None, c.to_owned(), d));
+    out.push((Some("app commands"), String::new(), ""));
+    out.push((None, "POP3 commands".to_owned(), "sent as typed"));
+    for c in super::commands::COMMANDS {
+        out.push((None, c.usage(), c.desc));
     }
     out
 }
@@ -826,22 +814,50 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
             ]),
         })
         .collect();
+    let closes = keys::said(
+        &keys::keys_of(&app.keys, Scope::HelpView, keys::Act::Close),
+        3,
+    );
     if !two_columns {
-        lines.push(Line::styled("Esc, q or ? closes this help", app.theme.hint));
+        app.help_max_scroll.set(0);
+        lines.push(Line::styled(
+            format!("{closes} closes this help"),
+            app.theme.hint,
+        ));
         let r = centered(area, 86, lines.len() as u16 + 2);
         f.render_widget(Clear, r);
         f.render_widget(Paragraph::new(lines).block(block(app, "Help", true)), r);
         return;
     }
     let half = lines.len().div_ceil(2);
-    let right: Vec<Line> = lines.split_off(half);
     let r = centered(
         area,
         area.width.saturating_sub(2),
         (half as u16 + 2).min(area.height.saturating_sub(1)),
     );
+    // Too many for both columns: they scroll together, a line at a time.
+    let column = r.height.saturating_sub(2) as usize;
+    let max_scroll = lines.len().saturating_sub(2 * column);
+    app.help_max_scroll.set(max_scroll);
+    let scroll = app.help_scroll.min(max_scroll);
+    let (column, mut lines) = if max_scroll > 0 {
+        (column, lines.split_off(scroll))
+    } else {
+        (half, lines)
+    };
+    let mut right: Vec<Line> = lines.split_off(column.min(lines.len()));
+    right.truncate(column);
     f.render_widget(Clear, r);
-    let outer = block(app, "Help — Esc, q or ? closes", true);
+    let title = if max_scroll > 0 {
+        let more = keys::said(
+            &keys::keys_of(&app.keys, Scope::HelpView, keys::Act::Down),
+            1,
+        );
+        format!("Help — {closes} closes · {more} for more")
+    } else {
+        format!("Help — {closes} closes")
+    };
+    let outer = block(app, &title, true);
     let inner = outer.inner(r);
     f.render_widget(outer, r);
     let [a, b] =
@@ -915,6 +931,7 @@ fn draw_finding(f: &mut Frame, app: &App, area: Rect, i: usize) {
 }
 
 fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
+    let confirm_key = |act| keys::said(&keys::keys_of(&app.keys, Scope::Confirm, act), 1);
     let lines = vec![
         Line::styled(
             format!(
@@ -930,12 +947,12 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, line: &str, why: &str) {
         Line::styled(why.to_owned(), app.theme.warning),
         Line::raw(""),
         Line::from(vec![
-            Span::styled("y", app.theme.prompt),
+            Span::styled(confirm_key(keys::Act::Yes), app.theme.prompt),
             Span::styled(
                 " send it (marked deliberate in the transcript)   ",
                 app.theme.server,
             ),
-            Span::styled("n", app.theme.prompt),
+            Span::styled(confirm_key(keys::Act::No), app.theme.prompt),
             Span::styled(" back to editing", app.theme.server),
         ]),
     ];
