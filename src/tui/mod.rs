@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod commands;
+pub mod components;
 pub mod effects;
 pub mod history;
 pub mod keys;
@@ -143,13 +144,8 @@ async fn event_loop(
                     }
                 }
                 Some(Ok(TermEvent::Mouse(m))) => match m.kind {
-                    MouseEventKind::ScrollUp => { app.follow = false; app.cursor = app.cursor.saturating_sub(3); app.dirty = true; }
-                    MouseEventKind::ScrollDown => {
-                        let last = app.transcript.len().saturating_sub(1);
-                        app.cursor = (app.cursor + 3).min(last);
-                        app.follow = app.cursor == last;
-                        app.dirty = true;
-                    }
+                    MouseEventKind::ScrollUp => { app.transcript.move_cursor(-3); app.dirty = true; }
+                    MouseEventKind::ScrollDown => { app.transcript.move_cursor(3); app.dirty = true; }
                     _ => {}
                 },
                 Some(Ok(TermEvent::Resize(..))) => app.dirty = true,

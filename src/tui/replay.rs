@@ -76,9 +76,10 @@ pub async fn run(
         );
         if let Some(old) = keep {
             app.focus = old.focus;
-            app.selected_finding = old
-                .selected_finding
-                .min(app.findings.len().saturating_sub(1));
+            app.findings.selected = old
+                .findings
+                .selected
+                .min(app.findings.list.len().saturating_sub(1));
         }
         app.message = Some((hint.clone(), false));
         app
