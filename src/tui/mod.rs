@@ -60,8 +60,8 @@ fn clock_base() -> f64 {
 /// Runs the TUI until the user quits. The terminal is restored on every way out, panics
 /// included.
 pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
-    let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
-    let (upd_tx, mut upd_rx) = mpsc::unbounded_channel();
+    let (req_tx, req_rx) = mpsc::channel::<Request>(task::REQUEST_CAPACITY);
+    let (upd_tx, mut upd_rx) = task::Outbox::channel(task::UPDATE_CAPACITY);
     let record = opts.record.clone();
     let target = opts.label.clone();
     let told = upd_tx.clone();
@@ -78,7 +78,7 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
                 let told = told.clone();
                 observers.push(file.watcher(Box::new(move |at, e| {
                     let text = format!("--record: {e}");
-                    let _ = told.send(task::Update::Note(at, crate::session::Note::Warning(text)));
+                    told.send(task::Update::Note(at, crate::session::Note::Warning(text)));
                 })));
             }
             Box::new(crate::session::Tee(observers)) as Box<dyn crate::session::Observer>
@@ -100,7 +100,7 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
     let result = event_loop(&mut terminal, &mut app, &mut local, &mut upd_rx, &req_tx).await;
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     terminal::leave();
-    let _ = req_tx.send(Request::Close);
+    let _ = req_tx.try_send(Request::Close);
     session.abort();
     result
 }
@@ -109,8 +109,8 @@ async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     local: &mut effects::Local,
-    updates: &mut mpsc::UnboundedReceiver<task::Update>,
-    requests: &mpsc::UnboundedSender<Request>,
+    updates: &mut mpsc::Receiver<task::Update>,
+    requests: &mpsc::Sender<Request>,
 ) -> std::io::Result<()> {
     let mut keys = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -138,8 +138,10 @@ async fn event_loop(
                         if action == app::Action::Reconnect {
                             app.reconnect_wall = Some(clock_base());
                         }
-                        if !perform(action, requests) {
-                            return Ok(());
+                        match perform(action, requests) {
+                            Ok(true) => {}
+                            Ok(false) => return Ok(()),
+                            Err(busy) => app.message = Some((busy.into(), true)),
                         }
                     }
                 }
@@ -175,10 +177,11 @@ async fn event_loop(
     }
 }
 
-/// Hands an action to the session task. False means quit.
-fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bool {
+/// Hands an action to the session task. False means quit. The UI never waits for the session:
+/// a request that finds the channel full is not sent, and the answer says so.
+fn perform(action: app::Action, requests: &mpsc::Sender<Request>) -> Result<bool, &'static str> {
     let req = match action {
-        app::Action::Quit => return false,
+        app::Action::Quit => return Ok(false),
         app::Action::Send(line) => Request::Line(line),
         app::Action::SaslLine(line) => Request::SaslLine(line),
         app::Action::StartTls => Request::StartTls,
@@ -186,6 +189,11 @@ fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bo
         app::Action::SaveReplace(p) => Request::SaveReplace(p),
         app::Action::Reconnect => Request::Reconnect,
     };
-    let _ = requests.send(req);
-    true
+    match requests.try_send(req) {
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            Err("the session is still busy with the lines before: this one was not sent")
+        }
+        // A session that ended says so itself (its last update); the screen stays.
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(true),
+    }
 }
