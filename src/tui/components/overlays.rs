@@ -56,8 +56,12 @@ pub fn finding(f: &mut Frame, area: Rect, v: &View, fd: &Finding, row: Option<&R
             v.theme.dim,
         )),
     }
+    let closes = keys::said(
+        &keys::keys_of(v.keys, Scope::FindingView, keys::Act::Close),
+        1,
+    );
     lines.push(Line::styled(
-        "Esc closes; the transcript is at the exchange",
+        format!("{closes} closes; the transcript is at the exchange"),
         v.theme.hint,
     ));
     let r = centered(area, 90, 14);
