@@ -44,7 +44,7 @@ fn big_app(rows: usize) -> App {
         }
         app.transcript.push(row);
     }
-    app.cursor = rows - 1;
+    app.transcript.cursor = rows - 1;
     app
 }
 
@@ -59,8 +59,8 @@ fn render(c: &mut Criterion) {
                 .unwrap_or_else(|e| panic!("{e}"));
         })
     });
-    app.follow = false;
-    app.cursor = 500_000;
+    app.transcript.follow = false;
+    app.transcript.cursor = 500_000;
     g.bench_function("frame_1m_rows_middle_200x60", |b| {
         b.iter(|| {
             term.draw(|f| ui::draw(f, black_box(&app)))

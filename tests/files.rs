@@ -508,12 +508,14 @@ fn a_symlinked_history_is_said_once_in_the_ui() {
     std::os::unix::fs::symlink(&victim, &history).unwrap_or_else(|e| panic!("{e}"));
     let theme = popscope::tui::Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
     let mut app = App::new("pop3://x".into(), theme, popscope::tui::keys::defaults());
-    app.history_file = Some(history.clone());
-    let run = |app: &mut App, line: &str| {
+    // The App asks for the history line; the loop's half writes it.
+    let mut local = popscope::tui::effects::Local::new(Some(history.clone()));
+    let mut run = |app: &mut App, line: &str| {
         for c in line.chars() {
             app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
         }
         app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        local.carry_out(app);
     };
     run(&mut app, "NOOP");
     let want = format!(

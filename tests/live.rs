@@ -94,7 +94,6 @@ fn the_conformant_demo_server_is_clean_on_every_transport() {
     }
 }
 
-
 /// `popscope check` (the binary) against the demo server with the quirk of `row`, reached as
 /// the row says: the rule IDs it reported.
 fn check_rules(rt: &tokio::runtime::Runtime, row: &QuirkInfo) -> Vec<String> {

@@ -89,15 +89,44 @@ fn help_overlay_lists_every_binding() {
     app.key(key(KeyCode::Char('?')));
     assert_eq!(app.overlay, Some(Overlay::Help));
     for (w, h) in [(110, 50), (80, 24)] {
+        app.help.scroll = 0;
         let s = text_of(&render(&app, w, h));
+        insta::assert_snapshot!(format!("help_{w}x{h}"), s);
+        // What does not fit scrolls into view: every binding of the table, and every `:`
+        // command, is on some page.
+        let mut seen = s;
+        for _ in 0..80 {
+            app.key(key(KeyCode::Down));
+            seen.push_str(&text_of(&render(&app, w, h)));
+        }
         for b in keys::defaults() {
             assert!(
-                s.contains(b.desc),
-                "help at {w}x{h} lacks '{}':\n{s}",
+                seen.contains(b.desc),
+                "help at {w}x{h} lacks '{}':\n{seen}",
                 b.desc
             );
         }
-        insta::assert_snapshot!(format!("help_{w}x{h}"), s);
+        for c in popscope::tui::commands::COMMANDS {
+            assert!(
+                seen.contains(&c.usage()),
+                "help at {w}x{h} lacks {}",
+                c.usage()
+            );
+        }
+    }
+    // Held against the table: each binding's keys are on the line of its description.
+    let entries = popscope::tui::components::help::entries(&app.keys);
+    for b in keys::defaults() {
+        assert!(
+            entries.iter().any(|(_, k, d)| *d == b.desc
+                && b.keys.iter().all(|key| {
+                    let shown = if key == " " { "space" } else { key.as_str() };
+                    k.contains(&shown.replace("backtab", "shift-tab"))
+                })),
+            "{:?} {:?} is not in the help",
+            b.scope,
+            b.keys
+        );
     }
     app.key(key(KeyCode::Esc));
     assert_eq!(app.overlay, None);
@@ -109,6 +138,7 @@ fn selecting_a_finding_explains_it_and_jumps_to_the_exchange() {
     app.focus = Focus::Findings;
     let target = app
         .findings
+        .list
         .iter()
         .position(|(f, _)| f.rule.id == "ST-009" && f.severity == Severity::Violation)
         .unwrap_or(0);
@@ -117,8 +147,9 @@ fn selecting_a_finding_explains_it_and_jumps_to_the_exchange() {
     }
     app.key(key(KeyCode::Enter));
     assert_eq!(app.overlay, Some(Overlay::Finding(target)));
-    let row = app.findings[target].1;
-    assert_eq!(app.cursor, row);
+    let row = app.transcript.rows.index_of(app.findings.list[target].1);
+    assert_eq!(Some(app.transcript.cursor), row);
+    let row = app.transcript.cursor;
     assert!(
         app.transcript
             .get(row)
@@ -604,9 +635,9 @@ fn the_session_panel_scrolls_and_findings_wrap() {
         s.contains("X-LONG-CAPABILITY-30") && s.contains("USER"),
         "{s}"
     );
-    assert!(app.session_scroll <= app.session_max_scroll.get());
+    assert!(app.session.scroll <= app.session.max_scroll.get());
     app.key(key(KeyCode::Up));
-    assert_eq!(app.session_scroll + 1, app.session_max_scroll.get());
+    assert_eq!(app.session.scroll + 1, app.session.max_scroll.get());
     // A finding longer than the panel is wrapped, not cut.
     let few: String = (1..=5)
         .map(|i| format!("S: X-LONG-CAPABILITY-{i}\n"))
@@ -614,6 +645,7 @@ fn the_session_panel_scrolls_and_findings_wrap() {
     let trace = trace.replace(&long, &few);
     let long_finding = app_from(&trace)
         .findings
+        .list
         .iter()
         .map(|(f, _)| f.message.clone())
         .max_by_key(|m| m.chars().count())
@@ -631,10 +663,11 @@ fn the_session_panel_scrolls_and_findings_wrap() {
     app.focus = Focus::Findings;
     let target = app
         .findings
+        .list
         .iter()
         .position(|(f, _)| f.message == long_finding)
         .unwrap_or(0);
-    app.selected_finding = target;
+    app.findings.selected = target;
     let s = text_of(&render(&app, 110, 40));
     assert!(
         s.contains(tail.trim()),

@@ -77,6 +77,7 @@ pub fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
         .or(from_config)
         .unwrap_or_else(|| "dark".into());
     let t = Theme::load(&name).map_err(CliError::usage)?;
+    // The one place NO_COLOR is read: a theme loaded later (`:theme`) follows this one.
     Ok(
         if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             t.without_colour()

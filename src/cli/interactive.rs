@@ -81,6 +81,7 @@ pub fn run(url: &str, conn: &ConnArgs, ui: &UiArgs) -> Result<u8, CliError> {
         theme,
         keys,
         greeting_hint: None,
+        transcript_printer: super::printer::for_tui,
         confirm_dele: confirm_dele()?,
         record: record
             .clone()

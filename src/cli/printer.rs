@@ -31,6 +31,15 @@ pub struct Printer {
     left: Option<u64>,
 }
 
+/// The printer behind the UI's `:save`: the session as a text transcript into `out`, up to the
+/// recording's cap.
+pub fn for_tui(out: Box<dyn Write + Send>) -> Box<dyn Observer> {
+    Box::new(
+        Printer::new(Some(out), 0, "tui", Shared::default())
+            .with_limit(crate::session::task::MAX_RECORDING as u64),
+    )
+}
+
 impl Printer {
     /// `out` None: collect only.
     pub fn new(

@@ -203,6 +203,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
             theme,
             keys,
             greeting_hint: Some(hint),
+            transcript_printer: super::printer::for_tui,
             confirm_dele,
             record: None,
         };

@@ -1,6 +1,7 @@
 //! The session as a task of its own: the UI sends it lines and requests, it sends back what
 //! happened. The UI never waits on the network; this task never touches the terminal.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -69,17 +70,100 @@ pub enum Update {
     },
 }
 
+/// Updates the channel to the UI holds; past them they wait in the outbox's backlog.
+pub const UPDATE_CAPACITY: usize = 4096;
+/// Requests the channel from the UI holds (typed by a person: never near full).
+pub const REQUEST_CAPACITY: usize = 64;
+
+/// The session's side of the bounded channel to the UI. Observers are called synchronously
+/// from inside a read, where nothing can wait: what does not fit in the channel waits here, in
+/// order, and the session task flushes it (waiting for the UI) between reads. Nothing is
+/// dropped; a progress count (or a flood's count) behind another of the same exchange replaces
+/// it, for only the latest is shown. The backlog stays small because [`Forward`] already bounds
+/// what it forwards per exchange.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Update>,
+    backlog: Arc<Mutex<VecDeque<Update>>>,
+}
+
+impl Outbox {
+    /// The outbox and the UI's end of the channel.
+    pub fn channel(capacity: usize) -> (Outbox, mpsc::Receiver<Update>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let backlog = Arc::new(Mutex::new(VecDeque::new()));
+        (Outbox { tx, backlog }, rx)
+    }
+
+    fn backlog(&self) -> std::sync::MutexGuard<'_, VecDeque<Update>> {
+        // A panic while holding it leaves a queue still in order: go on with it.
+        self.backlog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends now if the channel has room and nothing waits before it; else queues (never
+    /// blocks, never drops). A UI that is gone is not an error: the session ends on its own.
+    pub fn send(&self, update: Update) {
+        let mut backlog = self.backlog();
+        if backlog.is_empty() {
+            match self.tx.try_send(update) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(u)) => {
+                    backlog.push_back(u);
+                    return;
+                }
+            }
+        }
+        match (backlog.back_mut(), update) {
+            (
+                Some(Update::Progress { exchange: a, .. }),
+                u @ Update::Progress { exchange: b, .. },
+            )
+            | (Some(Update::Hidden { exchange: a, .. }), u @ Update::Hidden { exchange: b, .. })
+                if *a == b =>
+            {
+                if let Some(last) = backlog.back_mut() {
+                    *last = u;
+                }
+            }
+            (_, u) => backlog.push_back(u),
+        }
+    }
+
+    /// Whether updates wait for room.
+    pub fn pending(&self) -> bool {
+        !self.backlog().is_empty()
+    }
+
+    /// Sends what waits, waiting for the UI to make room (cancel-safe: an update leaves the
+    /// backlog only once the channel has room for it).
+    pub async fn flush(&self) {
+        loop {
+            let Ok(permit) = self.tx.reserve().await else {
+                // The UI is gone: nothing will read these.
+                self.backlog().clear();
+                return;
+            };
+            let Some(next) = self.backlog().pop_front() else {
+                return;
+            };
+            permit.send(next);
+        }
+    }
+}
+
 /// Unsolicited lines forwarded one by one in a run; the rest of a flood is counted.
 const FORWARD_UNSOLICITED: u64 = 200;
 
 /// Past the forwarded lines, a progress update every this many octets of body.
 const PROGRESS_EVERY: u64 = 1 << 20;
 
-/// Body lines forwarded per exchange; the UI keeps no more (the fold counts the rest).
-const FORWARD_BODY_LINES: u64 = crate::tui::transcript::MAX_FOLD_LINES as u64;
+/// Body lines forwarded per exchange, one by one; past them only progress is sent, so a UI
+/// keeps at most this many lines of a body (its fold counts the rest). Bounds memory for a
+/// 1 GB RETR.
+pub const FORWARD_BODY_LINES: usize = 2000;
 
 struct Forward {
-    tx: mpsc::UnboundedSender<Update>,
+    tx: Outbox,
     body_lines: u64,
     body_octets: u64,
     /// Exchange and octet count of the last progress update sent.
@@ -100,7 +184,7 @@ struct Hidden {
 }
 
 impl Forward {
-    fn new(tx: mpsc::UnboundedSender<Update>, recorder: Box<dyn Observer>) -> Forward {
+    fn new(tx: Outbox, recorder: Box<dyn Observer>) -> Forward {
         Forward {
             tx,
             body_lines: 0,
@@ -116,7 +200,7 @@ impl Forward {
         let h = &mut self.hidden;
         if h.lines > 0 && h.octets != h.reported {
             h.reported = h.octets;
-            let _ = self.tx.send(Update::Hidden {
+            self.tx.send(Update::Hidden {
                 at: h.at,
                 exchange: h.exchange,
                 lines: h.lines,
@@ -141,7 +225,7 @@ impl Observer for Forward {
     fn note(&mut self, at: Time, note: &Note) {
         self.recorder.note(at, note);
         self.end_run();
-        let _ = self.tx.send(Update::Note(at, note.clone()));
+        self.tx.send(Update::Note(at, note.clone()));
     }
 
     fn settled(&mut self, at: Time) {
@@ -172,12 +256,12 @@ impl Observer for Forward {
             Event::BodyLine { exchange, line } => {
                 self.body_lines += 1;
                 self.body_octets += line.len() as u64 + 2;
-                if self.body_lines > FORWARD_BODY_LINES {
+                if self.body_lines > FORWARD_BODY_LINES as u64 {
                     if self.body_octets >= self.progress.1 + PROGRESS_EVERY
                         || self.progress.0 != *exchange
                     {
                         self.progress = (*exchange, self.body_octets);
-                        let _ = self.tx.send(Update::Progress {
+                        self.tx.send(Update::Progress {
                             exchange: *exchange,
                             lines: self.body_lines,
                             octets: self.body_octets,
@@ -188,7 +272,7 @@ impl Observer for Forward {
             }
             _ => {}
         }
-        let _ = self.tx.send(Update::Event(at, ev.clone().into_owned()));
+        self.tx.send(Update::Event(at, ev.clone().into_owned()));
     }
 }
 
@@ -264,8 +348,8 @@ impl Summary {
 /// text transcript into the given writer.
 pub async fn run(
     plan: Plan,
-    mut rx: mpsc::UnboundedReceiver<Request>,
-    tx: mpsc::UnboundedSender<Update>,
+    mut rx: mpsc::Receiver<Request>,
+    tx: Outbox,
     recorder: impl Fn(Box<dyn Write + Send>) -> Box<dyn Observer> + Send,
 ) {
     let recording = Recording::default();
@@ -274,20 +358,21 @@ pub async fn run(
         let mut conn = match start(&plan, Box::new(forward)).await {
             Ok(c) => c,
             Err(e) => {
-                let _ = tx.send(Update::Failed(e.to_string()));
-                let _ = tx.send(Update::Snapshot(Box::new(Summary {
+                tx.send(Update::Failed(e.to_string()));
+                tx.send(Update::Snapshot(Box::new(Summary {
                     closed: true,
                     ..Summary::default()
                 })));
                 // Wait for the user: reconnect, save or quit.
                 loop {
+                    tx.flush().await;
                     match rx.recv().await {
                         None | Some(Request::Close) => return,
                         Some(Request::Reconnect) => continue 'session,
                         Some(Request::Save(p)) => save(&recording, p, false, &tx),
                         Some(Request::SaveReplace(p)) => save(&recording, p, true, &tx),
                         Some(_) => {
-                            let _ = tx.send(Update::Failed(
+                            tx.send(Update::Failed(
                                 "not connected: :reconnect to try again".into(),
                             ));
                         }
@@ -296,17 +381,19 @@ pub async fn run(
             }
         };
         let mut sasl: Option<u32> = None;
-        let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, false))));
+        tx.send(Update::Snapshot(Box::new(summary(&conn, false))));
         loop {
             // Between commands the server is still heard: unsolicited lines, a flood after
             // QUIT and the close appear as they happen.
             let req = tokio::select! {
+                // What the UI had no room for goes first, as soon as it has.
+                () = tx.flush(), if tx.pending() => continue,
                 req = rx.recv() => req,
                 idle = conn.read_idle(), if !conn.is_closed() => {
                     if let Err(e) = idle {
-                        let _ = tx.send(Update::Failed(e.to_string()));
+                        tx.send(Update::Failed(e.to_string()));
                     }
-                    let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, sasl.is_some()))));
+                    tx.send(Update::Snapshot(Box::new(summary(&conn, sasl.is_some()))));
                     continue;
                 }
             };
@@ -327,7 +414,7 @@ pub async fn run(
                 }
                 Request::StartTls => conn.starttls().await.map(|_| ()),
                 Request::SaslLine(_) if sasl.is_none() => {
-                    let _ = tx.send(Update::Failed(
+                    tx.send(Update::Failed(
                         "the AUTH exchange had ended: the line typed for it was not sent".into(),
                     ));
                     Ok(())
@@ -353,23 +440,25 @@ pub async fn run(
                             let what = format!("waiting for the answer to {shown}");
                             let secs = plan.options.read_timeout.as_secs();
                             let e = o.timeout_error(what, secs, " (--timeout sets the wait)");
-                            let _ = tx.send(Update::Failed(e.to_string()));
+                            tx.send(Update::Failed(e.to_string()));
                         }
                     })
                 }
             };
             if let Err(e) = result {
-                let _ = tx.send(Update::Failed(e.to_string()));
+                tx.send(Update::Failed(e.to_string()));
             }
-            let _ = tx.send(Update::Snapshot(Box::new(summary(&conn, sasl.is_some()))));
+            tx.send(Update::Snapshot(Box::new(summary(&conn, sasl.is_some()))));
+            // Backpressure: the next request waits until the UI has taken this one's updates.
+            tx.flush().await;
         }
         conn.close().await;
         return;
     }
 }
 
-fn save(recording: &Recording, path: PathBuf, replace: bool, tx: &mpsc::UnboundedSender<Update>) {
-    let _ = tx.send(Update::Saved(write_transcript(
+fn save(recording: &Recording, path: PathBuf, replace: bool, tx: &Outbox) {
+    tx.send(Update::Saved(write_transcript(
         &recording.contents(),
         &path,
         replace,
@@ -414,7 +503,7 @@ async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, T
     if let Some(creds) = &plan.creds {
         let out = login::login(&mut conn, plan.method, creds).await?;
         if out.challenge.is_some() {
-            conn.sasl_response(out.exchange, b"*").await?;
+            conn.cancel_sasl(out.exchange).await?;
         }
     }
     Ok(conn)
@@ -424,6 +513,48 @@ async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, T
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    fn progress(exchange: u32, lines: u64) -> Update {
+        Update::Progress {
+            exchange,
+            lines,
+            octets: lines * 10,
+        }
+    }
+
+    /// The session may not wait inside an observer and may not lose an update: what the
+    /// bounded channel has no room for waits in order, progress counts coalesce.
+    #[tokio::test]
+    async fn a_full_channel_keeps_every_update_in_order_and_coalesces_progress() {
+        let (out, mut rx) = Outbox::channel(2);
+        out.send(Update::Failed("one".into()));
+        out.send(Update::Failed("two".into()));
+        for lines in 1..=1000 {
+            out.send(progress(7, lines));
+        }
+        out.send(Update::Failed("three".into()));
+        out.send(progress(7, 1001));
+        out.send(progress(8, 1));
+        assert!(out.pending());
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(u) = rx.recv().await {
+                got.push(match u {
+                    Update::Failed(s) => s,
+                    Update::Progress {
+                        exchange, lines, ..
+                    } => format!("{exchange}:{lines}"),
+                    other => format!("{other:?}"),
+                });
+            }
+            got
+        });
+        out.flush().await;
+        assert!(!out.pending());
+        drop(out);
+        let got = reader.await.unwrap_or_default();
+        assert_eq!(got, ["one", "two", "7:1000", "three", "7:1001", "8:1"]);
+    }
 
     #[test]
     fn save_is_private_refuses_existing_files_and_links_and_reports_write_errors() {

@@ -1,6 +1,8 @@
 //! Key bindings as data: each row says where it applies, which keys, what it does and how the
 //! footer and the help screen describe it, so the hints shown are always the keys that work.
-//! A user file (`$XDG_CONFIG_HOME/popscope/keys.toml`) may rebind actions.
+//! A user file (`$XDG_CONFIG_HOME/popscope/keys.toml`) may rebind actions. Every key the UI
+//! answers is a row here: the panels, the line editor, the overlays and replay's steps (only
+//! printable characters typed into the command line are text, not bindings).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -8,9 +10,20 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub enum Scope {
     Global,
     CommandLine,
+    /// Editing keys of the command line, after its own scope (not in the footer: it lists
+    /// what the line does, these move within it).
+    Editor,
     Transcript,
     Findings,
     Session,
+    /// The help overlay.
+    HelpView,
+    /// The finding detail overlay.
+    FindingView,
+    /// The dialog that asks before sending a command the RFC does not allow now, or a DELE.
+    Confirm,
+    /// `popscope replay`: steps through the recording, before the focused panel's keys.
+    Replay,
 }
 
 impl Scope {
@@ -21,6 +34,11 @@ impl Scope {
             Scope::Transcript => "transcript",
             Scope::Findings => "findings",
             Scope::Session => "session",
+            Scope::Editor => "line editor",
+            Scope::HelpView => "help screen",
+            Scope::FindingView => "finding detail",
+            Scope::Confirm => "confirm",
+            Scope::Replay => "replay",
         }
     }
 }
@@ -49,6 +67,26 @@ pub enum Act {
     Complete,
     HistoryPrev,
     HistoryNext,
+    CursorLeft,
+    CursorRight,
+    LineStart,
+    LineEnd,
+    DeleteBack,
+    DeleteForward,
+    /// Drops the whole line (and a completion cycle with it).
+    ClearLine,
+    /// Drops the word before the cursor.
+    DeleteWord,
+    /// Closes an overlay.
+    Close,
+    /// Confirm: send it.
+    Yes,
+    /// Confirm: back to editing.
+    No,
+    NextStep,
+    PrevStep,
+    FirstStep,
+    LastStep,
 }
 
 impl Act {
@@ -75,6 +113,21 @@ impl Act {
             Act::Complete => "complete",
             Act::HistoryPrev => "history-prev",
             Act::HistoryNext => "history-next",
+            Act::CursorLeft => "left",
+            Act::CursorRight => "right",
+            Act::LineStart => "line-start",
+            Act::LineEnd => "line-end",
+            Act::DeleteBack => "delete-back",
+            Act::DeleteForward => "delete-forward",
+            Act::ClearLine => "clear-line",
+            Act::DeleteWord => "delete-word",
+            Act::Close => "close",
+            Act::Yes => "yes",
+            Act::No => "no",
+            Act::NextStep => "next-step",
+            Act::PrevStep => "previous-step",
+            Act::FirstStep => "first-step",
+            Act::LastStep => "last-step",
         }
     }
 }
@@ -140,6 +193,31 @@ pub fn defaults() -> Vec<Binding> {
         b(Session, &["down", "j"], Down, "scroll"),
         b(Session, &["i"], FocusLine, "type a command"),
         b(Session, &[":"], AppCommand, "app command"),
+        b(Editor, &["left"], CursorLeft, "cursor"),
+        b(Editor, &["right"], CursorRight, "cursor"),
+        b(Editor, &["home"], LineStart, "start, end of line"),
+        b(Editor, &["end"], LineEnd, "start, end of line"),
+        b(
+            Editor,
+            &["backspace"],
+            DeleteBack,
+            "delete before the cursor",
+        ),
+        b(Editor, &["delete"], DeleteForward, "delete at the cursor"),
+        b(Editor, &["ctrl-w"], DeleteWord, "delete a word"),
+        b(Editor, &["ctrl-u"], ClearLine, "clear the line"),
+        b(HelpView, &["esc", "q", "?", "enter"], Close, "close"),
+        b(HelpView, &["up", "k"], Up, "scroll"),
+        b(HelpView, &["down", "j"], Down, "scroll"),
+        b(HelpView, &["pageup"], PageUp, "page"),
+        b(HelpView, &["pagedown"], PageDown, "page"),
+        b(FindingView, &["esc", "q", "?", "enter"], Close, "close"),
+        b(Confirm, &["y", "Y"], Yes, "send, marked deliberate"),
+        b(Confirm, &["n", "N", "esc"], No, "back to editing"),
+        b(Replay, &["]", "right"], NextStep, "next exchange"),
+        b(Replay, &["[", "left"], PrevStep, "previous exchange"),
+        b(Replay, &["{"], FirstStep, "start"),
+        b(Replay, &["}"], LastStep, "end"),
     ]
 }
 
@@ -210,13 +288,45 @@ pub fn name(k: &KeyEvent) -> String {
 
 /// The action bound to a key in a scope (scope first, then global).
 pub fn lookup(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
-    let hit = |s: Scope| {
-        table
-            .iter()
-            .find(|b| b.scope == s && b.keys.iter().any(|k| k == key))
-            .map(|b| b.act)
-    };
-    hit(scope).or_else(|| hit(Scope::Global))
+    lookup_in(table, scope, key).or_else(|| lookup_in(table, Scope::Global, key))
+}
+
+/// The action bound to a key in this scope alone.
+pub fn lookup_in(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
+    table
+        .iter()
+        .find(|b| b.scope == scope && b.keys.iter().any(|k| k == key))
+        .map(|b| b.act)
+}
+
+/// The keys bound to `act` in `scope`, as the table writes them.
+pub fn keys_of(table: &[Binding], scope: Scope, act: Act) -> Vec<&str> {
+    table
+        .iter()
+        .filter(|b| b.scope == scope && b.act == act)
+        .flat_map(|b| b.keys.iter().map(String::as_str))
+        .collect()
+}
+
+/// A key as a sentence shows it: `Esc`, `Enter`, `shift-tab`, `space`; others as written.
+pub fn shown(key: &str) -> &str {
+    match key {
+        "esc" => "Esc",
+        "enter" => "Enter",
+        "backtab" => "shift-tab",
+        " " => "space",
+        k => k,
+    }
+}
+
+/// Up to `most` keys in a sentence: `Esc, q or ?`.
+pub fn said(keys: &[&str], most: usize) -> String {
+    let keys: Vec<&str> = keys.iter().take(most).map(|k| shown(k)).collect();
+    match keys.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// The footer: the keys of the focused scope, then the global ones; keys that share a

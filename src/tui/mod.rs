@@ -3,6 +3,9 @@
 //! dead server never freezes the screen; an idle UI does nothing at all.
 
 pub mod app;
+pub mod commands;
+pub mod components;
+pub mod effects;
 pub mod history;
 pub mod keys;
 pub mod offline;
@@ -13,7 +16,6 @@ pub mod transcript;
 pub mod ui;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{
@@ -24,7 +26,6 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::cli::printer::{Gathered, Printer};
 use crate::session::task::{self, Plan, Request};
 
 pub use app::App;
@@ -41,6 +42,9 @@ pub struct TuiOptions {
     /// Shown in the footer at start (the demo uses it for the credentials).
     pub greeting_hint: Option<String>,
     pub confirm_dele: bool,
+    /// Builds the observer that writes the session as a text transcript into the writer it is
+    /// given: what `:save` saves (the caller's printer; the UI only keeps the bytes).
+    pub transcript_printer: fn(Box<dyn Write + Send>) -> Box<dyn crate::session::Observer>,
     /// --record: the session as JSON Lines, with whether secrets are kept and --max-body.
     pub record: Option<(crate::transcript::jsonl::RecordFile, (bool, Option<u64>))>,
 }
@@ -56,28 +60,25 @@ fn clock_base() -> f64 {
 /// Runs the TUI until the user quits. The terminal is restored on every way out, panics
 /// included.
 pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
-    let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
-    let (upd_tx, mut upd_rx) = mpsc::unbounded_channel();
-    let gathered = Arc::new(Mutex::new(Gathered::default()));
+    let (req_tx, req_rx) = mpsc::channel::<Request>(task::REQUEST_CAPACITY);
+    let (upd_tx, mut upd_rx) = task::Outbox::channel(task::UPDATE_CAPACITY);
     let record = opts.record.clone();
     let target = opts.label.clone();
     let told = upd_tx.clone();
+    let printer = opts.transcript_printer;
     let session = tokio::spawn(task::run(
         opts.plan,
         req_rx,
         upd_tx,
         move |w: Box<dyn Write + Send>| {
-            let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![Box::new(
-                Printer::new(Some(w), 0, "tui", gathered.clone())
-                    .with_limit(crate::session::task::MAX_RECORDING as u64),
-            )];
+            let mut observers: Vec<Box<dyn crate::session::Observer>> = vec![printer(w)];
             if let Some((file, keep)) = &record {
                 observers.push(file.recorder_with(&target, keep.0, keep.1));
                 // The first write error is said when it happens, not only by exit 2 at the end.
                 let told = told.clone();
                 observers.push(file.watcher(Box::new(move |at, e| {
                     let text = format!("--record: {e}");
-                    let _ = told.send(task::Update::Note(at, crate::session::Note::Warning(text)));
+                    told.send(task::Update::Note(at, crate::session::Note::Warning(text)));
                 })));
             }
             Box::new(crate::session::Tee(observers)) as Box<dyn crate::session::Observer>
@@ -86,19 +87,20 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
 
     let mut app = App::new(opts.label, opts.theme, opts.keys);
     app.clock_base = clock_base();
-    app.history_file = history::default_path();
-    if let Some(p) = &app.history_file {
+    let history_file = history::default_path();
+    if let Some(p) = &history_file {
         app.line.history = history::load(p);
     }
+    let mut local = effects::Local::new(history_file);
     app.message = opts.greeting_hint.map(|h| (h, false));
     app.confirm_dele = opts.confirm_dele;
 
     let mut terminal = terminal::enter()?;
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, &mut app, &mut upd_rx, &req_tx).await;
+    let result = event_loop(&mut terminal, &mut app, &mut local, &mut upd_rx, &req_tx).await;
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     terminal::leave();
-    let _ = req_tx.send(Request::Close);
+    let _ = req_tx.try_send(Request::Close);
     session.abort();
     result
 }
@@ -106,8 +108,9 @@ pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    updates: &mut mpsc::UnboundedReceiver<task::Update>,
-    requests: &mpsc::UnboundedSender<Request>,
+    local: &mut effects::Local,
+    updates: &mut mpsc::Receiver<task::Update>,
+    requests: &mpsc::Sender<Request>,
 ) -> std::io::Result<()> {
     let mut keys = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -129,23 +132,22 @@ async fn event_loop(
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
                     // A new key press clears the last message.
                     app.message = None;
-                    for action in app.key(k) {
+                    let actions = app.key(k);
+                    local.carry_out(app);
+                    for action in actions {
                         if action == app::Action::Reconnect {
                             app.reconnect_wall = Some(clock_base());
                         }
-                        if !perform(action, requests) {
-                            return Ok(());
+                        match perform(action, requests) {
+                            Ok(true) => {}
+                            Ok(false) => return Ok(()),
+                            Err(busy) => app.message = Some((busy.into(), true)),
                         }
                     }
                 }
                 Some(Ok(TermEvent::Mouse(m))) => match m.kind {
-                    MouseEventKind::ScrollUp => { app.follow = false; app.cursor = app.cursor.saturating_sub(3); app.dirty = true; }
-                    MouseEventKind::ScrollDown => {
-                        let last = app.transcript.len().saturating_sub(1);
-                        app.cursor = (app.cursor + 3).min(last);
-                        app.follow = app.cursor == last;
-                        app.dirty = true;
-                    }
+                    MouseEventKind::ScrollUp => { app.transcript.move_cursor(-3); app.dirty = true; }
+                    MouseEventKind::ScrollDown => { app.transcript.move_cursor(3); app.dirty = true; }
                     _ => {}
                 },
                 Some(Ok(TermEvent::Resize(..))) => app.dirty = true,
@@ -175,10 +177,11 @@ async fn event_loop(
     }
 }
 
-/// Hands an action to the session task. False means quit.
-fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bool {
+/// Hands an action to the session task. False means quit. The UI never waits for the session:
+/// a request that finds the channel full is not sent, and the answer says so.
+fn perform(action: app::Action, requests: &mpsc::Sender<Request>) -> Result<bool, &'static str> {
     let req = match action {
-        app::Action::Quit => return false,
+        app::Action::Quit => return Ok(false),
         app::Action::Send(line) => Request::Line(line),
         app::Action::SaslLine(line) => Request::SaslLine(line),
         app::Action::StartTls => Request::StartTls,
@@ -186,6 +189,11 @@ fn perform(action: app::Action, requests: &mpsc::UnboundedSender<Request>) -> bo
         app::Action::SaveReplace(p) => Request::SaveReplace(p),
         app::Action::Reconnect => Request::Reconnect,
     };
-    let _ = requests.send(req);
-    true
+    match requests.try_send(req) {
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            Err("the session is still busy with the lines before: this one was not sent")
+        }
+        // A session that ended says so itself (its last update); the screen stays.
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(true),
+    }
 }

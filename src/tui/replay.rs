@@ -1,7 +1,7 @@
 //! Replay: the UI on a recorded session, with time travel. Each step shows the state machine,
 //! transcript and findings as they were after that exchange; the engine re-runs up to there.
 
-use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 
 use crate::transcript::{Entry, Item};
@@ -19,6 +19,24 @@ fn steps(entries: &[Entry]) -> Vec<usize> {
         .collect();
     v.push(entries.len());
     v
+}
+
+/// The footer's line in replay, from the table: "replay: ] next exchange · [ previous · …".
+fn hint(table: &[keys::Binding]) -> String {
+    let key = |scope, act| {
+        keys::keys_of(table, scope, act)
+            .first()
+            .map_or("(unbound)".to_owned(), |k| keys::shown(k).to_owned())
+    };
+    use keys::{Act, Scope};
+    format!(
+        "replay: {} next exchange · {} previous · {} start · {} end · {} quit",
+        key(Scope::Replay, Act::NextStep),
+        key(Scope::Replay, Act::PrevStep),
+        key(Scope::Replay, Act::FirstStep),
+        key(Scope::Replay, Act::LastStep),
+        key(Scope::Transcript, Act::Quit),
+    )
 }
 
 /// The UI state after the first `upto` entries; `tls` holds the TLS details the recording
@@ -45,6 +63,7 @@ pub async fn run(
     table: Vec<keys::Binding>,
 ) -> std::io::Result<()> {
     let steps = steps(&entries);
+    let hint = hint(&table);
     let mut at = steps.len() - 1;
     let build = |at: usize, keep: Option<&App>| {
         let mut app = state_at(
@@ -57,17 +76,17 @@ pub async fn run(
         );
         if let Some(old) = keep {
             app.focus = old.focus;
-            app.selected_finding = old
-                .selected_finding
-                .min(app.findings.len().saturating_sub(1));
+            app.findings.selected = old
+                .findings
+                .selected
+                .min(app.findings.list.len().saturating_sub(1));
         }
-        app.message = Some((
-            "replay: ] next exchange · [ previous · { start · } end · q quit".into(),
-            false,
-        ));
+        app.message = Some((hint.clone(), false));
         app
     };
     let mut app = build(at, None);
+    // A replay keeps no history: what is typed here was not sent to anyone.
+    let mut local = super::effects::Local::default();
     let mut terminal = super::terminal::enter()?;
     let mut events = EventStream::new();
     let result = loop {
@@ -87,15 +106,15 @@ pub async fn run(
         if k.kind == KeyEventKind::Release {
             continue;
         }
-        let step_to = match k.code {
-            KeyCode::Char(']') | KeyCode::Right if app.overlay.is_none() => {
+        // Replay's keys come before the panel's; a step while an overlay is open is only the
+        // jump to either end (the arrows belong to the overlay then).
+        let step_to = match keys::lookup_in(&table, keys::Scope::Replay, &keys::name(&k)) {
+            Some(keys::Act::NextStep) if app.overlay.is_none() => {
                 Some((at + 1).min(steps.len() - 1))
             }
-            KeyCode::Char('[') | KeyCode::Left if app.overlay.is_none() => {
-                Some(at.saturating_sub(1))
-            }
-            KeyCode::Char('{') => Some(0),
-            KeyCode::Char('}') => Some(steps.len() - 1),
+            Some(keys::Act::PrevStep) if app.overlay.is_none() => Some(at.saturating_sub(1)),
+            Some(keys::Act::FirstStep) => Some(0),
+            Some(keys::Act::LastStep) => Some(steps.len() - 1),
             _ => None,
         };
         if let Some(to) = step_to {
@@ -103,7 +122,9 @@ pub async fn run(
             app = build(at, Some(&app));
             continue;
         }
-        if app.key(k).contains(&super::app::Action::Quit) {
+        let quit = app.key(k).contains(&super::app::Action::Quit);
+        local.carry_out(&mut app);
+        if quit {
             break Ok(());
         }
     };
@@ -115,6 +136,19 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::transcript::text;
+
+    #[test]
+    fn the_replay_hint_follows_the_table() {
+        let mut table = keys::defaults();
+        assert_eq!(
+            hint(&table),
+            "replay: ] next exchange · [ previous · { start · } end · q quit"
+        );
+        if let Some(b) = table.iter_mut().find(|b| b.act == keys::Act::NextStep) {
+            b.keys = vec![">".into()];
+        }
+        assert!(hint(&table).starts_with("replay: > next exchange"));
+    }
 
     #[test]
     fn each_step_shows_the_state_as_of_that_exchange() {

@@ -18,6 +18,8 @@ macro_rules! theme {
         #[derive(Clone, Debug, PartialEq)]
         pub struct Theme {
             pub name: String,
+            /// Made without colours (NO_COLOR): a theme loaded later is made so too.
+            pub colourless: bool,
             $(pub $field: Style,)*
         }
 
@@ -81,6 +83,7 @@ impl Theme {
         let s = Style::default();
         Theme {
             name: name.to_owned(),
+            colourless: false,
             header: s,
             border: s,
             border_focused: s,
@@ -153,8 +156,19 @@ impl Theme {
         Ok(theme)
     }
 
+    /// `next`, to replace this theme: without colours if this one is (NO_COLOR was read once,
+    /// at start, and holds for the whole session).
+    pub fn succeeded_by(&self, next: Theme) -> Theme {
+        if self.colourless {
+            next.without_colour()
+        } else {
+            next
+        }
+    }
+
     /// The same theme without colours (for NO_COLOR), keeping bold, reverse and the like.
-    pub fn without_colour(self) -> Theme {
+    pub fn without_colour(mut self) -> Theme {
+        self.colourless = true;
         self.map(|s| Style {
             fg: None,
             bg: None,

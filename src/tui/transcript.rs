@@ -1,14 +1,18 @@
 //! The transcript the TUI shows: one row per client line, server status line, transport note
 //! or state change. A multi-line reply is one row with a fold that keeps its first lines and
 //! counts the rest. Views ask for rows by index, so drawing a screen costs the same however
-//! long the session is.
+//! long the session is. An index moves when the oldest rows are dropped; a [`RowId`] does not,
+//! so whatever must find a row again later (a finding) keeps its id.
 
 use popscope_core::{Severity, Time};
 
-/// Body lines kept per fold; the rest are counted. Bounds memory for a 1 GB RETR.
-pub const MAX_FOLD_LINES: usize = 2000;
 /// Rows kept; the oldest are dropped past this (a marker row says so).
 pub const MAX_ROWS: usize = 2_000_000;
+
+/// A row's identity for the whole session: ids are handed out in order and never reused, so a
+/// row dropped past the cap is known to be gone instead of being mistaken for its successor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowId(pub u64);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
@@ -22,6 +26,8 @@ pub enum RowKind {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fold {
+    /// The first lines of the body (at most what the session forwards,
+    /// [`crate::session::task::FORWARD_BODY_LINES`]).
     pub lines: Vec<String>,
     pub total_lines: u64,
     pub octets: u64,
@@ -93,13 +99,30 @@ impl Row {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Transcript {
     rows: Vec<Row>,
+    /// Rows dropped from the front so far: also the id of the first row kept.
     dropped: u64,
+    cap: usize,
+}
+
+impl Default for Transcript {
+    fn default() -> Transcript {
+        Transcript::with_cap(MAX_ROWS)
+    }
 }
 
 impl Transcript {
+    /// A transcript that keeps at most `cap` rows (at least 10); past it the oldest tenth goes.
+    pub fn with_cap(cap: usize) -> Transcript {
+        Transcript {
+            rows: Vec::new(),
+            dropped: 0,
+            cap: cap.max(10),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -121,14 +144,27 @@ impl Transcript {
         self.dropped
     }
 
-    pub fn push(&mut self, row: Row) -> usize {
-        if self.rows.len() >= MAX_ROWS {
-            let cut = MAX_ROWS / 10;
+    /// Appends a row; the answer is its id. Past the cap the oldest rows go first, so every
+    /// index held before may now name another row (ids stay right).
+    pub fn push(&mut self, row: Row) -> RowId {
+        if self.rows.len() >= self.cap {
+            let cut = self.cap / 10;
             self.rows.drain(..cut);
             self.dropped += cut as u64;
         }
         self.rows.push(row);
-        self.rows.len() - 1
+        RowId(self.dropped + self.rows.len() as u64 - 1)
+    }
+
+    /// The id of the row at index `i` (whether or not such a row exists yet).
+    pub fn id_at(&self, i: usize) -> RowId {
+        RowId(self.dropped + i as u64)
+    }
+
+    /// Where the row `id` is now; None once it was dropped (or before it exists).
+    pub fn index_of(&self, id: RowId) -> Option<usize> {
+        let i = usize::try_from(id.0.checked_sub(self.dropped)?).ok()?;
+        (i < self.rows.len()).then_some(i)
     }
 
     pub fn last_mut(&mut self) -> Option<&mut Row> {
