@@ -1,11 +1,13 @@
 //! popscope: an interactive POP3 session debugger and conformance checker.
 //!
 //! The protocol engine is the `popscope-core` crate (sans-IO); everything here drives it.
+//! This library exists for `main.rs`, the integration tests, the benches and the fuzz targets:
+//! what none of them uses is `pub(crate)`, so the compiler reports dead code.
 
 pub mod check;
 pub mod cli;
 pub mod private_file;
-pub mod report;
+pub(crate) mod report;
 pub mod server;
 pub mod session;
 pub mod transcript;

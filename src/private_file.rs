@@ -24,7 +24,7 @@ pub enum Existing {
 /// Opens `path` for writing: mode 0600 for a new file (an existing file replaced or appended to
 /// is set to 0600 too), O_NOFOLLOW so a planted symbolic link is refused, O_EXCL unless
 /// `existing` says otherwise. Errors are the system's, turned into a sentence by [`explain`].
-pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
+pub(crate) fn open(path: &Path, existing: Existing) -> io::Result<File> {
     if existing == Existing::Replace {
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -65,7 +65,7 @@ pub fn open(path: &Path, existing: Existing) -> io::Result<File> {
 /// is fine; a symbolic link, a directory or an existing file without `--force` is refused with
 /// the error `open` would give, and so is anything but a regular file (a device or a FIFO has
 /// no place among them). Check every file first, then write: a refusal leaves nothing written.
-pub fn check(path: &Path, existing: Existing) -> io::Result<()> {
+pub(crate) fn check(path: &Path, existing: Existing) -> io::Result<()> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -86,7 +86,7 @@ pub fn check(path: &Path, existing: Existing) -> io::Result<()> {
 
 /// Checks, writing nothing, that [`create_dir`] would accept `path`: missing, or a real
 /// directory (not a symbolic link) of this user's.
-pub fn check_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn check_dir(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -105,7 +105,7 @@ pub fn check_dir(path: &Path) -> io::Result<()> {
 
 /// Creates a private directory (0700) and its parents; an existing directory is accepted only
 /// when it is a real directory (not a symbolic link) owned by this user.
-pub fn create_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn create_dir(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new()
         .recursive(true)
@@ -121,7 +121,7 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Whether `path` itself (not what a link points to) is a directory.
-pub fn is_dir(path: &Path) -> bool {
+pub(crate) fn is_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
@@ -134,7 +134,7 @@ pub fn is_dir(path: &Path) -> bool {
 /// With [`Existing::Refuse`] the commit links the new file in under the target's name, so a
 /// file that appeared meanwhile is not overwritten either. A target that is a device
 /// (`/dev/null`, `/dev/stdout`) cannot be renamed over: it is written directly.
-pub struct Atomic {
+pub(crate) struct Atomic {
     file: File,
     /// The temporary file, None when writing a device directly.
     temp: Option<std::path::PathBuf>,
@@ -145,7 +145,7 @@ pub struct Atomic {
 impl Atomic {
     /// Starts writing `path`: refused as [`open`] would refuse it (a symbolic link, a
     /// directory, an existing file unless `existing` is [`Existing::Replace`]).
-    pub fn create(path: &Path, existing: Existing) -> io::Result<Atomic> {
+    pub(crate) fn create(path: &Path, existing: Existing) -> io::Result<Atomic> {
         let direct = |existing| {
             Ok(Atomic {
                 file: open(path, existing)?,
@@ -196,7 +196,7 @@ impl Atomic {
 
     /// Puts the written file in place of the target (see [`Atomic`]); on an error the
     /// temporary file is removed and the target is as it was.
-    pub fn commit(mut self) -> io::Result<()> {
+    pub(crate) fn commit(mut self) -> io::Result<()> {
         io::Write::flush(&mut self.file)?;
         let Some(temp) = self.temp.take() else {
             return Ok(());
@@ -254,7 +254,7 @@ fn nonce() -> u64 {
 }
 
 /// One line for a person: what went wrong with `path`, and what to do about it.
-pub fn explain(path: &Path, e: &io::Error) -> String {
+pub(crate) fn explain(path: &Path, e: &io::Error) -> String {
     let p = popscope_core::sanitize::display(path.as_os_str().as_encoded_bytes(), 200);
     // O_EXCL answers EEXIST for a planted link too: say what it is.
     let is_link = || std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());

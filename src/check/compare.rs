@@ -7,7 +7,7 @@
 use super::walk::{LoginAttempt, WalkResult};
 
 /// One line per difference (or sameness) worth saying, for the reports' comparison.
-pub fn compare(
+pub(crate) fn compare(
     plain: Option<&WalkResult>,
     stls: Option<&WalkResult>,
     implicit: Option<&WalkResult>,

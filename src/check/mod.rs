@@ -5,8 +5,8 @@
 //! [`crate::report`]. A new probe goes in [`probes`] (its commands in `popscope_core::probes`,
 //! its judgement in the engine's rules); a new fact compared across transports in [`compare`].
 
-pub mod compare;
-pub mod probes;
+pub(crate) mod compare;
+pub(crate) mod probes;
 pub mod transports;
 pub mod walk;
 

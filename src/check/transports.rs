@@ -13,28 +13,28 @@ use super::walk::{self, PlaintextLogin, WalkOptions, WalkResult};
 pub struct CheckOptions {
     /// The walk of every transport; its target, scheme, `starttls` and `plaintext_login` are
     /// set per transport.
-    pub walk: WalkOptions,
+    pub(crate) walk: WalkOptions,
     /// For a bare host: the implicit-TLS port.
-    pub tls_port: u16,
+    pub(crate) tls_port: u16,
     /// For a bare host: log in on the plain leg although the host offers TLS.
-    pub allow_plaintext_login: bool,
+    pub(crate) allow_plaintext_login: bool,
     /// For a URL (pop3://): how a login in the clear is treated.
-    pub explicit_login: PlaintextLogin,
+    pub(crate) explicit_login: PlaintextLogin,
 }
 
 /// One transport the check tried: walked, or the error that stopped it.
 pub struct Leg {
-    pub url: String,
-    pub transport: Security,
-    pub outcome: Result<WalkResult, String>,
+    pub(crate) url: String,
+    pub(crate) transport: Security,
+    pub(crate) outcome: Result<WalkResult, String>,
 }
 
 /// Every transport tried, in order, and what differs between them (a bare host only).
 pub struct Checked {
     /// A bare host (every transport), not one URL.
-    pub bare: bool,
-    pub legs: Vec<Leg>,
-    pub comparison: Vec<String>,
+    pub(crate) bare: bool,
+    pub(crate) legs: Vec<Leg>,
+    pub(crate) comparison: Vec<String>,
 }
 
 /// Why a check has nothing to report.
@@ -51,21 +51,21 @@ pub enum CheckError {
 /// The run's failure when no leg could be walked: every leg that connected timed out on its
 /// main connection's first replies (the others did not connect). The report says what it
 /// could; the failure says that nothing was checked.
-pub struct WalkFailure<'a> {
-    pub error: &'a TransportError,
-    pub message: String,
+pub(crate) struct WalkFailure<'a> {
+    pub(crate) error: &'a TransportError,
+    pub(crate) message: String,
 }
 
 impl Checked {
     /// The legs that were walked.
-    pub fn walked(&self) -> impl Iterator<Item = (&Leg, &WalkResult)> {
+    pub(crate) fn walked(&self) -> impl Iterator<Item = (&Leg, &WalkResult)> {
         self.legs
             .iter()
             .filter_map(|l| l.outcome.as_ref().ok().map(|r| (l, r)))
     }
 
     /// See [`WalkFailure`].
-    pub fn failure(&self) -> Option<WalkFailure<'_>> {
+    pub(crate) fn failure(&self) -> Option<WalkFailure<'_>> {
         let walked: Vec<&WalkResult> = self.walked().map(|(_, r)| r).collect();
         let failed: Vec<&TransportError> =
             walked.iter().filter_map(|r| r.failure.as_ref()).collect();
@@ -82,7 +82,7 @@ impl Checked {
 }
 
 /// Checks the URL of `target`, or, for a bare host, every transport it offers.
-pub async fn run(target: &Target, opts: CheckOptions) -> Result<Checked, CheckError> {
+pub(crate) async fn run(target: &Target, opts: CheckOptions) -> Result<Checked, CheckError> {
     match target.scheme {
         Some(scheme) => {
             let starttls = opts.walk.starttls && scheme == Scheme::Pop3;
@@ -175,7 +175,7 @@ async fn every_transport(target: &Target, opts: &CheckOptions) -> Result<Checked
 }
 
 /// A transport as the text reports name it.
-pub fn name(transport: Security) -> &'static str {
+pub(crate) fn name(transport: Security) -> &'static str {
     match transport {
         Security::Plain => "plain",
         Security::Stls => "STLS",

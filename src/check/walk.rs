@@ -29,11 +29,11 @@ pub enum PlaintextLogin {
 }
 
 /// The walk retrieves every message of at most this many octets (by LIST)…
-pub const RETR_MAX_MESSAGE: u64 = 1 << 20;
+pub(crate) const RETR_MAX_MESSAGE: u64 = 1 << 20;
 /// …while the octets retrieved stay under this…
-pub const RETR_BUDGET: u64 = 8 << 20;
+pub(crate) const RETR_BUDGET: u64 = 8 << 20;
 /// …and looks at no more than this many messages (LIST n, UIDL n, RETR n or TOP n 0).
-pub const WALK_MAX_MESSAGES: u64 = 100;
+pub(crate) const WALK_MAX_MESSAGES: u64 = 100;
 
 /// Who watches each connection of a walk besides the walk itself (which gathers the
 /// findings): a transcript printer, a recorder.
@@ -91,18 +91,18 @@ pub enum LoginAttempt {
 pub struct WalkResult {
     /// Findings with the index of the connection they came from.
     pub findings: Vec<(usize, Finding)>,
-    pub connections: Vec<String>,
+    pub(crate) connections: Vec<String>,
     pub tls: Option<TlsDetails>,
-    pub caps: CapsRecord,
-    pub final_state: Option<State>,
+    pub(crate) caps: CapsRecord,
+    pub(crate) final_state: Option<State>,
     pub logged_in: bool,
     /// How the main session's login went: the report's words depend on it.
-    pub login: LoginAttempt,
+    pub(crate) login: LoginAttempt,
     /// A probe connection that failed (the walk goes on without it).
     pub notes: Vec<String>,
     /// The main connection could not be walked: its first replies (CAPA, STLS, the login)
     /// did not complete in time. The report is still made; the run fails (exit 3).
-    pub failure: Option<TransportError>,
+    pub(crate) failure: Option<TransportError>,
 }
 
 /// The findings of every connection of a walk, in the order the engines reported them, each
@@ -111,7 +111,7 @@ type Gathered = Arc<Mutex<Vec<(usize, Finding)>>>;
 
 impl WalkResult {
     /// Whether the server listed STLS before TLS (in the walk's last AUTHORIZATION CAPA).
-    pub fn offers_stls(&self) -> bool {
+    pub(crate) fn offers_stls(&self) -> bool {
         self.caps
             .auth
             .as_ref()

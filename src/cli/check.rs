@@ -43,15 +43,15 @@ fn run_transcript(args: &CheckArgs) -> Result<u8, CliError> {
 }
 
 /// Where the walk's sessions are printed as transcripts.
-pub type SharedOut = Arc<Mutex<Box<dyn Write + Send>>>;
+pub(crate) type SharedOut = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// The CLI's watchers of a walk's connections: each printed as a transcript
 /// (`--show-sessions`, the demo) and recorded (`--record`).
-pub struct Watchers {
-    pub show: Option<SharedOut>,
-    pub record: Option<RecordFile>,
-    pub record_secrets: bool,
-    pub max_body: Option<u64>,
+pub(crate) struct Watchers {
+    pub(crate) show: Option<SharedOut>,
+    pub(crate) record: Option<RecordFile>,
+    pub(crate) record_secrets: bool,
+    pub(crate) max_body: Option<u64>,
 }
 
 impl Watch for Watchers {

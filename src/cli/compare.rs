@@ -123,7 +123,7 @@ struct Ending {
     undo_failed: Option<String>,
 }
 
-pub fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, CliError> {
+pub(crate) fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result<u8, CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
     let Some(scheme) = target.scheme else {
         return Err(CliError::usage(format!(

@@ -54,7 +54,7 @@ fn key_line(text: &str, key: &str) -> usize {
 }
 
 /// `confirm_dele = false` in config.toml turns the DELE confirmation off.
-pub fn confirm_dele() -> Result<bool, CliError> {
+pub(crate) fn confirm_dele() -> Result<bool, CliError> {
     match config_value("confirm_dele")? {
         None => Ok(true),
         Some(v) => v
@@ -64,7 +64,7 @@ pub fn confirm_dele() -> Result<bool, CliError> {
 }
 
 /// The theme: --theme, else `theme = "..."` in config.toml, else dark; NO_COLOR drops colours.
-pub fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
+pub(crate) fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
     let from_config = match config_value("theme")? {
         None => None,
         Some(v) => Some(v.as_str().map(str::to_owned).ok_or_else(|| {
@@ -87,12 +87,12 @@ pub fn theme(ui: &UiArgs) -> Result<Theme, CliError> {
     )
 }
 
-pub fn key_table() -> Result<Vec<keys::Binding>, CliError> {
+pub(crate) fn key_table() -> Result<Vec<keys::Binding>, CliError> {
     let path = config_dir().map(|d| d.join("keys.toml"));
     keys::load(path.as_deref()).map_err(CliError::usage)
 }
 
-pub fn require_terminal() -> Result<(), CliError> {
+pub(crate) fn require_terminal() -> Result<(), CliError> {
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         Ok(())
     } else {

@@ -14,7 +14,7 @@ use crate::transport::{Scheme, Target, TlsSettings, TransportError};
 use popscope_core::{Config, Secret, Time};
 
 use super::CliError;
-pub use crate::transcript::jsonl::RecordFile;
+pub(crate) use crate::transcript::jsonl::RecordFile;
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct ConnArgs {
@@ -74,7 +74,7 @@ pub struct ConnArgs {
 }
 
 impl ConnArgs {
-    pub fn tls(&self) -> TlsSettings {
+    pub(crate) fn tls(&self) -> TlsSettings {
         TlsSettings {
             ca_file: self.ca_file.clone(),
             insecure: self.insecure,
@@ -122,7 +122,7 @@ impl ConnArgs {
     }
 
     /// The credentials, if a login was asked for. Passwords never come from argv.
-    pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
+    pub(crate) fn credentials(&self) -> Result<Option<Credentials>, CliError> {
         // A CR, LF or NUL in a credential would end its line early: the rest would be a command.
         if let Some(u) = &self.user
             && u.contains(['\r', '\n', '\0'])
@@ -176,7 +176,7 @@ impl ConnArgs {
 
 impl ConnArgs {
     /// The record file, if --record was given.
-    pub fn record_file(&self) -> Result<Option<RecordFile>, CliError> {
+    pub(crate) fn record_file(&self) -> Result<Option<RecordFile>, CliError> {
         self.record
             .as_deref()
             .map(|p| {
@@ -190,7 +190,7 @@ impl ConnArgs {
 /// Ends a run that recorded: its own result, unless the recording failed on the way (a full
 /// disk, an I/O error, the final sync). Then exit 2 with one line, after the report was
 /// printed: a recording that silently stops short is worse than none.
-pub fn finish_record(
+pub(crate) fn finish_record(
     record: Option<&RecordFile>,
     result: Result<u8, CliError>,
 ) -> Result<u8, CliError> {
@@ -211,13 +211,13 @@ pub fn finish_record(
 /// they come, on stderr, and keeps them for a JSON report's `notes` (with `stderr` off, stdout
 /// stays one JSON object and stderr stays quiet).
 #[derive(Clone, Default)]
-pub struct Warnings {
-    pub stderr: bool,
-    pub said: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Warnings {
+    pub(crate) stderr: bool,
+    pub(crate) said: Arc<Mutex<Vec<String>>>,
 }
 
 impl Warnings {
-    pub fn new(stderr: bool) -> Self {
+    pub(crate) fn new(stderr: bool) -> Self {
         Warnings {
             stderr,
             said: Arc::default(),
@@ -225,7 +225,7 @@ impl Warnings {
     }
 
     /// What was said so far.
-    pub fn said(&self) -> Vec<String> {
+    pub(crate) fn said(&self) -> Vec<String> {
         self.said.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
@@ -244,7 +244,7 @@ impl Observer for Warnings {
 }
 
 /// Maps a transport failure to the one-line error and its exit code.
-pub fn transport_error(e: TransportError) -> CliError {
+pub(crate) fn transport_error(e: TransportError) -> CliError {
     CliError {
         code: super::exit::of_failure(&e),
         message: e.to_string(),

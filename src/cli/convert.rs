@@ -309,7 +309,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
 /// `check --transcript FILE` (`-` is standard input) and `replay --headless FILE`: re-checks
 /// the recording as it is read and prints the report. Returns the exit code: violations give
 /// 1; an empty transcript is bad input (nothing was checked).
-pub fn recheck(
+pub(crate) fn recheck(
     file: &Path,
     config: &Config,
     only: Option<usize>,

@@ -7,7 +7,7 @@ pub mod connect;
 pub mod convert;
 pub mod interactive;
 pub mod man;
-pub mod numbers;
+pub(crate) mod numbers;
 pub mod printer;
 pub mod rules;
 pub mod send;
@@ -25,16 +25,18 @@ pub mod exit {
     /// Done; no violation found.
     pub const OK: u8 = 0;
     /// At least one violation was found.
-    pub const VIOLATIONS: u8 = 1;
+    pub(crate) const VIOLATIONS: u8 = 1;
     /// Bad usage, bad configuration or unreadable input.
     pub const USAGE: u8 = 2;
     /// No connection: refused, reset, DNS failure, timeout.
-    pub const CONNECT: u8 = 3;
+    pub(crate) const CONNECT: u8 = 3;
     /// TLS failed: handshake, certificate, plaintext on a TLS port, STLS missing with --starttls.
-    pub const TLS: u8 = 4;
+    pub(crate) const TLS: u8 = 4;
 
     /// The code of a run that finished: 1 when one of its findings is a violation, else 0.
-    pub fn verdict<'a>(findings: impl IntoIterator<Item = &'a popscope_core::Finding>) -> u8 {
+    pub(crate) fn verdict<'a>(
+        findings: impl IntoIterator<Item = &'a popscope_core::Finding>,
+    ) -> u8 {
         let violation = findings
             .into_iter()
             .any(|f| f.severity == popscope_core::Severity::Violation);
@@ -42,7 +44,7 @@ pub mod exit {
     }
 
     /// The code of a run that a transport failure stopped.
-    pub fn of_failure(e: &crate::transport::TransportError) -> u8 {
+    pub(crate) fn of_failure(e: &crate::transport::TransportError) -> u8 {
         use crate::transport::error::FailureKind;
         match e.kind() {
             FailureKind::Config => USAGE,
@@ -72,7 +74,7 @@ pub mod exit {
 #[error("{message}")]
 pub struct CliError {
     pub code: u8,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl CliError {
@@ -108,7 +110,7 @@ pub struct UiArgs {
     /// Colour theme: dark, light, high-contrast, or a .toml file (default: the config file's
     /// `theme`, else dark). NO_COLOR turns colours off.
     #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
+    pub(crate) theme: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,57 +145,57 @@ pub enum Command {
 pub struct ManArgs {
     /// Print this subcommand's page (popscope-NAME(1)) instead of popscope(1).
     #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
-    pub subcommand: Option<String>,
+    pub(crate) subcommand: Option<String>,
     /// Write popscope.1 and one popscope-NAME.1 per subcommand into DIR (created 0700; the
     /// pages 0600 like every file popscope writes: install them with `install -m 644`).
     #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// With --dir: replace pages that exist.
     #[arg(long, requires = "dir")]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// pop3://host[:port], pop3s://host[:port], or a bare host to check every transport it offers.
     #[arg(required_unless_present = "transcript", conflicts_with = "transcript")]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// Re-check a recorded session offline instead: JSON Lines from --record, or the text
     /// format (C:/S: lines, -- events); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
-    pub transcript: Option<PathBuf>,
+    pub(crate) transcript: Option<PathBuf>,
     /// Print one JSON object instead of the readable report.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Change a rule's severity, e.g. MSG-006=violation (repeatable).
     #[arg(long = "severity", value_name = "RULE=LEVEL")]
-    pub severity: Vec<String>,
+    pub(crate) severity: Vec<String>,
     /// Only watch the walk; send no active probe.
     #[arg(long)]
-    pub passive: bool,
+    pub(crate) passive: bool,
     /// Retrieve no message in the walk (TOP n 0 instead of RETR n).
     #[arg(long)]
-    pub no_retr: bool,
+    pub(crate) no_retr: bool,
     /// Allow DELE in the walk (undone by RSET; if RSET fails, the connection is closed without
     /// QUIT, so nothing is deleted).
     #[arg(long)]
-    pub allow_delete: bool,
+    pub(crate) allow_delete: bool,
     /// For a bare host: log in on the plain leg too, although the host offers STLS or implicit
     /// TLS (the password goes in the clear); for a pop3:// URL: no warning before it does.
     #[arg(long)]
-    pub allow_plaintext_login: bool,
+    pub(crate) allow_plaintext_login: bool,
     /// Also print every session of the walk as a transcript.
     #[arg(long)]
-    pub show_sessions: bool,
+    pub(crate) show_sessions: bool,
     /// For a bare host: the implicit-TLS port (default 995).
     #[arg(long, value_name = "PORT", value_parser = numbers::port(), allow_hyphen_values = true)]
-    pub tls_port: Option<u16>,
+    pub(crate) tls_port: Option<u16>,
     /// Seconds probe P8 waits for replies to injected plaintext (0 to 60).
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0, allow_hyphen_values = true,
           value_parser = numbers::in_range(0.0f64, 60.0, "seconds"))]
-    pub injection_wait: f64,
+    pub(crate) injection_wait: f64,
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -201,21 +203,21 @@ pub struct SendArgs {
     /// pop3://host[:port] or pop3s://host[:port].
     pub url: String,
     /// Commands to send in order (each one argument: "RETR 1").
-    pub commands: Vec<String>,
+    pub(crate) commands: Vec<String>,
     /// Read the commands from a file, one per line (# starts a comment).
     #[arg(long, value_name = "FILE")]
-    pub script: Option<PathBuf>,
+    pub(crate) script: Option<PathBuf>,
     /// Do not send QUIT at the end.
     #[arg(long)]
-    pub no_quit: bool,
+    pub(crate) no_quit: bool,
     /// Print one JSON object with the findings after the session.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Change a rule's severity, e.g. MSG-006=violation (repeatable).
     #[arg(long = "severity", value_name = "RULE=LEVEL")]
-    pub severity: Vec<String>,
+    pub(crate) severity: Vec<String>,
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -223,31 +225,31 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 and ::1 (0 picks a free one).
     #[arg(long, default_value_t = 1110, allow_hyphen_values = true,
           value_parser = numbers::in_range(0u16, u16::MAX, ""))]
-    pub port: u16,
+    pub(crate) port: u16,
     /// How the port speaks.
     #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
-    pub tls: crate::server::TlsMode,
+    pub(crate) tls: crate::server::TlsMode,
     /// Misbehave in one documented way (see --list-quirks).
     #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
-    pub quirk: Option<String>,
+    pub(crate) quirk: Option<String>,
     /// List the quirk profiles and the rules they break.
     #[arg(long)]
-    pub list_quirks: bool,
+    pub(crate) list_quirks: bool,
     /// Write the sample maildrop as a Maildir into DIR (for another server, e.g. Dovecot) and exit.
     #[arg(long, value_name = "DIR")]
-    pub write_maildir: Option<PathBuf>,
+    pub(crate) write_maildir: Option<PathBuf>,
     /// Write a fresh CA, a server certificate for localhost/127.0.0.1/::1 and a client
     /// certificate (CN=demo), with their keys, into DIR and exit.
     #[arg(long, value_name = "DIR")]
-    pub write_certs: Option<PathBuf>,
+    pub(crate) write_certs: Option<PathBuf>,
     /// With --write-certs or --write-maildir: replace files already there (a symbolic link is
     /// still refused).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ImportFormat {
+pub(crate) enum ImportFormat {
     /// `curl -v` or `curl --trace-ascii` output.
     Curl,
     /// An `openssl s_client` terminal log.
@@ -262,23 +264,23 @@ pub struct ImportArgs {
     pub file: PathBuf,
     /// What made FILE: curl (-v or --trace-ascii), openssl (s_client) or pcap (pcap/pcapng).
     #[arg(long, value_enum)]
-    pub from: ImportFormat,
+    pub(crate) from: ImportFormat,
     /// For captures: the server's TCP port (default 110).
     #[arg(long, value_parser = numbers::port(), allow_hyphen_values = true)]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// Write the transcript to this new file (0600) instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// With -o: replace FILE if it exists.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Keep passwords, APOP digests and SASL responses in clear (masked by default).
     #[arg(long)]
-    pub keep_secrets: bool,
+    pub(crate) keep_secrets: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     /// The text format of `check --transcript` (C:/S: lines).
     Text,
     /// One Markdown file for a bug report: findings, TLS and certificates, capabilities,
@@ -292,16 +294,16 @@ pub struct ExportArgs {
     pub file: PathBuf,
     /// The text format, or a Markdown evidence bundle for a bug report.
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
-    pub to: ExportFormat,
+    pub(crate) to: ExportFormat,
     /// Export only this session of a file that holds several (from 1; default: all).
     #[arg(long, value_name = "N", value_parser = numbers::session(), allow_hyphen_values = true)]
-    pub session: Option<usize>,
+    pub(crate) session: Option<usize>,
     /// Write the export to this new file (0600) instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// With -o: replace FILE if it exists.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -310,44 +312,44 @@ pub struct ReplayArgs {
     pub file: PathBuf,
     /// Which session of a file that holds several (from 1).
     #[arg(long, default_value_t = 1, value_parser = numbers::session(), allow_hyphen_values = true)]
-    pub session: usize,
+    pub(crate) session: usize,
     /// Print the report instead of opening the UI (automatic without a terminal).
     #[arg(long)]
-    pub headless: bool,
+    pub(crate) headless: bool,
     /// Send the recorded commands to this server and compare its replies with the recorded
     /// ones (log in with --user and a password given anew; never from the recording).
     #[arg(long, value_name = "URL")]
-    pub against: Option<String>,
+    pub(crate) against: Option<String>,
     /// With --against: also replay DELE (each one is undone by RSET before QUIT).
     #[arg(long, requires = "against")]
-    pub allow_delete: bool,
+    pub(crate) allow_delete: bool,
     #[command(flatten)]
-    pub ui: UiArgs,
+    pub(crate) ui: UiArgs,
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Run the demo server with this quirk (see `popscope serve --list-quirks`).
     #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
-    pub quirk: Option<String>,
+    pub(crate) quirk: Option<String>,
     /// Walk a session and print it instead of opening the UI (automatic without a terminal).
     #[arg(long)]
-    pub headless: bool,
+    pub(crate) headless: bool,
     #[command(flatten)]
-    pub ui: UiArgs,
+    pub(crate) ui: UiArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct RulesArgs {
     /// Print the catalog as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Parses `RULE=LEVEL` overrides into the engine's form.
-pub fn severity_overrides(
+pub(crate) fn severity_overrides(
     items: &[String],
 ) -> Result<Vec<(&'static str, popscope_core::Severity)>, CliError> {
     items
@@ -382,7 +384,7 @@ fn quirk_names() -> clap::builder::PossibleValuesParser {
 }
 
 /// Parses a quirk name, with the list in the error.
-pub fn quirk(name: Option<&str>) -> Result<Option<popscope_core::server::Quirk>, CliError> {
+pub(crate) fn quirk(name: Option<&str>) -> Result<Option<popscope_core::server::Quirk>, CliError> {
     let Some(name) = name else { return Ok(None) };
     popscope_core::server::Quirk::parse(name)
         .map(Some)
@@ -412,7 +414,7 @@ pub fn one_line_usage_error(rendered: &str) -> String {
 }
 
 /// A runtime for the async subcommands.
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -6,7 +6,9 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 /// A number that clap can check: integers and finite floats.
-pub trait Number: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static {
+pub(crate) trait Number:
+    FromStr + PartialOrd + Display + Copy + Send + Sync + 'static
+{
     /// Whether the value is a real number (false for NaN and the infinities).
     fn finite(self) -> bool {
         true
@@ -26,7 +28,7 @@ impl Number for f64 {
 }
 
 /// A parser for values from `min` to `max` (both included); `unit` names them in the error.
-pub fn in_range<T: Number>(
+pub(crate) fn in_range<T: Number>(
     min: T,
     max: T,
     unit: &'static str,
@@ -67,17 +69,18 @@ pub fn in_range<T: Number>(
 }
 
 /// Seconds to wait for a connection or a reply: whole seconds, 1 to a day.
-pub fn timeout_seconds() -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+pub(crate) fn timeout_seconds()
+-> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
     in_range(1u64, 86_400, "seconds")
 }
 
 /// A TCP port to connect to.
-pub fn port() -> impl Fn(&str) -> Result<u16, String> + Clone + Send + Sync + 'static {
+pub(crate) fn port() -> impl Fn(&str) -> Result<u16, String> + Clone + Send + Sync + 'static {
     in_range(1u16, u16::MAX, "")
 }
 
 /// A session of a recording, from 1.
-pub fn session() -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+pub(crate) fn session() -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
     in_range(1usize, 1_000_000, "")
 }
 

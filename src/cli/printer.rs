@@ -10,16 +10,16 @@ use popscope_core::{Command, Direction, Event, Finding, Time, TransportEvent};
 
 /// What the printer gathered, shared with the command that owns it.
 #[derive(Debug, Default)]
-pub struct Gathered {
-    pub findings: Vec<(usize, Finding)>,
+pub(crate) struct Gathered {
+    pub(crate) findings: Vec<(usize, Finding)>,
 }
 
-pub type Shared = Arc<Mutex<Gathered>>;
+pub(crate) type Shared = Arc<Mutex<Gathered>>;
 
-pub struct Printer {
+pub(crate) struct Printer {
     out: Option<Box<dyn Write + Send>>,
     /// Which connection of the run this is (probes open several).
-    pub connection: usize,
+    pub(crate) connection: usize,
     partial: Vec<u8>,
     /// Client lines as they went on the wire, each printed (masked) at its engine event: the
     /// printed session shows the octets sent, not the engine's parse of them.
@@ -33,7 +33,7 @@ pub struct Printer {
 
 /// The printer behind the UI's `:save`: the session as a text transcript into `out`, up to the
 /// recording's cap.
-pub fn for_tui(out: Box<dyn Write + Send>) -> Box<dyn Observer> {
+pub(crate) fn for_tui(out: Box<dyn Write + Send>) -> Box<dyn Observer> {
     Box::new(
         Printer::new(Some(out), 0, "tui", Shared::default())
             .with_limit(crate::session::task::MAX_RECORDING as u64),
@@ -42,7 +42,7 @@ pub fn for_tui(out: Box<dyn Write + Send>) -> Box<dyn Observer> {
 
 impl Printer {
     /// `out` None: collect only.
-    pub fn new(
+    pub(crate) fn new(
         out: Option<Box<dyn Write + Send>>,
         connection: usize,
         label: &str,
@@ -62,7 +62,7 @@ impl Printer {
 
     /// Writes at most about `limit` octets, then one line that says so: a session with a
     /// 1 GB body is not formatted line by line for a buffer that keeps none of it.
-    pub fn with_limit(mut self, limit: u64) -> Self {
+    pub(crate) fn with_limit(mut self, limit: u64) -> Self {
         self.left = Some(limit);
         self
     }

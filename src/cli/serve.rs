@@ -16,8 +16,8 @@ use super::connect::ConnArgs;
 use super::{CliError, DemoArgs, ServeArgs, exit, quirk};
 use crate::check::{self, WalkOptions};
 
-pub const DEMO_USER: &str = "demo";
-pub const DEMO_PASSWORD: &str = "demo";
+pub(crate) const DEMO_USER: &str = "demo";
+pub(crate) const DEMO_PASSWORD: &str = "demo";
 
 pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
     if args.list_quirks {

@@ -7,7 +7,7 @@ use crate::transcript::replay::{LocatedFinding, Replayed};
 use popscope_core::sanitize::display;
 use popscope_core::{Finding, Security, Severity, Tally, Transition};
 
-pub fn finding_json(f: &Finding, line: Option<usize>) -> Value {
+pub(crate) fn finding_json(f: &Finding, line: Option<usize>) -> Value {
     let mut v = json!({
         "rule": f.rule.id,
         "severity": f.severity,
@@ -36,7 +36,7 @@ fn transition_json(t: &Transition) -> Value {
 }
 
 /// The JSON report of `check --transcript`.
-pub fn transcript_json(source: &str, r: &Replayed) -> Value {
+pub(crate) fn transcript_json(source: &str, r: &Replayed) -> Value {
     let findings: Vec<Value> = r
         .findings
         .iter()
@@ -60,7 +60,7 @@ pub fn transcript_json(source: &str, r: &Replayed) -> Value {
 
 /// The human report: findings grouped by severity, each with rule, RFC, explanation and the
 /// offending transcript line.
-pub fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
+pub(crate) fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String {
     let lines: Vec<&[u8]> = file.split(|&b| b == b'\n').collect();
     let mut out = String::new();
     out.push_str(&format!("popscope check {source}\n"));
@@ -152,12 +152,12 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
 }
 
 /// One transport's walk, for the live reports.
-pub struct LiveRun<'a> {
-    pub url: String,
+pub(crate) struct LiveRun<'a> {
+    pub(crate) url: String,
     /// In the JSON reports as `check --transcript` names it (`plain`, `stls`, `implicit-tls`);
     /// in the text report as [`crate::check::transports::name`] does.
-    pub transport: Security,
-    pub result: &'a WalkResult,
+    pub(crate) transport: Security,
+    pub(crate) result: &'a WalkResult,
 }
 
 fn walk_json(run: &LiveRun<'_>) -> Value {
@@ -193,7 +193,7 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
 }
 
 /// The JSON report of `popscope check URL`: one walk.
-pub fn live_json(run: &LiveRun<'_>) -> Value {
+pub(crate) fn live_json(run: &LiveRun<'_>) -> Value {
     let mut v = walk_json(run);
     if let Some(o) = v.as_object_mut() {
         o.insert("popscope".into(), json!(env!("CARGO_PKG_VERSION")));
@@ -203,7 +203,7 @@ pub fn live_json(run: &LiveRun<'_>) -> Value {
 
 /// The JSON report of `popscope check HOST`: every transport tried (one that failed with its
 /// `error`, and no findings), and the comparison, however many of them answered.
-pub fn host_json(legs: &[Leg], comparison: &[String]) -> Value {
+pub(crate) fn host_json(legs: &[Leg], comparison: &[String]) -> Value {
     let all: Vec<&Finding> = legs
         .iter()
         .filter_map(|l| l.outcome.as_ref().ok())
@@ -259,7 +259,7 @@ fn no_login_line(r: &WalkResult) -> Option<String> {
 }
 
 /// The readable report of a live check.
-pub fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
+pub(crate) fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
     let mut out = String::new();
     for run in runs {
         let r = run.result;

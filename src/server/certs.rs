@@ -161,7 +161,7 @@ pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<
 }
 
 /// The CN of the first certificate a client presented.
-pub fn client_cn(certs: Option<&[CertificateDer<'_>]>) -> Option<String> {
+pub(crate) fn client_cn(certs: Option<&[CertificateDer<'_>]>) -> Option<String> {
     let der = certs?.first()?;
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
     let cn = cert

@@ -15,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use popscope_core::server::maildrop::{self, StoredMessage};
 use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, Transport};
 
-pub use certs::CertFiles;
+pub(crate) use certs::CertFiles;
 
 /// How the listener speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,7 +244,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 /// Writes the sample maildrop as a Maildir (`cur/`, `new/`, `tmp/`), one file per message:
 /// folders 0700, files 0600, never through a symbolic link; `existing` says what to do with a
 /// message file already there (refused unless `--force`).
-pub fn write_maildir(
+pub(crate) fn write_maildir(
     dir: &std::path::Path,
     existing: crate::private_file::Existing,
 ) -> std::io::Result<()> {
@@ -288,7 +288,7 @@ pub fn write_maildir(
 }
 
 /// For `serve --list-quirks` and help texts.
-pub fn quirk_table() -> String {
+pub(crate) fn quirk_table() -> String {
     let mut s = String::new();
     for q in QUIRKS {
         s.push_str(&format!(
@@ -302,7 +302,7 @@ pub fn quirk_table() -> String {
 }
 
 /// Where the demo's files go, for messages.
-pub fn describe(r: &Running) -> String {
+pub(crate) fn describe(r: &Running) -> String {
     let mut s = String::new();
     for a in &r.addrs {
         s.push_str(&format!(

@@ -28,7 +28,7 @@ pub enum Method {
 
 impl Method {
     /// How the method is named to a person (`Auto` only before it is resolved by [`choose`]).
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Method::Auto | Method::User => "USER/PASS",
             Method::Plain => "AUTH PLAIN",
@@ -41,7 +41,7 @@ impl Method {
 
     /// Whether the password itself crosses the wire (USER/PASS, PLAIN, LOGIN), rather than a
     /// challenge-response (APOP, CRAM-MD5) or nothing (EXTERNAL).
-    pub fn sends_password(self) -> bool {
+    pub(crate) fn sends_password(self) -> bool {
         matches!(
             self,
             Method::Auto | Method::User | Method::Plain | Method::Login
@@ -121,7 +121,7 @@ fn need_password(c: &Credentials) -> Result<&[u8], TransportError> {
 }
 
 /// Picks a method from what the session knows (its last CAPA list and TLS state).
-pub fn choose(conn: &Connection, creds: &Credentials) -> Method {
+pub(crate) fn choose(conn: &Connection, creds: &Credentials) -> Method {
     let s = conn.engine().session();
     let caps = s.current_caps();
     let client_cert = conn.tls.as_ref().is_some_and(|t| t.client_cert_sent);
@@ -144,7 +144,7 @@ pub fn choose(conn: &Connection, creds: &Credentials) -> Method {
 /// The one line said before a credential goes over `url` without TLS although the server
 /// offers STLS: what happens and how to avoid it. `check`, `send`, `replay --against` and the
 /// UI all say this text.
-pub fn in_the_clear(url: &str) -> String {
+pub(crate) fn in_the_clear(url: &str) -> String {
     format!(
         "logging in on {url} without TLS although the server offers STLS: the password (or what is derived from it) goes over the network in the clear; --starttls or pop3s:// avoids that"
     )
@@ -153,7 +153,7 @@ pub fn in_the_clear(url: &str) -> String {
 /// Whether a login on `conn` now would send a credential in the clear to a server that offers
 /// STLS (in its last CAPA): no TLS, and a method that sends the password or something derived
 /// from it (EXTERNAL sends neither).
-pub fn offers_stls_in_the_clear(conn: &Connection) -> bool {
+pub(crate) fn offers_stls_in_the_clear(conn: &Connection) -> bool {
     conn.tls.is_none()
         && conn
             .engine()

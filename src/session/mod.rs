@@ -38,10 +38,10 @@ use popscope_core::{
 pub struct ConnectOptions {
     pub target: Target,
     pub scheme: Scheme,
-    pub tls: TlsSettings,
-    pub connect_timeout: Duration,
-    pub read_timeout: Duration,
-    pub engine: Config,
+    pub(crate) tls: TlsSettings,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+    pub(crate) engine: Config,
 }
 
 /// Transport facts worth showing.
@@ -69,7 +69,7 @@ pub trait Observer: Send {
 }
 
 /// Several observers, each seeing everything in order.
-pub struct Tee(pub Vec<Box<dyn Observer>>);
+pub(crate) struct Tee(pub Vec<Box<dyn Observer>>);
 
 impl Observer for Tee {
     fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
@@ -94,38 +94,34 @@ impl Observer for Tee {
     }
 }
 
-/// An observer that ignores everything.
-pub struct Quiet;
-impl Observer for Quiet {}
-
 /// What one exchange produced.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     pub exchange: u32,
     pub reply: Option<Reply>,
     /// A SASL challenge's base64 payload, when the server asked for more.
-    pub challenge: Option<Vec<u8>>,
+    pub(crate) challenge: Option<Vec<u8>>,
     /// Data lines, up to the limit asked for.
-    pub lines: Vec<Vec<u8>>,
-    pub line_count: u64,
-    pub octets: u64,
+    pub(crate) lines: Vec<Vec<u8>>,
+    pub(crate) line_count: u64,
+    pub(crate) octets: u64,
     /// The multi-line reply ended with its terminator.
-    pub complete: bool,
-    pub timed_out: bool,
-    pub closed: bool,
+    pub(crate) complete: bool,
+    pub(crate) timed_out: bool,
+    pub(crate) closed: bool,
     /// Octets read while waiting for this exchange, and the first of them (to say what
     /// arrived when the answer was not whole in time).
-    pub received: u64,
-    pub received_start: Vec<u8>,
+    pub(crate) received: u64,
+    pub(crate) received_start: Vec<u8>,
     /// How long the wait lasted, when it timed out (a flowing body gets more than one window).
-    pub waited: Duration,
+    pub(crate) waited: Duration,
 }
 
 impl Outcome {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.reply.as_ref().is_some_and(|r| r.status == Status::Ok)
     }
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.reply
             .as_ref()
             .map(|r| popscope_core::sanitize::display(&r.text, 200))
@@ -133,7 +129,12 @@ impl Outcome {
     }
 
     /// The error for a wait that timed out: what was awaited, and what arrived so far.
-    pub fn timeout_error(&self, what: impl Into<String>, secs: u64, hint: &str) -> TransportError {
+    pub(crate) fn timeout_error(
+        &self,
+        what: impl Into<String>,
+        secs: u64,
+        hint: &str,
+    ) -> TransportError {
         let secs = secs.max(self.waited.as_secs_f64().round() as u64);
         TransportError::late(what, secs, self.received, &self.received_start, hint)
     }
@@ -150,10 +151,10 @@ impl Outcome {
 const SAMPLE: usize = 64;
 
 /// Octets of a multi-line body that must arrive in a window for another window to begin.
-pub const BODY_PROGRESS: u64 = 64 * 1024;
+pub(crate) const BODY_PROGRESS: u64 = 64 * 1024;
 
 /// How many more windows a LIST or UIDL listing may get.
-pub const LISTING_WINDOWS: u32 = 10;
+pub(crate) const LISTING_WINDOWS: u32 = 10;
 
 /// How many more windows a reply may get while its body flows.
 fn restarts(keyword: Keyword) -> u32 {
@@ -174,7 +175,7 @@ pub struct Connection {
     /// The URL as the user gave it (scheme, host, port), for messages.
     url: String,
     tls_settings: TlsSettings,
-    pub tls: Option<TlsDetails>,
+    pub(crate) tls: Option<TlsDetails>,
     closed: bool,
     chunk: Vec<u8>,
     /// The last command sent with [`Connection::command`]: its exchange and keyword (how
@@ -306,21 +307,21 @@ impl Connection {
         Time(self.start.elapsed().as_micros() as u64)
     }
 
-    pub fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed
     }
 
     /// The URL this connection was opened with (`pop3://host:port`).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// Tells the observer a [`Note::Warning`].
-    pub fn warn(&mut self, text: String) {
+    pub(crate) fn warn(&mut self, text: String) {
         let at = self.now();
         self.observer.note(at, &Note::Warning(text));
     }
@@ -355,7 +356,7 @@ impl Connection {
     }
 
     /// Sends raw octets as the client (one write), feeding them to the engine.
-    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         let at = self.now();
         self.observer.wire(at, Direction::Client, bytes);
         {
@@ -382,7 +383,7 @@ impl Connection {
     }
 
     /// Sends one command line (CRLF appended) and waits for its whole reply.
-    pub async fn command(
+    pub(crate) async fn command(
         &mut self,
         line: &[u8],
         collect: usize,
@@ -396,7 +397,7 @@ impl Connection {
     }
 
     /// Sends a line inside a SASL exchange (a response, not a command) and waits for the reply.
-    pub async fn sasl_response(
+    pub(crate) async fn sasl_response(
         &mut self,
         exchange: u32,
         line: &[u8],
@@ -409,13 +410,13 @@ impl Connection {
 
     /// Ends a SASL exchange the server still waits in (`+ ` challenge) with the cancel line `*`
     /// (RFC 5034 §4): the server answers `-ERR` and the session is back in AUTHORIZATION.
-    pub async fn cancel_sasl(&mut self, exchange: u32) -> Result<Outcome, TransportError> {
+    pub(crate) async fn cancel_sasl(&mut self, exchange: u32) -> Result<Outcome, TransportError> {
         self.sasl_response(exchange, b"*").await
     }
 
     /// Reads until exchange `id` is answered, the server closes, or its deadline passes (see
     /// the module documentation).
-    pub async fn await_exchange(
+    pub(crate) async fn await_exchange(
         &mut self,
         id: u32,
         collect: usize,
@@ -465,7 +466,7 @@ impl Connection {
     }
 
     /// Waits up to `wait` for unsolicited server data (probes), feeding whatever comes.
-    pub async fn linger(&mut self, wait: Duration) -> Result<bool, TransportError> {
+    pub(crate) async fn linger(&mut self, wait: Duration) -> Result<bool, TransportError> {
         let mut out = Outcome::default();
         let mut done = false;
         let r = self
@@ -477,7 +478,7 @@ impl Connection {
     /// Reads what the server sends while no command is outstanding: an unsolicited line, a
     /// parting line, a flood after QUIT, the close. Returns false once the connection is
     /// closed. Cancel-safe (the read is the only await), so a UI can drop it to send a command.
-    pub async fn read_idle(&mut self) -> Result<bool, TransportError> {
+    pub(crate) async fn read_idle(&mut self) -> Result<bool, TransportError> {
         let mut out = Outcome::default();
         let mut done = false;
         match self
@@ -564,7 +565,7 @@ impl Connection {
 
     /// STLS, then the handshake. Plaintext the server sends after its `+OK` is read for a
     /// moment and handed to the engine (which drops it and reports TLS-003), never to TLS.
-    pub async fn starttls(&mut self) -> Result<Outcome, TransportError> {
+    pub(crate) async fn starttls(&mut self) -> Result<Outcome, TransportError> {
         let out = self.command(b"STLS", 0).await?;
         if !out.ok() {
             return Ok(out);
@@ -574,7 +575,7 @@ impl Connection {
     }
 
     /// The handshake after an accepted STLS (or after a probe sent STLS itself).
-    pub async fn upgrade(&mut self) -> Result<(), TransportError> {
+    pub(crate) async fn upgrade(&mut self) -> Result<(), TransportError> {
         self.linger(Duration::from_millis(50)).await?;
         let Some(Stream::Plain(tcp)) = self.stream.take() else {
             return Err(TransportError::StartTls(
@@ -595,7 +596,7 @@ impl Connection {
     }
 
     /// QUIT, then wait for the server to close.
-    pub async fn quit(&mut self) -> Result<Outcome, TransportError> {
+    pub(crate) async fn quit(&mut self) -> Result<Outcome, TransportError> {
         let out = self.command(b"QUIT", 0).await?;
         // The close is awaited for at most 5 s in all (a flood or a drip cannot hold it).
         let deadline = Instant::now() + self.read_timeout.min(Duration::from_secs(5));

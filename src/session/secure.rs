@@ -37,7 +37,7 @@ pub async fn prepare(
 }
 
 /// CAPA, then STLS when asked; refuses to go on in plaintext if STLS is missing or fails.
-pub async fn secure(
+pub(crate) async fn secure(
     conn: &mut Connection,
     starttls: bool,
 ) -> Result<Option<Outcome>, TransportError> {

@@ -18,7 +18,7 @@ use super::{ConnectOptions, Connection, Note, Observer};
 
 /// Requests from the UI.
 #[derive(Debug)]
-pub enum Request {
+pub(crate) enum Request {
     /// A line the user typed (a command, or a SASL response while a challenge is open).
     Line(Vec<u8>),
     /// A line typed as a SASL response (an AUTH was pending when it was typed): sent only
@@ -37,13 +37,13 @@ pub enum Request {
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub state: Option<State>,
-    pub caps: CapsRecord,
-    pub current_caps: Option<Capabilities>,
+    pub(crate) caps: CapsRecord,
+    pub(crate) current_caps: Option<Capabilities>,
     /// Message numbers known from LIST or STAT (at most 10,000).
-    pub messages: Vec<u32>,
-    pub stat: Option<(u64, u64)>,
-    pub sasl_open: bool,
-    pub closed: bool,
+    pub(crate) messages: Vec<u32>,
+    pub(crate) stat: Option<(u64, u64)>,
+    pub(crate) sasl_open: bool,
+    pub(crate) closed: bool,
 }
 
 /// Updates for the UI, in order.
@@ -71,9 +71,9 @@ pub enum Update {
 }
 
 /// Updates the channel to the UI holds; past them they wait in the outbox's backlog.
-pub const UPDATE_CAPACITY: usize = 4096;
+pub(crate) const UPDATE_CAPACITY: usize = 4096;
 /// Requests the channel from the UI holds (typed by a person: never near full).
-pub const REQUEST_CAPACITY: usize = 64;
+pub(crate) const REQUEST_CAPACITY: usize = 64;
 
 /// The session's side of the bounded channel to the UI. Observers are called synchronously
 /// from inside a read, where nothing can wait: what does not fit in the channel waits here, in
@@ -82,14 +82,14 @@ pub const REQUEST_CAPACITY: usize = 64;
 /// it, for only the latest is shown. The backlog stays small because [`Forward`] already bounds
 /// what it forwards per exchange.
 #[derive(Clone)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     tx: mpsc::Sender<Update>,
     backlog: Arc<Mutex<VecDeque<Update>>>,
 }
 
 impl Outbox {
     /// The outbox and the UI's end of the channel.
-    pub fn channel(capacity: usize) -> (Outbox, mpsc::Receiver<Update>) {
+    pub(crate) fn channel(capacity: usize) -> (Outbox, mpsc::Receiver<Update>) {
         let (tx, rx) = mpsc::channel(capacity);
         let backlog = Arc::new(Mutex::new(VecDeque::new()));
         (Outbox { tx, backlog }, rx)
@@ -102,7 +102,7 @@ impl Outbox {
 
     /// Sends now if the channel has room and nothing waits before it; else queues (never
     /// blocks, never drops). A UI that is gone is not an error: the session ends on its own.
-    pub fn send(&self, update: Update) {
+    pub(crate) fn send(&self, update: Update) {
         let mut backlog = self.backlog();
         if backlog.is_empty() {
             match self.tx.try_send(update) {
@@ -130,13 +130,13 @@ impl Outbox {
     }
 
     /// Whether updates wait for room.
-    pub fn pending(&self) -> bool {
+    pub(crate) fn pending(&self) -> bool {
         !self.backlog().is_empty()
     }
 
     /// Sends what waits, waiting for the UI to make room (cancel-safe: an update leaves the
     /// backlog only once the channel has room for it).
-    pub async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         loop {
             let Ok(permit) = self.tx.reserve().await else {
                 // The UI is gone: nothing will read these.
@@ -160,7 +160,7 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 /// Body lines forwarded per exchange, one by one; past them only progress is sent, so a UI
 /// keeps at most this many lines of a body (its fold counts the rest). Bounds memory for a
 /// 1 GB RETR.
-pub const FORWARD_BODY_LINES: usize = 2000;
+pub(crate) const FORWARD_BODY_LINES: usize = 2000;
 
 struct Forward {
     tx: Outbox,
@@ -278,15 +278,15 @@ impl Observer for Forward {
 
 /// A writer into a shared, capped buffer: the text transcript kept for `:save`.
 #[derive(Clone, Default)]
-pub struct Recording(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Recording(Arc<Mutex<Vec<u8>>>);
 
 /// The printer writing into the recording stops here (a line says so); `--record` streams to
 /// disk. It bounds what the UI holds while a server streams a body of any size.
-pub const MAX_RECORDING: usize = 16 << 20;
+pub(crate) const MAX_RECORDING: usize = 16 << 20;
 
 impl Recording {
     /// A copy of what was written so far.
-    pub fn contents(&self) -> Vec<u8> {
+    pub(crate) fn contents(&self) -> Vec<u8> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
@@ -305,11 +305,11 @@ impl Write for Recording {
 
 /// How the session should start.
 #[derive(Clone, Debug)]
-pub struct Plan {
-    pub options: ConnectOptions,
-    pub starttls: bool,
-    pub creds: Option<Credentials>,
-    pub method: Method,
+pub(crate) struct Plan {
+    pub(crate) options: ConnectOptions,
+    pub(crate) starttls: bool,
+    pub(crate) creds: Option<Credentials>,
+    pub(crate) method: Method,
 }
 
 fn summary(c: &Connection, sasl_open: bool) -> Summary {
@@ -319,7 +319,7 @@ fn summary(c: &Connection, sasl_open: bool) -> Summary {
 impl Summary {
     /// What `session` knows, for the UI: live and replayed sessions alike. Deleted messages are
     /// left out (they cannot be the argument of another command).
-    pub fn of(s: &popscope_core::Session, sasl_open: bool, closed: bool) -> Summary {
+    pub(crate) fn of(s: &popscope_core::Session, sasl_open: bool, closed: bool) -> Summary {
         let mut messages: Vec<u32> = s
             .maildrop
             .iter()
@@ -346,7 +346,7 @@ impl Summary {
 
 /// Runs sessions until the UI closes the channel. `recorder` builds an observer that writes the
 /// text transcript into the given writer.
-pub async fn run(
+pub(crate) async fn run(
     plan: Plan,
     mut rx: mpsc::Receiver<Request>,
     tx: Outbox,

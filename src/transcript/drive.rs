@@ -51,7 +51,7 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(config: Config) -> Driver {
+    pub(crate) fn new(config: Config) -> Driver {
         Driver {
             engine: Engine::new(config),
             now: Time::default(),
@@ -60,7 +60,7 @@ impl Driver {
     }
 
     /// Feeds one entry at its time (see the module's clock) and hands each step to `sink`.
-    pub fn feed<D: Drive + ?Sized>(&mut self, entry: &Entry, sink: &mut D) {
+    pub(crate) fn feed<D: Drive + ?Sized>(&mut self, entry: &Entry, sink: &mut D) {
         let now = entry.at.unwrap_or(Time(self.now.0.saturating_add(STEP)));
         self.now = now;
         sink.entry(now, entry);
@@ -87,7 +87,7 @@ impl Driver {
     }
 
     /// Ends the recording: tells `sink`, and hands back the session as the engine left it.
-    pub fn finish<D: Drive + ?Sized>(self, sink: &mut D) -> Session {
+    pub(crate) fn finish<D: Drive + ?Sized>(self, sink: &mut D) -> Session {
         sink.end(self.engine.session());
         self.engine.session().clone()
     }

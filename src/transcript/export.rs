@@ -13,7 +13,7 @@ use super::source::Checked;
 use super::text::{Entry, Item, escape};
 
 /// The text format, byte for byte: client and server octets cut into lines at LF.
-pub fn to_text(entries: &[Entry]) -> String {
+pub(crate) fn to_text(entries: &[Entry]) -> String {
     let mut out = Vec::new();
     for e in entries {
         // Writing into memory cannot fail.
@@ -24,7 +24,7 @@ pub fn to_text(entries: &[Entry]) -> String {
 
 /// Writes one entry as lines of the text format. With a walker (the bundle), each line begins
 /// with its exchange number and client lines have their secrets masked.
-pub fn write_entry(
+pub(crate) fn write_entry(
     out: &mut dyn Write,
     e: &Entry,
     mut walker: Option<&mut LineWalker>,
@@ -139,20 +139,20 @@ fn tls_section(out: &mut String, t: &TlsDetails) {
 
 /// Which session of how many a bundle section describes.
 #[derive(Clone, Copy, Debug)]
-pub struct Part {
+pub(crate) struct Part {
     /// From 1.
-    pub number: usize,
+    pub(crate) number: usize,
     /// Sessions in the recording.
-    pub of: usize,
+    pub(crate) of: usize,
     /// The first section of the bundle (it carries the title).
-    pub first: bool,
+    pub(crate) first: bool,
 }
 
 /// The evidence bundle's sections for one recorded session, up to the opening of its
 /// transcript (written next, line by line, by [`write_entry`] with a [`LineWalker`] that
 /// masks secrets: a bundle is made to be shared, so it never holds one, whatever the
 /// recording kept), and the closing of the transcript.
-pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
+pub(crate) fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
     let r = &s.replayed;
     let target = s.target.as_deref().unwrap_or("(unknown)");
     let mut out = String::new();
@@ -229,7 +229,7 @@ pub fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
 }
 
 /// Closes the transcript a [`bundle_head`] opened.
-pub const BUNDLE_TAIL: &str = "```\n";
+pub(crate) const BUNDLE_TAIL: &str = "```\n";
 
 #[cfg(test)]
 mod tests {

@@ -27,14 +27,14 @@ pub struct Imported {
     /// Per entry (missing ones are sure): whether the importer inferred which side the line
     /// is from rather than read it from the log. [`redact_imported`] masks such a line when it
     /// looks like a login, whichever side it was put on.
-    pub doubtful: Vec<bool>,
+    pub(crate) doubtful: Vec<bool>,
 }
 
 /// Masks the secrets of an import: every client line as [`redact`] does, and, as a defence
 /// against a line put on the wrong side, any doubtful line that looks like a login (PASS,
 /// APOP, AUTH with an initial response: see `protocol::redact::secret_span`) whichever side
 /// it ended up on. Returns whether anything was masked.
-pub fn redact_imported(imp: &mut Imported) -> bool {
+pub(crate) fn redact_imported(imp: &mut Imported) -> bool {
     let mut changed = false;
     for (e, _) in imp
         .entries
@@ -124,7 +124,7 @@ fn close_missing_bodies(lines: Vec<(usize, bool, Vec<u8>)>, notes: &mut Vec<Stri
 /// response), keeping each line's length; returns whether anything was masked. A client line
 /// split across entries (TCP segments of a capture) is judged whole: its start moves to the
 /// entry that ends it.
-pub fn redact(entries: &mut Vec<Entry>) -> bool {
+pub(crate) fn redact(entries: &mut Vec<Entry>) -> bool {
     let mut walker = super::lines::LineWalker::new(true);
     let mut changed = false;
     let mut carry: Vec<u8> = Vec::new();

@@ -28,11 +28,11 @@ use popscope_core::{Direction, Event, RuleInfo, Severity, State, Time, Transport
 
 use super::text::{Entry, Item};
 
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
-pub enum Record {
+pub(crate) enum Record {
     Header {
         format: u32,
         popscope: String,
@@ -107,7 +107,7 @@ mod by_name {
             .ok_or_else(|| D::Error::custom(format!("unknown {what}")))
     }
 
-    pub mod state {
+    pub(crate) mod state {
         use popscope_core::{AuthStep, State};
 
         /// Every state the engine names. One it does not know is not damage: the reader skips
@@ -124,41 +124,48 @@ mod by_name {
             State::Closed,
         ];
 
-        pub fn serialize<S: super::Serializer>(v: &State, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: super::Serializer>(v: &State, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_str(v.name())
         }
 
-        pub fn deserialize<'de, D: super::Deserializer<'de>>(d: D) -> Result<State, D::Error> {
+        pub(crate) fn deserialize<'de, D: super::Deserializer<'de>>(
+            d: D,
+        ) -> Result<State, D::Error> {
             super::find(d, ALL, State::name, "state")
         }
     }
 
-    pub mod severity {
+    pub(crate) mod severity {
         use popscope_core::Severity;
 
         const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Violation];
 
-        pub fn serialize<S: super::Serializer>(v: &Severity, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: super::Serializer>(
+            v: &Severity,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             s.serialize_str(v.as_str())
         }
 
-        pub fn deserialize<'de, D: super::Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
+        pub(crate) fn deserialize<'de, D: super::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Severity, D::Error> {
             super::find(d, ALL, Severity::as_str, "severity")
         }
     }
 
-    pub mod rule {
+    pub(crate) mod rule {
         use popscope_core::RuleInfo;
         use popscope_core::rules::CATALOG;
 
-        pub fn serialize<S: super::Serializer>(
+        pub(crate) fn serialize<S: super::Serializer>(
             v: &&'static RuleInfo,
             s: S,
         ) -> Result<S::Ok, S::Error> {
             s.serialize_str(v.id)
         }
 
-        pub fn deserialize<'de, D: super::Deserializer<'de>>(
+        pub(crate) fn deserialize<'de, D: super::Deserializer<'de>>(
             d: D,
         ) -> Result<&'static RuleInfo, D::Error> {
             super::find(d, CATALOG.iter().copied(), |r| r.id, "rule")
@@ -190,7 +197,7 @@ fn clean_text(bytes: &[u8]) -> Option<&str> {
 }
 
 impl Record {
-    pub fn data(t: f64, dir: Direction, bytes: &[u8], redacted: bool) -> Record {
+    pub(crate) fn data(t: f64, dir: Direction, bytes: &[u8], redacted: bool) -> Record {
         match clean_text(bytes) {
             Some(s) => Record::Data {
                 t,
@@ -276,7 +283,7 @@ impl BodyCap {
 const PARTIAL_LINE_FLUSH: usize = 64 << 10;
 
 /// An observer that writes the session as JSON Lines.
-pub struct Recorder {
+pub(crate) struct Recorder {
     out: Box<dyn Write + Send>,
     keep_secrets: bool,
     cap: Option<BodyCap>,
@@ -288,7 +295,11 @@ pub struct Recorder {
 
 impl Recorder {
     /// Writes the header at once.
-    pub fn new(mut out: Box<dyn Write + Send>, target: &str, keep_secrets: bool) -> Recorder {
+    pub(crate) fn new(
+        mut out: Box<dyn Write + Send>,
+        target: &str,
+        keep_secrets: bool,
+    ) -> Recorder {
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -312,7 +323,7 @@ impl Recorder {
     }
 
     /// Keep at most `limit` octets of each message body (a marker says how many were left out).
-    pub fn with_max_body(mut self, limit: Option<u64>) -> Recorder {
+    pub(crate) fn with_max_body(mut self, limit: Option<u64>) -> Recorder {
         self.cap = limit.map(|limit| BodyCap {
             limit,
             ..BodyCap::default()
@@ -507,7 +518,7 @@ impl Observer for Recorder {
 /// (header first) into it. The first write error is kept: the recorders stop writing at it
 /// (the session goes on), and [`RecordFile::finish`] reports it at the end of the run.
 #[derive(Clone)]
-pub struct RecordFile(std::sync::Arc<std::sync::Mutex<RecordState>>);
+pub(crate) struct RecordFile(std::sync::Arc<std::sync::Mutex<RecordState>>);
 
 struct RecordState {
     file: std::fs::File,
@@ -521,7 +532,7 @@ struct RecordState {
 impl RecordFile {
     /// Creates `path` private (0600), never through a symbolic link; an existing file is
     /// refused unless `replace` (--force). The error is one line naming the file.
-    pub fn create(path: &std::path::Path, replace: bool) -> Result<RecordFile, String> {
+    pub(crate) fn create(path: &std::path::Path, replace: bool) -> Result<RecordFile, String> {
         use crate::private_file::{self, Existing};
         let how = if replace {
             Existing::Replace
@@ -541,7 +552,7 @@ impl RecordFile {
 
     /// Ends the recording: the first write error of the run if there was one, else the file
     /// flushed to disk (a regular file's `fsync`; a device has none). One line on failure.
-    pub fn finish(&self) -> Result<(), String> {
+    pub(crate) fn finish(&self) -> Result<(), String> {
         let mut st = self
             .0
             .lock()
@@ -564,7 +575,7 @@ impl RecordFile {
     /// The first write error, once: the first call after it happened returns it (one line
     /// naming the file), every other call None. For a UI to say it while the session goes on;
     /// [`RecordFile::finish`] still reports it at the end.
-    pub fn take_failure(&self) -> Option<String> {
+    pub(crate) fn take_failure(&self) -> Option<String> {
         let mut st = self.0.lock().ok()?;
         if st.told {
             return None;
@@ -576,7 +587,7 @@ impl RecordFile {
 
     /// An observer that tells `tell` the first write error as soon as a write failed (it
     /// looks after every read and write of the session): put it after the recorders.
-    pub fn watcher(
+    pub(crate) fn watcher(
         &self,
         tell: Box<dyn FnMut(Time, String) + Send>,
     ) -> Box<dyn crate::session::Observer> {
@@ -586,13 +597,8 @@ impl RecordFile {
         })
     }
 
-    /// A recorder for one connection.
-    pub fn recorder(&self, target: &str, keep_secrets: bool) -> Box<dyn crate::session::Observer> {
-        self.recorder_with(target, keep_secrets, None)
-    }
-
     /// A recorder that keeps at most `max_body` octets of each message body.
-    pub fn recorder_with(
+    pub(crate) fn recorder_with(
         &self,
         target: &str,
         keep_secrets: bool,
@@ -670,7 +676,7 @@ pub struct Session {
     pub target: String,
     pub secrets: String,
     pub entries: Vec<Entry>,
-    pub tls: Vec<TlsDetails>,
+    pub(crate) tls: Vec<TlsDetails>,
 }
 
 /// What reading stopped at, if the file is damaged: everything before it was read.
@@ -678,11 +684,11 @@ pub struct Session {
 #[error("line {line}: {message}")]
 pub struct Damage {
     pub line: usize,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Whether the bytes look like a JSON Lines transcript (rather than the text format).
-pub fn looks_like(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
@@ -690,7 +696,7 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 /// by `popscope_core::sanitize::display` when the session ran), kept as it is so it is not escaped
 /// twice; anything else (a hand-edited recording holding ESC, BEL, U+202E, a line break, or
 /// an overlong value) goes through `display` here, once, before any output sees it.
-pub fn shown(s: &str, max: usize) -> String {
+pub(crate) fn shown(s: &str, max: usize) -> String {
     let clean = !s
         .chars()
         .any(|c| c.is_control() || popscope_core::sanitize::is_invisible_or_reordering(c))
@@ -704,7 +710,7 @@ pub fn shown(s: &str, max: usize) -> String {
 
 /// Every text field of recorded TLS details made safe with [`shown`] (the limits are those
 /// of the live side: 512 characters for a name, 255 for a subjectAltName).
-pub fn shown_tls(d: &TlsDetails) -> TlsDetails {
+pub(crate) fn shown_tls(d: &TlsDetails) -> TlsDetails {
     let f = |s: &str| shown(s, 200);
     TlsDetails {
         version: f(&d.version),
@@ -730,7 +736,7 @@ pub fn shown_tls(d: &TlsDetails) -> TlsDetails {
 }
 
 /// What the streaming reader hands out, in file order.
-pub enum Streamed {
+pub(crate) enum Streamed {
     /// A new session begins.
     Header {
         target: String,
@@ -745,7 +751,10 @@ pub enum Streamed {
 const MAX_RECORD: usize = 64 << 20;
 
 /// Reads record by record, in bounded memory; stops at the first damaged line.
-pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Option<Damage> {
+pub(crate) fn stream<R: std::io::BufRead>(
+    mut r: R,
+    mut on: impl FnMut(Streamed),
+) -> Option<Damage> {
     use std::io::{BufRead as _, Read as _};
     let mut raw = Vec::new();
     let mut line = 0usize;
@@ -849,7 +858,7 @@ pub fn stream<R: std::io::BufRead>(mut r: R, mut on: impl FnMut(Streamed)) -> Op
 }
 
 /// Session `n` (from 1) of a recording, with the damage found reading it, if any.
-pub fn session(bytes: &[u8], n: usize) -> Result<(Session, Option<Damage>), String> {
+pub(crate) fn session(bytes: &[u8], n: usize) -> Result<(Session, Option<Damage>), String> {
     let (mut sessions, damage) = read(bytes);
     let count = sessions.len();
     if n == 0 || n > count {
@@ -896,7 +905,7 @@ mod tests {
         let mut w = file.watcher(Box::new(move |_, e| seen.lock().unwrap().push(e)));
         w.settled(Time(1));
         assert!(told.lock().unwrap().is_empty(), "nothing failed yet");
-        let _rec = file.recorder("pop3://x", false);
+        let _rec = file.recorder_with("pop3://x", false, None);
         w.settled(Time(2));
         w.settled(Time(3));
         let told = told.lock().unwrap().clone();

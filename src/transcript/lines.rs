@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use popscope_core::{Config, Engine, Event, Time, TransportEvent};
 
 /// The engine and the SASL state of a session being walked.
-pub struct LineWalker {
+pub(crate) struct LineWalker {
     engine: Engine,
     now: Time,
     redact: bool,
@@ -19,16 +19,16 @@ pub struct LineWalker {
 }
 
 /// One line as the walker shows it.
-pub struct Shown<'a> {
-    pub bytes: Cow<'a, [u8]>,
+pub(crate) struct Shown<'a> {
+    pub(crate) bytes: Cow<'a, [u8]>,
     /// The exchange it belongs to (0 is the greeting).
-    pub exchange: u32,
-    pub redacted: bool,
+    pub(crate) exchange: u32,
+    pub(crate) redacted: bool,
 }
 
 impl LineWalker {
     /// `redact`: mask secrets in client lines.
-    pub fn new(redact: bool) -> LineWalker {
+    pub(crate) fn new(redact: bool) -> LineWalker {
         LineWalker {
             engine: Engine::new(Config::default()),
             now: Time::default(),
@@ -40,7 +40,7 @@ impl LineWalker {
     }
 
     /// Feeds one line (with its line end, if any) from the client or the server.
-    pub fn line<'a>(&mut self, client: bool, line: &'a [u8]) -> Shown<'a> {
+    pub(crate) fn line<'a>(&mut self, client: bool, line: &'a [u8]) -> Shown<'a> {
         self.now = Time(self.now.0.saturating_add(1_000));
         let mut shown = Cow::Borrowed(line);
         let mut redacted = false;
@@ -106,7 +106,7 @@ impl LineWalker {
         }
     }
 
-    pub fn transport(&mut self, ev: TransportEvent) {
+    pub(crate) fn transport(&mut self, ev: TransportEvent) {
         self.now = Time(self.now.0.saturating_add(1_000));
         self.engine
             .handle_transport(self.now, ev, &mut |_: Event<'_>| {});
@@ -147,7 +147,7 @@ fn exchange_of(ev: &Event<'_>) -> Option<u32> {
 }
 
 /// A line and its line end (CRLF, LF or nothing).
-pub fn split_end(piece: &[u8]) -> (&[u8], &[u8]) {
+pub(crate) fn split_end(piece: &[u8]) -> (&[u8], &[u8]) {
     if let Some(l) = piece.strip_suffix(b"\r\n") {
         (l, b"\r\n")
     } else if let Some(l) = piece.strip_suffix(b"\n") {

@@ -1,10 +1,10 @@
 //! Transcripts: the text format, and driving the engine from a recorded session.
 
 pub mod drive;
-pub mod export;
+pub(crate) mod export;
 pub mod import;
 pub mod jsonl;
-pub mod lines;
+pub(crate) mod lines;
 pub mod replay;
 pub mod source;
 pub mod text;

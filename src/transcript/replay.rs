@@ -12,9 +12,9 @@ use super::text::{Entry, Item};
 pub struct LocatedFinding {
     pub finding: Finding,
     /// The file line of the offending bytes (or of the entry being fed when it was found).
-    pub line: usize,
+    pub(crate) line: usize,
     /// The start of that file line as it was read (text transcripts), for quoting.
-    pub quote: Option<Vec<u8>>,
+    pub(crate) quote: Option<Vec<u8>>,
 }
 
 /// What the engine made of a transcript.
@@ -24,9 +24,9 @@ pub struct Replayed {
     pub transitions: Vec<Transition>,
     pub session: Session,
     /// How many entries were fed (0: an empty transcript, nothing was checked).
-    pub entries: u64,
+    pub(crate) entries: u64,
     /// How many of them were client or server data (0: only events, nothing to check).
-    pub data: u64,
+    pub(crate) data: u64,
 }
 
 /// How many recent entry starts each direction keeps to locate findings: a finding points at
@@ -90,13 +90,13 @@ impl Starts {
 }
 
 /// Feeds entries one at a time (a recording can be checked as it is read, in bounded memory).
-pub struct Replayer {
+pub(crate) struct Replayer {
     driver: Driver,
     out: Collector,
 }
 
 impl Replayer {
-    pub fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config) -> Self {
         Replayer {
             driver: Driver::new(config),
             out: Collector::default(),
@@ -104,17 +104,17 @@ impl Replayer {
     }
 
     /// Feeds one entry at its time (the [`Driver`] keeps the clock).
-    pub fn feed(&mut self, entry: &Entry) {
+    pub(crate) fn feed(&mut self, entry: &Entry) {
         self.feed_line(entry, None);
     }
 
     /// Like [`Replayer::feed`], with the file line the entry came from, for quoting it.
-    pub fn feed_line(&mut self, entry: &Entry, raw: Option<&[u8]>) {
+    pub(crate) fn feed_line(&mut self, entry: &Entry, raw: Option<&[u8]>) {
         self.out.raw = raw.map(|r| r[..r.len().min(QUOTE)].to_vec());
         self.driver.feed(entry, &mut self.out);
     }
 
-    pub fn finish(mut self) -> Replayed {
+    pub(crate) fn finish(mut self) -> Replayed {
         let session = self.driver.finish(&mut self.out);
         self.out.into_replayed(session)
     }

@@ -13,7 +13,7 @@ use super::replay::{Replayed, Replayer};
 use super::text;
 
 /// Opens `path` for reading (`-` is standard input), buffered.
-pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+pub(crate) fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(std::io::BufReader::with_capacity(
             1 << 20,
@@ -26,7 +26,7 @@ pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
 
 /// Whether the buffered input is JSON Lines (it looks at the buffer, consuming nothing but
 /// leading whitespace beyond a whole buffer's worth), and how many line ends it consumed.
-pub fn is_jsonl(r: &mut dyn BufRead) -> std::io::Result<(bool, usize)> {
+pub(crate) fn is_jsonl(r: &mut dyn BufRead) -> std::io::Result<(bool, usize)> {
     let mut skipped = 0;
     loop {
         let head = r.fill_buf()?;
@@ -47,30 +47,30 @@ pub fn is_jsonl(r: &mut dyn BufRead) -> std::io::Result<(bool, usize)> {
 /// One session as the engine re-checked it.
 pub struct Checked {
     /// The recording's header (JSON Lines), or None for the text format.
-    pub target: Option<String>,
-    pub secrets: Option<String>,
-    pub replayed: Replayed,
+    pub(crate) target: Option<String>,
+    pub(crate) secrets: Option<String>,
+    pub(crate) replayed: Replayed,
     /// The TLS details the recording kept, in order.
-    pub tls: Vec<TlsDetails>,
+    pub(crate) tls: Vec<TlsDetails>,
 }
 
 /// What re-checking found: the sessions, and where reading stopped if the file is damaged.
-pub struct Checking {
-    pub sessions: Vec<Checked>,
+pub(crate) struct Checking {
+    pub(crate) sessions: Vec<Checked>,
     /// How many sessions the file holds (all of them are counted, even when one is chosen).
-    pub count: usize,
-    pub damage: Option<String>,
+    pub(crate) count: usize,
+    pub(crate) damage: Option<String>,
 }
 
 impl Checking {
     /// Entries fed across the sessions kept (0: nothing to check).
-    pub fn entries(&self) -> u64 {
+    pub(crate) fn entries(&self) -> u64 {
         self.sessions.iter().map(|s| s.replayed.entries).sum()
     }
 
     /// Client and server data entries across the sessions kept (0: at most events such as
     /// `-- tls` or `-- closed`, or a recording's state and finding records: nothing to check).
-    pub fn data(&self) -> u64 {
+    pub(crate) fn data(&self) -> u64 {
         self.sessions.iter().map(|s| s.replayed.data).sum()
     }
 }
@@ -78,7 +78,7 @@ impl Checking {
 /// Re-checks a transcript as it is read: every session, or only session `only` (from 1) of a
 /// JSON Lines file. A malformed text line is an error; damage in JSON Lines ends the reading
 /// and is reported with what came before it.
-pub fn check(
+pub(crate) fn check(
     mut r: Box<dyn BufRead>,
     config: &Config,
     only: Option<usize>,

@@ -32,18 +32,18 @@ pub enum Item {
 /// An item and the line of the file it came from (1-based).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    pub line: usize,
+    pub(crate) line: usize,
     pub item: Item,
     /// When it happened, if the transcript recorded it (JSON Lines does; the text format
     /// does not, and replay then advances 1 ms per entry).
-    pub at: Option<popscope_core::Time>,
+    pub(crate) at: Option<popscope_core::Time>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("line {line}: {message}")]
 pub struct ParseError {
     pub line: usize,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Parses a whole transcript. Stops at the first malformed line, naming it.
@@ -59,16 +59,19 @@ pub fn parse(input: &[u8]) -> Result<Vec<Entry>, ParseError> {
 
 /// One line may be at most this long; longer is an error, so a file without line ends cannot
 /// exhaust memory.
-pub const MAX_LINE: usize = 64 << 20;
+pub(crate) const MAX_LINE: usize = 64 << 20;
 
 /// Reads a transcript line by line in bounded memory, handing out each entry with the raw
 /// line it came from (without its line end). Stops at the first malformed line, naming it.
-pub fn stream<R: std::io::BufRead>(r: R, on: impl FnMut(Entry, &[u8])) -> Result<(), ParseError> {
+pub(crate) fn stream<R: std::io::BufRead>(
+    r: R,
+    on: impl FnMut(Entry, &[u8]),
+) -> Result<(), ParseError> {
     stream_from(r, 1, on)
 }
 
 /// Like [`stream`], for a reader whose first line is line `first` of the file.
-pub fn stream_from<R: std::io::BufRead>(
+pub(crate) fn stream_from<R: std::io::BufRead>(
     mut r: R,
     first: usize,
     mut on: impl FnMut(Entry, &[u8]),
@@ -257,7 +260,7 @@ fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
 /// Writes bytes as the text format would: printable ASCII as is, the rest escaped, and the
 /// line end implicit when the bytes end in exactly one CRLF. A UTF-8 sequence is escaped too, so
 /// a transcript is plain ASCII and survives any editor.
-pub fn escape(bytes: &[u8]) -> String {
+pub(crate) fn escape(bytes: &[u8]) -> String {
     let (body, implicit_crlf) = match bytes.strip_suffix(b"\r\n") {
         Some(b) if !b.contains(&b'\n') => (b, true),
         _ => (bytes, false),

@@ -60,7 +60,7 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         match source.kind() {
             io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
                 TransportError::Reset {
@@ -77,7 +77,7 @@ impl TransportError {
     /// A wait that ended before the answer was whole: what arrived, if anything, is said
     /// (the count and a sanitized start), so a drip or an endless line is not mistaken for
     /// silence.
-    pub fn late(
+    pub(crate) fn late(
         what: impl Into<String>,
         secs: u64,
         received: u64,
@@ -100,7 +100,7 @@ impl TransportError {
 
     /// What kind of failure this is: the CLI gives each kind its exit code
     /// (`cli::exit::of_failure`).
-    pub fn kind(&self) -> FailureKind {
+    pub(crate) fn kind(&self) -> FailureKind {
         match self {
             TransportError::Config(_) => FailureKind::Config,
             TransportError::PlaintextOnTlsPort { .. }
@@ -117,7 +117,7 @@ impl TransportError {
 
 /// The kinds of [`TransportError`] a user acts on differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// A mistake in what was asked (an unreadable CA file, a bad client key).
     Config,
     /// No conversation: refused, reset, DNS failure, a timeout, a close.

@@ -1,9 +1,9 @@
 //! Sockets and TLS: plain TCP, implicit TLS (RFC 8314) and the STLS upgrade (RFC 2595).
 //! No POP3 knowledge here; the session driver decides when to upgrade.
 
-pub mod error;
-pub mod target;
-pub mod tls;
+pub(crate) mod error;
+pub(crate) mod target;
+pub(crate) mod tls;
 
 use std::io;
 use std::pin::Pin;
@@ -21,7 +21,7 @@ pub use tls::{TlsDetails, TlsSettings};
 /// The first octets the server sent during a TLS handshake, kept to explain a failure
 /// (a plaintext `+OK` means a plain POP3 port).
 #[derive(Debug, Default)]
-pub struct FirstBytes {
+pub(crate) struct FirstBytes {
     bytes: Vec<u8>,
     /// Every octet read while capturing, counted (only the first 64 are kept).
     total: u64,
@@ -30,7 +30,7 @@ pub struct FirstBytes {
 
 /// A TCP stream that can remember the first octets read while a handshake runs.
 #[derive(Debug)]
-pub struct Tcp {
+pub(crate) struct Tcp {
     inner: TcpStream,
     first: Arc<Mutex<FirstBytes>>,
     /// Under TLS: rustls asks for 4 KiB at a time, one system call each; reading 64 KiB
@@ -110,13 +110,13 @@ impl AsyncWrite for Tcp {
 }
 
 /// A connection, plain or under TLS.
-pub enum Stream {
+pub(crate) enum Stream {
     Plain(Tcp),
     Tls(Box<tokio_rustls::client::TlsStream<Tcp>>),
 }
 
 impl Stream {
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }
 }
@@ -160,7 +160,7 @@ impl AsyncWrite for Stream {
 }
 
 /// Resolves and connects, trying every address of the host in turn.
-pub async fn connect_tcp(
+pub(crate) async fn connect_tcp(
     target: &Target,
     port: u16,
     timeout: Duration,
@@ -208,7 +208,7 @@ pub async fn connect_tcp(
 }
 
 /// Runs a TLS handshake over `tcp`. On failure the error says why in words.
-pub async fn handshake(
+pub(crate) async fn handshake(
     tcp: Tcp,
     host: &str,
     settings: &TlsSettings,
@@ -267,7 +267,7 @@ fn received(total: u64, first: &[u8]) -> String {
 }
 
 /// A TLS failure after the handshake (a read that rustls refused), in words.
-pub fn explain_session_error(e: &io::Error) -> TransportError {
+pub(crate) fn explain_session_error(e: &io::Error) -> TransportError {
     let rustls_err = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());

@@ -12,7 +12,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Scheme::Pop3 => 110,
             Scheme::Pop3s => 995,
@@ -26,8 +26,8 @@ impl Scheme {
 pub struct Target {
     pub scheme: Option<Scheme>,
     /// Host name or IP literal, without brackets.
-    pub host: String,
-    pub port: Option<u16>,
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
 }
 
 impl Target {
@@ -72,12 +72,12 @@ impl Target {
         Ok(Target { scheme, host, port })
     }
 
-    pub fn port_or_default(&self, scheme: Scheme) -> u16 {
+    pub(crate) fn port_or_default(&self, scheme: Scheme) -> u16 {
         self.port.unwrap_or(scheme.default_port())
     }
 
     /// `host:port` as the socket API takes it (IPv6 in brackets).
-    pub fn socket_addr(&self, port: u16) -> String {
+    pub(crate) fn socket_addr(&self, port: u16) -> String {
         if self.host.contains(':') {
             format!("[{}]:{port}", self.host)
         } else {

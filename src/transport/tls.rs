@@ -25,36 +25,36 @@ use super::error::TransportError;
 /// TLS options from the command line.
 #[derive(Clone, Debug, Default)]
 pub struct TlsSettings {
-    pub ca_file: Option<PathBuf>,
-    pub insecure: bool,
-    pub sni: Option<String>,
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) insecure: bool,
+    pub(crate) sni: Option<String>,
+    pub(crate) client_cert: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
 }
 
 /// One certificate, as a person reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CertInfo {
     pub subject: String,
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// The first names of the subjectAltName list (at most 64), shown safely.
     pub sans: Vec<String>,
     /// How many names the list holds in all.
     #[serde(default)]
-    pub sans_total: usize,
-    pub not_before: String,
-    pub not_after: String,
-    pub sha256: String,
-    pub self_signed: bool,
+    pub(crate) sans_total: usize,
+    pub(crate) not_before: String,
+    pub(crate) not_after: String,
+    pub(crate) sha256: String,
+    pub(crate) self_signed: bool,
 }
 
 /// What the handshake negotiated and what was verified.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct TlsDetails {
-    pub version: String,
-    pub cipher: String,
-    pub group: Option<String>,
+    pub(crate) version: String,
+    pub(crate) cipher: String,
+    pub(crate) group: Option<String>,
     pub alpn: Option<String>,
     pub cert_requested: bool,
     pub client_cert_sent: bool,
@@ -88,13 +88,13 @@ impl Verdict {
         *self == Verdict::Verified
     }
 
-    pub fn is_recorded(&self) -> bool {
+    pub(crate) fn is_recorded(&self) -> bool {
         *self == Verdict::Recorded
     }
 
     /// The verdict with a recorded reason made safe by `f` (the other verdicts are the tool's
     /// own words).
-    pub fn map_reason(&self, f: impl FnOnce(&str) -> String) -> Verdict {
+    pub(crate) fn map_reason(&self, f: impl FnOnce(&str) -> String) -> Verdict {
         match self {
             Verdict::Failed(why) => Verdict::Failed(f(why)),
             other => other.clone(),
@@ -139,7 +139,7 @@ impl From<String> for Verdict {
 
 impl TlsDetails {
     /// One line for transcripts and headers: `TLS 1.3 TLS13_AES_256_GCM_SHA384 X25519 · verified`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut s = format!("{} {}", self.version, self.cipher);
         if let Some(g) = &self.group {
             s.push(' ');
@@ -163,22 +163,22 @@ impl TlsDetails {
 
 /// What the verifier and the certificate resolver saw during one handshake.
 #[derive(Debug, Default)]
-pub struct Observed {
-    pub chain: Vec<CertificateDer<'static>>,
+pub(crate) struct Observed {
+    pub(crate) chain: Vec<CertificateDer<'static>>,
     /// The verdict of real verification (also computed under `--insecure`).
-    pub verdict: Option<Result<(), rustls::Error>>,
-    pub cert_requested: bool,
-    pub client_cert_sent: bool,
+    pub(crate) verdict: Option<Result<(), rustls::Error>>,
+    pub(crate) cert_requested: bool,
+    pub(crate) client_cert_sent: bool,
 }
 
-pub type Shared = Arc<Mutex<Observed>>;
+pub(crate) type Shared = Arc<Mutex<Observed>>;
 
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Builds a client configuration; the `Shared` record fills in during the handshake.
-pub fn client_config(
+pub(crate) fn client_config(
     settings: &TlsSettings,
 ) -> Result<(Arc<ClientConfig>, Shared), TransportError> {
     let provider = provider();
@@ -253,7 +253,10 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportErro
     Ok(certs)
 }
 
-pub fn server_name(host: &str, sni: Option<&str>) -> Result<ServerName<'static>, TransportError> {
+pub(crate) fn server_name(
+    host: &str,
+    sni: Option<&str>,
+) -> Result<ServerName<'static>, TransportError> {
     let name = sni.unwrap_or(host).to_owned();
     ServerName::try_from(name.clone())
         .map_err(|_| TransportError::Config(format!("'{name}' is not a valid TLS server name")))
@@ -339,7 +342,11 @@ impl ResolvesClientCert for RecordingResolver {
 }
 
 /// The handshake's results, once it completed.
-pub fn details(conn: &rustls::ClientConnection, seen: &Shared, insecure: bool) -> TlsDetails {
+pub(crate) fn details(
+    conn: &rustls::ClientConnection,
+    seen: &Shared,
+    insecure: bool,
+) -> TlsDetails {
     let observed = seen.lock().map(|o| {
         (
             o.chain.clone(),
@@ -400,7 +407,7 @@ fn names_in_brief(leaf: &CertInfo) -> String {
     s
 }
 
-pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
+pub(crate) fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
     let sha256 = ring::digest::digest(&ring::digest::SHA256, der.as_ref())
         .as_ref()
         .iter()
@@ -469,7 +476,7 @@ fn ip_text(b: &[u8]) -> String {
 }
 
 /// One line a person understands, for a certificate verification failure.
-pub fn explain_cert_error(e: &rustls::Error, chain: &[CertificateDer<'_>]) -> String {
+pub(crate) fn explain_cert_error(e: &rustls::Error, chain: &[CertificateDer<'_>]) -> String {
     let leaf = chain.first().map(|c| cert_info(c));
     match e {
         rustls::Error::InvalidCertificate(ce) => match ce {

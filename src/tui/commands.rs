@@ -3,7 +3,7 @@
 
 /// What a `:` command does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     Save,
     SaveReplace,
     StartTls,
@@ -16,13 +16,13 @@ pub enum Cmd {
 pub struct AppCommand {
     pub name: &'static str,
     /// Other names it answers to (not completed, not listed).
-    pub aliases: &'static [&'static str],
+    pub(crate) aliases: &'static [&'static str],
     /// What its argument is, for help ("FILE"); None when it takes none.
-    pub arg: Option<&'static str>,
-    pub desc: &'static str,
+    pub(crate) arg: Option<&'static str>,
+    pub(crate) desc: &'static str,
     /// Offered by Tab (`:save!` is not: replacing a file is typed on purpose).
-    pub completes: bool,
-    pub cmd: Cmd,
+    pub(crate) completes: bool,
+    pub(crate) cmd: Cmd,
 }
 
 const fn c(
@@ -83,7 +83,7 @@ impl AppCommand {
     }
 
     /// What Tab puts on the line: a space follows a command that takes an argument.
-    pub fn completion(&self) -> String {
+    pub(crate) fn completion(&self) -> String {
         format!(
             ":{}{}",
             self.name,
@@ -93,14 +93,14 @@ impl AppCommand {
 }
 
 /// The command typed as `name`, by its name or an alias.
-pub fn find(name: &str) -> Option<&'static AppCommand> {
+pub(crate) fn find(name: &str) -> Option<&'static AppCommand> {
     COMMANDS
         .iter()
         .find(|c| c.name == name || c.aliases.contains(&name))
 }
 
 /// Every command's usage, for the message after an unknown one.
-pub fn usages() -> String {
+pub(crate) fn usages() -> String {
     COMMANDS
         .iter()
         .map(AppCommand::usage)

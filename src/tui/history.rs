@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::private_file::{self, Existing};
 
 /// `$XDG_DATA_HOME/popscope/history`, or `~/.local/share/popscope/history`.
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -69,7 +69,7 @@ pub fn load(path: &Path) -> Vec<String> {
 /// folder or file that is a symbolic link (or not a regular file, or not writable) is left
 /// alone and the answer is one line for the UI ("history not saved: PATH is a symbolic
 /// link"), to be said once: the session goes on without a history file.
-pub fn append(path: &Path, line: &str) -> Result<(), String> {
+pub(crate) fn append(path: &Path, line: &str) -> Result<(), String> {
     let why = |p: &Path, e: &std::io::Error| {
         let link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         if link {

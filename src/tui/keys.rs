@@ -27,7 +27,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Scope::Global => "everywhere",
             Scope::CommandLine => "command line",
@@ -90,7 +90,7 @@ pub enum Act {
 }
 
 impl Act {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Act::Quit => "quit",
             Act::Help => "help",
@@ -257,7 +257,7 @@ pub fn load(path: Option<&std::path::Path>) -> Result<Vec<Binding>, String> {
 }
 
 /// A key as the table writes it: `ctrl-c`, `enter`, `G`, `pageup`.
-pub fn name(k: &KeyEvent) -> String {
+pub(crate) fn name(k: &KeyEvent) -> String {
     let base = match k.code {
         KeyCode::Char(c) => c.to_string(),
         KeyCode::Enter => "enter".into(),
@@ -287,12 +287,12 @@ pub fn name(k: &KeyEvent) -> String {
 }
 
 /// The action bound to a key in a scope (scope first, then global).
-pub fn lookup(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
+pub(crate) fn lookup(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
     lookup_in(table, scope, key).or_else(|| lookup_in(table, Scope::Global, key))
 }
 
 /// The action bound to a key in this scope alone.
-pub fn lookup_in(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
+pub(crate) fn lookup_in(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
     table
         .iter()
         .find(|b| b.scope == scope && b.keys.iter().any(|k| k == key))
@@ -300,7 +300,7 @@ pub fn lookup_in(table: &[Binding], scope: Scope, key: &str) -> Option<Act> {
 }
 
 /// The keys bound to `act` in `scope`, as the table writes them.
-pub fn keys_of(table: &[Binding], scope: Scope, act: Act) -> Vec<&str> {
+pub(crate) fn keys_of(table: &[Binding], scope: Scope, act: Act) -> Vec<&str> {
     table
         .iter()
         .filter(|b| b.scope == scope && b.act == act)
@@ -309,7 +309,7 @@ pub fn keys_of(table: &[Binding], scope: Scope, act: Act) -> Vec<&str> {
 }
 
 /// A key as a sentence shows it: `Esc`, `Enter`, `shift-tab`, `space`; others as written.
-pub fn shown(key: &str) -> &str {
+pub(crate) fn shown(key: &str) -> &str {
     match key {
         "esc" => "Esc",
         "enter" => "Enter",
@@ -320,7 +320,7 @@ pub fn shown(key: &str) -> &str {
 }
 
 /// Up to `most` keys in a sentence: `Esc, q or ?`.
-pub fn said(keys: &[&str], most: usize) -> String {
+pub(crate) fn said(keys: &[&str], most: usize) -> String {
     let keys: Vec<&str> = keys.iter().take(most).map(|k| shown(k)).collect();
     match keys.split_last() {
         None => String::new(),
@@ -331,7 +331,7 @@ pub fn said(keys: &[&str], most: usize) -> String {
 
 /// The footer: the keys of the focused scope, then the global ones; keys that share a
 /// description share an entry ("up/down history").
-pub fn hints(table: &[Binding], scope: Scope) -> Vec<(String, &'static str)> {
+pub(crate) fn hints(table: &[Binding], scope: Scope) -> Vec<(String, &'static str)> {
     let ordered = table.iter().filter(|b| b.scope == scope).chain(
         table
             .iter()

@@ -34,19 +34,19 @@ pub use theme::Theme;
 /// At most one frame per this interval while updates stream in.
 const FRAME: Duration = Duration::from_millis(16);
 
-pub struct TuiOptions {
-    pub label: String,
-    pub plan: Plan,
-    pub theme: Theme,
-    pub keys: Vec<keys::Binding>,
+pub(crate) struct TuiOptions {
+    pub(crate) label: String,
+    pub(crate) plan: Plan,
+    pub(crate) theme: Theme,
+    pub(crate) keys: Vec<keys::Binding>,
     /// Shown in the footer at start (the demo uses it for the credentials).
-    pub greeting_hint: Option<String>,
-    pub confirm_dele: bool,
+    pub(crate) greeting_hint: Option<String>,
+    pub(crate) confirm_dele: bool,
     /// Builds the observer that writes the session as a text transcript into the writer it is
     /// given: what `:save` saves (the caller's printer; the UI only keeps the bytes).
-    pub transcript_printer: fn(Box<dyn Write + Send>) -> Box<dyn crate::session::Observer>,
+    pub(crate) transcript_printer: fn(Box<dyn Write + Send>) -> Box<dyn crate::session::Observer>,
     /// --record: the session as JSON Lines, with whether secrets are kept and --max-body.
-    pub record: Option<(crate::transcript::jsonl::RecordFile, (bool, Option<u64>))>,
+    pub(crate) record: Option<(crate::transcript::jsonl::RecordFile, (bool, Option<u64>))>,
 }
 
 /// Seconds since midnight UTC, for the transcript's clock.
@@ -59,7 +59,7 @@ fn clock_base() -> f64 {
 
 /// Runs the TUI until the user quits. The terminal is restored on every way out, panics
 /// included.
-pub async fn run(opts: TuiOptions) -> std::io::Result<()> {
+pub(crate) async fn run(opts: TuiOptions) -> std::io::Result<()> {
     let (req_tx, req_rx) = mpsc::channel::<Request>(task::REQUEST_CAPACITY);
     let (upd_tx, mut upd_rx) = task::Outbox::channel(task::UPDATE_CAPACITY);
     let record = opts.record.clone();

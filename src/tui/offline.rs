@@ -19,7 +19,7 @@ pub fn load(app: &mut App, entries: &[Entry]) {
 /// Like [`load`], with the TLS details a JSON Lines recording kept (its `tls` records, in
 /// order): the n-th handshake shows the n-th record's version, cipher, chain and verdict. A
 /// handshake without one (the text format keeps none) says it was recorded.
-pub fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
+pub(crate) fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
     // A recording that begins with a handshake was implicit TLS (port 995).
     let implicit_tls = matches!(
         entries.first().map(|e| &e.item),

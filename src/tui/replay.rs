@@ -41,7 +41,7 @@ fn hint(table: &[keys::Binding]) -> String {
 
 /// The UI state after the first `upto` entries; `tls` holds the TLS details the recording
 /// kept, one per handshake.
-pub fn state_at(
+pub(crate) fn state_at(
     label: &str,
     entries: &[Entry],
     tls: &[TlsDetails],
@@ -55,7 +55,7 @@ pub fn state_at(
     app
 }
 
-pub async fn run(
+pub(crate) async fn run(
     label: String,
     entries: Vec<Entry>,
     tls: Vec<TlsDetails>,

@@ -14,7 +14,7 @@ use ratatui::DefaultTerminal;
 use ratatui::backend::CrosstermBackend;
 
 /// Raw mode and the alternate screen; a panic first gives the terminal back (best effort).
-pub fn enter() -> io::Result<DefaultTerminal> {
+pub(crate) fn enter() -> io::Result<DefaultTerminal> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         leave();
@@ -27,6 +27,6 @@ pub fn enter() -> io::Result<DefaultTerminal> {
 
 /// Leaves the alternate screen and raw mode. A terminal that is gone cannot be restored and
 /// needs no restoring: the failure is ignored, never printed.
-pub fn leave() {
+pub(crate) fn leave() {
     let _ = ratatui::try_restore();
 }

@@ -4,7 +4,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub(crate) const BUILT_IN: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
     (
@@ -17,9 +17,9 @@ macro_rules! theme {
     ($($field:ident),* $(,)?) => {
         #[derive(Clone, Debug, PartialEq)]
         pub struct Theme {
-            pub name: String,
+            pub(crate) name: String,
             /// Made without colours (NO_COLOR): a theme loaded later is made so too.
-            pub colourless: bool,
+            pub(crate) colourless: bool,
             $(pub $field: Style,)*
         }
 
@@ -69,7 +69,7 @@ theme!(
 
 /// A TOML document, or an error saying where: `LINE: message` (a line number from 1).
 /// Every TOML file popscope reads (themes, config.toml, keys.toml) reports errors this way.
-pub fn parse_toml(text: &str) -> Result<toml::Table, String> {
+pub(crate) fn parse_toml(text: &str) -> Result<toml::Table, String> {
     text.parse::<toml::Table>().map_err(|e| {
         let line = e.span().map_or(1, |r| {
             text[..r.start.min(text.len())].matches('\n').count() + 1
@@ -158,7 +158,7 @@ impl Theme {
 
     /// `next`, to replace this theme: without colours if this one is (NO_COLOR was read once,
     /// at start, and holds for the whole session).
-    pub fn succeeded_by(&self, next: Theme) -> Theme {
+    pub(crate) fn succeeded_by(&self, next: Theme) -> Theme {
         if self.colourless {
             next.without_colour()
         } else {

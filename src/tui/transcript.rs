@@ -7,7 +7,7 @@
 use popscope_core::{Severity, Time};
 
 /// Rows kept; the oldest are dropped past this (a marker row says so).
-pub const MAX_ROWS: usize = 2_000_000;
+pub(crate) const MAX_ROWS: usize = 2_000_000;
 
 /// A row's identity for the whole session: ids are handed out in order and never reused, so a
 /// row dropped past the cap is known to be gone instead of being mistaken for its successor.
@@ -38,7 +38,7 @@ pub struct Fold {
 }
 
 impl Fold {
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let state = match (self.done, self.complete) {
             (false, _) => ", receiving…",
             (true, false) => ", cut short",
@@ -61,13 +61,13 @@ impl Fold {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub time: Time,
-    pub kind: RowKind,
+    pub(crate) kind: RowKind,
     /// Display text, already sanitized.
     pub text: String,
     /// A short label: "unsolicited", "discarded before TLS", "deliberate", "unlawful".
-    pub tag: Option<&'static str>,
-    pub exchange: u32,
-    pub latency_us: Option<u64>,
+    pub(crate) tag: Option<&'static str>,
+    pub(crate) exchange: u32,
+    pub(crate) latency_us: Option<u64>,
     /// The worst finding on this row, and the rule IDs.
     pub severity: Option<Severity>,
     pub rules: Vec<&'static str>,
@@ -115,7 +115,7 @@ impl Default for Transcript {
 
 impl Transcript {
     /// A transcript that keeps at most `cap` rows (at least 10); past it the oldest tenth goes.
-    pub fn with_cap(cap: usize) -> Transcript {
+    pub(crate) fn with_cap(cap: usize) -> Transcript {
         Transcript {
             rows: Vec::new(),
             dropped: 0,
@@ -123,30 +123,26 @@ impl Transcript {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    pub fn get(&self, i: usize) -> Option<&Row> {
+    pub(crate) fn get(&self, i: usize) -> Option<&Row> {
         self.rows.get(i)
     }
 
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut Row> {
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut Row> {
         self.rows.get_mut(i)
     }
 
     /// Rows dropped from the front to keep memory bounded.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }
 
     /// Appends a row; the answer is its id. Past the cap the oldest rows go first, so every
     /// index held before may now name another row (ids stay right).
-    pub fn push(&mut self, row: Row) -> RowId {
+    pub(crate) fn push(&mut self, row: Row) -> RowId {
         if self.rows.len() >= self.cap {
             let cut = self.cap / 10;
             self.rows.drain(..cut);
@@ -157,7 +153,7 @@ impl Transcript {
     }
 
     /// The id of the row at index `i` (whether or not such a row exists yet).
-    pub fn id_at(&self, i: usize) -> RowId {
+    pub(crate) fn id_at(&self, i: usize) -> RowId {
         RowId(self.dropped + i as u64)
     }
 
@@ -167,12 +163,12 @@ impl Transcript {
         (i < self.rows.len()).then_some(i)
     }
 
-    pub fn last_mut(&mut self) -> Option<&mut Row> {
+    pub(crate) fn last_mut(&mut self) -> Option<&mut Row> {
         self.rows.last_mut()
     }
 
     /// The last row of `exchange` of the given kind, searching back from the end.
-    pub fn find_back(&self, exchange: u32, kind: RowKind) -> Option<usize> {
+    pub(crate) fn find_back(&self, exchange: u32, kind: RowKind) -> Option<usize> {
         self.rows
             .iter()
             .enumerate()
@@ -183,7 +179,7 @@ impl Transcript {
     }
 
     /// The first row index to draw so that the rows up to `last` fill `height` lines.
-    pub fn top_for_bottom(&self, last: usize, height: usize) -> usize {
+    pub(crate) fn top_for_bottom(&self, last: usize, height: usize) -> usize {
         let mut used = 0;
         let mut i = last.min(self.rows.len().saturating_sub(1));
         loop {

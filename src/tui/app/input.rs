@@ -126,7 +126,7 @@ impl App {
     }
 
     /// What the loop is to do on this machine, in the order asked.
-    pub fn take_effects(&mut self) -> Vec<Effect> {
+    pub(crate) fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
 

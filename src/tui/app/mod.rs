@@ -23,10 +23,10 @@ use super::components::{Component, Internal};
 use super::keys::{self, Act, Binding, Scope};
 use super::theme::Theme;
 
-pub use super::components::editor::LineEdit;
+pub(crate) use super::components::editor::LineEdit;
 
 /// Said when a finding's row was dropped past the transcript's cap.
-pub const DROPPED_ROW: &str =
+pub(crate) const DROPPED_ROW: &str =
     "this finding's exchange was among the oldest rows, dropped: the transcript starts later";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Focus {
 }
 
 impl Focus {
-    pub fn scope(self) -> Scope {
+    pub(crate) fn scope(self) -> Scope {
         match self {
             Focus::CommandLine => Scope::CommandLine,
             Focus::Transcript => Scope::Transcript,
@@ -80,7 +80,7 @@ pub enum Action {
 
 /// I/O the App asks of the loop, taken with [`App::take_effects`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Append a line, already without secrets, to the history file.
     AppendHistory(String),
     /// `:theme NAME`: load a theme (a built-in name or a path) and show it.
@@ -100,7 +100,7 @@ pub enum Overlay {
 
 impl Overlay {
     /// Where its keys are in the table.
-    pub fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
         match self {
             Overlay::Help => Scope::HelpView,
             Overlay::Finding(_) => Scope::FindingView,
@@ -124,9 +124,9 @@ pub struct App {
     pub findings: FindingsPanel,
     pub counts: Tally,
     pub state: State,
-    pub state_panel: StatePanel,
-    pub tls: Option<TlsDetails>,
-    pub summary: Summary,
+    pub(crate) state_panel: StatePanel,
+    pub(crate) tls: Option<TlsDetails>,
+    pub(crate) summary: Summary,
     pub link: Link,
     pub focus: Focus,
     pub overlay: Option<Overlay>,
@@ -144,7 +144,7 @@ pub struct App {
     effects: Vec<Effect>,
     /// Ask before sending DELE (config.toml: `confirm_dele = false` turns it off).
     pub confirm_dele: bool,
-    pub dirty: bool,
+    pub(crate) dirty: bool,
     /// An AUTH was sent and has no final reply yet (with its exchange once seen): every line
     /// typed meanwhile is a SASL response, a secret.
     auth_pending: Option<Option<u32>>,

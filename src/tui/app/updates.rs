@@ -83,7 +83,7 @@ impl App {
             }
         }
         if self.transcript.follow {
-            self.transcript.to_end();
+            self.transcript.follow_end();
         }
     }
 

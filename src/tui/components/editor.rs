@@ -10,19 +10,19 @@ use ratatui::widgets::Paragraph;
 use popscope_core::redact;
 
 use super::{Component, Internal, View};
-use crate::tui::keys::{Act, Scope};
+use crate::tui::keys::Act;
 
 /// The command line: text, cursor (in chars), history and completion.
 #[derive(Clone, Debug, Default)]
 pub struct LineEdit {
     pub text: String,
-    pub cursor: usize,
+    pub(crate) cursor: usize,
     pub history: Vec<String>,
-    pub history_pos: Option<usize>,
+    pub(crate) history_pos: Option<usize>,
     pub completions: Vec<String>,
-    pub completion_pos: usize,
+    pub(crate) completion_pos: usize,
     /// The line is a search (`/`), not a command.
-    pub searching: bool,
+    pub(crate) searching: bool,
 }
 
 impl LineEdit {
@@ -32,7 +32,7 @@ impl LineEdit {
             .nth(char_pos)
             .map_or(self.text.len(), |(i, _)| i)
     }
-    pub fn insert(&mut self, c: char) {
+    pub(crate) fn insert(&mut self, c: char) {
         let at = self.byte_at(self.cursor);
         self.text.insert(at, c);
         self.cursor += 1;
@@ -74,7 +74,7 @@ impl LineEdit {
         self.text = s;
         self.completions.clear();
     }
-    pub fn take(&mut self) -> String {
+    pub(crate) fn take(&mut self) -> String {
         self.cursor = 0;
         self.history_pos = None;
         self.completions.clear();
@@ -82,7 +82,7 @@ impl LineEdit {
     }
 
     /// Steps through the history (Up: back, Down: forward, past the newest: empty).
-    pub fn history_step(&mut self, back: bool) {
+    pub(crate) fn history_step(&mut self, back: bool) {
         let h = &self.history;
         if h.is_empty() {
             return;
@@ -100,7 +100,7 @@ impl LineEdit {
     }
 
     /// What the command line shows: secrets masked while typed.
-    pub fn shown(&self, secret: bool) -> String {
+    pub(crate) fn shown(&self, secret: bool) -> String {
         let t = &self.text;
         if self.searching {
             return t.clone();
@@ -113,7 +113,7 @@ impl LineEdit {
 
     /// Draws the prompt and the line; `secret`: a SASL response is typed (masked); the
     /// terminal cursor is placed when the line is focused and nothing covers it.
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View, secret: bool) {
+    pub(crate) fn draw(&self, f: &mut Frame, area: Rect, v: &View, secret: bool) {
         let focused = v.focused;
         let prompt = if self.searching {
             "/ "
@@ -142,10 +142,6 @@ impl LineEdit {
 }
 
 impl Component for LineEdit {
-    fn scope(&self) -> Scope {
-        Scope::Editor
-    }
-
     fn act(&mut self, act: Act) -> Option<Internal> {
         match act {
             Act::ClearLine => {

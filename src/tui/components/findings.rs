@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use popscope_core::{Finding, Tally};
 
 use super::{Component, Internal, View, block, safe, sev_style, wrap};
-use crate::tui::keys::{Act, Scope};
+use crate::tui::keys::Act;
 use crate::tui::transcript::RowId;
 
 #[derive(Debug, Default)]
@@ -20,10 +20,6 @@ pub struct FindingsPanel {
 }
 
 impl Component for FindingsPanel {
-    fn scope(&self) -> Scope {
-        Scope::Findings
-    }
-
     fn act(&mut self, act: Act) -> Option<Internal> {
         match act {
             Act::Up => self.selected = self.selected.saturating_sub(1),
@@ -43,7 +39,7 @@ impl Component for FindingsPanel {
 
 impl FindingsPanel {
     /// Draws the list under its title with the counts.
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View, counts: &Tally) {
+    pub(crate) fn draw(&self, f: &mut Frame, area: Rect, v: &View, counts: &Tally) {
         let focused = v.focused;
         let inner_h = area.height.saturating_sub(2) as usize;
         let width = area.width.saturating_sub(2) as usize;

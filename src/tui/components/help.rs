@@ -19,14 +19,10 @@ pub struct HelpView {
     /// First line shown.
     pub scroll: usize,
     /// The most it can scroll, as last drawn (layout, not state).
-    pub max_scroll: Cell<usize>,
+    pub(crate) max_scroll: Cell<usize>,
 }
 
 impl Component for HelpView {
-    fn scope(&self) -> Scope {
-        Scope::HelpView
-    }
-
     fn act(&mut self, act: Act) -> Option<Internal> {
         let max = self.max_scroll.get();
         match act {
@@ -115,7 +111,7 @@ pub fn entries(table: &[Binding]) -> Vec<(Option<&'static str>, String, &'static
 
 impl HelpView {
     /// Draws over `area`, in two columns when one does not fit, scrolling when two do not.
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+    pub(crate) fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         let entries = entries(v.keys);
         let two_columns = entries.len() + 1 >= area.height.saturating_sub(4) as usize;
         let key_w = if two_columns { 12 } else { 20 };

@@ -5,13 +5,13 @@
 //! carries out. Drawing borrows the state and never changes it (a panel that scrolls records
 //! how far it could scroll in a `Cell`, layout and not state).
 
-pub mod editor;
-pub mod findings;
+pub(crate) mod editor;
+pub(crate) mod findings;
 pub mod help;
-pub mod overlays;
-pub mod session;
-pub mod state;
-pub mod transcript;
+pub(crate) mod overlays;
+pub(crate) mod session;
+pub(crate) mod state;
+pub(crate) mod transcript;
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -20,35 +20,33 @@ use ratatui::widgets::{Block, Borders};
 
 use popscope_core::Severity;
 
-use super::keys::{Act, Binding, Scope};
+use super::keys::{Act, Binding};
 use super::theme::Theme;
 use super::transcript::RowId;
 
 /// What every component draws with, beside its own state.
-pub struct View<'a> {
-    pub theme: &'a Theme,
-    pub keys: &'a [Binding],
+pub(crate) struct View<'a> {
+    pub(crate) theme: &'a Theme,
+    pub(crate) keys: &'a [Binding],
     /// Wall-clock seconds since midnight at session start, for timestamps.
-    pub clock_base: f64,
-    pub focused: bool,
+    pub(crate) clock_base: f64,
+    pub(crate) focused: bool,
 }
 
 /// What a component asks of the rest of the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Internal {
+pub(crate) enum Internal {
     /// Open the finding detail of finding `index`, and put the transcript at its row.
     OpenFinding { index: usize, row: RowId },
 }
 
 /// A panel that takes the focus.
-pub trait Component {
-    /// Where its keys are in the table.
-    fn scope(&self) -> Scope;
+pub(crate) trait Component {
     /// One action bound in its scope; what others must do comes back.
     fn act(&mut self, act: Act) -> Option<Internal>;
 }
 
-pub fn sev_style(theme: &Theme, s: Severity) -> Style {
+pub(crate) fn sev_style(theme: &Theme, s: Severity) -> Style {
     match s {
         Severity::Violation => theme.violation,
         Severity::Warning => theme.warning,
@@ -63,7 +61,7 @@ const PANEL_TEXT: usize = 8192;
 /// Text that may hold server bytes (a finding's message, a capability, a certificate name),
 /// made safe to draw: control and invisible characters become visible escapes (`\x1b`),
 /// never dropped. Text that is already clean is drawn as it is (not escaped twice).
-pub fn safe(text: &str) -> String {
+pub(crate) fn safe(text: &str) -> String {
     if popscope_core::sanitize::is_clean(text) {
         if text.len() <= PANEL_TEXT {
             return text.to_owned();
@@ -80,7 +78,7 @@ pub fn safe(text: &str) -> String {
 
 /// Wraps `text` at spaces into lines of at most `first` characters for the first line and
 /// `rest` for the others; a word longer than a line is cut. At least one line.
-pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut len = 0usize;
@@ -122,7 +120,7 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     out
 }
 
-pub fn block<'a>(theme: &Theme, title: &'a str, focused: bool) -> Block<'a> {
+pub(crate) fn block<'a>(theme: &Theme, title: &'a str, focused: bool) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(if focused {
@@ -133,7 +131,7 @@ pub fn block<'a>(theme: &Theme, title: &'a str, focused: bool) -> Block<'a> {
         .title(Span::styled(format!(" {title} "), theme.title))
 }
 
-pub fn clock(base: f64, t: popscope_core::Time) -> String {
+pub(crate) fn clock(base: f64, t: popscope_core::Time) -> String {
     let secs = base + t.as_secs_f64();
     let ms = (secs.fract() * 1000.0) as u32;
     let s = secs as u64;
@@ -145,7 +143,7 @@ pub fn clock(base: f64, t: popscope_core::Time) -> String {
     )
 }
 
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2));
     let h = h.min(area.height.saturating_sub(2));
     Rect::new(

@@ -13,7 +13,7 @@ use crate::tui::keys::{self, Scope};
 use crate::tui::transcript::Row;
 
 /// The finding detail: the rule, its RFC, the message and where in the transcript it is.
-pub fn finding(f: &mut Frame, area: Rect, v: &View, fd: &Finding, row: Option<&Row>) {
+pub(crate) fn finding(f: &mut Frame, area: Rect, v: &View, fd: &Finding, row: Option<&Row>) {
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
@@ -75,7 +75,7 @@ pub fn finding(f: &mut Frame, area: Rect, v: &View, fd: &Finding, row: Option<&R
 }
 
 /// Asks before sending `line` (shown masked), saying why.
-pub fn confirm(f: &mut Frame, area: Rect, v: &View, line: &str, why: &str) {
+pub(crate) fn confirm(f: &mut Frame, area: Rect, v: &View, line: &str, why: &str) {
     let confirm_key = |act| keys::said(&keys::keys_of(v.keys, Scope::Confirm, act), 1);
     let lines = vec![
         Line::styled(

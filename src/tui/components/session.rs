@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 use super::{Component, Internal, View, block, safe, wrap};
 use crate::session::task::Summary;
 use crate::transport::TlsDetails;
-use crate::tui::keys::{Act, Scope};
+use crate::tui::keys::Act;
 
 #[derive(Debug, Default)]
 pub struct SessionPanel {
@@ -23,10 +23,6 @@ pub struct SessionPanel {
 }
 
 impl Component for SessionPanel {
-    fn scope(&self) -> Scope {
-        Scope::Session
-    }
-
     fn act(&mut self, act: Act) -> Option<Internal> {
         match act {
             Act::Up => self.scroll = self.scroll.saturating_sub(1),
@@ -38,7 +34,7 @@ impl Component for SessionPanel {
 }
 
 impl SessionPanel {
-    pub fn draw(
+    pub(crate) fn draw(
         &self,
         f: &mut Frame,
         area: Rect,

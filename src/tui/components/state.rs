@@ -15,12 +15,12 @@ use crate::transport::TlsDetails;
 const MAX_PATH: usize = 64;
 
 #[derive(Debug)]
-pub struct StatePanel {
+pub(crate) struct StatePanel {
     /// States the session has been in, in order, and whether each entry was lawful.
-    pub path: Vec<(State, bool)>,
+    pub(crate) path: Vec<(State, bool)>,
     /// The session began with a TLS handshake (port 995): the diagram shows that step.
-    pub implicit_tls: bool,
-    pub last_reason: String,
+    pub(crate) implicit_tls: bool,
+    pub(crate) last_reason: String,
 }
 
 impl Default for StatePanel {
@@ -35,7 +35,7 @@ impl Default for StatePanel {
 
 impl StatePanel {
     /// A transition happened.
-    pub fn entered(&mut self, t: &popscope_core::Transition) {
+    pub(crate) fn entered(&mut self, t: &popscope_core::Transition) {
         self.implicit_tls |= t.from == State::TlsHandshake;
         self.path.push((t.to, t.lawful));
         if self.path.len() > MAX_PATH {
@@ -45,7 +45,7 @@ impl StatePanel {
     }
 
     /// The diagram: the canonical states, the current one highlighted, the visited ones marked.
-    pub fn draw(
+    pub(crate) fn draw(
         &self,
         f: &mut Frame,
         area: Rect,

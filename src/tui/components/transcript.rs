@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Component, Internal, View, block, clock, sev_style};
-use crate::tui::keys::{Act, Scope};
+use crate::tui::keys::Act;
 use crate::tui::transcript::{Fold, Row, RowId, RowKind, Transcript};
 
 /// Rows a page key moves.
@@ -20,7 +20,7 @@ pub struct TranscriptPanel {
     pub cursor: usize,
     pub follow: bool,
     /// The last search (`/`); matches are highlighted.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
 }
 
 impl Default for TranscriptPanel {
@@ -35,10 +35,6 @@ impl Default for TranscriptPanel {
 }
 
 impl Component for TranscriptPanel {
-    fn scope(&self) -> Scope {
-        Scope::Transcript
-    }
-
     fn act(&mut self, act: Act) -> Option<Internal> {
         match act {
             Act::PageUp => self.move_cursor(-PAGE),
@@ -49,7 +45,7 @@ impl Component for TranscriptPanel {
                 self.follow = false;
                 self.cursor = 0;
             }
-            Act::Bottom => self.to_end(),
+            Act::Bottom => self.follow_end(),
             Act::Open => {
                 if let Some(f) = self.fold_at_cursor() {
                     f.expanded = !f.expanded;
@@ -64,10 +60,6 @@ impl Component for TranscriptPanel {
 impl TranscriptPanel {
     pub fn len(&self) -> usize {
         self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     pub fn get(&self, i: usize) -> Option<&Row> {
@@ -86,7 +78,7 @@ impl TranscriptPanel {
     }
 
     /// The last fold of `exchange`'s reply.
-    pub fn fold_of(&mut self, exchange: u32) -> Option<&mut Fold> {
+    pub(crate) fn fold_of(&mut self, exchange: u32) -> Option<&mut Fold> {
         let i = self.rows.find_back(exchange, RowKind::Server)?;
         self.rows.get_mut(i)?.fold.as_deref_mut()
     }
@@ -96,14 +88,14 @@ impl TranscriptPanel {
     }
 
     /// Follows new rows again, from the last.
-    pub fn to_end(&mut self) {
+    pub(crate) fn follow_end(&mut self) {
         self.follow = true;
         self.cursor = self.rows.len().saturating_sub(1);
     }
 
     /// Puts the cursor on row `id`; false when that row was dropped (the cursor is then on
     /// the first row kept).
-    pub fn go_to(&mut self, id: RowId) -> bool {
+    pub(crate) fn go_to(&mut self, id: RowId) -> bool {
         self.follow = false;
         match self.rows.index_of(id) {
             Some(i) => {
@@ -117,7 +109,7 @@ impl TranscriptPanel {
         }
     }
 
-    pub fn move_cursor(&mut self, by: isize) {
+    pub(crate) fn move_cursor(&mut self, by: isize) {
         let last = self.rows.len().saturating_sub(1);
         let c = (self.cursor as isize + by).clamp(0, last as isize) as usize;
         self.cursor = c;
@@ -126,7 +118,7 @@ impl TranscriptPanel {
 
     /// Moves to the next (or previous) row that matches the search; the message to show when
     /// none does.
-    pub fn search_step(&mut self, forward: bool) -> Option<String> {
+    pub(crate) fn search_step(&mut self, forward: bool) -> Option<String> {
         let q = self.search.clone().filter(|q| !q.is_empty())?;
         let q = q.to_lowercase();
         let n = self.rows.len();
@@ -150,7 +142,7 @@ impl TranscriptPanel {
     }
 
     /// Draws the rows in view; `empty` is what an empty transcript says (connecting, failed).
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View, empty: &str) {
+    pub(crate) fn draw(&self, f: &mut Frame, area: Rect, v: &View, empty: &str) {
         let focused = v.focused;
         let inner_h = area.height.saturating_sub(2) as usize;
         let width = area.width.saturating_sub(2) as usize;
