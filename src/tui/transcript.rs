@@ -58,14 +58,47 @@ impl Fold {
     }
 }
 
+/// What is unusual about a row: a label after its text, and whether it is alarming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tag {
+    /// The one row that counts a flood's unsolicited lines instead of showing each.
+    Flood,
+    /// A command sent on purpose where it is not allowed (a probe, or the user's own choice).
+    Deliberate,
+    /// A server line no command asked for.
+    Unsolicited,
+    /// Plaintext sent after the STLS `+OK`, which the TLS layer discards.
+    DiscardedBeforeTls,
+    /// A state change the RFC does not allow.
+    Unlawful,
+}
+
+impl Tag {
+    /// The label people see.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Tag::Flood => "flood",
+            Tag::Deliberate => "deliberate",
+            Tag::Unsolicited => "unsolicited",
+            Tag::DiscardedBeforeTls => "plaintext before TLS, discarded",
+            Tag::Unlawful => "unlawful",
+        }
+    }
+
+    /// Whether the label is drawn as a breach rather than dimmed.
+    pub(crate) fn alarms(self) -> bool {
+        matches!(self, Tag::Unlawful | Tag::DiscardedBeforeTls)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub time: Time,
     pub(crate) kind: RowKind,
     /// Display text, already sanitized.
     pub text: String,
-    /// A short label: "unsolicited", "discarded before TLS", "deliberate", "unlawful".
-    pub(crate) tag: Option<&'static str>,
+    /// What is unusual about the row, shown after its text.
+    pub(crate) tag: Option<Tag>,
     pub(crate) exchange: u32,
     pub(crate) latency_us: Option<u64>,
     /// The worst finding on this row, and the rule IDs.

@@ -8,12 +8,10 @@ use popscope_core::sanitize::display;
 use popscope_core::{Event, Finding, State, Time, TransportEvent};
 
 use super::{App, Link};
-use crate::tui::transcript::{Row, RowId, RowKind};
+use crate::tui::transcript::{Row, RowId, RowKind, Tag};
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
-/// The tag of the row that counts a flood's unsolicited lines.
-const HIDDEN: &str = "flood";
 
 impl App {
     pub fn apply(&mut self, update: Update) {
@@ -61,10 +59,10 @@ impl App {
                     popscope_core::plural(octets, "octet")
                 );
                 match self.transcript.rows.last_mut() {
-                    Some(r) if r.tag == Some(HIDDEN) && r.exchange == exchange => r.text = text,
+                    Some(r) if r.tag == Some(Tag::Flood) && r.exchange == exchange => r.text = text,
                     _ => {
                         let mut row = Row::new(at, RowKind::Note, text, exchange);
-                        row.tag = Some(HIDDEN);
+                        row.tag = Some(Tag::Flood);
                         self.push(row);
                     }
                 }
@@ -186,7 +184,7 @@ impl App {
                     exchange,
                 );
                 if std::mem::take(&mut self.deliberate_next) {
-                    row.tag = Some("deliberate");
+                    row.tag = Some(Tag::Deliberate);
                 }
                 self.push(row);
             }
@@ -255,7 +253,7 @@ impl App {
             }
             Event::Unsolicited { exchange, line } => {
                 let mut row = Row::new(at, RowKind::Server, display(&line, ROW_TEXT), exchange);
-                row.tag = Some("unsolicited");
+                row.tag = Some(Tag::Unsolicited);
                 self.push(row);
             }
             Event::Discarded { line } => {
@@ -265,7 +263,7 @@ impl App {
                     display(&line, ROW_TEXT),
                     self.summary_exchange(),
                 );
-                row.tag = Some("plaintext before TLS, discarded");
+                row.tag = Some(Tag::DiscardedBeforeTls);
                 self.push(row);
             }
             Event::StateChange(t) => {
@@ -278,7 +276,7 @@ impl App {
                     t.exchange,
                 );
                 if !t.lawful {
-                    row.tag = Some("unlawful");
+                    row.tag = Some(Tag::Unlawful);
                 }
                 self.push(row);
             }

@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Component, Internal, View, block, clock, sev_style};
 use crate::tui::keys::Act;
-use crate::tui::transcript::{Fold, Row, RowId, RowKind, Transcript};
+use crate::tui::transcript::{Fold, Row, RowId, RowKind, Tag, Transcript};
 
 /// Rows a page key moves.
 const PAGE: isize = 20;
@@ -230,7 +230,10 @@ fn row_lines<'r>(v: &View, row: &'r Row, width: usize, selected: bool) -> Vec<Li
         right.push_str(&format!("  {} ms", l / 1000));
     }
     let head = format!("{} {dir} ", clock(v.clock_base, row.time));
-    let tag = row.tag.map(|t| format!(" ({t})")).unwrap_or_default();
+    let tag = row
+        .tag
+        .map(|t| format!(" ({})", t.label()))
+        .unwrap_or_default();
     let room = width
         .saturating_sub(head.chars().count() + right.chars().count() + tag.chars().count() + 1);
     let text: String = if row.text.chars().count() > room {
@@ -241,12 +244,11 @@ fn row_lines<'r>(v: &View, row: &'r Row, width: usize, selected: bool) -> Vec<Li
         row.text.clone()
     };
     let pad = room.saturating_sub(text.chars().count());
-    let tag_style =
-        if row.tag == Some("unlawful") || row.tag == Some("plaintext before TLS, discarded") {
-            v.theme.unlawful
-        } else {
-            v.theme.dim
-        };
+    let tag_style = if row.tag.is_some_and(Tag::alarms) {
+        v.theme.unlawful
+    } else {
+        v.theme.dim
+    };
     let mut spans = vec![
         Span::styled(head, v.theme.time),
         Span::styled(
