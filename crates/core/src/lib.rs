@@ -6,6 +6,7 @@ pub mod capability;
 pub mod command;
 pub mod engine;
 pub mod event;
+mod exchange;
 pub mod framer;
 pub mod probes;
 pub mod redact;

@@ -1,18 +1,63 @@
 //! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
 
-use super::super::capability::Capabilities;
-use super::super::command::Keyword;
-use super::super::engine::{Body, Exchange};
-use super::super::event::Location;
-use super::super::framer::Line;
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::{Security, State};
+use super::area::{Answer, Area, Ctx, DataLine, Side};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, server_at, text_says_unknown_command};
+use super::{Checker, Severity, text_says_unknown_command};
+use crate::capability::Capabilities;
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::exchange::{Body, BodyKind, Exchange, server_at};
+use crate::framer::Line;
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::{Security, State};
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+/// CAPA and what capabilities promise (CAPA-*, USR-002, SASL-010, ITLS-004, ITLS-005).
+#[derive(Debug, Default)]
+pub(crate) struct Capa {
+    /// CAPA-001: the exchange of the first CAPA answered +OK (CAPA is implemented).
+    capa_answered: Option<u32>,
+    /// CAPA-001: STLS was answered +OK, so a CAPA refusal is a violation.
+    stls_worked: bool,
+    /// The CAPA listing being received.
+    list: Capabilities,
+}
+
+impl Area for Capa {
+    fn side(&self) -> Side {
+        Side::Server
+    }
+
+    fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
+        on_command(cx.check, cx.session, ex);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+        if reply.ex.keyword() == Keyword::Stls && reply.status.status == Status::Ok {
+            self.stls_worked = true;
+        }
+    }
+
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) -> bool {
+        self.list = Capabilities::default();
+        body.kind == BodyKind::Capa
+    }
+
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, _body: &Body, line: &DataLine<'_>) {
+        capa_line(cx.check, &mut self.list, line.at, line.line, line.content);
+    }
+
+    fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {
+        if body.kind == BodyKind::Capa {
+            let list = std::mem::take(&mut self.list);
+            capa_end(cx.check, cx.session, body, list, complete);
+        }
+    }
+}
+
+fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let login = matches!(
         ex.keyword(),
         Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
@@ -24,10 +69,10 @@ pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     }
 }
 
-pub(crate) fn on_reply(
+fn on_reply(
     c: &mut Checker,
     s: &Session,
-    m: &mut Memory,
+    m: &mut Capa,
     ex: &Exchange,
     at: Location,
     st: &StatusLine<'_>,
@@ -42,8 +87,7 @@ pub(crate) fn on_reply(
             c.report(&r::CAPA_001, Severity::Violation, at,
                 "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
         } else {
-            // Remembered: STLS working later makes this refusal the violation.
-            m.capa_refused = Some(at);
+            // STLS working later makes this refusal a violation (the tls area reports it).
             if let Some(first) = m.capa_answered {
                 // The server implements CAPA: this refusal is not "not implemented".
                 c.report(&r::CAPA_001, Severity::Info, at, format!(
@@ -94,9 +138,9 @@ pub(crate) fn on_reply(
 }
 
 /// CAPA-002 for one line of a CAPA listing.
-pub(crate) fn capa_line(
+fn capa_line(
     c: &mut Checker,
-    body: &mut Body,
+    list: &mut Capabilities,
     at: Location,
     line: &Line<'_>,
     content: &[u8],
@@ -129,16 +173,15 @@ pub(crate) fn capa_line(
             format!("The CAPA listing contains {p}: each line is `tag *(SP param)`, at most 512 octets (RFC 2449 §5).")
         });
     }
-    body.capa.push_line(content);
+    list.push_line(content);
 }
 
 /// A CAPA listing is complete: judge it against the session, then record it.
-pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: bool) {
+fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, new: Capabilities, complete: bool) {
     if !complete {
         return;
     }
     let at = server_at(body.ex.id, body.reply_offset);
-    let new = body.capa.clone();
     let in_trans = s.state == State::Transaction;
     if new.has("STLS") && (s.security.is_tls() || in_trans) {
         c.report(&r::CAPA_005, Severity::Warning, at, format!(

@@ -1,72 +1,68 @@
-//! The checks, one file per area of rules.md §3. Each check is a function that looks at what
-//! just happened and the session so far, and reports through a [`Checker`].
+//! The checks, one area of rules.md §3 a file. Each area is a struct implementing [`Area`]:
+//! the engine calls its hooks at the moments of a session (a command, a reply, a data line, a
+//! close, ...), and the area reports through the [`Checker`] in its [`Ctx`] and keeps what it
+//! must remember in its own fields. A new rule goes into the area of its catalog prefix; a new
+//! area is a file here and a line in [`areas`].
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
 //! condition about what the server advertises is judged only against a CAPA list seen in the
 //! same state and security context.
 
-pub(crate) mod capa;
+pub(crate) mod area;
+mod capa;
 pub mod catalog;
-pub(crate) mod codes;
+mod codes;
 pub mod cross;
+mod framing;
 pub(crate) mod greeting;
-pub(crate) mod intl;
-pub(crate) mod lines;
-pub(crate) mod listing;
+mod lang;
+mod lines;
+mod listing;
+mod maildrop;
+mod message;
 pub(crate) mod sasl;
-pub(crate) mod states;
-pub(crate) mod tls;
+mod states;
+mod tls;
+mod uidl;
+mod utf;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 pub use catalog::{CATALOG, RuleInfo, Scope, Severity, find};
 
-use super::command::Keyword;
-use super::event::{Direction, Finding, Location};
-use super::response::Status;
+pub(crate) use area::{Answer, Area, Close, Ctx, DataLine, Side, Timeout, Unanswered};
 
-/// A command compared across letter case: keyword, arguments, in TRANSACTION.
-pub(crate) type CaseKey = (Keyword, Vec<Vec<u8>>, bool);
+use crate::event::{Finding, Location};
 
-/// What checks remember between exchanges. Everything here is bounded: small maps keyed by
-/// keyword, or per-message entries capped like the maildrop.
-#[derive(Debug, Default)]
-pub(crate) struct Memory {
-    /// GEN-009: the reply to a command typed in lower case and in upper case, keyed by
-    /// (keyword, arguments, in TRANSACTION): (lower-case reply, upper-case reply).
-    pub case_results: HashMap<CaseKey, (Option<Status>, Option<Status>)>,
-    /// GRT-004: what is wrong with the greeting's timestamp.
-    pub bad_timestamp: Option<String>,
-    /// CAPA-001: STLS was accepted, CAPA was refused (and where).
-    pub stls_worked: bool,
-    pub capa_refused: Option<Location>,
-    /// CAPA-001: the exchange of the first CAPA answered +OK (CAPA is implemented).
-    pub capa_answered: Option<u32>,
-    /// LANG-001: LANG answered +OK / -ERR in [AUTHORIZATION, TRANSACTION].
-    pub lang_ok: [bool; 2],
-    pub lang_refused: [Option<Location>; 2],
-    /// ST-003: USER succeeded in the current attempt, and the first other command after it.
-    pub user_ok: bool,
-    pub after_user: Option<Keyword>,
-    /// ST-005: a TRANSACTION command was refused after a login.
-    pub trans_refused_after_login: bool,
-    /// TOP-001: shapes of messages seen in full (RETR) and in part (TOP).
-    pub retr_shapes: HashMap<u32, listing::MessageShape>,
-    pub top_shapes: HashMap<u32, Vec<listing::TopShape>>,
-    /// DEL-002: messages that were marked deleted before the last RSET.
-    pub restored: Vec<u32>,
+/// The areas that judge `side`, in the order the engine calls their hooks. The order is part
+/// of the output: when two areas report on the same input, the earlier one's finding comes
+/// first (e.g. `lines` judges a status line's syntax before anything judges what it says).
+pub(crate) fn areas(side: Side) -> Vec<Box<dyn Area>> {
+    let all: Vec<Box<dyn Area>> = vec![
+        Box::new(lines::Lines),
+        Box::new(codes::Codes),
+        Box::new(states::States::default()),
+        Box::new(greeting::Greeting::default()),
+        Box::new(sasl::Sasl),
+        Box::new(tls::Tls::default()),
+        Box::new(lang::Lang::default()),
+        Box::new(framing::Framing),
+        Box::new(maildrop::Maildrop::default()),
+        Box::new(uidl::Uidl::default()),
+        Box::new(message::Message::default()),
+        Box::new(capa::Capa::default()),
+        Box::new(utf::Utf),
+    ];
+    all.into_iter().filter(|a| a.side() == side).collect()
 }
-
-/// At most this many messages keep a shape for TOP-001.
-pub(crate) const MAX_SHAPES: usize = 4096;
 
 /// Collects findings while the engine works; the engine hands them to its sink in order.
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
     pub(crate) found: Vec<Finding>,
     overrides: Vec<(&'static str, Severity)>,
-    /// popscope's active probes run in this session ([`super::Config::active_probes`]).
+    /// popscope's active probes run in this session ([`crate::Config::active_probes`]).
     pub(crate) active_probes: bool,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
@@ -150,24 +146,6 @@ impl Checker {
             suspected,
             at,
         });
-    }
-}
-
-/// A location in the server's stream.
-pub(crate) fn server_at(exchange: u32, offset: u64) -> Location {
-    Location {
-        exchange,
-        direction: Some(Direction::Server),
-        offset,
-    }
-}
-
-/// A location in the client's stream.
-pub(crate) fn client_at(exchange: u32, offset: u64) -> Location {
-    Location {
-        exchange,
-        direction: Some(Direction::Client),
-        offset,
     }
 }
 

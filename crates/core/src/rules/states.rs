@@ -1,17 +1,20 @@
 //! State rules (rules.md §3.3 ST-*), command validity (GEN-006, GEN-009, GEN-010), USER and
 //! APOP (USR-*, APOP-001) and timers (TMO-*).
 
-use super::super::command::{Keyword, Syntax};
-use super::super::engine::{Completed, Exchange};
-use super::super::event::{Location, Time};
-use super::super::framer::Line;
-use super::super::redact;
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::{AuthStep, Security, State};
+use std::collections::HashMap;
+
+use super::area::{Answer, Area, Close, Ctx, Side, Timeout, Unanswered};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, contains_any, text_says_unknown_command};
+use super::{Checker, Severity, contains_any, text_says_unknown_command};
+use crate::command::{Keyword, Syntax};
+use crate::event::{Location, Time};
+use crate::exchange::{Completed, Exchange};
+use crate::framer::Line;
+use crate::redact;
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::{AuthStep, Security, State};
 
 /// RFC 1939 §3: an autologout timer is at least 10 minutes. Two seconds of slack for clocks
 /// and round trips.
@@ -21,6 +24,64 @@ const AUTOLOGOUT_MEASURABLE_SECS: f64 = 1.0;
 /// RFC 1939 §3's old limit on one argument: longer ones are a plausible reason for a server
 /// to choke (GEN-010).
 const OLD_ARGUMENT_LIMIT: usize = 40;
+
+/// A command compared across letter case: keyword, arguments, in TRANSACTION.
+type CaseKey = (Keyword, Vec<Vec<u8>>, bool);
+
+/// The state rules, and what they remember between exchanges. Bounded: the case map is keyed
+/// by the commands a session sends twice in two cases.
+#[derive(Debug, Default)]
+pub(crate) struct States {
+    /// GEN-009: the reply to a command typed in lower case and in upper case, keyed by
+    /// (keyword, arguments, in TRANSACTION): (lower-case reply, upper-case reply).
+    case_results: HashMap<CaseKey, (Option<Status>, Option<Status>)>,
+    /// ST-003: USER succeeded in the current attempt.
+    user_ok: bool,
+    /// ST-003: the first command other than PASS after a successful USER.
+    after_user: Option<Keyword>,
+    /// ST-005: a TRANSACTION command was refused after a login.
+    trans_refused_after_login: bool,
+}
+
+impl Area for States {
+    fn side(&self) -> Side {
+        Side::Server
+    }
+
+    fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
+        on_command(cx.check, cx.session, ex);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+    }
+
+    fn on_unanswered(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>, when: Unanswered) {
+        if when == Unanswered::AfterQuit {
+            data_after_quit(cx.check, at, line);
+        }
+    }
+
+    fn on_farewell(&mut self, cx: &mut Ctx<'_>, at: Location, lines: u32) {
+        farewell_then_close(cx.check, cx.session, at, lines, cx.now);
+    }
+
+    fn on_server_close(&mut self, cx: &mut Ctx<'_>, close: &Close<'_>) {
+        on_server_close(
+            cx.check,
+            cx.session,
+            close.outstanding,
+            cx.last,
+            close.at,
+            cx.now,
+            close.parted,
+        );
+    }
+
+    fn on_timeout(&mut self, cx: &mut Ctx<'_>, t: &Timeout<'_>) {
+        on_timeout(cx.check, cx.session, t.outstanding, t.queued, cx.last, t.at);
+    }
+}
 
 /// How a message names the command of `ex`: its keyword, or, when no keyword could be read
 /// (` PASS x`, `PASS\tx`, a made-up verb), the line as sent, quoted, with any secret masked
@@ -38,7 +99,7 @@ fn quoted(ex: &Exchange, max: usize) -> String {
     display(redact::shown(&ex.cmd).as_bytes(), max)
 }
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
         c.report(
             &r::GRT_003,
@@ -54,10 +115,10 @@ pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     }
 }
 
-pub(crate) fn on_reply(
+fn on_reply(
     c: &mut Checker,
     s: &Session,
-    m: &mut Memory,
+    m: &mut States,
     ex: &Exchange,
     at: Location,
     st: &StatusLine<'_>,
@@ -172,11 +233,6 @@ pub(crate) fn on_reply(
                 c.report(&r::APOP_001, Severity::Warning, at,
                     "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
             }
-            if let Some(problem) = &m.bad_timestamp {
-                c.report_once(&r::GRT_004, Severity::Violation, at, || {
-                    format!("The server implements APOP (it accepted APOP) but its greeting timestamp is malformed: {problem}.")
-                });
-            }
         }
         _ => {}
     }
@@ -249,7 +305,7 @@ fn already_authenticated_text(
 /// ST-003 and ST-004: PASS right after USER, and only PASS or QUIT after USER.
 fn user_pass_sequence(
     c: &mut Checker,
-    m: &mut Memory,
+    m: &mut States,
     ex: &Exchange,
     state: State,
     at: Location,
@@ -329,7 +385,7 @@ fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
 /// GEN-009: a keyword in lower case is refused while the upper-case form is accepted.
 fn keyword_case(
     c: &mut Checker,
-    m: &mut Memory,
+    m: &mut States,
     ex: &Exchange,
     at: Location,
     status: Status,
@@ -369,7 +425,7 @@ fn keyword_case(
 }
 
 /// ST-007: server data after its QUIT reply.
-pub(crate) fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
+fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
     c.report_once_per_exchange(&r::ST_007, Severity::Violation, at, || {
         format!(
             "After its QUIT reply the server sent \"{}\": after QUIT it sends nothing more and closes.",
@@ -382,13 +438,7 @@ pub(crate) fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
 /// an idle spell it is an autologout farewell (TMO-002, warning); right after activity it is a
 /// policy close (e.g. Dovecot's "Too many bad commands"), noted as info. More lines than one
 /// are unsolicited data (GEN-008).
-pub(crate) fn farewell_then_close(
-    c: &mut Checker,
-    s: &Session,
-    at: Location,
-    lines: u32,
-    now: Time,
-) {
+fn farewell_then_close(c: &mut Checker, s: &Session, at: Location, lines: u32, now: Time) {
     if lines == 1 && matches!(s.state, State::Authorization(_) | State::Transaction) {
         let idle = s
             .last_server_activity
@@ -411,7 +461,7 @@ pub(crate) fn farewell_then_close(
     }
 }
 
-pub(crate) fn on_server_close(
+fn on_server_close(
     c: &mut Checker,
     s: &Session,
     outstanding: Option<&Exchange>,
@@ -488,7 +538,7 @@ pub(crate) fn on_server_close(
     }
 }
 
-pub(crate) fn on_timeout(
+fn on_timeout(
     c: &mut Checker,
     s: &Session,
     outstanding: Option<&Exchange>,
