@@ -32,9 +32,7 @@ macro_rules! areas {
             now: $engine.now,
             last: $engine.last_completed,
         };
-        for $area in $engine.areas.iter_mut() {
-            $hook;
-        }
+        rules::each_area!(&mut $engine.areas, Side::Server, |$area| $hook);
     }};
 }
 
@@ -86,10 +84,8 @@ enum Mode {
 pub struct Engine {
     session: Session,
     checker: Checker,
-    /// The rule areas, in hook order.
-    areas: Vec<Box<dyn Area>>,
-    /// Indices into `areas` of those that read the lines of the body in progress.
-    body_readers: Vec<usize>,
+    /// The rule areas, with what they remember of the session.
+    areas: rules::Areas,
     client: LineFramer,
     server: LineFramer,
     queue: VecDeque<Exchange>,
@@ -104,8 +100,7 @@ impl Engine {
         Engine {
             session: Session::new(config.implicit_tls),
             checker: Checker::new(config.severity_overrides.clone(), config.active_probes),
-            areas: rules::areas(Side::Server),
-            body_readers: Vec::new(),
+            areas: rules::Areas::default(),
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),
             queue: VecDeque::new(),
@@ -350,18 +345,7 @@ impl Engine {
                 reply_offset: line.offset,
                 ex,
             };
-            self.body_readers.clear();
-            let mut cx = Ctx {
-                check: &mut self.checker,
-                session: &mut self.session,
-                now: self.now,
-                last: self.last_completed,
-            };
-            for (i, area) in self.areas.iter_mut().enumerate() {
-                if area.on_body_start(&mut cx, &body, &st) {
-                    self.body_readers.push(i);
-                }
-            }
+            areas!(self, |area, cx| area.on_body_start(&mut cx, &body, &st));
             self.mode = Mode::Body(Box::new(body));
         } else {
             self.last_completed = Some(Completed {
@@ -518,20 +502,8 @@ impl Engine {
         };
         body.lines += 1;
         body.octets += (line.wire_len - (line.content.len() - content.len()) as u64) + 2;
-        if !self.body_readers.is_empty() {
-            let data = DataLine { at, line, content };
-            let mut cx = Ctx {
-                check: &mut self.checker,
-                session: &mut self.session,
-                now: self.now,
-                last: self.last_completed,
-            };
-            for &i in &self.body_readers {
-                if let Some(area) = self.areas.get_mut(i) {
-                    area.on_body_line(&mut cx, body, &data);
-                }
-            }
-        }
+        let data = DataLine { at, line, content };
+        areas!(self, |area, cx| area.on_body_line(&mut cx, body, &data));
         if line.ending == Ending::Lf {
             areas!(self, |area, cx| area.on_bare_lf(&mut cx, at, true));
         }

@@ -1,5 +1,5 @@
 //! The interface between the engine and the rules: the engine calls every [`Area`]'s hooks, in
-//! the order of [`super::areas`], at the moments named below; an area looks, reports through
+//! the order of [`super::each_area`], at the moments named below; an area looks, reports through
 //! [`Ctx::check`] and keeps what it must remember in its own struct.
 //!
 //! Every hook has a no-op default, so an area implements only the moments it judges. Findings
@@ -99,7 +99,7 @@ pub(crate) struct Timeout<'a> {
 /// One area of the catalog: the rules of a rules.md section, with the state they need between
 /// exchanges. Each hook is called at one moment of the session, on every area in list order;
 /// the defaults do nothing.
-pub(crate) trait Area: std::fmt::Debug + Send {
+pub(crate) trait Area: std::fmt::Debug {
     /// Which peer this area judges.
     fn side(&self) -> Side;
 
@@ -123,13 +123,12 @@ pub(crate) trait Area: std::fmt::Debug + Send {
     /// (maildrop sizes, uids, deletions). No findings here.
     fn after_reply(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange, _st: &StatusLine<'_>) {}
 
-    /// A multi-line reply starts after `st`. Return true to get its lines
-    /// ([`Area::on_body_line`]); only areas that return true are called per line.
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _st: &StatusLine<'_>) -> bool {
-        false
-    }
+    /// A multi-line reply starts after `st`: areas that read this kind of body reset what
+    /// they keep of one.
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _st: &StatusLine<'_>) {}
 
-    /// A data line of a multi-line reply this area asked for in [`Area::on_body_start`].
+    /// A data line of a multi-line reply. Called for every line of every body, so an area
+    /// first checks `body.kind` and returns at once for bodies it does not read.
     fn on_body_line(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _line: &DataLine<'_>) {}
 
     /// A multi-line reply ended: with its terminator (`complete`), or cut short by a status

@@ -40,13 +40,17 @@ impl Area for Capa {
         }
     }
 
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) -> bool {
-        self.list = Capabilities::default();
-        body.kind == BodyKind::Capa
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
+        if body.kind == BodyKind::Capa {
+            self.list = Capabilities::default();
+        }
     }
 
-    fn on_body_line(&mut self, cx: &mut Ctx<'_>, _body: &Body, line: &DataLine<'_>) {
-        capa_line(cx.check, &mut self.list, line.at, line.line, line.content);
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if body.kind == BodyKind::Capa {
+            capa_line(cx.check, &mut self.list, line.at, line.line, line.content);
+        }
     }
 
     fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {

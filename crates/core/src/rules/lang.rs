@@ -31,12 +31,11 @@ impl Area for Lang {
         }
     }
 
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) -> bool {
-        body.kind == BodyKind::Lang
-    }
-
-    fn on_body_line(&mut self, cx: &mut Ctx<'_>, _body: &Body, line: &DataLine<'_>) {
-        lang_line(cx.check, line.at, line.content);
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if body.kind == BodyKind::Lang {
+            lang_line(cx.check, line.at, line.content);
+        }
     }
 }
 

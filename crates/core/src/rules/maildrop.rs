@@ -41,14 +41,18 @@ impl Area for Maildrop {
         apply(cx.session, self, ex, st);
     }
 
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) -> bool {
-        self.numbers = NumberSet::default();
-        self.max_number = 0;
-        body.kind == BodyKind::List
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
+        if body.kind == BodyKind::List {
+            self.numbers = NumberSet::default();
+            self.max_number = 0;
+        }
     }
 
-    fn on_body_line(&mut self, cx: &mut Ctx<'_>, _body: &Body, line: &DataLine<'_>) {
-        scan_line(cx.check, cx.session, self, line.at, line.content);
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if body.kind == BodyKind::List {
+            scan_line(cx.check, cx.session, self, line.at, line.content);
+        }
     }
 
     fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {

@@ -38,13 +38,17 @@ impl Area for Message {
         Side::Server
     }
 
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, st: &StatusLine<'_>) -> bool {
-        self.scan = MessageScan::for_reply(st);
-        matches!(body.kind, BodyKind::Retr | BodyKind::Top)
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, st: &StatusLine<'_>) {
+        if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
+            self.scan = MessageScan::for_reply(st);
+        }
     }
 
-    fn on_body_line(&mut self, cx: &mut Ctx<'_>, _body: &Body, line: &DataLine<'_>) {
-        message_line(cx.check, cx.session, &mut self.scan, line.at, line.content);
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
+            message_line(cx.check, cx.session, &mut self.scan, line.at, line.content);
+        }
     }
 
     fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {

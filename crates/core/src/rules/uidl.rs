@@ -54,14 +54,18 @@ impl Area for Uidl {
         }
     }
 
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) -> bool {
-        self.numbers = NumberSet::default();
-        self.uids = HashMap::new();
-        body.kind == BodyKind::Uidl
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
+        if body.kind == BodyKind::Uidl {
+            self.numbers = NumberSet::default();
+            self.uids = HashMap::new();
+        }
     }
 
-    fn on_body_line(&mut self, cx: &mut Ctx<'_>, _body: &Body, line: &DataLine<'_>) {
-        uid_line(cx.check, cx.session, self, line.at, line.content);
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if body.kind == BodyKind::Uidl {
+            uid_line(cx.check, cx.session, self, line.at, line.content);
+        }
     }
 }
 
