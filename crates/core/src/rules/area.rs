@@ -12,7 +12,7 @@ use crate::framer::Line;
 use crate::response::StatusLine;
 use crate::session::Session;
 
-use super::Checker;
+use super::checker::Checker;
 
 /// Which peer an area judges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

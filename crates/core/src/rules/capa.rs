@@ -2,7 +2,8 @@
 
 use super::area::{Answer, Area, Ctx, DataLine, Side};
 use super::catalog as r;
-use super::{Checker, Severity, text_says_unknown_command};
+use super::catalog::Severity;
+use super::checker::{Checker, text_says_unknown_command};
 use crate::capability::Capabilities;
 use crate::command::Keyword;
 use crate::event::Location;

@@ -2,7 +2,8 @@
 
 use super::area::{Answer, Area, Ctx, Side};
 use super::catalog as r;
-use super::{Checker, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::exchange::Exchange;
@@ -110,7 +111,7 @@ fn on_reply(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, st: &Stat
     }
 }
 
-/// CAPA-011: with AUTH-RESP-CODE advertised, a credentials failure carries [AUTH].
+/// CAPA-011: with AUTH-RESP-CODE advertised, a credentials failure carries `[AUTH]`.
 fn auth_code_missing(
     c: &mut Checker,
     s: &Session,

@@ -3,7 +3,8 @@
 
 use super::area::{Area, Ctx, Side};
 use super::catalog as r;
-use super::{Checker, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
 use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Completed, server_at};
 use crate::framer::Line;

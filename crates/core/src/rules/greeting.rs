@@ -2,7 +2,8 @@
 
 use super::area::{Answer, Area, Ctx, Side, Unanswered};
 use super::catalog as r;
-use super::{Checker, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::framer::Line;

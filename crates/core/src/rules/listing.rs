@@ -3,7 +3,8 @@
 //! (STAT, LIST) and `uidl`.
 
 use super::catalog as r;
-use super::{Checker, RuleInfo, Severity};
+use super::catalog::{RuleInfo, Severity};
+use super::checker::Checker;
 use crate::command::parse_decimal;
 use crate::event::Location;
 use crate::plural;

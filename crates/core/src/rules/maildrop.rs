@@ -4,10 +4,11 @@
 
 use super::area::{Answer, Area, Ctx, DataLine, Side};
 use super::catalog as r;
+use super::catalog::Severity;
+use super::checker::Checker;
 use super::listing::{
     NumberSet, PairProblem, listed_number, number_token, pair_problem, split_pair, split_pair_u64,
 };
-use super::{Checker, Severity};
 use crate::command::{Keyword, Syntax};
 use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange, server_at};
@@ -352,8 +353,6 @@ fn list_end(c: &mut Checker, s: &mut Session, m: &Maildrop, body: &Body, at: Loc
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// The finding messages of a session written as `S: ` and `C: ` lines, fed to an engine.
     fn messages(trace: &str) -> Vec<String> {
         let mut engine = crate::Engine::new(crate::Config::default());

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use super::area::{Area, Ctx, DataLine, Side};
 use super::catalog as r;
-use super::{Checker, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
 use crate::command::parse_decimal;
 use crate::event::Location;
 use crate::exchange::{Body, BodyKind, server_at};

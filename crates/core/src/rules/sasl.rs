@@ -2,7 +2,8 @@
 
 use super::area::{Answer, Area, Ctx, Side};
 use super::catalog as r;
-use super::{Checker, Severity, text_says_unknown_command};
+use super::catalog::Severity;
+use super::checker::{Checker, text_says_unknown_command};
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::exchange::Exchange;

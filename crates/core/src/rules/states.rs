@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::area::{Answer, Area, Close, Ctx, Side, Timeout, Unanswered};
 use super::catalog as r;
-use super::{Checker, Severity, contains_any, text_says_unknown_command};
+use super::catalog::Severity;
+use super::checker::{Checker, contains_any, text_says_unknown_command};
 use crate::command::{Keyword, Syntax};
 use crate::event::{Location, Time};
 use crate::exchange::{Completed, Exchange};
@@ -228,11 +229,9 @@ fn on_reply(
                 });
             }
         }
-        Keyword::Apop if ok => {
-            if s.apop_timestamp.is_none() {
-                c.report(&r::APOP_001, Severity::Warning, at,
-                    "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
-            }
+        Keyword::Apop if ok && s.apop_timestamp.is_none() => {
+            c.report(&r::APOP_001, Severity::Warning, at,
+                "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
         }
         _ => {}
     }

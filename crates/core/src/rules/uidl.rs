@@ -6,8 +6,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::area::{Answer, Area, Ctx, DataLine, Side};
 use super::catalog as r;
+use super::catalog::Severity;
+use super::checker::Checker;
 use super::listing::{NumberSet, listed_number, pair_problem, split_pair};
-use super::{Checker, Severity};
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange};
