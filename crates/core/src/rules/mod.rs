@@ -16,8 +16,10 @@
 
 pub(crate) mod area;
 mod capa;
+mod capa_list;
 pub mod catalog;
 mod checker;
+mod closing;
 mod codes;
 pub mod cross;
 mod framing;
@@ -45,6 +47,7 @@ pub(crate) struct Areas {
     pub(crate) lines: lines::Lines,
     pub(crate) codes: codes::Codes,
     pub(crate) states: states::States,
+    pub(crate) closing: closing::Closing,
     pub(crate) greeting: greeting::Greeting,
     pub(crate) sasl: sasl::Sasl,
     pub(crate) tls: tls::Tls,
@@ -70,7 +73,7 @@ macro_rules! each_area {
         let areas: &mut $crate::rules::Areas = $areas;
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
-            lines, codes, states, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
+            lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
             capa, utf)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
