@@ -100,8 +100,11 @@ pub(crate) struct Timeout<'a> {
 /// exchanges. Each hook is called at one moment of the session, on every area in list order;
 /// the defaults do nothing.
 pub(crate) trait Area: std::fmt::Debug {
-    /// Which peer this area judges.
-    fn side(&self) -> Side;
+    /// Which peer this area judges: the server, unless the area says otherwise (the client
+    /// areas of rules.md §3.18 will).
+    fn side(&self) -> Side {
+        Side::Server
+    }
 
     /// The client sent a command (`ex`), before the server answers it.
     fn on_command(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange) {}

@@ -1,6 +1,6 @@
 //! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
 
-use super::area::{Answer, Area, Ctx, DataLine, Side};
+use super::area::{Answer, Area, Ctx, DataLine};
 use super::capa_list;
 use super::catalog as r;
 use super::catalog::Severity;
@@ -27,10 +27,6 @@ pub(crate) struct Capa {
 }
 
 impl Area for Capa {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         on_command(cx.check, cx.session, ex);
     }

@@ -2,7 +2,7 @@
 //! the server, with the GEN-006, GEN-010, ST-006, ST-007, GRT-003 and CAPA-009 cases a close or
 //! a silence reveals.
 
-use super::area::{Area, Close, Ctx, Side, Timeout};
+use super::area::{Area, Close, Ctx, Timeout};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -28,10 +28,6 @@ const OLD_ARGUMENT_LIMIT: usize = 40;
 pub(crate) struct Closing;
 
 impl Area for Closing {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_farewell(&mut self, cx: &mut Ctx<'_>, at: Location, lines: u32) {
         farewell_then_close(cx.check, cx.session, at, lines, cx.now);
     }

@@ -1,6 +1,6 @@
 //! Extended response codes (rules.md §3.7 RC-001..RC-004, and CAPA-010, CAPA-011).
 
-use super::area::{Answer, Area, Ctx, Side};
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -16,10 +16,6 @@ use crate::session::Session;
 pub(crate) struct Codes;
 
 impl Area for Codes {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         on_reply(cx.check, cx.session, reply.ex, reply.at, reply.status);
     }

@@ -1,7 +1,7 @@
 //! Multi-line replies and dot-stuffing (rules.md §3.8): ML-001..ML-005, and LANG-004 for a
 //! language list that never came.
 
-use super::area::{Area, Ctx, Side};
+use super::area::{Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -16,10 +16,6 @@ use crate::sanitize::display;
 pub(crate) struct Framing;
 
 impl Area for Framing {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_stray_terminator(&mut self, cx: &mut Ctx<'_>, exchange: u32, line: &Line<'_>) {
         stray_terminator(cx.check, cx.last, exchange, line);
     }

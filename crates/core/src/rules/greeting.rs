@@ -1,6 +1,6 @@
 //! The greeting (rules.md §3.2: GRT-001, GRT-002, GRT-004, GRT-006).
 
-use super::area::{Answer, Area, Ctx, Side, Unanswered};
+use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -18,10 +18,6 @@ pub(crate) struct Greeting {
 }
 
 impl Area for Greeting {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_greeting(
         &mut self,
         cx: &mut Ctx<'_>,

@@ -1,6 +1,6 @@
 //! LANG (rules.md §3.15, RFC 6856 §3): LANG-001..LANG-004.
 
-use super::area::{Answer, Area, Ctx, DataLine, Side};
+use super::area::{Answer, Area, Ctx, DataLine};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -22,10 +22,6 @@ pub(crate) struct Lang {
 }
 
 impl Area for Lang {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         if reply.ex.keyword() == Keyword::Lang {
             lang_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);

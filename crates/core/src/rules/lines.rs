@@ -1,6 +1,6 @@
 //! Line syntax and general response rules (rules.md §3.1: GEN-001..GEN-005, GEN-008).
 
-use super::area::{Answer, Area, Ctx, Side};
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -20,10 +20,6 @@ pub(crate) const MAX_STATUS_LINE: u64 = 512;
 pub(crate) struct Lines;
 
 impl Area for Lines {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_greeting(
         &mut self,
         cx: &mut Ctx<'_>,

@@ -2,7 +2,7 @@
 //! what the maildrop holds, as STAT, LIST, DELE and RSET tell it. MSG-010 and the LIST size
 //! against RETR are judged in `message`, which sees the data.
 
-use super::area::{Answer, Area, Ctx, DataLine, Side};
+use super::area::{Answer, Area, Ctx, DataLine};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -30,10 +30,6 @@ pub(crate) struct Maildrop {
 }
 
 impl Area for Maildrop {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
     }

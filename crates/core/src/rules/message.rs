@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::area::{Area, Ctx, DataLine, Side};
+use super::area::{Area, Ctx, DataLine};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -35,10 +35,6 @@ pub(crate) struct Message {
 }
 
 impl Area for Message {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, st: &StatusLine<'_>) {
         if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
             self.scan = MessageScan::for_reply(st);

@@ -86,3 +86,62 @@ macro_rules! each_area {
     }};
 }
 pub(crate) use each_area;
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Engine, Event, Time, TransportEvent};
+
+    /// The rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls` lines.
+    fn rule_ids(trace: &str) -> Vec<&'static str> {
+        let mut engine = Engine::new(Config::default());
+        let mut ids = Vec::new();
+        let mut sink = |e: Event<'_>| {
+            if let Event::Finding(f) = e {
+                ids.push(f.rule.id);
+            }
+        };
+        for (i, line) in trace.lines().enumerate() {
+            let now = Time(i as u64 * 1000);
+            if let Some(l) = line.strip_prefix("S: ") {
+                engine.handle_server(now, format!("{l}\r\n").as_bytes(), &mut sink);
+            } else if let Some(l) = line.strip_prefix("C: ") {
+                engine.handle_client(now, format!("{l}\r\n").as_bytes(), &mut sink);
+            } else if line == "-- tls" {
+                let tls = TransportEvent::TlsEstablished {
+                    cert_requested: false,
+                    client_cert: false,
+                };
+                engine.handle_transport(now, tls, &mut sink);
+            }
+        }
+        ids
+    }
+
+    /// Where two areas report on the same input, the order of `each_area!` decides which
+    /// finding comes first; these pin the cases where it matters.
+    #[test]
+    fn areas_report_in_list_order() {
+        // One command: capa (CAPA-004) before utf (UTF-002).
+        let stls_in_transaction = "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: CAPA\nS: +OK\nS: USER\nS: .\nC: STLS\nS: +OK\n-- tls\nC: USER \u{fc}\nS: +OK\n";
+        assert_eq!(
+            rule_ids(stls_in_transaction),
+            [
+                "USR-002", "GEN-003", "TLS-001", "TLS-002", "CAPA-004", "UTF-002", "ST-002"
+            ]
+        );
+        // One STLS reply: tls reports the earlier CAPA refusal (CAPA-001) before TLS-002.
+        let capa_refused = "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\nC: CAPA\nS: -ERR no\nC: STLS\nS: +OK\n-- tls\nC: CAPA\nS: -ERR\n";
+        assert_eq!(
+            rule_ids(capa_refused),
+            [
+                "USR-002", "CAPA-001", "GEN-003", "CAPA-001", "TLS-002", "CAPA-001"
+            ]
+        );
+        // One APOP reply: greeting (GRT-004) before tls (TLS-004).
+        let injected_apop = "S: +OK ready <bad>\nC: STLS\nC: APOP a 0123456789abcdef0123456789abcdef\nS: +OK\n-- tls\nS: +OK\n";
+        assert_eq!(
+            rule_ids(injected_apop),
+            ["GRT-004", "GEN-003", "GRT-004", "TLS-004"]
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! SASL AUTH (rules.md §3.5, RFC 5034).
 
-use super::area::{Answer, Area, Ctx, Side};
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::{Checker, text_says_unknown_command};
@@ -19,10 +19,6 @@ use crate::state::State;
 pub(crate) struct Sasl;
 
 impl Area for Sasl {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         on_command(cx.check, cx.session, ex);
     }
@@ -52,7 +48,7 @@ const NO_INITIAL_RESPONSE: [&str; 2] = ["CRAM-MD5", "DIGEST-MD5"];
 /// Mechanisms that can negotiate a security layer (SASL-013).
 const SECURITY_LAYER: [&str; 2] = ["GSSAPI", "DIGEST-MD5"];
 /// popscope's made-up mechanism name for probe P15.
-pub const PROBE_MECHANISM: &str = "NOSUCHMECH";
+pub(crate) const PROBE_MECHANISM: &str = "NOSUCHMECH";
 
 fn is_client_first(mech: &str) -> bool {
     CLIENT_FIRST.iter().any(|m| {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::area::{Answer, Area, Ctx, Side, Unanswered};
+use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::{Checker, contains_any, text_says_unknown_command};
@@ -36,10 +36,6 @@ pub(crate) struct States {
 }
 
 impl Area for States {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         on_command(cx.check, cx.session, ex);
     }

@@ -1,6 +1,6 @@
 //! STLS (rules.md §3.13, RFC 2595) and implicit TLS (§3.14, RFC 8314), with GRT-007.
 
-use super::area::{Answer, Area, Close, Ctx, Side, Unanswered};
+use super::area::{Answer, Area, Close, Ctx, Unanswered};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -23,10 +23,6 @@ pub(crate) struct Tls {
 }
 
 impl Area for Tls {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         on_command(cx.check, cx.session, ex);
     }

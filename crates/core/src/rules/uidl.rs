@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::area::{Answer, Area, Ctx, DataLine, Side};
+use super::area::{Answer, Area, Ctx, DataLine};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -28,10 +28,6 @@ pub(crate) struct Uidl {
 }
 
 impl Area for Uidl {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         let (ex, st) = (reply.ex, reply.status);
         if cx.session.state == State::Transaction

@@ -1,7 +1,7 @@
 //! UTF8 (rules.md §3.15, RFC 6856 §2): UTF-001, UTF-002. UTF-003 and UTF-004 concern message
 //! data and live in `message`.
 
-use super::area::{Answer, Area, Ctx, Side};
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -17,10 +17,6 @@ use crate::state::State;
 pub(crate) struct Utf;
 
 impl Area for Utf {
-    fn side(&self) -> Side {
-        Side::Server
-    }
-
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         on_command(cx.check, cx.session, ex);
     }
