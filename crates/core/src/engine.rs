@@ -8,15 +8,33 @@
 
 use std::collections::VecDeque;
 
-use super::command::{Command, Keyword, parse_msg_number};
-use super::event::{
-    Event, EventSink, Location, Reply, Time, TlsFailure, Transition, TransportEvent,
+use super::command::{Command, Keyword};
+use super::event::{Event, EventSink, Reply, Time, TlsFailure, Transition, TransportEvent};
+use super::exchange::{
+    Body, BodyKind, Completed, Exchange, SaslClientLine, SaslExchange, server_at,
 };
 use super::framer::{Ending, Frame, Line, LineFramer};
 use super::response::{Status, StatusLine};
-use super::rules::{self, Checker, Severity, client_at, server_at};
+use super::rules::{
+    self, Answer, Area, Checker, Close, Ctx, DataLine, Severity, Side, Timeout, Unanswered,
+};
 use super::session::Session;
 use super::state::{AuthStep, Security, State};
+
+/// Calls one hook on every rule area in order: `areas!(self, |area, cx| area.on_x(cx, ...))`.
+/// A macro, not a method, so the hook's arguments may borrow other fields of the engine (the
+/// body in progress, the queue) while the areas, the checker and the session are lent out.
+macro_rules! areas {
+    ($engine:ident, |$area:ident, $cx:ident| $hook:expr) => {{
+        let mut $cx = Ctx {
+            check: &mut $engine.checker,
+            session: &mut $engine.session,
+            now: $engine.now,
+            last: $engine.last_completed,
+        };
+        rules::each_area!(&mut $engine.areas, Side::Server, |$area| $hook);
+    }};
+}
 
 /// Engine settings, fixed for the engine's life. [`Config::default`] suits a plain-text
 /// session on port 110 judged with the catalog's severities.
@@ -45,111 +63,6 @@ impl Default for Config {
             active_probes: false,
         }
     }
-}
-
-/// A client command waiting for, or getting, its reply.
-#[derive(Debug)]
-pub(crate) struct Exchange {
-    pub id: u32,
-    pub cmd: Command,
-    /// Offset of the command in the client stream.
-    pub offset: u64,
-    /// Sent while another command was still unanswered.
-    pub pipelined: bool,
-    /// Sent after `STLS` and before its reply: plaintext the server must not act on (TLS-004).
-    pub injected: bool,
-    /// State when the command was sent.
-    pub state_at_send: State,
-    pub sasl: Option<SaslExchange>,
-}
-
-impl Exchange {
-    pub(crate) fn keyword(&self) -> Keyword {
-        self.cmd.keyword
-    }
-    pub(crate) fn client_at(&self) -> Location {
-        client_at(self.id, self.offset)
-    }
-    /// The message number argument, when it is one.
-    pub(crate) fn msg(&self) -> Option<u32> {
-        self.cmd.arg(0).and_then(parse_msg_number)
-    }
-}
-
-/// Progress of an `AUTH mechanism` exchange (RFC 5034 §4).
-#[derive(Debug)]
-pub(crate) struct SaslExchange {
-    pub mechanism: String,
-    pub initial_response: bool,
-    pub challenges: u32,
-    /// A challenge came and the client has not answered it yet.
-    pub awaiting_client: bool,
-    /// The client's last response line: was it `*`, was it valid base64.
-    pub last_client: Option<SaslClientLine>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SaslClientLine {
-    pub cancel: bool,
-    pub valid_base64: bool,
-}
-
-/// What kind of data block is being received.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodyKind {
-    Capa,
-    List,
-    Uidl,
-    Retr,
-    Top,
-    Lang,
-    /// The mechanism list answering a bare `AUTH` (SASL-012).
-    AuthMechanisms,
-    /// An unknown command the server answered as multi-line.
-    Other,
-}
-
-impl BodyKind {
-    fn of(k: Keyword) -> BodyKind {
-        match k {
-            Keyword::Capa => BodyKind::Capa,
-            Keyword::List => BodyKind::List,
-            Keyword::Uidl => BodyKind::Uidl,
-            Keyword::Retr => BodyKind::Retr,
-            Keyword::Top => BodyKind::Top,
-            Keyword::Lang => BodyKind::Lang,
-            Keyword::Auth => BodyKind::AuthMechanisms,
-            _ => BodyKind::Other,
-        }
-    }
-
-    /// Listings have a line grammar; a status line inside one is a reply that arrived early.
-    pub(crate) fn is_listing(self) -> bool {
-        !matches!(self, BodyKind::Retr | BodyKind::Top | BodyKind::Other)
-    }
-}
-
-/// A multi-line reply in progress.
-#[derive(Debug)]
-pub(crate) struct Body {
-    pub ex: Exchange,
-    pub kind: BodyKind,
-    pub lines: u64,
-    /// Octets as a client gets them: unstuffed, CRLF line ends, no terminator.
-    pub octets: u64,
-    pub reply_offset: u64,
-    pub message: rules::listing::MessageScan,
-    pub list: rules::listing::ListScan,
-    pub capa: super::capability::Capabilities,
-}
-
-/// The last finished exchange, for rules that look one step back.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Completed {
-    pub id: u32,
-    pub keyword: Keyword,
-    pub status: Status,
-    pub multiline: bool,
 }
 
 /// Server lines that answered no command, held until the next event tells whether they were a
@@ -214,7 +127,8 @@ enum Mode {
 pub struct Engine {
     session: Session,
     checker: Checker,
-    memory: rules::Memory,
+    /// The rule areas, with what they remember of the session.
+    areas: rules::Areas,
     client: LineFramer,
     server: LineFramer,
     queue: VecDeque<Exchange>,
@@ -231,7 +145,7 @@ impl Engine {
         Engine {
             session: Session::new(config.implicit_tls),
             checker: Checker::new(config.severity_overrides.clone(), config.active_probes),
-            memory: rules::Memory::default(),
+            areas: rules::Areas::default(),
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),
             queue: VecDeque::new(),
@@ -389,11 +303,7 @@ impl Engine {
             exchange: id,
             command: Box::new(ex.cmd.clone()),
         });
-        rules::states::on_command(&mut self.checker, &self.session, &ex);
-        rules::sasl::on_command(&mut self.checker, &self.session, &ex);
-        rules::tls::on_command(&mut self.checker, &self.session, &ex);
-        rules::capa::on_command(&mut self.checker, &self.session, &ex);
-        rules::intl::on_command(&mut self.checker, &self.session, &ex);
+        areas!(self, |area, cx| area.on_command(&mut cx, &ex));
         self.queue.push_back(ex);
         self.flush(out);
     }
@@ -403,8 +313,9 @@ impl Engine {
     fn server_line(&mut self, line: &Line<'_>, out: &mut dyn EventSink) {
         match &self.mode {
             Mode::AwaitHandshake { exchange } => {
-                let exchange = *exchange;
-                rules::tls::plaintext_before_handshake(&mut self.checker, exchange, line);
+                let at = server_at(*exchange, line.offset);
+                areas!(self, |area, cx| area
+                    .on_plaintext_before_handshake(&mut cx, at, line));
                 out.event(Event::Discarded {
                     line: line.content.to_vec(),
                 });
@@ -420,7 +331,8 @@ impl Engine {
             Mode::Body(b) => (b.ex.id, Some(b.kind)),
             _ => (self.current_exchange(), None),
         };
-        rules::lines::overflow(&mut self.checker, exchange, offset, in_body);
+        let at = server_at(exchange, offset);
+        areas!(self, |area, cx| area.on_overflow(&mut cx, at, in_body));
         self.flush(out);
     }
 
@@ -442,12 +354,8 @@ impl Engine {
         if line.content == b"." {
             // A terminator where a status line belongs: a single-line reply carried data (ML-003).
             let exchange = self.last_completed.map_or(0, |c| c.id);
-            rules::listing::stray_terminator(
-                &mut self.checker,
-                self.last_completed,
-                exchange,
-                line,
-            );
+            areas!(self, |area, cx| area
+                .on_stray_terminator(&mut cx, exchange, line));
             self.held = None;
             out.event(Event::Unsolicited {
                 exchange,
@@ -471,19 +379,13 @@ impl Engine {
         let st = StatusLine::parse(line.content);
         let at = server_at(ex.id, line.offset);
         let multiline = st.status == Status::Ok && ex.cmd.expects_multiline();
-        {
-            let (c, s, m) = (&mut self.checker, &self.session, &mut self.memory);
-            let new_language =
-                ex.keyword() == Keyword::Lang && ex.cmd.arg_count() > 0 && st.status == Status::Ok;
-            rules::lines::status_line(c, s, at, line, &st, new_language);
-            rules::codes::on_reply(c, s, &ex, at, &st);
-            rules::states::on_reply(c, s, m, &ex, at, &st);
-            rules::sasl::on_reply(c, s, &ex, at, &st);
-            rules::tls::on_reply(c, s, m, &ex, at, &st);
-            rules::intl::on_reply(c, s, m, &ex, at, &st);
-            rules::listing::on_reply(c, s, m, &ex, at, &st);
-            rules::capa::on_reply(c, s, m, &ex, at, &st);
-        }
+        let reply = Answer {
+            ex: &ex,
+            at,
+            line,
+            status: &st,
+        };
+        areas!(self, |area, cx| area.on_reply(&mut cx, &reply));
         out.event(Event::Reply(Box::new(Reply {
             exchange: ex.id,
             status: st.status,
@@ -495,17 +397,15 @@ impl Engine {
         self.flush(out);
         self.apply_reply(&ex, &st, out);
         if multiline {
-            let kind = BodyKind::of(ex.keyword());
-            self.mode = Mode::Body(Box::new(Body {
-                kind,
+            let body = Body {
+                kind: BodyKind::of(ex.keyword()),
                 lines: 0,
                 octets: 0,
                 reply_offset: line.offset,
-                message: rules::listing::MessageScan::for_reply(&st),
-                list: Default::default(),
-                capa: Default::default(),
                 ex,
-            }));
+            };
+            areas!(self, |area, cx| area.on_body_start(&mut cx, &body, &st));
+            self.mode = Mode::Body(Box::new(body));
         } else {
             self.last_completed = Some(Completed {
                 id: ex.id,
@@ -520,10 +420,11 @@ impl Engine {
         let st = StatusLine::parse(line.content);
         let at = server_at(0, line.offset);
         if self.session.state == State::TlsHandshake {
-            rules::tls::plaintext_on_tls_port(&mut self.checker, at);
+            // Plaintext where the implicit-TLS handshake belongs: the handshake failed so.
+            let reason = TlsFailure::PlaintextFromServer;
+            areas!(self, |area, cx| area.on_tls_failure(&mut cx, at, reason));
         }
-        rules::lines::status_line(&mut self.checker, &self.session, at, line, &st, false);
-        rules::greeting::on_greeting(&mut self.checker, &mut self.memory, at, &st);
+        areas!(self, |area, cx| area.on_greeting(&mut cx, at, line, &st));
         self.session.greeting = Some(line.content.to_vec());
         self.session.apop_timestamp = rules::greeting::apop_timestamp(st.full_text);
         out.event(Event::Reply(Box::new(Reply {
@@ -554,12 +455,17 @@ impl Engine {
         let after_quit = self
             .last_completed
             .is_some_and(|c| c.keyword == Keyword::Quit);
-        if self.session.commands_sent == 0 {
-            rules::greeting::extra_line(&mut self.checker, at, line);
+        let when = if self.session.commands_sent == 0 {
+            Some(Unanswered::BeforeFirstCommand)
         } else if after_quit {
-            rules::states::data_after_quit(&mut self.checker, at, line);
+            Some(Unanswered::AfterQuit)
         } else if self.session.security == Security::Stls && self.session.commands_since_tls == 0 {
-            rules::tls::data_after_handshake(&mut self.checker, at, line);
+            Some(Unanswered::AfterHandshake)
+        } else {
+            None
+        };
+        if let Some(when) = when {
+            areas!(self, |area, cx| area.on_unanswered(&mut cx, at, line, when));
         } else {
             match &mut self.held {
                 Some(h) => h.lines += 1,
@@ -580,7 +486,8 @@ impl Engine {
 
     fn flush_held_as_unsolicited(&mut self) {
         if let Some(h) = self.held.take() {
-            rules::lines::unsolicited(&mut self.checker, server_at(h.exchange, h.offset), h.lines);
+            let at = server_at(h.exchange, h.offset);
+            areas!(self, |area, cx| area.on_unsolicited(&mut cx, at, h.lines));
         }
     }
 
@@ -589,7 +496,7 @@ impl Engine {
             return;
         };
         let at = server_at(ex.id, line.offset);
-        rules::sasl::on_challenge(&mut self.checker, &self.session, ex, at, line);
+        areas!(self, |area, cx| area.on_challenge(&mut cx, ex, at, line));
         let Some(sasl) = ex.sasl.as_mut() else {
             return;
         };
@@ -619,13 +526,18 @@ impl Engine {
         };
         if line.content == b"." {
             if line.ending == Ending::Lf {
-                rules::lines::bare_lf(&mut self.checker, server_at(body.ex.id, line.offset), true);
+                let at = server_at(body.ex.id, line.offset);
+                areas!(self, |area, cx| area.on_bare_lf(&mut cx, at, true));
             }
             self.finish_body(true, out);
             return;
         }
         if body.kind.is_listing() && StatusLine::looks_like_status(line.content) {
-            rules::listing::status_inside_listing(&mut self.checker, body, line.offset);
+            areas!(self, |area, cx| area.on_status_in_listing(
+                &mut cx,
+                body,
+                line.offset
+            ));
             self.finish_body(false, out);
             self.flush(out);
             self.status_line(line, out);
@@ -637,7 +549,11 @@ impl Engine {
                 if line.content.get(1) == Some(&b'.') {
                     &line.content[1..]
                 } else {
-                    rules::listing::unstuffed_dot(&mut self.checker, at, line.content);
+                    areas!(self, |area, cx| area.on_unstuffed_dot(
+                        &mut cx,
+                        at,
+                        line.content
+                    ));
                     line.content
                 }
             }
@@ -645,19 +561,10 @@ impl Engine {
         };
         body.lines += 1;
         body.octets += (line.wire_len - (line.content.len() - content.len()) as u64) + 2;
-        let (c, s) = (&mut self.checker, &mut self.session);
-        match body.kind {
-            BodyKind::Retr | BodyKind::Top => {
-                rules::listing::message_line(c, s, &mut body.message, at, line, content)
-            }
-            BodyKind::List => rules::listing::scan_line(c, s, body, at, content),
-            BodyKind::Uidl => rules::listing::uid_line(c, s, body, at, content),
-            BodyKind::Capa => rules::capa::capa_line(c, body, at, line, content),
-            BodyKind::Lang => rules::intl::lang_line(c, at, content),
-            BodyKind::AuthMechanisms | BodyKind::Other => {}
-        }
+        let data = DataLine { at, line, content };
+        areas!(self, |area, cx| area.on_body_line(&mut cx, body, &data));
         if line.ending == Ending::Lf {
-            rules::lines::bare_lf(c, at, true);
+            areas!(self, |area, cx| area.on_bare_lf(&mut cx, at, true));
         }
         let exchange = body.ex.id;
         out.event(Event::BodyLine {
@@ -671,15 +578,7 @@ impl Engine {
             return;
         };
         let body = *body;
-        {
-            let (c, s, m) = (&mut self.checker, &mut self.session, &mut self.memory);
-            match body.kind {
-                BodyKind::Capa => rules::capa::capa_end(c, s, &body, complete),
-                BodyKind::Lang => rules::intl::lang_end(c, &body),
-                BodyKind::AuthMechanisms => {}
-                _ => rules::listing::body_end(c, s, m, &body, complete),
-            }
-        }
+        areas!(self, |area, cx| area.on_body_end(&mut cx, &body, complete));
         out.event(Event::BodyEnd {
             exchange: body.ex.id,
             lines: body.lines,
@@ -791,7 +690,7 @@ impl Engine {
                 let reason =
                     format!("{k} answered +OK before any login: the server skipped AUTHORIZATION");
                 self.transition(ex.id, State::Transaction, &reason, false, out);
-                rules::listing::apply(&mut self.session, &mut self.memory, ex, st);
+                areas!(self, |area, cx| area.after_reply(&mut cx, ex, st));
             }
             _ if in_auth
                 && !matches!(k, Keyword::Quit)
@@ -806,7 +705,7 @@ impl Engine {
                     out,
                 );
             }
-            _ => rules::listing::apply(&mut self.session, &mut self.memory, ex, st),
+            _ => areas!(self, |area, cx| area.after_reply(&mut cx, ex, st)),
         }
     }
 
@@ -846,14 +745,14 @@ impl Engine {
             }
         } else {
             let at = server_at(self.session.commands_sent, self.server.offset());
-            rules::tls::handshake_without_stls_ok(&mut self.checker, &self.session, at);
+            areas!(self, |area, cx| area.on_unexpected_handshake(&mut cx, at));
             self.upgraded_to_tls();
         }
     }
 
     fn tls_failed(&mut self, reason: TlsFailure, out: &mut dyn EventSink) {
         let at = server_at(self.current_exchange(), self.server.offset());
-        rules::tls::handshake_failed(&mut self.checker, &self.session, at, reason);
+        areas!(self, |area, cx| area.on_tls_failure(&mut cx, at, reason));
         let why = match reason {
             TlsFailure::PlaintextFromServer => "TLS handshake failed: the server speaks plaintext",
             TlsFailure::ServerAlert => "TLS handshake failed: the server aborted it",
@@ -874,30 +773,22 @@ impl Engine {
         let at = server_at(self.current_exchange(), self.server.offset());
         if matches!(self.mode, Mode::Body(_)) {
             if let Mode::Body(body) = &self.mode {
-                rules::listing::closed_in_body(&mut self.checker, body, at);
+                areas!(self, |area, cx| area.on_close_in_body(&mut cx, body, at));
             }
             self.finish_body(false, out);
         }
         let parted = self.held.is_some();
         if let Some(h) = self.held.take() {
-            rules::states::farewell_then_close(
-                &mut self.checker,
-                &self.session,
-                server_at(h.exchange, h.offset),
-                h.lines,
-                self.now,
-            );
+            let at = server_at(h.exchange, h.offset);
+            areas!(self, |area, cx| area.on_farewell(&mut cx, at, h.lines));
         }
-        rules::states::on_server_close(
-            &mut self.checker,
-            &self.session,
-            self.queue.front(),
-            self.last_completed,
+        let close = Close {
             at,
-            self.now,
+            outstanding: self.queue.front(),
             parted,
-        );
-        rules::tls::on_server_close(&mut self.checker, &self.session, at, close_notify);
+            close_notify,
+        };
+        areas!(self, |area, cx| area.on_server_close(&mut cx, &close));
         self.queue.clear();
         let exchange = self.session.commands_sent;
         let reason = match self.session.state {
@@ -914,15 +805,15 @@ impl Engine {
         self.flush_held_as_unsolicited();
         let at = server_at(self.current_exchange(), self.server.offset());
         match &self.mode {
-            Mode::Body(body) => rules::listing::timeout_in_body(&mut self.checker, body, at),
-            _ => rules::states::on_timeout(
-                &mut self.checker,
-                &self.session,
-                self.queue.front(),
-                self.queue.len(),
-                self.last_completed,
-                at,
-            ),
+            Mode::Body(body) => areas!(self, |area, cx| area.on_timeout_in_body(&mut cx, body, at)),
+            _ => {
+                let timeout = Timeout {
+                    at,
+                    outstanding: self.queue.front(),
+                    queued: self.queue.len(),
+                };
+                areas!(self, |area, cx| area.on_timeout(&mut cx, &timeout));
+            }
         }
         self.flush(out);
     }

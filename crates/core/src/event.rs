@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::command::Command;
 use super::response::{ResponseCode, Status};
-use super::rules::{RuleInfo, Severity};
+use super::rules::catalog::{RuleInfo, Severity};
 use super::state::State;
 
 /// Microseconds since the session started. The driver supplies it with every input;

@@ -101,12 +101,11 @@ pub mod capability;
 pub mod command;
 pub mod engine;
 pub mod event;
+mod exchange;
 pub(crate) mod framer;
 pub mod probes;
 pub mod redact;
 pub mod response;
-// documented on its own branch
-#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod rules;
 pub mod sanitize;
 pub mod server;

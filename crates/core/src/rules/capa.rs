@@ -1,18 +1,65 @@
 //! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
 
-use super::super::capability::Capabilities;
-use super::super::command::Keyword;
-use super::super::engine::{Body, Exchange};
-use super::super::event::Location;
-use super::super::framer::Line;
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::{Security, State};
+use super::area::{Answer, Area, Ctx, DataLine};
+use super::capa_list;
 use super::catalog as r;
-use super::{Checker, Memory, Severity, server_at, text_says_unknown_command};
+use super::catalog::Severity;
+use super::checker::{Checker, text_says_unknown_command};
+use crate::capability::Capabilities;
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::exchange::{Body, BodyKind, Exchange, server_at};
+use crate::framer::Line;
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::{Security, State};
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+/// CAPA and what capabilities promise (CAPA-*, USR-002, SASL-010, ITLS-004, ITLS-005).
+#[derive(Debug, Default)]
+pub(crate) struct Capa {
+    /// CAPA-001: the exchange of the first CAPA answered +OK (CAPA is implemented).
+    capa_answered: Option<u32>,
+    /// CAPA-001: STLS was answered +OK, so a CAPA refusal is a violation.
+    stls_worked: bool,
+    /// The CAPA listing being received.
+    list: Capabilities,
+}
+
+impl Area for Capa {
+    fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
+        on_command(cx.check, cx.session, ex);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+        if reply.ex.keyword() == Keyword::Stls && reply.status.status == Status::Ok {
+            self.stls_worked = true;
+        }
+    }
+
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
+        if body.kind == BodyKind::Capa {
+            self.list = Capabilities::default();
+        }
+    }
+
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if body.kind == BodyKind::Capa {
+            capa_line(cx.check, &mut self.list, line.at, line.line, line.content);
+        }
+    }
+
+    fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {
+        if body.kind == BodyKind::Capa {
+            let list = std::mem::take(&mut self.list);
+            capa_end(cx.check, cx.session, body, list, complete);
+        }
+    }
+}
+
+fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let login = matches!(
         ex.keyword(),
         Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
@@ -24,10 +71,10 @@ pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     }
 }
 
-pub(crate) fn on_reply(
+fn on_reply(
     c: &mut Checker,
     s: &Session,
-    m: &mut Memory,
+    m: &mut Capa,
     ex: &Exchange,
     at: Location,
     st: &StatusLine<'_>,
@@ -42,8 +89,7 @@ pub(crate) fn on_reply(
             c.report(&r::CAPA_001, Severity::Violation, at,
                 "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
         } else {
-            // Remembered: STLS working later makes this refusal the violation.
-            m.capa_refused = Some(at);
+            // STLS working later makes this refusal a violation (the tls area reports it).
             if let Some(first) = m.capa_answered {
                 // The server implements CAPA: this refusal is not "not implemented".
                 c.report(&r::CAPA_001, Severity::Info, at, format!(
@@ -94,9 +140,9 @@ pub(crate) fn on_reply(
 }
 
 /// CAPA-002 for one line of a CAPA listing.
-pub(crate) fn capa_line(
+fn capa_line(
     c: &mut Checker,
-    body: &mut Body,
+    list: &mut Capabilities,
     at: Location,
     line: &Line<'_>,
     content: &[u8],
@@ -129,16 +175,15 @@ pub(crate) fn capa_line(
             format!("The CAPA listing contains {p}: each line is `tag *(SP param)`, at most 512 octets (RFC 2449 §5).")
         });
     }
-    body.capa.push_line(content);
+    list.push_line(content);
 }
 
 /// A CAPA listing is complete: judge it against the session, then record it.
-pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: bool) {
+fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, new: Capabilities, complete: bool) {
     if !complete {
         return;
     }
     let at = server_at(body.ex.id, body.reply_offset);
-    let new = body.capa.clone();
     let in_trans = s.state == State::Transaction;
     if new.has("STLS") && (s.security.is_tls() || in_trans) {
         c.report(&r::CAPA_005, Severity::Warning, at, format!(
@@ -146,9 +191,9 @@ pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: 
             if in_trans { "in TRANSACTION" } else { "although TLS is already active" }
         ));
     }
-    informational(c, at, &new);
-    misspelled(c, at, &new);
-    arguments(c, at, &new);
+    capa_list::informational(c, at, &new);
+    capa_list::misspelled(c, at, &new);
+    capa_list::arguments(c, at, &new);
     if in_trans {
         if let Some(auth) = &s.caps.auth {
             compare_with_authorization(c, s, at, auth, &new);
@@ -182,150 +227,6 @@ pub(crate) fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, complete: 
         tls_diff(c, at, before, &new);
     }
     s.caps.auth = Some(new);
-}
-
-fn informational(c: &mut Checker, at: Location, caps: &Capabilities) {
-    if let Some(imp) = caps.get("IMPLEMENTATION") {
-        c.report_once(&r::CAPA_012, Severity::Info, at, || {
-            format!(
-                "IMPLEMENTATION {}: informational only; clients must not change behaviour on it.",
-                imp.params.join(" ")
-            )
-        });
-    }
-    let private: Vec<&str> = caps.tags().filter(|t| t.starts_with('X')).collect();
-    if !private.is_empty() {
-        c.report_once_per_exchange(&r::CAPA_012, Severity::Info, at, || {
-            format!("Private capabilities (X…): {}.", private.join(", "))
-        });
-    }
-}
-
-/// The capabilities of RFC 2449 §6, 2595, 3206, 6856.
-const KNOWN_TAGS: [&str; 13] = [
-    "TOP",
-    "USER",
-    "SASL",
-    "RESP-CODES",
-    "LOGIN-DELAY",
-    "PIPELINING",
-    "EXPIRE",
-    "UIDL",
-    "IMPLEMENTATION",
-    "STLS",
-    "AUTH-RESP-CODE",
-    "UTF8",
-    "LANG",
-];
-
-/// Known tags that take parameters: a tag glued to its parameter (`EXPIRENEVER`) is one of these.
-const TAGS_WITH_PARAMS: [&str; 5] = ["EXPIRE", "LOGIN-DELAY", "SASL", "IMPLEMENTATION", "UTF8"];
-
-/// What an unknown, non-private tag probably meant: a known tag glued to its parameter, or a
-/// known tag with one letter wrong, missing or extra.
-fn meant(tag: &str) -> Option<String> {
-    if KNOWN_TAGS.contains(&tag) || tag.starts_with('X') {
-        return None;
-    }
-    for known in TAGS_WITH_PARAMS {
-        if let Some(param) = tag.strip_prefix(known)
-            && !param.is_empty()
-            && param.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
-            return Some(format!("{known} {param}"));
-        }
-    }
-    KNOWN_TAGS
-        .iter()
-        .find(|k| k.len() >= 4 && one_edit_apart(tag.as_bytes(), k.as_bytes()))
-        .map(|k| (*k).to_owned())
-}
-
-/// `a` and `b` differ by one substitution, insertion or deletion.
-fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if long.len() - short.len() > 1 || a == b {
-        return false;
-    }
-    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
-    if short.len() == long.len() {
-        short[prefix + 1..] == long[prefix + 1..]
-    } else {
-        short[prefix..] == long[prefix + 1..]
-    }
-}
-
-/// CAPA-002 (info): a tag that is a known capability misspelled, e.g. GNU Mailutils 3.15's
-/// `EXPIRENEVER` for `EXPIRE NEVER`. Clients look for the right form and miss it.
-fn misspelled(c: &mut Checker, at: Location, caps: &Capabilities) {
-    let found: Vec<String> = caps
-        .tags()
-        .filter_map(|t| meant(t).map(|m| format!("{t} (meant: {m})")))
-        .collect();
-    if !found.is_empty() {
-        c.report(&r::CAPA_002, Severity::Info, at, format!(
-            "CAPA lists {}: no such capability; a tag is separated from its parameters by a space and clients look for the registered name (RFC 2449 §5, §6).",
-            found.join(", ")
-        ));
-    }
-}
-
-/// CAPA-007, CAPA-008, CAPA-013: arguments of LOGIN-DELAY, EXPIRE, UTF8 and LANG.
-fn arguments(c: &mut Checker, at: Location, caps: &Capabilities) {
-    if let Some(ld) = caps.get("LOGIN-DELAY")
-        && !ld
-            .params
-            .first()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty())
-    {
-        c.report(
-            &r::CAPA_007,
-            Severity::Violation,
-            at,
-            format!(
-                "LOGIN-DELAY takes an integer number of seconds, not \"{}\" (RFC 2449 §6.5).",
-                ld.params.join(" ")
-            ),
-        );
-    }
-    if let Some(ex) = caps.get("EXPIRE") {
-        let first = ex.params.first().map(String::as_str).unwrap_or("");
-        if !(first.eq_ignore_ascii_case("NEVER")
-            || (!first.is_empty() && first.bytes().all(|b| b.is_ascii_digit())))
-        {
-            c.report(
-                &r::CAPA_008,
-                Severity::Violation,
-                at,
-                format!(
-                    "EXPIRE takes an integer number of days or NEVER, not \"{}\" (RFC 2449 §6.7).",
-                    ex.params.join(" ")
-                ),
-            );
-        }
-    }
-    if let Some(u) = caps.get("UTF8")
-        && !(u.params.is_empty()
-            || (u.params.len() == 1 && u.params[0].eq_ignore_ascii_case("USER")))
-    {
-        c.report(
-            &r::CAPA_013,
-            Severity::Warning,
-            at,
-            format!(
-                "UTF8 takes no argument or USER, not \"{}\" (RFC 6856 §2).",
-                u.params.join(" ")
-            ),
-        );
-    }
-    if caps.get("LANG").is_some_and(|l| !l.params.is_empty()) {
-        c.report(
-            &r::CAPA_013,
-            Severity::Warning,
-            at,
-            "LANG takes no argument in CAPA (RFC 6856 §3).",
-        );
-    }
 }
 
 fn number_param(caps: &Capabilities, tag: &str) -> Option<u64> {

@@ -2,15 +2,20 @@
 
 use serde::Serialize;
 
+/// How bad a finding is. Ordered: `Info < Warning < Violation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing is wrong (or the evidence is only reply text).
     Info,
+    /// Allowed, or not clearly forbidden, but likely to break clients.
     Warning,
+    /// The server breaks a MUST of the RFCs, shown by what it did.
     Violation,
 }
 
 impl Severity {
+    /// The lower-case name, as in JSON and on the command line: "info", "warning", "violation".
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -26,6 +31,8 @@ impl Severity {
             Severity::Info => "ℹ",
         }
     }
+    /// Reads a severity name in any case; "warn" and "error" are accepted for warning and
+    /// violation. `None` for anything else.
     pub fn parse(s: &str) -> Option<Severity> {
         match s.to_ascii_lowercase().as_str() {
             "info" => Some(Severity::Info),
@@ -54,14 +61,18 @@ pub enum Scope {
     Umbrella,
 }
 
+/// One rule of the catalog (rules.md §3). Rule IDs are a contract: they never change meaning.
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct RuleInfo {
+    /// The rule's ID, e.g. "GEN-001": the area's prefix and a number.
     pub id: &'static str,
     /// The catalog's severity: the highest this rule reports by default.
     pub severity: Severity,
     /// RFC and section, e.g. "RFC 1939 §3".
     pub rfc: &'static str,
+    /// The rule in one sentence.
     pub summary: &'static str,
+    /// How the rule can be judged: by watching, by probing, across sessions.
     pub scope: Scope,
     /// Active probes of rules.md §4 that provoke it, or the specific rules an umbrella uses.
     pub see: &'static str,
@@ -69,7 +80,9 @@ pub struct RuleInfo {
 
 macro_rules! rules {
     ($( $name:ident = $id:literal, $sev:ident, $scope:ident, $see:literal, $rfc:literal, $summary:literal; )*) => {
-        $( pub static $name: RuleInfo = RuleInfo {
+        $(
+        #[doc = concat!("The catalog row of ", $id, ": its severity, RFC, summary and scope.")]
+        pub static $name: RuleInfo = RuleInfo {
             id: $id, severity: Severity::$sev, rfc: $rfc, summary: $summary,
             scope: Scope::$scope, see: $see,
         }; )*

@@ -1,13 +1,25 @@
 //! Extended response codes (rules.md §3.7 RC-001..RC-004, and CAPA-010, CAPA-011).
 
-use super::super::command::Keyword;
-use super::super::engine::Exchange;
-use super::super::event::Location;
-use super::super::response::{REGISTERED_CODES, ResponseCode, Status, StatusLine};
-use super::super::session::Session;
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
-use super::{Checker, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::exchange::Exchange;
+use crate::response::{REGISTERED_CODES, ResponseCode, Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+
+/// Response codes on replies (RC-*, CAPA-010, CAPA-011). No state.
+#[derive(Debug, Default)]
+pub(crate) struct Codes;
+
+impl Area for Codes {
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        on_reply(cx.check, cx.session, reply.ex, reply.at, reply.status);
+    }
+}
 
 /// Where each registered code may appear (RFC 2449 §8.1, RFC 3206, RFC 6856 §5): only on -ERR,
 /// and only in replies to these commands (`None`: any command).
@@ -26,13 +38,7 @@ pub(crate) fn registered(code: &ResponseCode) -> Option<&'static str> {
     REGISTERED_CODES.iter().copied().find(|reg| code.is(reg))
 }
 
-pub(crate) fn on_reply(
-    c: &mut Checker,
-    s: &Session,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
+fn on_reply(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, st: &StatusLine<'_>) {
     let k = ex.keyword();
     let Some(code) = &st.code else {
         auth_code_missing(c, s, ex, at, st);
@@ -101,7 +107,7 @@ pub(crate) fn on_reply(
     }
 }
 
-/// CAPA-011: with AUTH-RESP-CODE advertised, a credentials failure carries [AUTH].
+/// CAPA-011: with AUTH-RESP-CODE advertised, a credentials failure carries `[AUTH]`.
 fn auth_code_missing(
     c: &mut Checker,
     s: &Session,

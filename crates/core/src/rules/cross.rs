@@ -1,11 +1,11 @@
 //! Rules judged across two sessions with the same server (rules.md §4, probes P14 and P18):
 //! GRT-005 (a fresh APOP timestamp on every greeting) and UIDL-003 (uids persist).
 
-use super::super::event::{Finding, Location};
-use super::super::session::Session;
-use super::Severity;
 use super::catalog as r;
+use super::catalog::Severity;
+use crate::event::{Finding, Location};
 use crate::sanitize::display;
+use crate::session::Session;
 
 fn at() -> Location {
     Location::default()

@@ -1,13 +1,53 @@
 //! The greeting (rules.md §3.2: GRT-001, GRT-002, GRT-004, GRT-006).
 
-use super::super::event::Location;
-use super::super::framer::Line;
-use super::super::response::{Status, StatusLine};
+use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
-use super::{Checker, Memory, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::framer::Line;
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
 
-pub(crate) fn on_greeting(c: &mut Checker, m: &mut Memory, at: Location, st: &StatusLine<'_>) {
+/// The greeting's rules, and what they remember of it.
+#[derive(Debug, Default)]
+pub(crate) struct Greeting {
+    /// GRT-004: what is wrong with the greeting's timestamp; a violation once APOP works.
+    bad_timestamp: Option<String>,
+}
+
+impl Area for Greeting {
+    fn on_greeting(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        at: Location,
+        _line: &Line<'_>,
+        st: &StatusLine<'_>,
+    ) {
+        self.bad_timestamp = on_greeting(cx.check, at, st);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        if reply.ex.keyword() == Keyword::Apop
+            && reply.status.status == Status::Ok
+            && let Some(problem) = &self.bad_timestamp
+        {
+            cx.check.report_once(&r::GRT_004, Severity::Violation, reply.at, || {
+                format!("The server implements APOP (it accepted APOP) but its greeting timestamp is malformed: {problem}.")
+            });
+        }
+    }
+
+    fn on_unanswered(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>, when: Unanswered) {
+        if when == Unanswered::BeforeFirstCommand {
+            extra_line(cx.check, at, line);
+        }
+    }
+}
+
+/// GRT-002, GRT-006, GRT-004; returns what is wrong with the timestamp.
+fn on_greeting(c: &mut Checker, at: Location, st: &StatusLine<'_>) -> Option<String> {
     match st.status {
         Status::Ok => {}
         Status::Err if st.indicator_exact => c.report(&r::GRT_002, Severity::Warning, at,
@@ -33,12 +73,11 @@ pub(crate) fn on_greeting(c: &mut Checker, m: &mut Memory, at: Location, st: &St
             ),
         );
     }
-    if let Some(problem) = timestamp_problem(st.full_text) {
-        m.bad_timestamp = Some(problem.clone());
-        c.report(&r::GRT_004, Severity::Warning, at, format!(
-            "The greeting's APOP timestamp is malformed: {problem}. It must be one RFC 822 msg-id such as <1896.697170952@dbc.mtview.ca.us>; clients will try APOP with it."
-        ));
-    }
+    let problem = timestamp_problem(st.full_text)?;
+    c.report(&r::GRT_004, Severity::Warning, at, format!(
+        "The greeting's APOP timestamp is malformed: {problem}. It must be one RFC 822 msg-id such as <1896.697170952@dbc.mtview.ca.us>; clients will try APOP with it."
+    ));
+    Some(problem)
 }
 
 /// The `<…>` timestamp of a greeting, when there is exactly one well-formed candidate.
@@ -76,7 +115,7 @@ fn timestamp_problem(text: &[u8]) -> Option<String> {
 }
 
 /// GRT-001: lines after the greeting before the client's first command.
-pub(crate) fn extra_line(c: &mut Checker, at: Location, line: &Line<'_>) {
+fn extra_line(c: &mut Checker, at: Location, line: &Line<'_>) {
     c.report_once_per_exchange(&r::GRT_001, Severity::Violation, at, || {
         format!(
             "After its greeting the server sent \"{}\" before any command: the greeting is one line and nothing follows it.",

@@ -1,20 +1,66 @@
 //! Line syntax and general response rules (rules.md §3.1: GEN-001..GEN-005, GEN-008).
 
-use super::super::engine::BodyKind;
-use super::super::event::Location;
-use super::super::framer::{Ending, Line};
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
-use super::{Checker, Severity, server_at};
+use super::catalog::Severity;
+use super::checker::Checker;
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::exchange::BodyKind;
+use crate::framer::{Ending, Line};
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
 
 /// RFC 1939 §3: a response's first line is at most 512 octets including CRLF.
-pub const MAX_STATUS_LINE: u64 = 512;
+pub(crate) const MAX_STATUS_LINE: u64 = 512;
+
+/// GEN-001..GEN-005 and GEN-008: how every server line is written. No state.
+#[derive(Debug, Default)]
+pub(crate) struct Lines;
+
+impl Area for Lines {
+    fn on_greeting(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        at: Location,
+        line: &Line<'_>,
+        st: &StatusLine<'_>,
+    ) {
+        status_line(cx.check, cx.session, at, line, st, false);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        let ex = reply.ex;
+        let new_language = ex.keyword() == Keyword::Lang
+            && ex.cmd.arg_count() > 0
+            && reply.status.status == Status::Ok;
+        status_line(
+            cx.check,
+            cx.session,
+            reply.at,
+            reply.line,
+            reply.status,
+            new_language,
+        );
+    }
+
+    fn on_bare_lf(&mut self, cx: &mut Ctx<'_>, at: Location, in_body: bool) {
+        bare_lf(cx.check, at, in_body);
+    }
+
+    fn on_overflow(&mut self, cx: &mut Ctx<'_>, at: Location, body: Option<BodyKind>) {
+        overflow(cx.check, at, body);
+    }
+
+    fn on_unsolicited(&mut self, cx: &mut Ctx<'_>, at: Location, lines: u32) {
+        unsolicited(cx.check, at, lines);
+    }
+}
 
 /// Checks every status line: greeting, replies, final SASL replies. `new_language` is set for
 /// the `+OK` to `LANG range`, whose text is already in the new language (RFC 6856 §3.3).
-pub(crate) fn status_line(
+fn status_line(
     c: &mut Checker,
     s: &Session,
     at: Location,
@@ -120,8 +166,7 @@ pub(crate) fn bare_lf(c: &mut Checker, at: Location, in_body: bool) {
 }
 
 /// A line grew past popscope's cap before its line end.
-pub(crate) fn overflow(c: &mut Checker, exchange: u32, offset: u64, body: Option<BodyKind>) {
-    let at = server_at(exchange, offset);
+fn overflow(c: &mut Checker, at: Location, body: Option<BodyKind>) {
     match body {
         None => c.report(&r::GEN_004, Severity::Violation, at,
             "A status line runs on past popscope's line cap without a line end (the limit is 512 octets); popscope keeps its start and counts the rest."),

@@ -1,199 +1,147 @@
-//! The checks, one file per area of rules.md §3. Each check is a function that looks at what
-//! just happened and the session so far, and reports through a [`Checker`].
+//! The rules: the catalog ([`catalog`], [`CATALOG`], [`find`]), the rules judged across two
+//! sessions ([`cross`]), and the checks the engine runs on every session, which are internal.
+//!
+//! The checks live one area of rules.md §3 a file (`capa.rs` for CAPA-*, `maildrop.rs` for
+//! MSG-* and DEL-*, ...). Each area is a struct implementing the crate's `Area` trait: the
+//! engine calls its hooks at the moments of a session (a command, a reply, a data line, a
+//! close, ...); the area reports through the `Checker` in the hook's `Ctx` and keeps what it
+//! must remember in its own fields. A new rule goes into the area of its ID's prefix and
+//! touches that file only; a new area is a file here, a field of `Areas` and a name in
+//! `each_area!`.
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
 //! condition about what the server advertises is judged only against a CAPA list seen in the
 //! same state and security context.
 
-pub(crate) mod capa;
+pub(crate) mod area;
+mod capa;
+mod capa_list;
 pub mod catalog;
-pub(crate) mod codes;
+mod checker;
+mod closing;
+mod codes;
 pub mod cross;
+mod framing;
 pub(crate) mod greeting;
-pub(crate) mod intl;
-pub(crate) mod lines;
-pub(crate) mod listing;
+mod lang;
+mod lines;
+mod listing;
+mod maildrop;
+mod message;
 pub(crate) mod sasl;
-pub(crate) mod states;
-pub(crate) mod tls;
-
-use std::collections::{HashMap, HashSet};
+mod states;
+mod tls;
+mod uidl;
+mod utf;
 
 pub use catalog::{CATALOG, RuleInfo, Scope, Severity, find};
 
-use super::command::Keyword;
-use super::event::{Direction, Finding, Location};
-use super::response::Status;
+pub(crate) use area::{Answer, Area, Close, Ctx, DataLine, Side, Timeout, Unanswered};
+pub(crate) use checker::Checker;
 
-/// A command compared across letter case: keyword, arguments, in TRANSACTION.
-pub(crate) type CaseKey = (Keyword, Vec<Vec<u8>>, bool);
-
-/// What checks remember between exchanges. Everything here is bounded: small maps keyed by
-/// keyword, or per-message entries capped like the maildrop.
+/// Every rule area, each owning its state. The engine keeps one and calls a hook on all of
+/// them through [`each_area`]; a new area is a field here and a line there.
 #[derive(Debug, Default)]
-pub(crate) struct Memory {
-    /// GEN-009: the reply to a command typed in lower case and in upper case, keyed by
-    /// (keyword, arguments, in TRANSACTION): (lower-case reply, upper-case reply).
-    pub case_results: HashMap<CaseKey, (Option<Status>, Option<Status>)>,
-    /// GRT-004: what is wrong with the greeting's timestamp.
-    pub bad_timestamp: Option<String>,
-    /// CAPA-001: STLS was accepted, CAPA was refused (and where).
-    pub stls_worked: bool,
-    pub capa_refused: Option<Location>,
-    /// CAPA-001: the exchange of the first CAPA answered +OK (CAPA is implemented).
-    pub capa_answered: Option<u32>,
-    /// LANG-001: LANG answered +OK / -ERR in [AUTHORIZATION, TRANSACTION].
-    pub lang_ok: [bool; 2],
-    pub lang_refused: [Option<Location>; 2],
-    /// ST-003: USER succeeded in the current attempt, and the first other command after it.
-    pub user_ok: bool,
-    pub after_user: Option<Keyword>,
-    /// ST-005: a TRANSACTION command was refused after a login.
-    pub trans_refused_after_login: bool,
-    /// TOP-001: shapes of messages seen in full (RETR) and in part (TOP).
-    pub retr_shapes: HashMap<u32, listing::MessageShape>,
-    pub top_shapes: HashMap<u32, Vec<listing::TopShape>>,
-    /// DEL-002: messages that were marked deleted before the last RSET.
-    pub restored: Vec<u32>,
+pub(crate) struct Areas {
+    pub(crate) lines: lines::Lines,
+    pub(crate) codes: codes::Codes,
+    pub(crate) states: states::States,
+    pub(crate) closing: closing::Closing,
+    pub(crate) greeting: greeting::Greeting,
+    pub(crate) sasl: sasl::Sasl,
+    pub(crate) tls: tls::Tls,
+    pub(crate) lang: lang::Lang,
+    pub(crate) framing: framing::Framing,
+    pub(crate) maildrop: maildrop::Maildrop,
+    pub(crate) uidl: uidl::Uidl,
+    pub(crate) message: message::Message,
+    pub(crate) capa: capa::Capa,
+    pub(crate) utf: utf::Utf,
 }
 
-/// At most this many messages keep a shape for TOP-001.
-pub(crate) const MAX_SHAPES: usize = 4096;
-
-/// Collects findings while the engine works; the engine hands them to its sink in order.
-#[derive(Debug, Default)]
-pub(crate) struct Checker {
-    pub(crate) found: Vec<Finding>,
-    overrides: Vec<(&'static str, Severity)>,
-    /// popscope's active probes run in this session ([`super::Config::active_probes`]).
-    pub(crate) active_probes: bool,
-    /// (rule, exchange) pairs already reported where a rule reports once per exchange.
-    per_exchange: HashSet<(&'static str, u32)>,
-    /// Rules already reported where a rule reports once per session.
-    per_session: HashSet<&'static str>,
+/// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
+/// `side` in `areas` (a `&mut Areas`), in hook order. A macro so that every call is static: a
+/// data line of a 1 GB RETR costs no indirect call, and hooks an area does not implement
+/// compile to nothing.
+///
+/// The order is part of the output: when two areas report on the same input, the earlier
+/// one's finding comes first (`lines` judges a status line's syntax before anything judges
+/// what it says; `capa` and `utf` come last, as they did when the engine called them by name).
+macro_rules! each_area {
+    ($areas:expr, $side:expr, |$area:ident| $hook:expr) => {{
+        let areas: &mut $crate::rules::Areas = $areas;
+        let side: $crate::rules::Side = $side;
+        $crate::rules::each_area!(@call areas, side, $area, $hook,
+            lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
+            capa, utf)
+    }};
+    (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
+        $({
+            let $area = &mut $areas.$field;
+            if $crate::rules::Area::side($area) == $side {
+                $hook;
+            }
+        })*
+    }};
 }
+pub(crate) use each_area;
 
-impl Checker {
-    pub(crate) fn new(overrides: Vec<(&'static str, Severity)>, active_probes: bool) -> Self {
-        Checker {
-            overrides,
-            active_probes,
-            ..Checker::default()
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Engine, Event, Time, TransportEvent};
+
+    /// The rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls` lines.
+    fn rule_ids(trace: &str) -> Vec<&'static str> {
+        let mut engine = Engine::new(Config::default());
+        let mut ids = Vec::new();
+        let mut sink = |e: Event<'_>| {
+            if let Event::Finding(f) = e {
+                ids.push(f.rule.id);
+            }
+        };
+        for (i, line) in trace.lines().enumerate() {
+            let now = Time(i as u64 * 1000);
+            if let Some(l) = line.strip_prefix("S: ") {
+                engine.handle_server(now, format!("{l}\r\n").as_bytes(), &mut sink);
+            } else if let Some(l) = line.strip_prefix("C: ") {
+                engine.handle_client(now, format!("{l}\r\n").as_bytes(), &mut sink);
+            } else if line == "-- tls" {
+                let tls = TransportEvent::TlsEstablished {
+                    cert_requested: false,
+                    client_cert: false,
+                };
+                engine.handle_transport(now, tls, &mut sink);
+            }
         }
+        ids
     }
 
-    /// Report a finding; `severity` is this occurrence's, before configuration overrides.
-    pub(crate) fn report(
-        &mut self,
-        rule: &'static RuleInfo,
-        severity: Severity,
-        at: Location,
-        message: impl Into<String>,
-    ) {
-        self.push(rule, severity, at, message.into(), false);
+    /// Where two areas report on the same input, the order of `each_area!` decides which
+    /// finding comes first; these pin the cases where it matters.
+    #[test]
+    fn areas_report_in_list_order() {
+        // One command: capa (CAPA-004) before utf (UTF-002).
+        let stls_in_transaction = "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: CAPA\nS: +OK\nS: USER\nS: .\nC: STLS\nS: +OK\n-- tls\nC: USER \u{fc}\nS: +OK\n";
+        assert_eq!(
+            rule_ids(stls_in_transaction),
+            [
+                "USR-002", "GEN-003", "TLS-001", "TLS-002", "CAPA-004", "UTF-002", "ST-002"
+            ]
+        );
+        // One STLS reply: tls reports the earlier CAPA refusal (CAPA-001) before TLS-002.
+        let capa_refused = "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\nC: CAPA\nS: -ERR no\nC: STLS\nS: +OK\n-- tls\nC: CAPA\nS: -ERR\n";
+        assert_eq!(
+            rule_ids(capa_refused),
+            [
+                "USR-002", "CAPA-001", "GEN-003", "CAPA-001", "TLS-002", "CAPA-001"
+            ]
+        );
+        // One APOP reply: greeting (GRT-004) before tls (TLS-004).
+        let injected_apop = "S: +OK ready <bad>\nC: STLS\nC: APOP a 0123456789abcdef0123456789abcdef\nS: +OK\n-- tls\nS: +OK\n";
+        assert_eq!(
+            rule_ids(injected_apop),
+            ["GRT-004", "GEN-003", "GRT-004", "TLS-004"]
+        );
     }
-
-    /// Report a finding whose only evidence is reply text: always info, marked suspected.
-    pub(crate) fn suspect(
-        &mut self,
-        rule: &'static RuleInfo,
-        at: Location,
-        message: impl Into<String>,
-    ) {
-        self.push(rule, Severity::Info, at, message.into(), true);
-    }
-
-    /// Report at most once per exchange (for rules that could fire on every line of a body).
-    pub(crate) fn report_once_per_exchange(
-        &mut self,
-        rule: &'static RuleInfo,
-        severity: Severity,
-        at: Location,
-        message: impl FnOnce() -> String,
-    ) {
-        if self.per_exchange.insert((rule.id, at.exchange)) {
-            self.push(rule, severity, at, message(), false);
-        }
-    }
-
-    /// Report at most once per session.
-    pub(crate) fn report_once(
-        &mut self,
-        rule: &'static RuleInfo,
-        severity: Severity,
-        at: Location,
-        message: impl FnOnce() -> String,
-    ) {
-        if self.per_session.insert(rule.id) {
-            self.push(rule, severity, at, message(), false);
-        }
-    }
-
-    fn push(
-        &mut self,
-        rule: &'static RuleInfo,
-        severity: Severity,
-        at: Location,
-        message: String,
-        suspected: bool,
-    ) {
-        let severity = self
-            .overrides
-            .iter()
-            .find(|(id, _)| *id == rule.id)
-            .map_or(severity, |(_, s)| *s);
-        self.found.push(Finding {
-            rule,
-            severity,
-            message,
-            suspected,
-            at,
-        });
-    }
-}
-
-/// A location in the server's stream.
-pub(crate) fn server_at(exchange: u32, offset: u64) -> Location {
-    Location {
-        exchange,
-        direction: Some(Direction::Server),
-        offset,
-    }
-}
-
-/// A location in the client's stream.
-pub(crate) fn client_at(exchange: u32, offset: u64) -> Location {
-    Location {
-        exchange,
-        direction: Some(Direction::Client),
-        offset,
-    }
-}
-
-/// Reply text suggesting the server took a command for an unknown one. Text is not significant
-/// (RFC 1939 §9), so checks that use it only suspect.
-pub(crate) fn text_says_unknown_command(text: &[u8]) -> bool {
-    contains_any(
-        text,
-        &[
-            "unknown",
-            "unrecognized",
-            "unrecognised",
-            "not implemented",
-            "not supported",
-            "unsupported",
-            "invalid command",
-            "bad command",
-            "no such command",
-        ],
-    )
-}
-
-/// Case-insensitive search for any of `needles` in `text`.
-pub(crate) fn contains_any(text: &[u8], needles: &[&str]) -> bool {
-    let lower = text.to_ascii_lowercase();
-    needles
-        .iter()
-        .any(|n| memchr::memmem::find(&lower, n.as_bytes()).is_some())
 }

@@ -1,14 +1,36 @@
 //! SASL AUTH (rules.md §3.5, RFC 5034).
 
-use super::super::engine::Exchange;
-use super::super::event::Location;
-use super::super::framer::{Ending, Line};
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::State;
+use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
-use super::{Checker, Severity, text_says_unknown_command};
+use super::catalog::Severity;
+use super::checker::{Checker, text_says_unknown_command};
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::exchange::Exchange;
+use crate::framer::{Ending, Line};
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::State;
+
+/// SASL AUTH (SASL-*). What it needs of an exchange's progress the engine keeps in
+/// [`Exchange::sasl`].
+#[derive(Debug, Default)]
+pub(crate) struct Sasl;
+
+impl Area for Sasl {
+    fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
+        on_command(cx.check, cx.session, ex);
+    }
+
+    fn on_challenge(&mut self, cx: &mut Ctx<'_>, ex: &Exchange, at: Location, line: &Line<'_>) {
+        on_challenge(cx.check, cx.session, ex, at, line);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        on_reply(cx.check, cx.session, reply.ex, reply.at, reply.status);
+    }
+}
 
 /// Mechanisms whose client speaks first: without an initial response the server's first
 /// challenge is empty (RFC 5034 §4).
@@ -26,7 +48,7 @@ const NO_INITIAL_RESPONSE: [&str; 2] = ["CRAM-MD5", "DIGEST-MD5"];
 /// Mechanisms that can negotiate a security layer (SASL-013).
 const SECURITY_LAYER: [&str; 2] = ["GSSAPI", "DIGEST-MD5"];
 /// popscope's made-up mechanism name for probe P15.
-pub const PROBE_MECHANISM: &str = "NOSUCHMECH";
+pub(crate) const PROBE_MECHANISM: &str = "NOSUCHMECH";
 
 fn is_client_first(mech: &str) -> bool {
     CLIENT_FIRST.iter().any(|m| {
@@ -66,7 +88,7 @@ pub(crate) fn is_continuation(content: &[u8]) -> bool {
     content.first() == Some(&b'+') && !StatusLine::looks_like_status(content)
 }
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let Some(sasl) = &ex.sasl else {
         return;
     };
@@ -86,13 +108,7 @@ pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     }
 }
 
-pub(crate) fn on_challenge(
-    c: &mut Checker,
-    s: &Session,
-    ex: &Exchange,
-    at: Location,
-    line: &Line<'_>,
-) {
+fn on_challenge(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, line: &Line<'_>) {
     let Some(sasl) = &ex.sasl else {
         return;
     };
@@ -145,14 +161,8 @@ pub(crate) fn on_challenge(
     }
 }
 
-pub(crate) fn on_reply(
-    c: &mut Checker,
-    s: &Session,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
-    if ex.keyword() != super::super::command::Keyword::Auth {
+fn on_reply(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, st: &StatusLine<'_>) {
+    if ex.keyword() != Keyword::Auth {
         return;
     }
     let Some(sasl) = &ex.sasl else {

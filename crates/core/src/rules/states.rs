@@ -1,32 +1,61 @@
 //! State rules (rules.md §3.3 ST-*), command validity (GEN-006, GEN-009, GEN-010), USER and
-//! APOP (USR-*, APOP-001) and timers (TMO-*).
+//! APOP (USR-*, APOP-001). What a close or a timeout says is judged in `closing`.
 
-use super::super::command::{Keyword, Syntax};
-use super::super::engine::{Completed, Exchange};
-use super::super::event::{Location, Time};
-use super::super::framer::Line;
-use super::super::redact;
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::{AuthStep, Security, State};
+use std::collections::HashMap;
+
+use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, contains_any, text_says_unknown_command};
+use super::catalog::Severity;
+use super::checker::{Checker, contains_any, text_says_unknown_command};
+use crate::command::{Keyword, Syntax};
+use crate::event::Location;
+use crate::exchange::Exchange;
+use crate::framer::Line;
+use crate::redact;
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::{AuthStep, Security, State};
 
-/// RFC 1939 §3: an autologout timer is at least 10 minutes. Two seconds of slack for clocks
-/// and round trips.
-const AUTOLOGOUT_MIN_SECS: f64 = 600.0 - 2.0;
-/// Closes quicker than this after the last command are not a timer firing.
-const AUTOLOGOUT_MEASURABLE_SECS: f64 = 1.0;
-/// RFC 1939 §3's old limit on one argument: longer ones are a plausible reason for a server
-/// to choke (GEN-010).
-const OLD_ARGUMENT_LIMIT: usize = 40;
+/// A command compared across letter case: keyword, arguments, in TRANSACTION.
+type CaseKey = (Keyword, Vec<Vec<u8>>, bool);
+
+/// The state rules, and what they remember between exchanges. Bounded: the case map is keyed
+/// by the commands a session sends twice in two cases.
+#[derive(Debug, Default)]
+pub(crate) struct States {
+    /// GEN-009: the reply to a command typed in lower case and in upper case, keyed by
+    /// (keyword, arguments, in TRANSACTION): (lower-case reply, upper-case reply).
+    case_results: HashMap<CaseKey, (Option<Status>, Option<Status>)>,
+    /// ST-003: USER succeeded in the current attempt.
+    user_ok: bool,
+    /// ST-003: the first command other than PASS after a successful USER.
+    after_user: Option<Keyword>,
+    /// ST-005: a TRANSACTION command was refused after a login.
+    trans_refused_after_login: bool,
+}
+
+impl Area for States {
+    fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
+        on_command(cx.check, cx.session, ex);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+    }
+
+    fn on_unanswered(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>, when: Unanswered) {
+        if when == Unanswered::AfterQuit {
+            data_after_quit(cx.check, at, line);
+        }
+    }
+}
 
 /// How a message names the command of `ex`: its keyword, or, when no keyword could be read
 /// (` PASS x`, `PASS\tx`, a made-up verb), the line as sent, quoted, with any secret masked
 /// where a lenient server would read one ([`redact::shown`]): a finding never quotes a
 /// password, a digest or SASL data.
-fn named(ex: &Exchange) -> String {
+pub(crate) fn named(ex: &Exchange) -> String {
     match ex.keyword() {
         Keyword::Other => format!("\"{}\"", quoted(ex, 60)),
         k => k.to_string(),
@@ -34,11 +63,11 @@ fn named(ex: &Exchange) -> String {
 }
 
 /// The command line of `ex` as a message may quote it: secrets masked, then sanitized.
-fn quoted(ex: &Exchange, max: usize) -> String {
+pub(crate) fn quoted(ex: &Exchange, max: usize) -> String {
     display(redact::shown(&ex.cmd).as_bytes(), max)
 }
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
         c.report(
             &r::GRT_003,
@@ -54,10 +83,10 @@ pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     }
 }
 
-pub(crate) fn on_reply(
+fn on_reply(
     c: &mut Checker,
     s: &Session,
-    m: &mut Memory,
+    m: &mut States,
     ex: &Exchange,
     at: Location,
     st: &StatusLine<'_>,
@@ -167,16 +196,9 @@ pub(crate) fn on_reply(
                 });
             }
         }
-        Keyword::Apop if ok => {
-            if s.apop_timestamp.is_none() {
-                c.report(&r::APOP_001, Severity::Warning, at,
-                    "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
-            }
-            if let Some(problem) = &m.bad_timestamp {
-                c.report_once(&r::GRT_004, Severity::Violation, at, || {
-                    format!("The server implements APOP (it accepted APOP) but its greeting timestamp is malformed: {problem}.")
-                });
-            }
+        Keyword::Apop if ok && s.apop_timestamp.is_none() => {
+            c.report(&r::APOP_001, Severity::Warning, at,
+                "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
         }
         _ => {}
     }
@@ -249,7 +271,7 @@ fn already_authenticated_text(
 /// ST-003 and ST-004: PASS right after USER, and only PASS or QUIT after USER.
 fn user_pass_sequence(
     c: &mut Checker,
-    m: &mut Memory,
+    m: &mut States,
     ex: &Exchange,
     state: State,
     at: Location,
@@ -329,7 +351,7 @@ fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
 /// GEN-009: a keyword in lower case is refused while the upper-case form is accepted.
 fn keyword_case(
     c: &mut Checker,
-    m: &mut Memory,
+    m: &mut States,
     ex: &Exchange,
     at: Location,
     status: Status,
@@ -369,154 +391,11 @@ fn keyword_case(
 }
 
 /// ST-007: server data after its QUIT reply.
-pub(crate) fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
+fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
     c.report_once_per_exchange(&r::ST_007, Severity::Violation, at, || {
         format!(
             "After its QUIT reply the server sent \"{}\": after QUIT it sends nothing more and closes.",
             display(line.content, 60)
         )
     });
-}
-
-/// One unsolicited line right before the server closed is a parting line, not GEN-008. After
-/// an idle spell it is an autologout farewell (TMO-002, warning); right after activity it is a
-/// policy close (e.g. Dovecot's "Too many bad commands"), noted as info. More lines than one
-/// are unsolicited data (GEN-008).
-pub(crate) fn farewell_then_close(
-    c: &mut Checker,
-    s: &Session,
-    at: Location,
-    lines: u32,
-    now: Time,
-) {
-    if lines == 1 && matches!(s.state, State::Authorization(_) | State::Transaction) {
-        let idle = s
-            .last_server_activity
-            .saturating_sub(s.last_client_activity)
-            .as_secs_f64();
-        let _ = now;
-        if idle >= AUTOLOGOUT_MEASURABLE_SECS {
-            c.report(&r::TMO_002, Severity::Warning, at,
-                "The server sent an unsolicited line and closed after an idle spell: on autologout a server closes without sending a reply (RFC 1939 §3).");
-        } else {
-            c.report(
-                &r::TMO_002,
-                Severity::Info,
-                at,
-                "The server sent a parting line and closed the connection.",
-            );
-        }
-    } else {
-        super::lines::unsolicited(c, at, lines);
-    }
-}
-
-pub(crate) fn on_server_close(
-    c: &mut Checker,
-    s: &Session,
-    outstanding: Option<&Exchange>,
-    last: Option<Completed>,
-    at: Location,
-    now: Time,
-    parted: bool,
-) {
-    // A command injected behind STLS is one the server must not answer: a close is fine.
-    if let Some(ex) = outstanding
-        && !parted
-        && !ex.injected
-    {
-        let long_arg = ex.cmd.args.iter().any(|a| a.len() > OLD_ARGUMENT_LIMIT)
-            || ex
-                .cmd
-                .secret
-                .as_ref()
-                .is_some_and(|x| x.len() > OLD_ARGUMENT_LIMIT);
-        if matches!(
-            ex.cmd.syntax(),
-            Syntax::UnknownKeyword | Syntax::ProbeKeyword
-        ) {
-            c.report(&r::GEN_006, Severity::Warning, at, format!(
-                "The server closed the connection instead of answering the unknown command \"{}\" with -ERR.",
-                quoted(ex, 30)
-            ));
-        } else if s.any_caps().is_some() && ex.cmd.wire_len <= 255 && long_arg {
-            c.report(&r::GEN_010, Severity::Violation, at, format!(
-                "The server closed the connection on a {}-octet command line: a server that implements CAPA accepts lines up to 255 octets (RFC 2449 §4).",
-                ex.cmd.wire_len
-            ));
-        } else if ex.cmd.wire_len > 255 {
-            c.report(&r::GEN_010, Severity::Warning, at, format!(
-                "The server closed the connection on a {}-octet command line (over 255 octets); -ERR is the better answer.",
-                ex.cmd.wire_len
-            ));
-        } else {
-            c.report(
-                &r::TMO_003,
-                Severity::Warning,
-                at,
-                format!(
-                    "The server closed the connection while {} was still unanswered.",
-                    named(ex)
-                ),
-            );
-        }
-        return;
-    }
-    let failed_login =
-        last.is_some_and(|l| l.keyword.is_authentication() && l.status == Status::Err);
-    if failed_login && s.state.is_authorization() {
-        c.report(
-            &r::ST_006,
-            Severity::Info,
-            at,
-            "The server closed the connection after a failed login; RFC 1939 §4 allows that.",
-        );
-        c.report(
-            &r::TMO_003,
-            Severity::Info,
-            at,
-            "Closing after -ERR to an authentication command is allowed (RFC 1939 §4).",
-        );
-        return;
-    }
-    let idle = now.saturating_sub(s.last_client_activity).as_secs_f64();
-    let idle_state = matches!(s.state, State::Authorization(_) | State::Transaction);
-    if idle_state && (AUTOLOGOUT_MEASURABLE_SECS..AUTOLOGOUT_MIN_SECS).contains(&idle) {
-        c.report(&r::TMO_001, Severity::Violation, at, format!(
-            "The server closed an idle session {idle:.0} s after the client's last command: an autologout timer must be at least 10 minutes (RFC 1939 §3)."
-        ));
-    }
-}
-
-pub(crate) fn on_timeout(
-    c: &mut Checker,
-    s: &Session,
-    outstanding: Option<&Exchange>,
-    queued: usize,
-    last: Option<Completed>,
-    at: Location,
-) {
-    if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
-        c.report_once(&r::GRT_003, Severity::Info, at, || {
-            "No greeting arrived within the timeout: a server sends its greeting as soon as the connection is up.".into()
-        });
-        return;
-    }
-    if last.is_some_and(|l| l.keyword == Keyword::Quit)
-        && matches!(s.state, State::Update | State::Closed)
-    {
-        c.report_once(&r::ST_007, Severity::Warning, at, || {
-            "After its QUIT reply the server keeps the connection open: it should close it.".into()
-        });
-        return;
-    }
-    if let Some(ex) = outstanding
-        && ex.pipelined
-        && queued > 0
-        && s.advertises("PIPELINING") == Some(true)
-    {
-        c.report_once(&r::CAPA_009, Severity::Violation, at, || {
-            format!("The server advertises PIPELINING but left {queued} pipelined command(s) unanswered: pipelined commands are processed one by one, in order (RFC 2449 §6.6).")
-        });
-    }
 }

@@ -1,17 +1,67 @@
 //! STLS (rules.md §3.13, RFC 2595) and implicit TLS (§3.14, RFC 8314), with GRT-007.
 
-use super::super::command::Keyword;
-use super::super::engine::Exchange;
-use super::super::event::{Location, TlsFailure};
-use super::super::framer::Line;
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::{Security, State};
+use super::area::{Answer, Area, Close, Ctx, Unanswered};
 use super::catalog as r;
-use super::{Checker, Memory, Severity, server_at};
+use super::catalog::Severity;
+use super::checker::Checker;
+use crate::command::Keyword;
+use crate::event::{Location, TlsFailure};
+use crate::exchange::Exchange;
+use crate::framer::Line;
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::{AuthStep, Security, State};
 
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
+/// STLS and implicit TLS (TLS-*, ITLS-001, ITLS-006, GRT-007), with the STLS half of CAPA-001.
+#[derive(Debug, Default)]
+pub(crate) struct Tls {
+    /// STLS was answered +OK in this session.
+    stls_worked: bool,
+    /// CAPA-001: where CAPA was refused before STLS worked; a violation once it does.
+    capa_refused: Option<Location>,
+}
+
+impl Area for Tls {
+    fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
+        on_command(cx.check, cx.session, ex);
+    }
+
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        // The capa area reports the refusal itself; this one remembers it for a later STLS.
+        if reply.ex.keyword() == Keyword::Capa
+            && reply.status.status == Status::Err
+            && !self.stls_worked
+        {
+            self.capa_refused = Some(reply.at);
+        }
+        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+    }
+
+    fn on_plaintext_before_handshake(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>) {
+        plaintext_before_handshake(cx.check, at, line);
+    }
+
+    fn on_unanswered(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>, when: Unanswered) {
+        if when == Unanswered::AfterHandshake {
+            data_after_handshake(cx.check, at, line);
+        }
+    }
+
+    fn on_unexpected_handshake(&mut self, cx: &mut Ctx<'_>, at: Location) {
+        handshake_without_stls_ok(cx.check, cx.session, at);
+    }
+
+    fn on_tls_failure(&mut self, cx: &mut Ctx<'_>, at: Location, reason: TlsFailure) {
+        handshake_failed(cx.check, cx.session, at, reason);
+    }
+
+    fn on_server_close(&mut self, cx: &mut Ctx<'_>, close: &Close<'_>) {
+        on_server_close(cx.check, cx.session, close.at, close.close_notify);
+    }
+}
+
+fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     let k = ex.keyword();
     let plaintext_secret = match k {
         Keyword::Pass => true,
@@ -31,10 +81,10 @@ pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
     }
 }
 
-pub(crate) fn on_reply(
+fn on_reply(
     c: &mut Checker,
     s: &Session,
-    m: &mut Memory,
+    m: &mut Tls,
     ex: &Exchange,
     at: Location,
     st: &StatusLine<'_>,
@@ -82,8 +132,8 @@ pub(crate) fn on_reply(
 }
 
 /// TLS-003: plaintext octets after the STLS +OK, before the handshake. They are dropped.
-pub(crate) fn plaintext_before_handshake(c: &mut Checker, exchange: u32, line: &Line<'_>) {
-    c.report_once_per_exchange(&r::TLS_003, Severity::Violation, server_at(exchange, line.offset), || {
+fn plaintext_before_handshake(c: &mut Checker, at: Location, line: &Line<'_>) {
+    c.report_once_per_exchange(&r::TLS_003, Severity::Violation, at, || {
         format!(
             "After its +OK to STLS the server sent plaintext (\"{}\") before the TLS handshake: the handshake begins right after that CRLF (RFC 2595 §4). popscope drops these octets; a client that keeps them can be fed forged responses (response injection).",
             display(line.content, 60)
@@ -92,7 +142,7 @@ pub(crate) fn plaintext_before_handshake(c: &mut Checker, exchange: u32, line: &
 }
 
 /// GRT-007: server data after the STLS handshake before any command inside TLS.
-pub(crate) fn data_after_handshake(c: &mut Checker, at: Location, line: &Line<'_>) {
+fn data_after_handshake(c: &mut Checker, at: Location, line: &Line<'_>) {
     c.report_once_per_exchange(&r::GRT_007, Severity::Violation, at, || {
         format!(
             "After the STLS handshake the server sent \"{}\" before the client said anything: no new greeting follows STLS; the next server data is the reply to the client's next command.",
@@ -102,14 +152,14 @@ pub(crate) fn data_after_handshake(c: &mut Checker, at: Location, line: &Line<'_
 }
 
 /// ITLS-001: a plaintext line where the implicit-TLS handshake should be.
-pub(crate) fn plaintext_on_tls_port(c: &mut Checker, at: Location) {
+fn plaintext_on_tls_port(c: &mut Checker, at: Location) {
     c.report_once(&r::ITLS_001, Severity::Violation, at, || {
         "The server sent plaintext where the TLS handshake should start: this port speaks plain POP3 (use pop3:// or --starttls), or the server is misconfigured (RFC 8314 §3.1).".into()
     });
 }
 
 /// TLS-007: a handshake where none was agreed (STLS was refused or never accepted).
-pub(crate) fn handshake_without_stls_ok(c: &mut Checker, s: &Session, at: Location) {
+fn handshake_without_stls_ok(c: &mut Checker, s: &Session, at: Location) {
     let why = if s.stls_refused {
         "STLS was answered -ERR, so no handshake follows and the session continues in plaintext (RFC 2595 §4)"
     } else {
@@ -123,7 +173,7 @@ pub(crate) fn handshake_without_stls_ok(c: &mut Checker, s: &Session, at: Locati
     );
 }
 
-pub(crate) fn handshake_failed(c: &mut Checker, s: &Session, at: Location, reason: TlsFailure) {
+fn handshake_failed(c: &mut Checker, s: &Session, at: Location, reason: TlsFailure) {
     match reason {
         TlsFailure::PlaintextFromServer => plaintext_on_tls_port(c, at),
         TlsFailure::ServerAlert => {
@@ -133,9 +183,7 @@ pub(crate) fn handshake_failed(c: &mut Checker, s: &Session, at: Location, reaso
                 .as_ref()
                 .or(s.caps.pre_tls.as_ref())
                 .is_some_and(|caps| caps.has("STLS"));
-            if s.state == State::Authorization(super::super::state::AuthStep::StlsHandshake)
-                && advertised
-            {
+            if s.state == State::Authorization(AuthStep::StlsHandshake) && advertised {
                 c.report(&r::TLS_002, Severity::Warning, at,
                     "STLS is advertised but the server aborted the TLS handshake: it should not advertise STLS when it is likely to fail (RFC 8314 §4).");
             }
@@ -145,7 +193,7 @@ pub(crate) fn handshake_failed(c: &mut Checker, s: &Session, at: Location, reaso
 }
 
 /// ITLS-006: under TLS, the server closed without close_notify.
-pub(crate) fn on_server_close(c: &mut Checker, s: &Session, at: Location, close_notify: bool) {
+fn on_server_close(c: &mut Checker, s: &Session, at: Location, close_notify: bool) {
     if s.security.is_tls() && !close_notify {
         c.report(&r::ITLS_006, Severity::Warning, at,
             "The server closed the TCP connection without a TLS close_notify alert: a truncation attack looks the same (RFC 8314 §3.4).");

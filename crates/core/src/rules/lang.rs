@@ -1,87 +1,45 @@
-//! UTF8 and LANG (rules.md §3.15, RFC 6856): UTF-001, UTF-002, LANG-001..LANG-004.
-//! UTF-003 and UTF-004 concern message data and live in `listing`.
+//! LANG (rules.md §3.15, RFC 6856 §3): LANG-001..LANG-004.
 
-use super::super::command::Keyword;
-use super::super::engine::{Body, Exchange};
-use super::super::event::Location;
-use super::super::response::{Status, StatusLine};
-use super::super::session::Session;
-use super::super::state::State;
+use super::area::{Answer, Area, Ctx, DataLine};
 use super::catalog as r;
-use super::{Checker, Memory, Severity};
+use super::catalog::Severity;
+use super::checker::Checker;
+use crate::command::Keyword;
+use crate::event::Location;
+use crate::exchange::{Body, BodyKind, Exchange};
+use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
+use crate::session::Session;
+use crate::state::State;
 
-/// `UTF8 USER` is advertised in this context (RFC 6856 §2.2).
-fn utf8_user(s: &Session) -> Option<bool> {
-    s.current_caps().map(|caps| {
-        caps.get("UTF8")
-            .is_some_and(|c| c.params.iter().any(|p| p.eq_ignore_ascii_case("USER")))
-    })
+/// LANG replies and language lists, and where LANG worked or failed.
+#[derive(Debug, Default)]
+pub(crate) struct Lang {
+    /// LANG-001: LANG answered +OK in [AUTHORIZATION, TRANSACTION].
+    lang_ok: [bool; 2],
+    /// LANG-001: where LANG was refused in [AUTHORIZATION, TRANSACTION].
+    lang_refused: [Option<Location>; 2],
 }
 
-fn credential(ex: &Exchange) -> Option<&[u8]> {
-    match ex.keyword() {
-        Keyword::User => ex.cmd.arg(0),
-        Keyword::Pass => ex.cmd.secret.as_ref().map(|x| x.expose()),
-        _ => None,
-    }
-}
-
-pub(crate) fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
-    if let Some(cred) = credential(ex)
-        && !cred.is_ascii()
-        && utf8_user(s) == Some(false)
-    {
-        c.report(&r::UTF_002, Severity::Info, ex.client_at(), format!(
-            "The client sends a non-ASCII {} although the server does not advertise UTF8 USER (RFC 6856 §2.2).",
-            if ex.keyword() == Keyword::User { "user name" } else { "password" }
-        ));
-    }
-}
-
-pub(crate) fn on_reply(
-    c: &mut Checker,
-    s: &Session,
-    m: &mut Memory,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
-    let ok = st.status == Status::Ok;
-    let in_trans = s.state == State::Transaction && !s.skipped_login;
-    match ex.keyword() {
-        Keyword::Utf8 if ok && in_trans => c.report(
-            &r::UTF_001,
-            Severity::Violation,
-            at,
-            "UTF8 was accepted in TRANSACTION: it is valid only in AUTHORIZATION (RFC 6856 §2).",
-        ),
-        Keyword::User | Keyword::Pass if ok && utf8_user(s) == Some(true) => {
-            let Some(cred) = credential(ex) else { return };
-            let what = if ex.keyword() == Keyword::User {
-                "user name"
-            } else {
-                "password"
-            };
-            match std::str::from_utf8(cred) {
-                Err(_) => c.report(&r::UTF_002, Severity::Violation, at, format!(
-                    "A {what} that is not valid UTF-8 was accepted; with UTF8 USER advertised the server must reject it (RFC 6856 §2.2)."
-                )),
-                Ok(text) if text.chars().any(|ch| ch.is_control()) => c.report(&r::UTF_002, Severity::Warning, at, format!(
-                    "A {what} with control characters (prohibited by SASLprep) was accepted (RFC 6856 §2.2)."
-                )),
-                Ok(_) => {}
-            }
+impl Area for Lang {
+    fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        if reply.ex.keyword() == Keyword::Lang {
+            lang_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
         }
-        Keyword::Lang => lang_reply(c, s, m, ex, at, st),
-        _ => {}
+    }
+
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if body.kind == BodyKind::Lang {
+            lang_line(cx.check, line.at, line.content);
+        }
     }
 }
 
 fn lang_reply(
     c: &mut Checker,
     s: &Session,
-    m: &mut Memory,
+    m: &mut Lang,
     ex: &Exchange,
     at: Location,
     st: &StatusLine<'_>,
@@ -147,7 +105,7 @@ fn lang_changed(c: &mut Checker, at: Location, range: &[u8], text: &[u8]) {
 }
 
 /// One line of a language list: `tag [SP description]`.
-pub(crate) fn lang_line(c: &mut Checker, at: Location, content: &[u8]) {
+fn lang_line(c: &mut Checker, at: Location, content: &[u8]) {
     let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
     if tag.is_empty()
         || !tag
@@ -160,11 +118,5 @@ pub(crate) fn lang_line(c: &mut Checker, at: Location, content: &[u8]) {
                 display(content, 60)
             )
         });
-    }
-}
-
-pub(crate) fn lang_end(c: &mut Checker, body: &Body) {
-    if body.lines == 0 {
-        super::listing::empty_list(c, body);
     }
 }

@@ -1,0 +1,205 @@
+//! The interface between the engine and the rules: the engine calls every [`Area`]'s hooks, in
+//! the order of [`super::each_area`], at the moments named below; an area looks, reports through
+//! [`Ctx::check`] and keeps what it must remember in its own struct.
+//!
+//! Every hook has a no-op default, so an area implements only the moments it judges. Findings
+//! come out in the order the hooks report them: the order of the area list is part of the
+//! output (tests and snapshots compare it).
+
+use crate::event::{Location, Time, TlsFailure};
+use crate::exchange::{Body, BodyKind, Completed, Exchange};
+use crate::framer::Line;
+use crate::response::StatusLine;
+use crate::session::Session;
+
+use super::checker::Checker;
+
+/// Which peer an area judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The server's behaviour: every area today (rules.md §3.1-§3.17).
+    Server,
+    /// The client's behaviour (rules.md §3.18, CL-*): judged when popscope sits between a
+    /// client and a server. No area is on this side yet.
+    #[allow(dead_code)]
+    Client,
+}
+
+/// What every hook gets: the session so far, where findings go, the time of the input and
+/// the last finished exchange.
+pub(crate) struct Ctx<'a> {
+    /// Findings go here; the engine hands them on in the order they came.
+    pub check: &'a mut Checker,
+    /// The session as the engine knows it before this input changes it. Hooks that record
+    /// what a listing or a capability list says (maildrop entries, capabilities) write here.
+    pub session: &'a mut Session,
+    /// When the input happened.
+    pub now: Time,
+    /// The last exchange that was answered completely.
+    pub last: Option<Completed>,
+}
+
+/// A status line that answered a command (not the greeting, not a SASL challenge).
+pub(crate) struct Answer<'a> {
+    /// The command answered.
+    pub ex: &'a Exchange,
+    /// Where the status line starts.
+    pub at: Location,
+    /// The status line as framed.
+    pub line: &'a Line<'a>,
+    /// The status line parsed.
+    pub status: &'a StatusLine<'a>,
+}
+
+/// One data line of a multi-line reply.
+pub(crate) struct DataLine<'a> {
+    /// Where the line starts.
+    pub at: Location,
+    /// The line as framed (its octet count and line end).
+    pub line: &'a Line<'a>,
+    /// The line with dot-stuffing removed.
+    pub content: &'a [u8],
+}
+
+/// A server line that answers no command, by what came before it. Lines that fit none of
+/// these are held until the next event tells what they were ([`Area::on_unsolicited`],
+/// [`Area::on_farewell`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unanswered {
+    /// After the greeting, before the client's first command.
+    BeforeFirstCommand,
+    /// After the reply to QUIT.
+    AfterQuit,
+    /// After the STLS handshake, before the client's first command inside TLS.
+    AfterHandshake,
+}
+
+/// The server closed the connection.
+pub(crate) struct Close<'a> {
+    /// Where the server stream ended.
+    pub at: Location,
+    /// The oldest unanswered command.
+    pub outstanding: Option<&'a Exchange>,
+    /// The server sent a parting line before closing ([`Area::on_farewell`] judged it).
+    pub parted: bool,
+    /// Under TLS, the close came with a close_notify alert.
+    pub close_notify: bool,
+}
+
+/// The driver's wait for the server ran out, outside a multi-line reply.
+pub(crate) struct Timeout<'a> {
+    /// Where the server stream stands.
+    pub at: Location,
+    /// The oldest unanswered command.
+    pub outstanding: Option<&'a Exchange>,
+    /// Commands still unanswered.
+    pub queued: usize,
+}
+
+/// One area of the catalog: the rules of a rules.md section, with the state they need between
+/// exchanges. Each hook is called at one moment of the session, on every area in list order;
+/// the defaults do nothing.
+pub(crate) trait Area: std::fmt::Debug {
+    /// Which peer this area judges: the server, unless the area says otherwise (the client
+    /// areas of rules.md §3.18 will).
+    fn side(&self) -> Side {
+        Side::Server
+    }
+
+    /// The client sent a command (`ex`), before the server answers it.
+    fn on_command(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange) {}
+
+    /// The server's greeting arrived.
+    fn on_greeting(
+        &mut self,
+        _cx: &mut Ctx<'_>,
+        _at: Location,
+        _line: &Line<'_>,
+        _st: &StatusLine<'_>,
+    ) {
+    }
+
+    /// A status line answered a command. The session is as it was before the reply changes it.
+    fn on_reply(&mut self, _cx: &mut Ctx<'_>, _reply: &Answer<'_>) {}
+
+    /// The engine applied the reply's effect on the state; areas record what the reply said
+    /// (maildrop sizes, uids, deletions). No findings here.
+    fn after_reply(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange, _st: &StatusLine<'_>) {}
+
+    /// A multi-line reply starts after `st`: areas that read this kind of body reset what
+    /// they keep of one.
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _st: &StatusLine<'_>) {}
+
+    /// A data line of a multi-line reply. Called for every line of every body, so an area
+    /// first checks `body.kind` and returns at once for bodies it does not read.
+    fn on_body_line(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _line: &DataLine<'_>) {}
+
+    /// A multi-line reply ended: with its terminator (`complete`), or cut short by a status
+    /// line inside a listing or by the close.
+    fn on_body_end(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _complete: bool) {}
+
+    /// A data line started with a single `.` (dot-stuffing missing).
+    fn on_unstuffed_dot(&mut self, _cx: &mut Ctx<'_>, _at: Location, _content: &[u8]) {}
+
+    /// A server line ended in LF without CR (`in_body`: a data line or the terminator).
+    fn on_bare_lf(&mut self, _cx: &mut Ctx<'_>, _at: Location, _in_body: bool) {}
+
+    /// A server line grew past the line cap before its end; `body` is the reply it was in.
+    fn on_overflow(&mut self, _cx: &mut Ctx<'_>, _at: Location, _body: Option<BodyKind>) {}
+
+    /// A status-shaped line arrived inside a listing at `offset`; the listing ends there
+    /// (incomplete) and the line is read as the next reply.
+    fn on_status_in_listing(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _offset: u64) {}
+
+    /// A `.` line arrived where a status line belongs, in exchange `exchange`.
+    fn on_stray_terminator(&mut self, _cx: &mut Ctx<'_>, _exchange: u32, _line: &Line<'_>) {}
+
+    /// A server line that answers no command, at a moment that tells what it is.
+    fn on_unanswered(
+        &mut self,
+        _cx: &mut Ctx<'_>,
+        _at: Location,
+        _line: &Line<'_>,
+        _when: Unanswered,
+    ) {
+    }
+
+    /// `lines` held server lines answered no command and did not end the session.
+    fn on_unsolicited(&mut self, _cx: &mut Ctx<'_>, _at: Location, _lines: u32) {}
+
+    /// `lines` held server lines came right before the server closed.
+    fn on_farewell(&mut self, _cx: &mut Ctx<'_>, _at: Location, _lines: u32) {}
+
+    /// A SASL challenge (`+ …`) arrived in the AUTH exchange `ex`.
+    fn on_challenge(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange, _at: Location, _line: &Line<'_>) {
+    }
+
+    /// After `+OK` to STLS, the server sent a plaintext line before the handshake (dropped).
+    fn on_plaintext_before_handshake(
+        &mut self,
+        _cx: &mut Ctx<'_>,
+        _at: Location,
+        _line: &Line<'_>,
+    ) {
+    }
+
+    /// A TLS handshake completed where none was agreed (no STLS accepted, no implicit TLS).
+    fn on_unexpected_handshake(&mut self, _cx: &mut Ctx<'_>, _at: Location) {}
+
+    /// The TLS handshake failed; also called with [`TlsFailure::PlaintextFromServer`] when a
+    /// plaintext greeting arrives where the implicit-TLS handshake belongs.
+    fn on_tls_failure(&mut self, _cx: &mut Ctx<'_>, _at: Location, _reason: TlsFailure) {}
+
+    /// The server closed in the middle of a multi-line reply (called before its
+    /// [`Area::on_body_end`]).
+    fn on_close_in_body(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _at: Location) {}
+
+    /// The server closed the connection.
+    fn on_server_close(&mut self, _cx: &mut Ctx<'_>, _close: &Close<'_>) {}
+
+    /// The wait ran out inside a multi-line reply.
+    fn on_timeout_in_body(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _at: Location) {}
+
+    /// The wait ran out outside a multi-line reply.
+    fn on_timeout(&mut self, _cx: &mut Ctx<'_>, _timeout: &Timeout<'_>) {}
+}

@@ -1,0 +1,126 @@
+//! Where findings go while the engine works: the [`Checker`], and the helpers checks share to
+//! read reply text (which only ever makes a finding suspected).
+
+use std::collections::HashSet;
+
+use super::catalog::{RuleInfo, Severity};
+use crate::event::{Finding, Location};
+
+/// Collects findings while the engine works; the engine hands them to its sink in order.
+#[derive(Debug, Default)]
+pub(crate) struct Checker {
+    pub(crate) found: Vec<Finding>,
+    overrides: Vec<(&'static str, Severity)>,
+    /// popscope's active probes run in this session ([`crate::Config::active_probes`]).
+    pub(crate) active_probes: bool,
+    /// (rule, exchange) pairs already reported where a rule reports once per exchange.
+    per_exchange: HashSet<(&'static str, u32)>,
+    /// Rules already reported where a rule reports once per session.
+    per_session: HashSet<&'static str>,
+}
+
+impl Checker {
+    pub(crate) fn new(overrides: Vec<(&'static str, Severity)>, active_probes: bool) -> Self {
+        Checker {
+            overrides,
+            active_probes,
+            ..Checker::default()
+        }
+    }
+
+    /// Report a finding; `severity` is this occurrence's, before configuration overrides.
+    pub(crate) fn report(
+        &mut self,
+        rule: &'static RuleInfo,
+        severity: Severity,
+        at: Location,
+        message: impl Into<String>,
+    ) {
+        self.push(rule, severity, at, message.into(), false);
+    }
+
+    /// Report a finding whose only evidence is reply text: always info, marked suspected.
+    pub(crate) fn suspect(
+        &mut self,
+        rule: &'static RuleInfo,
+        at: Location,
+        message: impl Into<String>,
+    ) {
+        self.push(rule, Severity::Info, at, message.into(), true);
+    }
+
+    /// Report at most once per exchange (for rules that could fire on every line of a body).
+    pub(crate) fn report_once_per_exchange(
+        &mut self,
+        rule: &'static RuleInfo,
+        severity: Severity,
+        at: Location,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.per_exchange.insert((rule.id, at.exchange)) {
+            self.push(rule, severity, at, message(), false);
+        }
+    }
+
+    /// Report at most once per session.
+    pub(crate) fn report_once(
+        &mut self,
+        rule: &'static RuleInfo,
+        severity: Severity,
+        at: Location,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.per_session.insert(rule.id) {
+            self.push(rule, severity, at, message(), false);
+        }
+    }
+
+    fn push(
+        &mut self,
+        rule: &'static RuleInfo,
+        severity: Severity,
+        at: Location,
+        message: String,
+        suspected: bool,
+    ) {
+        let severity = self
+            .overrides
+            .iter()
+            .find(|(id, _)| *id == rule.id)
+            .map_or(severity, |(_, s)| *s);
+        self.found.push(Finding {
+            rule,
+            severity,
+            message,
+            suspected,
+            at,
+        });
+    }
+}
+
+/// Reply text suggesting the server took a command for an unknown one. Text is not significant
+/// (RFC 1939 §9), so checks that use it only suspect.
+pub(crate) fn text_says_unknown_command(text: &[u8]) -> bool {
+    contains_any(
+        text,
+        &[
+            "unknown",
+            "unrecognized",
+            "unrecognised",
+            "not implemented",
+            "not supported",
+            "unsupported",
+            "invalid command",
+            "bad command",
+            "no such command",
+        ],
+    )
+}
+
+/// Case-insensitive search for any of `needles` in `text`.
+pub(crate) fn contains_any(text: &[u8], needles: &[&str]) -> bool {
+    let lower = text.to_ascii_lowercase();
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(&lower, n.as_bytes()).is_some())
+}

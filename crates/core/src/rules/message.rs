@@ -1,0 +1,366 @@
+//! Message data (rules.md §3.12 RETR and TOP, with UTF-003, UTF-004 of §3.15 and MSG-010): what
+//! RETR and TOP deliver, scanned line by line without keeping the lines, and TOP-001, which
+//! compares the two for one message.
+
+use std::collections::HashMap;
+
+use super::area::{Area, Ctx, DataLine};
+use super::catalog as r;
+use super::catalog::Severity;
+use super::checker::Checker;
+use crate::command::parse_decimal;
+use crate::event::Location;
+use crate::exchange::{Body, BodyKind, server_at};
+use crate::plural;
+use crate::response::StatusLine;
+use crate::sanitize::display;
+use crate::session::Session;
+
+/// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
+const PREFIX_LINES: usize = 256;
+
+/// At most this many messages keep a shape for TOP-001.
+const MAX_SHAPES: usize = 4096;
+
+/// RETR and TOP data, with the message in progress and the shapes TOP-001 compares. Bounded:
+/// at most [`MAX_SHAPES`] messages keep a shape.
+#[derive(Debug, Default)]
+pub(crate) struct Message {
+    /// The RETR or TOP data in progress.
+    scan: MessageScan,
+    /// TOP-001: shapes of messages seen in full (RETR).
+    retr_shapes: HashMap<u32, MessageShape>,
+    /// TOP-001: shapes of messages seen in part (TOP), waiting for a RETR of the same message.
+    top_shapes: HashMap<u32, Vec<TopShape>>,
+}
+
+impl Area for Message {
+    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, st: &StatusLine<'_>) {
+        if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
+            self.scan = MessageScan::for_reply(st);
+        }
+    }
+
+    #[inline(always)] // runs on every data line of every body: the kind test inlines
+    fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
+        if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
+            message_line(cx.check, cx.session, &mut self.scan, line.at, line.content);
+        }
+    }
+
+    fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {
+        if !complete {
+            return;
+        }
+        let at = server_at(body.ex.id, body.reply_offset);
+        match body.kind {
+            BodyKind::Retr => retr_end(cx.check, cx.session, self, body, at),
+            BodyKind::Top => top_end(cx.check, self, body, at),
+            _ => {}
+        }
+    }
+}
+
+/// What RETR or TOP delivered so far, scanned line by line without keeping the lines.
+#[derive(Debug, Default)]
+struct MessageScan {
+    in_body: bool,
+    header_lines: u64,
+    body_lines: u64,
+    hash: u64,
+    prefix: Vec<u64>,
+    nul: bool,
+    lone_cr: bool,
+    eight_bit_header: bool,
+    eight_bit_body: bool,
+    /// The octet count the `+OK` text claimed, if it said "N octets" (MSG-010).
+    claimed_octets: Option<u64>,
+}
+
+impl MessageScan {
+    fn done_scanning(&self) -> bool {
+        self.nul && self.lone_cr && self.eight_bit_body && (self.eight_bit_header || self.in_body)
+    }
+    fn shape(&self) -> MessageShape {
+        MessageShape {
+            header_lines: self.header_lines,
+            body_lines: self.body_lines,
+            has_blank: self.in_body,
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+impl MessageScan {
+    fn for_reply(st: &StatusLine<'_>) -> Self {
+        MessageScan {
+            claimed_octets: claimed_octets(st.full_text),
+            ..MessageScan::default()
+        }
+    }
+}
+
+/// The layout of a message as RETR delivered it.
+#[derive(Clone, Debug)]
+struct MessageShape {
+    header_lines: u64,
+    body_lines: u64,
+    has_blank: bool,
+    /// Running hash after each of the first lines.
+    prefix: Vec<u64>,
+}
+
+/// What TOP delivered, to compare with RETR of the same message.
+#[derive(Clone, Debug)]
+struct TopShape {
+    n: u64,
+    shape: MessageShape,
+    at: Location,
+}
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    if h == 0 {
+        h = 0xcbf2_9ce4_8422_2325;
+    }
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// UTF-003 and GEN-001 for one data line of RETR or TOP; counts and hashes it for TOP-001.
+fn message_line(
+    c: &mut Checker,
+    s: &Session,
+    scan: &mut MessageScan,
+    at: Location,
+    content: &[u8],
+) {
+    let lines = scan.header_lines + scan.body_lines + u64::from(scan.in_body);
+    if scan.in_body {
+        scan.body_lines += 1;
+    } else if content.is_empty() {
+        scan.in_body = true;
+    } else {
+        scan.header_lines += 1;
+    }
+    if (lines as usize) < PREFIX_LINES {
+        scan.hash = fnv(fnv(scan.hash, content), b"\n");
+        scan.prefix.push(scan.hash);
+    }
+    if scan.done_scanning() || !unusual(content) {
+        return;
+    }
+    if !scan.nul && memchr::memchr(0, content).is_some() {
+        scan.nul = true;
+        c.report(&r::UTF_003, Severity::Violation, at,
+            "The message contains NUL octets: binary content is never allowed in POP3 message data (RFC 6856 §2.1).");
+    }
+    if !scan.lone_cr && memchr::memchr(b'\r', content).is_some() {
+        scan.lone_cr = true;
+        c.report(&r::GEN_001, Severity::Info, at,
+            "A message line contains a bare CR: inside message data that is content, not a line end, but mail should not carry it.");
+    }
+    if (!scan.eight_bit_body || !scan.eight_bit_header) && !content.is_ascii() && !s.utf8_mode {
+        let utf8_advertised = s.any_caps().is_some_and(|caps| caps.has("UTF8"));
+        let in_header = !scan.in_body;
+        if in_header && !scan.eight_bit_header {
+            scan.eight_bit_header = true;
+            let severity = if utf8_advertised {
+                Severity::Violation
+            } else {
+                Severity::Info
+            };
+            c.report(&r::UTF_003, severity, at, format!(
+                "Raw non-ASCII octets in the message header (\"{}\") before UTF-8 mode: {}",
+                display(content, 50),
+                if utf8_advertised {
+                    "the server advertises UTF8, so it must send a surrogate or refuse with -ERR [UTF8] until the client issues UTF8 (RFC 6856 §2.1, §5)."
+                } else {
+                    "legacy 8-bit headers; RFC 6856 clients need UTF8 first."
+                }
+            ));
+        } else if !in_header && !scan.eight_bit_body {
+            scan.eight_bit_body = true;
+            let severity = if utf8_advertised {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            c.report(&r::UTF_003, severity, at,
+                "The message body carries 8-bit octets before UTF-8 mode (common legacy mail; outside RFC 6856 unless the server advertises UTF8).");
+        }
+    }
+}
+
+/// Whether a line holds a NUL, a CR or an 8-bit octet: one pass, eight octets at a time, so
+/// plain ASCII mail (nearly all of it) costs one cheap scan per line.
+fn unusual(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+    // Non-zero exactly when some octet of `w` is zero.
+    let zero_octet = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    for c in &mut words {
+        let w = c.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        if (w & HIGH) | zero_octet(w) | zero_octet(w ^ CRS) != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b == 0 || b == b'\r' || b >= 0x80)
+}
+
+/// MSG-010, MSG-006 (UTF-004 in UTF-8 mode) and TOP-001 once RETR is complete.
+fn retr_end(c: &mut Checker, s: &mut Session, m: &mut Message, body: &Body, at: Location) {
+    let Some(n) = body.ex.msg() else { return };
+    let got = body.octets;
+    if let Some(claimed) = m.scan.claimed_octets
+        && claimed != got
+    {
+        c.report(&r::MSG_010, Severity::Info, at, format!(
+            "The +OK text claims {} and {got} came; only +OK is significant in a RETR reply (RFC 1939 §9), the LIST size is what counts.",
+            plural(claimed, "octet")
+        ));
+    }
+    if let Some(size) = s.maildrop.get(n).and_then(|x| x.size)
+        && size != got
+    {
+        let (rule, why) = if s.utf8_mode {
+            (
+                &r::UTF_004,
+                "in UTF-8 mode LIST sizes should match what RETR delivers (RFC 6856 §2.1)",
+            )
+        } else {
+            (
+                &r::MSG_006,
+                "the size in a scan listing is the exact number of octets RETR delivers, with CRLF line ends and without stuffing dots or the terminator (RFC 1939 §5, §11)",
+            )
+        };
+        c.report(
+            rule,
+            Severity::Warning,
+            at,
+            format!(
+                "LIST said message {n} has {} but RETR delivered {got}: {why}.",
+                plural(size, "octet")
+            ),
+        );
+    }
+    if let Some(entry) = s.maildrop.entry(n) {
+        entry.retr_octets = Some(got);
+    }
+    let shape = m.scan.shape();
+    if let Some(tops) = m.top_shapes.remove(&n) {
+        for top in tops {
+            compare_top(c, &shape, &top, n);
+        }
+    }
+    if m.retr_shapes.len() < MAX_SHAPES || m.retr_shapes.contains_key(&n) {
+        m.retr_shapes.insert(n, shape);
+    }
+}
+
+/// TOP-001 once TOP is complete: at most n body lines, and the lines of RETR if it was seen.
+fn top_end(c: &mut Checker, m: &mut Message, body: &Body, at: Location) {
+    let (Some(n), Some(lines)) = (body.ex.msg(), body.ex.cmd.arg(1).and_then(parse_decimal)) else {
+        return;
+    };
+    let shape = m.scan.shape();
+    if shape.body_lines > lines {
+        c.report(&r::TOP_001, Severity::Violation, at, format!(
+            "TOP {n} {lines} returned {}: TOP returns the headers, the blank line and at most {} (RFC 1939 §7).",
+            plural(shape.body_lines, "body line"),
+            plural(lines, "body line")
+        ));
+        return;
+    }
+    let top = TopShape {
+        n: lines,
+        shape,
+        at,
+    };
+    match m.retr_shapes.get(&n) {
+        Some(full) => compare_top(c, full, &top, n),
+        None if m.top_shapes.len() < MAX_SHAPES => m.top_shapes.entry(n).or_default().push(top),
+        None => {}
+    }
+}
+
+/// TOP-001: TOP's lines are a prefix of RETR's, with exactly min(n, body lines) body lines.
+fn compare_top(c: &mut Checker, full: &MessageShape, top: &TopShape, msg: u32) {
+    let want_body = top.n.min(full.body_lines);
+    let t = &top.shape;
+    let shape_ok = t.header_lines == full.header_lines
+        && (t.body_lines == want_body)
+        && (t.has_blank == full.has_blank);
+    let lines = (t.header_lines + t.body_lines + u64::from(t.has_blank)) as usize;
+    let prefix_ok = lines == 0
+        || lines > full.prefix.len()
+        || t.prefix.get(lines - 1) == full.prefix.get(lines - 1);
+    if !shape_ok {
+        c.report(&r::TOP_001, Severity::Violation, top.at, format!(
+            "TOP {msg} {} returned {} header and {} body lines, but RETR shows {} header lines and {} body lines, so {want_body} body lines were due (RFC 1939 §7).",
+            top.n, t.header_lines, t.body_lines, full.header_lines, full.body_lines
+        ));
+    } else if !prefix_ok {
+        c.report(
+            &r::TOP_001,
+            Severity::Violation,
+            top.at,
+            format!(
+                "TOP {msg} {} did not return the same lines as the start of RETR {msg}.",
+                top.n
+            ),
+        );
+    }
+}
+
+/// The "N octets" a RETR `+OK` text claims, if it does (text is not significant: MSG-010).
+fn claimed_octets(text: &[u8]) -> Option<u64> {
+    let mut words = text.split(|&b| b == b' ');
+    let n = parse_decimal(words.next()?)?;
+    let unit = words.next()?;
+    unit.eq_ignore_ascii_case(b"octets").then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusual_octets() {
+        assert!(!unusual(b""));
+        assert!(!unusual(
+            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit\t!"
+        ));
+        for bad in [0u8, b'\r', 0x80, 0xff] {
+            for pos in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[pos] = bad;
+                assert!(unusual(&v), "{bad:#x} at {pos}");
+            }
+        }
+        assert!(!unusual(&[
+            0x0c,
+            0x0e,
+            0x7f,
+            0x01,
+            0x0d ^ 0x80 ^ 0x80 ^ 0x01,
+            0x20,
+            0x20,
+            0x20,
+            0x20
+        ]));
+    }
+
+    #[test]
+    fn claimed() {
+        assert_eq!(claimed_octets(b"120 octets"), Some(120));
+        assert_eq!(claimed_octets(b"message follows"), None);
+    }
+}
