@@ -73,7 +73,7 @@ fn cannot_be_real(mech: &str) -> bool {
 
 /// Base64 as RFC 5034 §4 uses it: the alphabet, `=` padding only at the end, whole quanta.
 pub(crate) fn is_base64(s: &[u8]) -> bool {
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return false;
     }
     let pad = s.iter().rev().take_while(|&&b| b == b'=').count();
