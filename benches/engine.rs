@@ -22,7 +22,7 @@ fn message(size: usize) -> Vec<u8> {
     let mut i = 0u64;
     while m.len() < size {
         i += 1;
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             m.extend_from_slice(b"..a line that started with a dot\r\n");
         } else {
             m.extend_from_slice(line);

@@ -332,10 +332,10 @@ impl popscope::session::Observer for Seen {
         }
     }
     fn note(&mut self, _at: Time, note: &popscope::session::Note) {
-        if let popscope::session::Note::Warning(t) = note {
-            if let Ok(mut v) = self.0.lock() {
-                v.push((format!("note: {t}"), Some(note.clone())));
-            }
+        if let popscope::session::Note::Warning(t) = note
+            && let Ok(mut v) = self.0.lock()
+        {
+            v.push((format!("note: {t}"), Some(note.clone())));
         }
     }
 }

@@ -60,12 +60,13 @@ impl Walker {
             .or(first.caps.auth.as_ref())
             .is_some_and(|c| c.has("STLS"));
         // P2: PASS with no USER.
-        if let Some(mut c) = self.probe("probe P2: PASS without USER").await {
-            if self.secure(&mut c).await.is_ok() && !c.is_closed() {
-                self.step(&mut c, probes::P2_PASS_WITHOUT_USER).await?;
-                if !c.is_closed() {
-                    c.quit().await?;
-                }
+        if let Some(mut c) = self.probe("probe P2: PASS without USER").await
+            && self.secure(&mut c).await.is_ok()
+            && !c.is_closed()
+        {
+            self.step(&mut c, probes::P2_PASS_WITHOUT_USER).await?;
+            if !c.is_closed() {
+                c.quit().await?;
             }
         }
         // P20: QUIT in AUTHORIZATION, then keep talking.

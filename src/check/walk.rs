@@ -471,10 +471,12 @@ pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
     };
     let first = w.main_session().await?;
     // A server that does not answer in time on the walk would not answer the probes either.
-    if !w.opts.passive && w.opts.probe_connections && w.result.failure.is_none() {
-        if let Err(e) = w.probes(&first).await {
-            w.result.notes.push(format!("a probe stopped: {e}"));
-        }
+    if !w.opts.passive
+        && w.opts.probe_connections
+        && w.result.failure.is_none()
+        && let Err(e) = w.probes(&first).await
+    {
+        w.result.notes.push(format!("a probe stopped: {e}"));
     }
     let mut findings = w
         .gathered
