@@ -61,6 +61,54 @@ fn the_protocol_module_does_no_io_and_reads_no_clock() {
     );
 }
 
+/// The core's whole dependency tree (not only its direct dependencies) holds nothing async,
+/// nothing TLS and nothing terminal: sans-IO is a fact of the build, not a convention.
+#[test]
+fn the_core_depends_on_nothing_async_or_terminal() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "popscope-core",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        crates.contains(&"memchr"),
+        "unexpected cargo tree output:\n{tree}"
+    );
+    for forbidden in [
+        "tokio",
+        "rustls",
+        "ratatui",
+        "crossterm",
+        "clap",
+        "mio",
+        "libc",
+    ] {
+        assert!(
+            !crates.iter().any(|c| c.starts_with(forbidden)),
+            "popscope-core depends on {forbidden}:\n{tree}"
+        );
+    }
+}
+
 fn check_file(rel: &str) -> Vec<(String, Severity)> {
     let bytes = std::fs::read(root().join(rel)).unwrap_or_default();
     let entries = text::parse(&bytes).unwrap_or_default();
