@@ -49,6 +49,8 @@ step "popscope-core: docs (missing docs denied, no warnings), doc tests, the exa
 RUSTDOCFLAGS="-D warnings" cargo doc -p popscope-core --no-deps
 cargo test -p popscope-core --doc
 cargo run -q -p popscope-core --example server_test
+step "popscope's own docs (for its developers), no warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc -p popscope --no-deps --document-private-items
 
 step "criterion smoke run (one pass per benchmark, no timing assertions)"
 cargo bench --bench engine -- --test

@@ -2,9 +2,13 @@
 //!
 //! The protocol engine is the `popscope-core` crate (sans-IO); everything here drives it.
 //! This library exists for `main.rs`, the integration tests, the benches and the fuzz targets:
-//! what none of them uses is `pub(crate)`, so the compiler reports dead code.
+//! what none of them uses is `pub(crate)`, so the compiler reports dead code. Its docs are for
+//! the people working on popscope: `cargo doc -p popscope --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod check;
+// The argument types' doc comments are clap's help text: `host[:port]` there is not a link.
+#[allow(rustdoc::broken_intra_doc_links)]
 pub mod cli;
 pub mod private_file;
 pub(crate) mod report;

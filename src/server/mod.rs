@@ -1,5 +1,5 @@
 //! The demo server's sockets: listeners, the STLS upgrade and implicit TLS around the sans-IO
-//! [`ServerSession`](popscope_core::server::ServerSession).
+//! [`ServerSession`].
 
 pub mod certs;
 
