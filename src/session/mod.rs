@@ -165,6 +165,12 @@ fn restarts(keyword: Keyword) -> u32 {
     }
 }
 
+/// One live POP3 connection and the engine that judges it: every octet written or read goes
+/// through the engine (and to the observer) before a caller sees the outcome. A reply is
+/// awaited no longer than the read timeout, extended while a body keeps arriving
+/// ([`BODY_PROGRESS`]). Once the server closes, a write fails or TLS breaks, the engine has
+/// been told and [`Connection::is_closed`] is true. [`Connection::quit`] ends the session
+/// politely; [`Connection::close`] ends it from our side and tells the engine.
 pub struct Connection {
     stream: Option<Stream>,
     engine: Engine,
