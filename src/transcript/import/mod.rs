@@ -9,8 +9,8 @@
 //! `--trace-ascii` logs (`=> Send` and `<= Recv` blocks), sides as the log says; [`openssl`]
 //! reads `s_client` terminal logs, where the line ends under a terminal tell the sides, or
 //! else they are inferred and the line is marked doubtful; [`pcap`] reads pcap and pcapng
-//! captures, octets and times as sent, TCP put back in order. Whatever they import, secrets
-//! are masked by `redact_imported` before it is shown or stored.
+//! captures, octets and times as sent, TCP put back in order. `redact_imported` masks the
+//! secrets of any of them (unless `--keep-secrets`).
 
 mod curl;
 mod openssl;

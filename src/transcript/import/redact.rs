@@ -9,7 +9,7 @@ use super::Imported;
 
 /// Masks the secrets of an import: every client line as [`redact`] does, and, as a defence
 /// against a line put on the wrong side, any doubtful line that looks like a login (PASS,
-/// APOP, AUTH with an initial response: see `protocol::redact::secret_span`) whichever side
+/// APOP, AUTH with an initial response: see `popscope_core::redact::secret_span`) whichever side
 /// it ended up on. Returns whether anything was masked.
 pub(crate) fn redact_imported(imp: &mut Imported) -> bool {
     let mut changed = false;

@@ -14,9 +14,9 @@
 //! `data` holds the exact octets of one read or write: `text` when they are UTF-8 without
 //! control characters other than CR, LF and TAB and without invisible or reordering characters
 //! (bidi overrides, U+2028, tags: JSON does not escape them, `cat` would show them raw), `b64`
-//! otherwise. `state` and `finding`
-//! records say what the engine of the recording popscope derived; a re-check ignores them and
-//! runs today's engine on the data. A file may hold several sessions, each from its header.
+//! otherwise. `state` and `finding` records say what the engine of the recording popscope
+//! derived; a re-check ignores them and runs today's engine on the data. A file may hold
+//! several sessions, each from its header.
 //!
 //! Entry points: [`read`] (every session of a file) and `session` (one of them) for a file in
 //! memory, `stream` for one read record by record; `RecordFile` for `--record`, whose
