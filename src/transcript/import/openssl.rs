@@ -77,10 +77,13 @@ fn split_end(l: &str) -> (&str, End) {
     }
 }
 
+/// A line of a log: its number in the file, its text, how it ended.
+type LogLine<'a> = (usize, &'a str, End);
+
 /// The lines of a log with how each ended, without script(1)'s footer (`Script done on …`,
 /// after a blank line) and the empty piece after the last line end.
-fn log_lines(text: &str) -> Vec<(usize, &str, End)> {
-    let mut v: Vec<(usize, &str, End)> = text
+fn log_lines(text: &str) -> Vec<LogLine<'_>> {
+    let mut v: Vec<LogLine<'_>> = text
         .split('\n')
         .enumerate()
         .map(|(i, l)| {
@@ -88,7 +91,7 @@ fn log_lines(text: &str) -> Vec<(usize, &str, End)> {
             (i + 1, t, e)
         })
         .collect();
-    let bare_empty = |x: &(usize, &str, End)| x.1.is_empty() && x.2 != End::Server;
+    let bare_empty = |x: &LogLine<'_>| x.1.is_empty() && x.2 != End::Server;
     while v.last().is_some_and(bare_empty) {
         v.pop();
     }
@@ -123,69 +126,18 @@ pub fn openssl(text: &str) -> Result<Imported, ImportError> {
     } else {
         "which lines the client typed is inferred (status lines and multi-line replies are the server's)".to_owned()
     });
-    // (file line, text, end), from the greeting on, the greeting unglued.
-    let mut raw: Vec<(usize, &str, End)> = Vec::new();
-    let mut starttls = false;
-    let mut cut_short = false;
-    let mut told = false;
-    for &(n, l, end) in &all {
-        if raw.is_empty() {
-            if l.contains("s_client") && l.contains("-starttls") {
-                told = true;
-            }
-            if !StatusLine::looks_like_status(l.as_bytes()) {
-                continue;
-            }
-            if let Some((greeting, rest)) = unglue_greeting(l) {
-                starttls = true;
-                cut_short = true;
-                raw.push((n, greeting, End::Server));
-                raw.push((n, rest, End::Terminal));
-                continue;
-            }
-            starttls = told;
-        } else if raw.len() == 1 && l.starts_with('\0') {
-            // A greeting shorter than the STLS reply: s_client printed the rest of its
-            // buffer, zeros, glued to what came next.
-            starttls = true;
-            raw.push((n, l.trim_start_matches('\0'), end));
-            continue;
-        }
-        raw.push((n, l, end));
-    }
+    let Greeted {
+        lines: raw,
+        starttls,
+        cut_short,
+    } = from_greeting(&all);
     if raw.is_empty() {
         return Err(ImportError::Format(
             "no +OK/-ERR greeting found: not an s_client log of a POP3 session".into(),
         ));
     }
+    let noise = session_tickets(&raw);
     let evident = |end: End| evidence && end != End::Bare;
-    // Session-ticket blocks (TLS 1.3 sends them after the handshake, s_client prints them
-    // whenever they arrive): from the `---` before "Post-Handshake New Session Ticket
-    // arrived:" to the `---` after it.
-    let mut noise = vec![false; raw.len()];
-    let mut i = 0;
-    while i < raw.len() {
-        if matches!(
-            raw[i].1,
-            "Post-Handshake New Session Ticket arrived:" | "SSL-Session:"
-        ) && raw[i].2 != End::Server
-            && !noise[i]
-        {
-            if i > 0 && raw[i - 1].1 == "---" {
-                noise[i - 1] = true;
-            }
-            let mut j = i;
-            while j < raw.len() {
-                noise[j] = true;
-                if j > i && raw[j].1 == "---" {
-                    break;
-                }
-                j += 1;
-            }
-            i = j;
-        }
-        i += 1;
-    }
     let mut lines: Vec<Entry> = Vec::new();
     let mut doubtful: Vec<bool> = Vec::new();
     let mut pending: std::collections::VecDeque<Command> = Default::default();
@@ -261,4 +213,82 @@ pub fn openssl(text: &str) -> Result<Imported, ImportError> {
         notes,
         doubtful,
     })
+}
+
+/// The lines of a log from the greeting on, and what they say of `-starttls`.
+struct Greeted<'a> {
+    /// The greeting unglued from what s_client printed after it.
+    lines: Vec<LogLine<'a>>,
+    /// s_client sent STLS and did the handshake before printing anything.
+    starttls: bool,
+    /// s_client printed the greeting cut to the length of the STLS reply.
+    cut_short: bool,
+}
+
+fn from_greeting<'a>(all: &[LogLine<'a>]) -> Greeted<'a> {
+    let mut raw: Vec<LogLine<'a>> = Vec::new();
+    let mut starttls = false;
+    let mut cut_short = false;
+    let mut told = false;
+    for &(n, l, end) in all {
+        if raw.is_empty() {
+            if l.contains("s_client") && l.contains("-starttls") {
+                told = true;
+            }
+            if !StatusLine::looks_like_status(l.as_bytes()) {
+                continue;
+            }
+            if let Some((greeting, rest)) = unglue_greeting(l) {
+                starttls = true;
+                cut_short = true;
+                raw.push((n, greeting, End::Server));
+                raw.push((n, rest, End::Terminal));
+                continue;
+            }
+            starttls = told;
+        } else if raw.len() == 1 && l.starts_with('\0') {
+            // A greeting shorter than the STLS reply: s_client printed the rest of its
+            // buffer, zeros, glued to what came next.
+            starttls = true;
+            raw.push((n, l.trim_start_matches('\0'), end));
+            continue;
+        }
+        raw.push((n, l, end));
+    }
+    Greeted {
+        lines: raw,
+        starttls,
+        cut_short,
+    }
+}
+
+/// Which lines are in a session-ticket block (TLS 1.3 sends them after the handshake,
+/// s_client prints them whenever they arrive): from the `---` before "Post-Handshake New
+/// Session Ticket arrived:" to the `---` after it.
+fn session_tickets(raw: &[LogLine<'_>]) -> Vec<bool> {
+    let mut noise = vec![false; raw.len()];
+    let mut i = 0;
+    while i < raw.len() {
+        if matches!(
+            raw[i].1,
+            "Post-Handshake New Session Ticket arrived:" | "SSL-Session:"
+        ) && raw[i].2 != End::Server
+            && !noise[i]
+        {
+            if i > 0 && raw[i - 1].1 == "---" {
+                noise[i - 1] = true;
+            }
+            let mut j = i;
+            while j < raw.len() {
+                noise[j] = true;
+                if j > i && raw[j].1 == "---" {
+                    break;
+                }
+                j += 1;
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    noise
 }
