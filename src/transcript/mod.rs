@@ -1,4 +1,11 @@
-//! Transcripts: the text format, and driving the engine from a recorded session.
+//! Transcripts: sessions kept in a file, and the engine run over them again.
+//!
+//! The formats: `text` (C:/S: lines, written by hand or exported) and `jsonl` (what
+//! `--record` writes: every octet with its time). `import` turns other tools' logs and
+//! captures into entries; `export` writes a recording as text or an evidence bundle.
+//! `source` reads either format from a file or standard input; `drive` is the one loop that
+//! runs the engine over entries, and `replay` is built on it; `lines` walks a transcript line
+//! by line with its secrets masked.
 
 pub mod drive;
 pub(crate) mod export;

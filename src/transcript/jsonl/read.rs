@@ -1,0 +1,280 @@
+//! Reading a recording back: every session into memory, or record by record in bounded
+//! memory, stopping at the first damaged line and saying where.
+
+use serde::Deserialize;
+
+use crate::transcript::text::{Entry, Item};
+use crate::transport::TlsDetails;
+use popscope_core::{Direction, Time};
+
+use super::records::{FORMAT, Record};
+
+/// One recorded session: its header and what to replay.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub target: String,
+    pub secrets: String,
+    pub entries: Vec<Entry>,
+    pub(crate) tls: Vec<TlsDetails>,
+}
+
+/// What reading stopped at, if the file is damaged: everything before it was read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("line {line}: {message}")]
+pub struct Damage {
+    pub line: usize,
+    pub(crate) message: String,
+}
+
+/// Whether the bytes look like a JSON Lines transcript (rather than the text format).
+pub(crate) fn looks_like(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// A string read from a recording, as it may be shown: popscope records display text (made
+/// by `popscope_core::sanitize::display` when the session ran), kept as it is so it is not escaped
+/// twice; anything else (a hand-edited recording holding ESC, BEL, U+202E, a line break, or
+/// an overlong value) goes through `display` here, once, before any output sees it.
+pub(crate) fn shown(s: &str, max: usize) -> String {
+    let clean = !s
+        .chars()
+        .any(|c| c.is_control() || popscope_core::sanitize::is_invisible_or_reordering(c))
+        && s.chars().count() <= max;
+    if clean {
+        s.to_owned()
+    } else {
+        popscope_core::sanitize::display(s.as_bytes(), max)
+    }
+}
+
+/// Every text field of recorded TLS details made safe with [`shown`] (the limits are those
+/// of the live side: 512 characters for a name, 255 for a subjectAltName).
+pub(crate) fn shown_tls(d: &TlsDetails) -> TlsDetails {
+    let f = |s: &str| shown(s, 200);
+    TlsDetails {
+        version: f(&d.version),
+        cipher: f(&d.cipher),
+        group: d.group.as_deref().map(f),
+        alpn: d.alpn.as_deref().map(f),
+        chain: d
+            .chain
+            .iter()
+            .map(|c| crate::transport::tls::CertInfo {
+                subject: shown(&c.subject, 512),
+                issuer: shown(&c.issuer, 512),
+                sans: c.sans.iter().map(|n| shown(n, 255)).collect(),
+                not_before: f(&c.not_before),
+                not_after: f(&c.not_after),
+                sha256: f(&c.sha256),
+                ..c.clone()
+            })
+            .collect(),
+        verdict: d.verdict.map_reason(|why| shown(why, 512)),
+        ..d.clone()
+    }
+}
+
+/// What the streaming reader hands out, in file order.
+pub(crate) enum Streamed {
+    /// A new session begins.
+    Header {
+        target: String,
+        secrets: String,
+    },
+    Entry(Entry),
+    Tls(Box<TlsDetails>),
+}
+
+/// One JSON line may be at most this long (a data record of a 64 KiB read is about 90 KB);
+/// longer is damage, so a hostile file cannot exhaust memory.
+const MAX_RECORD: usize = 64 << 20;
+
+/// Whether a line a reader could not read is a `state` or `finding` record: what the
+/// recording's own popscope derived (perhaps a newer one, with a state or a rule this one does
+/// not know), which a re-check ignores anyway, so it is skipped rather than taken for damage.
+fn derived_only(raw: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Kind>(raw)
+        .is_ok_and(|k| matches!(k.kind.as_str(), "state" | "finding"))
+}
+
+/// Reads record by record, in bounded memory; stops at the first damaged line.
+pub(crate) fn stream<R: std::io::BufRead>(
+    mut r: R,
+    mut on: impl FnMut(Streamed),
+) -> Option<Damage> {
+    use std::io::{BufRead as _, Read as _};
+    let mut raw = Vec::new();
+    let mut line = 0usize;
+    let mut in_session = false;
+    loop {
+        raw.clear();
+        line += 1;
+        let damage = |message: String| Some(Damage { line, message });
+        let n = match (&mut r)
+            .take(MAX_RECORD as u64 + 1)
+            .read_until(b'\n', &mut raw)
+        {
+            Ok(n) => n,
+            Err(e) => return damage(format!("cannot read: {e}")),
+        };
+        if n == 0 {
+            break;
+        }
+        if raw.len() > MAX_RECORD {
+            return damage("a record longer than 64 MiB".into());
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let record: Record = match serde_json::from_slice(&raw) {
+            Ok(r) => r,
+            Err(_) if in_session && derived_only(&raw) => continue,
+            Err(_) if derived_only(&raw) => {
+                return damage("the first record must be the header".into());
+            }
+            Err(e) => {
+                return damage(format!(
+                    "not a transcript record ({e}); everything before it was read"
+                ));
+            }
+        };
+        if let Record::Header {
+            format,
+            target,
+            secrets,
+            ..
+        } = record
+        {
+            if format != FORMAT {
+                return damage(format!(
+                    "transcript format {format}; this popscope reads format {FORMAT}"
+                ));
+            }
+            in_session = true;
+            on(Streamed::Header {
+                target: shown(&target, 200),
+                secrets: shown(&secrets, 20),
+            });
+            continue;
+        }
+        if !in_session {
+            return damage("the first record must be the header".into());
+        }
+        let (t, item) = match record {
+            Record::Header { .. }
+            | Record::State { .. }
+            | Record::Finding { .. }
+            | Record::Truncated { .. } => continue,
+            Record::Tls { details, .. } => {
+                on(Streamed::Tls(Box::new(shown_tls(&details))));
+                continue;
+            }
+            Record::Transport { t, event } => (t, Item::Transport(event)),
+            Record::Data {
+                t, dir, text, b64, ..
+            } => {
+                let bytes = match (text, b64) {
+                    (Some(t), None) => t.into_bytes(),
+                    (None, Some(b)) => match popscope_core::auth::b64decode(b.as_bytes()) {
+                        Some(v) => v,
+                        None => return damage("b64 is not valid base64".into()),
+                    },
+                    _ => return damage("a data record holds exactly one of text and b64".into()),
+                };
+                let item = match dir {
+                    Direction::Client => Item::Client(bytes),
+                    Direction::Server => Item::Server(bytes),
+                };
+                (t, item)
+            }
+        };
+        on(Streamed::Entry(Entry {
+            line,
+            item,
+            at: Some(Time((t.max(0.0) * 1e6) as u64)),
+        }));
+    }
+    if !in_session {
+        return Some(Damage {
+            line: 1,
+            message: "no header: not a popscope transcript".into(),
+        });
+    }
+    None
+}
+
+/// Session `n` (from 1) of a recording, with the damage found reading it, if any.
+pub(crate) fn session(bytes: &[u8], n: usize) -> Result<(Session, Option<Damage>), String> {
+    let (mut sessions, damage) = read(bytes);
+    let count = sessions.len();
+    if n == 0 || n > count {
+        return Err(format!(
+            "it holds {count} session(s); --session {n} is not one of them"
+        ));
+    }
+    Ok((sessions.swap_remove(n - 1), damage))
+}
+
+/// Reads every session into memory; stops at the first damaged line and says where.
+pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
+    let mut sessions: Vec<Session> = Vec::new();
+    let damage = stream(bytes, |s| match s {
+        Streamed::Header { target, secrets } => sessions.push(Session {
+            target,
+            secrets,
+            ..Session::default()
+        }),
+        Streamed::Entry(e) => {
+            if let Some(s) = sessions.last_mut() {
+                s.entries.push(e);
+            }
+        }
+        Streamed::Tls(d) => {
+            if let Some(s) = sessions.last_mut() {
+                s.tls.push(*d);
+            }
+        }
+    });
+    (sessions, damage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "{\"type\":\"header\",\"format\":1,\"popscope\":\"x\",\"target\":\"t\",\"started\":0,\"secrets\":\"redacted\"}\n";
+    const DATA: &str = "{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":\"+OK\\r\\n\"}\n";
+
+    #[test]
+    fn a_state_or_finding_this_version_does_not_know_is_skipped_not_damage() {
+        let unknown = [
+            "{\"type\":\"finding\",\"t\":0.1,\"rule\":\"NEW-999\",\"severity\":\"info\",\"message\":\"m\",\"exchange\":0}\n",
+            "{\"type\":\"finding\",\"t\":0.1,\"rule\":\"ST-001\",\"severity\":\"fatal\",\"message\":\"m\",\"exchange\":0}\n",
+            "{\"type\":\"state\",\"t\":0.1,\"from\":\"greeting\",\"to\":\"LIMBO\",\"reason\":\"r\",\"lawful\":true}\n",
+        ];
+        for u in unknown {
+            let (sessions, damage) = read(format!("{HEADER}{u}{DATA}").as_bytes());
+            assert!(damage.is_none(), "{u}: {damage:?}");
+            assert_eq!(sessions[0].entries.len(), 1, "{u}");
+            let (_, damage) = read(format!("{u}{HEADER}").as_bytes());
+            assert_eq!(
+                damage.map(|d| d.message),
+                Some("the first record must be the header".to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn damage_keeps_what_came_before() {
+        let file = format!("{HEADER}{DATA}{{\"type\":\"da");
+        let (sessions, damage) = read(file.as_bytes());
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].entries.len(), 1);
+        assert_eq!(damage.map(|d| d.line), Some(3));
+    }
+}

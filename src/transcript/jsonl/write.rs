@@ -1,0 +1,283 @@
+//! The recorder: an observer of a session that writes it as JSON Lines, record by record,
+//! flushed as it goes, with client secrets masked unless they are to be kept.
+
+use std::io::Write;
+
+use crate::session::{Note, Observer};
+use popscope_core::{Direction, Event, Time};
+
+use super::body_cap::BodyCap;
+use super::records::{FORMAT, Record, secs};
+
+/// An observer that writes the session as JSON Lines.
+pub(crate) struct Recorder {
+    out: Box<dyn Write + Send>,
+    keep_secrets: bool,
+    cap: Option<BodyCap>,
+    /// The mechanism of the SASL exchange whose challenge is open.
+    sasl: Option<String>,
+    pending_mechanism: Option<String>,
+    failed: bool,
+}
+
+impl Recorder {
+    /// Writes the header at once.
+    pub(crate) fn new(
+        mut out: Box<dyn Write + Send>,
+        target: &str,
+        keep_secrets: bool,
+    ) -> Recorder {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let header = Record::Header {
+            format: FORMAT,
+            popscope: env!("CARGO_PKG_VERSION").into(),
+            target: target.into(),
+            started,
+            secrets: if keep_secrets { "kept" } else { "redacted" }.into(),
+        };
+        let failed = write_record(&mut out, &header).is_err();
+        Recorder {
+            out,
+            keep_secrets,
+            cap: None,
+            sasl: None,
+            pending_mechanism: None,
+            failed,
+        }
+    }
+
+    /// Keep at most `limit` octets of each message body (a marker says how many were left out).
+    pub(crate) fn with_max_body(mut self, limit: Option<u64>) -> Recorder {
+        self.cap = limit.map(BodyCap::new);
+        self
+    }
+
+    /// Writes the server octets whose lines the engine has classified, cutting bodies.
+    fn release(&mut self, at: Time, everything: bool) {
+        let Some(cap) = self.cap.as_mut() else { return };
+        for r in cap
+            .release(at, everything)
+            .iter()
+            .filter(|r| !matches!(r, Record::Data { text: Some(t), .. } if t.is_empty()))
+        {
+            self.put(r);
+        }
+    }
+
+    fn put(&mut self, r: &Record) {
+        if !self.failed && write_record(&mut self.out, r).is_err() {
+            // A full disk must not end the session; the record stops where it failed.
+            self.failed = true;
+        }
+    }
+
+    /// Client octets with every secret line masked (lines keep their length).
+    fn redact_client(&self, bytes: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut changed = false;
+        let mut sasl = self.sasl.clone();
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            let (line, end) = match piece.strip_suffix(b"\r\n") {
+                Some(l) => (l, &b"\r\n"[..]),
+                None => match piece.strip_suffix(b"\n") {
+                    Some(l) => (l, &b"\n"[..]),
+                    None => (piece, &b""[..]),
+                },
+            };
+            match popscope_core::redact::client_line(line, sasl.as_deref()) {
+                Some(r) => {
+                    out.extend_from_slice(&r);
+                    changed = true;
+                }
+                None => out.extend_from_slice(line),
+            }
+            out.extend_from_slice(end);
+            // Only the first line after a challenge is a SASL response.
+            sasl = None;
+        }
+        (out, changed)
+    }
+}
+
+fn write_record(out: &mut Box<dyn Write + Send>, r: &Record) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
+}
+
+impl Observer for Recorder {
+    fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
+        if dir == Direction::Server
+            && let Some(cap) = self.cap.as_mut()
+        {
+            cap.hold(bytes);
+            return;
+        }
+        if dir == Direction::Client && !self.keep_secrets {
+            let (b, redacted) = self.redact_client(bytes);
+            self.put(&Record::data(secs(at), dir, &b, redacted));
+        } else {
+            self.put(&Record::data(secs(at), dir, bytes, false));
+        }
+    }
+
+    fn settled(&mut self, at: Time) {
+        self.release(at, false);
+    }
+
+    fn note(&mut self, at: Time, note: &Note) {
+        if matches!(note, Note::Transport(_)) {
+            // A close or a timeout: what is pending will not be classified any further.
+            self.release(at, true);
+        }
+        match note {
+            // A warning is the tool's own word, not part of the session: not recorded.
+            Note::Connected { .. } | Note::Warning(_) => {}
+            Note::Tls(d) => self.put(&Record::Tls {
+                t: secs(at),
+                details: d.clone(),
+            }),
+            Note::Transport(ev) => self.put(&Record::Transport {
+                t: secs(at),
+                event: *ev,
+            }),
+        }
+    }
+
+    fn event(&mut self, at: Time, ev: &Event<'_>) {
+        if let Some(cap) = self.cap.as_mut() {
+            cap.classify(ev);
+        }
+        match ev {
+            Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
+            Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
+            Event::SaslResponse { .. } => self.sasl = None,
+            Event::Reply(_) => {
+                self.sasl = None;
+                self.pending_mechanism = None;
+            }
+            Event::StateChange(t) => self.put(&Record::State {
+                t: secs(at),
+                from: t.from,
+                to: t.to,
+                reason: t.reason.clone(),
+                lawful: t.lawful,
+            }),
+            Event::Finding(f) => self.put(&Record::Finding {
+                t: secs(at),
+                rule: f.rule,
+                severity: f.severity,
+                message: f.message.clone(),
+                exchange: f.at.exchange,
+                suspected: f.suspected,
+            }),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use popscope_core::{Config, Engine};
+
+    use super::super::read;
+
+    /// Drives an engine and the recorder the way a live session does.
+    fn feed(e: &mut Engine, r: &mut Recorder, dir: Direction, bytes: &[u8]) {
+        let at = Time(1);
+        r.wire(at, dir, bytes);
+        let mut sink = |ev: Event<'_>| r.event(at, &ev);
+        match dir {
+            Direction::Server => e.handle_server(at, bytes, &mut sink),
+            Direction::Client => e.handle_client(at, bytes, &mut sink),
+        }
+        r.settled(at);
+    }
+
+    /// A recorder keeping 4096 octets per body, writing into memory, after the greeting.
+    fn capped() -> (crate::session::task::Recording, Recorder, Engine) {
+        let out = crate::session::task::Recording::default();
+        let mut r = Recorder::new(Box::new(out.clone()), "t", false).with_max_body(Some(4096));
+        let mut e = Engine::new(Config::default());
+        feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
+        (out, r, e)
+    }
+
+    #[test]
+    fn max_body_caps_a_flood_after_quit_too() {
+        let (out, mut r, mut e) = capped();
+        feed(&mut e, &mut r, Direction::Client, b"QUIT\r\n");
+        feed(&mut e, &mut r, Direction::Server, b"+OK bye\r\n");
+        for _ in 0..100 {
+            feed(
+                &mut e,
+                &mut r,
+                Direction::Server,
+                &b"flood\r\n".repeat(1000),
+            );
+        }
+        let closed = popscope_core::TransportEvent::ServerClosed {
+            close_notify: false,
+        };
+        r.note(Time(2), &Note::Transport(closed));
+        let written = out.contents();
+        let text = String::from_utf8_lossy(&written);
+        assert!(
+            written.len() < 32 << 10,
+            "{} octets recorded",
+            written.len()
+        );
+        assert!(text.contains("+OK bye"), "{text}");
+        // 700,000 octets of flood: 585 lines of 7 fit the 4096 kept, the rest is counted.
+        assert!(
+            text.contains("\"truncated\"") && text.contains("\"octets\":695905"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn max_body_keeps_an_endless_line_bounded_and_marks_the_cut() {
+        let (out, mut r, mut e) = capped();
+        feed(&mut e, &mut r, Direction::Client, b"USER a\r\nPASS b\r\n");
+        feed(&mut e, &mut r, Direction::Server, b"+OK\r\n+OK\r\n");
+        feed(&mut e, &mut r, Direction::Client, b"RETR 1\r\n");
+        feed(&mut e, &mut r, Direction::Server, b"+OK\r\n");
+        let chunk = vec![b'x'; 16 << 10];
+        let mut most_pending = 0;
+        for _ in 0..1024 {
+            feed(&mut e, &mut r, Direction::Server, &chunk);
+            most_pending = most_pending.max(r.cap.as_ref().map_or(0, BodyCap::held));
+        }
+        feed(&mut e, &mut r, Direction::Server, b"\r\n.\r\n");
+        // 16 MiB of one line went by; at most a flush threshold of it was ever held.
+        assert!(
+            most_pending <= super::super::body_cap::PARTIAL_LINE_FLUSH + chunk.len(),
+            "{most_pending}"
+        );
+        let written = out.contents();
+        assert!(
+            written.len() < 64 << 10,
+            "{} octets recorded",
+            written.len()
+        );
+        let (sessions, damage) = read(&written);
+        assert!(damage.is_none());
+        let server: Vec<u8> = sessions
+            .iter()
+            .flat_map(|s| s.entries.iter())
+            .filter_map(|e| match &e.item {
+                crate::transcript::Item::Server(x) => Some(x.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert!(server.ends_with(b"\r\n.\r\n"));
+        let text = String::from_utf8_lossy(&written);
+        assert!(text.contains("\"truncated\""), "{text}");
+    }
+}
