@@ -5,10 +5,10 @@
 //! Other tools lose information popscope would keep (curl does not log message bodies, line
 //! ends become CRLF); each importer says what it had to assume, as `#` notes.
 //!
-//! Which format is which: [`curl`] reads `curl -v` (`< ` and `> ` lines) and
-//! `--trace-ascii` logs (`=> Send` and `<= Recv` blocks), sides as the log says; [`openssl`]
+//! Which format is which: [`curl()`] reads `curl -v` (`< ` and `> ` lines) and
+//! `--trace-ascii` logs (`=> Send` and `<= Recv` blocks), sides as the log says; [`openssl()`]
 //! reads `s_client` terminal logs, where the line ends under a terminal tell the sides, or
-//! else they are inferred and the line is marked doubtful; [`pcap`] reads pcap and pcapng
+//! else they are inferred and the line is marked doubtful; [`pcap()`] reads pcap and pcapng
 //! captures, octets and times as sent, TCP put back in order. `redact_imported` masks the
 //! secrets of any of them (unless `--keep-secrets`).
 
