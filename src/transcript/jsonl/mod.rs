@@ -18,7 +18,7 @@
 //! derived; a re-check ignores them and runs today's engine on the data. A file may hold
 //! several sessions, each from its header.
 //!
-//! Entry points: [`read`] (every session of a file) and `session` (one of them) for a file in
+//! Entry points: [`read()`] (every session of a file) and `session` (one of them) for a file in
 //! memory, `stream` for one read record by record; `RecordFile` for `--record`, whose
 //! recorders are the session's observers. What a recording holds is shown only through
 //! `shown` and `shown_tls`, which make a hand-edited file's strings safe.
