@@ -89,17 +89,33 @@ pub(crate) enum Streamed {
 /// longer is damage, so a hostile file cannot exhaust memory.
 const MAX_RECORD: usize = 64 << 20;
 
-/// Whether a line a reader could not read is a `state` or `finding` record: what the
-/// recording's own popscope derived (perhaps a newer one, with a state or a rule this one does
-/// not know), which a re-check ignores anyway, so it is skipped rather than taken for damage.
+/// Whether a line a reader could not read is a well-formed `state` or `finding` record whose
+/// state, rule or severity names this popscope does not know: what the recording's own
+/// popscope derived (a newer one, say), which a re-check ignores anyway, so it is skipped
+/// rather than taken for damage. A missing field or a field of the wrong type is damage.
 fn derived_only(raw: &[u8]) -> bool {
     #[derive(Deserialize)]
-    struct Kind {
-        #[serde(rename = "type")]
-        kind: String,
+    #[serde(tag = "type", rename_all = "lowercase")]
+    #[allow(dead_code)] // the fields are read only to check their types
+    enum Derived {
+        State {
+            t: f64,
+            from: String,
+            to: String,
+            reason: String,
+            lawful: bool,
+        },
+        Finding {
+            t: f64,
+            rule: String,
+            severity: String,
+            message: String,
+            exchange: u32,
+            #[serde(default)]
+            suspected: bool,
+        },
     }
-    serde_json::from_slice::<Kind>(raw)
-        .is_ok_and(|k| matches!(k.kind.as_str(), "state" | "finding"))
+    serde_json::from_slice::<Derived>(raw).is_ok()
 }
 
 /// Reads record by record, in bounded memory; stops at the first damaged line.
@@ -265,6 +281,32 @@ mod tests {
             assert_eq!(
                 damage.map(|d| d.message),
                 Some("the first record must be the header".to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_state_or_finding_is_damage_not_skipped() {
+        let malformed = [
+            "{\"type\":\"state\",\"t\":0.1,\"from\":\"greeting\",\"to\":\"closed\",\"reason\":\"r\",\"lawful\":\"yes\"}\n",
+            "{\"type\":\"state\",\"t\":0.1,\"from\":\"greeting\",\"to\":\"closed\",\"reason\":\"r\"}\n",
+            "{\"type\":\"finding\",\"t\":\"0.1\",\"rule\":\"ST-001\",\"severity\":\"info\",\"message\":\"m\",\"exchange\":0}\n",
+            "{\"type\":\"finding\",\"t\":0.1,\"rule\":\"ST-001\",\"severity\":\"info\",\"message\":\"m\",\"exchange\":-1}\n",
+            "{\"type\":\"finding\",\"t\":0.1,\"rule\":7,\"severity\":\"info\",\"message\":\"m\",\"exchange\":0}\n",
+        ];
+        for m in malformed {
+            let (sessions, damage) = read(format!("{HEADER}{DATA}{m}{DATA}").as_bytes());
+            let damage = damage.unwrap_or_else(|| panic!("{m}: read as if whole"));
+            assert_eq!(damage.line, 3, "{m}");
+            assert!(
+                damage.message.starts_with("not a transcript record"),
+                "{m}: {}",
+                damage.message
+            );
+            assert_eq!(
+                sessions[0].entries.len(),
+                1,
+                "{m}: what came before is kept"
             );
         }
     }
