@@ -74,14 +74,9 @@ impl Drive for Recording {
                     x.reply = Some(Summary::of(&r.raw, None));
                 }
             }
-            Event::BodyEnd {
-                exchange,
-                lines,
-                octets,
-                ..
-            } => {
-                if let Some(reply) = self.exchange(exchange).and_then(|x| x.reply.as_mut()) {
-                    reply.shape = Some((lines, octets));
+            Event::BodyEnd(end) => {
+                if let Some(reply) = self.exchange(end.exchange).and_then(|x| x.reply.as_mut()) {
+                    reply.shape = Some((end.lines, end.octets));
                 }
             }
             Event::Finding(f) => self.findings.push(*f),

@@ -255,20 +255,15 @@ impl Observer for Printer {
                 };
                 self.line(&format!("C: {shown}"));
             }
-            Event::SaslResponse {
-                cancel,
-                octets,
-                valid_base64,
-                ..
-            } => {
+            Event::SaslResponse(response) => {
                 // Its octets are not printed: the line is a secret.
                 self.sent.pop_front();
                 // A placeholder of the same length and validity replays the same way.
-                let fill = if *valid_base64 { "A" } else { "!" };
-                let shown = if *cancel {
+                let fill = if response.valid_base64 { "A" } else { "!" };
+                let shown = if response.cancel {
                     "*".to_owned()
                 } else {
-                    fill.repeat(*octets)
+                    fill.repeat(response.octets)
                 };
                 self.line(
                     "# the next line is a SASL response, redacted (same length and validity)",

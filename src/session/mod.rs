@@ -219,14 +219,9 @@ impl EventSink for Watch<'_> {
                     self.out.lines.push(line.to_vec());
                 }
             }
-            Event::BodyEnd {
-                exchange,
-                octets,
-                complete,
-                ..
-            } if *exchange == self.want => {
-                self.out.octets = *octets;
-                self.out.complete = *complete;
+            Event::BodyEnd(end) if end.exchange == self.want => {
+                self.out.octets = end.octets;
+                self.out.complete = end.complete;
                 *self.done = true;
             }
             _ => {}

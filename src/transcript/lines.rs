@@ -126,7 +126,7 @@ impl Ev {
         Some(match ev {
             Event::Command { exchange, command } => Ev::Command(*exchange, command.mechanism()),
             Event::Challenge { exchange, .. } => Ev::Challenge(*exchange),
-            Event::SaslResponse { .. } => Ev::SaslResponse,
+            Event::SaslResponse(_) => Ev::SaslResponse,
             Event::Reply(r) => Ev::Reply(r.exchange),
             _ => return None,
         })
@@ -136,11 +136,11 @@ impl Ev {
 fn exchange_of(ev: &Event<'_>) -> Option<u32> {
     match ev {
         Event::Command { exchange, .. }
-        | Event::SaslResponse { exchange, .. }
         | Event::Challenge { exchange, .. }
         | Event::BodyLine { exchange, .. }
-        | Event::BodyEnd { exchange, .. }
         | Event::Unsolicited { exchange, .. } => Some(*exchange),
+        Event::SaslResponse(r) => Some(r.exchange),
+        Event::BodyEnd(end) => Some(end.exchange),
         Event::Reply(r) => Some(r.exchange),
         _ => None,
     }

@@ -149,10 +149,11 @@ fn b(scope: Scope, keys: &[&str], act: Act, desc: &'static str) -> Binding {
     }
 }
 
+/// The built-in table, in the order the footer and the help screen list it.
 pub fn defaults() -> Vec<Binding> {
     use Act::*;
     use Scope::*;
-    vec![
+    let mut table = vec![
         b(Global, &["ctrl-c"], Quit, "quit"),
         b(Global, &["pageup"], PageUp, "scroll up"),
         b(Global, &["pagedown"], PageDown, "scroll down"),
@@ -162,37 +163,26 @@ pub fn defaults() -> Vec<Binding> {
         b(CommandLine, &["up"], HistoryPrev, "history"),
         b(CommandLine, &["down"], HistoryNext, "history"),
         b(CommandLine, &["esc"], Leave, "drop line, leave"),
-        b(Transcript, &["q"], Quit, "quit"),
-        b(Transcript, &["?"], Help, "help"),
-        b(Transcript, &["tab"], FocusNext, "next panel"),
-        b(Transcript, &["backtab"], FocusPrev, "previous panel"),
-        b(Transcript, &["up", "k"], Up, "move"),
-        b(Transcript, &["down", "j"], Down, "move"),
-        b(Transcript, &["home", "g"], Top, "first"),
-        b(Transcript, &["end", "G"], Bottom, "last, follow"),
-        b(Transcript, &["enter", " "], Open, "fold / unfold"),
-        b(Transcript, &["/"], Search, "search"),
-        b(Transcript, &["n"], SearchNext, "next match"),
-        b(Transcript, &["N"], SearchPrev, "previous match"),
-        b(Transcript, &["i"], FocusLine, "type a command"),
-        b(Transcript, &[":"], AppCommand, "app command"),
-        b(Findings, &["q"], Quit, "quit"),
-        b(Findings, &["?"], Help, "help"),
-        b(Findings, &["tab"], FocusNext, "next panel"),
-        b(Findings, &["backtab"], FocusPrev, "previous panel"),
-        b(Findings, &["up", "k"], Up, "select"),
-        b(Findings, &["down", "j"], Down, "select"),
-        b(Findings, &["enter"], Open, "explain, jump"),
-        b(Findings, &["i"], FocusLine, "type a command"),
-        b(Findings, &[":"], AppCommand, "app command"),
-        b(Session, &["q"], Quit, "quit"),
-        b(Session, &["?"], Help, "help"),
-        b(Session, &["tab"], FocusNext, "next panel"),
-        b(Session, &["backtab"], FocusPrev, "previous panel"),
-        b(Session, &["up", "k"], Up, "scroll"),
-        b(Session, &["down", "j"], Down, "scroll"),
-        b(Session, &["i"], FocusLine, "type a command"),
-        b(Session, &[":"], AppCommand, "app command"),
+    ];
+    table.extend(panel(
+        Transcript,
+        "move",
+        &[
+            (&["home", "g"], Top, "first"),
+            (&["end", "G"], Bottom, "last, follow"),
+            (&["enter", " "], Open, "fold / unfold"),
+            (&["/"], Search, "search"),
+            (&["n"], SearchNext, "next match"),
+            (&["N"], SearchPrev, "previous match"),
+        ],
+    ));
+    table.extend(panel(
+        Findings,
+        "select",
+        &[(&["enter"], Open, "explain, jump")],
+    ));
+    table.extend(panel(Session, "scroll", &[]));
+    table.extend([
         b(Editor, &["left"], CursorLeft, "cursor"),
         b(Editor, &["right"], CursorRight, "cursor"),
         b(Editor, &["home"], LineStart, "start, end of line"),
@@ -218,7 +208,39 @@ pub fn defaults() -> Vec<Binding> {
         b(Replay, &["[", "left"], PrevStep, "previous exchange"),
         b(Replay, &["{"], FirstStep, "start"),
         b(Replay, &["}"], LastStep, "end"),
-    ]
+    ]);
+    table
+}
+
+/// A row before its scope is known: keys, action, description.
+type Row = (&'static [&'static str], Act, &'static str);
+
+/// A panel's rows: the keys every panel shares (the help screen lists them once, under
+/// "panels"), moving up and down (each panel says what that does), then `own`. The shared
+/// rows are split around the panel's own so the footer keeps the order it always had:
+/// quit, help and focus first, the command line keys last.
+fn panel(scope: Scope, moving: &'static str, own: &[Row]) -> Vec<Binding> {
+    const FIRST: [Row; 4] = [
+        (&["q"], Act::Quit, "quit"),
+        (&["?"], Act::Help, "help"),
+        (&["tab"], Act::FocusNext, "next panel"),
+        (&["backtab"], Act::FocusPrev, "previous panel"),
+    ];
+    const LAST: [Row; 2] = [
+        (&["i"], Act::FocusLine, "type a command"),
+        (&[":"], Act::AppCommand, "app command"),
+    ];
+    let moves: [Row; 2] = [
+        (&["up", "k"], Act::Up, moving),
+        (&["down", "j"], Act::Down, moving),
+    ];
+    FIRST
+        .iter()
+        .chain(&moves)
+        .chain(own)
+        .chain(&LAST)
+        .map(|&(keys, act, desc)| b(scope, keys, act, desc))
+        .collect()
 }
 
 /// The bindings with a user file's changes applied. The file maps `scope.action` to keys:

@@ -9,7 +9,9 @@
 use std::collections::VecDeque;
 
 use super::command::{Command, Keyword};
-use super::event::{Event, EventSink, Reply, Time, TlsFailure, Transition, TransportEvent};
+use super::event::{
+    BodyEnd, Event, EventSink, Reply, SaslResponse, Time, TlsFailure, Transition, TransportEvent,
+};
 use super::exchange::{
     Body, BodyKind, Completed, Exchange, SaslClientLine, SaslExchange, server_at,
 };
@@ -263,12 +265,12 @@ impl Engine {
                 cancel,
                 valid_base64,
             });
-            out.event(Event::SaslResponse {
+            out.event(Event::SaslResponse(SaslResponse {
                 exchange: ex.id,
                 cancel,
                 octets: line.content.len(),
                 valid_base64,
-            });
+            }));
             return;
         }
         // Held server lines are judged by what the server does next, not by the client's next
@@ -579,12 +581,12 @@ impl Engine {
         };
         let body = *body;
         areas!(self, |area, cx| area.on_body_end(&mut cx, &body, complete));
-        out.event(Event::BodyEnd {
+        out.event(Event::BodyEnd(BodyEnd {
             exchange: body.ex.id,
             lines: body.lines,
             octets: body.octets,
             complete,
-        });
+        }));
         self.last_completed = Some(Completed {
             id: body.ex.id,
             keyword: body.ex.keyword(),

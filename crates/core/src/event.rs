@@ -163,6 +163,35 @@ pub struct Reply {
     pub raw: Vec<u8>,
 }
 
+/// A client's response line during a SASL exchange ([`Event::SaslResponse`]). The line is a
+/// secret, so only its length and shape are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaslResponse {
+    /// The `AUTH` exchange it belongs to.
+    pub exchange: u32,
+    /// The line was `*`: the client cancels the exchange (RFC 5034 §4).
+    pub cancel: bool,
+    /// Length of the line, without its line end.
+    pub octets: usize,
+    /// The line is base64 (or the cancel `*`).
+    pub valid_base64: bool,
+}
+
+/// How a data block ended and what it held ([`Event::BodyEnd`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyEnd {
+    /// The exchange whose reply this block was.
+    pub exchange: u32,
+    /// Data lines in the block, the terminator not counted.
+    pub lines: u64,
+    /// Octets a client receives: unstuffed, CRLF line ends, no terminator. For `RETR`
+    /// this is the message size a scan listing should have announced.
+    pub octets: u64,
+    /// The `.` terminator came. False when the connection closed, a status line turned
+    /// up inside a listing, or the block otherwise ended early.
+    pub complete: bool,
+}
+
 /// What the engine saw, in the order it saw it.
 ///
 /// Each complete line of input gives its own event first (a [`Command`](Event::Command), a
@@ -191,16 +220,7 @@ pub enum Event<'a> {
     },
     /// During a SASL exchange the client sent a response line (base64 or `*`), not a command.
     /// The line itself is a secret: only its length and shape are given.
-    SaslResponse {
-        /// The `AUTH` exchange it belongs to.
-        exchange: u32,
-        /// The line was `*`: the client cancels the exchange (RFC 5034 §4).
-        cancel: bool,
-        /// Length of the line, without its line end.
-        octets: usize,
-        /// The line is base64 (or the cancel `*`).
-        valid_base64: bool,
-    },
+    SaslResponse(SaslResponse),
     /// A server status line (the greeting is exchange 0).
     ///
     /// After `+OK` to `STLS` the caller must start the TLS handshake and report its outcome
@@ -225,19 +245,8 @@ pub enum Event<'a> {
         /// the input when it could be, and cut at [`Config::max_line`](crate::Config::max_line).
         line: Cow<'a, [u8]>,
     },
-    /// The end of a multi-line reply. `complete` is false when it was cut short.
-    BodyEnd {
-        /// The exchange whose reply this block was.
-        exchange: u32,
-        /// Data lines in the block, the terminator not counted.
-        lines: u64,
-        /// Octets a client receives: unstuffed, CRLF line ends, no terminator. For `RETR`
-        /// this is the message size a scan listing should have announced.
-        octets: u64,
-        /// The `.` terminator came. False when the connection closed, a status line turned
-        /// up inside a listing, or the block otherwise ended early.
-        complete: bool,
-    },
+    /// The end of a multi-line reply. [`BodyEnd::complete`] is false when it was cut short.
+    BodyEnd(BodyEnd),
     /// A server line that answers no command.
     Unsolicited {
         /// The last exchange before it.
@@ -269,30 +278,10 @@ impl Event<'_> {
                 line: Cow::Owned(line.into_owned()),
             },
             Event::Command { exchange, command } => Event::Command { exchange, command },
-            Event::SaslResponse {
-                exchange,
-                cancel,
-                octets,
-                valid_base64,
-            } => Event::SaslResponse {
-                exchange,
-                cancel,
-                octets,
-                valid_base64,
-            },
+            Event::SaslResponse(r) => Event::SaslResponse(r),
             Event::Reply(r) => Event::Reply(r),
             Event::Challenge { exchange, payload } => Event::Challenge { exchange, payload },
-            Event::BodyEnd {
-                exchange,
-                lines,
-                octets,
-                complete,
-            } => Event::BodyEnd {
-                exchange,
-                lines,
-                octets,
-                complete,
-            },
+            Event::BodyEnd(end) => Event::BodyEnd(end),
             Event::Unsolicited { exchange, line } => Event::Unsolicited { exchange, line },
             Event::Discarded { line } => Event::Discarded { line },
             Event::StateChange(t) => Event::StateChange(t),

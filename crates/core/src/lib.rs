@@ -116,8 +116,8 @@ pub mod tally;
 pub use command::{Command, Keyword, Secret};
 pub use engine::{Config, Engine};
 pub use event::{
-    Direction, Event, EventSink, Finding, Location, Reply, Time, TlsFailure, Transition,
-    TransportEvent,
+    BodyEnd, Direction, Event, EventSink, Finding, Location, Reply, SaslResponse, Time, TlsFailure,
+    Transition, TransportEvent,
 };
 pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};

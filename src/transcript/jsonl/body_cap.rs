@@ -70,9 +70,9 @@ impl BodyCap {
                 self.kinds.push_back(LineKind::Kept)
             }
             Event::BodyLine { exchange, .. } => self.kinds.push_back(LineKind::Body(*exchange)),
-            Event::BodyEnd { complete, .. } => {
+            Event::BodyEnd(end) => {
                 // Only a complete body has a terminator line.
-                if *complete {
+                if end.complete {
                     self.kinds.push_back(LineKind::Kept);
                 }
                 self.in_body = None;

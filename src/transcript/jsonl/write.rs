@@ -155,7 +155,7 @@ impl Observer for Recorder {
         match ev {
             Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
             Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
-            Event::SaslResponse { .. } => self.sasl = None,
+            Event::SaslResponse(_) => self.sasl = None,
             Event::Reply(_) => {
                 self.sasl = None;
                 self.pending_mechanism = None;

@@ -188,21 +188,16 @@ impl App {
                 }
                 self.push(row);
             }
-            Event::SaslResponse {
-                exchange,
-                cancel,
-                octets,
-                ..
-            } => {
-                let text = if cancel {
+            Event::SaslResponse(response) => {
+                let text = if response.cancel {
                     "*".to_owned()
                 } else {
                     format!(
                         "[SASL response, {}, redacted]",
-                        popscope_core::plural(octets, "octet")
+                        popscope_core::plural(response.octets, "octet")
                     )
                 };
-                self.push(Row::new(at, RowKind::Client, text, exchange));
+                self.push(Row::new(at, RowKind::Client, text, response.exchange));
             }
             Event::Reply(r) => {
                 if self.auth_pending == Some(Some(r.exchange)) {
@@ -238,16 +233,11 @@ impl App {
                     }
                 }
             }
-            Event::BodyEnd {
-                exchange,
-                lines,
-                octets,
-                complete,
-            } => {
-                if let Some(f) = self.fold_of(exchange) {
-                    f.total_lines = lines;
-                    f.octets = octets;
-                    f.complete = complete;
+            Event::BodyEnd(end) => {
+                if let Some(f) = self.fold_of(end.exchange) {
+                    f.total_lines = end.lines;
+                    f.octets = end.octets;
+                    f.complete = end.complete;
                     f.done = true;
                 }
             }
