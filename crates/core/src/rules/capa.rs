@@ -44,9 +44,7 @@ impl Area for Capa {
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         let (c, s) = (&mut *cx.check, &*cx.session);
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         if ex.keyword() == Keyword::Stls && st.status == Status::Ok {
             // Read by the CAPA refusals that come later; a STLS reply is judged nowhere below.
             self.stls_worked = true;

@@ -13,9 +13,7 @@ pub(crate) struct Codes;
 
 impl Area for Codes {
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         let k = ex.keyword();
         let Some(code) = &st.code else {
             auth_code_missing(cx, reply);
@@ -109,9 +107,7 @@ pub(crate) fn registered(code: &ResponseCode) -> Option<&'static str> {
 /// CAPA-011: with AUTH-RESP-CODE advertised, a credentials failure carries `[AUTH]`.
 fn auth_code_missing(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
     let (c, s) = (&mut *cx.check, &*cx.session);
-    let &Answer {
-        ex, at, status: st, ..
-    } = reply;
+    let (ex, at, st) = (reply.ex, reply.at, reply.status);
     let k = ex.keyword();
     // Out of sequence (e.g. a login command after login) is not a credentials failure.
     if st.status != Status::Err

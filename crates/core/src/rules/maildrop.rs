@@ -28,9 +28,7 @@ pub(crate) struct Maildrop {
 
 impl Area for Maildrop {
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         let k = ex.keyword();
         let ok = st.status == Status::Ok;
         let in_trans = cx.session.state == State::Transaction;

@@ -98,9 +98,7 @@ impl Area for Sasl {
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         let (c, s) = (&mut *cx.check, &*cx.session);
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         if ex.keyword() != Keyword::Auth {
             return;
         }

@@ -53,9 +53,7 @@ impl Area for States {
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         let k = ex.keyword();
         let ok = st.status == Status::Ok;
         let state = cx.session.state;
@@ -332,9 +330,7 @@ fn skipped_authorization(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
 /// authenticated. Confirmed only if a TRANSACTION command then succeeds.
 fn already_authenticated_text(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
     let (c, s) = (&mut *cx.check, &*cx.session);
-    let &Answer {
-        ex, at, status: st, ..
-    } = reply;
+    let (ex, at, st) = (reply.ex, reply.at, reply.status);
     let rule = match s.security {
         Security::ImplicitTls => &r::ST_009,
         Security::Stls => &r::ST_010,

@@ -44,9 +44,7 @@ impl Area for Tls {
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         let (c, s) = (&mut *cx.check, &*cx.session);
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         // The capa area reports the refusal itself; this one remembers it for a later STLS.
         if ex.keyword() == Keyword::Capa && st.status == Status::Err && !self.stls_worked {
             self.capa_refused = Some(at);

@@ -30,9 +30,7 @@ pub(crate) struct Uidl {
 impl Area for Uidl {
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         let (c, s) = (&mut *cx.check, &*cx.session);
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         let text = st.full_text;
         if s.state != State::Transaction
             || ex.keyword() != Keyword::Uidl

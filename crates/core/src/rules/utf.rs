@@ -30,9 +30,7 @@ impl Area for Utf {
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         let (c, s) = (&mut *cx.check, &*cx.session);
-        let &Answer {
-            ex, at, status: st, ..
-        } = reply;
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
         let ok = st.status == Status::Ok;
         let in_trans = s.state == State::Transaction && !s.skipped_login;
         match ex.keyword() {
