@@ -46,7 +46,7 @@ impl Area for Capa {
         let (c, s) = (&mut *cx.check, &*cx.session);
         let (ex, at, st) = (reply.ex, reply.at, reply.status);
         if ex.keyword() == Keyword::Stls && st.status == Status::Ok {
-            // Read by the CAPA refusals that come later; a STLS reply is judged nowhere below.
+            // Only a later CAPA refusal reads this, so setting it before judging is the same.
             self.stls_worked = true;
         }
         let k = ex.keyword();

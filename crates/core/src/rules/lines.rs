@@ -36,6 +36,7 @@ impl Area for Lines {
         self.status_line(cx, reply.at, reply.line, reply.status, new_language);
     }
 
+    /// GEN-001 for a line ending in a bare LF (also called by `sasl` for a challenge).
     fn on_bare_lf(&mut self, cx: &mut Ctx<'_>, at: Location, in_body: bool) {
         let msg = || {
             format!(
@@ -44,11 +45,11 @@ impl Area for Lines {
             )
         };
         // Once per session: a server that ends lines in bare LF does it everywhere.
-        let _ = in_body;
         cx.check
             .report_once(&r::GEN_001, Severity::Violation, at, msg);
     }
 
+    /// A line grew past popscope's cap before its line end.
     fn on_overflow(&mut self, cx: &mut Ctx<'_>, at: Location, body: Option<BodyKind>) {
         let c = &mut *cx.check;
         match body {
@@ -62,6 +63,8 @@ impl Area for Lines {
         }
     }
 
+    /// GEN-008: server lines that answer no command (also called by `closing` when more than
+    /// one line came before the close).
     fn on_unsolicited(&mut self, cx: &mut Ctx<'_>, at: Location, lines: u32) {
         cx.check.report_once_per_exchange(&r::GEN_008, Severity::Violation, at, || {
             format!(
