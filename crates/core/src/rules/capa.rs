@@ -9,10 +9,8 @@ use crate::capability::Capabilities;
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange, server_at};
-use crate::framer::Line;
 use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
-use crate::session::Session;
 use crate::state::{Security, State};
 
 /// CAPA and what capabilities promise (CAPA-*, USR-002, SASL-010, ITLS-004, ITLS-005).
@@ -28,13 +26,88 @@ pub(crate) struct Capa {
 
 impl Area for Capa {
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
-        on_command(cx.check, cx.session, ex);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let login = matches!(
+            ex.keyword(),
+            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
+        );
+        if login
+            && s.security == Security::Stls
+            && s.caps.auth.is_none()
+            && s.caps.pre_tls.is_some()
+        {
+            c.report_once(&r::CAPA_004, Severity::Info, ex.client_at(), || {
+                "The client logs in after STLS without asking CAPA again: capabilities from before TLS must be discarded, and the list may differ (RFC 2595 §4).".into()
+            });
+        }
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
-        if reply.ex.keyword() == Keyword::Stls && reply.status.status == Status::Ok {
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        if ex.keyword() == Keyword::Stls && st.status == Status::Ok {
+            // Only a later CAPA refusal reads this, so setting it before judging is the same.
             self.stls_worked = true;
+        }
+        let k = ex.keyword();
+        let ok = st.status == Status::Ok;
+        if k == Keyword::Capa && ok && self.capa_answered.is_none() {
+            self.capa_answered = Some(ex.id);
+        }
+        if k == Keyword::Capa && st.status == Status::Err {
+            if self.stls_worked {
+                c.report(&r::CAPA_001, Severity::Violation, at,
+                    "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
+            } else {
+                // STLS working later makes this refusal a violation (the tls area reports it).
+                if let Some(first) = self.capa_answered {
+                    // The server implements CAPA: this refusal is not "not implemented".
+                    c.report(&r::CAPA_001, Severity::Info, at, format!(
+                        "CAPA was refused although it was answered +OK earlier in the session (exchange {first}): CAPA is valid in AUTHORIZATION and TRANSACTION (RFC 2449 §5)."
+                    ));
+                } else {
+                    c.report(&r::CAPA_001, Severity::Info, at,
+                        "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
+                }
+            }
+        }
+        let tag = match k {
+            Keyword::Top => "TOP",
+            Keyword::Uidl => "UIDL",
+            Keyword::User => "USER",
+            Keyword::Stls => "STLS",
+            Keyword::Utf8 => "UTF8",
+            Keyword::Lang => "LANG",
+            _ => return,
+        };
+        // A TOP or UIDL that works is judged against the TRANSACTION list, else against the list
+        // the client saw before login (in the same security context): clients look there.
+        let before_login = s.state == State::Transaction
+            && s.caps.trans.is_none()
+            && matches!(k, Keyword::Top | Keyword::Uidl);
+        let advertised = if before_login {
+            s.caps.auth.as_ref().map(|c| c.has(tag))
+        } else {
+            s.advertises(tag)
+        };
+        match (ok, advertised) {
+            (false, Some(true)) if text_says_unknown_command(st.text) && k != Keyword::User => {
+                c.report(&r::CAPA_006, Severity::Warning, at, format!(
+                    "{tag} is advertised in CAPA but {k} was answered like an unknown command (\"{}\").",
+                    display(st.text, 50)
+                ));
+            }
+            (true, Some(false))
+                if matches!(k, Keyword::Top | Keyword::Uidl) && !s.skipped_login =>
+            {
+                c.report_once_per_exchange(&r::CAPA_006, Severity::Info, at, || {
+                    format!(
+                        "{k} works but CAPA{} does not advertise {tag}; some clients require it to be listed (RFC 2449 §6).",
+                        if before_login { " before login" } else { "" }
+                    )
+                });
+            }
+            _ => {}
         }
     }
 
@@ -47,186 +120,100 @@ impl Area for Capa {
     #[inline(always)] // runs on every data line of every body: the kind test inlines
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::Capa {
-            capa_line(cx.check, &mut self.list, line.at, line.line, line.content);
+            self.capa_line(cx, line);
         }
     }
 
     fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {
-        if body.kind == BodyKind::Capa {
-            let list = std::mem::take(&mut self.list);
-            capa_end(cx.check, cx.session, body, list, complete);
+        if body.kind != BodyKind::Capa {
+            return;
         }
-    }
-}
-
-fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
-    let login = matches!(
-        ex.keyword(),
-        Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
-    );
-    if login && s.security == Security::Stls && s.caps.auth.is_none() && s.caps.pre_tls.is_some() {
-        c.report_once(&r::CAPA_004, Severity::Info, ex.client_at(), || {
-            "The client logs in after STLS without asking CAPA again: capabilities from before TLS must be discarded, and the list may differ (RFC 2595 §4).".into()
-        });
-    }
-}
-
-fn on_reply(
-    c: &mut Checker,
-    s: &Session,
-    m: &mut Capa,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
-    let k = ex.keyword();
-    let ok = st.status == Status::Ok;
-    if k == Keyword::Capa && ok && m.capa_answered.is_none() {
-        m.capa_answered = Some(ex.id);
-    }
-    if k == Keyword::Capa && st.status == Status::Err {
-        if m.stls_worked {
-            c.report(&r::CAPA_001, Severity::Violation, at,
-                "CAPA was refused although STLS works: a server that implements STLS must implement CAPA (RFC 2595 §4).");
-        } else {
-            // STLS working later makes this refusal a violation (the tls area reports it).
-            if let Some(first) = m.capa_answered {
-                // The server implements CAPA: this refusal is not "not implemented".
-                c.report(&r::CAPA_001, Severity::Info, at, format!(
-                    "CAPA was refused although it was answered +OK earlier in the session (exchange {first}): CAPA is valid in AUTHORIZATION and TRANSACTION (RFC 2449 §5)."
-                ));
-            } else {
-                c.report(&r::CAPA_001, Severity::Info, at,
-                    "CAPA is not implemented (-ERR): the server offers no capability list (RFC 2449 §5).");
-            }
+        let new = std::mem::take(&mut self.list);
+        if !complete {
+            return;
         }
-    }
-    let tag = match k {
-        Keyword::Top => "TOP",
-        Keyword::Uidl => "UIDL",
-        Keyword::User => "USER",
-        Keyword::Stls => "STLS",
-        Keyword::Utf8 => "UTF8",
-        Keyword::Lang => "LANG",
-        _ => return,
-    };
-    // A TOP or UIDL that works is judged against the TRANSACTION list, else against the list
-    // the client saw before login (in the same security context): clients look there.
-    let before_login = s.state == State::Transaction
-        && s.caps.trans.is_none()
-        && matches!(k, Keyword::Top | Keyword::Uidl);
-    let advertised = if before_login {
-        s.caps.auth.as_ref().map(|c| c.has(tag))
-    } else {
-        s.advertises(tag)
-    };
-    match (ok, advertised) {
-        (false, Some(true)) if text_says_unknown_command(st.text) && k != Keyword::User => {
-            c.report(&r::CAPA_006, Severity::Warning, at, format!(
-                "{tag} is advertised in CAPA but {k} was answered like an unknown command (\"{}\").",
-                display(st.text, 50)
+        // The listing is complete: judge it against the session, then record it.
+        let (c, s) = (&mut *cx.check, &mut *cx.session);
+        let at = server_at(body.ex.id, body.reply_offset);
+        let in_trans = s.state == State::Transaction;
+        if new.has("STLS") && (s.security.is_tls() || in_trans) {
+            c.report(&r::CAPA_005, Severity::Warning, at, format!(
+                "CAPA lists STLS {}: the tag means STLS is permitted now, and it is not (RFC 2595 §4).",
+                if in_trans { "in TRANSACTION" } else { "although TLS is already active" }
             ));
         }
-        (true, Some(false)) if matches!(k, Keyword::Top | Keyword::Uidl) && !s.skipped_login => {
-            c.report_once_per_exchange(&r::CAPA_006, Severity::Info, at, || {
-                format!(
-                    "{k} works but CAPA{} does not advertise {tag}; some clients require it to be listed (RFC 2449 §6).",
-                    if before_login { " before login" } else { "" }
-                )
-            });
+        capa_list::informational(c, at, &new);
+        capa_list::misspelled(c, at, &new);
+        capa_list::arguments(c, at, &new);
+        if in_trans {
+            compare_with_authorization(cx, at, &new);
+            cx.session.caps.trans = Some(new);
+            return;
         }
-        _ => {}
+        if !s.state.is_authorization() {
+            return;
+        }
+        if s.security == Security::Plain {
+            let offered = new.cleartext_passwords();
+            if !offered.is_empty() {
+                c.report(&r::USR_002, Severity::Warning, at, format!(
+                    "On an unencrypted connection the server offers plaintext passwords ({}): passwords should only be offered under TLS (RFC 2595 §2.3, §9; RFC 8314 §4.1).",
+                    offered.join(", ")
+                ));
+            }
+        } else if s.cert_requested && !new.has_sasl("EXTERNAL") {
+            if s.client_cert {
+                c.report(&r::ITLS_004, Severity::Warning, at,
+                    "The server requested a client certificate and got one, but CAPA offers no SASL EXTERNAL: a server that accepts certificates for login must offer EXTERNAL (RFC 8314 §4.2).");
+            } else {
+                c.report(&r::ITLS_005, Severity::Info, at,
+                    "The server requests client certificates but offers no SASL EXTERNAL to use them (RFC 8314 §4.2).");
+            }
+        }
+        if s.security == Security::Stls
+            && let Some(before) = &s.caps.pre_tls
+        {
+            tls_diff(c, at, before, &new);
+        }
+        s.caps.auth = Some(new);
     }
 }
 
-/// CAPA-002 for one line of a CAPA listing.
-fn capa_line(
-    c: &mut Checker,
-    list: &mut Capabilities,
-    at: Location,
-    line: &Line<'_>,
-    content: &[u8],
-) {
-    let total = line.wire_len + 2;
-    let problem = if total > super::lines::MAX_STATUS_LINE {
-        Some(format!(
-            "a capability line of {total} octets (the limit is 512)"
-        ))
-    } else if content.is_empty() {
-        Some("an empty line".to_owned())
-    } else if content[0] == b'.' {
-        Some(format!(
-            "a tag starting with '.' (\"{}\")",
-            display(content, 40)
-        ))
-    } else {
-        let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
-        if tag.is_empty() || !tag.iter().all(|b| (0x21..0x7f).contains(b)) {
+impl Capa {
+    /// CAPA-002 for one line of a CAPA listing.
+    fn capa_line(&mut self, cx: &mut Ctx<'_>, data: &DataLine<'_>) {
+        let &DataLine { at, line, content } = data;
+        let c = &mut *cx.check;
+        let total = line.wire_len + 2;
+        let problem = if total > super::lines::MAX_STATUS_LINE {
             Some(format!(
-                "a line whose tag is not printable ASCII (\"{}\")",
+                "a capability line of {total} octets (the limit is 512)"
+            ))
+        } else if content.is_empty() {
+            Some("an empty line".to_owned())
+        } else if content[0] == b'.' {
+            Some(format!(
+                "a tag starting with '.' (\"{}\")",
                 display(content, 40)
             ))
         } else {
-            None
+            let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
+            if tag.is_empty() || !tag.iter().all(|b| (0x21..0x7f).contains(b)) {
+                Some(format!(
+                    "a line whose tag is not printable ASCII (\"{}\")",
+                    display(content, 40)
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some(p) = problem {
+            c.report_once_per_exchange(&r::CAPA_002, Severity::Violation, at, || {
+                format!("The CAPA listing contains {p}: each line is `tag *(SP param)`, at most 512 octets (RFC 2449 §5).")
+            });
         }
-    };
-    if let Some(p) = problem {
-        c.report_once_per_exchange(&r::CAPA_002, Severity::Violation, at, || {
-            format!("The CAPA listing contains {p}: each line is `tag *(SP param)`, at most 512 octets (RFC 2449 §5).")
-        });
+        self.list.push_line(content);
     }
-    list.push_line(content);
-}
-
-/// A CAPA listing is complete: judge it against the session, then record it.
-fn capa_end(c: &mut Checker, s: &mut Session, body: &Body, new: Capabilities, complete: bool) {
-    if !complete {
-        return;
-    }
-    let at = server_at(body.ex.id, body.reply_offset);
-    let in_trans = s.state == State::Transaction;
-    if new.has("STLS") && (s.security.is_tls() || in_trans) {
-        c.report(&r::CAPA_005, Severity::Warning, at, format!(
-            "CAPA lists STLS {}: the tag means STLS is permitted now, and it is not (RFC 2595 §4).",
-            if in_trans { "in TRANSACTION" } else { "although TLS is already active" }
-        ));
-    }
-    capa_list::informational(c, at, &new);
-    capa_list::misspelled(c, at, &new);
-    capa_list::arguments(c, at, &new);
-    if in_trans {
-        if let Some(auth) = &s.caps.auth {
-            compare_with_authorization(c, s, at, auth, &new);
-        }
-        s.caps.trans = Some(new);
-        return;
-    }
-    if !s.state.is_authorization() {
-        return;
-    }
-    if s.security == Security::Plain {
-        let offered = new.cleartext_passwords();
-        if !offered.is_empty() {
-            c.report(&r::USR_002, Severity::Warning, at, format!(
-                "On an unencrypted connection the server offers plaintext passwords ({}): passwords should only be offered under TLS (RFC 2595 §2.3, §9; RFC 8314 §4.1).",
-                offered.join(", ")
-            ));
-        }
-    } else if s.cert_requested && !new.has_sasl("EXTERNAL") {
-        if s.client_cert {
-            c.report(&r::ITLS_004, Severity::Warning, at,
-                "The server requested a client certificate and got one, but CAPA offers no SASL EXTERNAL: a server that accepts certificates for login must offer EXTERNAL (RFC 8314 §4.2).");
-        } else {
-            c.report(&r::ITLS_005, Severity::Info, at,
-                "The server requests client certificates but offers no SASL EXTERNAL to use them (RFC 8314 §4.2).");
-        }
-    }
-    if s.security == Security::Stls
-        && let Some(before) = &s.caps.pre_tls
-    {
-        tls_diff(c, at, before, &new);
-    }
-    s.caps.auth = Some(new);
 }
 
 fn number_param(caps: &Capabilities, tag: &str) -> Option<u64> {
@@ -239,13 +226,11 @@ fn number_param(caps: &Capabilities, tag: &str) -> Option<u64> {
 
 /// CAPA-003, CAPA-007, CAPA-008, SASL-010: the TRANSACTION list against the AUTHORIZATION list.
 /// SASL dropped after an AUTH is both CAPA-003 (rules.md lists no SASL exception) and SASL-010.
-fn compare_with_authorization(
-    c: &mut Checker,
-    s: &Session,
-    at: Location,
-    auth: &Capabilities,
-    trans: &Capabilities,
-) {
+fn compare_with_authorization(cx: &mut Ctx<'_>, at: Location, trans: &Capabilities) {
+    let (c, s) = (&mut *cx.check, &*cx.session);
+    let Some(auth) = &s.caps.auth else {
+        return;
+    };
     let exempt = ["STLS", "IMPLEMENTATION"];
     let sasl_lost = auth.has("SASL") && !trans.has("SASL");
     if sasl_lost && s.sasl_done {

@@ -3,7 +3,6 @@
 use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
 use super::catalog::Severity;
-use super::checker::Checker;
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::framer::Line;
@@ -18,6 +17,7 @@ pub(crate) struct Greeting {
 }
 
 impl Area for Greeting {
+    /// GRT-002, GRT-006, GRT-004; remembers what is wrong with the timestamp.
     fn on_greeting(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -25,7 +25,38 @@ impl Area for Greeting {
         _line: &Line<'_>,
         st: &StatusLine<'_>,
     ) {
-        self.bad_timestamp = on_greeting(cx.check, at, st);
+        let c = &mut *cx.check;
+        match st.status {
+            Status::Ok => {}
+            Status::Err if st.indicator_exact => c.report(&r::GRT_002, Severity::Warning, at,
+                "The greeting is -ERR: the server refuses service (expect it to close); a greeting is a positive response."),
+            _ => c.report(&r::GRT_002, Severity::Violation, at, format!(
+                "The first line \"{}\" is not a +OK greeting.",
+                display(st.indicator, 20)
+            )),
+        }
+        if let Some(code) = &st.code
+            && st.status == Status::Ok
+            && code.well_formed
+            && let Some(reg) = super::codes::registered(code)
+            && reg != "UTF8"
+        {
+            c.report(
+                &r::GRT_006,
+                Severity::Warning,
+                at,
+                format!(
+                    "The greeting carries [{}], a code defined for -ERR replies only.",
+                    code.name()
+                ),
+            );
+        }
+        self.bad_timestamp = timestamp_problem(st.full_text);
+        if let Some(problem) = &self.bad_timestamp {
+            c.report(&r::GRT_004, Severity::Warning, at, format!(
+                "The greeting's APOP timestamp is malformed: {problem}. It must be one RFC 822 msg-id such as <1896.697170952@dbc.mtview.ca.us>; clients will try APOP with it."
+            ));
+        }
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
@@ -40,44 +71,17 @@ impl Area for Greeting {
     }
 
     fn on_unanswered(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>, when: Unanswered) {
-        if when == Unanswered::BeforeFirstCommand {
-            extra_line(cx.check, at, line);
+        if when != Unanswered::BeforeFirstCommand {
+            return;
         }
-    }
-}
-
-/// GRT-002, GRT-006, GRT-004; returns what is wrong with the timestamp.
-fn on_greeting(c: &mut Checker, at: Location, st: &StatusLine<'_>) -> Option<String> {
-    match st.status {
-        Status::Ok => {}
-        Status::Err if st.indicator_exact => c.report(&r::GRT_002, Severity::Warning, at,
-            "The greeting is -ERR: the server refuses service (expect it to close); a greeting is a positive response."),
-        _ => c.report(&r::GRT_002, Severity::Violation, at, format!(
-            "The first line \"{}\" is not a +OK greeting.",
-            display(st.indicator, 20)
-        )),
-    }
-    if let Some(code) = &st.code
-        && st.status == Status::Ok
-        && code.well_formed
-        && let Some(reg) = super::codes::registered(code)
-        && reg != "UTF8"
-    {
-        c.report(
-            &r::GRT_006,
-            Severity::Warning,
-            at,
+        // GRT-001: lines after the greeting before the client's first command.
+        cx.check.report_once_per_exchange(&r::GRT_001, Severity::Violation, at, || {
             format!(
-                "The greeting carries [{}], a code defined for -ERR replies only.",
-                code.name()
-            ),
-        );
+                "After its greeting the server sent \"{}\" before any command: the greeting is one line and nothing follows it.",
+                display(line.content, 60)
+            )
+        });
     }
-    let problem = timestamp_problem(st.full_text)?;
-    c.report(&r::GRT_004, Severity::Warning, at, format!(
-        "The greeting's APOP timestamp is malformed: {problem}. It must be one RFC 822 msg-id such as <1896.697170952@dbc.mtview.ca.us>; clients will try APOP with it."
-    ));
-    Some(problem)
 }
 
 /// The `<…>` timestamp of a greeting, when there is exactly one well-formed candidate.
@@ -112,16 +116,6 @@ fn timestamp_problem(text: &[u8]) -> Option<String> {
         }
         Some(_) => None,
     }
-}
-
-/// GRT-001: lines after the greeting before the client's first command.
-fn extra_line(c: &mut Checker, at: Location, line: &Line<'_>) {
-    c.report_once_per_exchange(&r::GRT_001, Severity::Violation, at, || {
-        format!(
-            "After its greeting the server sent \"{}\" before any command: the greeting is one line and nothing follows it.",
-            display(line.content, 60)
-        )
-    });
 }
 
 #[cfg(test)]

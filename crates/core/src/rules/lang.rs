@@ -6,10 +6,9 @@ use super::catalog::Severity;
 use super::checker::Checker;
 use crate::command::Keyword;
 use crate::event::Location;
-use crate::exchange::{Body, BodyKind, Exchange};
-use crate::response::{Status, StatusLine};
+use crate::exchange::{Body, BodyKind};
+use crate::response::Status;
 use crate::sanitize::display;
-use crate::session::Session;
 use crate::state::State;
 
 /// LANG replies and language lists, and where LANG worked or failed.
@@ -23,58 +22,50 @@ pub(crate) struct Lang {
 
 impl Area for Lang {
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        if reply.ex.keyword() == Keyword::Lang {
-            lang_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        if ex.keyword() != Keyword::Lang {
+            return;
+        }
+        let idx = usize::from(s.state == State::Transaction);
+        let names = ["AUTHORIZATION", "TRANSACTION"];
+        if st.status == Status::Ok {
+            self.lang_ok[idx] = true;
+            if let Some(refused_at) = self.lang_refused[1 - idx].take() {
+                c.report(&r::LANG_001, Severity::Violation, refused_at, format!(
+                    "LANG was refused in {} but works in {}: LANG is valid in both (RFC 6856 §3.1).",
+                    names[1 - idx], names[idx]
+                ));
+            }
+            if let Some(range) = ex.cmd.arg(0) {
+                lang_changed(c, at, range, st.full_text);
+            }
+        } else if st.status == Status::Err {
+            if ex.cmd.arg_count() > 0 {
+                c.report(
+                    &r::LANG_003,
+                    Severity::Info,
+                    at,
+                    "LANG was refused: the previous language continues (RFC 6856 §3.2).",
+                );
+            }
+            if s.advertises("LANG") == Some(true) {
+                if self.lang_ok[1 - idx] {
+                    c.report(&r::LANG_001, Severity::Violation, at, format!(
+                        "LANG works in {} but was refused in {} although advertised: LANG is valid in both (RFC 6856 §3.1).",
+                        names[1 - idx], names[idx]
+                    ));
+                } else {
+                    self.lang_refused[idx] = Some(at);
+                }
+            }
         }
     }
 
     #[inline(always)] // runs on every data line of every body: the kind test inlines
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::Lang {
-            lang_line(cx.check, line.at, line.content);
-        }
-    }
-}
-
-fn lang_reply(
-    c: &mut Checker,
-    s: &Session,
-    m: &mut Lang,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
-    let idx = usize::from(s.state == State::Transaction);
-    let names = ["AUTHORIZATION", "TRANSACTION"];
-    if st.status == Status::Ok {
-        m.lang_ok[idx] = true;
-        if let Some(refused_at) = m.lang_refused[1 - idx].take() {
-            c.report(&r::LANG_001, Severity::Violation, refused_at, format!(
-                "LANG was refused in {} but works in {}: LANG is valid in both (RFC 6856 §3.1).",
-                names[1 - idx], names[idx]
-            ));
-        }
-        if let Some(range) = ex.cmd.arg(0) {
-            lang_changed(c, at, range, st.full_text);
-        }
-    } else if st.status == Status::Err {
-        if ex.cmd.arg_count() > 0 {
-            c.report(
-                &r::LANG_003,
-                Severity::Info,
-                at,
-                "LANG was refused: the previous language continues (RFC 6856 §3.2).",
-            );
-        }
-        if s.advertises("LANG") == Some(true) {
-            if m.lang_ok[1 - idx] {
-                c.report(&r::LANG_001, Severity::Violation, at, format!(
-                    "LANG works in {} but was refused in {} although advertised: LANG is valid in both (RFC 6856 §3.1).",
-                    names[1 - idx], names[idx]
-                ));
-            } else {
-                m.lang_refused[idx] = Some(at);
-            }
+            lang_line(cx, line);
         }
     }
 }
@@ -105,14 +96,15 @@ fn lang_changed(c: &mut Checker, at: Location, range: &[u8], text: &[u8]) {
 }
 
 /// One line of a language list: `tag [SP description]`.
-fn lang_line(c: &mut Checker, at: Location, content: &[u8]) {
+fn lang_line(cx: &mut Ctx<'_>, line: &DataLine<'_>) {
+    let (at, content) = (line.at, line.content);
     let tag = content.split(|&b| b == b' ').next().unwrap_or_default();
     if tag.is_empty()
         || !tag
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'*')
     {
-        c.report_once_per_exchange(&r::LANG_004, Severity::Warning, at, || {
+        cx.check.report_once_per_exchange(&r::LANG_004, Severity::Warning, at, || {
             format!(
                 "The language list line \"{}\" does not start with a language tag (RFC 6856 §3.2).",
                 display(content, 60)

@@ -2,6 +2,7 @@
 //! MSG-004, which judges the message numbers of both. The areas that use them: `maildrop`
 //! (STAT, LIST) and `uidl`.
 
+use super::area::Ctx;
 use super::catalog as r;
 use super::catalog::{RuleInfo, Severity};
 use super::checker::Checker;
@@ -9,7 +10,7 @@ use crate::command::parse_decimal;
 use crate::event::Location;
 use crate::plural;
 use crate::sanitize::display;
-use crate::session::{MAX_TRACKED_MESSAGES, Session};
+use crate::session::MAX_TRACKED_MESSAGES;
 
 /// Message numbers seen in one listing, one bit each up to the tracked limit.
 #[derive(Debug, Default)]
@@ -50,6 +51,31 @@ impl NumberSet {
                 .filter(move |b| w & (1u64 << b) != 0)
                 .map(move |b| i * 64 + b)
         })
+    }
+
+    /// MSG-004 for message `n` on a line of the `what` listing: listed once, not deleted, within
+    /// the maildrop as opened. `self` holds the numbers listed so far.
+    pub(crate) fn listed(&mut self, cx: &mut Ctx<'_>, at: Location, n: u32, what: &str) {
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        if !self.insert(n) {
+            c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
+                format!(
+                    "Message {n} appears twice in the {what} listing: each message is listed once."
+                )
+            });
+        }
+        if s.maildrop.is_deleted(n) {
+            c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
+                    format!("The {what} listing includes message {n}, which is marked deleted: deleted messages are not listed (RFC 1939 §5).")
+                });
+        }
+        if let Some(count) = s.maildrop.initial_count
+            && (u64::from(n) > count)
+        {
+            c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
+                    format!("The {what} listing includes message {n}, beyond the {} the maildrop had when opened: numbers are fixed at login (RFC 1939 §4).", plural(count, "message"))
+                });
+        }
     }
 }
 
@@ -136,35 +162,6 @@ pub(crate) fn split_pair_u64(text: &[u8]) -> Result<(u64, u64, bool), PairProble
     let a = number_token(parts.next().unwrap_or_default())?;
     let b = number_token(parts.next().ok_or(PairProblem::MissingSecond)?)?;
     Ok((a, b, parts.next().is_some()))
-}
-
-/// MSG-004 for message `n` on a line of the `what` listing: listed once, not deleted, within
-/// the maildrop as opened. `numbers` holds the numbers listed so far.
-pub(crate) fn listed_number(
-    c: &mut Checker,
-    s: &Session,
-    numbers: &mut NumberSet,
-    at: Location,
-    n: u32,
-    what: &str,
-) {
-    if !numbers.insert(n) {
-        c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
-            format!("Message {n} appears twice in the {what} listing: each message is listed once.")
-        });
-    }
-    if s.maildrop.is_deleted(n) {
-        c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
-            format!("The {what} listing includes message {n}, which is marked deleted: deleted messages are not listed (RFC 1939 §5).")
-        });
-    }
-    if let Some(count) = s.maildrop.initial_count
-        && (u64::from(n) > count)
-    {
-        c.report_once_per_exchange(&r::MSG_004, Severity::Violation, at, || {
-            format!("The {what} listing includes message {n}, beyond the {} the maildrop had when opened: numbers are fixed at login (RFC 1939 §4).", plural(count, "message"))
-        });
-    }
 }
 
 #[cfg(test)]

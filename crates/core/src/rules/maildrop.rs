@@ -5,17 +5,14 @@
 use super::area::{Answer, Area, Ctx, DataLine};
 use super::catalog as r;
 use super::catalog::Severity;
-use super::checker::Checker;
 use super::listing::{
-    NumberSet, PairProblem, listed_number, number_token, pair_problem, split_pair, split_pair_u64,
+    NumberSet, PairProblem, number_token, pair_problem, split_pair, split_pair_u64,
 };
 use crate::command::{Keyword, Syntax};
-use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange, server_at};
 use crate::plural;
 use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
-use crate::session::Session;
 use crate::state::State;
 
 /// The maildrop's rules, with the LIST listing in progress and what RSET restored.
@@ -31,11 +28,69 @@ pub(crate) struct Maildrop {
 
 impl Area for Maildrop {
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        let k = ex.keyword();
+        let ok = st.status == Status::Ok;
+        let in_trans = cx.session.state == State::Transaction;
+        if ok
+            && matches!(
+                k,
+                Keyword::Retr | Keyword::Dele | Keyword::List | Keyword::Uidl | Keyword::Top
+            )
+        {
+            message_number(cx, reply);
+        }
+        if !in_trans {
+            return;
+        }
+        match k {
+            Keyword::Stat if ok => self.stat_reply(cx, reply),
+            Keyword::List if ok && ex.cmd.arg_count() == 1 => list_one(cx, reply),
+            Keyword::Rset if !ok => cx.check.report(&r::DEL_002, Severity::Violation, at,
+                "RSET was answered -ERR: RSET always answers +OK and unmarks every deleted message (RFC 1939 §5)."),
+            _ => {}
+        }
     }
 
+    /// Maildrop changes single-line replies make: STAT, DELE, RSET, LIST n.
     fn after_reply(&mut self, cx: &mut Ctx<'_>, ex: &Exchange, st: &StatusLine<'_>) {
-        apply(cx.session, self, ex, st);
+        let s = &mut *cx.session;
+        if st.status != Status::Ok {
+            return;
+        }
+        match ex.keyword() {
+            Keyword::Stat => {
+                if let Ok((count, octets, _)) = split_pair_u64(st.full_text) {
+                    s.maildrop.last_stat = Some((count, octets));
+                    if s.maildrop.initial_count.is_none() {
+                        s.maildrop.initial_count = Some(count);
+                        s.maildrop.initial_octets = Some(octets);
+                    }
+                }
+            }
+            Keyword::Dele => {
+                if let Some(e) = ex.msg().and_then(|n| s.maildrop.entry(n)) {
+                    e.deleted = true;
+                }
+                self.restored.clear();
+            }
+            Keyword::Rset => {
+                self.restored = s.maildrop.deleted().map(|(n, _)| n).take(10_000).collect();
+                for (_, e) in s.maildrop.iter_mut() {
+                    e.deleted = false;
+                }
+            }
+            Keyword::List if ex.cmd.arg_count() == 1 => {
+                if let Ok((n, second, _)) = split_pair(st.full_text)
+                    && Some(n) == ex.msg()
+                    && let Ok(size) = number_token(second)
+                    && let Some(e) = s.maildrop.entry(n)
+                {
+                    e.size.get_or_insert(size);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
@@ -48,51 +103,163 @@ impl Area for Maildrop {
     #[inline(always)] // runs on every data line of every body: the kind test inlines
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::List {
-            scan_line(cx.check, cx.session, self, line.at, line.content);
+            self.scan_line(cx, line);
         }
     }
 
     fn on_body_end(&mut self, cx: &mut Ctx<'_>, body: &Body, complete: bool) {
-        if complete && body.kind == BodyKind::List {
-            let at = server_at(body.ex.id, body.reply_offset);
-            list_end(cx.check, cx.session, self, body, at);
+        if !complete || body.kind != BodyKind::List {
+            return;
+        }
+        let at = server_at(body.ex.id, body.reply_offset);
+        let (c, s) = (&mut *cx.check, &mut *cx.session);
+        if let Some((count, _)) = s.maildrop.expected_stat()
+            && body.lines != count
+            && !s.maildrop.saturated
+        {
+            c.report(&r::MSG_004, Severity::Violation, at, format!(
+                "LIST has {} but the maildrop holds {}: LIST lists each non-deleted message exactly once.",
+                plural(body.lines, "line"),
+                plural(count, "undeleted message")
+            ));
+        }
+        let missing_restored: Vec<u32> = self
+            .restored
+            .iter()
+            .copied()
+            .filter(|&n| !self.numbers.contains(n))
+            .take(5)
+            .collect();
+        if !missing_restored.is_empty() {
+            c.report(&r::DEL_002, Severity::Violation, at, format!(
+                "After RSET, LIST still omits message(s) {:?}: RSET unmarks every deleted message (RFC 1939 §5).",
+                missing_restored
+            ));
+        }
+        if s.maildrop.initial_count.is_none() && s.state == State::Transaction {
+            s.maildrop.initial_count = Some(u64::from(self.max_number).max(body.lines));
+        }
+        if let Some((_, stat_octets)) = s.maildrop.last_stat {
+            let sizes: Option<u64> = self
+                .numbers
+                .iter()
+                .map(|n| s.maildrop.get(n).and_then(|x| x.size))
+                .sum();
+            if let Some(sum) = sizes
+                && sum != stat_octets
+                && s.maildrop.deleted().next().is_none()
+            {
+                c.report_once(&r::MSG_006, Severity::Info, at, || {
+                    format!(
+                        "STAT reports {} but the LIST sizes add up to {sum}.",
+                        plural(stat_octets, "octet")
+                    )
+                });
+            }
         }
     }
 }
 
-fn on_reply(
-    c: &mut Checker,
-    s: &Session,
-    m: &mut Maildrop,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
-    let k = ex.keyword();
-    let ok = st.status == Status::Ok;
-    let in_trans = s.state == State::Transaction;
-    if ok
-        && matches!(
-            k,
-            Keyword::Retr | Keyword::Dele | Keyword::List | Keyword::Uidl | Keyword::Top
-        )
-    {
-        message_number(c, s, ex, at);
+impl Maildrop {
+    /// One `msg SP octets` line of a LIST listing.
+    fn scan_line(&mut self, cx: &mut Ctx<'_>, line: &DataLine<'_>) {
+        let (c, at, content) = (&mut *cx.check, line.at, line.content);
+        let (n, second, extra) = match split_pair(content) {
+            Ok(v) => v,
+            Err(p) => return pair_problem(c, &r::MSG_003, at, "the LIST listing", p),
+        };
+        let size = match number_token(second) {
+            Ok(v) => v,
+            Err(p) => return pair_problem(c, &r::MSG_003, at, "the LIST listing", p),
+        };
+        if extra.is_some() {
+            c.report_once_per_exchange(&r::MSG_003, Severity::Info, at, || {
+                "LIST lines carry text after the size: allowed, but strongly discouraged (RFC 1939 §5)."
+                    .into()
+            });
+        }
+        self.max_number = self.max_number.max(n);
+        self.numbers.listed(cx, at, n, "LIST");
+        let Some(entry) = cx.session.maildrop.entry(n) else {
+            return;
+        };
+        match entry.size {
+            Some(old) if old != size => cx.check.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
+                format!("Message {n} was listed with {} earlier and {size} now: message sizes do not change during a session.", plural(old, "octet"))
+            }),
+            _ => entry.size = Some(size),
+        }
     }
-    if !in_trans {
-        return;
-    }
-    match k {
-        Keyword::Stat if ok => stat_reply(c, s, m, at, st.full_text),
-        Keyword::List if ok && ex.cmd.arg_count() == 1 => list_one(c, s, ex, at, st.full_text),
-        Keyword::Rset if !ok => c.report(&r::DEL_002, Severity::Violation, at,
-            "RSET was answered -ERR: RSET always answers +OK and unmarks every deleted message (RFC 1939 §5)."),
-        _ => {}
+
+    fn stat_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (at, text) = (reply.at, reply.status.full_text);
+        let (count, octets, extra) = match split_pair_u64(text) {
+            Ok(v) => v,
+            Err(PairProblem::NotDecimal(tok)) => {
+                return c.report(
+                    &r::GEN_011,
+                    Severity::Violation,
+                    at,
+                    format!(
+                        "STAT answered \"+OK {}\": \"{tok}\" is not a plain decimal number.",
+                        display(text, 40)
+                    ),
+                );
+            }
+            Err(_) => {
+                return c.report(&r::MSG_001, Severity::Violation, at, format!(
+                    "STAT answered \"+OK {}\": the reply must be `+OK count octets` (RFC 1939 §5).",
+                    display(text, 40)
+                ));
+            }
+        };
+        if extra {
+            c.report_once(&r::MSG_001, Severity::Info, at, || {
+                "STAT carries text after the octet count: allowed, but strongly discouraged.".into()
+            });
+        }
+        let Some((want_count, want_octets)) = s.maildrop.expected_stat() else {
+            return;
+        };
+        let changed = s.maildrop.deleted().next().is_some() || !self.restored.is_empty();
+        let counts = plural(count, "message");
+        if count != want_count {
+            if !self.restored.is_empty() && count < want_count {
+                c.report(&r::DEL_002, Severity::Violation, at, format!(
+                    "After RSET, STAT counts {counts} instead of {want_count}: RSET unmarks every deleted message."
+                ));
+            } else if changed {
+                let are = if want_count == 1 { "is" } else { "are" };
+                c.report(&r::MSG_002, Severity::Violation, at, format!(
+                    "STAT counts {counts}, but {want_count} {are} not marked deleted: STAT excludes deleted messages and RSET restores them (RFC 1939 §5)."
+                ));
+            } else if count > want_count {
+                c.report(&r::MSG_008, Severity::Warning, at, format!(
+                    "STAT now counts {counts}; the maildrop had {want_count} when opened: new mail should not appear during a session."
+                ));
+            }
+        } else if let Some(want) = want_octets
+            && want != octets
+            && changed
+        {
+            c.report(
+                &r::MSG_002,
+                Severity::Warning,
+                at,
+                format!(
+                    "STAT reports {}; with the deleted messages' sizes removed it should be {want}.",
+                    plural(octets, "octet")
+                ),
+            );
+        }
     }
 }
 
 /// MSG-009, DEL-001, TOP-002: `+OK` to a bad or deleted message number.
-fn message_number(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
+fn message_number(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+    let (c, s) = (&mut *cx.check, &*cx.session);
+    let (ex, at) = (reply.ex, reply.at);
     let k = ex.keyword();
     match ex.cmd.syntax() {
         Syntax::BadMessageNumber => {
@@ -132,70 +299,9 @@ fn message_number(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
     }
 }
 
-fn stat_reply(c: &mut Checker, s: &Session, m: &mut Maildrop, at: Location, text: &[u8]) {
-    let (count, octets, extra) =
-        match split_pair_u64(text) {
-            Ok(v) => v,
-            Err(PairProblem::NotDecimal(tok)) => {
-                return c.report(
-                    &r::GEN_011,
-                    Severity::Violation,
-                    at,
-                    format!(
-                        "STAT answered \"+OK {}\": \"{tok}\" is not a plain decimal number.",
-                        display(text, 40)
-                    ),
-                );
-            }
-            Err(_) => {
-                return c.report(&r::MSG_001, Severity::Violation, at, format!(
-                "STAT answered \"+OK {}\": the reply must be `+OK count octets` (RFC 1939 §5).",
-                display(text, 40)
-            ));
-            }
-        };
-    if extra {
-        c.report_once(&r::MSG_001, Severity::Info, at, || {
-            "STAT carries text after the octet count: allowed, but strongly discouraged.".into()
-        });
-    }
-    let Some((want_count, want_octets)) = s.maildrop.expected_stat() else {
-        return;
-    };
-    let changed = s.maildrop.deleted().next().is_some() || !m.restored.is_empty();
-    let counts = plural(count, "message");
-    if count != want_count {
-        if !m.restored.is_empty() && count < want_count {
-            c.report(&r::DEL_002, Severity::Violation, at, format!(
-                "After RSET, STAT counts {counts} instead of {want_count}: RSET unmarks every deleted message."
-            ));
-        } else if changed {
-            let are = if want_count == 1 { "is" } else { "are" };
-            c.report(&r::MSG_002, Severity::Violation, at, format!(
-                "STAT counts {counts}, but {want_count} {are} not marked deleted: STAT excludes deleted messages and RSET restores them (RFC 1939 §5)."
-            ));
-        } else if count > want_count {
-            c.report(&r::MSG_008, Severity::Warning, at, format!(
-                "STAT now counts {counts}; the maildrop had {want_count} when opened: new mail should not appear during a session."
-            ));
-        }
-    } else if let Some(want) = want_octets
-        && want != octets
-        && changed
-    {
-        c.report(
-            &r::MSG_002,
-            Severity::Warning,
-            at,
-            format!(
-                "STAT reports {}; with the deleted messages' sizes removed it should be {want}.",
-                plural(octets, "octet")
-            ),
-        );
-    }
-}
-
-fn list_one(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, text: &[u8]) {
+fn list_one(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+    let (c, s) = (&mut *cx.check, &*cx.session);
+    let (ex, at, text) = (reply.ex, reply.at, reply.status.full_text);
     let Some(asked) = ex.msg() else { return };
     let (n, second, _) = match split_pair(text) {
         Ok(v) => v,
@@ -224,126 +330,6 @@ fn list_one(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, text: &[u
                 plural(size, "octet")
             ),
         );
-    }
-}
-
-/// Maildrop changes single-line replies make: STAT, DELE, RSET, LIST n.
-fn apply(s: &mut Session, m: &mut Maildrop, ex: &Exchange, st: &StatusLine<'_>) {
-    if st.status != Status::Ok {
-        return;
-    }
-    match ex.keyword() {
-        Keyword::Stat => {
-            if let Ok((count, octets, _)) = split_pair_u64(st.full_text) {
-                s.maildrop.last_stat = Some((count, octets));
-                if s.maildrop.initial_count.is_none() {
-                    s.maildrop.initial_count = Some(count);
-                    s.maildrop.initial_octets = Some(octets);
-                }
-            }
-        }
-        Keyword::Dele => {
-            if let Some(e) = ex.msg().and_then(|n| s.maildrop.entry(n)) {
-                e.deleted = true;
-            }
-            m.restored.clear();
-        }
-        Keyword::Rset => {
-            m.restored = s.maildrop.deleted().map(|(n, _)| n).take(10_000).collect();
-            for (_, e) in s.maildrop.iter_mut() {
-                e.deleted = false;
-            }
-        }
-        Keyword::List if ex.cmd.arg_count() == 1 => {
-            if let Ok((n, second, _)) = split_pair(st.full_text)
-                && Some(n) == ex.msg()
-                && let Ok(size) = number_token(second)
-                && let Some(e) = s.maildrop.entry(n)
-            {
-                e.size.get_or_insert(size);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// One `msg SP octets` line of a LIST listing.
-fn scan_line(c: &mut Checker, s: &mut Session, m: &mut Maildrop, at: Location, content: &[u8]) {
-    let (n, second, extra) = match split_pair(content) {
-        Ok(v) => v,
-        Err(p) => return pair_problem(c, &r::MSG_003, at, "the LIST listing", p),
-    };
-    let size = match number_token(second) {
-        Ok(v) => v,
-        Err(p) => return pair_problem(c, &r::MSG_003, at, "the LIST listing", p),
-    };
-    if extra.is_some() {
-        c.report_once_per_exchange(&r::MSG_003, Severity::Info, at, || {
-            "LIST lines carry text after the size: allowed, but strongly discouraged (RFC 1939 §5)."
-                .into()
-        });
-    }
-    m.max_number = m.max_number.max(n);
-    listed_number(c, s, &mut m.numbers, at, n, "LIST");
-    track_size(c, s, at, n, size);
-}
-
-fn track_size(c: &mut Checker, s: &mut Session, at: Location, n: u32, size: u64) {
-    let Some(entry) = s.maildrop.entry(n) else {
-        return;
-    };
-    match entry.size {
-        Some(old) if old != size => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
-            format!("Message {n} was listed with {} earlier and {size} now: message sizes do not change during a session.", plural(old, "octet"))
-        }),
-        _ => entry.size = Some(size),
-    }
-}
-
-fn list_end(c: &mut Checker, s: &mut Session, m: &Maildrop, body: &Body, at: Location) {
-    if let Some((count, _)) = s.maildrop.expected_stat()
-        && body.lines != count
-        && !s.maildrop.saturated
-    {
-        c.report(&r::MSG_004, Severity::Violation, at, format!(
-            "LIST has {} but the maildrop holds {}: LIST lists each non-deleted message exactly once.",
-            plural(body.lines, "line"),
-            plural(count, "undeleted message")
-        ));
-    }
-    let missing_restored: Vec<u32> = m
-        .restored
-        .iter()
-        .copied()
-        .filter(|&n| !m.numbers.contains(n))
-        .take(5)
-        .collect();
-    if !missing_restored.is_empty() {
-        c.report(&r::DEL_002, Severity::Violation, at, format!(
-            "After RSET, LIST still omits message(s) {:?}: RSET unmarks every deleted message (RFC 1939 §5).",
-            missing_restored
-        ));
-    }
-    if s.maildrop.initial_count.is_none() && s.state == State::Transaction {
-        s.maildrop.initial_count = Some(u64::from(m.max_number).max(body.lines));
-    }
-    if let Some((_, stat_octets)) = s.maildrop.last_stat {
-        let sizes: Option<u64> = m
-            .numbers
-            .iter()
-            .map(|n| s.maildrop.get(n).and_then(|x| x.size))
-            .sum();
-        if let Some(sum) = sizes
-            && sum != stat_octets
-            && s.maildrop.deleted().next().is_none()
-        {
-            c.report_once(&r::MSG_006, Severity::Info, at, || {
-                format!(
-                    "STAT reports {} but the LIST sizes add up to {sum}.",
-                    plural(stat_octets, "octet")
-                )
-            });
-        }
     }
 }
 

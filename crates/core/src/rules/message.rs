@@ -14,7 +14,6 @@ use crate::exchange::{Body, BodyKind, server_at};
 use crate::plural;
 use crate::response::StatusLine;
 use crate::sanitize::display;
-use crate::session::Session;
 
 /// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
 const PREFIX_LINES: usize = 256;
@@ -44,7 +43,7 @@ impl Area for Message {
     #[inline(always)] // runs on every data line of every body: the kind test inlines
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
-            message_line(cx.check, cx.session, &mut self.scan, line.at, line.content);
+            self.scan.line(cx, line);
         }
     }
 
@@ -52,11 +51,95 @@ impl Area for Message {
         if !complete {
             return;
         }
-        let at = server_at(body.ex.id, body.reply_offset);
         match body.kind {
-            BodyKind::Retr => retr_end(cx.check, cx.session, self, body, at),
-            BodyKind::Top => top_end(cx.check, self, body, at),
+            BodyKind::Retr => self.retr_end(cx, body),
+            BodyKind::Top => self.top_end(cx, body),
             _ => {}
+        }
+    }
+}
+
+impl Message {
+    /// MSG-010, MSG-006 (UTF-004 in UTF-8 mode) and TOP-001 once RETR is complete.
+    fn retr_end(&mut self, cx: &mut Ctx<'_>, body: &Body) {
+        let (c, s) = (&mut *cx.check, &mut *cx.session);
+        let at = server_at(body.ex.id, body.reply_offset);
+        let Some(n) = body.ex.msg() else { return };
+        let got = body.octets;
+        if let Some(claimed) = self.scan.claimed_octets
+            && claimed != got
+        {
+            c.report(&r::MSG_010, Severity::Info, at, format!(
+                "The +OK text claims {} and {got} came; only +OK is significant in a RETR reply (RFC 1939 §9), the LIST size is what counts.",
+                plural(claimed, "octet")
+            ));
+        }
+        if let Some(size) = s.maildrop.get(n).and_then(|x| x.size)
+            && size != got
+        {
+            let (rule, why) = if s.utf8_mode {
+                (
+                    &r::UTF_004,
+                    "in UTF-8 mode LIST sizes should match what RETR delivers (RFC 6856 §2.1)",
+                )
+            } else {
+                (
+                    &r::MSG_006,
+                    "the size in a scan listing is the exact number of octets RETR delivers, with CRLF line ends and without stuffing dots or the terminator (RFC 1939 §5, §11)",
+                )
+            };
+            c.report(
+                rule,
+                Severity::Warning,
+                at,
+                format!(
+                    "LIST said message {n} has {} but RETR delivered {got}: {why}.",
+                    plural(size, "octet")
+                ),
+            );
+        }
+        if let Some(entry) = s.maildrop.entry(n) {
+            entry.retr_octets = Some(got);
+        }
+        let shape = self.scan.shape();
+        if let Some(tops) = self.top_shapes.remove(&n) {
+            for top in tops {
+                compare_top(c, &shape, &top, n);
+            }
+        }
+        if self.retr_shapes.len() < MAX_SHAPES || self.retr_shapes.contains_key(&n) {
+            self.retr_shapes.insert(n, shape);
+        }
+    }
+
+    /// TOP-001 once TOP is complete: at most n body lines, and the lines of RETR if it was seen.
+    fn top_end(&mut self, cx: &mut Ctx<'_>, body: &Body) {
+        let c = &mut *cx.check;
+        let at = server_at(body.ex.id, body.reply_offset);
+        let (Some(n), Some(lines)) = (body.ex.msg(), body.ex.cmd.arg(1).and_then(parse_decimal))
+        else {
+            return;
+        };
+        let shape = self.scan.shape();
+        if shape.body_lines > lines {
+            c.report(&r::TOP_001, Severity::Violation, at, format!(
+                "TOP {n} {lines} returned {}: TOP returns the headers, the blank line and at most {} (RFC 1939 §7).",
+                plural(shape.body_lines, "body line"),
+                plural(lines, "body line")
+            ));
+            return;
+        }
+        let top = TopShape {
+            n: lines,
+            shape,
+            at,
+        };
+        match self.retr_shapes.get(&n) {
+            Some(full) => compare_top(c, full, &top, n),
+            None if self.top_shapes.len() < MAX_SHAPES => {
+                self.top_shapes.entry(n).or_default().push(top)
+            }
+            None => {}
         }
     }
 }
@@ -92,6 +175,67 @@ impl MessageScan {
 }
 
 impl MessageScan {
+    /// UTF-003 and GEN-001 for one data line of RETR or TOP; counts and hashes it for TOP-001.
+    fn line(&mut self, cx: &mut Ctx<'_>, line: &DataLine<'_>) {
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (at, content) = (line.at, line.content);
+        let lines = self.header_lines + self.body_lines + u64::from(self.in_body);
+        if self.in_body {
+            self.body_lines += 1;
+        } else if content.is_empty() {
+            self.in_body = true;
+        } else {
+            self.header_lines += 1;
+        }
+        if (lines as usize) < PREFIX_LINES {
+            self.hash = fnv(fnv(self.hash, content), b"\n");
+            self.prefix.push(self.hash);
+        }
+        if self.done_scanning() || !unusual(content) {
+            return;
+        }
+        if !self.nul && memchr::memchr(0, content).is_some() {
+            self.nul = true;
+            c.report(&r::UTF_003, Severity::Violation, at,
+                "The message contains NUL octets: binary content is never allowed in POP3 message data (RFC 6856 §2.1).");
+        }
+        if !self.lone_cr && memchr::memchr(b'\r', content).is_some() {
+            self.lone_cr = true;
+            c.report(&r::GEN_001, Severity::Info, at,
+                "A message line contains a bare CR: inside message data that is content, not a line end, but mail should not carry it.");
+        }
+        if (!self.eight_bit_body || !self.eight_bit_header) && !content.is_ascii() && !s.utf8_mode {
+            let utf8_advertised = s.any_caps().is_some_and(|caps| caps.has("UTF8"));
+            let in_header = !self.in_body;
+            if in_header && !self.eight_bit_header {
+                self.eight_bit_header = true;
+                let severity = if utf8_advertised {
+                    Severity::Violation
+                } else {
+                    Severity::Info
+                };
+                c.report(&r::UTF_003, severity, at, format!(
+                    "Raw non-ASCII octets in the message header (\"{}\") before UTF-8 mode: {}",
+                    display(content, 50),
+                    if utf8_advertised {
+                        "the server advertises UTF8, so it must send a surrogate or refuse with -ERR [UTF8] until the client issues UTF8 (RFC 6856 §2.1, §5)."
+                    } else {
+                        "legacy 8-bit headers; RFC 6856 clients need UTF8 first."
+                    }
+                ));
+            } else if !in_header && !self.eight_bit_body {
+                self.eight_bit_body = true;
+                let severity = if utf8_advertised {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                };
+                c.report(&r::UTF_003, severity, at,
+                    "The message body carries 8-bit octets before UTF-8 mode (common legacy mail; outside RFC 6856 unless the server advertises UTF8).");
+            }
+        }
+    }
+
     fn for_reply(st: &StatusLine<'_>) -> Self {
         MessageScan {
             claimed_octets: claimed_octets(st.full_text),
@@ -129,71 +273,6 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// UTF-003 and GEN-001 for one data line of RETR or TOP; counts and hashes it for TOP-001.
-fn message_line(
-    c: &mut Checker,
-    s: &Session,
-    scan: &mut MessageScan,
-    at: Location,
-    content: &[u8],
-) {
-    let lines = scan.header_lines + scan.body_lines + u64::from(scan.in_body);
-    if scan.in_body {
-        scan.body_lines += 1;
-    } else if content.is_empty() {
-        scan.in_body = true;
-    } else {
-        scan.header_lines += 1;
-    }
-    if (lines as usize) < PREFIX_LINES {
-        scan.hash = fnv(fnv(scan.hash, content), b"\n");
-        scan.prefix.push(scan.hash);
-    }
-    if scan.done_scanning() || !unusual(content) {
-        return;
-    }
-    if !scan.nul && memchr::memchr(0, content).is_some() {
-        scan.nul = true;
-        c.report(&r::UTF_003, Severity::Violation, at,
-            "The message contains NUL octets: binary content is never allowed in POP3 message data (RFC 6856 §2.1).");
-    }
-    if !scan.lone_cr && memchr::memchr(b'\r', content).is_some() {
-        scan.lone_cr = true;
-        c.report(&r::GEN_001, Severity::Info, at,
-            "A message line contains a bare CR: inside message data that is content, not a line end, but mail should not carry it.");
-    }
-    if (!scan.eight_bit_body || !scan.eight_bit_header) && !content.is_ascii() && !s.utf8_mode {
-        let utf8_advertised = s.any_caps().is_some_and(|caps| caps.has("UTF8"));
-        let in_header = !scan.in_body;
-        if in_header && !scan.eight_bit_header {
-            scan.eight_bit_header = true;
-            let severity = if utf8_advertised {
-                Severity::Violation
-            } else {
-                Severity::Info
-            };
-            c.report(&r::UTF_003, severity, at, format!(
-                "Raw non-ASCII octets in the message header (\"{}\") before UTF-8 mode: {}",
-                display(content, 50),
-                if utf8_advertised {
-                    "the server advertises UTF8, so it must send a surrogate or refuse with -ERR [UTF8] until the client issues UTF8 (RFC 6856 §2.1, §5)."
-                } else {
-                    "legacy 8-bit headers; RFC 6856 clients need UTF8 first."
-                }
-            ));
-        } else if !in_header && !scan.eight_bit_body {
-            scan.eight_bit_body = true;
-            let severity = if utf8_advertised {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
-            c.report(&r::UTF_003, severity, at,
-                "The message body carries 8-bit octets before UTF-8 mode (common legacy mail; outside RFC 6856 unless the server advertises UTF8).");
-        }
-    }
-}
-
 /// Whether a line holds a NUL, a CR or an 8-bit octet: one pass, eight octets at a time, so
 /// plain ASCII mail (nearly all of it) costs one cheap scan per line.
 fn unusual(bytes: &[u8]) -> bool {
@@ -213,82 +292,6 @@ fn unusual(bytes: &[u8]) -> bool {
         .remainder()
         .iter()
         .any(|&b| b == 0 || b == b'\r' || b >= 0x80)
-}
-
-/// MSG-010, MSG-006 (UTF-004 in UTF-8 mode) and TOP-001 once RETR is complete.
-fn retr_end(c: &mut Checker, s: &mut Session, m: &mut Message, body: &Body, at: Location) {
-    let Some(n) = body.ex.msg() else { return };
-    let got = body.octets;
-    if let Some(claimed) = m.scan.claimed_octets
-        && claimed != got
-    {
-        c.report(&r::MSG_010, Severity::Info, at, format!(
-            "The +OK text claims {} and {got} came; only +OK is significant in a RETR reply (RFC 1939 §9), the LIST size is what counts.",
-            plural(claimed, "octet")
-        ));
-    }
-    if let Some(size) = s.maildrop.get(n).and_then(|x| x.size)
-        && size != got
-    {
-        let (rule, why) = if s.utf8_mode {
-            (
-                &r::UTF_004,
-                "in UTF-8 mode LIST sizes should match what RETR delivers (RFC 6856 §2.1)",
-            )
-        } else {
-            (
-                &r::MSG_006,
-                "the size in a scan listing is the exact number of octets RETR delivers, with CRLF line ends and without stuffing dots or the terminator (RFC 1939 §5, §11)",
-            )
-        };
-        c.report(
-            rule,
-            Severity::Warning,
-            at,
-            format!(
-                "LIST said message {n} has {} but RETR delivered {got}: {why}.",
-                plural(size, "octet")
-            ),
-        );
-    }
-    if let Some(entry) = s.maildrop.entry(n) {
-        entry.retr_octets = Some(got);
-    }
-    let shape = m.scan.shape();
-    if let Some(tops) = m.top_shapes.remove(&n) {
-        for top in tops {
-            compare_top(c, &shape, &top, n);
-        }
-    }
-    if m.retr_shapes.len() < MAX_SHAPES || m.retr_shapes.contains_key(&n) {
-        m.retr_shapes.insert(n, shape);
-    }
-}
-
-/// TOP-001 once TOP is complete: at most n body lines, and the lines of RETR if it was seen.
-fn top_end(c: &mut Checker, m: &mut Message, body: &Body, at: Location) {
-    let (Some(n), Some(lines)) = (body.ex.msg(), body.ex.cmd.arg(1).and_then(parse_decimal)) else {
-        return;
-    };
-    let shape = m.scan.shape();
-    if shape.body_lines > lines {
-        c.report(&r::TOP_001, Severity::Violation, at, format!(
-            "TOP {n} {lines} returned {}: TOP returns the headers, the blank line and at most {} (RFC 1939 §7).",
-            plural(shape.body_lines, "body line"),
-            plural(lines, "body line")
-        ));
-        return;
-    }
-    let top = TopShape {
-        n: lines,
-        shape,
-        at,
-    };
-    match m.retr_shapes.get(&n) {
-        Some(full) => compare_top(c, full, &top, n),
-        None if m.top_shapes.len() < MAX_SHAPES => m.top_shapes.entry(n).or_default().push(top),
-        None => {}
-    }
 }
 
 /// TOP-001: TOP's lines are a prefix of RETR's, with exactly min(n, body lines) body lines.

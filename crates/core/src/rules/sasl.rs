@@ -3,14 +3,14 @@
 use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
-use super::checker::{Checker, text_says_unknown_command};
+use super::checker::text_says_unknown_command;
+use super::lines::Lines;
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::exchange::Exchange;
 use crate::framer::{Ending, Line};
 use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
-use crate::session::Session;
 use crate::state::State;
 
 /// SASL AUTH (SASL-*). What it needs of an exchange's progress the engine keeps in
@@ -20,15 +20,180 @@ pub(crate) struct Sasl;
 
 impl Area for Sasl {
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
-        on_command(cx.check, cx.session, ex);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let Some(sasl) = &ex.sasl else {
+            return;
+        };
+        if sasl.initial_response && s.advertises("SASL") == Some(false) {
+            c.report(&r::SASL_011, Severity::Info, ex.client_at(),
+                "The client sent a SASL initial response although the server does not advertise SASL (RFC 5034 §3).");
+        }
+        if ex.cmd.wire_len > 255 {
+            c.report(&r::SASL_011, Severity::Info, ex.client_at(), format!(
+                "The AUTH line with its initial response is {} octets; it must stay within 255 (RFC 5034 §4): send the response after the empty challenge instead.",
+                ex.cmd.wire_len
+            ));
+        }
+        if sasl.mechanism == "EXTERNAL" && !s.client_cert {
+            c.report(&r::SASL_014, Severity::Info, ex.client_at(),
+                "AUTH EXTERNAL without a TLS client certificate: EXTERNAL logs in with the identity of the certificate, so there is none to use.");
+        }
     }
 
     fn on_challenge(&mut self, cx: &mut Ctx<'_>, ex: &Exchange, at: Location, line: &Line<'_>) {
-        on_challenge(cx.check, cx.session, ex, at, line);
+        let Some(sasl) = &ex.sasl else {
+            return;
+        };
+        if line.ending == Ending::Lf {
+            Lines.on_bare_lf(cx, at, false);
+        }
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let content = line.content;
+        let payload = content.strip_prefix(b"+ ");
+        match payload {
+            Some(p) if is_base64(p) => {}
+            _ => c.report(&r::SASL_002, Severity::Violation, at, format!(
+                "The SASL challenge \"{}\" is not '+', one space and base64: it must hold nothing else (RFC 5034 §4).",
+                display(content, 60)
+            )),
+        }
+        if s.state == State::Transaction || s.sasl_done {
+            c.report_once_per_exchange(&r::SASL_001, Severity::Violation, at, || {
+                "The server started a SASL exchange after the client had logged in: AUTH is valid only in AUTHORIZATION and never again after a successful AUTH.".into()
+            });
+        }
+        if let Some(last) = sasl.last_client {
+            if last.cancel {
+                c.report(&r::SASL_003, Severity::Violation, at,
+                    "The client cancelled with '*' but the server sent another challenge: it must answer -ERR.");
+            } else if !last.valid_base64 {
+                c.report(&r::SASL_004, Severity::Violation, at,
+                    "The client's response was not valid base64 but the server sent another challenge: it must reject it with -ERR.");
+            }
+        }
+        if sasl.challenges == 0 {
+            let mech = sasl.mechanism.as_str();
+            let shown = display(mech.as_bytes(), 40);
+            if sasl.initial_response && NO_INITIAL_RESPONSE.contains(&mech) {
+                c.report(&r::SASL_005, Severity::Violation, at, format!(
+                    "{shown} cannot take an initial response, yet the server continued the exchange: it must answer -ERR."
+                ));
+            }
+            if !sasl.initial_response
+                && is_client_first(mech)
+                && payload.is_some_and(|p| !p.is_empty())
+            {
+                c.report(&r::SASL_006, Severity::Violation, at, format!(
+                    "{shown} is client-first and no initial response was sent, so the first challenge must be empty (exactly \"+ \"), not \"{}\".",
+                    display(content, 40)
+                ));
+            }
+            if cannot_be_real(mech) {
+                c.report(&r::SASL_007, Severity::Violation, at, format!(
+                    "\"{shown}\" cannot be a real SASL mechanism, yet the server sent a challenge: unsupported mechanisms get -ERR."
+                ));
+            }
+        }
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        on_reply(cx.check, cx.session, reply.ex, reply.at, reply.status);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        if ex.keyword() != Keyword::Auth {
+            return;
+        }
+        let Some(sasl) = &ex.sasl else {
+            if st.status != Status::Invalid {
+                c.report_once(&r::SASL_012, Severity::Info, at, || {
+                    format!(
+                        "A bare AUTH (no mechanism) is not defined by RFC 5034; this server answers it with {} (old-style mechanism discovery).",
+                        if st.status == Status::Ok { "a mechanism list" } else { "-ERR" }
+                    )
+                });
+            }
+            return;
+        };
+        let mech = sasl.mechanism.as_str();
+        let shown = display(mech.as_bytes(), 40);
+        if st.status == Status::Ok {
+            if (s.state == State::Transaction && !s.skipped_login) || s.sasl_done {
+                c.report(&r::SASL_001, Severity::Violation, at,
+                    "AUTH succeeded after the client had already logged in: AUTH is valid only in AUTHORIZATION, and never again after a successful AUTH (RFC 5034 §4).");
+            }
+            match sasl.last_client {
+                Some(last) if last.cancel => c.report(&r::SASL_003, Severity::Violation, at,
+                    "The client cancelled the exchange with '*' but the server answered +OK: a cancel gets -ERR."),
+                Some(last) if !last.valid_base64 => c.report(&r::SASL_004, Severity::Violation, at,
+                    "The client's SASL response was not valid base64 but the server answered +OK: it must reject it."),
+                _ => {}
+            }
+            if sasl.challenges == 0 && sasl.initial_response && NO_INITIAL_RESPONSE.contains(&mech)
+            {
+                c.report(
+                    &r::SASL_005,
+                    Severity::Violation,
+                    at,
+                    format!(
+                        "{shown} cannot take an initial response, yet the server accepted one."
+                    ),
+                );
+            }
+            if cannot_be_real(mech) {
+                c.report(
+                    &r::SASL_007,
+                    Severity::Violation,
+                    at,
+                    format!("\"{shown}\" cannot be a real SASL mechanism, yet AUTH succeeded."),
+                );
+            } else if s.current_caps().is_some_and(|caps| !caps.has_sasl(mech)) {
+                c.report(&r::SASL_007, Severity::Info, at, format!(
+                    "{shown} was accepted although CAPA does not list it (RFC 2595 §9 lets a server hide PLAIN before TLS)."
+                ));
+            }
+            let t = st.text;
+            if t.len() >= 8 && !t.contains(&b' ') && is_base64(t) {
+                c.report(&r::SASL_008, Severity::Info, at, format!(
+                    "The text after +OK (\"{}\") looks like SASL data: POP3 has no success data; final server data must come as a '+ ' challenge first.",
+                    display(t, 40)
+                ));
+            }
+            if SECURITY_LAYER.contains(&mech) {
+                c.report(&r::SASL_013, Severity::Info, at, format!(
+                    "{shown} can negotiate a security layer; if it did, everything after this CRLF is wrapped and popscope cannot decode it."
+                ));
+            }
+            if mech == "EXTERNAL" {
+                c.report(&r::SASL_014, Severity::Info, at, if s.client_cert {
+                    "Logged in with SASL EXTERNAL, the identity of the TLS client certificate: the standard way to use a certificate (RFC 8314 §4.2)."
+                } else {
+                    "SASL EXTERNAL succeeded without a TLS client certificate: the server took the identity from elsewhere."
+                });
+            }
+        } else {
+            if s.current_caps().is_some_and(|caps| caps.has_sasl(mech))
+                && text_says_unknown_command(st.text)
+                && sasl.challenges == 0
+            {
+                c.report(
+                    &r::SASL_007,
+                    Severity::Warning,
+                    at,
+                    format!(
+                        "{shown} is listed in the SASL capability but was refused as unsupported."
+                    ),
+                );
+            }
+            if sasl.last_client.is_some() && text_says_unknown_command(st.text) {
+                c.report(&r::SASL_009, Severity::Info, at, format!(
+                    "The exchange ended with \"-ERR {}\": the text suggests the server read the client's SASL response as a command.",
+                    display(st.text, 60)
+                ));
+            }
+            if mech == "EXTERNAL" && s.client_cert {
+                c.report(&r::SASL_014, Severity::Info, at,
+                    "SASL EXTERNAL failed although a client certificate was presented: the server did not accept its identity.");
+            }
+        }
     }
 }
 
@@ -86,172 +251,6 @@ pub(crate) fn is_base64(s: &[u8]) -> bool {
 /// A server line in a SASL exchange that is a challenge (`+ …`) rather than a status line.
 pub(crate) fn is_continuation(content: &[u8]) -> bool {
     content.first() == Some(&b'+') && !StatusLine::looks_like_status(content)
-}
-
-fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
-    let Some(sasl) = &ex.sasl else {
-        return;
-    };
-    if sasl.initial_response && s.advertises("SASL") == Some(false) {
-        c.report(&r::SASL_011, Severity::Info, ex.client_at(),
-            "The client sent a SASL initial response although the server does not advertise SASL (RFC 5034 §3).");
-    }
-    if ex.cmd.wire_len > 255 {
-        c.report(&r::SASL_011, Severity::Info, ex.client_at(), format!(
-            "The AUTH line with its initial response is {} octets; it must stay within 255 (RFC 5034 §4): send the response after the empty challenge instead.",
-            ex.cmd.wire_len
-        ));
-    }
-    if sasl.mechanism == "EXTERNAL" && !s.client_cert {
-        c.report(&r::SASL_014, Severity::Info, ex.client_at(),
-            "AUTH EXTERNAL without a TLS client certificate: EXTERNAL logs in with the identity of the certificate, so there is none to use.");
-    }
-}
-
-fn on_challenge(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, line: &Line<'_>) {
-    let Some(sasl) = &ex.sasl else {
-        return;
-    };
-    if line.ending == Ending::Lf {
-        super::lines::bare_lf(c, at, false);
-    }
-    let content = line.content;
-    let payload = content.strip_prefix(b"+ ");
-    match payload {
-        Some(p) if is_base64(p) => {}
-        _ => c.report(&r::SASL_002, Severity::Violation, at, format!(
-            "The SASL challenge \"{}\" is not '+', one space and base64: it must hold nothing else (RFC 5034 §4).",
-            display(content, 60)
-        )),
-    }
-    if s.state == State::Transaction || s.sasl_done {
-        c.report_once_per_exchange(&r::SASL_001, Severity::Violation, at, || {
-            "The server started a SASL exchange after the client had logged in: AUTH is valid only in AUTHORIZATION and never again after a successful AUTH.".into()
-        });
-    }
-    if let Some(last) = sasl.last_client {
-        if last.cancel {
-            c.report(&r::SASL_003, Severity::Violation, at,
-                "The client cancelled with '*' but the server sent another challenge: it must answer -ERR.");
-        } else if !last.valid_base64 {
-            c.report(&r::SASL_004, Severity::Violation, at,
-                "The client's response was not valid base64 but the server sent another challenge: it must reject it with -ERR.");
-        }
-    }
-    if sasl.challenges == 0 {
-        let mech = sasl.mechanism.as_str();
-        let shown = display(mech.as_bytes(), 40);
-        if sasl.initial_response && NO_INITIAL_RESPONSE.contains(&mech) {
-            c.report(&r::SASL_005, Severity::Violation, at, format!(
-                "{shown} cannot take an initial response, yet the server continued the exchange: it must answer -ERR."
-            ));
-        }
-        if !sasl.initial_response && is_client_first(mech) && payload.is_some_and(|p| !p.is_empty())
-        {
-            c.report(&r::SASL_006, Severity::Violation, at, format!(
-                "{shown} is client-first and no initial response was sent, so the first challenge must be empty (exactly \"+ \"), not \"{}\".",
-                display(content, 40)
-            ));
-        }
-        if cannot_be_real(mech) {
-            c.report(&r::SASL_007, Severity::Violation, at, format!(
-                "\"{shown}\" cannot be a real SASL mechanism, yet the server sent a challenge: unsupported mechanisms get -ERR."
-            ));
-        }
-    }
-}
-
-fn on_reply(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, st: &StatusLine<'_>) {
-    if ex.keyword() != Keyword::Auth {
-        return;
-    }
-    let Some(sasl) = &ex.sasl else {
-        if st.status != Status::Invalid {
-            c.report_once(&r::SASL_012, Severity::Info, at, || {
-                format!(
-                    "A bare AUTH (no mechanism) is not defined by RFC 5034; this server answers it with {} (old-style mechanism discovery).",
-                    if st.status == Status::Ok { "a mechanism list" } else { "-ERR" }
-                )
-            });
-        }
-        return;
-    };
-    let mech = sasl.mechanism.as_str();
-    let shown = display(mech.as_bytes(), 40);
-    if st.status == Status::Ok {
-        if (s.state == State::Transaction && !s.skipped_login) || s.sasl_done {
-            c.report(&r::SASL_001, Severity::Violation, at,
-                "AUTH succeeded after the client had already logged in: AUTH is valid only in AUTHORIZATION, and never again after a successful AUTH (RFC 5034 §4).");
-        }
-        match sasl.last_client {
-            Some(last) if last.cancel => c.report(&r::SASL_003, Severity::Violation, at,
-                "The client cancelled the exchange with '*' but the server answered +OK: a cancel gets -ERR."),
-            Some(last) if !last.valid_base64 => c.report(&r::SASL_004, Severity::Violation, at,
-                "The client's SASL response was not valid base64 but the server answered +OK: it must reject it."),
-            _ => {}
-        }
-        if sasl.challenges == 0 && sasl.initial_response && NO_INITIAL_RESPONSE.contains(&mech) {
-            c.report(
-                &r::SASL_005,
-                Severity::Violation,
-                at,
-                format!("{shown} cannot take an initial response, yet the server accepted one."),
-            );
-        }
-        if cannot_be_real(mech) {
-            c.report(
-                &r::SASL_007,
-                Severity::Violation,
-                at,
-                format!("\"{shown}\" cannot be a real SASL mechanism, yet AUTH succeeded."),
-            );
-        } else if s.current_caps().is_some_and(|caps| !caps.has_sasl(mech)) {
-            c.report(&r::SASL_007, Severity::Info, at, format!(
-                "{shown} was accepted although CAPA does not list it (RFC 2595 §9 lets a server hide PLAIN before TLS)."
-            ));
-        }
-        let t = st.text;
-        if t.len() >= 8 && !t.contains(&b' ') && is_base64(t) {
-            c.report(&r::SASL_008, Severity::Info, at, format!(
-                "The text after +OK (\"{}\") looks like SASL data: POP3 has no success data; final server data must come as a '+ ' challenge first.",
-                display(t, 40)
-            ));
-        }
-        if SECURITY_LAYER.contains(&mech) {
-            c.report(&r::SASL_013, Severity::Info, at, format!(
-                "{shown} can negotiate a security layer; if it did, everything after this CRLF is wrapped and popscope cannot decode it."
-            ));
-        }
-        if mech == "EXTERNAL" {
-            c.report(&r::SASL_014, Severity::Info, at, if s.client_cert {
-                "Logged in with SASL EXTERNAL, the identity of the TLS client certificate: the standard way to use a certificate (RFC 8314 §4.2)."
-            } else {
-                "SASL EXTERNAL succeeded without a TLS client certificate: the server took the identity from elsewhere."
-            });
-        }
-    } else {
-        if s.current_caps().is_some_and(|caps| caps.has_sasl(mech))
-            && text_says_unknown_command(st.text)
-            && sasl.challenges == 0
-        {
-            c.report(
-                &r::SASL_007,
-                Severity::Warning,
-                at,
-                format!("{shown} is listed in the SASL capability but was refused as unsupported."),
-            );
-        }
-        if sasl.last_client.is_some() && text_says_unknown_command(st.text) {
-            c.report(&r::SASL_009, Severity::Info, at, format!(
-                "The exchange ended with \"-ERR {}\": the text suggests the server read the client's SASL response as a command.",
-                display(st.text, 60)
-            ));
-        }
-        if mech == "EXTERNAL" && s.client_cert {
-            c.report(&r::SASL_014, Severity::Info, at,
-                "SASL EXTERNAL failed although a client certificate was presented: the server did not accept its identity.");
-        }
-    }
 }
 
 #[cfg(test)]

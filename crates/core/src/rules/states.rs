@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
 use super::catalog::Severity;
-use super::checker::{Checker, contains_any, text_says_unknown_command};
+use super::checker::{contains_any, text_says_unknown_command};
 use crate::command::{Keyword, Syntax};
 use crate::event::Location;
 use crate::exchange::Exchange;
@@ -14,7 +14,6 @@ use crate::framer::Line;
 use crate::redact;
 use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
-use crate::session::Session;
 use crate::state::{AuthStep, Security, State};
 
 /// A command compared across letter case: keyword, arguments, in TRANSACTION.
@@ -37,16 +36,243 @@ pub(crate) struct States {
 
 impl Area for States {
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
-        on_command(cx.check, cx.session, ex);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
+            c.report(
+                &r::GRT_003,
+                Severity::Info,
+                ex.client_at(),
+                "The client spoke before the server's greeting; a client waits for the greeting.",
+            );
+        }
+        if ex.pipelined && s.advertises("PIPELINING") == Some(false) {
+            c.report_once(&r::CAPA_009, Severity::Info, ex.client_at(), || {
+                "The client pipelines commands but the server did not advertise PIPELINING: the server's behaviour is undefined.".into()
+            });
+        }
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        on_reply(cx.check, cx.session, self, reply.ex, reply.at, reply.status);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        let k = ex.keyword();
+        let ok = st.status == Status::Ok;
+        let state = cx.session.state;
+        let in_auth = state.is_authorization();
+
+        if matches!(ex.state_at_send, State::Update | State::Closed) {
+            cx.check.report_once_per_exchange(&r::ST_007, Severity::Warning, at, || {
+                format!("The server answered {} sent after its QUIT reply: after QUIT it closes the connection.", named(ex))
+            });
+        }
+
+        // Skipping AUTHORIZATION: the seeds' case.
+        if k.is_transaction_only() && in_auth && ok {
+            skipped_authorization(cx, reply);
+        }
+        if in_auth
+            && !ok
+            && matches!(
+                k,
+                Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
+            )
+        {
+            already_authenticated_text(cx, reply);
+        }
+
+        // ST-002: login commands in TRANSACTION.
+        if state == State::Transaction
+            && !cx.session.skipped_login
+            && ok
+            && matches!(k, Keyword::User | Keyword::Pass | Keyword::Apop)
+        {
+            cx.check.report(&r::ST_002, Severity::Violation, at, format!(
+                "{k} was answered +OK in TRANSACTION: after a login, USER, PASS and APOP get -ERR (RFC 1939 §3)."
+            ));
+            if self.trans_refused_after_login {
+                cx.check.report_once(&r::ST_005, Severity::Violation, at, || {
+                    "After its login +OK the server refused TRANSACTION commands and then accepted a login command: it did not enter TRANSACTION as RFC 1939 §4 requires.".into()
+                });
+            }
+        }
+        if state == State::Transaction
+            && cx.session.logged_in_by.is_some()
+            && k.is_transaction_only()
+            && !ok
+        {
+            self.trans_refused_after_login = true;
+            if contains_any(
+                st.text,
+                &[
+                    "not authenticated",
+                    "not logged in",
+                    "login first",
+                    "log in first",
+                    "authenticate first",
+                ],
+            ) {
+                cx.check.suspect(&r::ST_005, at, format!(
+                    "{k} after a successful login got \"-ERR {}\": the text suggests the server does not consider the session logged in (suspected: only +OK/-ERR is significant).",
+                    display(st.text, 60)
+                ));
+            }
+        }
+
+        self.user_pass_sequence(cx, reply);
+
+        if k == Keyword::Quit && in_auth && !ok {
+            cx.check.report(&r::ST_007, Severity::Violation, at,
+                "QUIT in AUTHORIZATION was answered -ERR: it must be +OK, then the server closes (RFC 1939 §4).");
+        }
+
+        if ok && line_is_bare(st) && !ex.cmd.expects_multiline() {
+            cx.check.report_once(&r::GEN_003, Severity::Info, at, || {
+                format!("{} was answered with a bare +OK and no text: legal, but RFC 1957 reports old clients that expected a space and text.", named(ex))
+            });
+        }
+        syntax(cx, reply);
+        self.keyword_case(cx, reply);
+
+        if !ok
+            && ex.cmd.wire_len <= 255
+            && cx.session.any_caps().is_some()
+            && contains_any(st.text, &["too long", "line length", "exceeds"])
+        {
+            cx.check.suspect(&r::GEN_010, at, format!(
+                "A {}-octet command line got \"-ERR {}\": a server that implements CAPA accepts lines up to 255 octets (suspected: only the text says so).",
+                ex.cmd.wire_len, display(st.text, 60)
+            ));
+        }
+
+        match k {
+            Keyword::User if !ok => {
+                if cx.session.advertises("USER") == Some(true) && text_says_unknown_command(st.text)
+                {
+                    cx.check.report(
+                        &r::USR_001,
+                        Severity::Warning,
+                        at,
+                        "USER is advertised in CAPA but was answered like an unknown command.",
+                    );
+                }
+                let other_reason = st.code.as_ref().is_some_and(|code| {
+                    code.is("SYS") || code.is("LOGIN-DELAY") || code.is("IN-USE")
+                });
+                if !other_reason && state == State::Authorization(AuthStep::Idle) {
+                    cx.check.report_once(&r::USR_003, Severity::Info, at, || {
+                        "USER was refused: if the server answers USER differently for unknown names, it reveals which accounts exist (RFC 1939 §13).".into()
+                    });
+                }
+            }
+            Keyword::Apop if ok && cx.session.apop_timestamp.is_none() => {
+                cx.check.report(&r::APOP_001, Severity::Warning, at,
+                    "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
+            }
+            _ => {}
+        }
     }
 
     fn on_unanswered(&mut self, cx: &mut Ctx<'_>, at: Location, line: &Line<'_>, when: Unanswered) {
-        if when == Unanswered::AfterQuit {
-            data_after_quit(cx.check, at, line);
+        if when != Unanswered::AfterQuit {
+            return;
+        }
+        // ST-007: server data after its QUIT reply.
+        cx.check.report_once_per_exchange(&r::ST_007, Severity::Violation, at, || {
+            format!(
+                "After its QUIT reply the server sent \"{}\": after QUIT it sends nothing more and closes.",
+                display(line.content, 60)
+            )
+        });
+    }
+}
+
+impl States {
+    /// ST-003 and ST-004: PASS right after USER, and only PASS or QUIT after USER.
+    fn user_pass_sequence(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        let c = &mut *cx.check;
+        let state = cx.session.state;
+        let (ex, at) = (reply.ex, reply.at);
+        let ok = reply.status.status == Status::Ok;
+        let k = ex.keyword();
+        if !state.is_authorization() {
+            return;
+        }
+        let user_ok_step = state == State::Authorization(AuthStep::UserOk);
+        if user_ok_step && !matches!(k, Keyword::Pass | Keyword::Quit) {
+            self.after_user.get_or_insert(k);
+            if ok {
+                let severity = if matches!(k, Keyword::User | Keyword::Apop) {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                };
+                c.report(&r::ST_004, severity, at, format!(
+                        "{} was accepted right after USER +OK: after a successful USER the client may send only PASS or QUIT (RFC 1939 §7).",
+                        named(ex)
+                    ));
+            }
+        }
+        if k == Keyword::Pass && ok && !user_ok_step {
+            match (self.user_ok, self.after_user) {
+                    (true, Some(between)) => {
+                        let severity = if matches!(between, Keyword::User | Keyword::Apop) { Severity::Warning } else { Severity::Info };
+                        c.report(&r::ST_003, severity, at, format!(
+                            "PASS was accepted although {between} came between USER and PASS: PASS is valid only immediately after a successful USER (RFC 1939 §7)."
+                        ));
+                    }
+                    _ => c.report(&r::ST_003, Severity::Violation, at,
+                        "PASS was accepted with no successful USER before it: the server authenticated without a user name (RFC 1939 §7)."),
+                }
+        }
+        match k {
+            Keyword::User if ok => {
+                self.user_ok = true;
+                self.after_user = None;
+            }
+            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth if !ok => {
+                self.user_ok = false;
+                self.after_user = None;
+            }
+            Keyword::Pass | Keyword::Apop | Keyword::Auth => self.user_ok = false,
+            _ => {}
+        }
+    }
+
+    /// GEN-009: a keyword in lower case is refused while the upper-case form is accepted.
+    fn keyword_case(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        let c = &mut *cx.check;
+        let (ex, at) = (reply.ex, reply.at);
+        let status = reply.status.status;
+        let in_trans = cx.session.state == State::Transaction;
+        let k = ex.keyword();
+        let comparable = matches!(
+            k,
+            Keyword::Stat
+                | Keyword::List
+                | Keyword::Uidl
+                | Keyword::Noop
+                | Keyword::Capa
+                | Keyword::Retr
+                | Keyword::Top
+                | Keyword::Lang
+        );
+        if !comparable || status == Status::Invalid {
+            return;
+        }
+        let lower = ex.cmd.verb_is_lowercase();
+        let entry = self
+            .case_results
+            .entry((k, ex.cmd.args.clone(), in_trans))
+            .or_default();
+        if lower {
+            entry.0 = Some(status);
+        } else {
+            entry.1 = Some(status);
+        }
+        if entry.0 == Some(Status::Err) && entry.1 == Some(Status::Ok) {
+            *entry = (None, None);
+            c.report(&r::GEN_009, Severity::Violation, at, format!(
+                    "{k} works in upper case but was refused in lower case: command keywords are case-insensitive (RFC 1939 §3)."
+                ));
         }
     }
 }
@@ -67,149 +293,14 @@ pub(crate) fn quoted(ex: &Exchange, max: usize) -> String {
     display(redact::shown(&ex.cmd).as_bytes(), max)
 }
 
-fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
-    if s.greeting.is_none() && matches!(s.state, State::Greeting | State::TlsHandshake) {
-        c.report(
-            &r::GRT_003,
-            Severity::Info,
-            ex.client_at(),
-            "The client spoke before the server's greeting; a client waits for the greeting.",
-        );
-    }
-    if ex.pipelined && s.advertises("PIPELINING") == Some(false) {
-        c.report_once(&r::CAPA_009, Severity::Info, ex.client_at(), || {
-            "The client pipelines commands but the server did not advertise PIPELINING: the server's behaviour is undefined.".into()
-        });
-    }
-}
-
-fn on_reply(
-    c: &mut Checker,
-    s: &Session,
-    m: &mut States,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
-    let k = ex.keyword();
-    let ok = st.status == Status::Ok;
-    let state = s.state;
-    let in_auth = state.is_authorization();
-
-    if matches!(ex.state_at_send, State::Update | State::Closed) {
-        c.report_once_per_exchange(&r::ST_007, Severity::Warning, at, || {
-            format!("The server answered {} sent after its QUIT reply: after QUIT it closes the connection.", named(ex))
-        });
-    }
-
-    // Skipping AUTHORIZATION: the seeds' case.
-    if k.is_transaction_only() && in_auth && ok {
-        skipped_authorization(c, s, ex, at);
-    }
-    if in_auth
-        && !ok
-        && matches!(
-            k,
-            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth
-        )
-    {
-        already_authenticated_text(c, s, ex, at, st);
-    }
-
-    // ST-002: login commands in TRANSACTION.
-    if state == State::Transaction
-        && !s.skipped_login
-        && ok
-        && matches!(k, Keyword::User | Keyword::Pass | Keyword::Apop)
-    {
-        c.report(&r::ST_002, Severity::Violation, at, format!(
-            "{k} was answered +OK in TRANSACTION: after a login, USER, PASS and APOP get -ERR (RFC 1939 §3)."
-        ));
-        if m.trans_refused_after_login {
-            c.report_once(&r::ST_005, Severity::Violation, at, || {
-                "After its login +OK the server refused TRANSACTION commands and then accepted a login command: it did not enter TRANSACTION as RFC 1939 §4 requires.".into()
-            });
-        }
-    }
-    if state == State::Transaction && s.logged_in_by.is_some() && k.is_transaction_only() && !ok {
-        m.trans_refused_after_login = true;
-        if contains_any(
-            st.text,
-            &[
-                "not authenticated",
-                "not logged in",
-                "login first",
-                "log in first",
-                "authenticate first",
-            ],
-        ) {
-            c.suspect(&r::ST_005, at, format!(
-                "{k} after a successful login got \"-ERR {}\": the text suggests the server does not consider the session logged in (suspected: only +OK/-ERR is significant).",
-                display(st.text, 60)
-            ));
-        }
-    }
-
-    user_pass_sequence(c, m, ex, state, at, ok);
-
-    if k == Keyword::Quit && in_auth && !ok {
-        c.report(&r::ST_007, Severity::Violation, at,
-            "QUIT in AUTHORIZATION was answered -ERR: it must be +OK, then the server closes (RFC 1939 §4).");
-    }
-
-    if ok && line_is_bare(st) && !ex.cmd.expects_multiline() {
-        c.report_once(&r::GEN_003, Severity::Info, at, || {
-            format!("{} was answered with a bare +OK and no text: legal, but RFC 1957 reports old clients that expected a space and text.", named(ex))
-        });
-    }
-    syntax(c, ex, at, ok);
-    keyword_case(c, m, ex, at, st.status, state == State::Transaction);
-
-    if !ok
-        && ex.cmd.wire_len <= 255
-        && s.any_caps().is_some()
-        && contains_any(st.text, &["too long", "line length", "exceeds"])
-    {
-        c.suspect(&r::GEN_010, at, format!(
-            "A {}-octet command line got \"-ERR {}\": a server that implements CAPA accepts lines up to 255 octets (suspected: only the text says so).",
-            ex.cmd.wire_len, display(st.text, 60)
-        ));
-    }
-
-    match k {
-        Keyword::User if !ok => {
-            if s.advertises("USER") == Some(true) && text_says_unknown_command(st.text) {
-                c.report(
-                    &r::USR_001,
-                    Severity::Warning,
-                    at,
-                    "USER is advertised in CAPA but was answered like an unknown command.",
-                );
-            }
-            let other_reason = st
-                .code
-                .as_ref()
-                .is_some_and(|code| code.is("SYS") || code.is("LOGIN-DELAY") || code.is("IN-USE"));
-            if !other_reason && state == State::Authorization(AuthStep::Idle) {
-                c.report_once(&r::USR_003, Severity::Info, at, || {
-                    "USER was refused: if the server answers USER differently for unknown names, it reveals which accounts exist (RFC 1939 §13).".into()
-                });
-            }
-        }
-        Keyword::Apop if ok && s.apop_timestamp.is_none() => {
-            c.report(&r::APOP_001, Severity::Warning, at,
-                "APOP was accepted although the greeting carried no timestamp: no digest could have been checked.");
-        }
-        _ => {}
-    }
-}
-
 fn line_is_bare(st: &StatusLine<'_>) -> bool {
     st.indicator_exact && st.full_text.is_empty() && st.code.is_none()
 }
 
 /// ST-001 with the more specific ST-006, ST-009 and ST-010 named first.
-fn skipped_authorization(c: &mut Checker, s: &Session, ex: &Exchange, at: Location) {
+fn skipped_authorization(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+    let (c, s) = (&mut *cx.check, &*cx.session);
+    let (ex, at) = (reply.ex, reply.at);
     let k = ex.keyword();
     let cert = if s.client_cert {
         " The client presented a certificate; that does not log it in: SASL EXTERNAL (AUTH EXTERNAL) is the standard way to use a client certificate (RFC 8314 §4.2)."
@@ -237,13 +328,9 @@ fn skipped_authorization(c: &mut Checker, s: &Session, ex: &Exchange, at: Locati
 
 /// ST-009/ST-010, suspected: a login command refused with text saying the session is already
 /// authenticated. Confirmed only if a TRANSACTION command then succeeds.
-fn already_authenticated_text(
-    c: &mut Checker,
-    s: &Session,
-    ex: &Exchange,
-    at: Location,
-    st: &StatusLine<'_>,
-) {
+fn already_authenticated_text(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+    let (c, s) = (&mut *cx.check, &*cx.session);
+    let (ex, at, st) = (reply.ex, reply.at, reply.status);
     let rule = match s.security {
         Security::ImplicitTls => &r::ST_009,
         Security::Stls => &r::ST_010,
@@ -268,62 +355,11 @@ fn already_authenticated_text(
     }
 }
 
-/// ST-003 and ST-004: PASS right after USER, and only PASS or QUIT after USER.
-fn user_pass_sequence(
-    c: &mut Checker,
-    m: &mut States,
-    ex: &Exchange,
-    state: State,
-    at: Location,
-    ok: bool,
-) {
-    let k = ex.keyword();
-    if !state.is_authorization() {
-        return;
-    }
-    let user_ok_step = state == State::Authorization(AuthStep::UserOk);
-    if user_ok_step && !matches!(k, Keyword::Pass | Keyword::Quit) {
-        m.after_user.get_or_insert(k);
-        if ok {
-            let severity = if matches!(k, Keyword::User | Keyword::Apop) {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
-            c.report(&r::ST_004, severity, at, format!(
-                "{} was accepted right after USER +OK: after a successful USER the client may send only PASS or QUIT (RFC 1939 §7).",
-                named(ex)
-            ));
-        }
-    }
-    if k == Keyword::Pass && ok && !user_ok_step {
-        match (m.user_ok, m.after_user) {
-            (true, Some(between)) => {
-                let severity = if matches!(between, Keyword::User | Keyword::Apop) { Severity::Warning } else { Severity::Info };
-                c.report(&r::ST_003, severity, at, format!(
-                    "PASS was accepted although {between} came between USER and PASS: PASS is valid only immediately after a successful USER (RFC 1939 §7)."
-                ));
-            }
-            _ => c.report(&r::ST_003, Severity::Violation, at,
-                "PASS was accepted with no successful USER before it: the server authenticated without a user name (RFC 1939 §7)."),
-        }
-    }
-    match k {
-        Keyword::User if ok => {
-            m.user_ok = true;
-            m.after_user = None;
-        }
-        Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Auth if !ok => {
-            m.user_ok = false;
-            m.after_user = None;
-        }
-        Keyword::Pass | Keyword::Apop | Keyword::Auth => m.user_ok = false,
-        _ => {}
-    }
-}
-
 /// GEN-006: unknown or malformed commands get -ERR.
-fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
+fn syntax(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+    let c = &mut *cx.check;
+    let (ex, at) = (reply.ex, reply.at);
+    let ok = reply.status.status == Status::Ok;
     if !ok {
         return;
     }
@@ -346,56 +382,4 @@ fn syntax(c: &mut Checker, ex: &Exchange, at: Location, ok: bool) {
         )),
         Syntax::Fine | Syntax::BadMessageNumber | Syntax::BadLineCount => {}
     }
-}
-
-/// GEN-009: a keyword in lower case is refused while the upper-case form is accepted.
-fn keyword_case(
-    c: &mut Checker,
-    m: &mut States,
-    ex: &Exchange,
-    at: Location,
-    status: Status,
-    in_trans: bool,
-) {
-    let k = ex.keyword();
-    let comparable = matches!(
-        k,
-        Keyword::Stat
-            | Keyword::List
-            | Keyword::Uidl
-            | Keyword::Noop
-            | Keyword::Capa
-            | Keyword::Retr
-            | Keyword::Top
-            | Keyword::Lang
-    );
-    if !comparable || status == Status::Invalid {
-        return;
-    }
-    let lower = ex.cmd.verb_is_lowercase();
-    let entry = m
-        .case_results
-        .entry((k, ex.cmd.args.clone(), in_trans))
-        .or_default();
-    if lower {
-        entry.0 = Some(status);
-    } else {
-        entry.1 = Some(status);
-    }
-    if entry.0 == Some(Status::Err) && entry.1 == Some(Status::Ok) {
-        *entry = (None, None);
-        c.report(&r::GEN_009, Severity::Violation, at, format!(
-            "{k} works in upper case but was refused in lower case: command keywords are case-insensitive (RFC 1939 §3)."
-        ));
-    }
-}
-
-/// ST-007: server data after its QUIT reply.
-fn data_after_quit(c: &mut Checker, at: Location, line: &Line<'_>) {
-    c.report_once_per_exchange(&r::ST_007, Severity::Violation, at, || {
-        format!(
-            "After its QUIT reply the server sent \"{}\": after QUIT it sends nothing more and closes.",
-            display(line.content, 60)
-        )
-    });
 }

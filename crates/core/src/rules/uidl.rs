@@ -8,13 +8,13 @@ use super::area::{Answer, Area, Ctx, DataLine};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
-use super::listing::{NumberSet, listed_number, pair_problem, split_pair};
+use super::listing::{NumberSet, pair_problem, split_pair};
 use crate::command::Keyword;
 use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange};
 use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
-use crate::session::{MAX_TRACKED_MESSAGES, Session};
+use crate::session::MAX_TRACKED_MESSAGES;
 use crate::state::State;
 
 /// Unique-id listings and `UIDL n`, with the listing in progress.
@@ -29,13 +29,50 @@ pub(crate) struct Uidl {
 
 impl Area for Uidl {
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        let (ex, st) = (reply.ex, reply.status);
-        if cx.session.state == State::Transaction
-            && ex.keyword() == Keyword::Uidl
-            && st.status == Status::Ok
-            && ex.cmd.arg_count() == 1
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        let text = st.full_text;
+        if s.state != State::Transaction
+            || ex.keyword() != Keyword::Uidl
+            || st.status != Status::Ok
+            || ex.cmd.arg_count() != 1
         {
-            uidl_one(cx.check, cx.session, ex, reply.at, st.full_text);
+            return;
+        }
+        let Some(asked) = ex.msg() else { return };
+        let (n, uid, extra) = match split_pair(text) {
+            Ok(v) => v,
+            Err(p) => return pair_problem(c, &r::UIDL_001, at, "the UIDL reply", p),
+        };
+        if extra.is_some() {
+            c.report(
+                &r::UIDL_001,
+                Severity::Violation,
+                at,
+                "The UIDL reply has text after the uid.",
+            );
+        }
+        check_uid(c, at, uid);
+        if n != asked {
+            c.report(
+                &r::UIDL_006,
+                Severity::Violation,
+                at,
+                format!("UIDL {asked} was answered for message {n}."),
+            );
+        } else if let Some(known) = s.maildrop.get(n).and_then(|x| x.uid.as_deref())
+            && known != uid
+        {
+            c.report(
+                &r::UIDL_006,
+                Severity::Violation,
+                at,
+                format!(
+                    "UIDL {n} returns \"{}\", the full listing said \"{}\" (RFC 1939 §7).",
+                    display(uid, 40),
+                    display(known, 40)
+                ),
+            );
         }
     }
 
@@ -61,7 +98,64 @@ impl Area for Uidl {
     #[inline(always)] // runs on every data line of every body: the kind test inlines
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::Uidl {
-            uid_line(cx.check, cx.session, self, line.at, line.content);
+            self.uid_line(cx, line);
+        }
+    }
+}
+
+impl Uidl {
+    /// One `msg SP uid` line of a UIDL listing.
+    fn uid_line(&mut self, cx: &mut Ctx<'_>, line: &DataLine<'_>) {
+        let (c, at, content) = (&mut *cx.check, line.at, line.content);
+        let (n, uid, extra) = match split_pair(content) {
+            Ok(v) => v,
+            Err(p) => return pair_problem(c, &r::UIDL_001, at, "the UIDL listing", p),
+        };
+        if extra.is_some() {
+            c.report_once_per_exchange(&r::UIDL_001, Severity::Violation, at, || {
+                format!("The UIDL line \"{}\" has text after the uid: a unique-id listing is `msg SP uid` and nothing more (RFC 1939 §7).", display(content, 60))
+            });
+        }
+        check_uid(c, at, uid);
+        self.numbers.listed(cx, at, n, "UIDL");
+        let (c, s) = (&mut *cx.check, &mut *cx.session);
+        if self.uids.len() < MAX_TRACKED_MESSAGES {
+            let key = uid_hash(uid);
+            match self.uids.get(&key) {
+                Some(&first)
+                    if first != n
+                        && s.maildrop.get(first).and_then(|m| m.uid.as_deref()) == Some(uid) =>
+                {
+                    let sizes = (
+                        s.maildrop.get(first).and_then(|m| m.size),
+                        s.maildrop.get(n).and_then(|m| m.size),
+                    );
+                    let differ = matches!(sizes, (Some(a), Some(b)) if a != b);
+                    let severity = if differ {
+                        Severity::Warning
+                    } else {
+                        Severity::Info
+                    };
+                    c.report(&r::UIDL_004, severity, at, format!(
+                        "Messages {first} and {n} share the uid \"{}\"{}: uids are unique within a listing (identical copies may share one).",
+                        display(uid, 40),
+                        if differ { " although their sizes differ" } else { "" }
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    self.uids.insert(key, n);
+                }
+            }
+        }
+        let Some(entry) = s.maildrop.entry(n) else {
+            return;
+        };
+        match &entry.uid {
+            Some(old) if **old != *uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
+                format!("Message {n} had the uid \"{}\" earlier and \"{}\" now: the number-to-uid map is fixed for the session.", display(old, 40), display(uid, 40))
+            }),
+            _ => entry.uid = Some(uid.into()),
         }
     }
 }
@@ -72,51 +166,6 @@ fn uid_hash(uid: &[u8]) -> u64 {
     h.finish()
 }
 
-/// One `msg SP uid` line of a UIDL listing.
-fn uid_line(c: &mut Checker, s: &mut Session, list: &mut Uidl, at: Location, content: &[u8]) {
-    let (n, uid, extra) = match split_pair(content) {
-        Ok(v) => v,
-        Err(p) => return pair_problem(c, &r::UIDL_001, at, "the UIDL listing", p),
-    };
-    if extra.is_some() {
-        c.report_once_per_exchange(&r::UIDL_001, Severity::Violation, at, || {
-            format!("The UIDL line \"{}\" has text after the uid: a unique-id listing is `msg SP uid` and nothing more (RFC 1939 §7).", display(content, 60))
-        });
-    }
-    check_uid(c, at, uid);
-    listed_number(c, s, &mut list.numbers, at, n, "UIDL");
-    if list.uids.len() < MAX_TRACKED_MESSAGES {
-        let key = uid_hash(uid);
-        match list.uids.get(&key) {
-            Some(&first)
-                if first != n
-                    && s.maildrop.get(first).and_then(|m| m.uid.as_deref()) == Some(uid) =>
-            {
-                let sizes = (
-                    s.maildrop.get(first).and_then(|m| m.size),
-                    s.maildrop.get(n).and_then(|m| m.size),
-                );
-                let differ = matches!(sizes, (Some(a), Some(b)) if a != b);
-                let severity = if differ {
-                    Severity::Warning
-                } else {
-                    Severity::Info
-                };
-                c.report(&r::UIDL_004, severity, at, format!(
-                    "Messages {first} and {n} share the uid \"{}\"{}: uids are unique within a listing (identical copies may share one).",
-                    display(uid, 40),
-                    if differ { " although their sizes differ" } else { "" }
-                ));
-            }
-            Some(_) => {}
-            None => {
-                list.uids.insert(key, n);
-            }
-        }
-    }
-    track_uid(c, s, at, n, uid);
-}
-
 fn check_uid(c: &mut Checker, at: Location, uid: &[u8]) {
     if uid.is_empty() || uid.len() > 70 || !uid.iter().all(|b| (0x21..=0x7e).contains(b)) {
         c.report_once_per_exchange(&r::UIDL_002, Severity::Violation, at, || {
@@ -125,55 +174,5 @@ fn check_uid(c: &mut Checker, at: Location, uid: &[u8]) {
                 display(uid, 80)
             )
         });
-    }
-}
-
-fn track_uid(c: &mut Checker, s: &mut Session, at: Location, n: u32, uid: &[u8]) {
-    let Some(entry) = s.maildrop.entry(n) else {
-        return;
-    };
-    match &entry.uid {
-        Some(old) if **old != *uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
-            format!("Message {n} had the uid \"{}\" earlier and \"{}\" now: the number-to-uid map is fixed for the session.", display(old, 40), display(uid, 40))
-        }),
-        _ => entry.uid = Some(uid.into()),
-    }
-}
-
-fn uidl_one(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, text: &[u8]) {
-    let Some(asked) = ex.msg() else { return };
-    let (n, uid, extra) = match split_pair(text) {
-        Ok(v) => v,
-        Err(p) => return pair_problem(c, &r::UIDL_001, at, "the UIDL reply", p),
-    };
-    if extra.is_some() {
-        c.report(
-            &r::UIDL_001,
-            Severity::Violation,
-            at,
-            "The UIDL reply has text after the uid.",
-        );
-    }
-    check_uid(c, at, uid);
-    if n != asked {
-        c.report(
-            &r::UIDL_006,
-            Severity::Violation,
-            at,
-            format!("UIDL {asked} was answered for message {n}."),
-        );
-    } else if let Some(known) = s.maildrop.get(n).and_then(|x| x.uid.as_deref())
-        && known != uid
-    {
-        c.report(
-            &r::UIDL_006,
-            Severity::Violation,
-            at,
-            format!(
-                "UIDL {n} returns \"{}\", the full listing said \"{}\" (RFC 1939 §7).",
-                display(uid, 40),
-                display(known, 40)
-            ),
-        );
     }
 }

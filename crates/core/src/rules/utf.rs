@@ -4,11 +4,9 @@
 use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
-use super::checker::Checker;
 use crate::command::Keyword;
-use crate::event::Location;
 use crate::exchange::Exchange;
-use crate::response::{Status, StatusLine};
+use crate::response::Status;
 use crate::session::Session;
 use crate::state::State;
 
@@ -18,11 +16,49 @@ pub(crate) struct Utf;
 
 impl Area for Utf {
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
-        on_command(cx.check, cx.session, ex);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        if let Some(cred) = credential(ex)
+            && !cred.is_ascii()
+            && utf8_user(s) == Some(false)
+        {
+            c.report(&r::UTF_002, Severity::Info, ex.client_at(), format!(
+                "The client sends a non-ASCII {} although the server does not advertise UTF8 USER (RFC 6856 §2.2).",
+                if ex.keyword() == Keyword::User { "user name" } else { "password" }
+            ));
+        }
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
-        on_reply(cx.check, cx.session, reply.ex, reply.at, reply.status);
+        let (c, s) = (&mut *cx.check, &*cx.session);
+        let (ex, at, st) = (reply.ex, reply.at, reply.status);
+        let ok = st.status == Status::Ok;
+        let in_trans = s.state == State::Transaction && !s.skipped_login;
+        match ex.keyword() {
+            Keyword::Utf8 if ok && in_trans => c.report(
+                &r::UTF_001,
+                Severity::Violation,
+                at,
+                "UTF8 was accepted in TRANSACTION: it is valid only in AUTHORIZATION (RFC 6856 §2).",
+            ),
+            Keyword::User | Keyword::Pass if ok && utf8_user(s) == Some(true) => {
+                let Some(cred) = credential(ex) else { return };
+                let what = if ex.keyword() == Keyword::User {
+                    "user name"
+                } else {
+                    "password"
+                };
+                match std::str::from_utf8(cred) {
+                    Err(_) => c.report(&r::UTF_002, Severity::Violation, at, format!(
+                        "A {what} that is not valid UTF-8 was accepted; with UTF8 USER advertised the server must reject it (RFC 6856 §2.2)."
+                    )),
+                    Ok(text) if text.chars().any(|ch| ch.is_control()) => c.report(&r::UTF_002, Severity::Warning, at, format!(
+                        "A {what} with control characters (prohibited by SASLprep) was accepted (RFC 6856 §2.2)."
+                    )),
+                    Ok(_) => {}
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -39,48 +75,5 @@ fn credential(ex: &Exchange) -> Option<&[u8]> {
         Keyword::User => ex.cmd.arg(0),
         Keyword::Pass => ex.cmd.secret.as_ref().map(|x| x.expose()),
         _ => None,
-    }
-}
-
-fn on_command(c: &mut Checker, s: &Session, ex: &Exchange) {
-    if let Some(cred) = credential(ex)
-        && !cred.is_ascii()
-        && utf8_user(s) == Some(false)
-    {
-        c.report(&r::UTF_002, Severity::Info, ex.client_at(), format!(
-            "The client sends a non-ASCII {} although the server does not advertise UTF8 USER (RFC 6856 §2.2).",
-            if ex.keyword() == Keyword::User { "user name" } else { "password" }
-        ));
-    }
-}
-
-fn on_reply(c: &mut Checker, s: &Session, ex: &Exchange, at: Location, st: &StatusLine<'_>) {
-    let ok = st.status == Status::Ok;
-    let in_trans = s.state == State::Transaction && !s.skipped_login;
-    match ex.keyword() {
-        Keyword::Utf8 if ok && in_trans => c.report(
-            &r::UTF_001,
-            Severity::Violation,
-            at,
-            "UTF8 was accepted in TRANSACTION: it is valid only in AUTHORIZATION (RFC 6856 §2).",
-        ),
-        Keyword::User | Keyword::Pass if ok && utf8_user(s) == Some(true) => {
-            let Some(cred) = credential(ex) else { return };
-            let what = if ex.keyword() == Keyword::User {
-                "user name"
-            } else {
-                "password"
-            };
-            match std::str::from_utf8(cred) {
-                Err(_) => c.report(&r::UTF_002, Severity::Violation, at, format!(
-                    "A {what} that is not valid UTF-8 was accepted; with UTF8 USER advertised the server must reject it (RFC 6856 §2.2)."
-                )),
-                Ok(text) if text.chars().any(|ch| ch.is_control()) => c.report(&r::UTF_002, Severity::Warning, at, format!(
-                    "A {what} with control characters (prohibited by SASLprep) was accepted (RFC 6856 §2.2)."
-                )),
-                Ok(_) => {}
-            }
-        }
-        _ => {}
     }
 }
