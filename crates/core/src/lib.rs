@@ -103,6 +103,7 @@ pub mod engine;
 pub mod event;
 mod exchange;
 pub(crate) mod framer;
+pub mod oauth;
 pub mod probes;
 pub mod redact;
 pub mod response;
