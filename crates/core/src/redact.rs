@@ -2,10 +2,13 @@
 //! APOP digest, AUTH initial responses and SASL response lines. For SASL PLAIN the
 //! authorization and authentication identities are kept and only the password is masked, and
 //! the result is still valid base64 of the same length, so a redacted transcript replays
-//! through the engine exactly like the original.
+//! through the engine exactly like the original. For XOAUTH2 and OAUTHBEARER (RFC 7628) the
+//! same holds: the token is masked, the user (`user=`, the GS2 `a=`), `host=`, `port=` and
+//! the `^A` framing are kept, and the dummy response `AQ==` stays as it was.
 
 use super::auth;
 use super::command::{Command, Keyword};
+use super::oauth::Mechanism;
 
 const MASK: u8 = b'*';
 /// An APOP digest must stay 32 hex digits to replay like the original (GEN-006 checks it).
@@ -179,8 +182,10 @@ fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
     let Some(decoded) = auth::b64decode(b64) else {
         return all_masked();
     };
-    let masked = match (mechanism, auth::parse_plain(&decoded)) {
-        ("PLAIN", Some((authz, authc, pw))) => {
+    let oauth = Mechanism::parse(mechanism).and_then(|m| oauth_masked(&decoded, m));
+    let masked = match (mechanism, auth::parse_plain(&decoded), oauth) {
+        (_, _, Some(m)) => m,
+        ("PLAIN", Some((authz, authc, pw)), _) => {
             let mut m = authz.to_vec();
             m.push(0);
             m.extend_from_slice(authc);
@@ -197,6 +202,62 @@ fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
     } else {
         all_masked()
     }
+}
+
+/// An XOAUTH2 or OAUTHBEARER client message with its secrets masked, same length: the first
+/// field (`user=` NAME, or the GS2 header) and the `host` and `port` values kept, every other
+/// value masked (`auth` keeps its scheme, `Bearer `; an unknown key may carry a secret too).
+/// A message of `^A`s alone (the dummy response) holds nothing and is kept. None when the
+/// message does not have that shape: the caller then masks all of it.
+fn oauth_masked(decoded: &[u8], mechanism: Mechanism) -> Option<Vec<u8>> {
+    if decoded.iter().all(|&b| b == 1) {
+        return Some(decoded.to_vec());
+    }
+    let mut fields = decoded.split(|&b| b == 1);
+    let first = fields.next()?;
+    let first_is_clean = match mechanism {
+        Mechanism::XOauth2 => {
+            first.starts_with(b"user=") && !first.windows(5).any(|w| w == b"auth=")
+        }
+        Mechanism::OauthBearer => is_gs2_header(first),
+    };
+    if !first_is_clean {
+        return None;
+    }
+    let mut out = first.to_vec();
+    for field in fields {
+        out.push(1);
+        if field.is_empty() {
+            continue;
+        }
+        let eq = field.iter().position(|&b| b == b'=')?;
+        let (key, value) = field.split_at(eq + 1);
+        out.extend_from_slice(key);
+        let kept = match key {
+            b"host=" | b"port=" => value.len(),
+            // `auth=Bearer TOKEN`: the scheme says what kind of secret it was.
+            _ => value.iter().position(|&b| b == b' ').map_or(0, |sp| sp + 1),
+        };
+        out.extend_from_slice(&value[..kept]);
+        out.extend(std::iter::repeat_n(MASK, value.len() - kept));
+    }
+    Some(out)
+}
+
+/// RFC 7628 §3.1's `gs2-header`: a channel-binding flag (`n`, `y` or `p=…`), `,`, an optional
+/// `a=` authzid (its commas escaped as `=2C`), `,`, and nothing after.
+fn is_gs2_header(field: &[u8]) -> bool {
+    let flag_ok = field.starts_with(b"n,") || field.starts_with(b"y,") || field.starts_with(b"p=");
+    let commas = field.iter().filter(|&&b| b == b',').count();
+    let Some(second) = field.iter().rposition(|&b| b == b',') else {
+        return false;
+    };
+    let first = field.iter().position(|&b| b == b',').unwrap_or(second);
+    let authzid = &field[first + 1..second];
+    flag_ok
+        && commas == 2
+        && second + 1 == field.len()
+        && (authzid.is_empty() || authzid.starts_with(b"a="))
 }
 
 #[cfg(test)]
@@ -348,6 +409,32 @@ mod tests {
             }
         }
 
+        /// Any OAuth login, in either form: the token is gone, everything else kept, the line
+        /// as long as before and still base64.
+        #[test]
+        fn oauth_logins_keep_all_but_the_token(
+            user in "[ -~]{0,40}",
+            host in "[a-z0-9.-]{0,30}",
+            port in any::<u16>(),
+            token in "[A-Za-z0-9._~+/-]{12,400}=*",
+            bearer in any::<bool>(),
+            one_line in any::<bool>(),
+        ) {
+            let mech = if bearer { Mechanism::OauthBearer } else { Mechanism::XOauth2 };
+            let ir = crate::oauth::initial_response(mech, user.as_bytes(), host.as_bytes(), port, token.as_bytes())
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            let line = if one_line { format!("AUTH {} {ir}", mech.name()) } else { ir.clone() };
+            let red = client_line(line.as_bytes(), (!one_line).then_some(mech.name())).unwrap_or_default();
+            prop_assert_eq!(red.len(), line.len());
+            let payload = &red[line.len() - ir.len()..];
+            let decoded = auth::b64decode(payload).unwrap_or_default();
+            let original = auth::b64decode(ir.as_bytes()).unwrap_or_default();
+            let masked = String::from_utf8_lossy(&original).replace(&token, &"*".repeat(token.len()));
+            prop_assert_eq!(String::from_utf8_lossy(&decoded), masked);
+            prop_assert!(!String::from_utf8_lossy(&red).contains(&auth::b64encode(token.as_bytes())));
+        }
+
         /// Lines built with a known secret token: exactly that token is masked.
         #[test]
         fn the_known_secret_token_is_the_one_masked((line, at) in secret_line()) {
@@ -385,6 +472,125 @@ mod tests {
             prop_assert!(all(b'*') || all(b'0') || plain_masked() || auth::b64decode(masked).is_some_and(|d| d.iter().all(|&b| b == b'*')),
                 "{:?}", String::from_utf8_lossy(&red));
         }
+    }
+
+    const TOKEN: &[u8] = b"EwBwA8l6BAAUkj1oVeryS3cr3t-T0k3n_with.dots~+/";
+
+    fn oauth_lines() -> Vec<(&'static str, String)> {
+        let x =
+            crate::oauth::initial_response(Mechanism::XOauth2, b"alice@example.com", b"", 0, TOKEN);
+        let b = crate::oauth::initial_response(
+            Mechanism::OauthBearer,
+            b"a,b",
+            b"pop.example",
+            995,
+            TOKEN,
+        );
+        vec![
+            ("XOAUTH2", x.map(|r| r.to_string()).unwrap_or_default()),
+            ("OAUTHBEARER", b.map(|r| r.to_string()).unwrap_or_default()),
+        ]
+    }
+
+    fn assert_no_token(red: &[u8]) {
+        let text = String::from_utf8_lossy(red);
+        let decoded = auth::b64decode(red).unwrap_or_default();
+        let token = String::from_utf8_lossy(TOKEN);
+        assert!(!text.contains(&*token), "{text}");
+        assert!(!text.contains(&auth::b64encode(TOKEN)), "{text}");
+        assert!(
+            !String::from_utf8_lossy(&decoded).contains(&*token),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn oauth_tokens_are_masked_in_both_forms() {
+        let stars = "*".repeat(TOKEN.len());
+        let expected = [
+            format!("user=alice@example.com\x01auth=Bearer {stars}\x01\x01"),
+            format!("n,a=a=2Cb,\x01host=pop.example\x01port=995\x01auth=Bearer {stars}\x01\x01"),
+        ];
+        for ((mech, ir), want) in oauth_lines().into_iter().zip(expected) {
+            // One line: AUTH MECH <base64>.
+            let line = format!("AUTH {mech} {ir}");
+            let red = client_line(line.as_bytes(), None).unwrap_or_default();
+            assert_eq!(red.len(), line.len());
+            let prefix = format!("AUTH {mech} ");
+            assert!(red.starts_with(prefix.as_bytes()));
+            let payload = &red[prefix.len()..];
+            assert_no_token(payload);
+            assert_eq!(
+                auth::b64decode(payload).unwrap_or_default(),
+                want.as_bytes()
+            );
+            // Two lines: the response on its own line, the mechanism in any case.
+            for m in [mech.to_owned(), mech.to_ascii_lowercase()] {
+                let red = client_line(ir.as_bytes(), Some(&m)).unwrap_or_default();
+                assert_eq!(red.len(), ir.len());
+                assert_no_token(&red);
+                assert_eq!(auth::b64decode(&red).unwrap_or_default(), want.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn oauth_dummies_and_discovery_stay_as_sent() {
+        // The dummy response must replay as a dummy (OAUTH-004 looks for it).
+        assert_eq!(
+            client_line(b"AQ==", Some("OAUTHBEARER")),
+            Some(b"AQ==".to_vec())
+        );
+        assert_eq!(
+            client_line(b"AQ==", Some("XOAUTH2")),
+            Some(b"AQ==".to_vec())
+        );
+        assert_eq!(client_line(b"", Some("XOAUTH2")), Some(Vec::new()));
+        // P24's request without a token has nothing to mask.
+        let ask = crate::oauth::initial_response(Mechanism::OauthBearer, b"u", b"h", 995, b"")
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            client_line(ask.as_bytes(), Some("OAUTHBEARER")),
+            Some(ask.clone().into_bytes())
+        );
+    }
+
+    #[test]
+    fn odd_oauth_messages_are_masked_whole() {
+        let t = String::from_utf8_lossy(TOKEN);
+        for (mech, msg) in [
+            // The token where a header or user belongs, no framing, a field without `=`.
+            ("OAUTHBEARER", format!("n,a=u,auth=Bearer {t}")),
+            ("OAUTHBEARER", format!("n,a=u,{t},\x01\x01")),
+            ("OAUTHBEARER", format!("q,,\x01auth=Bearer {t}\x01\x01")),
+            ("XOAUTH2", format!("user=u auth=Bearer {t}\x01\x01")),
+            ("XOAUTH2", t.to_string()),
+            ("XOAUTH2", format!("user=u\x01{t}\x01\x01")),
+        ] {
+            let b64 = auth::b64encode(msg.as_bytes());
+            let red = client_line(b64.as_bytes(), Some(mech)).unwrap_or_default();
+            assert_eq!(red.len(), b64.len());
+            assert_no_token(&red);
+            let decoded = auth::b64decode(&red).unwrap_or_default();
+            assert!(decoded.iter().all(|&b| b == b'*'), "{mech} {msg:?}");
+        }
+        // Unknown keys may carry secrets: their values are masked, host and port kept.
+        let msg = b"n,,\x01host=h\x01port=1\x01x-secret=abc\x01auth=Bearer t\x01\x01";
+        let red = client_line(auth::b64encode(msg).as_bytes(), Some("OAUTHBEARER"));
+        assert_eq!(
+            auth::b64decode(&red.unwrap_or_default()).unwrap_or_default(),
+            b"n,,\x01host=h\x01port=1\x01x-secret=***\x01auth=Bearer *\x01\x01"
+        );
+        // Unpadded or broken base64: all of it masked, as for PLAIN.
+        assert_eq!(
+            client_line(b"dXNlcj11AWF1dGg", Some("XOAUTH2")),
+            Some(b"***************".to_vec())
+        );
+        assert_eq!(
+            client_line(b"\xff\xfe", Some("XOAUTH2")),
+            Some(b"**".to_vec())
+        );
     }
 
     #[test]
