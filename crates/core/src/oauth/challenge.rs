@@ -198,6 +198,12 @@ mod tests {
             decode(b64encode(b"\"401\"").as_bytes()),
             ChallengeDecode::NotObject
         );
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            decode(b64encode(deep.as_bytes()).as_bytes()),
+            ChallengeDecode::NotJson
+        );
+        assert_eq!(decode(&vec![b'A'; 1 << 20]), ChallengeDecode::NotJson);
         // An empty challenge is base64 of nothing: not JSON.
         assert_eq!(decode(b""), ChallengeDecode::NotJson);
         assert!(matches!(

@@ -133,6 +133,16 @@ fn has_scope(scopes: &[String], name: &str) -> bool {
     })
 }
 
+/// The first `most` of a token's strings, sanitized and cut, joined with `separator`.
+fn shown(items: &[String], most: usize, separator: &str) -> String {
+    let shown: Vec<String> = items
+        .iter()
+        .take(most)
+        .map(|s| display(s.as_bytes(), SHOWN))
+        .collect();
+    shown.join(separator)
+}
+
 impl Claims {
     /// Where the token stands at `now` (Unix seconds), or None without `exp` and `nbf`.
     pub fn expiry(&self, now: i64) -> Option<Expiry> {
@@ -174,22 +184,11 @@ impl Claims {
             None => parts.push("no expiry time".to_owned()),
         }
         if self.scope_fit() == ScopeFit::ImapOnly {
-            let shown: Vec<String> = self
-                .scopes
-                .iter()
-                .take(8)
-                .map(|s| display(s.as_bytes(), SHOWN))
-                .collect();
-            parts.push(format!("issued for {}, not POP", shown.join(" ")));
+            let scopes = shown(&self.scopes, 8, " ");
+            parts.push(format!("issued for {scopes}, not POP"));
         }
         if !self.aud.is_empty() {
-            let shown: Vec<String> = self
-                .aud
-                .iter()
-                .take(4)
-                .map(|a| display(a.as_bytes(), SHOWN))
-                .collect();
-            parts.push(format!("audience {}", shown.join(", ")));
+            parts.push(format!("audience {}", shown(&self.aud, 4, ", ")));
         }
         parts.join("; ")
     }
@@ -295,6 +294,19 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(c.expiry(i64::MAX), Some(Expiry::Expired(_))));
+    }
+
+    #[test]
+    fn huge_and_broken_tokens_are_none() {
+        let mut huge = vec![b'A'; 4 << 20];
+        huge[1 << 20] = b'.';
+        huge[2 << 20] = b'.';
+        assert_eq!(claims(&huge), None);
+        assert_eq!(claims(&vec![b'.'; 1 << 16]), None);
+        assert_eq!(claims(b"..."), None);
+        let header = URL_SAFE_NO_PAD.encode(b"{}");
+        let nested = URL_SAFE_NO_PAD.encode("[".repeat(10_000).as_bytes());
+        assert_eq!(claims(format!("{header}.{nested}.x").as_bytes()), None);
     }
 
     #[test]
