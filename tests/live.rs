@@ -39,6 +39,7 @@ fn walk_against(
     let creds = Credentials {
         user: "demo".into(),
         password: Some(Secret::new(b"demo".to_vec())),
+        ..Credentials::default()
     };
     rt.block_on(check::walk::run(WalkOptions {
         extra: extra.iter().map(|s| s.to_string()).collect(),

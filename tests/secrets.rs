@@ -371,6 +371,7 @@ fn the_ui_login_path_warns_before_auth_plain_in_the_clear() {
         let creds = Credentials {
             user: "demo".into(),
             password: Some(popscope_core::Secret::new(b"hunter2".to_vec())),
+            ..Credentials::default()
         };
         login::login(&mut c, Method::Auto, &creds).await.unwrap();
         c.close().await;

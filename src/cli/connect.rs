@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
+use clap::builder::TypedValueParser;
 
 use crate::check::{PlaintextLogin, WalkOptions};
 use crate::session::login::{Credentials, Method};
 use crate::session::{ConnectOptions, Note, Observer};
 use crate::transport::{Scheme, Target, TlsSettings, TransportError};
+use popscope_core::oauth::SaslForm;
 use popscope_core::{Config, Secret, Time};
 
 use super::CliError;
@@ -57,6 +59,23 @@ pub struct ConnArgs {
     /// How to log in.
     #[arg(long, value_enum, default_value_t = Method::Auto)]
     pub login: Method,
+    /// Read an OAuth 2.0 bearer token (XOAUTH2, OAUTHBEARER) from this environment variable.
+    #[arg(long, value_name = "VAR", group = "token")]
+    pub token_env: Option<String>,
+    /// Read the bearer token from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Run this command (split at blanks, no shell; stdin closed; 30 s at most) and take its
+    /// first output line as the bearer token, e.g. `pizauth show NAME`.
+    #[arg(long, value_name = "CMD", group = "token")]
+    pub token_command: Option<String>,
+    /// Where a token's initial response goes: `one-line` on the AUTH line, `two-line` after
+    /// the server's `+ `, `auto` on the AUTH line only when it stays within 255 octets (RFC
+    /// 5034 §4).
+    #[arg(long, value_name = "FORM", default_value = "auto",
+          value_parser = clap::builder::PossibleValuesParser::new(["auto", "one-line", "two-line"])
+              .map(|s| SaslForm::parse(&s).unwrap_or_default()))]
+    pub sasl_form: SaslForm,
     /// Record the session as JSON Lines, streamed and flushed as it goes (secrets redacted).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -136,12 +155,27 @@ impl ConnArgs {
             // EXTERNAL needs no user name: the client certificate says who (`AUTH EXTERNAL =`).
             return Ok(Some(Credentials {
                 user: self.user.clone().unwrap_or_default(),
-                password: None,
+                ..Credentials::default()
             }));
         }
+        let token = self.token()?;
         let Some(user) = self.user.clone() else {
+            if token.is_some() {
+                return Err(CliError::usage(
+                    "a token needs --user: the user name goes into the XOAUTH2 and OAUTHBEARER response",
+                ));
+            }
             return Ok(None);
         };
+        let password_given = self.password_env.is_some() || self.password_file.is_some();
+        if token.is_some() && !password_given {
+            return Ok(Some(Credentials {
+                user,
+                token,
+                sasl_form: self.sasl_form,
+                ..Credentials::default()
+            }));
+        }
         let password = if let Some(var) = &self.password_env {
             let v = std::env::var(var).map_err(|_| {
                 CliError::usage(format!("--password-env {var}: the variable is not set"))
@@ -170,7 +204,33 @@ impl ConnArgs {
         Ok(Some(Credentials {
             user,
             password: Some(Secret::new(password)),
+            token,
+            sasl_form: self.sasl_form,
         }))
+    }
+
+    /// The bearer token, if a --token-* option names one; `--login xoauth2|oauthbearer`
+    /// without one is a usage error (there is no prompt for a token).
+    fn token(&self) -> Result<Option<Secret>, CliError> {
+        let token = if let Some(var) = &self.token_env {
+            Some(super::token::from_env(var)?)
+        } else if let Some(path) = &self.token_file {
+            Some(super::token::from_file(path)?)
+        } else if let Some(cmd) = &self.token_command {
+            Some(super::token::from_command(
+                cmd,
+                super::token::COMMAND_TIMEOUT,
+            )?)
+        } else {
+            None
+        };
+        if token.is_none() && self.login.mechanism().is_some() {
+            return Err(CliError::usage(format!(
+                "--login {}: a token is needed (--token-env VAR, --token-file FILE or --token-command CMD)",
+                self.login.label().trim_start_matches("AUTH ").to_lowercase()
+            )));
+        }
+        Ok(token)
     }
 }
 

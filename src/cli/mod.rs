@@ -12,6 +12,7 @@ pub mod printer;
 pub mod rules;
 pub mod send;
 pub mod serve;
+pub(crate) mod token;
 mod values;
 
 use std::path::PathBuf;

@@ -257,6 +257,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
             password: Some(popscope_core::Secret::new(
                 DEMO_PASSWORD.as_bytes().to_vec(),
             )),
+            ..Credentials::default()
         };
         let watchers = super::check::Watchers {
             show: Some(show),

@@ -17,13 +17,15 @@ impl ValueEnum for Method {
             Method::Login,
             Method::CramMd5,
             Method::External,
+            Method::XOauth2,
+            Method::OauthBearer,
         ]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(match self {
             Method::Auto => PossibleValue::new("auto").help(
-                "EXTERNAL with a client certificate, else PLAIN, else USER/PASS, else CRAM-MD5, as CAPA offers; USER/PASS without CAPA; never APOP",
+                "EXTERNAL with a client certificate, else (with a token) OAUTHBEARER, else XOAUTH2, else PLAIN, else USER/PASS, else CRAM-MD5, as CAPA offers; USER/PASS without CAPA; never APOP",
             ),
             Method::User => PossibleValue::new("user")
                 .help("USER then PASS (RFC 1939 §7): the password in clear, unless inside TLS"),
@@ -39,6 +41,12 @@ impl ValueEnum for Method {
             ),
             Method::External => PossibleValue::new("external").help(
                 "AUTH EXTERNAL: the TLS client certificate is the credential (RFC 4422 App. A); no password",
+            ),
+            Method::XOauth2 => PossibleValue::new("xoauth2").help(
+                "AUTH XOAUTH2: the user and an OAuth 2.0 bearer token (--token-env, --token-file, --token-command)",
+            ),
+            Method::OauthBearer => PossibleValue::new("oauthbearer").help(
+                "AUTH OAUTHBEARER (RFC 7628): the user, host, port and an OAuth 2.0 bearer token",
             ),
         })
     }

@@ -1,8 +1,10 @@
-//! Logging in: USER/PASS, APOP, AUTH PLAIN, AUTH LOGIN, AUTH CRAM-MD5, AUTH EXTERNAL.
+//! Logging in: USER/PASS, APOP, AUTH PLAIN, AUTH LOGIN, AUTH CRAM-MD5, AUTH EXTERNAL, and with
+//! a bearer token AUTH XOAUTH2 and AUTH OAUTHBEARER.
 
 use zeroize::Zeroizing;
 
 use crate::transport::TransportError;
+use popscope_core::oauth::{self, ChallengeDecode, Mechanism, SaslForm};
 use popscope_core::{Secret, auth};
 
 use super::{Connection, Outcome};
@@ -10,7 +12,7 @@ use super::{Connection, Outcome};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Method {
     #[default]
-    /// EXTERNAL with a client certificate, else PLAIN, else USER/PASS, else CRAM-MD5, as CAPA offers; USER/PASS without CAPA; never APOP
+    /// EXTERNAL with a client certificate, else (with a token) OAUTHBEARER, else XOAUTH2, else PLAIN, else USER/PASS, else CRAM-MD5, as CAPA offers; USER/PASS without CAPA; never APOP
     Auto,
     /// USER then PASS (RFC 1939 §7): the password in clear, unless inside TLS
     User,
@@ -24,6 +26,10 @@ pub enum Method {
     CramMd5,
     /// AUTH EXTERNAL: the TLS client certificate is the credential (RFC 4422 App. A); no password
     External,
+    /// AUTH XOAUTH2: `user=` and the bearer token (Google's and Microsoft's mechanism)
+    XOauth2,
+    /// AUTH OAUTHBEARER (RFC 7628): the user, host, port and the bearer token
+    OauthBearer,
 }
 
 impl Method {
@@ -36,15 +42,32 @@ impl Method {
             Method::Apop => "APOP",
             Method::CramMd5 => "AUTH CRAM-MD5",
             Method::External => "AUTH EXTERNAL",
+            Method::XOauth2 => "AUTH XOAUTH2",
+            Method::OauthBearer => "AUTH OAUTHBEARER",
         }
     }
 
-    /// Whether the password itself crosses the wire (USER/PASS, PLAIN, LOGIN), rather than a
-    /// challenge-response (APOP, CRAM-MD5) or nothing (EXTERNAL).
+    /// The bearer-token mechanism this method is, if it is one.
+    pub(crate) fn mechanism(self) -> Option<Mechanism> {
+        match self {
+            Method::XOauth2 => Some(Mechanism::XOauth2),
+            Method::OauthBearer => Some(Mechanism::OauthBearer),
+            _ => None,
+        }
+    }
+
+    /// Whether the password itself (or a bearer token, as good as one) crosses the wire
+    /// (USER/PASS, PLAIN, LOGIN, XOAUTH2, OAUTHBEARER), rather than a challenge-response (APOP,
+    /// CRAM-MD5) or nothing (EXTERNAL).
     pub(crate) fn sends_password(self) -> bool {
         matches!(
             self,
-            Method::Auto | Method::User | Method::Plain | Method::Login
+            Method::Auto
+                | Method::User
+                | Method::Plain
+                | Method::Login
+                | Method::XOauth2
+                | Method::OauthBearer
         )
     }
 }
@@ -59,10 +82,14 @@ impl From<popscope_core::server::Login> for Method {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Credentials {
     pub user: String,
     pub password: Option<Secret>,
+    /// An OAuth 2.0 bearer token, for XOAUTH2 and OAUTHBEARER.
+    pub token: Option<Secret>,
+    /// Where a token's initial response goes: on the AUTH line or on its own.
+    pub sasl_form: SaslForm,
 }
 
 /// No core dump may carry a password: the core size limit goes to 0 (soft and hard, so it
@@ -128,8 +155,17 @@ pub(crate) fn choose(conn: &Connection, creds: &Credentials) -> Method {
     if client_cert && caps.is_some_and(|c| c.has_sasl("EXTERNAL")) {
         return Method::External;
     }
-    if creds.password.is_none() && client_cert {
+    if creds.password.is_none() && creds.token.is_none() && client_cert {
         return Method::External;
+    }
+    if creds.token.is_some() {
+        // A token is given to be used: OAUTHBEARER (the standard) unless only XOAUTH2 is offered.
+        if caps.is_some_and(|c| c.has_sasl("XOAUTH2") && !c.has_sasl("OAUTHBEARER")) {
+            return Method::XOauth2;
+        }
+        if creds.password.is_none() || caps.is_some_and(|c| c.has_sasl("OAUTHBEARER")) {
+            return Method::OauthBearer;
+        }
     }
     // Never APOP: a greeting timestamp is no offer (and without CAPA, USER/PASS is the one
     // method RFC 1939 gives every server).
@@ -236,7 +272,78 @@ pub async fn login(
             conn.sasl_response(out.exchange, resp.as_bytes()).await
         }
         Method::External => conn.command(b"AUTH EXTERNAL =", 0).await,
+        Method::XOauth2 => bearer(conn, Mechanism::XOauth2, creds).await,
+        Method::OauthBearer => bearer(conn, Mechanism::OauthBearer, creds).await,
     }
+}
+
+/// AUTH XOAUTH2 or OAUTHBEARER with the token, in the form `creds.sasl_form` resolves to. An
+/// error challenge is answered with the dummy response RFC 7628 §3.2.3 asks for, and what it
+/// says (and, for a JWT, what the token itself says) becomes a warning line.
+async fn bearer(
+    conn: &mut Connection,
+    mechanism: Mechanism,
+    creds: &Credentials,
+) -> Result<Outcome, TransportError> {
+    let token = creds.token.as_ref().ok_or_else(|| {
+        TransportError::Config(format!(
+            "AUTH {} needs a token (--token-env, --token-file or --token-command)",
+            mechanism.name()
+        ))
+    })?;
+    let host = conn.host.clone();
+    let ir = oauth::initial_response(
+        mechanism,
+        creds.user.as_bytes(),
+        host.as_bytes(),
+        conn.port,
+        token.expose(),
+    )
+    .map_err(|e| TransportError::Config(format!("AUTH {}: {e}", mechanism.name())))?;
+    let auth = format!("AUTH {}", mechanism.name());
+    let out = match creds.sasl_form.resolve(mechanism.name(), ir.len()) {
+        SaslForm::TwoLine => {
+            let out = conn.command(auth.as_bytes(), 0).await?;
+            if out.challenge.is_none() {
+                return Ok(out);
+            }
+            conn.sasl_response(out.exchange, ir.as_bytes()).await?
+        }
+        _ => {
+            let prefix = format!("{auth} ");
+            conn.command(&line_with(prefix.as_bytes(), ir.as_bytes()), 0)
+                .await?
+        }
+    };
+    let Some(challenge) = &out.challenge else {
+        return Ok(out);
+    };
+    let said = refusal(mechanism, challenge, token);
+    let out = conn
+        .sasl_response(out.exchange, mechanism.dummy_line().as_bytes())
+        .await?;
+    conn.warn(said);
+    Ok(out)
+}
+
+/// The one line that says why the server refused the token: its error challenge decoded, and
+/// what a JWT token's own claims say (`exp`, `aud`, scopes), judged by the system clock.
+fn refusal(mechanism: Mechanism, challenge: &[u8], token: &Secret) -> String {
+    let told = match oauth::challenge::decode(challenge) {
+        ChallengeDecode::Object(e) => e.explain(),
+        ChallengeDecode::NotBase64 => "the error challenge is not base64".to_owned(),
+        ChallengeDecode::NotJson => "the error challenge is not JSON".to_owned(),
+        ChallengeDecode::NotObject => "the error challenge is not a JSON object".to_owned(),
+    };
+    let mut line = format!("AUTH {} refused the token: {told}", mechanism.name());
+    if let Some(claims) = oauth::jwt::claims(token.expose()) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        line.push_str("; the token (a JWT, not verified): ");
+        line.push_str(&claims.describe(now));
+    }
+    line
 }
 
 #[cfg(test)]

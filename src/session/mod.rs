@@ -178,6 +178,8 @@ pub struct Connection {
     start: Instant,
     read_timeout: Duration,
     host: String,
+    /// The server's port (OAUTHBEARER's `port=`).
+    pub(crate) port: u16,
     /// The URL as the user gave it (scheme, host, port), for messages.
     url: String,
     tls_settings: TlsSettings,
@@ -246,6 +248,7 @@ impl Connection {
             start: Instant::now(),
             read_timeout: opts.read_timeout,
             host: opts.target.host.clone(),
+            port,
             url: opts.target.url(opts.scheme),
             tls_settings: opts.tls.clone(),
             tls: None,
@@ -389,7 +392,8 @@ impl Connection {
         line: &[u8],
         collect: usize,
     ) -> Result<Outcome, TransportError> {
-        let mut bytes = line.to_vec();
+        // A SASL response may be a credential: the copy is wiped too.
+        let mut bytes = zeroize::Zeroizing::new(line.to_vec());
         bytes.extend_from_slice(b"\r\n");
         self.send_raw(&bytes).await?;
         let id = self.engine.session().commands_sent;

@@ -62,9 +62,15 @@ pub enum Step {
 
 /// A one-connection TCP server on loopback that plays `steps`, then closes. Returns its port.
 pub fn scripted(steps: Vec<Step>) -> u16 {
+    scripted_heard(steps).0
+}
+
+/// [`scripted`], and the lines it read (each [`Step::ReadLine`]'s, CRLF removed), in order.
+pub fn scripted_heard(steps: Vec<Step>) -> (u16, std::sync::mpsc::Receiver<String>) {
     use std::io::{BufRead, BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let (heard, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let Ok((s, _)) = l.accept() else { return };
         let mut reader = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
@@ -93,6 +99,7 @@ pub fn scripted(steps: Vec<Step>) -> u16 {
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
                         return;
                     }
+                    let _ = heard.send(line.trim_end_matches(['\r', '\n']).to_owned());
                 }
                 Step::Sleep(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
                 Step::Close => {
@@ -107,7 +114,7 @@ pub fn scripted(steps: Vec<Step>) -> u16 {
             }
         }
     });
-    port
+    (port, lines)
 }
 
 /// A server that accepts up to `connections` connections and never says a word.

@@ -1,0 +1,282 @@
+//! Logging in with a bearer token (issue 13): `--login xoauth2|oauthbearer`, `--sasl-form`,
+//! the token sources, the error challenge answered and explained, and the token kept out of
+//! every output and the recording.
+
+mod common;
+
+use std::process::Output;
+
+use common::{Step, scripted_heard};
+use popscope_core::auth::{b64decode, b64encode};
+
+const TOKEN: &str = "ya29.s3cr3t-b3ar3r-t0k3n";
+
+/// A server with CAPA `caps`, then `login` (the steps of the AUTH exchange), then STAT and
+/// QUIT answered; and the lines it read.
+fn server(caps: &str, login: Vec<Step>) -> (u16, std::sync::mpsc::Receiver<String>) {
+    let mut steps = vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(format!("+OK\r\n{caps}.\r\n").into_bytes()),
+    ];
+    steps.extend(login);
+    steps.extend([
+        Step::ReadLine,
+        Step::Send(b"+OK 0 0\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK bye\r\n".to_vec()),
+        Step::Close,
+    ]);
+    scripted_heard(steps)
+}
+
+fn accept_one_line() -> Vec<Step> {
+    vec![Step::ReadLine, Step::Send(b"+OK welcome\r\n".to_vec())]
+}
+
+fn accept_two_line() -> Vec<Step> {
+    vec![
+        Step::ReadLine,
+        Step::Send(b"+ \r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK welcome\r\n".to_vec()),
+    ]
+}
+
+/// `popscope send pop3://127.0.0.1:PORT --user demo ARGS… STAT QUIT` with `token` in `TOK`.
+fn send(port: u16, token: &str, args: &[&str]) -> Output {
+    let url = format!("pop3://127.0.0.1:{port}");
+    std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["send", &url, "--user", "demo"])
+        .args(args)
+        .args(["STAT", "QUIT"])
+        .env("TOK", token)
+        .env_remove("SSLKEYLOGFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
+}
+
+fn heard(rx: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
+    rx.try_iter().collect()
+}
+
+/// The base64 text after `AUTH MECH ` or of a response line, decoded.
+fn decoded(b64: &str) -> String {
+    String::from_utf8(b64decode(b64.as_bytes()).unwrap_or_else(|| panic!("not base64: {b64}")))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Neither the token nor any base64 that carries it is in `o`'s output or the `recording`.
+fn assert_secret(o: &Output, recording: Option<&std::path::Path>, token: &str, lines: &[String]) {
+    let mut forms = vec![token.to_owned(), b64encode(token.as_bytes())];
+    forms.extend(lines.iter().filter_map(|l| {
+        let last = l.rsplit(' ').next()?;
+        (last.len() > 8 && decoded_opt(last).is_some_and(|d| d.contains(token)))
+            .then(|| last.to_owned())
+    }));
+    assert!(forms.len() >= 3, "the wire carried no base64 of the token: {lines:?}");
+    let mut outputs = vec![
+        ("stdout", String::from_utf8_lossy(&o.stdout).into_owned()),
+        ("stderr", String::from_utf8_lossy(&o.stderr).into_owned()),
+    ];
+    if let Some(r) = recording {
+        let text = std::fs::read_to_string(r).unwrap_or_else(|e| panic!("no recording: {e}"));
+        assert!(text.contains("AUTH "), "{text}");
+        outputs.push(("recording", text));
+    }
+    for (name, text) in &outputs {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{name} holds {form}: {text}");
+        }
+    }
+}
+
+fn decoded_opt(b64: &str) -> Option<String> {
+    String::from_utf8(b64decode(b64.as_bytes())?).ok()
+}
+
+#[test]
+fn xoauth2_one_line_sends_user_and_token_on_the_auth_line_and_keeps_the_token_secret() {
+    let (port, rx) = server("SASL XOAUTH2\r\n", accept_one_line());
+    let d = tempfile::tempdir().unwrap();
+    let rec = d.path().join("r.jsonl");
+    let o = send(
+        port,
+        TOKEN,
+        &["--login", "xoauth2", "--token-env", "TOK", "--record", rec.to_str().unwrap()],
+    );
+    let lines = heard(&rx);
+    let ir = lines[1].strip_prefix("AUTH XOAUTH2 ").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(decoded(ir), format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01"));
+    assert_eq!(lines[2], "STAT", "{lines:?}");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_secret(&o, Some(&rec), TOKEN, &lines);
+}
+
+#[test]
+fn oauthbearer_two_line_waits_for_the_continuation_then_sends_host_and_port() {
+    let (port, rx) = server("SASL OAUTHBEARER\r\n", accept_two_line());
+    let o = send(
+        port,
+        TOKEN,
+        &["--login", "oauthbearer", "--sasl-form", "two-line", "--token-env", "TOK", "--json"],
+    );
+    let lines = heard(&rx);
+    assert_eq!(lines[1], "AUTH OAUTHBEARER", "{lines:?}");
+    assert_eq!(
+        decoded(&lines[2]),
+        format!("n,a=demo,\x01host=127.0.0.1\x01port={port}\x01auth=Bearer {TOKEN}\x01\x01")
+    );
+    assert_eq!(lines[3], "STAT", "{lines:?}");
+    assert_secret(&o, None, TOKEN, &lines);
+}
+
+#[test]
+fn auto_with_a_token_chooses_oauthbearer_over_xoauth2_and_plain() {
+    let (port, rx) = server("USER\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n", accept_one_line());
+    let o = send(port, TOKEN, &["--token-env", "TOK"]);
+    let lines = heard(&rx);
+    assert!(lines[1].starts_with("AUTH OAUTHBEARER "), "{lines:?}");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn auto_with_only_xoauth2_offered_chooses_it() {
+    let (port, rx) = server("SASL PLAIN XOAUTH2\r\n", accept_one_line());
+    send(port, TOKEN, &["--token-env", "TOK"]);
+    assert!(heard(&rx)[1].starts_with("AUTH XOAUTH2 "));
+}
+
+#[test]
+fn a_1200_octet_token_goes_on_its_own_line_under_auto() {
+    let token = "a".repeat(1200);
+    let (port, rx) = server("SASL XOAUTH2\r\n", accept_two_line());
+    let o = send(port, &token, &["--login", "xoauth2", "--token-env", "TOK"]);
+    let lines = heard(&rx);
+    assert_eq!(lines[1], "AUTH XOAUTH2", "{lines:?}");
+    assert_eq!(decoded(&lines[2]), format!("user=demo\x01auth=Bearer {token}\x01\x01"));
+    assert_secret(&o, None, &token, &lines);
+}
+
+/// A JWT (unsigned: nothing verifies it) with these claims.
+fn jwt(claims: &str) -> String {
+    let url = |s: &str| {
+        b64encode(s.as_bytes())
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    };
+    format!("{}.{}.c2ln", url(r#"{"alg":"RS256","typ":"JWT"}"#), url(claims))
+}
+
+fn refuse_with_challenge(challenge: &str) -> Vec<Step> {
+    vec![
+        Step::ReadLine,
+        Step::Send(format!("+ {}\r\n", b64encode(challenge.as_bytes())).into_bytes()),
+        Step::ReadLine,
+        Step::Send(b"-ERR authentication failed\r\n".to_vec()),
+    ]
+}
+
+#[test]
+fn an_error_challenge_gets_the_dummy_response_and_is_explained_with_the_jwt_claims() {
+    let token = jwt(r#"{"exp":1000000000,"scp":"IMAP.AccessAsUser.All","aud":"https://outlook.office.com"}"#);
+    let scope = "https://outlook.office.com/POP.AccessAsUser.All";
+    let challenge = format!(r#"{{"status":"invalid_token","scope":"{scope}"}}"#);
+    let (port, rx) = server("SASL OAUTHBEARER\r\n", refuse_with_challenge(&challenge));
+    let d = tempfile::tempdir().unwrap();
+    let rec = d.path().join("r.jsonl");
+    let o = send(
+        port,
+        &token,
+        &[
+            "--login",
+            "oauthbearer",
+            "--sasl-form",
+            "one-line",
+            "--token-env",
+            "TOK",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+    );
+    let lines = heard(&rx);
+    // The JWT makes the AUTH line longer than 255 octets: sent anyway, as asked.
+    assert!(lines[1].starts_with("AUTH OAUTHBEARER "), "{lines:?}");
+    assert!(lines[1].len() > 253, "{lines:?}");
+    assert_eq!(lines[2], "AQ==", "{lines:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("refused the token")).collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("status invalid_token"), "{stderr}");
+    assert!(said[0].contains(&format!("the server wants scope {scope}")), "{stderr}");
+    assert!(said[0].contains("expired"), "{stderr}");
+    assert!(said[0].contains("IMAP.AccessAsUser.All, not POP"), "{stderr}");
+    assert_secret(&o, Some(&rec), &token, &lines);
+}
+
+#[test]
+fn an_xoauth2_error_challenge_gets_an_empty_line_and_the_json_report_says_why() {
+    let challenge = r#"{"status":"401","schemes":"bearer","scope":"mail"}"#;
+    let (port, rx) = server("SASL XOAUTH2\r\n", refuse_with_challenge(challenge));
+    let o = send(port, TOKEN, &["--login", "xoauth2", "--token-env", "TOK", "--json"]);
+    let lines = heard(&rx);
+    assert_eq!(lines[2], "", "{lines:?}");
+    let notes = common::json(&o)["notes"].to_string();
+    assert!(notes.contains("status 401") && notes.contains("scope mail"), "{notes}");
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_secret(&o, None, TOKEN, &lines);
+}
+
+#[test]
+fn the_token_comes_from_a_file_or_a_command() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("token");
+    std::fs::write(&file, format!("{TOKEN}\nnot this line\n")).unwrap();
+    let script = d.path().join("helper.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho {TOKEN}\necho second line\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for args in [
+        ["--token-file", file.to_str().unwrap()],
+        ["--token-command", script.to_str().unwrap()],
+    ] {
+        let (port, rx) = server("SASL XOAUTH2\r\n", accept_one_line());
+        let mut all = vec!["--login", "xoauth2"];
+        all.extend(args);
+        let o = send(port, "unused", &all);
+        let lines = heard(&rx);
+        let ir = lines[1].strip_prefix("AUTH XOAUTH2 ").unwrap_or_else(|| panic!("{lines:?}"));
+        assert_eq!(decoded(ir), format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01"), "{args:?}");
+        assert_secret(&o, None, TOKEN, &lines);
+    }
+}
+
+#[test]
+fn a_failing_token_command_is_one_line_naming_it_and_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let script = d.path().join("broken-helper");
+    std::fs::write(&script, format!("#!/bin/sh\necho {TOKEN}\nexit 3\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let cmd = format!("{} --account work", script.display());
+    for command in [cmd.as_str(), "/nonexistent/token-helper"] {
+        // No server: the token is read before any connection.
+        let o = send(1, TOKEN, &["--login", "xoauth2", "--token-command", command]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("--token-command '{command}'")), "{stderr}");
+        assert!(!stderr.contains(TOKEN) && o.stdout.is_empty(), "{stderr}");
+    }
+}
+
+#[test]
+fn a_token_login_needs_a_token_and_a_user() {
+    let o = send(1, TOKEN, &["--login", "oauthbearer"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a token is needed"));
+    let o = common::popscope(&["send", "pop3://127.0.0.1:1", "--token-env", "PW", "STAT"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a token needs --user"));
+}
