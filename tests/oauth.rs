@@ -280,3 +280,43 @@ fn a_token_login_needs_a_token_and_a_user() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("a token needs --user"));
 }
+
+#[test]
+fn check_explains_a_refused_token_in_its_notes() {
+    let challenge = r#"{"status":"invalid_token","scope":"mail"}"#;
+    let mut steps = vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK\r\nSASL OAUTHBEARER\r\n.\r\n".to_vec()),
+    ];
+    steps.extend(refuse_with_challenge(challenge));
+    steps.extend([Step::ReadLine, Step::Send(b"+OK bye\r\n".to_vec()), Step::Close]);
+    let (port, rx) = scripted_heard(steps);
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["check", &url, "--user", "demo", "--token-env", "TOK", "--passive", "--json"])
+        .env("TOK", TOKEN)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+    let lines = heard(&rx);
+    assert_eq!(lines[2], "AQ==", "{lines:?}");
+    let v = common::json(&o);
+    let text = v.to_string();
+    assert!(
+        text.contains("AUTH OAUTHBEARER refused the token: status invalid_token: the token was refused; the server wants scope mail"),
+        "{text}"
+    );
+    assert_secret(&o, None, TOKEN, &lines);
+}
+
+#[test]
+fn a_token_in_the_clear_to_a_server_offering_stls_is_announced() {
+    let (port, rx) = server("STLS\r\nSASL XOAUTH2\r\n", accept_one_line());
+    let o = send(port, TOKEN, &["--login", "xoauth2", "--token-env", "TOK"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("without TLS although the server offers STLS: the bearer token goes over the network in the clear"),
+        "{stderr}"
+    );
+    assert_secret(&o, None, TOKEN, &heard(&rx));
+}

@@ -192,6 +192,7 @@ impl Walker {
             self.result.login = LoginAttempt::Sent(method);
         }
         let out = login::login(conn, method, &creds).await?;
+        self.result.notes.extend(out.token_refusal.clone());
         self.stop_if_timed_out(conn, &out, "the login").await;
         self.cancel_if_challenged(conn, &out).await?;
         Ok(conn.engine().state() == State::Transaction)

@@ -181,8 +181,13 @@ pub(crate) fn choose(conn: &Connection, creds: &Credentials) -> Method {
 /// offers STLS: what happens and how to avoid it. `check`, `send`, `replay --against` and the
 /// UI all say this text.
 pub(crate) fn in_the_clear(url: &str) -> String {
+    in_the_clear_goes(url, "the password (or what is derived from it)")
+}
+
+/// [`in_the_clear`] for `credential` (a bearer token is as good as a password to whoever reads it).
+fn in_the_clear_goes(url: &str, credential: &str) -> String {
     format!(
-        "logging in on {url} without TLS although the server offers STLS: the password (or what is derived from it) goes over the network in the clear; --starttls or pop3s:// avoids that"
+        "logging in on {url} without TLS although the server offers STLS: {credential} goes over the network in the clear; --starttls or pop3s:// avoids that"
     )
 }
 
@@ -214,7 +219,10 @@ pub async fn login(
         method
     };
     if method != Method::External && offers_stls_in_the_clear(conn) {
-        let text = in_the_clear(conn.url());
+        let text = match method.mechanism() {
+            Some(_) => in_the_clear_goes(conn.url(), "the bearer token"),
+            None => in_the_clear(conn.url()),
+        };
         conn.warn(text);
     }
     let user = creds.user.as_bytes();
@@ -319,10 +327,11 @@ async fn bearer(
         return Ok(out);
     };
     let said = refusal(mechanism, challenge, token);
-    let out = conn
+    let mut out = conn
         .sasl_response(out.exchange, mechanism.dummy_line().as_bytes())
         .await?;
-    conn.warn(said);
+    conn.warn(said.clone());
+    out.token_refusal = Some(said);
     Ok(out)
 }
 

@@ -109,6 +109,9 @@ pub struct Outcome {
     pub(crate) complete: bool,
     pub(crate) timed_out: bool,
     pub(crate) closed: bool,
+    /// Why a bearer token was refused, when the server said it in an error challenge (the
+    /// line [`login::login`] also gives the observer as a warning).
+    pub(crate) token_refusal: Option<String>,
     /// Octets read while waiting for this exchange, and the first of them (to say what
     /// arrived when the answer was not whole in time).
     pub(crate) received: u64,
