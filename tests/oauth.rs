@@ -74,7 +74,10 @@ fn assert_secret(o: &Output, recording: Option<&std::path::Path>, token: &str, l
         (last.len() > 8 && decoded_opt(last).is_some_and(|d| d.contains(token)))
             .then(|| last.to_owned())
     }));
-    assert!(forms.len() >= 3, "the wire carried no base64 of the token: {lines:?}");
+    assert!(
+        forms.len() >= 3,
+        "the wire carried no base64 of the token: {lines:?}"
+    );
     let mut outputs = vec![
         ("stdout", String::from_utf8_lossy(&o.stdout).into_owned()),
         ("stderr", String::from_utf8_lossy(&o.stderr).into_owned()),
@@ -103,13 +106,30 @@ fn xoauth2_one_line_sends_user_and_token_on_the_auth_line_and_keeps_the_token_se
     let o = send(
         port,
         TOKEN,
-        &["--login", "xoauth2", "--token-env", "TOK", "--record", rec.to_str().unwrap()],
+        &[
+            "--login",
+            "xoauth2",
+            "--token-env",
+            "TOK",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
     );
     let lines = heard(&rx);
-    let ir = lines[1].strip_prefix("AUTH XOAUTH2 ").unwrap_or_else(|| panic!("{lines:?}"));
-    assert_eq!(decoded(ir), format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01"));
+    let ir = lines[1]
+        .strip_prefix("AUTH XOAUTH2 ")
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(
+        decoded(ir),
+        format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01")
+    );
     assert_eq!(lines[2], "STAT", "{lines:?}");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_secret(&o, Some(&rec), TOKEN, &lines);
 }
 
@@ -119,7 +139,15 @@ fn oauthbearer_two_line_waits_for_the_continuation_then_sends_host_and_port() {
     let o = send(
         port,
         TOKEN,
-        &["--login", "oauthbearer", "--sasl-form", "two-line", "--token-env", "TOK", "--json"],
+        &[
+            "--login",
+            "oauthbearer",
+            "--sasl-form",
+            "two-line",
+            "--token-env",
+            "TOK",
+            "--json",
+        ],
     );
     let lines = heard(&rx);
     assert_eq!(lines[1], "AUTH OAUTHBEARER", "{lines:?}");
@@ -133,11 +161,19 @@ fn oauthbearer_two_line_waits_for_the_continuation_then_sends_host_and_port() {
 
 #[test]
 fn auto_with_a_token_chooses_oauthbearer_over_xoauth2_and_plain() {
-    let (port, rx) = server("USER\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n", accept_one_line());
+    let (port, rx) = server(
+        "USER\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n",
+        accept_one_line(),
+    );
     let o = send(port, TOKEN, &["--token-env", "TOK"]);
     let lines = heard(&rx);
     assert!(lines[1].starts_with("AUTH OAUTHBEARER "), "{lines:?}");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -154,7 +190,10 @@ fn a_1200_octet_token_goes_on_its_own_line_under_auto() {
     let o = send(port, &token, &["--login", "xoauth2", "--token-env", "TOK"]);
     let lines = heard(&rx);
     assert_eq!(lines[1], "AUTH XOAUTH2", "{lines:?}");
-    assert_eq!(decoded(&lines[2]), format!("user=demo\x01auth=Bearer {token}\x01\x01"));
+    assert_eq!(
+        decoded(&lines[2]),
+        format!("user=demo\x01auth=Bearer {token}\x01\x01")
+    );
     assert_secret(&o, None, &token, &lines);
 }
 
@@ -166,7 +205,11 @@ fn jwt(claims: &str) -> String {
             .replace('+', "-")
             .replace('/', "_")
     };
-    format!("{}.{}.c2ln", url(r#"{"alg":"RS256","typ":"JWT"}"#), url(claims))
+    format!(
+        "{}.{}.c2ln",
+        url(r#"{"alg":"RS256","typ":"JWT"}"#),
+        url(claims)
+    )
 }
 
 fn refuse_with_challenge(challenge: &str) -> Vec<Step> {
@@ -180,7 +223,9 @@ fn refuse_with_challenge(challenge: &str) -> Vec<Step> {
 
 #[test]
 fn an_error_challenge_gets_the_dummy_response_and_is_explained_with_the_jwt_claims() {
-    let token = jwt(r#"{"exp":1000000000,"scp":"IMAP.AccessAsUser.All","aud":"https://outlook.office.com"}"#);
+    let token = jwt(
+        r#"{"exp":1000000000,"scp":"IMAP.AccessAsUser.All","aud":"https://outlook.office.com"}"#,
+    );
     let scope = "https://outlook.office.com/POP.AccessAsUser.All";
     let challenge = format!(r#"{{"status":"invalid_token","scope":"{scope}"}}"#);
     let (port, rx) = server("SASL OAUTHBEARER\r\n", refuse_with_challenge(&challenge));
@@ -206,12 +251,21 @@ fn an_error_challenge_gets_the_dummy_response_and_is_explained_with_the_jwt_clai
     assert!(lines[1].len() > 253, "{lines:?}");
     assert_eq!(lines[2], "AQ==", "{lines:?}");
     let stderr = String::from_utf8_lossy(&o.stderr);
-    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("refused the token")).collect();
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("refused the token"))
+        .collect();
     assert_eq!(said.len(), 1, "{stderr}");
     assert!(said[0].contains("status invalid_token"), "{stderr}");
-    assert!(said[0].contains(&format!("the server wants scope {scope}")), "{stderr}");
+    assert!(
+        said[0].contains(&format!("the server wants scope {scope}")),
+        "{stderr}"
+    );
     assert!(said[0].contains("expired"), "{stderr}");
-    assert!(said[0].contains("IMAP.AccessAsUser.All, not POP"), "{stderr}");
+    assert!(
+        said[0].contains("IMAP.AccessAsUser.All, not POP"),
+        "{stderr}"
+    );
     assert_secret(&o, Some(&rec), &token, &lines);
 }
 
@@ -219,12 +273,23 @@ fn an_error_challenge_gets_the_dummy_response_and_is_explained_with_the_jwt_clai
 fn an_xoauth2_error_challenge_gets_an_empty_line_and_the_json_report_says_why() {
     let challenge = r#"{"status":"401","schemes":"bearer","scope":"mail"}"#;
     let (port, rx) = server("SASL XOAUTH2\r\n", refuse_with_challenge(challenge));
-    let o = send(port, TOKEN, &["--login", "xoauth2", "--token-env", "TOK", "--json"]);
+    let o = send(
+        port,
+        TOKEN,
+        &["--login", "xoauth2", "--token-env", "TOK", "--json"],
+    );
     let lines = heard(&rx);
     assert_eq!(lines[2], "", "{lines:?}");
     let notes = common::json(&o)["notes"].to_string();
-    assert!(notes.contains("status 401") && notes.contains("scope mail"), "{notes}");
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        notes.contains("status 401") && notes.contains("scope mail"),
+        "{notes}"
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_secret(&o, None, TOKEN, &lines);
 }
 
@@ -234,7 +299,11 @@ fn the_token_comes_from_a_file_or_a_command() {
     let file = d.path().join("token");
     std::fs::write(&file, format!("{TOKEN}\nnot this line\n")).unwrap();
     let script = d.path().join("helper.sh");
-    std::fs::write(&script, format!("#!/bin/sh\necho {TOKEN}\necho second line\n")).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho {TOKEN}\necho second line\n"),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
     for args in [
@@ -246,8 +315,14 @@ fn the_token_comes_from_a_file_or_a_command() {
         all.extend(args);
         let o = send(port, "unused", &all);
         let lines = heard(&rx);
-        let ir = lines[1].strip_prefix("AUTH XOAUTH2 ").unwrap_or_else(|| panic!("{lines:?}"));
-        assert_eq!(decoded(ir), format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01"), "{args:?}");
+        let ir = lines[1]
+            .strip_prefix("AUTH XOAUTH2 ")
+            .unwrap_or_else(|| panic!("{lines:?}"));
+        assert_eq!(
+            decoded(ir),
+            format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01"),
+            "{args:?}"
+        );
         assert_secret(&o, None, TOKEN, &lines);
     }
 }
@@ -262,11 +337,18 @@ fn a_failing_token_command_is_one_line_naming_it_and_exit_2() {
     let cmd = format!("{} --account work", script.display());
     for command in [cmd.as_str(), "/nonexistent/token-helper"] {
         // No server: the token is read before any connection.
-        let o = send(1, TOKEN, &["--login", "xoauth2", "--token-command", command]);
+        let o = send(
+            1,
+            TOKEN,
+            &["--login", "xoauth2", "--token-command", command],
+        );
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(&format!("--token-command '{command}'")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("--token-command '{command}'")),
+            "{stderr}"
+        );
         assert!(!stderr.contains(TOKEN) && o.stdout.is_empty(), "{stderr}");
     }
 }
@@ -290,11 +372,24 @@ fn check_explains_a_refused_token_in_its_notes() {
         Step::Send(b"+OK\r\nSASL OAUTHBEARER\r\n.\r\n".to_vec()),
     ];
     steps.extend(refuse_with_challenge(challenge));
-    steps.extend([Step::ReadLine, Step::Send(b"+OK bye\r\n".to_vec()), Step::Close]);
+    steps.extend([
+        Step::ReadLine,
+        Step::Send(b"+OK bye\r\n".to_vec()),
+        Step::Close,
+    ]);
     let (port, rx) = scripted_heard(steps);
     let url = format!("pop3://127.0.0.1:{port}");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args(["check", &url, "--user", "demo", "--token-env", "TOK", "--passive", "--json"])
+        .args([
+            "check",
+            &url,
+            "--user",
+            "demo",
+            "--token-env",
+            "TOK",
+            "--passive",
+            "--json",
+        ])
         .env("TOK", TOKEN)
         .output()
         .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));

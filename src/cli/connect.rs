@@ -69,12 +69,8 @@ pub struct ConnArgs {
     /// first output line as the bearer token, e.g. `pizauth show NAME`.
     #[arg(long, value_name = "CMD", group = "token")]
     pub token_command: Option<String>,
-    /// Where a token's initial response goes: `one-line` on the AUTH line, `two-line` after
-    /// the server's `+ `, `auto` on the AUTH line only when it stays within 255 octets (RFC
-    /// 5034 §4).
-    #[arg(long, value_name = "FORM", default_value = "auto",
-          value_parser = clap::builder::PossibleValuesParser::new(["auto", "one-line", "two-line"])
-              .map(|s| SaslForm::parse(&s).unwrap_or_default()))]
+    /// Where a token's initial response goes (RFC 5034 §4).
+    #[arg(long, value_name = "FORM", default_value = "auto", value_parser = sasl_forms())]
     pub sasl_form: SaslForm,
     /// Record the session as JSON Lines, streamed and flushed as it goes (secrets redacted).
     #[arg(long, value_name = "FILE")]
@@ -90,6 +86,20 @@ pub struct ConnArgs {
     /// Replace the --record file if it exists (a symbolic link is still refused).
     #[arg(long, requires = "record")]
     pub force: bool,
+}
+
+/// `--sasl-form`'s spellings, each with what it does.
+fn sasl_forms() -> impl TypedValueParser<Value = SaslForm> {
+    use clap::builder::{PossibleValue, PossibleValuesParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("auto").help(
+            "On the AUTH line when that stays within 255 octets (RFC 5034 §4), else on its own line",
+        ),
+        PossibleValue::new("one-line").help("On the AUTH line: AUTH MECH <base64>"),
+        PossibleValue::new("two-line")
+            .help("AUTH MECH, then the response after the server's `+ ` (what Office 365 wants)"),
+    ])
+    .map(|s| SaslForm::parse(&s).unwrap_or_default())
 }
 
 impl ConnArgs {
@@ -227,7 +237,10 @@ impl ConnArgs {
         if token.is_none() && self.login.mechanism().is_some() {
             return Err(CliError::usage(format!(
                 "--login {}: a token is needed (--token-env VAR, --token-file FILE or --token-command CMD)",
-                self.login.label().trim_start_matches("AUTH ").to_lowercase()
+                self.login
+                    .label()
+                    .trim_start_matches("AUTH ")
+                    .to_lowercase()
             )));
         }
         Ok(token)

@@ -19,7 +19,9 @@ fn first_line(bytes: &[u8], what: &str) -> Result<Secret, CliError> {
     let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
-        return Err(CliError::usage(format!("{what}: no token (the first line is empty)")));
+        return Err(CliError::usage(format!(
+            "{what}: no token (the first line is empty)"
+        )));
     }
     if line.iter().any(|&b| b < 0x20 || b == 0x7f || b == b' ') {
         // Never shown: it is the token.
@@ -112,9 +114,16 @@ mod tests {
 
     #[test]
     fn a_command_gives_its_first_line_and_failures_name_the_command() {
-        assert_eq!(from_command("echo t0k", COMMAND_TIMEOUT).unwrap().expose(), b"t0k");
+        assert_eq!(
+            from_command("echo t0k", COMMAND_TIMEOUT).unwrap().expose(),
+            b"t0k"
+        );
         let e = from_command("false", COMMAND_TIMEOUT).unwrap_err();
-        assert!(e.message.starts_with("--token-command 'false': it failed"), "{}", e.message);
+        assert!(
+            e.message.starts_with("--token-command 'false': it failed"),
+            "{}",
+            e.message
+        );
         let e = from_command("sleep 5", Duration::from_millis(200)).unwrap_err();
         assert!(e.message.contains("no answer within"), "{}", e.message);
         assert!(from_command("true", COMMAND_TIMEOUT).is_err());
