@@ -250,6 +250,9 @@ fn an_error_challenge_gets_the_dummy_response_and_is_explained_with_the_jwt_clai
     assert!(lines[1].starts_with("AUTH OAUTHBEARER "), "{lines:?}");
     assert!(lines[1].len() > 253, "{lines:?}");
     assert_eq!(lines[2], "AQ==", "{lines:?}");
+    // The dummy response carries no secret: the transcript shows it as sent.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.lines().any(|l| l == "C: AQ=="), "{stdout}");
     let stderr = String::from_utf8_lossy(&o.stderr);
     let said: Vec<&str> = stderr
         .lines()

@@ -256,18 +256,29 @@ impl Observer for Printer {
                 self.line(&format!("C: {shown}"));
             }
             Event::SaslResponse(response) => {
-                // Its octets are not printed: the line is a secret.
-                self.sent.pop_front();
+                // Its octets are not printed: the line is a secret, unless it is one of the
+                // dummy responses owed after an OAuth error challenge (RFC 7628 §3.2.3), which
+                // carry nothing and show what the client did.
+                let sent = self.sent.pop_front();
+                let dummy = sent
+                    .as_deref()
+                    .map(|l| l.strip_suffix(b"\n").unwrap_or(l))
+                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                    .filter(|l| *l == b"AQ==" || l.is_empty());
                 // A placeholder of the same length and validity replays the same way.
                 let fill = if response.valid_base64 { "A" } else { "!" };
                 let shown = if response.cancel {
                     "*".to_owned()
+                } else if let Some(d) = dummy {
+                    String::from_utf8_lossy(d).into_owned()
                 } else {
                     fill.repeat(response.octets)
                 };
-                self.line(
-                    "# the next line is a SASL response, redacted (same length and validity)",
-                );
+                if dummy.is_none() {
+                    self.line(
+                        "# the next line is a SASL response, redacted (same length and validity)",
+                    );
+                }
                 self.line(&format!("C: {shown}"));
             }
             Event::StateChange(t) => {
