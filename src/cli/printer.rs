@@ -264,7 +264,7 @@ impl Observer for Printer {
                     .as_deref()
                     .map(|l| l.strip_suffix(b"\n").unwrap_or(l))
                     .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                    .filter(|l| *l == b"AQ==" || l.is_empty());
+                    .filter(|l| popscope_core::oauth::is_dummy_response(l));
                 // A placeholder of the same length and validity replays the same way.
                 let fill = if response.valid_base64 { "A" } else { "!" };
                 let shown = if response.cancel {

@@ -262,6 +262,19 @@ pub fn auth_line_len(mechanism: &str, encoded_len: usize) -> usize {
         .saturating_add(encoded_len)
 }
 
+/// Whether a SASL response line (without its line end) is one of the dummy responses a client
+/// owes after an OAuth error challenge (RFC 7628 §3.2.3): `AQ==` or an empty line. They carry
+/// no secret, so a transcript may show them as sent.
+///
+/// ```
+/// assert!(popscope_core::oauth::is_dummy_response(b"AQ=="));
+/// assert!(popscope_core::oauth::is_dummy_response(b""));
+/// assert!(!popscope_core::oauth::is_dummy_response(b"dXNlcj1h"));
+/// ```
+pub fn is_dummy_response(line: &[u8]) -> bool {
+    line.is_empty() || line == Mechanism::OauthBearer.dummy_line().as_bytes()
+}
+
 /// Whether an initial response of `encoded_len` base64 octets may go on the AUTH line.
 /// RFC 5034 §4 (its eighth paragraph): "the AUTH command is still subject to the line length limitations defined
 /// in \[POP3-EXT\]. If use of the initial response argument would cause the AUTH command to
