@@ -269,6 +269,9 @@ fn an_error_challenge_gets_the_dummy_response_and_is_explained_with_the_jwt_clai
         said[0].contains("IMAP.AccessAsUser.All, not POP"),
         "{stderr}"
     );
+    // A refused login fails the run (README: Exit codes), and says why only once.
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("was refused: the commands"), "{stderr}");
     assert_secret(&o, Some(&rec), &token, &lines);
 }
 
@@ -293,6 +296,7 @@ fn an_xoauth2_error_challenge_gets_an_empty_line_and_the_json_report_says_why() 
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    assert_eq!(o.status.code(), Some(1));
     assert_secret(&o, None, TOKEN, &lines);
 }
 
@@ -398,6 +402,7 @@ fn check_explains_a_refused_token_in_its_notes() {
         .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
     let lines = heard(&rx);
     assert_eq!(lines[2], "AQ==", "{lines:?}");
+    assert_eq!(o.status.code(), Some(1), "a refused login fails the check");
     let v = common::json(&o);
     let text = v.to_string();
     assert!(
@@ -417,4 +422,46 @@ fn a_token_in_the_clear_to_a_server_offering_stls_is_announced() {
         "{stderr}"
     );
     assert_secret(&o, None, TOKEN, &heard(&rx));
+}
+
+#[test]
+fn a_token_refused_at_once_and_a_refused_password_fail_the_run_with_one_line() {
+    let refuse = || vec![Step::ReadLine, Step::Send(b"-ERR [AUTH] no\r\n".to_vec())];
+    let (port, rx) = server("SASL XOAUTH2\r\n", refuse());
+    let o = send(port, TOKEN, &["--login", "xoauth2", "--token-env", "TOK"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the login as demo was refused"), "{stderr}");
+    assert_secret(&o, None, TOKEN, &heard(&rx));
+
+    // The same for a password: USER +OK, PASS -ERR.
+    let (port, _rx) = server(
+        "USER\r\n",
+        vec![
+            Step::ReadLine,
+            Step::Send(b"+OK\r\n".to_vec()),
+            Step::ReadLine,
+            Step::Send(b"-ERR [AUTH] wrong\r\n".to_vec()),
+        ],
+    );
+    let url = format!("pop3://127.0.0.1:{port}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["send", &url, "--user", "demo", "--password-env", "PW"])
+        .args(["STAT", "QUIT"])
+        .env("PW", "hunter2")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("was refused"), "{stderr}");
+
+    // A login that works exits 0 (the control).
+    let (port, _rx) = server("SASL XOAUTH2\r\n", accept_one_line());
+    let o = send(port, TOKEN, &["--login", "xoauth2", "--token-env", "TOK"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -110,6 +110,11 @@ pub struct WalkResult {
 type Gathered = Arc<Mutex<Vec<(usize, Finding)>>>;
 
 impl WalkResult {
+    /// Credentials were sent and the server did not let the walk into TRANSACTION.
+    pub(crate) fn login_refused(&self) -> bool {
+        matches!(self.login, LoginAttempt::Sent(_)) && !self.logged_in
+    }
+
     /// Whether the server listed STLS before TLS (in the walk's last AUTHORIZATION CAPA).
     pub(crate) fn offers_stls(&self) -> bool {
         self.caps

@@ -153,7 +153,10 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
         checked
             .walked()
             .flat_map(|(_, r)| r.findings.iter().map(|(_, f)| f)),
-    );
+    )
+    .max(exit::login(
+        checked.walked().any(|(_, r)| r.login_refused()),
+    ));
     super::connect::finish_record(record.as_ref(), Ok(verdict))
 }
 

@@ -44,6 +44,16 @@ pub mod exit {
         if violation { VIOLATIONS } else { OK }
     }
 
+    /// A login that was asked for and refused (a wrong password, a refused or expired token)
+    /// fails the run with the code of a violation: what was asked could not be done, and
+    /// scripts and monitoring must see it. The report says why.
+    pub(crate) const LOGIN_REFUSED: u8 = 1;
+
+    /// The code a login adds to a run: [`LOGIN_REFUSED`] when it was refused.
+    pub(crate) fn login(refused: bool) -> u8 {
+        if refused { LOGIN_REFUSED } else { OK }
+    }
+
     /// The code of a run that a transport failure stopped.
     pub(crate) fn of_failure(e: &crate::transport::TransportError) -> u8 {
         use crate::transport::error::FailureKind;

@@ -123,6 +123,7 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     let options = args.conn.options(&target, scheme, engine);
     let starttls = args.conn.starttls && scheme == Scheme::Pop3;
     let rt = super::runtime()?;
+    let mut login_refused = false;
     let result: Result<(), crate::transport::TransportError> = rt.block_on(async {
         let (mut c, _) =
             Connection::open(&options, Box::new(crate::session::Tee(observers))).await?;
@@ -131,6 +132,14 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
             let out = login::login(&mut c, args.conn.login, creds).await?;
             if out.challenge.is_some() {
                 c.cancel_sasl(out.exchange).await?;
+            }
+            login_refused = c.engine().state() != popscope_core::State::Transaction;
+            // A refused token has said why already (its error challenge, decoded).
+            if login_refused && out.token_refusal.is_none() {
+                c.warn(format!(
+                    "the login as {} was refused: the commands after it ran in AUTHORIZATION",
+                    popscope_core::sanitize::display(creds.user.as_bytes(), 60)
+                ));
             }
         }
         let mut quit_sent = false;
@@ -218,6 +227,6 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     if let Some(f) = failure {
         return super::connect::finish_record(record.as_ref(), Err(f));
     }
-    let verdict = exit::verdict(findings.iter().map(|(_, f)| f));
+    let verdict = exit::verdict(findings.iter().map(|(_, f)| f)).max(exit::login(login_refused));
     super::connect::finish_record(record.as_ref(), Ok(verdict))
 }
