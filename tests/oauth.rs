@@ -465,3 +465,51 @@ fn a_token_refused_at_once_and_a_refused_password_fail_the_run_with_one_line() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn the_bundle_and_the_text_export_mask_the_token_even_from_a_recording_with_secrets() {
+    let (port, rx) = server("SASL OAUTHBEARER\r\n", accept_two_line());
+    let d = tempfile::tempdir().unwrap();
+    let rec = d.path().join("r.jsonl");
+    let o = send(
+        port,
+        TOKEN,
+        &[
+            "--login",
+            "oauthbearer",
+            "--token-env",
+            "TOK",
+            "--record",
+            rec.to_str().unwrap(),
+            "--record-secrets",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lines = heard(&rx);
+    // The control: asked to, the recording keeps the secret, as sent.
+    let kept = std::fs::read_to_string(&rec).unwrap();
+    assert!(kept.contains(&lines[2]), "{kept}");
+    for to in ["bundle", "text"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["export", rec.to_str().unwrap(), "--to", to])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{to}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if to == "bundle" {
+            assert_secret(&out, None, TOKEN, &lines);
+        } else {
+            // The text export keeps what the recording kept: asked for with --record-secrets.
+            assert!(String::from_utf8_lossy(&out.stdout).contains(&lines[2]));
+        }
+    }
+}

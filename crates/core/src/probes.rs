@@ -32,3 +32,33 @@ pub const P13_COMPARE: [&str; 4] = ["LIST 1", "UIDL 1", "TOP 1 0", "TOP 1 5"];
 
 /// P8: plaintext pipelined behind STLS in one write (TLS-004).
 pub const P8_INJECTION: &[u8] = b"STLS\r\nCAPA\r\n";
+
+/// P24 without `--user`: the name in the OAuth request for the error challenge (XOAUTH2 needs
+/// one; the request carries no token, so no account is at risk).
+pub const P24_USER: &str = "popscope-probe";
+
+/// P25 (OAUTH-006): the key/value pair added to an OAUTHBEARER message to see that the server
+/// ignores what it does not know, as RFC 7628 §3.1 requires.
+pub const P25_UNKNOWN_KEY: &[u8] = b"x-popscope=probe";
+
+/// P25: `message` (a raw OAUTHBEARER client message of
+/// [`oauthbearer_message`](crate::oauth::oauthbearer_message)) with [`P25_UNKNOWN_KEY`] added
+/// as one more key/value pair before `auth=`; `None` when it has no `auth=` pair. The result
+/// holds the token: it is wiped when dropped.
+///
+/// ```
+/// let m = popscope_core::oauth::oauthbearer_message(b"u", b"h", 995, b"t").unwrap();
+/// let m = popscope_core::probes::with_unknown_key(&m).unwrap();
+/// assert_eq!(&m[..], b"n,a=u,\x01host=h\x01port=995\x01x-popscope=probe\x01auth=Bearer t\x01\x01");
+/// ```
+pub fn with_unknown_key(message: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let at = memchr::memmem::find(message, b"\x01auth=")? + 1;
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(
+        message.len() + P25_UNKNOWN_KEY.len() + 1,
+    ));
+    out.extend_from_slice(&message[..at]);
+    out.extend_from_slice(P25_UNKNOWN_KEY);
+    out.push(1);
+    out.extend_from_slice(&message[at..]);
+    Some(out)
+}
