@@ -97,7 +97,7 @@ fn port(d: &OauthDovecot, transport: Transport) -> u16 {
 }
 
 /// `popscope COMMAND URL --ca-file CA --user USER --token-env T ARGS… --record FILE` with
-/// `token` in `T`, on `transport`.
+/// `token` in `T`, on `transport`; then no output and no recording may hold the token.
 fn popscope(
     d: &OauthDovecot,
     command: &str,
@@ -105,7 +105,21 @@ fn popscope(
     token: &str,
     args: &[&str],
 ) -> Run {
-    let file = common::scratch_path(&format!("popscope-dovecot-oauth-{}.jsonl", uniq::next()));
+    let run = run_popscope(d, command, transport, token, args);
+    assert_no_token(&run, d, transport, token);
+    run
+}
+
+/// [`popscope`] without looking for the token afterwards.
+fn run_popscope(
+    d: &OauthDovecot,
+    command: &str,
+    transport: Transport,
+    token: &str,
+    args: &[&str],
+) -> Run {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("session.jsonl");
     let url = url(d, transport);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"));
     cmd.args([command, &url, "--ca-file", &d.dovecot.ca, "--user", &d.user])
@@ -121,10 +135,7 @@ fn popscope(
         .output()
         .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
     let recording = std::fs::read_to_string(&file).unwrap_or_default();
-    let _ = std::fs::remove_file(&file);
-    let run = Run { output, recording };
-    assert_no_token(&run, d, transport, token);
-    run
+    Run { output, recording }
 }
 
 /// `popscope send … --login MECH ARGS… STAT QUIT`.
@@ -133,14 +144,6 @@ fn send(d: &OauthDovecot, transport: Transport, mech: &str, token: &str, args: &
     all.extend_from_slice(args);
     all.extend(["STAT", "QUIT"]);
     popscope(d, "send", transport, token, &all)
-}
-
-mod uniq {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    pub fn next() -> usize {
-        N.fetch_add(1, Ordering::Relaxed)
-    }
 }
 
 /// Every base64 text that can appear inside a base64 stream carrying `token`: one per
@@ -155,9 +158,9 @@ fn base64_cores(token: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Neither the token, nor the SASL messages that carry it as base64 (as on the wire), nor any
-/// base64 that carries it at all, is in the run's stdout, stderr or recording.
-fn assert_no_token(run: &Run, d: &OauthDovecot, transport: Transport, token: &str) {
+/// The forms the token may take in an output: itself, each SASL message that carries it as
+/// base64 (as on the wire to `transport`), and any base64 that carries it at all.
+fn token_forms(d: &OauthDovecot, transport: Transport, token: &str) -> Vec<String> {
     use popscope_core::oauth::{Mechanism, initial_response};
     let mut forms = vec![token.to_owned()];
     for mechanism in [Mechanism::XOauth2, Mechanism::OauthBearer] {
@@ -172,6 +175,12 @@ fn assert_no_token(run: &Run, d: &OauthDovecot, transport: Transport, token: &st
         forms.push(message.to_string());
     }
     forms.extend(base64_cores(token.as_bytes()));
+    forms
+}
+
+/// None of [`token_forms`] is in the run's stdout, stderr or recording.
+fn assert_no_token(run: &Run, d: &OauthDovecot, transport: Transport, token: &str) {
+    let forms = token_forms(d, transport, token);
     for (name, text) in [
         ("stdout", run.stdout()),
         ("stderr", run.stderr()),
@@ -392,4 +401,42 @@ fn the_base64_cores_find_the_token_at_every_alignment() {
     }
     let other = b64encode(b"user=testuser\x01auth=Bearer goodtoken-abcXefghij\x01\x01");
     assert!(!base64_cores(token).iter().any(|c| other.contains(c)));
+}
+
+/// The search for the token is not blind: a recording made with `--record-secrets` holds the
+/// very message Dovecot accepted, in the forms every other test looks for.
+#[test]
+fn a_recording_that_keeps_secrets_holds_the_forms_the_other_tests_look_for() {
+    let Some(d) = oauth_dovecot() else { return };
+    for transport in TRANSPORTS {
+        for mech in MECHANISMS {
+            let run = run_popscope(
+                &d,
+                "send",
+                transport,
+                &d.token,
+                &["--login", mech, "--record-secrets", "STAT", "QUIT"],
+            );
+            let what = format!("{transport:?} {mech}");
+            assert!(run.logged_in(), "{what}\n{}", run.all());
+            let forms = token_forms(&d, transport, &d.token);
+            let message = if mech == "xoauth2" {
+                &forms[1]
+            } else {
+                &forms[2]
+            };
+            assert!(
+                run.client_lines()
+                    .contains(&format!("AUTH {} {message}", mech.to_ascii_uppercase())),
+                "{what}\n{}",
+                run.all()
+            );
+            assert!(
+                forms[3..]
+                    .iter()
+                    .any(|core| run.recording.contains(core.as_str())),
+                "{what}"
+            );
+        }
+    }
 }
