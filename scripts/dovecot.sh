@@ -90,6 +90,7 @@ start_introspect() {
   done
   echo "the introspection endpoint did not start; its log:" >&2
   cat "$DIR/introspect.log" >&2 || true
+  stop_introspect
   exit 1
 }
 
@@ -105,6 +106,8 @@ start() {
   "$bin" serve --write-maildir "$DIR/home/$OAUTH_USER/Maildir" >/dev/null
   make_tokens
   start_introspect
+  # Whatever fails from here on leaves no endpoint behind.
+  trap stop_introspect EXIT
   local login_user=nobody login_group=nogroup
   getent group nogroup >/dev/null || login_group=nobody
   # testuser's password is random and never told: it logs in with a token or not at all.
@@ -124,6 +127,7 @@ start() {
   for _ in $(seq 1 50); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PLAIN") 2>/dev/null; then
       echo "dovecot $(dovecot --version) on 127.0.0.1:$PLAIN (plain, STLS) and :$TLS (implicit TLS), user demo/demo, CA $DIR/certs/ca.pem; bearer tokens for $OAUTH_USER checked by 127.0.0.1:$(cat "$OAUTH/port")/introspect" >&2
+      trap - EXIT
       return
     fi
     sleep 0.1
@@ -140,6 +144,10 @@ stop_introspect() {
   pid=$(cat "$OAUTH/introspect.pid" 2>/dev/null) || return 0
   if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'tests/dovecot/introspect.py'; then
     kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
   fi
   rm -f "$OAUTH/introspect.pid"
 }

@@ -365,6 +365,49 @@ fn an_expired_jwt_is_refused_and_the_explanation_says_it_expired() {
 }
 
 #[test]
+fn check_explains_an_expired_jwt_in_its_notes() {
+    let Some(d) = oauth_dovecot() else { return };
+    let args = ["--json", "--passive"];
+    let run = popscope(&d, "check", Transport::ImplicitTls, &d.expired_jwt, &args);
+    let v = common::json(&run.output);
+    assert!(v["logged_in"] == false, "{}", run.all());
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("AUTH OAUTHBEARER refused the token: status invalid_token")
+            && notes.contains("the token (a JWT, not verified): expired "),
+        "{notes}"
+    );
+}
+
+/// What is made from a recording afterwards (the text transcript, the evidence bundle, an
+/// offline re-check) holds no more of the token than the recording did.
+#[test]
+fn exports_of_a_token_session_hold_no_token() {
+    let Some(d) = oauth_dovecot() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (mech, token) in [("xoauth2", &d.token), ("oauthbearer", &d.long_token)] {
+        let run = send(&d, Transport::Stls, mech, token, &[]);
+        assert!(run.logged_in(), "{}", run.all());
+        let file = dir.path().join(format!("{mech}.jsonl"));
+        std::fs::write(&file, &run.recording).unwrap_or_else(|e| panic!("{e}"));
+        let f = file.display().to_string();
+        for args in [
+            vec!["export", f.as_str(), "--to", "text"],
+            vec!["export", f.as_str(), "--to", "bundle"],
+            vec!["check", "--transcript", f.as_str(), "--json"],
+        ] {
+            let output = common::popscope(&args);
+            assert!(!output.stdout.is_empty(), "{args:?}");
+            let made = Run {
+                output,
+                recording: String::new(),
+            };
+            assert_no_token(&made, &d, Transport::Stls, token);
+        }
+    }
+}
+
+#[test]
 fn check_logs_in_with_a_token_and_finds_only_dovecots_known_deviations() {
     let Some(d) = oauth_dovecot() else { return };
     for transport in TRANSPORTS {
