@@ -57,7 +57,7 @@ b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 # Random base64url text of about N characters.
 random_text() { head -c "$(($1 * 3 / 4))" /dev/urandom | b64url; }
 
-# The bearer tokens, one file each; tokens/good lists the ones the endpoint calls active.
+# The bearer tokens, one file each; $OAUTH/good lists the ones the endpoint calls active.
 # The long one is over 1,200 octets like Microsoft's, so `--sasl-form auto` must send it on its
 # own line. The JWT expired 5 minutes before the start and the endpoint calls it inactive: what
 # popscope reads from it ("expired 5 min ago") is tested against a real refusal.
