@@ -254,7 +254,12 @@ fn a_token_over_1200_octets_goes_on_its_own_line_under_auto_and_logs_in() {
     assert!(d.long_token.len() > 1200, "{}", d.long_token.len());
     for transport in TRANSPORTS {
         for mech in MECHANISMS {
-            let run = send(&d, transport, mech, &d.long_token, &[]);
+            // The transcript on STLS, the JSON report on pop3s: neither may hold the token.
+            let json: &[&str] = match transport {
+                Transport::Stls => &[],
+                Transport::ImplicitTls => &["--json"],
+            };
+            let run = send(&d, transport, mech, &d.long_token, json);
             let what = format!("{transport:?} {mech}");
             assert_eq!(run.output.status.code(), Some(0), "{what}\n{}", run.all());
             assert!(run.logged_in(), "{what}\n{}", run.all());
