@@ -3,7 +3,7 @@
 //! time. Outside CI, without Dovecot running, these tests say so and pass; in CI they fail.
 
 mod common;
-use common::dovecot::{DOVECOT_DEVIATIONS, dovecot};
+use common::dovecot::{dovecot, unexpected_violations};
 use common::{findings_of, popscope};
 
 #[test]
@@ -35,17 +35,7 @@ fn check_against_dovecot_on_every_transport() {
                 String::from_utf8_lossy(&o.stderr)
             )
         });
-        let violations: Vec<String> = v["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f["severity"] == "violation")
-            .filter_map(|f| f["rule"].as_str().map(str::to_owned))
-            .collect();
-        let unexpected: Vec<&String> = violations
-            .iter()
-            .filter(|r| !DOVECOT_DEVIATIONS.contains(&r.as_str()))
-            .collect();
+        let unexpected = unexpected_violations(&v);
         assert!(
             unexpected.is_empty(),
             "{url} starttls={starttls}: {unexpected:?}\n{v:#}"

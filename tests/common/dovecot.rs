@@ -26,6 +26,18 @@ pub struct OauthDovecot {
 /// capability continues after AUTH). popscope reports that; nothing else may be a violation.
 pub const DOVECOT_DEVIATIONS: [&str; 2] = ["CAPA-003", "SASL-010"];
 
+/// The violations of a JSON report other than [`DOVECOT_DEVIATIONS`], by rule ID.
+pub fn unexpected_violations(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["severity"] == "violation")
+        .filter_map(|f| f["rule"].as_str().map(str::to_owned))
+        .filter(|r| !DOVECOT_DEVIATIONS.contains(&r.as_str()))
+        .collect()
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
