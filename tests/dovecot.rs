@@ -3,44 +3,8 @@
 //! time. Outside CI, without Dovecot running, these tests say so and pass; in CI they fail.
 
 mod common;
+use common::dovecot::{dovecot, unexpected_violations};
 use common::{findings_of, popscope};
-
-struct Dovecot {
-    plain: String,
-    tls: String,
-    ca: String,
-    certs: String,
-}
-
-fn dovecot() -> Option<Dovecot> {
-    let get = |k: &str| std::env::var(k).ok();
-    match (
-        get("POPSCOPE_DOVECOT_PLAIN"),
-        get("POPSCOPE_DOVECOT_TLS"),
-        get("POPSCOPE_DOVECOT_CA"),
-        get("POPSCOPE_DOVECOT_CERTS"),
-    ) {
-        (Some(plain), Some(tls), Some(ca), Some(certs)) => Some(Dovecot {
-            plain,
-            tls,
-            ca,
-            certs,
-        }),
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI=true but Dovecot is not running: run the tests through scripts/test.sh"
-            );
-            eprintln!("Dovecot not running (scripts/dovecot.sh start): skipped");
-            None
-        }
-    }
-}
-
-/// Dovecot 2.3 drops USER and SASL from CAPA after login: RFC 2449 §5 ("every capability
-/// announced in AUTHORIZATION must also be announced in TRANSACTION") and RFC 5034 §3 (the SASL
-/// capability continues after AUTH). popscope reports that; nothing else may be a violation.
-const DOVECOT_DEVIATIONS: [&str; 2] = ["CAPA-003", "SASL-010"];
 
 #[test]
 fn check_against_dovecot_on_every_transport() {
@@ -71,17 +35,7 @@ fn check_against_dovecot_on_every_transport() {
                 String::from_utf8_lossy(&o.stderr)
             )
         });
-        let violations: Vec<String> = v["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f["severity"] == "violation")
-            .filter_map(|f| f["rule"].as_str().map(str::to_owned))
-            .collect();
-        let unexpected: Vec<&String> = violations
-            .iter()
-            .filter(|r| !DOVECOT_DEVIATIONS.contains(&r.as_str()))
-            .collect();
+        let unexpected = unexpected_violations(&v);
         assert!(
             unexpected.is_empty(),
             "{url} starttls={starttls}: {unexpected:?}\n{v:#}"

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod dovecot;
+
 use popscope::server::{self, Running, ServeOptions, TlsMode};
 use popscope_core::server::Quirk;
 
