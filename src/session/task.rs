@@ -42,11 +42,11 @@ pub(crate) enum Request {
 /// What `:auth` asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthLogin {
-    pub(crate) mechanism: Mechanism,
+    pub mechanism: Mechanism,
     /// The AUTH form asked on the `:auth` line; None: `--sasl-form`'s.
-    pub(crate) form: Option<SaslForm>,
+    pub form: Option<SaslForm>,
     /// A token typed at the prompt; None: the configured one (`--token-env` and the others).
-    pub(crate) token: Option<Secret>,
+    pub token: Option<Secret>,
 }
 
 /// What the session knows, for completion and the session panel.

@@ -126,8 +126,9 @@ impl SaslExchange {
         if self.done() && self.oauth.is_none() {
             return Vec::new();
         }
+        // `--sasl-form`'s words: one-line is the initial response on the AUTH line.
         let form = if self.initial_response {
-            "initial response"
+            "one-line"
         } else {
             "two-line"
         };
@@ -136,7 +137,7 @@ impl SaslExchange {
             steps.push("…");
         }
         vec![
-            Line::styled(format!("SASL {}, {form}", self.mechanism), v.theme.dim),
+            Line::styled(format!("SASL {} {form}", self.mechanism), v.theme.dim),
             Line::styled(steps.join(" → "), v.theme.server),
         ]
     }
