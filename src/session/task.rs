@@ -10,9 +10,9 @@ use tokio::sync::mpsc;
 
 use crate::transport::TransportError;
 use popscope_core::capability::Capabilities;
-use popscope_core::session::CapsRecord;
 use popscope_core::event::SaslResponse;
 use popscope_core::oauth::{Mechanism, SaslForm};
+use popscope_core::session::CapsRecord;
 use popscope_core::{Direction, Event, Secret, State, Time};
 use zeroize::Zeroizing;
 
@@ -521,7 +521,12 @@ pub(crate) async fn run(
                         sasl = Some(o.exchange);
                     }
                     if o.timed_out {
-                        timed_out(&o, "waiting for the answer to the AUTH exchange", &plan, &tx);
+                        timed_out(
+                            &o,
+                            "waiting for the answer to the AUTH exchange",
+                            &plan,
+                            &tx,
+                        );
                     }
                 }),
                 Request::SaslLine(_) if sasl.is_none() => {
@@ -701,6 +706,58 @@ mod tests {
         drop(out);
         let got = reader.await.unwrap_or_default();
         assert_eq!(got, ["one", "two", "7:1000", "three", "7:1001", "8:1"]);
+    }
+
+    /// After `auth`, each of `responses` written by the client as an answer: how each would
+    /// be shown.
+    fn responses_shown(auth: &str, responses: &[&str]) -> Vec<Option<String>> {
+        let mut seen = SaslSeen::default();
+        let command = popscope_core::command::Command::parse(auth.as_bytes(), auth.len() + 2);
+        let ev = Event::Command {
+            exchange: 3,
+            command: Box::new(command),
+        };
+        assert!(seen.saw(Time(1), &ev).is_none());
+        responses
+            .iter()
+            .map(|line| {
+                seen.client_wrote(format!("{line}\r\n").as_bytes());
+                let response = SaslResponse {
+                    exchange: 3,
+                    cancel: *line == "*",
+                    octets: line.len(),
+                    valid_base64: true,
+                };
+                match seen.saw(Time(2), &Event::SaslResponse(response)) {
+                    Some(Update::SaslResponse { shown, .. }) => shown,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sasl_responses_are_shown_redacted_dummies_as_sent_others_not_at_all() {
+        let ir = popscope_core::auth::b64encode(b"user=alice\x01auth=Bearer s3cr3t-token\x01\x01");
+        let shown = responses_shown("AUTH XOAUTH2", &[&ir, "", "*"]);
+        let redacted = popscope_core::redact::client_line(ir.as_bytes(), Some("XOAUTH2"));
+        assert_eq!(shown[0].as_deref().map(str::as_bytes), redacted.as_deref());
+        assert_ne!(shown[0].as_deref(), Some(&ir[..]));
+        assert_eq!(shown[1].as_deref(), Some(""));
+        assert_eq!(shown[2], None);
+        assert_eq!(
+            responses_shown("AUTH OAUTHBEARER", &["AQ=="]),
+            [Some("AQ==".to_owned())]
+        );
+        // A PLAIN or LOGIN response is shown by its length only.
+        assert_eq!(
+            responses_shown("AUTH LOGIN", &["YWxpY2U=", "c2VjcmV0"]),
+            [None, None]
+        );
+        // Outside an exchange nothing the client writes is kept.
+        let mut seen = SaslSeen::default();
+        seen.client_wrote(b"PASS hunter2\r\n");
+        assert!(seen.sent.is_empty());
     }
 
     #[test]

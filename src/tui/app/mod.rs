@@ -13,8 +13,8 @@ use crossterm::event::KeyEvent;
 
 use crate::session::login::Credentials;
 use crate::session::task::{OAuthLogin, Summary};
-use popscope_core::oauth::{Mechanism, SaslForm};
 use crate::transport::TlsDetails;
+use popscope_core::oauth::{Mechanism, SaslForm};
 use popscope_core::{State, Tally, Time};
 
 use super::components::findings::FindingsPanel;

@@ -9,9 +9,9 @@ use popscope_core::{Event, Finding, State, Time, TransportEvent};
 
 use super::{App, Link};
 use crate::tui::components::sasl::SaslExchange;
+use crate::tui::transcript::{Row, RowId, RowKind, Tag};
 use popscope_core::command::Command;
 use popscope_core::event::SaslResponse;
-use crate::tui::transcript::{Row, RowId, RowKind, Tag};
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
