@@ -812,20 +812,20 @@ fn an_oauth_error_challenge_is_explained_under_it_and_the_state_panel_shows_each
     offline::load(&mut app, &entries);
     let t = render(&app, 180, 32);
     let s = text_of(&t);
-    assert!(
-        s.contains("status invalid_token: the token was refused; the server wants scope https://outlook.office.com/POP.AccessAsUser.All"),
-        "{s}"
-    );
-    assert!(
-        s.contains("the token (a JWT, not verified): expired 3 min ago"),
-        "{s}"
-    );
-    assert!(s.contains("SASL OAUTHBEARER two-line"), "{s}");
-    assert!(s.contains("AUTH → + → response → +"), "{s}");
-    assert!(s.contains("error → AQ== → -ERR"), "{s}");
-    // The dummy as sent, and said; the token nowhere, nor its message's base64.
-    assert!(s.contains("C: AQ=="), "{s}");
-    assert!(s.contains("the dummy response (AQ==)"), "{s}");
+    for shown in [
+        // The challenge explained, and the token's claims.
+        "status invalid_token: the token was refused; the server wants scope https://outlook.office.com/POP.AccessAsUser.All",
+        "the token (a JWT, not verified): expired 3 min ago",
+        // The state panel's steps (wrapped).
+        "SASL OAUTHBEARER two-line",
+        "AUTH → + → response → +",
+        "error → AQ== → -ERR",
+        // The dummy as sent, and said.
+        "C: AQ==",
+        "the dummy response (AQ==)",
+    ] {
+        assert!(s.contains(shown), "{shown}:\n{s}");
+    }
     assert!(!s.contains("tok-SECRET"), "{s}");
     // The response row is the recording's redacted form: the user kept, the token masked.
     let ir = trace

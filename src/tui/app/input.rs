@@ -25,7 +25,8 @@ impl App {
                 // Esc drops what was typed (and a completion half done): nothing typed before
                 // it can go to the server later by surprise.
                 self.line.searching = false;
-                self.line.take();
+                // It may be a secret half typed: wiped, not just dropped.
+                drop(zeroize::Zeroizing::new(self.line.take()));
                 self.cancel_token_prompt();
                 self.focus = Focus::Transcript;
             }

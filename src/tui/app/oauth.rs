@@ -11,6 +11,7 @@ use crate::session::task::OAuthLogin;
 
 const MECHANISMS: [Mechanism; 2] = [Mechanism::XOauth2, Mechanism::OauthBearer];
 const FORMS: [SaslForm; 2] = [SaslForm::OneLine, SaslForm::TwoLine];
+const TOKEN_ROOM: usize = 8 << 10;
 const USAGE: &str = "usage: :auth xoauth2|oauthbearer [one-line|two-line]";
 
 impl App {
@@ -44,6 +45,9 @@ impl App {
         }
         if !self.configured.token {
             self.token_prompt = Some((mechanism, form));
+            // Room for a large token (Microsoft's pass 2 KB), so typing it never moves the
+            // text and leaves a copy behind in freed memory.
+            self.line.set(String::with_capacity(TOKEN_ROOM));
             self.message = Some((
                 format!("the token for AUTH {name} (masked, never kept; Esc cancels)"),
                 false,
