@@ -822,7 +822,7 @@ fn an_oauth_error_challenge_is_explained_under_it_and_the_state_panel_shows_each
         "error → AQ== → -ERR",
         // The dummy as sent, and said.
         "C: AQ==",
-        "the dummy response (AQ==)",
+        "the dummy response, AQ==, as RFC 7628 §3.2.3 asks",
     ] {
         assert!(s.contains(shown), "{shown}:\n{s}");
     }
@@ -1066,4 +1066,22 @@ fn tab_completes_auth_with_the_two_mechanisms_then_the_forms() {
     assert_eq!(app.line.text, ":auth oauthbearer");
     typed(&mut app, " t\t");
     assert_eq!(app.line.text, ":auth oauthbearer two-line");
+}
+
+#[test]
+fn an_error_challenge_that_is_not_json_is_said_to_be_so() {
+    let ir = b64(&format!("user=alice\x01auth=Bearer {TOKEN}\x01\x01"));
+    let trace = format!(
+        "S: +OK ready\nC: AUTH XOAUTH2 {ir}\nS: + {}\nC: \nS: -ERR no\n",
+        b64("invalid token, go away")
+    );
+    let s = text_of(&render(&app_from(&trace), 150, 32));
+    assert!(s.contains("   the error challenge is not JSON"), "{s}");
+    // XOAUTH2's dummy is the empty line, shown and said as such.
+    assert!(s.contains("C: (empty line)"), "{s}");
+    assert!(
+        s.contains("the dummy response, an empty line, as XOAUTH2 asks"),
+        "{s}"
+    );
+    assert!(s.contains("AUTH → + error → empty line"), "{s}");
 }

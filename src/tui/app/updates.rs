@@ -12,6 +12,7 @@ use crate::tui::components::sasl::SaslExchange;
 use crate::tui::transcript::{Row, RowId, RowKind, Tag};
 use popscope_core::command::Command;
 use popscope_core::event::SaslResponse;
+use popscope_core::oauth::Mechanism;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
@@ -309,18 +310,16 @@ impl App {
         self.push(Row::new(at, RowKind::Client, text, response.exchange));
         let owed = self
             .sasl_of(response.exchange)
-            .is_some_and(|s| s.answered(response.cancel, dummy));
-        if owed {
-            let sent = if response.octets == 0 {
-                "an empty line"
-            } else {
-                "AQ=="
-            };
-            let text = format!(
-                "the error challenge is answered with the dummy response ({sent}), as RFC 7628 §3.2.3 asks: the server now fails the exchange"
-            );
-            self.push(Row::new(at, RowKind::Note, text, response.exchange));
-        }
+            .and_then(|s| s.answered(response.cancel, dummy).then_some(s.oauth));
+        let why = match owed {
+            Some(Some(Mechanism::XOauth2)) => "an empty line, as XOAUTH2 asks",
+            Some(_) => "AQ==, as RFC 7628 §3.2.3 asks",
+            None => return,
+        };
+        let text = format!(
+            "the error challenge is answered with the dummy response, {why}: the server now fails the exchange"
+        );
+        self.push(Row::new(at, RowKind::Note, text, response.exchange));
     }
 
     /// Under an OAuth error challenge: what it means for a person, and what the token sent
