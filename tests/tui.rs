@@ -765,3 +765,323 @@ fn a_broken_config_toml_is_an_error_naming_the_file_and_line() {
     assert!(err.contains("popscope/config.toml:2: "), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------- OAuth (issue 13)
+
+const TOKEN: &str = "ya29.tok-SECRET-6f1c2e";
+
+fn b64(s: &str) -> String {
+    popscope_core::auth::b64encode(s.as_bytes())
+}
+
+/// A refused OAUTHBEARER login in the two-line form, as a recording has it.
+fn refused_oauthbearer(challenge_json: &str) -> String {
+    let ir = popscope_core::oauth::initial_response(
+        popscope_core::oauth::Mechanism::OauthBearer,
+        b"alice",
+        b"mail.example.net",
+        110,
+        TOKEN.as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    format!(
+        "S: +OK ready\nC: CAPA\nS: +OK\nS: SASL OAUTHBEARER XOAUTH2\nS: .\nC: AUTH OAUTHBEARER\nS: + \nC: {}\nS: + {}\nC: AQ==\nS: -ERR Authentication failed\n",
+        &*ir,
+        b64(challenge_json)
+    )
+}
+
+fn in_authorization(app: &mut App) {
+    app.link = popscope::tui::app::Link::Up;
+    app.state = popscope_core::State::Authorization(popscope_core::AuthStep::Idle);
+}
+
+#[test]
+fn an_oauth_error_challenge_is_explained_under_it_and_the_state_panel_shows_each_step() {
+    use popscope::session::task::Update;
+    let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new("pop3://mail.example.net".into(), theme, keys::defaults());
+    // What the session says of the token it is about to send (a JWT's claims).
+    app.apply(Update::Token(Some(
+        "the token (a JWT, not verified): expired 3 min ago".into(),
+    )));
+    let trace = refused_oauthbearer(
+        r#"{"status":"invalid_token","scope":"https://outlook.office.com/POP.AccessAsUser.All"}"#,
+    );
+    let entries = text::parse(trace.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    offline::load(&mut app, &entries);
+    let t = render(&app, 180, 32);
+    let s = text_of(&t);
+    for shown in [
+        // The challenge explained, and the token's claims.
+        "status invalid_token: the token was refused; the server wants scope https://outlook.office.com/POP.AccessAsUser.All",
+        "the token (a JWT, not verified): expired 3 min ago",
+        // The state panel's steps (wrapped).
+        "SASL OAUTHBEARER two-line",
+        "AUTH → + → response → +",
+        "error → AQ== → -ERR",
+        // The dummy as sent, and said.
+        "C: AQ==",
+        "the dummy response, AQ==, as RFC 7628 §3.2.3 asks",
+    ] {
+        assert!(s.contains(shown), "{shown}:\n{s}");
+    }
+    assert!(!s.contains("tok-SECRET"), "{s}");
+    // The response row is the recording's redacted form: the user kept, the token masked.
+    let ir = trace
+        .lines()
+        .nth(7)
+        .and_then(|l| l.strip_prefix("C: "))
+        .unwrap_or_default();
+    let redacted =
+        popscope_core::redact::client_line(ir.as_bytes(), Some("OAUTHBEARER")).unwrap_or_default();
+    assert!(
+        !s.contains(ir) && s.contains(&String::from_utf8_lossy(&redacted)[..]),
+        "{s}"
+    );
+    // The annotation is drawn dim: it is popscope's, not the server's.
+    let buf = t.backend().buffer();
+    let dim = Theme::load("dark").unwrap_or_else(|e| panic!("{e}")).dim;
+    let (x, y) = (0..buf.area.height)
+        .find_map(|y| {
+            let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let col = row.find("status invalid_token")?;
+            Some((row[..col].chars().count() as u16, y))
+        })
+        .unwrap_or_else(|| panic!("no annotation:\n{s}"));
+    assert_eq!(buf[(x, y)].fg, dim.fg.unwrap_or_default(), "{s}");
+    insta::assert_snapshot!("oauth_error_challenge_180x32", s);
+}
+
+#[test]
+fn the_state_panel_follows_an_oauth_exchange_while_it_is_open() {
+    // The AUTH line carried the initial response; the server's error challenge is the last
+    // thing seen: the dummy is owed.
+    let ir = b64(&format!("user=alice\x01auth=Bearer {TOKEN}\x01\x01"));
+    let trace = format!(
+        "S: +OK ready\nC: AUTH XOAUTH2 {ir}\nS: + {}\n",
+        b64(r#"{"status":"401","schemes":"bearer","scope":"mail"}"#)
+    );
+    let app = app_from(&trace);
+    let s = text_of(&render(&app, 150, 32));
+    assert!(s.contains("SASL XOAUTH2 one-line"), "{s}");
+    assert!(s.contains("AUTH → + error → …"), "{s}");
+    assert!(
+        s.contains("status 401: the token was refused; the server wants scope mail"),
+        "{s}"
+    );
+    // The AUTH line redacted as recordings are: base64 still, the token masked.
+    let line = format!("AUTH XOAUTH2 {ir}");
+    let redacted = popscope_core::redact::client_line(line.as_bytes(), None).unwrap_or_default();
+    assert!(
+        !s.contains(&ir) && s.contains(&String::from_utf8_lossy(&redacted)[..]),
+        "{s}"
+    );
+    insta::assert_snapshot!("oauth_open_exchange_150x32", s);
+}
+
+#[test]
+fn a_challenge_that_is_no_oauth_error_gets_no_annotation() {
+    // LOGIN's "Username:" prompt and PLAIN's go-ahead are challenges, not errors.
+    let trace = "S: +OK ready\nC: AUTH LOGIN\nS: + VXNlcm5hbWU6\nC: YWxpY2U=\nS: + UGFzc3dvcmQ6\nC: c2VjcmV0\nS: -ERR no\n";
+    let s = text_of(&render(&app_from(trace), 110, 32));
+    assert!(!s.contains("not JSON") && !s.contains("status"), "{s}");
+    assert!(
+        !s.contains("SASL LOGIN"),
+        "an ended non-OAuth exchange is not kept:\n{s}"
+    );
+    assert!(!s.contains("dummy"), "{s}");
+}
+
+#[test]
+fn auth_needs_a_mechanism_and_a_user_and_uses_the_configured_token() {
+    use popscope::session::task::OAuthLogin;
+    use popscope_core::oauth::{Mechanism, SaslForm};
+    let mut app = app_from("S: +OK ready\n");
+    in_authorization(&mut app);
+    typed(&mut app, ":auth oauthbearer");
+    assert!(app.key(key(KeyCode::Enter)).is_empty());
+    let said = app.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(
+        said.contains("needs a user name") && said.contains("--user"),
+        "{said}"
+    );
+    app.configured = popscope::tui::app::Configured {
+        user: true,
+        token: true,
+    };
+    for (line, form) in [
+        (":auth oauthbearer", None),
+        (":auth XOAUTH2 two-line", Some(SaslForm::TwoLine)),
+    ] {
+        let mut app = app_from("S: +OK ready\n");
+        in_authorization(&mut app);
+        app.configured = popscope::tui::app::Configured {
+            user: true,
+            token: true,
+        };
+        typed(&mut app, line);
+        let mechanism = Mechanism::parse(line.split(' ').nth(1).unwrap_or_default())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(
+            app.key(key(KeyCode::Enter)),
+            vec![Action::OAuth(OAuthLogin {
+                mechanism,
+                form,
+                token: None
+            })],
+            "{line}"
+        );
+        // Lines typed before the exchange ends are secrets.
+        assert!(app.secret_mode(), "{line}");
+    }
+    for bad in [
+        ":auth plain",
+        ":auth",
+        ":auth xoauth2 auto",
+        ":auth xoauth2 two-line x",
+    ] {
+        app.line.set(bad.into());
+        assert!(app.key(key(KeyCode::Enter)).is_empty(), "{bad}");
+        let said = app.message.clone().map(|m| m.0).unwrap_or_default();
+        assert!(said.starts_with("usage: :auth"), "{bad}: {said}");
+    }
+    // Once logged in, AUTH is not for now.
+    app.state = popscope_core::State::Transaction;
+    app.line.set(":auth xoauth2".into());
+    assert!(app.key(key(KeyCode::Enter)).is_empty());
+    let said = app.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(said.contains("TRANSACTION"), "{said}");
+}
+
+#[test]
+fn a_token_typed_at_the_auth_prompt_is_masked_and_never_kept() {
+    use popscope::session::task::OAuthLogin;
+    use popscope_core::oauth::Mechanism;
+    let mut app = app_from("S: +OK ready\n");
+    in_authorization(&mut app);
+    app.configured = popscope::tui::app::Configured {
+        user: true,
+        token: false,
+    };
+    let before = app.line.history.clone();
+    typed(&mut app, ":auth xoauth2");
+    assert!(app.key(key(KeyCode::Enter)).is_empty());
+    let mut so_far = String::new();
+    for c in TOKEN.chars() {
+        app.key(key(KeyCode::Char(c)));
+        so_far.push(c);
+        assert_eq!(app.masked_input(), "*".repeat(so_far.len()));
+        let s = text_of(&render(&app, 110, 32));
+        assert!(s.contains("token › "), "{s}");
+        assert!(so_far.len() < 4 || !s.contains(&so_far), "{s}");
+    }
+    let s = text_of(&render(&app, 110, 32));
+    assert!(
+        !s.contains("tok-SECRET") && s.contains(&"*".repeat(TOKEN.len())),
+        "{s}"
+    );
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::OAuth(OAuthLogin {
+            mechanism: Mechanism::XOauth2,
+            form: None,
+            token: Some(popscope_core::Secret::new(TOKEN.as_bytes().to_vec())),
+        })]
+    );
+    // History and its file are written together (`remember`): nothing in one, nothing in the other.
+    assert_eq!(
+        app.line.history, before,
+        "the prompt put something in history"
+    );
+    // Esc leaves the prompt: nothing is sent, and the next line is a command again.
+    let mut app = app_from("S: +OK ready\n");
+    in_authorization(&mut app);
+    app.configured.user = true;
+    typed(&mut app, ":auth oauthbearer");
+    app.key(key(KeyCode::Enter));
+    typed(&mut app, "half");
+    app.key(key(KeyCode::Esc));
+    assert!(!app.secret_mode());
+    app.focus = Focus::CommandLine;
+    typed(&mut app, "NOOP");
+    assert_eq!(app.masked_input(), "NOOP");
+}
+
+#[test]
+fn a_typed_oauth_auth_line_is_masked_while_typed_and_kept_without_its_response() {
+    let mut app = app_from("S: +OK ready\n");
+    in_authorization(&mut app);
+    let ir = b64(&format!("user=alice\x01auth=Bearer {TOKEN}\x01\x01"));
+    let line = format!("AUTH XOAUTH2 {ir}");
+    let typed_from = "AUTH XOAUTH2 ".len();
+    for (i, c) in line.chars().enumerate() {
+        app.key(key(KeyCode::Char(c)));
+        let shown = app.masked_input();
+        if i >= typed_from {
+            assert_eq!(
+                shown,
+                format!("AUTH XOAUTH2 {}", "*".repeat(i + 1 - typed_from)),
+                "after {} chars",
+                i + 1
+            );
+        }
+    }
+    let s = text_of(&render(&app, 110, 32));
+    assert!(!s.contains(&ir[..8]), "{s}");
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::Send(line.clone().into_bytes())]
+    );
+    assert_eq!(
+        app.line.history.last().map(String::as_str),
+        Some("AUTH XOAUTH2")
+    );
+    // The two-line form: the response typed after AUTH is masked and never kept.
+    typed(&mut app, "AUTH OAUTHBEARER");
+    app.key(key(KeyCode::Enter));
+    typed(&mut app, &ir);
+    assert_eq!(app.masked_input(), "*".repeat(ir.len()));
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Action::SaslLine(ir.clone().into_bytes())]
+    );
+    assert!(
+        app.line.history.iter().all(|h| !h.contains(&ir[..8])),
+        "{:?}",
+        app.line.history
+    );
+}
+
+#[test]
+fn tab_completes_auth_with_the_two_mechanisms_then_the_forms() {
+    let mut app = app_from("S: +OK ready\n");
+    in_authorization(&mut app);
+    typed(&mut app, ":au\t");
+    assert_eq!(app.line.text, ":auth ");
+    typed(&mut app, "\t");
+    assert_eq!(app.line.completions, [":auth xoauth2", ":auth oauthbearer"]);
+    assert_eq!(app.line.text, ":auth xoauth2");
+    typed(&mut app, "\t");
+    assert_eq!(app.line.text, ":auth oauthbearer");
+    typed(&mut app, " t\t");
+    assert_eq!(app.line.text, ":auth oauthbearer two-line");
+}
+
+#[test]
+fn an_error_challenge_that_is_not_json_is_said_to_be_so() {
+    let ir = b64(&format!("user=alice\x01auth=Bearer {TOKEN}\x01\x01"));
+    let trace = format!(
+        "S: +OK ready\nC: AUTH XOAUTH2 {ir}\nS: + {}\nC: \nS: -ERR no\n",
+        b64("invalid token, go away")
+    );
+    let s = text_of(&render(&app_from(&trace), 150, 32));
+    assert!(s.contains("   the error challenge is not JSON"), "{s}");
+    // XOAUTH2's dummy is the empty line, shown and said as such.
+    assert!(s.contains("C: (empty line)"), "{s}");
+    assert!(
+        s.contains("the dummy response, an empty line, as XOAUTH2 asks"),
+        "{s}"
+    );
+    assert!(s.contains("AUTH → + error → empty line"), "{s}");
+}

@@ -865,3 +865,113 @@ fn no_credential_goes_out_when_capa_before_the_login_times_out() {
     assert_eq!(lines, vec!["CAPA".to_owned()], "{}", t.screen());
     t.keys(&["C-c"]);
 }
+
+/// `:auth oauthbearer` with the token from `--token-env`, against a server that refuses it
+/// with an error challenge: popscope sends the dummy `AQ==`, the transcript says what the
+/// challenge means and what the (JWT) token says of itself, and the token is never on screen.
+#[test]
+fn auth_oauthbearer_answers_an_error_challenge_and_never_shows_the_token() {
+    use common::Step;
+    use popscope_core::auth::b64encode;
+    use popscope_core::oauth::{Mechanism, initial_response};
+    if !tmux_available() {
+        return;
+    }
+    let url = |s: &str| {
+        b64encode(s.as_bytes())
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    };
+    // Expired long ago, and issued for IMAP: both are said.
+    let token = format!(
+        "{}.{}.c2ln",
+        url(r#"{"alg":"none"}"#),
+        url(r#"{"exp":1,"scp":"IMAP.AccessAsUser.All"}"#)
+    );
+    let error = b64encode(
+        br#"{"status":"invalid_token","scope":"https://outlook.office.com/POP.AccessAsUser.All"}"#,
+    );
+    let challenge = format!("+ {error}\r\n").into_bytes();
+    let refused = b"-ERR Authentication failed\r\n".to_vec();
+    let (port, heard) = common::scripted_heard(vec![
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK\r\nSASL OAUTHBEARER XOAUTH2\r\nUSER\r\n.\r\n".to_vec()),
+        // The login at start: the initial response fits on the AUTH line.
+        Step::ReadLine,
+        Step::Send(challenge.clone()),
+        Step::ReadLine,
+        Step::Send(refused.clone()),
+        // `:auth oauthbearer two-line`.
+        Step::ReadLine,
+        Step::Send(b"+ \r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(challenge),
+        Step::ReadLine,
+        Step::Send(refused),
+        Step::Sleep(10_000),
+    ]);
+    let t = Tmux::start(
+        &format!(
+            "POPSCOPE_TEST_TOKEN={token} {} pop3://127.0.0.1:{port} --user alice --token-env POPSCOPE_TEST_TOKEN",
+            bin()
+        ),
+        200,
+        40,
+    );
+    t.wait_for("-ERR Authentication failed");
+    t.line(":auth oauthbearer two-line");
+    let start = Instant::now();
+    let screen = loop {
+        let s = t.screen();
+        if s.matches("-ERR Authentication failed").count() == 2 {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no second login:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let meaning = "status invalid_token: the token was refused; the server wants scope https://outlook.office.com/POP.AccessAsUser.All";
+    assert_eq!(screen.matches(meaning).count(), 2, "{screen}");
+    assert!(
+        screen.contains("the token (a JWT, not verified): expired")
+            && screen.contains("issued for IMAP.AccessAsUser.All, not POP"),
+        "{screen}"
+    );
+    assert_eq!(screen.matches("C: AQ==").count(), 2, "{screen}");
+    assert!(screen.contains("SASL OAUTHBEARER two-line"), "{screen}");
+    assert!(screen.contains("AQ== → -ERR"), "{screen}");
+    let ir = initial_response(
+        Mechanism::OauthBearer,
+        b"alice",
+        b"127.0.0.1",
+        port,
+        token.as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for secret in [&token[..], &token[token.len() - 20..], &ir[..], &ir[60..90]] {
+        assert!(!screen.contains(secret), "{secret} on screen:\n{screen}");
+    }
+    let lines: Vec<String> = heard.try_iter().collect();
+    let one_line = format!("AUTH OAUTHBEARER {}", &*ir);
+    assert_eq!(
+        lines,
+        [
+            "CAPA",
+            &one_line[..],
+            "AQ==",
+            "AUTH OAUTHBEARER",
+            &ir[..],
+            "AQ=="
+        ],
+    );
+    let history = std::env::temp_dir()
+        .join(&t.socket)
+        .join("popscope/history");
+    let kept = std::fs::read_to_string(&history).unwrap_or_default();
+    assert!(!kept.contains(&token[..20]), "{kept:?}");
+    t.keys(&["C-c"]);
+}

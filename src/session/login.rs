@@ -207,8 +207,23 @@ pub(crate) fn offers_stls_in_the_clear(conn: &Connection) -> bool {
 
 /// Logs in; the returned outcome is the final reply. Before a credential goes in the clear to
 /// a server that offers STLS, the observer gets [`Note::Warning`](super::Note::Warning) with
-/// [`in_the_clear`] (run CAPA first, as [`super::secure::secure`] does, for it to know).
+/// [`in_the_clear`] (run CAPA first, as [`super::secure::secure`] does, for it to know); a
+/// refused token's explanation ([`Outcome::token_refusal`]) is a warning too.
 pub async fn login(
+    conn: &mut Connection,
+    method: Method,
+    creds: &Credentials,
+) -> Result<Outcome, TransportError> {
+    let out = login_quietly(conn, method, creds).await?;
+    if let Some(said) = &out.token_refusal {
+        conn.warn(said.clone());
+    }
+    Ok(out)
+}
+
+/// [`login`] without the warning for a refused token: for the terminal UI, which explains the
+/// error challenge under its own transcript row instead.
+pub(crate) async fn login_quietly(
     conn: &mut Connection,
     method: Method,
     creds: &Credentials,
@@ -330,7 +345,6 @@ async fn bearer(
     let mut out = conn
         .sasl_response(out.exchange, mechanism.dummy_line().as_bytes())
         .await?;
-    conn.warn(said.clone());
     out.token_refusal = Some(said);
     Ok(out)
 }
@@ -338,21 +352,36 @@ async fn bearer(
 /// The one line that says why the server refused the token: its error challenge decoded, and
 /// what a JWT token's own claims say (`exp`, `aud`, scopes), judged by the system clock.
 fn refusal(mechanism: Mechanism, challenge: &[u8], token: &Secret) -> String {
-    let told = match oauth::challenge::decode(challenge) {
+    let told = challenge_said(&oauth::challenge::decode(challenge));
+    let mut line = format!("AUTH {} refused the token: {told}", mechanism.name());
+    if let Some(said) = token_said(token) {
+        line.push_str("; ");
+        line.push_str(&said);
+    }
+    line
+}
+
+/// What an error challenge says, for a person (the UI's annotation and [`refusal`] alike).
+pub(crate) fn challenge_said(decoded: &ChallengeDecode) -> String {
+    match decoded {
         ChallengeDecode::Object(e) => e.explain(),
         ChallengeDecode::NotBase64 => "the error challenge is not base64".to_owned(),
         ChallengeDecode::NotJson => "the error challenge is not JSON".to_owned(),
         ChallengeDecode::NotObject => "the error challenge is not a JSON object".to_owned(),
-    };
-    let mut line = format!("AUTH {} refused the token: {told}", mechanism.name());
-    if let Some(claims) = oauth::jwt::claims(token.expose()) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        line.push_str("; the token (a JWT, not verified): ");
-        line.push_str(&claims.describe(now));
     }
-    line
+}
+
+/// What a JWT token's own claims say (`exp`, `aud`, scopes), judged by the system clock; None
+/// when the token is not a JWT.
+pub(crate) fn token_said(token: &Secret) -> Option<String> {
+    let claims = oauth::jwt::claims(token.expose())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Some(format!(
+        "the token (a JWT, not verified): {}",
+        claims.describe(now)
+    ))
 }
 
 #[cfg(test)]

@@ -10,8 +10,11 @@ use tokio::sync::mpsc;
 
 use crate::transport::TransportError;
 use popscope_core::capability::Capabilities;
+use popscope_core::event::SaslResponse;
+use popscope_core::oauth::{Mechanism, SaslForm};
 use popscope_core::session::CapsRecord;
-use popscope_core::{Direction, Event, State, Time};
+use popscope_core::{Direction, Event, Secret, State, Time};
+use zeroize::Zeroizing;
 
 use super::login::{self, Credentials, Method};
 use super::{ConnectOptions, Connection, Note, Observer};
@@ -25,12 +28,25 @@ pub(crate) enum Request {
     /// inside the SASL exchange, never as a command, for it is a secret.
     SaslLine(Vec<u8>),
     StartTls,
+    /// `:auth xoauth2|oauthbearer`: log in with a bearer token (the configured one, or one
+    /// typed at the prompt), answering an error challenge with the dummy response.
+    OAuth(OAuthLogin),
     /// Save the session so far in the text transcript format (an existing file is refused).
     Save(PathBuf),
     /// `:save! FILE`: the same, replacing an existing file (a symbolic link is still refused).
     SaveReplace(PathBuf),
     Reconnect,
     Close,
+}
+
+/// What `:auth` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthLogin {
+    pub mechanism: Mechanism,
+    /// The AUTH form asked on the `:auth` line; None: `--sasl-form`'s.
+    pub form: Option<SaslForm>,
+    /// A token typed at the prompt; None: the configured one (`--token-env` and the others).
+    pub token: Option<Secret>,
 }
 
 /// What the session knows, for completion and the session panel.
@@ -51,6 +67,16 @@ pub struct Summary {
 pub enum Update {
     Note(Time, Note),
     Event(Time, Event<'static>),
+    /// A SASL response line, with how it may be shown: a dummy response as sent, an OAuth
+    /// response redacted as recordings redact it; None: not shown at all.
+    SaslResponse {
+        at: Time,
+        response: SaslResponse,
+        shown: Option<String>,
+    },
+    /// What the token about to be sent says about itself (a JWT's claims), or None for a
+    /// token that is not a JWT. Sent before a login with a token.
+    Token(Option<String>),
     Snapshot(Box<Summary>),
     /// A failure to show in one line (connect, TLS, --starttls).
     Failed(String),
@@ -172,6 +198,65 @@ struct Forward {
     unsolicited: u64,
     hidden: Hidden,
     recorder: Box<dyn Observer>,
+    sasl: SaslSeen,
+}
+
+/// The SASL exchange in progress, as far as showing its response lines needs: its mechanism,
+/// and the last line the client wrote in it (a secret, wiped when replaced or dropped). The
+/// live session and a replay both turn response events into [`Update::SaslResponse`] with it.
+#[derive(Default)]
+pub(crate) struct SaslSeen {
+    mechanism: Option<String>,
+    sent: Zeroizing<Vec<u8>>,
+}
+
+impl SaslSeen {
+    /// The client wrote `bytes` (kept only inside a SASL exchange).
+    pub(crate) fn client_wrote(&mut self, bytes: &[u8]) {
+        if self.mechanism.is_some() {
+            self.sent = Zeroizing::new(bytes.to_vec());
+        }
+    }
+
+    /// Follows the exchange; a response event becomes the update that shows it.
+    pub(crate) fn saw(&mut self, at: Time, ev: &Event<'_>) -> Option<Update> {
+        match ev {
+            Event::Command { command, .. } => {
+                *self = SaslSeen {
+                    mechanism: command.mechanism(),
+                    ..SaslSeen::default()
+                };
+                None
+            }
+            Event::Reply(_) => {
+                *self = SaslSeen::default();
+                None
+            }
+            Event::SaslResponse(response) => Some(Update::SaslResponse {
+                at,
+                response: *response,
+                shown: self.shown(response),
+            }),
+            _ => None,
+        }
+    }
+
+    /// How the response line just sent may be shown (see [`Update::SaslResponse`]).
+    fn shown(&mut self, response: &SaslResponse) -> Option<String> {
+        let sent = std::mem::take(&mut self.sent);
+        let line = sent.strip_suffix(b"\n").unwrap_or(&sent);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if response.cancel {
+            return None;
+        }
+        if popscope_core::oauth::is_dummy_response(line) {
+            return Some(String::from_utf8_lossy(line).into_owned());
+        }
+        let mech = self.mechanism.as_deref()?;
+        Mechanism::parse(mech)?;
+        let redacted = popscope_core::redact::client_line(line, Some(mech))?;
+        Some(popscope_core::sanitize::display(&redacted, 4096))
+    }
 }
 
 #[derive(Default)]
@@ -193,6 +278,7 @@ impl Forward {
             unsolicited: 0,
             hidden: Hidden::default(),
             recorder,
+            sasl: SaslSeen::default(),
         }
     }
 
@@ -220,6 +306,9 @@ impl Forward {
 impl Observer for Forward {
     fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
         self.recorder.wire(at, dir, bytes);
+        if dir == Direction::Client {
+            self.sasl.client_wrote(bytes);
+        }
     }
 
     fn note(&mut self, at: Time, note: &Note) {
@@ -234,6 +323,10 @@ impl Observer for Forward {
 
     fn event(&mut self, at: Time, ev: &Event<'_>) {
         self.recorder.event(at, ev);
+        if let Some(shown) = self.sasl.saw(at, ev) {
+            self.tx.send(shown);
+            return;
+        }
         match ev {
             Event::Reply(_) | Event::Command { .. } => {
                 self.end_run();
@@ -355,6 +448,9 @@ pub(crate) async fn run(
     let recording = Recording::default();
     'session: loop {
         let forward = Forward::new(tx.clone(), recorder(Box::new(recording.clone())));
+        if let Some(token) = plan.creds.as_ref().and_then(|c| c.token.as_ref()) {
+            tx.send(Update::Token(login::token_said(token)));
+        }
         let mut conn = match start(&plan, Box::new(forward)).await {
             Ok(c) => c,
             Err(e) => {
@@ -413,6 +509,26 @@ pub(crate) async fn run(
                     Ok(())
                 }
                 Request::StartTls => conn.starttls().await.map(|_| ()),
+                Request::OAuth(_) if sasl.is_some() => {
+                    tx.send(Update::Failed(
+                        "an AUTH exchange is open: answer its challenge (or * to cancel) first"
+                            .into(),
+                    ));
+                    Ok(())
+                }
+                Request::OAuth(asked) => oauth(&mut conn, &plan, asked, &tx).await.map(|o| {
+                    if o.challenge.is_some() {
+                        sasl = Some(o.exchange);
+                    }
+                    if o.timed_out {
+                        timed_out(
+                            &o,
+                            "waiting for the answer to the AUTH exchange",
+                            &plan,
+                            &tx,
+                        );
+                    }
+                }),
                 Request::SaslLine(_) if sasl.is_none() => {
                     tx.send(Update::Failed(
                         "the AUTH exchange had ended: the line typed for it was not sent".into(),
@@ -438,9 +554,7 @@ pub(crate) async fn run(
                                 ),
                             };
                             let what = format!("waiting for the answer to {shown}");
-                            let secs = plan.options.read_timeout.as_secs();
-                            let e = o.timeout_error(what, secs, " (--timeout sets the wait)");
-                            tx.send(Update::Failed(e.to_string()));
+                            timed_out(&o, &what, &plan, &tx);
                         }
                     })
                 }
@@ -455,6 +569,43 @@ pub(crate) async fn run(
         conn.close().await;
         return;
     }
+}
+
+/// Says that `o` timed out while `what`.
+fn timed_out(o: &super::Outcome, what: &str, plan: &Plan, tx: &Outbox) {
+    let secs = plan.options.read_timeout.as_secs();
+    let e = o.timeout_error(what, secs, " (--timeout sets the wait)");
+    tx.send(Update::Failed(e.to_string()));
+}
+
+/// `:auth`: the configured user and token (or the token typed at the prompt), in the form
+/// asked or else `--sasl-form`'s; what the token says about itself goes to the UI first.
+async fn oauth(
+    conn: &mut Connection,
+    plan: &Plan,
+    asked: OAuthLogin,
+    tx: &Outbox,
+) -> Result<super::Outcome, TransportError> {
+    let configured = plan.creds.as_ref();
+    let creds = Credentials {
+        user: configured.map(|c| c.user.clone()).unwrap_or_default(),
+        password: None,
+        token: asked
+            .token
+            .or_else(|| configured.and_then(|c| c.token.clone())),
+        sasl_form: asked
+            .form
+            .or(configured.map(|c| c.sasl_form))
+            .unwrap_or_default(),
+    };
+    if let Some(token) = &creds.token {
+        tx.send(Update::Token(login::token_said(token)));
+    }
+    let method = match asked.mechanism {
+        Mechanism::XOauth2 => Method::XOauth2,
+        Mechanism::OauthBearer => Method::OauthBearer,
+    };
+    login::login_quietly(conn, method, &creds).await
 }
 
 fn save(recording: &Recording, path: PathBuf, replace: bool, tx: &Outbox) {
@@ -501,7 +652,8 @@ async fn start(plan: &Plan, observer: Box<dyn Observer>) -> Result<Connection, T
     // CAPA (and STLS) first; a CAPA that times out stops before any credential goes out.
     super::secure::prepare(&mut conn, plan.starttls, plan.creds.is_some()).await?;
     if let Some(creds) = &plan.creds {
-        let out = login::login(&mut conn, plan.method, creds).await?;
+        // The UI explains a refused token under the error challenge, not in a warning.
+        let out = login::login_quietly(&mut conn, plan.method, creds).await?;
         if out.challenge.is_some() {
             conn.cancel_sasl(out.exchange).await?;
         }
@@ -554,6 +706,58 @@ mod tests {
         drop(out);
         let got = reader.await.unwrap_or_default();
         assert_eq!(got, ["one", "two", "7:1000", "three", "7:1001", "8:1"]);
+    }
+
+    /// After `auth`, each of `responses` written by the client as an answer: how each would
+    /// be shown.
+    fn responses_shown(auth: &str, responses: &[&str]) -> Vec<Option<String>> {
+        let mut seen = SaslSeen::default();
+        let command = popscope_core::command::Command::parse(auth.as_bytes(), auth.len() + 2);
+        let ev = Event::Command {
+            exchange: 3,
+            command: Box::new(command),
+        };
+        assert!(seen.saw(Time(1), &ev).is_none());
+        responses
+            .iter()
+            .map(|line| {
+                seen.client_wrote(format!("{line}\r\n").as_bytes());
+                let response = SaslResponse {
+                    exchange: 3,
+                    cancel: *line == "*",
+                    octets: line.len(),
+                    valid_base64: true,
+                };
+                match seen.saw(Time(2), &Event::SaslResponse(response)) {
+                    Some(Update::SaslResponse { shown, .. }) => shown,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sasl_responses_are_shown_redacted_dummies_as_sent_others_not_at_all() {
+        let ir = popscope_core::auth::b64encode(b"user=alice\x01auth=Bearer s3cr3t-token\x01\x01");
+        let shown = responses_shown("AUTH XOAUTH2", &[&ir, "", "*"]);
+        let redacted = popscope_core::redact::client_line(ir.as_bytes(), Some("XOAUTH2"));
+        assert_eq!(shown[0].as_deref().map(str::as_bytes), redacted.as_deref());
+        assert_ne!(shown[0].as_deref(), Some(&ir[..]));
+        assert_eq!(shown[1].as_deref(), Some(""));
+        assert_eq!(shown[2], None);
+        assert_eq!(
+            responses_shown("AUTH OAUTHBEARER", &["AQ=="]),
+            [Some("AQ==".to_owned())]
+        );
+        // A PLAIN or LOGIN response is shown by its length only.
+        assert_eq!(
+            responses_shown("AUTH LOGIN", &["YWxpY2U=", "c2VjcmV0"]),
+            [None, None]
+        );
+        // Outside an exchange nothing the client writes is kept.
+        let mut seen = SaslSeen::default();
+        seen.client_wrote(b"PASS hunter2\r\n");
+        assert!(seen.sent.is_empty());
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub(crate) async fn run(opts: TuiOptions) -> std::io::Result<()> {
     let (req_tx, req_rx) = mpsc::channel::<Request>(task::REQUEST_CAPACITY);
     let (upd_tx, mut upd_rx) = task::Outbox::channel(task::UPDATE_CAPACITY);
     let record = opts.record.clone();
+    let configured = app::Configured::of(opts.plan.creds.as_ref());
     let target = opts.label.clone();
     let told = upd_tx.clone();
     let printer = opts.transcript_printer;
@@ -86,6 +87,7 @@ pub(crate) async fn run(opts: TuiOptions) -> std::io::Result<()> {
     ));
 
     let mut app = App::new(opts.label, opts.theme, opts.keys);
+    app.configured = configured;
     app.clock_base = clock_base();
     let history_file = history::default_path();
     if let Some(p) = &history_file {
@@ -185,6 +187,7 @@ fn perform(action: app::Action, requests: &mpsc::Sender<Request>) -> Result<bool
         app::Action::Send(line) => Request::Line(line),
         app::Action::SaslLine(line) => Request::SaslLine(line),
         app::Action::StartTls => Request::StartTls,
+        app::Action::OAuth(asked) => Request::OAuth(asked),
         app::Action::Save(p) => Request::Save(p),
         app::Action::SaveReplace(p) => Request::SaveReplace(p),
         app::Action::Reconnect => Request::Reconnect,

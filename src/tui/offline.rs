@@ -2,7 +2,7 @@
 //! and for the render benchmark. The engine runs over the transcript exactly as it would live.
 
 use crate::session::Note;
-use crate::session::task::{Summary, Update};
+use crate::session::task::{SaslSeen, Summary, Update};
 use crate::transcript::{Drive, Entry, Item, drive};
 use crate::transport::TlsDetails;
 use crate::transport::tls::Verdict;
@@ -35,7 +35,8 @@ pub(crate) fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]
         implicit_tls,
         ..Config::default()
     };
-    drive(entries, config, &mut Loader { app, tls });
+    let sasl = SaslSeen::default();
+    drive(entries, config, &mut Loader { app, tls, sasl });
 }
 
 /// Hands the replay's updates to the app as they come: a recording with a 1 GB body must not
@@ -43,6 +44,8 @@ pub(crate) fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]
 struct Loader<'a> {
     app: &'a mut App,
     tls: &'a [TlsDetails],
+    /// Response lines are shown as in a live session (a dummy as sent).
+    sasl: SaslSeen,
 }
 
 impl Drive for Loader<'_> {
@@ -51,6 +54,7 @@ impl Drive for Loader<'_> {
             // Told by `handshake`, with the recorded details.
             Item::Transport(TransportEvent::TlsEstablished { .. }) => {}
             Item::Transport(ev) => self.app.apply(Update::Note(now, Note::Transport(ev))),
+            Item::Client(ref bytes) => self.sasl.client_wrote(bytes),
             _ => {}
         }
     }
@@ -75,7 +79,10 @@ impl Drive for Loader<'_> {
     }
 
     fn event(&mut self, now: Time, event: Event<'_>) {
-        self.app.apply(Update::Event(now, event.into_owned()));
+        match self.sasl.saw(now, &event) {
+            Some(shown) => self.app.apply(shown),
+            None => self.app.apply(Update::Event(now, event.into_owned())),
+        }
     }
 
     fn end(&mut self, session: &Session) {

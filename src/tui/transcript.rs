@@ -22,6 +22,8 @@ pub enum RowKind {
     Note,
     /// A state transition.
     Transition,
+    /// What popscope makes of the row above it (a decoded OAuth error challenge).
+    Annotation,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -71,7 +71,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     // The terminal cursor is on the line only when nothing covers it.
     let line_focused = app.focus == Focus::CommandLine && app.overlay.is_none();
     app.line
-        .draw(f, line, &view(line_focused), app.secret_mode());
+        .draw(f, line, &view(line_focused), app.secret_prompt());
     draw_footer(f, app, footer);
     match &app.overlay {
         Some(Overlay::Help) => app.help.draw(f, area, &view(true)),

@@ -25,7 +25,9 @@ impl App {
                 // Esc drops what was typed (and a completion half done): nothing typed before
                 // it can go to the server later by surprise.
                 self.line.searching = false;
-                self.line.take();
+                // It may be a secret half typed: wiped, not just dropped.
+                drop(zeroize::Zeroizing::new(self.line.take()));
+                self.cancel_token_prompt();
                 self.focus = Focus::Transcript;
             }
             Some(Act::FocusPrev) => {
@@ -64,6 +66,9 @@ impl App {
             self.search_step(true);
             return Vec::new();
         }
+        if self.token_prompt_open() {
+            return self.token_typed(text);
+        }
         if let Some(cmd) = text.strip_prefix(':') {
             return self.app_command(cmd.trim());
         }
@@ -101,7 +106,18 @@ impl App {
     /// Every line typed now is a SASL response: a challenge is open, or an AUTH was sent and
     /// its challenge or final reply has not come yet.
     pub fn secret_mode(&self) -> bool {
-        self.summary.sasl_open || self.auth_pending.is_some()
+        self.summary.sasl_open || self.auth_pending.is_some() || self.token_prompt_open()
+    }
+
+    /// The prompt before a secret being typed, or None when the line is not one.
+    pub(crate) fn secret_prompt(&self) -> Option<&'static str> {
+        if self.token_prompt_open() {
+            Some("token › ")
+        } else if self.secret_mode() {
+            Some("SASL › ")
+        } else {
+            None
+        }
     }
 
     /// Sends a command line, kept in history without its secret.
@@ -109,6 +125,8 @@ impl App {
         self.remember(&text);
         if redact::typed_keyword(&text) == Keyword::Auth {
             self.auth_pending = Some(None);
+            // A token typed into the line is not one popscope can read claims from.
+            self.token_said = None;
         }
         vec![Action::Send(text.into_bytes())]
     }
@@ -152,6 +170,7 @@ impl App {
             Cmd::Save => return vec![Action::Save(PathBuf::from(arg))],
             Cmd::SaveReplace => return vec![Action::SaveReplace(PathBuf::from(arg))],
             Cmd::Theme => self.effects.push(Effect::LoadTheme(arg.to_owned())),
+            Cmd::Auth => return self.auth_command(arg),
         }
         Vec::new()
     }
@@ -166,6 +185,9 @@ impl App {
     pub fn candidates(&self) -> Vec<String> {
         let text = &self.line.text;
         if let Some(rest) = text.strip_prefix(':') {
+            if let Some(arg) = rest.strip_prefix("auth ") {
+                return super::oauth::candidates(arg);
+            }
             return commands::COMMANDS
                 .iter()
                 .filter(|c| c.completes && c.name.starts_with(rest))
@@ -212,7 +234,10 @@ impl App {
     }
 
     fn complete(&mut self) {
-        if self.line.completions.is_empty() {
+        // `:auth ` completed from `:au` goes on to its argument.
+        let finished = self.line.completions.len() == 1
+            && self.line.completions.first() == Some(&self.line.text);
+        if self.line.completions.is_empty() || finished {
             self.line.completions = self.candidates();
             self.line.completion_pos = 0;
         } else {

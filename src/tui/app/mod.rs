@@ -4,14 +4,17 @@
 //! it directly and render it into a test backend.
 
 mod input;
+mod oauth;
 mod updates;
 
 use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
-use crate::session::task::Summary;
+use crate::session::login::Credentials;
+use crate::session::task::{OAuthLogin, Summary};
 use crate::transport::TlsDetails;
+use popscope_core::oauth::{Mechanism, SaslForm};
 use popscope_core::{State, Tally, Time};
 
 use super::components::findings::FindingsPanel;
@@ -71,6 +74,8 @@ pub enum Action {
     /// A line typed while an AUTH was pending: a SASL response, never sent as a command.
     SaslLine(Vec<u8>),
     StartTls,
+    /// `:auth`: log in with a bearer token.
+    OAuth(OAuthLogin),
     Save(PathBuf),
     /// `:save! FILE`: replace an existing file.
     SaveReplace(PathBuf),
@@ -106,6 +111,24 @@ impl Overlay {
             Overlay::Finding(_) => Scope::FindingView,
             Overlay::Confirm { .. } => Scope::Confirm,
         }
+    }
+}
+
+/// What the command line gave for a login, as far as `:auth` must know (never the secrets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Configured {
+    /// `--user`: the name that goes into the OAuth response.
+    pub user: bool,
+    /// A token from `--token-env`, `--token-file` or `--token-command`.
+    pub token: bool,
+}
+
+impl Configured {
+    pub(crate) fn of(creds: Option<&Credentials>) -> Configured {
+        creds.map_or(Configured::default(), |c| Configured {
+            user: !c.user.is_empty(),
+            token: c.token.is_some(),
+        })
     }
 }
 
@@ -148,6 +171,13 @@ pub struct App {
     /// An AUTH was sent and has no final reply yet (with its exchange once seen): every line
     /// typed meanwhile is a SASL response, a secret.
     auth_pending: Option<Option<u32>>,
+    /// What the command line configured for `:auth`.
+    pub configured: Configured,
+    /// `:auth` without a configured token: the line now takes the token, masked.
+    token_prompt: Option<(Mechanism, Option<SaslForm>)>,
+    /// What the token of the login under way says about itself (a JWT), for the annotation
+    /// under an error challenge.
+    token_said: Option<String>,
     /// `+OK` to UTF8 in this connection (RFC 6856 §2.1: no STLS after it), and the UTF8
     /// exchange awaiting its reply.
     utf8_mode: bool,
@@ -187,6 +217,9 @@ impl App {
             confirm_dele: true,
             dirty: true,
             auth_pending: None,
+            configured: Configured::default(),
+            token_prompt: None,
+            token_said: None,
             utf8_mode: false,
             utf8_exchange: None,
             connections: 0,

@@ -8,7 +8,11 @@ use popscope_core::sanitize::display;
 use popscope_core::{Event, Finding, State, Time, TransportEvent};
 
 use super::{App, Link};
+use crate::tui::components::sasl::SaslExchange;
 use crate::tui::transcript::{Row, RowId, RowKind, Tag};
+use popscope_core::command::Command;
+use popscope_core::event::SaslResponse;
+use popscope_core::oauth::Mechanism;
 
 /// Longest text kept for one row; the rest is cut with `…`.
 const ROW_TEXT: usize = 4096;
@@ -24,6 +28,12 @@ impl App {
                 self.note(self.shifted(at), note)
             }
             Update::Event(at, ev) => self.event(self.shifted(at), ev),
+            Update::SaslResponse {
+                at,
+                response,
+                shown,
+            } => self.sasl_response(self.shifted(at), response, shown),
+            Update::Token(said) => self.token_said = said,
             Update::Snapshot(s) => {
                 if let Some(st) = s.state {
                     self.state = st;
@@ -117,6 +127,7 @@ impl App {
             self.state_panel.implicit_tls = false;
             self.command_times.clear();
             self.auth_pending = None;
+            self.state_panel.sasl = None;
             self.utf8_mode = false;
             self.utf8_exchange = None;
         }
@@ -174,9 +185,10 @@ impl App {
                     Keyword::Utf8 => self.utf8_exchange = Some(exchange),
                     _ => {}
                 }
-                // ` PASS x` is a login to a lenient server: masked although the engine
-                // reads no PASS in it.
-                let text = redact::shown(&command);
+                if command.keyword == Keyword::Auth {
+                    self.state_panel.sasl = SaslExchange::started(exchange, &command);
+                }
+                let text = shown_command(&command);
                 let mut row = Row::new(
                     at,
                     RowKind::Client,
@@ -188,18 +200,11 @@ impl App {
                 }
                 self.push(row);
             }
-            Event::SaslResponse(response) => {
-                let text = if response.cancel {
-                    "*".to_owned()
-                } else {
-                    format!(
-                        "[SASL response, {}, redacted]",
-                        popscope_core::plural(response.octets, "octet")
-                    )
-                };
-                self.push(Row::new(at, RowKind::Client, text, response.exchange));
-            }
+            Event::SaslResponse(response) => self.sasl_response(at, response, None),
             Event::Reply(r) => {
+                if let Some(sasl) = self.sasl_of(r.exchange) {
+                    sasl.replied(r.status == popscope_core::response::Status::Ok);
+                }
                 if self.auth_pending == Some(Some(r.exchange)) {
                     self.auth_pending = None;
                 }
@@ -223,6 +228,10 @@ impl App {
                 let mut text = String::from("+ ");
                 text.push_str(&display(&payload, ROW_TEXT));
                 self.push(Row::new(at, RowKind::Server, text, exchange));
+                let error = self.sasl_of(exchange).is_some_and(|s| s.challenged());
+                if error {
+                    self.annotate_error_challenge(at, exchange, &payload);
+                }
             }
             Event::BodyLine { exchange, line } => {
                 if let Some(f) = self.fold_of(exchange) {
@@ -274,6 +283,56 @@ impl App {
         }
     }
 
+    /// The SASL exchange the state panel follows, if it is `exchange`.
+    fn sasl_of(&mut self, exchange: u32) -> Option<&mut SaslExchange> {
+        self.state_panel
+            .sasl
+            .as_mut()
+            .filter(|s| s.exchange == exchange)
+    }
+
+    /// A response line: shown as the session allows (`shown`: a dummy as sent, an OAuth line
+    /// redacted as recordings are), else as a placeholder; the dummy owed after an error
+    /// challenge is said.
+    fn sasl_response(&mut self, at: Time, response: SaslResponse, shown: Option<String>) {
+        let dummy = shown
+            .as_deref()
+            .is_some_and(|s| popscope_core::oauth::is_dummy_response(s.as_bytes()));
+        let text = match shown {
+            _ if response.cancel => "*".to_owned(),
+            Some(s) if s.is_empty() => "(empty line)".to_owned(),
+            Some(s) => s,
+            None => format!(
+                "[SASL response, {}, redacted]",
+                popscope_core::plural(response.octets, "octet")
+            ),
+        };
+        self.push(Row::new(at, RowKind::Client, text, response.exchange));
+        let owed = self
+            .sasl_of(response.exchange)
+            .and_then(|s| s.answered(response.cancel, dummy).then_some(s.oauth));
+        let why = match owed {
+            Some(Some(Mechanism::XOauth2)) => "an empty line, as XOAUTH2 asks",
+            Some(_) => "AQ==, as RFC 7628 §3.2.3 asks",
+            None => return,
+        };
+        let text = format!(
+            "the error challenge is answered with the dummy response, {why}: the server now fails the exchange"
+        );
+        self.push(Row::new(at, RowKind::Note, text, response.exchange));
+    }
+
+    /// Under an OAuth error challenge: what it means for a person, and what the token sent
+    /// says about itself when popscope knows (a JWT it sent).
+    fn annotate_error_challenge(&mut self, at: Time, exchange: u32, payload: &[u8]) {
+        let decoded = popscope_core::oauth::challenge::decode(payload);
+        let said = crate::session::login::challenge_said(&decoded);
+        self.push(Row::new(at, RowKind::Annotation, said, exchange));
+        if let Some(token) = self.token_said.clone() {
+            self.push(Row::new(at, RowKind::Annotation, token, exchange));
+        }
+    }
+
     fn fold_of(&mut self, exchange: u32) -> Option<&mut crate::tui::transcript::Fold> {
         self.transcript.fold_of(exchange)
     }
@@ -299,4 +358,17 @@ impl App {
         self.counts.add(f.severity);
         self.findings.list.push((f, id));
     }
+}
+
+/// A command as the transcript shows it: an OAuth initial response as recordings redact it
+/// (the user and framing kept, the token masked); any other secret masked whole, and ` PASS x`
+/// too, a login to a lenient server although the engine reads no PASS in it.
+fn shown_command(command: &Command) -> String {
+    let oauth = command
+        .mechanism()
+        .is_some_and(|m| popscope_core::oauth::Mechanism::parse(&m).is_some());
+    if oauth && command.secret.is_some() {
+        return display(&redact::command_line(command), ROW_TEXT);
+    }
+    display(redact::shown(command).as_bytes(), ROW_TEXT)
 }

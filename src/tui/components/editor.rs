@@ -111,18 +111,17 @@ impl LineEdit {
         redact::typed_form(t)
     }
 
-    /// Draws the prompt and the line; `secret`: a SASL response is typed (masked); the
-    /// terminal cursor is placed when the line is focused and nothing covers it.
-    pub(crate) fn draw(&self, f: &mut Frame, area: Rect, v: &View, secret: bool) {
+    /// Draws the prompt and the line; `secret`: the prompt of a secret being typed (a SASL
+    /// response, a token), masked; the terminal cursor is placed when the line is focused
+    /// and nothing covers it.
+    pub(crate) fn draw(&self, f: &mut Frame, area: Rect, v: &View, secret: Option<&str>) {
         let focused = v.focused;
-        let prompt = if self.searching {
-            "/ "
-        } else if secret {
-            "SASL › "
-        } else {
-            "› "
+        let prompt = match secret {
+            _ if self.searching => "/ ",
+            Some(p) => p,
+            None => "› ",
         };
-        let text = self.shown(secret);
+        let text = self.shown(secret.is_some());
         let mut spans = vec![
             Span::styled(prompt, v.theme.prompt),
             Span::styled(text.clone(), v.theme.input),

@@ -9,6 +9,7 @@ pub(crate) mod editor;
 pub(crate) mod findings;
 pub mod help;
 pub(crate) mod overlays;
+pub(crate) mod sasl;
 pub(crate) mod session;
 pub(crate) mod state;
 pub(crate) mod transcript;

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use popscope_core::State;
 
+use super::sasl::SaslExchange;
 use super::{View, block, safe};
 use crate::transport::TlsDetails;
 
@@ -21,6 +22,8 @@ pub(crate) struct StatePanel {
     /// The session began with a TLS handshake (port 995): the diagram shows that step.
     pub(crate) implicit_tls: bool,
     pub(crate) last_reason: String,
+    /// The last SASL exchange (AUTH with a mechanism), open or ended.
+    pub(crate) sasl: Option<SaslExchange>,
 }
 
 impl Default for StatePanel {
@@ -29,6 +32,7 @@ impl Default for StatePanel {
             path: vec![(State::Greeting, true)],
             implicit_tls: false,
             last_reason: "connecting".into(),
+            sasl: None,
         }
     }
 }
@@ -135,6 +139,9 @@ impl StatePanel {
         };
         lines.push(Line::raw(""));
         lines.push(Line::styled(security, v.theme.dim));
+        if let Some(sasl) = &self.sasl {
+            lines.extend(sasl.lines(v));
+        }
         lines.push(Line::styled("why:", v.theme.dim));
         lines.push(Line::styled(safe(&self.last_reason), v.theme.server));
         let p = Paragraph::new(lines)

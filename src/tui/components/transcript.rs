@@ -220,7 +220,7 @@ fn row_lines<'r>(v: &View, row: &'r Row, width: usize, selected: bool) -> Vec<Li
         RowKind::Client => ("C:", v.theme.client),
         RowKind::Server => ("S:", v.theme.server),
         RowKind::Note => ("──", v.theme.note),
-        RowKind::Transition => ("  ", v.theme.dim),
+        RowKind::Transition | RowKind::Annotation => ("  ", v.theme.dim),
     };
     let mut right = String::new();
     if let Some(sev) = row.severity {
