@@ -114,6 +114,8 @@ impl Walker {
                 c.quit().await?;
             }
         }
+        // P24 and P25: the OAuth error challenge, and both AUTH forms with a token.
+        self.oauth_probes(first).await?;
         // P14 and P18: a second session: fresh APOP timestamp, same uids.
         if let Some(mut c) = self.probe("probe P14/P18: second session").await {
             self.secure(&mut c).await?;

@@ -323,8 +323,21 @@ async fn bearer(
         token.expose(),
     )
     .map_err(|e| TransportError::Config(format!("AUTH {}: {e}", mechanism.name())))?;
+    send_bearer(conn, mechanism, creds.sasl_form, &ir, token).await
+}
+
+/// Sends the base64 client message `ir` of `mechanism` in `form`, and answers an error
+/// challenge with the dummy response; `token` is what the message carries (a JWT's claims
+/// explain a refusal). Probe P25 sends its own variants of the message through here.
+pub(crate) async fn send_bearer(
+    conn: &mut Connection,
+    mechanism: Mechanism,
+    form: SaslForm,
+    ir: &str,
+    token: &Secret,
+) -> Result<Outcome, TransportError> {
     let auth = format!("AUTH {}", mechanism.name());
-    let out = match creds.sasl_form.resolve(mechanism.name(), ir.len()) {
+    let out = match form.resolve(mechanism.name(), ir.len()) {
         SaslForm::TwoLine => {
             let out = conn.command(auth.as_bytes(), 0).await?;
             if out.challenge.is_none() {
