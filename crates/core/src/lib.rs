@@ -122,7 +122,7 @@ pub use event::{
 };
 pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};
-pub use session::Session;
+pub use session::{OauthAttempt, OauthOutcome, Session};
 pub use state::{AuthStep, Security, State};
 pub use tally::Tally;
 

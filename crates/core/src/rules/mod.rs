@@ -29,6 +29,8 @@ mod lines;
 mod listing;
 mod maildrop;
 mod message;
+mod oauth;
+mod oauth_client;
 pub(crate) mod sasl;
 mod states;
 mod tls;
@@ -58,6 +60,8 @@ pub(crate) struct Areas {
     pub(crate) message: message::Message,
     pub(crate) capa: capa::Capa,
     pub(crate) utf: utf::Utf,
+    pub(crate) oauth: oauth::Oauth,
+    pub(crate) oauth_client: oauth_client::OauthClient,
 }
 
 /// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
@@ -67,14 +71,15 @@ pub(crate) struct Areas {
 ///
 /// The order is part of the output: when two areas report on the same input, the earlier
 /// one's finding comes first (`lines` judges a status line's syntax before anything judges
-/// what it says; `capa` and `utf` come last, as they did when the engine called them by name).
+/// what it says; `capa` and `utf` come after the older areas, as they did when the engine
+/// called them by name; `oauth` after `capa`, whose CAPA listing it reads).
 macro_rules! each_area {
     ($areas:expr, $side:expr, |$area:ident| $hook:expr) => {{
         let areas: &mut $crate::rules::Areas = $areas;
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
             lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
-            capa, utf)
+            capa, utf, oauth, oauth_client)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
         $({
