@@ -158,9 +158,18 @@ fn rules_explains_one_rule() {
     let o = popscope(&["rules", "oauth-003"]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    assert!(text.starts_with("OAUTH-003  A refused token gets an error challenge"), "{text}");
-    assert!(text.contains("violation") && text.contains("provoked by P24"), "{text}");
-    assert!(text.contains("source    RFC 7628 §3, §3.2.2, §3.2.3"), "{text}");
+    assert!(
+        text.starts_with("OAUTH-003  A refused token gets an error challenge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("violation") && text.contains("provoked by P24"),
+        "{text}"
+    );
+    assert!(
+        text.contains("source    RFC 7628 §3, §3.2.2, §3.2.3"),
+        "{text}"
+    );
     let client = stdout(&popscope(&["rules", "CL-015"]));
     assert!(client.contains("judges    the client"), "{client}");
     let v = common::json(&popscope(&["rules", "OAUTH-007", "--json"]));

@@ -300,7 +300,11 @@ fn a_redacted_oauth_recording_gives_the_findings_of_the_live_session() {
                 .collect()
         };
         assert_eq!(findings(&recorded), findings(&live), "{name}");
-        assert_eq!(tokens_in(&recorded), 0, "{name}: a token left in\n{recorded}");
+        assert_eq!(
+            tokens_in(&recorded),
+            0,
+            "{name}: a token left in\n{recorded}"
+        );
         if tokens_in(&live) > 0 {
             checked += 1;
         }

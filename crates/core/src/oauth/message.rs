@@ -149,7 +149,10 @@ mod tests {
             let ask = initial_response(m, b"alice", b"pop.example", 995, b"")
                 .map(|r| r.to_string())
                 .unwrap_or_default();
-            assert_eq!(ClientMessage::read(m, ask.as_bytes()).kind, MessageKind::NoToken);
+            assert_eq!(
+                ClientMessage::read(m, ask.as_bytes()).kind,
+                MessageKind::NoToken
+            );
             let dummy = ClientMessage::read(m, m.dummy_line().as_bytes());
             assert!(dummy.is_dummy(m) && !dummy.is_login(), "{m:?}");
         }
@@ -163,7 +166,10 @@ mod tests {
         assert!(empty.is_dummy(Mechanism::XOauth2));
         let ctrl_a = ClientMessage::read(Mechanism::XOauth2, b"AQ==");
         assert!(ctrl_a.is_dummy(Mechanism::XOauth2) && ctrl_a.is_dummy(Mechanism::OauthBearer));
-        assert_eq!(ClientMessage::read(Mechanism::XOauth2, b"=").kind, MessageKind::Empty);
+        assert_eq!(
+            ClientMessage::read(Mechanism::XOauth2, b"=").kind,
+            MessageKind::Empty
+        );
     }
 
     #[test]
@@ -174,7 +180,10 @@ mod tests {
         );
         assert_eq!(extra.kind, MessageKind::Token);
         assert!(extra.unknown_key);
-        let x = kind(Mechanism::XOauth2, b"user=u\x01x-popscope=probe\x01auth=Bearer t\x01\x01");
+        let x = kind(
+            Mechanism::XOauth2,
+            b"user=u\x01x-popscope=probe\x01auth=Bearer t\x01\x01",
+        );
         assert!(x.unknown_key);
         for (m, raw) in [
             (Mechanism::XOauth2, &b"auth=Bearer t\x01\x01"[..]),

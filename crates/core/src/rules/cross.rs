@@ -220,7 +220,11 @@ mod tests {
             assert_eq!(one.oauth.len(), 1);
             assert!(one.oauth[0].one_line && !two.oauth[0].one_line);
             let f = oauth_forms(&one, &two);
-            assert_eq!(rule_and_level(f.clone()), Some(("OAUTH-007", level)), "{mech}");
+            assert_eq!(
+                rule_and_level(f.clone()),
+                Some(("OAUTH-007", level)),
+                "{mech}"
+            );
             assert!(f.is_some_and(|f| f.message.contains("255 octets")));
         }
     }
@@ -228,8 +232,14 @@ mod tests {
     #[test]
     fn the_one_line_form_refused_is_info_and_agreement_is_silent() {
         let m = message(BEARER, false);
-        let (one_ok, one_no) = (login(BEARER, true, &m, true), login(BEARER, true, &m, false));
-        let (two_ok, two_no) = (login(BEARER, false, &m, true), login(BEARER, false, &m, false));
+        let (one_ok, one_no) = (
+            login(BEARER, true, &m, true),
+            login(BEARER, true, &m, false),
+        );
+        let (two_ok, two_no) = (
+            login(BEARER, false, &m, true),
+            login(BEARER, false, &m, false),
+        );
         assert_eq!(
             rule_and_level(oauth_forms(&one_no, &two_ok)),
             Some(("OAUTH-007", Severity::Info))

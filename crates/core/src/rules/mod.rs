@@ -94,15 +94,21 @@ pub(crate) use each_area;
 
 #[cfg(test)]
 mod tests {
-    use crate::{Config, Engine, Event, Time, TransportEvent};
+    use crate::{Config, Engine, Event, Finding, Session, Time, TransportEvent};
 
     /// The rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls` lines.
     fn rule_ids(trace: &str) -> Vec<&'static str> {
+        findings(trace).0.iter().map(|f| f.rule.id).collect()
+    }
+
+    /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
+    /// lines, and the session at the end.
+    pub(super) fn findings(trace: &str) -> (Vec<Finding>, Session) {
         let mut engine = Engine::new(Config::default());
-        let mut ids = Vec::new();
+        let mut found = Vec::new();
         let mut sink = |e: Event<'_>| {
             if let Event::Finding(f) = e {
-                ids.push(f.rule.id);
+                found.push(*f);
             }
         };
         for (i, line) in trace.lines().enumerate() {
@@ -119,7 +125,7 @@ mod tests {
                 engine.handle_transport(now, tls, &mut sink);
             }
         }
-        ids
+        (found, engine.session().clone())
     }
 
     /// Where two areas report on the same input, the order of `each_area!` decides which

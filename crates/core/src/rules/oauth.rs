@@ -106,15 +106,14 @@ impl Area for Oauth {
         };
         let (c, s) = (&mut *cx.check, &mut *cx.session);
         let ok = st.status == Status::Ok;
-        let Some(attempt) = s.oauth_attempt_mut(ex.id) else {
-            return;
-        };
-        attempt.outcome = if ok {
-            OauthOutcome::Accepted
-        } else {
-            OauthOutcome::Refused
-        };
-        let attempt = attempt.clone();
+        let attempt = s.oauth_attempt_mut(ex.id).map(|a| {
+            a.outcome = if ok {
+                OauthOutcome::Accepted
+            } else {
+                OauthOutcome::Refused
+            };
+            a.clone()
+        });
         let name = m.name();
         if ok {
             if s.security == Security::Plain {
@@ -128,7 +127,9 @@ impl Area for Oauth {
                     gave_up_as(sasl)
                 ));
             }
-        } else if st.status == Status::Err {
+        } else if st.status == Status::Err
+            && let Some(attempt) = attempt
+        {
             refused(c, s, ex, sasl, &attempt, at);
         }
     }
@@ -153,7 +154,9 @@ impl Area for Oauth {
             return;
         };
         let names: Vec<&str> = offered.iter().map(|m| m.name()).collect();
-        c.report(&r::OAUTH_001, lowered(strongest, Severity::Warning), server_at(body.ex.id, body.reply_offset), format!(
+        let at = server_at(body.ex.id, body.reply_offset);
+        // Only the plaintext AUTHORIZATION list can offer it in the clear: once is enough.
+        c.report_once(&r::OAUTH_001, lowered(strongest, Severity::Warning), at, || format!(
             "On an unencrypted connection CAPA offers SASL {}: a bearer token sent without TLS can be replayed by anyone who sees it (RFC 7628 §3: TLS MUST be used for OAUTHBEARER; RFC 6750 §5.3 for any bearer token). Offer it only after STLS, or on port 995.",
             names.join(", ")
         ));
@@ -278,6 +281,63 @@ fn refused(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::tests::findings;
+
+    fn count(trace: &str, id: &str) -> usize {
+        findings(trace).0.iter().filter(|f| f.rule.id == id).count()
+    }
+
+    #[test]
+    fn oauth_in_the_clear_is_reported_once_a_session() {
+        let capa = "C: CAPA\nS: +OK\nS: SASL XOAUTH2 OAUTHBEARER\nS: .\n";
+        let twice = format!("S: +OK ready\n{capa}{capa}");
+        assert_eq!(count(&twice, "OAUTH-001"), 1);
+        let (f, _) = findings(&twice);
+        assert!(
+            f.iter()
+                .any(|f| f.rule.id == "OAUTH-001" && f.severity == Severity::Warning)
+        );
+        let no_oauth = "S: +OK ready\nC: CAPA\nS: +OK\nS: SASL PLAIN\nS: .\n";
+        assert_eq!(count(no_oauth, "OAUTH-001"), 0);
+    }
+
+    #[test]
+    fn the_record_of_logins_is_bounded() {
+        let mut t = String::from("S: +OK ready\n");
+        for _ in 0..MAX_OAUTH_ATTEMPTS + 10 {
+            t.push_str("C: AUTH OAUTHBEARER AQ==\nS: -ERR\n");
+        }
+        let (_, session) = findings(&t);
+        assert_eq!(session.oauth.len(), MAX_OAUTH_ATTEMPTS);
+        assert!(session.oauth.iter().all(|a| a.refused_at_once() && !a.tls));
+    }
+
+    #[test]
+    fn the_decoded_error_is_one_info_finding_per_exchange() {
+        // The client sends its token again after the error challenge (CL-015), and the
+        // server repeats the challenge: the error is explained once.
+        let token = crate::auth::b64encode(b"n,,\x01auth=Bearer t\x01\x01");
+        let err = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=";
+        let t = format!(
+            "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: AUTH OAUTHBEARER {token}\nS: + {err}\nC: {token}\nS: + {err}\nC: AQ==\nS: -ERR\n"
+        );
+        let (mut f, session) = findings(&t);
+        f.retain(|f| f.rule.id.starts_with("OAUTH-") || f.rule.id.starts_with("CL-"));
+        let ids: Vec<_> = f.iter().map(|f| (f.rule.id, f.severity)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("OAUTH-003", Severity::Info),
+                ("CL-015", Severity::Violation)
+            ]
+        );
+        assert!(
+            f[0].message
+                .contains("status invalid_token: the token was refused")
+        );
+        assert!(f[1].rule.judges_client() && !f[0].rule.judges_client());
+        assert_eq!(session.oauth[0].outcome, OauthOutcome::Refused);
+    }
 
     #[test]
     fn xoauth2_is_one_level_lower() {
@@ -293,9 +353,13 @@ mod tests {
 
     #[test]
     fn discovery_urls() {
-        assert!(is_https_url("https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"));
+        assert!(is_https_url(
+            "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+        ));
         assert!(is_https_url("HTTPS://a"));
-        assert!(!is_https_url("http://login.example/.well-known/openid-configuration"));
+        assert!(!is_https_url(
+            "http://login.example/.well-known/openid-configuration"
+        ));
         assert!(!is_https_url("https://"));
         assert!(!is_https_url("login.example"));
     }

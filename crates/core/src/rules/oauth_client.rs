@@ -7,7 +7,7 @@ use super::catalog::Severity;
 use super::oauth::lowered;
 use crate::event::Location;
 use crate::exchange::Exchange;
-use crate::oauth::{MessageKind, Mechanism};
+use crate::oauth::{Mechanism, MessageKind};
 
 /// CL-015.
 #[derive(Debug, Default)]
