@@ -41,7 +41,8 @@
 //! **Rule IDs are stable**: an ID keeps its meaning across releases, so a test may assert
 //! on it and [`Config::severity_overrides`] may name it. A violation rests on what the server
 //! did (accepted, refused, sent, closed), never on reply text alone; text-only evidence gives
-//! an info finding marked [`Finding::suspected`].
+//! an info finding marked [`Finding::suspected`]. Most rules judge the server; the `CL-`
+//! rules judge the client ([`RuleInfo::judges_client`]), as seen in the same session.
 //!
 //! Server bytes in events are raw: show them through [`sanitize::display`].
 //!

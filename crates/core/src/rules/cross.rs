@@ -100,7 +100,8 @@ fn finding(rule: &'static r::RuleInfo, severity: Severity, message: String) -> F
 /// own line. A violation (XOAUTH2: a warning) when the two-line form of a mechanism listed
 /// in `SASL` is refused while the one-line form worked; info the other way round (the
 /// server takes only the form RFC 5034 §4 requires for long tokens); nothing when both
-/// agree or either session has no such login. OAUTHBEARER is compared first.
+/// agree or either session has no such login. OAUTHBEARER is compared first. The two may
+/// be one session (a refused login, then the other form).
 pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
     [Mechanism::OauthBearer, Mechanism::XOauth2]
         .into_iter()
@@ -112,7 +113,7 @@ pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
                 (OauthOutcome::Accepted, OauthOutcome::Refused) => {
                     let listed = two_line.any_caps().is_none_or(|caps| caps.has_sasl(name));
                     listed.then(|| finding(&r::OAUTH_007, lowered(m, Severity::Violation), format!(
-                        "The two-line form of AUTH {name} (AUTH {name}, '+ ', then the response on its own line) was refused while the same token worked on the AUTH line: this is the \"requires two lines\" mystery the other way round. {TWO_LINES_WHY}."
+                        "The two-line form of AUTH {name} (AUTH {name}, '+ ', then the response on its own line) was refused while the same token worked on the AUTH line, so a client with a real token (over 1 KB) cannot log in here: {TWO_LINES_WHY}."
                     )))
                 }
                 (OauthOutcome::Refused, OauthOutcome::Accepted) => Some(finding(&r::OAUTH_007, Severity::Info, format!(

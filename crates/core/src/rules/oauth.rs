@@ -249,7 +249,7 @@ fn refused(
     if sasl.initial_response && line > MAX_COMMAND_LINE {
         if sasl.challenges == 0 {
             c.report(&r::OAUTH_007, Severity::Info, at, format!(
-                "The AUTH {name} line with its initial response is {line} octets and was refused at once; the server may cap command lines at 255 octets. This is the \"requires two lines\" mystery: {TWO_LINES_WHY}."
+                "The AUTH {name} line with its initial response is {line} octets and was refused at once; the server may cap command lines at 255 octets. This is the \"Office 365 requires two lines\" mystery: {TWO_LINES_WHY}."
             ));
         }
         // A line refused for its length says nothing about the token.
