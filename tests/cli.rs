@@ -128,7 +128,7 @@ fn rules_lists_the_whole_catalog() {
     assert_eq!(o.status.code(), Some(0));
     let v = common::json(&o);
     let rules = v.as_array().cloned().unwrap_or_default();
-    assert_eq!(rules.len(), 117);
+    assert_eq!(rules.len(), 125);
     assert!(rules.iter().any(|r| r["id"] == "ST-009"
         && r["severity"] == "violation"
         && r["scope"] == "passive-and-probe"));
@@ -139,6 +139,45 @@ fn rules_lists_the_whole_catalog() {
     );
     let text = stdout(&popscope(&["rules"]));
     assert!(text.contains("TLS-004") && text.contains("command injection"));
+    for id in [
+        "OAUTH-001",
+        "OAUTH-002",
+        "OAUTH-003",
+        "OAUTH-004",
+        "OAUTH-005",
+        "OAUTH-006",
+        "OAUTH-007",
+        "CL-015",
+    ] {
+        assert!(text.contains(id), "{id} not listed");
+    }
+}
+
+#[test]
+fn rules_explains_one_rule() {
+    let o = popscope(&["rules", "oauth-003"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("OAUTH-003  A refused token gets an error challenge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("violation") && text.contains("provoked by P24"),
+        "{text}"
+    );
+    assert!(
+        text.contains("source    RFC 7628 §3, §3.2.2, §3.2.3"),
+        "{text}"
+    );
+    let client = stdout(&popscope(&["rules", "CL-015"]));
+    assert!(client.contains("judges    the client"), "{client}");
+    let v = common::json(&popscope(&["rules", "OAUTH-007", "--json"]));
+    assert_eq!(v["id"], "OAUTH-007");
+    assert_eq!(v["see"], "P25");
+    let unknown = popscope(&["rules", "OAUTH-999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no rule 'OAUTH-999'"));
 }
 
 #[test]

@@ -354,7 +354,10 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesArgs {
-    /// Print the catalog as JSON.
+    /// Show only this rule (its ID in any case, e.g. OAUTH-003), with what provokes it.
+    #[arg(value_name = "RULE")]
+    pub(crate) rule: Option<String>,
+    /// Print the catalog (or the one rule) as JSON.
     #[arg(long)]
     pub(crate) json: bool,
 }

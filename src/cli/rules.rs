@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use popscope_core::rules::{CATALOG, Scope};
+use popscope_core::rules::{CATALOG, RuleInfo, Scope, find};
 
 use super::{CliError, RulesArgs, exit};
 
@@ -16,7 +16,46 @@ fn scope_text(scope: Scope) -> &'static str {
     }
 }
 
+/// One rule told in full: `popscope rules OAUTH-003`.
+fn one_rule(r: &RuleInfo) -> String {
+    let judged = scope_text(r.scope);
+    let mut s = format!(
+        "{}  {}\n  severity  {} (the highest it reports)\n  judged    {judged}",
+        r.id,
+        r.summary,
+        r.severity.as_str()
+    );
+    if !r.see.is_empty() {
+        let what = if r.scope == Scope::Umbrella {
+            "reported as"
+        } else {
+            "provoked by"
+        };
+        s.push_str(&format!(" ({what} {})", r.see));
+    }
+    s.push_str(&format!("\n  source    {}\n", r.rfc));
+    if r.judges_client() {
+        s.push_str("  judges    the client, not the server\n");
+    }
+    s
+}
+
 pub fn run(args: &RulesArgs) -> Result<u8, CliError> {
+    if let Some(id) = &args.rule {
+        let r = find(id.trim()).ok_or_else(|| {
+            CliError::usage(format!("no rule '{}' (see `popscope rules`)", id.trim()))
+        })?;
+        let out = if args.json {
+            let mut s =
+                serde_json::to_string_pretty(r).map_err(|e| CliError::usage(e.to_string()))?;
+            s.push('\n');
+            s
+        } else {
+            one_rule(r)
+        };
+        let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        return Ok(exit::OK);
+    }
     let out = if args.json {
         let mut s =
             serde_json::to_string_pretty(CATALOG).map_err(|e| CliError::usage(e.to_string()))?;

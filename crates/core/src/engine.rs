@@ -13,9 +13,10 @@ use super::event::{
     BodyEnd, Event, EventSink, Reply, SaslResponse, Time, TlsFailure, Transition, TransportEvent,
 };
 use super::exchange::{
-    Body, BodyKind, Completed, Exchange, SaslClientLine, SaslExchange, server_at,
+    Body, BodyKind, Completed, Exchange, SaslClientLine, SaslExchange, client_at, server_at,
 };
 use super::framer::{Ending, Frame, Line, LineFramer};
+use super::oauth::{ClientMessage, Mechanism};
 use super::response::{Status, StatusLine};
 use super::rules::{
     self, Answer, Area, Checker, Close, Ctx, DataLine, Severity, Side, Timeout, Unanswered,
@@ -34,7 +35,9 @@ macro_rules! areas {
             now: $engine.now,
             last: $engine.last_completed,
         };
+        // The server's areas judge an input before the client's (rules.md §3.18).
         rules::each_area!(&mut $engine.areas, Side::Server, |$area| $hook);
+        rules::each_area!(&mut $engine.areas, Side::Client, |$area| $hook);
     }};
 }
 
@@ -260,17 +263,30 @@ impl Engine {
         {
             let cancel = line.content == b"*";
             let valid_base64 = cancel || rules::sasl::is_base64(line.content);
+            let oauth = sasl
+                .oauth
+                .filter(|_| !cancel)
+                .map(|m| ClientMessage::read(m, line.content));
             sasl.awaiting_client = false;
             sasl.last_client = Some(SaslClientLine {
                 cancel,
                 valid_base64,
+                oauth,
+                after_token_message: sasl.token_message.is_some(),
             });
+            if sasl.token_message.is_none() {
+                sasl.token_message = oauth;
+            }
             out.event(Event::SaslResponse(SaslResponse {
                 exchange: ex.id,
                 cancel,
                 octets: line.content.len(),
                 valid_base64,
             }));
+            let ex = &*ex;
+            let at = client_at(ex.id, line.offset);
+            areas!(self, |area, cx| area.on_sasl_response(&mut cx, ex, at));
+            self.flush(out);
             return;
         }
         // Held server lines are judged by what the server does next, not by the client's next
@@ -285,12 +301,19 @@ impl Engine {
         let id = self.session.commands_sent;
         let cmd = Command::parse(line.content, wire_len);
         let stls_outstanding = self.queue.iter().any(|e| e.keyword() == Keyword::Stls);
-        let sasl = cmd.mechanism().map(|mechanism| SaslExchange {
-            mechanism,
-            initial_response: cmd.secret.is_some(),
-            challenges: 0,
-            awaiting_client: false,
-            last_client: None,
+        let sasl = cmd.mechanism().map(|mechanism| {
+            let oauth = Mechanism::parse(&mechanism);
+            SaslExchange {
+                initial_response: cmd.secret.is_some(),
+                challenges: 0,
+                awaiting_client: false,
+                last_client: None,
+                oauth,
+                token_message: oauth
+                    .zip(cmd.secret.as_ref())
+                    .map(|(m, s)| ClientMessage::read(m, s.expose())),
+                mechanism,
+            }
         });
         let ex = Exchange {
             id,

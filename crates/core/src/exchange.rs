@@ -5,6 +5,7 @@
 
 use crate::command::{Command, Keyword, parse_msg_number};
 use crate::event::{Direction, Location};
+use crate::oauth::{ClientMessage, Mechanism};
 use crate::response::Status;
 use crate::state::State;
 
@@ -55,6 +56,11 @@ pub(crate) struct SaslExchange {
     pub awaiting_client: bool,
     /// The client's last response line: was it `*`, was it valid base64.
     pub last_client: Option<SaslClientLine>,
+    /// The mechanism is XOAUTH2 or OAUTHBEARER.
+    pub oauth: Option<Mechanism>,
+    /// For XOAUTH2 and OAUTHBEARER, the client's first message (its initial response, or
+    /// its first response line): the token message. None until it is sent.
+    pub token_message: Option<ClientMessage>,
 }
 
 /// What the client's last SASL response line was.
@@ -64,6 +70,26 @@ pub(crate) struct SaslClientLine {
     pub cancel: bool,
     /// It was valid base64 (a cancel counts as valid).
     pub valid_base64: bool,
+    /// For XOAUTH2 and OAUTHBEARER, what the line held (None for `*`).
+    pub oauth: Option<ClientMessage>,
+    /// The line answers a challenge that came after the token message: for OAuth, the
+    /// server's error challenge (RFC 7628 §3.2.3), which only the dummy or `*` may answer.
+    pub after_token_message: bool,
+}
+
+impl SaslExchange {
+    /// For XOAUTH2 and OAUTHBEARER: the client's latest message ended the login on its side,
+    /// being the dummy response or `*` (so only `-ERR` may follow, OAUTH-004). A lone `^A`
+    /// or an empty line as the token message counts too.
+    pub(crate) fn client_gave_up(&self) -> bool {
+        let Some(m) = self.oauth else {
+            return false;
+        };
+        match self.last_client {
+            Some(last) => last.cancel || last.oauth.is_some_and(|c| c.is_dummy(m)),
+            None => self.token_message.is_some_and(|c| c.is_dummy(m)),
+        }
+    }
 }
 
 /// What kind of data block is being received.

@@ -41,7 +41,8 @@
 //! **Rule IDs are stable**: an ID keeps its meaning across releases, so a test may assert
 //! on it and [`Config::severity_overrides`] may name it. A violation rests on what the server
 //! did (accepted, refused, sent, closed), never on reply text alone; text-only evidence gives
-//! an info finding marked [`Finding::suspected`].
+//! an info finding marked [`Finding::suspected`]. Most rules judge the server; the `CL-`
+//! rules judge the client ([`RuleInfo::judges_client`]), as seen in the same session.
 //!
 //! Server bytes in events are raw: show them through [`sanitize::display`].
 //!
@@ -122,7 +123,7 @@ pub use event::{
 };
 pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};
-pub use session::Session;
+pub use session::{OauthAttempt, OauthOutcome, Session};
 pub use state::{AuthStep, Security, State};
 pub use tally::Tally;
 

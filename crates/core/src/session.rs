@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 use super::capability::Capabilities;
 use super::command::Keyword;
 use super::event::Time;
+use super::oauth::{ChallengeDecode, ClientMessage, Mechanism, MessageKind};
 use super::state::{AuthStep, Security, State};
 
 /// Capability lists, kept per state and security context (principle 2 of rules.md: a
@@ -136,6 +137,66 @@ impl Maildrop {
     }
 }
 
+/// How far an OAuth login got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OauthOutcome {
+    /// Not answered yet (or never: the connection closed first).
+    Pending,
+    /// `+OK`: logged in.
+    Accepted,
+    /// `-ERR`.
+    Refused,
+}
+
+/// One `AUTH XOAUTH2` or `AUTH OAUTHBEARER` of the session, as far as it went: what the
+/// check walk compares across sessions ([`crate::rules::cross::oauth_forms`],
+/// [`crate::rules::cross::oauth_extra_keys`]) and the UI shows. It holds no token: only what
+/// the client's message was and how the server answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OauthAttempt {
+    /// The AUTH command's exchange number.
+    pub exchange: u32,
+    /// The mechanism.
+    pub mechanism: Mechanism,
+    /// The response was on the AUTH line (`AUTH XOAUTH2 <base64>`); false for the two-line
+    /// form (`AUTH XOAUTH2`, the server's `+ `, then the response on its own line).
+    pub one_line: bool,
+    /// The AUTH line's length on the wire, line end included (over 255 octets breaks RFC 5034
+    /// §4 and is why long tokens need the two-line form).
+    pub auth_line_octets: usize,
+    /// TLS was active when the AUTH was sent.
+    pub tls: bool,
+    /// The client's token message; None while it has not sent one (or never did: refused
+    /// before the `+ `, or cancelled).
+    pub message: Option<ClientMessage>,
+    /// The server's error challenge after the token message, decoded; None if none came.
+    pub error: Option<ChallengeDecode>,
+    /// How the server answered the AUTH.
+    pub outcome: OauthOutcome,
+}
+
+impl OauthAttempt {
+    /// The client's message carried a bearer token (not the dummy, not an empty `auth=`).
+    pub fn carried_token(&self) -> bool {
+        self.message.is_some_and(|m| m.kind == MessageKind::Token)
+    }
+
+    /// The client's message carried a key/value pair the mechanism does not define.
+    pub fn extra_key(&self) -> bool {
+        self.message.is_some_and(|m| m.unknown_key)
+    }
+
+    /// Refused with `-ERR` and no error challenge: the client learned nothing of why.
+    pub fn refused_at_once(&self) -> bool {
+        self.outcome == OauthOutcome::Refused && self.error.is_none()
+    }
+}
+
+/// Beyond this many OAuth logins in one session [`Session::oauth`] stops growing (and the
+/// OAuth rules skip further attempts), so memory stays bounded.
+pub const MAX_OAUTH_ATTEMPTS: usize = 64;
+
 /// The session as the engine sees it. Drivers and views read it through
 /// [`Engine::session`](crate::Engine::session); only the engine writes it, after each input,
 /// before the `handle_*` call returns.
@@ -179,6 +240,8 @@ pub struct Session {
     pub commands_sent: u32,
     /// Commands sent since the last TLS handshake.
     pub commands_since_tls: u32,
+    /// The XOAUTH2 and OAUTHBEARER logins so far, in order (at most [`MAX_OAUTH_ATTEMPTS`]).
+    pub oauth: Vec<OauthAttempt>,
 }
 
 impl Session {
@@ -207,6 +270,7 @@ impl Session {
             last_server_activity: Time::default(),
             commands_sent: 0,
             commands_since_tls: 0,
+            oauth: Vec::new(),
         }
     }
 
@@ -217,6 +281,15 @@ impl Session {
             State::Transaction | State::Update => self.caps.trans.as_ref(),
             _ => None,
         }
+    }
+
+    /// The OAuth login of exchange `exchange`, if it is recorded.
+    pub fn oauth_attempt(&self, exchange: u32) -> Option<&OauthAttempt> {
+        self.oauth.iter().rev().find(|a| a.exchange == exchange)
+    }
+
+    pub(crate) fn oauth_attempt_mut(&mut self, exchange: u32) -> Option<&mut OauthAttempt> {
+        self.oauth.iter_mut().rev().find(|a| a.exchange == exchange)
     }
 
     /// Whether the current context's list advertises `tag`: `None` when no list was seen.

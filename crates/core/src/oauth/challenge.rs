@@ -11,7 +11,7 @@ const SHOWN: usize = 200;
 /// [`crate::sanitize::display`] (as [`ErrorChallenge::explain`] does). A number where a
 /// string is expected (`"status": 401`) is kept as its JSON text; other non-string values
 /// are left out.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ErrorChallenge {
     /// `status`: REQUIRED by RFC 7628 §3.2.2; an RFC 6750 §3.1 error code
     /// (`invalid_token`, `insufficient_scope`) or, from XOAUTH2 servers, an HTTP status.
@@ -28,7 +28,8 @@ pub struct ErrorChallenge {
 }
 
 /// What a `+ ` challenge turned out to hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ChallengeDecode {
     /// Not standard padded base64.
     NotBase64,

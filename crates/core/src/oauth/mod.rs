@@ -8,18 +8,22 @@
 
 pub mod challenge;
 pub mod jwt;
+pub mod message;
 
 use zeroize::Zeroizing;
 
 pub use challenge::{ChallengeDecode, ErrorChallenge};
 pub use jwt::{Claims, Expiry, ScopeFit};
+pub use message::{ClientMessage, MessageKind};
 
 /// The two bearer-token SASL mechanisms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Mechanism {
     /// `XOAUTH2`: `user=` NAME `^A` `auth=Bearer ` TOKEN `^A^A`.
+    #[serde(rename = "XOAUTH2")]
     XOauth2,
     /// `OAUTHBEARER` (RFC 7628): a GS2 header, then `^A`-separated key/value pairs.
+    #[serde(rename = "OAUTHBEARER")]
     OauthBearer,
 }
 

@@ -17,11 +17,12 @@ use super::checker::Checker;
 /// Which peer an area judges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Side {
-    /// The server's behaviour: every area today (rules.md §3.1-§3.17).
+    /// The server's behaviour (rules.md §3.1-§3.17): every area but `oauth_client`.
     Server,
-    /// The client's behaviour (rules.md §3.18, CL-*): judged when popscope sits between a
-    /// client and a server. No area is on this side yet.
-    #[allow(dead_code)]
+    /// The client's behaviour (rules.md §3.18, CL-*). Judged in every session, after the
+    /// server's areas for the same input: popscope's own client keeps these rules, so in
+    /// `check` they stay silent, and they speak for a client popscope watches (a recording,
+    /// a transcript, the demo server's clients).
     Client,
 }
 
@@ -101,7 +102,7 @@ pub(crate) struct Timeout<'a> {
 /// the defaults do nothing.
 pub(crate) trait Area: std::fmt::Debug {
     /// Which peer this area judges: the server, unless the area says otherwise (the client
-    /// areas of rules.md §3.18 will).
+    /// areas of rules.md §3.18 do).
     fn side(&self) -> Side {
         Side::Server
     }
@@ -169,6 +170,10 @@ pub(crate) trait Area: std::fmt::Debug {
 
     /// `lines` held server lines came right before the server closed.
     fn on_farewell(&mut self, _cx: &mut Ctx<'_>, _at: Location, _lines: u32) {}
+
+    /// The client answered a SASL challenge of `ex` with a line starting at `at`; what the
+    /// line was is `ex.sasl`'s `last_client`.
+    fn on_sasl_response(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange, _at: Location) {}
 
     /// A SASL challenge (`+ …`) arrived in the AUTH exchange `ex`.
     fn on_challenge(&mut self, _cx: &mut Ctx<'_>, _ex: &Exchange, _at: Location, _line: &Line<'_>) {

@@ -209,6 +209,23 @@ rules! {
     TMO_002 = "TMO-002", Warning, Passive, "", "RFC 1939 §3", "Autologout closes without a reply and without UPDATE.";
     TMO_003 = "TMO-003", Warning, Passive, "", "RFC 1939 §3, §4", "No close while a command is outstanding.";
     TMO_004 = "TMO-004", Info, CrossSession, "", "RFC 2449 §6.5, §8.1.1", "LOGIN-DELAY: early logins may be refused.";
+    OAUTH_001 = "OAUTH-001", Warning, Passive, "", "RFC 7628 §3, §5, RFC 6750 §5.3", "OAUTHBEARER and XOAUTH2 are offered only under TLS.";
+    OAUTH_002 = "OAUTH-002", Warning, Passive, "", "RFC 7628 §3, §5", "A bearer token is not accepted on an unencrypted connection.";
+    OAUTH_003 = "OAUTH-003", Violation, PassiveAndProbe, "P24", "RFC 7628 §3, §3.2.2, §3.2.3", "A refused token gets an error challenge (base64 JSON with `status`), then -ERR.";
+    OAUTH_004 = "OAUTH-004", Violation, PassiveAndProbe, "P24", "RFC 7628 §3, §3.2.3, RFC 5034 §4", "After the dummy response `AQ==` or `*` the server answers -ERR, nothing else.";
+    OAUTH_005 = "OAUTH-005", Warning, PassiveAndProbe, "P24", "RFC 7628 §3.2.2", "In the error challenge `openid-configuration` is https and `scope` one scope.";
+    OAUTH_006 = "OAUTH-006", Info, CrossSession, "P25", "RFC 7628 §3.1, §3.2", "Unknown key/value pairs in the client response are ignored.";
+    OAUTH_007 = "OAUTH-007", Violation, PassiveAndProbe, "P25", "RFC 5034 §4, RFC 2449 §4", "Both AUTH forms work: the response on the AUTH line, and on its own line after `+ `.";
+    CL_015 = "CL-015", Violation, Passive, "", "RFC 7628 §3.2.3", "Client: after an OAuth error challenge send only the dummy (`AQ==`; XOAUTH2: an empty line) or `*`.";
+}
+
+impl RuleInfo {
+    /// The rule judges the client, not the server (rules.md §3.18: the `CL-` rules). A
+    /// finding's [`Location::direction`](crate::Location::direction) says only where its
+    /// evidence is, so this is how a client finding is told from a server finding.
+    pub fn judges_client(&self) -> bool {
+        self.id.starts_with("CL-")
+    }
 }
 
 /// Looks a rule up by ID (case-insensitive).

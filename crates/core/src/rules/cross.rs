@@ -1,11 +1,15 @@
-//! Rules judged across two sessions with the same server (rules.md §4, probes P14 and P18):
-//! GRT-005 (a fresh APOP timestamp on every greeting) and UIDL-003 (uids persist).
+//! Rules judged across two sessions with the same server (rules.md §4, probes P14, P18 and
+//! P25): GRT-005 (a fresh APOP timestamp on every greeting), UIDL-003 (uids persist), and
+//! the OAuth logins of [`Session::oauth`] compared: OAUTH-007 (both AUTH forms work) and
+//! OAUTH-006 (unknown key/value pairs are ignored).
 
 use super::catalog as r;
 use super::catalog::Severity;
+use super::oauth::{TWO_LINES_WHY, lowered};
 use crate::event::{Finding, Location};
+use crate::oauth::Mechanism;
 use crate::sanitize::display;
-use crate::session::Session;
+use crate::session::{OauthAttempt, OauthOutcome, Session};
 
 fn at() -> Location {
     Location::default()
@@ -64,4 +68,226 @@ pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The last answered login of `mechanism` in `session` that carried a token and passes
+/// `keep`.
+fn answered_token_login(
+    session: &Session,
+    mechanism: Mechanism,
+    keep: impl Fn(&OauthAttempt) -> bool,
+) -> Option<&OauthAttempt> {
+    session.oauth.iter().rev().find(|a| {
+        a.mechanism == mechanism
+            && a.carried_token()
+            && a.outcome != OauthOutcome::Pending
+            && keep(a)
+    })
+}
+
+fn finding(rule: &'static r::RuleInfo, severity: Severity, message: String) -> Finding {
+    Finding {
+        rule,
+        severity,
+        message,
+        suspected: false,
+        at: at(),
+    }
+}
+
+/// OAUTH-007 across two sessions that logged in with the same token: `one_line` with the
+/// response on the AUTH line, `two_line` with `AUTH mech`, `+ `, then the response on its
+/// own line. A violation (XOAUTH2: a warning) when the two-line form of a mechanism listed
+/// in `SASL` is refused while the one-line form worked; info the other way round (the
+/// server takes only the form RFC 5034 §4 requires for long tokens); nothing when both
+/// agree or either session has no such login. OAUTHBEARER is compared first. The two may
+/// be one session (a refused login, then the other form).
+pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
+    [Mechanism::OauthBearer, Mechanism::XOauth2]
+        .into_iter()
+        .find_map(|m| {
+            let one = answered_token_login(one_line, m, |a| a.one_line)?;
+            let two = answered_token_login(two_line, m, |a| !a.one_line)?;
+            let name = m.name();
+            match (one.outcome, two.outcome) {
+                (OauthOutcome::Accepted, OauthOutcome::Refused) => {
+                    let listed = two_line.any_caps().is_none_or(|caps| caps.has_sasl(name));
+                    listed.then(|| finding(&r::OAUTH_007, lowered(m, Severity::Violation), format!(
+                        "The two-line form of AUTH {name} (AUTH {name}, '+ ', then the response on its own line) was refused while the same token worked on the AUTH line, so a client with a real token (over 1 KB) cannot log in here: {TWO_LINES_WHY}."
+                    )))
+                }
+                (OauthOutcome::Refused, OauthOutcome::Accepted) => Some(finding(&r::OAUTH_007, Severity::Info, format!(
+                    "AUTH {name} with the token on the AUTH line ({}) was refused while the same token worked in the two-line form: the server may cap command lines at 255 octets, and takes the form RFC 5034 §4 requires for long tokens. Clients that put the token on the AUTH line fail here: this is why some servers \"require two lines\".",
+                    crate::plural(one.auth_line_octets, "octet")
+                ))),
+                _ => None,
+            }
+        })
+}
+
+/// OAUTH-006 across two sessions with the same token: `plain` logged in with the usual
+/// message, `with_extra_key` added an unknown key/value pair (`x-popscope=probe`). Info when
+/// the login that worked fails once the pair is added: the server must ignore keys it does
+/// not know (RFC 7628 §3.1); nothing otherwise.
+pub fn oauth_extra_keys(plain: &Session, with_extra_key: &Session) -> Option<Finding> {
+    [Mechanism::OauthBearer, Mechanism::XOauth2]
+        .into_iter()
+        .find_map(|m| {
+            let worked = answered_token_login(plain, m, |a| !a.extra_key())?;
+            let extra = answered_token_login(with_extra_key, m, OauthAttempt::extra_key)?;
+            let refused = worked.outcome == OauthOutcome::Accepted
+                && extra.outcome == OauthOutcome::Refused;
+            refused.then(|| finding(&r::OAUTH_006, lowered(m, Severity::Info), format!(
+                "AUTH {} worked, and failed with the same token once the response carried an unknown key/value pair: a server must ignore keys it does not know (RFC 7628 §3.1), or clients that send more (newer RFCs, other vendors) cannot log in.",
+                m.name()
+            )))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::b64encode;
+    use crate::{Config, Engine, Time, TransportEvent};
+
+    const BEARER: &str = "OAUTHBEARER";
+    const XOAUTH2: &str = "XOAUTH2";
+
+    /// A session under TLS whose CAPA lists both mechanisms, then one login of `mech`
+    /// with the response `raw` (on the AUTH line when `one_line`), answered `ok` or refused
+    /// after Dovecot's error challenge and the dummy response.
+    fn login(mech: &str, one_line: bool, raw: &[u8], ok: bool) -> Session {
+        let mut e = Engine::new(Config {
+            implicit_tls: true,
+            ..Config::default()
+        });
+        let tls = TransportEvent::TlsEstablished {
+            cert_requested: false,
+            client_cert: false,
+        };
+        e.feed_transport(Time(0), tls);
+        let response = b64encode(raw);
+        let mut lines: Vec<(bool, String)> = vec![
+            (false, "+OK Dovecot (Debian) ready.".into()),
+            (true, "CAPA".into()),
+            (false, "+OK".into()),
+            (false, "SASL PLAIN XOAUTH2 OAUTHBEARER".into()),
+            (false, ".".into()),
+        ];
+        if one_line {
+            lines.push((true, format!("AUTH {mech} {response}")));
+        } else {
+            lines.push((true, format!("AUTH {mech}")));
+            lines.push((false, "+ ".into()));
+            lines.push((true, response));
+        }
+        if ok {
+            lines.push((false, "+OK Logged in.".into()));
+        } else {
+            lines.push((false, "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=".into()));
+            lines.push((true, "AQ==".into()));
+            lines.push((false, "-ERR [AUTH] Authentication failed.".into()));
+        }
+        for (i, (client, l)) in lines.into_iter().enumerate() {
+            let now = Time(i as u64 + 1);
+            let bytes = format!("{l}\r\n");
+            if client {
+                e.feed_client(now, bytes.as_bytes());
+            } else {
+                e.feed_server(now, bytes.as_bytes());
+            }
+        }
+        e.session().clone()
+    }
+
+    fn message(mech: &str, extra: bool) -> Vec<u8> {
+        let extra = if extra { "x-popscope=probe\x01" } else { "" };
+        match mech {
+            XOAUTH2 => format!("user=testuser\x01{extra}auth=Bearer goodtoken\x01\x01"),
+            _ => format!("n,a=testuser,\x01host=127.0.0.1\x01port=995\x01{extra}auth=Bearer goodtoken\x01\x01"),
+        }
+        .into_bytes()
+    }
+
+    fn rule_and_level(f: Option<Finding>) -> Option<(&'static str, Severity)> {
+        f.map(|f| (f.rule.id, f.severity))
+    }
+
+    #[test]
+    fn the_two_line_form_refused_is_a_violation() {
+        for (mech, level) in [(BEARER, Severity::Violation), (XOAUTH2, Severity::Warning)] {
+            let one = login(mech, true, &message(mech, false), true);
+            let two = login(mech, false, &message(mech, false), false);
+            assert_eq!(one.oauth.len(), 1);
+            assert!(one.oauth[0].one_line && !two.oauth[0].one_line);
+            let f = oauth_forms(&one, &two);
+            assert_eq!(
+                rule_and_level(f.clone()),
+                Some(("OAUTH-007", level)),
+                "{mech}"
+            );
+            assert!(f.is_some_and(|f| f.message.contains("255 octets")));
+        }
+    }
+
+    #[test]
+    fn the_one_line_form_refused_is_info_and_agreement_is_silent() {
+        let m = message(BEARER, false);
+        let (one_ok, one_no) = (
+            login(BEARER, true, &m, true),
+            login(BEARER, true, &m, false),
+        );
+        let (two_ok, two_no) = (
+            login(BEARER, false, &m, true),
+            login(BEARER, false, &m, false),
+        );
+        assert_eq!(
+            rule_and_level(oauth_forms(&one_no, &two_ok)),
+            Some(("OAUTH-007", Severity::Info))
+        );
+        assert_eq!(oauth_forms(&one_ok, &two_ok), None);
+        assert_eq!(oauth_forms(&one_no, &two_no), None);
+        // The sessions swapped: no one-line login in the first, so nothing to compare.
+        assert_eq!(oauth_forms(&two_ok, &one_no), None);
+        // Another mechanism in the second session: nothing to compare either.
+        let x = login(XOAUTH2, false, &message(XOAUTH2, false), false);
+        assert_eq!(oauth_forms(&one_ok, &x), None);
+    }
+
+    #[test]
+    fn an_unknown_key_that_breaks_the_login_is_info() {
+        for mech in [BEARER, XOAUTH2] {
+            let plain = login(mech, true, &message(mech, false), true);
+            let extra_refused = login(mech, true, &message(mech, true), false);
+            let extra_ok = login(mech, true, &message(mech, true), true);
+            assert!(extra_refused.oauth[0].extra_key() && !plain.oauth[0].extra_key());
+            assert_eq!(
+                rule_and_level(oauth_extra_keys(&plain, &extra_refused)),
+                Some(("OAUTH-006", Severity::Info)),
+                "{mech}"
+            );
+            assert_eq!(oauth_extra_keys(&plain, &extra_ok), None);
+            // A login that never worked says nothing about the extra key.
+            let plain_refused = login(mech, true, &message(mech, false), false);
+            assert_eq!(oauth_extra_keys(&plain_refused, &extra_refused), None);
+            // The extra-key session must carry the extra key.
+            assert_eq!(oauth_extra_keys(&plain, &plain_refused), None);
+        }
+    }
+
+    #[test]
+    fn the_record_says_how_each_login_went() {
+        let refused = login(BEARER, false, &message(BEARER, false), false);
+        let a = &refused.oauth[0];
+        assert_eq!(a.mechanism, Mechanism::OauthBearer);
+        assert!(a.tls && a.carried_token() && !a.refused_at_once());
+        assert_eq!(a.outcome, OauthOutcome::Refused);
+        let Some(crate::oauth::ChallengeDecode::Object(e)) = &a.error else {
+            panic!("{a:?}");
+        };
+        assert_eq!(e.status.as_deref(), Some("invalid_token"));
+        let ok = login(XOAUTH2, true, &message(XOAUTH2, false), true);
+        assert_eq!(ok.oauth[0].outcome, OauthOutcome::Accepted);
+        assert_eq!(ok.oauth[0].error, None);
+    }
 }

@@ -7,7 +7,8 @@
 //! close, ...); the area reports through the `Checker` in the hook's `Ctx` and keeps what it
 //! must remember in its own fields. A new rule goes into the area of its ID's prefix and
 //! touches that file only; a new area is a file here, a field of `Areas` and a name in
-//! `each_area!`.
+//! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18, such as
+//! `oauth_client.rs`) says so in `Area::side`; the engine runs it after the server's areas.
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
@@ -29,6 +30,8 @@ mod lines;
 mod listing;
 mod maildrop;
 mod message;
+mod oauth;
+mod oauth_client;
 pub(crate) mod sasl;
 mod states;
 mod tls;
@@ -58,6 +61,8 @@ pub(crate) struct Areas {
     pub(crate) message: message::Message,
     pub(crate) capa: capa::Capa,
     pub(crate) utf: utf::Utf,
+    pub(crate) oauth: oauth::Oauth,
+    pub(crate) oauth_client: oauth_client::OauthClient,
 }
 
 /// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
@@ -67,14 +72,15 @@ pub(crate) struct Areas {
 ///
 /// The order is part of the output: when two areas report on the same input, the earlier
 /// one's finding comes first (`lines` judges a status line's syntax before anything judges
-/// what it says; `capa` and `utf` come last, as they did when the engine called them by name).
+/// what it says; `capa` and `utf` come after the older areas, as they did when the engine
+/// called them by name; `oauth` after `capa`, whose CAPA listing it reads).
 macro_rules! each_area {
     ($areas:expr, $side:expr, |$area:ident| $hook:expr) => {{
         let areas: &mut $crate::rules::Areas = $areas;
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
             lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
-            capa, utf)
+            capa, utf, oauth, oauth_client)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
         $({
@@ -89,15 +95,21 @@ pub(crate) use each_area;
 
 #[cfg(test)]
 mod tests {
-    use crate::{Config, Engine, Event, Time, TransportEvent};
+    use crate::{Config, Engine, Event, Finding, Session, Time, TransportEvent};
 
     /// The rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls` lines.
     fn rule_ids(trace: &str) -> Vec<&'static str> {
+        findings(trace).0.iter().map(|f| f.rule.id).collect()
+    }
+
+    /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
+    /// lines, and the session at the end.
+    pub(super) fn findings(trace: &str) -> (Vec<Finding>, Session) {
         let mut engine = Engine::new(Config::default());
-        let mut ids = Vec::new();
+        let mut found = Vec::new();
         let mut sink = |e: Event<'_>| {
             if let Event::Finding(f) = e {
-                ids.push(f.rule.id);
+                found.push(*f);
             }
         };
         for (i, line) in trace.lines().enumerate() {
@@ -114,7 +126,7 @@ mod tests {
                 engine.handle_transport(now, tls, &mut sink);
             }
         }
-        ids
+        (found, engine.session().clone())
     }
 
     /// Where two areas report on the same input, the order of `each_area!` decides which
