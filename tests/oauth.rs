@@ -477,6 +477,8 @@ fn the_bundle_and_the_text_export_mask_the_token_even_from_a_recording_with_secr
         &[
             "--login",
             "oauthbearer",
+            "--sasl-form",
+            "two-line",
             "--token-env",
             "TOK",
             "--record",

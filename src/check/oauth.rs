@@ -8,14 +8,6 @@ use crate::session::login::{self, Credentials};
 use crate::transport::TransportError;
 use popscope_core::oauth::{self, Mechanism, SaslForm};
 use popscope_core::probes;
-mod cross {
-    use popscope_core::{Finding, Session};
-    pub fn oauth_forms(_: &Session, _: &Session) -> Option<Finding> {
-        None
-    }
-    pub fn oauth_extra_keys(_: &Session, _: &Session) -> Option<Finding> {
-        None
-    }
 use popscope_core::rules::cross;
 use popscope_core::{Secret, Session};
 

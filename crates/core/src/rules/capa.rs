@@ -91,7 +91,14 @@ impl Area for Capa {
             s.advertises(tag)
         };
         match (ok, advertised) {
-            (false, Some(true)) if text_says_unknown_command(st.text) && k != Keyword::User => {
+            // Before login TOP and UIDL must be refused (ST-001), whatever the text says:
+            // Dovecot's third refusal there reads "Too many invalid bad commands.".
+            (false, Some(true))
+                if text_says_unknown_command(st.text)
+                    && k != Keyword::User
+                    && !(matches!(k, Keyword::Top | Keyword::Uidl)
+                        && matches!(s.state, State::Authorization(_))) =>
+            {
                 c.report(&r::CAPA_006, Severity::Warning, at, format!(
                     "{tag} is advertised in CAPA but {k} was answered like an unknown command (\"{}\").",
                     display(st.text, 50)
