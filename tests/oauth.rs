@@ -515,3 +515,37 @@ fn the_bundle_and_the_text_export_mask_the_token_even_from_a_recording_with_secr
         }
     }
 }
+
+#[test]
+fn the_printed_two_line_response_is_masked_as_the_recording_masks_it() {
+    let (port, rx) = server("SASL OAUTHBEARER\r\n", accept_two_line());
+    let o = send(
+        port,
+        TOKEN,
+        &[
+            "--login",
+            "oauthbearer",
+            "--sasl-form",
+            "two-line",
+            "--token-env",
+            "TOK",
+        ],
+    );
+    let lines = heard(&rx);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let printed = stdout
+        .lines()
+        .skip_while(|l| !l.contains("the next line is a SASL response"))
+        .nth(1)
+        .and_then(|l| l.strip_prefix("C: "))
+        .unwrap_or_else(|| panic!("no masked response: {stdout}"));
+    // The same length as sent, still base64, the user and the structure kept.
+    assert_eq!(printed.len(), lines[2].len(), "{stdout}");
+    let shown = decoded(printed);
+    assert!(
+        shown.starts_with("n,a=demo,\x01host=127.0.0.1\x01"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("auth=Bearer *"), "{shown:?}");
+    assert_secret(&o, None, TOKEN, &lines);
+}

@@ -25,6 +25,9 @@ pub(crate) struct Printer {
     /// printed session shows the octets sent, not the engine's parse of them.
     sent: std::collections::VecDeque<Vec<u8>>,
     sent_partial: Vec<u8>,
+    /// The mechanism of the last AUTH sent: its responses are masked as recordings mask them
+    /// (an OAuth response keeps `user=`/`a=` and its structure, the token masked).
+    sasl_mechanism: Option<String>,
     gathered: Shared,
     label: String,
     /// Octets still to be written; past them the output stops (findings are still gathered).
@@ -54,6 +57,7 @@ impl Printer {
             partial: Vec::new(),
             sent: std::collections::VecDeque::new(),
             sent_partial: Vec::new(),
+            sasl_mechanism: None,
             gathered,
             label: label.to_owned(),
             left: None,
@@ -244,6 +248,10 @@ impl Observer for Printer {
     fn event(&mut self, _at: Time, ev: &Event<'_>) {
         match ev {
             Event::Command { command, .. } => {
+                self.sasl_mechanism = (command.keyword == popscope_core::Keyword::Auth)
+                    .then(|| command.arg(0))
+                    .flatten()
+                    .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase());
                 // Masked so that it replays like the original (a digest stays hex, base64 stays base64).
                 let shown = match self.sent_line(command) {
                     Some(line) => shown_client_line(&line),
@@ -260,17 +268,25 @@ impl Observer for Printer {
                 // dummy responses owed after an OAuth error challenge (RFC 7628 §3.2.3), which
                 // carry nothing and show what the client did.
                 let sent = self.sent.pop_front();
-                let dummy = sent
+                let content = sent
                     .as_deref()
                     .map(|l| l.strip_suffix(b"\n").unwrap_or(l))
                     .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                    .filter(|l| popscope_core::oauth::is_dummy_response(l));
-                // A placeholder of the same length and validity replays the same way.
+                    .filter(|l| l.len() == response.octets);
+                let dummy = content.filter(|l| popscope_core::oauth::is_dummy_response(l));
+                // The recordings' mask: the same length and validity, so it replays the same
+                // way, and an OAuth response keeps what is not the token.
+                let masked = content
+                    .zip(self.sasl_mechanism.as_deref())
+                    .and_then(|(line, mech)| popscope_core::redact::client_line(line, Some(mech)));
                 let fill = if response.valid_base64 { "A" } else { "!" };
                 let shown = if response.cancel {
                     "*".to_owned()
                 } else if let Some(d) = dummy {
                     String::from_utf8_lossy(d).into_owned()
+                } else if let Some(mut m) = masked {
+                    m.extend_from_slice(b"\r\n");
+                    escape(&m)
                 } else {
                     fill.repeat(response.octets)
                 };
