@@ -69,9 +69,15 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
             ca_hint(&running)
         );
         if tokens_offered(args.tls, q) {
+            // The token goes under TLS only: on the STLS port, after STLS.
+            let starttls = if args.tls == TlsMode::Starttls {
+                " --starttls"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                " or: popscope check {} --user demo --token-env DEMO_TOKEN{}",
+                " or: popscope check {} --user demo --token-env DEMO_TOKEN{starttls}{}",
                 running.url(),
                 ca_hint(&running)
             );

@@ -40,7 +40,8 @@ impl ServerSession {
     /// line.
     pub(super) fn auth_token(&mut self, mechanism: Mechanism, ir: Option<&[u8]>) -> Vec<Output> {
         if !self.tokens_offered() {
-            return self.err("[AUTH] a bearer token is accepted over TLS only (RFC 7628 §3)");
+            return self
+                .err("[AUTH] a bearer token is accepted over TLS only (RFC 7628 section 3)");
         }
         match ir {
             Some(r) => self.sasl_step(Sasl::Token(mechanism), r),
