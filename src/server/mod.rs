@@ -366,6 +366,11 @@ mod tests {
         let r = rt.block_on(start(opts())).unwrap();
         let dir = r.certs.dir.clone();
         assert!(r.certs.ca.starts_with(&dir) && r.certs.client_key.starts_with(&dir));
+        assert!(
+            describe(&r).contains("\nuser: demo  password: demo  token: demo-token\n"),
+            "{}",
+            describe(&r)
+        );
         assert!(dir.join("server-key.pem").exists());
         drop(r);
         assert!(!dir.exists(), "{} was left behind", dir.display());
