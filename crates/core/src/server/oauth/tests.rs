@@ -322,3 +322,29 @@ fn oauth_one_line_only_refuses_the_two_line_form() {
         );
     }
 }
+
+/// The messages real clients send, decoded from their logs against the demo (curl 7.88.1,
+/// mpop 1.4.18) and, for the fetchmail that Debian 12 lacks, from fetchmail 6.5's oauth2.c
+/// (`n,a=%s,\1auth=Bearer %s\1\1`: no host, no port): each logs in.
+#[test]
+fn what_real_clients_send_logs_in() {
+    let curl_and_mpop =
+        format!("n,a=demo,\x01host=127.0.0.1\x01port={PORT}\x01auth=Bearer demo-token\x01\x01");
+    for (mechanism, message) in [
+        ("OAUTHBEARER", curl_and_mpop.as_bytes()),
+        (
+            "OAUTHBEARER",
+            b"n,a=demo,\x01auth=Bearer demo-token\x01\x01",
+        ),
+        ("XOAUTH2", b"user=demo\x01auth=Bearer demo-token\x01\x01"),
+    ] {
+        let mut s = under_tls(None);
+        let line = format!("AUTH {mechanism} {}", b64encode(message));
+        assert_eq!(
+            say(&mut s, &line),
+            welcome(),
+            "{}",
+            String::from_utf8_lossy(message)
+        );
+    }
+}
