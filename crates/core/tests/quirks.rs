@@ -170,7 +170,8 @@ fn p24_scope_request(p: &mut Pair) {
 }
 
 /// The demo token by OAUTHBEARER in the two-line form and, if that is refused, on the AUTH
-/// line (probe P25 shows both forms this way on one connection).
+/// line: probe P25's two forms, on one connection (the walk gives each its own; the engine
+/// judges a refused two-line form from that connection alone).
 fn token_login(p: &mut Pair) {
     let response = token_response(Mechanism::OauthBearer, TOKEN);
     p.send("AUTH OAUTHBEARER");
