@@ -17,10 +17,12 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "tmux and curl (the UI end-to-end tests; a real curl log for the importer)"
+step "tmux, curl, fetchmail and mpop (the UI end-to-end tests; a real curl log for the importer; real clients logging in to the demo server with a token)"
 missing=()
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v fetchmail >/dev/null 2>&1 || missing+=(fetchmail)
+command -v mpop >/dev/null 2>&1 || missing+=(mpop)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 tmux -V
 curl --version | head -1
+fetchmail --version 2>&1 | grep release
+mpop --version | head -1
 
 step "build"
 cargo build --workspace --all-targets

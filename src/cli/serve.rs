@@ -10,7 +10,7 @@ use crate::private_file::Existing;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
 use crate::transport::{Scheme, Target};
-use popscope_core::server::{Quirk, QuirkInfo, Transport};
+use popscope_core::server::{Login, Quirk, QuirkInfo, Transport};
 
 use super::connect::ConnArgs;
 use super::{CliError, DemoArgs, ServeArgs, exit, quirk};
@@ -68,6 +68,20 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
             running.url(),
             ca_hint(&running)
         );
+        if tokens_offered(args.tls, q) {
+            // The token goes under TLS only: on the STLS port, after STLS.
+            let starttls = if args.tls == TlsMode::Starttls {
+                " --starttls"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                " or: popscope check {} --user demo --token-env DEMO_TOKEN{starttls}{}",
+                running.url(),
+                ca_hint(&running)
+            );
+        }
         let _ = writeln!(out, "Ctrl-C stops the server.");
         let _ = out.flush();
         drop(out);
@@ -113,6 +127,12 @@ impl Stop {
             message: format!("stopped by {name}"),
         }
     }
+}
+
+/// Whether the demo server offers XOAUTH2 and OAUTHBEARER on this transport: under TLS, and
+/// in the clear only with the quirk that does so.
+fn tokens_offered(tls: TlsMode, q: Option<Quirk>) -> bool {
+    tls != TlsMode::None || q.is_some_and(|q| q.info().login == Login::Token)
 }
 
 fn ca_hint(r: &server::Running) -> String {
@@ -252,11 +272,14 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         };
         let show: Arc<Mutex<Box<dyn Write + Send>>> =
             Arc::new(Mutex::new(Box::new(std::io::stdout())));
+        let token = row.is_some_and(|r| r.login == Login::Token);
         let creds = Credentials {
             user: DEMO_USER.into(),
             password: Some(popscope_core::Secret::new(
                 DEMO_PASSWORD.as_bytes().to_vec(),
             )),
+            token: token
+                .then(|| popscope_core::Secret::new(server::DEMO_TOKEN.as_bytes().to_vec())),
             ..Credentials::default()
         };
         let watchers = super::check::Watchers {

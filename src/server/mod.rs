@@ -58,6 +58,10 @@ pub struct ServeOptions {
     pub password: String,
 }
 
+/// The bearer token that logs the user in by XOAUTH2 or OAUTHBEARER (a demo has one, as it
+/// has one user).
+pub const DEMO_TOKEN: &str = "demo-token";
+
 /// A running server. Dropping it stops accepting connections.
 pub struct Running {
     pub addrs: Vec<SocketAddr>,
@@ -65,6 +69,8 @@ pub struct Running {
     pub certs: CertFiles,
     pub user: String,
     pub password: String,
+    /// [`DEMO_TOKEN`].
+    pub token: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The private folder of `certs`: removed with its files when the server is dropped.
     _dir: tempfile::TempDir,
@@ -95,6 +101,8 @@ impl Drop for Running {
 
 struct Shared {
     opts: ServeOptions,
+    /// The port listened on (`opts.port` may be 0): what OAUTHBEARER's `port=` must say.
+    port: u16,
     store: Mutex<Vec<StoredMessage>>,
     acceptor: TlsAcceptor,
     counter: AtomicU64,
@@ -127,6 +135,7 @@ pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
         store: Mutex::new(maildrop::sample()),
         acceptor: TlsAcceptor::from(certs.server_config.clone()),
         counter: AtomicU64::new(0),
+        port,
         opts: opts.clone(),
     });
     let tasks = listeners
@@ -149,6 +158,7 @@ pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
         certs: certs.files,
         user: opts.user,
         password: opts.password,
+        token: DEMO_TOKEN.into(),
         tasks,
         _dir: dir,
     })
@@ -169,6 +179,8 @@ async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Resu
     let cfg = ServerConfig {
         user: shared.opts.user.clone(),
         password: shared.opts.password.clone(),
+        token: DEMO_TOKEN.into(),
+        port: Some(shared.port),
         offer_stls: shared.opts.tls == TlsMode::Starttls,
         quirk: shared.opts.quirk,
         timestamp: timestamp(&shared),
@@ -314,7 +326,10 @@ pub(crate) fn describe(r: &Running) -> String {
             }
         ));
     }
-    s.push_str(&format!("user: {}  password: {}\n", r.user, r.password));
+    s.push_str(&format!(
+        "user: {}  password: {}  token: {}\n",
+        r.user, r.password, r.token
+    ));
     s.push_str(&format!(
         "CA certificate: {}   (popscope --ca-file {})\n",
         r.certs.ca.display(),
@@ -351,6 +366,11 @@ mod tests {
         let r = rt.block_on(start(opts())).unwrap();
         let dir = r.certs.dir.clone();
         assert!(r.certs.ca.starts_with(&dir) && r.certs.client_key.starts_with(&dir));
+        assert!(
+            describe(&r).contains("\nuser: demo  password: demo  token: demo-token\n"),
+            "{}",
+            describe(&r)
+        );
         assert!(dir.join("server-key.pem").exists());
         drop(r);
         assert!(!dir.exists(), "{} was left behind", dir.display());

@@ -78,6 +78,8 @@ impl From<popscope_core::server::Login> for Method {
         match login {
             popscope_core::server::Login::Password => Method::Auto,
             popscope_core::server::Login::External => Method::External,
+            // With a token, auto chooses OAUTHBEARER, or XOAUTH2, as CAPA offers.
+            popscope_core::server::Login::Token => Method::Auto,
         }
     }
 }

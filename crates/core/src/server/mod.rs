@@ -3,6 +3,7 @@
 //! misbehave in one specific, documented way (its row's [`Behaviour`]).
 
 pub mod maildrop;
+mod oauth;
 pub mod quirks;
 
 use maildrop::StoredMessage;
@@ -10,6 +11,7 @@ pub use quirks::{Behaviour, Login, QUIRKS, Quirk, QuirkInfo, Transport};
 
 use super::auth;
 use super::command::{Command, Keyword, Syntax, parse_decimal};
+use crate::oauth::Mechanism;
 
 /// What the connection should do next. The driver carries out a call's outputs in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +35,11 @@ pub struct ServerConfig {
     pub user: String,
     /// That user's password (also the APOP and CRAM-MD5 secret).
     pub password: String,
+    /// That user's bearer token, for XOAUTH2 and OAUTHBEARER.
+    pub token: String,
+    /// The port the client connected to, which OAUTHBEARER's `port=` must name; None takes
+    /// any.
+    pub port: Option<u16>,
     /// Offer STLS on the plain port; plaintext logins are then refused until TLS is up.
     pub offer_stls: bool,
     /// The misbehaviour, if any; `None` is the conformant server.
@@ -55,6 +62,10 @@ enum Sasl {
     LoginPassword(Vec<u8>),
     Cram(Vec<u8>),
     External,
+    /// XOAUTH2 or OAUTHBEARER: the client's message.
+    Token(Mechanism),
+    /// The error challenge was sent: the client's dummy response, then failure.
+    TokenRefused,
 }
 
 /// Lines longer than this are refused with -ERR (RFC 2449 §4 asks for at least 255).
@@ -309,6 +320,9 @@ impl ServerSession {
         if self.tls {
             sasl.push("EXTERNAL");
         }
+        if self.tokens_offered() {
+            sasl.extend(["XOAUTH2", "OAUTHBEARER"]);
+        }
         caps.push(format!("SASL {}", sasl.join(" ")));
         if self.cfg.offer_stls && !self.tls && self.phase == Phase::Authorization {
             caps.push("STLS".into());
@@ -388,9 +402,15 @@ impl ServerSession {
             if !self.plaintext_refused() {
                 mechs.extend([&b"PLAIN"[..], b"LOGIN"]);
             }
+            if self.tokens_offered() {
+                mechs.extend([&b"XOAUTH2"[..], b"OAUTHBEARER"]);
+            }
             return vec![Output::Send(self.block("", &mechs))];
         };
         let ir = cmd.secret.as_ref().map(|s| s.expose().to_vec());
+        if let Some(mechanism) = Mechanism::parse(&mech) {
+            return self.auth_token(mechanism, ir.as_deref());
+        }
         match mech.as_str() {
             "PLAIN" | "LOGIN" if self.plaintext_refused() => self.err(
                 "[AUTH] Plaintext authentication disallowed on non-secure connections: use STLS",
@@ -425,6 +445,9 @@ impl ServerSession {
     }
 
     fn sasl_step(&mut self, step: Sasl, line: &[u8]) -> Vec<Output> {
+        if step == Sasl::TokenRefused {
+            return self.after_error_challenge(line);
+        }
         if line == b"*" {
             return self.err("authentication cancelled");
         }
@@ -470,6 +493,8 @@ impl ServerSession {
                     self.err("[AUTH] no acceptable client certificate")
                 }
             }
+            Sasl::Token(mechanism) => self.token_message(mechanism, &data),
+            Sasl::TokenRefused => self.after_error_challenge(line),
         }
     }
 
@@ -602,6 +627,8 @@ mod tests {
             ServerConfig {
                 user: "demo".into(),
                 password: "demo".into(),
+                token: "demo-token".into(),
+                port: Some(110),
                 offer_stls: stls,
                 quirk,
                 timestamp: "<1.2@popscope.demo>".into(),

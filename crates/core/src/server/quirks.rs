@@ -30,6 +30,16 @@ pub enum Quirk {
     NoTerminatorClose,
     /// Status lines carry terminal escape sequences.
     HostileText,
+    /// XOAUTH2 and OAUTHBEARER offered, and a token accepted, without TLS.
+    OauthPlaintext,
+    /// The error challenge for a refused token is not JSON.
+    OauthBadError,
+    /// The dummy response after the error challenge is answered `+OK`.
+    OauthOkAfterDummy,
+    /// A refused token gets `-ERR` at once, without the error challenge.
+    OauthNoError,
+    /// `AUTH XOAUTH2` / `AUTH OAUTHBEARER` without an initial response is refused.
+    OauthOneLineOnly,
 }
 
 /// How the demo server talks on the wire: RFC 1939 as written, but for the fields a quirk's row
@@ -60,6 +70,30 @@ pub struct Behaviour {
     pub(crate) list_size_excess: usize,
     /// RETR ends its data with the `.` line; when not, the server closes after the data (ML-001).
     pub(crate) retr_terminated: bool,
+    /// XOAUTH2 and OAUTHBEARER are offered and a token accepted without TLS (OAUTH-001,
+    /// OAUTH-002); the conformant server offers them under TLS only, as RFC 7628 §3 has the
+    /// client use TLS "to protect the bearer token".
+    pub(crate) tokens_in_clear: bool,
+    /// What a refused token (or an empty `auth=`) gets (OAUTH-003).
+    pub(crate) token_refusal: TokenRefusal,
+    /// The dummy response owed after the error challenge (`AQ==`, or an empty line) is
+    /// answered `+OK` and opens the maildrop (OAUTH-004) instead of `-ERR`.
+    pub(crate) ok_after_dummy: bool,
+    /// A bearer-token AUTH without an initial response gets `+ ` and reads the response on
+    /// the next line (RFC 5034 §4); when not, it is refused (OAUTH-007).
+    pub(crate) token_on_own_line: bool,
+}
+
+/// How the demo server refuses a bearer token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenRefusal {
+    /// RFC 7628 §3.2.2: a `+ ` challenge of base64 JSON (`status`, `scope`, and for
+    /// OAUTHBEARER `openid-configuration`), then `-ERR` to the client's dummy response.
+    JsonChallenge,
+    /// A `+ ` challenge whose base64 holds words, not JSON, then `-ERR`.
+    TextChallenge,
+    /// `-ERR` at once: the client learns neither the status nor the scope.
+    ErrAtOnce,
 }
 
 impl Behaviour {
@@ -76,6 +110,10 @@ impl Behaviour {
         serves_deleted: false,
         list_size_excess: 0,
         retr_terminated: true,
+        tokens_in_clear: false,
+        token_refusal: TokenRefusal::JsonChallenge,
+        ok_after_dummy: false,
+        token_on_own_line: true,
     };
 
     /// Whether it misbehaves where TLS begins (the STLS upgrade, a client certificate): the
@@ -116,6 +154,11 @@ pub enum Login {
     Password,
     /// SASL EXTERNAL with the demo's client certificate.
     External,
+    /// The demo's bearer token (`demo-token`, e.g. `--token-env`) by OAUTHBEARER, or XOAUTH2,
+    /// as CAPA offers (`--login auto` with a token); `check`'s probe P25 sends it on the AUTH
+    /// line and on its own line. The quirks that show without a token (probe P24, the empty
+    /// `auth=`, runs whenever CAPA offers OAuth under TLS) log in with the password.
+    Token,
 }
 
 /// Everything about one quirk. The demo, `serve --list-quirks`, the README's table test and the
@@ -298,7 +341,78 @@ pub const QUIRKS: &[QuirkInfo] = &[
         },
         ..ROW
     },
+    QuirkInfo {
+        quirk: Quirk::OauthPlaintext,
+        name: "oauth-plaintext",
+        description: "offers XOAUTH2 and OAUTHBEARER without TLS and accepts a bearer token in the clear",
+        expected_rules: &["OAUTH-001", "OAUTH-002"],
+        behaviour: Behaviour {
+            tokens_in_clear: true,
+            ..B
+        },
+        transport: Transport::Plain,
+        login: Login::Token,
+        hint: Some(
+            "no TLS, yet CAPA offers XOAUTH2: AUTH XOAUTH2 dXNlcj1kZW1vAWF1dGg9QmVhcmVyIGRlbW8tdG9rZW4BAQ== (user demo, token demo-token) logs in",
+        ),
+        ..ROW
+    },
+    QuirkInfo {
+        quirk: Quirk::OauthBadError,
+        name: "oauth-bad-error",
+        description: "refuses a bearer token with an error challenge that is not JSON",
+        expected_rules: &["OAUTH-003"],
+        behaviour: Behaviour {
+            token_refusal: TokenRefusal::TextChallenge,
+            ..B
+        },
+        hint: Some(P24_HINT),
+        ..ROW
+    },
+    QuirkInfo {
+        quirk: Quirk::OauthOkAfterDummy,
+        name: "oauth-ok-after-dummy",
+        description: "answers +OK (and opens the maildrop) to the dummy response after its error challenge",
+        expected_rules: &["OAUTH-004"],
+        behaviour: Behaviour {
+            ok_after_dummy: true,
+            ..B
+        },
+        hint: Some(P24_HINT),
+        ..ROW
+    },
+    QuirkInfo {
+        quirk: Quirk::OauthNoError,
+        name: "oauth-no-error",
+        description: "refuses a bearer token with -ERR at once, without the error challenge",
+        expected_rules: &["OAUTH-003"],
+        behaviour: Behaviour {
+            token_refusal: TokenRefusal::ErrAtOnce,
+            ..B
+        },
+        hint: Some(P24_HINT),
+        ..ROW
+    },
+    QuirkInfo {
+        quirk: Quirk::OauthOneLineOnly,
+        name: "oauth-one-line-only",
+        description: "refuses XOAUTH2 and OAUTHBEARER without an initial response (the two-line form)",
+        expected_rules: &["OAUTH-007"],
+        behaviour: Behaviour {
+            token_on_own_line: false,
+            ..B
+        },
+        login: Login::Token,
+        hint: Some(
+            ":starttls, then AUTH XOAUTH2 (the two-line form) is refused; AUTH XOAUTH2 dXNlcj1kZW1vAWF1dGg9QmVhcmVyIGRlbW8tdG9rZW4BAQ== (token demo-token) on one line logs in",
+        ),
+        ..ROW
+    },
 ];
+
+/// What the demo's UI suggests for the quirks probe P24 shows: the request for the error
+/// challenge (`user=demo`, an empty `auth=`), then XOAUTH2's dummy response.
+const P24_HINT: &str = ":starttls, then AUTH XOAUTH2 dXNlcj1kZW1vAWF1dGg9AQE= (user demo, an empty auth=) asks for the error challenge; answer it with an empty line";
 
 // `Quirk::info` indexes QUIRKS by the variant: the table must follow the enum's order.
 const _: () = {
@@ -311,7 +425,7 @@ const _: () = {
         i += 1;
     }
     assert!(
-        QUIRKS.len() == Quirk::HostileText as usize + 1,
+        QUIRKS.len() == Quirk::OauthOneLineOnly as usize + 1,
         "a quirk has no row"
     );
 };
