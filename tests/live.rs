@@ -130,6 +130,9 @@ fn check_rules(rt: &tokio::runtime::Runtime, row: &QuirkInfo) -> Vec<String> {
     if row.login == Login::External {
         args.extend(["--login", "external"]);
     }
+    if row.login == Login::Token {
+        args.extend(["--token-env", "DEMO_TOKEN"]);
+    }
     // `check` takes no extra commands; its DELE probe (undone by RSET) does what a DELE
     // among them would show (the README's quirk table says so).
     if row.extra.iter().any(|c| c.starts_with("DELE")) {
@@ -161,6 +164,73 @@ fn every_quirk_at_tls_is_reported_by_check_with_its_rule() {
                 row.name
             );
         }
+    }
+}
+
+/// The OAuth quirks, each reached as its row says (probe P24 under TLS; a token for the rows
+/// that need one): `check` reports every rule the row names.
+#[test]
+fn every_oauth_quirk_is_reported_by_check_with_its_rule() {
+    let rt = runtime();
+    let rows: Vec<&QuirkInfo> = QUIRKS
+        .iter()
+        .filter(|r| r.name.starts_with("oauth-"))
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for row in rows {
+        let all = check_rules(&rt, row);
+        for rule in row.expected_rules {
+            assert!(
+                all.iter().any(|r| r == rule),
+                "{}: expected {rule}, got {all:?}",
+                row.name
+            );
+        }
+    }
+}
+
+/// The control: the conformant demo server, checked with its token under TLS (P24 and P25
+/// run), gets no OAuth finding above info.
+#[test]
+fn a_token_check_of_the_conformant_demo_server_has_no_oauth_warning() {
+    let rt = runtime();
+    for tls in [TlsMode::Starttls, TlsMode::Implicit] {
+        let s = start(&rt, tls, None);
+        let ca = s.certs.ca.display().to_string();
+        let url = s.url();
+        let mut args = vec![
+            "check",
+            &url,
+            "--ca-file",
+            &ca,
+            "--user",
+            "demo",
+            "--token-env",
+            "DEMO_TOKEN",
+            "--json",
+        ];
+        if tls == TlsMode::Starttls {
+            args.push("--starttls");
+        }
+        let o = popscope(&args);
+        assert_eq!(o.status.code(), Some(0), "{tls:?}: {}", err_line(&o));
+        let v = common::json(&o);
+        let text = v.to_string();
+        assert!(text.contains("probe P24: OAUTHBEARER"), "{tls:?}: {text}");
+        assert!(
+            text.contains("probe P25: OAUTHBEARER with an unknown key"),
+            "{tls:?}: {text}"
+        );
+        let findings = v["findings"].as_array().cloned().unwrap_or_default();
+        let loud: Vec<_> = findings
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(loud.is_empty(), "{tls:?}: {loud:?}");
+        assert!(
+            !text.contains("demo-token"),
+            "{tls:?}: the token is in the report"
+        );
     }
 }
 

@@ -148,6 +148,8 @@ pub fn popscope_with(password: &str, args: &[&str]) -> std::process::Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("PW", password)
         .env("DEMO_PW", password)
+        // The demo server's bearer token, for `--token-env DEMO_TOKEN`.
+        .env("DEMO_TOKEN", "demo-token")
         .env_remove("SSLKEYLOGFILE")
         .output()
         .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))

@@ -38,8 +38,9 @@ pub const P8_INJECTION: &[u8] = b"STLS\r\nCAPA\r\n";
 pub const P24_USER: &str = "popscope-probe";
 
 /// P25 (OAUTH-006): the key/value pair added to an OAUTHBEARER message to see that the server
-/// ignores what it does not know, as RFC 7628 §3.1 requires.
-pub const P25_UNKNOWN_KEY: &[u8] = b"x-popscope=probe";
+/// ignores what it does not know, as RFC 7628 §3.1 requires. Its key is letters only: the
+/// grammar there is `key = 1*(ALPHA)`, so `x-popscope` would be a malformed message.
+pub const P25_UNKNOWN_KEY: &[u8] = b"xpopscope=probe";
 
 /// P25: `message` (a raw OAUTHBEARER client message of
 /// [`oauthbearer_message`](crate::oauth::oauthbearer_message)) with [`P25_UNKNOWN_KEY`] added
@@ -49,7 +50,7 @@ pub const P25_UNKNOWN_KEY: &[u8] = b"x-popscope=probe";
 /// ```
 /// let m = popscope_core::oauth::oauthbearer_message(b"u", b"h", 995, b"t").unwrap();
 /// let m = popscope_core::probes::with_unknown_key(&m).unwrap();
-/// assert_eq!(&m[..], b"n,a=u,\x01host=h\x01port=995\x01x-popscope=probe\x01auth=Bearer t\x01\x01");
+/// assert_eq!(&m[..], b"n,a=u,\x01host=h\x01port=995\x01xpopscope=probe\x01auth=Bearer t\x01\x01");
 /// ```
 pub fn with_unknown_key(message: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
     let at = memchr::memmem::find(message, b"\x01auth=")? + 1;

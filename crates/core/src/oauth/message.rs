@@ -34,7 +34,7 @@ pub enum MessageKind {
 pub struct ClientMessage {
     /// Its kind.
     pub kind: MessageKind,
-    /// It carried a key/value pair the mechanism does not define (`x-popscope=probe`): the
+    /// It carried a key/value pair the mechanism does not define (`xpopscope=probe`): the
     /// server must ignore it (RFC 7628 §3.1, OAUTH-006).
     pub unknown_key: bool,
 }
@@ -176,13 +176,13 @@ mod tests {
     fn unknown_keys_and_malformed_messages() {
         let extra = kind(
             Mechanism::OauthBearer,
-            b"n,a=u,\x01host=h\x01port=995\x01x-popscope=probe\x01auth=Bearer t\x01\x01",
+            b"n,a=u,\x01host=h\x01port=995\x01xpopscope=probe\x01auth=Bearer t\x01\x01",
         );
         assert_eq!(extra.kind, MessageKind::Token);
         assert!(extra.unknown_key);
         let x = kind(
             Mechanism::XOauth2,
-            b"user=u\x01x-popscope=probe\x01auth=Bearer t\x01\x01",
+            b"user=u\x01xpopscope=probe\x01auth=Bearer t\x01\x01",
         );
         assert!(x.unknown_key);
         for (m, raw) in [

@@ -107,7 +107,13 @@ pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
         .into_iter()
         .find_map(|m| {
             let one = answered_token_login(one_line, m, |a| a.one_line)?;
-            let two = answered_token_login(two_line, m, |a| !a.one_line)?;
+            // A two-line AUTH refused before its `+ ` never got to send the token: that is
+            // the refusal of the form itself (Microsoft's "two lines" trouble, mirrored).
+            let two = answered_token_login(two_line, m, |a| !a.one_line).or_else(|| {
+                two_line.oauth.iter().rev().find(|a| {
+                    a.mechanism == m && !a.one_line && a.message.is_none() && a.refused_at_once()
+                })
+            })?;
             let name = m.name();
             match (one.outcome, two.outcome) {
                 (OauthOutcome::Accepted, OauthOutcome::Refused) => {
@@ -126,7 +132,7 @@ pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
 }
 
 /// OAUTH-006 across two sessions with the same token: `plain` logged in with the usual
-/// message, `with_extra_key` added an unknown key/value pair (`x-popscope=probe`). Info when
+/// message, `with_extra_key` added an unknown key/value pair (`xpopscope=probe`). Info when
 /// the login that worked fails once the pair is added: the server must ignore keys it does
 /// not know (RFC 7628 §3.1); nothing otherwise.
 pub fn oauth_extra_keys(plain: &Session, with_extra_key: &Session) -> Option<Finding> {
@@ -188,6 +194,11 @@ mod tests {
             lines.push((true, "AQ==".into()));
             lines.push((false, "-ERR [AUTH] Authentication failed.".into()));
         }
+        feed(e, lines)
+    }
+
+    /// The session after `lines` (client lines marked `true`) on an engine under TLS.
+    fn feed(mut e: Engine, lines: Vec<(bool, String)>) -> Session {
         for (i, (client, l)) in lines.into_iter().enumerate() {
             let now = Time(i as u64 + 1);
             let bytes = format!("{l}\r\n");
@@ -201,7 +212,7 @@ mod tests {
     }
 
     fn message(mech: &str, extra: bool) -> Vec<u8> {
-        let extra = if extra { "x-popscope=probe\x01" } else { "" };
+        let extra = if extra { "xpopscope=probe\x01" } else { "" };
         match mech {
             XOAUTH2 => format!("user=testuser\x01{extra}auth=Bearer goodtoken\x01\x01"),
             _ => format!("n,a=testuser,\x01host=127.0.0.1\x01port=995\x01{extra}auth=Bearer goodtoken\x01\x01"),
@@ -227,6 +238,48 @@ mod tests {
                 "{mech}"
             );
             assert!(f.is_some_and(|f| f.message.contains("255 octets")));
+        }
+    }
+
+    #[test]
+    fn a_two_line_auth_refused_before_its_challenge_is_the_form_refused() {
+        for (mech, level) in [(BEARER, Severity::Violation), (XOAUTH2, Severity::Warning)] {
+            let one = login(mech, true, &message(mech, false), true);
+            let mut e = Engine::new(Config {
+                implicit_tls: true,
+                ..Config::default()
+            });
+            e.feed_transport(
+                Time(0),
+                TransportEvent::TlsEstablished {
+                    cert_requested: false,
+                    client_cert: false,
+                },
+            );
+            let two = feed(
+                e,
+                vec![
+                    (false, "+OK ready".into()),
+                    (true, "CAPA".into()),
+                    (false, "+OK".into()),
+                    (false, format!("SASL {mech}")),
+                    (false, ".".into()),
+                    (true, format!("AUTH {mech}")),
+                    (
+                        false,
+                        "-ERR [AUTH] send the response on the AUTH line".into(),
+                    ),
+                ],
+            );
+            assert_eq!(
+                rule_and_level(oauth_forms(&one, &two)),
+                Some(("OAUTH-007", level)),
+                "{mech}: {:?}",
+                two.oauth
+            );
+            // Refused at once on one line too: both forms refused alike, nothing to say.
+            let one_refused = login(mech, true, &message(mech, false), false);
+            assert_eq!(oauth_forms(&one_refused, &two), None, "{mech}");
         }
     }
 
