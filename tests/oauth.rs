@@ -549,3 +549,40 @@ fn the_printed_two_line_response_is_masked_as_the_recording_masks_it() {
     assert!(shown.contains("auth=Bearer *"), "{shown:?}");
     assert_secret(&o, None, TOKEN, &lines);
 }
+
+/// `check --transcript` quotes the line each finding points at: a client line is quoted as a
+/// recording would keep it, whatever the input file holds (here a hand-written transcript
+/// with the token in clear, whose client breaks CL-015 and SASL-011).
+#[test]
+fn check_transcript_quotes_client_lines_without_their_token() {
+    let token = "s3cr3t".repeat(50);
+    let message = b64encode(format!("user=a\x01auth=Bearer {token}\x01\x01").as_bytes());
+    let trace = format!(
+        "S: +OK ready\nC: CAPA\nS: +OK\nS: SASL XOAUTH2\nS: .\nC: AUTH XOAUTH2 {message}\nS: + eyJzdGF0dXMiOiI0MDEifQ==\nC: {message}\nS: -ERR no\n"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("t.trace");
+    std::fs::write(&file, trace).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["check", "--transcript", file.to_str().unwrap()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // The control: both findings quote a client line.
+    assert!(
+        stdout.contains("CL-015") && stdout.contains("SASL-011"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("> C: ").count(), 2, "{stdout}");
+    let lines = vec![format!("AUTH XOAUTH2 {message}"), message.clone()];
+    assert_secret(&o, None, &token, &lines);
+    // A quote is cut at 100 characters: no 40 of the token's base64 may show either. The
+    // token starts at octet 21 of the message (`user=a^Aauth=Bearer `), base64 character 28.
+    let token_b64 = &message[28..68];
+    assert!(!stdout.contains(token_b64), "{stdout}");
+    // The quoted AUTH line keeps what is not the token.
+    assert!(
+        stdout.contains("> C: AUTH XOAUTH2 dXNlcj1hAWF1dGg9QmVhcmVy"),
+        "{stdout}"
+    );
+}

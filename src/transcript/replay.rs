@@ -139,6 +139,29 @@ struct Collector {
     data: u64,
     findings: Vec<LocatedFinding>,
     transitions: Vec<Transition>,
+    /// The mechanism of the AUTH awaiting its reply, and the one whose challenge is open (the
+    /// next client line is its SASL response): quotes of client lines are masked as a
+    /// recording masks them, whatever the input file holds.
+    pending_mechanism: Option<String>,
+    sasl: Option<String>,
+}
+
+/// A quoted client file line (`C: …`, cut at [`QUOTE`] octets) with its secret masked, as
+/// [`popscope_core::redact::client_line`] masks it in recordings; a cut SASL payload is no
+/// base64 and is masked whole.
+fn masked_quote(raw: &[u8], sasl: Option<&str>) -> Vec<u8> {
+    let Some(at) = memchr::memmem::find(raw, b"C:") else {
+        return raw.to_vec();
+    };
+    let start = at + 2 + usize::from(raw.get(at + 2) == Some(&b' '));
+    let (content, end) = match raw[start..].strip_suffix(b"\r") {
+        Some(c) => (c, &b"\r"[..]),
+        None => (&raw[start..], &b""[..]),
+    };
+    match popscope_core::redact::client_line(content, sasl) {
+        Some(masked) => [&raw[..start], &masked[..], end].concat(),
+        None => raw.to_vec(),
+    }
 }
 
 impl Collector {
@@ -177,7 +200,11 @@ impl Drive for Collector {
         match &entry.item {
             Item::Client(bytes) => {
                 self.data += 1;
-                self.client.push(entry.line, bytes.len(), quote);
+                let masked = quote.map(|q| masked_quote(q, self.sasl.as_deref()));
+                self.client.push(entry.line, bytes.len(), masked.as_deref());
+                if let Some(m) = masked {
+                    self.current.1 = Some(m);
+                }
             }
             Item::Server(bytes) => {
                 self.data += 1;
@@ -188,6 +215,16 @@ impl Drive for Collector {
     }
 
     fn event(&mut self, _: Time, event: Event<'_>) {
+        match &event {
+            Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
+            Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
+            Event::SaslResponse(_) => self.sasl = None,
+            Event::Reply(_) => {
+                self.sasl = None;
+                self.pending_mechanism = None;
+            }
+            _ => {}
+        }
         match event {
             Event::Finding(f) => {
                 let (line, quote) = self.locate(&f);
