@@ -85,6 +85,14 @@ impl Area for Closing {
                     "The server closed the connection on a {}-octet command line (over 255 octets); -ERR is the better answer.",
                     ex.cmd.wire_len
                 ));
+            } else if cx.last.is_some_and(|l| l.status == Status::Err) {
+                // Servers end a session after repeated errors (Dovecot after its third:
+                // "-ERR Too many invalid bad commands."): the next command, sent before the
+                // close arrived, was likely never read.
+                c.report(&r::TMO_003, Severity::Info, at, format!(
+                    "The server closed the connection right after refusing the previous command, with {} unanswered: a server may end a session after repeated errors, and then never reads the next command.",
+                    named(ex)
+                ));
             } else {
                 c.report(
                     &r::TMO_003,
