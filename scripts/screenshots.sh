@@ -59,4 +59,17 @@ shot seed-case "demo --quirk tls-preauth" "wait:client cert sent" "line:USER dem
 shot stls-session "demo" "wait:AUTHORIZATION" "line:CAPA" "line::starttls" "wait:TLS handshake done" "line:USER demo" "line:PASS demo" "line:LIST" "line:RETR 2" "wait:307 octets"
 shot help "demo" "wait:AUTHORIZATION" "Escape" "?"
 shot light-theme "demo --theme light --quirk unstuffed-dots" "wait:AUTHORIZATION" "line:CAPA" "line::starttls" "wait:TLS handshake done" "line:USER demo" "line:PASS demo" "line:RETR 2" "wait:ML-002"
+# A refused bearer token: the demo server (started here: the demo itself takes no token)
+# answers with its error challenge, decoded under it, with what the JWT says.
+"$bin" serve --port 39110 > "$work/serve.out" 2>&1 &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do grep -q "CA certificate" "$work/serve.out" && break; sleep 0.1; done
+ca=$(grep -o '/[^ ]*/ca.pem' "$work/serve.out" | head -1)
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+claims=$(printf '{"aud":"https://outlook.office.com","scp":"IMAP.AccessAsUser.All","exp":%s}' $(( $(date +%s) - 180 )))
+POPSCOPE_SHOT_TOKEN="$(printf '{"alg":"none"}' | b64url).$(printf '%s' "$claims" | b64url).sig"
+export POPSCOPE_SHOT_TOKEN
+shot oauth "pop3://127.0.0.1:39110 --starttls --ca-file $ca --user demo --login oauthbearer --token-env POPSCOPE_SHOT_TOKEN" "wait:authentication failed"
+kill $serve_pid 2>/dev/null || true
 rm -rf "$work"
