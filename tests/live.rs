@@ -155,8 +155,12 @@ fn every_quirk_at_tls_is_reported_by_check_with_its_rule() {
     let rt = runtime();
     let rows: Vec<&QuirkInfo> = QUIRKS.iter().filter(|r| r.behaviour.at_tls()).collect();
     assert!(rows.len() >= 3, "{rows:?}");
+    assert_check_reports_each_rows_rules(&rt, &rows);
+}
+
+fn assert_check_reports_each_rows_rules(rt: &tokio::runtime::Runtime, rows: &[&QuirkInfo]) {
     for row in rows {
-        let all = check_rules(&rt, row);
+        let all = check_rules(rt, row);
         for rule in row.expected_rules {
             assert!(
                 all.iter().any(|r| r == rule),
@@ -177,16 +181,7 @@ fn every_oauth_quirk_is_reported_by_check_with_its_rule() {
         .filter(|r| r.name.starts_with("oauth-"))
         .collect();
     assert_eq!(rows.len(), 5, "{rows:?}");
-    for row in rows {
-        let all = check_rules(&rt, row);
-        for rule in row.expected_rules {
-            assert!(
-                all.iter().any(|r| r == rule),
-                "{}: expected {rule}, got {all:?}",
-                row.name
-            );
-        }
-    }
+    assert_check_reports_each_rows_rules(&rt, &rows);
 }
 
 /// The control: the conformant demo server, checked with its token under TLS (P24 and P25
