@@ -62,8 +62,14 @@ pub(crate) struct Layout<'a> {
     /// OAUTHBEARER's GS2 header with the `^A` after it; empty for XOAUTH2.
     pub(crate) head: &'a [u8],
     /// Every `key=value` pair, in order.
-    pub(crate) pairs: Vec<(&'a [u8], &'a [u8])>,
+    pub(crate) pairs: Vec<Pair<'a>>,
 }
+
+/// One `key=value` pair: the key and the value.
+pub(crate) type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// The user a message names, unescaped when it had to be.
+type User<'a> = Option<Cow<'a, [u8]>>;
 
 /// Reads `message` (the decoded client response) as `mechanism` defines it.
 pub fn parse(mechanism: Mechanism, message: &[u8]) -> Parsed<'_> {
@@ -83,9 +89,7 @@ pub(crate) fn layout(mechanism: Mechanism, message: &[u8]) -> Option<Layout<'_>>
         .ok()
 }
 
-type Split<'a> = (Option<Cow<'a, [u8]>>, Layout<'a>);
-
-fn split(mechanism: Mechanism, message: &[u8]) -> Result<Split<'_>, &'static str> {
+fn split(mechanism: Mechanism, message: &[u8]) -> Result<(User<'_>, Layout<'_>), &'static str> {
     let (user, pairs) = match mechanism {
         Mechanism::OauthBearer => {
             let (user, rest) = gs2_header(message)?;
@@ -103,7 +107,7 @@ fn split(mechanism: Mechanism, message: &[u8]) -> Result<Split<'_>, &'static str
 
 /// RFC 5801's `gs2-header = gs2-cbind-flag "," [ gs2-authzid ] ","`: the authzid, unescaped,
 /// and what follows the header.
-fn gs2_header(message: &[u8]) -> Result<(Option<Cow<'_, [u8]>>, &[u8]), &'static str> {
+fn gs2_header(message: &[u8]) -> Result<(User<'_>, &[u8]), &'static str> {
     let mut fields = message.splitn(3, |&b| b == b',');
     let (Some(flag), Some(authzid), Some(rest)) = (fields.next(), fields.next(), fields.next())
     else {
@@ -149,7 +153,7 @@ fn gs2_unescape(name: &[u8]) -> Option<Cow<'_, [u8]>> {
 
 /// `*kvpair kvsep` with `kvpair = key "=" value kvsep`, `key = 1*(ALPHA)` and a value
 /// without control characters but HTAB, CR and LF (RFC 7628 §3.1).
-fn kvpairs(pairs: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+fn kvpairs(pairs: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     let mut out = Vec::new();
     let mut rest = pairs;
     loop {
@@ -186,7 +190,7 @@ fn kvpairs(pairs: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
 /// key is noted and ignored, as RFC 7628 §3.1 requires.
 fn request<'a>(
     mechanism: Mechanism,
-    user: Option<Cow<'a, [u8]>>,
+    user: User<'a>,
     layout: &Layout<'a>,
 ) -> Result<Request<'a>, &'static str> {
     let mut request = Request {

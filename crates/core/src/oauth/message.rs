@@ -231,7 +231,7 @@ mod tests {
             (Mechanism::XOauth2, format!("user=u\x01auth=Bearer {t}\x01")),
             (
                 Mechanism::XOauth2,
-                format!("user=u\x01auth=Bearer \x01\x01"),
+                "user=u\x01auth=Bearer \x01\x01".to_owned(),
             ),
             (Mechanism::XOauth2, "\x01\x01".to_owned()),
         ] {
