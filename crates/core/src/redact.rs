@@ -181,7 +181,8 @@ pub fn command_line(cmd: &Command) -> Vec<u8> {
 /// original was.
 fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
     let all_masked = || vec![MASK; b64.len()];
-    let Some(decoded) = auth::b64decode(b64) else {
+    // The decoded payload holds the password or token: wiped when dropped.
+    let Some(decoded) = auth::b64decode(b64).map(zeroize::Zeroizing::new) else {
         return all_masked();
     };
     let oauth = Mechanism::parse(mechanism).and_then(|m| oauth_masked(&decoded, m));
