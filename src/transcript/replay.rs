@@ -37,6 +37,9 @@ const WINDOW: usize = 16 << 10;
 const PINNED: usize = 4096;
 /// Octets of a raw line kept for quoting it.
 const QUOTE: usize = 256;
+/// Octets of a raw client line masked before the quote is cut from it: a cut OAuth message
+/// no longer has the grammar's shape, and would be masked whole.
+const MASKED_WHOLE: usize = 64 * 1024;
 
 /// Where an entry's bytes begin in its direction's stream: (offset, file line, quote).
 type Start = (u64, usize, Option<Box<[u8]>>);
@@ -110,7 +113,7 @@ impl Replayer {
 
     /// Like [`Replayer::feed`], with the file line the entry came from, for quoting it.
     pub(crate) fn feed_line(&mut self, entry: &Entry, raw: Option<&[u8]>) {
-        self.out.raw = raw.map(|r| r[..r.len().min(QUOTE)].to_vec());
+        self.out.raw = raw.map(|r| r[..r.len().min(MASKED_WHOLE)].to_vec());
         self.driver.feed(entry, &mut self.out);
     }
 
@@ -211,6 +214,9 @@ impl Drive for Collector {
                 self.server.push(entry.line, bytes.len(), quote);
             }
             Item::Transport(_) | Item::Idle { .. } => {}
+        }
+        if let Some(quote) = &mut self.current.1 {
+            quote.truncate(QUOTE);
         }
     }
 

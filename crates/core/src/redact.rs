@@ -8,7 +8,7 @@
 
 use super::auth;
 use super::command::{Command, Keyword};
-use super::oauth::Mechanism;
+use super::oauth::{Mechanism, grammar};
 
 const MASK: u8 = b'*';
 /// An APOP digest must stay 32 hex digits to replay like the original (GEN-006 checks it).
@@ -181,7 +181,8 @@ pub fn command_line(cmd: &Command) -> Vec<u8> {
 /// original was.
 fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
     let all_masked = || vec![MASK; b64.len()];
-    let Some(decoded) = auth::b64decode(b64) else {
+    // The decoded payload holds the password or token: wiped when dropped.
+    let Some(decoded) = auth::b64decode(b64).map(zeroize::Zeroizing::new) else {
         return all_masked();
     };
     let oauth = Mechanism::parse(mechanism).and_then(|m| oauth_masked(&decoded, m));
@@ -206,60 +207,39 @@ fn sasl_payload(b64: &[u8], mechanism: &str) -> Vec<u8> {
     }
 }
 
-/// An XOAUTH2 or OAUTHBEARER client message with its secrets masked, same length: the first
-/// field (`user=` NAME, or the GS2 header) and the `host` and `port` values kept, every other
+/// An XOAUTH2 or OAUTHBEARER client message with its secrets masked, same length: the GS2
+/// header, the keys and the `host`, `port` and (XOAUTH2's) `user` values kept, every other
 /// value masked (`auth` keeps its scheme, `Bearer `; an unknown key may carry a secret too).
-/// A message of `^A`s alone (the dummy response) holds nothing and is kept. None when the
-/// message does not have that shape: the caller then masks all of it.
+/// A message of `^A`s alone (the dummy response) holds nothing and is kept. None when
+/// [`grammar::layout`] refuses the message: the caller then masks all of it, and the
+/// all-`*` message is as malformed as the original, so the recording reads the same.
 fn oauth_masked(decoded: &[u8], mechanism: Mechanism) -> Option<Vec<u8>> {
     if decoded.iter().all(|&b| b == 1) {
         return Some(decoded.to_vec());
     }
-    let mut fields = decoded.split(|&b| b == 1);
-    let first = fields.next()?;
-    let first_is_clean = match mechanism {
-        Mechanism::XOauth2 => {
-            first.starts_with(b"user=") && !first.windows(5).any(|w| w == b"auth=")
-        }
-        Mechanism::OauthBearer => is_gs2_header(first),
-    };
-    if !first_is_clean {
-        return None;
-    }
-    let mut out = first.to_vec();
-    for field in fields {
-        out.push(1);
-        if field.is_empty() {
-            continue;
-        }
-        let eq = field.iter().position(|&b| b == b'=')?;
-        let (key, value) = field.split_at(eq + 1);
+    let layout = grammar::layout(mechanism, decoded)?;
+    let mut out = layout.head.to_vec();
+    for (key, value) in layout.pairs {
         out.extend_from_slice(key);
+        out.push(b'=');
         let kept = match key {
-            b"host=" | b"port=" => value.len(),
+            b"host" | b"port" => value.len(),
+            // A user name that holds `auth=` is a client's framing gone wrong, not a name;
+            // OAUTHBEARER names its user in the GS2 header, and its `user=` is unknown.
+            b"user"
+                if mechanism == Mechanism::XOauth2 && !value.windows(5).any(|w| w == b"auth=") =>
+            {
+                value.len()
+            }
             // `auth=Bearer TOKEN`: the scheme says what kind of secret it was.
             _ => value.iter().position(|&b| b == b' ').map_or(0, |sp| sp + 1),
         };
         out.extend_from_slice(&value[..kept]);
         out.extend(std::iter::repeat_n(MASK, value.len() - kept));
+        out.push(1);
     }
+    out.push(1);
     Some(out)
-}
-
-/// RFC 7628 §3.1's `gs2-header`: a channel-binding flag (`n`, `y` or `p=…`), `,`, an optional
-/// `a=` authzid (its commas escaped as `=2C`), `,`, and nothing after.
-fn is_gs2_header(field: &[u8]) -> bool {
-    let flag_ok = field.starts_with(b"n,") || field.starts_with(b"y,") || field.starts_with(b"p=");
-    let commas = field.iter().filter(|&&b| b == b',').count();
-    let Some(second) = field.iter().rposition(|&b| b == b',') else {
-        return false;
-    };
-    let first = field.iter().position(|&b| b == b',').unwrap_or(second);
-    let authzid = &field[first + 1..second];
-    flag_ok
-        && commas == 2
-        && second + 1 == field.len()
-        && (authzid.is_empty() || authzid.starts_with(b"a="))
 }
 
 #[cfg(test)]
@@ -564,6 +544,15 @@ mod tests {
             ("XOAUTH2", format!("user=u auth=Bearer {t}\x01\x01")),
             ("XOAUTH2", t.to_string()),
             ("XOAUTH2", format!("user=u\x01{t}\x01\x01")),
+            // Keys the grammar refuses (`key = 1*ALPHA`), a control character or a space in
+            // the token, no final `^A`: malformed, so masked whole and still malformed.
+            (
+                "OAUTHBEARER",
+                format!("n,,\x01x-secret=1\x01auth=Bearer {t}\x01\x01"),
+            ),
+            ("OAUTHBEARER", format!("n,,\x01auth=Bearer {t}\x00\x01\x01")),
+            ("XOAUTH2", format!("user=u\x01auth=Bearer {t} x\x01\x01")),
+            ("XOAUTH2", format!("user=u\x01auth=Bearer {t}\x01")),
         ] {
             let b64 = auth::b64encode(msg.as_bytes());
             let red = client_line(b64.as_bytes(), Some(mech)).unwrap_or_default();
@@ -573,12 +562,29 @@ mod tests {
             assert!(decoded.iter().all(|&b| b == b'*'), "{mech} {msg:?}");
         }
         // Unknown keys may carry secrets: their values are masked, host and port kept.
-        let msg = b"n,,\x01host=h\x01port=1\x01x-secret=abc\x01auth=Bearer t\x01\x01";
+        let msg = b"n,,\x01host=h\x01port=1\x01xsecret=abc\x01user=u\x01auth=Bearer t\x01\x01";
         let red = client_line(auth::b64encode(msg).as_bytes(), Some("OAUTHBEARER"));
         assert_eq!(
             auth::b64decode(&red.unwrap_or_default()).unwrap_or_default(),
-            b"n,,\x01host=h\x01port=1\x01x-secret=***\x01auth=Bearer *\x01\x01"
+            b"n,,\x01host=h\x01port=1\x01xsecret=***\x01user=*\x01auth=Bearer *\x01\x01"
         );
+        // XOAUTH2's user is kept, unless it holds what looks like the token's pair.
+        for (msg, want) in [
+            (
+                &b"user=u\x01auth=Bearer t\x01\x01"[..],
+                &b"user=u\x01auth=Bearer *\x01\x01"[..],
+            ),
+            (
+                b"user=auth=x\x01auth=Bearer t\x01\x01",
+                b"user=******\x01auth=Bearer *\x01\x01",
+            ),
+        ] {
+            let red = client_line(auth::b64encode(msg).as_bytes(), Some("XOAUTH2"));
+            assert_eq!(
+                auth::b64decode(&red.unwrap_or_default()).unwrap_or_default(),
+                want
+            );
+        }
         // Unpadded or broken base64: all of it masked, as for PLAIN.
         assert_eq!(
             client_line(b"dXNlcj11AWF1dGg", Some("XOAUTH2")),

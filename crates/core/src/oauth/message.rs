@@ -1,15 +1,17 @@
 //! What a client's XOAUTH2 or OAUTHBEARER message holds, read from the base64 line it sent:
 //! the dummy response, a request for the error challenge (an empty `auth=`), a token, or
-//! something else. Only the shape is kept, never the token.
+//! something else, as [`super::grammar`] reads it. Only the shape is kept, never the token.
 //!
 //! The shape survives redaction: a recording keeps `user=`, the GS2 header, every key, the
-//! `Bearer ` scheme, an empty `auth=` and the dummy `AQ==` ([`crate::redact`]), and masks the
-//! token with as many `*`, so a redacted recording reads exactly like the live session.
+//! `Bearer ` scheme, an empty `auth=` and the dummy `AQ==`, and masks the token with as many
+//! `*`; a message the grammar refuses is masked whole, and so stays malformed
+//! ([`crate::redact`]). A redacted recording reads exactly like the live session.
 
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::Mechanism;
+use super::grammar::{self, Parsed};
 
 /// The kind of an OAuth client message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -41,6 +43,9 @@ pub struct ClientMessage {
 
 impl ClientMessage {
     /// Reads one line of `mechanism` as the client sent it (base64, without its line end).
+    /// The kind is the strict grammar's ([`super::grammar`]), the demo server's: a message
+    /// that grammar refuses is Malformed, however close to a token it comes, since a server
+    /// may refuse it at once without an error challenge.
     pub fn read(mechanism: Mechanism, line: &[u8]) -> ClientMessage {
         let plain = |kind| ClientMessage {
             kind,
@@ -52,10 +57,17 @@ impl ClientMessage {
         let Some(raw) = crate::auth::b64decode(line).map(Zeroizing::new) else {
             return plain(MessageKind::Malformed);
         };
-        if raw[..] == b"\x01"[..] {
-            return plain(MessageKind::LoneCtrlA);
+        match grammar::parse(mechanism, &raw) {
+            Parsed::LoneKvsep => plain(MessageKind::LoneCtrlA),
+            Parsed::Malformed(_) => plain(MessageKind::Malformed),
+            Parsed::Request(r) => ClientMessage {
+                kind: match r.token {
+                    Some(_) => MessageKind::Token,
+                    None => MessageKind::NoToken,
+                },
+                unknown_key: r.unknown_key,
+            },
         }
-        read_fields(mechanism, &raw).unwrap_or(plain(MessageKind::Malformed))
     }
 
     /// Whether this is the dummy response a client owes after an error challenge. For
@@ -73,58 +85,6 @@ impl ClientMessage {
     pub fn is_login(self) -> bool {
         matches!(self.kind, MessageKind::Token | MessageKind::NoToken)
     }
-}
-
-/// The `^A`-separated fields after the first: XOAUTH2's `user=` or OAUTHBEARER's GS2 header.
-/// None when the first field or a key/value pair is not the mechanism's.
-fn read_fields(mechanism: Mechanism, raw: &[u8]) -> Option<ClientMessage> {
-    let mut fields = raw.split(|&b| b == 1);
-    let first = fields.next()?;
-    let first_ok = match mechanism {
-        Mechanism::XOauth2 => first.starts_with(b"user="),
-        Mechanism::OauthBearer => is_gs2_header(first),
-    };
-    if !first_ok {
-        return None;
-    }
-    let known: &[&[u8]] = match mechanism {
-        Mechanism::XOauth2 => &[b"auth"],
-        Mechanism::OauthBearer => &[b"auth", b"host", b"port"],
-    };
-    let mut auth = None;
-    let mut unknown_key = false;
-    // The terminating `^A^A` leaves empty fields at the end; they carry nothing.
-    for field in fields.filter(|f| !f.is_empty()) {
-        let eq = field.iter().position(|&b| b == b'=')?;
-        let (key, value) = (&field[..eq], &field[eq + 1..]);
-        if key == b"auth" {
-            auth = Some(value);
-        } else if !known.contains(&key) {
-            unknown_key = true;
-        }
-    }
-    let token = strip_scheme(auth?);
-    let kind = if token.trim_ascii().is_empty() {
-        MessageKind::NoToken
-    } else {
-        MessageKind::Token
-    };
-    Some(ClientMessage { kind, unknown_key })
-}
-
-/// `Bearer TOKEN` without its scheme (case-insensitive, RFC 6750 §2.1).
-fn strip_scheme(value: &[u8]) -> &[u8] {
-    match value.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => &value[7..],
-        _ => value,
-    }
-}
-
-/// RFC 7628 §3.1's `gs2-header`, loosely: a channel-binding flag (`n`, `y` or `p=…`), and a
-/// comma at the end.
-fn is_gs2_header(field: &[u8]) -> bool {
-    let flag_ok = field.starts_with(b"n,") || field.starts_with(b"y,") || field.starts_with(b"p=");
-    flag_ok && field.ends_with(b",") && field.iter().filter(|&&b| b == b',').count() == 2
 }
 
 #[cfg(test)]
@@ -200,8 +160,85 @@ mod tests {
         );
     }
 
+    /// What the lenient reading once took for a token, the grammar refuses: a server may
+    /// refuse it at once, and OAUTH-003 (an error challenge owed after a token) must not then
+    /// blame it. What curl 7.88, mpop 1.4.18 and fetchmail 6.5 send stays a token.
+    #[test]
+    fn what_the_grammar_refuses_is_malformed_and_real_clients_send_tokens() {
+        use Mechanism::{OauthBearer as B, XOauth2 as X};
+        use MessageKind::{Malformed, Token};
+        for (m, raw, want) in [
+            (
+                B,
+                &b"n,a=u,\x01x-popscope=probe\x01auth=Bearer t\x01\x01"[..],
+                Malformed,
+            ),
+            (X, b"user=u\x01key2=v\x01auth=Bearer t\x01\x01", Malformed),
+            (X, b"user=u\x01auth=Bearer t\x01", Malformed),
+            (X, b"user=u\x01auth=Bearer t", Malformed),
+            (B, b"n,,\x01auth=Bearer t\x00\x01\x01", Malformed),
+            (B, b"n,,\x01auth=Bearer a b\x01\x01", Malformed),
+            (B, b"n,,\x01auth=Token t\x01\x01", Malformed),
+            (B, b"p=tls-unique,,\x01auth=Bearer t\x01\x01", Malformed),
+            (B, b"n,a=a=b,\x01auth=Bearer t\x01\x01", Malformed),
+            // curl and mpop; fetchmail (no host, no port); XOAUTH2 as all three send it.
+            (
+                B,
+                b"n,a=demo,\x01host=127.0.0.1\x01port=1110\x01auth=Bearer t\x01\x01",
+                Token,
+            ),
+            (B, b"n,a=demo,\x01auth=Bearer t\x01\x01", Token),
+            (X, b"user=demo\x01auth=Bearer t\x01\x01", Token),
+        ] {
+            let read = kind(m, raw);
+            assert_eq!(read.kind, want, "{raw:?}");
+            assert_eq!(read.is_login(), want == Token);
+            assert!(!read.unknown_key);
+        }
+    }
+
     #[test]
     fn a_redacted_message_reads_like_the_original() {
+        let t = "ya29.secret";
+        for (m, raw) in [
+            (
+                Mechanism::OauthBearer,
+                format!("n,,\x01xkey=v\x01auth=Bearer {t}\x01\x01"),
+            ),
+            (
+                Mechanism::OauthBearer,
+                format!("n,,\x01x-key=v\x01auth=Bearer {t}\x01\x01"),
+            ),
+            (
+                Mechanism::OauthBearer,
+                format!("n,,\x01auth=Bearer {t}\x7f\x01\x01"),
+            ),
+            (
+                Mechanism::OauthBearer,
+                format!("n,,\x01auth=Bearer {t} x\x01\x01"),
+            ),
+            (
+                Mechanism::OauthBearer,
+                format!("n,,\x01auth=bearer   {t}\x01\x01"),
+            ),
+            (Mechanism::XOauth2, format!("user=u\x01auth=Bearer {t}\x01")),
+            (
+                Mechanism::XOauth2,
+                "user=u\x01auth=Bearer \x01\x01".to_owned(),
+            ),
+            (Mechanism::XOauth2, "\x01\x01".to_owned()),
+        ] {
+            let line = b64encode(raw.as_bytes());
+            let red = crate::redact::client_line(line.as_bytes(), Some(m.name()))
+                .unwrap_or_else(|| line.clone().into_bytes());
+            let decoded = crate::auth::b64decode(&red).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&decoded).contains(t), "{raw:?}");
+            assert_eq!(
+                ClientMessage::read(m, &red),
+                ClientMessage::read(m, line.as_bytes()),
+                "{raw:?}"
+            );
+        }
         for m in [Mechanism::XOauth2, Mechanism::OauthBearer] {
             for token in [&b"ya29.secret-token"[..], b""] {
                 let line = initial_response(m, b"bob", b"h", 110, token)

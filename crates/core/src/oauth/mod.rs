@@ -7,6 +7,7 @@
 //! Messages are raw octets; SASL puts them on the wire in base64 ([`crate::auth::b64encode`]).
 
 pub mod challenge;
+pub mod grammar;
 pub mod jwt;
 pub mod message;
 

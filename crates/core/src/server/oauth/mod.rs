@@ -3,13 +3,11 @@
 //! §3.2.2 and, after the client's dummy response, `-ERR`. Offered under TLS only (RFC 7628 §3),
 //! unless a quirk says otherwise.
 
-mod message;
-
 use super::quirks::TokenRefusal;
 use super::{Output, Sasl, ServerSession};
 use crate::command::parse_decimal;
 use crate::oauth::Mechanism;
-use message::{ClientMessage, Request};
+use crate::oauth::grammar::{self, Parsed, Request};
 
 /// OAUTHBEARER's error challenge: RFC 7628 §3.2.2's members, the discovery URL https
 /// (OAUTH-005).
@@ -52,11 +50,11 @@ impl ServerSession {
 
     /// The client's message (decoded): in, the error challenge, or `-ERR`.
     pub(super) fn token_message(&mut self, mechanism: Mechanism, data: &[u8]) -> Vec<Output> {
-        match message::parse(mechanism, data) {
-            ClientMessage::Request(r) if self.admits(&r) => self.logged_in(),
-            ClientMessage::Request(_) => self.refuse_token(mechanism),
-            ClientMessage::LoneKvsep => self.err(FAILED),
-            ClientMessage::Malformed(why) => {
+        match grammar::parse(mechanism, data) {
+            Parsed::Request(r) if self.admits(&r) => self.logged_in(),
+            Parsed::Request(_) => self.refuse_token(mechanism),
+            Parsed::LoneKvsep => self.err(FAILED),
+            Parsed::Malformed(why) => {
                 self.err(&format!("invalid {} message: {why}", mechanism.name()))
             }
         }
