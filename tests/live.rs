@@ -787,3 +787,46 @@ fn a_server_that_only_speaks_old_tls_is_explained() {
         err_line(&o)
     );
 }
+
+/// P25 sends a token again only when the walk's login with it worked; a user name the OAuth
+/// framing cannot carry skips P24 with a note, and the probes after it still run.
+#[test]
+fn the_oauth_probes_do_not_resend_a_refused_token_or_stop_the_walk() {
+    let rt = runtime();
+    let s = start(&rt, TlsMode::Implicit, None);
+    let ca = s.certs.ca.display().to_string();
+    let url = s.url();
+    let run = |user: &str, extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            url.as_str(),
+            "--ca-file",
+            ca.as_str(),
+            "--user",
+            user,
+        ];
+        args.extend(extra);
+        args.push("--json");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(&args)
+            .env("PW", "demo")
+            .env("BAD", "not-the-token")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+        common::json(&o)
+    };
+    let refused = run("demo", &["--token-env", "BAD"]);
+    let text = refused.to_string();
+    assert!(text.contains("probe P25 skipped"), "{text}");
+    assert!(!text.contains("probe P25: OAUTHBEARER"), "{text}");
+    assert!(text.contains("probe P24: OAUTHBEARER"), "{text}");
+
+    let odd = run("al\u{1}ice", &["--password-env", "PW"]);
+    let text = odd.to_string();
+    assert!(
+        text.contains("probe P24: OAUTHBEARER without a token: not sent"),
+        "{text}"
+    );
+    assert!(text.contains("probe P14/P18"), "{text}");
+    assert!(!text.contains("a probe stopped"), "{text}");
+}

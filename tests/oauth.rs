@@ -586,3 +586,130 @@ fn check_transcript_quotes_client_lines_without_their_token() {
         "{stdout}"
     );
 }
+
+/// A server that challenges whatever the client sends: the dummy response, then `*`, and
+/// then the connection is closed (before: every later command went out as a SASL response).
+#[test]
+fn a_server_that_challenges_after_the_cancel_is_left() {
+    let challenge = b"+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n".to_vec();
+    let mut login = Vec::new();
+    for _ in 0..10 {
+        login.extend([Step::ReadLine, Step::Send(challenge.clone())]);
+    }
+    let (port, rx) = server("SASL OAUTHBEARER\r\n", login);
+    let o = send(
+        port,
+        TOKEN,
+        &["--login", "oauthbearer", "--token-env", "TOK"],
+    );
+    let lines = heard(&rx);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(lines.len(), 4, "CAPA, AUTH, AQ==, * and no more: {lines:?}");
+    assert_eq!(lines[2], "AQ==", "{lines:?}");
+    assert_eq!(lines[3], "*", "{lines:?}");
+    assert!(stderr.contains("answered the SASL cancel"), "{stderr}");
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+}
+
+#[test]
+fn auto_never_sends_the_token_to_a_server_that_offers_no_bearer_mechanism() {
+    let (port, rx) = server("SASL PLAIN\r\n", accept_one_line());
+    let o = send(port, TOKEN, &["--token-env", "TOK"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("offers neither OAUTHBEARER nor XOAUTH2 (CAPA: SASL PLAIN)"),
+        "{stderr}"
+    );
+    let lines = heard(&rx);
+    assert!(lines.iter().all(|l| !l.starts_with("AUTH")), "{lines:?}");
+    // The control: offered, it is sent.
+    let (port, rx) = server("SASL PLAIN XOAUTH2\r\n", accept_one_line());
+    let o = send(port, TOKEN, &["--token-env", "TOK"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(heard(&rx)[1].starts_with("AUTH XOAUTH2 "));
+}
+
+#[test]
+fn a_token_in_the_clear_is_said_even_without_stls_on_offer() {
+    let (port, _rx) = server("SASL OAUTHBEARER\r\n", accept_one_line());
+    let o = send(
+        port,
+        TOKEN,
+        &["--login", "oauthbearer", "--token-env", "TOK"],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the bearer token goes over the network in the clear"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_login_let_in_after_the_dummy_response_is_not_called_refused() {
+    let challenge = b"+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n".to_vec();
+    let (port, _rx) = server(
+        "SASL OAUTHBEARER\r\n",
+        vec![
+            Step::ReadLine,
+            Step::Send(challenge),
+            Step::ReadLine,
+            Step::Send(b"+OK welcome after all\r\n".to_vec()),
+        ],
+    );
+    let o = send(
+        port,
+        TOKEN,
+        &["--login", "oauthbearer", "--token-env", "TOK"],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(!stderr.contains("refused the token"), "{stderr}");
+    assert!(stdout.contains("OAUTH-004"), "{stdout}");
+}
+
+/// A helper that leaves a process behind holding its output pipes, and says things on
+/// stderr: popscope takes the first line and goes on at once, and shows what the helper said
+/// escaped and without the token.
+#[test]
+fn a_token_helper_that_lingers_or_talks_does_not_hang_or_leak() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let script = d.path().join("helper.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf 'got \\033]0;owned\\007 {TOKEN}\\n' >&2\necho {TOKEN}\nsleep 60 &\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (port, rx) = server("SASL XOAUTH2\r\n", accept_one_line());
+    let started = std::time::Instant::now();
+    let o = send(
+        port,
+        "unused",
+        &[
+            "--login",
+            "xoauth2",
+            "--token-command",
+            script.to_str().unwrap(),
+        ],
+    );
+    // Not a speed goal: before, the background `sleep` held the pipe and popscope with it.
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("says: got"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
+    assert_secret(&o, None, TOKEN, &heard(&rx));
+}

@@ -11,7 +11,7 @@ use popscope_core::probes;
 use popscope_core::rules::cross;
 use popscope_core::{Secret, Session};
 
-use super::walk::Walker;
+use super::walk::{LoginAttempt, Walker};
 
 /// Both bearer-token mechanisms, OAUTHBEARER (the standard) first.
 const MECHANISMS: [Mechanism; 2] = [Mechanism::OauthBearer, Mechanism::XOauth2];
@@ -26,8 +26,26 @@ impl Walker {
         for &m in &offered {
             self.ask_for_the_error_challenge(m).await?;
         }
-        let token = self.opts.creds.as_ref().and_then(|c| c.token.clone());
-        if let (Some(token), Some(&m)) = (token, offered.first()) {
+        let Some(token) = self.opts.creds.as_ref().and_then(|c| c.token.clone()) else {
+            return Ok(());
+        };
+        // A token the walk's own login had refused says nothing more on other connections,
+        // and sending it again and again looks like an attack (account lockouts, fail2ban).
+        if self.result.login_refused() {
+            self.result.notes.push(
+                "probe P25 skipped: the walk's login was refused, so both AUTH forms would only be refused again".into(),
+            );
+            return Ok(());
+        }
+        // The mechanism the walk logged in with, else the first offered.
+        let walked = match self.result.login {
+            LoginAttempt::Sent(method) => method.mechanism(),
+            _ => None,
+        };
+        let chosen = walked
+            .filter(|m| offered.contains(m))
+            .or(offered.first().copied());
+        if let Some(m) = chosen {
             self.both_forms(m, &token).await?;
         }
         Ok(())
@@ -45,8 +63,15 @@ impl Walker {
         }
         let user = self.user().unwrap_or(probes::P24_USER).to_owned();
         let host = self.opts.connect.target.host.clone();
-        let request = oauth::initial_response(m, user.as_bytes(), host.as_bytes(), c.port, b"")
-            .map_err(|e| TransportError::Config(format!("probe P24: {e}")))?;
+        let request =
+            match oauth::initial_response(m, user.as_bytes(), host.as_bytes(), c.port, b"") {
+                Ok(r) => r,
+                Err(e) => {
+                    // A user name or host the framing cannot carry: this probe only.
+                    self.result.notes.push(format!("{label}: not sent: {e}"));
+                    return self.leave(&mut c).await;
+                }
+            };
         // The request carries no token: an empty `auth=`.
         let out = self
             .step(&mut c, &format!("AUTH {} {}", m.name(), &*request))
@@ -71,7 +96,13 @@ impl Walker {
         let Some(creds) = self.opts.creds.clone() else {
             return Ok(());
         };
-        let message = self.message(m, &creds, token)?;
+        let message = match self.message(m, &creds, token) {
+            Ok(message) => message,
+            Err(e) => {
+                self.result.notes.push(format!("probe P25: not sent: {e}"));
+                return Ok(());
+            }
+        };
         let Some(two_line) = self
             .bearer_session(m, &message, token, SaslForm::TwoLine, "on its own line")
             .await?
@@ -95,7 +126,7 @@ impl Walker {
         if m == Mechanism::OauthBearer
             && let Some(extra) = probes::with_unknown_key(&message)
             && let Some(with_key) = self
-                .bearer_session(m, &extra, token, SaslForm::Auto, "with an unknown key")
+                .bearer_session(m, &extra, token, SaslForm::TwoLine, "with an unknown key")
                 .await?
         {
             self.cross(cross::oauth_extra_keys(&two_line, &with_key));
@@ -151,7 +182,7 @@ impl Walker {
                 oauth::oauthbearer_message(user, target.host.as_bytes(), port, token.expose())
             }
         }
-        .map_err(|e| TransportError::Config(format!("probe P25: {e}")))
+        .map_err(|e| TransportError::Config(e.to_string()))
     }
 
     /// A finding judged across P25's sessions, under the last connection opened.

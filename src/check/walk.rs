@@ -189,10 +189,7 @@ impl Walker {
         let Some(creds) = self.opts.creds.clone() else {
             return Ok(false);
         };
-        let method = match self.opts.login {
-            Method::Auto => login::choose(conn, &creds),
-            m => m,
-        };
+        let method = login::resolve(conn, &creds, self.opts.login)?;
         if self.result.login == LoginAttempt::NoCredentials {
             self.result.login = LoginAttempt::Sent(method);
         }

@@ -193,6 +193,43 @@ fn in_the_clear_goes(url: &str, credential: &str) -> String {
     )
 }
 
+/// The method `method` means on `conn`: itself, or for [`Method::Auto`] what [`choose`]
+/// picks from the server's offer. With only a token, a server whose CAPA offers neither
+/// bearer mechanism is an error: the token is not sent where it was not asked for.
+pub(crate) fn resolve(
+    conn: &Connection,
+    creds: &Credentials,
+    method: Method,
+) -> Result<Method, TransportError> {
+    if method != Method::Auto {
+        return Ok(method);
+    }
+    if let Some(caps) = token_not_offered(conn, creds) {
+        return Err(TransportError::Config(format!(
+            "{} offers neither OAUTHBEARER nor XOAUTH2 ({caps}): the token was not sent; --login oauthbearer or xoauth2 sends it anyway",
+            conn.url()
+        )));
+    }
+    Ok(choose(conn, creds))
+}
+
+/// With only a token to log in with (`--login auto`), the SASL list of a CAPA that offers
+/// neither bearer mechanism (to say so); None when it offers one, or when there is no CAPA to
+/// go by (then OAUTHBEARER is tried).
+fn token_not_offered(conn: &Connection, creds: &Credentials) -> Option<String> {
+    if creds.token.is_none() || creds.password.is_some() {
+        return None;
+    }
+    let caps = conn.engine().session().current_caps()?;
+    if caps.has_sasl("OAUTHBEARER") || caps.has_sasl("XOAUTH2") {
+        return None;
+    }
+    Some(match &caps.sasl_mechanisms() {
+        m if m.is_empty() => "its CAPA lists no SASL mechanism".into(),
+        m => format!("CAPA: SASL {}", m.join(" ")),
+    })
+}
+
 /// Whether a login on `conn` now would send a credential in the clear to a server that offers
 /// STLS (in its last CAPA): no TLS, and a method that sends the password or something derived
 /// from it (EXTERNAL sends neither).
@@ -230,17 +267,20 @@ pub(crate) async fn login_quietly(
     method: Method,
     creds: &Credentials,
 ) -> Result<Outcome, TransportError> {
-    let method = if method == Method::Auto {
-        choose(conn, creds)
-    } else {
-        method
-    };
+    let method = resolve(conn, creds, method)?;
     if method != Method::External && offers_stls_in_the_clear(conn) {
         let text = match method.mechanism() {
             Some(_) => in_the_clear_goes(conn.url(), "the bearer token"),
             None => in_the_clear(conn.url()),
         };
         conn.warn(text);
+    } else if method.mechanism().is_some() && conn.tls.is_none() {
+        // RFC 7628 §3: "TLS MUST be used for OAUTHBEARER"; a bearer token seen is a token
+        // anyone can use (RFC 6750 §5.3), so it is said even when the server offers no TLS.
+        conn.warn(format!(
+            "logging in on {} without TLS: the bearer token goes over the network in the clear, where anyone who sees it can use it (RFC 7628 §3 requires TLS)",
+            conn.url()
+        ));
     }
     let user = creds.user.as_bytes();
     match method {
@@ -360,7 +400,10 @@ pub(crate) async fn send_bearer(
     let mut out = conn
         .sasl_response(out.exchange, mechanism.dummy_line().as_bytes())
         .await?;
-    out.token_refusal = Some(said);
+    // A server that lets the client in after the dummy (OAUTH-004) did not refuse the token.
+    if !out.ok() {
+        out.token_refusal = Some(said);
+    }
     Ok(out)
 }
 

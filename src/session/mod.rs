@@ -417,9 +417,18 @@ impl Connection {
     }
 
     /// Ends a SASL exchange the server still waits in (`+ ` challenge) with the cancel line `*`
-    /// (RFC 5034 §4): the server answers `-ERR` and the session is back in AUTHORIZATION.
+    /// (RFC 5034 §4): the server answers `-ERR` and the session is back in AUTHORIZATION. A
+    /// server that challenges again has left the protocol: the connection is closed (with a
+    /// warning), or every later line would be taken for a SASL response, without end.
     pub(crate) async fn cancel_sasl(&mut self, exchange: u32) -> Result<Outcome, TransportError> {
-        self.sasl_response(exchange, b"*").await
+        let out = self.sasl_response(exchange, b"*").await?;
+        if out.challenge.is_some() && !self.closed {
+            self.warn(
+                "the server answered the SASL cancel '*' with another challenge instead of -ERR (RFC 5034 §4): the connection was closed".into(),
+            );
+            self.close().await;
+        }
+        Ok(out)
     }
 
     /// Reads until exchange `id` is answered, the server closes, or its deadline passes (see

@@ -55,7 +55,7 @@ impl Capabilities {
     }
 
     /// SASL mechanisms listed by the `SASL` capability, upper-cased.
-    pub(crate) fn sasl_mechanisms(&self) -> Vec<String> {
+    pub fn sasl_mechanisms(&self) -> Vec<String> {
         self.get("SASL")
             .map(|c| c.params.iter().map(|m| m.to_ascii_uppercase()).collect())
             .unwrap_or_default()
