@@ -66,13 +66,16 @@ impl Area for Sasl {
                 "The server started a SASL exchange after the client had logged in: AUTH is valid only in AUTHORIZATION and never again after a successful AUTH.".into()
             });
         }
+        // A server that challenges forever gets one finding for the exchange, not one a round.
         if let Some(last) = sasl.last_client {
             if last.cancel {
-                c.report(&r::SASL_003, Severity::Violation, at,
-                    "The client cancelled with '*' but the server sent another challenge: it must answer -ERR.");
+                c.report_once_per_exchange(&r::SASL_003, Severity::Violation, at, || {
+                    "The client cancelled with '*' but the server sent another challenge: it must answer -ERR.".into()
+                });
             } else if !last.valid_base64 {
-                c.report(&r::SASL_004, Severity::Violation, at,
-                    "The client's response was not valid base64 but the server sent another challenge: it must reject it with -ERR.");
+                c.report_once_per_exchange(&r::SASL_004, Severity::Violation, at, || {
+                    "The client's response was not valid base64 but the server sent another challenge: it must reject it with -ERR.".into()
+                });
             }
         }
         if sasl.challenges == 0 {
