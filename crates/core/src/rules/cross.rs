@@ -143,7 +143,7 @@ fn one_line_refused(name: &str, auth_line_octets: usize) -> String {
         )
     } else {
         format!(
-            "AUTH {name} with the token on the AUTH line ({octets}, within the 255 that RFC 5034 §4 allows) was refused while the same token worked in the two-line form: the server refuses the initial response, which RFC 5034 §4 lets a client send on the AUTH line when CAPA lists SASL. Clients that send the token there whenever it fits fail to log in here with a token that works."
+            "AUTH {name} with the token on the AUTH line ({octets}, within the 255 that RFC 5034 §4 allows) was refused while the same token worked in the two-line form: the server refuses the initial response, which RFC 5034 §4 lets a client send on the AUTH line when CAPA lists SASL. Clients that send the token there whenever it fits get -ERR here for a token that works."
         )
     }
 }
