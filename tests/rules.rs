@@ -218,6 +218,28 @@ fn capa_messages_say_what_the_server_did() {
     assert!(m.contains("drops SASL"), "{m}");
 }
 
+#[test]
+fn oauth_messages_say_what_the_server_did() {
+    let m = message_of(
+        &replayed("oauth-003.google.trace", Config::default()),
+        "OAUTH-003",
+    );
+    assert!(
+        m.contains("status 400: the token was refused (Gmail sends 400 for an expired, revoked or wrong-scope token"),
+        "{m}"
+    );
+    assert!(!m.contains("found the request malformed"), "{m}");
+    // `auth=Bearer` and blanks is no login (live and redacted alike: the redaction test).
+    let m = message_of(
+        &replayed("oauth-003.blank-token.trace", Config::default()),
+        "OAUTH-003",
+    );
+    assert!(
+        m.starts_with("The server's error challenge to AUTH OAUTHBEARER"),
+        "{m}"
+    );
+}
+
 /// `trace` with every secret in its client lines masked as a recording keeps them
 /// (`popscope_core::redact::client_line`): the engine walks beside it to know which client
 /// lines answer a SASL challenge, and of which mechanism.

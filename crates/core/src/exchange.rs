@@ -78,17 +78,17 @@ pub(crate) struct SaslClientLine {
 }
 
 impl SaslExchange {
-    /// For XOAUTH2 and OAUTHBEARER: the client's latest message ended the login on its side,
-    /// being the dummy response or `*` (so only `-ERR` may follow, OAUTH-004). A lone `^A`
-    /// or an empty line as the token message counts too.
-    pub(crate) fn client_gave_up(&self) -> bool {
-        let Some(m) = self.oauth else {
-            return false;
+    /// For XOAUTH2 and OAUTHBEARER: the client's latest message, when it is the dummy
+    /// response that ends the login on the client's side (so only `-ERR` may follow,
+    /// OAUTH-004). A lone `^A` or an empty line as the token message counts too; `*` does not
+    /// (a cancel is SASL-003's).
+    pub(crate) fn latest_dummy(&self) -> Option<ClientMessage> {
+        let m = self.oauth?;
+        let latest = match self.last_client {
+            Some(last) => last.oauth?,
+            None => self.token_message?,
         };
-        match self.last_client {
-            Some(last) => last.cancel || last.oauth.is_some_and(|c| c.is_dummy(m)),
-            None => self.token_message.is_some_and(|c| c.is_dummy(m)),
-        }
+        latest.is_dummy(m).then_some(latest)
     }
 }
 

@@ -8,6 +8,7 @@ use super::capability::Capabilities;
 use super::command::Keyword;
 use super::event::Time;
 use super::oauth::{ChallengeDecode, ClientMessage, Mechanism, MessageKind};
+use super::response::ResponseCode;
 use super::state::{AuthStep, Security, State};
 
 /// Capability lists, kept per state and security context (principle 2 of rules.md: a
@@ -149,6 +150,39 @@ pub enum OauthOutcome {
     Refused,
 }
 
+/// Why an OAuth login was refused, as far as the `-ERR` tells: whether the refusal is a
+/// verdict on the token and the form of the AUTH, or says nothing about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    /// No response code, `[AUTH]` or another code: the server refused the login itself.
+    Login,
+    /// `[IN-USE]`: the credentials were fine and the maildrop is locked by another session
+    /// (RFC 2449 §8.1.2).
+    InUse,
+    /// `[LOGIN-DELAY]`: the user logged in too recently (RFC 2449 §8.1.1).
+    LoginDelay,
+    /// `[SYS/TEMP]`, `[SYS/PERM]`: the server's own trouble (RFC 3206 §4).
+    System,
+    /// AUTH after a login (in TRANSACTION, or after a SASL success): refused for the state
+    /// (RFC 5034 §4), whatever the token.
+    WrongState,
+}
+
+impl Refusal {
+    /// The reason of a `-ERR` with `code` to an AUTH sent in AUTHORIZATION, before any login
+    /// (`in_authorization`): the codes as the USER rules read them too (USR-003).
+    pub fn of(code: Option<&ResponseCode>, in_authorization: bool) -> Refusal {
+        match code {
+            _ if !in_authorization => Refusal::WrongState,
+            Some(c) if c.is("IN-USE") => Refusal::InUse,
+            Some(c) if c.is("LOGIN-DELAY") => Refusal::LoginDelay,
+            Some(c) if c.is("SYS") => Refusal::System,
+            _ => Refusal::Login,
+        }
+    }
+}
+
 /// One `AUTH XOAUTH2` or `AUTH OAUTHBEARER` of the session, as far as it went: what the
 /// check walk compares across sessions ([`crate::rules::cross::oauth_forms`],
 /// [`crate::rules::cross::oauth_extra_keys`]) and the UI shows. It holds no token: only what
@@ -172,8 +206,13 @@ pub struct OauthAttempt {
     pub message: Option<ClientMessage>,
     /// The server's error challenge after the token message, decoded; None if none came.
     pub error: Option<ChallengeDecode>,
+    /// The error challenge was longer than the engine's line cap ([`crate::Config::max_line`]):
+    /// `error` is what popscope made of the part it kept, not what the server meant.
+    pub error_cut: bool,
     /// How the server answered the AUTH.
     pub outcome: OauthOutcome,
+    /// Why, when the outcome is [`OauthOutcome::Refused`].
+    pub refusal: Option<Refusal>,
 }
 
 impl OauthAttempt {
@@ -190,6 +229,18 @@ impl OauthAttempt {
     /// Refused with `-ERR` and no error challenge: the client learned nothing of why.
     pub fn refused_at_once(&self) -> bool {
         self.outcome == OauthOutcome::Refused && self.error.is_none()
+    }
+
+    /// What the answer says of the token and the AUTH form: Some(true) for `+OK`, Some(false)
+    /// for a refusal of the login itself, None while unanswered or when the `-ERR` was for
+    /// something else (a locked maildrop, the server's trouble: [`Refusal`]). Only verdicts
+    /// are compared across sessions.
+    pub fn verdict(&self) -> Option<bool> {
+        match (self.outcome, self.refusal) {
+            (OauthOutcome::Accepted, _) => Some(true),
+            (OauthOutcome::Refused, Some(Refusal::Login)) => Some(false),
+            _ => None,
+        }
     }
 }
 

@@ -41,8 +41,14 @@ pub enum ChallengeDecode {
     Object(ErrorChallenge),
 }
 
+/// How deeply nested a JSON challenge popscope reads: an error result is one object of
+/// strings, and below serde_json's own limit (128) a deeper one is told apart from bad
+/// syntax ([`nested_too_deep`]).
+pub const MAX_JSON_DEPTH: usize = 100;
+
 /// Decodes the text of a `+ ` challenge (surrounding blanks ignored). Any input gives an
-/// answer; nothing is refused by length (the engine bounds line lengths).
+/// answer; nothing is refused by length (the engine bounds line lengths). JSON nested deeper
+/// than [`MAX_JSON_DEPTH`] is [`ChallengeDecode::NotJson`].
 ///
 /// ```
 /// use popscope_core::oauth::{ChallengeDecode, challenge::decode};
@@ -53,6 +59,9 @@ pub fn decode(challenge: &[u8]) -> ChallengeDecode {
     let Some(octets) = crate::auth::b64decode(challenge.trim_ascii()) else {
         return ChallengeDecode::NotBase64;
     };
+    if too_deep(&octets) {
+        return ChallengeDecode::NotJson;
+    }
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&octets) else {
         return ChallengeDecode::NotJson;
     };
@@ -77,13 +86,53 @@ pub fn decode(challenge: &[u8]) -> ChallengeDecode {
     ChallengeDecode::Object(e)
 }
 
+/// Whether `challenge` is base64 of JSON nested deeper than [`MAX_JSON_DEPTH`]: the reason
+/// [`decode`] calls it [`ChallengeDecode::NotJson`], when it is the reason.
+pub fn nested_too_deep(challenge: &[u8]) -> bool {
+    crate::auth::b64decode(challenge.trim_ascii()).is_some_and(|octets| too_deep(&octets))
+}
+
+/// Brackets and braces outside strings open deeper than [`MAX_JSON_DEPTH`] somewhere in
+/// `json`. One pass, no allocation: the text need not be valid JSON otherwise.
+fn too_deep(json: &[u8]) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 impl ErrorChallenge {
     /// What the status means for a person, or None for a status with no known meaning.
     pub fn meaning(&self) -> Option<&'static str> {
         match self.status.as_deref()? {
             "401" | "invalid_token" => Some("the token was refused"),
             "403" | "insufficient_scope" => Some("the token lacks the scope the server wants"),
-            "400" | "invalid_request" => Some("the server found the request malformed"),
+            // Gmail's XOAUTH2 answers 400 for an expired, revoked or wrong-scope token too
+            // (MailKit#27, go-imap#213), not only for a malformed request.
+            "400" => Some(
+                "the token was refused (Gmail sends 400 for an expired, revoked or wrong-scope token as well as for a malformed request)",
+            ),
+            "invalid_request" => Some("the server found the request malformed"),
             _ => None,
         }
     }
@@ -211,6 +260,52 @@ mod tests {
             decode(b"  eyJ9  "),
             ChallengeDecode::NotBase64 | ChallengeDecode::NotJson
         ));
+    }
+
+    /// Gmail answers 400 for an expired token (tests/fixtures/rules/oauth-003.google.trace),
+    /// a revoked one or one of the wrong scope (MailKit#27, go-imap#213): not only for a
+    /// malformed request.
+    #[test]
+    fn gmails_400_is_a_refused_token() {
+        let e = object(b"eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==");
+        let said = e.explain();
+        assert!(
+            said.starts_with("status 400: the token was refused"),
+            "{said}"
+        );
+        assert!(
+            said.contains("expired, revoked or wrong-scope token"),
+            "{said}"
+        );
+        assert!(!said.contains("found the request malformed"), "{said}");
+        let request = object(b64encode(br#"{"status":"invalid_request"}"#).as_bytes());
+        assert_eq!(
+            request.meaning(),
+            Some("the server found the request malformed")
+        );
+    }
+
+    #[test]
+    fn nesting_is_read_to_a_depth_and_told_apart() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let at_limit = b64encode(nested(MAX_JSON_DEPTH).as_bytes());
+        assert_eq!(decode(at_limit.as_bytes()), ChallengeDecode::NotObject);
+        assert!(!nested_too_deep(at_limit.as_bytes()));
+        for deeper in [MAX_JSON_DEPTH + 1, 5000] {
+            let b64 = b64encode(nested(deeper).as_bytes());
+            assert_eq!(decode(b64.as_bytes()), ChallengeDecode::NotJson);
+            assert!(nested_too_deep(b64.as_bytes()));
+        }
+        // Brackets inside strings, escaped quotes included, are text.
+        let text = format!(
+            r#"{{"status":"\"{}","scope":"{}"}}"#,
+            "[".repeat(500),
+            "{".repeat(500)
+        );
+        let e = object(b64encode(text.as_bytes()).as_bytes());
+        assert!(e.status.is_some_and(|s| s.len() == 501));
+        assert!(!nested_too_deep(b64encode(text.as_bytes()).as_bytes()));
+        assert!(!nested_too_deep(b"eyJzdGF0dXMi") && !nested_too_deep(b"not base64!"));
     }
 
     #[test]

@@ -198,6 +198,19 @@ mod tests {
     }
 
     #[test]
+    fn bearer_and_blanks_is_no_token() {
+        for (m, raw) in [
+            (
+                Mechanism::OauthBearer,
+                &b"n,,\x01auth=Bearer   \x01\x01"[..],
+            ),
+            (Mechanism::XOauth2, b"user=u\x01auth=Bearer \x01\x01"),
+        ] {
+            assert_eq!(kind(m, raw).kind, MessageKind::Malformed, "{raw:?}");
+        }
+    }
+
+    #[test]
     fn a_redacted_message_reads_like_the_original() {
         let t = "ya29.secret";
         for (m, raw) in [
@@ -227,6 +240,16 @@ mod tests {
                 "user=u\x01auth=Bearer \x01\x01".to_owned(),
             ),
             (Mechanism::XOauth2, "\x01\x01".to_owned()),
+            // The scheme and blanks, no token: once "an empty auth=" live and "a token"
+            // redacted.
+            (
+                Mechanism::OauthBearer,
+                "n,,\x01auth=Bearer   \x01\x01".to_owned(),
+            ),
+            (
+                Mechanism::XOauth2,
+                "user=u\x01auth=Bearer    \x01\x01".to_owned(),
+            ),
         ] {
             let line = b64encode(raw.as_bytes());
             let red = crate::redact::client_line(line.as_bytes(), Some(m.name()))

@@ -7,7 +7,7 @@ use super::catalog as r;
 use super::catalog::Severity;
 use super::oauth::{TWO_LINES_WHY, lowered};
 use crate::event::{Finding, Location};
-use crate::oauth::Mechanism;
+use crate::oauth::{MAX_COMMAND_LINE, Mechanism};
 use crate::sanitize::display;
 use crate::session::{OauthAttempt, OauthOutcome, Session};
 
@@ -70,19 +70,19 @@ pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
     out
 }
 
-/// The last answered login of `mechanism` in `session` that carried a token and passes
-/// `keep`.
-fn answered_token_login(
+/// The last login of `mechanism` in `session` that carried a token, got a verdict on it
+/// ([`OauthAttempt::verdict`]: `+OK`, or a `-ERR` that refused the login, not one for a
+/// locked maildrop or the server's trouble) and passes `keep`.
+fn judged_token_login(
     session: &Session,
     mechanism: Mechanism,
     keep: impl Fn(&OauthAttempt) -> bool,
 ) -> Option<&OauthAttempt> {
-    session.oauth.iter().rev().find(|a| {
-        a.mechanism == mechanism
-            && a.carried_token()
-            && a.outcome != OauthOutcome::Pending
-            && keep(a)
-    })
+    session
+        .oauth
+        .iter()
+        .rev()
+        .find(|a| a.mechanism == mechanism && a.carried_token() && a.verdict().is_some() && keep(a))
 }
 
 fn finding(rule: &'static r::RuleInfo, severity: Severity, message: String) -> Finding {
@@ -99,19 +99,24 @@ fn finding(rule: &'static r::RuleInfo, severity: Severity, message: String) -> F
 /// response on the AUTH line, `two_line` with `AUTH mech`, `+ `, then the response on its
 /// own line. A violation (XOAUTH2: a warning) when the two-line form of a mechanism listed
 /// in `SASL` is refused while the one-line form worked; info the other way round (the
-/// server takes only the form RFC 5034 §4 requires for long tokens); nothing when both
-/// agree or either session has no such login. OAUTHBEARER is compared first. The two may
+/// server refuses the initial response); nothing when both agree or either session has no
+/// such login with a verdict (a `-ERR [IN-USE]` or `[SYS/…]` refuses no form:
+/// [`OauthAttempt::verdict`]). OAUTHBEARER is compared first. The two may
 /// be one session (a refused login, then the other form).
 pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
     [Mechanism::OauthBearer, Mechanism::XOauth2]
         .into_iter()
         .find_map(|m| {
-            let one = answered_token_login(one_line, m, |a| a.one_line)?;
+            let one = judged_token_login(one_line, m, |a| a.one_line)?;
             // A two-line AUTH refused before its `+ ` never got to send the token: that is
             // the refusal of the form itself (Microsoft's "two lines" trouble, mirrored).
-            let two = answered_token_login(two_line, m, |a| !a.one_line).or_else(|| {
+            let two = judged_token_login(two_line, m, |a| !a.one_line).or_else(|| {
                 two_line.oauth.iter().rev().find(|a| {
-                    a.mechanism == m && !a.one_line && a.message.is_none() && a.refused_at_once()
+                    a.mechanism == m
+                        && !a.one_line
+                        && a.message.is_none()
+                        && a.refused_at_once()
+                        && a.verdict() == Some(false)
                 })
             })?;
             let name = m.name();
@@ -122,13 +127,25 @@ pub fn oauth_forms(one_line: &Session, two_line: &Session) -> Option<Finding> {
                         "The two-line form of AUTH {name} (AUTH {name}, '+ ', then the response on its own line) was refused while the same token worked on the AUTH line, so a client with a real token (over 1 KB) cannot log in here: {TWO_LINES_WHY}."
                     )))
                 }
-                (OauthOutcome::Refused, OauthOutcome::Accepted) => Some(finding(&r::OAUTH_007, Severity::Info, format!(
-                    "AUTH {name} with the token on the AUTH line ({}) was refused while the same token worked in the two-line form: the server may cap command lines at 255 octets, and takes the form RFC 5034 §4 requires for long tokens. Clients that put the token on the AUTH line fail here: this is why some servers \"require two lines\".",
-                    crate::plural(one.auth_line_octets, "octet")
-                ))),
+                (OauthOutcome::Refused, OauthOutcome::Accepted) => Some(finding(&r::OAUTH_007, Severity::Info, one_line_refused(name, one.auth_line_octets))),
                 _ => None,
             }
         })
+}
+
+/// OAUTH-007's info: the one-line form refused, the two-line form accepted. Probe P25 sends
+/// the one-line form only when it fits in 255 octets; a recording may hold a longer one.
+fn one_line_refused(name: &str, auth_line_octets: usize) -> String {
+    let octets = crate::plural(auth_line_octets, "octet");
+    if auth_line_octets > MAX_COMMAND_LINE {
+        format!(
+            "AUTH {name} with the token on the AUTH line ({octets}) was refused while the same token worked in the two-line form: the server may cap command lines at 255 octets, and takes the form RFC 5034 §4 requires for long tokens. Clients that put the token on the AUTH line fail here: this is why some servers \"require two lines\"."
+        )
+    } else {
+        format!(
+            "AUTH {name} with the token on the AUTH line ({octets}, within the 255 that RFC 5034 §4 allows) was refused while the same token worked in the two-line form: the server refuses the initial response, which RFC 5034 §4 lets a client send on the AUTH line when CAPA lists SASL. Clients that send the token there whenever it fits get -ERR here for a token that works."
+        )
+    }
 }
 
 /// OAUTH-006 across two sessions with the same token: `plain` logged in with the usual
@@ -139,10 +156,9 @@ pub fn oauth_extra_keys(plain: &Session, with_extra_key: &Session) -> Option<Fin
     [Mechanism::OauthBearer, Mechanism::XOauth2]
         .into_iter()
         .find_map(|m| {
-            let worked = answered_token_login(plain, m, |a| !a.extra_key())?;
-            let extra = answered_token_login(with_extra_key, m, OauthAttempt::extra_key)?;
-            let refused = worked.outcome == OauthOutcome::Accepted
-                && extra.outcome == OauthOutcome::Refused;
+            let worked = judged_token_login(plain, m, |a| !a.extra_key())?;
+            let extra = judged_token_login(with_extra_key, m, OauthAttempt::extra_key)?;
+            let refused = worked.verdict() == Some(true) && extra.verdict() == Some(false);
             refused.then(|| finding(&r::OAUTH_006, lowered(m, Severity::Info), format!(
                 "AUTH {} worked, and failed with the same token once the response carried an unknown key/value pair: a server must ignore keys it does not know (RFC 7628 §3.1), or clients that send more (newer RFCs, other vendors) cannot log in.",
                 m.name()
@@ -163,6 +179,20 @@ mod tests {
     /// with the response `raw` (on the AUTH line when `one_line`), answered `ok` or refused
     /// after Dovecot's error challenge and the dummy response.
     fn login(mech: &str, one_line: bool, raw: &[u8], ok: bool) -> Session {
+        let end: &[(bool, &str)] = if ok {
+            &[(false, "+OK Logged in.")]
+        } else {
+            &[
+                (false, "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0="),
+                (true, "AQ=="),
+                (false, "-ERR [AUTH] Authentication failed."),
+            ]
+        };
+        login_ending(mech, one_line, raw, end)
+    }
+
+    /// As [`login`], the exchange ended by `end` (client lines marked `true`).
+    fn login_ending(mech: &str, one_line: bool, raw: &[u8], end: &[(bool, &str)]) -> Session {
         let mut e = Engine::new(Config {
             implicit_tls: true,
             ..Config::default()
@@ -187,13 +217,7 @@ mod tests {
             lines.push((false, "+ ".into()));
             lines.push((true, response));
         }
-        if ok {
-            lines.push((false, "+OK Logged in.".into()));
-        } else {
-            lines.push((false, "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=".into()));
-            lines.push((true, "AQ==".into()));
-            lines.push((false, "-ERR [AUTH] Authentication failed.".into()));
-        }
+        lines.extend(end.iter().map(|&(client, l)| (client, l.to_owned())));
         feed(e, lines)
     }
 
@@ -325,6 +349,81 @@ mod tests {
             assert_eq!(oauth_extra_keys(&plain_refused, &extra_refused), None);
             // The extra-key session must carry the extra key.
             assert_eq!(oauth_extra_keys(&plain, &plain_refused), None);
+        }
+    }
+
+    /// `-ERR [IN-USE]` (the credentials were fine, RFC 2449 §8.1.2) and `[SYS/…]` (the
+    /// server's trouble) refuse neither the form nor the key: nothing to compare.
+    #[test]
+    fn a_refusal_for_a_locked_maildrop_or_the_servers_trouble_is_no_verdict() {
+        for answer in [
+            "-ERR [IN-USE] Mailbox is locked",
+            "-ERR [SYS/TEMP] Try again later",
+            "-ERR [SYS/PERM] Backend down",
+        ] {
+            for mech in [BEARER, XOAUTH2] {
+                let end = [(false, answer)];
+                let one_ok = login(mech, true, &message(mech, false), true);
+                let two_locked = login_ending(mech, false, &message(mech, false), &end);
+                assert_eq!(two_locked.oauth[0].verdict(), None, "{answer}");
+                assert_eq!(oauth_forms(&one_ok, &two_locked), None, "{mech} {answer}");
+                let one_locked = login_ending(mech, true, &message(mech, false), &end);
+                let two_ok = login(mech, false, &message(mech, false), true);
+                assert_eq!(oauth_forms(&one_locked, &two_ok), None, "{mech} {answer}");
+                let extra_locked = login_ending(mech, true, &message(mech, true), &end);
+                assert_eq!(oauth_extra_keys(&one_ok, &extra_locked), None, "{answer}");
+            }
+        }
+        // A refusal of the login itself is still compared, code or not.
+        for answer in ["-ERR [AUTH] Invalid token", "-ERR Authentication failed"] {
+            let one_ok = login(BEARER, true, &message(BEARER, false), true);
+            let two_no = login_ending(BEARER, false, &message(BEARER, false), &[(false, answer)]);
+            assert_eq!(two_no.oauth[0].verdict(), Some(false));
+            assert_eq!(
+                rule_and_level(oauth_forms(&one_ok, &two_no)),
+                Some(("OAUTH-007", Severity::Violation)),
+                "{answer}"
+            );
+        }
+    }
+
+    /// Probe P25 sends the one-line form only within 255 octets: a refusal then is of the
+    /// initial response, not of a long line; a recording may hold a longer one.
+    #[test]
+    fn the_one_line_form_refused_is_explained_by_its_length() {
+        let short = message(BEARER, false);
+        let long = {
+            let mut m = message(XOAUTH2, false);
+            let at = m.len() - 2;
+            m.splice(at..at, std::iter::repeat_n(b'x', 300));
+            m
+        };
+        for (raw, mech, says, not) in [
+            (&short, BEARER, "within the 255", "may cap"),
+            (
+                &long,
+                XOAUTH2,
+                "may cap command lines at 255",
+                "within the 255",
+            ),
+        ] {
+            let one_no = login(mech, true, raw, false);
+            let two_ok = login(mech, false, raw, true);
+            let Some(f) = oauth_forms(&one_no, &two_ok) else {
+                panic!("{mech}: {:?}", one_no.oauth);
+            };
+            assert_eq!(f.severity, Severity::Info);
+            let octets = one_no.oauth[0].auth_line_octets;
+            assert!(
+                f.message.contains(&format!("({octets} octets")),
+                "{}",
+                f.message
+            );
+            assert!(
+                f.message.contains(says) && !f.message.contains(not),
+                "{}",
+                f.message
+            );
         }
     }
 

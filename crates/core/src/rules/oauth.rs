@@ -3,6 +3,8 @@
 //! findings are one level lower ([`lowered`]). The area also keeps [`Session::oauth`], the
 //! record of every OAuth login that the check walk and the UI read.
 
+use std::borrow::Cow;
+
 use super::area::{Answer, Area, Ctx};
 use super::catalog as r;
 use super::catalog::Severity;
@@ -11,10 +13,10 @@ use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange, SaslExchange, server_at};
 use crate::framer::Line;
 use crate::oauth::challenge::{self, ChallengeDecode, ErrorChallenge};
-use crate::oauth::{MAX_COMMAND_LINE, Mechanism};
+use crate::oauth::{ClientMessage, MAX_COMMAND_LINE, Mechanism, MessageKind};
 use crate::response::Status;
 use crate::sanitize::display;
-use crate::session::{MAX_OAUTH_ATTEMPTS, OauthAttempt, OauthOutcome, Session};
+use crate::session::{MAX_OAUTH_ATTEMPTS, OauthAttempt, OauthOutcome, Refusal, Session};
 use crate::state::Security;
 
 /// How much of a server-sent value a message shows, in characters.
@@ -56,7 +58,9 @@ impl Area for Oauth {
                 tls: s.security.is_tls(),
                 message: sasl.token_message,
                 error: None,
+                error_cut: false,
                 outcome: OauthOutcome::Pending,
+                refusal: None,
             });
         }
     }
@@ -77,12 +81,19 @@ impl Area for Oauth {
             return;
         };
         let (c, s) = (&mut *cx.check, &mut *cx.session);
-        if sasl.client_gave_up() && sasl.last_client.is_some_and(|l| l.after_token_message) {
-            c.report(&r::OAUTH_004, lowered(m, Severity::Violation), at, format!(
-                "After the client's {} the server sent another challenge: the exchange is over, and the server must fail it with -ERR (RFC 7628 §3.2.3).",
-                gave_up_as(sasl)
-            ));
-            return;
+        if let Some(last) = sasl.last_client.filter(|l| l.after_token_message) {
+            if let Some(dummy) = sasl.latest_dummy() {
+                // A server that challenges forever gets one finding, not one a round.
+                c.report_once_per_exchange(&r::OAUTH_004, lowered(m, Severity::Violation), at, || format!(
+                    "After the client's dummy response ({}) the server sent another challenge: the exchange is over, and the server must fail it with -ERR (RFC 7628 §3.2.3).",
+                    dummy_as(dummy)
+                ));
+                return;
+            }
+            if last.cancel {
+                // SASL-003 reports a challenge after '*'.
+                return;
+            }
         }
         let Some(attempt) = s.oauth_attempt_mut(ex.id) else {
             return;
@@ -92,8 +103,14 @@ impl Area for Oauth {
         }
         let payload = line.content.get(2..).unwrap_or_default();
         let decoded = challenge::decode(payload);
-        judge_error_challenge(c, m, at, message.is_login(), &decoded, payload);
+        let cut = line.wire_len > line.content.len() as u64;
+        if cut {
+            judge_cut_challenge(c, m, at, line);
+        } else {
+            judge_error_challenge(c, m, at, message.is_login(), &decoded, payload);
+        }
         attempt.error = Some(decoded);
+        attempt.error_cut = cut;
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
@@ -106,12 +123,16 @@ impl Area for Oauth {
         };
         let (c, s) = (&mut *cx.check, &mut *cx.session);
         let ok = st.status == Status::Ok;
+        // The session is still as it was before this reply: a refusal after a login is for
+        // the state, whatever the token.
+        let before_login = s.in_authorization() && !s.sasl_done;
         let attempt = s.oauth_attempt_mut(ex.id).map(|a| {
-            a.outcome = if ok {
-                OauthOutcome::Accepted
+            if ok {
+                a.outcome = OauthOutcome::Accepted;
             } else {
-                OauthOutcome::Refused
-            };
+                a.outcome = OauthOutcome::Refused;
+                a.refusal = Some(Refusal::of(st.code.as_ref(), before_login));
+            }
             a.clone()
         });
         let name = m.name();
@@ -121,10 +142,10 @@ impl Area for Oauth {
                     "The server accepted AUTH {name} on an unencrypted connection: the bearer token went over the wire in the clear, and anyone who saw it can use it until it expires (RFC 7628 §3: TLS MUST be used; RFC 6750 §5.3)."
                 ));
             }
-            if sasl.client_gave_up() {
-                c.report(&r::OAUTH_004, lowered(m, Severity::Violation), at, format!(
-                    "The server answered +OK to the client's {}, which carries no token: after it the server must fail the exchange with -ERR (RFC 7628 §3.2.3).",
-                    gave_up_as(sasl)
+            if let Some(dummy) = sasl.latest_dummy() {
+                c.report_once_per_exchange(&r::OAUTH_004, lowered(m, Severity::Violation), at, || format!(
+                    "The server answered +OK to the client's dummy response ({}), which carries no token: after it the server must fail the exchange with -ERR (RFC 7628 §3.2.3).",
+                    dummy_as(dummy)
                 ));
             }
         } else if st.status == Status::Err
@@ -163,11 +184,11 @@ impl Area for Oauth {
     }
 }
 
-/// What the client's latest message was, when it gave up: "dummy response (AQ==)" or "'*'".
-fn gave_up_as(sasl: &SaslExchange) -> &'static str {
-    match sasl.last_client {
-        Some(last) if last.cancel => "cancel '*'",
-        _ => "dummy response (AQ==, or an empty line)",
+/// The dummy response as the client sent it, for a message.
+fn dummy_as(dummy: ClientMessage) -> &'static str {
+    match dummy.kind {
+        MessageKind::Empty => "an empty line",
+        _ => "AQ==, a lone ^A",
     }
 }
 
@@ -182,11 +203,17 @@ fn judge_error_challenge(
     payload: &[u8],
 ) {
     let name = m.name();
-    let problem = match decoded {
-        ChallengeDecode::NotBase64 => "is not base64",
-        ChallengeDecode::NotJson => "is base64 but not JSON",
-        ChallengeDecode::NotObject => "is JSON but not an object",
-        ChallengeDecode::Object(e) if e.status.is_none() => "has no \"status\" member",
+    let problem: Cow<'static, str> = match decoded {
+        ChallengeDecode::NotBase64 => "is not base64".into(),
+        // Not a syntax error the server made (serde_json stops there), but a value no client
+        // needs to read.
+        ChallengeDecode::NotJson if challenge::nested_too_deep(payload) => format!(
+            "is base64 of JSON nested more than {} levels deep, deeper than popscope reads (an error result is one object of strings, and a client's JSON parser may stop sooner)",
+            challenge::MAX_JSON_DEPTH
+        ).into(),
+        ChallengeDecode::NotJson => "is base64 but not JSON".into(),
+        ChallengeDecode::NotObject => "is JSON but not an object".into(),
+        ChallengeDecode::Object(e) if e.status.is_none() => "has no \"status\" member".into(),
         ChallengeDecode::Object(e) => {
             error_contents(c, m, at, e);
             let meaning = e.explain();
@@ -202,6 +229,27 @@ fn judge_error_challenge(
     };
     c.report(&r::OAUTH_003, lowered(m, Severity::Violation), at, format!(
         "After the client's message to AUTH {name} the server sent the challenge \"{}\", which {problem}: a refused token gets an error challenge that is base64 of a JSON object with \"status\" (RFC 7628 §3.2.2), so the client can tell why.",
+        display(payload, 60)
+    ));
+}
+
+/// OAUTH-003 for a challenge longer than the engine's line cap. What popscope kept may
+/// already show that it is not base64: a violation, as for any challenge. If the kept part
+/// is base64 so far, the challenge cannot be judged: info, saying why, since a verdict on
+/// octets never read would be a guess.
+fn judge_cut_challenge(c: &mut Checker, m: Mechanism, at: Location, line: &Line<'_>) {
+    let name = m.name();
+    let kept = line.content.len();
+    let sent = crate::plural(line.wire_len, "octet");
+    let payload = line.content.get(2..).unwrap_or_default();
+    if super::sasl::is_base64_start(payload.trim_ascii()) {
+        c.report(&r::OAUTH_003, Severity::Info, at, format!(
+            "The server's challenge to AUTH {name} is {sent} long, cut at the {kept} octets popscope keeps of a line: popscope cannot tell whether it is an error challenge (base64 of a JSON object with \"status\", RFC 7628 §3.2.2), and a client that caps line lengths cannot either."
+        ));
+        return;
+    }
+    c.report(&r::OAUTH_003, lowered(m, Severity::Violation), at, format!(
+        "The server's challenge to AUTH {name} is {sent} long, cut at the {kept} octets popscope keeps of a line, and what arrived, \"{}\", is not base64 already: a refused token gets an error challenge that is base64 of a JSON object with \"status\" (RFC 7628 §3.2.2), so the client can tell why.",
         display(payload, 60)
     ));
 }
@@ -244,6 +292,11 @@ fn refused(
 ) {
     let m = attempt.mechanism;
     let name = m.name();
+    if attempt.refusal != Some(Refusal::Login) {
+        // A locked maildrop, the server's trouble or an AUTH after a login: the -ERR is right
+        // whatever the token and the form (ST-002 and SASL-001 judge the state).
+        return;
+    }
     let at_once = attempt.error.is_none();
     let line = ex.cmd.wire_len;
     if sasl.initial_response && line > MAX_COMMAND_LINE {
@@ -257,8 +310,6 @@ fn refused(
     }
     if !sasl.initial_response
         && sasl.challenges == 0
-        && s.in_authorization()
-        && !s.sasl_done
         && s.current_caps().is_some_and(|caps| caps.has_sasl(name))
     {
         c.report(&r::OAUTH_007, Severity::Info, at, format!(
@@ -266,7 +317,9 @@ fn refused(
         ));
         return;
     }
-    if at_once && attempt.message.is_some_and(|msg| msg.is_login()) {
+    // Refusing a mechanism it does not offer is right (SASL-007 judges a listed one).
+    let offered = s.current_caps().is_none_or(|caps| caps.has_sasl(name));
+    if at_once && offered && attempt.message.is_some_and(|msg| msg.is_login()) {
         let what = if attempt.carried_token() {
             "a token"
         } else {
@@ -337,6 +390,89 @@ mod tests {
         );
         assert!(f[1].rule.judges_client() && !f[0].rule.judges_client());
         assert_eq!(session.oauth[0].outcome, OauthOutcome::Refused);
+    }
+
+    /// Under TLS, CAPA listing both mechanisms, an OAUTHBEARER login with a token on the
+    /// AUTH line; `rest` follows.
+    fn bearer_login_then(rest: &str) -> String {
+        let token = crate::auth::b64encode(b"n,,\x01auth=Bearer t\x01\x01");
+        format!(
+            "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: CAPA\nS: +OK\nS: SASL OAUTHBEARER XOAUTH2\nS: .\nC: AUTH OAUTHBEARER {token}\n{rest}"
+        )
+    }
+
+    const ERROR_CHALLENGE: &str = "S: + eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\n";
+
+    /// A hostile server that challenges every dummy response again gets one OAUTH-004 for the
+    /// exchange, not one a round; after '*' SASL-003 speaks and OAUTH-004 keeps quiet.
+    #[test]
+    fn oauth_004_is_once_an_exchange_and_only_for_the_dummy() {
+        let rounds = |client: &str| {
+            let round = format!("C: {client}\n{ERROR_CHALLENGE}");
+            bearer_login_then(&format!(
+                "{ERROR_CHALLENGE}{}C: {client}\nS: +OK\n",
+                round.repeat(50)
+            ))
+        };
+        let dummy = rounds("AQ==");
+        assert_eq!(count(&dummy, "OAUTH-004"), 1);
+        let (f, _) = findings(&dummy);
+        let f = f.iter().find(|f| f.rule.id == "OAUTH-004");
+        assert!(f.is_some_and(|f| f.message.contains("dummy response (AQ==, a lone ^A)")));
+        let cancel = rounds("*");
+        assert_eq!(count(&cancel, "OAUTH-004"), 0);
+        // One for the challenges after '*', one for the +OK that ends them.
+        assert_eq!(count(&cancel, "SASL-003"), 2);
+    }
+
+    /// A challenge longer than the engine's line cap (64 KiB) is judged by what arrived.
+    #[test]
+    fn a_challenge_cut_at_the_line_cap_is_reported_as_cut() {
+        let huge = "A".repeat(1_600_000);
+        let t = bearer_login_then(&format!("S: + {huge}\nC: AQ==\nS: -ERR\n"));
+        let (f, session) = findings(&t);
+        let oauth: Vec<_> = f.iter().filter(|f| f.rule.id == "OAUTH-003").collect();
+        assert_eq!(oauth.len(), 1, "{oauth:?}");
+        assert_eq!(oauth[0].severity, Severity::Info);
+        assert!(
+            oauth[0]
+                .message
+                .contains("is 1600002 octets long, cut at the 65536 octets"),
+            "{}",
+            oauth[0].message
+        );
+        assert!(!f.iter().any(|f| f.rule.id == "SASL-002"), "{f:?}");
+        assert!(f.iter().any(|f| f.rule.id == "GEN-004"));
+        assert!(session.oauth[0].error_cut && !session.oauth[0].refused_at_once());
+        // What arrived is not base64 already: still a violation, and said to be cut.
+        let t = bearer_login_then(&format!("S: + not base64! {huge}\nC: AQ==\nS: -ERR\n"));
+        let (f, _) = findings(&t);
+        let v = f.iter().find(|f| f.rule.id == "OAUTH-003");
+        assert!(v.is_some_and(|v| v.severity == Severity::Violation
+            && v.message.contains("cut at the 65536 octets")
+            && v.message.contains("is not base64 already")));
+        assert!(f.iter().any(|f| f.rule.id == "SASL-002"));
+    }
+
+    #[test]
+    fn json_nested_too_deep_is_not_called_bad_json() {
+        let deep = crate::auth::b64encode(format!("{{\"status\":{}", "[".repeat(5000)).as_bytes());
+        let t = bearer_login_then(&format!("S: + {deep}\nC: AQ==\nS: -ERR\n"));
+        let (f, _) = findings(&t);
+        let v = f.iter().find(|f| f.rule.id == "OAUTH-003");
+        assert!(
+            v.is_some_and(|v| v.severity == Severity::Violation
+                && v.message.contains("nested more than 100 levels deep")
+                && !v.message.contains("not JSON")),
+            "{v:?}"
+        );
+        let flat = crate::auth::b64encode(b"{\"status\"");
+        let t = bearer_login_then(&format!("S: + {flat}\nC: AQ==\nS: -ERR\n"));
+        let (f, _) = findings(&t);
+        assert!(
+            f.iter()
+                .any(|f| f.rule.id == "OAUTH-003" && f.message.contains("is base64 but not JSON"))
+        );
     }
 
     #[test]
