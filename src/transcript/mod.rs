@@ -5,7 +5,7 @@
 //! captures into entries; `export` writes a recording as text or an evidence bundle.
 //! `source` reads either format from a file or standard input; `drive` is the one loop that
 //! runs the engine over entries, and `replay` is built on it; `lines` walks a transcript line
-//! by line with its secrets masked.
+//! by line with its secrets masked; `sasl` tells which client line is a SASL response.
 
 pub mod drive;
 pub(crate) mod export;
@@ -13,6 +13,7 @@ pub mod import;
 pub mod jsonl;
 pub(crate) mod lines;
 pub mod replay;
+pub(crate) mod sasl;
 pub mod source;
 pub mod text;
 

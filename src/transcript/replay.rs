@@ -142,11 +142,9 @@ struct Collector {
     data: u64,
     findings: Vec<LocatedFinding>,
     transitions: Vec<Transition>,
-    /// The mechanism of the AUTH awaiting its reply, and the one whose challenge is open (the
-    /// next client line is its SASL response): quotes of client lines are masked as a
+    /// Which client line is a SASL response: quotes of client lines are masked as a
     /// recording masks them, whatever the input file holds.
-    pending_mechanism: Option<String>,
-    sasl: Option<String>,
+    sasl: super::sasl::SaslWatch,
 }
 
 /// A quoted client file line (`C: …`, cut at [`QUOTE`] octets) with its secret masked, as
@@ -203,7 +201,7 @@ impl Drive for Collector {
         match &entry.item {
             Item::Client(bytes) => {
                 self.data += 1;
-                let masked = quote.map(|q| masked_quote(q, self.sasl.as_deref()));
+                let masked = quote.map(|q| masked_quote(q, self.sasl.responding()));
                 self.client.push(entry.line, bytes.len(), masked.as_deref());
                 if let Some(m) = masked {
                     self.current.1 = Some(m);
@@ -221,16 +219,7 @@ impl Drive for Collector {
     }
 
     fn event(&mut self, _: Time, event: Event<'_>) {
-        match &event {
-            Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
-            Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
-            Event::SaslResponse(_) => self.sasl = None,
-            Event::Reply(_) => {
-                self.sasl = None;
-                self.pending_mechanism = None;
-            }
-            _ => {}
-        }
+        self.sasl.event(&event);
         match event {
             Event::Finding(f) => {
                 let (line, quote) = self.locate(&f);

@@ -14,9 +14,8 @@ pub(crate) struct Recorder {
     out: Box<dyn Write + Send>,
     keep_secrets: bool,
     cap: Option<BodyCap>,
-    /// The mechanism of the SASL exchange whose challenge is open.
-    sasl: Option<String>,
-    pending_mechanism: Option<String>,
+    /// Which client line is a SASL response (masked as one).
+    sasl: crate::transcript::sasl::SaslWatch,
     failed: bool,
 }
 
@@ -43,8 +42,7 @@ impl Recorder {
             out,
             keep_secrets,
             cap: None,
-            sasl: None,
-            pending_mechanism: None,
+            sasl: Default::default(),
             failed,
         }
     }
@@ -78,7 +76,7 @@ impl Recorder {
     fn redact_client(&self, bytes: &[u8]) -> (Vec<u8>, bool) {
         let mut out = Vec::with_capacity(bytes.len());
         let mut changed = false;
-        let mut sasl = self.sasl.clone();
+        let mut sasl = self.sasl.responding();
         for piece in bytes.split_inclusive(|&b| b == b'\n') {
             let (line, end) = match piece.strip_suffix(b"\r\n") {
                 Some(l) => (l, &b"\r\n"[..]),
@@ -87,7 +85,7 @@ impl Recorder {
                     None => (piece, &b""[..]),
                 },
             };
-            match popscope_core::redact::client_line(line, sasl.as_deref()) {
+            match popscope_core::redact::client_line(line, sasl) {
                 Some(r) => {
                     out.extend_from_slice(&r);
                     changed = true;
@@ -152,14 +150,8 @@ impl Observer for Recorder {
         if let Some(cap) = self.cap.as_mut() {
             cap.classify(ev);
         }
+        self.sasl.event(ev);
         match ev {
-            Event::Command { command, .. } => self.pending_mechanism = command.mechanism(),
-            Event::Challenge { .. } => self.sasl = self.pending_mechanism.clone(),
-            Event::SaslResponse(_) => self.sasl = None,
-            Event::Reply(_) => {
-                self.sasl = None;
-                self.pending_mechanism = None;
-            }
             Event::StateChange(t) => self.put(&Record::State {
                 t: secs(at),
                 from: t.from,
