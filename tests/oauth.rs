@@ -313,9 +313,12 @@ fn the_token_comes_from_a_file_or_a_command() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Run by sh, not exec'd: a script just written can fail to exec with ETXTBSY while
+    // another test thread forks (it holds the write descriptor until its exec).
+    let helper = format!("sh {}", script.display());
     for args in [
         ["--token-file", file.to_str().unwrap()],
-        ["--token-command", script.to_str().unwrap()],
+        ["--token-command", helper.as_str()],
     ] {
         let (port, rx) = server("SASL XOAUTH2\r\n", accept_one_line());
         let mut all = vec!["--login", "xoauth2"];
@@ -341,7 +344,7 @@ fn a_failing_token_command_is_one_line_naming_it_and_exit_2() {
     std::fs::write(&script, format!("#!/bin/sh\necho {TOKEN}\nexit 3\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let cmd = format!("{} --account work", script.display());
+    let cmd = format!("sh {} --account work", script.display());
     for command in [cmd.as_str(), "/nonexistent/token-helper"] {
         // No server: the token is read before any connection.
         let o = send(
@@ -699,7 +702,7 @@ fn a_token_helper_that_lingers_or_talks_does_not_hang_or_leak() {
             "--login",
             "xoauth2",
             "--token-command",
-            script.to_str().unwrap(),
+            &format!("sh {}", script.display()),
         ],
     );
     // Not a speed goal: before, the background `sleep` held the pipe and popscope with it.
@@ -712,4 +715,40 @@ fn a_token_helper_that_lingers_or_talks_does_not_hang_or_leak() {
         "{stderr:?}"
     );
     assert_secret(&o, None, TOKEN, &heard(&rx));
+}
+
+/// Every finding in JSON says whose behaviour it judges: CL-015 the client's, OAUTH-003 the
+/// server's.
+#[test]
+fn json_findings_say_which_side_they_judge() {
+    let trace = "S: +OK ready\nC: CAPA\nS: +OK\nS: SASL XOAUTH2\nS: .\nC: AUTH XOAUTH2 dXNlcj1hAWF1dGg9QmVhcmVyIHQBAQ==\nS: + eyJzdGF0dXMiOiI0MDEifQ==\nC: dXNlcj1hAWF1dGg9QmVhcmVyIHQBAQ==\nS: -ERR no\n";
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("t.trace");
+    std::fs::write(&file, trace).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["check", "--transcript", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+    let v = common::json(&o);
+    let sides: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| (f["rule"].to_string(), f["side"].to_string()))
+        .collect();
+    assert!(
+        sides.contains(&("\"CL-015\"".into(), "\"client\"".into())),
+        "{sides:?}"
+    );
+    assert!(
+        sides.contains(&("\"OAUTH-003\"".into(), "\"server\"".into())),
+        "{sides:?}"
+    );
+    assert!(
+        sides
+            .iter()
+            .all(|(_, s)| s == "\"client\"" || s == "\"server\""),
+        "{sides:?}"
+    );
 }

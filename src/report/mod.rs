@@ -10,6 +10,7 @@ use popscope_core::{Finding, Security, Severity, Tally, Transition};
 pub(crate) fn finding_json(f: &Finding, line: Option<usize>) -> Value {
     let mut v = json!({
         "rule": f.rule.id,
+        "side": if f.rule.judges_client() { "client" } else { "server" },
         "severity": f.severity,
         "rfc": f.rule.rfc,
         "summary": f.rule.summary,
