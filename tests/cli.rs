@@ -154,6 +154,32 @@ fn rules_lists_the_whole_catalog() {
 }
 
 #[test]
+fn rules_are_listed_by_the_side_they_judge() {
+    let all = common::json(&popscope(&["rules", "--json"]));
+    let all = all.as_array().cloned().unwrap_or_default();
+    let side = |s: &str| {
+        let v = common::json(&popscope(&["rules", "--side", s, "--json"]));
+        v.as_array().cloned().unwrap_or_default()
+    };
+    let (server, client) = (side("server"), side("client"));
+    assert_eq!(server.len() + client.len(), all.len());
+    assert!(
+        client
+            .iter()
+            .all(|r| r["side"] == "client"
+                && r["id"].as_str().is_some_and(|id| id.starts_with("CL-")))
+    );
+    assert!(server.iter().all(|r| r["side"] == "server"));
+    assert!(client.iter().any(|r| r["id"] == "CL-015"));
+    // The text lists the client's rules in a section of their own, after the server's.
+    let text = stdout(&popscope(&["rules"]));
+    let heading = text
+        .find("The client's rules")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text[heading..].contains("CL-015") && !text[..heading].contains("CL-015"));
+}
+
+#[test]
 fn rules_explains_one_rule() {
     let o = popscope(&["rules", "oauth-003"]);
     assert_eq!(o.status.code(), Some(0));

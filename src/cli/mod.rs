@@ -360,6 +360,9 @@ pub struct RulesArgs {
     /// Print the catalog (or the one rule) as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Only the rules that judge this side: the server's, or the client's (CL-*).
+    #[arg(long, value_enum)]
+    pub(crate) side: Option<rules::Side>,
 }
 
 /// Parses `RULE=LEVEL` overrides into the engine's form.
