@@ -325,9 +325,16 @@ fn the_token_comes_from_a_file_or_a_command() {
         all.extend(args);
         let o = send(port, "unused", &all);
         let lines = heard(&rx);
-        let ir = lines[1]
-            .strip_prefix("AUTH XOAUTH2 ")
-            .unwrap_or_else(|| panic!("{lines:?}"));
+        let ir = lines
+            .get(1)
+            .and_then(|l| l.strip_prefix("AUTH XOAUTH2 "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{args:?}: {lines:?} {:?} {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            });
         assert_eq!(
             decoded(ir),
             format!("user=demo\x01auth=Bearer {TOKEN}\x01\x01"),
@@ -576,6 +583,12 @@ fn check_transcript_quotes_client_lines_without_their_token() {
         stdout.contains("CL-015") && stdout.contains("SASL-011"),
         "{stdout}"
     );
+    // The client's findings come in a section of their own, after the server's.
+    let client = stdout
+        .find("The client (")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(stdout[client..].contains("CL-015") && !stdout[..client].contains("CL-015"));
+    assert!(stdout[..client].contains("OAUTH-003"), "{stdout}");
     assert_eq!(stdout.matches("> C: ").count(), 2, "{stdout}");
     let lines = vec![format!("AUTH XOAUTH2 {message}"), message.clone()];
     assert_secret(&o, None, &token, &lines);

@@ -81,7 +81,12 @@ pub(crate) fn from_command(command_line: &str, timeout: Duration) -> Result<Secr
     // line is enough: a process it leaves behind may hold the pipe open for ever.
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = line_tx.send(read_first_line(stdout));
+        let mut stdout = stdout;
+        let _ = line_tx.send(read_first_line(&mut stdout));
+        // The rest is read and dropped: a helper whose later lines found the pipe closed
+        // would die of SIGPIPE and look failed.
+        let mut rest = zeroize::Zeroizing::new([0u8; 4096]);
+        while let Ok(1..) = stdout.read(&mut rest[..]) {}
     });
     let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let said_by_thread = said.clone();
@@ -119,7 +124,7 @@ pub(crate) fn from_command(command_line: &str, timeout: Duration) -> Result<Secr
 }
 
 /// Stdout up to its first LF (or its end), at most [`OUTPUT_CAP`] octets; wiped when dropped.
-fn read_first_line(mut out: impl Read) -> zeroize::Zeroizing<Vec<u8>> {
+fn read_first_line(out: &mut impl Read) -> zeroize::Zeroizing<Vec<u8>> {
     let mut line = zeroize::Zeroizing::new(Vec::new());
     let mut chunk = zeroize::Zeroizing::new([0u8; 4096]);
     while line.len() < OUTPUT_CAP {

@@ -82,36 +82,56 @@ pub(crate) fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String
             t.reason
         ));
     }
-    for sev in [Severity::Violation, Severity::Warning, Severity::Info] {
-        let group: Vec<&LocatedFinding> = r
+    // The server's findings, then the client's under a heading of their own: a re-checked
+    // transcript may hold a client that broke the RFC, and it must not read as the server's.
+    for client in [false, true] {
+        let side: Vec<&LocatedFinding> = r
             .findings
             .iter()
-            .filter(|f| f.finding.severity == sev)
+            .filter(|f| f.finding.rule.judges_client() == client)
             .collect();
-        if group.is_empty() {
-            continue;
-        }
-        out.push_str(&group_heading(sev, group.len()));
-        for lf in group {
-            let f = &lf.finding;
+        if client && !side.is_empty() {
             out.push_str(&format!(
-                "  {:<9} {}  line {}{}\n",
-                f.rule.id,
-                f.rule.rfc,
-                lf.line,
-                if f.suspected { "  (suspected)" } else { "" }
+                "\nThe client ({}):\n",
+                Tally::of(side.iter().map(|lf| &lf.finding)).counts()
             ));
-            out.push_str(&wrap(&f.message, 96, "            "));
-            let quoted = lf.quote.as_deref();
-            if let Some(text) = quoted.or_else(|| lines.get(lf.line.wrapping_sub(1)).copied()) {
-                let text = text.strip_suffix(b"\r").unwrap_or(text);
-                out.push_str(&format!("            > {}\n", display(text, 100)));
+        }
+        for sev in [Severity::Violation, Severity::Warning, Severity::Info] {
+            let group: Vec<&LocatedFinding> = side
+                .iter()
+                .copied()
+                .filter(|f| f.finding.severity == sev)
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            out.push_str(&group_heading(sev, group.len()));
+            for lf in group {
+                located(&mut out, lf, &lines);
             }
         }
     }
     let s = Tally::of(r.findings.iter().map(|lf| &lf.finding));
     out.push_str(&format!("\n{}\n", s.counts()));
     out
+}
+
+/// One finding of a re-checked transcript: rule, RFC, line, explanation, the line quoted.
+fn located(out: &mut String, lf: &LocatedFinding, lines: &[&[u8]]) {
+    let f = &lf.finding;
+    out.push_str(&format!(
+        "  {:<9} {}  line {}{}\n",
+        f.rule.id,
+        f.rule.rfc,
+        lf.line,
+        if f.suspected { "  (suspected)" } else { "" }
+    ));
+    out.push_str(&wrap(&f.message, 96, "            "));
+    let quoted = lf.quote.as_deref();
+    if let Some(text) = quoted.or_else(|| lines.get(lf.line.wrapping_sub(1)).copied()) {
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        out.push_str(&format!("            > {}\n", display(text, 100)));
+    }
 }
 
 /// The heading of one severity group: "✖ 2 violations".
