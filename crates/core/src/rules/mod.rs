@@ -20,6 +20,7 @@ mod capa;
 mod capa_list;
 pub mod catalog;
 mod checker;
+mod client_commands;
 mod closing;
 mod codes;
 pub mod cross;
@@ -40,7 +41,7 @@ mod utf;
 
 pub use catalog::{CATALOG, RuleInfo, Scope, Severity, find};
 
-pub(crate) use area::{Answer, Area, Close, Ctx, DataLine, Side, Timeout, Unanswered};
+pub(crate) use area::{Answer, Area, ClientClose, Close, Ctx, DataLine, Side, Timeout, Unanswered};
 pub(crate) use checker::Checker;
 
 /// Every rule area, each owning its state. The engine keeps one and calls a hook on all of
@@ -63,6 +64,7 @@ pub(crate) struct Areas {
     pub(crate) utf: utf::Utf,
     pub(crate) oauth: oauth::Oauth,
     pub(crate) oauth_client: oauth_client::OauthClient,
+    pub(crate) client_commands: client_commands::ClientCommands,
 }
 
 /// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
@@ -80,7 +82,7 @@ macro_rules! each_area {
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
             lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
-            capa, utf, oauth, oauth_client)
+            capa, utf, oauth, oauth_client, client_commands)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
         $({
@@ -97,9 +99,15 @@ pub(crate) use each_area;
 mod tests {
     use crate::{Config, Engine, Event, Finding, Session, Time, TransportEvent};
 
-    /// The rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls` lines.
+    /// The server rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls`
+    /// lines (the client areas run after all of them, so they cannot change this order).
     fn rule_ids(trace: &str) -> Vec<&'static str> {
-        findings(trace).0.iter().map(|f| f.rule.id).collect()
+        findings(trace)
+            .0
+            .iter()
+            .filter(|f| !f.rule.judges_client())
+            .map(|f| f.rule.id)
+            .collect()
     }
 
     /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
