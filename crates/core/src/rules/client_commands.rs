@@ -18,7 +18,6 @@
 use super::area::{Answer, Area, ClientClose, Ctx, Side};
 use super::catalog as r;
 use super::catalog::Severity;
-use super::states::named;
 use crate::command::Keyword;
 use crate::exchange::Exchange;
 use crate::framer::Ending;
@@ -64,13 +63,13 @@ impl Area for ClientCommands {
         if s.greeting.is_none() {
             c.report_once(&r::CL_001, Severity::Warning, at, || format!(
                 "The client sent {} before the server's greeting: a client waits for the greeting, then sends its commands (RFC 1939 §3, §4).",
-                named(ex)
+                sent(ex)
             ));
         }
         if self.quit_sent {
             c.report_once(&r::CL_014, Severity::Warning, at, || format!(
                 "The client sent {} after QUIT: after QUIT the server answers and closes, so nothing may follow it (RFC 1939 §3, §6).",
-                named(ex)
+                sent(ex)
             ));
         }
         // A command behind an unanswered STLS is CL-006's, a graver fault.
@@ -82,7 +81,7 @@ impl Area for ClientCommands {
             };
             c.report_once(&r::CL_005, Severity::Warning, at, || format!(
                 "The client sent {} while an earlier command was still unanswered, but {why}: without PIPELINING a client waits for each reply (RFC 2449 §6.6, RFC 1939 §3).",
-                named(ex)
+                sent(ex)
             ));
         }
         self.judge_syntax(cx, ex);
@@ -152,29 +151,35 @@ impl ClientCommands {
         let initial_response = ex.sasl.as_ref().is_some_and(|x| x.initial_response);
         if len > MAX_COMMAND_LINE && !initial_response {
             cx.check.report_once(&r::CL_010, Severity::Warning, at, || format!(
-                "The client sent a {len}-octet {} line: command lines are at most 255 octets including CRLF (RFC 2449 §4), and a server may refuse or cut a longer one.",
-                named(ex)
+                "The client sent {} in a line of {len} octets: command lines are at most 255 octets including CRLF (RFC 2449 §4), and a server may refuse or cut a longer one.",
+                sent(ex)
             ));
         }
         if ex.line_end == Ending::Lf && self.first(SyntaxFault::BareLf) {
             cx.check.report(&r::CL_011, Severity::Warning, at, format!(
                 "The client ended {} with a bare LF: command lines end with CRLF (RFC 1939 §3).",
-                named(ex)
+                sent(ex)
             ));
         }
         let verb = &ex.cmd.verb;
         let keyword_ok = (3..=4).contains(&verb.len()) && verb.iter().all(u8::is_ascii_graphic);
+        // The keyword is not quoted: a line that is not a command may be a secret (a SASL
+        // response sent before its challenge), and the transcript shows the line masked.
         if !keyword_ok && self.first(SyntaxFault::Keyword) {
+            let shape = if verb.iter().all(u8::is_ascii_graphic) {
+                "printable"
+            } else {
+                "with blanks or control characters"
+            };
             cx.check.report(&r::CL_011, Severity::Warning, at, format!(
-                "The client sent a command whose keyword \"{}\" is {} octets: a keyword is 3 or 4 printable characters, followed by one space before each argument (RFC 1939 §3, RFC 2449 §3).",
-                display(verb, 20),
+                "The client sent a command line whose keyword is {} octets, {shape}: a keyword is 3 or 4 printable characters, followed by one space before each argument (RFC 1939 §3, RFC 2449 §3).",
                 verb.len()
             ));
         }
         if ex.cmd.irregular_spacing && self.first(SyntaxFault::Spacing) {
             cx.check.report(&r::CL_011, Severity::Info, at, format!(
                 "The client separated the arguments of {} by other than single spaces (doubled, leading or trailing blanks): RFC 1939 §3 puts exactly one space before each argument.",
-                named(ex)
+                sent(ex)
             ));
         }
     }
@@ -202,9 +207,12 @@ impl ClientCommands {
                     "After TLS with a client certificate the client sent {k} without logging in, as if the certificate had logged it in: no standard has such a mode. It must log in first, with AUTH EXTERNAL to use the certificate (RFC 8314 §3.1, §4.2; RFC 2595 §4; RFC 1939 §3). This is the specific form of CL-002."
                 ));
             } else if self.first_wrong_state(k) {
+                let when = match s.state {
+                    State::Greeting => "before the greeting".to_owned(),
+                    state => format!("in {}", state.name()),
+                };
                 c.report(&r::CL_002, Severity::Warning, at, format!(
-                    "The client sent {k} in {}, before any successful login: it is a TRANSACTION command (RFC 1939 §3, §5), which the server must refuse (ST-001).",
-                    s.state.name()
+                    "The client sent {k} {when}, before any successful login: it is a TRANSACTION command (RFC 1939 §3, §5), which the server must refuse (ST-001)."
                 ));
             }
         }
@@ -246,6 +254,10 @@ impl ClientCommands {
             return;
         };
         let k = ex.keyword();
+        let mechanism = ex
+            .sasl
+            .as_ref()
+            .map(|x| display(x.mechanism.as_bytes(), 40));
         let missing = match k {
             Keyword::Top | Keyword::Uidl | Keyword::User | Keyword::Utf8 | Keyword::Lang => {
                 (!caps.has(k.as_str())).then(|| k.as_str().to_owned())
@@ -256,7 +268,8 @@ impl ClientCommands {
                 .sasl
                 .as_ref()
                 .filter(|x| !caps.has_sasl(&x.mechanism))
-                .map(|x| format!("SASL {}", display(x.mechanism.as_bytes(), 40))),
+                .and(mechanism.as_ref())
+                .map(|m| format!("SASL {m}")),
             _ => None,
         };
         let Some(missing) = missing else {
@@ -266,9 +279,12 @@ impl ClientCommands {
             return;
         }
         self.unadvertised.push(k);
+        let sent = match mechanism {
+            Some(m) => format!("AUTH {m}"),
+            None => sent(ex),
+        };
         c.report(&r::CL_012, Severity::Info, ex.client_at(), format!(
-            "The client sent {} though the server's CAPA list for {} in this security context does not list {missing}: CAPA is advisory, so the server may still implement it, but a client should not count on it (RFC 2449 §5, §6).",
-            named(ex),
+            "The client sent {sent} though the server's CAPA list for {} in this security context does not list {missing}: CAPA is advisory, so the server may still implement it, but a client should not count on it (RFC 2449 §5, §6).",
             s.state.name()
         ));
     }
@@ -280,6 +296,15 @@ impl ClientCommands {
             self.wrong_state.push(k);
         }
         first
+    }
+}
+
+/// What the client sent, as a message names it: the keyword, never the line. A line that is no
+/// known command is not quoted: it may be a SASL response sent before its challenge, a secret.
+fn sent(ex: &Exchange) -> String {
+    match ex.keyword() {
+        Keyword::Other => "a line that is no known command".into(),
+        k => k.to_string(),
     }
 }
 
