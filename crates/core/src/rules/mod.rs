@@ -7,8 +7,9 @@
 //! close, ...); the area reports through the `Checker` in the hook's `Ctx` and keeps what it
 //! must remember in its own fields. A new rule goes into the area of its ID's prefix and
 //! touches that file only; a new area is a file here, a field of `Areas` and a name in
-//! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18, such as
-//! `oauth_client.rs`) says so in `Area::side`; the engine runs it after the server's areas.
+//! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18:
+//! `oauth_client.rs`, `client_commands.rs`) says so in `Area::side`; the engine runs it after
+//! the server's areas.
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
