@@ -19,7 +19,8 @@ use super::framer::{Ending, Frame, Line, LineFramer};
 use super::oauth::{ClientMessage, Mechanism};
 use super::response::{Status, StatusLine};
 use super::rules::{
-    self, Answer, Area, Checker, Close, Ctx, DataLine, Severity, Side, Timeout, Unanswered,
+    self, Answer, Area, Checker, ClientClose, Close, Ctx, DataLine, Severity, Side, Timeout,
+    Unanswered,
 };
 use super::session::Session;
 use super::state::{AuthStep, Security, State};
@@ -216,6 +217,7 @@ impl Engine {
             TransportEvent::ServerClosed { close_notify } => self.server_closed(close_notify, out),
             TransportEvent::ClientClosed => {
                 self.flush_held_as_unsolicited();
+                self.client_closed();
                 self.transition(
                     self.session.commands_sent,
                     State::Closed,
@@ -318,8 +320,10 @@ impl Engine {
         let ex = Exchange {
             id,
             pipelined: !self.queue.is_empty() || matches!(self.mode, Mode::Body(_)),
+            ahead_of_reply: !self.queue.is_empty(),
             injected: stls_outstanding,
             state_at_send: self.session.state,
+            line_end: line.ending,
             offset: line.offset,
             sasl,
             cmd,
@@ -773,6 +777,19 @@ impl Engine {
             areas!(self, |area, cx| area.on_unexpected_handshake(&mut cx, at));
             self.upgraded_to_tls();
         }
+    }
+
+    /// The client's side of the close, judged before the state becomes Closed: the client
+    /// areas read the state it left the session in (CL-013) and a line it never ended (CL-011).
+    fn client_closed(&mut self) {
+        let close = ClientClose {
+            at: client_at(self.session.commands_sent, self.client.offset()),
+            unterminated: self
+                .client
+                .pending()
+                .map(|(offset, octets)| (client_at(self.session.commands_sent, offset), octets)),
+        };
+        areas!(self, |area, cx| area.on_client_close(&mut cx, &close));
     }
 
     fn tls_failed(&mut self, reason: TlsFailure, out: &mut dyn EventSink) {

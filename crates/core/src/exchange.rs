@@ -5,6 +5,7 @@
 
 use crate::command::{Command, Keyword, parse_msg_number};
 use crate::event::{Direction, Location};
+use crate::framer::Ending;
 use crate::oauth::{ClientMessage, Mechanism};
 use crate::response::Status;
 use crate::state::State;
@@ -20,10 +21,17 @@ pub(crate) struct Exchange {
     pub offset: u64,
     /// Sent while another command was still unanswered.
     pub pipelined: bool,
+    /// Sent before an earlier command's status line arrived: `pipelined` without the case of
+    /// a multi-line body still open, which a client that read a malformed reply as single-line
+    /// (ML-004) or as ended (ML-001) also meets. The client's pipelining (CL-005) is judged
+    /// on this.
+    pub ahead_of_reply: bool,
     /// Sent after `STLS` and before its reply: plaintext the server must not act on (TLS-004).
     pub injected: bool,
     /// State when the command was sent.
     pub state_at_send: State,
+    /// How the command line ended on the wire (CL-011: CRLF, not a bare LF).
+    pub line_end: Ending,
     /// The SASL exchange, for `AUTH mechanism`.
     pub sasl: Option<SaslExchange>,
 }

@@ -115,6 +115,12 @@ impl LineFramer {
         }
     }
 
+    /// The unfinished line, if any: where it starts and how many octets of it came. A
+    /// client that closes with one sent a command without its line end (CL-011).
+    pub fn pending(&self) -> Option<(u64, u64)> {
+        (self.partial_wire > 0).then_some((self.partial_offset, self.partial_wire))
+    }
+
     /// The stream ended: hand out any unfinished line.
     pub fn finish_eof(&mut self, mut out: impl FnMut(Frame<'_>)) {
         if self.partial_wire > 0 {

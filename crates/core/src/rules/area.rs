@@ -87,6 +87,15 @@ pub(crate) struct Close<'a> {
     pub close_notify: bool,
 }
 
+/// The client closed the connection (in a watched session: the mail client hung up; in
+/// popscope's own: popscope did).
+pub(crate) struct ClientClose {
+    /// Where the client stream ended.
+    pub at: Location,
+    /// A line the client began and never ended: where it starts and its octets so far.
+    pub unterminated: Option<(Location, u64)>,
+}
+
 /// The driver's wait for the server ran out, outside a multi-line reply.
 pub(crate) struct Timeout<'a> {
     /// Where the server stream stands.
@@ -201,6 +210,9 @@ pub(crate) trait Area: std::fmt::Debug {
 
     /// The server closed the connection.
     fn on_server_close(&mut self, _cx: &mut Ctx<'_>, _close: &Close<'_>) {}
+
+    /// The client closed the connection; the session is as the client left it.
+    fn on_client_close(&mut self, _cx: &mut Ctx<'_>, _close: &ClientClose) {}
 
     /// The wait ran out inside a multi-line reply.
     fn on_timeout_in_body(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _at: Location) {}

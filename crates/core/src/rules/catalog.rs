@@ -216,6 +216,16 @@ rules! {
     OAUTH_005 = "OAUTH-005", Warning, PassiveAndProbe, "P24", "RFC 7628 §3.2.2", "In the error challenge `openid-configuration` is https and `scope` one scope.";
     OAUTH_006 = "OAUTH-006", Info, CrossSession, "P25", "RFC 7628 §3.1, §3.2", "Unknown key/value pairs in the client response are ignored.";
     OAUTH_007 = "OAUTH-007", Violation, PassiveAndProbe, "P25", "RFC 5034 §4, RFC 2449 §4", "Both AUTH forms work: the response on the AUTH line, and on its own line after `+ `.";
+    CL_001 = "CL-001", Warning, Passive, "", "RFC 1939 §3, §4", "Client: wait for the greeting before the first command.";
+    CL_002 = "CL-002", Warning, Passive, "", "RFC 1939 §3-§7, RFC 2595 §4, RFC 5034 §4", "Client: TRANSACTION commands only after a login; USER, PASS, APOP, AUTH, STLS only before it.";
+    CL_003 = "CL-003", Warning, Passive, "", "RFC 8314 §3.1, §4.2, RFC 2595 §4, RFC 1939 §3", "Client: a TLS client certificate does not log in; log in (AUTH EXTERNAL) before TRANSACTION commands.";
+    CL_004 = "CL-004", Warning, Passive, "", "RFC 1939 §7", "Client: PASS only right after a USER that got +OK.";
+    CL_005 = "CL-005", Warning, Passive, "", "RFC 2449 §5, §6.6, RFC 1939 §3", "Client: no command while another is unanswered, unless CAPA listed PIPELINING.";
+    CL_010 = "CL-010", Warning, Passive, "", "RFC 2449 §3, §4", "Client: command lines are at most 255 octets including CRLF.";
+    CL_011 = "CL-011", Warning, Passive, "", "RFC 1939 §3, RFC 2449 §3", "Client: command lines end in CRLF; a 3-4 character keyword, one space before each argument.";
+    CL_012 = "CL-012", Info, Passive, "", "RFC 2449 §5, §6", "Client: commands of optional capabilities only when the CAPA of the context lists them.";
+    CL_013 = "CL-013", Warning, Passive, "", "RFC 1939 §6", "Client: end with QUIT; without it no UPDATE, and deletions are not made.";
+    CL_014 = "CL-014", Warning, Passive, "", "RFC 1939 §3, §6", "Client: nothing after QUIT.";
     CL_015 = "CL-015", Violation, Passive, "", "RFC 7628 §3.2.3", "Client: after an OAuth error challenge send only the dummy (`AQ==`; XOAUTH2: an empty line) or `*`.";
 }
 

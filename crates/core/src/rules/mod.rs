@@ -7,8 +7,9 @@
 //! close, ...); the area reports through the `Checker` in the hook's `Ctx` and keeps what it
 //! must remember in its own fields. A new rule goes into the area of its ID's prefix and
 //! touches that file only; a new area is a file here, a field of `Areas` and a name in
-//! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18, such as
-//! `oauth_client.rs`) says so in `Area::side`; the engine runs it after the server's areas.
+//! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18:
+//! `oauth_client.rs`, `client_commands.rs`) says so in `Area::side`; the engine runs it after
+//! the server's areas.
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
@@ -20,6 +21,7 @@ mod capa;
 mod capa_list;
 pub mod catalog;
 mod checker;
+mod client_commands;
 mod closing;
 mod codes;
 pub mod cross;
@@ -40,7 +42,7 @@ mod utf;
 
 pub use catalog::{CATALOG, RuleInfo, Scope, Severity, find};
 
-pub(crate) use area::{Answer, Area, Close, Ctx, DataLine, Side, Timeout, Unanswered};
+pub(crate) use area::{Answer, Area, ClientClose, Close, Ctx, DataLine, Side, Timeout, Unanswered};
 pub(crate) use checker::Checker;
 
 /// Every rule area, each owning its state. The engine keeps one and calls a hook on all of
@@ -63,6 +65,7 @@ pub(crate) struct Areas {
     pub(crate) utf: utf::Utf,
     pub(crate) oauth: oauth::Oauth,
     pub(crate) oauth_client: oauth_client::OauthClient,
+    pub(crate) client_commands: client_commands::ClientCommands,
 }
 
 /// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
@@ -80,7 +83,7 @@ macro_rules! each_area {
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
             lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
-            capa, utf, oauth, oauth_client)
+            capa, utf, oauth, oauth_client, client_commands)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
         $({
@@ -97,9 +100,15 @@ pub(crate) use each_area;
 mod tests {
     use crate::{Config, Engine, Event, Finding, Session, Time, TransportEvent};
 
-    /// The rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls` lines.
+    /// The server rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls`
+    /// lines (the client areas run after all of them, so they cannot change this order).
     fn rule_ids(trace: &str) -> Vec<&'static str> {
-        findings(trace).0.iter().map(|f| f.rule.id).collect()
+        findings(trace)
+            .0
+            .iter()
+            .filter(|f| !f.rule.judges_client())
+            .map(|f| f.rule.id)
+            .collect()
     }
 
     /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
