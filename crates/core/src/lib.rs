@@ -123,7 +123,7 @@ pub use event::{
 };
 pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};
-pub use session::{OauthAttempt, OauthOutcome, Session};
+pub use session::{Login, OauthAttempt, OauthOutcome, Session};
 pub use state::{AuthStep, Security, State};
 pub use tally::Tally;
 

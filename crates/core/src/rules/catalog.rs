@@ -216,7 +216,13 @@ rules! {
     OAUTH_005 = "OAUTH-005", Warning, PassiveAndProbe, "P24", "RFC 7628 §3.2.2", "In the error challenge `openid-configuration` is https and `scope` one scope.";
     OAUTH_006 = "OAUTH-006", Info, CrossSession, "P25", "RFC 7628 §3.1, §3.2", "Unknown key/value pairs in the client response are ignored.";
     OAUTH_007 = "OAUTH-007", Violation, PassiveAndProbe, "P25", "RFC 5034 §4, RFC 2449 §4", "Both AUTH forms work: the response on the AUTH line, and on its own line after `+ `.";
+    CL_006 = "CL-006", Violation, Passive, "", "RFC 2595 §4", "Client: nothing after STLS until its reply and the TLS handshake.";
+    CL_007 = "CL-007", Violation, Passive, "", "RFC 2595 §4, §9", "Client: after STLS use only what the CAPA after TLS lists, not the cached list.";
+    CL_008 = "CL-008", Violation, Passive, "", "RFC 7628 §3, RFC 6750 §5.3, RFC 2595 §2.3, §9, RFC 8314 §4.1", "Client: no password or bearer token on an unencrypted connection.";
+    CL_009 = "CL-009", Violation, Passive, "", "RFC 2595 §4, §9, RFC 8314 §4", "Client: plaintext after the STLS +OK is discarded, never read as a reply (response injection).";
     CL_015 = "CL-015", Violation, Passive, "", "RFC 7628 §3.2.3", "Client: after an OAuth error challenge send only the dummy (`AQ==`; XOAUTH2: an empty line) or `*`.";
+    CL_016 = "CL-016", Warning, CrossSession, "", "RFC 2449 §6.5, §8.1.1", "Client: log in again no sooner than the LOGIN-DELAY the server advertised.";
+    CL_017 = "CL-017", Warning, Passive, "", "RFC 2449 §6.7", "Client: do not leave retrieved mail on a server that advertised EXPIRE 0 (or past EXPIRE n days).";
 }
 
 impl RuleInfo {

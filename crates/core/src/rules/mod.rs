@@ -8,7 +8,9 @@
 //! must remember in its own fields. A new rule goes into the area of its ID's prefix and
 //! touches that file only; a new area is a file here, a field of `Areas` and a name in
 //! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18, such as
-//! `oauth_client.rs`) says so in `Area::side`; the engine runs it after the server's areas.
+//! `oauth_client.rs`) says so in `Area::side`; the engine runs it after the server's areas,
+//! and only when [`crate::Config::judge_client`] asks (`Checker::judges_client`, the one
+//! switch).
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
@@ -20,6 +22,7 @@ mod capa;
 mod capa_list;
 pub mod catalog;
 mod checker;
+mod client_tls;
 mod closing;
 mod codes;
 pub mod cross;
@@ -63,6 +66,7 @@ pub(crate) struct Areas {
     pub(crate) utf: utf::Utf,
     pub(crate) oauth: oauth::Oauth,
     pub(crate) oauth_client: oauth_client::OauthClient,
+    pub(crate) client_tls: client_tls::ClientTls,
 }
 
 /// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
@@ -80,7 +84,7 @@ macro_rules! each_area {
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
             lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
-            capa, utf, oauth, oauth_client)
+            capa, utf, oauth, oauth_client, client_tls)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
         $({
@@ -105,7 +109,21 @@ mod tests {
     /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
     /// lines, and the session at the end.
     pub(super) fn findings(trace: &str) -> (Vec<Finding>, Session) {
-        let mut engine = Engine::new(Config::default());
+        findings_with(trace, Config::default())
+    }
+
+    /// [`findings`] with the client judged too ([`Config::judge_client`]), as in a transcript
+    /// re-checked from a file.
+    pub(super) fn client_findings(trace: &str) -> (Vec<Finding>, Session) {
+        let config = Config {
+            judge_client: true,
+            ..Config::default()
+        };
+        findings_with(trace, config)
+    }
+
+    fn findings_with(trace: &str, config: Config) -> (Vec<Finding>, Session) {
+        let mut engine = Engine::new(config);
         let mut found = Vec::new();
         let mut sink = |e: Event<'_>| {
             if let Event::Finding(f) = e {
