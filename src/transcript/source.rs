@@ -75,8 +75,9 @@ impl Checking {
     }
 }
 
-/// Re-checks a transcript as it is read: every session, or only session `only` (from 1) of a
-/// JSON Lines file. A malformed text line is an error; damage in JSON Lines ends the reading
+/// Re-checks a transcript as it is read, with the client judged too
+/// ([`Config::judge_client`]): every session, or only session `only` (from 1) of a JSON Lines
+/// file. A malformed text line is an error; damage in JSON Lines ends the reading
 /// and is reported with what came before it.
 pub(crate) fn check(
     mut r: Box<dyn BufRead>,
@@ -84,6 +85,12 @@ pub(crate) fn check(
     only: Option<usize>,
 ) -> Result<Checking, String> {
     let (jsonl, skipped) = is_jsonl(&mut r).map_err(|e| format!("cannot read: {e}"))?;
+    // A file's client may be anyone (a proxy's recording, a capture): judge it too. Still
+    // not while `config` says popscope's probes were the client.
+    let config = &Config {
+        judge_client: true,
+        ..config.clone()
+    };
     if !jsonl {
         let mut rp = Replayer::new(config.clone());
         text::stream_from(r, skipped + 1, |e, raw| rp.feed_line(&e, Some(raw)))
