@@ -41,8 +41,10 @@ fn across_connections(src: &str, dir: &Path, later: &Replayed) -> Result<Vec<Fin
         return Ok(Vec::new());
     };
     let mut words = line.split_whitespace();
-    let (Some(file), Some(secs)) = (words.next(), words.next().and_then(|w| w.parse::<u64>().ok()))
-    else {
+    let (Some(file), Some(secs)) = (
+        words.next(),
+        words.next().and_then(|w| w.parse::<u64>().ok()),
+    ) else {
         return Err(format!("'# after:{line}' wants FILE SECONDS"));
     };
     let earlier = replay_file(&dir.join(file))?;

@@ -75,7 +75,8 @@ impl Area for ClientTls {
         let Some(sasl) = &ex.sasl else { return };
         let first = sasl.challenges == 1 && !sasl.initial_response;
         let cancelled = sasl.last_client.is_some_and(|l| l.cancel);
-        if let Some(kind) = Credential::of_mechanism(&sasl.mechanism).filter(|_| first && !cancelled)
+        if let Some(kind) =
+            Credential::of_mechanism(&sasl.mechanism).filter(|_| first && !cancelled)
         {
             self.cleartext(cx, kind, at);
         }
@@ -187,21 +188,36 @@ impl ClientTls {
             .flatten()
             .any(|c| c.has("STLS"));
         let (severity, why) = match kind {
-            Credential::Bearer(m) => (Severity::Violation, format!(
-                "a bearer token ({m}) on an unencrypted connection: TLS MUST be used for it (RFC 7628 §3; RFC 6750 §5.3), and anyone on the path can log in with it until it expires"
-            )),
-            Credential::Password(what) if s.stls_refused => (Severity::Warning, format!(
-                "a password ({what}) in plaintext after STLS was refused: that is what a STARTTLS-stripping attacker wants (RFC 2595 §9); a client must be able to refuse clear-text logins (§2.3)"
-            )),
-            Credential::Password(what) if stls_offered => (Severity::Warning, format!(
-                "a password ({what}) in plaintext although the server's CAPA offered STLS: RFC 2595 §2.3 and RFC 8314 §4.1 want TLS first"
-            )),
-            Credential::Password(what) => (Severity::Info, format!(
-                "a password ({what}) in plaintext: the server offered no STLS, so the client could only refuse (RFC 2595 §2.3) or use TLS on port 995 (RFC 8314)"
-            )),
-            Credential::Digest(what) => (Severity::Info, format!(
-                "{what} on an unencrypted connection: the password itself does not travel, but the exchange can be attacked offline and the session is readable"
-            )),
+            Credential::Bearer(m) => (
+                Severity::Violation,
+                format!(
+                    "a bearer token ({m}) on an unencrypted connection: TLS MUST be used for it (RFC 7628 §3; RFC 6750 §5.3), and anyone on the path can log in with it until it expires"
+                ),
+            ),
+            Credential::Password(what) if s.stls_refused => (
+                Severity::Warning,
+                format!(
+                    "a password ({what}) in plaintext after STLS was refused: that is what a STARTTLS-stripping attacker wants (RFC 2595 §9); a client must be able to refuse clear-text logins (§2.3)"
+                ),
+            ),
+            Credential::Password(what) if stls_offered => (
+                Severity::Warning,
+                format!(
+                    "a password ({what}) in plaintext although the server's CAPA offered STLS: RFC 2595 §2.3 and RFC 8314 §4.1 want TLS first"
+                ),
+            ),
+            Credential::Password(what) => (
+                Severity::Info,
+                format!(
+                    "a password ({what}) in plaintext: the server offered no STLS, so the client could only refuse (RFC 2595 §2.3) or use TLS on port 995 (RFC 8314)"
+                ),
+            ),
+            Credential::Digest(what) => (
+                Severity::Info,
+                format!(
+                    "{what} on an unencrypted connection: the password itself does not travel, but the exchange can be attacked offline and the session is readable"
+                ),
+            ),
         };
         if self.cleartext.is_some_and(|done| done >= severity) {
             return;
@@ -230,14 +246,19 @@ impl ClientTls {
             return;
         }
         w.watching = false;
-        let may_pipeline = [s.caps.pre_tls.as_ref(), s.caps.auth.as_ref(), s.caps.trans.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|c| c.has("PIPELINING"));
+        let may_pipeline = [
+            s.caps.pre_tls.as_ref(),
+            s.caps.auth.as_ref(),
+            s.caps.trans.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|c| c.has("PIPELINING"));
         if may_pipeline {
             return;
         }
-        let previous = previous.map_or_else(|| "its previous command".to_owned(), |k| k.to_string());
+        let previous =
+            previous.map_or_else(|| "its previous command".to_owned(), |k| k.to_string());
         let how = if previous == "AUTH" {
             "as if a SASL challenge or the end of the exchange had already come"
         } else {
@@ -245,7 +266,7 @@ impl ClientTls {
         };
         let injected = crate::plural(w.replies, "reply-shaped line");
         cx.check.report(&r::CL_009, Severity::Violation, ex.client_at(), format!(
-            "The client sent {} inside TLS before the server had answered {previous}, {how}: the only candidate is the plaintext the server sent after its +OK to STLS ({injected}, TLS-003), which is not part of the session and must be discarded (RFC 2595 §4). A client that reads it takes forged replies (STARTTLS response injection; Mutt's CVE-2020-14954).",
+            "The client sent {} inside TLS before the server had answered {previous}, {how}, and no CAPA listed PIPELINING: what it read as that reply can only be the plaintext the server sent after its +OK to STLS ({injected}, TLS-003), which is not part of the session and must be discarded (RFC 2595 §4). A client that keeps it takes forged replies (STARTTLS response injection; Mutt's CVE-2020-14954).",
             named(ex)
         ));
     }
@@ -268,17 +289,26 @@ impl ClientTls {
         let which = if left.len() == 1 {
             format!("message {first}")
         } else {
-            format!("{} (the first: {first})", crate::plural(left.len(), "message"))
+            format!(
+                "{} (the first: {first})",
+                crate::plural(left.len(), "message")
+            )
         };
         let (severity, message) = if days == 0 {
-            (Severity::Warning, format!(
-                "The client retrieved {which} and ended the session without DELE, on a server that advertised EXPIRE 0: the client is not permitted to leave mail on the server (RFC 2449 §6.7), which may delete every retrieved message at UPDATE. A client set to leave mail on the server will not find it next time."
-            ))
+            (
+                Severity::Warning,
+                format!(
+                    "The client retrieved {which} and ended the session without DELE, on a server that advertised EXPIRE 0: the client is not permitted to leave mail on the server (RFC 2449 §6.7), which may delete every retrieved message at UPDATE. A client set to leave mail on the server will not find it next time."
+                ),
+            )
         } else {
-            (Severity::Info, format!(
-                "The client retrieved {which} and left it on a server that advertised EXPIRE {days}: the server may delete mail {} after it was retrieved (RFC 2449 §6.7); a client that keeps mail on the server longer will lose it.",
-                crate::plural(days, "day")
-            ))
+            (
+                Severity::Info,
+                format!(
+                    "The client retrieved {which} and left it on a server that advertised EXPIRE {days}: the server may delete mail {} after it was retrieved (RFC 2449 §6.7); a client that keeps mail on the server longer will lose it.",
+                    crate::plural(days, "day")
+                ),
+            )
         };
         cx.check.report(&r::CL_017, severity, at, message);
     }
@@ -335,7 +365,11 @@ fn named(ex: &Exchange) -> String {
 /// value may change after login, RFC 2449 §6.7), else the AUTHORIZATION list's. None for
 /// `NEVER`, no EXPIRE, or an argument that is no number (CAPA-008 reports that).
 fn expire_days(s: &Session) -> Option<u64> {
-    let caps = [s.caps.trans.as_ref(), s.caps.auth.as_ref(), s.caps.pre_tls.as_ref()];
+    let caps = [
+        s.caps.trans.as_ref(),
+        s.caps.auth.as_ref(),
+        s.caps.pre_tls.as_ref(),
+    ];
     let expire = caps.into_iter().flatten().find_map(|c| c.get("EXPIRE"))?;
     expire.params.first()?.parse().ok()
 }
@@ -358,7 +392,11 @@ mod tests {
     fn a_pipelined_login_behind_stls_is_one_finding() {
         let t = "S: +OK ready\nC: STLS\nC: USER a\nC: PASS b\nS: +OK\n-- tls\n";
         let got = ids(t);
-        assert_eq!(got.iter().filter(|(id, _)| *id == "CL-006").count(), 1, "{got:?}");
+        assert_eq!(
+            got.iter().filter(|(id, _)| *id == "CL-006").count(),
+            1,
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -402,13 +440,21 @@ mod tests {
     #[test]
     fn pipelining_a_server_allows_is_not_injection() {
         let t = "S: +OK ready\nC: CAPA\nS: +OK\nS: PIPELINING\nS: STLS\nS: .\nC: STLS\nS: +OK\nS: +OK injected\n-- tls\nC: CAPA\nC: NOOP\nS: +OK\nS: .\nS: +OK\n";
-        assert!(!ids(t).iter().any(|(id, _)| *id == "CL-009"), "{:?}", ids(t));
+        assert!(
+            !ids(t).iter().any(|(id, _)| *id == "CL-009"),
+            "{:?}",
+            ids(t)
+        );
     }
 
     #[test]
     fn a_pipelined_dele_before_quit_is_not_leaving_mail() {
         let t = "S: +OK ready\nC: CAPA\nS: +OK\nS: EXPIRE 0\nS: .\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: RETR 1\nS: +OK\nS: x\nS: .\nC: DELE 1\nC: QUIT\nS: +OK\nS: +OK\n";
-        assert!(!ids(t).iter().any(|(id, _)| *id == "CL-017"), "{:?}", ids(t));
+        assert!(
+            !ids(t).iter().any(|(id, _)| *id == "CL-017"),
+            "{:?}",
+            ids(t)
+        );
     }
 
     #[test]

@@ -179,7 +179,11 @@ pub fn oauth_extra_keys(plain: &Session, with_extra_key: &Session) -> Option<Fin
 /// when the server then refused the login with `[LOGIN-DELAY]`; info when it let it in (the
 /// server need not enforce it, RFC 2449 §6.5); nothing when the client waited long enough,
 /// or no delay was advertised, or either session has no such login.
-pub fn login_delay(earlier: &Session, later: &Session, later_opened_after: Time) -> Option<Finding> {
+pub fn login_delay(
+    earlier: &Session,
+    later: &Session,
+    later_opened_after: Time,
+) -> Option<Finding> {
     let last = earlier.accepted_login?;
     let again = later.first_login?;
     let delay = [
@@ -192,20 +196,28 @@ pub fn login_delay(earlier: &Session, later: &Session, later_opened_after: Time)
     .into_iter()
     .flatten()
     .find_map(|c| c.get("LOGIN-DELAY")?.params.first()?.parse::<u64>().ok())?;
-    let since = Time(later_opened_after.0.saturating_add(again.answered.0)).saturating_sub(last.answered);
+    let since =
+        Time(later_opened_after.0.saturating_add(again.answered.0)).saturating_sub(last.answered);
     let waited = since.as_secs_f64();
     if waited >= delay as f64 {
         return None;
     }
     let delay_s = crate::plural(delay, "second");
     let (severity, outcome) = if again.refusal == Some(Refusal::LoginDelay) {
-        (Severity::Warning, "; the server refused it with [LOGIN-DELAY] (§8.1.1), so the client failed for nothing")
+        (
+            Severity::Warning,
+            "; the server refused it with [LOGIN-DELAY] (§8.1.1), so the client failed for nothing",
+        )
     } else {
         (Severity::Info, "; the server let it in, but need not")
     };
-    Some(finding(&r::CL_016, severity, format!(
-        "The client logged in again {waited:.1} s after its last login, though the server advertised LOGIN-DELAY {delay} ({delay_s}): RFC 2449 §6.5 says a client SHOULD use it as the shortest interval between logins{outcome}."
-    )))
+    Some(finding(
+        &r::CL_016,
+        severity,
+        format!(
+            "The client logged in again {waited:.1} s after its last login, though the server advertised LOGIN-DELAY {delay} ({delay_s}): RFC 2449 §6.5 says a client SHOULD use it as the shortest interval between logins{outcome}."
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -505,9 +517,15 @@ mod tests {
         let earlier = logs_in("LOGIN-DELAY 300", "+OK");
         let later = logs_in("LOGIN-DELAY 300", "-ERR [LOGIN-DELAY] wait");
         let f = login_delay(&earlier, &later, secs(60));
-        assert_eq!(rule_and_level(f.clone()), Some(("CL-016", Severity::Warning)));
+        assert_eq!(
+            rule_and_level(f.clone()),
+            Some(("CL-016", Severity::Warning))
+        );
         let m = f.map(|f| f.message).unwrap_or_default();
-        assert!(m.contains("60.0 s after") && m.contains("LOGIN-DELAY 300"), "{m}");
+        assert!(
+            m.contains("60.0 s after") && m.contains("LOGIN-DELAY 300"),
+            "{m}"
+        );
         // The later connection was told the delay too: the earlier one need not have been.
         let untold = logs_in("", "+OK");
         assert_eq!(
@@ -532,7 +550,10 @@ mod tests {
     #[test]
     fn no_delay_advertised_or_no_earlier_login_is_silent() {
         let plain = logs_in("TOP", "+OK");
-        assert_eq!(login_delay(&plain, &logs_in("TOP", "-ERR [LOGIN-DELAY] x"), secs(1)), None);
+        assert_eq!(
+            login_delay(&plain, &logs_in("TOP", "-ERR [LOGIN-DELAY] x"), secs(1)),
+            None
+        );
         let refused = logs_in("LOGIN-DELAY 300", "-ERR [AUTH] no");
         let later = logs_in("LOGIN-DELAY 300", "+OK");
         assert_eq!(login_delay(&refused, &later, secs(1)), None);
