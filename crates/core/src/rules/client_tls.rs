@@ -279,20 +279,18 @@ impl ClientTls {
         }
         let s = &*cx.session;
         let Some(days) = expire_days(s) else { return };
-        let left: Vec<u32> = s
+        // Counted, not collected: a maildrop may track two million messages.
+        let mut left = s
             .maildrop
             .iter()
             .filter(|(_, m)| m.retr_octets.is_some() && !m.deleted)
-            .map(|(n, _)| n)
-            .collect();
-        let Some(first) = left.first() else { return };
-        let which = if left.len() == 1 {
+            .map(|(n, _)| n);
+        let Some(first) = left.next() else { return };
+        let count = 1 + left.count();
+        let which = if count == 1 {
             format!("message {first}")
         } else {
-            format!(
-                "{} (the first: {first})",
-                crate::plural(left.len(), "message")
-            )
+            format!("{} (the first: {first})", crate::plural(count, "message"))
         };
         let (severity, message) = if days == 0 {
             (
@@ -454,6 +452,21 @@ mod tests {
             !ids(t).iter().any(|(id, _)| *id == "CL-017"),
             "{:?}",
             ids(t)
+        );
+    }
+
+    #[test]
+    fn leaving_mail_counts_every_message_kept() {
+        let t = "S: +OK ready\nC: CAPA\nS: +OK\nS: EXPIRE 0\nS: .\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: RETR 2\nS: +OK\nS: x\nS: .\nC: RETR 3\nS: +OK\nS: y\nS: .\nC: RETR 4\nS: +OK\nS: z\nS: .\nC: DELE 3\nS: +OK\nC: QUIT\n-- closed\n";
+        let f = client_findings(t).0;
+        let cl: Vec<_> = f.iter().filter(|f| f.rule.id == "CL-017").collect();
+        assert_eq!(cl.len(), 1, "{f:?}");
+        assert!(
+            cl[0]
+                .message
+                .contains("retrieved 2 messages (the first: 2)"),
+            "{}",
+            cl[0].message
         );
     }
 

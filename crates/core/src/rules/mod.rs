@@ -106,8 +106,8 @@ mod tests {
         findings(trace).0.iter().map(|f| f.rule.id).collect()
     }
 
-    /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
-    /// lines, and the session at the end.
+    /// The findings an engine reports for a session written as `S: `, `C: `, `-- tls` and
+    /// `-- closed` lines, and the session at the end.
     pub(super) fn findings(trace: &str) -> (Vec<Finding>, Session) {
         findings_with(trace, Config::default())
     }
@@ -142,6 +142,9 @@ mod tests {
                     client_cert: false,
                 };
                 engine.handle_transport(now, tls, &mut sink);
+            } else if line == "-- closed" {
+                let closed = TransportEvent::ServerClosed { close_notify: true };
+                engine.handle_transport(now, closed, &mut sink);
             }
         }
         (found, engine.session().clone())
