@@ -42,8 +42,6 @@ struct Injection {
     /// Status-shaped lines (`+…`, `-…`) among the dropped plaintext: replies a vulnerable client
     /// would read as the answers to its next commands.
     replies: u32,
-    /// Where the first of them was.
-    at: Option<Location>,
     /// The client's commands inside TLS are being watched.
     watching: bool,
     /// The last command the client sent inside TLS.
@@ -88,10 +86,9 @@ impl Area for ClientTls {
         }
     }
 
-    fn on_plaintext_before_handshake(&mut self, _cx: &mut Ctx<'_>, at: Location, line: &Line<'_>) {
+    fn on_plaintext_before_handshake(&mut self, _cx: &mut Ctx<'_>, _at: Location, line: &Line<'_>) {
         if StatusLine::looks_like_status(line.content) {
             self.injection.replies += 1;
-            self.injection.at.get_or_insert(at);
         }
         self.injection.watching = self.injection.replies > 0;
         self.injection.sent = 0;
