@@ -128,7 +128,7 @@ fn rules_lists_the_whole_catalog() {
     assert_eq!(o.status.code(), Some(0));
     let v = common::json(&o);
     let rules = v.as_array().cloned().unwrap_or_default();
-    assert_eq!(rules.len(), 135);
+    assert_eq!(rules.len(), 141);
     assert!(rules.iter().any(|r| r["id"] == "ST-009"
         && r["severity"] == "violation"
         && r["scope"] == "passive-and-probe"));
@@ -157,7 +157,13 @@ fn rules_lists_the_whole_catalog() {
         "CL-012",
         "CL-013",
         "CL-014",
+        "CL-006",
+        "CL-007",
+        "CL-008",
+        "CL-009",
         "CL-015",
+        "CL-016",
+        "CL-017",
     ] {
         assert!(text.contains(id), "{id} not listed");
     }

@@ -562,7 +562,7 @@ fn the_printed_two_line_response_is_masked_as_the_recording_masks_it() {
 
 /// `check --transcript` quotes the line each finding points at: a client line is quoted as a
 /// recording would keep it, whatever the input file holds (here a hand-written transcript
-/// with the token in clear, whose client breaks CL-015 and SASL-011).
+/// with the token in clear, whose client breaks CL-015, SASL-011 and CL-008).
 #[test]
 fn check_transcript_quotes_client_lines_without_their_token() {
     let token = "s3cr3t".repeat(50);
@@ -578,9 +578,9 @@ fn check_transcript_quotes_client_lines_without_their_token() {
         .output()
         .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    // The control: both findings quote a client line.
+    // The control: the findings quote a client line (CL-008: the token went out without TLS).
     assert!(
-        stdout.contains("CL-015") && stdout.contains("SASL-011"),
+        stdout.contains("CL-015") && stdout.contains("SASL-011") && stdout.contains("CL-008"),
         "{stdout}"
     );
     // The client's findings come in a section of their own, after the server's.
@@ -589,7 +589,7 @@ fn check_transcript_quotes_client_lines_without_their_token() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(stdout[client..].contains("CL-015") && !stdout[..client].contains("CL-015"));
     assert!(stdout[..client].contains("OAUTH-003"), "{stdout}");
-    assert_eq!(stdout.matches("> C: ").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("> C: ").count(), 3, "{stdout}");
     let lines = vec![format!("AUTH XOAUTH2 {message}"), message.clone()];
     assert_secret(&o, None, &token, &lines);
     // A quote is cut at 100 characters: no 40 of the token's base64 may show either. The

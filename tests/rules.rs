@@ -5,13 +5,54 @@
 //!   `# expect: ST-009 violation`  the rule fires at least once with that severity
 //!   `# silent: ST-009`            the rule does not fire at all
 //!   `# silent: CAPA-001 violation` the rule does not fire with that severity
+//!   `# after: FILE SECONDS`       a second connection of the same client, opened SECONDS after
+//!                                 the one FILE holds: the rules judged across connections
+//!                                 (CL-016) compare the two
+//!
+//! Fixtures are replayed as `check --transcript` replays a file: the client is judged too
+//! (`Config::judge_client`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use popscope::transcript::{replay, text};
-use popscope_core::rules::{CATALOG, Scope};
-use popscope_core::{Config, Severity};
+use popscope::transcript::{Replayed, replay, text};
+use popscope_core::rules::{CATALOG, Scope, cross};
+use popscope_core::{Config, Finding, Severity, Time};
+
+/// The engine's settings for a fixture: a transcript's client may be anyone, so it is judged.
+fn judging_client() -> Config {
+    Config {
+        judge_client: true,
+        ..Config::default()
+    }
+}
+
+/// A fixture replayed as `check --transcript` would.
+fn replay_file(path: &Path) -> Result<Replayed, String> {
+    let src = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let entries = text::parse(&src).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(replay(&entries, judging_client()))
+}
+
+/// The findings across connections a fixture's `# after: FILE SECONDS` line asks for: FILE
+/// replayed as the client's earlier connection, `later` opened SECONDS after it.
+fn across_connections(src: &str, dir: &Path, later: &Replayed) -> Result<Vec<Finding>, String> {
+    let Some(line) = src.lines().find_map(|l| l.strip_prefix("# after:")) else {
+        return Ok(Vec::new());
+    };
+    let mut words = line.split_whitespace();
+    let (Some(file), Some(secs)) = (
+        words.next(),
+        words.next().and_then(|w| w.parse::<u64>().ok()),
+    ) else {
+        return Err(format!("'# after:{line}' wants FILE SECONDS"));
+    };
+    let earlier = replay_file(&dir.join(file))?;
+    let opened = Time(secs * 1_000_000);
+    Ok(cross::login_delay(&earlier.session, &later.session, opened)
+        .into_iter()
+        .collect())
+}
 
 struct Expectation {
     rule: String,
@@ -79,11 +120,22 @@ fn every_fixture_meets_its_expectations() {
         };
         let exp = expectations(&String::from_utf8_lossy(&src), path);
         assert!(!exp.is_empty(), "{} states no expectation", path.display());
-        let got = replay(&entries, Config::default());
+        let got = replay(&entries, judging_client());
+        let text = String::from_utf8_lossy(&src);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let across = match across_connections(&text, dir, &got) {
+            Ok(f) => f,
+            Err(e) => {
+                failures.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
         let seen: Vec<(String, Severity)> = got
             .findings
             .iter()
-            .map(|f| (f.finding.rule.id.to_owned(), f.finding.severity))
+            .map(|f| &f.finding)
+            .chain(&across)
+            .map(|f| (f.rule.id.to_owned(), f.severity))
             .collect();
         for e in exp {
             let hit = seen
@@ -312,7 +364,7 @@ fn a_redacted_oauth_recording_gives_the_findings_of_the_live_session() {
         let recorded = redacted(&live);
         let findings = |trace: &str| -> Vec<(String, Severity, String)> {
             let entries = text::parse(trace.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
-            replay(&entries, Config::default())
+            replay(&entries, judging_client())
                 .findings
                 .iter()
                 .map(|f| {

@@ -5,7 +5,8 @@ use libfuzzer_sys::fuzz_target;
 use popscope_core::{Config, Engine, Event, Time, TlsFailure, TransportEvent};
 
 fuzz_target!(|data: &[u8]| {
-    let mut e = Engine::new(Config { max_line: 256, ..Config::default() });
+    // The client rules too: they are off by default, and a fuzzer is no one's client.
+    let mut e = Engine::new(Config { max_line: 256, judge_client: true, ..Config::default() });
     let mut sink = |_: Event<'_>| {};
     let mut rest = data;
     let mut t = 0u64;

@@ -215,7 +215,9 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
             return;
         }
         let r = match item {
-            jsonl::Streamed::Header { target, secrets } => {
+            jsonl::Streamed::Header {
+                target, secrets, ..
+            } => {
                 let close = match (&checked, selected) {
                     (Some(_), true) => out.put(exp::BUNDLE_TAIL.as_bytes()),
                     _ => Ok(()),

@@ -76,7 +76,8 @@ impl Checking {
 }
 
 /// Re-checks a transcript as it is read: every session, or only session `only` (from 1) of a
-/// JSON Lines file. A malformed text line is an error; damage in JSON Lines ends the reading
+/// JSON Lines file. The client is judged too ([`Config::judge_client`]) in a text transcript
+/// and in a recorded session whose header says its client was not popscope. A malformed text line is an error; damage in JSON Lines ends the reading
 /// and is reported with what came before it.
 pub(crate) fn check(
     mut r: Box<dyn BufRead>,
@@ -84,8 +85,14 @@ pub(crate) fn check(
     only: Option<usize>,
 ) -> Result<Checking, String> {
     let (jsonl, skipped) = is_jsonl(&mut r).map_err(|e| format!("cannot read: {e}"))?;
+    // Whom a session's client rules judge: a text transcript's client may be anyone (written
+    // by hand, exported, imported); a recording says whether its client was popscope itself.
+    let judging = |judge_client: bool| Config {
+        judge_client: config.judge_client || judge_client,
+        ..config.clone()
+    };
     if !jsonl {
-        let mut rp = Replayer::new(config.clone());
+        let mut rp = Replayer::new(judging(true));
         text::stream_from(r, skipped + 1, |e, raw| rp.feed_line(&e, Some(raw)))
             .map_err(|e| e.to_string())?;
         return Ok(Checking {
@@ -103,7 +110,11 @@ pub(crate) fn check(
     let mut current: Option<Open> = None;
     let mut count = 0usize;
     let damage = jsonl::stream(r, |item| match item {
-        jsonl::Streamed::Header { target, secrets } => {
+        jsonl::Streamed::Header {
+            target,
+            secrets,
+            judge_client,
+        } => {
             done.extend(current.take().map(Open::close));
             count += 1;
             if only.is_none_or(|n| n == count) {
@@ -111,7 +122,7 @@ pub(crate) fn check(
                     target,
                     secrets,
                     tls: Vec::new(),
-                    replayer: Replayer::new(config.clone()),
+                    replayer: Replayer::new(judging(judge_client)),
                 });
             }
         }
@@ -173,10 +184,12 @@ mod tests {
         let src: &[u8] = b"\n\n\n\n\n\n\nS: +OK\nC: RETR 0\nS: +OK\nS: .\n";
         let r = Box::new(std::io::BufReader::with_capacity(4, src));
         let c = check(r, &Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        // The server's findings (the client's RETR before a login is CL-002's, at line 9).
         let lines: Vec<usize> = c.sessions[0]
             .replayed
             .findings
             .iter()
+            .filter(|f| !f.finding.rule.judges_client())
             .map(|f| f.line)
             .collect();
         assert!(
@@ -188,5 +201,47 @@ mod tests {
             &b" \n\n{\"type\":"[..],
         ));
         assert!(check(r, &Config::default(), None).is_ok_and(|c| c.damage.is_some()));
+    }
+
+    /// The client rules of each session, re-checked from `src`.
+    fn client_rules(src: &[u8]) -> Vec<Vec<&'static str>> {
+        let r = Box::new(std::io::Cursor::new(src.to_vec()));
+        let c = check(r, &Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        c.sessions
+            .iter()
+            .map(|s| {
+                let f = s.replayed.findings.iter().map(|f| f.finding.rule);
+                f.filter(|r| r.judges_client()).map(|r| r.id).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_recording_of_popscopes_own_client_rechecks_without_judging_it() {
+        let data = |t: f64, dir: &str, text: &str| {
+            format!("{{\"type\":\"data\",\"t\":{t},\"dir\":\"{dir}\",\"text\":\"{text}\\r\\n\"}}\n")
+        };
+        let session = |extra: &str| {
+            let mut s = format!(
+                "{{\"type\":\"header\",\"format\":1,\"popscope\":\"0.1.0\",\"target\":\"pop3://x\",\"started\":0.0,\"secrets\":\"redacted\"{extra}}}\n"
+            );
+            for (t, dir, text) in [
+                (0.1, "server", "+OK ready"),
+                (0.2, "client", "USER a"),
+                (0.3, "server", "+OK"),
+                (0.4, "client", "PASS x"),
+                (0.5, "server", "+OK"),
+            ] {
+                s.push_str(&data(t, dir, text));
+            }
+            s
+        };
+        let own = session("");
+        let proxied = session(",\"judge_client\":true");
+        let both = format!("{own}{proxied}");
+        assert_eq!(client_rules(both.as_bytes()), [vec![], vec!["CL-008"]]);
+        // A text transcript's client may be anyone.
+        let text = b"S: +OK ready\nC: USER a\nS: +OK\nC: PASS x\nS: +OK\n";
+        assert_eq!(client_rules(text), [vec!["CL-008"]]);
     }
 }

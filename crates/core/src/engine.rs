@@ -22,7 +22,7 @@ use super::rules::{
     self, Answer, Area, Checker, ClientClose, Close, Ctx, DataLine, Severity, Side, Timeout,
     Unanswered,
 };
-use super::session::Session;
+use super::session::{Login, Refusal, Session};
 use super::state::{AuthStep, Security, State};
 
 /// Calls one hook on every rule area in order: `areas!(self, |area, cx| area.on_x(cx, ...))`.
@@ -38,7 +38,9 @@ macro_rules! areas {
         };
         // The server's areas judge an input before the client's (rules.md §3.18).
         rules::each_area!(&mut $engine.areas, Side::Server, |$area| $hook);
-        rules::each_area!(&mut $engine.areas, Side::Client, |$area| $hook);
+        if $cx.check.judges_client() {
+            rules::each_area!(&mut $engine.areas, Side::Client, |$area| $hook);
+        }
     }};
 }
 
@@ -58,6 +60,16 @@ pub struct Config {
     /// popscope's active probes run in this session (`check` without `--passive`): its made-up
     /// keyword answered +OK is then a violation (GEN-006); watched passively, a warning.
     pub active_probes: bool,
+    /// Judge the client too: the `CL-` rules of rules.md §3.18 ([`RuleInfo::judges_client`]).
+    /// Off by default, because the client is usually popscope itself (`send`, `check`, the
+    /// UI), which breaks some of them on purpose (probe P8 pipelines plaintext behind STLS;
+    /// `send pop3://` logs in without TLS when asked). On where the client may be anyone: a
+    /// transcript re-checked from a file (`check --transcript`, `replay --headless`), the
+    /// proxy, the demo server judging its clients. Ignored while
+    /// [`active_probes`](Config::active_probes) is set: then the client is popscope's probes.
+    ///
+    /// [`RuleInfo::judges_client`]: crate::RuleInfo::judges_client
+    pub judge_client: bool,
 }
 
 impl Default for Config {
@@ -67,6 +79,7 @@ impl Default for Config {
             implicit_tls: false,
             severity_overrides: Vec::new(),
             active_probes: false,
+            judge_client: false,
         }
     }
 }
@@ -150,7 +163,11 @@ impl Engine {
     pub fn new(config: Config) -> Self {
         Engine {
             session: Session::new(config.implicit_tls),
-            checker: Checker::new(config.severity_overrides.clone(), config.active_probes),
+            checker: Checker::new(
+                config.severity_overrides.clone(),
+                config.active_probes,
+                config.judge_client,
+            ),
             areas: rules::Areas::default(),
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),
@@ -660,7 +677,14 @@ impl Engine {
                 if (in_auth || self.session.skipped_login)
                     && !(k == Keyword::Auth && ex.cmd.arg_count() == 0) =>
             {
+                let login = Login {
+                    answered: self.now,
+                    accepted: ok,
+                    refusal: (!ok).then(|| Refusal::of(st.code.as_ref(), true)),
+                };
+                self.session.first_login.get_or_insert(login);
                 if ok {
+                    self.session.accepted_login = Some(login);
                     let lawful =
                         k != Keyword::Pass || state == State::Authorization(AuthStep::UserOk);
                     self.session.logged_in_by = Some(k);

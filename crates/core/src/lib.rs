@@ -42,7 +42,9 @@
 //! on it and [`Config::severity_overrides`] may name it. A violation rests on what the server
 //! did (accepted, refused, sent, closed), never on reply text alone; text-only evidence gives
 //! an info finding marked [`Finding::suspected`]. Most rules judge the server; the `CL-`
-//! rules judge the client ([`RuleInfo::judges_client`]), as seen in the same session.
+//! rules judge the client ([`RuleInfo::judges_client`]), as seen in the same session, when
+//! [`Config::judge_client`] asks (the client is usually the caller itself); CL-016 needs the
+//! client's earlier connection too ([`rules::cross::login_delay`]).
 //!
 //! Server bytes in events are raw: show them through [`sanitize::display`].
 //!
@@ -123,7 +125,7 @@ pub use event::{
 };
 pub use response::{ResponseCode, Status};
 pub use rules::{RuleInfo, Scope, Severity};
-pub use session::{OauthAttempt, OauthOutcome, Session};
+pub use session::{Login, OauthAttempt, OauthOutcome, Session};
 pub use state::{AuthStep, Security, State};
 pub use tally::Tally;
 

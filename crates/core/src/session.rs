@@ -183,6 +183,18 @@ impl Refusal {
     }
 }
 
+/// A login the client tried (PASS, APOP or AUTH with a mechanism) and the server answered:
+/// what [`crate::rules::cross::login_delay`] compares across the connections of one client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Login {
+    /// When the answer came, on the connection's clock (the [`Time`]s its driver fed).
+    pub answered: Time,
+    /// The answer was `+OK`.
+    pub accepted: bool,
+    /// Why it was refused, as far as the `-ERR`'s response code tells.
+    pub refusal: Option<Refusal>,
+}
+
 /// One `AUTH XOAUTH2` or `AUTH OAUTHBEARER` of the session, as far as it went: what the
 /// check walk compares across sessions ([`crate::rules::cross::oauth_forms`],
 /// [`crate::rules::cross::oauth_extra_keys`]) and the UI shows. It holds no token: only what
@@ -293,6 +305,10 @@ pub struct Session {
     pub commands_since_tls: u32,
     /// The XOAUTH2 and OAUTHBEARER logins so far, in order (at most [`MAX_OAUTH_ATTEMPTS`]).
     pub oauth: Vec<OauthAttempt>,
+    /// The first login the client tried in this session, once answered.
+    pub first_login: Option<Login>,
+    /// The login that succeeded, if one did.
+    pub accepted_login: Option<Login>,
 }
 
 impl Session {
@@ -322,6 +338,8 @@ impl Session {
             commands_sent: 0,
             commands_since_tls: 0,
             oauth: Vec::new(),
+            first_login: None,
+            accepted_login: None,
         }
     }
 

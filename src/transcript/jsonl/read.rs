@@ -80,6 +80,8 @@ pub(crate) enum Streamed {
     Header {
         target: String,
         secrets: String,
+        /// The header's `judge_client`: the client is not popscope.
+        judge_client: bool,
     },
     Entry(Entry),
     Tls(Box<TlsDetails>),
@@ -163,6 +165,7 @@ pub(crate) fn stream<R: std::io::BufRead>(
             format,
             target,
             secrets,
+            judge_client,
             ..
         } = record
         {
@@ -175,6 +178,7 @@ pub(crate) fn stream<R: std::io::BufRead>(
             on(Streamed::Header {
                 target: shown(&target, 200),
                 secrets: shown(&secrets, 20),
+                judge_client,
             });
             continue;
         }
@@ -240,7 +244,9 @@ pub(crate) fn session(bytes: &[u8], n: usize) -> Result<(Session, Option<Damage>
 pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
     let mut sessions: Vec<Session> = Vec::new();
     let damage = stream(bytes, |s| match s {
-        Streamed::Header { target, secrets } => sessions.push(Session {
+        Streamed::Header {
+            target, secrets, ..
+        } => sessions.push(Session {
             target,
             secrets,
             ..Session::default()

@@ -20,6 +20,12 @@ pub(crate) enum Record {
         started: f64,
         /// "redacted" (the default) or "kept" (--record-secrets).
         secrets: String,
+        /// The client is not popscope (a proxied mail client, a client of the demo server): a
+        /// re-check judges it too (`Config::judge_client`). Absent in popscope's own sessions
+        /// (`send`, `check`, the UI), whose client breaks some client rules on purpose, so
+        /// that their recordings re-check to the findings of the live run.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        judge_client: bool,
     },
     Data {
         t: f64,

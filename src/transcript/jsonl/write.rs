@@ -36,6 +36,7 @@ impl Recorder {
             target: target.into(),
             started,
             secrets: if keep_secrets { "kept" } else { "redacted" }.into(),
+            judge_client: false,
         };
         let failed = write_record(&mut out, &header).is_err();
         Recorder {

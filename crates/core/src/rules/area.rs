@@ -17,12 +17,12 @@ use super::checker::Checker;
 /// Which peer an area judges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Side {
-    /// The server's behaviour (rules.md §3.1-§3.17): every area but `oauth_client`.
+    /// The server's behaviour (rules.md §3.1-§3.17): every area but the client ones.
     Server,
-    /// The client's behaviour (rules.md §3.18, CL-*). Judged in every session, after the
-    /// server's areas for the same input: popscope's own client keeps these rules, so in
-    /// `check` they stay silent, and they speak for a client popscope watches (a recording,
-    /// a transcript, the demo server's clients).
+    /// The client's behaviour (rules.md §3.18, CL-*). Judged after the server's areas for the
+    /// same input, and only where the client is not popscope ([`crate::Config::judge_client`],
+    /// read through `Checker::judges_client`): a transcript from a file, the proxy, the demo
+    /// server's clients. popscope's own sessions break some of these rules on purpose.
     Client,
 }
 

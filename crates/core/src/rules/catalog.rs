@@ -221,12 +221,18 @@ rules! {
     CL_003 = "CL-003", Warning, Passive, "", "RFC 8314 §3.1, §4.2, RFC 2595 §4, RFC 1939 §3", "Client: a TLS client certificate does not log in; log in (AUTH EXTERNAL) before TRANSACTION commands.";
     CL_004 = "CL-004", Warning, Passive, "", "RFC 1939 §7", "Client: PASS only right after a USER that got +OK.";
     CL_005 = "CL-005", Warning, Passive, "", "RFC 2449 §5, §6.6, RFC 1939 §3", "Client: no command while another is unanswered, unless CAPA listed PIPELINING.";
+    CL_006 = "CL-006", Violation, Passive, "", "RFC 2595 §4", "Client: nothing after STLS until its reply and the TLS handshake.";
+    CL_007 = "CL-007", Violation, Passive, "", "RFC 2595 §4, §9", "Client: after STLS use only what the CAPA after TLS lists, not the cached list.";
+    CL_008 = "CL-008", Violation, Passive, "", "RFC 7628 §3, RFC 6750 §5.3, RFC 2595 §2.3, §9, RFC 8314 §4.1", "Client: no password or bearer token on an unencrypted connection.";
+    CL_009 = "CL-009", Violation, Passive, "", "RFC 2595 §4, §9, RFC 8314 §4", "Client: plaintext after the STLS +OK is discarded, never read as a reply (response injection).";
     CL_010 = "CL-010", Warning, Passive, "", "RFC 2449 §3, §4", "Client: command lines are at most 255 octets including CRLF.";
     CL_011 = "CL-011", Warning, Passive, "", "RFC 1939 §3, RFC 2449 §3", "Client: command lines end in CRLF; a 3-4 character keyword, one space before each argument.";
     CL_012 = "CL-012", Info, Passive, "", "RFC 2449 §5, §6", "Client: commands of optional capabilities only when the CAPA of the context lists them.";
     CL_013 = "CL-013", Warning, Passive, "", "RFC 1939 §6", "Client: end with QUIT; without it no UPDATE, and deletions are not made.";
     CL_014 = "CL-014", Warning, Passive, "", "RFC 1939 §3, §6", "Client: nothing after QUIT.";
     CL_015 = "CL-015", Violation, Passive, "", "RFC 7628 §3.2.3", "Client: after an OAuth error challenge send only the dummy (`AQ==`; XOAUTH2: an empty line) or `*`.";
+    CL_016 = "CL-016", Warning, CrossSession, "", "RFC 2449 §6.5, §8.1.1", "Client: log in again no sooner than the LOGIN-DELAY the server advertised.";
+    CL_017 = "CL-017", Warning, Passive, "", "RFC 2449 §6.7", "Client: do not leave retrieved mail on a server that advertised EXPIRE 0 (or past EXPIRE n days).";
 }
 
 impl RuleInfo {

@@ -13,6 +13,9 @@ pub(crate) struct Checker {
     overrides: Vec<(&'static str, Severity)>,
     /// popscope's active probes run in this session ([`crate::Config::active_probes`]).
     pub(crate) active_probes: bool,
+    /// The client areas run ([`crate::Config::judge_client`]); read through
+    /// [`Checker::judges_client`].
+    judge_client: bool,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
     /// Rules already reported where a rule reports once per session.
@@ -20,12 +23,23 @@ pub(crate) struct Checker {
 }
 
 impl Checker {
-    pub(crate) fn new(overrides: Vec<(&'static str, Severity)>, active_probes: bool) -> Self {
+    pub(crate) fn new(
+        overrides: Vec<(&'static str, Severity)>,
+        active_probes: bool,
+        judge_client: bool,
+    ) -> Self {
         Checker {
             overrides,
             active_probes,
+            judge_client,
             ..Checker::default()
         }
+    }
+
+    /// Whether the client areas (rules.md §3.18) judge this session: the one switch they obey.
+    /// Never while popscope's own probes are the client: they misbehave on purpose.
+    pub(crate) fn judges_client(&self) -> bool {
+        self.judge_client && !self.active_probes
     }
 
     /// Report a finding; `severity` is this occurrence's, before configuration overrides.

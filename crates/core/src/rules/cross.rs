@@ -1,15 +1,16 @@
 //! Rules judged across two sessions with the same server (rules.md §4, probes P14, P18 and
 //! P25): GRT-005 (a fresh APOP timestamp on every greeting), UIDL-003 (uids persist), and
 //! the OAuth logins of [`Session::oauth`] compared: OAUTH-007 (both AUTH forms work) and
-//! OAUTH-006 (unknown key/value pairs are ignored).
+//! OAUTH-006 (unknown key/value pairs are ignored); and, for a client seen over several
+//! connections (by the proxy or the demo server), CL-016 (LOGIN-DELAY respected).
 
 use super::catalog as r;
 use super::catalog::Severity;
 use super::oauth::{TWO_LINES_WHY, lowered};
-use crate::event::{Finding, Location};
+use crate::event::{Finding, Location, Time};
 use crate::oauth::{MAX_COMMAND_LINE, Mechanism};
 use crate::sanitize::display;
-use crate::session::{OauthAttempt, OauthOutcome, Session};
+use crate::session::{OauthAttempt, OauthOutcome, Refusal, Session};
 
 fn at() -> Location {
     Location::default()
@@ -164,6 +165,59 @@ pub fn oauth_extra_keys(plain: &Session, with_extra_key: &Session) -> Option<Fin
                 m.name()
             )))
         })
+}
+
+/// CL-016: a client logged in sooner after its last login than the LOGIN-DELAY the server
+/// advertised. For the proxy and the demo server, which see one client over several
+/// connections: call it for each connection that tried to log in (`later`) with the last
+/// earlier connection of the same client (same address and user) whose login succeeded
+/// (`earlier`). Each session's times are on its own connection's clock, so
+/// `later_opened_after` says how long after `earlier`'s connection opened `later`'s did.
+///
+/// The delay is the one `earlier` was told (its TRANSACTION list, which may be the user's own
+/// value, else its AUTHORIZATION list), else what `later`'s AUTHORIZATION list says. A warning
+/// when the server then refused the login with `[LOGIN-DELAY]`; info when it let it in (the
+/// server need not enforce it, RFC 2449 §6.5); nothing when the client waited long enough,
+/// or no delay was advertised, or either session has no such login.
+pub fn login_delay(
+    earlier: &Session,
+    later: &Session,
+    later_opened_after: Time,
+) -> Option<Finding> {
+    let last = earlier.accepted_login?;
+    let again = later.first_login?;
+    let delay = [
+        earlier.caps.trans.as_ref(),
+        earlier.caps.auth.as_ref(),
+        earlier.caps.pre_tls.as_ref(),
+        later.caps.auth.as_ref(),
+        later.caps.pre_tls.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|c| c.get("LOGIN-DELAY")?.params.first()?.parse::<u64>().ok())?;
+    let since =
+        Time(later_opened_after.0.saturating_add(again.answered.0)).saturating_sub(last.answered);
+    let waited = since.as_secs_f64();
+    if waited >= delay as f64 {
+        return None;
+    }
+    let delay_s = crate::plural(delay, "second");
+    let (severity, outcome) = if again.refusal == Some(Refusal::LoginDelay) {
+        (
+            Severity::Warning,
+            "; the server refused it with [LOGIN-DELAY] (§8.1.1), so the client failed for nothing",
+        )
+    } else {
+        (Severity::Info, "; the server let it in, but need not")
+    };
+    Some(finding(
+        &r::CL_016,
+        severity,
+        format!(
+            "The client logged in again {waited:.1} s after its last login, though the server advertised LOGIN-DELAY {delay} ({delay_s}): RFC 2449 §6.5 says a client SHOULD use it as the shortest interval between logins{outcome}."
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -441,5 +495,73 @@ mod tests {
         let ok = login(XOAUTH2, true, &message(XOAUTH2, false), true);
         assert_eq!(ok.oauth[0].outcome, OauthOutcome::Accepted);
         assert_eq!(ok.oauth[0].error, None);
+    }
+
+    /// A plaintext session: CAPA answered with `capa` (none if empty), then USER and PASS,
+    /// PASS answered `pass`. One line a millisecond.
+    fn logs_in(capa: &str, pass: &str) -> Session {
+        let mut t = String::from("S: +OK ready\n");
+        if !capa.is_empty() {
+            t.push_str(&format!("C: CAPA\nS: +OK\nS: {capa}\nS: .\n"));
+        }
+        t.push_str(&format!("C: USER a\nS: +OK\nC: PASS b\nS: {pass}\n"));
+        crate::rules::tests::findings(&t).1
+    }
+
+    fn secs(n: u64) -> Time {
+        Time(n * 1_000_000)
+    }
+
+    #[test]
+    fn a_login_refused_for_coming_too_soon_is_a_warning() {
+        let earlier = logs_in("LOGIN-DELAY 300", "+OK");
+        let later = logs_in("LOGIN-DELAY 300", "-ERR [LOGIN-DELAY] wait");
+        let f = login_delay(&earlier, &later, secs(60));
+        assert_eq!(
+            rule_and_level(f.clone()),
+            Some(("CL-016", Severity::Warning))
+        );
+        let m = f.map(|f| f.message).unwrap_or_default();
+        assert!(
+            m.contains("60.0 s after") && m.contains("LOGIN-DELAY 300"),
+            "{m}"
+        );
+        // The later connection was told the delay too: the earlier one need not have been.
+        let untold = logs_in("", "+OK");
+        assert_eq!(
+            rule_and_level(login_delay(&untold, &later, secs(60))),
+            Some(("CL-016", Severity::Warning))
+        );
+    }
+
+    #[test]
+    fn a_login_let_in_too_soon_is_info_and_waiting_is_silent() {
+        let earlier = logs_in("LOGIN-DELAY 300", "+OK");
+        let later = logs_in("LOGIN-DELAY 300", "+OK");
+        assert_eq!(
+            rule_and_level(login_delay(&earlier, &later, secs(60))),
+            Some(("CL-016", Severity::Info))
+        );
+        assert_eq!(login_delay(&earlier, &later, secs(300)), None);
+        // Open at once (a client with two connections): the second login still counts.
+        assert!(login_delay(&earlier, &later, Time(0)).is_some());
+    }
+
+    #[test]
+    fn no_delay_advertised_or_no_earlier_login_is_silent() {
+        let plain = logs_in("TOP", "+OK");
+        assert_eq!(
+            login_delay(&plain, &logs_in("TOP", "-ERR [LOGIN-DELAY] x"), secs(1)),
+            None
+        );
+        let refused = logs_in("LOGIN-DELAY 300", "-ERR [AUTH] no");
+        let later = logs_in("LOGIN-DELAY 300", "+OK");
+        assert_eq!(login_delay(&refused, &later, secs(1)), None);
+        // The earlier session's TRANSACTION value is the user's: 0 lets the client in at once.
+        let mut own = logs_in("LOGIN-DELAY 300", "+OK");
+        let mut trans = crate::capability::Capabilities::default();
+        trans.push_line(b"LOGIN-DELAY 0");
+        own.caps.trans = Some(trans);
+        assert_eq!(login_delay(&own, &later, secs(1)), None);
     }
 }

@@ -8,8 +8,9 @@
 //! must remember in its own fields. A new rule goes into the area of its ID's prefix and
 //! touches that file only; a new area is a file here, a field of `Areas` and a name in
 //! `each_area!`. An area that judges the client (the `CL-` rules of rules.md §3.18:
-//! `oauth_client.rs`, `client_commands.rs`) says so in `Area::side`; the engine runs it after
-//! the server's areas.
+//! `oauth_client.rs`, `client_commands.rs`, `client_tls.rs`) says so in `Area::side`; the
+//! engine runs it after the server's areas, and only when [`crate::Config::judge_client`]
+//! asks (`Checker::judges_client`, the one switch).
 //!
 //! Two principles of the catalog shape every check: a violation needs structural evidence
 //! (what the server accepted, refused, sent or closed), never reply text alone; and a
@@ -22,6 +23,7 @@ mod capa_list;
 pub mod catalog;
 mod checker;
 mod client_commands;
+mod client_tls;
 mod closing;
 mod codes;
 pub mod cross;
@@ -66,6 +68,7 @@ pub(crate) struct Areas {
     pub(crate) oauth: oauth::Oauth,
     pub(crate) oauth_client: oauth_client::OauthClient,
     pub(crate) client_commands: client_commands::ClientCommands,
+    pub(crate) client_tls: client_tls::ClientTls,
 }
 
 /// `each_area!(areas, side, |area| hook)`: runs `hook` with `area` bound to each area of
@@ -83,7 +86,7 @@ macro_rules! each_area {
         let side: $crate::rules::Side = $side;
         $crate::rules::each_area!(@call areas, side, $area, $hook,
             lines, codes, states, closing, greeting, sasl, tls, lang, framing, maildrop, uidl, message,
-            capa, utf, oauth, oauth_client, client_commands)
+            capa, utf, oauth, oauth_client, client_commands, client_tls)
     }};
     (@call $areas:ident, $side:ident, $area:ident, $hook:expr, $($field:ident),*) => {{
         $({
@@ -111,10 +114,24 @@ mod tests {
             .collect()
     }
 
-    /// The findings an engine reports for a session written as `S: `, `C: ` and `-- tls`
-    /// lines, and the session at the end.
+    /// The findings an engine reports for a session written as `S: `, `C: `, `-- tls` and
+    /// `-- closed` lines, and the session at the end.
     pub(super) fn findings(trace: &str) -> (Vec<Finding>, Session) {
-        let mut engine = Engine::new(Config::default());
+        findings_with(trace, Config::default())
+    }
+
+    /// [`findings`] with the client judged too ([`Config::judge_client`]), as in a transcript
+    /// re-checked from a file.
+    pub(super) fn client_findings(trace: &str) -> (Vec<Finding>, Session) {
+        let config = Config {
+            judge_client: true,
+            ..Config::default()
+        };
+        findings_with(trace, config)
+    }
+
+    fn findings_with(trace: &str, config: Config) -> (Vec<Finding>, Session) {
+        let mut engine = Engine::new(config);
         let mut found = Vec::new();
         let mut sink = |e: Event<'_>| {
             if let Event::Finding(f) = e {
@@ -133,6 +150,9 @@ mod tests {
                     client_cert: false,
                 };
                 engine.handle_transport(now, tls, &mut sink);
+            } else if line == "-- closed" {
+                let closed = TransportEvent::ServerClosed { close_notify: true };
+                engine.handle_transport(now, closed, &mut sink);
             }
         }
         (found, engine.session().clone())

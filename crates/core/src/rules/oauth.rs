@@ -334,7 +334,7 @@ fn refused(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::tests::findings;
+    use crate::rules::tests::{client_findings, findings};
 
     fn count(trace: &str, id: &str) -> usize {
         findings(trace).0.iter().filter(|f| f.rule.id == id).count()
@@ -374,7 +374,7 @@ mod tests {
         let t = format!(
             "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: AUTH OAUTHBEARER {token}\nS: + {err}\nC: {token}\nS: + {err}\nC: AQ==\nS: -ERR\n"
         );
-        let (mut f, session) = findings(&t);
+        let (mut f, session) = client_findings(&t);
         f.retain(|f| f.rule.id.starts_with("OAUTH-") || f.rule.id.starts_with("CL-"));
         let ids: Vec<_> = f.iter().map(|f| (f.rule.id, f.severity)).collect();
         assert_eq!(

@@ -23,19 +23,9 @@ pub(crate) struct Tls {
 impl Area for Tls {
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         let (c, s) = (&mut *cx.check, &*cx.session);
+        // TLS-007's client note (a password in plaintext after STLS was refused) is CL-008's
+        // warning: the client_tls area reports it.
         let k = ex.keyword();
-        let plaintext_secret = match k {
-            Keyword::Pass => true,
-            Keyword::Auth => ex
-                .sasl
-                .as_ref()
-                .is_some_and(|x| matches!(x.mechanism.as_str(), "PLAIN" | "LOGIN")),
-            _ => false,
-        };
-        if plaintext_secret && s.stls_refused && s.security == Security::Plain {
-            c.report(&r::TLS_007, Severity::Warning, ex.client_at(),
-                "The client sends a password in plaintext after STLS was refused: that is what a STARTTLS-stripping attacker wants (RFC 2595 §9).");
-        }
         if k == Keyword::Stls && s.utf8_mode {
             c.report(&r::TLS_008, Severity::Info, ex.client_at(),
                 "The client sends STLS after UTF8 succeeded; RFC 6856 §2.1 forbids it, so the server may refuse it.");
