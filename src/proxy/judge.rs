@@ -245,7 +245,8 @@ impl Judge {
                 }
                 continue;
             }
-            if !(stls && !held.released) {
+            // A line held back in part already went on: it is not dropped half-way.
+            if !stls || held.released {
                 forward.append(&mut held.held);
                 forward.extend_from_slice(piece);
             }
