@@ -20,6 +20,15 @@ struct Proxy {
 
 impl Proxy {
     fn start(upstream: &str, extra: &[&str]) -> Proxy {
+        Proxy::spawn(upstream, &[&["--json"], extra].concat())
+    }
+
+    /// Without --json: the readable lines, one by one.
+    fn start_text(upstream: &str) -> Proxy {
+        Proxy::spawn(upstream, &[])
+    }
+
+    fn spawn(upstream: &str, extra: &[&str]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
             .args([
                 "proxy",
@@ -28,7 +37,7 @@ impl Proxy {
                 "--upstream",
                 upstream,
             ])
-            .args(["--headless", "--json"])
+            .arg("--headless")
             .args(if extra.contains(&"--timeout") {
                 &[][..]
             } else {
@@ -41,11 +50,13 @@ impl Proxy {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
         let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-        let mut lines = BufReader::new(stderr).lines();
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
         let listening = lines
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("the proxy said nothing"));
+            .by_ref()
+            .find(|l| l.contains("listening on"))
+            .unwrap_or_else(|| panic!("the proxy did not say where it listens"));
+        // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         let port = listening
             .split("pop3://127.0.0.1:")
             .nth(1)
@@ -70,12 +81,15 @@ impl Proxy {
         format!("pop3://127.0.0.1:{}", self.port)
     }
 
+    fn line(&self) -> String {
+        self.reports
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no report: {e}"))
+    }
+
     /// The next connection's report.
     fn report(&self) -> serde_json::Value {
-        let line = self
-            .reports
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|e| panic!("no report: {e}"));
+        let line = self.line();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
 
@@ -212,7 +226,47 @@ fn a_pop3s_upstream_is_verified_and_relayed_to_a_plain_client() {
     let report = proxy.report();
     assert!(report["error"].is_null(), "{report}");
     assert_eq!(report["final_state"], "closed", "{report}");
+    let tls = report["upstream_tls"].as_str().unwrap_or_default();
+    assert!(
+        tls.starts_with("TLS") && tls.contains("verified") && !tls.contains("NOT"),
+        "{report}"
+    );
     sides_are_named(&report);
+}
+
+#[test]
+fn insecure_relays_an_unverified_upstream_and_says_so() {
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let proxy = Proxy::start(&server.url(), &["--insecure"]);
+    let proxied = curl(&format!("{}/1", proxy.url()), &[]);
+    assert!(String::from_utf8_lossy(&proxied).contains("Subject: Welcome to popscope"));
+    let report = proxy.report();
+    let tls = report["upstream_tls"].as_str().unwrap_or_default();
+    assert!(tls.contains("NOT VERIFIED"), "{report}");
+}
+
+#[test]
+fn without_json_each_connection_is_a_line_and_its_findings() {
+    let (_rt, server) = demo(TlsMode::None, Some(Quirk::NoLoginNeeded));
+    let proxy = Proxy::start_text(&server.url());
+    session(proxy.port, &["STAT", "QUIT"]);
+    let head = proxy.line();
+    assert!(
+        head.starts_with("connection 1 from 127.0.0.1:")
+            && head.contains(&format!("to {}:", server.url()))
+            && head.contains("violation"),
+        "{head}"
+    );
+    let mut lines = Vec::new();
+    while let Ok(l) = proxy.reports.recv_timeout(Duration::from_millis(300)) {
+        lines.push(l);
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ST-001") && l.contains("server")),
+        "{lines:?}"
+    );
 }
 
 #[test]

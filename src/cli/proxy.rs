@@ -62,6 +62,11 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
                 .map_err(|e| CliError::usage(format!("--record: {e}")))
         })
         .transpose()?;
+    if args.conn.insecure {
+        eprintln!(
+            "popscope: warning: --insecure: the upstream's certificate is NOT VERIFIED; anyone on the path can read the relayed sessions"
+        );
+    }
     if !args.headless {
         eprintln!("popscope: the connections view is not built yet: proxy runs headless");
     }

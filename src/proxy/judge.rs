@@ -37,6 +37,8 @@ pub(crate) struct Judge {
     pub(crate) findings_left_out: usize,
     /// STLS commands the proxy answered.
     pub(crate) stls_answered: u64,
+    /// The upstream leg's handshake, under implicit TLS.
+    pub(crate) tls: Option<TlsDetails>,
     client: ClientLines,
     capa: CapaReplies,
     /// Exchanges whose reply has not ended.
@@ -123,6 +125,7 @@ impl Judge {
             findings: Vec::new(),
             findings_left_out: 0,
             stls_answered: 0,
+            tls: None,
             client: ClientLines::default(),
             capa: CapaReplies::default(),
             open: BTreeSet::new(),
@@ -274,6 +277,7 @@ impl Judge {
     }
 
     pub(crate) fn tls_established(&mut self, details: &TlsDetails) {
+        self.tls = Some(details.clone());
         self.note(&Note::Tls(Box::new(details.clone())));
         self.transport(TransportEvent::TlsEstablished {
             cert_requested: details.cert_requested,

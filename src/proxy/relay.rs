@@ -73,6 +73,10 @@ fn finish(
         number,
         client: peer,
         upstream: opts.upstream.url(),
+        upstream_tls: judge
+            .tls
+            .as_ref()
+            .map(|t| popscope_core::sanitize::display(t.summary().as_bytes(), 300)),
         final_state: judge.state(),
         findings: judge.findings,
         findings_left_out: judge.findings_left_out,

@@ -15,6 +15,8 @@ pub struct ConnectionReport {
     pub number: u64,
     pub client: SocketAddr,
     pub upstream: String,
+    /// The upstream handshake in one line, under implicit TLS (made safe to show).
+    pub(crate) upstream_tls: Option<String>,
     pub(crate) final_state: State,
     pub findings: Vec<Finding>,
     /// Findings beyond the ones kept (a flood of them).
@@ -51,6 +53,7 @@ impl ConnectionReport {
             "connection": self.number,
             "client": self.client.to_string(),
             "upstream": self.upstream,
+            "upstream_tls": self.upstream_tls,
             "final_state": self.final_state.name(),
             "summary": Tally::of(&self.findings),
             "findings": findings,
@@ -74,6 +77,9 @@ impl ConnectionReport {
                 .map(|e| format!(" ({})", display(e.as_bytes(), 200)))
                 .unwrap_or_default(),
         );
+        if let Some(tls) = &self.upstream_tls {
+            out.push_str(&format!("  upstream TLS: {tls}\n"));
+        }
         for f in &self.findings {
             out.push_str(&format!(
                 "  {} {:<9} {:<6} {}\n",
