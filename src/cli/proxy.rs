@@ -76,6 +76,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         record: record.clone(),
         record_secrets: args.conn.record_secrets,
         max_body: args.conn.max_body,
+        saving: std::sync::Mutex::default(),
     };
     let rt = super::runtime()?;
     let result = rt.block_on(async {

@@ -15,6 +15,7 @@ mod judge;
 mod relay;
 mod report;
 mod rewrite;
+mod spool;
 mod upstream;
 
 use std::sync::Arc;
@@ -28,10 +29,10 @@ pub use report::ConnectionReport;
 pub use upstream::Upstream;
 
 use crate::session::Observer;
-use crate::session::task::Recording;
 use crate::transcript::jsonl::RecordFile;
 use crate::transport::Scheme;
 use popscope_core::Config;
+use spool::Spool;
 
 /// How long live connections get to end after a stop before they are dropped.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -44,6 +45,8 @@ pub struct ProxyOptions {
     pub(crate) record: Option<RecordFile>,
     pub(crate) record_secrets: bool,
     pub(crate) max_body: Option<u64>,
+    /// Held while a connection's recording is appended: one session at a time.
+    pub(crate) saving: std::sync::Mutex<()>,
 }
 
 /// The engine settings of every proxied connection: the one place they are made.
@@ -56,10 +59,8 @@ pub(crate) fn engine_config(opts: &ProxyOptions) -> Config {
 }
 
 impl ProxyOptions {
-    /// The observer of one connection: its recorder when --record, writing into memory (the
-    /// connection's session is appended to the file whole when it ends, so that sessions
-    /// running at once do not interleave in it).
-    fn observer(&self, into: &Recording) -> Box<dyn Observer> {
+    /// The observer of one connection: its recorder when --record, writing into `into`.
+    fn observer(&self, into: &Spool) -> Box<dyn Observer> {
         struct Nothing;
         impl Observer for Nothing {}
         if self.record.is_none() {
@@ -75,12 +76,16 @@ impl ProxyOptions {
         )
     }
 
-    fn save_recording(&self, recording: &Recording) {
-        if let Some(file) = &self.record {
-            use std::io::Write as _;
-            // One write: the session lands whole. A failure is kept and told at the end.
-            let _ = file.clone().write_all(&recording.contents());
-        }
+    /// Appends a connection's recording to the --record file; a failure of the record file
+    /// is kept there and told at the end of the run, one of the spool is returned.
+    fn save_recording(&self, recording: &Spool) -> Result<(), String> {
+        let Some(file) = &self.record else {
+            return Ok(());
+        };
+        let _one_at_a_time = self.saving.lock();
+        recording
+            .append_to(&mut file.clone())
+            .map_err(|e| format!("the recording of this connection is incomplete: {e}"))
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::ProxyOptions;
 use super::judge::Judge;
 use super::report::ConnectionReport;
+use super::spool::Spool;
 use super::upstream::with;
 use crate::transport::Stream;
 use popscope_core::TransportEvent;
@@ -36,7 +37,7 @@ pub(crate) async fn serve(
     opts: Arc<ProxyOptions>,
     mut stop: watch::Receiver<bool>,
 ) -> ConnectionReport {
-    let recording = crate::session::task::Recording::default();
+    let recording = Spool::default();
     let observer = opts.observer(&recording);
     let judge = Mutex::new(Judge::new(super::engine_config(&opts), observer));
     let mut error = None;
@@ -63,12 +64,14 @@ fn finish(
     peer: SocketAddr,
     opts: &ProxyOptions,
     judge: Mutex<Judge>,
-    recording: &crate::session::task::Recording,
+    recording: &Spool,
     error: Ended,
 ) -> ConnectionReport {
     let judge = judge.into_inner().unwrap_or_else(|p| p.into_inner());
-    opts.save_recording(recording);
-    let notes = notes(&judge);
+    let mut notes = notes(&judge);
+    if let Err(e) = opts.save_recording(recording) {
+        notes.push(e);
+    }
     ConnectionReport {
         number,
         client: peer,
