@@ -515,3 +515,33 @@ fn a_client_that_stops_reading_ends_only_its_connection_with_memory_bounded() {
     );
     drop(stalled);
 }
+
+#[test]
+fn a_server_silent_past_the_timeout_is_judged_and_one_in_time_is_not() {
+    use common::Step;
+    let silent = common::silent(1);
+    let proxy = Proxy::start(&format!("pop3://127.0.0.1:{silent}"), &["--timeout", "1"]);
+    let s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(1600));
+    drop(s);
+    let report = proxy.report();
+    assert!(
+        common::rule_ids(&report).contains(&"GRT-003".to_owned()),
+        "{report}"
+    );
+    // A greeting a little late, yet within the timeout, is not a silence.
+    let slow = common::scripted(vec![
+        Step::Sleep(300),
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK bye\r\n".to_vec()),
+    ]);
+    let proxy = Proxy::start(&format!("pop3://127.0.0.1:{slow}"), &["--timeout", "1"]);
+    session(proxy.port, &["QUIT"]);
+    let report = proxy.report();
+    assert!(
+        !common::rule_ids(&report).contains(&"GRT-003".to_owned()),
+        "{report}"
+    );
+    assert!(report["error"].is_null(), "{report}");
+}

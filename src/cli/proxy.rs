@@ -27,7 +27,9 @@ pub struct UpstreamArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_hyphen_values = true,
           value_parser = super::numbers::timeout_seconds())]
     pub(crate) connect_timeout: u64,
-    /// Seconds a write to either side may wait for it to read before the connection ends.
+    /// Seconds a write to either side may wait for it to read before the connection ends;
+    /// and the silence of a server that owes a reply before the checks judge it (the relay
+    /// goes on).
     #[arg(long, value_name = "SECONDS", default_value_t = 30, allow_hyphen_values = true,
           value_parser = super::numbers::timeout_seconds())]
     pub(crate) timeout: u64,
@@ -72,7 +74,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     }
     let opts = ProxyOptions {
         upstream,
-        write_timeout: Duration::from_secs(args.conn.timeout.max(1)),
+        timeout: Duration::from_secs(args.conn.timeout.max(1)),
         record: record.clone(),
         record_secrets: args.conn.record_secrets,
         max_body: args.conn.max_body,

@@ -48,6 +48,8 @@ pub(crate) struct Judge {
     deferred: VecDeque<u32>,
     /// STLS answers due now, for the next write to the client.
     ready: Vec<u8>,
+    /// The server sent a SASL challenge: the client's turn, not the server's.
+    challenged: bool,
 }
 
 /// The CAPA replies in progress, and the start of a server line not yet complete.
@@ -80,6 +82,7 @@ struct Seen<'a> {
     left_out: &'a mut usize,
     open: &'a mut BTreeSet<u32>,
     capa: &'a mut VecDeque<u32>,
+    challenged: &'a mut bool,
     stls_line: bool,
 }
 
@@ -97,6 +100,8 @@ impl EventSink for Seen<'_> {
                     self.capa.push_back(*exchange)
                 }
             }
+            Event::Challenge { .. } => *self.challenged = true,
+            Event::SaslResponse(_) => *self.challenged = false,
             Event::Reply(r) if !r.multiline => self.ended(r.exchange),
             Event::BodyEnd(end) => self.ended(end.exchange),
             Event::BodyLine { exchange, line }
@@ -111,6 +116,7 @@ impl EventSink for Seen<'_> {
 
 impl Seen<'_> {
     fn ended(&mut self, exchange: u32) {
+        *self.challenged = false;
         self.open.remove(&exchange);
         self.capa.retain(|&e| e != exchange);
     }
@@ -131,6 +137,7 @@ impl Judge {
             open: BTreeSet::new(),
             deferred: VecDeque::new(),
             ready: Vec::new(),
+            challenged: false,
         }
     }
 
@@ -152,6 +159,7 @@ impl Judge {
                 left_out: &mut self.findings_left_out,
                 open: &mut self.open,
                 capa: &mut self.capa.open,
+                challenged: &mut self.challenged,
                 stls_line: false,
             },
         )
@@ -203,6 +211,15 @@ impl Judge {
         }
         out.flooded = self.deferred.len() + self.ready.len() / STLS_REFUSED.len() > MAX_ANSWERS;
         out
+    }
+
+    /// The server owes something: the greeting, or the reply to a command (not while a
+    /// SASL challenge waits for the client). A silence then is the server's, and the engine
+    /// judges it (GRT-003, ML-001, CAPA-009).
+    pub(crate) fn server_owes(&self) -> bool {
+        let state = self.engine.state();
+        matches!(state, State::Greeting | State::TlsHandshake)
+            || (!self.open.is_empty() && !self.challenged && state != State::Closed)
     }
 
     /// An answer placed after exchange `after` must still wait for its reply.

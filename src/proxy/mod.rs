@@ -40,8 +40,9 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// What every connection of one proxy run shares.
 pub struct ProxyOptions {
     pub upstream: Upstream,
-    /// How long a write to either side may wait for that side to read.
-    pub(crate) write_timeout: Duration,
+    /// How long a write to either side may wait for that side to read, and how long the
+    /// server may be silent while it owes a reply before the engine judges the silence.
+    pub(crate) timeout: Duration,
     pub(crate) record: Option<RecordFile>,
     pub(crate) record_secrets: bool,
     pub(crate) max_body: Option<u64>,

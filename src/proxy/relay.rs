@@ -51,8 +51,7 @@ pub(crate) async fn serve(
             // The client hears why in one line, as a server that cannot serve would say it.
             let mut client = client;
             let line = format!("-ERR popscope proxy: the server cannot be reached: {e}\r\n");
-            let _ =
-                tokio::time::timeout(opts.write_timeout, client.write_all(line.as_bytes())).await;
+            let _ = tokio::time::timeout(opts.timeout, client.write_all(line.as_bytes())).await;
             error.get_or_insert(e.to_string());
         }
     }
@@ -115,8 +114,8 @@ async fn relay(
     let answers = Notify::new();
     let upward = client_to_server(client_read, server_write, judge, &answers, opts);
     let downward = async {
-        let reader = server_to_client(server_read, judge, to_client, &answers, tls);
-        let writer = write_client(client_write, queue, opts.write_timeout);
+        let reader = server_to_client(server_read, judge, to_client, &answers, tls, opts.timeout);
+        let writer = write_client(client_write, queue, opts.timeout);
         tokio::pin!(reader, writer);
         tokio::select! {
             read = &mut reader => {
@@ -134,7 +133,7 @@ async fn relay(
         ended = &mut upward => {
             // The client is done (it sent QUIT, or went away): the server gets the write
             // timeout to say goodbye and close.
-            let tail = tokio::time::timeout(opts.write_timeout, &mut downward).await;
+            let tail = tokio::time::timeout(opts.timeout, &mut downward).await;
             ended.or(tail.unwrap_or(None))
         }
         () = stopped(stop) => {
@@ -178,19 +177,19 @@ async fn client_to_server(
         if split.forward.is_empty() {
             continue;
         }
-        match tokio::time::timeout(opts.write_timeout, to.write_all(&split.forward)).await {
+        match tokio::time::timeout(opts.timeout, to.write_all(&split.forward)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Some(format!("writing to the server: {e}")),
             Err(_) => {
                 return Some(format!(
                     "the server read nothing for {} s",
-                    opts.write_timeout.as_secs()
+                    opts.timeout.as_secs()
                 ));
             }
         }
     }
     with(judge, |j| j.transport(TransportEvent::ClientClosed));
-    let _ = tokio::time::timeout(opts.write_timeout, to.shutdown()).await;
+    let _ = tokio::time::timeout(opts.timeout, to.shutdown()).await;
     None
 }
 
@@ -200,11 +199,21 @@ async fn server_to_client(
     to: mpsc::Sender<ToClient>,
     answers: &Notify,
     tls: bool,
+    silence: Duration,
 ) -> Ended {
     let mut buf = vec![0u8; CHUNK];
+    // The engine is told of a silence once; the next octets start the watch again.
+    let mut silence_told = false;
     let (close_notify, ended) = loop {
+        let owes = !silence_told && with(judge, |j| j.server_owes());
         let read = tokio::select! {
             read = from.read(&mut buf) => read,
+            () = tokio::time::sleep(silence), if owes => {
+                // The relay goes on: the client decides whether to wait longer.
+                with(judge, |j| j.transport(TransportEvent::Timeout));
+                silence_told = true;
+                continue;
+            }
             () = answers.notified() => {
                 let ready = with(judge, Judge::take_ready);
                 if !ready.is_empty() && to.send(ToClient::Bytes(ready)).await.is_err() {
@@ -224,6 +233,7 @@ async fn server_to_client(
                 );
             }
             Ok(n) => {
+                silence_told = false;
                 let bytes = with(judge, |j| j.server_bytes(buf.get(..n).unwrap_or_default()));
                 if !bytes.is_empty() && to.send(ToClient::Bytes(bytes)).await.is_err() {
                     break (false, None);
