@@ -125,14 +125,20 @@ fn curl(url: &str, extra: &[&str]) -> Vec<u8> {
     o.stdout
 }
 
+/// A client connection, and a reader of it.
+fn connect(port: u16) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
+    (s, r)
+}
+
 /// Plays `lines` as a client, each after the reply to the one before (the greeting first),
 /// and returns everything the server side said.
 fn session(port: u16, lines: &[&str]) -> Vec<u8> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut s, mut r) = connect(port);
     let mut heard = Vec::new();
-    let mut r = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
     read_reply(&mut r, &mut heard, false);
     for line in lines {
         s.write_all(format!("{line}\r\n").as_bytes())
@@ -314,15 +320,8 @@ fn a_scripted_client_gets_what_the_server_sends() {
 fn two_clients_at_once_are_two_sessions() {
     let (_rt, server) = demo(TlsMode::None, None);
     let proxy = Proxy::start(&server.url(), &[]);
-    let connect = || {
-        let s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap_or_else(|e| panic!("{e}"));
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let r = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
-        (s, r)
-    };
-    let (mut a, mut ra) = connect();
-    let (mut b, mut rb) = connect();
+    let (mut a, mut ra) = connect(proxy.port);
+    let (mut b, mut rb) = connect(proxy.port);
     let (mut heard_a, mut heard_b) = (Vec::new(), Vec::new());
     read_reply(&mut ra, &mut heard_a, false);
     read_reply(&mut rb, &mut heard_b, false);
@@ -544,4 +543,43 @@ fn a_server_silent_past_the_timeout_is_judged_and_one_in_time_is_not() {
         "{report}"
     );
     assert!(report["error"].is_null(), "{report}");
+}
+
+#[test]
+fn a_client_that_half_closes_after_quit_still_gets_the_goodbye_judged_and_recorded() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let file = common::scratch_path("proxy-half-close.jsonl");
+    let path = file.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--record", &path]);
+    let (mut s, mut r) = connect(proxy.port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    s.write_all(b"QUIT\r\n").unwrap_or_else(|e| panic!("{e}"));
+    s.shutdown(std::net::Shutdown::Write)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = r.read_to_end(&mut heard);
+    assert!(String::from_utf8_lossy(&heard).contains("signing off"));
+    let report = proxy.report();
+    assert_eq!(proxy.stop(), Some(0));
+    let recorded = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(recorded.contains("signing off"), "{recorded}");
+    assert!(recorded.contains("server-closed"), "{recorded}");
+    assert_eq!(report["final_state"], "closed", "{report}");
+}
+
+#[test]
+fn a_client_that_leaves_without_quit_is_not_the_server_closing() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let (mut s, mut r) = connect(proxy.port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    s.write_all(b"NOOP\r\n").unwrap_or_else(|e| panic!("{e}"));
+    read_reply(&mut r, &mut heard, false);
+    // Idle long enough for an autologout to be measured, then gone.
+    std::thread::sleep(Duration::from_millis(1200));
+    drop((s, r));
+    let report = proxy.report();
+    let rules = common::rule_ids(&report);
+    assert!(!rules.iter().any(|r| r.starts_with("TMO")), "{report}");
 }

@@ -50,6 +50,8 @@ pub(crate) struct Judge {
     ready: Vec<u8>,
     /// The server sent a SASL challenge: the client's turn, not the server's.
     challenged: bool,
+    /// A close was told (the first one ends the connection; any later is not news).
+    closed: bool,
 }
 
 /// The CAPA replies in progress, and the start of a server line not yet complete.
@@ -138,6 +140,7 @@ impl Judge {
             deferred: VecDeque::new(),
             ready: Vec::new(),
             challenged: false,
+            closed: false,
         }
     }
 
@@ -282,12 +285,23 @@ impl Judge {
         self.observer.note(at, note);
     }
 
+    /// A transport event: recorded (the first close only), and judged unless the engine's
+    /// session has ended already (QUIT in AUTHORIZATION ends it before the server closes).
     pub(crate) fn transport(&mut self, ev: TransportEvent) {
-        if self.engine.state() == State::Closed {
+        let close = matches!(
+            ev,
+            TransportEvent::ServerClosed { .. } | TransportEvent::ClientClosed
+        );
+        if self.closed {
             return;
         }
+        self.closed = close;
         let at = self.now();
         self.observer.note(at, &Note::Transport(ev));
+        if self.engine.state() == State::Closed {
+            self.observer.settled(at);
+            return;
+        }
         let (engine, mut seen) = self.seen(at);
         engine.handle_transport(at, ev, &mut seen);
         self.observer.settled(at);

@@ -43,7 +43,10 @@ pub(crate) async fn serve(
     let mut error = None;
     let connected = tokio::select! {
         c = opts.upstream.connect(&judge) => c,
-        () = stopped(&mut stop) => return finish(number, peer, &opts, judge, &recording, Some("the proxy was stopped".into())),
+        () = stopped(&mut stop) => {
+            let stopped = Some("the proxy was stopped".into());
+            return finish(number, peer, opts, judge, recording, stopped).await;
+        }
     };
     match connected {
         Ok(server) => error = relay(client, server, &judge, &opts, &mut stop).await,
@@ -55,26 +58,33 @@ pub(crate) async fn serve(
             error.get_or_insert(e.to_string());
         }
     }
-    finish(number, peer, &opts, judge, &recording, error)
+    finish(number, peer, opts, judge, recording, error).await
 }
 
-fn finish(
+async fn finish(
     number: u64,
     peer: SocketAddr,
-    opts: &ProxyOptions,
+    opts: Arc<ProxyOptions>,
     judge: Mutex<Judge>,
-    recording: &Spool,
+    recording: Spool,
     error: Ended,
 ) -> ConnectionReport {
     let judge = judge.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut notes = notes(&judge);
-    if let Err(e) = opts.save_recording(recording) {
-        notes.push(e);
+    // Copying a long session's spool is file work: off the threads that relay.
+    let upstream = opts.upstream.url();
+    let saved = tokio::task::spawn_blocking(move || opts.save_recording(&recording)).await;
+    match saved {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => notes.push(e),
+        Err(e) => notes.push(format!(
+            "the recording of this connection was not saved: {e}"
+        )),
     }
     ConnectionReport {
         number,
         client: peer,
-        upstream: opts.upstream.url(),
+        upstream,
         upstream_tls: judge
             .tls
             .as_ref()
@@ -134,6 +144,9 @@ async fn relay(
             // The client is done (it sent QUIT, or went away): the server gets the write
             // timeout to say goodbye and close.
             let tail = tokio::time::timeout(opts.timeout, &mut downward).await;
+            if tail.is_err() {
+                with(judge, |j| j.transport(TransportEvent::ClientClosed));
+            }
             ended.or(tail.unwrap_or(None))
         }
         () = stopped(stop) => {
@@ -188,7 +201,14 @@ async fn client_to_server(
             }
         }
     }
-    with(judge, |j| j.transport(TransportEvent::ClientClosed));
+    // A client that leaves while the server owes it nothing ends the session; one that
+    // leaves after QUIT (or any command) waits for the answer, and the server's close
+    // after it is the server's.
+    with(judge, |j| {
+        if !j.server_owes() {
+            j.transport(TransportEvent::ClientClosed)
+        }
+    });
     let _ = tokio::time::timeout(opts.timeout, to.shutdown()).await;
     None
 }
