@@ -16,6 +16,8 @@ struct Proxy {
     child: Child,
     port: u16,
     reports: mpsc::Receiver<String>,
+    /// What it said on stderr before it listened (warnings).
+    said: Vec<String>,
 }
 
 impl Proxy {
@@ -29,14 +31,12 @@ impl Proxy {
     }
 
     fn spawn(upstream: &str, extra: &[&str]) -> Proxy {
+        Proxy::spawn_on("pop3://127.0.0.1:0", upstream, extra)
+    }
+
+    fn spawn_on(listen: &str, upstream: &str, extra: &[&str]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .args([
-                "proxy",
-                "--listen",
-                "pop3://127.0.0.1:0",
-                "--upstream",
-                upstream,
-            ])
+            .args(["proxy", "--listen", listen, "--upstream", upstream])
             .arg("--headless")
             .args(if extra.contains(&"--timeout") {
                 &[][..]
@@ -51,15 +51,23 @@ impl Proxy {
             .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
         let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
         let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        let mut said = Vec::new();
         let listening = lines
             .by_ref()
-            .find(|l| l.contains("listening on"))
-            .unwrap_or_else(|| panic!("the proxy did not say where it listens"));
+            .find(|l| {
+                l.contains("listening on pop3://") || {
+                    said.push(l.clone());
+                    false
+                }
+            })
+            .unwrap_or_else(|| panic!("the proxy did not say where it listens: {said:?}"));
         // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         let port = listening
-            .split("pop3://127.0.0.1:")
+            .split("listening on pop3://")
             .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|addr| addr.rsplit_once(':').map(|(_, port)| port))
             .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {listening:?}"));
@@ -74,6 +82,7 @@ impl Proxy {
             child,
             port,
             reports,
+            said,
         }
     }
 
@@ -249,6 +258,28 @@ fn insecure_relays_an_unverified_upstream_and_says_so() {
     let report = proxy.report();
     let tls = report["upstream_tls"].as_str().unwrap_or_default();
     assert!(tls.contains("NOT VERIFIED"), "{report}");
+    assert!(
+        proxy
+            .said
+            .iter()
+            .any(|l| l.contains("--insecure") && l.contains("NOT VERIFIED")),
+        "{:?}",
+        proxy.said
+    );
+}
+
+#[test]
+fn listening_beyond_loopback_is_warned_about_and_loopback_is_not() {
+    let proxy = Proxy::spawn_on("pop3://0.0.0.0:0", "pop3://127.0.0.1:1", &[]);
+    assert_eq!(proxy.said.len(), 1, "{:?}", proxy.said);
+    assert!(
+        proxy.said[0].starts_with("popscope: warning: listening on 0.0.0.0:"),
+        "{:?}",
+        proxy.said
+    );
+    drop(proxy);
+    let proxy = Proxy::spawn_on("pop3://localhost:0", "pop3://127.0.0.1:1", &[]);
+    assert!(proxy.said.is_empty(), "{:?}", proxy.said);
 }
 
 #[test]

@@ -173,14 +173,16 @@ async fn bind(addr: &str) -> Result<tokio::net::TcpListener, CliError> {
     let first = addrs
         .first()
         .ok_or_else(|| CliError::usage(format!("--listen {addr}: no address")))?;
+    let listener = tokio::net::TcpListener::bind(first)
+        .await
+        .map_err(|e| CliError::usage(format!("--listen {first}: {e}")))?;
     if !first.ip().is_loopback() {
+        let bound = listener.local_addr().unwrap_or(*first);
         eprintln!(
-            "popscope: warning: listening on {first}, not loopback: anyone who can reach it can relay through this proxy"
+            "popscope: warning: listening on {bound}, not loopback: anyone who can reach it can relay through this proxy"
         );
     }
-    tokio::net::TcpListener::bind(first)
-        .await
-        .map_err(|e| CliError::usage(format!("--listen {first}: {e}")))
+    Ok(listener)
 }
 
 #[cfg(test)]
