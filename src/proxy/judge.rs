@@ -317,6 +317,14 @@ impl Judge {
     }
 }
 
+/// Runs `f` on the judge; a poisoned lock (a panic elsewhere) skips it.
+pub(crate) fn with<T: Default>(
+    judge: &std::sync::Mutex<Judge>,
+    f: impl FnOnce(&mut Judge) -> T,
+) -> T {
+    judge.lock().map(|mut j| f(&mut j)).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! One client connection: the upstream leg opened for it, then both directions relayed at
 //! once through its [`Judge`]. Memory is bounded per connection: one read buffer per
 //! direction and at most [`QUEUED`] reads on their way to the client; a side that stops
-//! reading holds up only its own connection, and for at most the write timeout.
+//! reading holds up only its own connection, and for at most `--timeout`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,10 +12,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::ProxyOptions;
-use super::judge::Judge;
+use super::judge::{Judge, with};
 use super::report::ConnectionReport;
 use super::spool::Spool;
-use super::upstream::with;
 use crate::transport::Stream;
 use popscope_core::TransportEvent;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use popscope_core::{TlsFailure, TransportEvent};
 
-use super::judge::Judge;
+use super::judge::{Judge, with};
 use crate::session::Note;
 use crate::transport::{self, Scheme, Stream, Target, TlsSettings, TransportError};
 
@@ -53,12 +53,4 @@ impl Upstream {
             }
         }
     }
-}
-
-/// Runs `f` on the judge; a poisoned lock (a panic elsewhere) skips it.
-pub(crate) fn with<T: Default>(
-    judge: &std::sync::Mutex<Judge>,
-    f: impl FnOnce(&mut Judge) -> T,
-) -> T {
-    judge.lock().map(|mut j| f(&mut j)).unwrap_or_default()
 }
