@@ -614,3 +614,24 @@ fn a_client_that_leaves_without_quit_is_not_the_server_closing() {
     let rules = common::rule_ids(&report);
     assert!(!rules.iter().any(|r| r.starts_with("TMO")), "{report}");
 }
+
+#[test]
+fn fifty_clients_at_once_all_complete_with_their_mail_intact() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let script = ["USER demo", "PASS demo", "RETR 1", "QUIT"];
+    let direct = session(server.port(), &script);
+    let port = proxy.port;
+    let clients: Vec<_> = (0..50)
+        .map(|_| std::thread::spawn(move || session(port, &script)))
+        .collect();
+    for c in clients {
+        let heard = c.join().unwrap_or_else(|_| panic!("a client failed"));
+        assert_eq!(after_greeting(&heard), after_greeting(&direct));
+    }
+    let mut numbers: Vec<u64> = (0..50)
+        .map(|_| proxy.report()["connection"].as_u64().unwrap_or(0))
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+}
