@@ -49,9 +49,23 @@ impl Proxy {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let (tx, reports) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // From here a failed assertion drops the proxy, and with it the process.
+        let mut proxy = Proxy {
+            child,
+            port: 0,
+            reports,
+            said: Vec::new(),
+        };
         let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-        let mut said = Vec::new();
+        let said = &mut proxy.said;
         let listening = lines
             .by_ref()
             .find(|l| {
@@ -63,27 +77,14 @@ impl Proxy {
             .unwrap_or_else(|| panic!("the proxy did not say where it listens: {said:?}"));
         // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        let port = listening
+        proxy.port = listening
             .split("listening on pop3://")
             .nth(1)
             .and_then(|rest| rest.split(',').next())
             .and_then(|addr| addr.rsplit_once(':').map(|(_, port)| port))
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {listening:?}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let (tx, reports) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Proxy {
-            child,
-            port,
-            reports,
-            said,
-        }
+        proxy
     }
 
     fn url(&self) -> String {
