@@ -11,6 +11,7 @@ pub mod check;
 #[allow(rustdoc::broken_intra_doc_links)]
 pub mod cli;
 pub mod private_file;
+pub mod proxy;
 pub(crate) mod report;
 pub mod server;
 pub mod session;

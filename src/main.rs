@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Send(args)) => cli::send::run(args),
         Some(Command::Serve(args)) => cli::serve::serve(args),
+        Some(Command::Proxy(args)) => cli::proxy::run(args),
         Some(Command::Replay(args)) => cli::interactive::replay(args),
         Some(Command::Import(args)) => cli::convert::import(args),
         Some(Command::Export(args)) => cli::convert::export(args),

@@ -9,6 +9,7 @@ pub mod interactive;
 pub mod man;
 pub(crate) mod numbers;
 pub mod printer;
+pub mod proxy;
 pub mod rules;
 pub mod send;
 pub mod serve;
@@ -134,6 +135,8 @@ pub enum Command {
     Send(SendArgs),
     /// Run the built-in POP3 server on loopback (conformant, or with a quirk).
     Serve(ServeArgs),
+    /// Relay mail clients to a server and judge each session (headless in this version).
+    Proxy(ProxyArgs),
     /// Open a recorded session (JSON Lines or the text format) in the UI, step by step.
     Replay(ReplayArgs),
     /// Turn a curl log, an openssl s_client log or a pcap/pcapng capture into a transcript.
@@ -257,6 +260,25 @@ pub struct ServeArgs {
     /// still refused).
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Where mail clients connect: pop3://host[:port] (plain TCP; port 1110 by default, 0
+    /// picks a free one). Anything but loopback gets a warning.
+    #[arg(long, value_name = "URL")]
+    pub(crate) listen: String,
+    /// The real server: pop3://host[:port] or pop3s://host[:port].
+    #[arg(long, value_name = "URL")]
+    pub(crate) upstream: String,
+    /// Print a report per connection as it ends (the only mode of this version).
+    #[arg(long)]
+    pub(crate) headless: bool,
+    /// One JSON object per connection, one per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) conn: proxy::UpstreamArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -95,7 +95,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
 
 /// Ctrl-C, SIGTERM and SIGHUP, caught so that the demo server and its certificate folder are
 /// dropped on the way out instead of the process dying where it stands.
-struct Stop {
+pub(crate) struct Stop {
     int: Signal,
     term: Signal,
     hup: Signal,
@@ -103,7 +103,7 @@ struct Stop {
 
 impl Stop {
     /// Installs the handlers (inside the runtime).
-    fn new() -> Result<Stop, CliError> {
+    pub(crate) fn new() -> Result<Stop, CliError> {
         let on = |kind: SignalKind| {
             signal(kind).map_err(|e| CliError::usage(format!("cannot handle signals: {e}")))
         };
@@ -116,7 +116,7 @@ impl Stop {
 
     /// The first signal to arrive, as the error that ends an interrupted run: the shell's
     /// code for it (128 + the signal's number).
-    async fn wait(&mut self) -> CliError {
+    pub(crate) async fn wait(&mut self) -> CliError {
         let (name, number) = tokio::select! {
             _ = self.int.recv() => ("SIGINT", libc::SIGINT),
             _ = self.term.recv() => ("SIGTERM", libc::SIGTERM),

@@ -1,0 +1,213 @@
+//! `popscope proxy`: relay mail clients to a server and judge each session.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliError, ProxyArgs, exit};
+use crate::proxy::{ConnectionReport, ProxyOptions, Upstream};
+use crate::transport::{Target, TlsSettings};
+
+/// The upstream leg's options (as `check` has them) and `--record`'s.
+#[derive(Clone, Debug, Default, Args)]
+pub struct UpstreamArgs {
+    /// Trust the CA certificates in this PEM file (besides the system's) for the upstream.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Do not verify the upstream's certificate (shown loudly).
+    #[arg(long)]
+    pub(crate) insecure: bool,
+    /// The TLS server name to send to the upstream and verify (default: its host).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) sni: Option<String>,
+    /// Seconds to wait for the upstream connection and its TLS handshake.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_hyphen_values = true,
+          value_parser = super::numbers::timeout_seconds())]
+    pub(crate) connect_timeout: u64,
+    /// Seconds a write to either side may wait for it to read before the connection ends;
+    /// and the silence of a server that owes a reply before the checks judge it (the relay
+    /// goes on).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, allow_hyphen_values = true,
+          value_parser = super::numbers::timeout_seconds())]
+    pub(crate) timeout: u64,
+    /// Record every connection as JSON Lines, one session each, appended when it ends
+    /// (secrets redacted).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) record: Option<PathBuf>,
+    /// Keep passwords and SASL data in the recording (the header says so).
+    #[arg(long, requires = "record")]
+    pub(crate) record_secrets: bool,
+    /// Keep at most this many octets of each message body in the recording.
+    #[arg(long, value_name = "BYTES", requires = "record", allow_hyphen_values = true,
+          value_parser = super::numbers::in_range(0u64, u64::MAX, "octets"))]
+    pub(crate) max_body: Option<u64>,
+    /// Replace the --record file if it exists (a symbolic link is still refused).
+    #[arg(long, requires = "record")]
+    pub(crate) force: bool,
+}
+
+/// The port `--listen` takes when it names none.
+const DEFAULT_LISTEN_PORT: u16 = 1110;
+
+pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
+    let upstream = upstream(args)?;
+    let listen = listen_address(&args.listen)?;
+    let record = args
+        .conn
+        .record
+        .as_deref()
+        .map(|p| {
+            super::connect::RecordFile::create(p, args.conn.force)
+                .map_err(|e| CliError::usage(format!("--record: {e}")))
+        })
+        .transpose()?;
+    if args.conn.insecure {
+        eprintln!(
+            "popscope: warning: --insecure: the upstream's certificate is NOT VERIFIED; anyone on the path can read the relayed sessions"
+        );
+    }
+    if !args.headless {
+        eprintln!("popscope: the connections view is not built yet: proxy runs headless");
+    }
+    let opts = ProxyOptions {
+        upstream,
+        timeout: Duration::from_secs(args.conn.timeout.max(1)),
+        record: record.clone(),
+        record_secrets: args.conn.record_secrets,
+        max_body: args.conn.max_body,
+        saving: std::sync::Mutex::default(),
+    };
+    let rt = super::runtime()?;
+    let result = rt.block_on(async {
+        let mut stop = super::serve::Stop::new()?;
+        let listener = bind(&listen).await?;
+        let upstream_url = opts.upstream.url();
+        let local = listener.local_addr().map_or(listen.clone(), |a| a.to_string());
+        eprintln!("popscope proxy: listening on pop3://{local}, relaying to {upstream_url}; Ctrl-C stops it");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let proxy = tokio::spawn(crate::proxy::run(listener, opts, tx, async move {
+            let _ = stop.wait().await;
+        }));
+        while let Some(report) = rx.recv().await {
+            print_report(&report, args.json);
+        }
+        let _ = proxy.await;
+        Ok(exit::OK)
+    });
+    super::connect::finish_record(record.as_ref(), result)
+}
+
+fn print_report(report: &ConnectionReport, json: bool) {
+    let mut out = std::io::stdout().lock();
+    let _ = if json {
+        writeln!(out, "{}", report.json())
+    } else {
+        write!(out, "{}", report.text())
+    };
+    let _ = out.flush();
+}
+
+fn upstream(args: &ProxyArgs) -> Result<Upstream, CliError> {
+    let target =
+        Target::parse(&args.upstream).map_err(|e| CliError::usage(format!("--upstream {e}")))?;
+    let Some(scheme) = target.scheme else {
+        return Err(CliError::usage(format!(
+            "--upstream '{}': say pop3:// or pop3s://",
+            args.upstream
+        )));
+    };
+    let c = &args.conn;
+    Ok(Upstream {
+        target,
+        scheme,
+        tls: TlsSettings {
+            ca_file: c.ca_file.clone(),
+            insecure: c.insecure,
+            sni: c.sni.clone(),
+            client_cert: None,
+            client_key: None,
+        },
+        connect_timeout: Duration::from_secs(c.connect_timeout.max(1)),
+    })
+}
+
+/// `--listen pop3://HOST[:PORT]` as `host:port` (port 0 picks a free one).
+fn listen_address(url: &str) -> Result<String, CliError> {
+    if url.starts_with("pop3s://") {
+        return Err(CliError::usage(
+            "--listen pop3s://: TLS toward the client is not built yet; listen on pop3://",
+        ));
+    }
+    let rest = url
+        .strip_prefix("pop3://")
+        .ok_or_else(|| CliError::usage(format!("--listen '{url}': give pop3://host:port")))?
+        .trim_end_matches('/');
+    if rest.is_empty() {
+        return Err(CliError::usage(format!("--listen '{url}': no host")));
+    }
+    let has_port = match rest.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.ends_with(':')
+                && port.parse::<u16>().is_ok()
+                && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    };
+    Ok(if has_port {
+        rest.to_owned()
+    } else {
+        format!("{rest}:{DEFAULT_LISTEN_PORT}")
+    })
+}
+
+/// Binds the listener; an address other than loopback gets a warning (a proxy there lets
+/// others relay through it and read the sessions' findings).
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, CliError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| CliError::usage(format!("--listen {addr}: {e}")))?
+        .collect();
+    let first = addrs
+        .first()
+        .ok_or_else(|| CliError::usage(format!("--listen {addr}: no address")))?;
+    let listener = tokio::net::TcpListener::bind(first)
+        .await
+        .map_err(|e| CliError::usage(format!("--listen {first}: {e}")))?;
+    if !first.ip().is_loopback() {
+        let bound = listener.local_addr().unwrap_or(*first);
+        eprintln!(
+            "popscope: warning: listening on {bound}, not loopback: anyone who can reach it can relay through this proxy"
+        );
+    }
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            listen_address("pop3://127.0.0.1:0").ok().as_deref(),
+            Some("127.0.0.1:0")
+        );
+        assert_eq!(
+            listen_address("pop3://localhost").ok().as_deref(),
+            Some("localhost:1110")
+        );
+        assert_eq!(
+            listen_address("pop3://[::1]:1110/").ok().as_deref(),
+            Some("[::1]:1110")
+        );
+        assert_eq!(
+            listen_address("pop3://[::1]").ok().as_deref(),
+            Some("[::1]:1110")
+        );
+        assert!(listen_address("pop3s://127.0.0.1:1995").is_err());
+        assert!(listen_address("127.0.0.1:1110").is_err());
+    }
+}

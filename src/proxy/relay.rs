@@ -1,0 +1,296 @@
+//! One client connection: the upstream leg opened for it, then both directions relayed at
+//! once through its [`Judge`]. Memory is bounded per connection: one read buffer per
+//! direction and at most [`QUEUED`] reads on their way to the client; a side that stops
+//! reading holds up only its own connection, and for at most `--timeout`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::ProxyOptions;
+use super::judge::{Judge, with};
+use super::report::ConnectionReport;
+use super::spool::Spool;
+use crate::transport::Stream;
+use popscope_core::TransportEvent;
+
+/// Octets read at a time from either side.
+const CHUNK: usize = 64 << 10;
+
+/// Reads from the server (or proxy answers) waiting to be written to the client.
+const QUEUED: usize = 4;
+
+/// Why a direction ended, for the report (none when it simply closed).
+type Ended = Option<String>;
+
+/// Relays one client connection until either side ends it or `stop` turns true; the report
+/// says what the engine found.
+pub(crate) async fn serve(
+    number: u64,
+    client: TcpStream,
+    peer: SocketAddr,
+    opts: Arc<ProxyOptions>,
+    mut stop: watch::Receiver<bool>,
+) -> ConnectionReport {
+    let recording = Spool::default();
+    let observer = opts.observer(&recording);
+    let judge = Mutex::new(Judge::new(super::engine_config(&opts), observer));
+    let mut error = None;
+    let connected = tokio::select! {
+        c = opts.upstream.connect(&judge) => c,
+        () = stopped(&mut stop) => {
+            let stopped = Some("the proxy was stopped".into());
+            return finish(number, peer, opts, judge, recording, stopped).await;
+        }
+    };
+    match connected {
+        Ok(server) => error = relay(client, server, &judge, &opts, &mut stop).await,
+        Err(e) => {
+            // The client hears why in one line, as a server that cannot serve would say it.
+            let mut client = client;
+            let line = format!("-ERR popscope proxy: the server cannot be reached: {e}\r\n");
+            let _ = tokio::time::timeout(opts.timeout, client.write_all(line.as_bytes())).await;
+            error.get_or_insert(e.to_string());
+        }
+    }
+    finish(number, peer, opts, judge, recording, error).await
+}
+
+async fn finish(
+    number: u64,
+    peer: SocketAddr,
+    opts: Arc<ProxyOptions>,
+    judge: Mutex<Judge>,
+    recording: Spool,
+    error: Ended,
+) -> ConnectionReport {
+    let judge = judge.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut notes = notes(&judge);
+    // Copying a long session's spool is file work: off the threads that relay.
+    let upstream = opts.upstream.url();
+    let saved = tokio::task::spawn_blocking(move || opts.save_recording(&recording)).await;
+    match saved {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => notes.push(e),
+        Err(e) => notes.push(format!(
+            "the recording of this connection was not saved: {e}"
+        )),
+    }
+    ConnectionReport {
+        number,
+        client: peer,
+        upstream,
+        upstream_tls: judge
+            .tls
+            .as_ref()
+            .map(|t| popscope_core::sanitize::display(t.summary().as_bytes(), 300)),
+        final_state: judge.state(),
+        findings: judge.findings,
+        findings_left_out: judge.findings_left_out,
+        notes,
+        error,
+    }
+}
+
+/// What the proxy did on its own, for the report.
+fn notes(judge: &Judge) -> Vec<String> {
+    let mut notes = Vec::new();
+    if judge.stls_answered > 0 {
+        notes.push(format!(
+            "the client sent STLS {} time(s): the proxy answered -ERR (no TLS on the client leg yet)",
+            judge.stls_answered
+        ));
+    }
+    notes
+}
+
+async fn relay(
+    client: TcpStream,
+    server: Stream,
+    judge: &Mutex<Judge>,
+    opts: &ProxyOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let tls = server.is_tls();
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = tokio::io::split(server);
+    let (to_client, queue) = mpsc::channel(QUEUED);
+    // The proxy's own answers go out through the server's direction, in their place.
+    let answers = Notify::new();
+    let upward = client_to_server(client_read, server_write, judge, &answers, opts);
+    let downward = async {
+        let reader = server_to_client(server_read, judge, to_client, &answers, tls, opts.timeout);
+        let writer = write_client(client_write, queue, opts.timeout);
+        tokio::pin!(reader, writer);
+        tokio::select! {
+            read = &mut reader => {
+                let written = writer.await;
+                read.or(written)
+            }
+            // A client that went away or stopped reading ends the connection, however
+            // quiet the server is.
+            written = &mut writer => written,
+        }
+    };
+    tokio::pin!(upward, downward);
+    tokio::select! {
+        ended = &mut downward => ended,
+        ended = &mut upward => {
+            // The client is done (it sent QUIT, or went away): the server gets the write
+            // timeout to say goodbye and close.
+            let tail = tokio::time::timeout(opts.timeout, &mut downward).await;
+            if tail.is_err() {
+                with(judge, |j| j.transport(TransportEvent::ClientClosed));
+            }
+            ended.or(tail.unwrap_or(None))
+        }
+        () = stopped(stop) => {
+            with(judge, |j| j.transport(TransportEvent::ClientClosed));
+            Some("the proxy was stopped".into())
+        }
+    }
+}
+
+/// What goes to the client: the server's octets (with the proxy's answers in their place).
+enum ToClient {
+    Bytes(Vec<u8>),
+    /// The server leg ended: the client leg is closed after what came before.
+    End,
+}
+
+async fn client_to_server(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    judge: &Mutex<Judge>,
+    answers: &Notify,
+    opts: &ProxyOptions,
+) -> Ended {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let Some(split) = with(judge, |j| {
+            Some(j.client_bytes(buf.get(..n).unwrap_or_default()))
+        }) else {
+            break;
+        };
+        if split.flooded {
+            return Some("the client sent STLS again and again without reading the answers".into());
+        }
+        if split.answered {
+            answers.notify_one();
+        }
+        if split.forward.is_empty() {
+            continue;
+        }
+        match tokio::time::timeout(opts.timeout, to.write_all(&split.forward)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Some(format!("writing to the server: {e}")),
+            Err(_) => {
+                return Some(format!(
+                    "the server read nothing for {} s",
+                    opts.timeout.as_secs()
+                ));
+            }
+        }
+    }
+    // A client that leaves while the server owes it nothing ends the session; one that
+    // leaves after QUIT (or any command) waits for the answer, and the server's close
+    // after it is the server's.
+    with(judge, |j| {
+        if !j.server_owes() {
+            j.transport(TransportEvent::ClientClosed)
+        }
+    });
+    let _ = tokio::time::timeout(opts.timeout, to.shutdown()).await;
+    None
+}
+
+async fn server_to_client(
+    mut from: impl AsyncRead + Unpin,
+    judge: &Mutex<Judge>,
+    to: mpsc::Sender<ToClient>,
+    answers: &Notify,
+    tls: bool,
+    silence: Duration,
+) -> Ended {
+    let mut buf = vec![0u8; CHUNK];
+    // The engine is told of a silence once; the next octets start the watch again.
+    let mut silence_told = false;
+    let (close_notify, ended) = loop {
+        let owes = !silence_told && with(judge, |j| j.server_owes());
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            () = tokio::time::sleep(silence), if owes => {
+                // The relay goes on: the client decides whether to wait longer.
+                with(judge, |j| j.transport(TransportEvent::Timeout));
+                silence_told = true;
+                continue;
+            }
+            () = answers.notified() => {
+                let ready = with(judge, Judge::take_ready);
+                if !ready.is_empty() && to.send(ToClient::Bytes(ready)).await.is_err() {
+                    break (false, None);
+                }
+                continue;
+            }
+        };
+        match read {
+            // Under TLS a clean end is the close_notify alert; a bare TCP close is an error.
+            Ok(0) => break (tls, None),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break (false, None),
+            Err(e) => {
+                break (
+                    false,
+                    Some(crate::transport::explain_session_error(&e).to_string()),
+                );
+            }
+            Ok(n) => {
+                silence_told = false;
+                let bytes = with(judge, |j| j.server_bytes(buf.get(..n).unwrap_or_default()));
+                if !bytes.is_empty() && to.send(ToClient::Bytes(bytes)).await.is_err() {
+                    break (false, None);
+                }
+            }
+        }
+    };
+    with(judge, |j| {
+        j.transport(TransportEvent::ServerClosed { close_notify })
+    });
+    let _ = to.send(ToClient::End).await;
+    ended
+}
+
+async fn write_client(
+    mut to: impl AsyncWrite + Unpin,
+    mut queue: mpsc::Receiver<ToClient>,
+    timeout: Duration,
+) -> Ended {
+    while let Some(ToClient::Bytes(bytes)) = queue.recv().await {
+        match tokio::time::timeout(timeout, to.write_all(&bytes)).await {
+            Ok(Ok(())) => {}
+            // The client went away: the server leg ends with it.
+            Ok(Err(e)) => return Some(format!("writing to the client: {e}")),
+            Err(_) => {
+                return Some(format!(
+                    "the client read nothing for {} s",
+                    timeout.as_secs()
+                ));
+            }
+        }
+    }
+    let _ = tokio::time::timeout(timeout, to.shutdown()).await;
+    None
+}
+
+/// Resolves once the proxy is told to stop.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard wait_for returns is not Send: dropped at once.
+    let _ = stop.wait_for(|s| *s).await;
+}

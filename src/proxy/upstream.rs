@@ -1,0 +1,56 @@
+//! The server leg: TCP to the upstream, and implicit TLS verified as `check` verifies it
+//! (the same `--ca-file`, `--insecure`, `--sni`, timeouts).
+
+use std::time::Duration;
+
+use popscope_core::{TlsFailure, TransportEvent};
+
+use super::judge::{Judge, with};
+use crate::session::Note;
+use crate::transport::{self, Scheme, Stream, Target, TlsSettings, TransportError};
+
+/// Where and how the proxy reaches the real server.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub(crate) target: Target,
+    pub(crate) scheme: Scheme,
+    pub(crate) tls: TlsSettings,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Upstream {
+    /// The URL as reports name it.
+    pub(crate) fn url(&self) -> String {
+        self.target.url(self.scheme)
+    }
+
+    /// Connects (and for pop3s shakes hands), telling `judge` what the engine must know: a
+    /// handshake's outcome is a transport event of the session.
+    pub(crate) async fn connect(
+        &self,
+        judge: &std::sync::Mutex<Judge>,
+    ) -> Result<Stream, TransportError> {
+        let port = self.target.port_or_default(self.scheme);
+        let tcp = transport::connect_tcp(&self.target, port, self.connect_timeout).await?;
+        let addr = self.target.socket_addr(port);
+        with(judge, |j| j.note(&Note::Connected { addr }));
+        if self.scheme == Scheme::Pop3 {
+            return Ok(Stream::Plain(tcp));
+        }
+        match transport::handshake(tcp, &self.target.host, &self.tls, self.connect_timeout).await {
+            Ok((stream, details)) => {
+                with(judge, |j| j.tls_established(&details));
+                Ok(stream)
+            }
+            Err(e) => {
+                let reason = match &e {
+                    TransportError::PlaintextOnTlsPort { .. } => TlsFailure::PlaintextFromServer,
+                    TransportError::Certificate(_) => TlsFailure::ClientAborted,
+                    _ => TlsFailure::ServerAlert,
+                };
+                with(judge, |j| j.transport(TransportEvent::TlsFailed { reason }));
+                Err(e)
+            }
+        }
+    }
+}

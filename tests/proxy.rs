@@ -1,0 +1,638 @@
+//! `popscope proxy` as a user runs it: the demo server upstream (plain and pop3s), curl and a
+//! scripted client through the proxy, one JSON report per connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+mod common;
+use popscope::server::{Running, TlsMode};
+use popscope_core::server::Quirk;
+
+/// A running `popscope proxy --headless --json`, its reports read as they come.
+struct Proxy {
+    child: Child,
+    port: u16,
+    reports: mpsc::Receiver<String>,
+    /// What it said on stderr before it listened (warnings).
+    said: Vec<String>,
+}
+
+impl Proxy {
+    fn start(upstream: &str, extra: &[&str]) -> Proxy {
+        Proxy::spawn(upstream, &[&["--json"], extra].concat())
+    }
+
+    /// Without --json: the readable lines, one by one.
+    fn start_text(upstream: &str) -> Proxy {
+        Proxy::spawn(upstream, &[])
+    }
+
+    fn spawn(upstream: &str, extra: &[&str]) -> Proxy {
+        Proxy::spawn_on("pop3://127.0.0.1:0", upstream, extra)
+    }
+
+    fn spawn_on(listen: &str, upstream: &str, extra: &[&str]) -> Proxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["proxy", "--listen", listen, "--upstream", upstream])
+            .arg("--headless")
+            .args(if extra.contains(&"--timeout") {
+                &[][..]
+            } else {
+                &["--timeout", "5"][..]
+            })
+            .args(extra)
+            .env_remove("SSLKEYLOGFILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let (tx, reports) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // From here a failed assertion drops the proxy, and with it the process.
+        let mut proxy = Proxy {
+            child,
+            port: 0,
+            reports,
+            said: Vec::new(),
+        };
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        let said = &mut proxy.said;
+        let listening = lines
+            .by_ref()
+            .find(|l| {
+                l.contains("listening on pop3://") || {
+                    said.push(l.clone());
+                    false
+                }
+            })
+            .unwrap_or_else(|| panic!("the proxy did not say where it listens: {said:?}"));
+        // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        proxy.port = listening
+            .split("listening on pop3://")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|addr| addr.rsplit_once(':').map(|(_, port)| port))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {listening:?}"));
+        proxy
+    }
+
+    fn url(&self) -> String {
+        format!("pop3://127.0.0.1:{}", self.port)
+    }
+
+    fn line(&self) -> String {
+        self.reports
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no report: {e}"))
+    }
+
+    /// The next connection's report.
+    fn report(&self) -> serde_json::Value {
+        let line = self.line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// SIGTERM, and the exit code.
+    fn stop(mut self) -> Option<i32> {
+        let pid = i32::try_from(self.child.id()).unwrap_or_else(|e| panic!("{e}"));
+        // SAFETY: kill(2) on our own child's id.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn demo(tls: TlsMode, quirk: Option<Quirk>) -> (tokio::runtime::Runtime, Running) {
+    let rt = common::runtime();
+    let server = common::start(&rt, tls, quirk);
+    (rt, server)
+}
+
+fn curl(url: &str, extra: &[&str]) -> Vec<u8> {
+    let o = Command::new("curl")
+        .args(["-s", "--max-time", "20", url, "--user", "demo:demo"])
+        .args(extra)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run curl: {e}"));
+    assert!(o.status.success(), "curl {url}: {o:?}");
+    o.stdout
+}
+
+/// A client connection, and a reader of it.
+fn connect(port: u16) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = BufReader::new(s.try_clone().unwrap_or_else(|e| panic!("{e}")));
+    (s, r)
+}
+
+/// Plays `lines` as a client, each after the reply to the one before (the greeting first),
+/// and returns everything the server side said.
+fn session(port: u16, lines: &[&str]) -> Vec<u8> {
+    let (mut s, mut r) = connect(port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    for line in lines {
+        s.write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let multi =
+            ["RETR", "CAPA", "UIDL", "LIST"].contains(&line.trim()) || line.starts_with("RETR ");
+        read_reply(&mut r, &mut heard, multi);
+    }
+    let _ = r.read_to_end(&mut heard);
+    heard
+}
+
+fn read_reply(r: &mut impl BufRead, heard: &mut Vec<u8>, multi: bool) {
+    let mut first = Vec::new();
+    r.read_until(b'\n', &mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    heard.extend_from_slice(&first);
+    if !(multi && first.starts_with(b"+OK")) {
+        return;
+    }
+    loop {
+        let mut line = Vec::new();
+        if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        heard.extend_from_slice(&line);
+        if line == b".\r\n" {
+            return;
+        }
+    }
+}
+
+/// Everything after the greeting (its APOP timestamp differs between connections).
+fn after_greeting(heard: &[u8]) -> &[u8] {
+    let end = heard.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+    &heard[end..]
+}
+
+fn sides_are_named(report: &serde_json::Value) {
+    for f in report["findings"].as_array().into_iter().flatten() {
+        let rule = f["rule"].as_str().unwrap_or_default();
+        let side = if rule.starts_with("CL-") {
+            "client"
+        } else {
+            "server"
+        };
+        assert_eq!(f["side"], side, "{f}");
+    }
+}
+
+#[test]
+fn curl_gets_the_message_through_the_proxy_byte_for_byte_and_one_report_comes() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let direct = curl(&format!("{}/1", server.url()), &[]);
+    let proxied = curl(&format!("{}/1", proxy.url()), &[]);
+    assert!(direct.len() > 100, "{}", String::from_utf8_lossy(&direct));
+    assert_eq!(proxied, direct);
+    let report = proxy.report();
+    assert_eq!(report["connection"], 1, "{report}");
+    assert_eq!(report["upstream"], server.url(), "{report}");
+    assert!(
+        report["client"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("127.0.0.1:")),
+        "{report}"
+    );
+    assert_eq!(report["final_state"], "closed", "{report}");
+    assert!(report["error"].is_null(), "{report}");
+    for key in ["violation", "warning", "info"] {
+        assert!(report["summary"][key].is_u64(), "{report}");
+    }
+    // The plain demo server offers USER and PLAIN in the clear: a server-side finding.
+    assert!(
+        common::rule_ids(&report).contains(&"USR-002".to_owned()),
+        "{report}"
+    );
+    sides_are_named(&report);
+    assert_eq!(proxy.stop(), Some(0));
+}
+
+#[test]
+fn a_pop3s_upstream_is_verified_and_relayed_to_a_plain_client() {
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let ca = server.certs.ca.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--ca-file", &ca]);
+    let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
+    let proxied = curl(&format!("{}/1", proxy.url()), &[]);
+    assert!(direct.len() > 100);
+    assert_eq!(proxied, direct);
+    let report = proxy.report();
+    assert!(report["error"].is_null(), "{report}");
+    assert_eq!(report["final_state"], "closed", "{report}");
+    let tls = report["upstream_tls"].as_str().unwrap_or_default();
+    assert!(
+        tls.starts_with("TLS") && tls.contains("verified") && !tls.contains("NOT"),
+        "{report}"
+    );
+    sides_are_named(&report);
+}
+
+#[test]
+fn insecure_relays_an_unverified_upstream_and_says_so() {
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let proxy = Proxy::start(&server.url(), &["--insecure"]);
+    let proxied = curl(&format!("{}/1", proxy.url()), &[]);
+    assert!(String::from_utf8_lossy(&proxied).contains("Subject: Welcome to popscope"));
+    let report = proxy.report();
+    let tls = report["upstream_tls"].as_str().unwrap_or_default();
+    assert!(tls.contains("NOT VERIFIED"), "{report}");
+    assert!(
+        proxy
+            .said
+            .iter()
+            .any(|l| l.contains("--insecure") && l.contains("NOT VERIFIED")),
+        "{:?}",
+        proxy.said
+    );
+}
+
+#[test]
+fn listening_beyond_loopback_is_warned_about_and_loopback_is_not() {
+    let proxy = Proxy::spawn_on("pop3://0.0.0.0:0", "pop3://127.0.0.1:1", &[]);
+    assert_eq!(proxy.said.len(), 1, "{:?}", proxy.said);
+    assert!(
+        proxy.said[0].starts_with("popscope: warning: listening on 0.0.0.0:"),
+        "{:?}",
+        proxy.said
+    );
+    drop(proxy);
+    let proxy = Proxy::spawn_on("pop3://localhost:0", "pop3://127.0.0.1:1", &[]);
+    assert!(proxy.said.is_empty(), "{:?}", proxy.said);
+}
+
+#[test]
+fn without_json_each_connection_is_a_line_and_its_findings() {
+    let (_rt, server) = demo(TlsMode::None, Some(Quirk::NoLoginNeeded));
+    let proxy = Proxy::start_text(&server.url());
+    session(proxy.port, &["STAT", "QUIT"]);
+    let head = proxy.line();
+    assert!(
+        head.starts_with("connection 1 from 127.0.0.1:")
+            && head.contains(&format!("to {}:", server.url()))
+            && head.contains("violation"),
+        "{head}"
+    );
+    let mut lines = Vec::new();
+    while let Ok(l) = proxy.reports.recv_timeout(Duration::from_millis(300)) {
+        lines.push(l);
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ST-001") && l.contains("server")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_upstream_certificate_that_does_not_verify_refuses_the_client_in_one_line() {
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let heard = session(proxy.port, &[]);
+    let text = String::from_utf8_lossy(&heard);
+    assert!(
+        text.starts_with("-ERR popscope proxy: the server cannot be reached"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let report = proxy.report();
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("certificate")),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_scripted_client_gets_what_the_server_sends() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let script = [
+        "USER demo",
+        "PASS demo",
+        "STAT",
+        "LIST",
+        "UIDL",
+        "RETR 2",
+        "QUIT",
+    ];
+    let direct = session(server.port(), &script);
+    let proxied = session(proxy.port, &script);
+    assert_eq!(after_greeting(&proxied), after_greeting(&direct));
+    assert!(String::from_utf8_lossy(&proxied).contains("signing off"));
+    let report = proxy.report();
+    assert_eq!(report["final_state"], "closed", "{report}");
+}
+
+#[test]
+fn two_clients_at_once_are_two_sessions() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let (mut a, mut ra) = connect(proxy.port);
+    let (mut b, mut rb) = connect(proxy.port);
+    let (mut heard_a, mut heard_b) = (Vec::new(), Vec::new());
+    read_reply(&mut ra, &mut heard_a, false);
+    read_reply(&mut rb, &mut heard_b, false);
+    // Interleaved: each step of A, then the same of B, both open all along.
+    for (line, multi) in [("USER demo", false), ("PASS demo", false), ("RETR 1", true)] {
+        a.write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        b.write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        read_reply(&mut ra, &mut heard_a, multi);
+        read_reply(&mut rb, &mut heard_b, multi);
+    }
+    for (s, r, heard) in [
+        (&mut a, &mut ra, &mut heard_a),
+        (&mut b, &mut rb, &mut heard_b),
+    ] {
+        s.write_all(b"QUIT\r\n").unwrap_or_else(|e| panic!("{e}"));
+        let _ = r.read_to_end(heard);
+    }
+    assert_eq!(after_greeting(&heard_a), after_greeting(&heard_b));
+    assert!(String::from_utf8_lossy(&heard_a).contains("Subject: Welcome to popscope"));
+    let reports = [proxy.report(), proxy.report()];
+    let mut numbers: Vec<u64> = reports
+        .iter()
+        .filter_map(|r| r["connection"].as_u64())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [1, 2]);
+    assert_ne!(reports[0]["client"], reports[1]["client"]);
+    for r in &reports {
+        assert_eq!(r["final_state"], "closed", "{r}");
+    }
+}
+
+#[test]
+fn stat_before_login_is_judged_on_the_server_side_for_now() {
+    // The client's half (CL-002) comes with the client rules; the server that answers +OK
+    // breaks ST-001 today.
+    let (_rt, server) = demo(TlsMode::Starttls, Some(Quirk::NoLoginNeeded));
+    let proxy = Proxy::start(&server.url(), &[]);
+    session(proxy.port, &["STAT", "QUIT"]);
+    let report = proxy.report();
+    let st001: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule"] == "ST-001")
+        .collect();
+    assert_eq!(st001.len(), 1, "{report}");
+    assert_eq!(st001[0]["side"], "server");
+    sides_are_named(&report);
+    // And a conformant server gives no ST-001 for the same client.
+    let (_rt2, clean) = demo(TlsMode::Starttls, None);
+    let proxy = Proxy::start(&clean.url(), &[]);
+    session(proxy.port, &["STAT", "QUIT"]);
+    assert!(!common::rule_ids(&proxy.report()).contains(&"ST-001".to_owned()));
+}
+
+#[test]
+fn stls_is_kept_from_the_client_and_answered_by_the_proxy() {
+    let (_rt, server) = demo(TlsMode::Starttls, None);
+    let direct = String::from_utf8_lossy(&session(server.port(), &["CAPA", "QUIT"])).into_owned();
+    assert!(direct.contains("\r\nSTLS\r\n"), "{direct}");
+    let proxy = Proxy::start(&server.url(), &[]);
+    let heard = session(proxy.port, &["CAPA", "STLS", "NOOP", "QUIT"]);
+    let text = String::from_utf8_lossy(&heard);
+    assert!(!text.contains("\r\nSTLS\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nSASL "),
+        "the rest of CAPA is there: {text}"
+    );
+    assert!(
+        text.contains("-ERR STLS is not offered through this popscope proxy\r\n"),
+        "{text}"
+    );
+    let report = proxy.report();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("STLS 1 time"), "{report}");
+}
+
+#[test]
+fn record_keeps_each_connection_as_its_own_session_with_secrets_redacted() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let file = common::scratch_path("proxy-record.jsonl");
+    let path = file.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--record", &path]);
+    curl(&format!("{}/1", proxy.url()), &[]);
+    session(proxy.port, &["USER demo", "PASS demo", "QUIT"]);
+    proxy.report();
+    proxy.report();
+    assert_eq!(proxy.stop(), Some(0));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(text.matches("\"type\":\"header\"").count(), 2, "{text}");
+    assert!(!text.contains("PASS demo"), "{text}");
+    let recheck = common::popscope(&["check", "--transcript", &path, "--json"]);
+    assert!(recheck.status.code().is_some_and(|c| c < 2), "{recheck:?}");
+}
+
+#[test]
+fn a_stop_ends_live_connections_with_their_reports() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let mut s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut greeting = [0u8; 3];
+    s.read_exact(&mut greeting)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(&greeting, b"+OK");
+    let pid = i32::try_from(proxy.child.id()).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: kill(2) on our own child's id.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let report = proxy.report();
+    assert_eq!(report["error"], "the proxy was stopped", "{report}");
+    assert_eq!(proxy.stop(), Some(0));
+}
+
+/// The proxy's resident memory, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A server for any number of connections: a greeting, then 140 MB of body for RETR and
+/// a goodbye for QUIT. Returns its port.
+fn flooding_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        for conn in l.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap_or_else(|e| panic!("{e}"));
+                let mut r = BufReader::new(conn);
+                let _ = w.write_all(b"+OK ready\r\n");
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    if line.starts_with("RETR") {
+                        let _ = w.write_all(b"+OK 140000000 octets\r\n");
+                        let block = b"a line of text\r\n".repeat(4096);
+                        for _ in 0..2200 {
+                            if w.write_all(&block).is_err() {
+                                return;
+                            }
+                        }
+                    } else if line.starts_with("QUIT") {
+                        let _ = w.write_all(b"+OK bye\r\n");
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_client_that_stops_reading_ends_only_its_connection_with_memory_bounded() {
+    let flood = flooding_server();
+    let proxy = Proxy::start(&format!("pop3://127.0.0.1:{flood}"), &["--timeout", "3"]);
+    let mut stalled =
+        TcpStream::connect(("127.0.0.1", proxy.port)).unwrap_or_else(|e| panic!("{e}"));
+    let mut greeting = [0u8; 11];
+    stalled
+        .read_exact(&mut greeting)
+        .unwrap_or_else(|e| panic!("{e}"));
+    stalled
+        .write_all(b"RETR 1\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(500));
+    // Meanwhile another client's session goes on as if nothing happened.
+    let other = session(proxy.port, &["QUIT"]);
+    assert!(String::from_utf8_lossy(&other).ends_with("+OK bye\r\n"));
+    let first = proxy.report();
+    assert!(first["error"].is_null(), "{first}");
+    let rss = rss_kib(proxy.child.id());
+    eprintln!("proxy resident: {rss} KiB while a client stalled on a 140 MB RETR");
+    let stalled_report = proxy.report();
+    assert_eq!(
+        stalled_report["error"], "the client read nothing for 3 s",
+        "{stalled_report}"
+    );
+    assert!(
+        rss > 0 && rss < 64 << 10,
+        "{rss} KiB resident while a client stalled"
+    );
+    drop(stalled);
+}
+
+#[test]
+fn a_server_silent_past_the_timeout_is_judged_and_one_in_time_is_not() {
+    use common::Step;
+    let silent = common::silent(1);
+    let proxy = Proxy::start(&format!("pop3://127.0.0.1:{silent}"), &["--timeout", "1"]);
+    let s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(1600));
+    drop(s);
+    let report = proxy.report();
+    assert!(
+        common::rule_ids(&report).contains(&"GRT-003".to_owned()),
+        "{report}"
+    );
+    // A greeting a little late, yet within the timeout, is not a silence.
+    let slow = common::scripted(vec![
+        Step::Sleep(300),
+        Step::Send(b"+OK ready\r\n".to_vec()),
+        Step::ReadLine,
+        Step::Send(b"+OK bye\r\n".to_vec()),
+    ]);
+    let proxy = Proxy::start(&format!("pop3://127.0.0.1:{slow}"), &["--timeout", "1"]);
+    session(proxy.port, &["QUIT"]);
+    let report = proxy.report();
+    assert!(
+        !common::rule_ids(&report).contains(&"GRT-003".to_owned()),
+        "{report}"
+    );
+    assert!(report["error"].is_null(), "{report}");
+}
+
+#[test]
+fn a_client_that_half_closes_after_quit_still_gets_the_goodbye_judged_and_recorded() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let file = common::scratch_path("proxy-half-close.jsonl");
+    let path = file.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--record", &path]);
+    let (mut s, mut r) = connect(proxy.port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    s.write_all(b"QUIT\r\n").unwrap_or_else(|e| panic!("{e}"));
+    s.shutdown(std::net::Shutdown::Write)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = r.read_to_end(&mut heard);
+    assert!(String::from_utf8_lossy(&heard).contains("signing off"));
+    let report = proxy.report();
+    assert_eq!(proxy.stop(), Some(0));
+    let recorded = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(recorded.contains("signing off"), "{recorded}");
+    assert!(recorded.contains("server-closed"), "{recorded}");
+    assert_eq!(report["final_state"], "closed", "{report}");
+}
+
+#[test]
+fn a_client_that_leaves_without_quit_is_not_the_server_closing() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let (mut s, mut r) = connect(proxy.port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    s.write_all(b"NOOP\r\n").unwrap_or_else(|e| panic!("{e}"));
+    read_reply(&mut r, &mut heard, false);
+    // Idle long enough for an autologout to be measured, then gone.
+    std::thread::sleep(Duration::from_millis(1200));
+    drop((s, r));
+    let report = proxy.report();
+    let rules = common::rule_ids(&report);
+    assert!(!rules.iter().any(|r| r.starts_with("TMO")), "{report}");
+}
+
+#[test]
+fn fifty_clients_at_once_all_complete_with_their_mail_intact() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    let script = ["USER demo", "PASS demo", "RETR 1", "QUIT"];
+    let direct = session(server.port(), &script);
+    let port = proxy.port;
+    let clients: Vec<_> = (0..50)
+        .map(|_| std::thread::spawn(move || session(port, &script)))
+        .collect();
+    for c in clients {
+        let heard = c.join().unwrap_or_else(|_| panic!("a client failed"));
+        assert_eq!(after_greeting(&heard), after_greeting(&direct));
+    }
+    let mut numbers: Vec<u64> = (0..50)
+        .map(|_| proxy.report()["connection"].as_u64().unwrap_or(0))
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+}
