@@ -389,27 +389,42 @@ fn two_clients_at_once_are_two_sessions() {
 }
 
 #[test]
-fn stat_before_login_is_judged_on_the_server_side_for_now() {
-    // The client's half (CL-002) comes with the client rules; the server that answers +OK
-    // breaks ST-001 today.
+fn stat_before_login_is_judged_on_both_sides() {
+    // The client breaks CL-002 whatever the server does; a server that answers +OK breaks
+    // ST-001 as well.
     let (_rt, server) = demo(TlsMode::Starttls, Some(Quirk::NoLoginNeeded));
     let proxy = Proxy::start(&server.url(), &[]);
     session(proxy.port, &["STAT", "QUIT"]);
     let report = proxy.report();
-    let st001: Vec<&serde_json::Value> = report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["rule"] == "ST-001")
-        .collect();
+    let of = |rule: &str| -> Vec<serde_json::Value> {
+        report["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["rule"] == rule)
+            .cloned()
+            .collect()
+    };
+    let (st001, cl002) = (of("ST-001"), of("CL-002"));
     assert_eq!(st001.len(), 1, "{report}");
     assert_eq!(st001[0]["side"], "server");
+    assert_eq!(cl002.len(), 1, "{report}");
+    assert_eq!(cl002[0]["side"], "client");
     sides_are_named(&report);
-    // And a conformant server gives no ST-001 for the same client.
+    // A conformant server gives no ST-001 for the same client; the client's CL-002 stays.
     let (_rt2, clean) = demo(TlsMode::Starttls, None);
     let proxy = Proxy::start(&clean.url(), &[]);
     session(proxy.port, &["STAT", "QUIT"]);
-    assert!(!common::rule_ids(&proxy.report()).contains(&"ST-001".to_owned()));
+    let ids = common::rule_ids(&proxy.report());
+    assert!(!ids.contains(&"ST-001".to_owned()), "{ids:?}");
+    assert!(ids.contains(&"CL-002".to_owned()), "{ids:?}");
+    // And a client that logs in first is not blamed (a plain server: the STLS one refuses
+    // passwords in the clear, and this proxy keeps STLS from the client).
+    let (_rt3, plain) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&plain.url(), &[]);
+    session(proxy.port, &["USER demo", "PASS demo", "STAT", "QUIT"]);
+    let ids = common::rule_ids(&proxy.report());
+    assert!(!ids.contains(&"CL-002".to_owned()), "{ids:?}");
 }
 
 #[test]

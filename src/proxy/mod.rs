@@ -52,9 +52,12 @@ pub struct ProxyOptions {
 
 /// The engine settings of every proxied connection: the one place they are made.
 pub(crate) fn engine_config(opts: &ProxyOptions) -> Config {
-    // Issue 14: the client rules' switch is turned on here once the engine has it.
+    // The client is anyone: its rules judge it too. The client leg is plain and the proxy
+    // keeps STLS from it, so it is judged by what it was shown.
     Config {
         implicit_tls: opts.upstream.scheme == Scheme::Pop3s,
+        judge_client: true,
+        stls_hidden_from_client: true,
         ..Config::default()
     }
 }

@@ -70,6 +70,11 @@ pub struct Config {
     ///
     /// [`RuleInfo::judges_client`]: crate::RuleInfo::judges_client
     pub judge_client: bool,
+    /// The client never saw an STLS offer although the server made one: a proxy that keeps
+    /// STLS from the client (it removes the line from CAPA toward the client) sets it, so
+    /// the client rules judge what the client was shown (CL-008 does not blame a password in
+    /// the clear on an STLS the client could not see).
+    pub stls_hidden_from_client: bool,
 }
 
 impl Default for Config {
@@ -80,6 +85,7 @@ impl Default for Config {
             severity_overrides: Vec::new(),
             active_probes: false,
             judge_client: false,
+            stls_hidden_from_client: false,
         }
     }
 }
@@ -167,7 +173,8 @@ impl Engine {
                 config.severity_overrides.clone(),
                 config.active_probes,
                 config.judge_client,
-            ),
+            )
+            .with_stls_hidden_from_client(config.stls_hidden_from_client),
             areas: rules::Areas::default(),
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),

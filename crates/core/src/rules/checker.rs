@@ -16,6 +16,8 @@ pub(crate) struct Checker {
     /// The client areas run ([`crate::Config::judge_client`]); read through
     /// [`Checker::judges_client`].
     judge_client: bool,
+    /// [`crate::Config::stls_hidden_from_client`].
+    pub(crate) stls_hidden_from_client: bool,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
     /// Rules already reported where a rule reports once per session.
@@ -34,6 +36,12 @@ impl Checker {
             judge_client,
             ..Checker::default()
         }
+    }
+
+    /// The same checker, told that the client never saw the server's STLS offer.
+    pub(crate) fn with_stls_hidden_from_client(mut self, hidden: bool) -> Self {
+        self.stls_hidden_from_client = hidden;
+        self
     }
 
     /// Whether the client areas (rules.md §3.18) judge this session: the one switch they obey.

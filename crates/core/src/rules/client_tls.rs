@@ -180,10 +180,12 @@ impl ClientTls {
         if s.security.is_tls() {
             return;
         }
-        let stls_offered = [s.caps.auth.as_ref(), s.caps.trans.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|c| c.has("STLS"));
+        // What the client was shown: a proxy that keeps STLS from it says so.
+        let stls_offered = !cx.check.stls_hidden_from_client
+            && [s.caps.auth.as_ref(), s.caps.trans.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|c| c.has("STLS"));
         let (severity, why) = match kind {
             Credential::Bearer(m) => (
                 Severity::Violation,
@@ -402,6 +404,30 @@ mod tests {
             cl.is_some_and(|f| f.message.contains("after the server's +OK")),
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn a_password_in_the_clear_is_judged_by_the_stls_offer_the_client_saw() {
+        let t = "S: +OK ready\nC: CAPA\nS: +OK\nS: STLS\nS: USER\nS: .\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+        let cl_008 = |config: crate::Config| -> Vec<Severity> {
+            crate::rules::tests::findings_with(t, config)
+                .0
+                .iter()
+                .filter(|f| f.rule.id == "CL-008")
+                .map(|f| f.severity)
+                .collect()
+        };
+        let judged = crate::Config {
+            judge_client: true,
+            ..crate::Config::default()
+        };
+        assert_eq!(cl_008(judged.clone()), [Severity::Warning]);
+        // Through a proxy that kept STLS from the client: no STLS was on offer to it.
+        let hidden = crate::Config {
+            stls_hidden_from_client: true,
+            ..judged
+        };
+        assert_eq!(cl_008(hidden), [Severity::Info]);
     }
 
     #[test]

@@ -130,7 +130,7 @@ mod tests {
         findings_with(trace, config)
     }
 
-    fn findings_with(trace: &str, config: Config) -> (Vec<Finding>, Session) {
+    pub(super) fn findings_with(trace: &str, config: Config) -> (Vec<Finding>, Session) {
         let mut engine = Engine::new(config);
         let mut found = Vec::new();
         let mut sink = |e: Event<'_>| {
