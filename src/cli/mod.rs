@@ -260,6 +260,17 @@ pub struct ServeArgs {
     /// still refused).
     #[arg(long)]
     pub(crate) force: bool,
+    /// Judge every client that connects by the client rules (CL-*): a report per connection
+    /// when it ends, one line per finding.
+    #[arg(long)]
+    pub(crate) check_client: bool,
+    /// With --check-client: serve one connection, then exit 1 when the client broke a rule at
+    /// violation severity, 0 otherwise.
+    #[arg(long, requires = "check_client")]
+    pub(crate) once: bool,
+    /// With --check-client: one JSON object per connection on stdout (the banner goes to stderr).
+    #[arg(long, requires = "check_client")]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

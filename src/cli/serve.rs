@@ -56,8 +56,15 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         // Listen for the signals before the folder exists: a kill right after the CA path is
         // printed must still find the handlers, return here and drop the server with it.
         let mut stop = Stop::new()?;
-        let (running, _, _) = start_demo(args.port, args.tls, q).await?;
-        let mut out = std::io::stdout().lock();
+        let (reports, mut judged) = tokio::sync::mpsc::unbounded_channel();
+        let reports = args.check_client.then_some(reports);
+        let (running, _, _) = start_demo(args.port, args.tls, q, reports).await?;
+        // Under --json stdout carries the reports alone.
+        let mut out: Box<dyn Write> = if args.json {
+            Box::new(std::io::stderr().lock())
+        } else {
+            Box::new(std::io::stdout().lock())
+        };
         let _ = write!(out, "{}", server::describe(&running));
         if let Some(q) = q {
             let _ = writeln!(out, "quirk: {} — {}", q.name(), q.description());
@@ -82,15 +89,42 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
                 ca_hint(&running)
             );
         }
+        if args.check_client {
+            let _ = writeln!(
+                out,
+                "judging every client that connects{}",
+                if args.once { " (one connection)" } else { "" }
+            );
+        }
         let _ = writeln!(out, "Ctrl-C stops the server.");
         let _ = out.flush();
         drop(out);
         // Ctrl-C, SIGTERM and SIGHUP are the ways a server is stopped: exit 0, and the
         // certificate folder goes with `running`.
-        let _ = stop.wait().await;
+        let code = loop {
+            tokio::select! {
+                _ = stop.wait() => break exit::OK,
+                Some(report) = judged.recv() => {
+                    print_report(&report, args.json);
+                    if args.once {
+                        break if report.client_violated() { exit::VIOLATIONS } else { exit::OK };
+                    }
+                }
+            }
+        };
         drop(running);
-        Ok(exit::OK)
+        Ok(code)
     })
+}
+
+fn print_report(report: &server::ClientReport, json: bool) {
+    let mut out = std::io::stdout().lock();
+    let _ = if json {
+        writeln!(out, "{}", report.json())
+    } else {
+        write!(out, "{}", report.text())
+    };
+    let _ = out.flush();
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP, caught so that the demo server and its certificate folder are
@@ -167,15 +201,19 @@ async fn start_demo(
     port: u16,
     tls: TlsMode,
     q: Option<Quirk>,
+    reports: Option<tokio::sync::mpsc::UnboundedSender<server::ClientReport>>,
 ) -> Result<(server::Running, Target, Scheme), CliError> {
-    let running = server::start(ServeOptions {
+    let opts = ServeOptions {
         port,
         tls,
         quirk: q,
         user: DEMO_USER.into(),
         password: DEMO_PASSWORD.into(),
-    })
-    .await
+    };
+    let running = match reports {
+        Some(reports) => server::start_judging(opts, reports).await,
+        None => server::start(opts).await,
+    }
     .map_err(|e| CliError {
         code: exit::CONNECT,
         message: format!("cannot start the demo server on port {port}: {e}"),
@@ -198,7 +236,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let confirm_dele = super::config::confirm_dele()?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (running, target, scheme) = start_demo(0, tls, q).await?;
+        let (running, target, scheme) = start_demo(0, tls, q, None).await?;
         let conn = ConnArgs {
             ca_file: Some(running.certs.ca.clone()),
             client_cert: client_cert.then(|| running.certs.client_cert.clone()),
@@ -252,7 +290,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     rt.block_on(async {
         let mut stop = Stop::new()?;
-        let (running, target, scheme) = start_demo(0, tls, q).await?;
+        let (running, target, scheme) = start_demo(0, tls, q, None).await?;
         println!(
             "# popscope demo: the built-in POP3 server on {}{}",
             running.url(),

@@ -2,6 +2,9 @@
 //! [`ServerSession`].
 
 pub mod certs;
+mod judge;
+
+pub use judge::ClientReport;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +17,9 @@ use tokio_rustls::TlsAcceptor;
 
 use popscope_core::server::maildrop::{self, StoredMessage};
 use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, Transport};
+use popscope_core::{TlsFailure, TransportEvent};
+
+use judge::Watch;
 
 pub(crate) use certs::CertFiles;
 
@@ -106,6 +112,10 @@ struct Shared {
     store: Mutex<Vec<StoredMessage>>,
     acceptor: TlsAcceptor,
     counter: AtomicU64,
+    /// `serve --check-client`: where each judged connection's report goes.
+    reports: Option<tokio::sync::mpsc::UnboundedSender<ClientReport>>,
+    /// Connections accepted, for the reports' numbers.
+    connections: AtomicU64,
 }
 
 /// RFC 1939 §3: an autologout timer of at least ten minutes.
@@ -113,6 +123,22 @@ const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
 /// Binds on loopback (127.0.0.1, and ::1 when available) and serves until dropped.
 pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
+    start_with(opts, None).await
+}
+
+/// [`start`], judging every client that connects: each connection's report goes to `reports`
+/// when it ends.
+pub async fn start_judging(
+    opts: ServeOptions,
+    reports: tokio::sync::mpsc::UnboundedSender<ClientReport>,
+) -> std::io::Result<Running> {
+    start_with(opts, Some(reports)).await
+}
+
+async fn start_with(
+    opts: ServeOptions,
+    reports: Option<tokio::sync::mpsc::UnboundedSender<ClientReport>>,
+) -> std::io::Result<Running> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let port = listener.local_addr()?.port();
     // One fresh private folder per server (several may run in one process or on one machine),
@@ -135,6 +161,8 @@ pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
         store: Mutex::new(maildrop::sample()),
         acceptor: TlsAcceptor::from(certs.server_config.clone()),
         counter: AtomicU64::new(0),
+        reports,
+        connections: AtomicU64::new(0),
         port,
         opts: opts.clone(),
     });
@@ -143,10 +171,19 @@ pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
         .map(|l| {
             let shared = shared.clone();
             tokio::spawn(async move {
-                while let Ok((sock, _)) = l.accept().await {
+                while let Ok((sock, client)) = l.accept().await {
                     let shared = shared.clone();
                     tokio::spawn(async move {
-                        let _ = serve_connection(sock, shared).await;
+                        let mut watch = match &shared.reports {
+                            Some(reports) => Watch::on(
+                                shared.connections.fetch_add(1, Ordering::Relaxed) + 1,
+                                client,
+                                shared.opts.tls == TlsMode::Implicit,
+                                reports.clone(),
+                            ),
+                            None => Watch::off(),
+                        };
+                        let _ = serve_connection(sock, shared, &mut watch).await;
                     });
                 }
             })
@@ -173,7 +210,11 @@ fn timestamp(shared: &Shared) -> String {
     format!("<{}.{n}.{nanos}@popscope.demo>", std::process::id())
 }
 
-async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+async fn serve_connection(
+    sock: TcpStream,
+    shared: Arc<Shared>,
+    watch: &mut Watch,
+) -> std::io::Result<()> {
     let _ = sock.set_nodelay(true);
     let snapshot = shared.store.lock().map(|s| s.clone()).unwrap_or_default();
     let cfg = ServerConfig {
@@ -187,23 +228,44 @@ async fn serve_connection(sock: TcpStream, shared: Arc<Shared>) -> std::io::Resu
     };
     let mut session = ServerSession::new(cfg, snapshot);
     if shared.opts.tls == TlsMode::Implicit {
-        let mut tls = shared.acceptor.accept(sock).await?;
+        let mut tls = handshake(shared.acceptor.accept(sock).await, watch)?;
         // Before the greeting nothing is held, so there is nothing to answer.
         let _ = session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
         let greeting = session.greeting();
+        watch.server(&greeting);
         tls.write_all(&greeting).await?;
-        run(&mut tls, &mut session, &shared, Vec::new()).await?;
+        run(&mut tls, &mut session, &shared, Vec::new(), watch).await?;
         return Ok(());
     }
     let mut plain = sock;
     let greeting = session.greeting();
+    watch.server(&greeting);
     plain.write_all(&greeting).await?;
-    if let Ended::Upgrade = run(&mut plain, &mut session, &shared, Vec::new()).await? {
-        let mut tls = shared.acceptor.accept(plain).await?;
+    if let Ended::Upgrade = run(&mut plain, &mut session, &shared, Vec::new(), watch).await? {
+        let mut tls = handshake(shared.acceptor.accept(plain).await, watch)?;
         let behind_stls = session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
-        run(&mut tls, &mut session, &shared, behind_stls).await?;
+        run(&mut tls, &mut session, &shared, behind_stls, watch).await?;
     }
     Ok(())
+}
+
+/// Tells the judge how the handshake went.
+fn handshake<S>(
+    result: std::io::Result<tokio_rustls::server::TlsStream<S>>,
+    watch: &mut Watch,
+) -> std::io::Result<tokio_rustls::server::TlsStream<S>> {
+    match &result {
+        Ok(tls) => watch.transport(TransportEvent::TlsEstablished {
+            // The demo asks every client for a certificate (one is optional).
+            cert_requested: true,
+            client_cert: tls.get_ref().1.peer_certificates().is_some(),
+        }),
+        // The server cannot tell the client's reasons; it was the client that gave up.
+        Err(_) => watch.transport(TransportEvent::TlsFailed {
+            reason: TlsFailure::ClientAborted,
+        }),
+    }
+    result
 }
 
 enum Ended {
@@ -219,12 +281,16 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut ServerSession,
     shared: &Shared,
     mut pending: Vec<Output>,
+    watch: &mut Watch,
 ) -> std::io::Result<Ended> {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         for out in pending.drain(..) {
             match out {
-                Output::Send(bytes) => s.write_all(&bytes).await?,
+                Output::Send(bytes) => {
+                    watch.server(&bytes);
+                    s.write_all(&bytes).await?
+                }
                 Output::StartTls => {
                     s.flush().await?;
                     return Ok(Ended::Upgrade);
@@ -236,6 +302,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Output::Close => {
                     s.flush().await?;
+                    watch.server_closed();
                     let _ = s.shutdown().await;
                     return Ok(Ended::Closed);
                 }
@@ -246,9 +313,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             Err(_) => 0,
         };
         if n == 0 {
+            watch.transport(TransportEvent::ClientClosed);
             let _ = s.shutdown().await;
             return Ok(Ended::Closed);
         }
+        watch.client(&chunk[..n]);
         pending = session.receive(&chunk[..n]);
     }
 }
