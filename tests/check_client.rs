@@ -67,7 +67,10 @@ impl Serve {
     /// Reads the reports until the process ends (a `--once` run, or a stopped one).
     fn finish(mut self) -> Ended {
         let (done, ended) = std::sync::mpsc::channel();
-        let mut reports = std::mem::replace(&mut self.reports, BufReader::new(Box::new(std::io::empty())));
+        let mut reports = std::mem::replace(
+            &mut self.reports,
+            BufReader::new(Box::new(std::io::empty())),
+        );
         std::thread::spawn(move || {
             let mut stdout = String::new();
             let _ = reports.read_to_string(&mut stdout);
@@ -91,7 +94,8 @@ impl Drop for Serve {
 /// A scripted client: sends each write, reads what the server says until it goes quiet.
 fn client(port: u16, writes: &[&[u8]]) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
     let mut heard = Vec::new();
     let mut read = |s: &mut TcpStream| {
         let mut buf = [0u8; 4096];
@@ -114,7 +118,8 @@ fn client(port: u16, writes: &[&[u8]]) -> String {
 fn report(o: &Ended) -> serde_json::Value {
     let out = &o.stdout;
     let mut lines = out.lines();
-    let v = serde_json::from_str(lines.next().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let v =
+        serde_json::from_str(lines.next().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(lines.next(), None, "one report for one connection: {out}");
     v
 }
@@ -149,7 +154,10 @@ fn stls_and_user_in_one_write_is_cl006_and_exits_1() {
     let v = report(&o);
     assert_eq!(client_violations(&v), ["CL-006"], "{v}");
     assert_eq!(v["connection"], 1);
-    assert!(v["client"].as_str().unwrap().starts_with("127.0.0.1:"), "{v}");
+    assert!(
+        v["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{v}"
+    );
     assert_eq!(v["summary"]["violation"], 1, "{v}");
 }
 
@@ -170,9 +178,16 @@ fn a_clean_session_in_the_clear_exits_0_with_cl008_as_info() {
     let serve = Serve::start(&["--tls", "none", "--once", "--json"]);
     let heard = client(
         serve.port,
-        &[b"CAPA\r\n", b"USER demo\r\n", b"PASS demo\r\n", b"STAT\r\n", b"QUIT\r\n"],
+        &[
+            b"CAPA\r\n",
+            b"USER demo\r\n",
+            b"PASS demo\r\n",
+            b"STAT\r\n",
+            b"QUIT\r\n",
+        ],
     );
-    assert!(heard.contains("+OK 3") || heard.matches("+OK").count() >= 5, "{heard}");
+    // The greeting and five replies.
+    assert_eq!(heard.matches("+OK").count(), 6, "{heard}");
     let o = serve.finish();
     let v = report(&o);
     assert_eq!(o.code, Some(0), "{v}");
@@ -185,29 +200,51 @@ fn a_clean_session_in_the_clear_exits_0_with_cl008_as_info() {
     assert_eq!(v["final_state"], "closed", "{v}");
 }
 
-#[test]
-fn curl_fetching_a_message_over_implicit_tls_exits_0_without_a_violation() {
+/// curl fetches message 1 from `serve --tls TLS --check-client --once --json` at `scheme`
+/// (with `extra` flags); returns the report, after checking the exit code and the message.
+fn curl_fetch(tls: &str, scheme: &str, extra: &[&str]) -> Option<serde_json::Value> {
     if Command::new("curl").arg("--version").output().is_err() {
         eprintln!("skipped: no curl");
-        return;
+        return None;
     }
-    let serve = Serve::start(&["--tls", "implicit", "--once", "--json"]);
+    let serve = Serve::start(&["--tls", tls, "--once", "--json"]);
     let fetched = Command::new("curl")
         .args(["-sS", "--max-time", "20", "--cacert", &serve.ca])
         .args(["--user", "demo:demo"])
-        .arg(format!("pop3s://127.0.0.1:{}/1", serve.port))
+        .args(extra)
+        .arg(format!("{scheme}://127.0.0.1:{}/1", serve.port))
         .output()
         .unwrap();
+    let body = String::from_utf8_lossy(&fetched.stdout);
     assert!(
-        fetched.status.success() && !fetched.stdout.is_empty(),
+        fetched.status.success() && body.contains("Subject: Welcome to popscope"),
         "{}",
         String::from_utf8_lossy(&fetched.stderr)
     );
     let o = serve.finish();
     let v = report(&o);
     assert_eq!(o.code, Some(0), "{v}");
+    Some(v)
+}
+
+#[test]
+fn curl_fetching_a_message_over_implicit_tls_exits_0_without_a_violation() {
+    let Some(v) = curl_fetch("implicit", "pop3s", &[]) else {
+        return;
+    };
     assert!(client_violations(&v).is_empty(), "{v}");
     assert_eq!(v["summary"]["violation"], 0, "{v}");
+}
+
+#[test]
+fn curl_fetching_a_message_behind_stls_exits_0_without_a_violation() {
+    let Some(v) = curl_fetch("starttls", "pop3", &["--ssl-reqd"]) else {
+        return;
+    };
+    assert!(client_violations(&v).is_empty(), "{v}");
+    // The judge saw the upgrade: the login went under TLS, so no credentials in the clear.
+    assert!(findings(&v).iter().all(|(r, ..)| r != "CL-008"), "{v}");
+    assert_eq!(v["final_state"], "closed", "{v}");
 }
 
 #[test]
@@ -227,7 +264,10 @@ fn without_once_it_judges_each_connection_until_stopped() {
         .collect();
     assert_eq!(reports.len(), 2, "{out}");
     assert_eq!(reports[0]["connection"], 1);
-    assert!(findings(&reports[0]).iter().all(|(r, ..)| r != "CL-002"), "{out}");
+    assert!(
+        findings(&reports[0]).iter().all(|(r, ..)| r != "CL-002"),
+        "{out}"
+    );
     // STAT before a login: a command in the wrong state (a warning, not a violation).
     assert!(
         findings(&reports[1]).contains(&("CL-002".into(), "client".into(), "warning".into())),
@@ -243,7 +283,11 @@ fn without_json_each_finding_is_a_line_marked_by_side() {
     assert_eq!(o.code, Some(1), "{}", o.stdout);
     let mut lines = o.stdout.lines();
     let head = lines.next().unwrap_or_default();
-    assert!(head.starts_with("connection 1 from 127.0.0.1:"), "{}", o.stdout);
+    assert!(
+        head.starts_with("connection 1 from 127.0.0.1:"),
+        "{}",
+        o.stdout
+    );
     assert!(
         lines.any(|l| l.contains("CL-006") && l.contains(" client ")),
         "{}",

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 use popscope_core::sanitize::display;
-use popscope_core::{Config, Engine, Event, EventSink, Finding, Severity, State, Tally, Time, TransportEvent};
+use popscope_core::{
+    Config, Engine, Event, EventSink, Finding, Severity, State, Tally, Time, TransportEvent,
+};
 
 /// Findings kept per connection: a client that floods cannot grow the report without bound.
 const MAX_FINDINGS: usize = 1000;
