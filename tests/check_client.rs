@@ -2,6 +2,8 @@
 //! client that connects, prints a report per connection, and with `--once` exits 1 only when
 //! the client broke a rule at violation severity.
 
+#![allow(clippy::unwrap_used)] // helpers of tests: a panic there is a failed test
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
