@@ -310,7 +310,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let n = match tokio::time::timeout(IDLE_LIMIT, s.read(&mut chunk)).await {
             Ok(r) => r?,
-            Err(_) => 0,
+            Err(_) => {
+                // The autologout: the server is the one that closes.
+                watch.server_closed();
+                let _ = s.shutdown().await;
+                return Ok(Ended::Closed);
+            }
         };
         if n == 0 {
             watch.transport(TransportEvent::ClientClosed);
