@@ -307,3 +307,62 @@ fn once_and_json_need_check_client() {
         assert_eq!(o.status.code(), Some(2), "{flag}");
     }
 }
+
+#[test]
+fn a_failed_handshake_still_reports_the_connection() {
+    let serve = Serve::start(&["--tls", "implicit", "--once", "--json"]);
+    // Plaintext to a TLS port: the handshake fails, the client gave up, and no rule is broken.
+    client(serve.port, &[b"CAPA\r\n"]);
+    let o = serve.finish();
+    let v = report(&o);
+    assert_eq!(o.code, Some(0), "{v}");
+    assert_eq!(v["final_state"], "closed", "{v}");
+}
+
+/// The issue's case for CI: fetchmail's clean run behind STLS (`sslcertck`: the CA checked),
+/// every message delivered, no client violation.
+#[test]
+fn fetchmail_behind_stls_exits_0_without_a_violation() {
+    if Command::new("fetchmail").arg("--version").output().is_err() {
+        eprintln!("skipped: no fetchmail");
+        return;
+    }
+    let serve = Serve::start(&["--once", "--json"]);
+    let home = tempfile::tempdir().unwrap();
+    let mail = home.path().join("mail");
+    let rc = home.path().join("fetchmailrc");
+    // `localhost`, the certificate's name (fetchmail checks the name, not the address).
+    std::fs::write(
+        &rc,
+        format!(
+            "poll localhost protocol pop3 port {}\n  user demo password demo sslproto tls1.2+ \
+             sslcertfile {} sslcertck keep mda \"cat >> {}\"\n",
+            serve.port,
+            serve.ca,
+            mail.display()
+        ),
+    )
+    .unwrap();
+    // fetchmail refuses a run-control file others can read.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let fetched = Command::new("fetchmail")
+        .args(["--nodetach", "--nosyslog", "-f"])
+        .arg(&rc)
+        .env("FETCHMAILHOME", home.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&fetched.stderr).into_owned()
+        + &String::from_utf8_lossy(&fetched.stdout);
+    let o = serve.finish();
+    let v = report(&o);
+    let delivered = std::fs::read_to_string(&mail).unwrap_or_default();
+    assert_eq!(
+        delivered.matches("\nSubject: ").count() + usize::from(delivered.starts_with("Subject: ")),
+        popscope_core::server::maildrop::sample().len(),
+        "{said}"
+    );
+    assert_eq!(o.code, Some(0), "{v}");
+    assert!(client_violations(&v).is_empty(), "{v}");
+}
