@@ -69,7 +69,7 @@ impl Proxy {
         let listening = lines
             .by_ref()
             .find(|l| {
-                l.contains("listening on pop3://") || {
+                l.contains("listening on pop3") || {
                     said.push(l.clone());
                     false
                 }
@@ -78,9 +78,10 @@ impl Proxy {
         // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         proxy.port = listening
-            .split("listening on pop3://")
+            .split("listening on pop3")
             .nth(1)
-            .and_then(|rest| rest.split(',').next())
+            .and_then(|rest| rest.split_once("://"))
+            .and_then(|(_, rest)| rest.split(',').next())
             .and_then(|addr| addr.rsplit_once(':').map(|(_, port)| port))
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {listening:?}"));
@@ -650,4 +651,92 @@ fn fifty_clients_at_once_all_complete_with_their_mail_intact() {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+}
+
+/// The findings of one rule in a report.
+fn findings_of(report: &serde_json::Value, rule: &str) -> Vec<serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule"] == rule)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_tls_client_leg_relays_intact_and_its_password_is_not_in_the_clear() {
+    for upstream_tls in [TlsMode::None, TlsMode::Implicit] {
+        let (_rt, server) = demo(upstream_tls, None);
+        let ca = server.certs.ca.display().to_string();
+        // The demo server's own certificate (localhost, signed by its CA) serves the proxy.
+        let cert = server.certs.dir.join("server.pem").display().to_string();
+        let key = server
+            .certs
+            .dir
+            .join("server-key.pem")
+            .display()
+            .to_string();
+        let proxy = Proxy::spawn_on(
+            "pop3s://127.0.0.1:0",
+            &server.url(),
+            &["--json", "--cert", &cert, "--key", &key, "--ca-file", &ca],
+        );
+        let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
+        let proxied = curl(
+            &format!("pop3s://localhost:{}/1", proxy.port),
+            &["--cacert", &ca],
+        );
+        assert!(direct.len() > 100, "{upstream_tls:?}");
+        assert_eq!(proxied, direct, "{upstream_tls:?}");
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+        assert_eq!(report["final_state"], "closed", "{report}");
+        // The password went inside the client's TLS: no CL-008, whatever the upstream leg.
+        assert_eq!(
+            findings_of(&report, "CL-008"),
+            [] as [serde_json::Value; 0],
+            "{report}"
+        );
+        sides_are_named(&report);
+        if upstream_tls == TlsMode::None {
+            // The server rules still judge the plain upstream leg.
+            assert!(
+                common::rule_ids(&report).contains(&"USR-002".to_owned()),
+                "{report}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_plain_client_leg_still_sends_its_password_in_the_clear() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    curl(&format!("{}/1", proxy.url()), &[]);
+    let report = proxy.report();
+    let cl008 = findings_of(&report, "CL-008");
+    assert_eq!(cl008.len(), 1, "{report}");
+    assert_eq!(cl008[0]["severity"], "info", "{report}");
+    assert_eq!(cl008[0]["side"], "client", "{report}");
+}
+
+#[test]
+fn a_tls_listen_without_cert_and_key_is_one_line_naming_them() {
+    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args([
+            "proxy",
+            "--listen",
+            "pop3s://127.0.0.1:0",
+            "--upstream",
+            "pop3://127.0.0.1:1",
+        ])
+        .args(["--headless", "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--cert") && err.contains("--key"), "{err}");
+    assert!(o.stdout.is_empty(), "{o:?}");
 }

@@ -450,7 +450,8 @@ mod tests {
         // TLS toward the client, the upstream plain: the password was not in the clear.
         assert_eq!(cl_008(plain, Some(true)), []);
         // After STLS upstream, a client whose own leg is plain still sent it in the clear.
-        let upgraded = "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+        let upgraded =
+            "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
         assert_eq!(cl_008(upgraded, None), []);
         assert_eq!(cl_008(upgraded, Some(false)), [Severity::Info]);
     }
