@@ -136,7 +136,7 @@ fn notes(judge: &Judge) -> Vec<String> {
     let mut notes = Vec::new();
     if judge.stls_answered > 0 {
         notes.push(format!(
-            "the client sent STLS {} time(s): the proxy answered -ERR (no TLS on the client leg yet)",
+            "the client sent STLS {} time(s): the proxy answered -ERR (it offers no STLS to clients yet)",
             judge.stls_answered
         ));
     }
