@@ -249,6 +249,10 @@ fn a_pop3s_upstream_is_verified_and_relayed_to_a_plain_client() {
         "{report}"
     );
     sides_are_named(&report);
+    // The upstream leg is TLS, the client's is not: its login was in the clear there.
+    let cl008 = findings_of(&report, "CL-008");
+    assert_eq!(cl008.len(), 1, "{report}");
+    assert_eq!(cl008[0]["side"], "client", "{report}");
 }
 
 #[test]
@@ -739,4 +743,31 @@ fn a_tls_listen_without_cert_and_key_is_one_line_naming_them() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("--cert") && err.contains("--key"), "{err}");
     assert!(o.stdout.is_empty(), "{o:?}");
+}
+
+#[test]
+fn a_plaintext_client_on_a_tls_listen_ends_its_connection_with_the_reason() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let cert = server.certs.dir.join("server.pem").display().to_string();
+    let key = server
+        .certs
+        .dir
+        .join("server-key.pem")
+        .display()
+        .to_string();
+    let proxy = Proxy::spawn_on(
+        "pop3s://127.0.0.1:0",
+        &server.url(),
+        &["--json", "--cert", &cert, "--key", &key],
+    );
+    let (mut s, mut r) = connect(proxy.port);
+    let _ = s.write_all(b"CAPA\r\n");
+    let mut heard = Vec::new();
+    let _ = r.read_to_end(&mut heard);
+    // No POP3 line comes back, only TLS's own alert (if any).
+    assert!(!heard.starts_with(b"+OK"), "{heard:?}");
+    let report = proxy.report();
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(error.contains("TLS handshake"), "{report}");
+    assert_eq!(findings_of(&report, "CL-008"), [] as [serde_json::Value; 0]);
 }
