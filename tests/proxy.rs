@@ -88,6 +88,15 @@ impl Proxy {
         proxy
     }
 
+    /// `--listen pop3s://` in front of `server`, with --json, showing clients the demo
+    /// server's own certificate (localhost, signed by its CA).
+    fn tls_listen(server: &Running, extra: &[&str]) -> Proxy {
+        let file = |name: &str| server.certs.dir.join(name).display().to_string();
+        let (cert, key) = (file("server.pem"), file("server-key.pem"));
+        let args = [&["--json", "--cert", &cert, "--key", &key], extra].concat();
+        Proxy::spawn_on("pop3s://127.0.0.1:0", &server.url(), &args)
+    }
+
     fn url(&self) -> String {
         format!("pop3://127.0.0.1:{}", self.port)
     }
@@ -673,19 +682,7 @@ fn a_tls_client_leg_relays_intact_and_its_password_is_not_in_the_clear() {
     for upstream_tls in [TlsMode::None, TlsMode::Implicit] {
         let (_rt, server) = demo(upstream_tls, None);
         let ca = server.certs.ca.display().to_string();
-        // The demo server's own certificate (localhost, signed by its CA) serves the proxy.
-        let cert = server.certs.dir.join("server.pem").display().to_string();
-        let key = server
-            .certs
-            .dir
-            .join("server-key.pem")
-            .display()
-            .to_string();
-        let proxy = Proxy::spawn_on(
-            "pop3s://127.0.0.1:0",
-            &server.url(),
-            &["--json", "--cert", &cert, "--key", &key, "--ca-file", &ca],
-        );
+        let proxy = Proxy::tls_listen(&server, &["--ca-file", &ca]);
         let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
         let proxied = curl(
             &format!("pop3s://localhost:{}/1", proxy.port),
@@ -748,18 +745,7 @@ fn a_tls_listen_without_cert_and_key_is_one_line_naming_them() {
 #[test]
 fn a_plaintext_client_on_a_tls_listen_ends_its_connection_with_the_reason() {
     let (_rt, server) = demo(TlsMode::None, None);
-    let cert = server.certs.dir.join("server.pem").display().to_string();
-    let key = server
-        .certs
-        .dir
-        .join("server-key.pem")
-        .display()
-        .to_string();
-    let proxy = Proxy::spawn_on(
-        "pop3s://127.0.0.1:0",
-        &server.url(),
-        &["--json", "--cert", &cert, "--key", &key],
-    );
+    let proxy = Proxy::tls_listen(&server, &[]);
     let (mut s, mut r) = connect(proxy.port);
     let _ = s.write_all(b"CAPA\r\n");
     let mut heard = Vec::new();
