@@ -69,7 +69,7 @@ impl Proxy {
         let listening = lines
             .by_ref()
             .find(|l| {
-                l.contains("listening on pop3://") || {
+                l.contains("listening on pop3") || {
                     said.push(l.clone());
                     false
                 }
@@ -78,13 +78,23 @@ impl Proxy {
         // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         proxy.port = listening
-            .split("listening on pop3://")
+            .split("listening on pop3")
             .nth(1)
-            .and_then(|rest| rest.split(',').next())
+            .and_then(|rest| rest.split_once("://"))
+            .and_then(|(_, rest)| rest.split(',').next())
             .and_then(|addr| addr.rsplit_once(':').map(|(_, port)| port))
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {listening:?}"));
         proxy
+    }
+
+    /// `--listen pop3s://` in front of `server`, with --json, showing clients the demo
+    /// server's own certificate (localhost, signed by its CA).
+    fn tls_listen(server: &Running, extra: &[&str]) -> Proxy {
+        let file = |name: &str| server.certs.dir.join(name).display().to_string();
+        let (cert, key) = (file("server.pem"), file("server-key.pem"));
+        let args = [&["--json", "--cert", &cert, "--key", &key], extra].concat();
+        Proxy::spawn_on("pop3s://127.0.0.1:0", &server.url(), &args)
     }
 
     fn url(&self) -> String {
@@ -248,6 +258,10 @@ fn a_pop3s_upstream_is_verified_and_relayed_to_a_plain_client() {
         "{report}"
     );
     sides_are_named(&report);
+    // The upstream leg is TLS, the client's is not: its login was in the clear there.
+    let cl008 = findings_of(&report, "CL-008");
+    assert_eq!(cl008.len(), 1, "{report}");
+    assert_eq!(cl008[0]["side"], "client", "{report}");
 }
 
 #[test]
@@ -650,4 +664,96 @@ fn fifty_clients_at_once_all_complete_with_their_mail_intact() {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+}
+
+/// The findings of one rule in a report.
+fn findings_of(report: &serde_json::Value, rule: &str) -> Vec<serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule"] == rule)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_tls_client_leg_relays_intact_and_its_password_is_not_in_the_clear() {
+    for upstream_tls in [TlsMode::None, TlsMode::Implicit] {
+        let (_rt, server) = demo(upstream_tls, None);
+        let ca = server.certs.ca.display().to_string();
+        let proxy = Proxy::tls_listen(&server, &["--ca-file", &ca]);
+        let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
+        let proxied = curl(
+            &format!("pop3s://localhost:{}/1", proxy.port),
+            &["--cacert", &ca],
+        );
+        assert!(direct.len() > 100, "{upstream_tls:?}");
+        assert_eq!(proxied, direct, "{upstream_tls:?}");
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+        assert_eq!(report["final_state"], "closed", "{report}");
+        // The password went inside the client's TLS: no CL-008, whatever the upstream leg.
+        assert_eq!(
+            findings_of(&report, "CL-008"),
+            [] as [serde_json::Value; 0],
+            "{report}"
+        );
+        sides_are_named(&report);
+        if upstream_tls == TlsMode::None {
+            // The server rules still judge the plain upstream leg.
+            assert!(
+                common::rule_ids(&report).contains(&"USR-002".to_owned()),
+                "{report}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_plain_client_leg_still_sends_its_password_in_the_clear() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    curl(&format!("{}/1", proxy.url()), &[]);
+    let report = proxy.report();
+    let cl008 = findings_of(&report, "CL-008");
+    assert_eq!(cl008.len(), 1, "{report}");
+    assert_eq!(cl008[0]["severity"], "info", "{report}");
+    assert_eq!(cl008[0]["side"], "client", "{report}");
+}
+
+#[test]
+fn a_tls_listen_without_cert_and_key_is_one_line_naming_them() {
+    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args([
+            "proxy",
+            "--listen",
+            "pop3s://127.0.0.1:0",
+            "--upstream",
+            "pop3://127.0.0.1:1",
+        ])
+        .args(["--headless", "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--cert") && err.contains("--key"), "{err}");
+    assert!(o.stdout.is_empty(), "{o:?}");
+}
+
+#[test]
+fn a_plaintext_client_on_a_tls_listen_ends_its_connection_with_the_reason() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::tls_listen(&server, &[]);
+    let (mut s, mut r) = connect(proxy.port);
+    let _ = s.write_all(b"CAPA\r\n");
+    let mut heard = Vec::new();
+    let _ = r.read_to_end(&mut heard);
+    // No POP3 line comes back, only TLS's own alert (if any).
+    assert!(!heard.starts_with(b"+OK"), "{heard:?}");
+    let report = proxy.report();
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(error.contains("TLS handshake"), "{report}");
+    assert_eq!(findings_of(&report, "CL-008"), [] as [serde_json::Value; 0]);
 }

@@ -275,8 +275,9 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Where mail clients connect: pop3://host[:port] (plain TCP; port 1110 by default, 0
-    /// picks a free one). Anything but loopback gets a warning.
+    /// Where mail clients connect: pop3://host[:port] (plain TCP; port 1110 by default) or
+    /// pop3s://host[:port] (TLS from the first byte, with --cert and --key; port 1995 by
+    /// default); port 0 picks a free one. Anything but loopback gets a warning.
     #[arg(long, value_name = "URL")]
     pub(crate) listen: String,
     /// The real server: pop3://host[:port] or pop3s://host[:port].
@@ -288,6 +289,8 @@ pub struct ProxyArgs {
     /// One JSON object per connection, one per line.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) client_leg: proxy::ClientLegArgs,
     #[command(flatten)]
     pub(crate) conn: proxy::UpstreamArgs,
 }

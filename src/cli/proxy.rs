@@ -49,12 +49,25 @@ pub struct UpstreamArgs {
     pub(crate) force: bool,
 }
 
-/// The port `--listen` takes when it names none.
+/// The client leg's TLS (`--listen pop3s://`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct ClientLegArgs {
+    /// The certificate chain (PEM) the proxy shows clients on a pop3s:// listen.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub(crate) cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// The ports `--listen` takes when it names none: pop3:// and pop3s://.
 const DEFAULT_LISTEN_PORT: u16 = 1110;
+const DEFAULT_LISTEN_TLS_PORT: u16 = 1995;
 
 pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     let upstream = upstream(args)?;
-    let listen = listen_address(&args.listen)?;
+    let (listen, tls_listen) = listen_address(&args.listen)?;
+    let client_tls = client_tls(tls_listen, &args.client_leg)?;
     let record = args
         .conn
         .record
@@ -74,6 +87,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     }
     let opts = ProxyOptions {
         upstream,
+        client_tls,
         timeout: Duration::from_secs(args.conn.timeout.max(1)),
         record: record.clone(),
         record_secrets: args.conn.record_secrets,
@@ -86,7 +100,8 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         let listener = bind(&listen).await?;
         let upstream_url = opts.upstream.url();
         let local = listener.local_addr().map_or(listen.clone(), |a| a.to_string());
-        eprintln!("popscope proxy: listening on pop3://{local}, relaying to {upstream_url}; Ctrl-C stops it");
+        let scheme = if tls_listen { "pop3s" } else { "pop3" };
+        eprintln!("popscope proxy: listening on {scheme}://{local}, relaying to {upstream_url}; Ctrl-C stops it");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let proxy = tokio::spawn(crate::proxy::run(listener, opts, tx, async move {
             let _ = stop.wait().await;
@@ -134,17 +149,19 @@ fn upstream(args: &ProxyArgs) -> Result<Upstream, CliError> {
     })
 }
 
-/// `--listen pop3://HOST[:PORT]` as `host:port` (port 0 picks a free one).
-fn listen_address(url: &str) -> Result<String, CliError> {
-    if url.starts_with("pop3s://") {
-        return Err(CliError::usage(
-            "--listen pop3s://: TLS toward the client is not built yet; listen on pop3://",
-        ));
-    }
-    let rest = url
-        .strip_prefix("pop3://")
-        .ok_or_else(|| CliError::usage(format!("--listen '{url}': give pop3://host:port")))?
-        .trim_end_matches('/');
+/// `--listen pop3[s]://HOST[:PORT]` as `host:port` (port 0 picks a free one), and whether
+/// the client leg is TLS.
+fn listen_address(url: &str) -> Result<(String, bool), CliError> {
+    let (rest, tls) = match (url.strip_prefix("pop3://"), url.strip_prefix("pop3s://")) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => {
+            return Err(CliError::usage(format!(
+                "--listen '{url}': give pop3://host:port or pop3s://host:port"
+            )));
+        }
+    };
+    let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
         return Err(CliError::usage(format!("--listen '{url}': no host")));
     }
@@ -156,11 +173,43 @@ fn listen_address(url: &str) -> Result<String, CliError> {
         }
         None => false,
     };
-    Ok(if has_port {
+    let default_port = if tls {
+        DEFAULT_LISTEN_TLS_PORT
+    } else {
+        DEFAULT_LISTEN_PORT
+    };
+    let address = if has_port {
         rest.to_owned()
     } else {
-        format!("{rest}:{DEFAULT_LISTEN_PORT}")
-    })
+        format!("{rest}:{default_port}")
+    };
+    Ok((address, tls))
+}
+
+/// The client leg's TLS acceptor: a pop3s:// listen needs --cert and --key, a pop3:// one
+/// takes neither.
+fn client_tls(
+    tls_listen: bool,
+    leg: &ClientLegArgs,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, CliError> {
+    match (tls_listen, &leg.cert, &leg.key) {
+        (true, Some(cert), Some(key)) => {
+            let mut config =
+                crate::server::certs::server_config_from_pem(cert, key).map_err(CliError::usage)?;
+            // SSLKEYLOGFILE, when set, covers the client leg as it does the upstream's.
+            config.key_log = std::sync::Arc::new(rustls::KeyLogFile::new());
+            Ok(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+                config,
+            ))))
+        }
+        (true, _, _) => Err(CliError::usage(
+            "--listen pop3s:// needs --cert FILE and --key FILE (PEM): the certificate the proxy shows clients",
+        )),
+        (false, None, None) => Ok(None),
+        (false, _, _) => Err(CliError::usage(
+            "--cert and --key are for a TLS listen: give --listen pop3s://host:port",
+        )),
+    }
 }
 
 /// Binds the listener; an address other than loopback gets a warning (a proxy there lets
@@ -191,23 +240,49 @@ mod tests {
 
     #[test]
     fn listen_addresses() {
+        let address = |url| listen_address(url).ok();
         assert_eq!(
-            listen_address("pop3://127.0.0.1:0").ok().as_deref(),
-            Some("127.0.0.1:0")
+            address("pop3://127.0.0.1:0"),
+            Some(("127.0.0.1:0".into(), false))
         );
         assert_eq!(
-            listen_address("pop3://localhost").ok().as_deref(),
-            Some("localhost:1110")
+            address("pop3://localhost"),
+            Some(("localhost:1110".into(), false))
         );
         assert_eq!(
-            listen_address("pop3://[::1]:1110/").ok().as_deref(),
-            Some("[::1]:1110")
+            address("pop3://[::1]:1110/"),
+            Some(("[::1]:1110".into(), false))
+        );
+        assert_eq!(address("pop3://[::1]"), Some(("[::1]:1110".into(), false)));
+        assert_eq!(
+            address("pop3s://127.0.0.1:0"),
+            Some(("127.0.0.1:0".into(), true))
         );
         assert_eq!(
-            listen_address("pop3://[::1]").ok().as_deref(),
-            Some("[::1]:1110")
+            address("pop3s://localhost"),
+            Some(("localhost:1995".into(), true))
         );
-        assert!(listen_address("pop3s://127.0.0.1:1995").is_err());
         assert!(listen_address("127.0.0.1:1110").is_err());
+    }
+
+    #[test]
+    fn a_tls_listen_needs_cert_and_key_and_a_plain_one_neither() {
+        let files = ClientLegArgs {
+            cert: Some("c.pem".into()),
+            key: Some("k.pem".into()),
+        };
+        let none = ClientLegArgs::default();
+        let said = |r: Result<Option<tokio_rustls::TlsAcceptor>, CliError>| {
+            r.err().map(|e| e.message).unwrap_or_default()
+        };
+        let missing = said(client_tls(true, &none));
+        assert!(
+            missing.contains("--cert") && missing.contains("--key"),
+            "{missing}"
+        );
+        assert!(said(client_tls(false, &files)).contains("pop3s://"));
+        assert!(matches!(client_tls(false, &none), Ok(None)));
+        // Files that are not there are named.
+        assert!(said(client_tls(true, &files)).contains("c.pem"));
     }
 }

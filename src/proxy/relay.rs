@@ -39,25 +39,60 @@ pub(crate) async fn serve(
     let recording = Spool::default();
     let observer = opts.observer(&recording);
     let judge = Mutex::new(Judge::new(super::engine_config(&opts), observer));
-    let mut error = None;
+    let error = match client_leg(client, &opts).await {
+        Ok(ClientLeg::Plain(client)) => session(client, &judge, &opts, &mut stop).await,
+        Ok(ClientLeg::Tls(client)) => session(*client, &judge, &opts, &mut stop).await,
+        Err(e) => Some(e),
+    };
+    finish(number, peer, opts, judge, recording, error).await
+}
+
+/// The upstream leg opened for a client whose own leg is ready, then the relay.
+async fn session(
+    mut client: impl AsyncRead + AsyncWrite + Send + Unpin,
+    judge: &Mutex<Judge>,
+    opts: &ProxyOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
     let connected = tokio::select! {
-        c = opts.upstream.connect(&judge) => c,
-        () = stopped(&mut stop) => {
-            let stopped = Some("the proxy was stopped".into());
-            return finish(number, peer, opts, judge, recording, stopped).await;
-        }
+        c = opts.upstream.connect(judge) => c,
+        () = stopped(stop) => return Some("the proxy was stopped".into()),
     };
     match connected {
-        Ok(server) => error = relay(client, server, &judge, &opts, &mut stop).await,
+        Ok(server) => relay(client, server, judge, opts, stop).await,
         Err(e) => {
             // The client hears why in one line, as a server that cannot serve would say it.
-            let mut client = client;
             let line = format!("-ERR popscope proxy: the server cannot be reached: {e}\r\n");
-            let _ = tokio::time::timeout(opts.timeout, client.write_all(line.as_bytes())).await;
-            error.get_or_insert(e.to_string());
+            let _ = tokio::time::timeout(opts.timeout, async {
+                client.write_all(line.as_bytes()).await?;
+                client.flush().await
+            })
+            .await;
+            Some(e.to_string())
         }
     }
-    finish(number, peer, opts, judge, recording, error).await
+}
+
+/// The client leg as `--listen` says: plain TCP, or TLS from the first byte (the handshake
+/// bounded by `--timeout`, before any upstream connection is opened for it).
+async fn client_leg(client: TcpStream, opts: &ProxyOptions) -> Result<ClientLeg, String> {
+    let Some(acceptor) = &opts.client_tls else {
+        return Ok(ClientLeg::Plain(client));
+    };
+    match tokio::time::timeout(opts.timeout, acceptor.accept(client)).await {
+        Ok(Ok(tls)) => Ok(ClientLeg::Tls(Box::new(tls))),
+        Ok(Err(e)) => Err(format!("the client's TLS handshake failed: {e}")),
+        Err(_) => Err(format!(
+            "the client did not finish its TLS handshake in {} s",
+            opts.timeout.as_secs()
+        )),
+    }
+}
+
+/// One client's connection, either way `--listen` makes it.
+enum ClientLeg {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 async fn finish(
@@ -101,7 +136,7 @@ fn notes(judge: &Judge) -> Vec<String> {
     let mut notes = Vec::new();
     if judge.stls_answered > 0 {
         notes.push(format!(
-            "the client sent STLS {} time(s): the proxy answered -ERR (no TLS on the client leg yet)",
+            "the client sent STLS {} time(s): the proxy answered -ERR (it offers no STLS to clients yet)",
             judge.stls_answered
         ));
     }
@@ -109,14 +144,14 @@ fn notes(judge: &Judge) -> Vec<String> {
 }
 
 async fn relay(
-    client: TcpStream,
+    client: impl AsyncRead + AsyncWrite + Send + Unpin,
     server: Stream,
     judge: &Mutex<Judge>,
     opts: &ProxyOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let tls = server.is_tls();
-    let (client_read, client_write) = client.into_split();
+    let (client_read, client_write) = tokio::io::split(client);
     let (server_read, server_write) = tokio::io::split(server);
     let (to_client, queue) = mpsc::channel(QUEUED);
     // The proxy's own answers go out through the server's direction, in their place.
@@ -273,7 +308,12 @@ async fn write_client(
     timeout: Duration,
 ) -> Ended {
     while let Some(ToClient::Bytes(bytes)) = queue.recv().await {
-        match tokio::time::timeout(timeout, to.write_all(&bytes)).await {
+        // A TLS client leg may hold a record back until flushed.
+        let written = async {
+            to.write_all(&bytes).await?;
+            to.flush().await
+        };
+        match tokio::time::timeout(timeout, written).await {
             Ok(Ok(())) => {}
             // The client went away: the server leg ends with it.
             Ok(Err(e)) => return Some(format!("writing to the client: {e}")),

@@ -139,25 +139,49 @@ pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<
         existing,
     )?;
 
-    let provider = crate::transport::tls::provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.der().clone()).map_err(err)?;
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(err)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     let chain: Vec<CertificateDer<'static>> = vec![server_cert.der().clone(), ca.der().clone()];
-    let server_config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(err)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(err)?;
+    let server_config = server_config(chain, key, Some(roots))?;
     Ok(Certs {
         files,
         server_config: Arc::new(server_config),
     })
+}
+
+/// The TLS server side for `chain` and its `key`: the demo server's and the proxy's client
+/// leg alike. `client_cas`: client certificates signed by them are asked for (optional to
+/// the client); none asks for none.
+pub(crate) fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_cas: Option<rustls::RootCertStore>,
+) -> std::io::Result<rustls::ServerConfig> {
+    let provider = crate::transport::tls::provider();
+    let versions = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(err)?;
+    let with_clients = match client_cas {
+        Some(roots) => versions.with_client_cert_verifier(
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(err)?,
+        ),
+        None => versions.with_no_client_auth(),
+    };
+    with_clients.with_single_cert(chain, key).map_err(err)
+}
+
+/// The TLS server side from PEM files a user names (`proxy --cert FILE --key FILE`); the
+/// error names the file at fault. No client certificate is asked for.
+pub fn server_config_from_pem(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let chain = crate::transport::tls::load_certs(cert).map_err(|e| format!("--cert {e}"))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("--key {}: {e}", key.display()))?;
+    server_config(chain, key, None).map_err(|e| format!("--cert and --key do not go together: {e}"))
 }
 
 /// The CN of the first certificate a client presented.

@@ -239,7 +239,7 @@ pub(crate) fn client_config(
     Ok((Arc::new(config), shared))
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
         .map_err(|e| TransportError::Config(format!("{}: {e}", path.display())))?
         .collect();

@@ -75,6 +75,14 @@ pub struct Config {
     /// the client rules judge what the client was shown (CL-008 does not blame a password in
     /// the clear on an STLS the client could not see).
     pub stls_hidden_from_client: bool,
+    /// Whether the client's own leg is TLS, when that leg is not the session's: a proxy
+    /// between the two ends the client's TLS itself, so the legs may differ (TLS toward the
+    /// client and a plain upstream, or the other way round). The server rules judge the
+    /// upstream leg ([`Session::security`](crate::Session), learnt from `implicit_tls` and
+    /// [`TransportEvent::TlsEstablished`](crate::TransportEvent)); the client rules that ask
+    /// whether the client's secrets travelled encrypted (CL-008) ask this instead. `None`:
+    /// one connection, the session's security is the client's.
+    pub client_leg_tls: Option<bool>,
 }
 
 impl Default for Config {
@@ -86,6 +94,7 @@ impl Default for Config {
             active_probes: false,
             judge_client: false,
             stls_hidden_from_client: false,
+            client_leg_tls: None,
         }
     }
 }
@@ -174,7 +183,8 @@ impl Engine {
                 config.active_probes,
                 config.judge_client,
             )
-            .with_stls_hidden_from_client(config.stls_hidden_from_client),
+            .with_stls_hidden_from_client(config.stls_hidden_from_client)
+            .with_client_leg_tls(config.client_leg_tls),
             areas: rules::Areas::default(),
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),

@@ -18,6 +18,8 @@ pub(crate) struct Checker {
     judge_client: bool,
     /// [`crate::Config::stls_hidden_from_client`].
     pub(crate) stls_hidden_from_client: bool,
+    /// [`crate::Config::client_leg_tls`]: read through [`Checker::client_leg_is_tls`].
+    client_leg_tls: Option<bool>,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
     /// Rules already reported where a rule reports once per session.
@@ -42,6 +44,18 @@ impl Checker {
     pub(crate) fn with_stls_hidden_from_client(mut self, hidden: bool) -> Self {
         self.stls_hidden_from_client = hidden;
         self
+    }
+
+    /// The same checker, told whether the client's own leg is TLS (a proxy's client leg).
+    pub(crate) fn with_client_leg_tls(mut self, tls: Option<bool>) -> Self {
+        self.client_leg_tls = tls;
+        self
+    }
+
+    /// Whether what the client sends is encrypted on its way: its own leg when a proxy said
+    /// so, else the session's (`session_tls`).
+    pub(crate) fn client_leg_is_tls(&self, session_tls: bool) -> bool {
+        self.client_leg_tls.unwrap_or(session_tls)
     }
 
     /// Whether the client areas (rules.md §3.18) judge this session: the one switch they obey.

@@ -177,7 +177,7 @@ impl ClientTls {
     /// CL-008: a credential sent with no TLS. `kind` says what it was.
     fn cleartext(&mut self, cx: &mut Ctx<'_>, kind: Credential, at: Location) {
         let s = &*cx.session;
-        if s.security.is_tls() {
+        if cx.check.client_leg_is_tls(s.security.is_tls()) {
             return;
         }
         // What the client was shown: a proxy that keeps STLS from it says so.
@@ -428,6 +428,32 @@ mod tests {
             ..judged
         };
         assert_eq!(cl_008(hidden), [Severity::Info]);
+    }
+
+    #[test]
+    fn a_password_is_judged_by_the_client_leg_when_a_proxy_names_it() {
+        let cl_008 = |t: &str, client_leg_tls: Option<bool>| -> Vec<Severity> {
+            let config = crate::Config {
+                judge_client: true,
+                client_leg_tls,
+                ..crate::Config::default()
+            };
+            crate::rules::tests::findings_with(t, config)
+                .0
+                .iter()
+                .filter(|f| f.rule.id == "CL-008")
+                .map(|f| f.severity)
+                .collect()
+        };
+        let plain = "S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+        assert_eq!(cl_008(plain, None), [Severity::Info]);
+        // TLS toward the client, the upstream plain: the password was not in the clear.
+        assert_eq!(cl_008(plain, Some(true)), []);
+        // After STLS upstream, a client whose own leg is plain still sent it in the clear.
+        let upgraded =
+            "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+        assert_eq!(cl_008(upgraded, None), []);
+        assert_eq!(cl_008(upgraded, Some(false)), [Severity::Info]);
     }
 
     #[test]
