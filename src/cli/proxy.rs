@@ -1,6 +1,5 @@
 //! `popscope proxy`: relay mail clients to a server and judge each session.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, ProxyArgs, exit};
-use crate::proxy::{ConnectionReport, ProxyOptions, Upstream};
+use crate::proxy::{ProxyOptions, Upstream};
 use crate::transport::{Target, TlsSettings};
 
 /// The upstream leg's options (as `check` has them) and `--record`'s.
@@ -107,22 +106,12 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
             let _ = stop.wait().await;
         }));
         while let Some(report) = rx.recv().await {
-            print_report(&report, args.json);
+            report.print(args.json);
         }
         let _ = proxy.await;
         Ok(exit::OK)
     });
     super::connect::finish_record(record.as_ref(), result)
-}
-
-fn print_report(report: &ConnectionReport, json: bool) {
-    let mut out = std::io::stdout().lock();
-    let _ = if json {
-        writeln!(out, "{}", report.json())
-    } else {
-        write!(out, "{}", report.text())
-    };
-    let _ = out.flush();
 }
 
 fn upstream(args: &ProxyArgs) -> Result<Upstream, CliError> {

@@ -105,7 +105,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
             tokio::select! {
                 _ = stop.wait() => break exit::OK,
                 Some(report) = judged.recv() => {
-                    print_report(&report, args.json);
+                    report.print(args.json);
                     if args.once {
                         break if report.client_violated() { exit::VIOLATIONS } else { exit::OK };
                     }
@@ -115,16 +115,6 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         drop(running);
         Ok(code)
     })
-}
-
-fn print_report(report: &server::ClientReport, json: bool) {
-    let mut out = std::io::stdout().lock();
-    let _ = if json {
-        writeln!(out, "{}", report.json())
-    } else {
-        write!(out, "{}", report.text())
-    };
-    let _ = out.flush();
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP, caught so that the demo server and its certificate folder are
@@ -201,7 +191,7 @@ async fn start_demo(
     port: u16,
     tls: TlsMode,
     q: Option<Quirk>,
-    reports: Option<tokio::sync::mpsc::UnboundedSender<server::ClientReport>>,
+    reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
 ) -> Result<(server::Running, Target, Scheme), CliError> {
     let opts = ServeOptions {
         port,

@@ -16,11 +16,11 @@
 
 mod judge;
 mod relay;
-mod report;
 mod rewrite;
 mod spool;
 mod upstream;
 
+use crate::report::ConnectionReport;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-pub use report::ConnectionReport;
 pub use upstream::Upstream;
 
 use crate::session::Observer;

@@ -13,8 +13,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::ProxyOptions;
 use super::judge::{Judge, with};
-use super::report::ConnectionReport;
 use super::spool::Spool;
+use crate::report::ConnectionReport;
 use crate::transport::Stream;
 use popscope_core::TransportEvent;
 
@@ -118,7 +118,7 @@ async fn finish(
     ConnectionReport {
         number,
         client: peer,
-        upstream,
+        upstream: Some(upstream),
         upstream_tls: judge
             .tls
             .as_ref()

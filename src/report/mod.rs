@@ -7,10 +7,23 @@ use crate::transcript::replay::{LocatedFinding, Replayed};
 use popscope_core::sanitize::display;
 use popscope_core::{Finding, Security, Severity, Tally, Transition};
 
+pub(crate) mod connection;
+
+pub(crate) use connection::ConnectionReport;
+
+/// Whose behaviour `rule` judges: "client" for the CL rules, else "server".
+pub(crate) fn side(rule: &popscope_core::RuleInfo) -> &'static str {
+    if rule.judges_client() {
+        "client"
+    } else {
+        "server"
+    }
+}
+
 pub(crate) fn finding_json(f: &Finding, line: Option<usize>) -> Value {
     let mut v = json!({
         "rule": f.rule.id,
-        "side": if f.rule.judges_client() { "client" } else { "server" },
+        "side": side(f.rule),
         "severity": f.severity,
         "rfc": f.rule.rfc,
         "summary": f.rule.summary,

@@ -4,12 +4,9 @@
 
 use std::net::SocketAddr;
 
-use serde_json::{Value, json};
+use popscope_core::{Config, Engine, Event, EventSink, Finding, State, Time, TransportEvent};
 
-use popscope_core::sanitize::display;
-use popscope_core::{
-    Config, Engine, Event, EventSink, Finding, Severity, State, Tally, Time, TransportEvent,
-};
+use crate::report::ConnectionReport;
 
 /// Findings kept per connection: a client that floods cannot grow the report without bound.
 const MAX_FINDINGS: usize = 1000;
@@ -29,7 +26,7 @@ struct Judging {
     /// The session is under TLS: a close by the server then sends close_notify.
     tls: bool,
     closed: bool,
-    reports: tokio::sync::mpsc::UnboundedSender<ClientReport>,
+    reports: tokio::sync::mpsc::UnboundedSender<ConnectionReport>,
 }
 
 impl Watch {
@@ -41,7 +38,7 @@ impl Watch {
         number: u64,
         client: SocketAddr,
         implicit_tls: bool,
-        reports: tokio::sync::mpsc::UnboundedSender<ClientReport>,
+        reports: tokio::sync::mpsc::UnboundedSender<ConnectionReport>,
     ) -> Watch {
         let config = Config {
             judge_client: true,
@@ -121,82 +118,17 @@ impl Drop for Watch {
         // A connection that ended without a close seen (a reset, an error) ends here.
         self.transport(TransportEvent::ClientClosed);
         let Some(j) = self.inner.take() else { return };
-        let _ = j.reports.send(ClientReport {
+        let _ = j.reports.send(ConnectionReport {
             number: j.number,
             client: j.client,
+            upstream: None,
+            upstream_tls: None,
             final_state: j.engine.state(),
             findings: j.findings,
             findings_left_out: j.left_out,
+            notes: Vec::new(),
+            error: None,
         });
-    }
-}
-
-/// What one judged connection produced.
-#[derive(Debug)]
-pub struct ClientReport {
-    /// From 1, in the order the clients connected.
-    pub number: u64,
-    pub client: SocketAddr,
-    pub(crate) final_state: State,
-    /// Both sides' findings (the demo server's own are marked `side: "server"`).
-    pub findings: Vec<Finding>,
-    pub(crate) findings_left_out: usize,
-}
-
-impl ClientReport {
-    /// The client broke a rule at violation severity (the server's findings do not count).
-    pub fn client_violated(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.rule.judges_client() && f.severity == Severity::Violation)
-    }
-
-    pub fn json(&self) -> Value {
-        let findings: Vec<Value> = self
-            .findings
-            .iter()
-            .map(|f| crate::report::finding_json(f, None))
-            .collect();
-        json!({
-            "connection": self.number,
-            "client": self.client.to_string(),
-            "final_state": self.final_state.name(),
-            "summary": Tally::of(&self.findings),
-            "findings": findings,
-            "findings_left_out": self.findings_left_out,
-        })
-    }
-
-    /// One line for the connection, then one per finding.
-    pub fn text(&self) -> String {
-        let mut out = format!(
-            "connection {} from {}: {}, ended in {}\n",
-            self.number,
-            self.client,
-            Tally::of(&self.findings).counts(),
-            self.final_state.name(),
-        );
-        for f in &self.findings {
-            let side = if f.rule.judges_client() {
-                "client"
-            } else {
-                "server"
-            };
-            out.push_str(&format!(
-                "  {} {:<9} {:<6} {}\n",
-                f.severity.marker(),
-                f.rule.id,
-                side,
-                display(f.message.as_bytes(), 300)
-            ));
-        }
-        if self.findings_left_out > 0 {
-            out.push_str(&format!(
-                "  … and {} more findings\n",
-                self.findings_left_out
-            ));
-        }
-        out
     }
 }
 
@@ -204,7 +136,7 @@ impl ClientReport {
 mod tests {
     use super::*;
 
-    fn judged(client: &[&[u8]], server: &[&[u8]]) -> ClientReport {
+    fn judged(client: &[&[u8]], server: &[&[u8]]) -> ConnectionReport {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut w = Watch::on(1, "127.0.0.1:9".parse().unwrap(), false, tx);
         w.server(b"+OK hi\r\n");

@@ -4,8 +4,6 @@
 pub mod certs;
 mod judge;
 
-pub use judge::ClientReport;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,7 +111,7 @@ struct Shared {
     acceptor: TlsAcceptor,
     counter: AtomicU64,
     /// `serve --check-client`: where each judged connection's report goes.
-    reports: Option<tokio::sync::mpsc::UnboundedSender<ClientReport>>,
+    reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
     /// Connections accepted, for the reports' numbers.
     connections: AtomicU64,
 }
@@ -130,14 +128,14 @@ pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
 /// when it ends.
 pub async fn start_judging(
     opts: ServeOptions,
-    reports: tokio::sync::mpsc::UnboundedSender<ClientReport>,
+    reports: tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>,
 ) -> std::io::Result<Running> {
     start_with(opts, Some(reports)).await
 }
 
 async fn start_with(
     opts: ServeOptions,
-    reports: Option<tokio::sync::mpsc::UnboundedSender<ClientReport>>,
+    reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
 ) -> std::io::Result<Running> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let port = listener.local_addr()?.port();

@@ -1,4 +1,5 @@
-//! What one proxied connection produced, for programs (one JSON object) and for people (a
+//! What one judged connection produced — a client through `popscope proxy`, or one that
+//! connected to `serve --check-client` — for programs (one JSON object) and for people (a
 //! line and its findings).
 
 use std::net::SocketAddr;
@@ -6,7 +7,7 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 use popscope_core::sanitize::display;
-use popscope_core::{Finding, State, Tally};
+use popscope_core::{Finding, Severity, State, Tally};
 
 /// The end of one client connection.
 #[derive(Debug)]
@@ -14,7 +15,8 @@ pub struct ConnectionReport {
     /// From 1, in the order the clients connected.
     pub number: u64,
     pub client: SocketAddr,
-    pub upstream: String,
+    /// The server the proxy relayed to (None: the demo server itself answered).
+    pub upstream: Option<String>,
     /// The upstream handshake in one line, under implicit TLS (made safe to show).
     pub(crate) upstream_tls: Option<String>,
     pub(crate) final_state: State,
@@ -27,49 +29,59 @@ pub struct ConnectionReport {
     pub(crate) error: Option<String>,
 }
 
-/// Which side a rule judges.
-fn side(f: &Finding) -> &'static str {
-    if f.rule.judges_client() {
-        "client"
-    } else {
-        "server"
-    }
-}
-
 impl ConnectionReport {
+    /// The client broke a rule at violation severity (the server's findings do not count).
+    pub fn client_violated(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.rule.judges_client() && f.severity == Severity::Violation)
+    }
+
     pub fn json(&self) -> Value {
         let findings: Vec<Value> = self
             .findings
             .iter()
-            .map(|f| {
-                let mut v = crate::report::finding_json(f, None);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("side".into(), json!(side(f)));
-                }
-                v
-            })
+            .map(|f| super::finding_json(f, None))
             .collect();
-        json!({
+        let mut v = json!({
             "connection": self.number,
             "client": self.client.to_string(),
-            "upstream": self.upstream,
-            "upstream_tls": self.upstream_tls,
             "final_state": self.final_state.name(),
             "summary": Tally::of(&self.findings),
             "findings": findings,
             "findings_left_out": self.findings_left_out,
             "notes": self.notes,
             "error": self.error,
-        })
+        });
+        if let (Some(upstream), Some(obj)) = (&self.upstream, v.as_object_mut()) {
+            obj.insert("upstream".into(), json!(upstream));
+            obj.insert("upstream_tls".into(), json!(self.upstream_tls));
+        }
+        v
+    }
+
+    /// Prints the report on stdout: its JSON object on one line, or its text.
+    pub(crate) fn print(&self, json: bool) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = if json {
+            writeln!(out, "{}", self.json())
+        } else {
+            write!(out, "{}", self.text())
+        };
+        let _ = out.flush();
     }
 
     /// One line for the connection, then one per finding and per note.
     pub fn text(&self) -> String {
         let mut out = format!(
-            "connection {} from {} to {}: {}, ended in {}{}\n",
+            "connection {} from {}{}: {}, ended in {}{}\n",
             self.number,
             self.client,
-            self.upstream,
+            self.upstream
+                .as_deref()
+                .map(|u| format!(" to {u}"))
+                .unwrap_or_default(),
             Tally::of(&self.findings).counts(),
             self.final_state.name(),
             self.error
@@ -85,7 +97,7 @@ impl ConnectionReport {
                 "  {} {:<9} {:<6} {}\n",
                 f.severity.marker(),
                 f.rule.id,
-                side(f),
+                super::side(f.rule),
                 display(f.message.as_bytes(), 300)
             ));
         }
