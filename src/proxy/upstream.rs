@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use popscope_core::{TlsFailure, TransportEvent};
+use popscope_core::TransportEvent;
 
 use super::judge::{Judge, with};
 use crate::session::Note;
@@ -43,11 +43,7 @@ impl Upstream {
                 Ok(stream)
             }
             Err(e) => {
-                let reason = match &e {
-                    TransportError::PlaintextOnTlsPort { .. } => TlsFailure::PlaintextFromServer,
-                    TransportError::Certificate(_) => TlsFailure::ClientAborted,
-                    _ => TlsFailure::ServerAlert,
-                };
+                let reason = e.tls_failure();
                 with(judge, |j| j.transport(TransportEvent::TlsFailed { reason }));
                 Err(e)
             }

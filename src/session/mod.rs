@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::transport::{self, Scheme, Stream, Target, TlsDetails, TlsSettings, TransportError};
 use popscope_core::{
-    Command, Config, Direction, Engine, Event, EventSink, Keyword, Reply, Status, Time, TlsFailure,
+    Command, Config, Direction, Engine, Event, EventSink, Keyword, Reply, Status, Time,
     TransportEvent,
 };
 
@@ -345,11 +345,7 @@ impl Connection {
     }
 
     fn tls_failed(&mut self, e: &TransportError) {
-        let reason = match e {
-            TransportError::PlaintextOnTlsPort { .. } => TlsFailure::PlaintextFromServer,
-            TransportError::Certificate(_) => TlsFailure::ClientAborted,
-            _ => TlsFailure::ServerAlert,
-        };
+        let reason = e.tls_failure();
         self.transport_event(TransportEvent::TlsFailed { reason });
         self.closed = true;
     }

@@ -98,6 +98,17 @@ impl TransportError {
         }
     }
 
+    /// What a failed handshake means to the engine: plaintext from the server, our refusal
+    /// of its certificate, or the server's alert.
+    pub(crate) fn tls_failure(&self) -> popscope_core::TlsFailure {
+        use popscope_core::TlsFailure;
+        match self {
+            TransportError::PlaintextOnTlsPort { .. } => TlsFailure::PlaintextFromServer,
+            TransportError::Certificate(_) => TlsFailure::ClientAborted,
+            _ => TlsFailure::ServerAlert,
+        }
+    }
+
     /// What kind of failure this is: the CLI gives each kind its exit code
     /// (`cli::exit::of_failure`).
     pub(crate) fn kind(&self) -> FailureKind {
