@@ -622,13 +622,18 @@ impl ServerSession {
 mod tests {
     use super::*;
 
-    fn server(quirk: Option<Quirk>, stls: bool) -> ServerSession {
+    /// The port the demo server is told it listens on (OAUTHBEARER's `port=` is checked
+    /// against it).
+    pub(super) const PORT: u16 = 1110;
+
+    /// A demo server session for `demo`/`demo`/`demo-token`, with `quirk`, offering STLS or not.
+    pub(super) fn server(quirk: Option<Quirk>, stls: bool) -> ServerSession {
         ServerSession::new(
             ServerConfig {
                 user: "demo".into(),
                 password: "demo".into(),
                 token: "demo-token".into(),
-                port: Some(110),
+                port: Some(PORT),
                 offer_stls: stls,
                 quirk,
                 timestamp: "<1.2@popscope.demo>".into(),

@@ -5,24 +5,8 @@ use super::*;
 use crate::auth::b64encode;
 use crate::oauth::challenge::{ChallengeDecode, decode};
 use crate::oauth::{oauthbearer_message, xoauth2_message};
-use crate::server::{Quirk, ServerConfig, maildrop};
-
-const PORT: u16 = 1110;
-
-fn server(quirk: Option<Quirk>, stls: bool) -> ServerSession {
-    ServerSession::new(
-        ServerConfig {
-            user: "demo".into(),
-            password: "demo".into(),
-            token: "demo-token".into(),
-            port: Some(PORT),
-            offer_stls: stls,
-            quirk,
-            timestamp: "<1.2@popscope.demo>".into(),
-        },
-        maildrop::sample(),
-    )
-}
+use crate::server::Quirk;
+use crate::server::tests::{PORT, server};
 
 /// A session that has done STLS and the handshake.
 fn under_tls(quirk: Option<Quirk>) -> ServerSession {
