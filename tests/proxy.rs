@@ -479,6 +479,18 @@ fn record_keeps_each_connection_as_its_own_session_with_secrets_redacted() {
     assert!(!text.contains("PASS demo"), "{text}");
     let recheck = common::popscope(&["check", "--transcript", &path, "--json"]);
     assert!(recheck.status.code().is_some_and(|c| c < 2), "{recheck:?}");
+    // A re-check judges the proxied client too, as the proxy did: the header says the
+    // client is not popscope.
+    let again = common::scratch_path("proxy-record-client.jsonl");
+    let again_path = again.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--record", &again_path]);
+    session(proxy.port, &["STAT", "QUIT"]);
+    assert!(common::rule_ids(&proxy.report()).contains(&"CL-002".to_owned()));
+    assert_eq!(proxy.stop(), Some(0));
+    let rechecked = common::recheck(&again_path);
+    let cl002 = findings_of(&rechecked, "CL-002");
+    assert_eq!(cl002.len(), 1, "{rechecked}");
+    assert_eq!(cl002[0]["side"], "client", "{rechecked}");
 }
 
 #[test]
@@ -756,4 +768,204 @@ fn a_plaintext_client_on_a_tls_listen_ends_its_connection_with_the_reason() {
     let error = report["error"].as_str().unwrap_or_default();
     assert!(error.contains("TLS handshake"), "{report}");
     assert_eq!(findings_of(&report, "CL-008"), [] as [serde_json::Value; 0]);
+}
+
+/// A client connection that writes each of `writes` in one go and reads what comes after it
+/// (the greeting first, unless `early`); the writes are its whole session.
+fn scripted_client(port: u16, early: bool, writes: &[&[u8]]) {
+    let (mut s, mut r) = connect(port);
+    s.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let drain = |r: &mut BufReader<TcpStream>| {
+        let mut sink = [0u8; 4096];
+        while matches!(r.get_mut().read(&mut sink), Ok(n) if n > 0) {}
+    };
+    if !early {
+        drain(&mut r);
+    }
+    for w in writes {
+        s.write_all(w).unwrap_or_else(|e| panic!("{e}"));
+        drain(&mut r);
+    }
+}
+
+/// The client findings of a report, as (rule, severity).
+fn client_findings(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["side"] == "client")
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (text("rule"), text("severity"))
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn each_client_rule_a_scripted_client_breaks_through_the_proxy_is_reported() {
+    // One misbehaviour per connection against the healthy plain demo; each row the client
+    // rule it must get, and its severity. A password in the clear is CL-008 info here (the
+    // server offers no STLS), so it comes with every login.
+    let rows: &[(&str, bool, &[&[u8]], &[(&str, &str)])] = &[
+        (
+            "CL-001",
+            true,
+            &[b"CAPA\r\n", b"QUIT\r\n"],
+            &[("CL-001", "warning")],
+        ),
+        (
+            "CL-002",
+            false,
+            &[b"STAT\r\n", b"QUIT\r\n"],
+            &[("CL-002", "warning")],
+        ),
+        (
+            "CL-004",
+            false,
+            &[b"PASS demo\r\n", b"QUIT\r\n"],
+            &[("CL-004", "warning"), ("CL-008", "info")],
+        ),
+        (
+            "CL-005",
+            false,
+            &[b"USER demo\r\nPASS demo\r\n", b"QUIT\r\n"],
+            &[("CL-005", "warning"), ("CL-008", "info")],
+        ),
+        (
+            "CL-010",
+            false,
+            &[
+                b"CAPA\r\n",
+                format!("NOOP {}\r\n", "x".repeat(300)).leak().as_bytes(),
+                b"QUIT\r\n",
+            ],
+            &[("CL-002", "warning"), ("CL-010", "warning")],
+        ),
+        (
+            "CL-011",
+            false,
+            &[b"CAPA\n", b"QUIT\r\n"],
+            &[("CL-011", "warning")],
+        ),
+        (
+            "CL-012",
+            false,
+            &[b"CAPA\r\n", b"LANG\r\n", b"QUIT\r\n"],
+            &[("CL-012", "info")],
+        ),
+        (
+            "CL-013",
+            false,
+            &[b"USER demo\r\n", b"PASS demo\r\n", b"DELE 1\r\n"],
+            &[("CL-008", "info"), ("CL-013", "warning")],
+        ),
+        (
+            "CL-014",
+            false,
+            &[b"QUIT\r\nNOOP\r\n"],
+            &[("CL-005", "warning"), ("CL-014", "warning")],
+        ),
+        // The control: a client that does everything right breaks nothing but CL-008's info.
+        (
+            "none",
+            false,
+            &[
+                b"CAPA\r\n",
+                b"USER demo\r\n",
+                b"PASS demo\r\n",
+                b"RETR 1\r\n",
+                b"QUIT\r\n",
+            ],
+            &[("CL-008", "info")],
+        ),
+    ];
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    for (name, early, writes, expected) in rows {
+        scripted_client(proxy.port, *early, writes);
+        let report = proxy.report();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(r, s)| ((*r).to_owned(), (*s).to_owned()))
+            .collect();
+        assert_eq!(client_findings(&report), expected, "{name}: {report}");
+        sides_are_named(&report);
+    }
+}
+
+#[test]
+fn a_client_that_answers_an_oauth_error_challenge_wrongly_is_cl015() {
+    // The demo offers OAUTHBEARER under TLS: the upstream leg is pop3s, the client's plain
+    // (so the token is also CL-008, a violation).
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let ca = server.certs.ca.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--ca-file", &ca]);
+    let bad = |reply: &[u8]| -> Vec<(String, String)> {
+        use base64::Engine as _;
+        let port = u16::try_from(server.port()).unwrap_or_default();
+        let message =
+            popscope_core::oauth::oauthbearer_message(b"demo", b"127.0.0.1", port, b"wrong-token")
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&message[..]);
+        let auth = format!("AUTH OAUTHBEARER {b64}\r\n");
+        scripted_client(proxy.port, false, &[auth.as_bytes(), reply, b"QUIT\r\n"]);
+        client_findings(&proxy.report())
+    };
+    let wrong = bad(b"bm90IHRoZSBkdW1teQ==\r\n");
+    assert!(
+        wrong.contains(&("CL-015".into(), "violation".into())),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong.contains(&("CL-008".into(), "violation".into())),
+        "{wrong:?}"
+    );
+    // The control: the dummy response `AQ==` is what RFC 7628 §3.2.3 asks for.
+    let right = bad(b"AQ==\r\n");
+    assert!(!right.iter().any(|(r, _)| r == "CL-015"), "{right:?}");
+}
+
+#[test]
+fn a_client_that_keeps_mail_on_a_server_that_said_expire_0_is_cl017() {
+    use common::Step::{ReadLine, Send};
+    let upstream = |expire: &str| {
+        common::scripted(vec![
+            Send(b"+OK ready\r\n".to_vec()),
+            ReadLine,
+            Send(format!("+OK\r\nUSER\r\nUIDL\r\nEXPIRE {expire}\r\n.\r\n").into_bytes()),
+            ReadLine,
+            Send(b"+OK\r\n".to_vec()),
+            ReadLine,
+            Send(b"+OK logged in\r\n".to_vec()),
+            ReadLine,
+            Send(b"+OK 5 octets\r\nhi\r\n.\r\n".to_vec()),
+            ReadLine,
+            Send(b"+OK bye\r\n".to_vec()),
+        ])
+    };
+    let session: &[&[u8]] = &[
+        b"CAPA\r\n",
+        b"USER demo\r\n",
+        b"PASS demo\r\n",
+        b"RETR 1\r\n",
+        b"QUIT\r\n",
+    ];
+    let through = |expire: &str| {
+        let proxy = Proxy::start(&format!("pop3://127.0.0.1:{}", upstream(expire)), &[]);
+        scripted_client(proxy.port, false, session);
+        client_findings(&proxy.report())
+    };
+    let kept = through("0");
+    assert!(
+        kept.contains(&("CL-017".into(), "warning".into())),
+        "{kept:?}"
+    );
+    // The control: a server that lets mail stay (EXPIRE NEVER) has nothing to say.
+    let never = through("NEVER");
+    assert!(!never.iter().any(|(r, _)| r == "CL-017"), "{never:?}");
 }

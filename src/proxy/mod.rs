@@ -76,7 +76,7 @@ impl ProxyOptions {
             return Box::new(Nothing);
         }
         Box::new(
-            crate::transcript::jsonl::Recorder::new(
+            crate::transcript::jsonl::Recorder::judging_client(
                 Box::new(into.clone()),
                 &self.upstream.url(),
                 self.record_secrets,

@@ -19,6 +19,7 @@
 //! ends the session instead of blocking it.
 
 pub mod login;
+pub mod logins;
 pub mod secure;
 pub mod task;
 

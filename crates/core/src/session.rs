@@ -343,6 +343,18 @@ impl Session {
         }
     }
 
+    /// What a later connection of the same client is judged against
+    /// ([`crate::rules::cross::login_delay`]): the capability lists and the logins, nothing
+    /// else, so a driver can keep one per client without keeping its maildrop.
+    pub fn logins_only(&self) -> Session {
+        Session {
+            caps: self.caps.clone(),
+            first_login: self.first_login,
+            accepted_login: self.accepted_login,
+            ..Session::new(false)
+        }
+    }
+
     /// The capability list of the current state and security context, if one was seen.
     pub fn current_caps(&self) -> Option<&Capabilities> {
         match self.state {

@@ -21,10 +21,25 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Writes the header at once.
-    pub(crate) fn new(
+    pub(crate) fn new(out: Box<dyn Write + Send>, target: &str, keep_secrets: bool) -> Recorder {
+        Recorder::with_header(out, target, keep_secrets, false)
+    }
+
+    /// A recorder of a session whose client is not popscope (the proxy's): the header says
+    /// so, and a re-check judges the client too.
+    pub(crate) fn judging_client(
+        out: Box<dyn Write + Send>,
+        target: &str,
+        keep_secrets: bool,
+    ) -> Recorder {
+        Recorder::with_header(out, target, keep_secrets, true)
+    }
+
+    fn with_header(
         mut out: Box<dyn Write + Send>,
         target: &str,
         keep_secrets: bool,
+        judge_client: bool,
     ) -> Recorder {
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -36,7 +51,7 @@ impl Recorder {
             target: target.into(),
             started,
             secrets: if keep_secrets { "kept" } else { "redacted" }.into(),
-            judge_client: false,
+            judge_client,
         };
         let failed = write_record(&mut out, &header).is_err();
         Recorder {
@@ -199,6 +214,24 @@ mod tests {
         let mut e = Engine::new(Config::default());
         feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
         (out, r, e)
+    }
+
+    #[test]
+    fn a_recording_of_a_client_popscope_did_not_write_says_so_in_its_header() {
+        let header = |judging: bool| {
+            let out = crate::session::task::Recording::default();
+            let target = "pop3://127.0.0.1:110";
+            let _r = if judging {
+                Recorder::judging_client(Box::new(out.clone()), target, false)
+            } else {
+                Recorder::new(Box::new(out.clone()), target, false)
+            };
+            let first = out.contents();
+            let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
+            serde_json::from_slice::<serde_json::Value>(line).unwrap()
+        };
+        assert_eq!(header(true)["judge_client"], true);
+        assert_ne!(header(false)["judge_client"], true);
     }
 
     #[test]
