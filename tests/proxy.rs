@@ -806,12 +806,16 @@ fn client_findings(report: &serde_json::Value) -> Vec<(String, String)> {
     found
 }
 
+/// A scripted client's session: its name, whether it speaks before the greeting, its writes,
+/// and the client findings (rule, severity) it must get.
+type Misbehaviour<'a> = (&'a str, bool, &'a [&'a [u8]], &'a [(&'a str, &'a str)]);
+
 #[test]
 fn each_client_rule_a_scripted_client_breaks_through_the_proxy_is_reported() {
     // One misbehaviour per connection against the healthy plain demo; each row the client
     // rule it must get, and its severity. A password in the clear is CL-008 info here (the
     // server offers no STLS), so it comes with every login.
-    let rows: &[(&str, bool, &[&[u8]], &[(&str, &str)])] = &[
+    let rows: &[Misbehaviour] = &[
         (
             "CL-001",
             true,
@@ -907,7 +911,7 @@ fn a_client_that_answers_an_oauth_error_challenge_wrongly_is_cl015() {
     let proxy = Proxy::start(&server.url(), &["--ca-file", &ca]);
     let bad = |reply: &[u8]| -> Vec<(String, String)> {
         use base64::Engine as _;
-        let port = u16::try_from(server.port()).unwrap_or_default();
+        let port = server.port();
         let message =
             popscope_core::oauth::oauthbearer_message(b"demo", b"127.0.0.1", port, b"wrong-token")
                 .unwrap_or_else(|e| panic!("{e:?}"));
