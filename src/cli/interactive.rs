@@ -2,6 +2,7 @@
 
 use crate::session::task::Plan;
 use crate::transport::Target;
+use crate::tui::replay::Replayed;
 use crate::tui::{self, TuiOptions};
 use popscope_core::Config;
 
@@ -24,27 +25,40 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
     }
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
-    let (label, entries, tls, damage) = if crate::transcript::jsonl::looks_like(&bytes) {
+    // Whom the client rules judge, as in the headless re-check: a recording says whether its
+    // client was popscope; a text transcript's client may be anyone.
+    let (label, replayed, damage) = if crate::transcript::jsonl::looks_like(&bytes) {
         let (s, damage) = crate::transcript::jsonl::session(&bytes, args.session)
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
+        let label = format!("replay {path} ({})", s.target);
+        let judge_client = s.judge_client;
+        let (entries, tls) = (s.entries, s.tls);
         (
-            format!("replay {path} ({})", s.target),
-            s.entries,
-            s.tls,
+            label,
+            Replayed {
+                entries,
+                tls,
+                judge_client,
+            },
             damage,
         )
     } else {
         let entries = crate::transcript::text::parse(&bytes)
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-        (format!("replay {path}"), entries, Vec::new(), None)
+        let replayed = Replayed {
+            entries,
+            tls: Vec::new(),
+            judge_client: true,
+        };
+        (format!("replay {path}"), replayed, None)
     };
     let code = if let Some(url) = &args.against {
-        super::compare::against(args, url, &entries)?
+        super::compare::against(args, url, &replayed.entries)?
     } else {
         let theme = theme(&args.ui)?;
         let keys = key_table()?;
         let rt = super::runtime()?;
-        rt.block_on(tui::replay::run(label, entries, tls, theme, keys))
+        rt.block_on(tui::replay::run(label, replayed, theme, keys))
             .map_err(|e| CliError::usage(format!("terminal: {e}")))?;
         exit::OK
     };

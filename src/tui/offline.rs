@@ -13,13 +13,19 @@ use super::App;
 /// Feeds every entry to a fresh engine and the updates to `app`, on the clock of
 /// [`crate::transcript::Driver`].
 pub fn load(app: &mut App, entries: &[Entry]) {
-    load_with_tls(app, entries, &[]);
+    load_with_tls(app, entries, &[], false);
 }
 
 /// Like [`load`], with the TLS details a JSON Lines recording kept (its `tls` records, in
 /// order): the n-th handshake shows the n-th record's version, cipher, chain and verdict. A
-/// handshake without one (the text format keeps none) says it was recorded.
-pub(crate) fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]) {
+/// handshake without one (the text format keeps none) says it was recorded. `judge_client`:
+/// the client rules judge the recorded client too (as `check --transcript` does).
+pub(crate) fn load_with_tls(
+    app: &mut App,
+    entries: &[Entry],
+    tls: &[TlsDetails],
+    judge_client: bool,
+) {
     // A recording that begins with a handshake was implicit TLS (port 995).
     let implicit_tls = matches!(
         entries.first().map(|e| &e.item),
@@ -33,6 +39,7 @@ pub(crate) fn load_with_tls(app: &mut App, entries: &[Entry], tls: &[TlsDetails]
     ));
     let config = Config {
         implicit_tls,
+        judge_client,
         ..Config::default()
     };
     let sasl = SaslSeen::default();

@@ -39,37 +39,42 @@ fn hint(table: &[keys::Binding]) -> String {
     )
 }
 
-/// The UI state after the first `upto` entries; `tls` holds the TLS details the recording
-/// kept, one per handshake.
+/// What is replayed: the entries, the TLS details the recording kept (one per handshake),
+/// and whether the client rules judge its client (it was not popscope).
+pub(crate) struct Replayed {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) tls: Vec<TlsDetails>,
+    pub(crate) judge_client: bool,
+}
+
+/// The UI state after the first `upto` entries of `r`.
 pub(crate) fn state_at(
     label: &str,
-    entries: &[Entry],
-    tls: &[TlsDetails],
+    r: &Replayed,
     upto: usize,
     theme: &Theme,
     table: &[keys::Binding],
 ) -> App {
     let mut app = App::new(label.to_owned(), theme.clone(), table.to_vec());
-    offline::load_with_tls(&mut app, &entries[..upto.min(entries.len())], tls);
+    let entries = &r.entries[..upto.min(r.entries.len())];
+    offline::load_with_tls(&mut app, entries, &r.tls, r.judge_client);
     app.focus = super::app::Focus::Transcript;
     app
 }
 
 pub(crate) async fn run(
     label: String,
-    entries: Vec<Entry>,
-    tls: Vec<TlsDetails>,
+    replayed: Replayed,
     theme: Theme,
     table: Vec<keys::Binding>,
 ) -> std::io::Result<()> {
-    let steps = steps(&entries);
+    let steps = steps(&replayed.entries);
     let hint = hint(&table);
     let mut at = steps.len() - 1;
     let build = |at: usize, keep: Option<&App>| {
         let mut app = state_at(
             &format!("{label} — step {}/{}", at + 1, steps.len()),
-            &entries,
-            &tls,
+            &replayed,
             steps[at],
             &theme,
             &table,
@@ -150,6 +155,15 @@ mod tests {
         assert!(hint(&table).starts_with("replay: > next exchange"));
     }
 
+    /// Popscope's own session: its client is not judged.
+    fn replayed(entries: Vec<Entry>, tls: Vec<TlsDetails>) -> Replayed {
+        Replayed {
+            entries,
+            tls,
+            judge_client: false,
+        }
+    }
+
     #[test]
     fn each_step_shows_the_state_as_of_that_exchange() {
         let src = b"S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: STAT\nS: +OK 1 2\n";
@@ -158,10 +172,30 @@ mod tests {
         assert_eq!(s, vec![1, 3, 5, 7]);
         let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
         let table = keys::defaults();
-        let before_pass = state_at("x", &entries, &[], s[1], &theme, &table);
+        let r = replayed(entries, vec![]);
+        let before_pass = state_at("x", &r, s[1], &theme, &table);
         assert_eq!(before_pass.state.name(), "AUTHORIZATION (USER accepted)");
-        let end = state_at("x", &entries, &[], s[3], &theme, &table);
+        let end = state_at("x", &r, s[3], &theme, &table);
         assert_eq!(end.state.name(), "TRANSACTION");
+    }
+
+    #[test]
+    fn a_proxied_client_is_judged_in_the_replay_and_popscope_itself_is_not() {
+        let src = b"S: +OK ready\nC: STAT\nS: -ERR log in first\n";
+        let entries = text::parse(src).unwrap_or_default();
+        let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
+        let table = keys::defaults();
+        let rules = |judge_client: bool| -> Vec<&'static str> {
+            let r = Replayed {
+                entries: entries.clone(),
+                tls: vec![],
+                judge_client,
+            };
+            let app = state_at("x", &r, entries.len(), &theme, &table);
+            app.findings.list.iter().map(|(f, _)| f.rule.id).collect()
+        };
+        assert!(rules(true).contains(&"CL-002"), "{:?}", rules(true));
+        assert!(!rules(false).contains(&"CL-002"), "{:?}", rules(false));
     }
 
     #[test]
@@ -186,14 +220,21 @@ mod tests {
             }],
             ..TlsDetails::default()
         };
-        let app = state_at("x", &entries, &[recorded], entries.len(), &theme, &table);
+        let end = entries.len();
+        let app = state_at(
+            "x",
+            &replayed(entries.clone(), vec![recorded]),
+            end,
+            &theme,
+            &table,
+        );
         let tls = app.tls.unwrap_or_default();
         assert_eq!(tls.version, "TLS 1.3");
         assert_eq!(tls.cipher, "TLS13_AES_256_GCM_SHA384");
         assert!(tls.verdict.is_verified());
         assert_eq!(tls.chain.len(), 1);
         // A text transcript keeps no details: the handshake says it was recorded.
-        let app = state_at("x", &entries, &[], entries.len(), &theme, &table);
+        let app = state_at("x", &replayed(entries, vec![]), end, &theme, &table);
         assert!(app.tls.unwrap_or_default().verdict.is_recorded());
     }
 
@@ -229,7 +270,8 @@ mod tests {
         let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
         let table = keys::defaults();
         let label = format!("replay r.jsonl ({})", s.target);
-        let app = state_at(&label, &s.entries, &s.tls, s.entries.len(), &theme, &table);
+        let end = s.entries.len();
+        let app = state_at(&label, &replayed(s.entries, s.tls), end, &theme, &table);
         let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50))
             .unwrap_or_else(|e| panic!("{e}"));
         t.draw(|f| ui::draw(f, &app))

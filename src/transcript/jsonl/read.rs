@@ -16,6 +16,8 @@ pub struct Session {
     pub secrets: String,
     pub entries: Vec<Entry>,
     pub(crate) tls: Vec<TlsDetails>,
+    /// The header's `judge_client`: the client was not popscope (a proxied mail client).
+    pub judge_client: bool,
 }
 
 /// What reading stopped at, if the file is damaged: everything before it was read.
@@ -245,10 +247,13 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
     let mut sessions: Vec<Session> = Vec::new();
     let damage = stream(bytes, |s| match s {
         Streamed::Header {
-            target, secrets, ..
+            target,
+            secrets,
+            judge_client,
         } => sessions.push(Session {
             target,
             secrets,
+            judge_client,
             ..Session::default()
         }),
         Streamed::Entry(e) => {
@@ -315,6 +320,16 @@ mod tests {
                 "{m}: what came before is kept"
             );
         }
+    }
+
+    #[test]
+    fn a_header_that_says_judge_client_is_kept_with_its_session() {
+        let proxied = HEADER.replace("\"redacted\"}", "\"redacted\",\"judge_client\":true}");
+        let both = format!("{HEADER}{DATA}{proxied}{DATA}");
+        let (sessions, damage) = read(both.as_bytes());
+        assert_eq!(damage, None);
+        let judged: Vec<bool> = sessions.iter().map(|s| s.judge_client).collect();
+        assert_eq!(judged, [false, true]);
     }
 
     #[test]
