@@ -27,14 +27,15 @@ struct Seen {
 
 impl LastLogins {
     /// Judges a connection that opened at `opened` and has ended against the same client's
-    /// previous one, and keeps it (when it tried a login) as the one the next is judged by.
+    /// last one that logged in, and keeps it (when its login was accepted) as the one the
+    /// next is judged by: LOGIN-DELAY counts from a login that happened.
     pub fn judge(&mut self, client: IpAddr, opened: Instant, session: &Session) -> Option<Finding> {
         let finding = self.clients.get(&client).and_then(|earlier| {
             let after = opened.checked_duration_since(earlier.opened)?;
             let after = Time(u64::try_from(after.as_micros()).unwrap_or(u64::MAX));
             popscope_core::rules::cross::login_delay(&earlier.session, session, after)
         });
-        if session.first_login.is_some() {
+        if session.accepted_login.is_some() {
             if self.clients.len() >= MAX_CLIENTS && !self.clients.contains_key(&client) {
                 self.forget_oldest();
             }
@@ -97,7 +98,9 @@ mod tests {
         // Another client is not this one's second login; a login past the delay is fine.
         let other: IpAddr = [127, 0, 0, 2].into();
         assert_eq!(last.judge(other, soon, &logged_in(60, b"+OK in\r\n")), None);
-        let later = soon + Duration::from_secs(61);
+        // The refused login is not the one the next is measured from: this is 61 s after
+        // the accepted one, and no finding.
+        let later = start + Duration::from_secs(61);
         assert_eq!(last.judge(ip, later, &logged_in(60, b"+OK in\r\n")), None);
     }
 
