@@ -757,3 +757,212 @@ fn a_plaintext_client_on_a_tls_listen_ends_its_connection_with_the_reason() {
     assert!(error.contains("TLS handshake"), "{report}");
     assert_eq!(findings_of(&report, "CL-008"), [] as [serde_json::Value; 0]);
 }
+
+/// `--listen pop3:// --offer-stls` in front of `upstream`, with --json, showing clients the
+/// demo server's certificate (localhost, signed by `certs`' CA).
+fn offering_stls(certs: &Running, upstream: &str, extra: &[&str]) -> Proxy {
+    let file = |name: &str| certs.certs.dir.join(name).display().to_string();
+    let (cert, key) = (file("server.pem"), file("server-key.pem"));
+    let args = [
+        &["--json", "--offer-stls", "--cert", &cert, "--key", &key],
+        extra,
+    ]
+    .concat();
+    Proxy::spawn_on("pop3://127.0.0.1:0", upstream, &args)
+}
+
+/// A TLS client of `stream` that trusts the CA in `ca` and expects `localhost`.
+fn tls_client(
+    stream: TcpStream,
+    ca: &std::path::Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap_or_else(|e| panic!("{e}")) {
+        roots
+            .add(cert.unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = "localhost".try_into().unwrap_or_else(|e| panic!("{e:?}"));
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .unwrap_or_else(|e| panic!("{e}"));
+    rustls::StreamOwned::new(conn, stream)
+}
+
+/// A client through --offer-stls: `plain` lines (each after the reply before), then STLS with
+/// `behind` in the same write, the handshake, then `inside` under TLS. Returns what it heard
+/// in plaintext and inside TLS.
+fn through_stls(
+    port: u16,
+    ca: &std::path::Path,
+    plain: &[&str],
+    behind: &str,
+    inside: &[&str],
+) -> (Vec<u8>, Vec<u8>) {
+    let (mut s, mut r) = connect(port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    for line in plain {
+        s.write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        read_reply(&mut r, &mut heard, *line == "CAPA");
+    }
+    s.write_all(format!("STLS\r\n{behind}").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    read_reply(&mut r, &mut heard, false);
+    assert!(
+        heard.ends_with(b"\r\n") && String::from_utf8_lossy(&heard).contains("+OK begin TLS"),
+        "{}",
+        String::from_utf8_lossy(&heard)
+    );
+    drop(r);
+    let mut tls = BufReader::new(tls_client(s, ca));
+    let mut inside_heard = Vec::new();
+    for line in inside {
+        tls.get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        tls.get_mut().flush().unwrap_or_else(|e| panic!("{e}"));
+        let multi = ["CAPA", "UIDL", "LIST"].contains(line) || line.starts_with("RETR ");
+        read_reply(&mut tls, &mut inside_heard, multi);
+    }
+    (heard, inside_heard)
+}
+
+#[test]
+fn curl_through_offer_stls_gets_the_message_and_its_login_is_inside_tls() {
+    for upstream_tls in [TlsMode::None, TlsMode::Starttls, TlsMode::Implicit] {
+        let (_rt, server) = demo(upstream_tls, None);
+        let ca = server.certs.ca.display().to_string();
+        let proxy = offering_stls(&server, &server.url(), &["--ca-file", &ca]);
+        let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
+        let proxied = curl(
+            &format!("pop3://localhost:{}/1", proxy.port),
+            &["--ssl-reqd", "--cacert", &ca],
+        );
+        assert!(direct.len() > 100, "{upstream_tls:?}");
+        assert_eq!(proxied, direct, "{upstream_tls:?}");
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+        assert_eq!(report["final_state"], "closed", "{report}");
+        assert_eq!(
+            findings_of(&report, "CL-008"),
+            [] as [serde_json::Value; 0],
+            "{upstream_tls:?}: {report}"
+        );
+        assert!(
+            report["notes"].to_string().contains("upgraded by STLS"),
+            "{report}"
+        );
+        sides_are_named(&report);
+    }
+}
+
+#[test]
+fn with_offer_stls_capa_lists_stls_once_and_a_login_before_it_is_judged_a_warning() {
+    // The pop3s upstream lists no STLS: the proxy's own offer is what the client saw.
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let ca = server.certs.ca.display().to_string();
+    let proxy = offering_stls(&server, &server.url(), &["--ca-file", &ca]);
+    let heard = session(proxy.port, &["CAPA", "USER demo", "PASS demo", "QUIT"]);
+    let text = String::from_utf8_lossy(&heard);
+    assert_eq!(text.matches("\r\nSTLS\r\n").count(), 1, "{text}");
+    let report = proxy.report();
+    let cl008 = findings_of(&report, "CL-008");
+    assert_eq!(cl008.len(), 1, "{report}");
+    assert_eq!(cl008[0]["severity"], "warning", "{report}");
+}
+
+#[test]
+fn a_client_that_pipelines_behind_stls_gets_cl_006_and_nothing_behind_it_runs() {
+    let (_rt, certs) = demo(TlsMode::None, None);
+    let run = |behind: &str| {
+        let (port, heard) = common::scripted_heard(vec![
+            common::Step::Send(b"+OK hi\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK bye\r\n".to_vec()),
+            common::Step::Close,
+        ]);
+        let proxy = offering_stls(&certs, &format!("pop3://127.0.0.1:{port}"), &[]);
+        let (_, inside) = through_stls(proxy.port, &certs.certs.ca, &[], behind, &["QUIT"]);
+        assert_eq!(inside, b"+OK bye\r\n");
+        let report = proxy.report();
+        let upstream_heard: Vec<String> = heard.try_iter().collect();
+        (report, upstream_heard)
+    };
+    let (pipelined, heard) = run("USER x\r\n");
+    assert_eq!(heard, ["QUIT"], "USER never reached the server");
+    let cl006 = findings_of(&pipelined, "CL-006");
+    assert_eq!(cl006.len(), 1, "{pipelined}");
+    assert_eq!(cl006[0]["side"], "client", "{pipelined}");
+    let (clean, _) = run("");
+    assert_eq!(findings_of(&clean, "CL-006"), [] as [serde_json::Value; 0]);
+    // The server is judged the same either way: what the proxy dropped is not its doing.
+    let server_side = |r: &serde_json::Value| {
+        common::findings_of(r)
+            .into_iter()
+            .filter(|(rule, _, _)| !rule.starts_with("CL-"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(server_side(&pipelined), server_side(&clean), "{pipelined}");
+}
+
+#[test]
+fn capabilities_the_client_cached_across_its_stls_are_cl_007_through_the_proxy() {
+    let (_rt, certs) = demo(TlsMode::None, None);
+    let run = |after_tls: &str| {
+        let port = common::scripted(vec![
+            common::Step::Send(b"+OK hi\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK\r\nUSER\r\n.\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(format!("+OK\r\n{after_tls}\r\n.\r\n").into_bytes()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK bye\r\n".to_vec()),
+            common::Step::Close,
+        ]);
+        let proxy = offering_stls(&certs, &format!("pop3://127.0.0.1:{port}"), &[]);
+        let (plain, inside) = through_stls(
+            proxy.port,
+            &certs.certs.ca,
+            &["CAPA"],
+            "",
+            &["CAPA", "USER a", "QUIT"],
+        );
+        // What the client saw: the proxy's STLS before TLS, none inside it.
+        assert!(String::from_utf8_lossy(&plain).contains("\r\nSTLS\r\n"));
+        assert!(!String::from_utf8_lossy(&inside).contains("STLS"));
+        findings_of(&proxy.report(), "CL-007").len()
+    };
+    assert_eq!(run("SASL PLAIN"), 1);
+    assert_eq!(run("USER"), 0);
+}
+
+#[test]
+fn a_client_stls_the_proxy_answered_is_kept_in_the_text_format_and_rechecked() {
+    let file = common::scratch_path("client-stls.txt");
+    let recheck = |directive: &str| {
+        std::fs::write(&file, format!("S: +OK hi\n{directive}\nC: QUIT\nS: +OK\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["check", "--json", "--transcript"])
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let report: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {o:?}"));
+        findings_of(&report, "CL-006").len()
+    };
+    assert_eq!(recheck("-- client-stls 8"), 1);
+    assert_eq!(recheck("-- client-stls 0"), 0);
+    let _ = std::fs::remove_file(&file);
+}

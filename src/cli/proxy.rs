@@ -48,10 +48,14 @@ pub struct UpstreamArgs {
     pub(crate) force: bool,
 }
 
-/// The client leg's TLS (`--listen pop3s://`).
+/// The client leg's TLS (`--listen pop3s://`, or `--offer-stls`).
 #[derive(Clone, Debug, Default, Args)]
 pub struct ClientLegArgs {
-    /// The certificate chain (PEM) the proxy shows clients on a pop3s:// listen.
+    /// On a pop3:// listen: offer STLS to clients (CAPA lists it) and answer it, running TLS
+    /// with the client; without it, STLS is kept from clients and refused.
+    #[arg(long)]
+    pub(crate) offer_stls: bool,
+    /// The certificate chain (PEM) the proxy shows clients on a TLS client leg.
     #[arg(long, value_name = "PEM", requires = "key")]
     pub(crate) cert: Option<PathBuf>,
     /// The private key (PEM) of --cert.
@@ -87,6 +91,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     let opts = ProxyOptions {
         upstream,
         client_tls,
+        offer_stls: args.client_leg.offer_stls,
         timeout: Duration::from_secs(args.conn.timeout.max(1)),
         record: record.clone(),
         record_secrets: args.conn.record_secrets,
@@ -175,12 +180,18 @@ fn listen_address(url: &str) -> Result<(String, bool), CliError> {
     Ok((address, tls))
 }
 
-/// The client leg's TLS acceptor: a pop3s:// listen needs --cert and --key, a pop3:// one
-/// takes neither.
+/// The client leg's TLS acceptor: a pop3s:// listen or --offer-stls needs --cert and --key,
+/// a plain pop3:// one takes neither.
 fn client_tls(
     tls_listen: bool,
     leg: &ClientLegArgs,
 ) -> Result<Option<tokio_rustls::TlsAcceptor>, CliError> {
+    if leg.offer_stls && tls_listen {
+        return Err(CliError::usage(
+            "--offer-stls is for a pop3:// listen: on pop3s:// the client's leg is TLS from the first byte",
+        ));
+    }
+    let tls_listen = tls_listen || leg.offer_stls;
     match (tls_listen, &leg.cert, &leg.key) {
         (true, Some(cert), Some(key)) => {
             let mut config =
@@ -192,7 +203,7 @@ fn client_tls(
             ))))
         }
         (true, _, _) => Err(CliError::usage(
-            "--listen pop3s:// needs --cert FILE and --key FILE (PEM): the certificate the proxy shows clients",
+            "--listen pop3s:// and --offer-stls need --cert FILE and --key FILE (PEM): the certificate the proxy shows clients",
         )),
         (false, None, None) => Ok(None),
         (false, _, _) => Err(CliError::usage(
@@ -259,6 +270,7 @@ mod tests {
         let files = ClientLegArgs {
             cert: Some("c.pem".into()),
             key: Some("k.pem".into()),
+            ..ClientLegArgs::default()
         };
         let none = ClientLegArgs::default();
         let said = |r: Result<Option<tokio_rustls::TlsAcceptor>, CliError>| {
