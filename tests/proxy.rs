@@ -966,3 +966,169 @@ fn a_client_stls_the_proxy_answered_is_kept_in_the_text_format_and_rechecked() {
     assert_eq!(recheck("-- client-stls 0"), 0);
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn upstream_starttls_upgrades_the_server_leg_before_relaying_and_the_mail_is_intact() {
+    let (_rt, server) = demo(TlsMode::Starttls, None);
+    let ca = server.certs.ca.display().to_string();
+    let direct = curl(
+        &format!("{}/1", server.url()),
+        &["--ssl-reqd", "--cacert", &ca],
+    );
+    assert!(direct.len() > 100);
+    let starttls = ["--upstream-starttls", "--ca-file", &ca];
+    // A plain client leg, then one the proxy upgrades too: STLS on both legs.
+    for offer in [false, true] {
+        let proxy = if offer {
+            offering_stls(&server, &server.url(), &starttls)
+        } else {
+            Proxy::start(&server.url(), &starttls)
+        };
+        let client_tls: &[&str] = if offer {
+            &["--ssl-reqd", "--cacert", &ca]
+        } else {
+            &[]
+        };
+        let proxied = curl(&format!("pop3://localhost:{}/1", proxy.port), client_tls);
+        assert_eq!(proxied, direct, "offer {offer}");
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+        assert!(
+            report["upstream_tls"]
+                .as_str()
+                .is_some_and(|t| t.contains("TLS")),
+            "{report}"
+        );
+        let ids = common::rule_ids(&report);
+        // The server's STLS was judged: the demo server's is clean; its plain-leg USER offer
+        // (USR-002) is not on a leg that is TLS now.
+        assert!(!ids.iter().any(|id| id.starts_with("TLS-")), "{report}");
+        // The client's password went in the clear only on the plain client leg.
+        assert_eq!(
+            findings_of(&report, "CL-008").len(),
+            usize::from(!offer),
+            "{report}"
+        );
+        // What the server changed across its STLS is the server's (CAPA-004's list diff).
+        assert!(ids.contains(&"CAPA-004".to_owned()), "{report}");
+        sides_are_named(&report);
+    }
+}
+
+#[test]
+fn upstream_starttls_judges_plaintext_the_server_sends_after_its_ok() {
+    let (_rt, server) = demo(TlsMode::Starttls, Some(Quirk::StlsResponseInjection));
+    let ca = server.certs.ca.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--upstream-starttls", "--ca-file", &ca]);
+    let heard = session(proxy.port, &["USER demo", "PASS demo", "QUIT"]);
+    assert!(
+        heard.starts_with(b"+OK"),
+        "{}",
+        String::from_utf8_lossy(&heard)
+    );
+    let report = proxy.report();
+    assert!(
+        common::rule_ids(&report).contains(&"TLS-003".to_owned()),
+        "{report}"
+    );
+    // What the server injected never reached the client.
+    assert_eq!(
+        String::from_utf8_lossy(&heard).matches("+OK").count(),
+        4,
+        "{report}"
+    );
+    // The proxy's STLS is no fault of the client: it asked CAPA again inside TLS itself, so
+    // a client that logs in without CAPA is not told it kept a list from before TLS.
+    assert!(
+        !report["findings"]
+            .to_string()
+            .contains("without asking CAPA again"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_upstream_without_stls_refuses_the_client_in_one_line_and_never_in_plaintext() {
+    let (port, heard) = common::scripted_heard(vec![
+        common::Step::Send(b"+OK hi\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"+OK\r\nUSER\r\n.\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"+OK\r\n".to_vec()),
+    ]);
+    let proxy = Proxy::start(
+        &format!("pop3://127.0.0.1:{port}"),
+        &["--upstream-starttls"],
+    );
+    let (mut s, mut r) = connect(proxy.port);
+    let _ = s.write_all(b"USER demo\r\n");
+    let mut said = Vec::new();
+    let _ = r.read_to_end(&mut said);
+    let text = String::from_utf8_lossy(&said);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with(
+            "-ERR popscope proxy: --upstream-starttls: the server's CAPA lists no STLS"
+        ),
+        "{text}"
+    );
+    let report = proxy.report();
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lists no STLS")),
+        "{report}"
+    );
+    // The proxy asked CAPA and stopped: the client's USER never went upstream.
+    assert_eq!(heard.try_iter().collect::<Vec<_>>(), ["CAPA"]);
+}
+
+#[test]
+fn an_upstream_that_refuses_stls_refuses_the_client_with_what_it_said() {
+    let port = common::scripted(vec![
+        common::Step::Send(b"+OK hi\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"+OK\r\nSTLS\r\n.\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"-ERR not today\r\n".to_vec()),
+        common::Step::ReadLine,
+    ]);
+    let proxy = Proxy::start(
+        &format!("pop3://127.0.0.1:{port}"),
+        &["--upstream-starttls"],
+    );
+    let heard = String::from_utf8_lossy(&session(proxy.port, &[])).into_owned();
+    assert!(
+        heard.starts_with("-ERR popscope proxy: --upstream-starttls: the server refused STLS (it said \"-ERR not today\")"),
+        "{heard}"
+    );
+    assert!(
+        proxy.report()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused STLS"))
+    );
+}
+
+#[test]
+fn upstream_starttls_to_dovecot_relays_the_mail_intact() {
+    let Some(d) = common::dovecot::dovecot() else {
+        return;
+    };
+    let plain = format!("pop3://127.0.0.1:{}", d.plain);
+    let direct = curl(&format!("{plain}/1"), &["--ssl-reqd", "--cacert", &d.ca]);
+    let proxy = Proxy::start(&plain, &["--upstream-starttls", "--ca-file", &d.ca]);
+    let proxied = curl(&format!("{}/1", proxy.url()), &[]);
+    assert!(!direct.is_empty());
+    assert_eq!(proxied, direct);
+    let report = proxy.report();
+    assert!(report["error"].is_null(), "{report}");
+    assert!(report["upstream_tls"].is_string(), "{report}");
+    let server_violations: Vec<String> = common::dovecot::unexpected_violations(&report)
+        .into_iter()
+        .filter(|r| !r.starts_with("CL-"))
+        .collect();
+    assert!(
+        server_violations.is_empty(),
+        "{server_violations:?}\n{report}"
+    );
+}

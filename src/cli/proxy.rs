@@ -8,11 +8,16 @@ use clap::Args;
 
 use super::{CliError, ProxyArgs, exit};
 use crate::proxy::{ProxyOptions, Upstream};
-use crate::transport::{Target, TlsSettings};
+use crate::transport::{Scheme, Target, TlsSettings};
 
 /// The upstream leg's options (as `check` has them) and `--record`'s.
 #[derive(Clone, Debug, Default, Args)]
 pub struct UpstreamArgs {
+    /// With a pop3:// upstream: upgrade it by STLS before relaying (CAPA must list STLS; the
+    /// certificate verified as for pop3s). Never falls back to plaintext: a failure refuses
+    /// the client in one -ERR line.
+    #[arg(long)]
+    pub(crate) upstream_starttls: bool,
     /// Trust the CA certificates in this PEM file (besides the system's) for the upstream.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_file: Option<PathBuf>,
@@ -103,6 +108,11 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         let mut stop = super::serve::Stop::new()?;
         let listener = bind(&listen).await?;
         let upstream_url = opts.upstream.url();
+        let upstream_url = if opts.upstream.starttls {
+            format!("{upstream_url} (upgraded by STLS)")
+        } else {
+            upstream_url
+        };
         let local = listener.local_addr().map_or(listen.clone(), |a| a.to_string());
         let scheme = if tls_listen { "pop3s" } else { "pop3" };
         eprintln!("popscope proxy: listening on {scheme}://{local}, relaying to {upstream_url}; Ctrl-C stops it");
@@ -129,7 +139,13 @@ fn upstream(args: &ProxyArgs) -> Result<Upstream, CliError> {
         )));
     };
     let c = &args.conn;
+    if c.upstream_starttls && scheme != Scheme::Pop3 {
+        return Err(CliError::usage(
+            "--upstream-starttls is for a pop3:// upstream: pop3s:// is TLS from the first byte",
+        ));
+    }
     Ok(Upstream {
+        starttls: c.upstream_starttls,
         target,
         scheme,
         tls: TlsSettings {

@@ -53,6 +53,9 @@ pub(crate) struct Judge {
     /// Server octets that came after the `+OK` to the client's STLS: for the client once its
     /// TLS is up (a server that owes nothing should have sent none; they are not lost).
     after_upgrade: Vec<u8>,
+    /// Server octets already fed to the engine, for the client before anything else (the
+    /// greeting the proxy read for its own upstream STLS).
+    relay_first: Vec<u8>,
     /// The upstream leg's handshake, under implicit TLS.
     pub(crate) tls: Option<TlsDetails>,
     client: ClientLines,
@@ -183,6 +186,7 @@ impl Judge {
             upgrade: Upgrade::None,
             dropped_behind_stls: 0,
             after_upgrade: Vec::new(),
+            relay_first: Vec::new(),
             tls: None,
             client: ClientLines::default(),
             capa: CapaReplies::default(),
@@ -322,6 +326,21 @@ impl Judge {
             dropped_octets,
             established,
         });
+    }
+
+    /// The proxy's own exchange with the server (`--upstream-starttls`), fed as it stands: no
+    /// rewrite, nothing relayed.
+    pub(crate) fn feed_as_is(&mut self, dir: Direction, bytes: &[u8]) {
+        self.feed(dir, bytes);
+    }
+
+    /// Octets the engine has judged, for the client first.
+    pub(crate) fn relay_first(&mut self, bytes: Vec<u8>) {
+        self.relay_first = bytes;
+    }
+
+    pub(crate) fn take_relay_first(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.relay_first)
     }
 
     /// Server octets held while the client's TLS was set up.

@@ -20,6 +20,7 @@ mod judge;
 mod relay;
 mod rewrite;
 mod spool;
+mod starttls;
 mod upstream;
 
 use crate::report::ConnectionReport;

@@ -18,6 +18,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::ProxyOptions;
 use super::judge::{Judge, with};
 use super::spool::Spool;
+use super::starttls::StlsError;
 use crate::report::ConnectionReport;
 use crate::transport::Stream;
 use popscope_core::TransportEvent;
@@ -79,7 +80,14 @@ async fn session(
         },
         Err(e) => {
             // The client hears why in one line, as a server that cannot serve would say it.
-            let line = format!("-ERR popscope proxy: the server cannot be reached: {e}\r\n");
+            let why = match &e {
+                StlsError::Transport(e) => format!("the server cannot be reached: {e}"),
+                refused => refused.to_string(),
+            };
+            let line = format!(
+                "-ERR popscope proxy: {}\r\n",
+                popscope_core::sanitize::display(why.as_bytes(), 400)
+            );
             let _ = tokio::time::timeout(opts.timeout, async {
                 client.write_all(line.as_bytes()).await?;
                 client.flush().await
@@ -358,6 +366,11 @@ async fn server_to_client(
     let mut buf = vec![0u8; CHUNK];
     // The engine is told of a silence once; the next octets start the watch again.
     let mut silence_told = false;
+    // Judged already (the greeting the proxy read for its upstream STLS): relayed as it is.
+    let first = with(judge, Judge::take_relay_first);
+    if !first.is_empty() && to.send(ToClient::Bytes(first)).await.is_err() {
+        return Downward::Ended(None);
+    }
     // What the server sent while the client's TLS was set up, first.
     let held = with(judge, Judge::take_after_upgrade);
     if !held.is_empty() {
