@@ -35,6 +35,10 @@ impl Proxy {
     }
 
     fn spawn_on(listen: &str, upstream: &str, extra: &[&str]) -> Proxy {
+        Proxy::spawn_env(listen, upstream, extra, &[])
+    }
+
+    fn spawn_env(listen: &str, upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
             .args(["proxy", "--listen", listen, "--upstream", upstream])
             .arg("--headless")
@@ -45,6 +49,7 @@ impl Proxy {
             })
             .args(extra)
             .env_remove("SSLKEYLOGFILE")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -722,23 +727,126 @@ fn a_plain_client_leg_still_sends_its_password_in_the_clear() {
     assert_eq!(cl008[0]["side"], "client", "{report}");
 }
 
+/// The fingerprint the proxy printed for its own CA, and whether it said it made it now.
+fn own_ca_said(proxy: &Proxy) -> (String, bool) {
+    let said = proxy.said.join("\n");
+    for how in [
+        "Thunderbird: Settings > Privacy & Security > Certificates > Manage Certificates > Authorities > Import",
+        "certutil -addstore Root",
+        "sslcertfile",
+    ] {
+        assert!(said.contains(how), "{said}");
+    }
+    let fingerprint = said
+        .split("(SHA-256 ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no fingerprint in {said}"));
+    (fingerprint.to_owned(), said.contains("(made now)"))
+}
+
 #[test]
-fn a_tls_listen_without_cert_and_key_is_one_line_naming_them() {
-    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args([
-            "proxy",
-            "--listen",
+fn a_pop3s_listen_without_cert_shows_the_own_ca_and_a_second_run_keeps_it() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let dir = common::scratch_path("own-ca");
+    let ca_dir = dir.display().to_string();
+    let direct = curl(&format!("{}/1", server.url()), &[]);
+    let ca = dir.join("ca.pem").display().to_string();
+    let mut fingerprints = Vec::new();
+    for run in 0..2 {
+        let proxy = Proxy::spawn_on(
             "pop3s://127.0.0.1:0",
-            "--upstream",
-            "pop3://127.0.0.1:1",
-        ])
-        .args(["--headless", "--json"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+            &server.url(),
+            &["--json", "--ca-dir", &ca_dir],
+        );
+        let (fingerprint, made) = own_ca_said(&proxy);
+        assert_eq!(made, run == 0, "{:?}", proxy.said);
+        fingerprints.push(fingerprint);
+        let proxied = curl(
+            &format!("pop3s://localhost:{}/1", proxy.port),
+            &["--cacert", &ca],
+        );
+        assert_eq!(proxied, direct, "run {run}");
+        assert!(proxy.report()["error"].is_null());
+    }
+    assert_eq!(fingerprints[0], fingerprints[1]);
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::symlink_metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    assert_eq!(mode(&dir), Some(0o700));
+    assert_eq!(mode(&dir.join("ca-key.pem")), Some(0o600));
+}
+
+#[test]
+fn offer_stls_without_cert_uses_the_own_ca_from_the_data_folder() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let data = common::scratch_path("xdg-data");
+    let proxy = Proxy::spawn_env(
+        "pop3://127.0.0.1:0",
+        &server.url(),
+        &["--json", "--offer-stls", "--cert-name", "mail.invalid"],
+        &[("XDG_DATA_HOME", &data.display().to_string())],
+    );
+    own_ca_said(&proxy);
+    let ca = data.join("popscope/proxy-ca/ca.pem");
+    assert!(ca.exists(), "{:?}", proxy.said);
+    let direct = curl(&format!("{}/1", server.url()), &[]);
+    let proxied = curl(
+        &format!("pop3://127.0.0.1:{}/1", proxy.port),
+        &["--ssl-reqd", "--cacert", &ca.display().to_string()],
+    );
+    assert_eq!(proxied, direct);
+    // The extra name is on the certificate: a client that says it is served too.
+    let by_name = curl(
+        &format!("pop3://mail.invalid:{}/1", proxy.port),
+        &[
+            "--ssl-reqd",
+            "--cacert",
+            &ca.display().to_string(),
+            "--resolve",
+            &format!("mail.invalid:{}:127.0.0.1", proxy.port),
+        ],
+    );
+    assert_eq!(by_name, direct);
+}
+
+#[test]
+fn an_own_ca_key_others_can_read_is_refused_in_one_line() {
+    let dir = common::scratch_path("loose-ca");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["proxy", "--listen", "pop3s://127.0.0.1:0"])
+            .args(["--upstream", "pop3://127.0.0.1:1", "--headless", "--json"])
+            .arg("--ca-dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
+    };
+    // The first run makes the CA, and listens.
+    let mut first = run();
+    let key = dir.join("ca-key.pem");
+    for _ in 0..100 {
+        if key.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = first.kill();
+    let _ = first.wait();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let o = run().wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("--cert") && err.contains("--key"), "{err}");
+    assert!(err.contains("ca-key.pem") && err.contains("0644"), "{err}");
     assert!(o.stdout.is_empty(), "{o:?}");
 }
 

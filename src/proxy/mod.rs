@@ -16,6 +16,7 @@
 //! (`Config::client_leg_tls`, then `TransportEvent::ClientLegStls` when the client's STLS
 //! completes).
 
+pub(crate) mod ca;
 mod judge;
 mod relay;
 mod rewrite;
