@@ -1240,3 +1240,75 @@ fn upstream_starttls_to_dovecot_relays_the_mail_intact() {
         "{server_violations:?}\n{report}"
     );
 }
+
+/// The TLS handshakes a key log holds: one client random each.
+fn handshakes_logged(file: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let randoms: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    randoms.len()
+}
+
+#[test]
+fn sslkeylogfile_covers_both_legs_stls_upgraded_ones_too_for_clients_at_once() {
+    let (_rt, server) = demo(TlsMode::Starttls, None);
+    let ca = server.certs.ca.display().to_string();
+    let log = common::scratch_path("keys.log");
+    let ca_dir = common::scratch_path("keylog-ca").display().to_string();
+    let proxy = Proxy::spawn_env(
+        "pop3://127.0.0.1:0",
+        &server.url(),
+        &[
+            "--json",
+            "--offer-stls",
+            "--ca-dir",
+            &ca_dir,
+            "--upstream-starttls",
+            "--ca-file",
+            &ca,
+        ],
+        &[("SSLKEYLOGFILE", &log.display().to_string())],
+    );
+    let own_ca = format!("{ca_dir}/ca.pem");
+    let direct = curl(
+        &format!("{}/1", server.url()),
+        &["--ssl-reqd", "--cacert", &ca],
+    );
+    let clients = 4;
+    let url = format!("pop3://localhost:{}/1", proxy.port);
+    let fetched: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let running: Vec<_> = (0..clients)
+            .map(|_| s.spawn(|| curl(&url, &["--ssl-reqd", "--cacert", &own_ca])))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| panic!("a client failed")))
+            .collect()
+    });
+    for got in &fetched {
+        assert_eq!(got, &direct);
+    }
+    for _ in 0..clients {
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+    }
+    // Each connection: the client's STLS leg and the upstream's.
+    assert_eq!(handshakes_logged(&log), 2 * clients);
+}
+
+#[test]
+fn without_tls_on_either_leg_nothing_is_key_logged() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let log = common::scratch_path("no-keys.log");
+    let proxy = Proxy::spawn_env(
+        "pop3://127.0.0.1:0",
+        &server.url(),
+        &["--json"],
+        &[("SSLKEYLOGFILE", &log.display().to_string())],
+    );
+    curl(&format!("{}/1", proxy.url()), &[]);
+    proxy.report();
+    assert_eq!(handshakes_logged(&log), 0);
+}
