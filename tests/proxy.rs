@@ -1312,3 +1312,27 @@ fn without_tls_on_either_leg_nothing_is_key_logged() {
     proxy.report();
     assert_eq!(handshakes_logged(&log), 0);
 }
+
+#[test]
+fn a_recording_through_offer_stls_keeps_the_client_stls_and_what_was_dropped() {
+    let (_rt, certs) = demo(TlsMode::None, None);
+    let file = common::scratch_path("stls-record.jsonl");
+    let path = file.display().to_string();
+    let proxy = offering_stls(&certs, &certs.url(), &["--record", &path]);
+    let (_, inside) = through_stls(proxy.port, &certs.certs.ca, &[], "NOOP\r\n", &["QUIT"]);
+    assert!(inside.starts_with(b"+OK"));
+    let live = proxy.report();
+    assert_eq!(proxy.stop(), Some(0));
+    assert_eq!(findings_of(&live, "CL-006").len(), 1, "{live}");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.contains(r#"{"event":"client-leg-stls","dropped_octets":6,"established":true}"#),
+        "{text}"
+    );
+    // What was dropped is not in the recording as if it had been sent on.
+    assert!(!text.contains("NOOP"), "{text}");
+    let recheck = common::popscope(&["check", "--transcript", &path, "--json"]);
+    let rechecked: serde_json::Value =
+        serde_json::from_slice(&recheck.stdout).unwrap_or_else(|e| panic!("{e}: {recheck:?}"));
+    assert_eq!(rechecked["final_state"], "closed", "{rechecked}");
+}
