@@ -1335,4 +1335,11 @@ fn a_recording_through_offer_stls_keeps_the_client_stls_and_what_was_dropped() {
     let rechecked: serde_json::Value =
         serde_json::from_slice(&recheck.stdout).unwrap_or_else(|e| panic!("{e}: {recheck:?}"));
     assert_eq!(rechecked["final_state"], "closed", "{rechecked}");
+    // The text format says it in a line of its own, which it reads back.
+    let exported = common::popscope(&["export", &path]);
+    let text = String::from_utf8_lossy(&exported.stdout);
+    assert!(
+        text.lines().any(|l| l.trim() == "-- client-stls 6"),
+        "{text}"
+    );
 }
