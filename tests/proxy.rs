@@ -35,6 +35,10 @@ impl Proxy {
     }
 
     fn spawn_on(listen: &str, upstream: &str, extra: &[&str]) -> Proxy {
+        Proxy::spawn_env(listen, upstream, extra, &[])
+    }
+
+    fn spawn_env(listen: &str, upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
             .args(["proxy", "--listen", listen, "--upstream", upstream])
             .arg("--headless")
@@ -45,6 +49,7 @@ impl Proxy {
             })
             .args(extra)
             .env_remove("SSLKEYLOGFILE")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -734,23 +739,126 @@ fn a_plain_client_leg_still_sends_its_password_in_the_clear() {
     assert_eq!(cl008[0]["side"], "client", "{report}");
 }
 
+/// The fingerprint the proxy printed for its own CA, and whether it said it made it now.
+fn own_ca_said(proxy: &Proxy) -> (String, bool) {
+    let said = proxy.said.join("\n");
+    for how in [
+        "Thunderbird: Settings > Privacy & Security > Certificates > Manage Certificates > Authorities > Import",
+        "certutil -addstore Root",
+        "sslcertfile",
+    ] {
+        assert!(said.contains(how), "{said}");
+    }
+    let fingerprint = said
+        .split("(SHA-256 ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no fingerprint in {said}"));
+    (fingerprint.to_owned(), said.contains("(made now)"))
+}
+
 #[test]
-fn a_tls_listen_without_cert_and_key_is_one_line_naming_them() {
-    let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
-        .args([
-            "proxy",
-            "--listen",
+fn a_pop3s_listen_without_cert_shows_the_own_ca_and_a_second_run_keeps_it() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let dir = common::scratch_path("own-ca");
+    let ca_dir = dir.display().to_string();
+    let direct = curl(&format!("{}/1", server.url()), &[]);
+    let ca = dir.join("ca.pem").display().to_string();
+    let mut fingerprints = Vec::new();
+    for run in 0..2 {
+        let proxy = Proxy::spawn_on(
             "pop3s://127.0.0.1:0",
-            "--upstream",
-            "pop3://127.0.0.1:1",
-        ])
-        .args(["--headless", "--json"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+            &server.url(),
+            &["--json", "--ca-dir", &ca_dir],
+        );
+        let (fingerprint, made) = own_ca_said(&proxy);
+        assert_eq!(made, run == 0, "{:?}", proxy.said);
+        fingerprints.push(fingerprint);
+        let proxied = curl(
+            &format!("pop3s://localhost:{}/1", proxy.port),
+            &["--cacert", &ca],
+        );
+        assert_eq!(proxied, direct, "run {run}");
+        assert!(proxy.report()["error"].is_null());
+    }
+    assert_eq!(fingerprints[0], fingerprints[1]);
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::symlink_metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    assert_eq!(mode(&dir), Some(0o700));
+    assert_eq!(mode(&dir.join("ca-key.pem")), Some(0o600));
+}
+
+#[test]
+fn offer_stls_without_cert_uses_the_own_ca_from_the_data_folder() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let data = common::scratch_path("xdg-data");
+    let proxy = Proxy::spawn_env(
+        "pop3://127.0.0.1:0",
+        &server.url(),
+        &["--json", "--offer-stls", "--cert-name", "mail.invalid"],
+        &[("XDG_DATA_HOME", &data.display().to_string())],
+    );
+    own_ca_said(&proxy);
+    let ca = data.join("popscope/proxy-ca/ca.pem");
+    assert!(ca.exists(), "{:?}", proxy.said);
+    let direct = curl(&format!("{}/1", server.url()), &[]);
+    let proxied = curl(
+        &format!("pop3://127.0.0.1:{}/1", proxy.port),
+        &["--ssl-reqd", "--cacert", &ca.display().to_string()],
+    );
+    assert_eq!(proxied, direct);
+    // The extra name is on the certificate: a client that says it is served too.
+    let by_name = curl(
+        &format!("pop3://mail.invalid:{}/1", proxy.port),
+        &[
+            "--ssl-reqd",
+            "--cacert",
+            &ca.display().to_string(),
+            "--resolve",
+            &format!("mail.invalid:{}:127.0.0.1", proxy.port),
+        ],
+    );
+    assert_eq!(by_name, direct);
+}
+
+#[test]
+fn an_own_ca_key_others_can_read_is_refused_in_one_line() {
+    let dir = common::scratch_path("loose-ca");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["proxy", "--listen", "pop3s://127.0.0.1:0"])
+            .args(["--upstream", "pop3://127.0.0.1:1", "--headless", "--json"])
+            .arg("--ca-dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
+    };
+    // The first run makes the CA, and listens.
+    let mut first = run();
+    let key = dir.join("ca-key.pem");
+    for _ in 0..100 {
+        if key.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = first.kill();
+    let _ = first.wait();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let o = run().wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("--cert") && err.contains("--key"), "{err}");
+    assert!(err.contains("ca-key.pem") && err.contains("0644"), "{err}");
     assert!(o.stdout.is_empty(), "{o:?}");
 }
 
@@ -768,6 +876,484 @@ fn a_plaintext_client_on_a_tls_listen_ends_its_connection_with_the_reason() {
     let error = report["error"].as_str().unwrap_or_default();
     assert!(error.contains("TLS handshake"), "{report}");
     assert_eq!(findings_of(&report, "CL-008"), [] as [serde_json::Value; 0]);
+}
+
+/// `--listen pop3:// --offer-stls` in front of `upstream`, with --json, showing clients the
+/// demo server's certificate (localhost, signed by `certs`' CA).
+fn offering_stls(certs: &Running, upstream: &str, extra: &[&str]) -> Proxy {
+    let file = |name: &str| certs.certs.dir.join(name).display().to_string();
+    let (cert, key) = (file("server.pem"), file("server-key.pem"));
+    let args = [
+        &["--json", "--offer-stls", "--cert", &cert, "--key", &key],
+        extra,
+    ]
+    .concat();
+    Proxy::spawn_on("pop3://127.0.0.1:0", upstream, &args)
+}
+
+/// A TLS client of `stream` that trusts the CA in `ca` and expects `localhost`.
+fn tls_client(
+    stream: TcpStream,
+    ca: &std::path::Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap_or_else(|e| panic!("{e}")) {
+        roots
+            .add(cert.unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = "localhost".try_into().unwrap_or_else(|e| panic!("{e:?}"));
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .unwrap_or_else(|e| panic!("{e}"));
+    rustls::StreamOwned::new(conn, stream)
+}
+
+/// A client through --offer-stls: `plain` lines (each after the reply before), then STLS with
+/// `behind` in the same write, the handshake, then `inside` under TLS. Returns what it heard
+/// in plaintext and inside TLS.
+fn through_stls(
+    port: u16,
+    ca: &std::path::Path,
+    plain: &[&str],
+    behind: &str,
+    inside: &[&str],
+) -> (Vec<u8>, Vec<u8>) {
+    let (mut s, mut r) = connect(port);
+    let mut heard = Vec::new();
+    read_reply(&mut r, &mut heard, false);
+    for line in plain {
+        s.write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        read_reply(&mut r, &mut heard, *line == "CAPA");
+    }
+    s.write_all(format!("STLS\r\n{behind}").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    read_reply(&mut r, &mut heard, false);
+    assert!(
+        heard.ends_with(b"\r\n") && String::from_utf8_lossy(&heard).contains("+OK begin TLS"),
+        "{}",
+        String::from_utf8_lossy(&heard)
+    );
+    drop(r);
+    let mut tls = BufReader::new(tls_client(s, ca));
+    let mut inside_heard = Vec::new();
+    for line in inside {
+        tls.get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        tls.get_mut().flush().unwrap_or_else(|e| panic!("{e}"));
+        let multi = ["CAPA", "UIDL", "LIST"].contains(line) || line.starts_with("RETR ");
+        read_reply(&mut tls, &mut inside_heard, multi);
+    }
+    (heard, inside_heard)
+}
+
+#[test]
+fn curl_through_offer_stls_gets_the_message_and_its_login_is_inside_tls() {
+    for upstream_tls in [TlsMode::None, TlsMode::Starttls, TlsMode::Implicit] {
+        let (_rt, server) = demo(upstream_tls, None);
+        let ca = server.certs.ca.display().to_string();
+        let proxy = offering_stls(&server, &server.url(), &["--ca-file", &ca]);
+        let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
+        let proxied = curl(
+            &format!("pop3://localhost:{}/1", proxy.port),
+            &["--ssl-reqd", "--cacert", &ca],
+        );
+        assert!(direct.len() > 100, "{upstream_tls:?}");
+        assert_eq!(proxied, direct, "{upstream_tls:?}");
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+        assert_eq!(report["final_state"], "closed", "{report}");
+        assert_eq!(
+            findings_of(&report, "CL-008"),
+            [] as [serde_json::Value; 0],
+            "{upstream_tls:?}: {report}"
+        );
+        assert!(
+            report["notes"].to_string().contains("upgraded by STLS"),
+            "{report}"
+        );
+        sides_are_named(&report);
+    }
+}
+
+#[test]
+fn with_offer_stls_capa_lists_stls_once_and_a_login_before_it_is_judged_a_warning() {
+    // The pop3s upstream lists no STLS: the proxy's own offer is what the client saw.
+    let (_rt, server) = demo(TlsMode::Implicit, None);
+    let ca = server.certs.ca.display().to_string();
+    let proxy = offering_stls(&server, &server.url(), &["--ca-file", &ca]);
+    let heard = session(proxy.port, &["CAPA", "USER demo", "PASS demo", "QUIT"]);
+    let text = String::from_utf8_lossy(&heard);
+    assert_eq!(text.matches("\r\nSTLS\r\n").count(), 1, "{text}");
+    let report = proxy.report();
+    let cl008 = findings_of(&report, "CL-008");
+    assert_eq!(cl008.len(), 1, "{report}");
+    assert_eq!(cl008[0]["severity"], "warning", "{report}");
+}
+
+#[test]
+fn a_client_that_pipelines_behind_stls_gets_cl_006_and_nothing_behind_it_runs() {
+    let (_rt, certs) = demo(TlsMode::None, None);
+    let run = |behind: &str| {
+        let (port, heard) = common::scripted_heard(vec![
+            common::Step::Send(b"+OK hi\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK bye\r\n".to_vec()),
+            common::Step::Close,
+        ]);
+        let proxy = offering_stls(&certs, &format!("pop3://127.0.0.1:{port}"), &[]);
+        let (_, inside) = through_stls(proxy.port, &certs.certs.ca, &[], behind, &["QUIT"]);
+        assert_eq!(inside, b"+OK bye\r\n");
+        let report = proxy.report();
+        let upstream_heard: Vec<String> = heard.try_iter().collect();
+        (report, upstream_heard)
+    };
+    let (pipelined, heard) = run("USER x\r\n");
+    assert_eq!(heard, ["QUIT"], "USER never reached the server");
+    let cl006 = findings_of(&pipelined, "CL-006");
+    assert_eq!(cl006.len(), 1, "{pipelined}");
+    assert_eq!(cl006[0]["side"], "client", "{pipelined}");
+    let (clean, _) = run("");
+    assert_eq!(findings_of(&clean, "CL-006"), [] as [serde_json::Value; 0]);
+    // The server is judged the same either way: what the proxy dropped is not its doing.
+    let server_side = |r: &serde_json::Value| {
+        common::findings_of(r)
+            .into_iter()
+            .filter(|(rule, _, _)| !rule.starts_with("CL-"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(server_side(&pipelined), server_side(&clean), "{pipelined}");
+}
+
+#[test]
+fn capabilities_the_client_cached_across_its_stls_are_cl_007_through_the_proxy() {
+    let (_rt, certs) = demo(TlsMode::None, None);
+    let run = |after_tls: &str| {
+        let port = common::scripted(vec![
+            common::Step::Send(b"+OK hi\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK\r\nUSER\r\n.\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(format!("+OK\r\n{after_tls}\r\n.\r\n").into_bytes()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK\r\n".to_vec()),
+            common::Step::ReadLine,
+            common::Step::Send(b"+OK bye\r\n".to_vec()),
+            common::Step::Close,
+        ]);
+        let proxy = offering_stls(&certs, &format!("pop3://127.0.0.1:{port}"), &[]);
+        let (plain, inside) = through_stls(
+            proxy.port,
+            &certs.certs.ca,
+            &["CAPA"],
+            "",
+            &["CAPA", "USER a", "QUIT"],
+        );
+        // What the client saw: the proxy's STLS before TLS, none inside it.
+        assert!(String::from_utf8_lossy(&plain).contains("\r\nSTLS\r\n"));
+        assert!(!String::from_utf8_lossy(&inside).contains("STLS"));
+        findings_of(&proxy.report(), "CL-007").len()
+    };
+    assert_eq!(run("SASL PLAIN"), 1);
+    assert_eq!(run("USER"), 0);
+}
+
+#[test]
+fn a_client_stls_the_proxy_answered_is_kept_in_the_text_format_and_rechecked() {
+    let file = common::scratch_path("client-stls.txt");
+    let recheck = |directive: &str| {
+        std::fs::write(&file, format!("S: +OK hi\n{directive}\nC: QUIT\nS: +OK\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["check", "--json", "--transcript"])
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let report: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {o:?}"));
+        findings_of(&report, "CL-006").len()
+    };
+    assert_eq!(recheck("-- client-stls 8"), 1);
+    assert_eq!(recheck("-- client-stls 0"), 0);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn upstream_starttls_upgrades_the_server_leg_before_relaying_and_the_mail_is_intact() {
+    let (_rt, server) = demo(TlsMode::Starttls, None);
+    let ca = server.certs.ca.display().to_string();
+    let direct = curl(
+        &format!("{}/1", server.url()),
+        &["--ssl-reqd", "--cacert", &ca],
+    );
+    assert!(direct.len() > 100);
+    let starttls = ["--upstream-starttls", "--ca-file", &ca];
+    // A plain client leg, then one the proxy upgrades too: STLS on both legs.
+    for offer in [false, true] {
+        let proxy = if offer {
+            offering_stls(&server, &server.url(), &starttls)
+        } else {
+            Proxy::start(&server.url(), &starttls)
+        };
+        let client_tls: &[&str] = if offer {
+            &["--ssl-reqd", "--cacert", &ca]
+        } else {
+            &[]
+        };
+        let proxied = curl(&format!("pop3://localhost:{}/1", proxy.port), client_tls);
+        assert_eq!(proxied, direct, "offer {offer}");
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+        assert!(
+            report["upstream_tls"]
+                .as_str()
+                .is_some_and(|t| t.contains("TLS")),
+            "{report}"
+        );
+        let ids = common::rule_ids(&report);
+        // The server's STLS was judged: the demo server's is clean; its plain-leg USER offer
+        // (USR-002) is not on a leg that is TLS now.
+        assert!(!ids.iter().any(|id| id.starts_with("TLS-")), "{report}");
+        // The client's password went in the clear only on the plain client leg.
+        assert_eq!(
+            findings_of(&report, "CL-008").len(),
+            usize::from(!offer),
+            "{report}"
+        );
+        // What the server changed across its STLS is the server's (CAPA-004's list diff).
+        assert!(ids.contains(&"CAPA-004".to_owned()), "{report}");
+        sides_are_named(&report);
+    }
+}
+
+#[test]
+fn upstream_starttls_judges_plaintext_the_server_sends_after_its_ok() {
+    let (_rt, server) = demo(TlsMode::Starttls, Some(Quirk::StlsResponseInjection));
+    let ca = server.certs.ca.display().to_string();
+    let proxy = Proxy::start(&server.url(), &["--upstream-starttls", "--ca-file", &ca]);
+    let heard = session(proxy.port, &["USER demo", "PASS demo", "QUIT"]);
+    assert!(
+        heard.starts_with(b"+OK"),
+        "{}",
+        String::from_utf8_lossy(&heard)
+    );
+    let report = proxy.report();
+    assert!(
+        common::rule_ids(&report).contains(&"TLS-003".to_owned()),
+        "{report}"
+    );
+    // What the server injected never reached the client.
+    assert_eq!(
+        String::from_utf8_lossy(&heard).matches("+OK").count(),
+        4,
+        "{report}"
+    );
+    // The proxy's STLS is no fault of the client: it asked CAPA again inside TLS itself, so
+    // a client that logs in without CAPA is not told it kept a list from before TLS.
+    assert!(
+        !report["findings"]
+            .to_string()
+            .contains("without asking CAPA again"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_upstream_without_stls_refuses_the_client_in_one_line_and_never_in_plaintext() {
+    let (port, heard) = common::scripted_heard(vec![
+        common::Step::Send(b"+OK hi\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"+OK\r\nUSER\r\n.\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"+OK\r\n".to_vec()),
+    ]);
+    let proxy = Proxy::start(
+        &format!("pop3://127.0.0.1:{port}"),
+        &["--upstream-starttls"],
+    );
+    let (mut s, mut r) = connect(proxy.port);
+    let _ = s.write_all(b"USER demo\r\n");
+    let mut said = Vec::new();
+    let _ = r.read_to_end(&mut said);
+    let text = String::from_utf8_lossy(&said);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with(
+            "-ERR popscope proxy: --upstream-starttls: the server's CAPA lists no STLS"
+        ),
+        "{text}"
+    );
+    let report = proxy.report();
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lists no STLS")),
+        "{report}"
+    );
+    // The proxy asked CAPA and stopped: the client's USER never went upstream.
+    assert_eq!(heard.try_iter().collect::<Vec<_>>(), ["CAPA"]);
+}
+
+#[test]
+fn an_upstream_that_refuses_stls_refuses_the_client_with_what_it_said() {
+    let port = common::scripted(vec![
+        common::Step::Send(b"+OK hi\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"+OK\r\nSTLS\r\n.\r\n".to_vec()),
+        common::Step::ReadLine,
+        common::Step::Send(b"-ERR not today\r\n".to_vec()),
+        common::Step::ReadLine,
+    ]);
+    let proxy = Proxy::start(
+        &format!("pop3://127.0.0.1:{port}"),
+        &["--upstream-starttls"],
+    );
+    let heard = String::from_utf8_lossy(&session(proxy.port, &[])).into_owned();
+    assert!(
+        heard.starts_with("-ERR popscope proxy: --upstream-starttls: the server refused STLS (it said \"-ERR not today\")"),
+        "{heard}"
+    );
+    assert!(
+        proxy.report()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused STLS"))
+    );
+}
+
+#[test]
+fn upstream_starttls_to_dovecot_relays_the_mail_intact() {
+    let Some(d) = common::dovecot::dovecot() else {
+        return;
+    };
+    let plain = format!("pop3://127.0.0.1:{}", d.plain);
+    let direct = curl(&format!("{plain}/1"), &["--ssl-reqd", "--cacert", &d.ca]);
+    let proxy = Proxy::start(&plain, &["--upstream-starttls", "--ca-file", &d.ca]);
+    let proxied = curl(&format!("{}/1", proxy.url()), &[]);
+    assert!(!direct.is_empty());
+    assert_eq!(proxied, direct);
+    let report = proxy.report();
+    assert!(report["error"].is_null(), "{report}");
+    assert!(report["upstream_tls"].is_string(), "{report}");
+    let server_violations: Vec<String> = common::dovecot::unexpected_violations(&report)
+        .into_iter()
+        .filter(|r| !r.starts_with("CL-"))
+        .collect();
+    assert!(
+        server_violations.is_empty(),
+        "{server_violations:?}\n{report}"
+    );
+}
+
+/// The TLS handshakes a key log holds: one client random each.
+fn handshakes_logged(file: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let randoms: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    randoms.len()
+}
+
+#[test]
+fn sslkeylogfile_covers_both_legs_stls_upgraded_ones_too_for_clients_at_once() {
+    let (_rt, server) = demo(TlsMode::Starttls, None);
+    let ca = server.certs.ca.display().to_string();
+    let log = common::scratch_path("keys.log");
+    let ca_dir = common::scratch_path("keylog-ca").display().to_string();
+    let proxy = Proxy::spawn_env(
+        "pop3://127.0.0.1:0",
+        &server.url(),
+        &[
+            "--json",
+            "--offer-stls",
+            "--ca-dir",
+            &ca_dir,
+            "--upstream-starttls",
+            "--ca-file",
+            &ca,
+        ],
+        &[("SSLKEYLOGFILE", &log.display().to_string())],
+    );
+    let own_ca = format!("{ca_dir}/ca.pem");
+    let direct = curl(
+        &format!("{}/1", server.url()),
+        &["--ssl-reqd", "--cacert", &ca],
+    );
+    let clients = 4;
+    let url = format!("pop3://localhost:{}/1", proxy.port);
+    let fetched: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let running: Vec<_> = (0..clients)
+            .map(|_| s.spawn(|| curl(&url, &["--ssl-reqd", "--cacert", &own_ca])))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| panic!("a client failed")))
+            .collect()
+    });
+    for got in &fetched {
+        assert_eq!(got, &direct);
+    }
+    for _ in 0..clients {
+        let report = proxy.report();
+        assert!(report["error"].is_null(), "{report}");
+    }
+    // Each connection: the client's STLS leg and the upstream's.
+    assert_eq!(handshakes_logged(&log), 2 * clients);
+}
+
+#[test]
+fn without_tls_on_either_leg_nothing_is_key_logged() {
+    let (_rt, server) = demo(TlsMode::None, None);
+    let log = common::scratch_path("no-keys.log");
+    let proxy = Proxy::spawn_env(
+        "pop3://127.0.0.1:0",
+        &server.url(),
+        &["--json"],
+        &[("SSLKEYLOGFILE", &log.display().to_string())],
+    );
+    curl(&format!("{}/1", proxy.url()), &[]);
+    proxy.report();
+    assert_eq!(handshakes_logged(&log), 0);
+}
+
+#[test]
+fn a_recording_through_offer_stls_keeps_the_client_stls_and_what_was_dropped() {
+    let (_rt, certs) = demo(TlsMode::None, None);
+    let file = common::scratch_path("stls-record.jsonl");
+    let path = file.display().to_string();
+    let proxy = offering_stls(&certs, &certs.url(), &["--record", &path]);
+    let (_, inside) = through_stls(proxy.port, &certs.certs.ca, &[], "NOOP\r\n", &["QUIT"]);
+    assert!(inside.starts_with(b"+OK"));
+    let live = proxy.report();
+    assert_eq!(proxy.stop(), Some(0));
+    assert_eq!(findings_of(&live, "CL-006").len(), 1, "{live}");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.contains(r#"{"event":"client-leg-stls","dropped_octets":6,"established":true}"#),
+        "{text}"
+    );
+    // What was dropped is not in the recording as if it had been sent on.
+    assert!(!text.contains("NOOP"), "{text}");
+    let recheck = common::popscope(&["check", "--transcript", &path, "--json"]);
+    let rechecked: serde_json::Value =
+        serde_json::from_slice(&recheck.stdout).unwrap_or_else(|e| panic!("{e}: {recheck:?}"));
+    assert_eq!(rechecked["final_state"], "closed", "{rechecked}");
+    // The text format says it in a line of its own, which it reads back.
+    let exported = common::popscope(&["export", &path]);
+    let text = String::from_utf8_lossy(&exported.stdout);
+    assert!(
+        text.lines().any(|l| l.trim() == "-- client-stls 6"),
+        "{text}"
+    );
 }
 
 /// A client connection that writes each of `writes` in one go and reads what comes after it

@@ -275,12 +275,15 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Where mail clients connect: pop3://host[:port] (plain TCP; port 1110 by default) or
-    /// pop3s://host[:port] (TLS from the first byte, with --cert and --key; port 1995 by
-    /// default); port 0 picks a free one. Anything but loopback gets a warning.
+    /// Where mail clients connect: pop3://host[:port] (plain TCP, STLS with --offer-stls;
+    /// port 1110 by default) or pop3s://host[:port] (TLS from the first byte; port 1995 by
+    /// default); port 0 picks a free one. TLS toward clients shows --cert/--key, or a
+    /// certificate of popscope's own CA (made once, kept; its path printed). Anything but
+    /// loopback gets a warning.
     #[arg(long, value_name = "URL")]
     pub(crate) listen: String,
-    /// The real server: pop3://host[:port] or pop3s://host[:port].
+    /// The real server: pop3://host[:port] (upgraded by STLS with --upstream-starttls) or
+    /// pop3s://host[:port].
     #[arg(long, value_name = "URL")]
     pub(crate) upstream: String,
     /// Print a report per connection as it ends (the only mode of this version).

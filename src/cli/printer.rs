@@ -240,6 +240,13 @@ impl Observer for Printer {
                 ));
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => {}
+            Note::Transport(TransportEvent::ClientLegStls {
+                dropped_octets,
+                established,
+            }) => self.line(&crate::transcript::export::client_leg_stls_directive(
+                *dropped_octets,
+                *established,
+            )),
             // Said by the command itself (stderr, or a JSON report's notes): not transcript.
             Note::Warning(_) => {}
         }

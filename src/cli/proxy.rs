@@ -8,11 +8,16 @@ use clap::Args;
 
 use super::{CliError, ProxyArgs, exit};
 use crate::proxy::{ProxyOptions, Upstream};
-use crate::transport::{Target, TlsSettings};
+use crate::transport::{Scheme, Target, TlsSettings};
 
 /// The upstream leg's options (as `check` has them) and `--record`'s.
 #[derive(Clone, Debug, Default, Args)]
 pub struct UpstreamArgs {
+    /// With a pop3:// upstream: upgrade it by STLS before relaying (CAPA must list STLS; the
+    /// certificate verified as for pop3s). Never falls back to plaintext: a failure refuses
+    /// the client in one -ERR line.
+    #[arg(long)]
+    pub(crate) upstream_starttls: bool,
     /// Trust the CA certificates in this PEM file (besides the system's) for the upstream.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_file: Option<PathBuf>,
@@ -48,15 +53,27 @@ pub struct UpstreamArgs {
     pub(crate) force: bool,
 }
 
-/// The client leg's TLS (`--listen pop3s://`).
+/// The client leg's TLS (`--listen pop3s://`, or `--offer-stls`).
 #[derive(Clone, Debug, Default, Args)]
 pub struct ClientLegArgs {
-    /// The certificate chain (PEM) the proxy shows clients on a pop3s:// listen.
+    /// On a pop3:// listen: offer STLS to clients (CAPA lists it) and answer it, running TLS
+    /// with the client; without it, STLS is kept from clients and refused.
+    #[arg(long)]
+    pub(crate) offer_stls: bool,
+    /// The certificate chain (PEM) the proxy shows clients on a TLS client leg.
     #[arg(long, value_name = "PEM", requires = "key")]
     pub(crate) cert: Option<PathBuf>,
     /// The private key (PEM) of --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub(crate) key: Option<PathBuf>,
+    /// Without --cert/--key: where popscope keeps its own CA, made once (default
+    /// $XDG_DATA_HOME/popscope/proxy-ca, or ~/.local/share/popscope/proxy-ca).
+    #[arg(long, value_name = "DIR", conflicts_with = "cert")]
+    pub(crate) ca_dir: Option<PathBuf>,
+    /// Without --cert/--key: another name the CA's certificate for the listen is valid for,
+    /// when clients connect by it (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "cert")]
+    pub(crate) cert_name: Vec<String>,
 }
 
 /// The ports `--listen` takes when it names none: pop3:// and pop3s://.
@@ -66,7 +83,7 @@ const DEFAULT_LISTEN_TLS_PORT: u16 = 1995;
 pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     let upstream = upstream(args)?;
     let (listen, tls_listen) = listen_address(&args.listen)?;
-    let client_tls = client_tls(tls_listen, &args.client_leg)?;
+    let client_tls = client_tls(tls_listen, &args.client_leg, &listen)?;
     let record = args
         .conn
         .record
@@ -87,6 +104,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     let opts = ProxyOptions {
         upstream,
         client_tls,
+        offer_stls: args.client_leg.offer_stls,
         timeout: Duration::from_secs(args.conn.timeout.max(1)),
         record: record.clone(),
         record_secrets: args.conn.record_secrets,
@@ -98,6 +116,11 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         let mut stop = super::serve::Stop::new()?;
         let listener = bind(&listen).await?;
         let upstream_url = opts.upstream.url();
+        let upstream_url = if opts.upstream.starttls {
+            format!("{upstream_url} (upgraded by STLS)")
+        } else {
+            upstream_url
+        };
         let local = listener.local_addr().map_or(listen.clone(), |a| a.to_string());
         let scheme = if tls_listen { "pop3s" } else { "pop3" };
         eprintln!("popscope proxy: listening on {scheme}://{local}, relaying to {upstream_url}; Ctrl-C stops it");
@@ -124,7 +147,13 @@ fn upstream(args: &ProxyArgs) -> Result<Upstream, CliError> {
         )));
     };
     let c = &args.conn;
+    if c.upstream_starttls && scheme != Scheme::Pop3 {
+        return Err(CliError::usage(
+            "--upstream-starttls is for a pop3:// upstream: pop3s:// is TLS from the first byte",
+        ));
+    }
     Ok(Upstream {
+        starttls: c.upstream_starttls,
         target,
         scheme,
         tls: TlsSettings {
@@ -175,30 +204,78 @@ fn listen_address(url: &str) -> Result<(String, bool), CliError> {
     Ok((address, tls))
 }
 
-/// The client leg's TLS acceptor: a pop3s:// listen needs --cert and --key, a pop3:// one
-/// takes neither.
+/// The client leg's TLS acceptor: a pop3s:// listen or --offer-stls shows --cert/--key, or
+/// a certificate of popscope's own CA for the listen's host (`listen`: host:port); a plain
+/// pop3:// listen takes none of them.
 fn client_tls(
     tls_listen: bool,
     leg: &ClientLegArgs,
+    listen: &str,
 ) -> Result<Option<tokio_rustls::TlsAcceptor>, CliError> {
-    match (tls_listen, &leg.cert, &leg.key) {
-        (true, Some(cert), Some(key)) => {
-            let mut config =
-                crate::server::certs::server_config_from_pem(cert, key).map_err(CliError::usage)?;
-            // SSLKEYLOGFILE, when set, covers the client leg as it does the upstream's.
-            config.key_log = std::sync::Arc::new(rustls::KeyLogFile::new());
-            Ok(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
-                config,
-            ))))
-        }
-        (true, _, _) => Err(CliError::usage(
-            "--listen pop3s:// needs --cert FILE and --key FILE (PEM): the certificate the proxy shows clients",
-        )),
-        (false, None, None) => Ok(None),
-        (false, _, _) => Err(CliError::usage(
-            "--cert and --key are for a TLS listen: give --listen pop3s://host:port",
-        )),
+    if leg.offer_stls && tls_listen {
+        return Err(CliError::usage(
+            "--offer-stls is for a pop3:// listen: on pop3s:// the client's leg is TLS from the first byte",
+        ));
     }
+    let tls_listen = tls_listen || leg.offer_stls;
+    let mut config = match (tls_listen, &leg.cert, &leg.key) {
+        (true, Some(cert), Some(key)) => {
+            crate::server::certs::server_config_from_pem(cert, key).map_err(CliError::usage)?
+        }
+        (true, _, _) => own_ca_config(leg, listen)?,
+        (false, None, None) if leg.ca_dir.is_none() && leg.cert_name.is_empty() => {
+            return Ok(None);
+        }
+        (false, _, _) => {
+            return Err(CliError::usage(
+                "--cert, --key, --ca-dir and --cert-name are for a TLS client leg: give --listen pop3s://host:port or --offer-stls",
+            ));
+        }
+    };
+    // SSLKEYLOGFILE, when set, covers the client leg as it does the upstream's.
+    config.key_log = std::sync::Arc::new(rustls::KeyLogFile::new());
+    Ok(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+        config,
+    ))))
+}
+
+/// The TLS server side from popscope's own CA (made on first use, said on stderr with how to
+/// trust it), for the listen's host and the --cert-name names.
+fn own_ca_config(leg: &ClientLegArgs, listen: &str) -> Result<rustls::ServerConfig, CliError> {
+    use crate::proxy::ca::{self, ProxyCa};
+    let dir = leg.ca_dir.clone().or_else(ca::default_dir).ok_or_else(|| {
+        CliError::usage("no data folder (HOME and XDG_DATA_HOME are unset): give --ca-dir DIR, or --cert and --key")
+    })?;
+    let ca = ProxyCa::open_or_create(&dir).map_err(|e| CliError::usage(format!("--ca-dir {e}")))?;
+    let config = ca
+        .server_config(leaf_names(listen, &leg.cert_name))
+        .map_err(|e| CliError::usage(format!("the certificate for the listen: {e}")))?;
+    for line in ca.trust_lines() {
+        eprintln!("{line}");
+    }
+    Ok(config)
+}
+
+/// The names the listen's certificate is valid for: its host (and every loopback name for a
+/// loopback listen: a client may say localhost or 127.0.0.1), then `extra`.
+fn leaf_names(listen: &str, extra: &[String]) -> Vec<String> {
+    let host = listen
+        .rsplit_once(':')
+        .map_or(listen, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let mut names = vec![host.to_owned()];
+    if loopback {
+        names.extend(crate::server::certs::LOOPBACK_NAMES.map(str::to_owned));
+    }
+    names.extend(extra.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| !n.is_empty() && seen.insert(n.clone()));
+    names
 }
 
 /// Binds the listener; an address other than loopback gets a warning (a proxy there lets
@@ -255,23 +332,45 @@ mod tests {
     }
 
     #[test]
-    fn a_tls_listen_needs_cert_and_key_and_a_plain_one_neither() {
+    fn a_tls_listen_takes_cert_and_key_or_the_own_ca_and_a_plain_one_neither() {
         let files = ClientLegArgs {
             cert: Some("c.pem".into()),
             key: Some("k.pem".into()),
+            ..ClientLegArgs::default()
+        };
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let own_ca = ClientLegArgs {
+            ca_dir: Some(d.path().join("ca")),
+            ..ClientLegArgs::default()
         };
         let none = ClientLegArgs::default();
         let said = |r: Result<Option<tokio_rustls::TlsAcceptor>, CliError>| {
             r.err().map(|e| e.message).unwrap_or_default()
         };
-        let missing = said(client_tls(true, &none));
-        assert!(
-            missing.contains("--cert") && missing.contains("--key"),
-            "{missing}"
-        );
-        assert!(said(client_tls(false, &files)).contains("pop3s://"));
-        assert!(matches!(client_tls(false, &none), Ok(None)));
+        let at = "127.0.0.1:0";
+        assert!(matches!(client_tls(true, &own_ca, at), Ok(Some(_))));
+        assert!(d.path().join("ca/ca.pem").exists());
+        assert!(said(client_tls(false, &files, at)).contains("pop3s://"));
+        assert!(said(client_tls(false, &own_ca, at)).contains("--offer-stls"));
+        assert!(matches!(client_tls(false, &none, at), Ok(None)));
         // Files that are not there are named.
-        assert!(said(client_tls(true, &files)).contains("c.pem"));
+        assert!(said(client_tls(true, &files, at)).contains("c.pem"));
+    }
+
+    #[test]
+    fn the_own_certificate_names_the_listen_host_every_loopback_name_and_the_extras() {
+        let extra = ["mail.example".to_owned()];
+        assert_eq!(
+            leaf_names("127.0.0.1:1995", &extra),
+            ["127.0.0.1", "localhost", "::1", "mail.example"]
+        );
+        assert_eq!(
+            leaf_names("[::1]:1995", &[]),
+            ["::1", "localhost", "127.0.0.1"]
+        );
+        assert_eq!(
+            leaf_names("192.0.2.7:1110", &extra),
+            ["192.0.2.7", "mail.example"]
+        );
     }
 }

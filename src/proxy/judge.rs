@@ -4,9 +4,10 @@
 //! [`super::rewrite`] applied on the way.
 //!
 //! The engine sees the session as the server saw it: a client's STLS that the proxy answered
-//! never reaches it, and CAPA is judged as the server sent it (with its STLS line). Rules that
-//! judge the client by what it was offered (CL-008's "the server had offered STLS", CL-012)
-//! will need the list the client saw as well: the next step for the client rules.
+//! never reaches it as a command, and CAPA is judged as the server sent it (with its STLS
+//! line). What the client was shown of STLS is in its `Config` (`client_stls_offer`); an
+//! STLS the proxy accepted (`--offer-stls`) reaches it as the transport event
+//! `ClientLegStls`, with the octets the client sent behind it (dropped: RFC 2595 §4).
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -15,7 +16,9 @@ use popscope_core::{
     TransportEvent,
 };
 
-use super::rewrite::{self, ClientLines, ClientPiece, STLS_REFUSED};
+use super::rewrite::{
+    self, ClientLines, ClientPiece, STLS_ACCEPTED, STLS_CAPABILITY, STLS_OUT_OF_PLACE, STLS_REFUSED,
+};
 use crate::session::{Note, Observer};
 use crate::transport::TlsDetails;
 
@@ -35,8 +38,24 @@ pub(crate) struct Judge {
     start: std::time::Instant,
     pub(crate) findings: Vec<Finding>,
     pub(crate) findings_left_out: usize,
-    /// STLS commands the proxy answered.
-    pub(crate) stls_answered: u64,
+    /// STLS commands the proxy refused.
+    pub(crate) stls_refused: u64,
+    /// STLS commands the proxy accepted, and the handshakes with the client that followed.
+    pub(crate) stls_accepted: u64,
+    /// The proxy answers STLS itself (`--offer-stls`).
+    offer_stls: bool,
+    /// The client's own leg is TLS.
+    client_leg_tls: bool,
+    /// An STLS the proxy accepted, from the `+OK` on until the handshake with the client.
+    upgrade: Upgrade,
+    /// Octets the client sent behind the STLS the proxy accepted: dropped unexecuted.
+    dropped_behind_stls: u32,
+    /// Server octets that came after the `+OK` to the client's STLS: for the client once its
+    /// TLS is up (a server that owes nothing should have sent none; they are not lost).
+    after_upgrade: Vec<u8>,
+    /// Server octets already fed to the engine, for the client before anything else (the
+    /// greeting the proxy read for its own upstream STLS).
+    relay_first: Vec<u8>,
     /// The upstream leg's handshake, under implicit TLS.
     pub(crate) tls: Option<TlsDetails>,
     client: ClientLines,
@@ -45,9 +64,10 @@ pub(crate) struct Judge {
     open: BTreeSet<u32>,
     /// STLS answers waiting for the replies to the commands before them: each waits until
     /// no exchange up to its number is open.
-    deferred: VecDeque<u32>,
-    /// STLS answers due now, for the next write to the client.
+    deferred: VecDeque<(u32, &'static [u8])>,
+    /// STLS answers due now, for the next write to the client, and how many.
     ready: Vec<u8>,
+    ready_answers: usize,
     /// The server sent a SASL challenge: the client's turn, not the server's.
     challenged: bool,
     /// A close was told (the first one ends the connection; any later is not news).
@@ -64,10 +84,25 @@ struct CapaReplies {
     released: bool,
 }
 
+/// Where the client's STLS that the proxy accepts stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Upgrade {
+    #[default]
+    None,
+    /// The `+OK` waits for the replies before it; nothing more is read from the client.
+    Accepted,
+    /// The `+OK` is in what goes to the client: after it, the handshake.
+    Answered,
+}
+
 /// What one read of the client becomes.
+#[derive(Default)]
 pub(crate) struct ClientOut {
     /// The octets for the server.
     pub(crate) forward: Vec<u8>,
+    /// The proxy accepted the client's STLS: read nothing more from the client before the
+    /// handshake.
+    pub(crate) upgrade: bool,
     /// STLS answers are ready for the client ([`Judge::take_ready`]).
     pub(crate) answered: bool,
     /// More STLS answers are waiting than [`MAX_ANSWERS`]: the connection should end.
@@ -85,7 +120,16 @@ struct Seen<'a> {
     open: &'a mut BTreeSet<u32>,
     capa: &'a mut VecDeque<u32>,
     challenged: &'a mut bool,
+    fed: Fed,
+}
+
+/// What the line just fed was, in a CAPA reply.
+#[derive(Clone, Copy, Default)]
+struct Fed {
+    /// The server's STLS line.
     stls_line: bool,
+    /// The terminator.
+    capa_end: bool,
 }
 
 impl EventSink for Seen<'_> {
@@ -105,11 +149,14 @@ impl EventSink for Seen<'_> {
             Event::Challenge { .. } => *self.challenged = true,
             Event::SaslResponse(_) => *self.challenged = false,
             Event::Reply(r) if !r.multiline => self.ended(r.exchange),
-            Event::BodyEnd(end) => self.ended(end.exchange),
+            Event::BodyEnd(end) => {
+                self.fed.capa_end = end.complete && self.capa.contains(&end.exchange);
+                self.ended(end.exchange)
+            }
             Event::BodyLine { exchange, line }
                 if self.capa.contains(exchange) && rewrite::is_stls(line) =>
             {
-                self.stls_line = true
+                self.fed.stls_line = true
             }
             _ => {}
         }
@@ -127,18 +174,26 @@ impl Seen<'_> {
 impl Judge {
     pub(crate) fn new(config: Config, observer: Box<dyn Observer>) -> Judge {
         Judge {
+            offer_stls: config.client_stls_offer == Some(true),
+            client_leg_tls: config.client_leg_tls == Some(true),
             engine: Engine::new(config),
             observer,
             start: std::time::Instant::now(),
             findings: Vec::new(),
             findings_left_out: 0,
-            stls_answered: 0,
+            stls_refused: 0,
+            stls_accepted: 0,
+            upgrade: Upgrade::None,
+            dropped_behind_stls: 0,
+            after_upgrade: Vec::new(),
+            relay_first: Vec::new(),
             tls: None,
             client: ClientLines::default(),
             capa: CapaReplies::default(),
             open: BTreeSet::new(),
             deferred: VecDeque::new(),
             ready: Vec::new(),
+            ready_answers: 0,
             challenged: false,
             closed: false,
         }
@@ -163,15 +218,15 @@ impl Judge {
                 open: &mut self.open,
                 capa: &mut self.capa.open,
                 challenged: &mut self.challenged,
-                stls_line: false,
+                fed: Fed::default(),
             },
         )
     }
 
-    /// Feeds the engine one piece of one direction; true when it was a CAPA reply's STLS line.
-    fn feed(&mut self, dir: Direction, bytes: &[u8]) -> bool {
+    /// Feeds the engine one piece of one direction.
+    fn feed(&mut self, dir: Direction, bytes: &[u8]) -> Fed {
         if self.engine.state() == State::Closed || bytes.is_empty() {
-            return false;
+            return Fed::default();
         }
         let at = self.now();
         self.observer.wire(at, dir, bytes);
@@ -180,40 +235,117 @@ impl Judge {
             Direction::Client => engine.handle_client(at, bytes, &mut seen),
             Direction::Server => engine.handle_server(at, bytes, &mut seen),
         }
-        let stls = seen.stls_line;
+        let fed = seen.fed;
         self.observer.settled(at);
-        stls
+        fed
     }
 
     /// A read from the client: what goes to the server; its STLS lines are answered by the
-    /// proxy, each after the replies to the commands before it.
+    /// proxy, each after the replies to the commands before it. Behind an STLS the proxy
+    /// accepts, nothing goes on (RFC 2595 §4): it is counted for the engine instead.
     pub(crate) fn client_bytes(&mut self, bytes: &[u8]) -> ClientOut {
         let sasl = self.engine.state() == State::Authorization(AuthStep::Sasl);
-        let mut out = ClientOut {
-            forward: Vec::new(),
-            answered: false,
-            flooded: false,
-        };
+        let mut out = ClientOut::default();
         for piece in self.client.split(bytes, !sasl) {
             match piece {
+                _ if self.upgrade != Upgrade::None => self.drop_behind_stls(piece.len()),
                 ClientPiece::Forward(b) => {
                     self.feed(Direction::Client, &b);
                     out.forward.extend_from_slice(&b);
                 }
                 ClientPiece::Stls => {
-                    self.stls_answered += 1;
+                    let answer = self.stls_answer();
                     let after = self.engine.session().commands_sent;
                     if self.deferred.is_empty() && !self.waits(after) {
-                        self.ready.extend_from_slice(STLS_REFUSED);
+                        self.ready_answer(answer);
                         out.answered = true;
                     } else {
-                        self.deferred.push_back(after);
+                        self.deferred.push_back((after, answer));
                     }
                 }
             }
         }
-        out.flooded = self.deferred.len() + self.ready.len() / STLS_REFUSED.len() > MAX_ANSWERS;
+        if self.upgrade != Upgrade::None {
+            let held = self.client.take_held();
+            self.drop_behind_stls(held.len());
+            out.upgrade = true;
+        }
+        out.flooded = self.deferred.len() + self.ready_answers > MAX_ANSWERS;
         out
+    }
+
+    fn drop_behind_stls(&mut self, octets: usize) {
+        let octets = u32::try_from(octets).unwrap_or(u32::MAX);
+        self.dropped_behind_stls = self.dropped_behind_stls.saturating_add(octets);
+    }
+
+    /// The proxy's answer to the client's STLS: accepted only with `--offer-stls`, on a plain
+    /// client leg, before login.
+    fn stls_answer(&mut self) -> &'static [u8] {
+        let before_login = matches!(self.engine.state(), State::Authorization(_));
+        let answer = match (self.offer_stls, self.client_leg_tls || !before_login) {
+            (false, _) => STLS_REFUSED,
+            (true, true) => STLS_OUT_OF_PLACE,
+            (true, false) => {
+                self.upgrade = Upgrade::Accepted;
+                return STLS_ACCEPTED;
+            }
+        };
+        self.stls_refused += 1;
+        answer
+    }
+
+    fn ready_answer(&mut self, answer: &'static [u8]) {
+        self.ready.extend_from_slice(answer);
+        self.ready_answers += 1;
+        if answer == STLS_ACCEPTED {
+            self.upgrade = Upgrade::Answered;
+        }
+    }
+
+    /// `--offer-stls`: the proxy answers the client's STLS itself.
+    pub(crate) fn offers_stls(&self) -> bool {
+        self.offer_stls
+    }
+
+    /// The `+OK` to the client's STLS is in what went to the client: the handshake is next.
+    pub(crate) fn awaits_client_handshake(&self) -> bool {
+        self.upgrade == Upgrade::Answered
+    }
+
+    /// The handshake with the client after its STLS ended (`established`: it completed); the
+    /// engine hears of it, with the octets dropped behind the STLS.
+    pub(crate) fn client_leg_stls(&mut self, established: bool) {
+        let dropped_octets = std::mem::take(&mut self.dropped_behind_stls);
+        self.upgrade = Upgrade::None;
+        if established {
+            self.client_leg_tls = true;
+            self.stls_accepted += 1;
+        }
+        self.transport(TransportEvent::ClientLegStls {
+            dropped_octets,
+            established,
+        });
+    }
+
+    /// The proxy's own exchange with the server (`--upstream-starttls`), fed as it stands: no
+    /// rewrite, nothing relayed.
+    pub(crate) fn feed_as_is(&mut self, dir: Direction, bytes: &[u8]) {
+        self.feed(dir, bytes);
+    }
+
+    /// Octets the engine has judged, for the client first.
+    pub(crate) fn relay_first(&mut self, bytes: Vec<u8>) {
+        self.relay_first = bytes;
+    }
+
+    pub(crate) fn take_relay_first(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.relay_first)
+    }
+
+    /// Server octets held while the client's TLS was set up.
+    pub(crate) fn take_after_upgrade(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.after_upgrade)
     }
 
     /// The server owes something: the greeting, or the reply to a command (not while a
@@ -232,17 +364,22 @@ impl Judge {
 
     /// The STLS answers due now.
     pub(crate) fn take_ready(&mut self) -> Vec<u8> {
+        self.ready_answers = 0;
         std::mem::take(&mut self.ready)
     }
 
     /// Moves the deferred answers whose replies have all come into `out`.
     fn release(&mut self, out: &mut Vec<u8>) {
-        while let Some(&after) = self.deferred.front() {
+        while let Some(&(after, answer)) = self.deferred.front() {
             if self.waits(after) {
                 break;
             }
             self.deferred.pop_front();
-            out.extend_from_slice(STLS_REFUSED);
+            out.extend_from_slice(answer);
+            if answer == STLS_ACCEPTED {
+                self.upgrade = Upgrade::Answered;
+                return;
+            }
         }
     }
 
@@ -250,6 +387,10 @@ impl Judge {
     /// the proxy's STLS answers where they stand).
     pub(crate) fn server_bytes(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut forward = self.take_ready();
+        if self.awaits_client_handshake() {
+            self.after_upgrade.extend_from_slice(bytes);
+            return forward;
+        }
         if self.capa.open.is_empty() && self.capa.held.is_empty() && self.deferred.is_empty() {
             self.feed(Direction::Server, bytes);
             forward.extend_from_slice(bytes);
@@ -258,7 +399,16 @@ impl Judge {
         // A CAPA reply or the reply an STLS answer waits for may end in these octets: fed
         // line by line, to know where.
         for piece in bytes.split_inclusive(|&b| b == b'\n') {
-            let stls = self.feed(Direction::Server, piece);
+            if self.awaits_client_handshake() {
+                // Nothing goes to the client between the +OK and the handshake.
+                self.after_upgrade.extend_from_slice(piece);
+                continue;
+            }
+            let fed = self.feed(Direction::Server, piece);
+            let stls = fed.stls_line;
+            if fed.capa_end && self.offer_stls && !self.client_leg_tls {
+                forward.extend_from_slice(STLS_CAPABILITY);
+            }
             let held = &mut self.capa;
             if !piece.ends_with(b"\n") {
                 held.held.extend_from_slice(piece);
@@ -367,7 +517,7 @@ mod tests {
         assert!(out.forward.is_empty() && out.answered);
         assert_eq!(j.take_ready(), STLS_REFUSED);
         assert_eq!(j.engine.session().commands_sent, 0);
-        assert_eq!(j.stls_answered, 1);
+        assert_eq!(j.stls_refused, 1);
     }
 
     #[test]
@@ -379,6 +529,79 @@ mod tests {
         let replies = j.server_bytes(b"+OK\r\nTOP\r\n.\r\n+OK noop\r\n");
         let expected = [&b"+OK\r\nTOP\r\n.\r\n"[..], STLS_REFUSED, b"+OK noop\r\n"].concat();
         assert_eq!(replies, expected);
+    }
+
+    /// A judge of `--offer-stls` on a plain client leg.
+    fn offering() -> Judge {
+        let config = Config {
+            judge_client: true,
+            client_stls_offer: Some(true),
+            client_leg_tls: Some(false),
+            ..Config::default()
+        };
+        let mut j = Judge::new(config, Box::new(Nothing));
+        assert_eq!(j.server_bytes(b"+OK hi\r\n"), b"+OK hi\r\n");
+        j
+    }
+
+    #[test]
+    fn with_offer_stls_capa_lists_the_proxys_stls_until_the_client_leg_is_tls() {
+        let mut j = offering();
+        j.client_bytes(b"CAPA\r\n");
+        // The server's own STLS line goes; the proxy's comes before the end.
+        let out = j.server_bytes(b"+OK\r\nSTLS\r\nTOP\r\n.\r\n");
+        assert_eq!(out, b"+OK\r\nTOP\r\nSTLS\r\n.\r\n");
+        j.client_leg_stls(true);
+        j.client_bytes(b"CAPA\r\n");
+        assert_eq!(
+            j.server_bytes(b"+OK\r\nTOP\r\n.\r\n"),
+            b"+OK\r\nTOP\r\n.\r\n"
+        );
+        // Once TLS, a second STLS is refused.
+        j.client_bytes(b"STLS\r\n");
+        assert_eq!(j.take_ready(), STLS_OUT_OF_PLACE);
+    }
+
+    #[test]
+    fn behind_an_accepted_stls_nothing_goes_to_the_server_and_the_engine_hears_of_it() {
+        let mut j = offering();
+        let out = j.client_bytes(b"STLS\r\nUSER x\r\nPA");
+        assert!(out.forward.is_empty() && out.upgrade && out.answered);
+        assert_eq!(j.take_ready(), STLS_ACCEPTED);
+        assert!(j.awaits_client_handshake());
+        // The server says nothing to the client until its TLS is up.
+        assert_eq!(j.server_bytes(b"+OK late\r\n"), b"");
+        j.client_leg_stls(true);
+        assert_eq!(j.take_after_upgrade(), b"+OK late\r\n");
+        let cl006: Vec<_> = j
+            .findings
+            .iter()
+            .filter(|f| f.rule.id == "CL-006")
+            .collect();
+        assert_eq!(cl006.len(), 1, "{:?}", j.findings);
+        assert!(
+            cl006[0].message.contains("10 octets"),
+            "{}",
+            cl006[0].message
+        );
+        assert_eq!(j.engine.session().commands_sent, 0);
+    }
+
+    #[test]
+    fn an_stls_after_a_command_is_accepted_after_its_reply() {
+        let mut j = offering();
+        let out = j.client_bytes(b"NOOP\r\nSTLS\r\n");
+        assert_eq!(out.forward, b"NOOP\r\n");
+        assert!(out.upgrade && !out.answered && !j.awaits_client_handshake());
+        let replies = j.server_bytes(b"+OK noop\r\n");
+        assert_eq!(replies, [&b"+OK noop\r\n"[..], STLS_ACCEPTED].concat());
+        assert!(j.awaits_client_handshake());
+        j.client_leg_stls(true);
+        assert!(
+            j.findings.iter().all(|f| f.rule.id != "CL-006"),
+            "{:?}",
+            j.findings
+        );
     }
 
     #[test]

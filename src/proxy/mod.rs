@@ -8,16 +8,20 @@
 //! connection, both directions at once, bounded) <- this module (the listener: a task per
 //! client, and the stop).
 //!
-//! The client leg is plain TCP or implicit TLS (`--listen pop3s://`, the proxy's own
-//! certificate); STLS is never offered to the client (see `rewrite`), whatever the upstream
-//! leg is. The engine is told each leg apart: the server rules judge the upstream's
+//! The client leg is plain TCP, implicit TLS (`--listen pop3s://`, the proxy's own
+//! certificate), or plain until the client's STLS, which the proxy answers itself
+//! (`--offer-stls`; without it STLS is kept from the client, see `rewrite`), whatever the
+//! upstream leg is. The engine is told each leg apart: the server rules judge the upstream's
 //! (`Config::implicit_tls`, the upstream handshake), the client rules the client's
-//! (`Config::client_leg_tls`).
+//! (`Config::client_leg_tls`, then `TransportEvent::ClientLegStls` when the client's STLS
+//! completes).
 
+pub(crate) mod ca;
 mod judge;
 mod relay;
 mod rewrite;
 mod spool;
+mod starttls;
 mod upstream;
 
 use crate::report::ConnectionReport;
@@ -42,8 +46,11 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// What every connection of one proxy run shares.
 pub struct ProxyOptions {
     pub upstream: Upstream,
-    /// TLS toward the client from its first byte (`--listen pop3s://`); none: plain TCP.
+    /// TLS toward the client: from its first byte (`--listen pop3s://`), or after its STLS
+    /// with `offer_stls`; none: plain TCP.
     pub client_tls: Option<tokio_rustls::TlsAcceptor>,
+    /// `--offer-stls`: the client leg starts plain, and the proxy answers STLS itself.
+    pub offer_stls: bool,
     /// How long a write to either side may wait for that side to read, and how long the
     /// server may be silent while it owes a reply before the engine judges the silence.
     pub(crate) timeout: Duration,
@@ -56,13 +63,15 @@ pub struct ProxyOptions {
 
 /// The engine settings of every proxied connection: the one place they are made.
 pub(crate) fn engine_config(opts: &ProxyOptions) -> Config {
-    // The client is anyone: its rules judge it too. The proxy keeps STLS from it, so it is
-    // judged by what it was shown, and by its own leg's security, not the upstream's.
+    // The client is anyone: its rules judge it too, by what it was shown (the proxy keeps
+    // the server's STLS from it, and lists its own with --offer-stls) and by its own leg's
+    // security, not the upstream's.
+    let offer = opts.offer_stls && opts.client_tls.is_some();
     Config {
         implicit_tls: opts.upstream.scheme == Scheme::Pop3s,
         judge_client: true,
-        stls_hidden_from_client: true,
-        client_leg_tls: Some(opts.client_tls.is_some()),
+        client_stls_offer: Some(offer),
+        client_leg_tls: Some(opts.client_tls.is_some() && !offer),
         ..Config::default()
     }
 }

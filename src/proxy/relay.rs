@@ -2,6 +2,10 @@
 //! once through its [`Judge`]. Memory is bounded per connection: one read buffer per
 //! direction and at most [`QUEUED`] reads on their way to the client; a side that stops
 //! reading holds up only its own connection, and for at most `--timeout`.
+//!
+//! With `--offer-stls` the relay runs in phases: an STLS the proxy accepts ends the phase
+//! once the replies before it and the `+OK` have reached the client; the handshake with the
+//! client follows on the same sockets (the upstream leg untouched), then the next phase.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,6 +18,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::ProxyOptions;
 use super::judge::{Judge, with};
 use super::spool::Spool;
+use super::starttls::StlsError;
 use crate::report::ConnectionReport;
 use crate::transport::Stream;
 use popscope_core::TransportEvent;
@@ -40,16 +45,21 @@ pub(crate) async fn serve(
     let observer = opts.observer(&recording);
     let judge = Mutex::new(Judge::new(super::engine_config(&opts), observer));
     let error = match client_leg(client, &opts).await {
-        Ok(ClientLeg::Plain(client)) => session(client, &judge, &opts, &mut stop).await,
-        Ok(ClientLeg::Tls(client)) => session(*client, &judge, &opts, &mut stop).await,
+        Ok(client) => session(client, &judge, &opts, &mut stop).await,
         Err(e) => Some(e),
     };
     finish(number, peer, opts, judge, recording, error).await
 }
 
-/// The upstream leg opened for a client whose own leg is ready, then the relay.
+/// The client's side of a connection, plain or TLS, before and after its STLS.
+pub(crate) trait ClientIo: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ClientIo for T {}
+type Client = Box<dyn ClientIo>;
+
+/// The upstream leg opened for a client whose own leg is ready, then the relay, phase by
+/// phase.
 async fn session(
-    mut client: impl AsyncRead + AsyncWrite + Send + Unpin,
+    mut client: Client,
     judge: &Mutex<Judge>,
     opts: &ProxyOptions,
     stop: &mut watch::Receiver<bool>,
@@ -59,10 +69,25 @@ async fn session(
         () = stopped(stop) => return Some("the proxy was stopped".into()),
     };
     match connected {
-        Ok(server) => relay(client, server, judge, opts, stop).await,
+        Ok(mut server) => loop {
+            match relay(&mut client, &mut server, judge, opts, stop).await {
+                Phase::Ended(ended) => break ended,
+                Phase::ClientStls => match client_handshake(client, judge, opts).await {
+                    Ok(upgraded) => client = upgraded,
+                    Err(e) => break Some(e),
+                },
+            }
+        },
         Err(e) => {
             // The client hears why in one line, as a server that cannot serve would say it.
-            let line = format!("-ERR popscope proxy: the server cannot be reached: {e}\r\n");
+            let why = match &e {
+                StlsError::Transport(e) => format!("the server cannot be reached: {e}"),
+                refused => refused.to_string(),
+            };
+            let line = format!(
+                "-ERR popscope proxy: {}\r\n",
+                popscope_core::sanitize::display(why.as_bytes(), 400)
+            );
             let _ = tokio::time::timeout(opts.timeout, async {
                 client.write_all(line.as_bytes()).await?;
                 client.flush().await
@@ -73,26 +98,49 @@ async fn session(
     }
 }
 
-/// The client leg as `--listen` says: plain TCP, or TLS from the first byte (the handshake
-/// bounded by `--timeout`, before any upstream connection is opened for it).
-async fn client_leg(client: TcpStream, opts: &ProxyOptions) -> Result<ClientLeg, String> {
+/// The client leg as `--listen` says: plain TCP (with or without an STLS to come), or TLS
+/// from the first byte (the handshake bounded by `--timeout`, before any upstream
+/// connection is opened for it).
+async fn client_leg(client: TcpStream, opts: &ProxyOptions) -> Result<Client, String> {
+    match &opts.client_tls {
+        Some(acceptor) if !opts.offer_stls => accept(acceptor, Box::new(client), opts).await,
+        _ => Ok(Box::new(client)),
+    }
+}
+
+/// The handshake with the client after the proxy's `+OK` to its STLS; the engine hears how
+/// it went (and of what the client sent behind the STLS).
+async fn client_handshake(
+    client: Client,
+    judge: &Mutex<Judge>,
+    opts: &ProxyOptions,
+) -> Result<Client, String> {
     let Some(acceptor) = &opts.client_tls else {
-        return Ok(ClientLeg::Plain(client));
+        return Err("the proxy accepted STLS without a certificate to show".into());
     };
+    let upgraded = accept(acceptor, client, opts).await;
+    with(judge, |j| {
+        j.client_leg_stls(upgraded.is_ok());
+        if upgraded.is_err() {
+            j.transport(TransportEvent::ClientClosed);
+        }
+    });
+    upgraded.map_err(|e| format!("after STLS, {e}"))
+}
+
+async fn accept(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    client: Client,
+    opts: &ProxyOptions,
+) -> Result<Client, String> {
     match tokio::time::timeout(opts.timeout, acceptor.accept(client)).await {
-        Ok(Ok(tls)) => Ok(ClientLeg::Tls(Box::new(tls))),
+        Ok(Ok(tls)) => Ok(Box::new(tls)),
         Ok(Err(e)) => Err(format!("the client's TLS handshake failed: {e}")),
         Err(_) => Err(format!(
             "the client did not finish its TLS handshake in {} s",
             opts.timeout.as_secs()
         )),
     }
-}
-
-/// One client's connection, either way `--listen` makes it.
-enum ClientLeg {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 async fn finish(
@@ -134,22 +182,54 @@ async fn finish(
 /// What the proxy did on its own, for the report.
 fn notes(judge: &Judge) -> Vec<String> {
     let mut notes = Vec::new();
-    if judge.stls_answered > 0 {
+    if judge.stls_refused > 0 {
+        let why = if judge.offers_stls() {
+            "out of place (its leg was TLS already, or it had logged in)"
+        } else {
+            "without --offer-stls, the proxy offers no STLS to clients"
+        };
         notes.push(format!(
-            "the client sent STLS {} time(s): the proxy answered -ERR (it offers no STLS to clients yet)",
-            judge.stls_answered
+            "the client sent STLS {} time(s) that the proxy answered -ERR: {why}",
+            judge.stls_refused
         ));
+    }
+    if judge.stls_accepted > 0 {
+        notes.push(
+            "the client's leg was upgraded by STLS, answered by the proxy (the server never saw it)"
+                .into(),
+        );
     }
     notes
 }
 
+/// How a phase of the relay ended.
+enum Phase {
+    Ended(Ended),
+    /// The proxy accepted the client's STLS, and the `+OK` reached the client.
+    ClientStls,
+}
+
+/// Why the client's direction stopped reading.
+enum Upward {
+    Ended(Ended),
+    /// Behind an STLS the proxy accepted: the handshake's octets are not for the relay.
+    Stls,
+}
+
+/// Why the server's direction stopped reading.
+enum Downward {
+    Ended(Ended),
+    /// The `+OK` to the client's STLS is on its way: the server waits for the next phase.
+    Stls,
+}
+
 async fn relay(
-    client: impl AsyncRead + AsyncWrite + Send + Unpin,
-    server: Stream,
+    client: &mut Client,
+    server: &mut Stream,
     judge: &Mutex<Judge>,
     opts: &ProxyOptions,
     stop: &mut watch::Receiver<bool>,
-) -> Ended {
+) -> Phase {
     let tls = server.is_tls();
     let (client_read, client_write) = tokio::io::split(client);
     let (server_read, server_write) = tokio::io::split(server);
@@ -164,29 +244,50 @@ async fn relay(
         tokio::select! {
             read = &mut reader => {
                 let written = writer.await;
-                read.or(written)
+                match read {
+                    Downward::Ended(read) => Downward::Ended(read.or(written)),
+                    Downward::Stls if written.is_some() => Downward::Ended(written),
+                    Downward::Stls => Downward::Stls,
+                }
             }
             // A client that went away or stopped reading ends the connection, however
             // quiet the server is.
-            written = &mut writer => written,
+            written = &mut writer => Downward::Ended(written),
         }
     };
     tokio::pin!(upward, downward);
-    tokio::select! {
-        ended = &mut downward => ended,
-        ended = &mut upward => {
-            // The client is done (it sent QUIT, or went away): the server gets the write
-            // timeout to say goodbye and close.
+    let ended = tokio::select! {
+        down = &mut downward => match down {
+            // The +OK went out before the client's direction saw its own STLS through.
+            Downward::Stls => match tokio::time::timeout(opts.timeout, &mut upward).await {
+                Ok(Upward::Stls) => return Phase::ClientStls,
+                Ok(Upward::Ended(up)) => Downward::Ended(up),
+                Err(_) => Downward::Ended(Some("the server read nothing before the client's STLS".into())),
+            },
+            down => down,
+        },
+        up = &mut upward => {
+            // The client is done (it sent QUIT, or went away; or STLS, which waits for the
+            // replies before it): the server gets the write timeout to answer.
             let tail = tokio::time::timeout(opts.timeout, &mut downward).await;
-            if tail.is_err() {
+            let tail = tail.unwrap_or_else(|_| {
                 with(judge, |j| j.transport(TransportEvent::ClientClosed));
+                Downward::Ended(None)
+            });
+            match (up, tail) {
+                (Upward::Stls, Downward::Stls) => return Phase::ClientStls,
+                (Upward::Ended(up), Downward::Ended(down)) => Downward::Ended(up.or(down)),
+                (_, down) => down,
             }
-            ended.or(tail.unwrap_or(None))
         }
         () = stopped(stop) => {
             with(judge, |j| j.transport(TransportEvent::ClientClosed));
-            Some("the proxy was stopped".into())
+            Downward::Ended(Some("the proxy was stopped".into()))
         }
+    };
+    match ended {
+        Downward::Ended(ended) => Phase::Ended(ended),
+        Downward::Stls => Phase::ClientStls,
     }
 }
 
@@ -195,6 +296,9 @@ enum ToClient {
     Bytes(Vec<u8>),
     /// The server leg ended: the client leg is closed after what came before.
     End,
+    /// The `+OK` to the client's STLS went before: the client leg stays open for the
+    /// handshake.
+    Stls,
 }
 
 async fn client_to_server(
@@ -203,7 +307,7 @@ async fn client_to_server(
     judge: &Mutex<Judge>,
     answers: &Notify,
     opts: &ProxyOptions,
-) -> Ended {
+) -> Upward {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match from.read(&mut buf).await {
@@ -216,23 +320,27 @@ async fn client_to_server(
             break;
         };
         if split.flooded {
-            return Some("the client sent STLS again and again without reading the answers".into());
+            return Upward::Ended(Some(
+                "the client sent STLS again and again without reading the answers".into(),
+            ));
         }
         if split.answered {
             answers.notify_one();
         }
-        if split.forward.is_empty() {
-            continue;
-        }
-        match tokio::time::timeout(opts.timeout, to.write_all(&split.forward)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Some(format!("writing to the server: {e}")),
-            Err(_) => {
-                return Some(format!(
-                    "the server read nothing for {} s",
-                    opts.timeout.as_secs()
-                ));
+        if !split.forward.is_empty() {
+            match tokio::time::timeout(opts.timeout, to.write_all(&split.forward)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Upward::Ended(Some(format!("writing to the server: {e}"))),
+                Err(_) => {
+                    return Upward::Ended(Some(format!(
+                        "the server read nothing for {} s",
+                        opts.timeout.as_secs()
+                    )));
+                }
             }
+        }
+        if split.upgrade {
+            return Upward::Stls;
         }
     }
     // A client that leaves while the server owes it nothing ends the session; one that
@@ -244,7 +352,7 @@ async fn client_to_server(
         }
     });
     let _ = tokio::time::timeout(opts.timeout, to.shutdown()).await;
-    None
+    Upward::Ended(None)
 }
 
 async fn server_to_client(
@@ -254,11 +362,28 @@ async fn server_to_client(
     answers: &Notify,
     tls: bool,
     silence: Duration,
-) -> Ended {
+) -> Downward {
     let mut buf = vec![0u8; CHUNK];
     // The engine is told of a silence once; the next octets start the watch again.
     let mut silence_told = false;
+    // Judged already (the greeting the proxy read for its upstream STLS): relayed as it is.
+    let first = with(judge, Judge::take_relay_first);
+    if !first.is_empty() && to.send(ToClient::Bytes(first)).await.is_err() {
+        return Downward::Ended(None);
+    }
+    // What the server sent while the client's TLS was set up, first.
+    let held = with(judge, Judge::take_after_upgrade);
+    if !held.is_empty() {
+        let bytes = with(judge, |j| j.server_bytes(&held));
+        if !bytes.is_empty() && to.send(ToClient::Bytes(bytes)).await.is_err() {
+            return Downward::Ended(None);
+        }
+    }
     let (close_notify, ended) = loop {
+        if with(judge, |j| j.awaits_client_handshake()) {
+            let _ = to.send(ToClient::Stls).await;
+            return Downward::Stls;
+        }
         let owes = !silence_told && with(judge, |j| j.server_owes());
         let read = tokio::select! {
             read = from.read(&mut buf) => read,
@@ -299,7 +424,7 @@ async fn server_to_client(
         j.transport(TransportEvent::ServerClosed { close_notify })
     });
     let _ = to.send(ToClient::End).await;
-    ended
+    Downward::Ended(ended)
 }
 
 async fn write_client(
@@ -307,7 +432,12 @@ async fn write_client(
     mut queue: mpsc::Receiver<ToClient>,
     timeout: Duration,
 ) -> Ended {
-    while let Some(ToClient::Bytes(bytes)) = queue.recv().await {
+    loop {
+        let bytes = match queue.recv().await {
+            Some(ToClient::Bytes(bytes)) => bytes,
+            Some(ToClient::Stls) => return None,
+            Some(ToClient::End) | None => break,
+        };
         // A TLS client leg may hold a record back until flushed.
         let written = async {
             to.write_all(&bytes).await?;

@@ -1,12 +1,22 @@
-//! What the proxy changes between the legs while the client leg is plain: a client's `STLS`
-//! is answered by the proxy and never reaches the server, and the `STLS` line of a CAPA
-//! reply is kept from the client. Pure byte handling; the engine decides which server lines
-//! are CAPA's (see `judge`).
+//! What the proxy changes between the legs: a client's `STLS` is answered by the proxy and
+//! never reaches the server (popscope cannot read inside a TLS it does not terminate), and
+//! the server's `STLS` line of a CAPA reply is kept from the client; with `--offer-stls` the
+//! proxy lists its own `STLS` there instead, while the client's leg is plain. Pure byte
+//! handling; the engine decides which server lines are CAPA's (see `judge`).
 
-/// The proxy's own answer to a client's STLS.
-// The client leg is plain in this version: popscope cannot read inside a TLS it does not
-// terminate, so the client is refused STLS whatever the upstream leg is (--offer-stls to come).
+/// The proxy's answer to a client's STLS without `--offer-stls`.
 pub(crate) const STLS_REFUSED: &[u8] = b"-ERR STLS is not offered through this popscope proxy\r\n";
+
+/// The proxy's answer to an STLS it will follow with the handshake (`--offer-stls`).
+pub(crate) const STLS_ACCEPTED: &[u8] = b"+OK begin TLS negotiation with the popscope proxy\r\n";
+
+/// The proxy's answer to an STLS out of place: the client's leg is TLS already, or the
+/// session is past AUTHORIZATION (RFC 2595 §4).
+pub(crate) const STLS_OUT_OF_PLACE: &[u8] =
+    b"-ERR STLS is only for the AUTHORIZATION state before TLS\r\n";
+
+/// The CAPA line the proxy lists when it answers STLS itself.
+pub(crate) const STLS_CAPABILITY: &[u8] = b"STLS\r\n";
 
 /// A line (with or without its line end) that is the STLS command, or STLS in a CAPA list.
 pub(crate) fn is_stls(line: &[u8]) -> bool {
@@ -67,6 +77,24 @@ impl ClientLines {
             out.push(ClientPiece::Forward(run));
         }
         out
+    }
+}
+
+impl ClientPiece {
+    /// Its octets on the wire.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ClientPiece::Forward(b) => b.len(),
+            ClientPiece::Stls => b"STLS\r\n".len(),
+        }
+    }
+}
+
+impl ClientLines {
+    /// What was held back, given up: the octets behind an STLS the proxy accepted.
+    pub(crate) fn take_held(&mut self) -> Vec<u8> {
+        self.at_line_start = true;
+        std::mem::take(&mut self.held)
     }
 }
 

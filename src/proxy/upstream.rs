@@ -1,13 +1,14 @@
-//! The server leg: TCP to the upstream, and implicit TLS verified as `check` verifies it
-//! (the same `--ca-file`, `--insecure`, `--sni`, timeouts).
+//! The server leg: TCP to the upstream, and implicit TLS (or STLS, see `starttls`) verified
+//! as `check` verifies it (the same `--ca-file`, `--insecure`, `--sni`, timeouts).
 
 use std::time::Duration;
 
 use popscope_core::TransportEvent;
 
 use super::judge::{Judge, with};
+use super::starttls::{self, StlsError};
 use crate::session::Note;
-use crate::transport::{self, Scheme, Stream, Target, TlsSettings, TransportError};
+use crate::transport::{self, Scheme, Stream, Target, TlsSettings};
 
 /// Where and how the proxy reaches the real server.
 #[derive(Clone, Debug)]
@@ -16,6 +17,8 @@ pub struct Upstream {
     pub(crate) scheme: Scheme,
     pub(crate) tls: TlsSettings,
     pub(crate) connect_timeout: Duration,
+    /// `--upstream-starttls` (pop3:// only): the proxy upgrades the leg by STLS itself.
+    pub(crate) starttls: bool,
 }
 
 impl Upstream {
@@ -24,16 +27,22 @@ impl Upstream {
         self.target.url(self.scheme)
     }
 
-    /// Connects (and for pop3s shakes hands), telling `judge` what the engine must know: a
-    /// handshake's outcome is a transport event of the session.
+    /// Connects (and for pop3s shakes hands; with `starttls` runs STLS first), telling
+    /// `judge` what the engine must know: a handshake's outcome is a transport event of the
+    /// session.
     pub(crate) async fn connect(
         &self,
         judge: &std::sync::Mutex<Judge>,
-    ) -> Result<Stream, TransportError> {
+    ) -> Result<Stream, StlsError> {
         let port = self.target.port_or_default(self.scheme);
         let tcp = transport::connect_tcp(&self.target, port, self.connect_timeout).await?;
         let addr = self.target.socket_addr(port);
         with(judge, |j| j.note(&Note::Connected { addr }));
+        if self.scheme == Scheme::Pop3 && self.starttls {
+            let (stream, greeting) = starttls::upgrade(tcp, self, judge).await?;
+            with(judge, |j| j.relay_first(greeting));
+            return Ok(stream);
+        }
         if self.scheme == Scheme::Pop3 {
             return Ok(Stream::Plain(tcp));
         }
@@ -45,7 +54,7 @@ impl Upstream {
             Err(e) => {
                 let reason = e.tls_failure();
                 with(judge, |j| j.transport(TransportEvent::TlsFailed { reason }));
-                Err(e)
+                Err(e.into())
             }
         }
     }

@@ -58,6 +58,33 @@ fn write_pem(path: &Path, pem: &[u8], existing: Existing) -> std::io::Result<()>
     f.sync_all().map_err(named)
 }
 
+/// The names a certificate for this machine's loopback carries.
+pub(crate) const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// A CA's parameters: named `cn`, signing certificates only. The same `cn` gives the same
+/// parameters, so a kept CA key signs again as the CA it was made with (the proxy's CA).
+pub(crate) fn ca_params(cn: &str) -> std::io::Result<CertificateParams> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+/// A TLS server certificate's parameters for `names` (host names or IP addresses; the first
+/// is its CN).
+pub(crate) fn server_params(names: Vec<String>) -> std::io::Result<CertificateParams> {
+    let cn = names.first().cloned().unwrap_or_default();
+    let mut params = CertificateParams::new(names).map_err(err)?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(params)
+}
+
 /// The files [`make`] writes into its folder.
 const NAMES: [&str; 5] = [
     "ca.pem",
@@ -80,29 +107,11 @@ pub fn make(dir: &Path, client_cn: &str, existing: Existing) -> std::io::Result<
         private_file::check(&p, existing).map_err(|e| named(&p, e))?;
     }
     private_file::create_dir(dir).map_err(|e| named(dir, e))?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "popscope demo CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    let ca_params = ca_params("popscope demo CA")?;
     let ca =
         CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(err)?).map_err(err)?;
 
-    let mut server_params = CertificateParams::new(vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ])
-    .map_err(err)?;
-    server_params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_params = server_params(LOOPBACK_NAMES.map(str::to_owned).to_vec())?;
     let server_key = KeyPair::generate().map_err(err)?;
     let server_cert = server_params.signed_by(&server_key, &ca).map_err(err)?;
 

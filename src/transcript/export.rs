@@ -92,7 +92,18 @@ fn directive(ev: &TransportEvent) -> String {
         } => "-- closed no-close-notify".into(),
         TransportEvent::ClientClosed => "-- client-closed".into(),
         TransportEvent::Timeout => "-- timeout".into(),
+        TransportEvent::ClientLegStls {
+            dropped_octets,
+            established,
+        } => client_leg_stls_directive(*dropped_octets, *established),
     }
+}
+
+/// `-- client-stls N` (or `-- client-stls-failed N`): the proxy answered the client's STLS,
+/// dropping N octets sent behind it.
+pub(crate) fn client_leg_stls_directive(dropped_octets: u32, established: bool) -> String {
+    let failed = if established { "" } else { "-failed" };
+    format!("-- client-stls{failed} {dropped_octets}")
 }
 
 fn tls_section(out: &mut String, t: &TlsDetails) {

@@ -180,6 +180,12 @@ fn directive(text: &str) -> Result<Item, String> {
             close_notify: false,
         },
         ["client-closed"] => TransportEvent::ClientClosed,
+        [stls @ ("client-stls" | "client-stls-failed"), dropped] => TransportEvent::ClientLegStls {
+            dropped_octets: dropped
+                .parse()
+                .map_err(|_| format!("'{dropped}' after '-- {stls}' is not a count of octets"))?,
+            established: *stls == "client-stls",
+        },
         ["timeout"] => TransportEvent::Timeout,
         ["idle", secs] => {
             let seconds: f64 = secs

@@ -70,18 +70,21 @@ pub struct Config {
     ///
     /// [`RuleInfo::judges_client`]: crate::RuleInfo::judges_client
     pub judge_client: bool,
-    /// The client never saw an STLS offer although the server made one: a proxy that keeps
-    /// STLS from the client (it removes the line from CAPA toward the client) sets it, so
-    /// the client rules judge what the client was shown (CL-008 does not blame a password in
-    /// the clear on an STLS the client could not see).
-    pub stls_hidden_from_client: bool,
+    /// What the client was shown of STLS, when that is not the server's CAPA: a proxy
+    /// between them decides. `Some(false)`: the proxy keeps STLS from the client (it removes
+    /// the line from CAPA toward it), so CL-008 does not blame a password in the clear on an
+    /// STLS the client could not see; `Some(true)`: the proxy offers STLS itself (its CAPA
+    /// toward the client lists it, whatever the server's says). `None`: the server's CAPA.
+    pub client_stls_offer: Option<bool>,
     /// Whether the client's own leg is TLS, when that leg is not the session's: a proxy
     /// between the two ends the client's TLS itself, so the legs may differ (TLS toward the
     /// client and a plain upstream, or the other way round). The server rules judge the
     /// upstream leg ([`Session::security`](crate::Session), learnt from `implicit_tls` and
     /// [`TransportEvent::TlsEstablished`](crate::TransportEvent)); the client rules that ask
     /// whether the client's secrets travelled encrypted (CL-008) ask this instead. `None`:
-    /// one connection, the session's security is the client's.
+    /// one connection, the session's security is the client's. A proxy that upgrades the
+    /// client's leg itself starts with `Some(false)` and says when the client's TLS begins
+    /// with [`TransportEvent::ClientLegStls`](crate::TransportEvent).
     pub client_leg_tls: Option<bool>,
 }
 
@@ -93,7 +96,7 @@ impl Default for Config {
             severity_overrides: Vec::new(),
             active_probes: false,
             judge_client: false,
-            stls_hidden_from_client: false,
+            client_stls_offer: None,
             client_leg_tls: None,
         }
     }
@@ -183,7 +186,7 @@ impl Engine {
                 config.active_probes,
                 config.judge_client,
             )
-            .with_stls_hidden_from_client(config.stls_hidden_from_client)
+            .with_client_stls_offer(config.client_stls_offer)
             .with_client_leg_tls(config.client_leg_tls),
             areas: rules::Areas::default(),
             client: LineFramer::new(config.max_line),
@@ -261,6 +264,10 @@ impl Engine {
                 );
             }
             TransportEvent::Timeout => self.timeout(out),
+            TransportEvent::ClientLegStls {
+                dropped_octets,
+                established,
+            } => self.client_leg_stls(dropped_octets, established),
         }
         self.flush(out);
     }
@@ -831,6 +838,20 @@ impl Engine {
                 .map(|(offset, octets)| (client_at(self.session.commands_sent, offset), octets)),
         };
         areas!(self, |area, cx| area.on_client_close(&mut cx, &close));
+    }
+
+    /// The client's STLS, answered by a proxy: nothing changes on the server's leg.
+    fn client_leg_stls(&mut self, dropped_octets: u32, established: bool) {
+        if established {
+            self.checker.client_leg_upgraded();
+        }
+        let at = client_at(self.session.commands_sent, self.client.offset());
+        areas!(self, |area, cx| area.on_client_leg_stls(
+            &mut cx,
+            at,
+            dropped_octets,
+            established
+        ));
     }
 
     fn tls_failed(&mut self, reason: TlsFailure, out: &mut dyn EventSink) {

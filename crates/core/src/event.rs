@@ -86,6 +86,18 @@ pub enum TransportEvent {
     },
     /// The client closed the connection. The engine moves to [`State::Closed`].
     ClientClosed,
+    /// A proxy between the two ends answered the client's STLS itself (`+OK`) and ran the
+    /// TLS handshake with the client: the server never saw that STLS, and its own leg is as
+    /// it was. Only the client rules read it: with `established`, the client's own leg is TLS
+    /// from here on ([`Config::client_leg_tls`](crate::Config) turns true), and what it was
+    /// shown before is its pre-TLS capability list (CL-007).
+    ClientLegStls {
+        /// Octets the client sent behind its STLS line before the handshake: the proxy
+        /// dropped them unexecuted (RFC 2595 §4), and they are CL-006.
+        dropped_octets: u32,
+        /// The handshake with the client completed.
+        established: bool,
+    },
     /// The driver's read timeout passed with nothing from the server. The engine judges the
     /// silence (a command left unanswered, a data block never ended) but does not close: the
     /// driver decides whether to wait longer or close, and reports what it does.

@@ -161,6 +161,13 @@ impl App {
                 format!("TLS handshake failed: {reason:?}")
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => return,
+            Note::Transport(TransportEvent::ClientLegStls { established, .. }) => {
+                if established {
+                    "the proxy answered the client's STLS: the client's leg is TLS now".into()
+                } else {
+                    "the proxy answered the client's STLS; the client's handshake failed".into()
+                }
+            }
             Note::Warning(text) => format!("warning: {text}"),
         };
         let ex = self.summary_exchange();

@@ -197,6 +197,17 @@ pub(crate) trait Area: std::fmt::Debug {
     ) {
     }
 
+    /// A proxy answered the client's STLS itself and ran the handshake with the client
+    /// ([`crate::TransportEvent::ClientLegStls`]); the server's leg is as it was.
+    fn on_client_leg_stls(
+        &mut self,
+        _cx: &mut Ctx<'_>,
+        _at: Location,
+        _dropped_octets: u32,
+        _established: bool,
+    ) {
+    }
+
     /// A TLS handshake completed where none was agreed (no STLS accepted, no implicit TLS).
     fn on_unexpected_handshake(&mut self, _cx: &mut Ctx<'_>, _at: Location) {}
 

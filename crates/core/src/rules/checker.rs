@@ -16,9 +16,10 @@ pub(crate) struct Checker {
     /// The client areas run ([`crate::Config::judge_client`]); read through
     /// [`Checker::judges_client`].
     judge_client: bool,
-    /// [`crate::Config::stls_hidden_from_client`].
-    pub(crate) stls_hidden_from_client: bool,
-    /// [`crate::Config::client_leg_tls`]: read through [`Checker::client_leg_is_tls`].
+    /// [`crate::Config::client_stls_offer`].
+    pub(crate) client_stls_offer: Option<bool>,
+    /// [`crate::Config::client_leg_tls`], until a proxy says the client's leg was upgraded:
+    /// read through [`Checker::client_leg_is_tls`].
     client_leg_tls: Option<bool>,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
@@ -40,10 +41,15 @@ impl Checker {
         }
     }
 
-    /// The same checker, told that the client never saw the server's STLS offer.
-    pub(crate) fn with_stls_hidden_from_client(mut self, hidden: bool) -> Self {
-        self.stls_hidden_from_client = hidden;
+    /// The same checker, told what the client was shown of STLS when a proxy decides it.
+    pub(crate) fn with_client_stls_offer(mut self, offer: Option<bool>) -> Self {
+        self.client_stls_offer = offer;
         self
+    }
+
+    /// A proxy completed TLS with the client ([`crate::TransportEvent::ClientLegStls`]).
+    pub(crate) fn client_leg_upgraded(&mut self) {
+        self.client_leg_tls = Some(true);
     }
 
     /// The same checker, told whether the client's own leg is TLS (a proxy's client leg).

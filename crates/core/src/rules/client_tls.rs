@@ -33,6 +33,18 @@ pub(crate) struct ClientTls {
     /// CL-017: QUIT was sent in TRANSACTION, and the session's retrievals were judged.
     quit_sent: bool,
     expiry_judged: bool,
+    /// CL-007 through a proxy that upgraded the client's own leg: what the client had been
+    /// shown before its TLS (the server's session saw no STLS, so it keeps no pre-TLS list).
+    client_leg: Option<ClientLegUpgrade>,
+}
+
+/// The client's STLS as a proxy answered it ([`crate::TransportEvent::ClientLegStls`]).
+#[derive(Debug, Default)]
+struct ClientLegUpgrade {
+    /// The AUTHORIZATION list the client had seen before its handshake.
+    pre_tls: Option<Capabilities>,
+    /// The client took CAPA again inside its TLS: the lists to compare are then the session's.
+    capa_after: bool,
 }
 
 /// CL-009's watch: plaintext came after the STLS `+OK`; after the handshake, does the client
@@ -81,6 +93,12 @@ impl Area for ClientTls {
     }
 
     fn on_reply(&mut self, cx: &mut Ctx<'_>, reply: &Answer<'_>) {
+        if let Some(up) = self.client_leg.as_mut()
+            && reply.ex.keyword() == Keyword::Capa
+            && reply.status.status == crate::response::Status::Ok
+        {
+            up.capa_after = true;
+        }
         if reply.ex.keyword() == Keyword::Quit && cx.session.state == State::Transaction {
             self.retrieved_left(cx, reply.ex.client_at());
         }
@@ -93,6 +111,27 @@ impl Area for ClientTls {
         self.injection.watching = self.injection.replies > 0;
         self.injection.sent = 0;
         self.injection.last = None;
+    }
+
+    fn on_client_leg_stls(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        at: Location,
+        dropped_octets: u32,
+        established: bool,
+    ) {
+        if dropped_octets > 0 {
+            cx.check.report(&r::CL_006, Severity::Violation, at, format!(
+                "The client sent {} in plaintext behind its STLS, before the reply and the TLS handshake: once a client issues STLS it MUST NOT issue further commands until it has seen the reply and the TLS negotiation is complete (RFC 2595 §4). The proxy that answered the STLS dropped them unexecuted; a server that runs them is open to command injection (TLS-004).",
+                crate::plural(dropped_octets, "octet")
+            ));
+        }
+        if established {
+            self.client_leg = Some(ClientLegUpgrade {
+                pre_tls: cx.session.caps.auth.clone(),
+                capa_after: false,
+            });
+        }
     }
 
     fn on_server_close(&mut self, cx: &mut Ctx<'_>, close: &Close<'_>) {
@@ -133,10 +172,14 @@ impl ClientTls {
     /// CAPA after TLS there is nothing to compare with: that is CAPA-004 (the capa area).
     fn cached_capability(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         let s = &*cx.session;
-        if s.security != Security::Stls {
-            return;
-        }
-        let Some(pre) = s.caps.pre_tls.as_ref() else {
+        // The client's own STLS, when a proxy answered it; else the session's.
+        let pre = match &self.client_leg {
+            Some(up) if up.capa_after => up.pre_tls.as_ref(),
+            Some(_) => None,
+            None if s.security == Security::Stls => s.caps.pre_tls.as_ref(),
+            None => None,
+        };
+        let Some(pre) = pre else {
             return;
         };
         let after: Vec<&Capabilities> = [s.caps.auth.as_ref(), s.caps.trans.as_ref()]
@@ -181,11 +224,12 @@ impl ClientTls {
             return;
         }
         // What the client was shown: a proxy that keeps STLS from it says so.
-        let stls_offered = !cx.check.stls_hidden_from_client
-            && [s.caps.auth.as_ref(), s.caps.trans.as_ref()]
+        let stls_offered = cx.check.client_stls_offer.unwrap_or_else(|| {
+            [s.caps.auth.as_ref(), s.caps.trans.as_ref()]
                 .into_iter()
                 .flatten()
-                .any(|c| c.has("STLS"));
+                .any(|c| c.has("STLS"))
+        });
         let (severity, why) = match kind {
             Credential::Bearer(m) => (
                 Severity::Violation,
@@ -424,10 +468,26 @@ mod tests {
         assert_eq!(cl_008(judged.clone()), [Severity::Warning]);
         // Through a proxy that kept STLS from the client: no STLS was on offer to it.
         let hidden = crate::Config {
-            stls_hidden_from_client: true,
-            ..judged
+            client_stls_offer: Some(false),
+            ..judged.clone()
         };
         assert_eq!(cl_008(hidden), [Severity::Info]);
+        // A proxy that offers STLS itself showed the client an STLS the server's CAPA lacks.
+        let without_stls = t.replace("S: STLS\n", "");
+        let offered = crate::Config {
+            client_stls_offer: Some(true),
+            ..judged.clone()
+        };
+        let severities = |t: &str, config| -> Vec<Severity> {
+            crate::rules::tests::findings_with(t, config)
+                .0
+                .iter()
+                .filter(|f| f.rule.id == "CL-008")
+                .map(|f| f.severity)
+                .collect()
+        };
+        assert_eq!(severities(&without_stls, judged), [Severity::Info]);
+        assert_eq!(severities(&without_stls, offered), [Severity::Warning]);
     }
 
     #[test]
@@ -454,6 +514,60 @@ mod tests {
             "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
         assert_eq!(cl_008(upgraded, None), []);
         assert_eq!(cl_008(upgraded, Some(false)), [Severity::Info]);
+    }
+
+    /// A proxy in front of a plain server answers the client's STLS itself: the engine sees
+    /// no STLS from the server's side, only the event.
+    fn through_a_proxy(t: &str) -> Vec<(&'static str, Severity)> {
+        let config = crate::Config {
+            judge_client: true,
+            client_leg_tls: Some(false),
+            client_stls_offer: Some(true),
+            ..crate::Config::default()
+        };
+        crate::rules::tests::findings_with(t, config)
+            .0
+            .iter()
+            .filter(|f| f.rule.judges_client())
+            .map(|f| (f.rule.id, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn the_client_leg_is_plain_then_tls_after_the_proxy_upgraded_it() {
+        let login = "C: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+        let before = format!("S: +OK ready\n{login}-- client-stls 0\n");
+        assert_eq!(through_a_proxy(&before), [("CL-008", Severity::Warning)]);
+        let after = format!("S: +OK ready\n-- client-stls 0\n{login}");
+        assert_eq!(through_a_proxy(&after), []);
+    }
+
+    #[test]
+    fn octets_a_proxy_dropped_behind_the_client_stls_are_cl_006() {
+        let dropped = through_a_proxy("S: +OK ready\n-- client-stls 8\n");
+        assert_eq!(dropped, [("CL-006", Severity::Violation)]);
+        assert_eq!(through_a_proxy("S: +OK ready\n-- client-stls 0\n"), []);
+    }
+
+    #[test]
+    fn capabilities_cached_across_the_client_stls_a_proxy_answered_are_cl_007() {
+        let session = |after_tls: &str| {
+            format!(
+                "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\n-- client-stls 0\nC: CAPA\nS: +OK\nS: {after_tls}\nS: .\nC: USER a\nS: +OK\n"
+            )
+        };
+        let cl_007 = |t: &str| {
+            through_a_proxy(t)
+                .iter()
+                .filter(|(id, _)| *id == "CL-007")
+                .count()
+        };
+        assert_eq!(cl_007(&session("SASL PLAIN")), 1);
+        assert_eq!(cl_007(&session("USER")), 0);
+        // Without a CAPA inside TLS there is nothing to compare with (CAPA-004's case).
+        let no_capa =
+            "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\n-- client-stls 0\nC: USER a\nS: +OK\n";
+        assert_eq!(cl_007(no_capa), 0);
     }
 
     #[test]

@@ -150,6 +150,13 @@ mod tests {
                     client_cert: false,
                 };
                 engine.handle_transport(now, tls, &mut sink);
+            } else if let Some(n) = line.strip_prefix("-- client-stls ") {
+                // A proxy answered the client's STLS: N octets dropped behind it.
+                let ev = TransportEvent::ClientLegStls {
+                    dropped_octets: n.parse().unwrap_or(0),
+                    established: true,
+                };
+                engine.handle_transport(now, ev, &mut sink);
             } else if line == "-- closed" {
                 let closed = TransportEvent::ServerClosed { close_notify: true };
                 engine.handle_transport(now, closed, &mut sink);
