@@ -699,7 +699,10 @@ fn a_tls_client_leg_relays_intact_and_its_password_is_not_in_the_clear() {
     for upstream_tls in [TlsMode::None, TlsMode::Implicit] {
         let (_rt, server) = demo(upstream_tls, None);
         let ca = server.certs.ca.display().to_string();
-        let proxy = Proxy::tls_listen(&server, &["--ca-file", &ca]);
+        let file = common::scratch_path(&format!("proxy-tls-leg-{upstream_tls:?}.jsonl"));
+        let record = file.display().to_string();
+        let args = ["--ca-file", &ca, "--record", &record, "--force"];
+        let proxy = Proxy::tls_listen(&server, &args);
         let direct = curl(&format!("{}/1", server.url()), &["--cacert", &ca]);
         let proxied = curl(
             &format!("pop3s://localhost:{}/1", proxy.port),
@@ -724,6 +727,14 @@ fn a_tls_client_leg_relays_intact_and_its_password_is_not_in_the_clear() {
                 "{report}"
             );
         }
+        // The recording keeps how the client's leg was secured: its re-check agrees.
+        assert_eq!(proxy.stop(), Some(0));
+        let rechecked = common::recheck(&record);
+        assert_eq!(
+            findings_of(&rechecked, "CL-008"),
+            [] as [serde_json::Value; 0],
+            "{upstream_tls:?}: {rechecked}"
+        );
     }
 }
 

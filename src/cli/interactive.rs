@@ -31,14 +31,13 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
         let (s, damage) = crate::transcript::jsonl::session(&bytes, args.session)
             .map_err(|e| CliError::usage(format!("{path}: {e}")))?;
         let label = format!("replay {path} ({})", s.target);
-        let judge_client = s.judge_client;
-        let (entries, tls) = (s.entries, s.tls);
+        let (entries, tls, client) = (s.entries, s.tls, s.client);
         (
             label,
             Replayed {
                 entries,
                 tls,
-                judge_client,
+                client,
             },
             damage,
         )
@@ -48,7 +47,7 @@ pub fn replay(args: &super::ReplayArgs) -> Result<u8, CliError> {
         let replayed = Replayed {
             entries,
             tls: Vec::new(),
-            judge_client: true,
+            client: crate::transcript::jsonl::ClientSide::ANYONE,
         };
         (format!("replay {path}"), replayed, None)
     };

@@ -89,6 +89,7 @@ impl ProxyOptions {
                 Box::new(into.clone()),
                 &self.upstream.url(),
                 self.record_secrets,
+                &engine_config(self),
             )
             .with_max_body(self.max_body),
         )

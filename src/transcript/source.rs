@@ -86,13 +86,10 @@ pub(crate) fn check(
 ) -> Result<Checking, String> {
     let (jsonl, skipped) = is_jsonl(&mut r).map_err(|e| format!("cannot read: {e}"))?;
     // Whom a session's client rules judge: a text transcript's client may be anyone (written
-    // by hand, exported, imported); a recording says whether its client was popscope itself.
-    let judging = |judge_client: bool| Config {
-        judge_client: config.judge_client || judge_client,
-        ..config.clone()
-    };
+    // by hand, exported, imported); a recording says whether its client was popscope itself,
+    // and how the client's own leg was secured.
     if !jsonl {
-        let mut rp = Replayer::new(judging(true));
+        let mut rp = Replayer::new(jsonl::ClientSide::ANYONE.configure(config));
         text::stream_from(r, skipped + 1, |e, raw| rp.feed_line(&e, Some(raw)))
             .map_err(|e| e.to_string())?;
         return Ok(Checking {
@@ -113,7 +110,7 @@ pub(crate) fn check(
         jsonl::Streamed::Header {
             target,
             secrets,
-            judge_client,
+            client,
         } => {
             done.extend(current.take().map(Open::close));
             count += 1;
@@ -122,7 +119,7 @@ pub(crate) fn check(
                     target,
                     secrets,
                     tls: Vec::new(),
-                    replayer: Replayer::new(judging(judge_client)),
+                    replayer: Replayer::new(client.configure(config)),
                 });
             }
         }

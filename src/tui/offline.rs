@@ -3,6 +3,7 @@
 
 use crate::session::Note;
 use crate::session::task::{SaslSeen, Summary, Update};
+use crate::transcript::jsonl::ClientSide;
 use crate::transcript::{Drive, Entry, Item, drive};
 use crate::transport::TlsDetails;
 use crate::transport::tls::Verdict;
@@ -13,18 +14,18 @@ use super::App;
 /// Feeds every entry to a fresh engine and the updates to `app`, on the clock of
 /// [`crate::transcript::Driver`].
 pub fn load(app: &mut App, entries: &[Entry]) {
-    load_with_tls(app, entries, &[], false);
+    load_with_tls(app, entries, &[], ClientSide::default());
 }
 
 /// Like [`load`], with the TLS details a JSON Lines recording kept (its `tls` records, in
 /// order): the n-th handshake shows the n-th record's version, cipher, chain and verdict. A
-/// handshake without one (the text format keeps none) says it was recorded. `judge_client`:
-/// the client rules judge the recorded client too (as `check --transcript` does).
+/// handshake without one (the text format keeps none) says it was recorded. `client`: how
+/// the client rules judge the recorded client (as `check --transcript` does).
 pub(crate) fn load_with_tls(
     app: &mut App,
     entries: &[Entry],
     tls: &[TlsDetails],
-    judge_client: bool,
+    client: ClientSide,
 ) {
     // A recording that begins with a handshake was implicit TLS (port 995).
     let implicit_tls = matches!(
@@ -37,11 +38,10 @@ pub(crate) fn load_with_tls(
             addr: "(recorded session)".into(),
         },
     ));
-    let config = Config {
+    let config = client.configure(&Config {
         implicit_tls,
-        judge_client,
         ..Config::default()
-    };
+    });
     let sasl = SaslSeen::default();
     drive(entries, config, &mut Loader { app, tls, sasl });
 }

@@ -4,6 +4,7 @@
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 
+use crate::transcript::jsonl::ClientSide;
 use crate::transcript::{Entry, Item};
 use crate::transport::TlsDetails;
 
@@ -44,7 +45,7 @@ fn hint(table: &[keys::Binding]) -> String {
 pub(crate) struct Replayed {
     pub(crate) entries: Vec<Entry>,
     pub(crate) tls: Vec<TlsDetails>,
-    pub(crate) judge_client: bool,
+    pub(crate) client: ClientSide,
 }
 
 /// The UI state after the first `upto` entries of `r`.
@@ -57,7 +58,7 @@ pub(crate) fn state_at(
 ) -> App {
     let mut app = App::new(label.to_owned(), theme.clone(), table.to_vec());
     let entries = &r.entries[..upto.min(r.entries.len())];
-    offline::load_with_tls(&mut app, entries, &r.tls, r.judge_client);
+    offline::load_with_tls(&mut app, entries, &r.tls, r.client);
     app.focus = super::app::Focus::Transcript;
     app
 }
@@ -160,7 +161,7 @@ mod tests {
         Replayed {
             entries,
             tls,
-            judge_client: false,
+            client: ClientSide::default(),
         }
     }
 
@@ -185,17 +186,18 @@ mod tests {
         let entries = text::parse(src).unwrap_or_default();
         let theme = Theme::load("dark").unwrap_or_else(|e| panic!("{e}"));
         let table = keys::defaults();
-        let rules = |judge_client: bool| -> Vec<&'static str> {
+        let rules = |client: ClientSide| -> Vec<&'static str> {
             let r = Replayed {
                 entries: entries.clone(),
                 tls: vec![],
-                judge_client,
+                client,
             };
             let app = state_at("x", &r, entries.len(), &theme, &table);
             app.findings.list.iter().map(|(f, _)| f.rule.id).collect()
         };
-        assert!(rules(true).contains(&"CL-002"), "{:?}", rules(true));
-        assert!(!rules(false).contains(&"CL-002"), "{:?}", rules(false));
+        let (proxied, own) = (ClientSide::ANYONE, ClientSide::default());
+        assert!(rules(proxied).contains(&"CL-002"), "{:?}", rules(proxied));
+        assert!(!rules(own).contains(&"CL-002"), "{:?}", rules(own));
     }
 
     #[test]

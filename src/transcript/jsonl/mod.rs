@@ -37,4 +37,5 @@ mod write;
 pub use read::{Damage, Session, read};
 pub(crate) use read::{Streamed, looks_like, session, shown, shown_tls, stream};
 pub(crate) use record_file::RecordFile;
+pub use records::ClientSide;
 pub(crate) use write::Recorder;

@@ -7,7 +7,7 @@ use crate::transcript::text::{Entry, Item};
 use crate::transport::TlsDetails;
 use popscope_core::{Direction, Time};
 
-use super::records::{FORMAT, Record};
+use super::records::{ClientSide, FORMAT, Record};
 
 /// One recorded session: its header and what to replay.
 #[derive(Debug, Default)]
@@ -16,8 +16,8 @@ pub struct Session {
     pub secrets: String,
     pub entries: Vec<Entry>,
     pub(crate) tls: Vec<TlsDetails>,
-    /// The header's `judge_client`: the client was not popscope (a proxied mail client).
-    pub judge_client: bool,
+    /// How the header says the client was judged (a proxied mail client is).
+    pub client: ClientSide,
 }
 
 /// What reading stopped at, if the file is damaged: everything before it was read.
@@ -82,8 +82,8 @@ pub(crate) enum Streamed {
     Header {
         target: String,
         secrets: String,
-        /// The header's `judge_client`: the client is not popscope.
-        judge_client: bool,
+        /// How the header says the client was judged.
+        client: ClientSide,
     },
     Entry(Entry),
     Tls(Box<TlsDetails>),
@@ -168,6 +168,8 @@ pub(crate) fn stream<R: std::io::BufRead>(
             target,
             secrets,
             judge_client,
+            client_leg_tls,
+            client_stls_offer,
             ..
         } = record
         {
@@ -180,7 +182,11 @@ pub(crate) fn stream<R: std::io::BufRead>(
             on(Streamed::Header {
                 target: shown(&target, 200),
                 secrets: shown(&secrets, 20),
-                judge_client,
+                client: ClientSide {
+                    judge: judge_client,
+                    leg_tls: client_leg_tls,
+                    stls_offer: client_stls_offer,
+                },
             });
             continue;
         }
@@ -249,11 +255,11 @@ pub fn read(bytes: &[u8]) -> (Vec<Session>, Option<Damage>) {
         Streamed::Header {
             target,
             secrets,
-            judge_client,
+            client,
         } => sessions.push(Session {
             target,
             secrets,
-            judge_client,
+            client,
             ..Session::default()
         }),
         Streamed::Entry(e) => {
@@ -328,7 +334,7 @@ mod tests {
         let both = format!("{HEADER}{DATA}{proxied}{DATA}");
         let (sessions, damage) = read(both.as_bytes());
         assert_eq!(damage, None);
-        let judged: Vec<bool> = sessions.iter().map(|s| s.judge_client).collect();
+        let judged: Vec<bool> = sessions.iter().map(|s| s.client.judge).collect();
         assert_eq!(judged, [false, true]);
     }
 

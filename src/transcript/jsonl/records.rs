@@ -9,6 +9,45 @@ use popscope_core::{Direction, RuleInfo, Severity, State, Time, TransportEvent};
 /// The format every header names; a reader refuses any other.
 pub(crate) const FORMAT: u32 = 1;
 
+/// How the recording session's engine judged the client, from its header: a re-check
+/// configures its engine the same, so the client rules find what they found live (a login
+/// inside the proxy's TLS toward the client is no CL-008, even when the upstream was plain).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientSide {
+    /// `Config::judge_client`: the client was not popscope.
+    pub judge: bool,
+    pub(crate) leg_tls: Option<bool>,
+    pub(crate) stls_offer: Option<bool>,
+}
+
+impl ClientSide {
+    /// A text transcript's client may be anyone (written by hand, exported, imported).
+    pub(crate) const ANYONE: ClientSide = ClientSide {
+        judge: true,
+        leg_tls: None,
+        stls_offer: None,
+    };
+
+    /// What a recorder of a session run with `config` writes in its header.
+    pub(crate) fn of(config: &popscope_core::Config) -> ClientSide {
+        ClientSide {
+            judge: config.judge_client,
+            leg_tls: config.client_leg_tls,
+            stls_offer: config.client_stls_offer,
+        }
+    }
+
+    /// `config`, judging the client as the recording did (and as `config` already asks).
+    pub(crate) fn configure(self, config: &popscope_core::Config) -> popscope_core::Config {
+        popscope_core::Config {
+            judge_client: config.judge_client || self.judge,
+            client_leg_tls: self.leg_tls.or(config.client_leg_tls),
+            client_stls_offer: self.stls_offer.or(config.client_stls_offer),
+            ..config.clone()
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub(crate) enum Record {
@@ -26,6 +65,13 @@ pub(crate) enum Record {
         /// that their recordings re-check to the findings of the live run.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         judge_client: bool,
+        /// `Config::client_leg_tls` of the recording engine: the proxy's client leg may be
+        /// secured otherwise than the upstream's (absent: one connection).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_leg_tls: Option<bool>,
+        /// `Config::client_stls_offer` of the recording engine (absent: the server's CAPA).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_stls_offer: Option<bool>,
     },
     Data {
         t: f64,

@@ -7,7 +7,7 @@ use crate::session::{Note, Observer};
 use popscope_core::{Direction, Event, Time};
 
 use super::body_cap::BodyCap;
-use super::records::{FORMAT, Record, secs};
+use super::records::{ClientSide, FORMAT, Record, secs};
 
 /// An observer that writes the session as JSON Lines.
 pub(crate) struct Recorder {
@@ -22,24 +22,25 @@ pub(crate) struct Recorder {
 impl Recorder {
     /// Writes the header at once.
     pub(crate) fn new(out: Box<dyn Write + Send>, target: &str, keep_secrets: bool) -> Recorder {
-        Recorder::with_header(out, target, keep_secrets, false)
+        Recorder::with_header(out, target, keep_secrets, ClientSide::default())
     }
 
-    /// A recorder of a session whose client is not popscope (the proxy's): the header says
-    /// so, and a re-check judges the client too.
+    /// A recorder of a session whose client is not popscope (the proxy's), run with
+    /// `config`: the header says how the client was judged, and a re-check judges it the same.
     pub(crate) fn judging_client(
         out: Box<dyn Write + Send>,
         target: &str,
         keep_secrets: bool,
+        config: &popscope_core::Config,
     ) -> Recorder {
-        Recorder::with_header(out, target, keep_secrets, true)
+        Recorder::with_header(out, target, keep_secrets, ClientSide::of(config))
     }
 
     fn with_header(
         mut out: Box<dyn Write + Send>,
         target: &str,
         keep_secrets: bool,
-        judge_client: bool,
+        client: ClientSide,
     ) -> Recorder {
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -51,7 +52,9 @@ impl Recorder {
             target: target.into(),
             started,
             secrets: if keep_secrets { "kept" } else { "redacted" }.into(),
-            judge_client,
+            judge_client: client.judge,
+            client_leg_tls: client.leg_tls,
+            client_stls_offer: client.stls_offer,
         };
         let failed = write_record(&mut out, &header).is_err();
         Recorder {
@@ -221,8 +224,13 @@ mod tests {
         let header = |judging: bool| {
             let out = crate::session::task::Recording::default();
             let target = "pop3://127.0.0.1:110";
+            let proxied = Config {
+                judge_client: true,
+                client_leg_tls: Some(true),
+                ..Config::default()
+            };
             let _r = if judging {
-                Recorder::judging_client(Box::new(out.clone()), target, false)
+                Recorder::judging_client(Box::new(out.clone()), target, false, &proxied)
             } else {
                 Recorder::new(Box::new(out.clone()), target, false)
             };
@@ -231,7 +239,9 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(line).unwrap()
         };
         assert_eq!(header(true)["judge_client"], true);
+        assert_eq!(header(true)["client_leg_tls"], true);
         assert_ne!(header(false)["judge_client"], true);
+        assert!(header(false).get("client_leg_tls").is_none());
     }
 
     #[test]
