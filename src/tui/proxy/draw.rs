@@ -88,7 +88,7 @@ fn add(total: &mut Tally, t: &Tally) {
     total.info += t.info;
 }
 
-/// `✖ 1 ⚠ 0 ℹ 2`, a count coloured when it is not zero.
+/// `✖1 ⚠0 ℹ2`, a count coloured when it is not zero.
 fn counts(theme: &Theme, t: &Tally) -> Vec<Span<'static>> {
     [Severity::Violation, Severity::Warning, Severity::Info]
         .into_iter()
@@ -101,25 +101,30 @@ fn counts(theme: &Theme, t: &Tally) -> Vec<Span<'static>> {
                 theme.dim
             };
             let lead = if i == 0 { "" } else { " " };
-            Span::styled(format!("{lead}{} {n}", sev.marker()), style)
+            Span::styled(format!("{lead}{}{n}", sev.marker()), style)
         })
         .collect()
 }
 
 /// The columns: number, client, upstream, state, the two sides' counts, status, duration.
 const COLUMNS: [(&str, usize); 8] = [
-    ("#", 5),
+    (" #", 5),
     ("client", 22),
-    ("upstream", 26),
+    ("upstream", 30),
     ("state", 14),
-    ("client", 12),
-    ("server", 12),
+    ("client", 10),
+    ("server", 10),
     ("status", 8),
     ("duration", 9),
 ];
 
+/// `text` in a column `width` wide and the space after it; cut with `…`.
 fn cell(text: &str, width: usize) -> String {
     let mut s: String = text.chars().take(width).collect();
+    if text.chars().count() > width {
+        s.pop();
+        s.push('…');
+    }
     let n = s.chars().count();
     s.push_str(&" ".repeat(width + 1 - n));
     s
@@ -147,7 +152,7 @@ fn draw_table(f: &mut Frame, v: &ProxyView, area: Rect, now: Instant) {
     // The selected row is on screen, as low as the rows before it allow.
     let first = (selected + 1).saturating_sub(inner.max(1));
     for (i, c) in v.connections.iter().enumerate().skip(first).take(inner) {
-        let line = row(v, c, now);
+        let line = row(v, c, i == selected, now, area.width.saturating_sub(2).into());
         lines.push(if i == selected {
             line.patch_style(v.theme.selection)
         } else {
@@ -160,16 +165,25 @@ fn draw_table(f: &mut Frame, v: &ProxyView, area: Rect, now: Instant) {
     );
 }
 
-fn row<'a>(v: &ProxyView, c: &Connection, now: Instant) -> Line<'a> {
+/// One connection's row; the selected one is marked (▶) as well as highlighted, for a
+/// terminal without colours.
+fn row<'a>(
+    v: &ProxyView,
+    c: &Connection,
+    selected: bool,
+    now: Instant,
+    width: usize,
+) -> Line<'a> {
     let seen = c.seen.lock();
-    let [number, client, upstream, state, client_n, server_n, status_w, _] =
+    let [number, client, upstream, state, client_n, server_n, status_w, duration_w] =
         COLUMNS.map(|(_, w)| w);
+    let mark = if selected { "▶" } else { " " };
     let (said, style) = status(&v.theme, c);
     let mut spans = vec![
-        Span::styled(cell(&c.number.to_string(), number), v.theme.dim),
+        Span::styled(cell(&format!("{mark}{}", c.number), number), v.theme.dim),
         Span::styled(cell(&c.client.to_string(), client), v.theme.client),
         Span::styled(cell(&safe(&v.upstream), upstream), v.theme.server),
-        Span::styled(cell(short(reached(&seen.app)), state), v.theme.state_visited),
+        Span::styled(cell(short(&seen), state), v.theme.state_visited),
     ];
     for (tally, width) in [(&seen.client, client_n), (&seen.server, server_n)] {
         let parts = counts(&v.theme, tally);
@@ -178,13 +192,28 @@ fn row<'a>(v: &ProxyView, c: &Connection, now: Instant) -> Line<'a> {
         spans.push(Span::raw(" ".repeat((width + 1).saturating_sub(used))));
     }
     spans.push(Span::styled(cell(said, status_w), style));
-    spans.push(Span::styled(duration(c.duration(now)), v.theme.time));
+    spans.push(Span::styled(
+        cell(&duration(c.duration(now)), duration_w),
+        v.theme.time,
+    ));
+    // Why it ended, in what room is left.
+    let used: usize = COLUMNS.iter().map(|(_, w)| w + 1).sum();
+    let room = width.saturating_sub(used + 1);
+    if let Some(error) = c.ending.as_ref().and_then(|e| e.error.as_deref())
+        && room > 8
+    {
+        spans.push(Span::styled(cell(&safe(error), room), v.theme.violation));
+    }
     Line::from(spans)
 }
 
-/// A state as the table's column names it.
-fn short(s: popscope_core::State) -> &'static str {
-    if s.is_authorization() {
+/// The state a connection reached, as the table's column names it (none before the server
+/// said anything).
+fn short(seen: &Seen) -> &'static str {
+    let s = reached(&seen.app);
+    if seen.app.transcript.len() == 0 {
+        "–"
+    } else if s.is_authorization() {
         "AUTHORIZATION"
     } else {
         s.name()
@@ -367,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_cell_is_cut_and_padded_to_its_width() {
-        assert_eq!(cell("abcdef", 3), "abc ");
+        assert_eq!(cell("abcdef", 3), "ab… ");
         assert_eq!(cell("ab", 3), "ab  ");
     }
 }
