@@ -86,17 +86,7 @@ impl Harness {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
         t.draw(|f| draw::draw(f, &self.view, self.at(secs)))
             .unwrap_or_else(|e| panic!("{e}"));
-        let buf = t.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            let mut line = String::new();
-            for x in 0..buf.area.width {
-                line.push_str(buf[(x, y)].symbol());
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+        common::screen::text_of(&t)
     }
 
     fn key(&mut self, c: KeyCode) -> bool {
@@ -162,21 +152,33 @@ fn the_table_of_three_connections() {
     let rows: Vec<&str> = s.lines().filter(|l| l.contains("127.0.0.1:5000")).collect();
     assert_eq!(rows.len(), 3, "{s}");
     // Newest last; the closed one reached UPDATE with findings on both sides.
-    assert!(rows[0].contains("UPDATE") && rows[0].contains("closed"), "{s}");
+    assert!(
+        rows[0].contains("UPDATE") && rows[0].contains("closed"),
+        "{s}"
+    );
     assert!(rows[1].contains("error"), "{s}");
-    assert!(rows[2].contains("TRANSACTION") && rows[2].contains("live"), "{s}");
+    assert!(
+        rows[2].contains("TRANSACTION") && rows[2].contains("live"),
+        "{s}"
+    );
     assert!(rows[2].contains("5.5 s"), "a live one's duration runs: {s}");
     insta::assert_snapshot!("proxy_list_130x12", s);
 }
 
+/// The screen of connection `number` of [`three`], opened from the table with the keys.
+fn opened(number: u64) -> String {
+    let mut h = three();
+    for _ in number..3 {
+        h.key(KeyCode::Up);
+    }
+    h.key(KeyCode::Enter);
+    assert_eq!(h.view.opened, Some(number));
+    h.render(130, 32, 9.5)
+}
+
 #[test]
 fn an_opened_connection_shows_the_session_with_each_findings_side() {
-    let mut h = three();
-    h.key(KeyCode::Up);
-    h.key(KeyCode::Up);
-    h.key(KeyCode::Enter);
-    assert_eq!(h.view.opened, Some(1));
-    let s = h.render(130, 32, 9.5);
+    let s = opened(1);
     assert!(s.contains("client CL-002"), "{s}");
     assert!(s.contains("server ST-001"), "{s}");
     assert!(s.contains("C: PASS ****"), "the password stays hidden: {s}");
@@ -187,11 +189,7 @@ fn an_opened_connection_shows_the_session_with_each_findings_side() {
 
 #[test]
 fn a_connection_that_never_reached_the_upstream_says_why() {
-    let mut h = three();
-    h.key(KeyCode::Up);
-    h.key(KeyCode::Enter);
-    assert_eq!(h.view.opened, Some(2));
-    let s = h.render(130, 32, 9.5);
+    let s = opened(2);
     assert!(
         s.contains("nothing relayed: the server cannot be reached"),
         "{s}"
@@ -219,7 +217,11 @@ fn enter_opens_esc_returns_and_the_selection_follows_the_newest() {
     );
     h.key(KeyCode::Char('G'));
     h.connect(6, 8.0, "S: +OK hi\n");
-    assert_eq!(h.view.connections.selected(), 5, "on the newest: it follows");
+    assert_eq!(
+        h.view.connections.selected(),
+        5,
+        "on the newest: it follows"
+    );
     // Esc in a finding's detail closes the detail, not the connection.
     h.key(KeyCode::Char('g'));
     h.key(KeyCode::Enter);
@@ -236,14 +238,20 @@ fn enter_opens_esc_returns_and_the_selection_follows_the_newest() {
 fn q_asks_first_while_connections_are_live() {
     let mut h = three();
     assert!(!h.key(KeyCode::Char('q')), "a live connection: asked first");
-    assert!(h.render(130, 20, 9.5).contains("1 connection is still live"));
+    assert!(
+        h.render(130, 20, 9.5)
+            .contains("1 connection is still live")
+    );
     assert!(!h.key(KeyCode::Char('n')), "any other key stays");
     h.key(KeyCode::Char('q'));
     assert!(h.key(KeyCode::Char('y')), "y quits");
     let mut idle = Harness::new();
     idle.connect(1, 0.0, BOTH_SIDES);
     idle.end(1, 1.0, None);
-    assert!(idle.key(KeyCode::Char('q')), "nothing live: q quits at once");
+    assert!(
+        idle.key(KeyCode::Char('q')),
+        "nothing live: q quits at once"
+    );
     assert!(!Harness::new().key(KeyCode::Char('?')), "? is help");
 }
 
@@ -259,7 +267,10 @@ fn a_live_connection_updates_its_view_as_it_runs() {
     let entries = text::parse(LIVE.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     feed(observer.as_mut(), &entries[..2]);
     let before = h.render(130, 32, 1.0);
-    assert!(before.contains("C: CAPA") && !before.contains("C: LIST"), "{before}");
+    assert!(
+        before.contains("C: CAPA") && !before.contains("C: LIST"),
+        "{before}"
+    );
     feed(observer.as_mut(), &entries);
     let after = h.render(130, 32, 2.0);
     assert!(after.contains("C: LIST"), "{after}");
@@ -310,14 +321,65 @@ fn through_the_real_binary_curl_shows_up_and_opens() {
         "curl fetched the message through the proxy"
     );
     let list = t.wait_for("closed");
-    assert!(list.contains("1 connection, 0 live") && list.contains("UPDATE"), "{list}");
+    assert!(
+        list.contains("1 connection, 0 live") && list.contains("UPDATE"),
+        "{list}"
+    );
     t.keys(&["Enter"]);
     let opened = t.wait_for("C: RETR 1");
     assert!(opened.contains("connection 1"), "{opened}");
-    assert!(opened.contains("[SASL response"), "curl's login stays hidden: {opened}");
+    assert!(
+        opened.contains("[SASL response"),
+        "curl's login stays hidden: {opened}"
+    );
     t.keys(&["Escape"]);
     t.wait_for("enter open");
     // Nothing live: q quits, and the terminal is the shell's again.
     t.keys(&["q"]);
     t.wait_for("relaying to");
+}
+
+#[test]
+fn a_long_hostile_session_stays_bounded_in_its_view() {
+    use popscope::tui::proxy::watch::{CONNECTION_FINDINGS, CONNECTION_ROWS};
+    let mut h = Harness::new();
+    // Commands no RFC defines, each accepted: a finding every time, two rows each.
+    let mut trace = String::from("S: +OK POP3 ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
+    let exchanges = CONNECTION_ROWS / 2 + 1000;
+    for _ in 0..exchanges {
+        trace.push_str("C: XFOO\nS: +OK\n");
+    }
+    trace.push_str("C: NOOP\nS: +OK the last one\n");
+    h.connect(1, 0.0, &trace);
+    let c = h
+        .view
+        .connections
+        .get(0)
+        .unwrap_or_else(|| panic!("no row"));
+    let seen = c.seen.lock();
+    assert!(
+        seen.app.transcript.len() <= CONNECTION_ROWS,
+        "{}",
+        seen.app.transcript.len()
+    );
+    assert_eq!(seen.app.findings.list.len(), CONNECTION_FINDINGS);
+    let counted = seen.client.violation
+        + seen.client.warning
+        + seen.client.info
+        + seen.server.violation
+        + seen.server.warning
+        + seen.server.info;
+    assert!(
+        counted > CONNECTION_FINDINGS,
+        "every finding is counted: {counted}"
+    );
+    assert_eq!(seen.left_out, counted - CONNECTION_FINDINGS);
+    drop(seen);
+    h.key(KeyCode::Enter);
+    let s = h.render(130, 32, 1.0);
+    assert!(
+        s.contains("S: +OK the last one"),
+        "the newest rows stay: {s}"
+    );
+    assert!(s.contains("more counted, not listed"), "{s}");
 }

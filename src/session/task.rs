@@ -202,7 +202,10 @@ impl Updates for Outbox {
 
 /// The observer that turns what a session does into updates for `tx`, bounded as the UI
 /// needs (a body's first lines, then progress; a flood counted), `recorder` fed everything.
-pub(crate) fn forward(tx: impl Updates + 'static, recorder: Box<dyn Observer>) -> Box<dyn Observer> {
+pub(crate) fn forward(
+    tx: impl Updates + 'static,
+    recorder: Box<dyn Observer>,
+) -> Box<dyn Observer> {
     Box::new(Forward::new(tx, recorder))
 }
 

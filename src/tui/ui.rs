@@ -96,8 +96,13 @@ pub(crate) fn view(app: &App, focused: bool) -> View<'_> {
 /// The state panel, the transcript (saying `empty` before its first row) and the findings,
 /// where `panes` puts them.
 pub(crate) fn draw_session_panes(f: &mut Frame, app: &App, panes: &Panes, empty: &str) {
-    app.state_panel
-        .draw(f, panes.state, &view(app, false), app.state, app.tls.as_ref());
+    app.state_panel.draw(
+        f,
+        panes.state,
+        &view(app, false),
+        app.state,
+        app.tls.as_ref(),
+    );
     app.transcript.draw(
         f,
         panes.transcript,

@@ -153,7 +153,11 @@ impl App {
                 }
             }
             Note::Transport(TransportEvent::ClientClosed) => {
-                let who = if self.relayed { "the client" } else { "popscope" };
+                let who = if self.relayed {
+                    "the client"
+                } else {
+                    "popscope"
+                };
                 self.link = Link::Closed(format!("closed by {who}"));
                 format!("{who} closed the connection")
             }

@@ -35,7 +35,6 @@ impl Connection {
         self.lasted
             .unwrap_or_else(|| now.saturating_duration_since(self.started))
     }
-
 }
 
 /// The last POP3 state a connection reached before it closed: how far the client got.
@@ -190,7 +189,11 @@ mod tests {
         assert_eq!(c.dropped, 2);
         assert_eq!(c.len(), MAX_CLOSED + 1);
         let numbers: Vec<u64> = c.iter().take(2).map(|x| x.number).collect();
-        assert_eq!(numbers, [1, 4], "the live one stays, the two oldest closed went");
+        assert_eq!(
+            numbers,
+            [1, 4],
+            "the live one stays, the two oldest closed went"
+        );
         assert_eq!(c.selected(), c.len() - 1);
         assert_eq!(c.live(), 1);
         assert_eq!(

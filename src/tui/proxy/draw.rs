@@ -52,7 +52,10 @@ fn draw_list(f: &mut Frame, v: &ProxyView, now: Instant) {
     let mut spans = vec![
         Span::styled(" popscope proxy ", v.theme.header),
         Span::raw(" "),
-        Span::styled(format!("{} → {}", v.listen, safe(&v.upstream)), v.theme.title),
+        Span::styled(
+            format!("{} → {}", v.listen, safe(&v.upstream)),
+            v.theme.title,
+        ),
         Span::styled(format!("  {said}"), v.theme.dim),
     ];
     if v.connections.dropped > 0 {
@@ -142,17 +145,20 @@ fn draw_table(f: &mut Frame, v: &ProxyView, area: Rect, now: Instant) {
     let selected = v.connections.selected();
     if v.connections.is_empty() {
         lines.push(Line::styled(
-            format!(
-                "no connection yet: point a mail client at {}",
-                v.listen
-            ),
+            format!("no connection yet: point a mail client at {}", v.listen),
             v.theme.dim,
         ));
     }
     // The selected row is on screen, as low as the rows before it allow.
     let first = (selected + 1).saturating_sub(inner.max(1));
     for (i, c) in v.connections.iter().enumerate().skip(first).take(inner) {
-        let line = row(v, c, i == selected, now, area.width.saturating_sub(2).into());
+        let line = row(
+            v,
+            c,
+            i == selected,
+            now,
+            area.width.saturating_sub(2).into(),
+        );
         lines.push(if i == selected {
             line.patch_style(v.theme.selection)
         } else {
@@ -167,16 +173,18 @@ fn draw_table(f: &mut Frame, v: &ProxyView, area: Rect, now: Instant) {
 
 /// One connection's row; the selected one is marked (▶) as well as highlighted, for a
 /// terminal without colours.
-fn row<'a>(
-    v: &ProxyView,
-    c: &Connection,
-    selected: bool,
-    now: Instant,
-    width: usize,
-) -> Line<'a> {
+fn row<'a>(v: &ProxyView, c: &Connection, selected: bool, now: Instant, width: usize) -> Line<'a> {
     let seen = c.seen.lock();
-    let [number, client, upstream, state, client_n, server_n, status_w, duration_w] =
-        COLUMNS.map(|(_, w)| w);
+    let [
+        number,
+        client,
+        upstream,
+        state,
+        client_n,
+        server_n,
+        status_w,
+        duration_w,
+    ] = COLUMNS.map(|(_, w)| w);
     let mark = if selected { "▶" } else { " " };
     let (said, style) = status(&v.theme, c);
     let mut spans = vec![
@@ -258,7 +266,12 @@ fn draw_opened(f: &mut Frame, v: &ProxyView, c: &Connection, now: Instant) {
         Span::styled(" popscope proxy ", v.theme.header),
         Span::raw(" "),
         Span::styled(
-            format!("connection {}  {} → {}", c.number, c.client, safe(&v.upstream)),
+            format!(
+                "connection {}  {} → {}",
+                c.number,
+                c.client,
+                safe(&v.upstream)
+            ),
             v.theme.title,
         ),
         Span::styled(format!("  {said}"), style),
@@ -308,6 +321,10 @@ fn draw_connection(f: &mut Frame, v: &ProxyView, c: &Connection, seen: &Seen, ar
     ));
     let (said, style) = status(t, c);
     lines.push(field("status", said.into(), style));
+    if seen.left_out > 0 {
+        let more = format!("{} more counted, not listed", seen.left_out);
+        lines.push(field("findings", more, t.warning));
+    }
     if let Some(e) = &c.ending {
         if let Some(error) = &e.error {
             lines.push(field("error", safe(error), t.violation));

@@ -107,7 +107,10 @@ impl ProxyView {
                 return yes;
             }
             Some(Overlay::Help) => {
-                if matches!(k.code, KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter) {
+                if matches!(
+                    k.code,
+                    KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter
+                ) {
                     self.overlay = None;
                 }
                 return false;

@@ -22,11 +22,17 @@ use popscope_core::{Event, Tally};
 /// transcript is, with a smaller cap (the oldest tenth goes past it).
 pub const CONNECTION_ROWS: usize = 50_000;
 
+/// Findings listed per connection (a hostile server cannot grow a view without bound); the
+/// rest are counted.
+pub const CONNECTION_FINDINGS: usize = 1000;
+
 /// One connection as the view shows it: its session view, and its findings counted by side.
 pub struct Seen {
     pub app: App,
     pub client: Tally,
     pub server: Tally,
+    /// Findings counted but not listed, past [`CONNECTION_FINDINGS`].
+    pub left_out: usize,
 }
 
 /// A connection's view, shared by its relay (which feeds it) and the screen (which draws it).
@@ -100,6 +106,7 @@ impl Template {
             app,
             client: Tally::default(),
             server: Tally::default(),
+            left_out: 0,
         })))
     }
 
@@ -150,6 +157,7 @@ impl Updates for IntoView {
     fn send(&self, update: Update) {
         {
             let mut seen = self.seen.lock();
+            let mut listed = true;
             if let Update::Event(_, Event::Finding(f)) = &update {
                 let side = if f.rule.judges_client() {
                     &mut seen.client
@@ -157,8 +165,12 @@ impl Updates for IntoView {
                     &mut seen.server
                 };
                 side.add(f.severity);
+                listed = seen.app.findings.list.len() < CONNECTION_FINDINGS;
+                seen.left_out += usize::from(!listed);
             }
-            seen.app.apply(update);
+            if listed {
+                seen.app.apply(update);
+            }
         }
         self.changed.notify_one();
     }
