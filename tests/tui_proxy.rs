@@ -383,3 +383,53 @@ fn a_long_hostile_session_stays_bounded_in_its_view() {
     );
     assert!(s.contains("more counted, not listed"), "{s}");
 }
+
+#[test]
+fn without_a_terminal_the_proxy_prints_its_reports_as_headless() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    // Nothing listens on port 1: the connection ends at once, with its report.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["proxy", "--listen", "pop3://127.0.0.1:0"])
+        .args(["--upstream", "pop3://127.0.0.1:1", "--connect-timeout", "5"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let _child = Killed(child);
+    let listening = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"))
+        .unwrap_or_else(|| panic!("it never said where it listens"));
+    let port = listening
+        .split("pop3://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("{listening}"));
+    let mut client =
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    let mut said = String::new();
+    let _ = client.read_to_string(&mut said);
+    assert!(said.starts_with("-ERR popscope proxy"), "{said}");
+    let report = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .next()
+        .unwrap_or_default();
+    assert!(
+        report.starts_with("connection 1 from 127.0.0.1:"),
+        "{report}"
+    );
+}

@@ -78,11 +78,14 @@ pub(crate) async fn run(
         let redraw_at = last_draw + FRAME;
         let tick_at = last_tick + TICK;
         tokio::select! {
-            // A connection's opening is taken before its report, which comes later.
-            biased;
             Some(m) = messages.recv() => view.apply(m, std::time::Instant::now()),
             Some(r) = reports.recv() => {
-                view.apply(Message::Ended(Ending::from(&r)), std::time::Instant::now())
+                let now = std::time::Instant::now();
+                // A connection's opening was sent before its report: taken first.
+                while let Ok(m) = messages.try_recv() {
+                    view.apply(m, now);
+                }
+                view.apply(Message::Ended(Ending::from(&r)), now)
             }
             ev = keys.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
