@@ -9,7 +9,9 @@
 
 pub mod connections;
 pub mod draw;
+mod opened;
 mod run;
+mod table;
 pub mod watch;
 
 use std::time::Instant;
