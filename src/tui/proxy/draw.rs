@@ -63,6 +63,16 @@ pub(super) fn counts(theme: &Theme, t: &Tally) -> Vec<Span<'static>> {
         .collect()
 }
 
+/// `client ✖0 ⚠1 ℹ0   server ✖1 ⚠0 ℹ0`: the counts of each side, for a header's right.
+pub(super) fn sides(theme: &Theme, client: &Tally, server: &Tally) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::styled("client ", theme.dim)];
+    spans.extend(counts(theme, client));
+    spans.push(Span::styled("   server ", theme.dim));
+    spans.extend(counts(theme, server));
+    spans.push(Span::raw(" "));
+    spans
+}
+
 pub(super) fn status(theme: &Theme, c: &Connection) -> (&'static str, Style) {
     match &c.ending {
         None => ("live", theme.state_current),

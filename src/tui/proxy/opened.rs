@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::connections::Connection;
-use super::draw::{counts, duration, hints, padded, status};
+use super::draw::{duration, hints, padded, sides, status};
 use super::watch::Seen;
 use super::{OPENED_KEYS, ProxyView};
 use crate::tui::components::{block, safe};
@@ -37,11 +37,7 @@ pub(super) fn draw(f: &mut Frame, v: &ProxyView, c: &Connection, now: Instant) {
         Span::styled(format!("  {said}"), style),
         Span::styled(format!(" {}", duration(c.duration(now))), v.theme.time),
     ];
-    let mut right = vec![Span::styled("client ", v.theme.dim)];
-    right.extend(counts(&v.theme, &seen.client));
-    right.push(Span::styled("   server ", v.theme.dim));
-    right.extend(counts(&v.theme, &seen.server));
-    right.push(Span::raw(" "));
+    let right = sides(&v.theme, &seen.client, &seen.server);
     f.render_widget(
         Paragraph::new(padded(spans, right, panes.header.width)),
         panes.header,

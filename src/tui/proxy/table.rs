@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use popscope_core::Tally;
 
 use super::connections::{Connection, reached};
-use super::draw::{add, counts, duration, hints, padded, status};
+use super::draw::{add, counts, duration, hints, padded, sides, status};
 use super::watch::Seen;
 use super::{LIST_KEYS, ProxyView};
 use crate::tui::components::{block, safe};
@@ -48,11 +48,7 @@ pub(super) fn draw(f: &mut Frame, v: &ProxyView, now: Instant) {
             v.theme.dim,
         ));
     }
-    let mut right = vec![Span::styled("client ", v.theme.dim)];
-    right.extend(counts(&v.theme, &client));
-    right.push(Span::styled("   server ", v.theme.dim));
-    right.extend(counts(&v.theme, &server));
-    right.push(Span::raw(" "));
+    let right = sides(&v.theme, &client, &server);
     f.render_widget(Paragraph::new(padded(spans, right, header.width)), header);
     draw_table(f, v, table, now);
     f.render_widget(Paragraph::new(hints(&v.theme, LIST_KEYS)), footer);
