@@ -19,7 +19,8 @@ mkdir -p "$out"
 W=128 H=36
 
 # shot NAME "popscope args" key... ; a key "wait:TEXT" waits until TEXT is on screen, a key
-# "line:TEXT" types TEXT and Enter. A light theme is shot as on a light terminal.
+# "line:TEXT" types TEXT and Enter, "run:COMMAND" runs COMMAND here (a client of the proxy).
+# A light theme is shot as on a light terminal.
 shot() {
   local name=$1 args=$2; shift 2
   local bg='#101418' fg='#d0d0d0' aha_bg=--black
@@ -32,6 +33,7 @@ shot() {
     case "$k" in
       wait:*) for _ in $(seq 1 50); do tmux -L "$sock" capture-pane -p | grep -qF "${k#wait:}" && break; sleep 0.1; done ;;
       line:*) tmux -L "$sock" send-keys -l "${k#line:}"; tmux -L "$sock" send-keys Enter; sleep 0.5 ;;
+      run:*) eval "${k#run:}" >/dev/null 2>&1 || true; sleep 0.3 ;;
       *) tmux -L "$sock" send-keys "$k"; sleep 0.3 ;;
     esac
   done
@@ -71,5 +73,12 @@ claims=$(printf '{"aud":"https://outlook.office.com","scp":"IMAP.AccessAsUser.Al
 POPSCOPE_SHOT_TOKEN="$(printf '{"alg":"none"}' | b64url).$(printf '%s' "$claims" | b64url).sig"
 export POPSCOPE_SHOT_TOKEN
 shot oauth "pop3://127.0.0.1:39110 --starttls --ca-file $ca --user demo --login oauthbearer --token-env POPSCOPE_SHOT_TOKEN" "wait:authentication failed"
+# The proxy's connections view, relaying to that server: curl fetches a message, lists, and
+# fails a login; a fourth client stays connected (fd 7) and sends STAT before logging in.
+shot proxy "proxy --listen pop3://127.0.0.1:39112 --upstream pop3://127.0.0.1:39110" "wait:no connection yet" \
+  "run:curl -s --user demo:demo pop3://127.0.0.1:39112/1" "run:curl -s --user demo:demo pop3://127.0.0.1:39112/" \
+  "run:curl -s --user demo:wrong pop3://127.0.0.1:39112/" "run:exec 7<>/dev/tcp/127.0.0.1/39112" \
+  "run:printf 'STAT\r\n' >&7" "run:sleep 2" "wait:1 live"
+exec 7>&- || true
 kill $serve_pid 2>/dev/null || true
 rm -rf "$work"

@@ -11,6 +11,9 @@ use popscope_core::Severity;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+mod common;
+use common::screen::text_of;
+
 fn app_for(fixture: &str, theme: &str) -> App {
     let bytes =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture)).unwrap_or_default();
@@ -30,20 +33,6 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     t.draw(|f| ui::draw(f, app))
         .unwrap_or_else(|e| panic!("{e}"));
     t
-}
-
-fn text_of(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut line = String::new();
-        for x in 0..buf.area.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn key(c: KeyCode) -> KeyEvent {

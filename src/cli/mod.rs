@@ -286,7 +286,7 @@ pub struct ProxyArgs {
     /// pop3s://host[:port].
     #[arg(long, value_name = "URL")]
     pub(crate) upstream: String,
-    /// Print a report per connection as it ends (the only mode of this version).
+    /// No connections view: print a report per connection as it ends (so without a terminal).
     #[arg(long)]
     pub(crate) headless: bool,
     /// One JSON object per connection, one per line.
@@ -296,6 +296,8 @@ pub struct ProxyArgs {
     pub(crate) client_leg: proxy::ClientLegArgs,
     #[command(flatten)]
     pub(crate) conn: proxy::UpstreamArgs,
+    #[command(flatten)]
+    pub(crate) ui: UiArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -98,10 +98,8 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
             "popscope: warning: --insecure: the upstream's certificate is NOT VERIFIED; anyone on the path can read the relayed sessions"
         );
     }
-    if !args.headless {
-        eprintln!("popscope: the connections view is not built yet: proxy runs headless");
-    }
-    let opts = ProxyOptions {
+    let view = connections_view(args, &upstream)?;
+    let mut opts = ProxyOptions {
         upstream,
         client_tls,
         offer_stls: args.client_leg.offer_stls,
@@ -110,6 +108,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         record_secrets: args.conn.record_secrets,
         max_body: args.conn.max_body,
         saving: std::sync::Mutex::default(),
+        watch: None,
     };
     let rt = super::runtime()?;
     let result = rt.block_on(async {
@@ -125,6 +124,23 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         let scheme = if tls_listen { "pop3s" } else { "pop3" };
         eprintln!("popscope proxy: listening on {scheme}://{local}, relaying to {upstream_url}; Ctrl-C stops it");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Some(template) = view {
+            let (hook, view) = crate::tui::proxy_view(format!("{scheme}://{local}"), template);
+            opts.watch = Some(hook);
+            let (quit, quitted) = tokio::sync::oneshot::channel::<()>();
+            let proxy = tokio::spawn(crate::proxy::run(listener, opts, tx, async move {
+                tokio::select! {
+                    _ = stop.wait() => {}
+                    _ = quitted => {}
+                }
+            }));
+            let shown = crate::tui::run_proxy(view, rx).await;
+            let _ = quit.send(());
+            let _ = proxy.await;
+            return shown
+                .map(|()| exit::OK)
+                .map_err(|e| CliError::usage(format!("terminal: {e}")));
+        }
         let proxy = tokio::spawn(crate::proxy::run(listener, opts, tx, async move {
             let _ = stop.wait().await;
         }));
@@ -135,6 +151,23 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         Ok(exit::OK)
     });
     super::connect::finish_record(record.as_ref(), result)
+}
+
+/// The connections view's start, unless `--headless`, `--json` or no terminal asks for the
+/// reports instead.
+fn connections_view(
+    args: &ProxyArgs,
+    upstream: &Upstream,
+) -> Result<Option<crate::tui::proxy::Template>, CliError> {
+    if args.headless || args.json || super::config::require_terminal().is_err() {
+        return Ok(None);
+    }
+    Ok(Some(crate::tui::proxy::Template {
+        upstream: upstream.url(),
+        theme: super::config::theme(&args.ui)?,
+        keys: super::config::key_table()?,
+        clock: crate::tui::clock_base,
+    }))
 }
 
 fn upstream(args: &ProxyArgs) -> Result<Upstream, CliError> {

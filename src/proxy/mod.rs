@@ -25,6 +25,7 @@ mod starttls;
 mod upstream;
 
 use crate::report::ConnectionReport;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,10 @@ use spool::Spool;
 /// How long live connections get to end after a stop before they are dropped.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// Gives each client connection (its number, the client's address) an observer of its own,
+/// fed what the recorder is fed: how the connections view watches a connection live.
+pub type Watch = Arc<dyn Fn(u64, SocketAddr) -> Box<dyn Observer> + Send + Sync>;
+
 /// What every connection of one proxy run shares.
 pub struct ProxyOptions {
     pub upstream: Upstream,
@@ -59,6 +64,8 @@ pub struct ProxyOptions {
     pub(crate) max_body: Option<u64>,
     /// Held while a connection's recording is appended: one session at a time.
     pub(crate) saving: std::sync::Mutex<()>,
+    /// Another observer per connection besides the recorder (the connections view).
+    pub(crate) watch: Option<Watch>,
 }
 
 /// The engine settings of every proxied connection: the one place they are made.
@@ -77,22 +84,28 @@ pub(crate) fn engine_config(opts: &ProxyOptions) -> Config {
 }
 
 impl ProxyOptions {
-    /// The observer of one connection: its recorder when --record, writing into `into`.
-    fn observer(&self, into: &Spool) -> Box<dyn Observer> {
-        struct Nothing;
-        impl Observer for Nothing {}
-        if self.record.is_none() {
-            return Box::new(Nothing);
+    /// The observers of connection `number` from `peer`: its recorder when --record, writing
+    /// into `into`, and the one `watch` gives it.
+    fn observer(&self, number: u64, peer: SocketAddr, into: &Spool) -> Box<dyn Observer> {
+        let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+        if self.record.is_some() {
+            observers.push(Box::new(
+                crate::transcript::jsonl::Recorder::judging_client(
+                    Box::new(into.clone()),
+                    &self.upstream.url(),
+                    self.record_secrets,
+                    &engine_config(self),
+                )
+                .with_max_body(self.max_body),
+            ));
         }
-        Box::new(
-            crate::transcript::jsonl::Recorder::judging_client(
-                Box::new(into.clone()),
-                &self.upstream.url(),
-                self.record_secrets,
-                &engine_config(self),
-            )
-            .with_max_body(self.max_body),
-        )
+        if let Some(watch) = &self.watch {
+            observers.push(watch(number, peer));
+        }
+        match observers.len() {
+            1 => observers.remove(0),
+            _ => Box::new(crate::session::Tee(observers)),
+        }
     }
 
     /// Appends a connection's recording to the --record file; a failure of the record file

@@ -42,7 +42,7 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> ConnectionReport {
     let recording = Spool::default();
-    let observer = opts.observer(&recording);
+    let observer = opts.observer(number, peer, &recording);
     let judge = Mutex::new(Judge::new(super::engine_config(&opts), observer));
     let error = match client_leg(client, &opts).await {
         Ok(client) => session(client, &judge, &opts, &mut stop).await,

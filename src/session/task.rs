@@ -188,8 +188,29 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 /// 1 GB RETR.
 pub(crate) const FORWARD_BODY_LINES: usize = 2000;
 
-struct Forward {
-    tx: Outbox,
+/// Where [`Forward`] sends a session's updates: the UI's channel ([`Outbox`]), or straight
+/// into a view (a connection of `popscope proxy`'s connections view).
+pub(crate) trait Updates: Send {
+    fn send(&self, update: Update);
+}
+
+impl Updates for Outbox {
+    fn send(&self, update: Update) {
+        Outbox::send(self, update);
+    }
+}
+
+/// The observer that turns what a session does into updates for `tx`, bounded as the UI
+/// needs (a body's first lines, then progress; a flood counted), `recorder` fed everything.
+pub(crate) fn forward(
+    tx: impl Updates + 'static,
+    recorder: Box<dyn Observer>,
+) -> Box<dyn Observer> {
+    Box::new(Forward::new(tx, recorder))
+}
+
+struct Forward<T: Updates = Outbox> {
+    tx: T,
     body_lines: u64,
     body_octets: u64,
     /// Exchange and octet count of the last progress update sent.
@@ -268,8 +289,8 @@ struct Hidden {
     reported: u64,
 }
 
-impl Forward {
-    fn new(tx: Outbox, recorder: Box<dyn Observer>) -> Forward {
+impl<T: Updates> Forward<T> {
+    fn new(tx: T, recorder: Box<dyn Observer>) -> Forward<T> {
         Forward {
             tx,
             body_lines: 0,
@@ -303,7 +324,7 @@ impl Forward {
     }
 }
 
-impl Observer for Forward {
+impl<T: Updates> Observer for Forward<T> {
     fn wire(&mut self, at: Time, dir: Direction, bytes: &[u8]) {
         self.recorder.wire(at, dir, bytes);
         if dir == Direction::Client {

@@ -9,6 +9,7 @@ pub mod effects;
 pub mod history;
 pub mod keys;
 pub mod offline;
+pub mod proxy;
 pub mod replay;
 pub mod terminal;
 pub mod theme;
@@ -50,11 +51,29 @@ pub(crate) struct TuiOptions {
 }
 
 /// Seconds since midnight UTC, for the transcript's clock.
-fn clock_base() -> f64 {
+pub(crate) fn clock_base() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| (d.as_secs() % 86_400) as f64 + f64::from(d.subsec_millis()) / 1000.0)
         .unwrap_or(0.0)
+}
+
+/// `popscope proxy`'s connections view on the proxy `listen` names: the hook for the
+/// proxy's options (each connection's view fed by its relay), and the view for
+/// [`run_proxy`].
+pub(crate) fn proxy_view(
+    listen: String,
+    template: proxy::Template,
+) -> (crate::proxy::Watch, proxy::Waiting) {
+    proxy::prepare(listen, template)
+}
+
+/// Runs the connections view until the user quits; `reports` are the proxy's.
+pub(crate) async fn run_proxy(
+    view: proxy::Waiting,
+    reports: mpsc::UnboundedReceiver<crate::report::ConnectionReport>,
+) -> std::io::Result<()> {
+    proxy::run(view, reports).await
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on every way out, panics

@@ -14,67 +14,114 @@ use super::components::{View, overlays, safe, sev_style};
 use super::keys;
 
 pub fn draw(f: &mut Frame, app: &App) {
-    let area = f.area();
-    let bottom_h = match area.height {
-        h if h >= 40 => 12,
-        h if h >= 28 => 9,
-        h if h >= 20 => 7,
-        _ => 5,
-    };
-    let [header, main, bottom, line, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(bottom_h),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let state_w = if area.width >= 110 {
-        30
-    } else if area.width >= 90 {
-        26
-    } else {
-        22
-    };
-    let [state_area, transcript_area] =
-        Layout::horizontal([Constraint::Length(state_w), Constraint::Min(10)]).areas(main);
-    let [findings_area, session_area] =
-        Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(bottom);
-    let view = |focused: bool| View {
-        theme: &app.theme,
-        keys: &app.keys,
-        clock_base: app.clock_base,
-        focused,
-    };
-    draw_header(f, app, header);
-    app.state_panel
-        .draw(f, state_area, &view(false), app.state, app.tls.as_ref());
-    app.transcript.draw(
-        f,
-        transcript_area,
-        &view(app.focus == Focus::Transcript),
-        &empty_transcript(app),
-    );
-    app.findings.draw(
-        f,
-        findings_area,
-        &view(app.focus == Focus::Findings),
-        &app.counts,
-    );
+    let panes = Panes::of(f.area());
+    draw_header(f, app, panes.header);
+    draw_session_panes(f, app, &panes, &empty_transcript(app));
     app.session.draw(
         f,
-        session_area,
-        &view(app.focus == Focus::Session),
+        panes.session,
+        &view(app, app.focus == Focus::Session),
         app.tls.as_ref(),
         &app.summary,
     );
     // The terminal cursor is on the line only when nothing covers it.
     let line_focused = app.focus == Focus::CommandLine && app.overlay.is_none();
     app.line
-        .draw(f, line, &view(line_focused), app.secret_prompt());
-    draw_footer(f, app, footer);
+        .draw(f, panes.line, &view(app, line_focused), app.secret_prompt());
+    draw_footer(f, app, panes.footer);
+    draw_overlay(f, app);
+}
+
+/// Where the parts of a session's screen go: also the layout of a connection opened in the
+/// proxy's connections view.
+pub(crate) struct Panes {
+    pub(crate) header: Rect,
+    pub(crate) state: Rect,
+    pub(crate) transcript: Rect,
+    pub(crate) findings: Rect,
+    pub(crate) session: Rect,
+    pub(crate) line: Rect,
+    pub(crate) footer: Rect,
+}
+
+impl Panes {
+    pub(crate) fn of(area: Rect) -> Panes {
+        let bottom_h = match area.height {
+            h if h >= 40 => 12,
+            h if h >= 28 => 9,
+            h if h >= 20 => 7,
+            _ => 5,
+        };
+        let [header, main, bottom, line, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(bottom_h),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let state_w = if area.width >= 110 {
+            30
+        } else if area.width >= 90 {
+            26
+        } else {
+            22
+        };
+        let [state, transcript] =
+            Layout::horizontal([Constraint::Length(state_w), Constraint::Min(10)]).areas(main);
+        let [findings, session] =
+            Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)])
+                .areas(bottom);
+        Panes {
+            header,
+            state,
+            transcript,
+            findings,
+            session,
+            line,
+            footer,
+        }
+    }
+}
+
+pub(crate) fn view(app: &App, focused: bool) -> View<'_> {
+    View {
+        theme: &app.theme,
+        keys: &app.keys,
+        clock_base: app.clock_base,
+        focused,
+    }
+}
+
+/// The state panel, the transcript (saying `empty` before its first row) and the findings,
+/// where `panes` puts them.
+pub(crate) fn draw_session_panes(f: &mut Frame, app: &App, panes: &Panes, empty: &str) {
+    app.state_panel.draw(
+        f,
+        panes.state,
+        &view(app, false),
+        app.state,
+        app.tls.as_ref(),
+    );
+    app.transcript.draw(
+        f,
+        panes.transcript,
+        &view(app, app.focus == Focus::Transcript),
+        empty,
+    );
+    app.findings.draw(
+        f,
+        panes.findings,
+        &view(app, app.focus == Focus::Findings),
+        &app.counts,
+    );
+}
+
+/// The overlay over the whole screen, if one is open.
+pub(crate) fn draw_overlay(f: &mut Frame, app: &App) {
+    let area = f.area();
     match &app.overlay {
-        Some(Overlay::Help) => app.help.draw(f, area, &view(true)),
+        Some(Overlay::Help) => app.help.draw(f, area, &view(app, true)),
         Some(Overlay::Finding(i)) => {
             if let Some((fd, row)) = app.findings.list.get(*i) {
                 let row = app
@@ -82,10 +129,12 @@ pub fn draw(f: &mut Frame, app: &App) {
                     .rows
                     .index_of(*row)
                     .and_then(|i| app.transcript.get(i));
-                overlays::finding(f, area, &view(true), fd, row);
+                overlays::finding(f, area, &view(app, true), fd, row);
             }
         }
-        Some(Overlay::Confirm { line, why }) => overlays::confirm(f, area, &view(true), line, why),
+        Some(Overlay::Confirm { line, why }) => {
+            overlays::confirm(f, area, &view(app, true), line, why)
+        }
         None => {}
     }
 }

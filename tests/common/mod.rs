@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod screen;
+pub mod tmux;
 
 use popscope::server::{self, Running, ServeOptions, TlsMode};
 use popscope_core::server::Quirk;

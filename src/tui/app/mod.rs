@@ -188,6 +188,8 @@ pub struct App {
     time_shift: u64,
     /// Wall-clock seconds since midnight when `:reconnect` was asked (set by the runtime).
     pub reconnect_wall: Option<f64>,
+    /// A client's session relayed by `popscope proxy`: the client, not popscope, closes it.
+    pub(crate) relayed: bool,
 }
 
 impl App {
@@ -225,6 +227,7 @@ impl App {
             connections: 0,
             time_shift: 0,
             reconnect_wall: None,
+            relayed: false,
         }
     }
 

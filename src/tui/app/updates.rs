@@ -153,8 +153,13 @@ impl App {
                 }
             }
             Note::Transport(TransportEvent::ClientClosed) => {
-                self.link = Link::Closed("closed by popscope".into());
-                "popscope closed the connection".into()
+                let who = if self.relayed {
+                    "the client"
+                } else {
+                    "popscope"
+                };
+                self.link = Link::Closed(format!("closed by {who}"));
+                format!("{who} closed the connection")
             }
             Note::Transport(TransportEvent::Timeout) => "no reply before the timeout".into(),
             Note::Transport(TransportEvent::TlsFailed { reason }) => {

@@ -17,6 +17,8 @@ pub struct FindingsPanel {
     /// Each finding with the row it is shown on (an id: rows move when the oldest go).
     pub list: Vec<(Finding, RowId)>,
     pub selected: usize,
+    /// Each finding says whose behaviour it judges (the proxy sees both sides).
+    pub(crate) sides: bool,
 }
 
 impl Component for FindingsPanel {
@@ -48,7 +50,12 @@ impl FindingsPanel {
             let Some((fd, _)) = self.list.get(i) else {
                 return Vec::new();
             };
-            let head = format!("{} {:<9} ", fd.severity.marker(), fd.rule.id);
+            let side = match (self.sides, fd.rule.judges_client()) {
+                (false, _) => "",
+                (true, true) => "client ",
+                (true, false) => "server ",
+            };
+            let head = format!("{} {side}{:<9} ", fd.severity.marker(), fd.rule.id);
             let section = fd.rule.rfc.split(',').next().unwrap_or_default();
             let rest = format!(
                 "{section:<14} {}{}",
