@@ -108,6 +108,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         record_secrets: args.conn.record_secrets,
         max_body: args.conn.max_body,
         saving: std::sync::Mutex::default(),
+        logins: std::sync::Mutex::default(),
         watch: None,
     };
     let rt = super::runtime()?;

@@ -207,6 +207,12 @@ impl Judge {
         self.engine.state()
     }
 
+    /// The session so far, and when the connection opened (its [`Time`] 0): what a later
+    /// connection of the same client is judged against (CL-016).
+    pub(crate) fn session(&self) -> (&popscope_core::Session, std::time::Instant) {
+        (self.engine.session(), self.start)
+    }
+
     fn seen(&mut self, at: Time) -> (&mut Engine, Seen<'_>) {
         (
             &mut self.engine,

@@ -64,6 +64,8 @@ pub struct ProxyOptions {
     pub(crate) max_body: Option<u64>,
     /// Held while a connection's recording is appended: one session at a time.
     pub(crate) saving: std::sync::Mutex<()>,
+    /// Each client's last login, for CL-016 across its connections.
+    pub(crate) logins: std::sync::Mutex<crate::session::logins::LastLogins>,
     /// Another observer per connection besides the recorder (the connections view).
     pub(crate) watch: Option<Watch>,
 }

@@ -151,8 +151,16 @@ async fn finish(
     recording: Spool,
     error: Ended,
 ) -> ConnectionReport {
-    let judge = judge.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut judge = judge.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut notes = notes(&judge);
+    let (session, opened) = judge.session();
+    let again = opts
+        .logins
+        .lock()
+        .map(|mut last| last.judge(peer.ip(), opened, session))
+        .ok()
+        .flatten();
+    judge.findings.extend(again);
     // Copying a long session's spool is file work: off the threads that relay.
     let upstream = opts.upstream.url();
     let saved = tokio::task::spawn_blocking(move || opts.save_recording(&recording)).await;
