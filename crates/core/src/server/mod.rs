@@ -3,7 +3,7 @@
 //! misbehave in one specific, documented way (its row's [`Behaviour`]).
 
 pub mod maildrop;
-mod oauth;
+pub(crate) mod oauth;
 pub mod quirks;
 
 use maildrop::StoredMessage;
