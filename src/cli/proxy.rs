@@ -92,6 +92,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         record_secrets: args.conn.record_secrets,
         max_body: args.conn.max_body,
         saving: std::sync::Mutex::default(),
+        inject: args.inject,
     };
     let rt = super::runtime()?;
     let result = rt.block_on(async {

@@ -14,6 +14,7 @@
 //! (`Config::implicit_tls`, the upstream handshake), the client rules the client's
 //! (`Config::client_leg_tls`).
 
+mod inject;
 mod judge;
 mod relay;
 mod rewrite;
@@ -52,6 +53,8 @@ pub struct ProxyOptions {
     pub(crate) max_body: Option<u64>,
     /// Held while a connection's recording is appended: one session at a time.
     pub(crate) saving: std::sync::Mutex<()>,
+    /// `--inject CASE`: the upstream made to misbehave toward the client (rules.md §3.19).
+    pub(crate) inject: Option<popscope_core::inject::Fault>,
 }
 
 /// The engine settings of every proxied connection: the one place they are made.
