@@ -550,3 +550,97 @@ fn a_careful_client_under_long_uidl_breaks_no_client_rule() {
     );
     assert_eq!(code, Some(0));
 }
+
+/// `popscope proxy --headless --json --inject CASE` in front of `upstream`, and its port.
+struct Proxy {
+    child: Child,
+    port: u16,
+}
+
+impl Proxy {
+    fn start(upstream: &Running, case: &str) -> Proxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .args(["proxy", "--listen", "pop3://127.0.0.1:0", "--upstream"])
+            .arg(upstream.url())
+            .args(["--headless", "--json", "--timeout", "5", "--inject", case])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut said = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = said
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("listening on pop3://"))
+            .unwrap();
+        // The rest is read, so that the proxy never blocks on a full pipe.
+        std::thread::spawn(move || said.for_each(drop));
+        let port = line
+            .split("listening on pop3://")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap();
+        Proxy { child, port }
+    }
+
+    fn client(&self, upstream: &Running) -> (Client, String) {
+        Client::to(self.port, false, tls_config(&upstream.certs.ca, None))
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn proxy_inject_changes_what_the_client_gets_from_a_healthy_upstream() {
+    let rt = common::runtime();
+    let upstream = common::start(&rt, TlsMode::None, None);
+
+    let direct = Client::of(&upstream).0.multi("CAPA");
+    assert!(direct.starts_with("+OK"), "{direct}");
+    let proxy = Proxy::start(&upstream, "no-capa");
+    let (mut c, greeting) = proxy.client(&upstream);
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    assert_eq!(c.cmd("CAPA"), "-ERR CAPA not available\r\n");
+    c.log_in();
+    assert!(
+        c.cmd("STAT").starts_with("+OK 4 "),
+        "the rest is the upstream's"
+    );
+
+    let proxy = Proxy::start(&upstream, "long-uidl");
+    let (mut c, _) = proxy.client(&upstream);
+    c.log_in();
+    let list = c.multi("UIDL");
+    let uid = list
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap();
+    assert_eq!(uid.len(), LONG_UID_LEN, "{list}");
+    assert_eq!(c.cmd("UIDL 1"), format!("+OK 1 {uid}\r\n"));
+
+    let proxy = Proxy::start(&upstream, "drop-mid-retr");
+    let (mut c, _) = proxy.client(&upstream);
+    c.log_in();
+    let cut = c.multi("RETR 1");
+    assert!(cut.starts_with("+OK") && cut.ends_with("\r\n\r\n"), "{cut}");
+    assert_eq!(c.line(), "", "the proxy closed the client's connection");
+
+    let proxy = Proxy::start(&upstream, "slow-replies=1");
+    let (mut c, _) = proxy.client(&upstream);
+    let sent = Instant::now();
+    assert_eq!(c.cmd("NOOP"), "-ERR log in first\r\n");
+    assert!(
+        sent.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+}
