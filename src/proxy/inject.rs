@@ -157,7 +157,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Injected<S> {
                     inj.eof = true;
                 }
                 Poll::Ready(Ok(())) => {
-                    let actions = inj.injector.from_server(read.filled());
+                    let actions = inj.injector.handle_server(read.filled());
                     inj.ready.extend(actions);
                 }
             }
@@ -189,7 +189,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Injected<S> {
             return Poll::Ready(Ok(0));
         };
         inj.tell_tls();
-        let split = inj.injector.from_client(buf);
+        let split = inj.injector.handle_client(buf);
         inj.forward = split.forward;
         if !split.to_client.is_empty() {
             inj.ready.extend(split.to_client);

@@ -74,7 +74,7 @@ impl<'a> Faults<'a> {
         let Some(injector) = &mut self.injector else {
             return vec![Action::Send(bytes)];
         };
-        let actions = injector.from_server(&bytes);
+        let actions = injector.handle_server(&bytes);
         if injector.logged_in() && !self.login_recorded {
             self.login_recorded = true;
             self.logins.record(self.peer);
@@ -83,9 +83,9 @@ impl<'a> Faults<'a> {
     }
 
     /// The client's octets: what the session gets, and the injector's own answers.
-    pub(super) fn from_client(&mut self, bytes: &[u8]) -> FromClient {
+    pub(super) fn handle_client(&mut self, bytes: &[u8]) -> FromClient {
         match &mut self.injector {
-            Some(injector) => injector.from_client(bytes),
+            Some(injector) => injector.handle_client(bytes),
             None => FromClient {
                 forward: bytes.to_vec(),
                 to_client: Vec::new(),

@@ -343,7 +343,7 @@ impl Connection<'_> {
                 return Ok(Ended::Closed);
             }
             self.watch.client(&chunk[..n]);
-            let split = self.faults.from_client(&chunk[..n]);
+            let split = self.faults.handle_client(&chunk[..n]);
             if let Some(ended) = self.carry_out(s, split.to_client).await? {
                 return Ok(ended);
             }

@@ -10,7 +10,7 @@ use crate::server::oauth::{OAUTHBEARER_ERROR, XOAUTH2_ERROR};
 impl Injector {
     /// Octets from the client, split anywhere: every complete line is either forwarded (and
     /// its reply awaited) or answered by the injector, in order. After a close, nothing.
-    pub fn from_client(&mut self, bytes: &[u8]) -> FromClient {
+    pub fn handle_client(&mut self, bytes: &[u8]) -> FromClient {
         let mut result = FromClient::default();
         if self.closed {
             return result;

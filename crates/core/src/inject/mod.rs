@@ -5,9 +5,9 @@
 //!
 //! The injector is fed both directions and never touches a socket or a clock:
 //!
-//! - [`Injector::from_client`]: the client's octets; returns what to forward to the server
+//! - [`Injector::handle_client`]: the client's octets; returns what to forward to the server
 //!   and what the client gets at once (the injector answers some commands itself);
-//! - [`Injector::from_server`]: the server's octets; returns what the client gets, in order:
+//! - [`Injector::handle_server`]: the server's octets; returns what the client gets, in order:
 //!   octets, a pause, a close ([`Action`]);
 //! - [`Injector::on_client_tls`]: the client's leg became TLS (after STLS).
 //!

@@ -12,7 +12,7 @@ const PRE_TLS_ONLY: [&str; 2] = ["PLAIN", "LOGIN"];
 impl Injector {
     /// Octets from the server, split anywhere: what the client gets, in order. After
     /// [`Action::Close`], nothing.
-    pub fn from_server(&mut self, bytes: &[u8]) -> Vec<Action> {
+    pub fn handle_server(&mut self, bytes: &[u8]) -> Vec<Action> {
         let mut out = Vec::new();
         let mut rest = bytes;
         while !self.closed && !rest.is_empty() {

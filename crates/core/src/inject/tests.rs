@@ -57,7 +57,7 @@ impl Pair {
             match o {
                 Output::Send(b) => match &mut self.injector {
                     Some(i) => {
-                        let actions = i.from_server(&b);
+                        let actions = i.handle_server(&b);
                         self.heard(actions);
                     }
                     None => self.heard.push_str(&String::from_utf8_lossy(&b)),
@@ -80,7 +80,7 @@ impl Pair {
         let before = self.heard.len();
         match &mut self.injector {
             Some(i) => {
-                let r = i.from_client(bytes.as_bytes());
+                let r = i.handle_client(bytes.as_bytes());
                 self.heard(r.to_client);
                 let out = self.server.receive(&r.forward);
                 self.served(out);
@@ -178,19 +178,19 @@ fn stls_refused_answers_err_and_the_server_never_sees_it() {
 #[test]
 fn stls_response_injection_puts_plaintext_behind_the_ok_in_the_same_write() {
     let mut inj = Injector::new(Fault::new(Case::StlsResponseInjection), Start::default());
-    let _ = inj.from_server(b"+OK hi\r\n");
-    let r = inj.from_client(b"STLS\r\n");
+    let _ = inj.handle_server(b"+OK hi\r\n");
+    let r = inj.handle_client(b"STLS\r\n");
     assert_eq!(r.forward, b"STLS\r\n");
-    let got = inj.from_server(b"+OK Begin TLS negotiation now\r\n");
+    let got = inj.handle_server(b"+OK Begin TLS negotiation now\r\n");
     let mut want = b"+OK Begin TLS negotiation now\r\n".to_vec();
     want.extend_from_slice(INJECTED);
     assert_eq!(got, vec![Action::Send(want)], "one write");
     // A refused STLS gets nothing added.
     let mut inj = Injector::new(Fault::new(Case::StlsResponseInjection), Start::default());
-    let _ = inj.from_server(b"+OK hi\r\n");
-    let _ = inj.from_client(b"STLS\r\n");
+    let _ = inj.handle_server(b"+OK hi\r\n");
+    let _ = inj.handle_client(b"STLS\r\n");
     assert_eq!(
-        inj.from_server(b"-ERR no\r\n"),
+        inj.handle_server(b"-ERR no\r\n"),
         vec![Action::Send(b"-ERR no\r\n".to_vec())]
     );
 }
@@ -211,14 +211,14 @@ fn no_capa_answers_err_in_its_turn_behind_pipelined_commands() {
 #[test]
 fn a_local_answer_waits_for_a_multi_line_reply_split_anywhere() {
     let mut inj = Injector::new(Fault::new(Case::NoCapa), Start::default());
-    let _ = inj.from_server(b"+OK hi\r\n");
-    let r = inj.from_client(b"LIST\r\nCAPA\r\n");
+    let _ = inj.handle_server(b"+OK hi\r\n");
+    let r = inj.handle_client(b"LIST\r\nCAPA\r\n");
     assert_eq!(r.forward, b"LIST\r\n");
     assert!(r.to_client.is_empty(), "CAPA's answer waits for LIST's");
     let reply = b"+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n";
     let mut got = Vec::new();
     for b in reply {
-        got.extend(inj.from_server(&[*b]));
+        got.extend(inj.handle_server(&[*b]));
     }
     let bytes: Vec<u8> = got
         .into_iter()
