@@ -533,6 +533,33 @@ fn a_client_that_deletes_after_a_cut_retr_and_leaves_is_cl_013() {
     assert!(has(&second, "CL-013", "warning"), "{second:?}");
 }
 
+/// Told LOGIN-DELAY 30, the client logs in again at once: refused, and CL-016 as a warning.
+/// Where no delay was advertised, two logins in a row are no finding.
+#[test]
+fn a_client_that_logs_in_again_too_soon_is_cl_016() {
+    for (args, fires) in [
+        (&["--tls", "none", "--quirk", "login-delay=30"][..], true),
+        (&["--tls", "none"][..], false),
+    ] {
+        let mut serve = Judging::spawn(args);
+        for _ in 0..2 {
+            let (mut c, _) = serve.client(false, false);
+            c.multi("CAPA");
+            c.cmd("USER demo");
+            c.cmd("PASS demo");
+            c.cmd("QUIT");
+        }
+        let first = serve.report();
+        assert!(!first.iter().any(|(r, _)| r == "CL-016"), "{first:?}");
+        let second = serve.report();
+        assert_eq!(
+            has(&second, "CL-016", "warning"),
+            fires,
+            "{args:?}: {second:?}"
+        );
+    }
+}
+
 /// A client that waits for each reply and quits after a plain walk breaks no rule under a
 /// case that only changes what it is served.
 #[test]

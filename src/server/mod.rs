@@ -121,6 +121,8 @@ struct Shared {
     inject: Option<Fault>,
     /// When each client last logged in (`login-delay`).
     logins: Logins,
+    /// `--check-client`: each client's last login, for CL-016.
+    earlier_logins: Arc<judge::EarlierLogins>,
 }
 
 /// RFC 1939 §3: an autologout timer of at least ten minutes.
@@ -173,6 +175,7 @@ pub async fn start_with(
         connections: AtomicU64::new(0),
         inject,
         logins: Logins::default(),
+        earlier_logins: Arc::default(),
         port,
         opts: opts.clone(),
     });
@@ -190,7 +193,8 @@ pub async fn start_with(
                                 client,
                                 shared.opts.tls == TlsMode::Implicit,
                                 reports.clone(),
-                            ),
+                            )
+                            .remembering(shared.earlier_logins.clone()),
                             None => Watch::off(),
                         };
                         let _ = serve_connection(sock, client, shared, &mut watch).await;
