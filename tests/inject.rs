@@ -422,28 +422,39 @@ fn has(rules: &[(String, String)], rule: &str, severity: &str) -> bool {
     rules.iter().any(|(r, s)| r == rule && s == severity)
 }
 
+/// One `--once` connection to `serve --check-client --json` with `args`, the client (TLS
+/// from the first octet when `implicit`, presenting the demo's certificate when `cert`)
+/// playing `script`: its client rules and the exit code.
+fn judged(
+    args: &[&str],
+    implicit: bool,
+    cert: bool,
+    script: impl FnOnce(&mut Client),
+) -> (Vec<(String, String)>, Option<i32>) {
+    let serve = Judging::start(args);
+    let (mut c, _) = serve.client(implicit, cert);
+    script(&mut c);
+    c.cmd("QUIT");
+    serve.verdict()
+}
+
 /// The client sends its password in the clear though it was shown STLS and STLS failed:
 /// CL-008, a warning (the EAST stripping case). With the STLS line stripped, it was shown no
 /// TLS at all: CL-008 as info.
 #[test]
 fn a_client_that_logs_in_in_the_clear_after_stls_fails_is_cl_008() {
-    let serve = Judging::start(&["--quirk", "stls-refused"]);
-    let (mut c, _) = serve.client(false, false);
-    c.multi("CAPA");
-    assert!(c.cmd("STLS").starts_with("-ERR"));
-    c.cmd("USER demo");
-    c.cmd("PASS demo");
-    c.cmd("QUIT");
-    let (rules, _) = serve.verdict();
+    let (rules, _) = judged(&["--quirk", "stls-refused"], false, false, |c| {
+        c.multi("CAPA");
+        assert!(c.cmd("STLS").starts_with("-ERR"));
+        c.cmd("USER demo");
+        c.cmd("PASS demo");
+    });
     assert!(has(&rules, "CL-008", "warning"), "{rules:?}");
-
-    let serve = Judging::start(&["--quirk", "strip-stls"]);
-    let (mut c, _) = serve.client(false, false);
-    c.multi("CAPA");
-    c.cmd("USER demo");
-    c.cmd("PASS demo");
-    c.cmd("QUIT");
-    let (rules, _) = serve.verdict();
+    let (rules, _) = judged(&["--quirk", "strip-stls"], false, false, |c| {
+        assert!(!c.multi("CAPA").contains("STLS"));
+        c.cmd("USER demo");
+        c.cmd("PASS demo");
+    });
     assert!(has(&rules, "CL-008", "info"), "{rules:?}");
 }
 
@@ -451,15 +462,13 @@ fn a_client_that_logs_in_in_the_clear_after_stls_fails_is_cl_008() {
 /// one: CL-009, and `--once` exits 1.
 #[test]
 fn a_client_that_takes_the_injected_ok_is_cl_009() {
-    let serve = Judging::start(&["--quirk", "stls-response-injection"]);
-    let (mut c, _) = serve.client(false, false);
-    let injected = c.starttls();
-    assert!(injected.starts_with("+OK injected"), "{injected}");
-    c.write(b"USER demo\r\nPASS demo\r\n");
-    c.line();
-    c.line();
-    c.cmd("QUIT");
-    let (rules, code) = serve.verdict();
+    let (rules, code) = judged(&["--quirk", "stls-response-injection"], false, false, |c| {
+        let injected = c.starttls();
+        assert!(injected.starts_with("+OK injected"), "{injected}");
+        c.write(b"USER demo\r\nPASS demo\r\n");
+        c.line();
+        c.line();
+    });
     assert!(has(&rules, "CL-009", "violation"), "{rules:?}");
     assert_eq!(code, Some(1));
 }
@@ -468,27 +477,24 @@ fn a_client_that_takes_the_injected_ok_is_cl_009() {
 /// TRANSACTION: CL-003.
 #[test]
 fn a_client_that_assumes_it_is_logged_in_is_cl_003() {
-    let serve = Judging::start(&["--tls", "implicit", "--quirk", "pre-auth"]);
-    let (mut c, _) = serve.client(true, true);
-    assert_eq!(c.cmd("USER demo"), "-ERR already authenticated\r\n");
-    c.cmd("STAT");
-    c.cmd("QUIT");
-    let (rules, _) = serve.verdict();
+    let args = ["--tls", "implicit", "--quirk", "pre-auth"];
+    let (rules, _) = judged(&args, true, true, |c| {
+        assert_eq!(c.cmd("USER demo"), "-ERR already authenticated\r\n");
+        c.cmd("STAT");
+    });
     assert!(has(&rules, "CL-003", "warning"), "{rules:?}");
 }
 
 /// A mechanism only the pre-TLS CAPA listed, used after TLS: CL-007.
 #[test]
 fn a_client_that_keeps_the_pre_tls_mechanisms_is_cl_007() {
-    let serve = Judging::start(&["--quirk", "capa-differs-after-tls"]);
-    let (mut c, _) = serve.client(false, false);
-    c.multi("CAPA");
-    c.starttls();
-    c.multi("CAPA");
-    // demo / demo by PLAIN, which the post-TLS list no longer names.
-    c.cmd("AUTH PLAIN AGRlbW8AZGVtbw==");
-    c.cmd("QUIT");
-    let (rules, code) = serve.verdict();
+    let (rules, code) = judged(&["--quirk", "capa-differs-after-tls"], false, false, |c| {
+        c.multi("CAPA");
+        c.starttls();
+        c.multi("CAPA");
+        // demo / demo by PLAIN, which the post-TLS list no longer names.
+        c.cmd("AUTH PLAIN AGRlbW8AZGVtbw==");
+    });
     assert!(has(&rules, "CL-007", "violation"), "{rules:?}");
     assert_eq!(code, Some(1));
 }
@@ -497,17 +503,14 @@ fn a_client_that_keeps_the_pre_tls_mechanisms_is_cl_007() {
 /// response: CL-015.
 #[test]
 fn a_client_that_answers_the_error_challenge_wrongly_is_cl_015() {
-    let serve = Judging::start(&["--tls", "implicit", "--quirk", "oauth-error"]);
-    let (mut c, _) = serve.client(true, false);
-    // n,a=demo,^Aauth=Bearer demo-token^A^A
-    let message = "biwsAWF1dGg9QmVhcmVyIGRlbW8tdG9rZW4BAQ==";
-    assert!(
-        c.cmd(&format!("AUTH OAUTHBEARER {message}"))
-            .starts_with("+ ")
-    );
-    c.cmd(message);
-    c.cmd("QUIT");
-    let (rules, code) = serve.verdict();
+    let args = ["--tls", "implicit", "--quirk", "oauth-error"];
+    let (rules, code) = judged(&args, true, false, |c| {
+        // n,,^Aauth=Bearer demo-token^A^A
+        let message = "biwsAWF1dGg9QmVhcmVyIGRlbW8tdG9rZW4BAQ==";
+        let challenge = c.cmd(&format!("AUTH OAUTHBEARER {message}"));
+        assert!(challenge.starts_with("+ "), "{challenge}");
+        c.cmd(message);
+    });
     assert!(has(&rules, "CL-015", "violation"), "{rules:?}");
     assert_eq!(code, Some(1));
 }
@@ -564,13 +567,16 @@ fn a_client_that_logs_in_again_too_soon_is_cl_016() {
 /// case that only changes what it is served.
 #[test]
 fn a_careful_client_under_long_uidl_breaks_no_client_rule() {
-    let serve = Judging::start(&["--tls", "none", "--quirk", "long-uidl"]);
-    let (mut c, _) = serve.client(false, false);
-    c.multi("CAPA");
-    c.log_in();
-    assert!(c.multi("UIDL").lines().nth(1).unwrap().len() > LONG_UID_LEN);
-    c.cmd("QUIT");
-    let (rules, code) = serve.verdict();
+    let (rules, code) = judged(
+        &["--tls", "none", "--quirk", "long-uidl"],
+        false,
+        false,
+        |c| {
+            c.multi("CAPA");
+            c.log_in();
+            assert!(c.multi("UIDL").lines().nth(1).unwrap().len() > LONG_UID_LEN);
+        },
+    );
     assert!(
         rules.iter().all(|(r, s)| r == "CL-008" && s == "info"),
         "{rules:?}"
