@@ -588,6 +588,8 @@ fn a_careful_client_under_long_uidl_breaks_no_client_rule() {
 struct Proxy {
     child: Child,
     port: u16,
+    /// Its JSON reports, a line per connection.
+    reports: std::sync::mpsc::Receiver<String>,
 }
 
 impl Proxy {
@@ -597,10 +599,17 @@ impl Proxy {
             .arg(upstream.url())
             .args(["--headless", "--json", "--timeout", "5", "--inject", case])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let (tx, reports) = std::sync::mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
         let mut said = BufReader::new(child.stderr.take().unwrap()).lines();
         let line = said
             .by_ref()
@@ -616,11 +625,30 @@ impl Proxy {
             .and_then(|a| a.rsplit_once(':'))
             .and_then(|(_, p)| p.parse().ok())
             .unwrap();
-        Proxy { child, port }
+        Proxy {
+            child,
+            port,
+            reports,
+        }
     }
 
     fn client(&self, upstream: &Running) -> (Client, String) {
         Client::to(self.port, false, tls_config(&upstream.certs.ca, None))
+    }
+
+    /// The rules of the next connection's report, as (rule, side).
+    fn report(&self) -> Vec<(String, String)> {
+        let line = self.reports.recv_timeout(Duration::from_secs(20)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+                (s("rule"), s("side"))
+            })
+            .collect()
     }
 }
 
@@ -666,6 +694,12 @@ fn proxy_inject_changes_what_the_client_gets_from_a_healthy_upstream() {
     let cut = c.multi("RETR 1");
     assert!(cut.starts_with("+OK") && cut.ends_with("\r\n\r\n"), "{cut}");
     assert_eq!(c.line(), "", "the proxy closed the client's connection");
+    // The engine judged what the client saw: a RETR body the server cut short.
+    let seen = proxy.report();
+    assert!(
+        seen.contains(&("ML-001".into(), "server".into())),
+        "{seen:?}"
+    );
 
     let proxy = Proxy::start(&upstream, "slow-replies=1");
     let (mut c, _) = proxy.client(&upstream);
