@@ -451,6 +451,9 @@ fn quirk_or_case(name: &str) -> Result<String, String> {
     popscope_core::inject::Fault::parse(name)
         .map(|_| name.to_owned())
         .map_err(|e| {
+            if name.contains('=') {
+                return e;
+            }
             let quirks: Vec<&str> = popscope_core::server::Quirk::ALL
                 .iter()
                 .map(|q| q.name())

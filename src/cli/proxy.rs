@@ -94,6 +94,14 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         saving: std::sync::Mutex::default(),
         inject: args.inject,
     };
+    if let Some(f) = args.inject
+        && f.case.info().leg == popscope_core::inject::Leg::Starttls
+    {
+        eprintln!(
+            "popscope: warning: --inject {} acts around STLS toward the client, which the proxy does not offer yet: the client sees little or no change",
+            f.label()
+        );
+    }
     let rt = super::runtime()?;
     let result = rt.block_on(async {
         let mut stop = super::serve::Stop::new()?;

@@ -23,15 +23,21 @@ use popscope_core::inject::{Action, Fault, Injector, Start};
 /// Octets read from the upstream at a time.
 const CHUNK: usize = 16 << 10;
 
-/// `server` as the client should see it under `fault`; with none, unchanged.
-pub(crate) fn wrap<S>(server: S, fault: Option<Fault>) -> Injected<S> {
+/// `server` as the client should see it under `fault`; with none, unchanged. `client_tls`:
+/// the client's leg is TLS from its first octet (`--listen pop3s://`); the upstream's
+/// security is not the client's.
+pub(crate) fn wrap<S>(server: S, fault: Option<Fault>, client_tls: bool) -> Injected<S> {
+    let start = Start {
+        client_tls,
+        // The proxy keeps no memory across connections yet: login-delay advertises its
+        // delay but refuses no login.
+        since_last_login: None,
+    };
     Injected {
         inner: server,
         injection: fault.map(|f| {
             Box::new(Injection {
-                // The proxy's client leg is plain or implicit TLS; the upstream's is not the
-                // client's.
-                injector: Injector::new(f, Start::default()),
+                injector: Injector::new(f, start),
                 ready: VecDeque::new(),
                 forward: Vec::new(),
                 pause: None,
@@ -237,7 +243,7 @@ mod tests {
     fn a_local_answer_reaches_the_reader_and_the_server_never_sees_the_command() {
         rt().block_on(async {
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("no-capa").ok());
+            let mut s = wrap(proxy_side, Fault::parse("no-capa").ok(), false);
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).await.unwrap();
@@ -261,7 +267,7 @@ mod tests {
     fn a_pause_is_a_timer_and_a_close_is_eof() {
         rt().block_on(async {
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("slow-replies=1").ok());
+            let mut s = wrap(proxy_side, Fault::parse("slow-replies=1").ok(), false);
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).await.unwrap();
@@ -274,7 +280,7 @@ mod tests {
             assert!(start.elapsed() >= Duration::from_secs(1));
 
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("drop-mid-retr").ok());
+            let mut s = wrap(proxy_side, Fault::parse("drop-mid-retr").ok(), false);
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let _ = s.read(&mut buf).await.unwrap();
             s.write_all(b"RETR 1\r\n").await.unwrap();

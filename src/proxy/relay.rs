@@ -151,7 +151,7 @@ async fn relay(
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let tls = server.is_tls();
-    let server = super::inject::wrap(server, opts.inject);
+    let server = super::inject::wrap(server, opts.inject, opts.client_tls.is_some());
     let (client_read, client_write) = tokio::io::split(client);
     let (server_read, server_write) = tokio::io::split(server);
     let (to_client, queue) = mpsc::channel(QUEUED);
