@@ -10,7 +10,7 @@ use crate::private_file::Existing;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
 use crate::transport::{Scheme, Target};
-use popscope_core::inject::Fault;
+use popscope_core::inject::{Fault, Leg};
 use popscope_core::server::{Login, Quirk, QuirkInfo, Transport};
 
 use super::connect::ConnArgs;
@@ -79,6 +79,9 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
                 row.served,
                 row.safe_client
             );
+            if let Some(need) = leg_missing(row.leg, args.tls) {
+                let _ = writeln!(out, "note: {} acts {need}", f.label());
+            }
         }
         let _ = writeln!(
             out,
@@ -177,6 +180,16 @@ fn quirk_or_case(name: Option<&str>) -> Result<(Option<Quirk>, Option<Fault>), C
     Fault::parse(name)
         .map(|f| (None, Some(f)))
         .map_err(CliError::usage)
+}
+
+/// What a client case needs that `--tls` does not give it, if anything.
+fn leg_missing(leg: Leg, tls: TlsMode) -> Option<&'static str> {
+    match (leg, tls) {
+        (Leg::Starttls, TlsMode::Starttls) | (Leg::Any, _) => None,
+        (Leg::Tls, TlsMode::None) => Some("under TLS only: use --tls starttls or implicit"),
+        (Leg::Tls, _) => None,
+        (Leg::Starttls, _) => Some("around STLS: use --tls starttls"),
+    }
 }
 
 /// Whether the demo server offers XOAUTH2 and OAUTHBEARER on this transport: under TLS, and

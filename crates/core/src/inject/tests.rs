@@ -11,6 +11,8 @@ struct Pair {
     server: ServerSession,
     /// What the client got, pauses written as `<pause N>`, a close as `<close>`.
     heard: String,
+    /// Feed the injector one octet at a time, both ways.
+    bytewise: bool,
 }
 
 impl Pair {
@@ -28,6 +30,7 @@ impl Pair {
             injector: fault.map(|f| Injector::new(f, start)),
             server: ServerSession::new(config, maildrop::sample()),
             heard: String::new(),
+            bytewise: false,
         };
         if start.client_tls {
             // Before the greeting nothing is held, so there is nothing to answer.
@@ -56,6 +59,11 @@ impl Pair {
         for o in outputs {
             match o {
                 Output::Send(b) => match &mut self.injector {
+                    Some(i) if self.bytewise => {
+                        let actions: Vec<Action> =
+                            b.iter().flat_map(|o| i.handle_server(&[*o])).collect();
+                        self.heard(actions);
+                    }
                     Some(i) => {
                         let actions = i.handle_server(&b);
                         self.heard(actions);
@@ -78,17 +86,18 @@ impl Pair {
     /// The client sends `bytes`; returns what it got back for them.
     fn client(&mut self, bytes: &str) -> String {
         let before = self.heard.len();
-        match &mut self.injector {
-            Some(i) => {
-                let r = i.handle_client(bytes.as_bytes());
-                self.heard(r.to_client);
-                let out = self.server.receive(&r.forward);
-                self.served(out);
-            }
-            None => {
-                let out = self.server.receive(bytes.as_bytes());
-                self.served(out);
-            }
+        let size = if self.bytewise { 1 } else { bytes.len().max(1) };
+        for chunk in bytes.as_bytes().chunks(size) {
+            let r = match &mut self.injector {
+                Some(i) => i.handle_client(chunk),
+                None => FromClient {
+                    forward: chunk.to_vec(),
+                    to_client: Vec::new(),
+                },
+            };
+            self.heard(r.to_client);
+            let out = self.server.receive(&r.forward);
+            self.served(out);
         }
         self.heard[before..].to_owned()
     }
@@ -442,4 +451,36 @@ fn a_sasl_response_line_is_not_taken_for_a_command() {
         "the server's refusal of the response"
     );
     assert_eq!(p.client("CAPA\r\n"), "-ERR CAPA not available\r\n");
+}
+
+/// Octets split anywhere give the client the same octets, pauses and close, whatever the
+/// case: a line is acted on when its line end arrives.
+#[test]
+fn every_case_gives_the_same_whether_fed_whole_or_octet_by_octet() {
+    let walk = [
+        "CAPA",
+        "USER demo",
+        "PASS demo",
+        "UIDL",
+        "UIDL 1",
+        "LIST",
+        "RETR 2",
+        "QUIT",
+    ];
+    for case in Case::ALL {
+        for stls in [false, true] {
+            let run = |bytewise: bool| {
+                let mut p = Pair::new(fault(case), stls, Start::default());
+                p.bytewise = bytewise;
+                if stls {
+                    p.client("STLS\r\n");
+                }
+                p.script(&walk)
+            };
+            let whole = run(false);
+            let octets = run(true);
+            // The octet-by-octet run writes more often; what is written is the same.
+            assert_eq!(whole, octets, "{} (STLS: {stls})", case.name());
+        }
+    }
 }
