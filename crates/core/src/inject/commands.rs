@@ -1,7 +1,9 @@
 //! The client's side of the injector: which lines go on to the server, which it answers
 //! itself, and what each forwarded line's reply will look like.
 
-use super::{Awaited, Case, FromClient, Injector, LocalOauth, MAX_LINE, Pending};
+use super::{
+    Action, Awaited, Case, FromClient, Injector, LocalOauth, MAX_LINE, MAX_PENDING, Pending,
+};
 use crate::auth::b64encode;
 use crate::command::{Command, Keyword};
 use crate::oauth::Mechanism;
@@ -9,7 +11,8 @@ use crate::server::oauth::{OAUTHBEARER_ERROR, XOAUTH2_ERROR};
 
 impl Injector {
     /// Octets from the client, split anywhere: every complete line is either forwarded (and
-    /// its reply awaited) or answered by the injector, in order. After a close, nothing.
+    /// its reply awaited) or answered by the injector, in order. After a close, nothing. A
+    /// client with more than 4096 commands unanswered gets [`Action::Close`].
     pub fn handle_client(&mut self, bytes: &[u8]) -> FromClient {
         let mut result = FromClient::default();
         if self.closed {
@@ -35,6 +38,12 @@ impl Injector {
                 whole.extend_from_slice(line);
                 self.client_command(&whole, &mut result);
             }
+        }
+        if self.queue.len() > MAX_PENDING {
+            result.to_client.push(Action::Close);
+            self.closed = true;
+            self.queue.clear();
+            return result;
         }
         self.client_line.extend_from_slice(rest);
         if self.client_line.len() > MAX_LINE {

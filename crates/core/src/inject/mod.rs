@@ -110,6 +110,10 @@ enum Reading {
 /// line goes through as it is.
 const MAX_LINE: usize = 64 << 10;
 
+/// Commands awaiting a reply at most: a client that pipelines more without reading is
+/// flooding, and the injector closes its connection (memory stays bounded).
+const MAX_PENDING: usize = 4096;
+
 /// One connection's fault injection: see the module docs for the contract.
 #[derive(Debug)]
 pub struct Injector {

@@ -484,3 +484,51 @@ fn every_case_gives_the_same_whether_fed_whole_or_octet_by_octet() {
         }
     }
 }
+
+#[test]
+fn a_client_that_pipelines_without_end_is_closed() {
+    let mut inj = Injector::new(Fault::new(Case::NoCapa), Start::default());
+    let _ = inj.handle_server(b"+OK hi\r\n");
+    let flood = "NOOP\r\n".repeat(5000);
+    let r = inj.handle_client(flood.as_bytes());
+    assert_eq!(r.to_client.last(), Some(&Action::Close));
+    assert!(inj.is_closed());
+    assert_eq!(inj.handle_client(b"NOOP\r\n"), FromClient::default());
+    // Within the bound, nothing is closed.
+    let mut inj = Injector::new(Fault::new(Case::NoCapa), Start::default());
+    let _ = inj.handle_server(b"+OK hi\r\n");
+    assert!(
+        inj.handle_client("NOOP\r\n".repeat(100).as_bytes())
+            .to_client
+            .is_empty()
+    );
+}
+
+proptest::proptest! {
+    /// Any octets, any case, any order of the two sides and TLS: no panic, and what the
+    /// client gets stays in proportion to what came in.
+    #[test]
+    fn any_input_is_taken_and_the_output_stays_bounded(
+        pick in 0usize..CASES.len(),
+        steps in proptest::collection::vec((0u8..4, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)), 0..64),
+    ) {
+        let mut inj = Injector::new(Fault::new(CASES[pick].case), Start::default());
+        let (mut fed, mut sent) = (0usize, 0usize);
+        for (op, chunk) in steps {
+            fed += chunk.len();
+            let actions = match op {
+                0 | 1 => inj.handle_server(&chunk),
+                2 => inj.handle_client(&chunk).to_client,
+                _ => {
+                    inj.on_client_tls();
+                    Vec::new()
+                }
+            };
+            sent += actions
+                .iter()
+                .map(|a| if let Action::Send(b) = a { b.len() } else { 0 })
+                .sum::<usize>();
+            proptest::prop_assert!(sent <= 256 * (fed + 1));
+        }
+    }
+}
