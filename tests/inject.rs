@@ -594,8 +594,29 @@ struct Proxy {
 
 impl Proxy {
     fn start(upstream: &Running, case: &str) -> Proxy {
+        Proxy::start_with(upstream, case, &["--listen", "pop3://127.0.0.1:0"])
+    }
+
+    /// `--listen pop3s://`, showing clients the demo server's own certificate.
+    fn start_tls(upstream: &Running, case: &str) -> Proxy {
+        let file = |name: &str| upstream.certs.dir.join(name).display().to_string();
+        let (cert, key) = (file("server.pem"), file("server-key.pem"));
+        let listen = [
+            "--listen",
+            "pop3s://127.0.0.1:0",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+        ];
+        Proxy::start_with(upstream, case, &listen)
+    }
+
+    fn start_with(upstream: &Running, case: &str, listen: &[&str]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .args(["proxy", "--listen", "pop3://127.0.0.1:0", "--upstream"])
+            .arg("proxy")
+            .args(listen)
+            .arg("--upstream")
             .arg(upstream.url())
             .args(["--headless", "--json", "--timeout", "5", "--inject", case])
             .stdin(Stdio::null())
@@ -614,12 +635,12 @@ impl Proxy {
         let line = said
             .by_ref()
             .map_while(Result::ok)
-            .find(|l| l.contains("listening on pop3://"))
+            .find(|l| l.contains("listening on pop3"))
             .unwrap();
         // The rest is read, so that the proxy never blocks on a full pipe.
         std::thread::spawn(move || said.for_each(drop));
         let port = line
-            .split("listening on pop3://")
+            .split("://")
             .nth(1)
             .and_then(|r| r.split(',').next())
             .and_then(|a| a.rsplit_once(':'))
@@ -710,4 +731,23 @@ fn proxy_inject_changes_what_the_client_gets_from_a_healthy_upstream() {
         "{:?}",
         sent.elapsed()
     );
+}
+
+/// The client's leg is TLS from its first octet (`--listen pop3s://`): pre-auth refuses a
+/// login at once, though the upstream leg is plain.
+#[test]
+fn proxy_inject_pre_auth_on_a_tls_client_leg() {
+    let rt = common::runtime();
+    let upstream = common::start(&rt, TlsMode::None, None);
+    let proxy = Proxy::start_tls(&upstream, "pre-auth");
+    let (mut c, greeting) = Client::to(proxy.port, true, tls_config(&upstream.certs.ca, None));
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    assert_eq!(c.cmd("USER demo"), "-ERR already authenticated\r\n");
+    assert!(
+        c.cmd("STAT").starts_with("-ERR"),
+        "the upstream logged no one in"
+    );
+    // On a plain client leg the case does nothing.
+    let proxy = Proxy::start(&upstream, "pre-auth");
+    assert_eq!(proxy.client(&upstream).0.cmd("USER demo"), "+OK\r\n");
 }
