@@ -751,3 +751,24 @@ fn proxy_inject_pre_auth_on_a_tls_client_leg() {
     let proxy = Proxy::start(&upstream, "pre-auth");
     assert_eq!(proxy.client(&upstream).0.cmd("USER demo"), "+OK\r\n");
 }
+
+/// Through the proxy the engine judges the client by what the injector served it: a client
+/// that answers oauth-error's challenge with its token again is CL-015 in the report.
+#[test]
+fn proxy_inject_oauth_error_reports_a_wrong_answer_as_cl_015() {
+    let rt = common::runtime();
+    let upstream = common::start(&rt, TlsMode::None, None);
+    let proxy = Proxy::start_tls(&upstream, "oauth-error");
+    let (mut c, _) = Client::to(proxy.port, true, tls_config(&upstream.certs.ca, None));
+    // n,,^Aauth=Bearer demo-token^A^A
+    let message = "biwsAWF1dGg9QmVhcmVyIGRlbW8tdG9rZW4BAQ==";
+    let challenge = c.cmd(&format!("AUTH OAUTHBEARER {message}"));
+    assert!(challenge.starts_with("+ "), "{challenge}");
+    assert!(c.cmd(message).starts_with("-ERR"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let seen = proxy.report();
+    assert!(
+        seen.contains(&("CL-015".into(), "client".into())),
+        "{seen:?}"
+    );
+}
