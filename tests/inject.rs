@@ -187,6 +187,44 @@ impl Client {
     }
 }
 
+/// What each case looks like to a client, whether the demo server or the proxy serves it.
+impl Client {
+    fn sees_no_capa(&mut self) {
+        assert_eq!(self.cmd("CAPA"), "-ERR CAPA not available\r\n");
+        self.log_in();
+        assert!(
+            self.cmd("STAT").starts_with("+OK 4 "),
+            "the rest is the server's"
+        );
+    }
+
+    fn sees_slow_replies(&mut self) {
+        let sent = Instant::now();
+        assert_eq!(self.cmd("NOOP"), "-ERR log in first\r\n");
+        let took = sent.elapsed();
+        assert!(took >= Duration::from_secs(1), "{took:?}");
+    }
+
+    fn sees_cut_retr(&mut self) {
+        self.log_in();
+        let cut = self.multi("RETR 1");
+        assert!(cut.starts_with("+OK") && cut.ends_with("\r\n\r\n"), "{cut}");
+        assert_eq!(self.line(), "", "closed after the headers");
+    }
+
+    fn sees_long_uids(&mut self) {
+        self.log_in();
+        let list = self.multi("UIDL");
+        let uid = list
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap();
+        assert_eq!(uid.len(), LONG_UID_LEN, "{list}");
+        assert_eq!(self.cmd("UIDL 1"), format!("+OK 1 {uid}\r\n"));
+    }
+}
+
 #[test]
 fn strip_stls_removes_stls_from_capa_and_stls_refused_answers_err() {
     let rt = common::runtime();
@@ -209,11 +247,9 @@ fn strip_stls_removes_stls_from_capa_and_stls_refused_answers_err() {
 #[test]
 fn no_capa_and_in_use_answer_err_and_the_rest_is_the_servers() {
     let rt = common::runtime();
-    let server = serve(&rt, TlsMode::None, "no-capa");
-    let (mut c, _) = Client::of(&server);
-    assert_eq!(c.cmd("CAPA"), "-ERR CAPA not available\r\n");
-    c.log_in();
-    assert!(c.cmd("STAT").starts_with("+OK 4 "));
+    Client::of(&serve(&rt, TlsMode::None, "no-capa"))
+        .0
+        .sees_no_capa();
     let server = serve(&rt, TlsMode::None, "in-use");
     let (mut c, _) = Client::of(&server);
     assert_eq!(c.cmd("USER demo"), "+OK\r\n");
@@ -283,37 +319,19 @@ fn slow_replies_holds_each_reply_back() {
     let rt = common::runtime();
     let server = serve(&rt, TlsMode::None, "slow-replies=1");
     let (mut c, greeting) = Client::of(&server);
-    assert!(greeting.starts_with("+OK"));
-    let sent = Instant::now();
-    assert_eq!(c.cmd("NOOP"), "-ERR log in first\r\n");
-    assert!(
-        sent.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        sent.elapsed()
-    );
+    assert!(greeting.starts_with("+OK"), "the greeting is not held");
+    c.sees_slow_replies();
 }
 
 #[test]
 fn drop_mid_retr_closes_in_the_body_and_long_uidl_serves_70_octet_uids() {
     let rt = common::runtime();
-    let server = serve(&rt, TlsMode::None, "drop-mid-retr");
-    let (mut c, _) = Client::of(&server);
-    c.log_in();
-    let cut = c.multi("RETR 1");
-    assert!(cut.starts_with("+OK") && cut.ends_with("\r\n\r\n"), "{cut}");
-    assert_eq!(c.line(), "", "closed");
-
-    let server = serve(&rt, TlsMode::None, "long-uidl");
-    let (mut c, _) = Client::of(&server);
-    c.log_in();
-    let list = c.multi("UIDL");
-    let first = list
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split(' ').nth(1))
-        .unwrap();
-    assert_eq!(first.len(), LONG_UID_LEN, "{list}");
-    assert_eq!(c.cmd("UIDL 1"), format!("+OK 1 {first}\r\n"));
+    Client::of(&serve(&rt, TlsMode::None, "drop-mid-retr"))
+        .0
+        .sees_cut_retr();
+    Client::of(&serve(&rt, TlsMode::None, "long-uidl"))
+        .0
+        .sees_long_uids();
 }
 
 #[test]
@@ -690,31 +708,13 @@ fn proxy_inject_changes_what_the_client_gets_from_a_healthy_upstream() {
     let proxy = Proxy::start(&upstream, "no-capa");
     let (mut c, greeting) = proxy.client(&upstream);
     assert!(greeting.starts_with("+OK"), "{greeting}");
-    assert_eq!(c.cmd("CAPA"), "-ERR CAPA not available\r\n");
-    c.log_in();
-    assert!(
-        c.cmd("STAT").starts_with("+OK 4 "),
-        "the rest is the upstream's"
-    );
-
-    let proxy = Proxy::start(&upstream, "long-uidl");
-    let (mut c, _) = proxy.client(&upstream);
-    c.log_in();
-    let list = c.multi("UIDL");
-    let uid = list
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split(' ').nth(1))
-        .unwrap();
-    assert_eq!(uid.len(), LONG_UID_LEN, "{list}");
-    assert_eq!(c.cmd("UIDL 1"), format!("+OK 1 {uid}\r\n"));
-
+    c.sees_no_capa();
+    Proxy::start(&upstream, "long-uidl")
+        .client(&upstream)
+        .0
+        .sees_long_uids();
     let proxy = Proxy::start(&upstream, "drop-mid-retr");
-    let (mut c, _) = proxy.client(&upstream);
-    c.log_in();
-    let cut = c.multi("RETR 1");
-    assert!(cut.starts_with("+OK") && cut.ends_with("\r\n\r\n"), "{cut}");
-    assert_eq!(c.line(), "", "the proxy closed the client's connection");
+    proxy.client(&upstream).0.sees_cut_retr();
     // The engine judged what the client saw: a RETR body the server cut short.
     let seen = proxy.report();
     assert!(
@@ -723,14 +723,7 @@ fn proxy_inject_changes_what_the_client_gets_from_a_healthy_upstream() {
     );
 
     let proxy = Proxy::start(&upstream, "slow-replies=1");
-    let (mut c, _) = proxy.client(&upstream);
-    let sent = Instant::now();
-    assert_eq!(c.cmd("NOOP"), "-ERR log in first\r\n");
-    assert!(
-        sent.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        sent.elapsed()
-    );
+    proxy.client(&upstream).0.sees_slow_replies();
 }
 
 /// The client's leg is TLS from its first octet (`--listen pop3s://`): pre-auth refuses a

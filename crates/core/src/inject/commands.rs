@@ -1,9 +1,8 @@
 //! The client's side of the injector: which lines go on to the server, which it answers
 //! itself, and what each forwarded line's reply will look like.
 
-use super::{
-    Action, Awaited, Case, FromClient, Injector, LocalOauth, MAX_LINE, MAX_PENDING, Pending,
-};
+use super::lines::Piece;
+use super::{Action, Awaited, Case, FromClient, Injector, LocalOauth, MAX_PENDING, Pending};
 use crate::auth::b64encode;
 use crate::command::{Command, Keyword};
 use crate::oauth::Mechanism;
@@ -18,39 +17,32 @@ impl Injector {
         if self.closed {
             return result;
         }
-        let mut rest = bytes;
-        if self.client_mid_line {
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
-                result.forward.extend_from_slice(rest);
-                return result;
-            };
-            result.forward.extend_from_slice(&rest[..=nl]);
-            rest = &rest[nl + 1..];
-            self.client_mid_line = false;
-        }
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            let (line, after) = rest.split_at(nl + 1);
-            rest = after;
-            if self.client_line.is_empty() {
-                self.client_command(line, &mut result);
-            } else {
-                let mut whole = std::mem::take(&mut self.client_line);
-                whole.extend_from_slice(line);
-                self.client_command(&whole, &mut result);
+        let mut lines = std::mem::take(&mut self.client_lines);
+        lines.cut(bytes, |piece| {
+            match piece {
+                Piece::Line(line) => self.client_command(line, &mut result),
+                // No server takes a command line this long: it goes on, and its one reply
+                // (a refusal) is awaited when the line ends.
+                Piece::Through(octets) => {
+                    result.forward.extend_from_slice(octets);
+                    if octets.ends_with(b"\n") {
+                        self.queue.push_back(Pending::Server(Awaited {
+                            keyword: Keyword::Other,
+                            multiline: false,
+                            greeting: false,
+                            login: false,
+                        }));
+                    }
+                }
             }
-        }
+            true
+        });
+        self.client_lines = lines;
         if self.queue.len() > MAX_PENDING {
             result.to_client.push(Action::Close);
             self.closed = true;
             self.queue.clear();
             return result;
-        }
-        self.client_line.extend_from_slice(rest);
-        if self.client_line.len() > MAX_LINE {
-            // A line this long is no command any server takes: it goes on, and its reply is
-            // whatever the server makes of it.
-            result.forward.append(&mut self.client_line);
-            self.client_mid_line = true;
         }
         self.flush_local(&mut result.to_client);
         result

@@ -18,6 +18,7 @@
 
 mod cases;
 mod commands;
+mod lines;
 mod replies;
 #[cfg(test)]
 mod tests;
@@ -106,8 +107,8 @@ enum Reading {
     },
 }
 
-/// Client octets beyond this without a line end are not buffered further: the rest of the
-/// line goes through as it is.
+/// Octets beyond this without a line end (either side) are not held further: the rest of
+/// the line goes through as it is.
 const MAX_LINE: usize = 64 << 10;
 
 /// Commands awaiting a reply at most: a client that pipelines more without reading is
@@ -120,14 +121,8 @@ pub struct Injector {
     fault: Fault,
     client_tls: bool,
     since_last_login: Option<u64>,
-    /// An unfinished client line.
-    client_line: Vec<u8>,
-    /// An unfinished server line.
-    server_line: Vec<u8>,
-    /// The server line in progress was too long to buffer: the rest goes through as it is.
-    server_mid_line: bool,
-    /// The client line in progress was too long to buffer: the rest is forwarded as it is.
-    client_mid_line: bool,
+    client_lines: lines::Lines,
+    server_lines: lines::Lines,
     queue: VecDeque<Pending>,
     reading: Reading,
     /// A forwarded AUTH exchange is open: client lines are its responses.
@@ -151,10 +146,8 @@ impl Injector {
             fault,
             client_tls: start.client_tls,
             since_last_login: start.since_last_login,
-            client_line: Vec::new(),
-            server_line: Vec::new(),
-            server_mid_line: false,
-            client_mid_line: false,
+            client_lines: lines::Lines::default(),
+            server_lines: lines::Lines::default(),
             queue: VecDeque::from([Pending::Server(greeting)]),
             reading: Reading::Status,
             sasl_open: false,
@@ -184,8 +177,7 @@ impl Injector {
     /// STLS before the handshake was plaintext, which the server drops: so does the injector.
     pub fn on_client_tls(&mut self) {
         self.client_tls = true;
-        self.client_line.clear();
-        self.client_mid_line = false;
+        self.client_lines.clear();
     }
 
     /// Sends the injector's own answers that have come to the head of the queue.

@@ -2,7 +2,8 @@
 //! commands awaiting them, and changed as the case says on their way to the client. A body
 //! streams through: nothing holds a whole reply.
 
-use super::{Action, Case, Injector, LONG_UID_LEN, MAX_LINE, Pending, Reading, send};
+use super::lines::Piece;
+use super::{Action, Case, Injector, LONG_UID_LEN, Pending, Reading, send};
 use crate::command::Keyword;
 use crate::server::quirks::INJECTED_AFTER_STLS;
 
@@ -14,38 +15,23 @@ impl Injector {
     /// [`Action::Close`], nothing.
     pub fn handle_server(&mut self, bytes: &[u8]) -> Vec<Action> {
         let mut out = Vec::new();
-        let mut rest = bytes;
-        while !self.closed && !rest.is_empty() {
-            if self.server_mid_line {
-                let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |nl| nl + 1);
-                send(&mut out, &rest[..end]);
-                self.server_mid_line = end == rest.len() && rest.last() != Some(&b'\n');
-                rest = &rest[end..];
-                continue;
-            }
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
-                self.server_line.extend_from_slice(rest);
-                if self.server_line.len() > MAX_LINE {
-                    let line = std::mem::take(&mut self.server_line);
-                    self.server_line_in(&line, &mut out);
-                    self.server_mid_line = true;
-                }
-                break;
-            };
-            let (line, after) = rest.split_at(nl + 1);
-            rest = after;
-            if self.server_line.is_empty() {
-                self.server_line_in(line, &mut out);
-            } else {
-                let mut whole = std::mem::take(&mut self.server_line);
-                whole.extend_from_slice(line);
-                self.server_line_in(&whole, &mut out);
-            }
+        if self.closed {
+            return out;
         }
+        let mut lines = std::mem::take(&mut self.server_lines);
+        lines.cut(bytes, |piece| {
+            match piece {
+                Piece::Line(line) => self.server_line_in(line, &mut out),
+                // A healthy server sends no line this long: it goes through untouched.
+                Piece::Through(octets) => send(&mut out, octets),
+            }
+            !self.closed
+        });
+        self.server_lines = lines;
         out
     }
 
-    /// One server line, its line end included (none when it was cut for length).
+    /// One server line, its line end included.
     fn server_line_in(&mut self, line: &[u8], out: &mut Vec<Action>) {
         match self.reading {
             Reading::Status => self.status_line(line, out),

@@ -532,3 +532,33 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_line_too_long_to_hold_goes_through_and_its_reply_keeps_its_place() {
+    let mut inj = Injector::new(Fault::new(Case::NoCapa), Start::default());
+    let _ = inj.handle_server(b"+OK hi\r\n");
+    let long = vec![b'x'; MAX_LINE + 10];
+    let r = inj.handle_client(&long);
+    assert_eq!(r.forward, long, "not held");
+    let r = inj.handle_client(b"x\r\nCAPA\r\n");
+    assert_eq!(r.forward, b"x\r\n");
+    assert!(
+        r.to_client.is_empty(),
+        "CAPA's answer waits for the long line's"
+    );
+    let got = inj.handle_server(b"-ERR line too long\r\n");
+    assert_eq!(
+        got,
+        vec![Action::Send(
+            b"-ERR line too long\r\n-ERR CAPA not available\r\n".to_vec()
+        )]
+    );
+    // A server line too long to hold goes through untouched, and the next line is read.
+    let mut inj = Injector::new(Fault::new(Case::LongUidl), Start::default());
+    let long = vec![b'y'; MAX_LINE + 10];
+    assert_eq!(inj.handle_server(&long), vec![Action::Send(long.clone())]);
+    assert_eq!(
+        inj.handle_server(b"\r\n+OK\r\n"),
+        vec![Action::Send(b"\r\n+OK\r\n".to_vec())]
+    );
+}
