@@ -243,10 +243,12 @@ pub struct ServeArgs {
     /// How the port speaks.
     #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
     pub(crate) tls: crate::server::TlsMode,
-    /// Misbehave in one documented way (see --list-quirks).
-    #[arg(long, value_name = "NAME", value_parser = quirk_names(), hide_possible_values = true)]
+    /// Misbehave in one documented way: a server quirk, or a client case (rules.md §3.19:
+    /// CASE, or CASE=SECONDS for slow-replies and login-delay) that makes the conformant
+    /// server misbehave toward the client (see --list-quirks).
+    #[arg(long, value_name = "NAME", value_parser = QuirkOrCase, hide_possible_values = true)]
     pub(crate) quirk: Option<String>,
-    /// List the quirk profiles and the rules they break.
+    /// List the quirk profiles and the rules they break, then the client cases.
     #[arg(long)]
     pub(crate) list_quirks: bool,
     /// Write the sample maildrop as a Maildir into DIR (for another server, e.g. Dovecot) and exit.
@@ -292,6 +294,11 @@ pub struct ProxyArgs {
     /// One JSON object per connection, one per line.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Make the healthy upstream misbehave toward the client in one way of rules.md §3.19
+    /// (CASE, or CASE=SECONDS for slow-replies and login-delay; `serve --list-quirks` lists
+    /// them): the engine judges what the client saw.
+    #[arg(long, value_name = "CASE", value_parser = InjectCase, hide_possible_values = true)]
+    pub(crate) inject: Option<popscope_core::inject::Fault>,
     #[command(flatten)]
     pub(crate) client_leg: proxy::ClientLegArgs,
     #[command(flatten)]
@@ -439,6 +446,94 @@ fn quirk_names() -> clap::builder::PossibleValuesParser {
         popscope_core::server::Quirk::ALL
             .map(|q| clap::builder::PossibleValue::new(q.name()).help(q.description())),
     )
+}
+
+/// `serve --quirk`: a server quirk or a client case, `CASE=SECONDS` too; shell completion
+/// offers the names of both.
+#[derive(Clone, Copy, Debug)]
+struct QuirkOrCase;
+
+impl clap::builder::TypedValueParser for QuirkOrCase {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let invalid = |why: String| {
+            let shown = value.to_string_lossy();
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{shown}' for '--quirk <NAME>': {why}\n"),
+            )
+        };
+        let name = value.to_str().ok_or_else(|| invalid("not UTF-8".into()))?;
+        quirk_or_case(name).map_err(invalid)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let quirks = popscope_core::server::Quirk::ALL
+            .map(|q| clap::builder::PossibleValue::new(q.name()).help(q.description()));
+        let cases = popscope_core::inject::CASES
+            .iter()
+            .filter(|c| popscope_core::server::Quirk::parse(c.name).is_none())
+            .map(|c| clap::builder::PossibleValue::new(c.name).help(c.served));
+        Some(Box::new(quirks.into_iter().chain(cases)))
+    }
+}
+
+/// `proxy --inject`: a client case, `CASE=SECONDS` too; shell completion offers the names.
+#[derive(Clone, Copy, Debug)]
+struct InjectCase;
+
+impl clap::builder::TypedValueParser for InjectCase {
+    type Value = popscope_core::inject::Fault;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let shown = value.to_string_lossy();
+        popscope_core::inject::Fault::parse(&shown).map_err(|why| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{shown}' for '--inject <CASE>': {why}\n"),
+            )
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(popscope_core::inject::CASES.iter().map(|c| {
+            clap::builder::PossibleValue::new(c.name).help(c.served)
+        })))
+    }
+}
+
+/// A server quirk's name, or a client case (its number too).
+fn quirk_or_case(name: &str) -> Result<String, String> {
+    if popscope_core::server::Quirk::parse(name).is_some() {
+        return Ok(name.to_owned());
+    }
+    popscope_core::inject::Fault::parse(name)
+        .map(|_| name.to_owned())
+        .map_err(|e| {
+            if name.contains('=') {
+                return e;
+            }
+            let quirks: Vec<&str> = popscope_core::server::Quirk::ALL
+                .iter()
+                .map(|q| q.name())
+                .collect();
+            format!("{e}; or a server quirk: {}", quirks.join(", "))
+        })
 }
 
 /// Parses a quirk name, with the list in the error.

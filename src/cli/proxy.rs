@@ -102,7 +102,11 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     let mut opts = ProxyOptions {
         upstream,
         client_tls,
-        offer_stls: args.client_leg.offer_stls,
+        // strip-stls: the client is shown no STLS, whatever --offer-stls says.
+        offer_stls: args.client_leg.offer_stls
+            && args
+                .inject
+                .is_none_or(|f| f.case != popscope_core::inject::Case::StripStls),
         timeout: Duration::from_secs(args.conn.timeout.max(1)),
         record: record.clone(),
         record_secrets: args.conn.record_secrets,
@@ -110,7 +114,17 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         saving: std::sync::Mutex::default(),
         logins: std::sync::Mutex::default(),
         watch: None,
+        inject: args.inject,
     };
+    if let Some(f) = args.inject
+        && f.case.info().leg == popscope_core::inject::Leg::Starttls
+        && !args.client_leg.offer_stls
+    {
+        eprintln!(
+            "popscope: warning: --inject {} acts around STLS toward the client: without --offer-stls the proxy offers none, so the client sees little or no change",
+            f.label()
+        );
+    }
     let rt = super::runtime()?;
     let result = rt.block_on(async {
         let mut stop = super::serve::Stop::new()?;

@@ -10,6 +10,7 @@ use crate::private_file::Existing;
 use crate::server::{self, ServeOptions, TlsMode};
 use crate::session::login::{Credentials, Method};
 use crate::transport::{Scheme, Target};
+use popscope_core::inject::{Fault, Leg};
 use popscope_core::server::{Login, Quirk, QuirkInfo, Transport};
 
 use super::connect::ConnArgs;
@@ -50,7 +51,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         );
         return Ok(exit::OK);
     }
-    let q = quirk(args.quirk.as_deref())?;
+    let (q, inject) = quirk_or_case(args.quirk.as_deref())?;
     let rt = super::runtime()?;
     rt.block_on(async {
         // Listen for the signals before the folder exists: a kill right after the CA path is
@@ -58,7 +59,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         let mut stop = Stop::new()?;
         let (reports, mut judged) = tokio::sync::mpsc::unbounded_channel();
         let reports = args.check_client.then_some(reports);
-        let (running, _, _) = start_demo(args.port, args.tls, q, reports).await?;
+        let (running, _, _) = start_demo(args.port, args.tls, q, inject, reports).await?;
         // Under --json stdout carries the reports alone.
         let mut out: Box<dyn Write> = if args.json {
             Box::new(std::io::stderr().lock())
@@ -68,6 +69,19 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         let _ = write!(out, "{}", server::describe(&running));
         if let Some(q) = q {
             let _ = writeln!(out, "quirk: {} — {}", q.name(), q.description());
+        }
+        if let Some(f) = inject {
+            let row = f.case.info();
+            let _ = writeln!(
+                out,
+                "client case: {} — {}; a safe client {}",
+                f.label(),
+                row.served,
+                row.safe_client
+            );
+            if let Some(need) = leg_missing(row.leg, args.tls) {
+                let _ = writeln!(out, "note: {} acts {need}", f.label());
+            }
         }
         let _ = writeln!(
             out,
@@ -153,6 +167,31 @@ impl Stop {
     }
 }
 
+/// `serve --quirk NAME`: a server quirk (its name wins: `stls-response-injection` is the
+/// server's own quirk, which sends what the client case of that name does), else a client
+/// case.
+fn quirk_or_case(name: Option<&str>) -> Result<(Option<Quirk>, Option<Fault>), CliError> {
+    let Some(name) = name else {
+        return Ok((None, None));
+    };
+    if let Some(q) = Quirk::parse(name) {
+        return Ok((Some(q), None));
+    }
+    Fault::parse(name)
+        .map(|f| (None, Some(f)))
+        .map_err(CliError::usage)
+}
+
+/// What a client case needs that `--tls` does not give it, if anything.
+fn leg_missing(leg: Leg, tls: TlsMode) -> Option<&'static str> {
+    match (leg, tls) {
+        (Leg::Starttls, TlsMode::Starttls) | (Leg::Any, _) => None,
+        (Leg::Tls, TlsMode::None) => Some("under TLS only: use --tls starttls or implicit"),
+        (Leg::Tls, _) => None,
+        (Leg::Starttls, _) => Some("around STLS: use --tls starttls"),
+    }
+}
+
 /// Whether the demo server offers XOAUTH2 and OAUTHBEARER on this transport: under TLS, and
 /// in the clear only with the quirk that does so.
 fn tokens_offered(tls: TlsMode, q: Option<Quirk>) -> bool {
@@ -191,6 +230,7 @@ async fn start_demo(
     port: u16,
     tls: TlsMode,
     q: Option<Quirk>,
+    inject: Option<Fault>,
     reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
 ) -> Result<(server::Running, Target, Scheme), CliError> {
     let opts = ServeOptions {
@@ -200,14 +240,12 @@ async fn start_demo(
         user: DEMO_USER.into(),
         password: DEMO_PASSWORD.into(),
     };
-    let running = match reports {
-        Some(reports) => server::start_judging(opts, reports).await,
-        None => server::start(opts).await,
-    }
-    .map_err(|e| CliError {
-        code: exit::CONNECT,
-        message: format!("cannot start the demo server on port {port}: {e}"),
-    })?;
+    let running = server::start_with(opts, inject, reports)
+        .await
+        .map_err(|e| CliError {
+            code: exit::CONNECT,
+            message: format!("cannot start the demo server on port {port}: {e}"),
+        })?;
     let target = Target::parse(&running.url()).map_err(CliError::usage)?;
     let scheme = target.scheme.unwrap_or(Scheme::Pop3);
     Ok((running, target, scheme))
@@ -226,7 +264,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let confirm_dele = super::config::confirm_dele()?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (running, target, scheme) = start_demo(0, tls, q, None).await?;
+        let (running, target, scheme) = start_demo(0, tls, q, None, None).await?;
         let conn = ConnArgs {
             ca_file: Some(running.certs.ca.clone()),
             client_cert: client_cert.then(|| running.certs.client_cert.clone()),
@@ -280,7 +318,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     rt.block_on(async {
         let mut stop = Stop::new()?;
-        let (running, target, scheme) = start_demo(0, tls, q, None).await?;
+        let (running, target, scheme) = start_demo(0, tls, q, None, None).await?;
         println!(
             "# popscope demo: the built-in POP3 server on {}{}",
             running.url(),

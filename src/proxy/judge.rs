@@ -16,6 +16,9 @@ use popscope_core::{
     TransportEvent,
 };
 
+use popscope_core::inject::{Case, Fault};
+use popscope_core::server::quirks::INJECTED_AFTER_STLS;
+
 use super::rewrite::{
     self, ClientLines, ClientPiece, STLS_ACCEPTED, STLS_CAPABILITY, STLS_OUT_OF_PLACE, STLS_REFUSED,
 };
@@ -72,6 +75,8 @@ pub(crate) struct Judge {
     challenged: bool,
     /// A close was told (the first one ends the connection; any later is not news).
     closed: bool,
+    /// `--inject stls-refused` or `stls-response-injection`.
+    stls_fault: Option<Case>,
 }
 
 /// The CAPA replies in progress, and the start of a server line not yet complete.
@@ -196,7 +201,17 @@ impl Judge {
             ready_answers: 0,
             challenged: false,
             closed: false,
+            stls_fault: None,
         }
+    }
+
+    /// `--inject CASE`: the cases around the client's STLS are the proxy's to play, as it
+    /// answers that STLS itself (the others are the upstream wrapper's, `super::inject`).
+    pub(crate) fn with_fault(mut self, fault: Option<Fault>) -> Judge {
+        self.stls_fault = fault
+            .map(|f| f.case)
+            .filter(|c| matches!(c, Case::StlsRefused | Case::StlsResponseInjection));
+        self
     }
 
     fn now(&self) -> Time {
@@ -292,6 +307,8 @@ impl Judge {
         let answer = match (self.offer_stls, self.client_leg_tls || !before_login) {
             (false, _) => STLS_REFUSED,
             (true, true) => STLS_OUT_OF_PLACE,
+            // stls-refused: STLS is listed, and refused when the client takes it.
+            (true, false) if self.stls_fault == Some(Case::StlsRefused) => STLS_REFUSED,
             (true, false) => {
                 self.upgrade = Upgrade::Accepted;
                 return STLS_ACCEPTED;
@@ -306,6 +323,17 @@ impl Judge {
         self.ready_answers += 1;
         if answer == STLS_ACCEPTED {
             self.upgrade = Upgrade::Answered;
+            let mut ready = std::mem::take(&mut self.ready);
+            self.behind_accepted(&mut ready);
+            self.ready = ready;
+        }
+    }
+
+    /// stls-response-injection: plaintext behind the `+OK` to STLS, in the same write, before
+    /// the handshake (NO STARTTLS's response injection): a safe client discards it.
+    fn behind_accepted(&self, out: &mut Vec<u8>) {
+        if self.stls_fault == Some(Case::StlsResponseInjection) {
+            out.extend_from_slice(INJECTED_AFTER_STLS);
         }
     }
 
@@ -384,6 +412,7 @@ impl Judge {
             out.extend_from_slice(answer);
             if answer == STLS_ACCEPTED {
                 self.upgrade = Upgrade::Answered;
+                self.behind_accepted(out);
                 return;
             }
         }

@@ -17,6 +17,7 @@
 //! completes).
 
 pub(crate) mod ca;
+mod inject;
 mod judge;
 mod relay;
 mod rewrite;
@@ -68,6 +69,8 @@ pub struct ProxyOptions {
     pub(crate) logins: std::sync::Mutex<crate::session::logins::LastLogins>,
     /// Another observer per connection besides the recorder (the connections view).
     pub(crate) watch: Option<Watch>,
+    /// `--inject CASE`: the upstream made to misbehave toward the client (rules.md §3.19).
+    pub(crate) inject: Option<popscope_core::inject::Fault>,
 }
 
 /// The engine settings of every proxied connection: the one place they are made.

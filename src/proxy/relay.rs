@@ -20,7 +20,6 @@ use super::judge::{Judge, with};
 use super::spool::Spool;
 use super::starttls::StlsError;
 use crate::report::ConnectionReport;
-use crate::transport::Stream;
 use popscope_core::TransportEvent;
 
 /// Octets read at a time from either side.
@@ -43,7 +42,8 @@ pub(crate) async fn serve(
 ) -> ConnectionReport {
     let recording = Spool::default();
     let observer = opts.observer(number, peer, &recording);
-    let judge = Mutex::new(Judge::new(super::engine_config(&opts), observer));
+    let judge = Judge::new(super::engine_config(&opts), observer).with_fault(opts.inject);
+    let judge = Mutex::new(judge);
     let error = match client_leg(client, &opts).await {
         Ok(client) => session(client, &judge, &opts, &mut stop).await,
         Err(e) => Some(e),
@@ -69,15 +69,27 @@ async fn session(
         () = stopped(stop) => return Some("the proxy was stopped".into()),
     };
     match connected {
-        Ok(mut server) => loop {
-            match relay(&mut client, &mut server, judge, opts, stop).await {
-                Phase::Ended(ended) => break ended,
-                Phase::ClientStls => match client_handshake(client, judge, opts).await {
-                    Ok(upgraded) => client = upgraded,
-                    Err(e) => break Some(e),
-                },
+        Ok(server) => {
+            let tls = server.is_tls();
+            // One injector for the whole connection: a case may span the client's STLS.
+            let tls_from_start = opts.client_tls.is_some() && !opts.offer_stls;
+            let mut server = super::inject::wrap(server, opts.inject, tls_from_start);
+            let client_tls = server.client_tls_signal();
+            loop {
+                match relay(&mut client, &mut server, tls, judge, opts, stop).await {
+                    Phase::Ended(ended) => break ended,
+                    Phase::ClientStls => match client_handshake(client, judge, opts).await {
+                        Ok(upgraded) => {
+                            client = upgraded;
+                            if let Some(signal) = &client_tls {
+                                signal.store(true, std::sync::atomic::Ordering::Release);
+                            }
+                        }
+                        Err(e) => break Some(e),
+                    },
+                }
             }
-        },
+        }
         Err(e) => {
             // The client hears why in one line, as a server that cannot serve would say it.
             let why = match &e {
@@ -231,14 +243,16 @@ enum Downward {
     Stls,
 }
 
+/// One phase of the relay (until the connection ends, or until the client's STLS is
+/// answered); `tls`: the server leg is TLS.
 async fn relay(
     client: &mut Client,
-    server: &mut Stream,
+    server: &mut (impl AsyncRead + AsyncWrite + Send + Unpin),
+    tls: bool,
     judge: &Mutex<Judge>,
     opts: &ProxyOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Phase {
-    let tls = server.is_tls();
     let (client_read, client_write) = tokio::io::split(client);
     let (server_read, server_write) = tokio::io::split(server);
     let (to_client, queue) = mpsc::channel(QUEUED);

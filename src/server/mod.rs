@@ -2,6 +2,7 @@
 //! [`ServerSession`].
 
 pub mod certs;
+mod faults;
 mod judge;
 
 use std::net::SocketAddr;
@@ -13,10 +14,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use popscope_core::inject::{Action, CASES, Fault};
 use popscope_core::server::maildrop::{self, StoredMessage};
 use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, Transport};
 use popscope_core::{TlsFailure, TransportEvent};
 
+use faults::{Faults, Logins};
 use judge::Watch;
 
 pub(crate) use certs::CertFiles;
@@ -114,6 +117,12 @@ struct Shared {
     reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
     /// Connections accepted, for the reports' numbers.
     connections: AtomicU64,
+    /// `--quirk CASE`: the conformant session, made to misbehave toward the client.
+    inject: Option<Fault>,
+    /// When each client last logged in (`login-delay`).
+    logins: Logins,
+    /// `--check-client`: each client's last login, for CL-016.
+    earlier_logins: Arc<judge::EarlierLogins>,
 }
 
 /// RFC 1939 §3: an autologout timer of at least ten minutes.
@@ -121,7 +130,7 @@ const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
 /// Binds on loopback (127.0.0.1, and ::1 when available) and serves until dropped.
 pub async fn start(opts: ServeOptions) -> std::io::Result<Running> {
-    start_with(opts, None).await
+    start_with(opts, None, None).await
 }
 
 /// [`start`], judging every client that connects: each connection's report goes to `reports`
@@ -130,11 +139,14 @@ pub async fn start_judging(
     opts: ServeOptions,
     reports: tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>,
 ) -> std::io::Result<Running> {
-    start_with(opts, Some(reports)).await
+    start_with(opts, None, Some(reports)).await
 }
 
-async fn start_with(
+/// [`start`], with a client case (rules.md §3.19) injected into every connection when
+/// `inject` names one, and judging every client when `reports` is given.
+pub async fn start_with(
     opts: ServeOptions,
+    inject: Option<Fault>,
     reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
 ) -> std::io::Result<Running> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
@@ -161,6 +173,9 @@ async fn start_with(
         counter: AtomicU64::new(0),
         reports,
         connections: AtomicU64::new(0),
+        inject,
+        logins: Logins::default(),
+        earlier_logins: Arc::default(),
         port,
         opts: opts.clone(),
     });
@@ -178,10 +193,11 @@ async fn start_with(
                                 client,
                                 shared.opts.tls == TlsMode::Implicit,
                                 reports.clone(),
-                            ),
+                            )
+                            .remembering(shared.earlier_logins.clone()),
                             None => Watch::off(),
                         };
-                        let _ = serve_connection(sock, shared, &mut watch).await;
+                        let _ = serve_connection(sock, client, shared, &mut watch).await;
                     });
                 }
             })
@@ -210,6 +226,7 @@ fn timestamp(shared: &Shared) -> String {
 
 async fn serve_connection(
     sock: TcpStream,
+    client: SocketAddr,
     shared: Arc<Shared>,
     watch: &mut Watch,
 ) -> std::io::Result<()> {
@@ -225,24 +242,33 @@ async fn serve_connection(
         timestamp: timestamp(&shared),
     };
     let mut session = ServerSession::new(cfg, snapshot);
-    if shared.opts.tls == TlsMode::Implicit {
-        let mut tls = handshake(shared.acceptor.accept(sock).await, watch)?;
+    let implicit = shared.opts.tls == TlsMode::Implicit;
+    let mut faults = Faults::new(shared.inject, implicit, &shared.logins, client.ip());
+    let mut conn = Connection {
+        session: &mut session,
+        shared: &shared,
+        watch,
+        faults: &mut faults,
+    };
+    if implicit {
+        let mut tls = handshake(shared.acceptor.accept(sock).await, conn.watch)?;
         // Before the greeting nothing is held, so there is nothing to answer.
-        let _ = session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
-        let greeting = session.greeting();
-        watch.server(&greeting);
-        tls.write_all(&greeting).await?;
-        run(&mut tls, &mut session, &shared, Vec::new(), watch).await?;
+        let _ = conn
+            .session
+            .on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
+        let greeting = vec![Output::Send(conn.session.greeting())];
+        conn.run(&mut tls, greeting).await?;
         return Ok(());
     }
     let mut plain = sock;
-    let greeting = session.greeting();
-    watch.server(&greeting);
-    plain.write_all(&greeting).await?;
-    if let Ended::Upgrade = run(&mut plain, &mut session, &shared, Vec::new(), watch).await? {
-        let mut tls = handshake(shared.acceptor.accept(plain).await, watch)?;
-        let behind_stls = session.on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
-        run(&mut tls, &mut session, &shared, behind_stls, watch).await?;
+    let greeting = vec![Output::Send(conn.session.greeting())];
+    if let Ended::Upgrade = conn.run(&mut plain, greeting).await? {
+        let mut tls = handshake(shared.acceptor.accept(plain).await, conn.watch)?;
+        conn.faults.on_client_tls();
+        let behind_stls = conn
+            .session
+            .on_tls(certs::client_cn(tls.get_ref().1.peer_certificates()));
+        conn.run(&mut tls, behind_stls).await?;
     }
     Ok(())
 }
@@ -272,56 +298,90 @@ enum Ended {
     Upgrade,
 }
 
-/// Carries out `pending`, then the session's answers to what the client sends, until the
-/// session closes, asks for TLS, or the client goes.
-async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    session: &mut ServerSession,
-    shared: &Shared,
-    mut pending: Vec<Output>,
-    watch: &mut Watch,
-) -> std::io::Result<Ended> {
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        for out in pending.drain(..) {
-            match out {
-                Output::Send(bytes) => {
-                    watch.server(&bytes);
-                    s.write_all(&bytes).await?
-                }
-                Output::StartTls => {
-                    s.flush().await?;
-                    return Ok(Ended::Upgrade);
-                }
-                Output::Commit(uids) => {
-                    if let Ok(mut store) = shared.store.lock() {
-                        store.retain(|m| !uids.contains(&m.uid));
+/// One connection: the session, what it shares with the others, its judge and its faults.
+struct Connection<'a> {
+    session: &'a mut ServerSession,
+    shared: &'a Shared,
+    watch: &'a mut Watch,
+    faults: &'a mut Faults<'a>,
+}
+
+impl Connection<'_> {
+    /// Carries out `pending`, then the session's answers to what the client sends, until
+    /// the session closes, asks for TLS, or the client goes.
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        s: &mut S,
+        mut pending: Vec<Output>,
+    ) -> std::io::Result<Ended> {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            for out in pending.drain(..) {
+                match out {
+                    Output::Send(bytes) => {
+                        let served = self.faults.served(bytes);
+                        if let Some(ended) = self.carry_out(s, served).await? {
+                            return Ok(ended);
+                        }
                     }
-                }
-                Output::Close => {
-                    s.flush().await?;
-                    watch.server_closed();
-                    let _ = s.shutdown().await;
-                    return Ok(Ended::Closed);
+                    Output::StartTls => {
+                        s.flush().await?;
+                        return Ok(Ended::Upgrade);
+                    }
+                    Output::Commit(uids) => {
+                        if let Ok(mut store) = self.shared.store.lock() {
+                            store.retain(|m| !uids.contains(&m.uid));
+                        }
+                    }
+                    Output::Close => return self.close(s).await,
                 }
             }
-        }
-        let n = match tokio::time::timeout(IDLE_LIMIT, s.read(&mut chunk)).await {
-            Ok(r) => r?,
-            Err(_) => {
+            let n = match tokio::time::timeout(IDLE_LIMIT, s.read(&mut chunk)).await {
+                Ok(r) => r?,
                 // The autologout: the server is the one that closes.
-                watch.server_closed();
+                Err(_) => return self.close(s).await,
+            };
+            if n == 0 {
+                self.watch.transport(TransportEvent::ClientClosed);
                 let _ = s.shutdown().await;
                 return Ok(Ended::Closed);
             }
-        };
-        if n == 0 {
-            watch.transport(TransportEvent::ClientClosed);
-            let _ = s.shutdown().await;
-            return Ok(Ended::Closed);
+            self.watch.client(&chunk[..n]);
+            let split = self.faults.handle_client(&chunk[..n]);
+            if let Some(ended) = self.carry_out(s, split.to_client).await? {
+                return Ok(ended);
+            }
+            pending = self.session.receive(&split.forward);
         }
-        watch.client(&chunk[..n]);
-        pending = session.receive(&chunk[..n]);
+    }
+
+    /// What the client gets, in order; `Some` when the connection is over.
+    async fn carry_out<S: AsyncWrite + Unpin>(
+        &mut self,
+        s: &mut S,
+        actions: Vec<Action>,
+    ) -> std::io::Result<Option<Ended>> {
+        for action in actions {
+            match action {
+                Action::Send(bytes) => {
+                    self.watch.server(&bytes);
+                    s.write_all(&bytes).await?
+                }
+                Action::Pause(seconds) => {
+                    s.flush().await?;
+                    tokio::time::sleep(Duration::from_secs(seconds.into())).await;
+                }
+                Action::Close => return self.close(s).await.map(Some),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn close<S: AsyncWrite + Unpin>(&mut self, s: &mut S) -> std::io::Result<Ended> {
+        s.flush().await?;
+        self.watch.server_closed();
+        let _ = s.shutdown().await;
+        Ok(Ended::Closed)
     }
 }
 
@@ -371,7 +431,8 @@ pub(crate) fn write_maildir(
     Ok(())
 }
 
-/// For `serve --list-quirks` and help texts.
+/// For `serve --list-quirks` and help texts: the server quirks, then after a blank line the
+/// client cases.
 pub(crate) fn quirk_table() -> String {
     let mut s = String::new();
     for q in QUIRKS {
@@ -380,6 +441,29 @@ pub(crate) fn quirk_table() -> String {
             q.name,
             q.description,
             q.expected_rules.join(", ")
+        ));
+    }
+    s.push_str(
+        "\nClient cases (rules.md §3.19), for serve --quirk CASE and proxy --inject CASE: what the client is served [the rules a client that falls for it breaks]\n",
+    );
+    for c in CASES {
+        let alias = if Quirk::parse(c.name).is_some() {
+            " (serve: the server quirk of that name)"
+        } else {
+            ""
+        };
+        let (name, default) = match c.default_seconds {
+            Some(n) => (format!("{}[=N]", c.name), format!(", N {n} unless given")),
+            None => (c.name.to_owned(), String::new()),
+        };
+        s.push_str(&format!(
+            "{name:<24} {}{default}{alias}  [{}]\n",
+            c.served,
+            if c.rules.is_empty() {
+                "-".to_owned()
+            } else {
+                c.rules.join(", ")
+            }
         ));
     }
     s

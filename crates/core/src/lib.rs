@@ -106,6 +106,7 @@ pub mod engine;
 pub mod event;
 mod exchange;
 pub(crate) mod framer;
+pub mod inject;
 pub mod oauth;
 pub mod probes;
 pub mod redact;

@@ -3,7 +3,7 @@
 //! misbehave in one specific, documented way (its row's [`Behaviour`]).
 
 pub mod maildrop;
-mod oauth;
+pub(crate) mod oauth;
 pub mod quirks;
 
 use maildrop::StoredMessage;
@@ -509,12 +509,12 @@ impl ServerSession {
             // RFC 2595 §4: STLS only in AUTHORIZATION (TLS-001).
             return self.err("STLS only before login");
         }
-        let mut out = self.ok("Begin TLS negotiation now");
+        let mut reply = self.status(true, "Begin TLS negotiation now");
         if let Some(plaintext) = self.wire.after_stls_reply {
-            out.push(Output::Send(plaintext.to_vec()));
+            // In the same write, so that a client reads it with the reply (NO STARTTLS).
+            reply.extend_from_slice(plaintext);
         }
-        out.push(Output::StartTls);
-        out
+        vec![Output::Send(reply), Output::StartTls]
     }
 
     fn quit(&mut self) -> Vec<Output> {

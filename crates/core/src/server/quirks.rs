@@ -190,6 +190,10 @@ pub struct QuirkInfo {
     pub hint: Option<&'static str>,
 }
 
+/// The plaintext `stls-response-injection` sends after its `+OK` to STLS: the server quirk
+/// and the client case of that name (`crate::inject`) send the same line.
+pub const INJECTED_AFTER_STLS: &[u8] = b"+OK injected plaintext after the STLS reply\r\n";
+
 /// A row with the defaults most quirks share: STLS, password login, nothing extra.
 const ROW: QuirkInfo = QuirkInfo {
     quirk: Quirk::TlsPreauth,
@@ -253,7 +257,7 @@ pub const QUIRKS: &[QuirkInfo] = &[
         description: "sends plaintext after its +OK to STLS, before the handshake",
         expected_rules: &["TLS-003"],
         behaviour: Behaviour {
-            after_stls_reply: Some(b"+OK injected plaintext after the STLS reply\r\n"),
+            after_stls_reply: Some(INJECTED_AFTER_STLS),
             ..B
         },
         ..ROW
