@@ -765,3 +765,69 @@ fn proxy_inject_oauth_error_reports_a_wrong_answer_as_cl_015() {
         "{seen:?}"
     );
 }
+
+/// The STLS cases through the proxy, which answers the client's STLS itself
+/// (`--offer-stls`): each changes what the client sees around it, over a plain upstream.
+#[test]
+fn proxy_inject_the_stls_cases_with_offer_stls() {
+    let rt = common::runtime();
+    let upstream = common::start(&rt, TlsMode::None, None);
+    let file = |name: &str| upstream.certs.dir.join(name).display().to_string();
+    let (cert, key) = (file("server.pem"), file("server-key.pem"));
+    let offering = |case: &str| {
+        let listen = ["--listen", "pop3://127.0.0.1:0", "--offer-stls"];
+        Proxy::start_with(
+            &upstream,
+            case,
+            &[&listen[..], &["--cert", &cert, "--key", &key]].concat(),
+        )
+    };
+    // The control: a case that is not about STLS leaves the proxy's offer and its +OK alone.
+    let proxy = offering("long-uidl");
+    let (mut c, _) = proxy.client(&upstream);
+    let before = c.multi("CAPA");
+    assert!(before.contains("\r\nSTLS\r\n"), "{before}");
+    assert_eq!(c.starttls(), "", "nothing after the +OK");
+    assert_eq!(c.multi("CAPA"), before.replace("STLS\r\n", ""));
+
+    let proxy = offering("strip-stls");
+    let capa = proxy.client(&upstream).0.multi("CAPA");
+    assert!(capa.starts_with("+OK") && !capa.contains("STLS"), "{capa}");
+
+    let proxy = offering("stls-refused");
+    let (mut c, _) = proxy.client(&upstream);
+    assert!(c.multi("CAPA").contains("\r\nSTLS\r\n"), "still offered");
+    assert!(c.cmd("STLS").starts_with("-ERR"));
+
+    let proxy = offering("stls-response-injection");
+    let (mut c, _) = proxy.client(&upstream);
+    assert_eq!(
+        c.starttls(),
+        "+OK injected plaintext after the STLS reply\r\n"
+    );
+    assert!(
+        c.cmd("NOOP").starts_with("-ERR"),
+        "the session goes on inside TLS"
+    );
+
+    let proxy = offering("capa-differs-after-tls");
+    let (mut c, _) = proxy.client(&upstream);
+    let sasl = |capa: &str| {
+        let line = capa
+            .lines()
+            .find(|l| l.starts_with("SASL"))
+            .unwrap_or_default();
+        line.split(' ')
+            .skip(1)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let plain = sasl(&c.multi("CAPA"));
+    c.starttls();
+    let inside = sasl(&c.multi("CAPA"));
+    assert!(plain.len() > inside.len(), "{plain:?} / {inside:?}");
+    assert!(
+        inside.iter().all(|m| plain.contains(m)),
+        "{plain:?} / {inside:?}"
+    );
+}

@@ -102,11 +102,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
     let mut opts = ProxyOptions {
         upstream,
         client_tls,
-        // strip-stls: the client is shown no STLS, whatever --offer-stls says.
-        offer_stls: args.client_leg.offer_stls
-            && args
-                .inject
-                .is_none_or(|f| f.case != popscope_core::inject::Case::StripStls),
+        offer_stls: args.client_leg.offer_stls,
         timeout: Duration::from_secs(args.conn.timeout.max(1)),
         record: record.clone(),
         record_secrets: args.conn.record_secrets,

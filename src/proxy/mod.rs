@@ -79,10 +79,14 @@ pub(crate) fn engine_config(opts: &ProxyOptions) -> Config {
     // the server's STLS from it, and lists its own with --offer-stls) and by its own leg's
     // security, not the upstream's.
     let offer = opts.offer_stls && opts.client_tls.is_some();
+    // strip-stls: the client's leg is plain until an STLS, but none is shown (or accepted).
+    let stripped = opts
+        .inject
+        .is_some_and(|f| f.case == popscope_core::inject::Case::StripStls);
     Config {
         implicit_tls: opts.upstream.scheme == Scheme::Pop3s,
         judge_client: true,
-        client_stls_offer: Some(offer),
+        client_stls_offer: Some(offer && !stripped),
         client_leg_tls: Some(opts.client_tls.is_some() && !offer),
         ..Config::default()
     }
