@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod dovecot;
+pub mod proxy;
 
 use popscope::server::{self, Running, ServeOptions, TlsMode};
 use popscope_core::server::Quirk;
