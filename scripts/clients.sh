@@ -9,7 +9,7 @@
 # where they have no STLS (getmail6). Each runs in a throwaway HOME with its own configuration.
 # Not part of CI: it takes a minute or two, longer with slow-replies.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=${CLIENTS_OUT:-docs/clients.md}
 CASES="strip-stls stls-refused stls-response-injection no-capa pre-auth capa-differs-after-tls oauth-error slow-replies drop-mid-retr in-use login-delay long-uidl"
 CLIENTS="curl poplib mpop fetchmail getmail neomutt"
