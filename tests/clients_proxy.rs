@@ -2,7 +2,8 @@
 //! curl, neomutt and Python's poplib, each configured here (a throwaway HOME and its own
 //! configuration file), fetch every message from the demo server (plain upstream) and from the
 //! test Dovecot (pop3s upstream, verified), with the client leg plain, pop3s or STLS. Every
-//! message must arrive intact (byte for byte, in the line ends the client stores), every
+//! message must arrive intact (byte for byte with the demo's sample maildrop, which is also what
+//! scripts/dovecot.sh gives Dovecot, in the line ends the client stores), every
 //! connection must end cleanly, and the proxy must report exactly the findings listed in
 //! [`expected`]: a new finding, false or real, fails the test until it is read against the
 //! RFC and listed there.
