@@ -37,6 +37,7 @@ impl Certs {
     }
 }
 
+/// A running proxy, killed when dropped.
 pub struct ProxyProcess {
     child: Child,
     pub port: u16,
