@@ -2,23 +2,39 @@
 # popscope against the tools people compare it with, on this machine, over loopback.
 #   scripts/bench.sh           messages of 1 MB, 100 MB and 1 GB; a maildrop of 100,000 messages
 #   scripts/bench.sh --quick   1 MB and 100 MB; 10,000 messages (a few minutes)
+#   scripts/bench.sh --relay   only the proxy's figures (below), its section of BENCHMARKS.md
+#                              replaced in place
+# The relay step: a RETR of BENCH_RELAY_MB (default 1024; 100 for a quick run) fetched by curl
+# from Dovecot directly and through `popscope proxy`, TLS on both legs, alternated RUNS times
+# (medians, the proxy's peak RSS); then BENCH_RELAY_CLIENTS (100) curl sessions at once through
+# one proxy, each fetching the sample maildrop, all compared with a direct fetch.
 # Starts its own Dovecot (scripts/dovecot.sh, ports 12110/12995), times popscope send, curl,
 # openssl s_client and python3 poplib, alternating them RUNS times and taking medians, measures
 # peak RSS (/usr/bin/time), runs the criterion benchmarks, and writes BENCHMARKS.md.
 # Long-running by design: not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUICK=0
+QUICK=0 RELAY_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
+[ "${1:-}" = "--relay" ] && RELAY_ONLY=1
 RUNS=${RUNS:-3}
+RELAY_MB=${BENCH_RELAY_MB:-1024}
+RELAY_CLIENTS=${BENCH_RELAY_CLIENTS:-100}
 if [ $QUICK = 1 ]; then SIZES_MB="1 100"; MANY=10000; else SIZES_MB="1 100 1024"; MANY=100000; fi
+[ $RELAY_ONLY = 1 ] && { SIZES_MB=$RELAY_MB; MANY=1; }
+case " $SIZES_MB " in *" $RELAY_MB "*) ;; *) SIZES_MB="$SIZES_MB $RELAY_MB" ;; esac
 
-export POPSCOPE_DOVECOT_DIR=/tmp/popscope-bench POPSCOPE_DOVECOT_PLAIN=12110 POPSCOPE_DOVECOT_TLS=12995
+# Its own Dovecot (BENCH_DOVECOT_DIR, BENCH_DOVECOT_PLAIN, BENCH_DOVECOT_TLS to move it).
+export POPSCOPE_DOVECOT_DIR=${BENCH_DOVECOT_DIR:-/tmp/popscope-bench}
+export POPSCOPE_DOVECOT_PLAIN=${BENCH_DOVECOT_PLAIN:-12110} POPSCOPE_DOVECOT_TLS=${BENCH_DOVECOT_TLS:-12995}
 DIR=$POPSCOPE_DOVECOT_DIR
 PLAIN=127.0.0.1:$POPSCOPE_DOVECOT_PLAIN
 TLS=127.0.0.1:$POPSCOPE_DOVECOT_TLS
 WORK=$(mktemp -d)
-trap 'scripts/dovecot.sh stop; rm -rf "$WORK"' EXIT
+# The processes the relay step starts, ended by their ids.
+STARTED=()
+stop_started() { local p; for p in "${STARTED[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap 'stop_started; scripts/dovecot.sh stop; rm -rf "$WORK"' EXIT
 
 for t in curl openssl python3; do command -v $t >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends curl openssl python3 >/dev/null; break; }; done
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends time >/dev/null; }
@@ -68,6 +84,111 @@ measure() { # label, command...: prints "label wall_s rss_kb"
   /usr/bin/time -f "$label %e %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" || true
   cat "$WORK/t" | tail -1
 }
+
+# ---- the relay: popscope proxy between curl and Dovecot, TLS on both legs ----
+# Ports of the two proxies and the demo server (BENCH_RELAY_PORT, and the two after it).
+RELAY_PORT=${BENCH_RELAY_PORT:-12996}
+RELAY_MANY_PORT=$((RELAY_PORT + 1)) DEMO_PORT=$((RELAY_PORT + 2))
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "nothing listens on $1" >&2; return 1; }
+# start_proxy PORT UPSTREAM CA REPORTS: sets PROXY_PID.
+start_proxy() {
+  "$BIN" proxy --listen "pop3s://127.0.0.1:$1" --cert "$DIR/certs/server.pem" --key "$DIR/certs/server-key.pem" \
+    --upstream "$2" --ca-file "$3" --headless --json >"$4" 2>>"$WORK/proxy.err" &
+  PROXY_PID=$!
+  STARTED+=("$PROXY_PID")
+  wait_port "$1"
+}
+peak_mib() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
+rss_mib() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+median() { sort -n | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+relay_bench() {
+  local n=${NUM[$RELAY_MB]:-} out=$WORK/relay.md
+  [ -n "$n" ] || { echo "no message of $RELAY_MB MB found" >&2; return 1; }
+  local load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  start_proxy $RELAY_PORT "pop3s://$TLS" "$CA" "$WORK/relay.jsonl"
+  local direct=() proxied=() run
+  for run in $(seq 1 "$RUNS"); do
+    echo "relay: RETR $RELAY_MB MB, run $run/$RUNS" >&2
+    direct+=("$(/usr/bin/time -f %e curl -s --cacert "$CA" -u demo:demo "pop3s://$TLS/$n" -o /dev/null 2>&1 | tail -1)")
+    proxied+=("$(/usr/bin/time -f %e curl -s --cacert "$CA" -u demo:demo "pop3s://127.0.0.1:$RELAY_PORT/$n" -o /dev/null 2>&1 | tail -1)")
+  done
+  # Intact: the same digest both ways (not timed).
+  local sum_direct sum_proxied
+  sum_direct=$(curl -s --cacert "$CA" -u demo:demo "pop3s://$TLS/$n" | sha256sum | cut -c1-16)
+  sum_proxied=$(curl -s --cacert "$CA" -u demo:demo "pop3s://127.0.0.1:$RELAY_PORT/$n" | sha256sum | cut -c1-16)
+  local rss cpu; rss=$(peak_mib "$PROXY_PID"); cpu=$(cpu_s "$PROXY_PID")
+  kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
+  local d p; d=$(printf '%s\n' "${direct[@]}" | median); p=$(printf '%s\n' "${proxied[@]}" | median)
+  local reports; reports=$(grep -c '"final_state":"closed"' "$WORK/relay.jsonl" || true)
+
+  # Many sessions at once: the demo server upstream (Dovecot allows 10 per user and address).
+  "$BIN" serve --tls implicit --port $DEMO_PORT >"$WORK/demo.out" 2>&1 &
+  STARTED+=("$!")
+  wait_port $DEMO_PORT
+  local demo_ca=
+  for _ in $(seq 1 100); do
+    demo_ca=$(sed -n 's/^CA certificate: \([^ ]*\).*/\1/p' "$WORK/demo.out")
+    [ -n "$demo_ca" ] && break
+    sleep 0.05
+  done
+  start_proxy $RELAY_MANY_PORT "pop3s://127.0.0.1:$DEMO_PORT" "$demo_ca" "$WORK/many.jsonl"
+  local urls=() i m
+  for m in 1 2 3 4; do urls+=("pop3s://127.0.0.1:$DEMO_PORT/$m" -o "$WORK/ref.$m"); done
+  curl -s --cacert "$demo_ca" -u demo:demo "${urls[@]}"
+  local idle; idle=$(rss_mib "$PROXY_PID")
+  local start end failed=0 pids=()
+  start=$(date +%s%N)
+  for i in $(seq 1 "$RELAY_CLIENTS"); do
+    urls=()
+    for m in 1 2 3 4; do urls+=("pop3s://127.0.0.1:$RELAY_MANY_PORT/$m" -o "$WORK/c$i.$m"); done
+    curl -s --max-time 120 --cacert "$CA" -u demo:demo "${urls[@]}" & pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=$((failed + 1)); done
+  end=$(date +%s%N)
+  local intact=0
+  for i in $(seq 1 "$RELAY_CLIENTS"); do
+    local ok=1; for m in 1 2 3 4; do cmp -s "$WORK/ref.$m" "$WORK/c$i.$m" || ok=0; done
+    intact=$((intact + ok))
+  done
+  sleep 0.5
+  local many_rss; many_rss=$(peak_mib "$PROXY_PID")
+  kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
+  local many_reports; many_reports=$(grep '"final_state":"closed"' "$WORK/many.jsonl" | grep -c '"error":null' || true)
+  local load_after; load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  {
+    echo "## Relay: popscope proxy, TLS on both legs"
+    echo
+    echo "- date: $(date -u +%Y-%m-%d); RETR of $RELAY_MB MB from Dovecot (\`BENCH_RELAY_MB=$RELAY_MB scripts/bench.sh --relay\`), curl directly and through \`popscope proxy --listen pop3s:// --upstream pop3s://\` (release build), alternated, medians of $RUNS runs"
+    [ "$RELAY_MB" -ge 1024 ] || echo "- a quick run: the goals are stated for a 1 GB RETR (\`scripts/bench.sh --relay\`)"
+    echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after ($(nproc) cores, shared)"
+    echo
+    echo "| what | direct (s) | through the proxy (s) | ratio (goal <= 1.25) | proxy peak RSS (MiB, goal <= 32) |"
+    echo "|---|---|---|---|---|"
+    echo "| RETR $RELAY_MB MB | $d | $p | $(awk -v a="$p" -v b="$d" 'BEGIN{printf "%.2f", (b>0 ? a/b : 0)}') | $rss |"
+    echo
+    echo "- the message intact through the proxy: $([ "$sum_direct" = "$sum_proxied" ] && echo "yes (same SHA-256)" || echo "NO ($sum_direct direct, $sum_proxied proxied)"); reports with a clean end: $reports of $((RUNS + 1)); the proxy's CPU time for the $((RUNS + 1)) RETRs: $cpu s (both TLS legs and the checks)"
+    echo "- $RELAY_CLIENTS curl sessions at once through one proxy (demo server upstream, pop3s both legs; each fetches the 4 sample messages, about 1 MB): $((RELAY_CLIENTS - failed)) completed, $intact with every message intact, $many_reports clean reports; $(( (end - start) / 1000000 )) ms in all; proxy peak RSS $many_rss MiB ($idle MiB idle before: $(awk -v a="$many_rss" -v b="$idle" -v n="$RELAY_CLIENTS" 'BEGIN{printf "%.2f", (a-b)/n}') MiB a session at most)"
+  } > "$out"
+  cat "$out" >&2
+}
+
+if [ $RELAY_ONLY = 1 ]; then
+  relay_bench
+  # The relay section of BENCHMARKS.md replaced, the rest kept.
+  python3 - "$WORK/relay.md" <<'PY'
+import sys
+new = open(sys.argv[1]).read()
+old = open("BENCHMARKS.md").read()
+head, sep, rest = old.partition("## Relay")
+tail = rest[rest.find("\n## "):] if sep and "\n## " in rest else ""
+open("BENCHMARKS.md", "w").write(head.rstrip("\n") + "\n\n" + new + tail)
+PY
+  echo "wrote the relay section of BENCHMARKS.md" >&2
+  exit 0
+fi
 
 results=$WORK/results.txt
 : > "$results"
@@ -150,6 +271,8 @@ if command -v tmux >/dev/null; then
 - TUI retrieving the $big MB message from Dovecot: $ms ms to the end of the body (screen polled every 50 ms), peak RSS $rss MiB; the body unfolds on Enter: $scrolled"
 fi
 
+relay_bench || echo "relay: failed" > "$WORK/relay.md"
+
 echo "criterion" >&2
 engine=$(cargo bench --bench engine -- --warm-up-time 1 --measurement-time 4 2>/dev/null | grep -A2 'engine/retr_body' | grep -E 'thrpt' | head -1 | sed 's/ \+/ /g')
 render=$(cargo bench --bench render -- --warm-up-time 1 --measurement-time 3 frame_1m_rows_follow_200x60 2>/dev/null | grep -E 'time:' | head -1 | sed 's/ \+/ /g')
@@ -183,4 +306,5 @@ for l in (check_line, tui_line, f"engine (criterion): {engine}", f"TUI frame, 1,
     if l.strip() and not l.endswith(": "):
         print(f"- {l}")
 PY
+{ echo; cat "$WORK/relay.md"; } >> BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

@@ -17,12 +17,16 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "tmux, curl, fetchmail and mpop (the UI end-to-end tests; a real curl log for the importer; real clients logging in to the demo server with a token)"
+step "tmux, curl, fetchmail, mpop, getmail6 and neomutt (the UI end-to-end tests; a real curl log for the importer; real clients logging in to the demo server with a token, and fetching through the proxy)"
 missing=()
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v fetchmail >/dev/null 2>&1 || missing+=(fetchmail)
 command -v mpop >/dev/null 2>&1 || missing+=(mpop)
+command -v getmail >/dev/null 2>&1 || missing+=(getmail6)
+command -v neomutt >/dev/null 2>&1 || missing+=(neomutt)
+# tests/clients_proxy.rs runs Python's poplib with Debian's python3 (a pyenv shim may stand first).
+[ -x /usr/bin/python3 ] || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -35,6 +39,8 @@ tmux -V
 curl --version | head -1
 fetchmail --version 2>&1 | grep release
 mpop --version | head -1
+getmail --version | head -1
+neomutt -v | head -1
 # fetchmail with OAuth (its 7.0 branch; no release has it) for the token tests, when one can be
 # found or built; without it they say why and skip.
 if POPSCOPE_FETCHMAIL=$(scripts/fetchmail.sh); then

@@ -14,64 +14,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::clients::{installed, maildrop_with_lf, private, run, text};
 use common::{runtime, start};
 use popscope::server::{Running, TlsMode};
 use popscope_core::server::maildrop;
-
-/// Whether `client` is installed; a missing one passes outside CI and fails in it.
-fn installed(client: &str) -> bool {
-    let found = Command::new(client)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty());
-    if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but {client} is not installed: scripts/test.sh installs it"
-        );
-        eprintln!("{client} is not installed (apt-get install {client}): skipped");
-    }
-    found
-}
-
-/// `program args…`, killed after a minute so that a client that hangs fails the test.
-fn run(program: &str, args: &[&str], home: &Path) -> Output {
-    Command::new("timeout")
-        .arg("60")
-        .arg(program)
-        .args(args)
-        .env("HOME", home)
-        .env_remove("SSLKEYLOGFILE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The sample maildrop as a client that delivers to a program stores it: the messages in
-/// order, each with LF line ends (the server sends CRLF; mpop and fetchmail hand the MDA LF).
-fn maildrop_with_lf() -> Vec<u8> {
-    maildrop::sample()
-        .iter()
-        .flat_map(|m| m.data.iter().copied().filter(|&b| b != b'\r'))
-        .collect()
-}
-
-/// A private file (the clients refuse a configuration others can read).
-fn private(path: &Path, contents: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-}
 
 /// The base64 challenge the demo sends when it refuses a token, as the line a client logs.
 fn error_challenge(mechanism: &str) -> String {

@@ -401,13 +401,18 @@ async fn server_to_client(
             return Downward::Ended(None);
         }
     }
+    // How the stream ended, met while [`read_ready`] gathered octets: told after them.
+    let mut end_held = None;
     let (close_notify, ended) = loop {
         if with(judge, |j| j.awaits_client_handshake()) {
             let _ = to.send(ToClient::Stls).await;
             return Downward::Stls;
         }
         let owes = !silence_told && with(judge, |j| j.server_owes());
-        let read = tokio::select! {
+        let read = if let Some(end) = end_held.take() {
+            end
+        } else {
+            tokio::select! {
             read = from.read(&mut buf) => read,
             () = tokio::time::sleep(silence), if owes => {
                 // The relay goes on: the client decides whether to wait longer.
@@ -422,6 +427,7 @@ async fn server_to_client(
                 }
                 continue;
             }
+            }
         };
         match read {
             // Under TLS a clean end is the close_notify alert; a bare TCP close is an error.
@@ -435,6 +441,8 @@ async fn server_to_client(
             }
             Ok(n) => {
                 silence_told = false;
+                let (n, end) = read_ready(&mut from, &mut buf, n).await;
+                end_held = end;
                 let bytes = with(judge, |j| j.server_bytes(buf.get(..n).unwrap_or_default()));
                 if !bytes.is_empty() && to.send(ToClient::Bytes(bytes)).await.is_err() {
                     break (false, None);
@@ -447,6 +455,38 @@ async fn server_to_client(
     });
     let _ = to.send(ToClient::End).await;
     Downward::Ended(ended)
+}
+
+/// Adds to `buf` (its first `filled` octets read) what `from` has ready now, without waiting:
+/// a TLS stream hands over about one record a read (4 KiB from Dovecot), and each read costs
+/// the engine, the queue and a write to the client; a full buffer costs them once. Returns the
+/// octets in `buf`, and the end of the stream (EOF or an error) if a read met it.
+async fn read_ready(
+    from: &mut (impl AsyncRead + Unpin),
+    buf: &mut [u8],
+    mut filled: usize,
+) -> (usize, Option<std::io::Result<usize>>) {
+    use std::task::Poll;
+    while filled < buf.len() {
+        let ready = std::future::poll_fn(|cx| {
+            let mut more = tokio::io::ReadBuf::new(buf.get_mut(filled..).unwrap_or_default());
+            Poll::Ready(
+                match std::pin::Pin::new(&mut *from).poll_read(cx, &mut more) {
+                    Poll::Ready(Ok(())) => Some(Ok(more.filled().len())),
+                    Poll::Ready(Err(e)) => Some(Err(e)),
+                    // Nothing more for now: the caller's next read waits.
+                    Poll::Pending => None,
+                },
+            )
+        })
+        .await;
+        match ready {
+            Some(Ok(0)) | Some(Err(_)) => return (filled, ready),
+            Some(Ok(n)) => filled += n,
+            None => break,
+        }
+    }
+    (filled, None)
 }
 
 async fn write_client(
@@ -485,4 +525,54 @@ async fn write_client(
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard wait_for returns is not Send: dropped at once.
     let _ = stop.wait_for(|s| *s).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_ready;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn read_ready_gathers_what_is_there_and_holds_the_end_for_after_it() {
+        let (mut server, mut proxy) = tokio::io::duplex(1 << 16);
+        for part in [&b"+OK 12 octets\r\n"[..], b"hello\r\n", b"world\r\n.\r\n"] {
+            server
+                .write_all(part)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut buf = vec![0u8; 64];
+        let first = proxy
+            .read(&mut buf[..4])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // What is there comes in one piece, and with nothing more it does not wait.
+        let gathered = read_ready(&mut proxy, &mut buf, first);
+        let (n, end) = tokio::time::timeout(std::time::Duration::from_secs(5), gathered)
+            .await
+            .unwrap_or_else(|_| panic!("read_ready waited for more"));
+        assert_eq!(&buf[..n], b"+OK 12 octets\r\nhello\r\nworld\r\n.\r\n");
+        assert!(end.is_none());
+        // The server's close after more octets: the octets, and the end held for later.
+        server
+            .write_all(b"bye\r\n")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(server);
+        let (n, end) = read_ready(&mut proxy, &mut buf, 0).await;
+        assert_eq!(&buf[..n], b"bye\r\n");
+        assert!(matches!(end, Some(Ok(0))), "{end:?}");
+    }
+
+    #[tokio::test]
+    async fn read_ready_stops_at_a_full_buffer() {
+        let (mut server, mut proxy) = tokio::io::duplex(1 << 16);
+        server
+            .write_all(&[b'x'; 100])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = vec![0u8; 10];
+        let (n, end) = read_ready(&mut proxy, &mut buf, 0).await;
+        assert_eq!((n, end.is_none()), (10, true));
+    }
 }

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod dovecot;
+pub mod proxy;
 pub mod screen;
 pub mod tmux;
 
