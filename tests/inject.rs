@@ -831,3 +831,33 @@ fn proxy_inject_the_stls_cases_with_offer_stls() {
         "{plain:?} / {inside:?}"
     );
 }
+
+/// login-delay through the proxy: the proxy remembers each client's last login, refuses the
+/// next one too soon, and judges it (CL-016) across the two connections.
+#[test]
+fn proxy_inject_login_delay_refuses_a_second_login_too_soon_and_reports_cl_016() {
+    let rt = common::runtime();
+    let upstream = common::start(&rt, TlsMode::None, None);
+    for (case, refused) in [("login-delay=30", true), ("long-uidl", false)] {
+        let proxy = Proxy::start(&upstream, case);
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let (mut c, _) = proxy.client(&upstream);
+            c.multi("CAPA");
+            c.cmd("USER demo");
+            answers.push(c.cmd("PASS demo"));
+            c.cmd("QUIT");
+        }
+        assert!(answers[0].starts_with("+OK"), "{case}: {answers:?}");
+        assert_eq!(
+            answers[1].starts_with("-ERR [LOGIN-DELAY] "),
+            refused,
+            "{case}: {answers:?}"
+        );
+        let first = proxy.report();
+        assert!(!first.iter().any(|(r, _)| r == "CL-016"), "{first:?}");
+        let second = proxy.report();
+        let cl016 = second.contains(&("CL-016".into(), "client".into()));
+        assert_eq!(cl016, refused, "{case}: {second:?}");
+    }
+}

@@ -109,6 +109,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8, CliError> {
         max_body: args.conn.max_body,
         saving: std::sync::Mutex::default(),
         logins: std::sync::Mutex::default(),
+        login_times: std::sync::Arc::default(),
         watch: None,
         inject: args.inject,
     };

@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,18 +23,30 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use popscope_core::inject::{Action, Fault, Injector, Start};
 
+use crate::session::logins::Logins;
+
 /// Octets read from the upstream at a time.
 const CHUNK: usize = 16 << 10;
+
+/// Who the client is, for `login-delay`: the proxy's memory of when each client last logged
+/// in, and this client's address.
+pub(crate) struct Client {
+    pub(crate) logins: Arc<Logins>,
+    pub(crate) ip: IpAddr,
+}
 
 /// `server` as the client should see it under `fault`; with none, unchanged. `client_tls`:
 /// the client's leg is TLS from its first octet (`--listen pop3s://`); the upstream's
 /// security is not the client's.
-pub(crate) fn wrap<S>(server: S, fault: Option<Fault>, client_tls: bool) -> Injected<S> {
+pub(crate) fn wrap<S>(
+    server: S,
+    fault: Option<Fault>,
+    client_tls: bool,
+    client: Client,
+) -> Injected<S> {
     let start = Start {
         client_tls,
-        // The proxy keeps no memory across connections yet: login-delay advertises its
-        // delay but refuses no login.
-        since_last_login: None,
+        since_last_login: client.logins.since(client.ip),
     };
     Injected {
         inner: server,
@@ -49,6 +62,7 @@ pub(crate) fn wrap<S>(server: S, fault: Option<Fault>, client_tls: bool) -> Inje
                 client_tls: Arc::new(AtomicBool::new(false)),
                 told_tls: false,
                 taken: None,
+                client: Some(client),
             })
         }),
     }
@@ -76,6 +90,8 @@ struct Injection {
     told_tls: bool,
     /// The length of a write the injector took whose forwarding is still under way.
     taken: Option<usize>,
+    /// Told of this connection's first login, then none.
+    client: Option<Client>,
 }
 
 impl Injection {
@@ -167,6 +183,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Injected<S> {
                 Poll::Ready(Ok(())) => {
                     let actions = inj.injector.handle_server(read.filled());
                     inj.ready.extend(actions);
+                    if inj.injector.logged_in()
+                        && let Some(client) = inj.client.take()
+                    {
+                        client.logins.record(client.ip);
+                    }
                 }
             }
         }

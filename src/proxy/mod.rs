@@ -67,6 +67,8 @@ pub struct ProxyOptions {
     pub(crate) saving: std::sync::Mutex<()>,
     /// Each client's last login, for CL-016 across its connections.
     pub(crate) logins: std::sync::Mutex<crate::session::logins::LastLogins>,
+    /// When each client last logged in, for `--inject login-delay`.
+    pub(crate) login_times: Arc<crate::session::logins::Logins>,
     /// Another observer per connection besides the recorder (the connections view).
     pub(crate) watch: Option<Watch>,
     /// `--inject CASE`: the upstream made to misbehave toward the client (rules.md §3.19).

@@ -45,7 +45,7 @@ pub(crate) async fn serve(
     let judge = Judge::new(super::engine_config(&opts), observer).with_fault(opts.inject);
     let judge = Mutex::new(judge);
     let error = match client_leg(client, &opts).await {
-        Ok(client) => session(client, &judge, &opts, &mut stop).await,
+        Ok(client) => session(client, peer, &judge, &opts, &mut stop).await,
         Err(e) => Some(e),
     };
     finish(number, peer, opts, judge, recording, error).await
@@ -60,6 +60,7 @@ type Client = Box<dyn ClientIo>;
 /// phase.
 async fn session(
     mut client: Client,
+    peer: SocketAddr,
     judge: &Mutex<Judge>,
     opts: &ProxyOptions,
     stop: &mut watch::Receiver<bool>,
@@ -73,7 +74,11 @@ async fn session(
             let tls = server.is_tls();
             // One injector for the whole connection: a case may span the client's STLS.
             let tls_from_start = opts.client_tls.is_some() && !opts.offer_stls;
-            let mut server = super::inject::wrap(server, opts.inject, tls_from_start);
+            let who = super::inject::Client {
+                logins: opts.login_times.clone(),
+                ip: peer.ip(),
+            };
+            let mut server = super::inject::wrap(server, opts.inject, tls_from_start, who);
             let client_tls = server.client_tls_signal();
             loop {
                 match relay(&mut client, &mut server, tls, judge, opts, stop).await {

@@ -1,41 +1,13 @@
 //! `serve --quirk CASE` for a client case (rules.md §3.19): the conformant session's octets
 //! pass through the core's [`Injector`] on their way to the client, and the client's on their
 //! way to the session. The cross-connection memory `login-delay` needs (when did this client
-//! last log in) lives here, in [`Logins`].
+//! last log in) is [`Logins`], shared with the proxy's `--inject`.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
 
 use popscope_core::inject::{Action, Fault, FromClient, Injector, Start};
 
-/// When each client (by address: its port changes with every connection) last logged in.
-#[derive(Default)]
-pub(super) struct Logins(Mutex<HashMap<IpAddr, Instant>>);
-
-/// Addresses remembered at most: a client that comes from everywhere cannot grow the map
-/// without bound (the oldest half is forgotten).
-const MAX_REMEMBERED: usize = 4096;
-
-impl Logins {
-    fn since(&self, peer: IpAddr) -> Option<u64> {
-        let map = self.0.lock().ok()?;
-        map.get(&peer).map(|t| t.elapsed().as_secs())
-    }
-
-    fn record(&self, peer: IpAddr) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= MAX_REMEMBERED {
-                let mut times: Vec<Instant> = map.values().copied().collect();
-                times.sort();
-                let cut = times[times.len() / 2];
-                map.retain(|_, t| *t > cut);
-            }
-            map.insert(peer, Instant::now());
-        }
-    }
-}
+use crate::session::logins::Logins;
 
 /// One connection's injection; with no fault, everything passes unchanged.
 pub(super) struct Faults<'a> {

@@ -2,17 +2,13 @@
 //! demo server answered, in the order they happened, with the client rules on. The report of
 //! each connection goes out when it ends.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use popscope_core::rules::cross;
-use popscope_core::{
-    Config, Engine, Event, EventSink, Finding, Session, State, Time, TransportEvent,
-};
+use popscope_core::{Config, Engine, Event, EventSink, Finding, State, Time, TransportEvent};
 
 use crate::report::ConnectionReport;
+use crate::session::logins::LastLogins;
 
 /// Findings kept per connection: a client that floods cannot grow the report without bound.
 const MAX_FINDINGS: usize = 1000;
@@ -33,34 +29,7 @@ struct Judging {
     tls: bool,
     closed: bool,
     reports: tokio::sync::mpsc::UnboundedSender<ConnectionReport>,
-    earlier: Option<Arc<EarlierLogins>>,
-}
-
-/// The last connection of each client (by address) that logged in: CL-016 compares a later
-/// login with it (`rules::cross::login_delay`).
-#[derive(Default)]
-pub(crate) struct EarlierLogins(Mutex<HashMap<IpAddr, (Instant, Session)>>);
-
-/// Clients remembered at most; past that the map starts again (a judged demo serves a few).
-const MAX_REMEMBERED: usize = 1024;
-
-impl EarlierLogins {
-    /// CL-016 for `session` (opened at `opened`) against the client's last login; then
-    /// remembers this one if it logged in.
-    fn judge(&self, client: IpAddr, opened: Instant, session: &Session) -> Option<Finding> {
-        let mut map = self.0.lock().ok()?;
-        let finding = map.get(&client).and_then(|(before, earlier)| {
-            let after = Time(opened.saturating_duration_since(*before).as_micros() as u64);
-            cross::login_delay(earlier, session, after)
-        });
-        if session.accepted_login.is_some() {
-            if map.len() >= MAX_REMEMBERED {
-                map.clear();
-            }
-            map.insert(client, (opened, session.clone()));
-        }
-        finding
-    }
+    earlier: Option<Arc<Mutex<LastLogins>>>,
 }
 
 impl Watch {
@@ -96,7 +65,7 @@ impl Watch {
     }
 
     /// Judges logins across this client's connections too (CL-016), with `earlier`'s memory.
-    pub(crate) fn remembering(mut self, earlier: Arc<EarlierLogins>) -> Watch {
+    pub(crate) fn remembering(mut self, earlier: Arc<Mutex<LastLogins>>) -> Watch {
         if let Some(j) = &mut self.inner {
             j.earlier = Some(earlier);
         }
@@ -164,7 +133,8 @@ impl Drop for Watch {
             return;
         };
         if let Some(earlier) = &j.earlier
-            && let Some(f) = earlier.judge(j.client.ip(), j.start, j.engine.session())
+            && let Ok(mut last) = earlier.lock()
+            && let Some(f) = last.judge(j.client.ip(), j.start, j.engine.session())
         {
             j.findings.push(f);
         }

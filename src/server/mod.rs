@@ -19,7 +19,8 @@ use popscope_core::server::maildrop::{self, StoredMessage};
 use popscope_core::server::{Output, QUIRKS, Quirk, ServerConfig, ServerSession, Transport};
 use popscope_core::{TlsFailure, TransportEvent};
 
-use faults::{Faults, Logins};
+use crate::session::logins::Logins;
+use faults::Faults;
 use judge::Watch;
 
 pub(crate) use certs::CertFiles;
@@ -122,7 +123,7 @@ struct Shared {
     /// When each client last logged in (`login-delay`).
     logins: Logins,
     /// `--check-client`: each client's last login, for CL-016.
-    earlier_logins: Arc<judge::EarlierLogins>,
+    earlier_logins: Arc<Mutex<crate::session::logins::LastLogins>>,
 }
 
 /// RFC 1939 §3: an autologout timer of at least ten minutes.

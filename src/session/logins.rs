@@ -1,11 +1,14 @@
-//! The last connection of each client, for the one client rule that spans connections:
-//! CL-016, a login again sooner than the LOGIN-DELAY the server advertised
-//! ([`popscope_core::rules::cross::login_delay`]). The proxy and `serve --check-client` keep
-//! one of these for a run; a client is its IP address (a mail client opens each connection
-//! from a new port).
+//! What popscope remembers of a client across its connections, where a client is its IP
+//! address (a mail client opens each connection from a new port): [`LastLogins`], its last
+//! session that logged in, for the one client rule that spans connections (CL-016, a login
+//! again sooner than the LOGIN-DELAY the server advertised,
+//! [`popscope_core::rules::cross::login_delay`]); and [`Logins`], when it last logged in, for
+//! the `login-delay` case that refuses such a login (`serve --quirk`, `proxy --inject`). The
+//! proxy and the demo server keep one of each for a run.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use popscope_core::{Finding, Session, Time};
@@ -53,6 +56,33 @@ impl LastLogins {
             .map(|(ip, _)| *ip);
         if let Some(ip) = oldest {
             self.clients.remove(&ip);
+        }
+    }
+}
+
+/// When each client (by address: its port changes with every connection) last logged in.
+#[derive(Default)]
+pub struct Logins(Mutex<HashMap<IpAddr, Instant>>);
+
+/// Addresses remembered at most: a client that comes from everywhere cannot grow the map
+/// without bound (the oldest half is forgotten).
+const MAX_TIMES: usize = 4096;
+
+impl Logins {
+    pub(crate) fn since(&self, peer: IpAddr) -> Option<u64> {
+        let map = self.0.lock().ok()?;
+        map.get(&peer).map(|t| t.elapsed().as_secs())
+    }
+
+    pub(crate) fn record(&self, peer: IpAddr) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= MAX_TIMES {
+                let mut times: Vec<Instant> = map.values().copied().collect();
+                times.sort();
+                let cut = times[times.len() / 2];
+                map.retain(|_, t| *t > cut);
+            }
+            map.insert(peer, Instant::now());
         }
     }
 }
