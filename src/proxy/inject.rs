@@ -253,6 +253,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Injected<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client with no login remembered.
+    fn nobody() -> Client {
+        Client {
+            logins: Arc::default(),
+            ip: IpAddr::from([127, 0, 0, 1]),
+        }
+    }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn rt() -> tokio::runtime::Runtime {
@@ -266,7 +274,7 @@ mod tests {
     fn a_local_answer_reaches_the_reader_and_the_server_never_sees_the_command() {
         rt().block_on(async {
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("no-capa").ok(), false);
+            let mut s = wrap(proxy_side, Fault::parse("no-capa").ok(), false, nobody());
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).await.unwrap();
@@ -290,7 +298,7 @@ mod tests {
     fn a_pause_is_a_timer_and_a_close_is_eof() {
         rt().block_on(async {
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("slow-replies=1").ok(), false);
+            let mut s = wrap(proxy_side, Fault::parse("slow-replies=1").ok(), false, nobody());
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).await.unwrap();
@@ -303,7 +311,7 @@ mod tests {
             assert!(start.elapsed() >= Duration::from_secs(1));
 
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("drop-mid-retr").ok(), false);
+            let mut s = wrap(proxy_side, Fault::parse("drop-mid-retr").ok(), false, nobody());
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let _ = s.read(&mut buf).await.unwrap();
             s.write_all(b"RETR 1\r\n").await.unwrap();
