@@ -135,7 +135,7 @@ pub enum Command {
     Send(SendArgs),
     /// Run the built-in POP3 server on loopback (conformant, or with a quirk).
     Serve(ServeArgs),
-    /// Relay mail clients to a server and judge each session (headless in this version).
+    /// Relay mail clients to a server and judge both sides of each session.
     Proxy(ProxyArgs),
     /// Open a recorded session (JSON Lines or the text format) in the UI, step by step.
     Replay(ReplayArgs),
@@ -243,9 +243,9 @@ pub struct ServeArgs {
     /// How the port speaks.
     #[arg(long, value_enum, default_value_t = crate::server::TlsMode::Starttls)]
     pub(crate) tls: crate::server::TlsMode,
-    /// Misbehave in one documented way: a server quirk, or a client case (rules.md §3.19:
-    /// CASE, or CASE=SECONDS for slow-replies and login-delay) that makes the conformant
-    /// server misbehave toward the client (see --list-quirks).
+    /// Misbehave in one documented way: a server quirk, or a client case (CASE, or
+    /// CASE=SECONDS for slow-replies and login-delay) that makes the conformant server
+    /// misbehave toward the client to test it (see --list-quirks).
     #[arg(long, value_name = "NAME", value_parser = QuirkOrCase, hide_possible_values = true)]
     pub(crate) quirk: Option<String>,
     /// List the quirk profiles and the rules they break, then the client cases.
@@ -294,9 +294,9 @@ pub struct ProxyArgs {
     /// One JSON object per connection, one per line.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Make the healthy upstream misbehave toward the client in one way of rules.md §3.19
-    /// (CASE, or CASE=SECONDS for slow-replies and login-delay; `serve --list-quirks` lists
-    /// them): the engine judges what the client saw.
+    /// Make the healthy upstream misbehave toward the client in one of the client-testing
+    /// ways (CASE, or CASE=SECONDS for slow-replies and login-delay; `serve --list-quirks`
+    /// lists them under "Client cases"): the engine judges what the client saw.
     #[arg(long, value_name = "CASE", value_parser = InjectCase, hide_possible_values = true)]
     pub(crate) inject: Option<popscope_core::inject::Fault>,
     #[command(flatten)]

@@ -445,7 +445,7 @@ pub(crate) fn quirk_table() -> String {
         ));
     }
     s.push_str(
-        "\nClient cases (rules.md §3.19), for serve --quirk CASE and proxy --inject CASE: what the client is served [the rules a client that falls for it breaks]\n",
+        "\nClient cases (testing a mail client), for serve --quirk CASE and proxy --inject CASE: what the client is served [the rules a client that falls for it breaks]\n",
     );
     for c in CASES {
         let alias = if Quirk::parse(c.name).is_some() {
