@@ -7,6 +7,7 @@
 //! once a frame, and once a second while a connection is live (its duration). Like the
 //! session's [`App`](super::App), [`ProxyView`] does no I/O: tests drive it directly.
 
+mod cells;
 pub mod connections;
 pub mod draw;
 mod opened;

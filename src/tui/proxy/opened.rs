@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::connections::Connection;
-use super::draw::{duration, hints, padded, sides, status};
+use super::cells::{duration, hints, padded, sides, status};
 use super::watch::Seen;
 use super::{OPENED_KEYS, ProxyView};
 use crate::tui::components::{block, safe};

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use popscope_core::Tally;
 
 use super::connections::{Connection, reached};
-use super::draw::{add, counts, duration, hints, padded, sides, status};
+use super::cells::{add, counts, duration, hints, padded, sides, status};
 use super::watch::Seen;
 use super::{LIST_KEYS, ProxyView};
 use crate::tui::components::{block, safe};
