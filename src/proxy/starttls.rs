@@ -16,8 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::judge::{Judge, with};
 use super::rewrite;
-use super::upstream::Upstream;
-use crate::transport::{self, Stream, Tcp, TransportError};
+use crate::transport::{self, Stream, Tcp, TlsSettings, TransportError};
 use popscope_core::{Direction, TransportEvent};
 
 /// The longest reply the proxy reads for itself (a CAPA list): more is not a POP3 server.
@@ -42,13 +41,16 @@ struct Reply {
     ok: bool,
 }
 
-/// The upgraded server leg, and the greeting for the client.
+/// The upgraded server leg to `host` (its certificate verified with `tls`, each step within
+/// `timeout`), and the greeting for the client.
 pub(crate) async fn upgrade(
     mut tcp: Tcp,
-    upstream: &Upstream,
+    host: &str,
+    tls: &TlsSettings,
+    timeout: Duration,
     judge: &Mutex<Judge>,
 ) -> Result<(Stream, Vec<u8>), StlsError> {
-    let mut reader = Replies::new(upstream.connect_timeout);
+    let mut reader = Replies::new(timeout);
     let greeting = reader.next(&mut tcp, judge, false).await?;
     if !greeting.ok {
         return Err(refused("the server's greeting is not +OK", &greeting));
@@ -73,16 +75,14 @@ pub(crate) async fn upgrade(
         extra.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
     with(judge, |j| j.feed_as_is(Direction::Server, &extra));
-    let host = &upstream.target.host;
-    let (mut stream, details) =
-        match transport::handshake(tcp, host, &upstream.tls, upstream.connect_timeout).await {
-            Ok(done) => done,
-            Err(e) => {
-                let reason = e.tls_failure();
-                with(judge, |j| j.transport(TransportEvent::TlsFailed { reason }));
-                return Err(e.into());
-            }
-        };
+    let (mut stream, details) = match transport::handshake(tcp, host, tls, timeout).await {
+        Ok(done) => done,
+        Err(e) => {
+            let reason = e.tls_failure();
+            with(judge, |j| j.transport(TransportEvent::TlsFailed { reason }));
+            return Err(e.into());
+        }
+    };
     with(judge, |j| j.tls_established(&details));
     // RFC 2595 §4: the list from before TLS is void; the proxy asks again, as a client must.
     exchange(&mut stream, &mut reader, judge, b"CAPA\r\n", true).await?;

@@ -39,7 +39,10 @@ impl Upstream {
         let addr = self.target.socket_addr(port);
         with(judge, |j| j.note(&Note::Connected { addr }));
         if self.scheme == Scheme::Pop3 && self.starttls {
-            let (stream, greeting) = starttls::upgrade(tcp, self, judge).await?;
+            let host = &self.target.host;
+            let timeout = self.connect_timeout;
+            let (stream, greeting) =
+                starttls::upgrade(tcp, host, &self.tls, timeout, judge).await?;
             with(judge, |j| j.relay_first(greeting));
             return Ok(stream);
         }

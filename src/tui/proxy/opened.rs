@@ -10,8 +10,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::connections::Connection;
 use super::cells::{duration, hints, padded, sides, status};
+use super::connections::Connection;
 use super::watch::Seen;
 use super::{OPENED_KEYS, ProxyView};
 use crate::tui::components::{block, safe};

@@ -9,8 +9,8 @@ use ratatui::widgets::Paragraph;
 
 use popscope_core::Tally;
 
-use super::connections::{Connection, reached};
 use super::cells::{add, counts, duration, hints, padded, sides, status};
+use super::connections::{Connection, reached};
 use super::watch::Seen;
 use super::{LIST_KEYS, ProxyView};
 use crate::tui::components::{block, safe};
