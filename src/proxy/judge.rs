@@ -315,6 +315,8 @@ impl Judge {
             }
         };
         self.stls_refused += 1;
+        // Where the STLS stood among the client's commands; the server never saw it.
+        self.transport(TransportEvent::ClientStlsRefused);
         answer
     }
 
@@ -347,19 +349,33 @@ impl Judge {
         self.upgrade == Upgrade::Answered
     }
 
-    /// The handshake with the client after its STLS ended (`established`: it completed); the
-    /// engine hears of it, with the octets dropped behind the STLS.
-    pub(crate) fn client_leg_stls(&mut self, established: bool) {
+    /// The handshake with the client after its STLS ended (`established`: it completed;
+    /// `client_cert`: the client presented one); the engine hears of it, with the octets
+    /// dropped behind the STLS and the reply lines the proxy injected behind its `+OK` (never
+    /// fed as the server's: the server sent none of them).
+    pub(crate) fn client_leg_stls(&mut self, established: bool, client_cert: bool) {
         let dropped_octets = std::mem::take(&mut self.dropped_behind_stls);
         self.upgrade = Upgrade::None;
         if established {
             self.client_leg_tls = true;
             self.stls_accepted += 1;
         }
+        let injected_replies = match self.stls_fault {
+            Some(Case::StlsResponseInjection) => reply_lines(INJECTED_AFTER_STLS),
+            _ => 0,
+        };
         self.transport(TransportEvent::ClientLegStls {
             dropped_octets,
             established,
+            client_cert,
+            injected_replies,
         });
+    }
+
+    /// The TLS handshake with the client at the start of the connection (`--listen
+    /// pop3s://`) completed: the engine hears whether the client presented a certificate.
+    pub(crate) fn client_leg_tls(&mut self, client_cert: bool) {
+        self.transport(TransportEvent::ClientLegTls { client_cert });
     }
 
     /// The proxy's own exchange with the server (`--upstream-starttls`), fed as it stands: no
@@ -502,6 +518,15 @@ impl Judge {
     }
 }
 
+/// Status-shaped lines in `octets` (`+…`, `-…`): the replies a client could take them for.
+fn reply_lines(octets: &[u8]) -> u32 {
+    let lines = octets
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| matches!(l.first(), Some(b'+' | b'-')))
+        .count();
+    u32::try_from(lines).unwrap_or(u32::MAX)
+}
+
 /// Runs `f` on the judge; a poisoned lock (a panic elsewhere) skips it.
 pub(crate) fn with<T: Default>(
     judge: &std::sync::Mutex<Judge>,
@@ -586,7 +611,7 @@ mod tests {
         // The server's own STLS line goes; the proxy's comes before the end.
         let out = j.server_bytes(b"+OK\r\nSTLS\r\nTOP\r\n.\r\n");
         assert_eq!(out, b"+OK\r\nTOP\r\nSTLS\r\n.\r\n");
-        j.client_leg_stls(true);
+        j.client_leg_stls(true, false);
         j.client_bytes(b"CAPA\r\n");
         assert_eq!(
             j.server_bytes(b"+OK\r\nTOP\r\n.\r\n"),
@@ -606,7 +631,7 @@ mod tests {
         assert!(j.awaits_client_handshake());
         // The server says nothing to the client until its TLS is up.
         assert_eq!(j.server_bytes(b"+OK late\r\n"), b"");
-        j.client_leg_stls(true);
+        j.client_leg_stls(true, false);
         assert_eq!(j.take_after_upgrade(), b"+OK late\r\n");
         let cl006: Vec<_> = j
             .findings
@@ -631,7 +656,7 @@ mod tests {
         let replies = j.server_bytes(b"+OK noop\r\n");
         assert_eq!(replies, [&b"+OK noop\r\n"[..], STLS_ACCEPTED].concat());
         assert!(j.awaits_client_handshake());
-        j.client_leg_stls(true);
+        j.client_leg_stls(true, false);
         assert!(
             j.findings.iter().all(|f| f.rule.id != "CL-006"),
             "{:?}",
