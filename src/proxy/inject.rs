@@ -298,7 +298,12 @@ mod tests {
     fn a_pause_is_a_timer_and_a_close_is_eof() {
         rt().block_on(async {
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("slow-replies=1").ok(), false, nobody());
+            let mut s = wrap(
+                proxy_side,
+                Fault::parse("slow-replies=1").ok(),
+                false,
+                nobody(),
+            );
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).await.unwrap();
@@ -311,7 +316,12 @@ mod tests {
             assert!(start.elapsed() >= Duration::from_secs(1));
 
             let (proxy_side, mut server) = tokio::io::duplex(1024);
-            let mut s = wrap(proxy_side, Fault::parse("drop-mid-retr").ok(), false, nobody());
+            let mut s = wrap(
+                proxy_side,
+                Fault::parse("drop-mid-retr").ok(),
+                false,
+                nobody(),
+            );
             server.write_all(b"+OK hi\r\n").await.unwrap();
             let _ = s.read(&mut buf).await.unwrap();
             s.write_all(b"RETR 1\r\n").await.unwrap();

@@ -7,7 +7,10 @@
 //! never reaches it as a command, and CAPA is judged as the server sent it (with its STLS
 //! line). What the client was shown of STLS is in its `Config` (`client_stls_offer`); an
 //! STLS the proxy accepted (`--offer-stls`) reaches it as the transport event
-//! `ClientLegStls`, with the octets the client sent behind it (dropped: RFC 2595 §4).
+//! `ClientLegStls`, with the octets the client sent behind it (dropped: RFC 2595 §4), whether
+//! the client showed a certificate, and the reply lines `--inject stls-response-injection`
+//! served behind the `+OK` (counted, never fed as the server's); one the proxy refused, as
+//! `ClientStlsRefused`. Only the client rules read those events.
 
 use std::collections::{BTreeSet, VecDeque};
 

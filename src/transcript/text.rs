@@ -180,7 +180,11 @@ fn directive(text: &str) -> Result<Item, String> {
             close_notify: false,
         },
         ["client-closed"] => TransportEvent::ClientClosed,
-        [stls @ ("client-stls" | "client-stls-failed"), dropped, extras @ ..] => {
+        [
+            stls @ ("client-stls" | "client-stls-failed"),
+            dropped,
+            extras @ ..,
+        ] => {
             let mut client_cert = false;
             let mut injected_replies = 0;
             for extra in extras {

@@ -99,12 +99,12 @@ pub enum TransportEvent {
         established: bool,
         /// The client presented a certificate in that handshake (the proxy asks for one and
         /// verifies none): what CL-003 needs to know of the client's own leg.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "is_false")]
         client_cert: bool,
         /// Reply-shaped lines the proxy sent behind its `+OK`, before the handshake
         /// (`--inject stls-response-injection`): for CL-009, which watches whether the client
         /// takes them for replies. They are the proxy's, never the server's (no TLS-003).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "is_zero")]
         injected_replies: u32,
     },
     /// A proxy ran TLS with the client from its first octet (implicit TLS toward the client,
@@ -120,6 +120,15 @@ pub enum TransportEvent {
     /// silence (a command left unanswered, a data block never ended) but does not close: the
     /// driver decides whether to wait longer or close, and reports what it does.
     Timeout,
+}
+
+// Fields a recording writes only when they say something: older recordings read the same.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Where in the session something happened: the exchange (0 is the greeting, then one per

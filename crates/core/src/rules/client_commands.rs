@@ -297,7 +297,11 @@ impl ClientCommands {
         let Some(caps) = s.current_caps() else {
             return;
         };
-        if cx.check.client_stls_offer.unwrap_or_else(|| caps.has("STLS")) {
+        if cx
+            .check
+            .client_stls_offer
+            .unwrap_or_else(|| caps.has("STLS"))
+        {
             return;
         }
         self.unadvertised_used(cx, Keyword::Stls, at, "STLS", "STLS");
@@ -412,17 +416,11 @@ mod tests {
         let refused = format!("{capa}-- client-stls-refused\n");
         assert_eq!(through_a_proxy(&refused, false, false), ["CL-012"]);
         // Shown STLS (the proxy offers it, and refuses it on purpose): the client did right.
-        assert_eq!(
-            through_a_proxy(&refused, false, true),
-            Vec::<&str>::new()
-        );
+        assert_eq!(through_a_proxy(&refused, false, true), Vec::<&str>::new());
         // Without a CAPA nothing told it either way; on a TLS leg STLS is out of place.
         let no_capa = "S: +OK ready\n-- client-stls-refused\n";
         assert_eq!(through_a_proxy(no_capa, false, false), Vec::<&str>::new());
-        assert_eq!(
-            through_a_proxy(&refused, true, false),
-            Vec::<&str>::new()
-        );
+        assert_eq!(through_a_proxy(&refused, true, false), Vec::<&str>::new());
     }
 
     #[test]
