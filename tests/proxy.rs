@@ -1614,7 +1614,15 @@ fn a_client_with_a_certificate_that_sends_stat_without_logging_in_is_cl003_on_a_
         assert!(greeting.starts_with("+OK"), "{greeting}");
         assert!(c.cmd("STAT").starts_with("-ERR"), "nobody logged it in");
         assert!(c.cmd("QUIT").starts_with("+OK"));
-        client_rules(&proxy)
+        let report = proxy.report();
+        let noted = report["notes"]
+            .to_string()
+            .contains("client certificate presented, not verified");
+        assert_eq!(noted, with_cert, "{report}");
+        client_findings(&report)
+            .into_iter()
+            .map(|(rule, _)| rule)
+            .collect::<Vec<_>>()
     };
     let with_cert = stat_first(true);
     assert!(with_cert.contains(&"CL-003".into()), "{with_cert:?}");

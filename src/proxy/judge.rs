@@ -48,6 +48,8 @@ pub(crate) struct Judge {
     pub(crate) stls_refused: u64,
     /// STLS commands the proxy accepted, and the handshakes with the client that followed.
     pub(crate) stls_accepted: u64,
+    /// The client presented a certificate on its leg (asked for, not verified).
+    pub(crate) client_cert_shown: bool,
     /// The proxy answers STLS itself (`--offer-stls`).
     offer_stls: bool,
     /// The client's own leg is TLS.
@@ -191,6 +193,7 @@ impl Judge {
             findings_left_out: 0,
             stls_refused: 0,
             stls_accepted: 0,
+            client_cert_shown: false,
             upgrade: Upgrade::None,
             dropped_behind_stls: 0,
             after_upgrade: Vec::new(),
@@ -362,6 +365,7 @@ impl Judge {
         if established {
             self.client_leg_tls = true;
             self.stls_accepted += 1;
+            self.client_cert_shown |= client_cert;
         }
         let injected_replies = match self.stls_fault {
             Some(Case::StlsResponseInjection) => reply_lines(INJECTED_AFTER_STLS),
@@ -378,6 +382,7 @@ impl Judge {
     /// The TLS handshake with the client at the start of the connection (`--listen
     /// pop3s://`) completed: the engine hears whether the client presented a certificate.
     pub(crate) fn client_leg_tls(&mut self, client_cert: bool) {
+        self.client_cert_shown = client_cert;
         self.transport(TransportEvent::ClientLegTls { client_cert });
     }
 
@@ -563,6 +568,31 @@ mod tests {
         // After the reply, server octets go through whole again.
         j.client_bytes(b"NOOP\r\n");
         assert_eq!(j.server_bytes(b"+OK STLS\r\n"), b"+OK STLS\r\n");
+    }
+
+    #[test]
+    fn a_refused_stls_reaches_the_client_rules_and_never_the_server_as_a_command() {
+        let config = Config {
+            judge_client: true,
+            client_stls_offer: Some(false),
+            client_leg_tls: Some(false),
+            ..Config::default()
+        };
+        let mut j = Judge::new(config, Box::new(Nothing));
+        j.server_bytes(b"+OK hi\r\n");
+        j.client_bytes(b"CAPA\r\n");
+        j.server_bytes(b"+OK\r\nUSER\r\nSTLS\r\n.\r\n");
+        j.client_bytes(b"STLS\r\n");
+        assert_eq!(j.take_ready(), STLS_REFUSED);
+        assert_eq!(j.engine.session().commands_sent, 1);
+        // The client was shown no STLS (the server's line was kept from it): CL-012.
+        let rules: Vec<_> = j
+            .findings
+            .iter()
+            .filter(|f| f.rule.judges_client())
+            .map(|f| f.rule.id)
+            .collect();
+        assert_eq!(rules, ["CL-012"], "{:?}", j.findings);
     }
 
     #[test]

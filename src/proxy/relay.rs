@@ -238,6 +238,10 @@ fn notes(judge: &Judge) -> Vec<String> {
             judge.stls_refused
         ));
     }
+    if judge.client_cert_shown {
+        // The proxy asks for one only as evidence for the client rules (CL-003).
+        notes.push("client certificate presented, not verified".into());
+    }
     if judge.stls_accepted > 0 {
         notes.push(
             "the client's leg was upgraded by STLS, answered by the proxy (the server never saw it)"

@@ -284,7 +284,8 @@ impl ClientCommands {
             Some(m) => format!("AUTH {m}"),
             None => sent(ex),
         };
-        self.unadvertised_used(cx, k, ex.client_at(), &sent, &missing);
+        let list = "the server's CAPA list";
+        self.unadvertised_used(cx, k, ex.client_at(), &sent, &missing, list);
     }
 
     /// CL-012 for an STLS a proxy refused itself: judged by the list the client was shown
@@ -304,10 +305,11 @@ impl ClientCommands {
         {
             return;
         }
-        self.unadvertised_used(cx, Keyword::Stls, at, "STLS", "STLS");
+        let list = "the CAPA list the proxy showed it";
+        self.unadvertised_used(cx, Keyword::Stls, at, "STLS", "STLS", list);
     }
 
-    /// CL-012, once per keyword: `sent` used `missing`, which the CAPA list did not name.
+    /// CL-012, once per keyword: `sent` used `missing`, which `list` did not name.
     fn unadvertised_used(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -315,13 +317,14 @@ impl ClientCommands {
         at: Location,
         sent: &str,
         missing: &str,
+        list: &str,
     ) {
         if self.unadvertised.contains(&k) {
             return;
         }
         self.unadvertised.push(k);
         cx.check.report(&r::CL_012, Severity::Info, at, format!(
-            "The client sent {sent} though the server's CAPA list for {} in this security context does not list {missing}: CAPA is advisory, so the server may still implement it, but a client should not count on it (RFC 2449 §5, §6).",
+            "The client sent {sent} though {list} for {} in this security context does not list {missing}: CAPA is advisory, so the server may still implement it, but a client should not count on it (RFC 2449 §5, §6).",
             cx.session.state.name()
         ));
     }
