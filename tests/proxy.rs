@@ -1813,3 +1813,23 @@ fn the_client_legs_certificate_and_a_refused_stls_are_recorded_and_rechecked() {
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&transcript);
 }
+
+/// After the client's own STLS (`--offer-stls`) the proxy asks for a certificate too: a
+/// client that showed one and sends STAT without logging in is CL-003.
+#[test]
+fn a_client_with_a_certificate_that_sends_stat_after_its_stls_is_cl003() {
+    use common::pop_client::Client;
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = offering_stls(&server, &server.url(), &[]);
+    let stat_after_stls = |with_cert: bool| {
+        let (mut c, _) = Client::to(proxy.port, false, client_tls(&server, with_cert));
+        c.starttls();
+        assert!(c.cmd("STAT").starts_with("-ERR"));
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+        client_rules(&proxy)
+    };
+    let with_cert = stat_after_stls(true);
+    assert!(with_cert.contains(&"CL-003".into()), "{with_cert:?}");
+    let without = stat_after_stls(false);
+    assert!(!without.contains(&"CL-003".into()), "{without:?}");
+}
