@@ -506,10 +506,9 @@ fn fetchmail_tries_stls_unasked_and_stops_at_the_refusal() {
     assert!(notes.contains("STLS 1 time"), "{notes}");
 }
 
-/// The same run, judged: the STLS the proxy answers itself never reaches the engine, so the
-/// client rule that sees it after a CAPA without STLS stays silent.
+/// The same run, judged: the STLS the proxy refuses itself reaches the engine as the client's,
+/// after a CAPA that (as the client saw it) listed no STLS.
 #[test]
-#[ignore = "the proxy keeps the client's STLS from the engine: CL-012 unseen (src/proxy/judge.rs)"]
 fn fetchmail_sending_stls_without_the_capability_is_cl012() {
     let Some((proxy, _dir)) = fetchmail_without_tls_options() else {
         return;

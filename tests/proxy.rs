@@ -1583,3 +1583,253 @@ fn a_client_that_keeps_mail_on_a_server_that_said_expire_0_is_cl017() {
     let never = through("NEVER");
     assert!(!never.iter().any(|(r, _)| r == "CL-017"), "{never:?}");
 }
+
+/// The demo's own client certificate, or none, for a client of a proxy in front of `server`
+/// (the proxy shows the demo's server certificate).
+fn client_tls(server: &Running, with_cert: bool) -> std::sync::Arc<rustls::ClientConfig> {
+    let certs = &server.certs;
+    let cert = with_cert.then_some((certs.client_cert.as_path(), certs.client_key.as_path()));
+    common::pop_client::tls_config(&certs.ca, cert)
+}
+
+/// The client findings of the next report, by rule only.
+fn client_rules(proxy: &Proxy) -> Vec<String> {
+    let report = proxy.report();
+    sides_are_named(&report);
+    client_findings(&report)
+        .into_iter()
+        .map(|(rule, _)| rule)
+        .collect()
+}
+
+/// The seeds' client side through the proxy: after TLS with a certificate (asked for by the
+/// proxy, verified by no one) the client sends STAT without logging in.
+#[test]
+fn a_client_with_a_certificate_that_sends_stat_without_logging_in_is_cl003_on_a_pop3s_listen() {
+    use common::pop_client::Client;
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::tls_listen(&server, &[]);
+    let stat_first = |with_cert: bool| {
+        let (mut c, greeting) = Client::to(proxy.port, true, client_tls(&server, with_cert));
+        assert!(greeting.starts_with("+OK"), "{greeting}");
+        assert!(c.cmd("STAT").starts_with("-ERR"), "nobody logged it in");
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+        let report = proxy.report();
+        let noted = report["notes"]
+            .to_string()
+            .contains("client certificate presented, not verified");
+        assert_eq!(noted, with_cert, "{report}");
+        client_findings(&report)
+            .into_iter()
+            .map(|(rule, _)| rule)
+            .collect::<Vec<_>>()
+    };
+    let with_cert = stat_first(true);
+    assert!(with_cert.contains(&"CL-003".into()), "{with_cert:?}");
+    // Without a certificate (served as before): the general case, CL-002.
+    let without = stat_first(false);
+    assert!(
+        without.contains(&"CL-002".into()) && !without.contains(&"CL-003".into()),
+        "{without:?}"
+    );
+    // The same client logging in first does right.
+    let (mut c, _) = Client::to(proxy.port, true, client_tls(&server, true));
+    c.log_in();
+    assert!(c.cmd("STAT").starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let logged_in = client_rules(&proxy);
+    assert!(!logged_in.contains(&"CL-003".into()), "{logged_in:?}");
+}
+
+/// `--inject pre-auth` tells a client with a certificate it is already authenticated: one
+/// that then sends STAT believed it (CL-003); one that only tried USER did not go on.
+#[test]
+fn a_client_that_believes_the_injected_pre_auth_is_cl003() {
+    use common::pop_client::Client;
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = Proxy::tls_listen(&server, &["--inject", "pre-auth"]);
+    let (mut c, _) = Client::to(proxy.port, true, client_tls(&server, true));
+    assert_eq!(c.cmd("USER demo"), "-ERR already authenticated\r\n");
+    assert!(
+        c.cmd("STAT").starts_with("-ERR"),
+        "the upstream logged no one in"
+    );
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let believed = client_rules(&proxy);
+    assert!(believed.contains(&"CL-003".into()), "{believed:?}");
+    let (mut c, _) = Client::to(proxy.port, true, client_tls(&server, true));
+    assert_eq!(c.cmd("USER demo"), "-ERR already authenticated\r\n");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let careful = client_rules(&proxy);
+    assert!(!careful.contains(&"CL-003".into()), "{careful:?}");
+}
+
+/// `--offer-stls --inject stls-response-injection`: the proxy sends a plaintext `+OK` behind
+/// its own `+OK` to STLS. A client that keeps it and reads it as the reply to its next command
+/// inside TLS is CL-009; the upstream, which never sent it, is blamed for nothing (no TLS-003).
+#[test]
+fn a_client_that_takes_the_proxys_injected_reply_is_cl009_and_the_server_is_not_blamed() {
+    use common::pop_client::Client;
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = offering_stls(
+        &server,
+        &server.url(),
+        &["--inject", "stls-response-injection"],
+    );
+    let server_rules = |report: &serde_json::Value| -> Vec<String> {
+        report["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["side"] == "server")
+            .map(|f| f["rule"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+
+    let (mut c, _) = Client::to(proxy.port, false, client_tls(&server, false));
+    assert!(c.cmd("STLS").starts_with("+OK"));
+    assert!(
+        String::from_utf8_lossy(&c.buf).contains("injected"),
+        "the plaintext came with the +OK"
+    );
+    // It keeps what came with the +OK and goes on inside TLS: the injected line answers its
+    // USER, so PASS goes at once, before the real reply (one write: the order is certain).
+    let kept = std::mem::take(&mut c.buf);
+    c.handshake();
+    c.buf = kept;
+    c.write(b"USER demo\r\nPASS demo\r\n");
+    assert!(c.line().contains("injected"), "read as the reply to USER");
+    let rest = [c.line(), c.line()];
+    assert!(rest[1].starts_with("+OK"), "{rest:?}");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let report = proxy.report();
+    let found = client_findings(&report);
+    assert!(
+        found.contains(&("CL-009".into(), "violation".into())),
+        "{found:?}"
+    );
+    assert!(
+        !server_rules(&report).contains(&"TLS-003".into()),
+        "{report}"
+    );
+
+    // A careful client drops the plaintext and waits for each reply.
+    let (mut c, _) = Client::to(proxy.port, false, client_tls(&server, false));
+    let dropped = c.starttls();
+    assert!(dropped.contains("injected"), "{dropped}");
+    c.log_in();
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let report = proxy.report();
+    let found = client_findings(&report);
+    assert!(found.iter().all(|(id, _)| id != "CL-009"), "{found:?}");
+    assert!(
+        !server_rules(&report).contains(&"TLS-003".into()),
+        "{report}"
+    );
+}
+
+/// An STLS the proxy answers itself reaches the engine: after a CAPA that (as the client saw
+/// it) lists no STLS it is CL-012, info; after a CAPA that lists it, or with no CAPA, nothing.
+#[test]
+fn an_stls_the_proxy_refused_after_a_capa_without_it_is_cl012() {
+    let (_rt, server) = demo(TlsMode::Starttls, None);
+    let proxy = Proxy::start(&server.url(), &[]);
+    session(proxy.port, &["CAPA", "STLS", "QUIT"]);
+    let report = proxy.report();
+    let found = client_findings(&report);
+    assert!(
+        found.contains(&("CL-012".into(), "info".into())),
+        "{found:?}"
+    );
+    // The server never saw that STLS: no server rule speaks of it.
+    assert!(
+        report["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|f| f["side"] == "client" || !f["message"].to_string().contains("STLS")),
+        "{report}"
+    );
+    session(proxy.port, &["STLS", "QUIT"]);
+    assert!(!client_rules(&proxy).contains(&"CL-012".into()));
+    // stls-refused lists STLS and refuses it: the client took what it was shown.
+    let offering = offering_stls(&server, &server.url(), &["--inject", "stls-refused"]);
+    let heard = session(offering.port, &["CAPA", "STLS", "QUIT"]);
+    let text = String::from_utf8_lossy(&heard);
+    assert!(
+        text.contains("\r\nSTLS\r\n") && text.contains("-ERR"),
+        "{text}"
+    );
+    assert!(!client_rules(&offering).contains(&"CL-012".into()));
+}
+
+/// What the proxy told the engine of the client's leg is in the recording, in the text
+/// format, and judged again by `check --transcript`: the certificate (CL-003), the refused
+/// STLS (CL-012).
+#[test]
+fn the_client_legs_certificate_and_a_refused_stls_are_recorded_and_rechecked() {
+    use common::pop_client::Client;
+    let (_rt, server) = demo(TlsMode::None, None);
+    let file = common::scratch_path("client-leg-record.jsonl");
+    let path = file.display().to_string();
+    let proxy = Proxy::tls_listen(&server, &["--record", &path]);
+    let (mut c, _) = Client::to(proxy.port, true, client_tls(&server, true));
+    assert!(c.cmd("STAT").starts_with("-ERR"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let live = proxy.report();
+    assert_eq!(proxy.stop(), Some(0));
+    assert_eq!(findings_of(&live, "CL-003").len(), 1, "{live}");
+    let recorded = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        recorded.contains(r#"{"event":"client-leg-tls","client_cert":true}"#),
+        "{recorded}"
+    );
+    let recheck = common::recheck(&path);
+    assert_eq!(findings_of(&recheck, "CL-003").len(), 1, "{recheck}");
+    let exported = common::popscope(&["export", &path]);
+    let text = String::from_utf8_lossy(&exported.stdout);
+    assert!(
+        text.lines().any(|l| l.trim() == "-- client-tls cert"),
+        "{text}"
+    );
+
+    let transcript = common::scratch_path("client-leg.txt");
+    let check = |body: &str, rule: &str| {
+        std::fs::write(&transcript, format!("S: +OK hi\n{body}C: QUIT\nS: +OK\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        findings_of(&common::recheck(&transcript.display().to_string()), rule).len()
+    };
+    assert_eq!(check("-- client-tls cert\nC: STAT\nS: -ERR\n", "CL-003"), 1);
+    assert_eq!(check("-- client-tls\nC: STAT\nS: -ERR\n", "CL-003"), 0);
+    let capa = "C: CAPA\nS: +OK\nS: USER\nS: .\n";
+    assert_eq!(
+        check(&format!("{capa}-- client-stls-refused\n"), "CL-012"),
+        1
+    );
+    assert_eq!(check("-- client-stls-refused\n", "CL-012"), 0);
+    let taken = "-- client-stls 0 injected=1\nC: USER a\nC: PASS b\nS: +OK\nS: +OK\n";
+    assert_eq!(check(taken, "CL-009"), 1);
+    assert_eq!(check(&taken.replace(" injected=1", ""), "CL-009"), 0);
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&transcript);
+}
+
+/// After the client's own STLS (`--offer-stls`) the proxy asks for a certificate too: a
+/// client that showed one and sends STAT without logging in is CL-003.
+#[test]
+fn a_client_with_a_certificate_that_sends_stat_after_its_stls_is_cl003() {
+    use common::pop_client::Client;
+    let (_rt, server) = demo(TlsMode::None, None);
+    let proxy = offering_stls(&server, &server.url(), &[]);
+    let stat_after_stls = |with_cert: bool| {
+        let (mut c, _) = Client::to(proxy.port, false, client_tls(&server, with_cert));
+        c.starttls();
+        assert!(c.cmd("STAT").starts_with("-ERR"));
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+        client_rules(&proxy)
+    };
+    let with_cert = stat_after_stls(true);
+    assert!(with_cert.contains(&"CL-003".into()), "{with_cert:?}");
+    let without = stat_after_stls(false);
+    assert!(!without.contains(&"CL-003".into()), "{without:?}");
+}

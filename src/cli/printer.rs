@@ -240,13 +240,15 @@ impl Observer for Printer {
                 ));
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => {}
-            Note::Transport(TransportEvent::ClientLegStls {
-                dropped_octets,
-                established,
-            }) => self.line(&crate::transcript::export::client_leg_stls_directive(
-                *dropped_octets,
-                *established,
-            )),
+            Note::Transport(
+                ev @ (TransportEvent::ClientLegStls { .. }
+                | TransportEvent::ClientLegTls { .. }
+                | TransportEvent::ClientStlsRefused),
+            ) => {
+                if let Some(line) = crate::transcript::export::client_leg_directive(ev) {
+                    self.line(&line);
+                }
+            }
             // Said by the command itself (stderr, or a JSON report's notes): not transcript.
             Note::Warning(_) => {}
         }

@@ -263,7 +263,7 @@ fn client_tls(
         ));
     }
     let tls_listen = tls_listen || leg.offer_stls;
-    let mut config = match (tls_listen, &leg.cert, &leg.key) {
+    let config = match (tls_listen, &leg.cert, &leg.key) {
         (true, Some(cert), Some(key)) => {
             crate::server::certs::server_config_from_pem(cert, key).map_err(CliError::usage)?
         }
@@ -277,6 +277,9 @@ fn client_tls(
             ));
         }
     };
+    // Optional, never verified: the client rules want to know whether one was shown.
+    let mut config = crate::proxy::client_auth::asking_for_client_certs(config)
+        .map_err(|e| CliError::usage(format!("the client leg's TLS: {e}")))?;
     // SSLKEYLOGFILE, when set, covers the client leg as it does the upstream's.
     config.key_log = std::sync::Arc::new(rustls::KeyLogFile::new());
     Ok(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(

@@ -7,7 +7,10 @@
 //! never reaches it as a command, and CAPA is judged as the server sent it (with its STLS
 //! line). What the client was shown of STLS is in its `Config` (`client_stls_offer`); an
 //! STLS the proxy accepted (`--offer-stls`) reaches it as the transport event
-//! `ClientLegStls`, with the octets the client sent behind it (dropped: RFC 2595 §4).
+//! `ClientLegStls`, with the octets the client sent behind it (dropped: RFC 2595 §4), whether
+//! the client showed a certificate, and the reply lines `--inject stls-response-injection`
+//! served behind the `+OK` (counted, never fed as the server's); one the proxy refused, as
+//! `ClientStlsRefused`. Only the client rules read those events.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -45,6 +48,8 @@ pub(crate) struct Judge {
     pub(crate) stls_refused: u64,
     /// STLS commands the proxy accepted, and the handshakes with the client that followed.
     pub(crate) stls_accepted: u64,
+    /// The client presented a certificate on its leg (asked for, not verified).
+    pub(crate) client_cert_shown: bool,
     /// The proxy answers STLS itself (`--offer-stls`).
     offer_stls: bool,
     /// The client's own leg is TLS.
@@ -188,6 +193,7 @@ impl Judge {
             findings_left_out: 0,
             stls_refused: 0,
             stls_accepted: 0,
+            client_cert_shown: false,
             upgrade: Upgrade::None,
             dropped_behind_stls: 0,
             after_upgrade: Vec::new(),
@@ -315,6 +321,8 @@ impl Judge {
             }
         };
         self.stls_refused += 1;
+        // Where the STLS stood among the client's commands; the server never saw it.
+        self.transport(TransportEvent::ClientStlsRefused);
         answer
     }
 
@@ -347,19 +355,35 @@ impl Judge {
         self.upgrade == Upgrade::Answered
     }
 
-    /// The handshake with the client after its STLS ended (`established`: it completed); the
-    /// engine hears of it, with the octets dropped behind the STLS.
-    pub(crate) fn client_leg_stls(&mut self, established: bool) {
+    /// The handshake with the client after its STLS ended (`established`: it completed;
+    /// `client_cert`: the client presented one); the engine hears of it, with the octets
+    /// dropped behind the STLS and the reply lines the proxy injected behind its `+OK` (never
+    /// fed as the server's: the server sent none of them).
+    pub(crate) fn client_leg_stls(&mut self, established: bool, client_cert: bool) {
         let dropped_octets = std::mem::take(&mut self.dropped_behind_stls);
         self.upgrade = Upgrade::None;
         if established {
             self.client_leg_tls = true;
             self.stls_accepted += 1;
+            self.client_cert_shown |= client_cert;
         }
+        let injected_replies = match self.stls_fault {
+            Some(Case::StlsResponseInjection) => reply_lines(INJECTED_AFTER_STLS),
+            _ => 0,
+        };
         self.transport(TransportEvent::ClientLegStls {
             dropped_octets,
             established,
+            client_cert,
+            injected_replies,
         });
+    }
+
+    /// The TLS handshake with the client at the start of the connection (`--listen
+    /// pop3s://`) completed: the engine hears whether the client presented a certificate.
+    pub(crate) fn client_leg_tls(&mut self, client_cert: bool) {
+        self.client_cert_shown = client_cert;
+        self.transport(TransportEvent::ClientLegTls { client_cert });
     }
 
     /// The proxy's own exchange with the server (`--upstream-starttls`), fed as it stands: no
@@ -502,6 +526,15 @@ impl Judge {
     }
 }
 
+/// Status-shaped lines in `octets` (`+…`, `-…`): the replies a client could take them for.
+fn reply_lines(octets: &[u8]) -> u32 {
+    let lines = octets
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| matches!(l.first(), Some(b'+' | b'-')))
+        .count();
+    u32::try_from(lines).unwrap_or(u32::MAX)
+}
+
 /// Runs `f` on the judge; a poisoned lock (a panic elsewhere) skips it.
 pub(crate) fn with<T: Default>(
     judge: &std::sync::Mutex<Judge>,
@@ -535,6 +568,31 @@ mod tests {
         // After the reply, server octets go through whole again.
         j.client_bytes(b"NOOP\r\n");
         assert_eq!(j.server_bytes(b"+OK STLS\r\n"), b"+OK STLS\r\n");
+    }
+
+    #[test]
+    fn a_refused_stls_reaches_the_client_rules_and_never_the_server_as_a_command() {
+        let config = Config {
+            judge_client: true,
+            client_stls_offer: Some(false),
+            client_leg_tls: Some(false),
+            ..Config::default()
+        };
+        let mut j = Judge::new(config, Box::new(Nothing));
+        j.server_bytes(b"+OK hi\r\n");
+        j.client_bytes(b"CAPA\r\n");
+        j.server_bytes(b"+OK\r\nUSER\r\nSTLS\r\n.\r\n");
+        j.client_bytes(b"STLS\r\n");
+        assert_eq!(j.take_ready(), STLS_REFUSED);
+        assert_eq!(j.engine.session().commands_sent, 1);
+        // The client was shown no STLS (the server's line was kept from it): CL-012.
+        let rules: Vec<_> = j
+            .findings
+            .iter()
+            .filter(|f| f.rule.judges_client())
+            .map(|f| f.rule.id)
+            .collect();
+        assert_eq!(rules, ["CL-012"], "{:?}", j.findings);
     }
 
     #[test]
@@ -586,7 +644,7 @@ mod tests {
         // The server's own STLS line goes; the proxy's comes before the end.
         let out = j.server_bytes(b"+OK\r\nSTLS\r\nTOP\r\n.\r\n");
         assert_eq!(out, b"+OK\r\nTOP\r\nSTLS\r\n.\r\n");
-        j.client_leg_stls(true);
+        j.client_leg_stls(true, false);
         j.client_bytes(b"CAPA\r\n");
         assert_eq!(
             j.server_bytes(b"+OK\r\nTOP\r\n.\r\n"),
@@ -606,7 +664,7 @@ mod tests {
         assert!(j.awaits_client_handshake());
         // The server says nothing to the client until its TLS is up.
         assert_eq!(j.server_bytes(b"+OK late\r\n"), b"");
-        j.client_leg_stls(true);
+        j.client_leg_stls(true, false);
         assert_eq!(j.take_after_upgrade(), b"+OK late\r\n");
         let cl006: Vec<_> = j
             .findings
@@ -631,7 +689,7 @@ mod tests {
         let replies = j.server_bytes(b"+OK noop\r\n");
         assert_eq!(replies, [&b"+OK noop\r\n"[..], STLS_ACCEPTED].concat());
         assert!(j.awaits_client_handshake());
-        j.client_leg_stls(true);
+        j.client_leg_stls(true, false);
         assert!(
             j.findings.iter().all(|f| f.rule.id != "CL-006"),
             "{:?}",

@@ -14,9 +14,11 @@
 //! upstream leg is. The engine is told each leg apart: the server rules judge the upstream's
 //! (`Config::implicit_tls`, the upstream handshake), the client rules the client's
 //! (`Config::client_leg_tls`, then `TransportEvent::ClientLegStls` when the client's STLS
-//! completes).
+//! completes). The client leg asks the client for a certificate and verifies none
+//! (`client_auth`): the engine hears whether one was shown (CL-003), nothing more.
 
 pub(crate) mod ca;
+pub(crate) mod client_auth;
 mod inject;
 mod judge;
 mod relay;

@@ -44,7 +44,7 @@ pub(crate) async fn serve(
     let observer = opts.observer(number, peer, &recording);
     let judge = Judge::new(super::engine_config(&opts), observer).with_fault(opts.inject);
     let judge = Mutex::new(judge);
-    let error = match client_leg(client, &opts).await {
+    let error = match client_leg(client, &judge, &opts).await {
         Ok(client) => session(client, peer, &judge, &opts, &mut stop).await,
         Err(e) => Some(e),
     };
@@ -117,10 +117,18 @@ async fn session(
 
 /// The client leg as `--listen` says: plain TCP (with or without an STLS to come), or TLS
 /// from the first byte (the handshake bounded by `--timeout`, before any upstream
-/// connection is opened for it).
-async fn client_leg(client: TcpStream, opts: &ProxyOptions) -> Result<Client, String> {
+/// connection is opened for it); the engine hears whether the client showed a certificate.
+async fn client_leg(
+    client: TcpStream,
+    judge: &Mutex<Judge>,
+    opts: &ProxyOptions,
+) -> Result<Client, String> {
     match &opts.client_tls {
-        Some(acceptor) if !opts.offer_stls => accept(acceptor, Box::new(client), opts).await,
+        Some(acceptor) if !opts.offer_stls => {
+            let (client, client_cert) = accept(acceptor, Box::new(client), opts).await?;
+            with(judge, |j| j.client_leg_tls(client_cert));
+            Ok(client)
+        }
         _ => Ok(Box::new(client)),
     }
 }
@@ -136,22 +144,34 @@ async fn client_handshake(
         return Err("the proxy accepted STLS without a certificate to show".into());
     };
     let upgraded = accept(acceptor, client, opts).await;
-    with(judge, |j| {
-        j.client_leg_stls(upgraded.is_ok());
-        if upgraded.is_err() {
+    with(judge, |j| match &upgraded {
+        Ok((_, client_cert)) => j.client_leg_stls(true, *client_cert),
+        Err(_) => {
+            j.client_leg_stls(false, false);
             j.transport(TransportEvent::ClientClosed);
         }
     });
-    upgraded.map_err(|e| format!("after STLS, {e}"))
+    upgraded
+        .map(|(client, _)| client)
+        .map_err(|e| format!("after STLS, {e}"))
 }
 
+/// The handshake with the client, and whether it presented a certificate (asked for, not
+/// verified: see `ca::asking_for_client_certs`).
 async fn accept(
     acceptor: &tokio_rustls::TlsAcceptor,
     client: Client,
     opts: &ProxyOptions,
-) -> Result<Client, String> {
+) -> Result<(Client, bool), String> {
     match tokio::time::timeout(opts.timeout, acceptor.accept(client)).await {
-        Ok(Ok(tls)) => Ok(Box::new(tls)),
+        Ok(Ok(tls)) => {
+            let client_cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|certs| !certs.is_empty());
+            Ok((Box::new(tls), client_cert))
+        }
         Ok(Err(e)) => Err(format!("the client's TLS handshake failed: {e}")),
         Err(_) => Err(format!(
             "the client did not finish its TLS handshake in {} s",
@@ -217,6 +237,10 @@ fn notes(judge: &Judge) -> Vec<String> {
             "the client sent STLS {} time(s) that the proxy answered -ERR: {why}",
             judge.stls_refused
         ));
+    }
+    if judge.client_cert_shown {
+        // The proxy asks for one only as evidence for the client rules (CL-003).
+        notes.push("client certificate presented, not verified".into());
     }
     if judge.stls_accepted > 0 {
         notes.push(

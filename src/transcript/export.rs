@@ -92,18 +92,40 @@ fn directive(ev: &TransportEvent) -> String {
         } => "-- closed no-close-notify".into(),
         TransportEvent::ClientClosed => "-- client-closed".into(),
         TransportEvent::Timeout => "-- timeout".into(),
-        TransportEvent::ClientLegStls {
-            dropped_octets,
-            established,
-        } => client_leg_stls_directive(*dropped_octets, *established),
+        TransportEvent::ClientLegStls { .. }
+        | TransportEvent::ClientLegTls { .. }
+        | TransportEvent::ClientStlsRefused => client_leg_directive(ev).unwrap_or_default(),
     }
 }
 
-/// `-- client-stls N` (or `-- client-stls-failed N`): the proxy answered the client's STLS,
-/// dropping N octets sent behind it.
-pub(crate) fn client_leg_stls_directive(dropped_octets: u32, established: bool) -> String {
-    let failed = if established { "" } else { "-failed" };
-    format!("-- client-stls{failed} {dropped_octets}")
+/// What a proxy did on the client's leg, as a directive: `-- client-stls N` (or
+/// `-- client-stls-failed N`; then ` cert` when the client showed a certificate, ` injected=K`
+/// for reply lines served behind the `+OK`): the proxy answered the client's STLS, dropping N
+/// octets sent behind it; `-- client-tls [cert]`: TLS with the client from its first octet;
+/// `-- client-stls-refused`. None for the other events.
+pub(crate) fn client_leg_directive(ev: &TransportEvent) -> Option<String> {
+    Some(match *ev {
+        TransportEvent::ClientLegStls {
+            dropped_octets,
+            established,
+            client_cert,
+            injected_replies,
+        } => {
+            let failed = if established { "" } else { "-failed" };
+            let mut s = format!("-- client-stls{failed} {dropped_octets}");
+            if client_cert {
+                s.push_str(" cert");
+            }
+            if injected_replies > 0 {
+                s.push_str(&format!(" injected={injected_replies}"));
+            }
+            s
+        }
+        TransportEvent::ClientLegTls { client_cert: true } => "-- client-tls cert".into(),
+        TransportEvent::ClientLegTls { client_cert: false } => "-- client-tls".into(),
+        TransportEvent::ClientStlsRefused => "-- client-stls-refused".into(),
+        _ => return None,
+    })
 }
 
 fn tls_section(out: &mut String, t: &TlsDetails) {

@@ -180,12 +180,40 @@ fn directive(text: &str) -> Result<Item, String> {
             close_notify: false,
         },
         ["client-closed"] => TransportEvent::ClientClosed,
-        [stls @ ("client-stls" | "client-stls-failed"), dropped] => TransportEvent::ClientLegStls {
-            dropped_octets: dropped
-                .parse()
-                .map_err(|_| format!("'{dropped}' after '-- {stls}' is not a count of octets"))?,
-            established: *stls == "client-stls",
-        },
+        [
+            stls @ ("client-stls" | "client-stls-failed"),
+            dropped,
+            extras @ ..,
+        ] => {
+            let mut client_cert = false;
+            let mut injected_replies = 0;
+            for extra in extras {
+                match (*extra, extra.strip_prefix("injected=")) {
+                    ("cert", _) => client_cert = true,
+                    (_, Some(n)) => {
+                        injected_replies = n.parse().map_err(|_| {
+                            format!("'{n}' after 'injected=' is not a count of lines")
+                        })?;
+                    }
+                    (other, None) => {
+                        return Err(format!(
+                            "unknown flag '{other}' after '-- {stls}' (cert, injected=N)"
+                        ));
+                    }
+                }
+            }
+            TransportEvent::ClientLegStls {
+                dropped_octets: dropped.parse().map_err(|_| {
+                    format!("'{dropped}' after '-- {stls}' is not a count of octets")
+                })?,
+                established: *stls == "client-stls",
+                client_cert,
+                injected_replies,
+            }
+        }
+        ["client-tls"] => TransportEvent::ClientLegTls { client_cert: false },
+        ["client-tls", "cert"] => TransportEvent::ClientLegTls { client_cert: true },
+        ["client-stls-refused"] => TransportEvent::ClientStlsRefused,
         ["timeout"] => TransportEvent::Timeout,
         ["idle", secs] => {
             let seconds: f64 = secs

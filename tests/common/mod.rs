@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod dovecot;
+pub mod pop_client;
 pub mod proxy;
 pub mod screen;
 pub mod tmux;

@@ -267,7 +267,21 @@ impl Engine {
             TransportEvent::ClientLegStls {
                 dropped_octets,
                 established,
-            } => self.client_leg_stls(dropped_octets, established),
+                client_cert,
+                injected_replies,
+            } => self.client_leg_stls(crate::rules::ClientStls {
+                dropped_octets,
+                established,
+                client_cert,
+                injected_replies,
+            }),
+            TransportEvent::ClientLegTls { client_cert } => {
+                self.checker.client_leg_upgraded(client_cert)
+            }
+            TransportEvent::ClientStlsRefused => {
+                let at = client_at(self.session.commands_sent, self.client.offset());
+                areas!(self, |area, cx| area.on_client_stls_refused(&mut cx, at));
+            }
         }
         self.flush(out);
     }
@@ -841,17 +855,12 @@ impl Engine {
     }
 
     /// The client's STLS, answered by a proxy: nothing changes on the server's leg.
-    fn client_leg_stls(&mut self, dropped_octets: u32, established: bool) {
-        if established {
-            self.checker.client_leg_upgraded();
+    fn client_leg_stls(&mut self, stls: crate::rules::ClientStls) {
+        if stls.established {
+            self.checker.client_leg_upgraded(stls.client_cert);
         }
         let at = client_at(self.session.commands_sent, self.client.offset());
-        areas!(self, |area, cx| area.on_client_leg_stls(
-            &mut cx,
-            at,
-            dropped_octets,
-            established
-        ));
+        areas!(self, |area, cx| area.on_client_leg_stls(&mut cx, at, &stls));
     }
 
     fn tls_failed(&mut self, reason: TlsFailure, out: &mut dyn EventSink) {

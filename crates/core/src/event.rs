@@ -97,11 +97,38 @@ pub enum TransportEvent {
         dropped_octets: u32,
         /// The handshake with the client completed.
         established: bool,
+        /// The client presented a certificate in that handshake (the proxy asks for one and
+        /// verifies none): what CL-003 needs to know of the client's own leg.
+        #[serde(default, skip_serializing_if = "is_false")]
+        client_cert: bool,
+        /// Reply-shaped lines the proxy sent behind its `+OK`, before the handshake
+        /// (`--inject stls-response-injection`): for CL-009, which watches whether the client
+        /// takes them for replies. They are the proxy's, never the server's (no TLS-003).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        injected_replies: u32,
     },
+    /// A proxy ran TLS with the client from its first octet (implicit TLS toward the client,
+    /// whatever the server's leg is): only the client rules read it.
+    ClientLegTls {
+        /// The client presented a certificate (asked for, verified by no one): CL-003.
+        client_cert: bool,
+    },
+    /// A proxy answered the client's STLS itself with `-ERR` (it offers none, or not there):
+    /// the server never saw it. Only the client rules read it (CL-012).
+    ClientStlsRefused,
     /// The driver's read timeout passed with nothing from the server. The engine judges the
     /// silence (a command left unanswered, a data block never ended) but does not close: the
     /// driver decides whether to wait longer or close, and reports what it does.
     Timeout,
+}
+
+// Fields a recording writes only when they say something: older recordings read the same.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Where in the session something happened: the exchange (0 is the greeting, then one per

@@ -166,6 +166,16 @@ impl App {
                 format!("TLS handshake failed: {reason:?}")
             }
             Note::Transport(TransportEvent::TlsEstablished { .. }) => return,
+            Note::Transport(TransportEvent::ClientLegTls { client_cert }) => {
+                if client_cert {
+                    "TLS with the client; it presented a certificate (not verified)".into()
+                } else {
+                    "TLS with the client".into()
+                }
+            }
+            Note::Transport(TransportEvent::ClientStlsRefused) => {
+                "the proxy refused the client's STLS (the server never saw it)".into()
+            }
             Note::Transport(TransportEvent::ClientLegStls { established, .. }) => {
                 if established {
                     "the proxy answered the client's STLS: the client's leg is TLS now".into()

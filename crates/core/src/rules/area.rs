@@ -199,14 +199,11 @@ pub(crate) trait Area: std::fmt::Debug {
 
     /// A proxy answered the client's STLS itself and ran the handshake with the client
     /// ([`crate::TransportEvent::ClientLegStls`]); the server's leg is as it was.
-    fn on_client_leg_stls(
-        &mut self,
-        _cx: &mut Ctx<'_>,
-        _at: Location,
-        _dropped_octets: u32,
-        _established: bool,
-    ) {
-    }
+    fn on_client_leg_stls(&mut self, _cx: &mut Ctx<'_>, _at: Location, _stls: &ClientStls) {}
+
+    /// A proxy refused the client's STLS itself ([`crate::TransportEvent::ClientStlsRefused`]):
+    /// `at` is where the line stood in the client's stream; the server never saw it.
+    fn on_client_stls_refused(&mut self, _cx: &mut Ctx<'_>, _at: Location) {}
 
     /// A TLS handshake completed where none was agreed (no STLS accepted, no implicit TLS).
     fn on_unexpected_handshake(&mut self, _cx: &mut Ctx<'_>, _at: Location) {}
@@ -230,4 +227,17 @@ pub(crate) trait Area: std::fmt::Debug {
 
     /// The wait ran out outside a multi-line reply.
     fn on_timeout(&mut self, _cx: &mut Ctx<'_>, _timeout: &Timeout<'_>) {}
+}
+
+/// The client's STLS as a proxy accepted it ([`crate::TransportEvent::ClientLegStls`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientStls {
+    /// Octets the client sent behind its STLS, dropped by the proxy (CL-006).
+    pub(crate) dropped_octets: u32,
+    /// The handshake with the client completed.
+    pub(crate) established: bool,
+    /// The client presented a certificate in it (CL-003).
+    pub(crate) client_cert: bool,
+    /// Reply-shaped lines the proxy sent behind its `+OK` (CL-009).
+    pub(crate) injected_replies: u32,
 }

@@ -21,6 +21,8 @@ pub(crate) struct Checker {
     /// [`crate::Config::client_leg_tls`], until a proxy says the client's leg was upgraded:
     /// read through [`Checker::client_leg_is_tls`].
     client_leg_tls: Option<bool>,
+    /// A proxy said the client presented a certificate on its own leg's TLS.
+    client_leg_cert: bool,
     /// (rule, exchange) pairs already reported where a rule reports once per exchange.
     per_exchange: HashSet<(&'static str, u32)>,
     /// Rules already reported where a rule reports once per session.
@@ -47,9 +49,11 @@ impl Checker {
         self
     }
 
-    /// A proxy completed TLS with the client ([`crate::TransportEvent::ClientLegStls`]).
-    pub(crate) fn client_leg_upgraded(&mut self) {
+    /// A proxy completed TLS with the client ([`crate::TransportEvent::ClientLegStls`],
+    /// [`crate::TransportEvent::ClientLegTls`]); `client_cert`: the client presented one.
+    pub(crate) fn client_leg_upgraded(&mut self, client_cert: bool) {
         self.client_leg_tls = Some(true);
+        self.client_leg_cert |= client_cert;
     }
 
     /// The same checker, told whether the client's own leg is TLS (a proxy's client leg).
@@ -62,6 +66,15 @@ impl Checker {
     /// so, else the session's (`session_tls`).
     pub(crate) fn client_leg_is_tls(&self, session_tls: bool) -> bool {
         self.client_leg_tls.unwrap_or(session_tls)
+    }
+
+    /// Whether the client presented a certificate over TLS: on its own leg when a proxy said
+    /// so, else in the session's handshake (`session_tls`, `session_cert`).
+    pub(crate) fn client_cert_over_tls(&self, session_tls: bool, session_cert: bool) -> bool {
+        match self.client_leg_tls {
+            Some(leg_tls) => leg_tls && self.client_leg_cert,
+            None => session_tls && session_cert,
+        }
     }
 
     /// Whether the client areas (rules.md §3.18) judge this session: the one switch they obey.

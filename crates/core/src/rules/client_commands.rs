@@ -19,6 +19,7 @@ use super::area::{Answer, Area, ClientClose, Ctx, Side};
 use super::catalog as r;
 use super::catalog::Severity;
 use crate::command::Keyword;
+use crate::event::Location;
 use crate::exchange::Exchange;
 use crate::framer::Ending;
 use crate::response::Status;
@@ -55,6 +56,10 @@ enum SyntaxFault {
 impl Area for ClientCommands {
     fn side(&self) -> Side {
         Side::Client
+    }
+
+    fn on_client_stls_refused(&mut self, cx: &mut Ctx<'_>, at: Location) {
+        self.stls_refused_by_proxy(cx, at);
     }
 
     fn on_command(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
@@ -202,7 +207,7 @@ impl ClientCommands {
         let (c, s) = (&mut *cx.check, &*cx.session);
         let logged_out = matches!(s.state, State::Greeting | State::Authorization(_));
         if logged_out && k.is_transaction_only() && !after_refused_login {
-            if s.security.is_tls() && s.client_cert {
+            if c.client_cert_over_tls(s.security.is_tls(), s.client_cert) {
                 c.report_once(&r::CL_003, Severity::Warning, at, || format!(
                     "After TLS with a client certificate the client sent {k} without logging in, as if the certificate had logged it in: no standard has such a mode. It must log in first, with AUTH EXTERNAL to use the certificate (RFC 8314 §3.1, §4.2; RFC 2595 §4; RFC 1939 §3). This is the specific form of CL-002."
                 ));
@@ -249,7 +254,7 @@ impl ClientCommands {
     /// CL-012: a command of an optional capability that the CAPA of this state and security
     /// context did not list.
     fn judge_capability(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
-        let (c, s) = (&mut *cx.check, &*cx.session);
+        let s = &*cx.session;
         let Some(caps) = s.current_caps() else {
             return;
         };
@@ -275,17 +280,52 @@ impl ClientCommands {
         let Some(missing) = missing else {
             return;
         };
-        if self.unadvertised.contains(&k) {
-            return;
-        }
-        self.unadvertised.push(k);
         let sent = match mechanism {
             Some(m) => format!("AUTH {m}"),
             None => sent(ex),
         };
-        c.report(&r::CL_012, Severity::Info, ex.client_at(), format!(
-            "The client sent {sent} though the server's CAPA list for {} in this security context does not list {missing}: CAPA is advisory, so the server may still implement it, but a client should not count on it (RFC 2449 §5, §6).",
-            s.state.name()
+        let list = "the server's CAPA list";
+        self.unadvertised_used(cx, k, ex.client_at(), &sent, &missing, list);
+    }
+
+    /// CL-012 for an STLS a proxy refused itself: judged by the list the client was shown
+    /// (the proxy's offer, when it decides), after a CAPA, on a leg not yet TLS.
+    fn stls_refused_by_proxy(&mut self, cx: &mut Ctx<'_>, at: Location) {
+        let s = &*cx.session;
+        if cx.check.client_leg_is_tls(s.security.is_tls()) {
+            return;
+        }
+        let Some(caps) = s.current_caps() else {
+            return;
+        };
+        if cx
+            .check
+            .client_stls_offer
+            .unwrap_or_else(|| caps.has("STLS"))
+        {
+            return;
+        }
+        let list = "the CAPA list the proxy showed it";
+        self.unadvertised_used(cx, Keyword::Stls, at, "STLS", "STLS", list);
+    }
+
+    /// CL-012, once per keyword: `sent` used `missing`, which `list` did not name.
+    fn unadvertised_used(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        k: Keyword,
+        at: Location,
+        sent: &str,
+        missing: &str,
+        list: &str,
+    ) {
+        if self.unadvertised.contains(&k) {
+            return;
+        }
+        self.unadvertised.push(k);
+        cx.check.report(&r::CL_012, Severity::Info, at, format!(
+            "The client sent {sent} though {list} for {} in this security context does not list {missing}: CAPA is advisory, so the server may still implement it, but a client should not count on it (RFC 2449 §5, §6).",
+            cx.session.state.name()
         ));
     }
 
@@ -331,6 +371,59 @@ mod tests {
             .filter(|f| f.rule.judges_client() && f.rule.id != "CL-008")
             .map(|f| f.rule.id)
             .collect()
+    }
+
+    /// The client rules of `trace` through a proxy: the client's own leg TLS from the start
+    /// (`leg_tls`), and shown STLS by the proxy when `offer`.
+    fn through_a_proxy(trace: &str, leg_tls: bool, offer: bool) -> Vec<&'static str> {
+        let config = crate::Config {
+            judge_client: true,
+            client_leg_tls: Some(leg_tls),
+            client_stls_offer: Some(offer),
+            ..crate::Config::default()
+        };
+        crate::rules::tests::findings_with(trace, config)
+            .0
+            .iter()
+            .filter(|f| f.rule.judges_client())
+            .map(|f| f.rule.id)
+            .collect()
+    }
+
+    #[test]
+    fn stat_after_the_proxys_tls_with_a_client_certificate_is_cl_003() {
+        let stat = |tls: &str| format!("S: +OK ready\n{tls}C: STAT\nS: -ERR log in first\n");
+        assert_eq!(
+            through_a_proxy(&stat("-- client-tls cert\n"), true, false),
+            ["CL-003"]
+        );
+        // Without a certificate it is the general case.
+        assert_eq!(
+            through_a_proxy(&stat("-- client-tls\n"), true, false),
+            ["CL-002"]
+        );
+        // After the client's own STLS with a certificate, too.
+        let upgraded = stat("-- client-stls 0 cert\n");
+        assert_eq!(through_a_proxy(&upgraded, false, true), ["CL-003"]);
+        // The server's handshake with a certificate (popscope's own) is not the client's leg.
+        let upstream = "S: +OK ready\nC: STLS\nS: +OK\n-- tls\nC: STAT\nS: -ERR\n";
+        assert_eq!(through_a_proxy(upstream, false, true), ["CL-002"]);
+        // Logging in first is what it should do.
+        let login = "S: +OK ready\n-- client-tls cert\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\nC: STAT\nS: +OK 0 0\n";
+        assert_eq!(through_a_proxy(login, true, false), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn an_stls_the_proxy_refused_after_a_capa_without_it_is_cl_012() {
+        let capa = "S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: .\n";
+        let refused = format!("{capa}-- client-stls-refused\n");
+        assert_eq!(through_a_proxy(&refused, false, false), ["CL-012"]);
+        // Shown STLS (the proxy offers it, and refuses it on purpose): the client did right.
+        assert_eq!(through_a_proxy(&refused, false, true), Vec::<&str>::new());
+        // Without a CAPA nothing told it either way; on a TLS leg STLS is out of place.
+        let no_capa = "S: +OK ready\n-- client-stls-refused\n";
+        assert_eq!(through_a_proxy(no_capa, false, false), Vec::<&str>::new());
+        assert_eq!(through_a_proxy(&refused, true, false), Vec::<&str>::new());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! Every finding here is about the client; the evidence is what it sent, when and in which
 //! state, never the text of a line.
 
-use super::area::{Answer, Area, Close, Ctx, Side};
+use super::area::{Answer, Area, ClientStls, Close, Ctx, Side};
 use super::catalog as r;
 use super::catalog::Severity;
 use crate::capability::Capabilities;
@@ -113,13 +113,13 @@ impl Area for ClientTls {
         self.injection.last = None;
     }
 
-    fn on_client_leg_stls(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        at: Location,
-        dropped_octets: u32,
-        established: bool,
-    ) {
+    fn on_client_leg_stls(&mut self, cx: &mut Ctx<'_>, at: Location, stls: &ClientStls) {
+        let ClientStls {
+            dropped_octets,
+            established,
+            injected_replies,
+            ..
+        } = *stls;
         if dropped_octets > 0 {
             cx.check.report(&r::CL_006, Severity::Violation, at, format!(
                 "The client sent {} in plaintext behind its STLS, before the reply and the TLS handshake: once a client issues STLS it MUST NOT issue further commands until it has seen the reply and the TLS negotiation is complete (RFC 2595 §4). The proxy that answered the STLS dropped them unexecuted; a server that runs them is open to command injection (TLS-004).",
@@ -131,6 +131,12 @@ impl Area for ClientTls {
                 pre_tls: cx.session.caps.auth.clone(),
                 capa_after: false,
             });
+            // What the proxy served behind its +OK is watched as a server's would be.
+            self.injection = Injection {
+                replies: injected_replies,
+                watching: injected_replies > 0,
+                ..Injection::default()
+            };
         }
     }
 
@@ -276,7 +282,9 @@ impl ClientTls {
     fn injected_reply_taken(&mut self, cx: &mut Ctx<'_>, ex: &Exchange) {
         let w = &mut self.injection;
         let s = &*cx.session;
-        if !w.watching || s.security != Security::Stls {
+        // Inside the TLS that followed the +OK: the session's, or the client's own leg's.
+        let upgraded = s.security == Security::Stls || self.client_leg.is_some();
+        if !w.watching || !upgraded {
             return;
         }
         w.sent += 1;
@@ -547,6 +555,28 @@ mod tests {
         let dropped = through_a_proxy("S: +OK ready\n-- client-stls 8\n");
         assert_eq!(dropped, [("CL-006", Severity::Violation)]);
         assert_eq!(through_a_proxy("S: +OK ready\n-- client-stls 0\n"), []);
+    }
+
+    #[test]
+    fn a_reply_the_proxy_injected_behind_its_stls_ok_taken_by_the_client_is_cl_009() {
+        let session = |stls: &str, inside: &str| format!("S: +OK ready\n{stls}\n{inside}");
+        let cl_009 = |t: &str| {
+            through_a_proxy(t)
+                .into_iter()
+                .filter(|(id, _)| *id == "CL-009")
+                .collect::<Vec<_>>()
+        };
+        // USER, the injected +OK read as its reply, PASS at once.
+        let taken = "C: USER a\nC: PASS b\nS: +OK\nS: +OK in\n";
+        let lock_step = "C: USER a\nS: +OK\nC: PASS b\nS: +OK in\n";
+        let injected = "-- client-stls 0 injected=1";
+        assert_eq!(
+            cl_009(&session(injected, taken)),
+            [("CL-009", Severity::Violation)]
+        );
+        assert_eq!(through_a_proxy(&session(injected, lock_step)), []);
+        // Nothing injected: a pipelining client is CL-005's matter, not CL-009's.
+        assert_eq!(cl_009(&session("-- client-stls 0", taken)), []);
     }
 
     #[test]

@@ -44,7 +44,9 @@ mod utf;
 
 pub use catalog::{CATALOG, RuleInfo, Scope, Severity, find};
 
-pub(crate) use area::{Answer, Area, ClientClose, Close, Ctx, DataLine, Side, Timeout, Unanswered};
+pub(crate) use area::{
+    Answer, Area, ClientClose, ClientStls, Close, Ctx, DataLine, Side, Timeout, Unanswered,
+};
 pub(crate) use checker::Checker;
 
 /// Every rule area, each owning its state. The engine keeps one and calls a hook on all of
@@ -150,13 +152,29 @@ mod tests {
                     client_cert: false,
                 };
                 engine.handle_transport(now, tls, &mut sink);
-            } else if let Some(n) = line.strip_prefix("-- client-stls ") {
-                // A proxy answered the client's STLS: N octets dropped behind it.
+            } else if let Some(rest) = line.strip_prefix("-- client-stls ") {
+                // A proxy answered the client's STLS: N octets dropped behind it, then
+                // `cert` (the client showed one), `injected=K` (reply lines served behind it).
+                let mut words = rest.split(' ');
+                let dropped_octets = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                let extras: Vec<&str> = words.collect();
                 let ev = TransportEvent::ClientLegStls {
-                    dropped_octets: n.parse().unwrap_or(0),
+                    dropped_octets,
                     established: true,
+                    client_cert: extras.contains(&"cert"),
+                    injected_replies: extras
+                        .iter()
+                        .find_map(|w| w.strip_prefix("injected=")?.parse().ok())
+                        .unwrap_or(0),
                 };
                 engine.handle_transport(now, ev, &mut sink);
+            } else if let Some(rest) = line.strip_prefix("-- client-tls") {
+                let ev = TransportEvent::ClientLegTls {
+                    client_cert: rest == " cert",
+                };
+                engine.handle_transport(now, ev, &mut sink);
+            } else if line == "-- client-stls-refused" {
+                engine.handle_transport(now, TransportEvent::ClientStlsRefused, &mut sink);
             } else if line == "-- closed" {
                 let closed = TransportEvent::ServerClosed { close_notify: true };
                 engine.handle_transport(now, closed, &mut sink);
