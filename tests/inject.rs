@@ -448,10 +448,8 @@ fn a_careful_client_under_long_uidl_breaks_no_client_rule() {
 
 /// `popscope proxy --headless --json --inject CASE` in front of `upstream`, and its port.
 struct Proxy {
-    child: Child,
+    proxy: common::proxy::Spawned,
     port: u16,
-    /// Its JSON reports, a line per connection.
-    reports: std::sync::mpsc::Receiver<String>,
 }
 
 impl Proxy {
@@ -475,44 +473,13 @@ impl Proxy {
     }
 
     fn start_with(upstream: &Running, case: &str, listen: &[&str]) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .arg("proxy")
-            .args(listen)
-            .arg("--upstream")
-            .arg(upstream.url())
-            .args(["--headless", "--json", "--timeout", "5", "--inject", case])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, reports) = std::sync::mpsc::channel();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut said = BufReader::new(child.stderr.take().unwrap()).lines();
-        let line = said
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|l| l.contains("listening on pop3"))
-            .unwrap();
-        // The rest is read, so that the proxy never blocks on a full pipe.
-        std::thread::spawn(move || said.for_each(drop));
-        let port = line
-            .split("://")
-            .nth(1)
-            .and_then(|r| r.split(',').next())
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap();
-        Proxy {
-            child,
-            port,
-            reports,
-        }
+        let url = upstream.url();
+        let mut args = listen.to_vec();
+        args.extend(["--upstream", &url, "--headless", "--json", "--timeout", "5"]);
+        args.extend(["--inject", case]);
+        let proxy = common::proxy::Spawned::new(&args, &[]);
+        let port = proxy.port;
+        Proxy { proxy, port }
     }
 
     fn client(&self, upstream: &Running) -> (Client, String) {
@@ -521,7 +488,11 @@ impl Proxy {
 
     /// The rules of the next connection's report, as (rule, side).
     fn report(&self) -> Vec<(String, String)> {
-        let line = self.reports.recv_timeout(Duration::from_secs(20)).unwrap();
+        let line = self
+            .proxy
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         v["findings"]
             .as_array()
@@ -532,13 +503,6 @@ impl Proxy {
                 (s("rule"), s("side"))
             })
             .collect()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

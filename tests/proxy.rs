@@ -3,8 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
@@ -13,9 +12,8 @@ use popscope_core::server::Quirk;
 
 /// A running `popscope proxy --headless --json`, its reports read as they come.
 struct Proxy {
-    child: Child,
+    proxy: common::proxy::Spawned,
     port: u16,
-    reports: mpsc::Receiver<String>,
     /// What it said on stderr before it listened (warnings).
     said: Vec<String>,
 }
@@ -39,58 +37,14 @@ impl Proxy {
     }
 
     fn spawn_env(listen: &str, upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
-            .args(["proxy", "--listen", listen, "--upstream", upstream])
-            .arg("--headless")
-            .args(if extra.contains(&"--timeout") {
-                &[][..]
-            } else {
-                &["--timeout", "5"][..]
-            })
-            .args(extra)
-            .env_remove("SSLKEYLOGFILE")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run popscope: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-        let (tx, reports) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        // From here a failed assertion drops the proxy, and with it the process.
-        let mut proxy = Proxy {
-            child,
-            port: 0,
-            reports,
-            said: Vec::new(),
-        };
-        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-        let said = &mut proxy.said;
-        let listening = lines
-            .by_ref()
-            .find(|l| {
-                l.contains("listening on pop3") || {
-                    said.push(l.clone());
-                    false
-                }
-            })
-            .unwrap_or_else(|| panic!("the proxy did not say where it listens: {said:?}"));
-        // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        proxy.port = listening
-            .split("listening on pop3")
-            .nth(1)
-            .and_then(|rest| rest.split_once("://"))
-            .and_then(|(_, rest)| rest.split(',').next())
-            .and_then(|addr| addr.rsplit_once(':').map(|(_, port)| port))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {listening:?}"));
-        proxy
+        let mut args = vec!["--listen", listen, "--upstream", upstream, "--headless"];
+        if !extra.contains(&"--timeout") {
+            args.extend(["--timeout", "5"]);
+        }
+        args.extend(extra);
+        let proxy = common::proxy::Spawned::new(&args, env);
+        let (port, said) = (proxy.port, proxy.said.clone());
+        Proxy { proxy, port, said }
     }
 
     /// `--listen pop3s://` in front of `server`, with --json, showing clients the demo
@@ -107,7 +61,8 @@ impl Proxy {
     }
 
     fn line(&self) -> String {
-        self.reports
+        self.proxy
+            .lines
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|e| panic!("no report: {e}"))
     }
@@ -120,17 +75,10 @@ impl Proxy {
 
     /// SIGTERM, and the exit code.
     fn stop(mut self) -> Option<i32> {
-        let pid = i32::try_from(self.child.id()).unwrap_or_else(|e| panic!("{e}"));
+        let pid = i32::try_from(self.proxy.child.id()).unwrap_or_else(|e| panic!("{e}"));
         // SAFETY: kill(2) on our own child's id.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        self.child.wait().ok().and_then(|s| s.code())
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proxy.child.wait().ok().and_then(|s| s.code())
     }
 }
 
@@ -315,7 +263,7 @@ fn without_json_each_connection_is_a_line_and_its_findings() {
         "{head}"
     );
     let mut lines = Vec::new();
-    while let Ok(l) = proxy.reports.recv_timeout(Duration::from_millis(300)) {
+    while let Ok(l) = proxy.proxy.lines.recv_timeout(Duration::from_millis(300)) {
         lines.push(l);
     }
     assert!(
@@ -509,7 +457,7 @@ fn a_stop_ends_live_connections_with_their_reports() {
     s.read_exact(&mut greeting)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(&greeting, b"+OK");
-    let pid = i32::try_from(proxy.child.id()).unwrap_or_else(|e| panic!("{e}"));
+    let pid = i32::try_from(proxy.proxy.child.id()).unwrap_or_else(|e| panic!("{e}"));
     // SAFETY: kill(2) on our own child's id.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let report = proxy.report();
@@ -579,7 +527,7 @@ fn a_client_that_stops_reading_ends_only_its_connection_with_memory_bounded() {
     assert!(String::from_utf8_lossy(&other).ends_with("+OK bye\r\n"));
     let first = proxy.report();
     assert!(first["error"].is_null(), "{first}");
-    let rss = rss_kib(proxy.child.id());
+    let rss = rss_kib(proxy.proxy.child.id());
     eprintln!("proxy resident: {rss} KiB while a client stalled on a 140 MB RETR");
     let stalled_report = proxy.report();
     assert_eq!(

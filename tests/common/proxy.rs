@@ -37,64 +37,98 @@ impl Certs {
     }
 }
 
-/// A running proxy, killed when dropped.
-pub struct ProxyProcess {
-    child: Child,
+/// A `popscope proxy` started with `args` (and `env`), listening: its standard output read
+/// line by line as it comes, what it said on stderr before it listened (warnings), and its
+/// port. Killed when dropped.
+pub struct Spawned {
+    pub child: Child,
     pub port: u16,
-    reports: mpsc::Receiver<String>,
+    pub lines: mpsc::Receiver<String>,
+    pub said: Vec<String>,
 }
 
-impl ProxyProcess {
-    /// A proxy from a free loopback port to `upstream`, `extra` flags added (`--ca-file`).
-    pub fn start(leg: Leg, certs: &Certs, upstream: &str, extra: &[&str]) -> ProxyProcess {
-        let scheme = if leg == Leg::Pop3s { "pop3s" } else { "pop3" };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_popscope"));
-        cmd.args(["proxy", "--headless", "--json", "--timeout", "10"])
-            .args(["--listen", &format!("{scheme}://127.0.0.1:0")])
-            .args(["--upstream", upstream])
-            .args(extra);
-        if leg != Leg::Plain {
-            cmd.args(["--cert", &certs.cert, "--key", &certs.key]);
-        }
-        if leg == Leg::Stls {
-            cmd.arg("--offer-stls");
-        }
-        let mut child = cmd
+impl Spawned {
+    pub fn new(args: &[&str], env: &[(&str, &str)]) -> Spawned {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
+            .arg("proxy")
+            .args(args)
             .env_remove("SSLKEYLOGFILE")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run popscope proxy: {e}"));
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-        let (tx, reports) = mpsc::channel();
+        let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
         });
-        let mut proxy = ProxyProcess {
+        // From here a failed assertion drops the proxy, and with it the process.
+        let mut proxy = Spawned {
             child,
             port: 0,
-            reports,
+            lines,
+            said: Vec::new(),
         };
-        let mut said = Vec::new();
-        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        let mut err = BufReader::new(stderr).lines().map_while(Result::ok);
         // "popscope proxy: listening on pop3://127.0.0.1:PORT, relaying to …"
-        proxy.port = lines
+        let said = &mut proxy.said;
+        let port = err
             .by_ref()
             .find_map(|l| {
                 let port = l
-                    .split_once("listening on ")
-                    .and_then(|(_, rest)| rest.split_once("127.0.0.1:"))
+                    .split_once("listening on pop3")
+                    .and_then(|(_, rest)| rest.split_once("://"))
                     .and_then(|(_, rest)| rest.split(',').next())
-                    .and_then(|p| p.parse().ok());
-                said.push(l);
+                    .and_then(|addr| addr.rsplit_once(':'))
+                    .and_then(|(_, p)| p.parse().ok());
+                if port.is_none() {
+                    said.push(l);
+                }
                 port
             })
             .unwrap_or_else(|| panic!("the proxy did not say where it listens: {said:?}"));
-        std::thread::spawn(move || lines.for_each(drop));
+        proxy.port = port;
+        // Whatever else it says on stderr is read, so that it never blocks on a full pipe.
+        std::thread::spawn(move || err.for_each(drop));
         proxy
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running proxy, killed when dropped.
+pub struct ProxyProcess {
+    proxy: Spawned,
+    pub port: u16,
+}
+
+impl ProxyProcess {
+    /// A proxy from a free loopback port to `upstream`, `extra` flags added (`--ca-file`).
+    pub fn start(leg: Leg, certs: &Certs, upstream: &str, extra: &[&str]) -> ProxyProcess {
+        let scheme = if leg == Leg::Pop3s { "pop3s" } else { "pop3" };
+        let listen = format!("{scheme}://127.0.0.1:0");
+        let mut args = vec!["--headless", "--json", "--timeout", "10"];
+        args.extend(["--listen", &listen, "--upstream", upstream]);
+        args.extend(extra);
+        if leg != Leg::Plain {
+            args.extend(["--cert", &certs.cert, "--key", &certs.key]);
+        }
+        if leg == Leg::Stls {
+            args.push("--offer-stls");
+        }
+        let proxy = Spawned::new(&args, &[]);
+        let port = proxy.port;
+        ProxyProcess { proxy, port }
     }
 
     /// The reports of the connections that ended: the first waited for, then any that
@@ -102,19 +136,12 @@ impl ProxyProcess {
     pub fn reports(&self) -> Vec<serde_json::Value> {
         let mut all = Vec::new();
         let mut wait = Duration::from_secs(15);
-        while let Ok(line) = self.reports.recv_timeout(wait) {
+        while let Ok(line) = self.proxy.lines.recv_timeout(wait) {
             all.push(
                 serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
             );
             wait = Duration::from_millis(300);
         }
         all
-    }
-}
-
-impl Drop for ProxyProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
