@@ -8,6 +8,7 @@ use popscope_core::sanitize::display;
 use popscope_core::{Finding, Security, Severity, Tally, Transition};
 
 pub(crate) mod connection;
+pub mod fleet;
 
 pub(crate) use connection::ConnectionReport;
 
