@@ -336,11 +336,34 @@ async fn client_to_server(
     opts: &ProxyOptions,
 ) -> Upward {
     let mut buf = vec![0u8; CHUNK];
+    // A client silent on its turn for --timeout (one that connects and sends nothing, say)
+    // is ended, as a server's autologout would end it: it cannot hold a connection forever.
+    let (tick, mut silent, mut idle) = (
+        opts.timeout.min(Duration::from_secs(1)),
+        Duration::ZERO,
+        None,
+    );
     loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = match tokio::time::timeout(tick, from.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                silent = if with(judge, |j| j.server_owes()) {
+                    Duration::ZERO
+                } else {
+                    silent + tick
+                };
+                if silent >= opts.timeout {
+                    idle = Some(format!(
+                        "the client sent nothing for {} s",
+                        opts.timeout.as_secs()
+                    ));
+                    break;
+                }
+                continue;
+            }
         };
+        silent = Duration::ZERO;
         let Some(split) = with(judge, |j| {
             Some(j.client_bytes(buf.get(..n).unwrap_or_default()))
         }) else {
@@ -379,7 +402,7 @@ async fn client_to_server(
         }
     });
     let _ = tokio::time::timeout(opts.timeout, to.shutdown()).await;
-    Upward::Ended(None)
+    Upward::Ended(idle)
 }
 
 async fn server_to_client(
