@@ -593,3 +593,136 @@ fn a_client_that_pipelines_100000_commands_and_never_reads_holds_only_itself() {
         drop(writer.join());
     }
 }
+
+/// The connections view of a proxy whose client sent escapes in its user name and commands:
+/// fed as the relay feeds it (the octets, then what the engine made of them), rendered into a
+/// TestBackend.
+mod connections_view {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use popscope::session::{Note, Observer};
+    use popscope::tui::proxy::{Ending, Message, ProxyView, Template, draw};
+    use popscope::tui::{Theme, keys};
+    use popscope_core::{Config, Direction, Engine, Event, Time, TransportEvent};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use tokio::sync::{Notify, mpsc};
+
+    const WIDTH: u16 = 130;
+
+    /// One session through connection `number`'s observer: each element a client line, the
+    /// server's answer after it.
+    fn relay(observer: &mut dyn Observer, exchanges: &[(&[u8], &[u8])]) {
+        let mut engine = Engine::new(Config {
+            judge_client: true,
+            ..Config::default()
+        });
+        let mut at = 0;
+        let mut side = |dir: Direction, bytes: &[u8], engine: &mut Engine| {
+            at += 1000;
+            let now = Time(at);
+            observer.wire(now, dir, bytes);
+            let mut sink = |ev: Event<'_>| observer.event(now, &ev);
+            match dir {
+                Direction::Client => engine.handle_client(now, bytes, &mut sink),
+                Direction::Server => engine.handle_server(now, bytes, &mut sink),
+            }
+            observer.settled(now);
+        };
+        side(Direction::Server, b"+OK ready\r\n", &mut engine);
+        for (client, server) in exchanges {
+            side(Direction::Client, client, &mut engine);
+            side(Direction::Server, server, &mut engine);
+        }
+        let closed = TransportEvent::ServerClosed {
+            close_notify: false,
+        };
+        observer.note(Time(at + 1000), &Note::Transport(closed));
+    }
+
+    fn view_of(hostile: &[(&[u8], &[u8])]) -> (ProxyView, Instant) {
+        let template = Template {
+            upstream: "pop3://mail.example.net:110".into(),
+            theme: Theme::load("dark").unwrap(),
+            keys: keys::defaults(),
+            clock: || 36_000.0,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let changed = Arc::new(Notify::new());
+        let mut view = ProxyView::new("pop3://127.0.0.1:1110".into(), &template);
+        let start = Instant::now();
+        let sessions: [&[(&[u8], &[u8])]; 2] = [&[(b"QUIT\r\n", b"+OK bye\r\n")], hostile];
+        for (i, session) in sessions.iter().enumerate() {
+            let number = i as u64 + 1;
+            let client = SocketAddr::from(([127, 0, 0, 1], 50_000 + number as u16));
+            let mut observer = template.observer(number, client, &tx, &changed);
+            relay(observer.as_mut(), session);
+            let error = (number == 2).then(|| "the client sent nothing for 2 s".to_owned());
+            let _ = tx.send(Message::Ended(Ending {
+                number,
+                error,
+                ..Ending::default()
+            }));
+        }
+        while let Ok(m) = rx.try_recv() {
+            view.apply(m, start + Duration::from_secs(1));
+        }
+        (view, start)
+    }
+
+    fn render(view: &ProxyView, at: Instant, height: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(WIDTH, height)).unwrap();
+        t.draw(|f| draw::draw(f, view, at + Duration::from_secs(2)))
+            .unwrap();
+        super::common::screen::text_of(&t)
+    }
+
+    const USER: &[u8] = "USER \x1b]52;c;aGk=\x07ev\u{202e}il\u{9b}2J\r\n".as_bytes();
+
+    #[test]
+    fn a_hostile_clients_user_name_and_commands_are_shown_escaped_and_the_row_intact() {
+        let hostile: &[(&[u8], &[u8])] = &[
+            (USER, b"+OK\r\n"),
+            (b"\x1b[2J\x1b[HNOOP\x00\xff\r\n", b"-ERR what\r\n"),
+            ("LIST \u{2066}\x1b[31m1\r\n".as_bytes(), b"-ERR not yet\r\n"),
+        ];
+        let (mut view, at) = view_of(hostile);
+        let table = render(&view, at, 12);
+        super::assert_clean("the table", table.as_bytes());
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.contains("127.0.0.1:5000"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        // Each row one line, as wide as the screen, framed.
+        for row in &rows {
+            assert_eq!(row.chars().count(), usize::from(WIDTH), "{row:?}");
+            assert!(row.starts_with('│') && row.ends_with('│'), "{row:?}");
+        }
+        assert!(rows[1].contains("error"), "{table}");
+        for _ in 0..2 {
+            view.key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+        }
+        view.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert_eq!(view.opened, Some(2));
+        let opened = render(&view, at, 40);
+        super::assert_clean("the opened connection", opened.as_bytes());
+        assert!(opened.contains(r"C: USER \x1b]52;c;aGk=\x07ev"), "{opened}");
+        // Invalid UTF-8 shows as U+FFFD here (the text export writes \xff): no control.
+        assert!(opened.contains(r"\x1b[2J\x1b[HNOOP\x00"), "{opened}");
+        assert!(opened.contains("client CL-011"), "{opened}");
+    }
+
+    #[test]
+    fn the_check_on_the_screen_sees_a_raw_escape() {
+        // The view's own text is clean; a raw one slipped in is caught by the same check.
+        let (view, at) = view_of(&[(USER, b"+OK\r\n")]);
+        let mut screen = render(&view, at, 12);
+        super::assert_clean("the table", screen.as_bytes());
+        screen.push('\u{1b}');
+        assert!(super::raw_control(screen.as_bytes()).is_some());
+    }
+}
