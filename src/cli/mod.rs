@@ -273,6 +273,12 @@ pub struct ServeArgs {
     /// With --check-client: one JSON object per connection on stdout (the banner goes to stderr).
     #[arg(long, requires = "check_client")]
     pub(crate) json: bool,
+    /// With --check-client: seconds a client may be silent on its turn, or leave the answers
+    /// unread, before the server ends its connection (and says so in its report) [default:
+    /// 600, RFC 1939's autologout].
+    #[arg(long, value_name = "SECONDS", requires = "check_client",
+          value_parser = numbers::timeout_seconds())]
+    pub(crate) timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

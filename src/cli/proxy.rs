@@ -31,9 +31,9 @@ pub struct UpstreamArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_hyphen_values = true,
           value_parser = super::numbers::timeout_seconds())]
     pub(crate) connect_timeout: u64,
-    /// Seconds a write to either side may wait for it to read before the connection ends;
-    /// and the silence of a server that owes a reply before the checks judge it (the relay
-    /// goes on).
+    /// Seconds a write to either side may wait for it to read, or a client may be silent on
+    /// its turn, before the connection ends; and the silence of a server that owes a reply
+    /// before the checks judge it (the relay goes on).
     #[arg(long, value_name = "SECONDS", default_value_t = 30, allow_hyphen_values = true,
           value_parser = super::numbers::timeout_seconds())]
     pub(crate) timeout: u64,

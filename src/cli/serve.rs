@@ -59,7 +59,8 @@ pub fn serve(args: &ServeArgs) -> Result<u8, CliError> {
         let mut stop = Stop::new()?;
         let (reports, mut judged) = tokio::sync::mpsc::unbounded_channel();
         let reports = args.check_client.then_some(reports);
-        let (running, _, _) = start_demo(args.port, args.tls, q, inject, reports).await?;
+        let (running, _, _) =
+            start_demo(args.port, args.tls, q, inject, reports, args.timeout).await?;
         // Under --json stdout carries the reports alone.
         let mut out: Box<dyn Write> = if args.json {
             Box::new(std::io::stderr().lock())
@@ -232,6 +233,7 @@ async fn start_demo(
     q: Option<Quirk>,
     inject: Option<Fault>,
     reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
+    idle_seconds: Option<u64>,
 ) -> Result<(server::Running, Target, Scheme), CliError> {
     let opts = ServeOptions {
         port,
@@ -240,12 +242,14 @@ async fn start_demo(
         user: DEMO_USER.into(),
         password: DEMO_PASSWORD.into(),
     };
-    let running = server::start_with(opts, inject, reports)
-        .await
-        .map_err(|e| CliError {
-            code: exit::CONNECT,
-            message: format!("cannot start the demo server on port {port}: {e}"),
-        })?;
+    let started = match idle_seconds {
+        Some(secs) => server::start_idle(opts, inject, reports, Duration::from_secs(secs)).await,
+        None => server::start_with(opts, inject, reports).await,
+    };
+    let running = started.map_err(|e| CliError {
+        code: exit::CONNECT,
+        message: format!("cannot start the demo server on port {port}: {e}"),
+    })?;
     let target = Target::parse(&running.url()).map_err(CliError::usage)?;
     let scheme = target.scheme.unwrap_or(Scheme::Pop3);
     Ok((running, target, scheme))
@@ -264,7 +268,7 @@ fn demo_tui(args: &DemoArgs, q: Option<Quirk>) -> Result<u8, CliError> {
     let confirm_dele = super::config::confirm_dele()?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let (running, target, scheme) = start_demo(0, tls, q, None, None).await?;
+        let (running, target, scheme) = start_demo(0, tls, q, None, None, None).await?;
         let conn = ConnArgs {
             ca_file: Some(running.certs.ca.clone()),
             client_cert: client_cert.then(|| running.certs.client_cert.clone()),
@@ -318,7 +322,7 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     rt.block_on(async {
         let mut stop = Stop::new()?;
-        let (running, target, scheme) = start_demo(0, tls, q, None, None).await?;
+        let (running, target, scheme) = start_demo(0, tls, q, None, None, None).await?;
         println!(
             "# popscope demo: the built-in POP3 server on {}{}",
             running.url(),

@@ -163,8 +163,10 @@ impl EventSink for Seen<'_> {
                 self.fed.capa_end = end.complete && self.capa.contains(&end.exchange);
                 self.ended(end.exchange)
             }
+            // Sorted (commands come in order): a client that pipelines thousands of CAPA
+            // costs a search, not a scan, per line.
             Event::BodyLine { exchange, line }
-                if self.capa.contains(exchange) && rewrite::is_stls(line) =>
+                if self.capa.binary_search(exchange).is_ok() && rewrite::is_stls(line) =>
             {
                 self.fed.stls_line = true
             }
@@ -177,7 +179,9 @@ impl Seen<'_> {
     fn ended(&mut self, exchange: u32) {
         *self.challenged = false;
         self.open.remove(&exchange);
-        self.capa.retain(|&e| e != exchange);
+        if let Ok(i) = self.capa.binary_search(&exchange) {
+            self.capa.remove(i);
+        }
     }
 }
 
@@ -413,6 +417,11 @@ impl Judge {
         let state = self.engine.state();
         matches!(state, State::Greeting | State::TlsHandshake)
             || (!self.open.is_empty() && !self.challenged && state != State::Closed)
+    }
+
+    /// Commands whose reply has not ended.
+    pub(crate) fn unanswered(&self) -> usize {
+        self.open.len()
     }
 
     /// An answer placed after exchange `after` must still wait for its reply.

@@ -25,8 +25,16 @@ use popscope_core::TransportEvent;
 /// Octets read at a time from either side.
 const CHUNK: usize = 64 << 10;
 
+/// Octets read at a time from the client.
+const CLIENT_CHUNK: usize = 16 << 10;
+
 /// Reads from the server (or proxy answers) waiting to be written to the client.
 const QUEUED: usize = 4;
+
+/// Commands unanswered before the client is read no faster than the server answers: what the
+/// engine follows of one connection stays bounded, however much a client pipelines (100,000
+/// CAPA took a worker for minutes, and the other connections with it).
+const MAX_PIPELINED: usize = 1000;
 
 /// Why a direction ended, for the report (none when it simply closed).
 type Ended = Option<String>;
@@ -302,8 +310,13 @@ async fn relay(
                 }
             }
             // A client that went away or stopped reading ends the connection, however
-            // quiet the server is.
-            written = &mut writer => Downward::Ended(written),
+            // quiet the server is; the report says the session is closed.
+            written = &mut writer => {
+                if written.is_some() {
+                    with(judge, |j| j.transport(TransportEvent::ClientClosed));
+                }
+                Downward::Ended(written)
+            }
         }
     };
     tokio::pin!(upward, downward);
@@ -360,11 +373,45 @@ async fn client_to_server(
     opts: &ProxyOptions,
 ) -> Upward {
     let mut buf = vec![0u8; CHUNK];
+    // A client silent on its turn for --timeout (one that connects and sends nothing, say)
+    // is ended, as a server's autologout would end it: it cannot hold a connection forever.
+    let (tick, mut silent, mut idle) = (
+        opts.timeout.min(Duration::from_secs(1)),
+        Duration::ZERO,
+        None,
+    );
     loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        while with(judge, |j| j.unanswered()) >= MAX_PIPELINED {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A client sends commands, not bodies: a read holds at most a few thousand, and
+        // near the bound, a few hundred.
+        let room = if with(judge, |j| j.unanswered()) > MAX_PIPELINED / 2 {
+            1 << 10
+        } else {
+            CLIENT_CHUNK
         };
+        let read = from.read(buf.get_mut(..room).unwrap_or_default());
+        let n = match tokio::time::timeout(tick, read).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                silent = if with(judge, |j| j.server_owes()) {
+                    Duration::ZERO
+                } else {
+                    silent + tick
+                };
+                if silent >= opts.timeout {
+                    idle = Some(format!(
+                        "the client sent nothing for {} s",
+                        opts.timeout.as_secs()
+                    ));
+                    break;
+                }
+                continue;
+            }
+        };
+        silent = Duration::ZERO;
         let Some(split) = with(judge, |j| {
             Some(j.client_bytes(buf.get(..n).unwrap_or_default()))
         }) else {
@@ -403,7 +450,7 @@ async fn client_to_server(
         }
     });
     let _ = tokio::time::timeout(opts.timeout, to.shutdown()).await;
-    Upward::Ended(None)
+    Upward::Ended(idle)
 }
 
 async fn server_to_client(

@@ -30,6 +30,8 @@ struct Judging {
     closed: bool,
     reports: tokio::sync::mpsc::UnboundedSender<ConnectionReport>,
     earlier: Option<Arc<Mutex<LastLogins>>>,
+    /// Why the server ended the connection, when it was not the session's end.
+    error: Option<String>,
 }
 
 impl Watch {
@@ -60,6 +62,7 @@ impl Watch {
                 closed: false,
                 reports,
                 earlier: None,
+                error: None,
             }),
         }
     }
@@ -70,6 +73,13 @@ impl Watch {
             j.earlier = Some(earlier);
         }
         self
+    }
+
+    /// The server ends the connection for `why` (the client's silence): for the report.
+    pub(crate) fn ended(&mut self, why: String) {
+        if let Some(j) = &mut self.inner {
+            j.error.get_or_insert(why);
+        }
     }
 
     pub(crate) fn client(&mut self, bytes: &[u8]) {
@@ -147,7 +157,7 @@ impl Drop for Watch {
             findings: j.findings,
             findings_left_out: j.left_out,
             notes: Vec::new(),
-            error: None,
+            error: j.error,
         });
     }
 }

@@ -124,6 +124,8 @@ struct Shared {
     logins: Logins,
     /// `--check-client`: each client's last login, for CL-016.
     earlier_logins: Arc<Mutex<crate::session::logins::LastLogins>>,
+    /// How long a client may be silent on its turn, or leave the answers unread.
+    idle: Duration,
 }
 
 /// RFC 1939 §3: an autologout timer of at least ten minutes.
@@ -149,6 +151,17 @@ pub async fn start_with(
     opts: ServeOptions,
     inject: Option<Fault>,
     reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
+) -> std::io::Result<Running> {
+    start_idle(opts, inject, reports, IDLE_LIMIT).await
+}
+
+/// [`start_with`], ending a connection whose client is silent on its turn, or leaves the
+/// answers unread, for `idle` (`serve --check-client --timeout`) instead of [`IDLE_LIMIT`].
+pub async fn start_idle(
+    opts: ServeOptions,
+    inject: Option<Fault>,
+    reports: Option<tokio::sync::mpsc::UnboundedSender<crate::report::ConnectionReport>>,
+    idle: Duration,
 ) -> std::io::Result<Running> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let port = listener.local_addr()?.port();
@@ -177,6 +190,7 @@ pub async fn start_with(
         inject,
         logins: Logins::default(),
         earlier_logins: Arc::default(),
+        idle,
         port,
         opts: opts.clone(),
     });
@@ -337,10 +351,15 @@ impl Connection<'_> {
                     Output::Close => return self.close(s).await,
                 }
             }
-            let n = match tokio::time::timeout(IDLE_LIMIT, s.read(&mut chunk)).await {
+            let n = match tokio::time::timeout(self.shared.idle, s.read(&mut chunk)).await {
                 Ok(r) => r?,
                 // The autologout: the server is the one that closes.
-                Err(_) => return self.close(s).await,
+                Err(_) => {
+                    let secs = self.shared.idle.as_secs();
+                    self.watch
+                        .ended(format!("the client sent nothing for {secs} s"));
+                    return self.close(s).await;
+                }
             };
             if n == 0 {
                 self.watch.transport(TransportEvent::ClientClosed);
@@ -366,7 +385,18 @@ impl Connection<'_> {
             match action {
                 Action::Send(bytes) => {
                     self.watch.server(&bytes);
-                    s.write_all(&bytes).await?
+                    // A client that never reads (pipelining without end) holds only its own
+                    // connection, and not for ever.
+                    let idle = self.shared.idle;
+                    if tokio::time::timeout(idle, s.write_all(&bytes))
+                        .await
+                        .is_err()
+                    {
+                        let secs = idle.as_secs();
+                        self.watch
+                            .ended(format!("the client read nothing for {secs} s"));
+                        return Err(std::io::ErrorKind::TimedOut.into());
+                    }
                 }
                 Action::Pause(seconds) => {
                     s.flush().await?;

@@ -9,11 +9,18 @@ use popscope_core::{Direction, Event, Time};
 use super::body_cap::BodyCap;
 use super::records::{ClientSide, FORMAT, Record, secs};
 
+/// Octets kept of one client line: a command is at most 255 (RFC 2449 §4), a SASL response
+/// a few KiB; a client that sends a line without end must not fill the disk.
+pub(crate) const MAX_CLIENT_LINE: u64 = 64 << 10;
+
 /// An observer that writes the session as JSON Lines.
 pub(crate) struct Recorder {
     out: Box<dyn Write + Send>,
     keep_secrets: bool,
     cap: Option<BodyCap>,
+    /// Octets of the client line in progress, and how many of them were left out.
+    client_line: u64,
+    client_cut: u64,
     /// Which client line is a SASL response (masked as one).
     sasl: crate::transcript::sasl::SaslWatch,
     failed: bool,
@@ -61,6 +68,8 @@ impl Recorder {
             out,
             keep_secrets,
             cap: None,
+            client_line: 0,
+            client_cut: 0,
             sasl: Default::default(),
             failed,
         }
@@ -88,6 +97,43 @@ impl Recorder {
         if !self.failed && write_record(&mut self.out, r).is_err() {
             // A full disk must not end the session; the record stops where it failed.
             self.failed = true;
+        }
+    }
+
+    /// Client octets with each line cut to [`MAX_CLIENT_LINE`], and the octets left out of
+    /// each line that ended here.
+    fn cap_client(&mut self, bytes: &[u8]) -> (Vec<u8>, Vec<u64>) {
+        let (mut kept, mut cuts) = (Vec::with_capacity(bytes.len()), Vec::new());
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            let end = if piece.ends_with(b"\r\n") {
+                2
+            } else {
+                usize::from(piece.ends_with(b"\n"))
+            };
+            let (line, ending) = piece.split_at(piece.len() - end);
+            let room = MAX_CLIENT_LINE.saturating_sub(self.client_line);
+            let keep = line.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            kept.extend_from_slice(line.get(..keep).unwrap_or_default());
+            kept.extend_from_slice(ending);
+            self.client_line += line.len() as u64;
+            self.client_cut += (line.len() - keep) as u64;
+            if end > 0 {
+                cuts.extend(Some(self.client_cut).filter(|&c| c > 0));
+                (self.client_line, self.client_cut) = (0, 0);
+            }
+        }
+        (kept, cuts)
+    }
+
+    /// Says how many octets of client lines were left out (exchange 0: the record is a
+    /// client line's, which has no exchange of its own until it ends).
+    fn put_cuts(&mut self, at: Time, cuts: &[u64]) {
+        for &octets in cuts {
+            self.put(&Record::Truncated {
+                t: secs(at),
+                exchange: 0,
+                octets,
+            });
         }
     }
 
@@ -134,9 +180,17 @@ impl Observer for Recorder {
             cap.hold(bytes);
             return;
         }
-        if dir == Direction::Client && !self.keep_secrets {
-            let (b, redacted) = self.redact_client(bytes);
-            self.put(&Record::data(secs(at), dir, &b, redacted));
+        if dir == Direction::Client {
+            let (kept, cuts) = self.cap_client(bytes);
+            if !kept.is_empty() {
+                let (b, redacted) = if self.keep_secrets {
+                    (kept, false)
+                } else {
+                    self.redact_client(&kept)
+                };
+                self.put(&Record::data(secs(at), dir, &b, redacted));
+            }
+            self.put_cuts(at, &cuts);
         } else {
             self.put(&Record::data(secs(at), dir, bytes, false));
         }
@@ -150,6 +204,8 @@ impl Observer for Recorder {
         if matches!(note, Note::Transport(_)) {
             // A close or a timeout: what is pending will not be classified any further.
             self.release(at, true);
+            let cut = std::mem::take(&mut self.client_cut);
+            self.put_cuts(at, &[cut][..usize::from(cut > 0)]);
         }
         match note {
             // A warning is the tool's own word, not part of the session: not recorded.
@@ -242,6 +298,40 @@ mod tests {
         assert_eq!(header(true)["client_leg_tls"], true);
         assert_ne!(header(false)["judge_client"], true);
         assert!(header(false).get("client_leg_tls").is_none());
+    }
+
+    #[test]
+    fn a_client_line_without_end_is_cut_and_the_cut_said() {
+        let out = crate::session::task::Recording::default();
+        let mut r = Recorder::new(Box::new(out.clone()), "t", false);
+        let mut e = Engine::new(Config {
+            judge_client: true,
+            ..Config::default()
+        });
+        feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
+        let chunk = vec![b'x'; 64 << 10];
+        for _ in 0..256 {
+            feed(&mut e, &mut r, Direction::Client, &chunk);
+        }
+        feed(&mut e, &mut r, Direction::Client, b"\r\nNOOP\r\n");
+        let written = out.contents();
+        // 16 MiB went by: one line's limit of it was kept, the rest counted, and the
+        // next command is whole.
+        assert!(written.len() < 200 << 10, "{} octets", written.len());
+        let text = String::from_utf8_lossy(&written);
+        let left_out = (256u64 << 16) - MAX_CLIENT_LINE;
+        assert!(
+            text.contains(&format!("\"octets\":{left_out}")),
+            "no cut said"
+        );
+        assert!(
+            text.contains("\"text\":\"\\r\\nNOOP\\r\\n\""),
+            "{}",
+            &text[text.len() - 400..]
+        );
+        let (sessions, damage) = read(&written);
+        assert!(damage.is_none(), "{damage:?}");
+        assert_eq!(sessions.len(), 1);
     }
 
     #[test]

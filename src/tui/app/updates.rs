@@ -210,13 +210,8 @@ impl App {
                 if command.keyword == Keyword::Auth {
                     self.state_panel.sasl = SaslExchange::started(exchange, &command);
                 }
-                let text = shown_command(&command);
-                let mut row = Row::new(
-                    at,
-                    RowKind::Client,
-                    display(text.as_bytes(), ROW_TEXT),
-                    exchange,
-                );
+                // Shown already: a second display would double each escape's backslash.
+                let mut row = Row::new(at, RowKind::Client, shown_command(&command), exchange);
                 if std::mem::take(&mut self.deliberate_next) {
                     row.tag = Some(Tag::Deliberate);
                 }
