@@ -480,8 +480,9 @@ fn stls_ten_thousand_times_ends_the_connection_alone() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     let report = proxy.report(10);
     // More than 1000 answers owed at once: the proxy ends the connection, and says why.
-    assert_eq!(
-        report["error"], "the client sent STLS again and again without reading the answers",
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("the client sent STLS more than 1000 times"),
         "{report}"
     );
     let refused = report["notes"][0].as_str().unwrap_or_default();

@@ -419,7 +419,7 @@ async fn client_to_server(
         };
         if split.flooded {
             return Upward::Ended(Some(
-                "the client sent STLS again and again without reading the answers".into(),
+                "the client sent STLS more than 1000 times before the answers could go out: the connection ends (its answers would pile up without bound)".into(),
             ));
         }
         if split.answered {
