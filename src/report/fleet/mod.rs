@@ -6,7 +6,7 @@
 // once `check --targets` uses it.
 #![allow(dead_code)]
 
-mod fields;
+pub(crate) mod fields;
 pub(crate) mod junit;
 pub(crate) mod nagios;
 pub(crate) mod progress;

@@ -133,12 +133,11 @@ impl Nagios {
         }
         let status = self.worst;
         let line = match (&self.single, self.targets) {
-            (Some(one), 1) => format!(
-                "POP3 {} - {} | {}",
-                status.label(),
-                one.text,
-                perfdata(&one.perf, self.thresholds)
-            ),
+            (Some(one), 1) => {
+                let perf = perfdata(&one.perf, self.thresholds);
+                let sep = if perf.is_empty() { "" } else { " | " };
+                format!("POP3 {} - {}{sep}{perf}", status.label(), one.text)
+            }
             _ => self.fleet_line(),
         };
         (status, line)
