@@ -88,7 +88,10 @@ fn a_clean_server_is_ok_with_every_timing() {
         assert!((0.0..10.0).contains(value), "{label}={value}");
     }
     let (_, days, _, warn, crit, _) = &s.perf[4];
-    assert!(*days > 1000.0, "the demo's certificate ends in 4096: {days}");
+    assert!(
+        *days > 1000.0,
+        "the demo's certificate ends in 4096: {days}"
+    );
     assert_eq!((warn.as_str(), crit.as_str()), ("30:", "7:"));
 }
 
@@ -131,17 +134,42 @@ fn an_unreachable_server_is_critical() {
 #[test]
 fn bad_usage_is_unknown_in_one_line() {
     for args in [
-        &["check", "pop3://127.0.0.1:1", "--nagios", "--warn-days", "x"][..],
-        &["check", "pop3://127.0.0.1:1", "--nagios", "--crit-days", "40"],
+        &[
+            "check",
+            "pop3://127.0.0.1:1",
+            "--nagios",
+            "--warn-days",
+            "x",
+        ][..],
+        &[
+            "check",
+            "pop3://127.0.0.1:1",
+            "--nagios",
+            "--crit-days",
+            "40",
+        ],
         &["check", "imap://127.0.0.1", "--nagios"],
         &["check", "pop3://127.0.0.1:1", "--nagios", "--json"],
     ] {
         let o = popscope(args);
         let s = status_line(&o);
-        assert_eq!((code(&o), s.state.as_str()), (3, "UNKNOWN"), "{args:?}: {}", s.text);
+        assert_eq!(
+            (code(&o), s.state.as_str()),
+            (3, "UNKNOWN"),
+            "{args:?}: {}",
+            s.text
+        );
     }
     // Without --nagios the codes are popscope's own.
-    assert_eq!(code(&popscope(&["check", "pop3://127.0.0.1:1", "--warn-days", "3"])), 2);
+    assert_eq!(
+        code(&popscope(&[
+            "check",
+            "pop3://127.0.0.1:1",
+            "--warn-days",
+            "3"
+        ])),
+        2
+    );
 }
 
 /// A CA and a server certificate for 127.0.0.1 that ends in `days` days (and an hour), in
@@ -189,7 +217,11 @@ fn civil_from_days(z: u64) -> (i32, u8, u8) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    ((yoe + era * 400 + i64::from(m <= 2)) as i32, m as u8, d as u8)
+    (
+        (yoe + era * 400 + i64::from(m <= 2)) as i32,
+        m as u8,
+        d as u8,
+    )
 }
 
 #[test]
@@ -220,12 +252,19 @@ fn a_certificate_that_ends_soon_is_a_warning_then_critical() {
     let o = nagios_check(&url, &["--ca-file", &ca]);
     let s = status_line(&o);
     assert_eq!((code(&o), s.state.as_str()), (1, "WARNING"), "{}", s.text);
-    assert!(s.text.contains("certificate expires in 10 days"), "{}", s.text);
+    assert!(
+        s.text.contains("certificate expires in 10 days"),
+        "{}",
+        s.text
+    );
     let days = s.perf.iter().find(|p| p.0 == "cert_days").map(|p| p.1);
     assert_eq!(days, Some(10.0));
     // The same certificate with --crit-days 10 is critical; with --warn-days 9 it is fine.
     let o = nagios_check(&url, &["--ca-file", &ca, "--crit-days", "10"]);
     assert_eq!(code(&o), 2, "{}", status_line(&o).text);
-    let o = nagios_check(&url, &["--ca-file", &ca, "--warn-days", "9", "--crit-days", "2"]);
+    let o = nagios_check(
+        &url,
+        &["--ca-file", &ca, "--warn-days", "9", "--crit-days", "2"],
+    );
     assert_eq!(code(&o), 0, "{}", status_line(&o).text);
 }

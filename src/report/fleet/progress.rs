@@ -7,6 +7,7 @@
 //! The text of the message is [`ProgressState::message`], a pure function of the state.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -71,7 +72,9 @@ impl ProgressState {
 
 /// The bar itself: hidden (draws nothing, costs nothing) when [`should_draw`] said no.
 pub(crate) struct Progress {
-    state: ProgressState,
+    /// Shared with the bar's `{live}` key, which the steady tick redraws: the slowest
+    /// target's time goes on while nothing finishes.
+    state: Arc<Mutex<ProgressState>>,
     bar: ProgressBar,
 }
 
@@ -79,57 +82,73 @@ pub(crate) struct Progress {
 const TICK: Duration = Duration::from_millis(200);
 
 impl Progress {
+    /// The bar for this process: drawn when stderr is a terminal and `json` (JSON Lines on
+    /// stdout) does not go to a terminal too.
+    pub(crate) fn for_terminal(json: bool) -> Self {
+        use std::io::IsTerminal;
+        Progress::new(should_draw(
+            std::io::stderr().is_terminal(),
+            json,
+            std::io::stdout().is_terminal(),
+        ))
+    }
+
     pub(crate) fn new(draw: bool) -> Self {
         let target = if draw {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
+        let state = Arc::new(Mutex::new(ProgressState::default()));
         let bar = ProgressBar::with_draw_target(None, target);
-        bar.set_style(spinner_style());
+        bar.set_style(style(SPINNER, &state));
         if draw {
             bar.enable_steady_tick(TICK);
         }
-        Progress {
-            state: ProgressState::default(),
-            bar,
+        Progress { state, bar }
+    }
+
+    fn with_state(&self, change: impl FnOnce(&mut ProgressState)) {
+        let done = self.state.lock().map(|mut s| {
+            change(&mut s);
+            s.done
+        });
+        // With the lock released: a redraw here calls the `{live}` key, which takes it.
+        if let Ok(done) = done {
+            self.bar.set_position(done as u64);
         }
     }
 
     /// The target file was read to its end: `total` targets, a bar from now on.
     pub(crate) fn set_total(&mut self, total: usize) {
-        self.state.total = Some(total);
+        self.with_state(|s| s.total = Some(total));
         self.bar.set_length(total as u64);
-        self.bar.set_style(bar_style());
-        self.redraw();
+        self.bar.set_style(style(BAR, &self.state));
     }
 
     pub(crate) fn started(&mut self, line: usize, target: &str) {
-        self.state.started(line, target, Instant::now());
-        self.redraw();
-    }
-
-    fn redraw(&self) {
-        self.bar.set_position(self.state.done as u64);
-        self.bar.set_message(self.state.message(Instant::now()));
+        self.with_state(|s| s.started(line, target, Instant::now()));
     }
 }
 
-fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} {pos} done (reading the targets) · {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner())
-}
+const SPINNER: &str = "{spinner} {pos} done (reading the targets) · {live}";
+const BAR: &str = "[{bar:30}] {pos}/{len} done · {elapsed} · {live}";
 
-fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template("[{bar:30}] {pos}/{len} done · {elapsed} · {wide_msg}")
-        .map(|s| s.progress_chars("=> "))
+fn style(template: &str, state: &Arc<Mutex<ProgressState>>) -> ProgressStyle {
+    let state = state.clone();
+    let live = move |_: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+        if let Ok(s) = state.lock() {
+            let _ = out.write_str(&s.message(Instant::now()));
+        }
+    };
+    ProgressStyle::with_template(template)
+        .map(|s| s.progress_chars("=> ").with_key("live", live))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 impl FleetSink for Progress {
     fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()> {
-        self.state.finished(outcome);
-        self.redraw();
+        self.with_state(|s| s.finished(outcome));
         Ok(())
     }
 
@@ -193,7 +212,7 @@ mod tests {
         p.set_total(2);
         let _ = p.add(&outcome(1, 0, false));
         let _ = p.finish();
-        assert_eq!(p.state.done, 1);
+        assert_eq!(p.state.lock().map(|s| s.done).ok(), Some(1));
         assert!(p.bar.is_hidden());
     }
 }

@@ -5,6 +5,7 @@
 //! [`SHOWN`] entries and count the rest; the rules are keyed by the catalog's IDs (a few
 //! hundred at most).
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
@@ -17,6 +18,12 @@ pub(crate) const SHOWN: usize = 10;
 
 /// Certificates that end within this many days are listed.
 const EXPIRY_DAYS: i64 = 30;
+
+/// A key that ranks the largest first in a [`Top`].
+type MostFirst<T> = Reverse<T>;
+
+/// Rules with violations first, then those on the most targets, then by ID.
+type RuleRank<'a> = (MostFirst<(bool, usize)>, &'a str);
 
 /// A bounded list of the best-ranked `T`s (lowest key first): inserting is O(SHOWN).
 struct Top<K: Ord, T> {
@@ -69,7 +76,7 @@ pub(crate) struct Summary {
     done: usize,
     with_violations: usize,
     /// Worst first: most violations, then most warnings, then the file's order.
-    worst: Top<(std::cmp::Reverse<(u64, u64)>, usize), Counts>,
+    worst: Top<(MostFirst<(u64, u64)>, usize), Counts>,
     rules: BTreeMap<String, RuleSeen>,
     /// Nearest end first.
     expiring: Top<(i64, usize), (String, String)>,
@@ -160,7 +167,7 @@ impl Summary {
     }
 
     fn worst_rules(&self, out: &mut String) {
-        let mut rules: Top<(std::cmp::Reverse<(bool, usize)>, &str), &RuleSeen> = Top::default();
+        let mut rules: Top<RuleRank<'_>, &RuleSeen> = Top::default();
         for (id, seen) in &self.rules {
             rules.offer(
                 (
@@ -227,7 +234,7 @@ impl FleetSink for Summary {
         }
         if violations + warnings > 0 {
             self.worst.offer(
-                (std::cmp::Reverse((violations, warnings)), outcome.line),
+                (Reverse((violations, warnings)), outcome.line),
                 Counts {
                     target: target.clone(),
                     violations,
