@@ -93,6 +93,14 @@ fn a_clean_server_is_ok_with_every_timing() {
         "the demo's certificate ends in 4096: {days}"
     );
     assert_eq!((warn.as_str(), crit.as_str()), ("30:", "7:"));
+    // STLS: the handshake after it is timed too; no login asked, none timed.
+    let stls = start(&rt, TlsMode::Starttls, None);
+    let ca = stls.certs.ca.display().to_string();
+    let o = nagios_check(&stls.url(), &["--ca-file", &ca, "--starttls"]);
+    let s = status_line(&o);
+    assert_eq!(code(&o), 0, "{}", s.text);
+    let labels: Vec<&str> = s.perf.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(labels, ["connect", "tls", "greeting", "cert_days"]);
 }
 
 #[test]
@@ -267,4 +275,28 @@ fn a_certificate_that_ends_soon_is_a_warning_then_critical() {
         &["--ca-file", &ca, "--warn-days", "9", "--crit-days", "2"],
     );
     assert_eq!(code(&o), 0, "{}", status_line(&o).text);
+}
+
+#[test]
+fn a_refused_login_is_critical() {
+    let rt = runtime();
+    let server = start(&rt, TlsMode::Implicit, None);
+    let ca = server.certs.ca.display().to_string();
+    let o = common::popscope_with(
+        "wrong",
+        &[
+            "check",
+            &server.url(),
+            "--nagios",
+            "--ca-file",
+            &ca,
+            "--user",
+            "demo",
+            "--password-env",
+            "PW",
+        ],
+    );
+    let s = status_line(&o);
+    assert_eq!((code(&o), s.state.as_str()), (2, "CRITICAL"), "{}", s.text);
+    assert!(s.text.contains("the login was refused"), "{}", s.text);
 }
