@@ -411,39 +411,21 @@ mod tests {
 
     #[test]
     fn the_certificate_days_have_thresholds() {
-        let in_days = |d: i64| {
-            let end = NOW + d * 86_400 + 3600;
-            // Back to the report's words, through the parser's inverse for whole days.
-            let days = end.div_euclid(86_400);
-            let (y, m, day) = civil_from_days(days);
-            let month = [
-                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-            ][m as usize - 1];
-            format!("{month} {day:>2} 01:00:00 {y} +00:00")
-        };
-        let status = |d| verdict(&[outcome(Some(report(0, 0, &in_days(d))), None)]);
-        assert_eq!(status(31).0, Status::Ok);
-        let (s, line) = status(30);
+        // An hour past whole days from NOW (2026-12-02 00:00 UTC).
+        let status = |not_after: &str| verdict(&[outcome(Some(report(0, 0, not_after)), None)]);
+        assert_eq!(status("Jan  2 01:00:00 2027 +00:00").0, Status::Ok);
+        let (s, line) = status("Jan  1 01:00:00 2027 +00:00");
         assert_eq!(s, Status::Warning, "{line}");
         assert!(line.contains("certificate expires in 30 days"), "{line}");
         assert!(line.ends_with(" cert_days=30;30:;7:;0"), "{line}");
-        assert_eq!(status(8).0, Status::Warning);
-        assert_eq!(status(7).0, Status::Critical);
-        let (s, line) = status(-3);
+        assert_eq!(status("Dec 10 01:00:00 2026 +00:00").0, Status::Warning);
+        assert_eq!(status("Dec  9 01:00:00 2026 +00:00").0, Status::Critical);
+        let (s, line) = status("Nov 29 01:00:00 2026 +00:00");
         assert_eq!(s, Status::Critical);
-        assert!(line.contains("certificate expired ("), "{line}");
-    }
-
-    fn civil_from_days(z: i64) -> (i64, i64, i64) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
+        assert!(
+            line.contains("certificate expired (Nov 29 01:00:00 2026 +00:00)"),
+            "{line}"
+        );
     }
 
     #[test]
