@@ -17,10 +17,18 @@ fn parse() -> Result<Cli, ExitCode> {
         ) {
             e.exit()
         }
-        eprintln!(
-            "popscope: {}",
-            cli::one_line_usage_error(&e.render().to_string())
-        );
+        let message = cli::one_line_usage_error(&e.render().to_string());
+        // A monitoring plugin's bad usage is UNKNOWN (3), said on stdout, where the
+        // monitoring system reads the one status line.
+        if std::env::args_os().any(|a| a == "--nagios") {
+            let _ = writeln!(
+                std::io::stdout(),
+                "POP3 UNKNOWN - {}",
+                message.replace('|', "/")
+            );
+            return ExitCode::from(3);
+        }
+        eprintln!("popscope: {message}");
         ExitCode::from(cli::exit::USAGE)
     })
 }

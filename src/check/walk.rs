@@ -103,6 +103,8 @@ pub struct WalkResult {
     /// The main connection could not be walked: its first replies (CAPA, STLS, the login)
     /// did not complete in time. The report is still made; the run fails (exit 3).
     pub(crate) failure: Option<TransportError>,
+    /// The main connection's steps (the login included when it was tried).
+    pub timings: crate::session::Timings,
 }
 
 /// The findings of every connection of a walk, in the order the engines reported them, each
@@ -193,7 +195,9 @@ impl Walker {
         if self.result.login == LoginAttempt::NoCredentials {
             self.result.login = LoginAttempt::Sent(method);
         }
+        let started = tokio::time::Instant::now();
         let out = login::login(conn, method, &creds).await?;
+        conn.timings.login = Some(started.elapsed());
         self.result.notes.extend(out.token_refusal.clone());
         self.stop_if_timed_out(conn, &out, "the login").await;
         self.cancel_if_challenged(conn, &out).await?;
@@ -307,6 +311,7 @@ impl Walker {
             c.quit().await?;
         }
         self.result.tls = c.tls.clone();
+        self.result.timings = c.timings;
         self.result.caps = c.engine().session().caps.clone();
         self.result.final_state = Some(c.engine().state());
         Ok(c.engine().session().clone())

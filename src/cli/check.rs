@@ -19,6 +19,7 @@ use super::{CheckArgs, CliError, exit, severity_overrides};
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     match (&args.transcript, &args.url) {
         (Some(_), _) => run_transcript(args),
+        (None, Some(url)) if args.nagios => Ok(nagios::run(args, url)),
         (None, Some(url)) => run_live(args, url),
         (None, None) => Err(CliError::usage("give a URL, a host, or --transcript FILE")),
     }
@@ -96,6 +97,28 @@ impl Write for SharedWriter {
 }
 
 fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
+    let (checked, record) = walk_live(args, url)?;
+    print_report(args, &checked)?;
+    if let Some(f) = failure(&checked) {
+        return super::connect::finish_record(record.as_ref(), Err(f));
+    }
+    super::connect::finish_record(record.as_ref(), Ok(verdict(&checked)))
+}
+
+/// The code of a check that walked: 1 for a violation or a refused login, else 0.
+fn verdict(checked: &Checked) -> u8 {
+    exit::verdict(
+        checked
+            .walked()
+            .flat_map(|(_, r)| r.findings.iter().map(|(_, f)| f)),
+    )
+    .max(exit::login(
+        checked.walked().any(|(_, r)| r.login_refused()),
+    ))
+}
+
+/// Walks one URL, or every transport of a bare host.
+fn walk_live(args: &CheckArgs, url: &str) -> Result<(Checked, Option<RecordFile>), CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
     let overrides = severity_overrides(&args.severity)?;
     let creds = args.conn.credentials()?;
@@ -145,34 +168,35 @@ fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
                 message: e.to_string(),
             },
         })?;
-    print_report(args, &checked)?;
-    if let Some(f) = failure(&checked) {
-        return super::connect::finish_record(record.as_ref(), Err(f));
-    }
-    let verdict = exit::verdict(
-        checked
-            .walked()
-            .flat_map(|(_, r)| r.findings.iter().map(|(_, f)| f)),
-    )
-    .max(exit::login(
-        checked.walked().any(|(_, r)| r.login_refused()),
-    ));
-    super::connect::finish_record(record.as_ref(), Ok(verdict))
+    Ok((checked, record))
 }
 
-fn print_report(args: &CheckArgs, checked: &Checked) -> Result<(), CliError> {
-    let live: Vec<LiveRun<'_>> = checked
+/// The walks of a check, for the reports.
+fn live_runs(checked: &Checked) -> Vec<LiveRun<'_>> {
+    checked
         .walked()
         .map(|(leg, result)| LiveRun {
             url: leg.url.clone(),
             transport: leg.transport,
             result,
         })
-        .collect();
+        .collect()
+}
+
+fn print_report(args: &CheckArgs, checked: &Checked) -> Result<(), CliError> {
     if !args.json {
-        print(&report::live_text(&live, &checked.comparison));
+        print(&report::live_text(&live_runs(checked), &checked.comparison));
         return Ok(());
     }
+    let value = report_json(checked);
+    let s = serde_json::to_string_pretty(&value).map_err(|e| CliError::usage(e.to_string()))?;
+    print(&format!("{s}\n"));
+    Ok(())
+}
+
+/// The object `check --json` prints.
+fn report_json(checked: &Checked) -> serde_json::Value {
+    let live = live_runs(checked);
     let mut value = match live.as_slice() {
         [one] if !checked.bare => report::live_json(one),
         _ => report::host_json(&checked.legs, &checked.comparison),
@@ -181,9 +205,7 @@ fn print_report(args: &CheckArgs, checked: &Checked) -> Result<(), CliError> {
         // As `send --json`: the report, and what stopped the run.
         value["error"] = serde_json::json!({ "message": f.message, "exit": f.code });
     }
-    let s = serde_json::to_string_pretty(&value).map_err(|e| CliError::usage(e.to_string()))?;
-    print(&format!("{s}\n"));
-    Ok(())
+    value
 }
 
 /// A check that walked nothing ([`Checked::failure`]) fails with its transport's exit code.
@@ -192,4 +214,75 @@ fn failure(checked: &Checked) -> Option<CliError> {
         code: exit::of_failure(f.error),
         message: f.message,
     })
+}
+
+/// `check URL --nagios` (issue 15): the check as a monitoring plugin. Every way out is one
+/// status line on stdout and a plugin exit code, a failure to connect included.
+mod nagios {
+    use std::time::Instant;
+
+    use super::{CheckArgs, exit, failure, report_json, walk_live};
+    use crate::report::fleet::nagios::{Nagios, Thresholds};
+    use crate::report::fleet::{FleetSink, TargetError, TargetOutcome, fields};
+
+    pub(super) fn run(args: &CheckArgs, url: &str) -> u8 {
+        let thresholds = Thresholds {
+            warn_days: args.warn_days,
+            crit_days: args.crit_days,
+        };
+        let mut nagios = Nagios::new(thresholds, fields::unix_now());
+        let outcome = if args.crit_days > args.warn_days {
+            TargetOutcome {
+                target: url.to_owned(),
+                line: 1,
+                report: None,
+                error: Some(TargetError {
+                    exit: exit::USAGE,
+                    message: "--crit-days must not be more than --warn-days".into(),
+                }),
+                elapsed: std::time::Duration::ZERO,
+            }
+        } else {
+            check(args, url)
+        };
+        let _ = nagios.add(&outcome);
+        let (status, line) = nagios.verdict();
+        super::print(&format!("{line}\n"));
+        status.code()
+    }
+
+    fn check(args: &CheckArgs, url: &str) -> TargetOutcome {
+        let started = Instant::now();
+        let (report, error) = match walk_live(args, url) {
+            Err(e) => (
+                None,
+                Some(TargetError {
+                    exit: e.code,
+                    message: e.message,
+                }),
+            ),
+            Ok((checked, record)) => {
+                let refused = checked
+                    .walked()
+                    .any(|(_, r)| r.login_refused())
+                    .then(|| "the login was refused".to_owned());
+                let stopped = failure(&checked).map(|f| (f.code, f.message));
+                let recorded = super::super::connect::finish_record(record.as_ref(), Ok(0))
+                    .err()
+                    .map(|e| (e.code, e.message));
+                let error = stopped
+                    .or(refused.map(|m| (exit::LOGIN_REFUSED, m)))
+                    .or(recorded)
+                    .map(|(exit, message)| TargetError { exit, message });
+                (Some(report_json(&checked)), error)
+            }
+        };
+        TargetOutcome {
+            target: url.to_owned(),
+            line: 1,
+            report,
+            error,
+            elapsed: started.elapsed(),
+        }
+    }
 }

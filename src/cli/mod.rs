@@ -208,6 +208,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0, allow_hyphen_values = true,
           value_parser = numbers::in_range(0.0f64, 60.0, "seconds"))]
     pub(crate) injection_wait: f64,
+    /// Be a monitoring plugin (Nagios, Icinga): one status line with performance data, exit
+    /// 0/1/2/3 = OK/WARNING/CRITICAL/UNKNOWN.
+    #[arg(long, conflicts_with_all = ["json", "transcript", "show_sessions"])]
+    pub(crate) nagios: bool,
+    /// With --nagios: WARNING when the server certificate ends within DAYS.
+    #[arg(long, value_name = "DAYS", default_value_t = 30, requires = "nagios")]
+    pub(crate) warn_days: u32,
+    /// With --nagios: CRITICAL when the server certificate ends within DAYS.
+    #[arg(long, value_name = "DAYS", default_value_t = 7, requires = "nagios")]
+    pub(crate) crit_days: u32,
     #[command(flatten)]
     pub(crate) conn: ConnArgs,
 }

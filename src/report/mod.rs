@@ -224,6 +224,19 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
         "final_state": r.final_state.map(|s| s.name()),
         "connections": r.connections,
         "notes": r.notes,
+        "timings": timings_json(&r.timings),
+    })
+}
+
+/// The main connection's steps in seconds (null for a step not taken): what `--nagios`
+/// reports as performance data.
+fn timings_json(t: &crate::session::Timings) -> Value {
+    let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64());
+    json!({
+        "connect": secs(t.connect),
+        "tls": secs(t.tls),
+        "greeting": secs(t.greeting),
+        "login": secs(t.login),
     })
 }
 

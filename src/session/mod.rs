@@ -193,6 +193,20 @@ pub struct Connection {
     /// The last command sent with [`Connection::command`]: its exchange and keyword (how
     /// long its reply may take).
     sent: Option<(u32, Keyword)>,
+    pub(crate) timings: Timings,
+}
+
+/// How long the steps of one connection took: what a monitoring system graphs (`check
+/// --nagios` performance data). A step not taken stays `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timings {
+    pub connect: Option<Duration>,
+    /// The handshake: at once on pop3s, after STLS otherwise.
+    pub tls: Option<Duration>,
+    /// From connected (and TLS on pop3s) to the whole greeting.
+    pub greeting: Option<Duration>,
+    /// The login's commands, to TRANSACTION or its refusal (the walk measures it).
+    pub login: Option<Duration>,
 }
 
 /// Passes engine events to the observer and watches for the end of one exchange.
@@ -259,13 +273,18 @@ impl Connection {
             closed: false,
             chunk: vec![0u8; 64 * 1024],
             sent: None,
+            timings: Timings::default(),
         };
+        let started = Instant::now();
         let tcp = transport::connect_tcp(&opts.target, port, opts.connect_timeout).await?;
+        c.timings.connect = Some(started.elapsed());
         let addr = opts.target.socket_addr(port);
         c.observer.note(c.now(), &Note::Connected { addr });
         let stream = if implicit {
+            let started = Instant::now();
             match transport::handshake(tcp, &c.host, &c.tls_settings, opts.connect_timeout).await {
                 Ok((s, details)) => {
+                    c.timings.tls = Some(started.elapsed());
                     c.tls_done(&details);
                     s
                 }
@@ -280,7 +299,8 @@ impl Connection {
         c.stream = Some(stream);
         let mut greeting = Outcome::default();
         let mut done = false;
-        let deadline = Instant::now() + c.read_timeout;
+        let greeting_started = Instant::now();
+        let deadline = greeting_started + c.read_timeout;
         while !done {
             match c
                 .read_until(deadline, 0, 0, &mut greeting, &mut done)
@@ -308,6 +328,7 @@ impl Connection {
                 }
             }
         }
+        c.timings.greeting = Some(greeting_started.elapsed());
         Ok((c, greeting))
     }
 
@@ -596,8 +617,10 @@ impl Connection {
                 "the connection is not plaintext".into(),
             ));
         };
+        let started = Instant::now();
         match transport::handshake(tcp, &self.host, &self.tls_settings, self.read_timeout).await {
             Ok((s, details)) => {
+                self.timings.tls = Some(started.elapsed());
                 self.stream = Some(s);
                 self.tls_done(&details);
                 Ok(())

@@ -6,6 +6,12 @@
 // once `check --targets` uses it.
 #![allow(dead_code)]
 
+pub(crate) mod fields;
+pub(crate) mod junit;
+pub(crate) mod nagios;
+pub(crate) mod progress;
+pub(crate) mod summary;
+
 use std::time::Duration;
 
 /// One target of a fleet, checked or failed: a failure (refused, DNS, TLS, the deadline) is a
