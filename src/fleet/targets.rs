@@ -306,7 +306,12 @@ mod tests {
         let text = "# the fleet\n\npop3://a.example:1110\npop3s://b.example\r\n  c.example:2110  \n[::1]:110\n";
         assert_eq!(
             shown(text),
-            ["pop3://a.example:1110", "pop3s://b.example", "c.example:2110", "[::1]:110"]
+            [
+                "pop3://a.example:1110",
+                "pop3s://b.example",
+                "c.example:2110",
+                "[::1]:110"
+            ]
         );
         let t: Vec<FleetTarget> = all(text, Shard::ALL).into_iter().flatten().collect();
         assert_eq!(t[0].line, 3);
@@ -318,8 +323,11 @@ mod tests {
 
     #[test]
     fn per_target_options() {
-        let t = parse_line("pop3://h:1110 --starttls --sni mail.example --user alice", 7)
-            .unwrap_or_default();
+        let t = parse_line(
+            "pop3://h:1110 --starttls --sni mail.example --user alice",
+            7,
+        )
+        .unwrap_or_default();
         assert_eq!(t.len(), 1);
         assert!(t[0].starttls);
         assert_eq!(t[0].sni.as_deref(), Some("mail.example"));
@@ -332,7 +340,10 @@ mod tests {
         for (line, says) in [
             ("pop3://h --frobnicate", "not a target option"),
             ("pop3://h --user", "--user needs a value"),
-            ("pop3://h --password-env PW", "never come from the target file"),
+            (
+                "pop3://h --password-env PW",
+                "never come from the target file",
+            ),
             ("pop3://h --user a --user b", "given twice"),
             ("pop3s://h --starttls", "--starttls needs a pop3:// URL"),
             ("pop3://h --sni x", "--sni needs TLS"),
@@ -395,7 +406,10 @@ Host: ::1 ()\tPorts: 995/open/tcp//ssl|pop3///, 110/open/udp//pop3///\n\
     fn a_broken_nmap_port_entry_names_its_line() {
         let got = all("Host: 10.0.0.5 ()\tPorts: 110/open\n", Shard::ALL);
         assert!(matches!(&got[0], Err(e) if e.line == 1 && e.message.contains("nmap port")));
-        let got = all("Host: 10.0.0.5 ()\tPorts: x/open/tcp//pop3///\n", Shard::ALL);
+        let got = all(
+            "Host: 10.0.0.5 ()\tPorts: x/open/tcp//pop3///\n",
+            Shard::ALL,
+        );
         assert!(matches!(&got[0], Err(e) if e.message.contains("not a port")));
     }
 
