@@ -169,11 +169,43 @@ pub struct ManArgs {
     pub(crate) force: bool,
 }
 
-#[derive(Debug, Args)]
+// Clone: a fleet run's checks each build their options from it, on tasks of their own.
+#[derive(Clone, Debug, Args)]
 pub struct CheckArgs {
     /// pop3://host[:port], pop3s://host[:port], or a bare host to check every transport it offers.
-    #[arg(required_unless_present = "transcript", conflicts_with = "transcript")]
+    #[arg(required_unless_present_any = ["transcript", "targets"], conflicts_with = "transcript")]
     pub(crate) url: Option<String>,
+    /// Check a fleet: the targets of FILE (`-` reads standard input), one a line: a URL or a
+    /// bare host, optionally followed by --starttls, --sni NAME, --user NAME; `# comments`;
+    /// or nmap's greppable output (-oG), each open POP3 port a target. Logins come from
+    /// --credentials FILE, never from the target file or the command line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "url", "transcript", "show_sessions", "starttls", "sni", "user", "password_env",
+        "password_file", "token_env", "token_file", "token_command", "record",
+    ])]
+    pub(crate) targets: Option<PathBuf>,
+    /// With --targets: check only every N-th target starting at the K-th (1 <= K <= N), so
+    /// that N machines split a list; the shards' --json output concatenates into one.
+    #[arg(long, value_name = "K/N", requires = "targets", value_parser = crate::fleet::targets::Shard::parse)]
+    pub(crate) shard: Option<crate::fleet::targets::Shard>,
+    /// With --targets: checks at once (default: 4 per core, at most 64).
+    #[arg(long, value_name = "N", requires = "targets", allow_hyphen_values = true,
+          value_parser = numbers::in_range(1usize, 1024, "checks"))]
+    pub(crate) jobs: Option<usize>,
+    /// With --targets: checks at once of one host (by its name in the file).
+    #[arg(long, value_name = "N", requires = "targets", default_value_t = 2, allow_hyphen_values = true,
+          value_parser = numbers::in_range(1usize, 1024, "checks"))]
+    pub(crate) per_host: usize,
+    /// With --targets: seconds one target's check may take; past it the target is an error
+    /// (exit 3) and its connections are dropped.
+    #[arg(long, value_name = "SECONDS", requires = "targets", default_value_t = 120.0, allow_hyphen_values = true,
+          value_parser = numbers::in_range(0.1f64, 86400.0, "seconds"))]
+    pub(crate) target_timeout: f64,
+    /// With --targets: who logs in where, one `PATTERN user NAME password-env VAR |
+    /// token-env VAR | token-command CMD` a line (PATTERN a host, `*` for any run of
+    /// characters; the first match wins); the file must be mode 0600 and not a symbolic link.
+    #[arg(long, value_name = "FILE", requires = "targets")]
+    pub(crate) credentials: Option<PathBuf>,
     /// Re-check a recorded session offline instead: JSON Lines from --record, or the text
     /// format (C:/S: lines, -- events); `-` reads standard input.
     #[arg(long, value_name = "FILE")]

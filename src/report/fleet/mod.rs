@@ -6,6 +6,9 @@
 // once `check --targets` uses it.
 #![allow(dead_code)]
 
+pub mod jsonl;
+pub mod lines;
+
 use std::time::Duration;
 
 /// One target of a fleet, checked or failed: a failure (refused, DNS, TLS, the deadline) is a
