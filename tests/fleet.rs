@@ -33,11 +33,20 @@ fn plain_quirks() -> Vec<&'static QuirkInfo> {
 }
 
 fn fleet(targets: &str, extra: &[&str]) -> std::process::Output {
+    fleet_with_credentials_mode(targets, 0o600, extra)
+}
+
+/// `check --targets … --credentials … --json`, the credentials file (the demo's user on
+/// 127.0.0.1) of mode `mode`.
+fn fleet_with_credentials_mode(targets: &str, mode: u32, extra: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
     let file = private(&format!("targets-{}", rand_tag()), targets);
     let creds = private(
         &format!("creds-{}", rand_tag()),
         "# the demo servers\n127.0.0.1 user demo password-env PW\n",
     );
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut args = vec![
         "check",
         "--targets",
@@ -211,25 +220,24 @@ fn the_shards_of_a_run_together_are_the_run() {
     assert_eq!(union, whole);
 }
 
+/// The most connections at once of a fleet of six servers of one host, with `--per-host N`.
+fn peak_with(per_host: &str) -> usize {
+    let (ports, peak) = counting(6, 150);
+    let text: String = ports
+        .iter()
+        .map(|p| format!("pop3://127.0.0.1:{p}\n"))
+        .collect();
+    let o = fleet(&text, &["--passive", "--jobs", "6", "--per-host", per_host]);
+    assert_eq!(lines(&o).0.len(), 6);
+    peak.get()
+}
+
 #[test]
 fn per_host_1_never_checks_two_targets_of_one_host_at_once() {
-    let (ports, peak) = counting(6, 150);
-    let text: String = ports
-        .iter()
-        .map(|p| format!("pop3://127.0.0.1:{p}\n"))
-        .collect();
-    let o = fleet(&text, &["--passive", "--jobs", "6", "--per-host", "1"]);
-    assert_eq!(lines(&o).0.len(), 6);
-    assert_eq!(peak.get(), 1);
+    assert_eq!(peak_with("1"), 1);
     // The control: the same fleet with room per host does overlap.
-    let (ports, peak) = counting(6, 150);
-    let text: String = ports
-        .iter()
-        .map(|p| format!("pop3://127.0.0.1:{p}\n"))
-        .collect();
-    let o = fleet(&text, &["--passive", "--jobs", "6", "--per-host", "6"]);
-    assert_eq!(lines(&o).0.len(), 6);
-    assert!(peak.get() > 1, "{}", peak.get());
+    let peak = peak_with("6");
+    assert!(peak > 1, "{peak}");
 }
 
 #[test]
@@ -273,19 +281,7 @@ fn a_bad_line_is_a_usage_error_naming_it_before_anything_is_checked() {
 
 #[test]
 fn credentials_others_may_read_are_refused() {
-    let file = private("fleet-loose-targets", "pop3://127.0.0.1:1\n");
-    let creds = private("fleet-loose-creds", "* user demo password-env PW\n");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let o = popscope(&[
-        "check",
-        "--targets",
-        &file,
-        "--credentials",
-        &creds,
-        "--json",
-    ]);
+    let o = fleet_with_credentials_mode("pop3://127.0.0.1:1\n", 0o644, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("mode 0644"));
     assert!(o.stdout.is_empty());
