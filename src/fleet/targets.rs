@@ -183,7 +183,9 @@ fn target_line(text: &str, line: usize) -> Result<FleetTarget, String> {
     let mut words = text.split_whitespace();
     let first = words.next().unwrap_or_default();
     let shown = popscope_core::sanitize::display(first.as_bytes(), 200);
-    let target = Target::parse(first)?;
+    // Its message quotes the line: shown back, so sanitized like the line itself.
+    let target =
+        Target::parse(first).map_err(|e| popscope_core::sanitize::display(e.as_bytes(), 300))?;
     let mut t = FleetTarget {
         line,
         shown,
@@ -351,6 +353,7 @@ mod tests {
             ("pop3://h:99999", ""),
             ("pop3://user@h", "credentials"),
             ("pop3://h\u{1b}[2J", "control character"),
+            ("pop3://h\u{202e}x@y", "credentials"),
         ] {
             let text = format!("pop3://ok\n{line}\npop3://never\n");
             let got = all(&text, Shard::ALL);
@@ -362,7 +365,7 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.starts_with("t.txt line 2: "), "{msg}");
             assert!(msg.contains(says), "{line}: {msg}");
-            assert!(!msg.contains('\n') && !msg.contains('\u{1b}'), "{msg:?}");
+            assert!(!msg.contains(['\n', '\u{1b}', '\u{202e}']), "{msg:?}");
         }
     }
 
@@ -444,6 +447,62 @@ Host: ::1 ()\tPorts: 995/open/tcp//ssl|pop3///, 110/open/udp//pop3///\n\
             union.sort();
             let indexes: Vec<usize> = union.iter().map(|(i, _)| *i).collect();
             assert_eq!(indexes, (0..whole.len()).collect::<Vec<_>>(), "N={n}");
+        }
+    }
+
+    /// The fuzz target's properties (fuzz/fuzz_targets/fleet_targets.rs) over pseudo-random
+    /// lines built from the file's own vocabulary, so `cargo test` holds them too.
+    #[test]
+    fn hostile_lines_never_panic_and_every_error_is_one_clean_line() {
+        let words = [
+            "pop3://",
+            "pop3s://",
+            "h",
+            "[::1]",
+            ":",
+            "110",
+            "99999",
+            " ",
+            "\t",
+            "--user",
+            "--sni",
+            "--starttls",
+            "#",
+            "Host:",
+            "Ports:",
+            "/open/tcp//pop3///",
+            ",",
+            "\u{202e}",
+            "\u{1b}[2J",
+            "@",
+            "/",
+            "\n",
+            "\r\n",
+            "é",
+            "\0",
+        ];
+        let mut seed: u64 = 0x5eed;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 12) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(words[(seed >> 33) as usize % words.len()]);
+            }
+            for item in Targets::new(text.as_bytes(), "f", Shard::ALL) {
+                match item {
+                    Ok(t) => assert!(!t.shown.chars().any(char::is_control), "{text:?}"),
+                    Err(e) => {
+                        let m = e.to_string();
+                        assert!(m.starts_with(&format!("f line {}: ", e.line)), "{m}");
+                        assert!(
+                            !m.chars().any(|c| c.is_control() || c == '\u{202e}'),
+                            "{text:?}: {m:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
