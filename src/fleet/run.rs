@@ -72,7 +72,9 @@ pub struct RunEnd {
 }
 
 enum Message {
-    Done(TargetOutcome, u8),
+    /// With the target's admission: given back once the outputs have it, so that a slow
+    /// output (a blocked stdout) holds up the reading, not a queue of outcomes.
+    Done(TargetOutcome, u8, tokio::sync::OwnedSemaphorePermit),
     BadInput(TargetsError),
 }
 
@@ -120,15 +122,14 @@ where
             let shared = shared.clone();
             handle.spawn(async move {
                 let (outcome, exit) = shared.check_one(target).await;
-                let _ = tx.send(Message::Done(outcome, exit));
-                drop(permit);
+                let _ = tx.send(Message::Done(outcome, exit, permit));
             });
         }
     });
     let mut end = RunEnd::default();
     while let Some(message) = rx.recv().await {
         match message {
-            Message::Done(outcome, exit) => {
+            Message::Done(outcome, exit, _admission) => {
                 end.targets += 1;
                 end.failed += usize::from(outcome.error.is_some());
                 end.worst_exit = end.worst_exit.max(exit);
@@ -435,6 +436,75 @@ mod tests {
         assert_eq!(end.targets, 2);
         assert_eq!(end.worst_exit, 3);
         assert!(end.input_error.is_some_and(|e| e.line == 3));
+    }
+
+    /// Counts the targets the run took from the file.
+    struct Counted<I>(I, Arc<AtomicUsize>);
+
+    impl<I: Iterator> Iterator for Counted<I> {
+        type Item = I::Item;
+        fn next(&mut self) -> Option<I::Item> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.next()
+        }
+    }
+
+    /// Whether at every outcome the run had read at most `ahead` targets past those done.
+    struct ReadAhead {
+        pulled: Arc<AtomicUsize>,
+        done: usize,
+        most_ahead: Arc<AtomicUsize>,
+    }
+
+    impl FleetSink for ReadAhead {
+        fn add(&mut self, _: &TargetOutcome) -> std::io::Result<()> {
+            self.done += 1;
+            let ahead = self.pulled.load(Ordering::SeqCst).saturating_sub(self.done);
+            self.most_ahead.fetch_max(ahead, Ordering::SeqCst);
+            Ok(())
+        }
+        fn finish(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_file_is_read_only_as_fast_as_the_checks_take_targets() {
+        let text: String = (0..3000)
+            .map(|i| format!("h{}:{}\n", i % 50, i % 60000 + 1))
+            .collect();
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let most_ahead = Arc::new(AtomicUsize::new(0));
+        let mut sinks: Vec<Box<dyn FleetSink>> = vec![Box::new(ReadAhead {
+            pulled: pulled.clone(),
+            done: 0,
+            most_ahead: most_ahead.clone(),
+        })];
+        let check = |_t: FleetTarget| async {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+            TargetCheck::failed(3, "refused")
+        };
+        let limits = Limits {
+            jobs: 4,
+            per_host: 2,
+            target_timeout: None,
+        };
+        let end = rt()
+            .block_on(run(
+                Counted(targets(&text), pulled.clone()),
+                limits,
+                check,
+                &mut sinks,
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(end.targets, 3000);
+        let ahead = most_ahead.load(Ordering::SeqCst);
+        // The tasks admitted, and the one target the reader holds while it waits for room.
+        assert!(
+            ahead <= 4 * READ_AHEAD_PER_JOB + 1,
+            "{ahead} targets read ahead"
+        );
+        assert!(ahead > 1, "{ahead}: the checks ran at once");
     }
 
     #[test]
