@@ -286,3 +286,47 @@ fn credentials_others_may_read_are_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("mode 0644"));
     assert!(o.stdout.is_empty());
 }
+
+/// `check --targets - ARGS…` with `input` on standard input.
+fn fleet_from_stdin(input: &str, args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_popscope"))
+        .args(["check", "--targets", "-"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn standard_input_is_read_as_it_comes_and_a_bad_line_there_stops_the_run_where_it_is() {
+    let dead = dead_port();
+    let input = format!("pop3://127.0.0.1:{dead}\n127.0.0.1:{dead}\nftp://h\npop3://never\n");
+    let o = fleet_from_stdin(&input, &["--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let (objects, summary) = lines(&o);
+    let mut got: Vec<u64> = objects.iter().filter_map(|v| v["line"].as_u64()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [1, 2], "the targets before the bad line ran");
+    assert_eq!(summary["failed"], 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("- line 3: 'ftp://h'"), "{err}");
+    // Without --json: a line per target, the target first.
+    let o = fleet_from_stdin(&format!("pop3://127.0.0.1:{dead}\n"), &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with(&format!("pop3://127.0.0.1:{dead}  error: ")),
+        "{out}"
+    );
+}
