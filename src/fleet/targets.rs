@@ -174,10 +174,12 @@ pub fn parse_line(text: &str, line: usize) -> Result<Vec<FleetTarget>, String> {
 
 /// `URL-or-host [--starttls] [--sni NAME] [--user NAME]`.
 fn target_line(text: &str, line: usize) -> Result<FleetTarget, String> {
-    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\t') {
+    // Tabs separate words; anything else a terminal would act on or hide (an escape, a bidi
+    // override) has no place in a host, a name or a user, which errors and outputs quote.
+    if !popscope_core::sanitize::is_clean(&text.replace('\t', " ")) {
         return Err(format!(
-            "a control character ({:?}) has no place in a target",
-            c
+            "'{}': a control, invisible or reordering character has no place in a target",
+            popscope_core::sanitize::display(text.as_bytes(), 80)
         ));
     }
     let mut words = text.split_whitespace();
@@ -241,7 +243,7 @@ fn nmap_line(record: &str, line: usize) -> Result<Vec<FleetTarget>, String> {
     if ip.is_empty() {
         return Err("an nmap Host: line without an address".into());
     }
-    if ip.contains(['/', '@', '[', ']']) || ip.chars().any(char::is_control) {
+    if ip.contains(['/', '@', '[', ']']) || !popscope_core::sanitize::is_clean(ip) {
         return Err(format!(
             "'{}': not an address",
             popscope_core::sanitize::display(ip.as_bytes(), 60)
@@ -352,8 +354,19 @@ mod tests {
             ("imap://h", "pop3:// or pop3s://"),
             ("pop3://h:99999", ""),
             ("pop3://user@h", "credentials"),
-            ("pop3://h\u{1b}[2J", "control character"),
-            ("pop3://h\u{202e}x@y", "credentials"),
+            (
+                "pop3://h\u{1b}[2J",
+                "a control, invisible or reordering character",
+            ),
+            (
+                "pop3://h\u{202e}x",
+                "a control, invisible or reordering character",
+            ),
+            (
+                "pop3://h --user a\u{200b}b",
+                "a control, invisible or reordering character",
+            ),
+            ("pop3://h\u{e9}\u{301}x@y", "credentials"),
         ] {
             let text = format!("pop3://ok\n{line}\npop3://never\n");
             let got = all(&text, Shard::ALL);
