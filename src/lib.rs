@@ -10,6 +10,8 @@ pub mod check;
 // The argument types' doc comments are clap's help text: `host[:port]` there is not a link.
 #[allow(rustdoc::broken_intra_doc_links)]
 pub mod cli;
+pub mod exit;
+pub mod fleet;
 pub mod private_file;
 pub mod proxy;
 pub(crate) mod report;

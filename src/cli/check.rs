@@ -16,7 +16,13 @@ use super::connect::{RecordFile, transport_error};
 use super::printer::{Printer, Shared};
 use super::{CheckArgs, CliError, exit, severity_overrides};
 
+mod credentials;
+mod fleet;
+
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+    if let Some(file) = &args.targets {
+        return fleet::run(args, file);
+    }
     match (&args.transcript, &args.url) {
         (Some(_), _) => run_transcript(args),
         (None, Some(url)) if args.nagios => Ok(nagios::run(args, url)),
@@ -99,28 +105,12 @@ impl Write for SharedWriter {
 fn run_live(args: &CheckArgs, url: &str) -> Result<u8, CliError> {
     let (checked, record) = walk_live(args, url)?;
     print_report(args, &checked)?;
-    if let Some(f) = failure(&checked) {
-        return super::connect::finish_record(record.as_ref(), Err(f));
-    }
-    super::connect::finish_record(record.as_ref(), Ok(verdict(&checked)))
+    super::connect::finish_record(record.as_ref(), exit_code(&checked))
 }
 
-/// The code of a check that walked: 1 for a violation or a refused login, else 0.
-fn verdict(checked: &Checked) -> u8 {
-    exit::verdict(
-        checked
-            .walked()
-            .flat_map(|(_, r)| r.findings.iter().map(|(_, f)| f)),
-    )
-    .max(exit::login(
-        checked.walked().any(|(_, r)| r.login_refused()),
-    ))
-}
-
-/// Walks one URL, or every transport of a bare host.
+/// Walks one URL, or every transport of a bare host, as the command line asks.
 fn walk_live(args: &CheckArgs, url: &str) -> Result<(Checked, Option<RecordFile>), CliError> {
     let target = Target::parse(url).map_err(CliError::usage)?;
-    let overrides = severity_overrides(&args.severity)?;
     let creds = args.conn.credentials()?;
     let record = args.conn.record_file()?;
     let watchers = Watchers {
@@ -133,8 +123,25 @@ fn walk_live(args: &CheckArgs, url: &str) -> Result<(Checked, Option<RecordFile>
         record_secrets: args.conn.record_secrets,
         max_body: args.conn.max_body,
     };
+    let opts = live_options(args, &args.conn, &target, creds, Some(Arc::new(watchers)))?;
+    let rt = super::runtime()?;
+    let checked = rt
+        .block_on(check::transports::run(&target, opts))
+        .map_err(check_error)?;
+    Ok((checked, record))
+}
+
+/// The options of the check of `target` (one URL or every transport of a host) with these
+/// arguments and connection options (the command line's, or a fleet target's).
+fn live_options(
+    args: &CheckArgs,
+    conn: &super::ConnArgs,
+    target: &Target,
+    creds: Option<crate::session::login::Credentials>,
+    watch: Option<Arc<dyn Watch>>,
+) -> Result<CheckOptions, CliError> {
     let engine = Config {
-        severity_overrides: overrides,
+        severity_overrides: severity_overrides(&args.severity)?,
         ..Config::default()
     };
     let scheme = target.scheme.unwrap_or(crate::transport::Scheme::Pop3);
@@ -143,10 +150,10 @@ fn walk_live(args: &CheckArgs, url: &str) -> Result<(Checked, Option<RecordFile>
         no_retr: args.no_retr,
         allow_delete: args.allow_delete,
         injection_wait: Duration::from_secs_f64(args.injection_wait.clamp(0.0, 60.0)),
-        watch: Some(Arc::new(watchers)),
-        ..args.conn.walk(&target, scheme, engine, creds)
+        watch,
+        ..conn.walk(target, scheme, engine, creds)
     };
-    let opts = CheckOptions {
+    Ok(CheckOptions {
         walk,
         tls_port: args.tls_port.unwrap_or(995),
         allow_plaintext_login: args.allow_plaintext_login,
@@ -155,23 +162,52 @@ fn walk_live(args: &CheckArgs, url: &str) -> Result<(Checked, Option<RecordFile>
         explicit_login: if args.allow_plaintext_login {
             PlaintextLogin::Allow
         } else {
-            PlaintextLogin::Warn { stderr: !args.json }
+            // A fleet's warnings go into each target's JSON `notes`: stderr would mix them.
+            PlaintextLogin::Warn {
+                stderr: !args.json && args.targets.is_none(),
+            }
         },
-    };
-    let rt = super::runtime()?;
-    let checked = rt
-        .block_on(check::transports::run(&target, opts))
-        .map_err(|e| match e {
-            CheckError::Transport(e) => transport_error(e),
-            e @ CheckError::NoTransport { .. } => CliError {
-                code: exit::CONNECT,
-                message: e.to_string(),
-            },
-        })?;
-    Ok((checked, record))
+    })
 }
 
-/// The walks of a check, for the reports.
+/// Why a check had nothing to report, as `check` exits with it.
+fn check_error(e: CheckError) -> CliError {
+    match e {
+        CheckError::Transport(e) => transport_error(e),
+        e @ CheckError::NoTransport { .. } => CliError {
+            code: exit::CONNECT,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The exit code of a check that reported: its failure's, or the verdict of its findings and
+/// login.
+fn exit_code(checked: &Checked) -> Result<u8, CliError> {
+    if let Some(f) = failure(checked) {
+        return Err(f);
+    }
+    let verdict = exit::verdict(
+        checked
+            .walked()
+            .flat_map(|(_, r)| r.findings.iter().map(|(_, f)| f)),
+    );
+    Ok(verdict.max(exit::login(
+        checked.walked().any(|(_, r)| r.login_refused()),
+    )))
+}
+
+fn print_report(args: &CheckArgs, checked: &Checked) -> Result<(), CliError> {
+    if !args.json {
+        print(&report::live_text(&live_runs(checked), &checked.comparison));
+        return Ok(());
+    }
+    let value = json_report(checked);
+    let s = serde_json::to_string_pretty(&value).map_err(|e| CliError::usage(e.to_string()))?;
+    print(&format!("{s}\n"));
+    Ok(())
+}
+
 fn live_runs(checked: &Checked) -> Vec<LiveRun<'_>> {
     checked
         .walked()
@@ -183,19 +219,8 @@ fn live_runs(checked: &Checked) -> Vec<LiveRun<'_>> {
         .collect()
 }
 
-fn print_report(args: &CheckArgs, checked: &Checked) -> Result<(), CliError> {
-    if !args.json {
-        print(&report::live_text(&live_runs(checked), &checked.comparison));
-        return Ok(());
-    }
-    let value = report_json(checked);
-    let s = serde_json::to_string_pretty(&value).map_err(|e| CliError::usage(e.to_string()))?;
-    print(&format!("{s}\n"));
-    Ok(())
-}
-
 /// The object `check --json` prints.
-fn report_json(checked: &Checked) -> serde_json::Value {
+fn json_report(checked: &Checked) -> serde_json::Value {
     let live = live_runs(checked);
     let mut value = match live.as_slice() {
         [one] if !checked.bare => report::live_json(one),
@@ -221,7 +246,7 @@ fn failure(checked: &Checked) -> Option<CliError> {
 mod nagios {
     use std::time::Instant;
 
-    use super::{CheckArgs, exit, failure, report_json, walk_live};
+    use super::{CheckArgs, exit, failure, json_report, walk_live};
     use crate::report::fleet::nagios::{Nagios, Thresholds};
     use crate::report::fleet::{FleetSink, TargetError, TargetOutcome, fields};
 
@@ -274,7 +299,7 @@ mod nagios {
                     .or(refused.map(|m| (exit::LOGIN_REFUSED, m)))
                     .or(recorded)
                     .map(|(exit, message)| TargetError { exit, message });
-                (Some(report_json(&checked)), error)
+                (Some(json_report(&checked)), error)
             }
         };
         TargetOutcome {

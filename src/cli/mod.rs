@@ -22,64 +22,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use connect::ConnArgs;
 
-/// Exit codes, the same for every subcommand.
-pub mod exit {
-    /// Done; no violation found.
-    pub const OK: u8 = 0;
-    /// At least one violation was found.
-    pub(crate) const VIOLATIONS: u8 = 1;
-    /// Bad usage, bad configuration or unreadable input.
-    pub const USAGE: u8 = 2;
-    /// No connection: refused, reset, DNS failure, timeout.
-    pub(crate) const CONNECT: u8 = 3;
-    /// TLS failed: handshake, certificate, plaintext on a TLS port, STLS missing with --starttls.
-    pub(crate) const TLS: u8 = 4;
-
-    /// The code of a run that finished: 1 when one of its findings is a violation, else 0.
-    pub(crate) fn verdict<'a>(
-        findings: impl IntoIterator<Item = &'a popscope_core::Finding>,
-    ) -> u8 {
-        let violation = findings
-            .into_iter()
-            .any(|f| f.severity == popscope_core::Severity::Violation);
-        if violation { VIOLATIONS } else { OK }
-    }
-
-    /// A login that was asked for and refused (a wrong password, a refused or expired token)
-    /// fails the run with the code of a violation: what was asked could not be done, and
-    /// scripts and monitoring must see it. The report says why.
-    pub(crate) const LOGIN_REFUSED: u8 = 1;
-
-    /// The code a login adds to a run: [`LOGIN_REFUSED`] when it was refused.
-    pub(crate) fn login(refused: bool) -> u8 {
-        if refused { LOGIN_REFUSED } else { OK }
-    }
-
-    /// The code of a run that a transport failure stopped.
-    pub(crate) fn of_failure(e: &crate::transport::TransportError) -> u8 {
-        use crate::transport::error::FailureKind;
-        match e.kind() {
-            FailureKind::Config => USAGE,
-            FailureKind::Connection => CONNECT,
-            FailureKind::Tls => TLS,
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use crate::transport::TransportError;
-
-        #[test]
-        fn each_kind_of_failure_has_its_code() {
-            let refused = TransportError::Refused { addr: "a".into() };
-            assert_eq!(of_failure(&refused), CONNECT);
-            assert_eq!(of_failure(&TransportError::StartTls("x".into())), TLS);
-            assert_eq!(of_failure(&TransportError::Config("x".into())), USAGE);
-            assert_eq!(verdict([]), OK);
-        }
-    }
-}
+pub use crate::exit;
 
 /// A failure to report to the user in one line, with its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -169,11 +112,48 @@ pub struct ManArgs {
     pub(crate) force: bool,
 }
 
-#[derive(Debug, Args)]
+// Clone: a fleet run's checks each build their options from it, on tasks of their own.
+#[derive(Clone, Debug, Args)]
 pub struct CheckArgs {
     /// pop3://host[:port], pop3s://host[:port], or a bare host to check every transport it offers.
-    #[arg(required_unless_present = "transcript", conflicts_with = "transcript")]
+    #[arg(required_unless_present_any = ["transcript", "targets"], conflicts_with = "transcript")]
     pub(crate) url: Option<String>,
+    /// Check a fleet: the targets of FILE (`-` reads standard input), one a line: a URL or a
+    /// bare host, optionally followed by --starttls, --sni NAME, --user NAME; `# comments`;
+    /// or nmap's greppable output (-oG), each open POP3 port a target. Logins come from
+    /// --credentials FILE, never from the target file or the command line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "url", "transcript", "show_sessions", "starttls", "sni", "user", "password_env",
+        "password_file", "token_env", "token_file", "token_command", "record",
+    ])]
+    pub(crate) targets: Option<PathBuf>,
+    /// With --targets: check only every N-th target starting at the K-th (1 <= K <= N), so
+    /// that N machines split a list; the shards' --json output concatenates into one.
+    #[arg(long, value_name = "K/N", requires = "targets", value_parser = crate::fleet::targets::Shard::parse)]
+    pub(crate) shard: Option<crate::fleet::targets::Shard>,
+    /// With --targets: checks at once (default: 4 per core, at most 64).
+    #[arg(long, value_name = "N", requires = "targets", allow_hyphen_values = true,
+          value_parser = numbers::in_range(1usize, 1024, "checks"))]
+    pub(crate) jobs: Option<usize>,
+    /// With --targets: checks at once of one host (by its name in the file).
+    #[arg(long, value_name = "N", requires = "targets", default_value_t = 2, allow_hyphen_values = true,
+          value_parser = numbers::in_range(1usize, 1024, "checks"))]
+    pub(crate) per_host: usize,
+    /// With --targets: seconds one target's check may take; past it the target is an error
+    /// (exit 3) and its connections are dropped.
+    #[arg(long, value_name = "SECONDS", requires = "targets", default_value_t = 120.0, allow_hyphen_values = true,
+          value_parser = numbers::in_range(0.1f64, 86400.0, "seconds"))]
+    pub(crate) target_timeout: f64,
+    /// With --targets: who logs in where, one `PATTERN user NAME password-env VAR |
+    /// token-env VAR | token-command CMD` a line (PATTERN a host, `*` for any run of
+    /// characters; the first match wins); the file must be mode 0600 and not a symbolic link.
+    #[arg(long, value_name = "FILE", requires = "targets")]
+    pub(crate) credentials: Option<PathBuf>,
+    /// With --targets: also write a JUnit XML report (a testsuite per target, a testcase per
+    /// rule; violations are failures, unreachable targets errors), 0600, for CI dashboards.
+    /// An existing file is refused unless --force.
+    #[arg(long, value_name = "FILE", requires = "targets")]
+    pub(crate) junit: Option<PathBuf>,
     /// Re-check a recorded session offline instead: JSON Lines from --record, or the text
     /// format (C:/S: lines, -- events); `-` reads standard input.
     #[arg(long, value_name = "FILE")]

@@ -53,6 +53,7 @@ impl<W: Write> Junit<W> {
         Ok(Junit { out })
     }
 
+    #[cfg(test)]
     pub(crate) fn into_inner(self) -> W {
         self.out
     }

@@ -2,12 +2,10 @@
 //! every output at once (JSON Lines, JUnit, the summary, Nagios), none of which keeps more
 //! than it must, so memory does not grow with the number of targets.
 
-// The interface the fleet runner and its outputs are built on in parallel (issue 15): drop this
-// once `check --targets` uses it.
-#![allow(dead_code)]
-
 pub(crate) mod fields;
+pub mod jsonl;
 pub(crate) mod junit;
+pub mod lines;
 pub(crate) mod nagios;
 pub(crate) mod progress;
 pub(crate) mod summary;
@@ -44,4 +42,8 @@ pub struct TargetError {
 pub trait FleetSink {
     fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()>;
     fn finish(&mut self) -> std::io::Result<()>;
+    /// The check of the target of `line` began (it had its turn under --jobs and --per-host).
+    fn started(&mut self, _line: usize, _target: &str) {}
+    /// The target file was read to its end: it holds `targets` targets (after --shard).
+    fn total(&mut self, _targets: usize) {}
 }

@@ -210,7 +210,7 @@ fn judge(outcome: &TargetOutcome, thresholds: Thresholds, now: i64) -> Judged {
         .unwrap_or_default();
     if let Some(e) = &outcome.error {
         // Exit 2 is bad usage or input: the check was not tried, so nothing is known.
-        let status = if e.exit == crate::cli::exit::USAGE {
+        let status = if e.exit == crate::exit::USAGE {
             Status::Unknown
         } else {
             Status::Critical

@@ -152,6 +152,14 @@ impl FleetSink for Progress {
         Ok(())
     }
 
+    fn started(&mut self, line: usize, target: &str) {
+        Progress::started(self, line, target);
+    }
+
+    fn total(&mut self, targets: usize) {
+        self.set_total(targets);
+    }
+
     /// The bar is cleared, so the summary that follows starts on a clean line.
     fn finish(&mut self) -> std::io::Result<()> {
         self.bar.finish_and_clear();

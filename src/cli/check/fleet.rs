@@ -1,0 +1,219 @@
+//! `check --targets FILE`: every target of a file checked as `check URL` or `check HOST`
+//! would check it ([`crate::fleet`] runs them), each outcome handed to the outputs as it
+//! finishes. Exits with the worst of the targets' codes.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::credentials::CredentialsFile;
+use crate::check;
+use crate::fleet::run::{Limits, TargetCheck};
+use crate::fleet::targets::{FleetTarget, Shard, Targets};
+use crate::private_file::Existing;
+use crate::report::fleet::junit::Junit;
+use crate::report::fleet::nagios::{Nagios, Thresholds};
+use crate::report::fleet::progress::Progress;
+use crate::report::fleet::summary::Summary;
+use crate::report::fleet::{
+    FleetSink, TargetError, TargetOutcome, fields, jsonl::JsonLines, lines::Lines,
+};
+
+use super::super::{CheckArgs, CliError, exit, severity_overrides};
+use super::{check_error, exit_code, json_report, live_options};
+
+/// What every target's check reads.
+struct Fleet {
+    args: CheckArgs,
+    credentials: CredentialsFile,
+}
+
+pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
+    // Every mistake of the command line and the files before the first connection.
+    severity_overrides(&args.severity)?;
+    let credentials = match &args.credentials {
+        Some(path) => CredentialsFile::load(path).map_err(CliError::usage)?,
+        None => CredentialsFile::default(),
+    };
+    let name = file.display().to_string();
+    if name != "-" {
+        // A typo on line 900 fails the run before line 1 is checked (standard input cannot
+        // be read twice: there it stops the run where it is found).
+        if let Some(Err(e)) = Targets::new(open(file)?, &name, Shard::ALL).find(Result::is_err) {
+            return Err(CliError::usage(e.to_string()));
+        }
+    }
+    let targets = Targets::new(open(file)?, &name, args.shard.unwrap_or(Shard::ALL));
+    let limits = Limits {
+        jobs: args.jobs.unwrap_or_else(Limits::default_jobs),
+        per_host: args.per_host,
+        target_timeout: Some(Duration::from_secs_f64(args.target_timeout)),
+    };
+    let fleet = Arc::new(Fleet {
+        args: args.clone(),
+        credentials,
+    });
+    let check = move |t: FleetTarget| check_target(fleet.clone(), t);
+    let nagios = args.nagios.then(|| {
+        let thresholds = Thresholds {
+            warn_days: args.warn_days,
+            crit_days: args.crit_days,
+        };
+        Arc::new(Mutex::new(Nagios::new(thresholds, fields::unix_now())))
+    });
+    let mut sinks = sinks(args, &nagios)?;
+    let rt = super::super::runtime()?;
+    let end = match rt.block_on(crate::fleet::run::run(targets, limits, check, &mut sinks)) {
+        Ok(end) => end,
+        // `| head`: nobody reads the rest.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(exit::OK),
+        Err(e) => return Err(CliError::usage(format!("writing the results: {e}"))),
+    };
+    if let Some(e) = end.input_error {
+        return Err(CliError::usage(e.to_string()));
+    }
+    match nagios
+        .as_ref()
+        .and_then(|n| n.lock().ok().map(|n| n.verdict()))
+    {
+        // A monitoring system reads one line and the plugin's code.
+        Some((status, line)) => {
+            let _ = writeln!(std::io::stdout(), "{line}");
+            Ok(status.code())
+        }
+        None => Ok(end.worst_exit),
+    }
+}
+
+/// The outputs of a fleet run, each told of every target as it finishes: the progress bar (a
+/// terminal only), JSON Lines or a line per target then the summary table, --junit; or, with
+/// --nagios, the one status line alone.
+fn sinks(
+    args: &CheckArgs,
+    nagios: &Option<Arc<Mutex<Nagios>>>,
+) -> Result<Vec<Box<dyn FleetSink>>, CliError> {
+    let mut sinks: Vec<Box<dyn FleetSink>> = Vec::new();
+    if let Some(n) = nagios {
+        sinks.push(Box::new(Shared(n.clone())));
+        return Ok(sinks);
+    }
+    sinks.push(Box::new(Progress::for_terminal(args.json)));
+    if args.json {
+        sinks.push(Box::new(JsonLines::new(std::io::stdout())));
+    } else {
+        sinks.push(Box::new(Lines::new(std::io::stdout())));
+        sinks.push(Box::new(Printed(Summary::new(fields::unix_now()))));
+    }
+    if let Some(path) = &args.junit {
+        let existing = if args.conn.force {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        };
+        let junit =
+            Junit::create(path, existing).map_err(|e| CliError::usage(format!("--junit: {e}")))?;
+        sinks.push(Box::new(junit));
+    }
+    Ok(sinks)
+}
+
+/// The summary table, printed on stdout when the run ends.
+struct Printed(Summary);
+
+impl FleetSink for Printed {
+    fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()> {
+        self.0.add(outcome)
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.0.finish()?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(b"\n")?;
+        out.write_all(self.0.text().as_bytes())?;
+        out.flush()
+    }
+}
+
+/// A sink the run shares with its caller, who reads it at the end (--nagios's verdict).
+struct Shared<S>(Arc<Mutex<S>>);
+
+impl<S: FleetSink> FleetSink for Shared<S> {
+    fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut s) => s.add(outcome),
+            Err(_) => Err(std::io::Error::other("poisoned")),
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut s) => s.finish(),
+            Err(_) => Err(std::io::Error::other("poisoned")),
+        }
+    }
+}
+
+fn open(file: &Path) -> Result<Box<dyn BufRead + Send>, CliError> {
+    if file.as_os_str() == "-" {
+        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(file)
+        .map_err(|e| CliError::usage(format!("--targets {}: {e}", file.display())))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}
+
+/// One target, checked as `check` checks a URL or a host, with its line's options and the
+/// credentials file's entry for it.
+async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
+    let mut conn = fleet.args.conn.clone();
+    conn.starttls = t.starttls;
+    if t.sni.is_some() {
+        conn.sni.clone_from(&t.sni);
+    }
+    let creds = match (
+        fleet
+            .credentials
+            .for_target(&t.target.host, t.user.as_deref()),
+        &t.user,
+    ) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(user)) => {
+            return TargetCheck::failed(
+                exit::USAGE,
+                format!(
+                    "--user {}: no --credentials entry for this user on this host",
+                    popscope_core::sanitize::display(user.as_bytes(), 60)
+                ),
+            );
+        }
+        (None, None) => None,
+    };
+    let opts = match live_options(&fleet.args, &conn, &t.target, creds, None) {
+        Ok(o) => o,
+        Err(e) => return TargetCheck::failed(e.code, e.message),
+    };
+    let checked = match check::transports::run(&t.target, opts).await {
+        Ok(c) => c,
+        Err(e) => {
+            let e = check_error(e);
+            return TargetCheck::failed(e.code, e.message);
+        }
+    };
+    let report = Some(json_report(&checked));
+    match exit_code(&checked) {
+        Ok(code) => TargetCheck {
+            report,
+            error: None,
+            exit: code,
+        },
+        Err(f) => TargetCheck {
+            report,
+            error: Some(TargetError {
+                exit: f.code,
+                message: f.message,
+            }),
+            exit: f.code,
+        },
+    }
+}

@@ -1,0 +1,58 @@
+//! `check --targets` without `--json`: one line per target as it finishes (what it found, or
+//! why it could not be checked), for a terminal or a log.
+
+use std::io::Write;
+
+use super::{FleetSink, TargetOutcome};
+
+pub struct Lines<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Lines<W> {
+    pub fn new(out: W) -> Lines<W> {
+        Lines { out }
+    }
+}
+
+/// `TARGET  2 violations, 1 warning, 0 info  (1.2 s)` or `TARGET  error: WHY  (10.0 s)`.
+pub fn outcome_line(outcome: &TargetOutcome) -> String {
+    let what = match (&outcome.error, &outcome.report) {
+        (Some(e), _) => format!("error: {}", e.message),
+        (None, Some(report)) => {
+            let n = |name: &str| report["summary"][name].as_u64().unwrap_or(0);
+            let plural = |k: u64, one: &str| {
+                if k == 1 {
+                    one.to_owned()
+                } else {
+                    format!("{one}s")
+                }
+            };
+            format!(
+                "{} {}, {} {}, {} info",
+                n("violation"),
+                plural(n("violation"), "violation"),
+                n("warning"),
+                plural(n("warning"), "warning"),
+                n("info")
+            )
+        }
+        (None, None) => "no report".to_owned(),
+    };
+    format!(
+        "{}  {what}  ({:.1} s)",
+        outcome.target,
+        outcome.elapsed.as_secs_f64()
+    )
+}
+
+impl<W: Write> FleetSink for Lines<W> {
+    fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()> {
+        writeln!(self.out, "{}", outcome_line(outcome))?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
