@@ -4,25 +4,35 @@
 #   scripts/bench.sh --quick   1 MB and 100 MB; 10,000 messages (a few minutes)
 #   scripts/bench.sh --relay   only the proxy's figures (below), its section of BENCHMARKS.md
 #                              replaced in place
+#   scripts/bench.sh --fleet   only `check --targets` over a fleet on loopback (below), its
+#                              section of BENCHMARKS.md replaced in place
 # The relay step: a RETR of BENCH_RELAY_MB (default 1024; 100 for a quick run) fetched by curl
 # from Dovecot directly and through `popscope proxy`, TLS on both legs, alternated RUNS times
 # (medians, the proxy's peak RSS); then BENCH_RELAY_CLIENTS (100) curl sessions at once through
 # one proxy, each fetching the sample maildrop, all compared with a direct fetch.
+# The fleet step: BENCH_FLEET_SERVERS (12) `popscope serve` instances, half of them with a quirk,
+# and the Dovecot, repeated into a file of BENCH_FLEET_TARGETS (1000) lines, checked by one
+# `check --targets --jobs 64` (wall time, targets/s, peak RSS; every quirk's rules on its targets,
+# nothing above info on the clean ones), against a shell loop of `check URL` over the first
+# BENCH_FLEET_LOOP (100) of them; then BENCH_FLEET_PASSIVE (10000) targets with --passive.
 # Starts its own Dovecot (scripts/dovecot.sh, ports 12110/12995), times popscope send, curl,
 # openssl s_client and python3 poplib, alternating them RUNS times and taking medians, measures
 # peak RSS (/usr/bin/time), runs the criterion benchmarks, and writes BENCHMARKS.md.
 # Long-running by design: not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUICK=0 RELAY_ONLY=0
+QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--relay" ] && RELAY_ONLY=1
+[ "${1:-}" = "--fleet" ] && FLEET_ONLY=1
 RUNS=${RUNS:-3}
 RELAY_MB=${BENCH_RELAY_MB:-1024}
 RELAY_CLIENTS=${BENCH_RELAY_CLIENTS:-100}
 if [ $QUICK = 1 ]; then SIZES_MB="1 100"; MANY=10000; else SIZES_MB="1 100 1024"; MANY=100000; fi
 [ $RELAY_ONLY = 1 ] && { SIZES_MB=$RELAY_MB; MANY=1; }
 case " $SIZES_MB " in *" $RELAY_MB "*) ;; *) SIZES_MB="$SIZES_MB $RELAY_MB" ;; esac
+# The fleet walks RETR what the maildrop holds: the sample messages only, no large ones.
+[ $FLEET_ONLY = 1 ] && { SIZES_MB=; MANY=0; }
 
 # Its own Dovecot (BENCH_DOVECOT_DIR, BENCH_DOVECOT_PLAIN, BENCH_DOVECOT_TLS to move it).
 export POPSCOPE_DOVECOT_DIR=${BENCH_DOVECOT_DIR:-/tmp/popscope-bench}
@@ -175,18 +185,201 @@ relay_bench() {
   cat "$out" >&2
 }
 
-if [ $RELAY_ONLY = 1 ]; then
-  relay_bench
-  # The relay section of BENCHMARKS.md replaced, the rest kept.
-  python3 - "$WORK/relay.md" <<'PY'
+# ---- the fleet: check --targets over many servers on loopback ----
+# Ports of the demo servers: BENCH_FLEET_PORT and the ones after it.
+FLEET_PORT=${BENCH_FLEET_PORT:-13000}
+FLEET_SERVERS=${BENCH_FLEET_SERVERS:-12}
+FLEET_TARGETS=${BENCH_FLEET_TARGETS:-1000}
+FLEET_LOOP=${BENCH_FLEET_LOOP:-100}
+FLEET_PASSIVE=${BENCH_FLEET_PASSIVE:-10000}
+# Quirks a plain walk with the demo password shows (as tests/fleet.rs plain_quirks picks them).
+FLEET_QUIRKS="unstuffed-dots bare-lf lowercase-status wrong-list-sizes hostile-text no-login-needed"
+# Every target is 127.0.0.1: --per-host counts by host name, and at its default (2) the whole
+# fleet would run two at a time; --jobs is the bound that is measured.
+FLEET_ARGS=(--jobs 64 --per-host 64 --json)
+
+# fleet_file N FILE: N target lines, the servers in turn; Dovecot (which allows 10 sessions a
+# user and address) on every 50th line, plain and pop3s.
+fleet_file() {
+  local i
+  for i in $(seq 0 $(($1 - 1))); do
+    case $((i % 50)) in
+      0) echo "pop3://$PLAIN" ;;
+      25) echo "pop3s://$TLS" ;;
+      *) echo "pop3://127.0.0.1:$((FLEET_PORT + i % FLEET_SERVERS))" ;;
+    esac
+  done > "$2"
+}
+
+# fleet_run LABEL FILE OUT ARGS...: check --targets FILE, its JSON Lines into OUT; prints
+# "wall_s rss_kb" (/usr/bin/time -v).
+fleet_run() {
+  local label=$1 file=$2 out=$3; shift 3
+  echo "fleet: $label" >&2
+  /usr/bin/time -v -o "$WORK/fleet.time" "$BIN" check --targets "$file" --credentials "$WORK/creds" \
+    --ca-file "$CA" "$@" >"$out" 2>>"$WORK/fleet.err" || true
+  awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]}
+    /Maximum resident/{m=$2} END{printf "%.2f %d\n", s, m}' "$WORK/fleet.time"
+}
+
+fleet_bench() {
+  local out=$WORK/fleet.md load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  local i quirks kinds=$WORK/fleet.kinds
+  read -r -a quirks <<< "$FLEET_QUIRKS"
+  : > "$kinds"
+  for i in $(seq 0 $((FLEET_SERVERS - 1))); do
+    local port=$((FLEET_PORT + i)) quirk=${quirks[$((i / 2))]:-}
+    # Every other server is clean: half the fleet has a quirk.
+    if [ $((i % 2)) = 1 ] && [ -n "$quirk" ]; then
+      "$BIN" serve --port $port --quirk "$quirk" >/dev/null 2>&1 &
+      echo "$port $quirk" >> "$kinds"
+    else
+      "$BIN" serve --port $port >/dev/null 2>&1 &
+      echo "$port clean" >> "$kinds"
+    fi
+    STARTED+=("$!")
+  done
+  for i in $(seq 0 $((FLEET_SERVERS - 1))); do wait_port $((FLEET_PORT + i)); done
+  # The rules each quirk breaks, as serve --list-quirks prints them (server quirks come first).
+  "$BIN" serve --list-quirks > "$WORK/quirks.txt"
+  printf '127.0.0.1 user demo password-env PW\n' > "$WORK/creds"
+  chmod 600 "$WORK/creds"
+
+  fleet_file "$FLEET_TARGETS" "$WORK/fleet.txt"
+  local fleet; fleet=$(fleet_run "$FLEET_TARGETS targets, ${FLEET_ARGS[*]}" "$WORK/fleet.txt" "$WORK/fleet.jsonl" "${FLEET_ARGS[@]}")
+  # The same targets one after another, a sample of the first FLEET_LOOP lines.
+  echo "fleet: a shell loop over $FLEET_LOOP targets" >&2
+  head -n "$FLEET_LOOP" "$WORK/fleet.txt" > "$WORK/loop.txt"
+  # One report a file: check URL --json prints one JSON document over many lines.
+  mkdir -p "$WORK/loop"
+  local start end url n=0
+  start=$(date +%s%N)
+  while read -r url; do
+    n=$((n + 1))
+    "$BIN" check "$url" --user demo --password-env PW --ca-file "$CA" --json > "$WORK/loop/$n.json" 2>>"$WORK/fleet.err" || true
+  done < "$WORK/loop.txt"
+  end=$(date +%s%N)
+  local loop_s; loop_s=$(awk -v ns=$((end - start)) 'BEGIN{printf "%.2f", ns / 1e9}')
+
+  fleet_file "$FLEET_PASSIVE" "$WORK/passive.txt"
+  local passive; passive=$(fleet_run "$FLEET_PASSIVE targets --passive" "$WORK/passive.txt" "$WORK/passive.jsonl" "${FLEET_ARGS[@]}" --passive)
+  local load_after; load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  stop_started
+
+  # What the JSON Lines say: one object a line, every quirk's rules on its targets, nothing
+  # above info on the clean ones; Dovecot's own findings, for the record.
+  local verdict; verdict=$(python3 - "$kinds" "$WORK/quirks.txt" "$WORK/fleet.txt" "$WORK/fleet.jsonl" \
+    "$WORK/passive.txt" "$WORK/passive.jsonl" "$WORK/loop.txt" "$WORK/loop" <<'PY'
+import json, os, re, sys, collections
+kinds_file, quirks_file = sys.argv[1:3]
+kind = {int(p): k for p, k in (l.split() for l in open(kinds_file))}
+expected = {}
+for l in open(quirks_file):
+    if not l.strip():
+        break
+    m = re.match(r"(\S+)\s.*\[([^\]]*)\]\s*$", l)
+    if m and m.group(1) not in expected:
+        expected[m.group(1)] = [r.strip() for r in m.group(2).split(",") if r.strip() not in ("", "-")]
+
+def legs(v):
+    return v.get("transports") or [v]
+
+def rules(v, above_info=False):
+    return {f["rule"] for leg in legs(v) for f in leg.get("findings") or [] if not above_info or f["severity"] != "info"}
+
+def judge(targets_file, jsonl, passive):
+    targets = [l.strip() for l in open(targets_file)]
+    if os.path.isdir(jsonl):
+        # The loop's reports, one file per line of the targets, in order.
+        def report(path):
+            text = open(path).read()
+            return json.loads(text) if text.strip() else {"error": "no report"}
+        objects = [report(os.path.join(jsonl, f"{i + 1}.json")) for i in range(len(targets))]
+    else:
+        objects = [json.loads(l) for l in open(jsonl) if l.strip()]
+    if objects and objects[-1].get("summary") is True:
+        objects.pop()
+    per_line = collections.Counter(o.get("line", i) for i, o in enumerate(objects))
+    wrong = []
+    if len(objects) != len(targets) or any(n != 1 for n in per_line.values()):
+        wrong.append(f"{len(objects)} objects for {len(targets)} targets")
+    dovecot = collections.Counter()
+    for i, o in enumerate(objects):
+        target = targets[o["line"] - 1] if "line" in o else targets[i]
+        if o.get("error"):
+            wrong.append(f"{target}: {o['error']}")
+            continue
+        port = int(target.rsplit(":", 1)[1])
+        k = kind.get(port)
+        if k is None:
+            dovecot[(target, " ".join(sorted(rules(o, True))))] += 1
+        elif k == "clean":
+            if rules(o, True):
+                wrong.append(f"{target} (clean): {sorted(rules(o, True))}")
+        elif not passive or k != "no-login-needed":
+            missing = [r for r in expected[k] if r not in rules(o)]
+            if missing:
+                wrong.append(f"{target} ({k}): no {missing}")
+    return len(objects), wrong, dovecot
+
+for name, (t, j, passive) in {"fleet": sys.argv[3:5] + [False], "passive": sys.argv[5:7] + [True], "loop": sys.argv[7:9] + [False]}.items():
+    n, wrong, dovecot = judge(t, j, passive)
+    ok = "yes" if not wrong else f"NO ({len(wrong)}: {'; '.join(wrong[:3])})"
+    quirk_rules = ", ".join(f"{k} {'/'.join(expected[k])}" for k in sorted(set(kind.values()) - {"clean"}))
+    dv = "; ".join(f"{t} x{c}: {r or 'nothing above info'}" for (t, r), c in sorted(dovecot.items()))
+    print(f"{name}\t{n}\t{ok}\t{quirk_rules}\t{dv}")
+PY
+)
+  field() { printf '%s\n' "$verdict" | awk -F'\t' -v n="$1" -v f="$2" '$1 == n {print $f}'; }
+  local fw fr pw pr
+  read -r fw fr <<< "$fleet"; read -r pw pr <<< "$passive"
+  local rate; rate=$(awk -v n="$FLEET_TARGETS" -v s="$fw" 'BEGIN{printf "%.1f", (s > 0 ? n / s : 0)}')
+  local loop_rate; loop_rate=$(awk -v n="$FLEET_LOOP" -v s="$loop_s" 'BEGIN{printf "%.2f", (s > 0 ? n / s : 0)}')
+  local loop_scaled; loop_scaled=$(awk -v n="$FLEET_TARGETS" -v r="$loop_rate" 'BEGIN{printf "%.0f", (r > 0 ? n / r : 0)}')
+  {
+    echo "## Fleet: check --targets on loopback"
+    echo
+    echo "- date: $(date -u +%Y-%m-%d); \`scripts/bench.sh --fleet\` (release build); $FLEET_SERVERS \`popscope serve\` instances on ports $FLEET_PORT-$((FLEET_PORT + FLEET_SERVERS - 1)), every other one with a quirk, and Dovecot (plain and pop3s, on every 50th line: it allows 10 sessions a user and address), repeated into $FLEET_TARGETS target lines"
+    echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after ($(nproc) cores, shared)"
+    echo "- \`popscope check --targets FILE --credentials FILE --ca-file CA ${FLEET_ARGS[*]}\`: every target is 127.0.0.1, and --per-host (default 2) counts by host name, so it is raised to --jobs"
+    echo "- the shell loop: \`while read url; do popscope check \$url --user demo --password-env PW --ca-file CA --json; done\` over the first $FLEET_LOOP lines of the same file, scaled to $FLEET_TARGETS"
+    echo
+    echo "| run | targets | wall (s) | targets/s | peak RSS (MiB) |"
+    echo "|---|---|---|---|---|"
+    echo "| check --targets, --jobs 64 (goals: <= 60 s, <= 150 MiB) | $FLEET_TARGETS | $fw | $rate | $(awk -v k="$fr" 'BEGIN{printf "%.1f", k/1024}') |"
+    echo "| shell loop of check URL | $FLEET_LOOP | $loop_s | $loop_rate | - |"
+    echo "| shell loop, scaled | $FLEET_TARGETS | $loop_scaled (estimate) | $loop_rate | - |"
+    echo "| check --targets --passive, --jobs 64 (not CI) | $FLEET_PASSIVE | $pw | $(awk -v n="$FLEET_PASSIVE" -v s="$pw" 'BEGIN{printf "%.1f", (s > 0 ? n / s : 0)}') | $(awk -v k="$pr" 'BEGIN{printf "%.1f", k/1024}') |"
+    echo
+    echo "- check --targets is $(awk -v a="$loop_scaled" -v b="$fw" 'BEGIN{printf "%.1f", (b > 0 ? a / b : 0)}') times the shell loop's throughput, on $(nproc) shared cores"
+    echo "- one object per target, every quirk's rules on its targets ($(field fleet 4)), nothing above info on the clean ones: $(field fleet 3) ($(field fleet 2) objects); the loop: $(field loop 3); --passive (no probes: ST-001 of no-login-needed is a probe's, not asked): $(field passive 3)"
+    echo "- Dovecot's own findings above info (the same on each of its targets): $(field fleet 5)"
+  } > "$out"
+  cat "$out" >&2
+}
+
+# replace_section TITLE FILE: the section of BENCHMARKS.md whose heading starts "## TITLE"
+# replaced by FILE (appended when there is none), the rest kept.
+replace_section() {
+  python3 - "$1" "$2" <<'PY'
 import sys
-new = open(sys.argv[1]).read()
+title, new = "## " + sys.argv[1], open(sys.argv[2]).read()
 old = open("BENCHMARKS.md").read()
-head, sep, rest = old.partition("## Relay")
+head, sep, rest = old.partition(title)
 tail = rest[rest.find("\n## "):] if sep and "\n## " in rest else ""
 open("BENCHMARKS.md", "w").write(head.rstrip("\n") + "\n\n" + new + tail)
 PY
-  echo "wrote the relay section of BENCHMARKS.md" >&2
+  echo "wrote the $1 section of BENCHMARKS.md" >&2
+}
+
+if [ $RELAY_ONLY = 1 ]; then
+  relay_bench
+  replace_section Relay "$WORK/relay.md"
+  exit 0
+fi
+if [ $FLEET_ONLY = 1 ]; then
+  fleet_bench
+  replace_section Fleet "$WORK/fleet.md"
   exit 0
 fi
 
@@ -272,6 +465,7 @@ if command -v tmux >/dev/null; then
 fi
 
 relay_bench || echo "relay: failed" > "$WORK/relay.md"
+fleet_bench || echo "fleet: failed" > "$WORK/fleet.md"
 
 echo "criterion" >&2
 engine=$(cargo bench --bench engine -- --warm-up-time 1 --measurement-time 4 2>/dev/null | grep -A2 'engine/retr_body' | grep -E 'thrpt' | head -1 | sed 's/ \+/ /g')
@@ -306,5 +500,5 @@ for l in (check_line, tui_line, f"engine (criterion): {engine}", f"TUI frame, 1,
     if l.strip() and not l.endswith(": "):
         print(f"- {l}")
 PY
-{ echo; cat "$WORK/relay.md"; } >> BENCHMARKS.md
+{ echo; cat "$WORK/relay.md"; echo; cat "$WORK/fleet.md"; } >> BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

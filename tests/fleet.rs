@@ -7,30 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::fleet::{counting, dead_port, lines, private};
+use common::fleet::{above_info, counting, dead_port, lines, plain_quirks, private};
 use common::{popscope, rule_ids, runtime, start};
 use popscope::server::TlsMode;
-use popscope_core::server::{Login, QUIRKS, QuirkInfo, Transport};
-
-/// Quirks a plain pop3:// walk with the demo password shows (no TLS, no client certificate,
-/// no extra commands): checkable in a fleet that shares no CA.
-fn plain_quirks() -> Vec<&'static QuirkInfo> {
-    let rows: Vec<&QuirkInfo> = QUIRKS
-        .iter()
-        .filter(|r| {
-            r.transport != Transport::Implicit
-                && !r.behaviour.at_tls()
-                && !r.client_cert
-                && r.login == Login::Password
-                && r.extra.is_empty()
-                && !r.injection_probe
-                && !r.name.starts_with("oauth-")
-        })
-        .take(3)
-        .collect();
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    rows
-}
 
 fn fleet(targets: &str, extra: &[&str]) -> std::process::Output {
     fleet_with_credentials_mode(targets, 0o600, extra)
@@ -77,27 +56,11 @@ fn by_line(objects: &[serde_json::Value]) -> BTreeMap<u64, Vec<&serde_json::Valu
     map
 }
 
-fn above_info(v: &serde_json::Value) -> Vec<String> {
-    let mut found = Vec::new();
-    let legs = v["transports"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| vec![v.clone()]);
-    for leg in legs {
-        for f in leg["findings"].as_array().into_iter().flatten() {
-            if f["severity"] != "info" {
-                found.push(format!("{} {}", f["rule"], f["severity"]));
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn every_target_gets_one_object_quirks_their_rules_clean_ones_nothing_failures_an_error() {
     let rt = runtime();
     let clean = start(&rt, TlsMode::Starttls, None);
-    let quirks = plain_quirks();
+    let quirks = plain_quirks(3);
     let servers: Vec<_> = quirks
         .iter()
         .map(|r| start(&rt, TlsMode::Starttls, Some(r.quirk)))
@@ -181,7 +144,7 @@ fn every_target_gets_one_object_quirks_their_rules_clean_ones_nothing_failures_a
 fn the_shards_of_a_run_together_are_the_run() {
     let rt = runtime();
     let clean = start(&rt, TlsMode::Starttls, None);
-    let quirky = start(&rt, TlsMode::Starttls, Some(plain_quirks()[0].quirk));
+    let quirky = start(&rt, TlsMode::Starttls, Some(plain_quirks(3)[0].quirk));
     let dead = dead_port();
     let mut text = String::new();
     for i in 0..4 {

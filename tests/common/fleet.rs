@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use popscope_core::server::{Login, QUIRKS, QuirkInfo, Transport};
+
 /// How many connections a [`counting`] server had open at once, at most.
 #[derive(Clone, Default)]
 pub struct Peak {
@@ -85,4 +87,41 @@ pub fn private(name: &str, text: &str) -> String {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .unwrap_or_else(|e| panic!("{e}"));
     path.display().to_string()
+}
+
+/// The first `n` quirks a plain pop3:// walk with the demo password shows (no TLS, no client
+/// certificate, no extra commands, no injection probe): checkable in a fleet that shares no CA.
+pub fn plain_quirks(n: usize) -> Vec<&'static QuirkInfo> {
+    let rows: Vec<&QuirkInfo> = QUIRKS
+        .iter()
+        .filter(|r| {
+            r.transport != Transport::Implicit
+                && !r.behaviour.at_tls()
+                && !r.client_cert
+                && r.login == Login::Password
+                && r.extra.is_empty()
+                && !r.injection_probe
+                && !r.name.starts_with("oauth-")
+        })
+        .take(n)
+        .collect();
+    assert_eq!(rows.len(), n, "{rows:?}");
+    rows
+}
+
+/// A report's findings above info, as "RULE severity", over all its transports.
+pub fn above_info(v: &serde_json::Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let legs = v["transports"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![v.clone()]);
+    for leg in legs {
+        for f in leg["findings"].as_array().into_iter().flatten() {
+            if f["severity"] != "info" {
+                found.push(format!("{} {}", f["rule"], f["severity"]));
+            }
+        }
+    }
+    found
 }
