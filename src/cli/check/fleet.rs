@@ -205,7 +205,7 @@ async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
     };
     // A recording that cannot be made (a planted link, a file there without --force) is
     // that target's trouble alone: it is checked all the same, and its notes say why.
-    let (recording, mut troubles) = match fleet.record.as_ref().map(|d| d.create(&t)) {
+    let (recording, troubles) = match fleet.record.as_ref().map(|d| d.create(&t)) {
         Some(Ok(r)) => (Some(r), Vec::new()),
         Some(Err(e)) => (None, vec![e]),
         None => (None, Vec::new()),
@@ -216,10 +216,9 @@ async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
         .zip(recording.as_ref())
         .map(|(dir, r)| Arc::new(dir.watchers(r)) as Arc<dyn crate::check::Watch>);
     let checked = checked_target(&fleet, &conn, &t, creds, watch).await;
-    if let Some(Err(e)) = recording.as_ref().map(|r| r.file.finish()) {
-        troubles.push(format!("--record: {e}"));
-    }
-    record::annotate(checked, recording.as_ref(), troubles)
+    // JSON Lines carry the notes; the text lines do not show them.
+    let say = (!fleet.args.json && !fleet.args.nagios).then_some(t.shown.as_str());
+    record::finish(checked, recording.as_ref(), troubles, say)
 }
 
 /// The check of one target with its options and watchers, as a fleet's outcome.

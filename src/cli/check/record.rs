@@ -77,16 +77,26 @@ impl RecordDir {
     }
 }
 
-/// The target's check with what became of its recording: the file's path in its JSON object
-/// (`recording`), and each trouble (a file that could not be made, a write that failed) in its
-/// `notes`, or in its error when it has no report. The run goes on; the target exits 2 at
-/// least, as `check URL --record FILE` would: a recording that silently stops short is worse
-/// than none.
-pub(super) fn annotate(
+/// The target's check with what became of its recording, once the file is synced: the file's
+/// path in its JSON object (`recording`), and each trouble (a file that could not be made, a
+/// write that failed, a full disk) in its `notes`, or in its error when it has no report. The
+/// run goes on; the target exits 2 at least, as `check URL --record FILE` would: a recording
+/// that silently stops short is worse than none. With `say` (the target, when the output is
+/// text lines, which show no notes) each trouble is also one line on stderr.
+pub(super) fn finish(
     mut check: TargetCheck,
     recording: Option<&TargetRecording>,
-    troubles: Vec<String>,
+    mut troubles: Vec<String>,
+    say: Option<&str>,
 ) -> TargetCheck {
+    if let Some(Err(e)) = recording.map(|r| r.file.finish()) {
+        troubles.push(format!("--record: {e}"));
+    }
+    if let Some(target) = say {
+        for t in &troubles {
+            eprintln!("popscope: {target}: {t}");
+        }
+    }
     if let Some(serde_json::Value::Object(report)) = check.report.as_mut() {
         if let Some(r) = recording {
             report.insert("recording".into(), serde_json::json!(r.shown));
@@ -170,6 +180,78 @@ mod tests {
             sni: None,
             user: None,
         }
+    }
+
+    fn checked(report: Option<serde_json::Value>) -> TargetCheck {
+        TargetCheck {
+            error: report.is_none().then(|| crate::report::fleet::TargetError {
+                exit: exit::CONNECT,
+                message: "connection refused".into(),
+            }),
+            exit: if report.is_some() { 1 } else { exit::CONNECT },
+            report,
+        }
+    }
+
+    /// A recording on a full disk: every write fails.
+    fn full_disk() -> TargetRecording {
+        let file = RecordFile::create(Path::new("/dev/full"), true).unwrap();
+        let _header = file.recorder_with("pop3://x", false, None);
+        TargetRecording {
+            file,
+            shown: "/dev/full".into(),
+        }
+    }
+
+    #[test]
+    fn a_recording_that_stopped_short_is_in_the_targets_notes_and_exit() {
+        let report = serde_json::json!({ "summary": {}, "notes": ["earlier"] });
+        let done = finish(checked(Some(report)), Some(&full_disk()), Vec::new(), None);
+        let notes = done.report.as_ref().unwrap()["notes"].to_string();
+        assert!(
+            notes.contains("earlier") && notes.contains("incomplete"),
+            "{notes}"
+        );
+        assert_eq!(done.report.as_ref().unwrap()["recording"], "/dev/full");
+        assert_eq!(done.exit, exit::USAGE);
+        assert!(done.error.is_none(), "the check itself reported");
+        // A host's report has no notes of its own: they are added.
+        let host = serde_json::json!({ "transports": [] });
+        let done = finish(checked(Some(host)), Some(&full_disk()), Vec::new(), None);
+        assert!(
+            done.report.unwrap()["notes"][0]
+                .as_str()
+                .unwrap()
+                .contains("--record")
+        );
+        // No report: the error says it, and keeps its own exit code.
+        let done = finish(checked(None), Some(&full_disk()), Vec::new(), None);
+        let e = done.error.unwrap();
+        assert!(
+            e.message.starts_with("connection refused; and --record: "),
+            "{}",
+            e.message
+        );
+        assert_eq!(done.exit, exit::CONNECT);
+    }
+
+    #[test]
+    fn a_recording_that_went_well_changes_nothing_but_its_path() {
+        let file = RecordFile::create(Path::new("/dev/null"), true).unwrap();
+        let _header = file.recorder_with("pop3://x", false, None);
+        let ok = TargetRecording {
+            file,
+            shown: "/dev/null".into(),
+        };
+        let report = serde_json::json!({ "summary": {}, "notes": [] });
+        let done = finish(checked(Some(report)), Some(&ok), Vec::new(), None);
+        assert_eq!(done.exit, 1);
+        let report = done.report.unwrap();
+        assert_eq!(report["notes"], serde_json::json!([]));
+        assert_eq!(report["recording"], "/dev/null");
+        // No --record: nothing added at all.
+        let done = finish(checked(Some(serde_json::json!({}))), None, Vec::new(), None);
+        assert_eq!(done.report.unwrap(), serde_json::json!({}));
     }
 
     #[test]
