@@ -18,6 +18,7 @@ use super::{CheckArgs, CliError, exit, severity_overrides};
 
 mod credentials;
 mod fleet;
+mod record;
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     if let Some(file) = &args.targets {

@@ -121,10 +121,11 @@ pub struct CheckArgs {
     /// Check a fleet: the targets of FILE (`-` reads standard input), one a line: a URL or a
     /// bare host, optionally followed by --starttls, --sni NAME, --user NAME; `# comments`;
     /// or nmap's greppable output (-oG), each open POP3 port a target. Logins come from
-    /// --credentials FILE, never from the target file or the command line.
+    /// --credentials FILE, never from the target file or the command line. With --record DIR,
+    /// one recording per target in DIR (created 0700), named LINE-HOST-PORT-SCHEME.jsonl.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "url", "transcript", "show_sessions", "starttls", "sni", "user", "password_env",
-        "password_file", "token_env", "token_file", "token_command", "record",
+        "password_file", "token_env", "token_file", "token_command",
     ])]
     pub(crate) targets: Option<PathBuf>,
     /// With --targets: check only every N-th target starting at the K-th (1 <= K <= N), so

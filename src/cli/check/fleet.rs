@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::credentials::CredentialsFile;
+use super::record::{self, RecordDir};
 use crate::check;
 use crate::fleet::run::{Limits, TargetCheck};
 use crate::fleet::targets::{FleetTarget, Shard, Targets};
@@ -27,6 +28,8 @@ use super::{check_error, exit_code, json_report, live_options};
 struct Fleet {
     args: CheckArgs,
     credentials: CredentialsFile,
+    /// --record DIR: where each target's recording goes.
+    record: Option<RecordDir>,
 }
 
 pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
@@ -44,6 +47,16 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
             return Err(CliError::usage(e.to_string()));
         }
     }
+    let record = args
+        .conn
+        .record
+        .as_deref()
+        .map(|dir| {
+            let c = &args.conn;
+            RecordDir::open(dir, c.force, c.record_secrets, c.max_body)
+        })
+        .transpose()
+        .map_err(CliError::usage)?;
     let targets = Targets::new(open(file)?, &name, args.shard.unwrap_or(Shard::ALL));
     let limits = Limits {
         jobs: args.jobs.unwrap_or_else(Limits::default_jobs),
@@ -53,6 +66,7 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
     let fleet = Arc::new(Fleet {
         args: args.clone(),
         credentials,
+        record,
     });
     let check = move |t: FleetTarget| check_target(fleet.clone(), t);
     let nagios = args.nagios.then(|| {
@@ -189,7 +203,33 @@ async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
         }
         (None, None) => None,
     };
-    let opts = match live_options(&fleet.args, &conn, &t.target, creds, None) {
+    // A recording that cannot be made (a planted link, a file there without --force) is
+    // that target's trouble alone: it is checked all the same, and its notes say why.
+    let (recording, troubles) = match fleet.record.as_ref().map(|d| d.create(&t)) {
+        Some(Ok(r)) => (Some(r), Vec::new()),
+        Some(Err(e)) => (None, vec![e]),
+        None => (None, Vec::new()),
+    };
+    let watch = fleet
+        .record
+        .as_ref()
+        .zip(recording.as_ref())
+        .map(|(dir, r)| Arc::new(dir.watchers(r)) as Arc<dyn crate::check::Watch>);
+    let checked = checked_target(&fleet, &conn, &t, creds, watch).await;
+    // JSON Lines carry the notes; the text lines do not show them.
+    let say = (!fleet.args.json && !fleet.args.nagios).then_some(t.shown.as_str());
+    record::finish(checked, recording.as_ref(), troubles, say)
+}
+
+/// The check of one target with its options and watchers, as a fleet's outcome.
+async fn checked_target(
+    fleet: &Fleet,
+    conn: &super::super::ConnArgs,
+    t: &FleetTarget,
+    creds: Option<crate::session::login::Credentials>,
+    watch: Option<Arc<dyn crate::check::Watch>>,
+) -> TargetCheck {
+    let opts = match live_options(&fleet.args, conn, &t.target, creds, watch) {
         Ok(o) => o,
         Err(e) => return TargetCheck::failed(e.code, e.message),
     };
