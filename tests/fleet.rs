@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::fleet::{above_info, counting, dead_port, lines, plain_quirks, private};
-use common::{popscope, rule_ids, runtime, start};
+use common::fleet::{above_info, check_targets, counting, dead_port, lines, plain_quirks, private};
+use common::{rule_ids, runtime, start};
 use popscope::server::TlsMode;
 
 fn fleet(targets: &str, extra: &[&str]) -> std::process::Output {
@@ -26,18 +26,7 @@ fn fleet_with_credentials_mode(targets: &str, mode: u32, extra: &[&str]) -> std:
     );
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut args = vec![
-        "check",
-        "--targets",
-        &file,
-        "--credentials",
-        &creds,
-        "--json",
-        "--injection-wait",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    popscope(&args)
+    check_targets("demo", &file, &creds, extra)
 }
 
 /// A name unique within the test process, for its scratch files.

@@ -7,10 +7,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::fleet::{lines, private};
+use common::fleet::{check_targets, lines, plain_quirks, private};
 use common::{popscope_with, runtime};
 use popscope::server::{self, Running, ServeOptions, TlsMode};
-use popscope_core::server::{Login, QUIRKS, Quirk, QuirkInfo, Transport};
+use popscope_core::server::Quirk;
 
 /// Not the user name: a password that shows up in a file can only be the password.
 const PASSWORD: &str = "Fl33t-s3cr3t-pw";
@@ -24,24 +24,6 @@ fn serve(rt: &tokio::runtime::Runtime, tls: TlsMode, quirk: Option<Quirk>) -> Ru
         password: PASSWORD.into(),
     }))
     .unwrap_or_else(|e| panic!("demo server: {e}"))
-}
-
-/// A quirk a plain pop3:// walk with a password shows (no TLS, no client certificate, no
-/// extra commands).
-fn plain_quirk() -> &'static QuirkInfo {
-    QUIRKS
-        .iter()
-        .find(|r| {
-            r.transport != Transport::Implicit
-                && !r.behaviour.at_tls()
-                && !r.client_cert
-                && r.login == Login::Password
-                && r.extra.is_empty()
-                && !r.injection_probe
-                && !r.expected_rules.is_empty()
-                && !r.name.starts_with("oauth-")
-        })
-        .unwrap_or_else(|| panic!("no plain quirk"))
 }
 
 /// A folder of its own for one test, and the folder its --record DIR goes in.
@@ -69,20 +51,12 @@ fn fleet(at: &Path, targets: &str, dir: &Path, extra: &[&str]) -> std::process::
         "* user demo password-env PW\n",
     );
     let dir = dir.display().to_string();
-    let mut args = vec![
-        "check",
-        "--targets",
+    check_targets(
+        PASSWORD,
         &file,
-        "--credentials",
         &creds,
-        "--json",
-        "--injection-wait",
-        "0",
-        "--record",
-        &dir,
-    ];
-    args.extend_from_slice(extra);
-    popscope_with(PASSWORD, &args)
+        &[&["--record", &dir][..], extra].concat(),
+    )
 }
 
 fn by_line(objects: &[serde_json::Value], line: u64) -> &serde_json::Value {
@@ -125,7 +99,7 @@ fn mode(p: &Path) -> u32 {
 #[test]
 fn each_target_gets_a_recording_that_rechecks_to_its_findings() {
     let rt = runtime();
-    let quirk = plain_quirk();
+    let quirk = plain_quirks(1)[0];
     let servers = [
         serve(&rt, TlsMode::Starttls, None),
         serve(&rt, TlsMode::Starttls, Some(quirk.quirk)),

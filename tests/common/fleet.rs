@@ -125,3 +125,25 @@ pub fn above_info(v: &serde_json::Value) -> Vec<String> {
     }
     found
 }
+
+/// `check --targets TARGETS --credentials CREDS --json --injection-wait 0 EXTRA…`, with
+/// `password` in `PW` (what the credentials files of the tests name).
+pub fn check_targets(
+    password: &str,
+    targets: &str,
+    creds: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "check",
+        "--targets",
+        targets,
+        "--credentials",
+        creds,
+        "--json",
+        "--injection-wait",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    super::popscope_with(password, &args)
+}
