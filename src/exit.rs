@@ -23,7 +23,7 @@ pub(crate) fn verdict<'a>(findings: impl IntoIterator<Item = &'a popscope_core::
 /// A login that was asked for and refused (a wrong password, a refused or expired token)
 /// fails the run with the code of a violation: what was asked could not be done, and
 /// scripts and monitoring must see it. The report says why.
-pub(crate) const LOGIN_REFUSED: u8 = 1;
+pub(crate) const LOGIN_REFUSED: u8 = VIOLATIONS;
 
 /// The code a login adds to a run: [`LOGIN_REFUSED`] when it was refused.
 pub(crate) fn login(refused: bool) -> u8 {

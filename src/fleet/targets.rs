@@ -268,9 +268,12 @@ fn nmap_line(record: &str, line: usize) -> Result<Vec<FleetTarget>, String> {
         if *state != "open" || *proto != "tcp" {
             continue;
         }
-        let scheme = match (*service, port) {
-            ("pop3s" | "ssl|pop3" | "ssl|pop3s", _) | ("", 995) => Scheme::Pop3s,
-            ("pop3", _) | ("", 110) => Scheme::Pop3,
+        // An unnamed service is taken for POP3 on POP3's own ports.
+        let scheme = match *service {
+            "pop3s" | "ssl|pop3" | "ssl|pop3s" => Scheme::Pop3s,
+            "pop3" => Scheme::Pop3,
+            "" if port == Scheme::Pop3s.default_port() => Scheme::Pop3s,
+            "" if port == Scheme::Pop3.default_port() => Scheme::Pop3,
             _ => continue,
         };
         let target = Target {

@@ -106,7 +106,6 @@ impl Injection {
 impl<S> Injected<S> {
     /// Set it when the client's leg has completed its TLS handshake after STLS (none when
     /// no fault is injected).
-    #[allow(dead_code)] // for the proxy's STLS toward the client
     pub(crate) fn client_tls_signal(&self) -> Option<Arc<AtomicBool>> {
         self.injection.as_ref().map(|i| i.client_tls.clone())
     }

@@ -66,25 +66,28 @@ impl Spool {
 mod tests {
     use super::*;
 
-    fn spooled(pieces: &[&[u8]]) -> Vec<u8> {
+    /// What the spool gives back of `pieces`, and whether it had moved them to a file.
+    fn spooled_where(pieces: &[&[u8]]) -> (Vec<u8>, bool) {
         let mut s = Spool::default();
         for p in pieces {
             s.write_all(p).unwrap();
         }
+        let in_file = s.0.lock().unwrap().file.is_some();
         let mut out = Vec::new();
         s.append_to(&mut out).unwrap();
-        out
+        (out, in_file)
     }
 
     #[test]
     fn a_small_recording_stays_in_memory_and_comes_back_whole() {
-        assert_eq!(spooled(&[b"a", b"b"]), b"ab");
+        assert_eq!(spooled_where(&[b"a", b"b"]), (b"ab".to_vec(), false));
     }
 
     #[test]
     fn a_large_recording_moves_to_a_file_and_comes_back_in_order() {
         let big = vec![b'x'; SPILL];
-        let out = spooled(&[b"head", &big, b"tail"]);
+        let (out, in_file) = spooled_where(&[b"head", &big, b"tail"]);
+        assert!(in_file, "the spool never left memory");
         assert_eq!(out.len(), SPILL + 8);
         assert!(out.starts_with(b"headx") && out.ends_with(b"xtail"));
     }

@@ -65,7 +65,7 @@ pub fn outcome_json(outcome: &TargetOutcome) -> Value {
 fn report_tally(report: Option<&Value>) -> Tally {
     let count = |name: &str| {
         report
-            .and_then(|r| r["summary"][name].as_u64())
+            .map(|r| super::fields::count(r, name))
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0)
     };

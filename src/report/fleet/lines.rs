@@ -20,7 +20,7 @@ pub fn outcome_line(outcome: &TargetOutcome) -> String {
     let what = match (&outcome.error, &outcome.report) {
         (Some(e), _) => format!("error: {}", e.message),
         (None, Some(report)) => {
-            let n = |name: &str| report["summary"][name].as_u64().unwrap_or(0);
+            let n = |name: &str| super::fields::count(report, name);
             let plural = |k: u64, one: &str| {
                 if k == 1 {
                     one.to_owned()
