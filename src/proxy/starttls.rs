@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::judge::{Judge, with};
-use super::rewrite;
 use crate::transport::{self, Stream, Tcp, TlsSettings, TransportError};
-use popscope_core::{Direction, TransportEvent};
+use popscope_core::response::StatusLine;
+use popscope_core::{Direction, Status, TransportEvent};
 
 /// The longest reply the proxy reads for itself (a CAPA list): more is not a POP3 server.
 const MAX_REPLY: usize = 64 << 10;
@@ -56,11 +56,12 @@ pub(crate) async fn upgrade(
         return Err(refused("the server's greeting is not +OK", &greeting));
     }
     let capa = exchange(&mut tcp, &mut reader, judge, b"CAPA\r\n", true).await?;
+    // The engine has read that CAPA: its list is the one the checks judge.
     let lists_stls = capa.ok
-        && capa
-            .bytes
-            .split_inclusive(|&b| b == b'\n')
-            .any(rewrite::is_stls);
+        && with(judge, |j| {
+            let caps = &j.session().0.caps.auth;
+            caps.as_ref().is_some_and(|c| c.has("STLS"))
+        });
     if !lists_stls {
         return Err(StlsError::Refused("the server's CAPA lists no STLS".into()));
     }
@@ -155,7 +156,9 @@ impl Replies {
             if let Some(end) = reply_end(&self.buf, multiline) {
                 let bytes: Vec<u8> = self.buf.drain(..end).collect();
                 with(judge, |j| j.feed_as_is(Direction::Server, &bytes));
-                let ok = bytes.starts_with(b"+OK");
+                // As the engine reads a status (`+ok` too), not as the bytes are spelled.
+                let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+                let ok = StatusLine::parse(first.trim_ascii_end()).status == Status::Ok;
                 return Ok(Reply { bytes, ok });
             }
             if self.buf.len() > MAX_REPLY {
