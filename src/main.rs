@@ -49,7 +49,10 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         None => match &cli.url {
-            Some(url) => cli::interactive::run(url, &cli.conn, &cli.ui),
+            Some(url) => cli
+                .conn
+                .force_needs("--record", false)
+                .and_then(|()| cli::interactive::run(url, &cli.conn, &cli.ui)),
             None => {
                 let _ = Cli::command().print_help();
                 Err(cli::CliError::usage(

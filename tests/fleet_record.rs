@@ -335,3 +335,117 @@ fn a_planted_link_is_refused_for_its_target_alone() {
         "{err}"
     );
 }
+
+/// A server that greets, then reads and never answers: a check of it can only end at the
+/// deadline.
+fn greets_then_stalls() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        for mut s in l.incoming().take(4).flatten() {
+            std::thread::spawn(move || {
+                let _ = s.write_all(b"+OK stalling greeting\r\n");
+                let mut sink = [0u8; 512];
+                while s.read(&mut sink).is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_target_past_its_deadline_or_refused_still_names_its_synced_recording() {
+    let stalled = greets_then_stalls();
+    let dead = common::fleet::dead_port();
+    let text = format!("pop3://127.0.0.1:{stalled}\npop3://127.0.0.1:{dead}\n");
+    let at = scratch("deadline");
+    let dir = at.join("rec");
+    let o = fleet(&at, &text, &dir, &["--target-timeout", "1"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (objects, summary) = lines(&o);
+    assert_eq!(summary["failed"], 2);
+    let late = by_line(&objects, 1);
+    assert!(
+        late["error"]["message"]
+            .to_string()
+            .contains("--target-timeout"),
+        "{late}"
+    );
+    let path = dir.join(format!("1-127.0.0.1-{stalled}-pop3.jsonl"));
+    assert_eq!(late["recording"], path.display().to_string(), "{late}");
+    // What came before the deadline is in the file, and it reads back.
+    let recorded = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(recorded.contains("stalling greeting"), "{recorded}");
+    let again = popscope_with(
+        PASSWORD,
+        &[
+            "check",
+            "--transcript",
+            &path.display().to_string(),
+            "--json",
+        ],
+    );
+    assert_ne!(
+        again.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let refused = by_line(&objects, 2);
+    assert!(refused["error"].is_object(), "{refused}");
+    let path = dir.join(format!("2-127.0.0.1-{dead}-pop3.jsonl"));
+    assert_eq!(
+        refused["recording"],
+        path.display().to_string(),
+        "{refused}"
+    );
+}
+
+#[test]
+fn force_replaces_a_junit_file_without_record_and_alone_is_refused() {
+    let dead = common::fleet::dead_port();
+    let at = scratch("force");
+    let junit = at.join("report.xml");
+    std::fs::write(&junit, "old").unwrap_or_else(|e| panic!("{e}"));
+    let file = private("force-targets", &format!("pop3://127.0.0.1:{dead}\n"));
+    let j = junit.display().to_string();
+    let o = popscope_with(
+        PASSWORD,
+        &[
+            "check",
+            "--targets",
+            &file,
+            "--json",
+            "--junit",
+            &j,
+            "--force",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    assert!(xml.contains("<testsuites"), "{xml}");
+    // The control: without --force the file there is refused.
+    let o = popscope_with(PASSWORD, &["check", "--targets", &file, "--junit", &j]);
+    assert_eq!(o.status.code(), Some(2));
+    // --force with nothing to replace is a usage error, before anything connects.
+    for args in [
+        vec!["check", "--targets", &file, "--force"],
+        vec!["send", "pop3://127.0.0.1:1", "NOOP", "--force"],
+    ] {
+        let o = popscope_with(PASSWORD, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("--force replaces"), "{args:?}: {err}");
+    }
+}

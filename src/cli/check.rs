@@ -21,6 +21,8 @@ mod fleet;
 mod record;
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+    args.conn
+        .force_needs("--record or --junit", args.junit.is_some())?;
     if let Some(file) = &args.targets {
         return fleet::run(args, file);
     }
@@ -267,6 +269,7 @@ mod nagios {
                     message: "--crit-days must not be more than --warn-days".into(),
                 }),
                 elapsed: std::time::Duration::ZERO,
+                recording: None,
             }
         } else {
             check(args, url)
@@ -309,6 +312,7 @@ mod nagios {
             report,
             error,
             elapsed: started.elapsed(),
+            recording: None,
         }
     }
 }

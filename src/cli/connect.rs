@@ -83,8 +83,11 @@ pub struct ConnArgs {
     #[arg(long, value_name = "BYTES", requires = "record", allow_hyphen_values = true,
           value_parser = super::numbers::in_range(0u64, u64::MAX, "octets"))]
     pub max_body: Option<u64>,
-    /// Replace the --record file if it exists (a symbolic link is still refused).
-    #[arg(long, requires = "record")]
+    /// Replace the --record file (with `check --targets`, also the --junit file) if it
+    /// exists; a symbolic link is still refused.
+    // Not `requires = "record"`: `check --targets --junit FILE --force` replaces a file
+    // without recording, so which file it needs is told by `force_needs` below.
+    #[arg(long)]
     pub force: bool,
 }
 
@@ -248,6 +251,17 @@ impl ConnArgs {
 }
 
 impl ConnArgs {
+    /// --force without a file it could replace is a mistake of the command line, told before
+    /// anything connects: `others` is whether the command has another file it replaces.
+    pub fn force_needs(&self, files: &str, others: bool) -> Result<(), CliError> {
+        if self.force && self.record.is_none() && !others {
+            return Err(CliError::usage(format!(
+                "--force replaces an existing {files} file: give {files} FILE too"
+            )));
+        }
+        Ok(())
+    }
+
     /// The record file, if --record was given.
     pub(crate) fn record_file(&self) -> Result<Option<RecordFile>, CliError> {
         self.record

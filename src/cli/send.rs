@@ -84,6 +84,7 @@ fn skip_leftover_sasl_responses(
 }
 
 pub fn run(args: &SendArgs) -> Result<u8, CliError> {
+    args.conn.force_needs("--record", false)?;
     let target = Target::parse(&args.url).map_err(CliError::usage)?;
     let Some(scheme) = target.scheme else {
         return Err(CliError::usage(format!(

@@ -42,6 +42,8 @@ pub struct TargetCheck {
     pub report: Option<serde_json::Value>,
     pub error: Option<TargetError>,
     pub exit: u8,
+    /// Where its recording went (--record DIR).
+    pub recording: Option<String>,
 }
 
 impl TargetCheck {
@@ -54,7 +56,19 @@ impl TargetCheck {
                 message: message.into(),
             }),
             exit,
+            recording: None,
         }
+    }
+
+    /// A target whose check did not end within `deadline` (--target-timeout).
+    pub fn past_deadline(deadline: Duration) -> TargetCheck {
+        TargetCheck::failed(
+            crate::exit::CONNECT,
+            format!(
+                "no result within {} s (--target-timeout): its connections were dropped",
+                deadline.as_secs_f64()
+            ),
+        )
     }
 }
 
@@ -188,15 +202,7 @@ where
             let result = match self.timeout {
                 Some(deadline) => tokio::time::timeout(deadline, task)
                     .await
-                    .unwrap_or_else(|_| {
-                        Ok(TargetCheck::failed(
-                            crate::exit::CONNECT,
-                            format!(
-                                "no result within {} s (--target-timeout): its connections were dropped",
-                                deadline.as_secs_f64()
-                            ),
-                        ))
-                    }),
+                    .unwrap_or_else(|_| Ok(TargetCheck::past_deadline(deadline))),
                 None => task.await,
             };
             (result, start.elapsed())
@@ -211,6 +217,7 @@ where
             report: checked.report,
             error: checked.error,
             elapsed,
+            recording: checked.recording,
         };
         (outcome, checked.exit)
     }
@@ -339,6 +346,7 @@ mod tests {
                     report: Some(serde_json::json!({ "host": t.target.host })),
                     error: None,
                     exit: u8::from(t.line.is_multiple_of(7)),
+                    recording: None,
                 }
             }
         };
@@ -400,6 +408,7 @@ mod tests {
                     report: Some(serde_json::json!({})),
                     error: None,
                     exit: 0,
+                    recording: None,
                 },
             }
         };

@@ -24,6 +24,9 @@ use crate::report::fleet::{
 use super::super::{CheckArgs, CliError, exit, severity_overrides};
 use super::{check_error, exit_code, json_report, live_options};
 
+/// How long past --target-timeout the runner waits for a target that is ending.
+const BACKSTOP: Duration = Duration::from_secs(5);
+
 /// What every target's check reads.
 struct Fleet {
     args: CheckArgs,
@@ -61,7 +64,9 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
     let limits = Limits {
         jobs: args.jobs.unwrap_or_else(Limits::default_jobs),
         per_host: args.per_host,
-        target_timeout: Some(Duration::from_secs_f64(args.target_timeout)),
+        // The check keeps the deadline itself (check_target); the runner's is a backstop,
+        // for a recording's last sync that hangs.
+        target_timeout: Some(Duration::from_secs_f64(args.target_timeout) + BACKSTOP),
     };
     let fleet = Arc::new(Fleet {
         args: args.clone(),
@@ -215,7 +220,12 @@ async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
         .as_ref()
         .zip(recording.as_ref())
         .map(|(dir, r)| Arc::new(dir.watchers(r)) as Arc<dyn crate::check::Watch>);
-    let checked = checked_target(&fleet, &conn, &t, creds, watch).await;
+    // The deadline is kept here, not only by the runner, so that a target stopped by it
+    // still has its recording synced and named.
+    let deadline = Duration::from_secs_f64(fleet.args.target_timeout);
+    let checked = tokio::time::timeout(deadline, checked_target(&fleet, &conn, &t, creds, watch))
+        .await
+        .unwrap_or_else(|_| TargetCheck::past_deadline(deadline));
     // JSON Lines carry the notes; the text lines do not show them.
     let say = (!fleet.args.json && !fleet.args.nagios).then_some(t.shown.as_str());
     record::finish(checked, recording.as_ref(), troubles, say)
@@ -246,6 +256,7 @@ async fn checked_target(
             report,
             error: None,
             exit: code,
+            recording: None,
         },
         Err(f) => TargetCheck {
             report,
@@ -254,6 +265,7 @@ async fn checked_target(
                 message: f.message,
             }),
             exit: f.code,
+            recording: None,
         },
     }
 }

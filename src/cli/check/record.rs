@@ -97,10 +97,8 @@ pub(super) fn finish(
             eprintln!("popscope: {target}: {t}");
         }
     }
+    check.recording = recording.map(|r| r.shown.clone());
     if let Some(serde_json::Value::Object(report)) = check.report.as_mut() {
-        if let Some(r) = recording {
-            report.insert("recording".into(), serde_json::json!(r.shown));
-        }
         if !troubles.is_empty() {
             let notes = report
                 .entry("notes")
@@ -189,6 +187,7 @@ mod tests {
                 message: "connection refused".into(),
             }),
             exit: if report.is_some() { 1 } else { exit::CONNECT },
+            recording: None,
             report,
         }
     }
@@ -212,7 +211,7 @@ mod tests {
             notes.contains("earlier") && notes.contains("incomplete"),
             "{notes}"
         );
-        assert_eq!(done.report.as_ref().unwrap()["recording"], "/dev/full");
+        assert_eq!(done.recording.as_deref(), Some("/dev/full"));
         assert_eq!(done.exit, exit::USAGE);
         assert!(done.error.is_none(), "the check itself reported");
         // A host's report has no notes of its own: they are added.
@@ -226,6 +225,7 @@ mod tests {
         );
         // No report: the error says it, and keeps its own exit code.
         let done = finish(checked(None), Some(&full_disk()), Vec::new(), None);
+        assert_eq!(done.recording.as_deref(), Some("/dev/full"));
         let e = done.error.unwrap();
         assert!(
             e.message.starts_with("connection refused; and --record: "),
@@ -248,9 +248,10 @@ mod tests {
         assert_eq!(done.exit, 1);
         let report = done.report.unwrap();
         assert_eq!(report["notes"], serde_json::json!([]));
-        assert_eq!(report["recording"], "/dev/null");
+        assert_eq!(done.recording.as_deref(), Some("/dev/null"));
         // No --record: nothing added at all.
         let done = finish(checked(Some(serde_json::json!({}))), None, Vec::new(), None);
+        assert!(done.recording.is_none());
         assert_eq!(done.report.unwrap(), serde_json::json!({}));
     }
 

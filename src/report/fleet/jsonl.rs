@@ -57,6 +57,9 @@ pub fn outcome_json(outcome: &TargetOutcome) -> Value {
             json!(u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX)),
         );
         o.insert("error".into(), error.unwrap_or(Value::Null));
+        if let Some(r) = &outcome.recording {
+            o.insert("recording".into(), json!(r));
+        }
     }
     value
 }
@@ -109,6 +112,7 @@ mod tests {
 
     fn outcome(line: usize, report: Option<Value>, error: Option<TargetError>) -> TargetOutcome {
         TargetOutcome {
+            recording: None,
             target: format!("pop3://h{line}:110"),
             line,
             report,

@@ -254,6 +254,7 @@ mod tests {
                 message: "refused".into(),
             }),
             elapsed: Duration::from_millis(5),
+            recording: None,
         };
         j.add(&outcome).unwrap_or_else(|e| panic!("{e}"));
         let out = String::from_utf8(j.into_inner()).unwrap_or_default();
@@ -286,6 +287,7 @@ mod tests {
             })),
             error: None,
             elapsed: Duration::from_millis(1234),
+            recording: None,
         }
     }
 
@@ -317,6 +319,7 @@ mod tests {
                     message: "TLS: certificate expired".into(),
                 }),
                 elapsed: Duration::from_secs(5),
+                recording: None,
             },
         ];
         for o in &outcomes {

@@ -27,6 +27,9 @@ pub struct TargetOutcome {
     pub error: Option<TargetError>,
     /// From the start of its check to its end.
     pub elapsed: Duration,
+    /// The target's recording (--record DIR), as shown: a failed target has one too, with
+    /// what was recorded before it failed.
+    pub recording: Option<String>,
 }
 
 /// A target that could not be checked.

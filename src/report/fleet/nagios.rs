@@ -350,6 +350,7 @@ mod tests {
 
     fn outcome(report: Option<Value>, error: Option<(u8, &str)>) -> TargetOutcome {
         TargetOutcome {
+            recording: None,
             target: "pop3s://mail.example.net".into(),
             line: 1,
             report,

@@ -175,6 +175,7 @@ mod tests {
 
     fn outcome(line: usize, violations: u64, error: bool) -> TargetOutcome {
         TargetOutcome {
+            recording: None,
             target: format!("pop3://t{line}"),
             line,
             report: Some(json!({"summary": {"violation": violations}})),

@@ -292,6 +292,7 @@ mod tests {
             .map(|(r, s)| json!({"rule": r, "severity": s, "summary": format!("what {r} says")}))
             .collect();
         TargetOutcome {
+            recording: None,
             target: format!("pop3s://mail{line}.example.net"),
             line,
             report: Some(json!({
@@ -306,6 +307,7 @@ mod tests {
 
     fn failed(line: usize, message: &str) -> TargetOutcome {
         TargetOutcome {
+            recording: None,
             target: format!("pop3://down{line}.example.net"),
             line,
             report: None,
