@@ -292,6 +292,14 @@ impl ClientCommands {
     /// (the proxy's offer, when it decides), after a CAPA, on a leg not yet TLS.
     fn stls_refused_by_proxy(&mut self, cx: &mut Ctx<'_>, at: Location) {
         let s = &*cx.session;
+        // The server never saw this STLS, so judge_state never met it: after a login it is
+        // CL-002 as any STLS there would be.
+        if s.state == State::Transaction && !s.skipped_login {
+            if self.first_wrong_state(Keyword::Stls) {
+                cx.check.report(&r::CL_002, Severity::Warning, at, "The client sent STLS after it had logged in (the proxy refused it; the server never saw it): STLS is valid only in AUTHORIZATION (RFC 2595 §4), so a server must refuse it (ST-002).".to_owned());
+            }
+            return;
+        }
         if cx.check.client_leg_is_tls(s.security.is_tls()) {
             return;
         }
@@ -424,6 +432,19 @@ mod tests {
         let no_capa = "S: +OK ready\n-- client-stls-refused\n";
         assert_eq!(through_a_proxy(no_capa, false, false), Vec::<&str>::new());
         assert_eq!(through_a_proxy(&refused, true, false), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn an_stls_the_proxy_refused_after_the_login_is_cl_002_once() {
+        // A TLS client leg: the login in the clear (CL-008) is not what this is about.
+        let login = "S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK in\n";
+        let once = format!("{login}-- client-stls-refused\n");
+        assert_eq!(through_a_proxy(&once, true, true), ["CL-002"]);
+        let twice = format!("{once}-- client-stls-refused\n");
+        assert_eq!(through_a_proxy(&twice, true, true), ["CL-002"]);
+        // The control: the same refusal before the login is no wrong state.
+        let before = "S: +OK ready\nC: USER a\nS: +OK\n-- client-stls-refused\n";
+        assert_eq!(through_a_proxy(before, true, true), Vec::<&str>::new());
     }
 
     #[test]
