@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::fleet::{dead_port, private};
+use common::fleet::{counting, dead_port, private};
+use common::tmux::{Tmux, tmux_available};
 use common::{popscope, runtime, start};
 use popscope::server::TlsMode;
 use popscope_core::server::Quirk;
@@ -137,4 +138,50 @@ fn nagios_for_a_fleet_is_one_line_and_the_worst_status() {
         text.starts_with("POP3 CRITICAL - 2 targets: 1 critical"),
         "{text}"
     );
+}
+
+/// The progress bar as a person sees it, in tmux: the total known from the start (the file was
+/// read once to check it), one bar below the target lines, never a stale copy between them,
+/// and gone when the summary comes.
+#[test]
+fn on_a_terminal_one_bar_stays_below_the_lines_and_goes_before_the_summary() {
+    if !tmux_available() {
+        return;
+    }
+    let (ports, _) = counting(1, 300);
+    let targets: String = (0..6)
+        .map(|_| format!("pop3://127.0.0.1:{}\n", ports[0]))
+        .collect();
+    let file = private("outputs-tmux", &targets);
+    let bin = env!("CARGO_BIN_EXE_popscope");
+    let t = Tmux::start(
+        &format!("{bin} check --targets {file} --jobs 1 --injection-wait 0; echo EXIT=$?"),
+        140,
+        50,
+    );
+    let bars = |screen: &str| screen.lines().filter(|l| l.contains(" done · ")).count();
+    let (mut seen_total, mut seen_lines) = (false, false);
+    let started = std::time::Instant::now();
+    loop {
+        let s = t.screen();
+        if s.contains("EXIT=") {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "no end:\n{s}");
+        assert!(bars(&s) <= 1, "a stale bar in the scrollback:\n{s}");
+        // Never the spinner of a total still unknown.
+        assert!(!s.contains("reading the targets"), "{s}");
+        seen_total |= s.contains("/6 done");
+        seen_lines |= s.contains("  (") && bars(&s) == 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let end = t.wait_for("EXIT=");
+    assert!(
+        seen_total && seen_lines,
+        "the bar, and lines with it, never seen"
+    );
+    assert_eq!(bars(&end), 0, "{end}");
+    let lines = end.lines().filter(|l| l.starts_with("pop3://")).count();
+    assert_eq!(lines, 6, "{end}");
+    assert!(end.contains("6 targets checked"), "{end}");
 }

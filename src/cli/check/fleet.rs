@@ -43,13 +43,20 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
         None => CredentialsFile::default(),
     };
     let name = file.display().to_string();
-    if name != "-" {
-        // A typo on line 900 fails the run before line 1 is checked (standard input cannot
-        // be read twice: there it stops the run where it is found).
-        if let Some(Err(e)) = Targets::new(open(file)?, &name, Shard::ALL).find(Result::is_err) {
-            return Err(CliError::usage(e.to_string()));
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    // A typo on line 900 fails the run before line 1 is checked, and the progress bar knows
+    // the total from the start (standard input cannot be read twice: there a bad line stops
+    // the run where it is found, and the total is known at its end).
+    let total = if name == "-" {
+        None
+    } else {
+        let mut kept = 0;
+        for (index, target) in Targets::new(open(file)?, &name, Shard::ALL).enumerate() {
+            target.map_err(|e| CliError::usage(e.to_string()))?;
+            kept += usize::from(shard.keeps(index));
         }
-    }
+        Some(kept)
+    };
     let record = args
         .conn
         .record
@@ -60,7 +67,7 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
         })
         .transpose()
         .map_err(CliError::usage)?;
-    let targets = Targets::new(open(file)?, &name, args.shard.unwrap_or(Shard::ALL));
+    let targets = Targets::new(open(file)?, &name, shard);
     let limits = Limits {
         jobs: args.jobs.unwrap_or_else(Limits::default_jobs),
         per_host: args.per_host,
@@ -82,6 +89,9 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
         Arc::new(Mutex::new(Nagios::new(thresholds, fields::unix_now())))
     });
     let mut sinks = sinks(args, &nagios)?;
+    if let Some(n) = total {
+        sinks.iter_mut().for_each(|s| s.total(n));
+    }
     let rt = super::super::runtime()?;
     let end = match rt.block_on(crate::fleet::run::run(targets, limits, check, &mut sinks)) {
         Ok(end) => end,
@@ -117,11 +127,13 @@ fn sinks(
         sinks.push(Box::new(Shared(n.clone())));
         return Ok(sinks);
     }
-    sinks.push(Box::new(Progress::for_terminal(args.json)));
+    let progress = Progress::for_terminal(args.json);
+    let above = progress.above();
+    sinks.push(Box::new(progress));
     if args.json {
         sinks.push(Box::new(JsonLines::new(std::io::stdout())));
     } else {
-        sinks.push(Box::new(Lines::new(std::io::stdout())));
+        sinks.push(Box::new(Lines::new(std::io::stdout()).above(above)));
         sinks.push(Box::new(Printed(Summary::new(fields::unix_now()))));
     }
     if let Some(path) = &args.junit {

@@ -3,15 +3,26 @@
 
 use std::io::Write;
 
+use super::progress::AboveBar;
 use super::{FleetSink, TargetOutcome};
 
 pub struct Lines<W: Write> {
     out: W,
+    /// The progress bar on the same terminal, if any.
+    above: Option<AboveBar>,
 }
 
 impl<W: Write> Lines<W> {
     pub fn new(out: W) -> Lines<W> {
-        Lines { out }
+        Lines { out, above: None }
+    }
+
+    /// Each line written past the progress bar.
+    pub(crate) fn above(self, bar: AboveBar) -> Lines<W> {
+        Lines {
+            above: Some(bar),
+            ..self
+        }
     }
 }
 
@@ -48,8 +59,16 @@ pub fn outcome_line(outcome: &TargetOutcome) -> String {
 
 impl<W: Write> FleetSink for Lines<W> {
     fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()> {
-        writeln!(self.out, "{}", outcome_line(outcome))?;
-        self.out.flush()
+        let line = outcome_line(outcome);
+        let out = &mut self.out;
+        let mut write = move || {
+            writeln!(out, "{line}")?;
+            out.flush()
+        };
+        match &self.above {
+            Some(bar) => bar.write(write),
+            None => write(),
+        }
     }
 
     fn finish(&mut self) -> std::io::Result<()> {

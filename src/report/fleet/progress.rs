@@ -76,6 +76,21 @@ pub(crate) struct Progress {
     /// target's time goes on while nothing finishes.
     state: Arc<Mutex<ProgressState>>,
     bar: ProgressBar,
+    /// Drawn, and redrawn on a tick since the first check began: not before, so a total told
+    /// before the run (a target file read once to check it) is the first thing drawn.
+    draw: bool,
+    ticking: bool,
+}
+
+/// Writing to the terminal the bar is drawn on: the bar is cleared first and drawn again
+/// after, so no stale copy of it is left in the scrollback between the lines.
+#[derive(Clone)]
+pub(crate) struct AboveBar(ProgressBar);
+
+impl AboveBar {
+    pub(crate) fn write<R>(&self, write: impl FnOnce() -> R) -> R {
+        self.0.suspend(write)
+    }
 }
 
 /// How often the spinner and the slowest target's time are redrawn.
@@ -102,10 +117,24 @@ impl Progress {
         let state = Arc::new(Mutex::new(ProgressState::default()));
         let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(style(SPINNER, &state));
-        if draw {
-            bar.enable_steady_tick(TICK);
+        Progress {
+            state,
+            bar,
+            draw,
+            ticking: false,
         }
-        Progress { state, bar }
+    }
+
+    fn tick(&mut self) {
+        if self.draw && !self.ticking {
+            self.bar.enable_steady_tick(TICK);
+            self.ticking = true;
+        }
+    }
+
+    /// How the other outputs of the run write past the bar (a hidden bar: straight through).
+    pub(crate) fn above(&self) -> AboveBar {
+        AboveBar(self.bar.clone())
     }
 
     fn with_state(&self, change: impl FnOnce(&mut ProgressState)) {
@@ -127,6 +156,7 @@ impl Progress {
     }
 
     pub(crate) fn started(&mut self, line: usize, target: &str) {
+        self.tick();
         self.with_state(|s| s.started(line, target, Instant::now()));
     }
 }
@@ -148,6 +178,7 @@ fn style(template: &str, state: &Arc<Mutex<ProgressState>>) -> ProgressStyle {
 
 impl FleetSink for Progress {
     fn add(&mut self, outcome: &TargetOutcome) -> std::io::Result<()> {
+        self.tick();
         self.with_state(|s| s.finished(outcome));
         Ok(())
     }
