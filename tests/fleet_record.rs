@@ -449,3 +449,83 @@ fn force_replaces_a_junit_file_without_record_and_alone_is_refused() {
         assert!(err.contains("--force replaces"), "{args:?}: {err}");
     }
 }
+
+/// How many client lines of a recording's sessions carry a credential (a PASS other than the
+/// probes' made-up one, an AUTH PLAIN response), in the clear and over TLS; and whether any DELE
+/// was sent.
+fn credentials_sent(path: &Path) -> (usize, usize, bool) {
+    let file = path.display().to_string();
+    let exported = popscope_with(PASSWORD, &["export", &file, "--to", "text"]);
+    let text = String::from_utf8_lossy(&exported.stdout);
+    let (mut tls, mut after_plain, mut dele) = (false, false, false);
+    let (mut in_clear, mut over_tls) = (0, 0);
+    for line in text.lines() {
+        if line.starts_with("# ") {
+            tls = false;
+        } else if line.starts_with("-- tls") && !line.starts_with("-- tls-failed") {
+            tls = true;
+        } else if let Some(sent) = line.strip_prefix("C: ") {
+            let upper = sent.to_ascii_uppercase();
+            dele |= upper.starts_with("DELE");
+            // `AUTH PLAIN` alone: its response is the next client line.
+            let secret = (upper.starts_with("PASS ") && !sent.ends_with("popscope-probe"))
+                || upper.starts_with("AUTH PLAIN ")
+                || (after_plain && !sent.is_empty() && sent != "*");
+            after_plain = upper == "AUTH PLAIN";
+            if secret {
+                *(if tls { &mut over_tls } else { &mut in_clear }) += 1;
+            }
+        }
+    }
+    (in_clear, over_tls, dele)
+}
+
+#[test]
+fn a_fleets_probes_send_no_password_in_the_clear_and_no_dele() {
+    // Its plain leg offers SASL PLAIN and LOGIN before TLS: a login there would be in the clear.
+    let server = common::serve::Served::start(&["--quirk", "capa-differs-after-tls"]);
+    // A bare host: every transport it offers, the plain leg among them.
+    let text = format!("127.0.0.1:{}\n", server.port);
+    let at = scratch("clear");
+    let path = |dir: &Path| dir.join(format!("1-127.0.0.1-{}-host.jsonl", server.port));
+    let targets = private("clear-targets", &text);
+    let creds = private("clear-creds", "* user demo password-env PW\n");
+    // The demo's own password: the logins succeed, so the walk goes on to where DELE would be.
+    let fleet = |dir: &Path, extra: &[&str]| {
+        let dir = dir.display().to_string();
+        check_targets(
+            "demo",
+            &targets,
+            &creds,
+            &[&["--record", &dir][..], extra].concat(),
+        )
+    };
+    let dir = at.join("rec");
+    let args = ["--record-secrets", "--ca-file", &server.ca];
+    let o = fleet(&dir, &args);
+    assert_ne!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (in_clear, over_tls, dele) = credentials_sent(&path(&dir));
+    assert_eq!(in_clear, 0, "a credential in the clear");
+    assert!(over_tls > 0, "the logins over TLS are in the recording");
+    assert!(!dele, "DELE without --allow-delete");
+    // The control: asked to, it does log in on the plain leg and send DELE, and both are seen.
+    let dir = at.join("allowed");
+    let allowed = ["--allow-plaintext-login", "--allow-delete"];
+    let o = fleet(&dir, &[&args[..], &allowed].concat());
+    assert_ne!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (in_clear, _, dele) = credentials_sent(&path(&dir));
+    assert!(
+        in_clear > 0 && dele,
+        "the plain-leg login or the DELE not seen"
+    );
+}

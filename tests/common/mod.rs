@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod pop_client;
 pub mod proxy;
 pub mod screen;
+pub mod serve;
 pub mod tmux;
 
 use popscope::server::{self, Running, ServeOptions, TlsMode};
