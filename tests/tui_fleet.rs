@@ -473,3 +473,47 @@ fn without_a_terminal_tui_is_a_usage_error() {
         assert!(said.concat().contains("cannot be used with"), "{said:?}");
     }
 }
+
+/// q while a check hangs on a silent server: asked first, then the check is stopped, the run
+/// ends as it would (--junit complete, the stopped target an error) and the process exits.
+#[test]
+fn through_the_real_binary_quitting_stops_the_checks_in_flight() {
+    if !tmux_available() {
+        return;
+    }
+    let rt = common::runtime();
+    let clean = common::start(&rt, popscope::server::TlsMode::None, None);
+    let silent = common::silent(4);
+    let file = common::fleet::private(
+        "tui-fleet-quit",
+        &format!("{}\npop3://127.0.0.1:{silent}\n", clean.url()),
+    );
+    let junit = common::scratch_path("tui-fleet-quit.xml");
+    let _ = std::fs::remove_file(&junit);
+    let t = Tmux::start(
+        &format!(
+            "{} check --targets {file} --injection-wait 0 --junit {} --tui; echo EXIT=$?",
+            env!("CARGO_BIN_EXE_popscope"),
+            junit.display()
+        ),
+        140,
+        24,
+    );
+    let table = t.wait_for("1/2 done");
+    assert!(
+        table.contains("1 in flight") && table.contains("checking"),
+        "{table}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("1 check is still running: quitting stops it.");
+    let started = std::time::Instant::now();
+    t.keys(&["y"]);
+    t.wait_for("EXIT=3");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped at once"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}"));
+    assert!(xml.contains("stopped: the view was quit"), "{xml}");
+    assert!(xml.trim_end().ends_with("</testsuites>"), "{xml}");
+}

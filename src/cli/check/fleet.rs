@@ -136,19 +136,28 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
 }
 
 /// The run and the view side by side until the user quits the view (the run's end leaves
-/// it up); then the checks still in flight are stopped, and the run ends as it would.
+/// it up); then the checks still in flight are stopped, and the run ends as it would. The
+/// view has a thread of its own: drawing never holds up the run's outputs, whose queue of
+/// outcomes (each with its report) would otherwise grow while the screen is busy.
 async fn with_view(
     run: impl Future<Output = std::io::Result<crate::fleet::run::RunEnd>>,
     waiting: crate::tui::fleet::Waiting,
     stop: &tokio::sync::watch::Sender<bool>,
 ) -> Result<std::io::Result<crate::fleet::run::RunEnd>, CliError> {
-    let view = crate::tui::fleet::run(waiting);
-    tokio::pin!(run, view);
+    let (shown_tx, mut shown) = tokio::sync::oneshot::channel();
+    let view = std::thread::spawn(move || {
+        let result = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|rt| rt.block_on(crate::tui::fleet::run(waiting)));
+        let _ = shown_tx.send(result);
+    });
+    tokio::pin!(run);
     let mut ended = None;
-    let shown = loop {
+    let result = loop {
         tokio::select! {
             end = &mut run, if ended.is_none() => ended = Some(end),
-            shown = &mut view => break shown,
+            result = &mut shown => break result,
         }
     };
     let _ = stop.send(true);
@@ -156,8 +165,12 @@ async fn with_view(
         Some(end) => end,
         None => run.await,
     };
-    shown.map_err(|e| CliError::usage(format!("terminal: {e}")))?;
-    Ok(end)
+    let _ = view.join();
+    match result {
+        Ok(Ok(())) => Ok(end),
+        Ok(Err(e)) => Err(CliError::usage(format!("terminal: {e}"))),
+        Err(_) => Err(CliError::usage("terminal: the view ended without a word")),
+    }
 }
 
 /// The view's start: its theme and keys as the session's.
