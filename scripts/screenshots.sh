@@ -95,7 +95,7 @@ for _ in $(seq 1 50); do grep -q "CA certificate" "$work/serve-tls.out" && break
 cat "$ca" "$(grep -o '/[^ ]*/ca.pem' "$work/serve-tls.out" | head -1)" > "$work/cas.pem"
 printf '%s\n' '# the mail fleet' 'pop3://127.0.0.1:39110 --starttls' 'pop3://127.0.0.1:39113' \
   'pop3s://127.0.0.1:39114' 'pop3://127.0.0.1:39115' 'pop3://127.0.0.1:39119' > "$work/fleet.txt"
-shot fleet "check --targets $work/fleet.txt --ca-file $work/cas.pem --injection-wait 0 --tui" "wait:finished" "s" "j"
+shot fleet "check --targets $work/fleet.txt --ca-file $work/cas.pem --injection-wait 0 --tui" "wait:finished" "s" "g" "j"
 kill "${fleet_pids[@]}" 2>/dev/null || true
 kill $serve_pid 2>/dev/null || true
 rm -rf "$work"

@@ -30,14 +30,13 @@ pub(super) fn draw(f: &mut Frame, v: &FleetView, now: Instant) {
 /// ` popscope check  targets.txt  3/5 done · 1 failing · 2 in flight`.
 fn header_spans(v: &FleetView) -> Vec<Span<'static>> {
     let t = &v.theme;
-    let done: Vec<_> = v.targets.iter().filter_map(Row::done).collect();
-    let failing = done.iter().filter(|d| d.failing()).count();
+    let failing = v.targets.failing();
     let total = v.total.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut spans = vec![
         Span::styled(" popscope check ", t.header),
         Span::raw(" "),
         Span::styled(safe(&v.file), t.title),
-        Span::styled(format!("  {}/{total} done · ", done.len()), t.dim),
+        Span::styled(format!("  {}/{total} done · ", v.targets.done()), t.dim),
     ];
     spans.push(Span::styled(
         format!("{failing} failing"),

@@ -167,6 +167,10 @@ pub struct Targets {
     by_line: HashMap<usize, usize>,
     /// Finished targets that keep their sessions, oldest first.
     kept: VecDeque<usize>,
+    /// Targets finished, and of those failing: counted as they come, for a header drawn
+    /// every frame.
+    done: usize,
+    failing: usize,
 }
 
 impl Targets {
@@ -187,7 +191,15 @@ impl Targets {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.rows.iter().filter(|r| r.done().is_none()).count()
+        self.rows.len() - self.done
+    }
+
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    pub fn failing(&self) -> usize {
+        self.failing
     }
 
     fn row(&mut self, line: usize, target: &str, now: Instant) -> &mut Row {
@@ -231,7 +243,13 @@ impl Targets {
         now: Instant,
     ) {
         let row = self.row(line, target, now);
+        if row.done().is_some() {
+            return;
+        }
+        let failing = done.failing();
         row.status = Status::Done(done);
+        self.done += 1;
+        self.failing += usize::from(failing);
         self.kept.push_back(line);
         while self.kept.len() > KEPT_FINISHED {
             let Some(at) = self.kept.iter().position(|&l| Some(l) != keep) else {

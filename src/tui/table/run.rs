@@ -16,6 +16,9 @@ use crate::tui::terminal;
 /// At most one frame per this interval while rows change.
 const FRAME: Duration = Duration::from_millis(16);
 
+/// Messages applied at most in one turn of the loop, after the one it woke for.
+const BATCH: usize = 1024;
+
 /// While something runs its time is redrawn this often.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -66,7 +69,19 @@ pub(crate) async fn run<V: Live>(
         let tick_at = last_tick + TICK;
         let dirty = *view.dirty();
         tokio::select! {
-            Some(m) = messages.recv() => view.apply(m, std::time::Instant::now()),
+            Some(m) = messages.recv() => {
+                // What came meanwhile too, before the next frame: a busy run is drained in
+                // batches, not a message a turn (each turn also looks at the clock and the
+                // keys), so its messages, each holding a session view, do not pile up.
+                let now = std::time::Instant::now();
+                view.apply(m, now);
+                for _ in 0..BATCH {
+                    match messages.try_recv() {
+                        Ok(m) => view.apply(m, now),
+                        Err(_) => break,
+                    }
+                }
+            }
             ev = keys.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
                     if view.key(k) {
