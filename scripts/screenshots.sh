@@ -2,7 +2,9 @@
 # Regenerates screenshots/*.png from the real binary: tmux runs popscope against the demo
 # server, capture-pane -e keeps the colours, aha turns them into HTML, headless Chromium
 # renders the PNG. Installs tmux, aha and chromium from Debian packages when missing.
+# `scripts/screenshots.sh NAME` shoots only screenshots/NAME.png.
 set -euo pipefail
+only=${1:-}
 cd "$(dirname "$0")/.."
 need=()
 for t in tmux aha chromium; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
@@ -23,6 +25,7 @@ W=128 H=36
 # A light theme is shot as on a light terminal.
 shot() {
   local name=$1 args=$2; shift 2
+  if [ -n "$only" ] && [ "$name" != "$only" ]; then return 0; fi
   local bg='#101418' fg='#d0d0d0' aha_bg=--black
   case "$args" in *"--theme light"*) bg='#ffffff' fg='#202020' aha_bg= ;; esac
   local sock="popscope-shot-$name"
@@ -80,5 +83,19 @@ shot proxy "proxy --listen pop3://127.0.0.1:39112 --upstream pop3://127.0.0.1:39
   "run:curl -s --user demo:wrong pop3://127.0.0.1:39112/" "run:exec 7<>/dev/tcp/127.0.0.1/39112" \
   "run:printf 'STAT\r\n' >&7" "run:sleep 2" "wait:1 live"
 exec 7>&- || true
+# check --targets --tui over a small fleet: that server, one over implicit TLS, two with a
+# quirk each and a dead port, sorted by status (the worst first).
+fleet_pids=()
+"$bin" serve --port 39113 --tls none --quirk lowercase-status >/dev/null 2>&1 & fleet_pids+=($!)
+"$bin" serve --port 39114 --tls implicit > "$work/serve-tls.out" 2>&1 & fleet_pids+=($!)
+"$bin" serve --port 39115 --tls none --quirk bare-lf >/dev/null 2>&1 & fleet_pids+=($!)
+trap 'kill $serve_pid "${fleet_pids[@]}" 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do grep -q "CA certificate" "$work/serve-tls.out" && break; sleep 0.1; done
+# Each demo server makes its own CA: the fleet trusts both.
+cat "$ca" "$(grep -o '/[^ ]*/ca.pem' "$work/serve-tls.out" | head -1)" > "$work/cas.pem"
+printf '%s\n' '# the mail fleet' 'pop3://127.0.0.1:39110 --starttls' 'pop3://127.0.0.1:39113' \
+  'pop3s://127.0.0.1:39114' 'pop3://127.0.0.1:39115' 'pop3://127.0.0.1:39119' > "$work/fleet.txt"
+shot fleet "check --targets $work/fleet.txt --ca-file $work/cas.pem --injection-wait 0 --tui" "wait:finished" "s" "g" "j"
+kill "${fleet_pids[@]}" 2>/dev/null || true
 kill $serve_pid 2>/dev/null || true
 rm -rf "$work"

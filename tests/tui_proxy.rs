@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use popscope::session::{Note, Observer};
-use popscope::transcript::{Drive, Entry, Item, drive, text};
+use popscope::transcript::text;
 use popscope::tui::proxy::{Ending, Message, ProxyView, Template, draw};
 use popscope::tui::{Theme, keys};
-use popscope_core::{Config, Direction, Event, Time, TransportEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::{Notify, mpsc};
@@ -69,8 +67,7 @@ impl Harness {
         while let Ok(m) = self.rx.try_recv() {
             self.view.apply(m, self.at(secs));
         }
-        let entries = text::parse(trace.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        feed(observer.as_mut(), &entries);
+        common::feed::feed_text(observer.as_mut(), trace, true);
     }
 
     fn end(&mut self, number: u64, secs: f64, error: Option<&str>) {
@@ -92,31 +89,6 @@ impl Harness {
     fn key(&mut self, c: KeyCode) -> bool {
         self.view.key(KeyEvent::new(c, KeyModifiers::NONE))
     }
-}
-
-/// Feeds a transcript to a connection's observer as the proxy's judge does: the octets of
-/// each side, the transport events, and what the engine (judging both sides) made of them.
-fn feed(observer: &mut dyn Observer, entries: &[Entry]) {
-    struct Relay<'a>(&'a mut dyn Observer);
-    impl Drive for Relay<'_> {
-        fn entry(&mut self, now: Time, entry: &Entry) {
-            match &entry.item {
-                Item::Client(b) => self.0.wire(now, Direction::Client, b),
-                Item::Server(b) => self.0.wire(now, Direction::Server, b),
-                Item::Transport(TransportEvent::TlsEstablished { .. }) => {}
-                Item::Transport(ev) => self.0.note(now, &Note::Transport(*ev)),
-                Item::Idle { .. } => {}
-            }
-        }
-        fn event(&mut self, now: Time, event: Event<'_>) {
-            self.0.event(now, &event);
-        }
-    }
-    let config = Config {
-        judge_client: true,
-        ..Config::default()
-    };
-    drive(entries, config, &mut Relay(observer));
 }
 
 /// The server accepts STAT before the login (ST-001), the client sends it (CL-002) and then
@@ -265,13 +237,13 @@ fn a_live_connection_updates_its_view_as_it_runs() {
     }
     h.key(KeyCode::Enter);
     let entries = text::parse(LIVE.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    feed(observer.as_mut(), &entries[..2]);
+    common::feed::feed(observer.as_mut(), &entries[..2], true);
     let before = h.render(130, 32, 1.0);
     assert!(
         before.contains("C: CAPA") && !before.contains("C: LIST"),
         "{before}"
     );
-    feed(observer.as_mut(), &entries);
+    common::feed::feed(observer.as_mut(), &entries, true);
     let after = h.render(130, 32, 2.0);
     assert!(after.contains("C: LIST"), "{after}");
 }
@@ -283,7 +255,7 @@ fn hostile_bytes_are_shown_escaped_never_obeyed() {
     h.end(1, 1.0, Some("upstream said \x1b[31mred"));
     h.key(KeyCode::Enter);
     let s = h.render(130, 32, 2.0);
-    assert!(!s.contains('\x1b') && !s.contains('\x07'), "{s:?}");
+    common::screen::assert_escaped(&s);
     assert!(s.contains("\\x1b]0;owned"), "{s}");
     assert!(s.contains("upstream said \\x1b[31mred"), "{s}");
 }

@@ -155,6 +155,11 @@ pub struct CheckArgs {
     /// An existing file is refused unless --force.
     #[arg(long, value_name = "FILE", requires = "targets")]
     pub(crate) junit: Option<PathBuf>,
+    /// With --targets: show the targets as a live table on the terminal (status, findings,
+    /// transports, TLS, time; sortable), any one opened as its sessions are; it stays when
+    /// the run ends, until q. The exit code is the run's, as without it.
+    #[arg(long, requires = "targets", conflicts_with_all = ["json", "nagios"])]
+    pub(crate) tui: bool,
     /// Re-check a recorded session offline instead: JSON Lines from --record, or the text
     /// format (C:/S: lines, -- events); `-` reads standard input.
     #[arg(long, value_name = "FILE")]

@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod dovecot;
+pub mod feed;
 pub mod fleet;
 pub mod pop_client;
 pub mod proxy;

@@ -17,3 +17,9 @@ pub fn text_of(t: &Terminal<TestBackend>) -> String {
     }
     out
 }
+
+/// A screen that showed hostile bytes: none reached it raw, each shown escaped.
+pub fn assert_escaped(s: &str) {
+    assert!(!s.contains('\x1b') && !s.contains('\x07'), "{s:?}");
+    assert!(s.contains("\\x1b"), "{s}");
+}

@@ -33,9 +33,22 @@ struct Fleet {
     credentials: CredentialsFile,
     /// --record DIR: where each target's recording goes.
     record: Option<RecordDir>,
+    /// --tui: the view each target's walk feeds.
+    view: Option<crate::tui::fleet::Hook>,
+    /// True once the view quit: checks in flight end, the rest are not begun.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
+/// A target's outcome when the view quit before its check ended.
+const STOPPED: &str = "stopped: the view was quit before this check ended";
+
 pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
+    use std::io::IsTerminal;
+    if args.tui && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return Err(CliError::usage(
+            "--tui needs a terminal (standard input and output); without one, leave it out or use --json",
+        ));
+    }
     // Every mistake of the command line and the files before the first connection.
     severity_overrides(&args.severity)?;
     let credentials = match &args.credentials {
@@ -67,7 +80,15 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
         })
         .transpose()
         .map_err(CliError::usage)?;
-    let targets = Targets::new(open(file)?, &name, shard);
+    let view = args
+        .tui
+        .then(|| view_template(name.clone()))
+        .transpose()?
+        .map(crate::tui::fleet::prepare);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let stopped = stop.clone();
+    // Once the view quit, no more of the file is read.
+    let targets = Targets::new(open(file)?, &name, shard).take_while(move |_| !*stopped.borrow());
     let limits = Limits {
         jobs: args.jobs.unwrap_or_else(Limits::default_jobs),
         per_host: args.per_host,
@@ -75,10 +96,13 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
         // for a recording's last sync that hangs.
         target_timeout: Some(Duration::from_secs_f64(args.target_timeout) + BACKSTOP),
     };
+    let (hook, waiting) = view.unzip();
     let fleet = Arc::new(Fleet {
         args: args.clone(),
         credentials,
         record,
+        view: hook.clone(),
+        stop,
     });
     let check = move |t: FleetTarget| check_target(fleet.clone(), t);
     let nagios = args.nagios.then(|| {
@@ -88,12 +112,17 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
         };
         Arc::new(Mutex::new(Nagios::new(thresholds, fields::unix_now())))
     });
-    let mut sinks = sinks(args, &nagios)?;
+    let mut sinks = sinks(args, &nagios, hook.as_ref())?;
     if let Some(n) = total {
         sinks.iter_mut().for_each(|s| s.total(n));
     }
     let rt = super::super::runtime()?;
-    let end = match rt.block_on(crate::fleet::run::run(targets, limits, check, &mut sinks)) {
+    let run = crate::fleet::run::run(targets, limits, check, &mut sinks);
+    let ran = match waiting {
+        Some(waiting) => rt.block_on(with_view(run, waiting, &stop_tx))?,
+        None => rt.block_on(run),
+    };
+    let end = match ran {
         Ok(end) => end,
         // `| head`: nobody reads the rest.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(exit::OK),
@@ -115,24 +144,77 @@ pub(super) fn run(args: &CheckArgs, file: &Path) -> Result<u8, CliError> {
     }
 }
 
+/// The run and the view side by side until the user quits the view (the run's end leaves
+/// it up); then the checks still in flight are stopped, and the run ends as it would. The
+/// view has a thread of its own: drawing never holds up the run's outputs, whose queue of
+/// outcomes (each with its report) would otherwise grow while the screen is busy.
+async fn with_view(
+    run: impl Future<Output = std::io::Result<crate::fleet::run::RunEnd>>,
+    waiting: crate::tui::fleet::Waiting,
+    stop: &tokio::sync::watch::Sender<bool>,
+) -> Result<std::io::Result<crate::fleet::run::RunEnd>, CliError> {
+    let (shown_tx, mut shown) = tokio::sync::oneshot::channel();
+    let view = std::thread::spawn(move || {
+        let result = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|rt| rt.block_on(crate::tui::fleet::run(waiting)));
+        let _ = shown_tx.send(result);
+    });
+    tokio::pin!(run);
+    let mut ended = None;
+    let result = loop {
+        tokio::select! {
+            end = &mut run, if ended.is_none() => ended = Some(end),
+            result = &mut shown => break result,
+        }
+    };
+    let _ = stop.send(true);
+    let end = match ended {
+        Some(end) => end,
+        None => run.await,
+    };
+    let _ = view.join();
+    match result {
+        Ok(Ok(())) => Ok(end),
+        Ok(Err(e)) => Err(CliError::usage(format!("terminal: {e}"))),
+        Err(_) => Err(CliError::usage("terminal: the view ended without a word")),
+    }
+}
+
+/// The view's start: its theme and keys as the session's.
+fn view_template(file: String) -> Result<crate::tui::fleet::Template, CliError> {
+    let config = super::super::config::theme(&super::super::UiArgs::default())?;
+    Ok(crate::tui::fleet::Template {
+        file,
+        theme: config,
+        keys: super::super::config::key_table()?,
+        clock: crate::tui::clock_base,
+    })
+}
+
 /// The outputs of a fleet run, each told of every target as it finishes: the progress bar (a
-/// terminal only), JSON Lines or a line per target then the summary table, --junit; or, with
-/// --nagios, the one status line alone.
+/// terminal only), JSON Lines or a line per target then the summary table, --junit; with
+/// --nagios, the one status line alone; with --tui, the view and --junit.
 fn sinks(
     args: &CheckArgs,
     nagios: &Option<Arc<Mutex<Nagios>>>,
+    view: Option<&crate::tui::fleet::Hook>,
 ) -> Result<Vec<Box<dyn FleetSink>>, CliError> {
     let mut sinks: Vec<Box<dyn FleetSink>> = Vec::new();
     if let Some(n) = nagios {
         sinks.push(Box::new(Shared(n.clone())));
         return Ok(sinks);
     }
-    let progress = Progress::for_terminal(args.json);
-    let above = progress.above();
-    sinks.push(Box::new(progress));
-    if args.json {
+    if let Some(view) = view {
+        sinks.push(view.sink());
+    } else if args.json {
+        sinks.push(Box::new(Progress::for_terminal(true)));
         sinks.push(Box::new(JsonLines::new(std::io::stdout())));
     } else {
+        let progress = Progress::for_terminal(false);
+        let above = progress.above();
+        sinks.push(Box::new(progress));
         sinks.push(Box::new(Lines::new(std::io::stdout()).above(above)));
         sinks.push(Box::new(Printed(Summary::new(fields::unix_now()))));
     }
@@ -185,6 +267,23 @@ impl<S: FleetSink> FleetSink for Shared<S> {
     }
 }
 
+/// The watches of one walk, each seeing every connection (--record DIR and --tui).
+struct Watches(Vec<Arc<dyn crate::check::Watch>>);
+
+impl crate::check::Watch for Watches {
+    fn observers(
+        &self,
+        index: usize,
+        label: &str,
+        url: &str,
+    ) -> Vec<Box<dyn crate::session::Observer>> {
+        self.0
+            .iter()
+            .flat_map(|w| w.observers(index, label, url))
+            .collect()
+    }
+}
+
 fn open(file: &Path) -> Result<Box<dyn BufRead + Send>, CliError> {
     if file.as_os_str() == "-" {
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
@@ -220,6 +319,9 @@ async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
         }
         (None, None) => None,
     };
+    if *fleet.stop.borrow() {
+        return TargetCheck::failed(exit::CONNECT, STOPPED);
+    }
     // A recording that cannot be made (a planted link, a file there without --force) is
     // that target's trouble alone: it is checked all the same, and its notes say why.
     let (recording, troubles) = match fleet.record.as_ref().map(|d| d.create(&t)) {
@@ -227,19 +329,37 @@ async fn check_target(fleet: Arc<Fleet>, t: FleetTarget) -> TargetCheck {
         Some(Err(e)) => (None, vec![e]),
         None => (None, Vec::new()),
     };
-    let watch = fleet
-        .record
-        .as_ref()
-        .zip(recording.as_ref())
-        .map(|(dir, r)| Arc::new(dir.watchers(r)) as Arc<dyn crate::check::Watch>);
+    let mut watches: Vec<Arc<dyn crate::check::Watch>> = Vec::new();
+    if let Some((dir, r)) = fleet.record.as_ref().zip(recording.as_ref()) {
+        watches.push(Arc::new(dir.watchers(r)));
+    }
+    if let Some(view) = &fleet.view {
+        watches.push(view.watch(t.line));
+    }
+    let watch = match watches.len() {
+        0 => None,
+        1 => watches.pop(),
+        _ => Some(Arc::new(Watches(watches)) as Arc<dyn crate::check::Watch>),
+    };
     // The deadline is kept here, not only by the runner, so that a target stopped by it
     // still has its recording synced and named.
     let deadline = Duration::from_secs_f64(fleet.args.target_timeout);
-    let checked = tokio::time::timeout(deadline, checked_target(&fleet, &conn, &t, creds, watch))
-        .await
-        .unwrap_or_else(|_| TargetCheck::past_deadline(deadline));
-    // JSON Lines carry the notes; the text lines do not show them.
-    let say = (!fleet.args.json && !fleet.args.nagios).then_some(t.shown.as_str());
+    let mut stop = fleet.stop.clone();
+    let stopped = async move {
+        // A run without a view has nobody to stop it.
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let checked = tokio::select! {
+        checked = tokio::time::timeout(deadline, checked_target(&fleet, &conn, &t, creds, watch)) => {
+            checked.unwrap_or_else(|_| TargetCheck::past_deadline(deadline))
+        }
+        () = stopped => TargetCheck::failed(exit::CONNECT, STOPPED),
+    };
+    // JSON Lines carry the notes; the text lines do not show them, nor does the view's screen.
+    let a = &fleet.args;
+    let say = (!a.json && !a.nagios && !a.tui).then_some(t.shown.as_str());
     record::finish(checked, recording.as_ref(), troubles, say)
 }
 

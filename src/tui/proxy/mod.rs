@@ -17,10 +17,11 @@ pub mod watch;
 
 use std::time::Instant;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{Action, Focus};
-use super::keys::{self, Act};
+use super::keys;
+use super::table::overlays;
+use super::table::seen::opened_key;
 use super::theme::Theme;
 pub use connections::{Connection, Connections};
 pub(crate) use run::{Waiting, prepare, run};
@@ -44,12 +45,7 @@ pub const OPENED_KEYS: &[(&str, &str)] = &[
     ("?", "help"),
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Overlay {
-    Help,
-    /// q with connections live: quitting ends them.
-    ConfirmQuit,
-}
+pub use super::table::overlays::Overlay;
 
 pub struct ProxyView {
     /// Where clients connect and where they are relayed, for the header.
@@ -100,36 +96,14 @@ impl ProxyView {
     /// A key; true: quit.
     pub fn key(&mut self, k: KeyEvent) -> bool {
         self.dirty = true;
-        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-            return true;
+        if let Some(quit) = overlays::overlay_key(&mut self.overlay, &k) {
+            return quit;
         }
-        match self.overlay {
-            Some(Overlay::ConfirmQuit) => {
-                let yes = matches!(k.code, KeyCode::Char('y' | 'Y' | 'q'));
-                self.overlay = None;
-                return yes;
-            }
-            Some(Overlay::Help) => {
-                if matches!(
-                    k.code,
-                    KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter
-                ) {
-                    self.overlay = None;
-                }
-                return false;
-            }
-            None => {}
-        }
-        match self.opened() {
-            Some(c) => {
-                let seen = c.seen.clone();
-                self.opened_key(&seen, k)
-            }
-            None => {
-                self.opened = None;
-                self.list_key(k)
-            }
-        }
+        let Some(seen) = self.opened().map(|c| c.seen.clone()) else {
+            self.opened = None;
+            return self.list_key(k);
+        };
+        opened_key(&seen, k).apply(&mut self.opened, &mut self.overlay)
     }
 
     fn list_key(&mut self, k: KeyEvent) -> bool {
@@ -152,42 +126,6 @@ impl ProxyView {
             }
             KeyCode::Char('q') => return true,
             _ => {}
-        }
-        false
-    }
-
-    /// The opened connection's keys: back, help and the panel focus here; moving, folds and
-    /// the finding detail are its App's, from the key table.
-    fn opened_key(&mut self, seen: &Shared, k: KeyEvent) -> bool {
-        let mut seen = seen.lock();
-        let app = &mut seen.app;
-        if app.overlay.is_some() {
-            return app.key(k).contains(&Action::Quit);
-        }
-        match k.code {
-            KeyCode::Esc | KeyCode::Char('q') => self.opened = None,
-            KeyCode::Char('?') => self.overlay = Some(Overlay::Help),
-            KeyCode::Tab | KeyCode::BackTab => {
-                app.focus = match app.focus {
-                    Focus::Transcript => Focus::Findings,
-                    _ => Focus::Transcript,
-                }
-            }
-            _ => {
-                let act = keys::lookup(&app.keys, app.focus.scope(), &keys::name(&k));
-                let panel_keys = [
-                    Act::Up,
-                    Act::Down,
-                    Act::PageUp,
-                    Act::PageDown,
-                    Act::Top,
-                    Act::Bottom,
-                    Act::Open,
-                ];
-                if act.is_some_and(|a| panel_keys.contains(&a)) {
-                    app.key(k);
-                }
-            }
         }
         false
     }

@@ -10,11 +10,12 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::cells::{duration, hints, padded, sides, status};
+use super::cells::{sides, status};
 use super::connections::Connection;
-use super::watch::Seen;
 use super::{OPENED_KEYS, ProxyView};
 use crate::tui::components::{block, safe};
+use crate::tui::table::cells::{duration, hints, padded};
+use crate::tui::table::seen::Seen;
 use crate::tui::ui::{self, Panes};
 
 pub(super) fn draw(f: &mut Frame, v: &ProxyView, c: &Connection, now: Instant) {

@@ -3,25 +3,23 @@
 use std::time::Instant;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use popscope_core::Tally;
 
-use super::cells::{add, counts, duration, hints, padded, sides, status};
+use super::cells::{sides, status};
 use super::connections::{Connection, reached};
-use super::watch::Seen;
 use super::{LIST_KEYS, ProxyView};
-use crate::tui::components::{block, safe};
+use crate::tui::components::safe;
+use crate::tui::table::cells::{
+    add, areas, cell, counts_cell, draw_rows, duration, error_tail, hints, padded,
+};
+use crate::tui::table::seen::Seen;
 
 pub(super) fn draw(f: &mut Frame, v: &ProxyView, now: Instant) {
-    let [header, table, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(f.area());
+    let [header, table, footer] = areas(f.area());
     let (mut client, mut server) = (Tally::default(), Tally::default());
     for c in v.connections.iter() {
         let seen = c.seen.lock();
@@ -66,53 +64,21 @@ const COLUMNS: [(&str, usize); 8] = [
     ("duration", 9),
 ];
 
-/// `text` in a column `width` wide and the space after it; cut with `…`.
-fn cell(text: &str, width: usize) -> String {
-    let mut s: String = text.chars().take(width).collect();
-    if text.chars().count() > width {
-        s.pop();
-        s.push('…');
-    }
-    let n = s.chars().count();
-    s.push_str(&" ".repeat(width + 1 - n));
-    s
-}
-
 fn draw_table(f: &mut Frame, v: &ProxyView, area: Rect, now: Instant) {
-    let inner = area.height.saturating_sub(3) as usize;
-    let mut lines = vec![Line::styled(
-        COLUMNS
-            .iter()
-            .map(|(name, w)| cell(name, *w))
-            .collect::<String>(),
-        v.theme.dim,
-    )];
-    let selected = v.connections.selected();
-    if v.connections.is_empty() {
-        lines.push(Line::styled(
-            format!("no connection yet: point a mail client at {}", v.listen),
-            v.theme.dim,
-        ));
-    }
-    // The selected row is on screen, as low as the rows before it allow.
-    let first = (selected + 1).saturating_sub(inner.max(1));
-    for (i, c) in v.connections.iter().enumerate().skip(first).take(inner) {
-        let line = row(
-            v,
-            c,
-            i == selected,
-            now,
-            area.width.saturating_sub(2).into(),
-        );
-        lines.push(if i == selected {
-            line.patch_style(v.theme.selection)
-        } else {
-            line
-        });
-    }
-    f.render_widget(
-        Paragraph::new(lines).block(block(&v.theme, "Connections", true)),
+    let empty = format!("no connection yet: point a mail client at {}", v.listen);
+    let width = area.width.saturating_sub(2).into();
+    draw_rows(
+        f,
+        &v.theme,
         area,
+        "Connections",
+        &COLUMNS,
+        &empty,
+        (v.connections.len(), v.connections.selected()),
+        |i, selected| match v.connections.get(i) {
+            Some(c) => row(v, c, selected, now, width),
+            None => Line::raw(""),
+        },
     );
 }
 
@@ -139,24 +105,15 @@ fn row<'a>(v: &ProxyView, c: &Connection, selected: bool, now: Instant, width: u
         Span::styled(cell(short(&seen), state), v.theme.state_visited),
     ];
     for (tally, width) in [(&seen.client, client_n), (&seen.server, server_n)] {
-        let parts = counts(&v.theme, tally);
-        let used: usize = parts.iter().map(|s| s.content.chars().count()).sum();
-        spans.extend(parts);
-        spans.push(Span::raw(" ".repeat((width + 1).saturating_sub(used))));
+        spans.extend(counts_cell(&v.theme, tally, width));
     }
     spans.push(Span::styled(cell(said, status_w), style));
     spans.push(Span::styled(
         cell(&duration(c.duration(now)), duration_w),
         v.theme.time,
     ));
-    // Why it ended, in what room is left.
-    let used: usize = COLUMNS.iter().map(|(_, w)| w + 1).sum();
-    let room = width.saturating_sub(used + 1);
-    if let Some(error) = c.ending.as_ref().and_then(|e| e.error.as_deref())
-        && room > 8
-    {
-        spans.push(Span::styled(cell(&safe(error), room), v.theme.violation));
-    }
+    let error = c.ending.as_ref().and_then(|e| e.error.as_deref());
+    error_tail(&mut spans, &v.theme, &COLUMNS, width, error);
     Line::from(spans)
 }
 
@@ -170,16 +127,5 @@ fn short(seen: &Seen) -> &'static str {
         "AUTHORIZATION"
     } else {
         s.name()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cell_is_cut_and_padded_to_its_width() {
-        assert_eq!(cell("abcdef", 3), "ab… ");
-        assert_eq!(cell("ab", 3), "ab  ");
     }
 }

@@ -1,22 +1,20 @@
 //! How a proxied connection reaches the view: the proxy's [`crate::proxy::Watch`] hook gives
-//! each connection an observer that applies its updates straight to that connection's [`App`]
-//! (behind a lock the view shares), the updates bounded as a live session's are
-//! ([`crate::session::task::forward`]). No queue grows between a busy connection and the
-//! screen: what the view holds is what the App keeps, and the App bounds that.
+//! each connection an observer that feeds that connection's session view
+//! ([`crate::tui::table::seen`]), which the view shares.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc};
 
 use crate::report::ConnectionReport;
 use crate::session::Observer;
-use crate::session::task::{Update, Updates};
-use crate::tui::app::{App, Focus};
+use crate::tui::app::App;
 use crate::tui::keys::Binding;
+use crate::tui::table::seen::feeding;
+pub use crate::tui::table::seen::{Seen, Shared};
 use crate::tui::theme::Theme;
 use crate::tui::transcript::Transcript;
-use popscope_core::{Event, Tally};
 
 /// Rows kept per connection: hundreds of connections are kept, each bounded as a session's
 /// transcript is, with a smaller cap (the oldest tenth goes past it).
@@ -25,26 +23,6 @@ pub const CONNECTION_ROWS: usize = 50_000;
 /// Findings listed per connection (a hostile server cannot grow a view without bound); the
 /// rest are counted.
 pub const CONNECTION_FINDINGS: usize = 1000;
-
-/// One connection as the view shows it: its session view, and its findings counted by side.
-pub struct Seen {
-    pub app: App,
-    pub client: Tally,
-    pub server: Tally,
-    /// Findings counted but not listed, past [`CONNECTION_FINDINGS`].
-    pub left_out: usize,
-}
-
-/// A connection's view, shared by its relay (which feeds it) and the screen (which draws it).
-#[derive(Clone)]
-pub struct Shared(Arc<Mutex<Seen>>);
-
-impl Shared {
-    /// The view, to read or to change; a panic elsewhere while it was held leaves it usable.
-    pub fn lock(&self) -> MutexGuard<'_, Seen> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// What the proxy tells the view, in order.
 pub enum Message {
@@ -99,15 +77,8 @@ impl Template {
         app.transcript.rows = Transcript::with_cap(CONNECTION_ROWS);
         app.findings.sides = true;
         app.relayed = true;
-        // Nothing is typed into a relayed session: the panels have the keys.
-        app.focus = Focus::Transcript;
         app.clock_base = (self.clock)();
-        Shared(Arc::new(Mutex::new(Seen {
-            app,
-            client: Tally::default(),
-            server: Tally::default(),
-            left_out: 0,
-        })))
+        Shared::new(app)
     }
 
     /// The observer of connection `number` from `client`: its view is announced on `tx`
@@ -125,15 +96,7 @@ impl Template {
             client,
             seen: seen.clone(),
         });
-        struct Nothing;
-        impl Observer for Nothing {}
-        crate::session::task::forward(
-            IntoView {
-                seen,
-                changed: changed.clone(),
-            },
-            Box::new(Nothing),
-        )
+        feeding(seen, changed.clone(), CONNECTION_FINDINGS)
     }
 }
 
@@ -145,33 +108,4 @@ pub fn watch(
     changed: Arc<Notify>,
 ) -> crate::proxy::Watch {
     Arc::new(move |number, client| template.observer(number, client, &tx, &changed))
-}
-
-/// Applies a connection's updates to its view.
-struct IntoView {
-    seen: Shared,
-    changed: Arc<Notify>,
-}
-
-impl Updates for IntoView {
-    fn send(&self, update: Update) {
-        {
-            let mut seen = self.seen.lock();
-            let mut listed = true;
-            if let Update::Event(_, Event::Finding(f)) = &update {
-                let side = if f.rule.judges_client() {
-                    &mut seen.client
-                } else {
-                    &mut seen.server
-                };
-                side.add(f.severity);
-                listed = seen.app.findings.list.len() < CONNECTION_FINDINGS;
-                seen.left_out += usize::from(!listed);
-            }
-            if listed {
-                seen.app.apply(update);
-            }
-        }
-        self.changed.notify_one();
-    }
 }
