@@ -338,7 +338,15 @@ fn q_asks_first_while_checks_are_in_flight_and_not_once_the_run_is_over() {
         over.key(KeyCode::Char('q')),
         "the run over: q quits at once"
     );
-    assert!(!Harness::new().key(KeyCode::Char('?')), "? is help");
+    let mut help = Harness::new();
+    assert!(!help.key(KeyCode::Char('?')), "? is help");
+    let s = help.render(100, 30, 0.0);
+    assert!(
+        s.contains("a target opened") && s.contains("previous, next session"),
+        "{s}"
+    );
+    help.key(KeyCode::Esc);
+    assert_eq!(help.view.overlay, None);
 }
 
 #[test]
@@ -490,11 +498,14 @@ fn through_the_real_binary_quitting_stops_the_checks_in_flight() {
     );
     let junit = common::scratch_path("tui-fleet-quit.xml");
     let _ = std::fs::remove_file(&junit);
+    let record = common::scratch_path("tui-fleet-quit-rec");
+    let _ = std::fs::remove_dir_all(&record);
     let t = Tmux::start(
         &format!(
-            "{} check --targets {file} --injection-wait 0 --junit {} --tui; echo EXIT=$?",
+            "{} check --targets {file} --injection-wait 0 --junit {} --record {} --tui; echo EXIT=$?",
             env!("CARGO_BIN_EXE_popscope"),
-            junit.display()
+            junit.display(),
+            record.display()
         ),
         140,
         24,
@@ -516,4 +527,7 @@ fn through_the_real_binary_quitting_stops_the_checks_in_flight() {
     let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}"));
     assert!(xml.contains("stopped: the view was quit"), "{xml}");
     assert!(xml.trim_end().ends_with("</testsuites>"), "{xml}");
+    // A recording each, the stopped one's too (its greeting never came: a header alone).
+    let files = std::fs::read_dir(&record).map_or(0, |d| d.count());
+    assert_eq!(files, 2, "{}", record.display());
 }

@@ -167,6 +167,11 @@ impl Live for FleetView {
     fn dirty(&mut self) -> &mut bool {
         &mut self.dirty
     }
+
+    /// The table draws from the run's messages alone; a target opened shows its session.
+    fn shows_sessions(&self) -> bool {
+        self.opened.is_some()
+    }
 }
 
 /// Runs the view until the user quits (or a signal ends it); the terminal is restored on

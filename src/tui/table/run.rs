@@ -34,6 +34,11 @@ pub(crate) trait Live {
     fn ticking(&self) -> bool;
     /// Changed since it was last drawn.
     fn dirty(&mut self) -> &mut bool;
+    /// What is on screen shows the rows' session views as they change (not only the
+    /// messages): a change to one is worth a frame.
+    fn shows_sessions(&self) -> bool {
+        true
+    }
 }
 
 /// Runs `view` until the user quits (or a signal ends it); the terminal is restored on every
@@ -92,7 +97,11 @@ pub(crate) async fn run<V: Live>(
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break Ok(()),
             },
-            () = changed.notified() => *view.dirty() = true,
+            () = changed.notified() => {
+                if view.shows_sessions() {
+                    *view.dirty() = true;
+                }
+            }
             _ = tokio::time::sleep_until(redraw_at), if dirty => {}
             _ = tokio::time::sleep_until(tick_at), if ticking => {}
             _ = term.recv() => break Ok(()),
