@@ -132,12 +132,27 @@ pub(crate) fn draw_rows<'a>(
     for i in (first_shown(selected, inner)..count).take(inner) {
         let line = row(i, i == selected);
         lines.push(if i == selected {
-            line.patch_style(theme.selection)
+            highlighted(line, theme.selection)
         } else {
             line
         });
     }
     f.render_widget(Paragraph::new(lines).block(block(theme, title, true)), area);
+}
+
+/// The selected row: the selection's colours under the whole line, and its background under
+/// every cell too, those with colours of their own (a status, the counts) keeping their
+/// foreground: patching the line alone left those cells unhighlighted.
+fn highlighted(line: Line<'_>, selection: ratatui::style::Style) -> Line<'_> {
+    let under = ratatui::style::Style {
+        fg: None,
+        ..selection
+    };
+    let mut line = line.patch_style(selection);
+    for span in &mut line.spans {
+        span.style = span.style.patch(under);
+    }
+    line
 }
 
 /// Why a row's connection or target failed, after its `columns` in what room is left of
@@ -173,6 +188,20 @@ mod tests {
     fn a_cell_is_cut_and_padded_to_its_width() {
         assert_eq!(cell("abcdef", 3), "ab… ");
         assert_eq!(cell("ab", 3), "ab  ");
+    }
+
+    #[test]
+    fn every_cell_of_the_selected_row_is_on_the_selection_s_background() {
+        use ratatui::style::{Color, Style};
+        let selection = Style::default().fg(Color::White).bg(Color::DarkGray);
+        let own = Style::default().fg(Color::Red).bg(Color::Black);
+        let line = Line::from(vec![Span::raw("target "), Span::styled("violations", own)]);
+        let line = highlighted(line, selection);
+        for span in &line.spans {
+            assert_eq!(span.style.bg, Some(Color::DarkGray), "{span:?}");
+        }
+        // A cell's own colour is kept over the selection's.
+        assert_eq!(line.spans[1].style.fg, Some(Color::Red));
     }
 
     #[test]
