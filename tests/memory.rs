@@ -130,11 +130,11 @@ fn a_huge_listing_is_tracked_per_message_not_per_byte() {
     let n = 200_000u32;
     let (peak, _) = listing(&mut e, b"LIST\r\n", n, |i| format!("{i} 1234\r\n"));
     assert_eq!(e.session().maildrop.iter().count(), n as usize);
-    // An 8-octet size, doubled at worst while the column grows, and a few bits per number
+    // A 4-octet size, doubled at worst while the column grows, and a few bits per number
     // (was 56 octets a message as one struct each, ~200 with a B-tree and a hash set).
     println!("LIST: {} octets per message", peak / n as usize);
     assert!(
-        peak < n as usize * 32,
+        peak < n as usize * 16,
         "peak heap growth {peak} bytes for {n} messages"
     );
 }
@@ -146,9 +146,9 @@ fn a_huge_uid_listing_keeps_each_uid_once() {
     let n = 200_000u32;
     let (peak, findings) = listing(&mut e, b"UIDL\r\n", n, |i| format!("{i} uid-{i:010}\r\n"));
     assert_eq!(findings, 0);
-    // The 14-octet uid once in one arena, its 8-octet span and a 4-octet index slot at most
-    // 3/4 full, each doubled at worst while it grows (no count came first): it was a 56-octet
-    // struct, an allocation per uid and a 16-octet hash entry.
+    // The 14-octet uid and its length octet in one arena, a 4-octet start and a 4-octet index
+    // slot at most 3/4 full, each doubled at worst while it grows (no count came first): it
+    // was a 56-octet struct, an allocation per uid and a 16-octet hash entry.
     println!("UIDL: {} octets per message", peak / n as usize);
     assert!(
         peak < n as usize * 80,
@@ -171,8 +171,8 @@ fn a_hostile_message_number_costs_no_more_than_the_tracked_limit() {
     });
     assert!(e.session().maildrop.get(4_000_000_000).is_none());
     assert!(e.session().maildrop.saturated);
-    // The size column (8 octets a message) up to the limit; the bit sets are in the MiB.
-    let limit = popscope_core::session::MAX_TRACKED_MESSAGES * std::mem::size_of::<u64>();
+    // The size column (4 octets a message) up to the limit; the bit sets are in the MiB.
+    let limit = popscope_core::session::MAX_TRACKED_MESSAGES * std::mem::size_of::<u32>();
     assert!(peak <= limit + (1 << 20), "{peak} > {limit}");
 }
 

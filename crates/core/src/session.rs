@@ -1,6 +1,8 @@
 //! What the engine knows about the session so far: the flags of rules.md §1.1, the
 //! capability lists per security context, and the maildrop as the server described it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
@@ -92,22 +94,36 @@ impl Bits {
 }
 
 /// Values by message index, with which of them are known; grown only when one is set, so a
-/// session that never RETRs keeps no RETR column.
+/// session that never RETRs keeps no RETR column. Four octets a value: the rare one of 4 GiB
+/// or more (a hostile size, mostly) is kept aside.
 #[derive(Clone, Debug, Default)]
 struct Column {
-    values: Vec<u64>,
+    values: Vec<u32>,
     known: Bits,
+    /// Values of [`u32::MAX`] and above, by index (`values` holds [`u32::MAX`] for them).
+    large: BTreeMap<usize, u64>,
 }
 
 impl Column {
     fn get(&self, i: usize) -> Option<u64> {
-        self.known.get(i).then(|| self.values.get(i).copied())?
+        if !self.known.get(i) {
+            return None;
+        }
+        match self.values.get(i).copied()? {
+            u32::MAX => self.large.get(&i).copied(),
+            v => Some(u64::from(v)),
+        }
     }
 
     fn set(&mut self, i: usize, v: u64, expected: usize) {
         grow(&mut self.values, i, expected, 0);
         if let Some(slot) = self.values.get_mut(i) {
-            *slot = v;
+            *slot = u32::try_from(v).unwrap_or(u32::MAX);
+            if *slot == u32::MAX {
+                self.large.insert(i, v);
+            } else {
+                self.large.remove(&i);
+            }
             self.known.set(i, true);
         }
     }
@@ -130,8 +146,9 @@ fn grow<T: Clone>(v: &mut Vec<T>, i: usize, expected: usize, fill: T) {
 /// [`MAX_UID_OCTETS`].
 ///
 /// Kept as columns indexed by message number - 1 (servers number 1..N, RFC 1939 §3) and one
-/// arena of uid octets: a LIST and a UIDL of a million messages cost 16 octets a message
-/// plus the uid itself, against 56 plus an allocation per uid as one struct a message.
+/// arena of uid octets: a LIST and a UIDL of a million messages cost 8 octets a message
+/// plus the uid and its length octet, against 56 plus an allocation per uid as one struct a
+/// message.
 #[derive(Clone, Debug, Default)]
 pub struct Maildrop {
     /// Messages something was said about.
@@ -139,8 +156,9 @@ pub struct Maildrop {
     sizes: Column,
     retr: Column,
     deleted: Bits,
-    /// Where message i's uid is in `uid_octets` (start, length); length 0: none.
-    uid_spans: Vec<(u32, u32)>,
+    /// Where message i's uid is in `uid_octets`, plus one; 0: none.
+    uid_starts: Vec<u32>,
+    /// Each uid after its length: one octet below 255, else 255 and four octets (LE).
     uid_octets: Vec<u8>,
     /// Number of messages when the maildrop was opened (first STAT or LIST).
     pub initial_count: Option<u64>,
@@ -201,11 +219,18 @@ impl Maildrop {
     }
 
     fn uid_at(&self, i: usize) -> Option<&[u8]> {
-        let &(start, len) = self.uid_spans.get(i)?;
-        let start = start as usize;
-        self.uid_octets
-            .get(start..start + len as usize)
-            .filter(|u| !u.is_empty())
+        let start = (*self.uid_starts.get(i)? as usize).checked_sub(1)?;
+        let (len, from) = match *self.uid_octets.get(start)? {
+            255 => {
+                let wide = self.uid_octets.get(start + 1..start + 5)?;
+                (
+                    u32::from_le_bytes(wide.try_into().ok()?) as usize,
+                    start + 5,
+                )
+            }
+            short => (usize::from(short), start + 1),
+        };
+        self.uid_octets.get(from..from + len)
     }
 
     /// The index of message `n`, marked present, if `n` is within the tracked range
@@ -260,15 +285,23 @@ impl Maildrop {
             return;
         }
         let start = self.uid_octets.len();
-        if start + uid.len() > MAX_UID_OCTETS {
+        if start + uid.len() + 5 > MAX_UID_OCTETS {
             self.saturated = true;
             return;
         }
-        grow(&mut self.uid_spans, i, expected, (0, 0));
-        if let Some(span) = self.uid_spans.get_mut(i) {
+        grow(&mut self.uid_starts, i, expected, 0);
+        if let Some(slot) = self.uid_starts.get_mut(i) {
+            // Fits in u32: MAX_UID_OCTETS is below 2^32, and so is a uid's length.
+            *slot = start as u32 + 1;
+            match u8::try_from(uid.len()) {
+                Ok(short) if short < 255 => self.uid_octets.push(short),
+                _ => {
+                    self.uid_octets.push(255);
+                    self.uid_octets
+                        .extend_from_slice(&(uid.len() as u32).to_le_bytes());
+                }
+            }
             self.uid_octets.extend_from_slice(uid);
-            // Both fit in u32: MAX_UID_OCTETS is below 2^32.
-            *span = (start as u32, uid.len() as u32);
         }
     }
 
@@ -560,5 +593,38 @@ impl Session {
     /// Non-ASCII status text is allowed (RFC 6856 §2.1, §3.2).
     pub(crate) fn utf8_text_allowed(&self) -> bool {
         self.utf8_mode || self.lang_changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compact_maildrop_keeps_what_it_was_told() {
+        let mut m = Maildrop::default();
+        let long = vec![b'x'; 300];
+        m.set_size(1, 120);
+        m.set_size(2, u64::MAX);
+        m.set_size(3, u64::from(u32::MAX));
+        m.set_uid(1, b"a");
+        m.set_uid(2, &long);
+        m.set_uid(2, b"later");
+        m.set_retr_octets(3, 5);
+        m.set_deleted(3);
+        let got = |n| m.get(n).unwrap_or_default();
+        assert_eq!((got(1).size, got(1).uid), (Some(120), Some(&b"a"[..])));
+        assert_eq!((got(2).size, got(2).uid), (Some(u64::MAX), Some(&long[..])));
+        assert_eq!(got(3).size, Some(u64::from(u32::MAX)));
+        assert_eq!(
+            (got(3).uid, got(3).retr_octets, got(3).deleted),
+            (None, Some(5), true)
+        );
+        assert!(m.get(4).is_none());
+        assert_eq!(m.iter().map(|(n, _)| n).collect::<Vec<_>>(), [1, 2, 3]);
+        m.undelete_all();
+        assert!(m.deleted().next().is_none());
+        m.set_size(2, 7);
+        assert_eq!(m.get(2).and_then(|x| x.size), Some(7));
     }
 }

@@ -29,7 +29,7 @@ pub(crate) struct Uidl {
 /// maildrop (a probe compares it there), so a slot costs 4 octets, not a key and a value.
 #[derive(Debug, Default)]
 struct UidIndex {
-    /// Message numbers; 0 is an empty slot. A power of two long, at most 3/4 full.
+    /// Message numbers; 0 is an empty slot. At most 3/4 full.
     slots: Vec<u32>,
     len: usize,
 }
@@ -69,18 +69,27 @@ impl UidIndex {
     /// Ok(the other message with `uid`), or Err(the free slot where `uid` belongs; None when
     /// `n` is there already).
     fn find(&self, maildrop: &Maildrop, uid: &[u8], n: u32) -> Result<u32, Option<usize>> {
-        let mask = self.slots.len().wrapping_sub(1);
-        let mut i = uid_hash(uid) as usize & mask;
+        let mut i = self.home(uid);
         for _ in 0..self.slots.len() {
             match self.slots.get(i).copied() {
                 None | Some(0) => return Err(Some(i)),
                 Some(m) if maildrop.get(m).and_then(|x| x.uid) == Some(uid) => {
                     return if m == n { Err(None) } else { Ok(m) };
                 }
-                Some(_) => i = (i + 1) & mask,
+                Some(_) => i = self.next(i),
             }
         }
         Err(None)
+    }
+
+    /// The slot where a probe for `uid` starts: the hash scaled to the table (no power-of-two
+    /// size needed, so the table is no larger than 3/4 full requires).
+    fn home(&self, uid: &[u8]) -> usize {
+        ((u128::from(uid_hash(uid)) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 >= self.slots.len() { 0 } else { i + 1 }
     }
 
     /// Moves the entries into `size` slots, hashed by the uid the maildrop keeps for each (an
@@ -88,14 +97,13 @@ impl UidIndex {
     fn rehash(&mut self, maildrop: &Maildrop, size: usize) {
         let old = std::mem::replace(&mut self.slots, vec![0; size]);
         self.len = 0;
-        let mask = size - 1;
         for m in old.into_iter().filter(|&m| m != 0) {
             let Some(uid) = maildrop.get(m).and_then(|x| x.uid) else {
                 continue;
             };
-            let mut i = uid_hash(uid) as usize & mask;
+            let mut i = self.home(uid);
             while self.slots.get(i).is_some_and(|&s| s != 0) {
-                i = (i + 1) & mask;
+                i = self.next(i);
             }
             if let Some(slot) = self.slots.get_mut(i) {
                 *slot = m;
@@ -105,9 +113,9 @@ impl UidIndex {
     }
 }
 
-/// Slots for `n` entries at most 3/4 full: a power of two.
+/// Slots for `n` entries at most 3/4 full.
 fn room(n: usize) -> usize {
-    (n * 4 / 3 + 1).next_power_of_two().max(16)
+    (n * 4 / 3 + 1).max(16)
 }
 
 impl Area for Uidl {
