@@ -21,7 +21,8 @@
 # send against curl (a LIST, then a UIDL), alternated RUNS times (medians of wall time and peak
 # RSS); then BENCH_LISTING_HOSTILE (1000000) lines of each from scripts/hostile_server.py's "list"
 # case, headless (as scripts/hostile.sh runs it) and in the TUI (tmux). BENCH_BASE_BIN, a
-# popscope built at an earlier commit, is measured beside the current one.
+# popscope built at an earlier commit (named BENCH_BASE_NAME in the table), is measured beside
+# the current one.
 # Starts its own Dovecot (scripts/dovecot.sh, ports 12110/12995), times popscope send, curl,
 # openssl s_client and python3 poplib, alternating them RUNS times and taking medians, measures
 # peak RSS (/usr/bin/time), runs the criterion benchmarks, and writes BENCHMARKS.md.
@@ -419,7 +420,7 @@ listing_bench() {
     hostile+=("$(echo "$t" | awk '{printf "%.1f", $3/1024}') MiB in $(echo "$t" | awk '{print $2}') s headless, $tui MiB in the TUI")
   done
   local names=("this commit")
-  [ ${#bins[@]} -eq 2 ] && names=("before (\`$BENCH_BASE_BIN\`)" "after (this commit)")
+  [ ${#bins[@]} -eq 2 ] && names=("before (${BENCH_BASE_NAME:-\`$BENCH_BASE_BIN\`})" "after (this commit)")
   {
     echo "## Listings: LIST and UIDL"
     echo
