@@ -6,6 +6,8 @@
 #                              replaced in place
 #   scripts/bench.sh --fleet   only `check --targets` over a fleet on loopback (below), its
 #                              section of BENCHMARKS.md replaced in place
+#   scripts/bench.sh --listing only LIST and UIDL of many messages (below), its section of
+#                              BENCHMARKS.md replaced in place
 # The relay step: a RETR of BENCH_RELAY_MB (default 1024; 100 for a quick run) fetched by curl
 # from Dovecot directly and through `popscope proxy`, TLS on both legs, alternated RUNS times
 # (medians, the proxy's peak RSS); then BENCH_RELAY_CLIENTS (100) curl sessions at once through
@@ -15,16 +17,23 @@
 # `check --targets --jobs 64` (wall time, targets/s, peak RSS; every quirk's rules on its targets,
 # nothing above info on the clean ones), against a shell loop of `check URL` over the first
 # BENCH_FLEET_LOOP (100) of them; then BENCH_FLEET_PASSIVE (10000) targets with --passive.
+# The listing step: LIST and UIDL of BENCH_LISTING_MANY (100000) messages from Dovecot, popscope
+# send against curl (a LIST, then a UIDL), alternated RUNS times (medians of wall time and peak
+# RSS); then BENCH_LISTING_HOSTILE (1000000) lines of each from scripts/hostile_server.py's "list"
+# case, headless (as scripts/hostile.sh runs it) and in the TUI (tmux). BENCH_BASE_BIN, a
+# popscope built at an earlier commit (named BENCH_BASE_NAME in the table), is measured beside
+# the current one.
 # Starts its own Dovecot (scripts/dovecot.sh, ports 12110/12995), times popscope send, curl,
 # openssl s_client and python3 poplib, alternating them RUNS times and taking medians, measures
 # peak RSS (/usr/bin/time), runs the criterion benchmarks, and writes BENCHMARKS.md.
 # Long-running by design: not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0
+QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0 LISTING_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--relay" ] && RELAY_ONLY=1
 [ "${1:-}" = "--fleet" ] && FLEET_ONLY=1
+[ "${1:-}" = "--listing" ] && LISTING_ONLY=1
 RUNS=${RUNS:-3}
 RELAY_MB=${BENCH_RELAY_MB:-1024}
 RELAY_CLIENTS=${BENCH_RELAY_CLIENTS:-100}
@@ -33,6 +42,7 @@ if [ $QUICK = 1 ]; then SIZES_MB="1 100"; MANY=10000; else SIZES_MB="1 100 1024"
 case " $SIZES_MB " in *" $RELAY_MB "*) ;; *) SIZES_MB="$SIZES_MB $RELAY_MB" ;; esac
 # The fleet walks RETR what the maildrop holds: the sample messages only, no large ones.
 [ $FLEET_ONLY = 1 ] && { SIZES_MB=; MANY=0; }
+[ $LISTING_ONLY = 1 ] && { SIZES_MB=; MANY=${BENCH_LISTING_MANY:-100000}; }
 
 # Its own Dovecot (BENCH_DOVECOT_DIR, BENCH_DOVECOT_PLAIN, BENCH_DOVECOT_TLS to move it).
 export POPSCOPE_DOVECOT_DIR=${BENCH_DOVECOT_DIR:-/tmp/popscope-bench}
@@ -46,7 +56,7 @@ STARTED=()
 stop_started() { local p; for p in "${STARTED[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap 'stop_started; scripts/dovecot.sh stop; rm -rf "$WORK"' EXIT
 
-for t in curl openssl python3; do command -v $t >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends curl openssl python3 >/dev/null; break; }; done
+for t in curl openssl python3 tmux; do command -v $t >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends curl openssl python3 >/dev/null; break; }; done
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends time >/dev/null; }
 cargo build --release -q
 BIN=$PWD/target/release/popscope
@@ -358,6 +368,80 @@ PY
   cat "$out" >&2
 }
 
+# ---- listings: LIST and UIDL of many messages ----
+LISTING_HOSTILE=${BENCH_LISTING_HOSTILE:-1000000}
+# listing_tui BIN PORT: the TUI's peak RSS in MiB once LIST and UIDL of the hostile list are
+# shown (commands typed as scripts/hostile.sh types them).
+listing_tui() {
+  local sock=popscope-bench-list-$$ pid shown=0
+  local screen="tmux -L $sock capture-pane -p -t 0"
+  tmux -L $sock new-session -d -x 200 -y 50 "TERM=xterm-256color HOME=$WORK $1 pop3://127.0.0.1:$2 --timeout 5; sleep 600"
+  for _ in $(seq 100); do $screen | grep -q "Transcript" && break; sleep 0.1; done
+  for cmd in LIST UIDL; do
+    tmux -L $sock send-keys -t 0 -l "$cmd"; tmux -L $sock send-keys -t 0 Enter; sleep 0.3
+    $screen | grep -q "is not valid in" && tmux -L $sock send-keys -t 0 y
+    sleep 0.3
+  done
+  for _ in $(seq 900); do shown=$($screen | grep -cF "$LISTING_HOSTILE lines" || true); [ "$shown" -ge 2 ] && break; sleep 0.2; done
+  pid=$(pgrep -x popscope -P "$(tmux -L $sock display-message -p -t 0 '#{pane_pid}')" | head -1)
+  if [ "$shown" -ge 2 ] && [ -n "$pid" ]; then peak_mib "$pid"; else echo "?"; fi
+  tmux -L $sock kill-server 2>/dev/null || true
+}
+
+listing_bench() {
+  local out=$WORK/listing.md bins=("$BIN") run b i
+  [ -n "${BENCH_BASE_BIN:-}" ] && bins=("$BENCH_BASE_BIN" "$BIN")
+  local load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  : > "$WORK/listing.txt"
+  for run in $(seq 1 "$RUNS"); do
+    echo "listing: LIST and UIDL of $MANY messages, run $run/$RUNS" >&2
+    for i in "${!bins[@]}"; do
+      measure "popscope$i" "${bins[$i]}" send "pop3://$PLAIN" --user many --password-env MANYPW --login user --json LIST UIDL >> "$WORK/listing.txt"
+    done
+    measure curl sh -c "curl -s -u many:many pop3://$PLAIN/ && curl -s -u many:many -X UIDL pop3://$PLAIN/" >> "$WORK/listing.txt"
+  done
+  # med LABEL FIELD: the median of a column (2: wall s, 3: peak RSS KiB) over the runs.
+  med() { awk -v l="$1" -v f="$2" '$1 == l {print $f}' "$WORK/listing.txt" | median; }
+  mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+  # The hostile server's list case, each binary headless then in the TUI.
+  local hostile=()
+  for i in "${!bins[@]}"; do
+    b=${bins[$i]}
+    echo "listing: $LISTING_HOSTILE lines of LIST and UIDL, ${b}" >&2
+    rm -f "$WORK/port"
+    python3 scripts/hostile_server.py list "$LISTING_HOSTILE" "$WORK/port" >/dev/null 2>&1 &
+    local server=$!
+    STARTED+=("$server")
+    for _ in $(seq 50); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+    local port; port=$(cat "$WORK/port")
+    local t; t=$(measure send "$b" send "pop3://127.0.0.1:$port" --timeout 5 --record "$WORK/list.jsonl" --force --max-body 1048576 --json LIST UIDL)
+    local tui; tui=$(listing_tui "$b" "$port")
+    kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+    hostile+=("$(echo "$t" | awk '{printf "%.1f", $3/1024}') MiB in $(echo "$t" | awk '{print $2}') s headless, $tui MiB in the TUI")
+  done
+  local names=("this commit")
+  [ ${#bins[@]} -eq 2 ] && names=("before (${BENCH_BASE_NAME:-\`$BENCH_BASE_BIN\`})" "after (this commit)")
+  {
+    echo "## Listings: LIST and UIDL"
+    echo
+    echo "- date: $(date -u +%Y-%m-%d); \`scripts/bench.sh --listing\` (release build); load before: $load_before; medians of $RUNS alternated runs"
+    echo "- LIST then UIDL of $MANY messages from Dovecot: popscope \`send LIST UIDL --json\` (one session) against curl (a LIST session, then a UIDL one: its peak RSS is the larger of the two)"
+    echo
+    echo "| LIST + UIDL, $MANY messages | wall s | peak RSS MiB |"
+    echo "|---|---:|---:|"
+    for i in "${!bins[@]}"; do
+      echo "| popscope, ${names[$i]} | $(med "popscope$i" 2) | $(mib "$(med "popscope$i" 3)") |"
+    done
+    echo "| curl | $(med curl 2) | $(mib "$(med curl 3)") |"
+    echo
+    echo "- $LISTING_HOSTILE lines of LIST and of UIDL (\`scripts/hostile_server.py list\`), headless \`send --timeout 5 --record FILE --max-body 1048576 --json LIST UIDL\` and the TUI in tmux 200x50 (peak RSS once both listings are shown):"
+    for i in "${!bins[@]}"; do
+      echo "  - ${names[$i]}: ${hostile[$i]}"
+    done
+  } > "$out"
+  cat "$out" >&2
+}
+
 # replace_section TITLE FILE: the section of BENCHMARKS.md whose heading starts "## TITLE"
 # replaced by FILE (appended when there is none), the rest kept.
 replace_section() {
@@ -375,6 +459,11 @@ PY
 if [ $RELAY_ONLY = 1 ]; then
   relay_bench
   replace_section Relay "$WORK/relay.md"
+  exit 0
+fi
+if [ $LISTING_ONLY = 1 ]; then
+  listing_bench
+  replace_section "Listings" "$WORK/listing.md"
   exit 0
 fi
 if [ $FLEET_ONLY = 1 ]; then

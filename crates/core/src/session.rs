@@ -1,6 +1,8 @@
 //! What the engine knows about the session so far: the flags of rules.md §1.1, the
 //! capability lists per security context, and the maildrop as the server described it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
@@ -24,13 +26,13 @@ pub struct CapsRecord {
     pub trans: Option<Capabilities>,
 }
 
-/// One message as the server described it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct MessageInfo {
+/// One message as the server described it: a view of what [`Maildrop`] keeps for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MessageInfo<'a> {
     /// Size from a scan listing.
     pub size: Option<u64>,
     /// Unique id from a UIDL listing, raw (RFC 1939 §7: 1 to 70 printable characters).
-    pub uid: Option<Box<[u8]>>,
+    pub uid: Option<&'a [u8]>,
     /// `DELE` was answered `+OK` and no `RSET` since.
     pub deleted: bool,
     /// Octets RETR delivered (CRLF line ends, unstuffed, without the terminator).
@@ -41,97 +43,290 @@ pub struct MessageInfo {
 /// large a LIST a server sends); checks on further messages are skipped.
 pub const MAX_TRACKED_MESSAGES: usize = 2_000_000;
 
+/// Octets of unique ids kept in all: a valid uid has at most 70, so this holds one for every
+/// tracked message; a server sending longer ones fills it sooner and its further uids are
+/// not kept (the map is then [`Maildrop::saturated`]).
+pub const MAX_UID_OCTETS: usize = MAX_TRACKED_MESSAGES * 72;
+
+/// A set of small numbers, one bit each.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Bits {
+    words: Vec<u64>,
+}
+
+impl Bits {
+    pub(crate) fn get(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    pub(crate) fn set(&mut self, i: usize, on: bool) {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if word >= self.words.len() {
+            if !on {
+                return;
+            }
+            self.words.resize(word + 1, 0);
+        }
+        if let Some(w) = self.words.get_mut(word) {
+            if on { *w |= bit } else { *w &= !bit }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
+    }
+
+    /// The members, ascending.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            let mut rest = w;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    i * 64 + b
+                })
+            })
+        })
+    }
+}
+
+/// Values by message index, with which of them are known; grown only when one is set, so a
+/// session that never RETRs keeps no RETR column. Four octets a value: the rare one of 4 GiB
+/// or more (a hostile size, mostly) is kept aside.
+#[derive(Clone, Debug, Default)]
+struct Column {
+    values: Vec<u32>,
+    known: Bits,
+    /// Values of [`u32::MAX`] and above, by index (`values` holds [`u32::MAX`] for them).
+    large: BTreeMap<usize, u64>,
+}
+
+impl Column {
+    fn get(&self, i: usize) -> Option<u64> {
+        if !self.known.get(i) {
+            return None;
+        }
+        match self.values.get(i).copied()? {
+            u32::MAX => self.large.get(&i).copied(),
+            v => Some(u64::from(v)),
+        }
+    }
+
+    fn set(&mut self, i: usize, v: u64, expected: usize) {
+        grow(&mut self.values, i, expected, 0);
+        if let Some(slot) = self.values.get_mut(i) {
+            *slot = u32::try_from(v).unwrap_or(u32::MAX);
+            if *slot == u32::MAX {
+                self.large.insert(i, v);
+            } else {
+                self.large.remove(&i);
+            }
+            self.known.set(i, true);
+        }
+    }
+}
+
+/// Makes `v[i]` exist. The count STAT or LIST gave sizes the vector once, instead of
+/// doubling it (and briefly holding both copies) all the way up.
+fn grow<T: Clone>(v: &mut Vec<T>, i: usize, expected: usize, fill: T) {
+    if i < v.len() {
+        return;
+    }
+    if i < expected && v.capacity() < expected {
+        v.reserve_exact(expected - v.len());
+    }
+    v.resize(i + 1, fill);
+}
+
 /// The messages as the server described them: sizes, unique ids and deletions, gathered from
-/// STAT, LIST, UIDL, RETR and DELE replies. Bounded: see [`MAX_TRACKED_MESSAGES`].
-#[derive(Clone, Debug, Default, Serialize)]
+/// STAT, LIST, UIDL, RETR and DELE replies. Bounded: see [`MAX_TRACKED_MESSAGES`] and
+/// [`MAX_UID_OCTETS`].
+///
+/// Kept as columns indexed by message number - 1 (servers number 1..N, RFC 1939 §3) and one
+/// arena of uid octets: a LIST and a UIDL of a million messages cost 8 octets a message
+/// plus the uid and its length octet, against 56 plus an allocation per uid as one struct a
+/// message.
+#[derive(Clone, Debug, Default)]
 pub struct Maildrop {
-    /// Message n at index n-1. Dense because servers number 1..N (RFC 1939 §3): a LIST of a
-    /// million messages costs 56 octets each here, against ~130 in a B-tree filled in order.
-    #[serde(serialize_with = "as_map")]
-    messages: Vec<Option<MessageInfo>>,
+    /// Messages something was said about.
+    present: Bits,
+    sizes: Column,
+    retr: Column,
+    deleted: Bits,
+    /// Where message i's uid is in `uid_octets`, plus one; 0: none.
+    uid_starts: Vec<u32>,
+    /// Each uid after its length: one octet below 255, else 255 and four octets (LE).
+    uid_octets: Vec<u8>,
     /// Number of messages when the maildrop was opened (first STAT or LIST).
     pub initial_count: Option<u64>,
     /// Size of the maildrop in octets when it was opened, if STAT said.
     pub initial_octets: Option<u64>,
     /// The latest STAT answer.
     pub last_stat: Option<(u64, u64)>,
-    /// The map is full; further messages are not tracked.
+    /// The map is full; further messages (or uids) are not tracked.
     pub saturated: bool,
 }
 
 /// The messages as a map from number to description, as a reader of the JSON expects.
-fn as_map<S: serde::Serializer>(
-    messages: &[Option<MessageInfo>],
-    ser: S,
-) -> Result<S::Ok, S::Error> {
-    let mut map = ser.serialize_map(None)?;
-    for (n, m) in (1u32..).zip(messages) {
-        if let Some(m) = m {
-            map.serialize_entry(&n, m)?;
+impl Serialize for Maildrop {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            messages: Messages<'a>,
+            initial_count: Option<u64>,
+            initial_octets: Option<u64>,
+            last_stat: Option<(u64, u64)>,
+            saturated: bool,
         }
+        struct Messages<'a>(&'a Maildrop);
+        impl Serialize for Messages<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                let mut map = ser.serialize_map(None)?;
+                for (n, m) in self.0.iter() {
+                    map.serialize_entry(&n, &m)?;
+                }
+                map.end()
+            }
+        }
+        Shown {
+            messages: Messages(self),
+            initial_count: self.initial_count,
+            initial_octets: self.initial_octets,
+            last_stat: self.last_stat,
+            saturated: self.saturated,
+        }
+        .serialize(ser)
     }
-    map.end()
 }
 
 impl Maildrop {
     /// What is known of message `n` (numbered from 1), if anything.
-    pub fn get(&self, n: u32) -> Option<&MessageInfo> {
+    pub fn get(&self, n: u32) -> Option<MessageInfo<'_>> {
         let i = (n as usize).checked_sub(1)?;
-        self.messages.get(i)?.as_ref()
+        self.present.get(i).then(|| self.at(i))
     }
 
-    /// The entry for `n`, created if `n` is within the tracked range (message 0 does not
-    /// exist and is never tracked).
-    pub(crate) fn entry(&mut self, n: u32) -> Option<&mut MessageInfo> {
+    fn at(&self, i: usize) -> MessageInfo<'_> {
+        MessageInfo {
+            size: self.sizes.get(i),
+            uid: self.uid_at(i),
+            deleted: self.deleted.get(i),
+            retr_octets: self.retr.get(i),
+        }
+    }
+
+    fn uid_at(&self, i: usize) -> Option<&[u8]> {
+        let start = (*self.uid_starts.get(i)? as usize).checked_sub(1)?;
+        let (len, from) = match *self.uid_octets.get(start)? {
+            255 => {
+                let wide = self.uid_octets.get(start + 1..start + 5)?;
+                (
+                    u32::from_le_bytes(wide.try_into().ok()?) as usize,
+                    start + 5,
+                )
+            }
+            short => (usize::from(short), start + 1),
+        };
+        self.uid_octets.get(from..from + len)
+    }
+
+    /// The index of message `n`, marked present, if `n` is within the tracked range
+    /// (message 0 does not exist and is never tracked).
+    fn track(&mut self, n: u32) -> Option<usize> {
         let i = (n as usize).checked_sub(1)?;
         if i >= MAX_TRACKED_MESSAGES {
             self.saturated = true;
             return None;
         }
-        if i >= self.messages.len() {
-            // The count STAT gave sizes the table once, instead of doubling it (and briefly
-            // holding both copies) all the way up.
-            let expected = self
-                .initial_count
-                .unwrap_or(0)
-                .min(MAX_TRACKED_MESSAGES as u64) as usize;
-            if i < expected && self.messages.capacity() < expected {
-                self.messages.reserve_exact(expected - self.messages.len());
-            }
-            self.messages.resize_with(i + 1, || None);
+        self.present.set(i, true);
+        Some(i)
+    }
+
+    fn expected(&self) -> usize {
+        self.initial_count
+            .unwrap_or(0)
+            .min(MAX_TRACKED_MESSAGES as u64) as usize
+    }
+
+    pub(crate) fn set_size(&mut self, n: u32, size: u64) {
+        let expected = self.expected();
+        if let Some(i) = self.track(n) {
+            self.sizes.set(i, size, expected);
         }
-        let slot = self.messages.get_mut(i)?;
-        Some(slot.get_or_insert_with(MessageInfo::default))
+    }
+
+    pub(crate) fn set_retr_octets(&mut self, n: u32, octets: u64) {
+        let expected = self.expected();
+        if let Some(i) = self.track(n) {
+            self.retr.set(i, octets, expected);
+        }
+    }
+
+    pub(crate) fn set_deleted(&mut self, n: u32) {
+        if let Some(i) = self.track(n) {
+            self.deleted.set(i, true);
+        }
+    }
+
+    /// RSET: nothing is marked deleted any more.
+    pub(crate) fn undelete_all(&mut self) {
+        self.deleted.clear();
+    }
+
+    /// Keeps `uid` as message `n`'s unless it has one already (the first one stays: a later
+    /// different one is what MSG-007 and UIDL-006 report).
+    pub(crate) fn set_uid(&mut self, n: u32, uid: &[u8]) {
+        let expected = self.expected();
+        let Some(i) = self.track(n) else { return };
+        if uid.is_empty() || self.uid_at(i).is_some() {
+            return;
+        }
+        let start = self.uid_octets.len();
+        if start + uid.len() + 5 > MAX_UID_OCTETS {
+            self.saturated = true;
+            return;
+        }
+        grow(&mut self.uid_starts, i, expected, 0);
+        if let Some(slot) = self.uid_starts.get_mut(i) {
+            // Fits in u32: MAX_UID_OCTETS is below 2^32, and so is a uid's length.
+            *slot = start as u32 + 1;
+            match u8::try_from(uid.len()) {
+                Ok(short) if short < 255 => self.uid_octets.push(short),
+                _ => {
+                    self.uid_octets.push(255);
+                    self.uid_octets
+                        .extend_from_slice(&(uid.len() as u32).to_le_bytes());
+                }
+            }
+            self.uid_octets.extend_from_slice(uid);
+        }
     }
 
     /// The messages described so far, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &MessageInfo)> {
-        (1u32..)
-            .zip(self.messages.iter())
-            .filter_map(|(n, m)| Some((n, m.as_ref()?)))
-    }
-
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut MessageInfo)> {
-        (1u32..)
-            .zip(self.messages.iter_mut())
-            .filter_map(|(n, m)| Some((n, m.as_mut()?)))
+    pub fn iter(&self) -> impl Iterator<Item = (u32, MessageInfo<'_>)> {
+        self.present.iter().map(|i| (i as u32 + 1, self.at(i)))
     }
 
     pub(crate) fn is_deleted(&self, n: u32) -> bool {
-        self.get(n).is_some_and(|m| m.deleted)
+        (n as usize)
+            .checked_sub(1)
+            .is_some_and(|i| self.deleted.get(i))
     }
 
-    pub(crate) fn deleted(&self) -> impl Iterator<Item = (u32, &MessageInfo)> {
-        self.iter().filter(|(_, m)| m.deleted)
+    pub(crate) fn deleted(&self) -> impl Iterator<Item = (u32, MessageInfo<'_>)> {
+        self.deleted.iter().map(|i| (i as u32 + 1, self.at(i)))
     }
 
     /// Count and octets STAT should report now, when known.
     pub(crate) fn expected_stat(&self) -> Option<(u64, Option<u64>)> {
         let count = self.initial_count?;
-        let deleted: Vec<&MessageInfo> = self.deleted().map(|(_, m)| m).collect();
-        let count = count.checked_sub(deleted.len() as u64)?;
+        let deleted = self.deleted.iter().count();
+        let count = count.checked_sub(deleted as u64)?;
         let octets = self.initial_octets.and_then(|o| {
-            let gone: Option<u64> = deleted.iter().map(|m| m.size).sum();
+            let gone: Option<u64> = self.deleted.iter().map(|i| self.sizes.get(i)).sum();
             o.checked_sub(gone?)
         });
         Some((count, octets))
@@ -398,5 +593,38 @@ impl Session {
     /// Non-ASCII status text is allowed (RFC 6856 §2.1, §3.2).
     pub(crate) fn utf8_text_allowed(&self) -> bool {
         self.utf8_mode || self.lang_changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compact_maildrop_keeps_what_it_was_told() {
+        let mut m = Maildrop::default();
+        let long = vec![b'x'; 300];
+        m.set_size(1, 120);
+        m.set_size(2, u64::MAX);
+        m.set_size(3, u64::from(u32::MAX));
+        m.set_uid(1, b"a");
+        m.set_uid(2, &long);
+        m.set_uid(2, b"later");
+        m.set_retr_octets(3, 5);
+        m.set_deleted(3);
+        let got = |n| m.get(n).unwrap_or_default();
+        assert_eq!((got(1).size, got(1).uid), (Some(120), Some(&b"a"[..])));
+        assert_eq!((got(2).size, got(2).uid), (Some(u64::MAX), Some(&long[..])));
+        assert_eq!(got(3).size, Some(u64::from(u32::MAX)));
+        assert_eq!(
+            (got(3).uid, got(3).retr_octets, got(3).deleted),
+            (None, Some(5), true)
+        );
+        assert!(m.get(4).is_none());
+        assert_eq!(m.iter().map(|(n, _)| n).collect::<Vec<_>>(), [1, 2, 3]);
+        m.undelete_all();
+        assert!(m.deleted().next().is_none());
+        m.set_size(2, 7);
+        assert_eq!(m.get(2).and_then(|x| x.size), Some(7));
     }
 }

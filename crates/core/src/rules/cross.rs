@@ -47,7 +47,7 @@ pub fn uids_persist(first: &Session, second: &Session) -> Vec<Finding> {
             continue;
         };
         let same_message = m.size.is_some() && m.size == later.size;
-        if let (Some(u1), Some(u2)) = (&m.uid, &later.uid)
+        if let (Some(u1), Some(u2)) = (m.uid, later.uid)
             && same_message
             && u1 != u2
         {

@@ -10,47 +10,35 @@ use crate::command::parse_decimal;
 use crate::event::Location;
 use crate::plural;
 use crate::sanitize::display;
-use crate::session::MAX_TRACKED_MESSAGES;
+use crate::session::{Bits, MAX_TRACKED_MESSAGES};
 
 /// Message numbers seen in one listing, one bit each up to the tracked limit.
 #[derive(Debug, Default)]
 pub(crate) struct NumberSet {
-    bits: Vec<u64>,
+    bits: Bits,
 }
 
 impl NumberSet {
     /// Adds `n`; false if it was there already. Numbers beyond the limit are not kept
     /// (and never reported as repeated).
     pub(crate) fn insert(&mut self, n: u32) -> bool {
-        let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
-        if word > MAX_TRACKED_MESSAGES / 64 {
+        let i = n as usize;
+        if i / 64 > MAX_TRACKED_MESSAGES / 64 {
             return true;
         }
-        if word >= self.bits.len() {
-            self.bits.resize(word + 1, 0);
+        if self.bits.get(i) {
+            return false;
         }
-        match self.bits.get_mut(word) {
-            Some(w) if *w & bit != 0 => false,
-            Some(w) => {
-                *w |= bit;
-                true
-            }
-            None => true,
-        }
+        self.bits.set(i, true);
+        true
     }
 
     pub(crate) fn contains(&self, n: u32) -> bool {
-        self.bits
-            .get(n as usize / 64)
-            .is_some_and(|w| w & (1u64 << (n % 64)) != 0)
+        self.bits.get(n as usize)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        (0u32..).zip(self.bits.iter()).flat_map(|(i, &w)| {
-            (0..64u32)
-                .filter(move |b| w & (1u64 << b) != 0)
-                .map(move |b| i * 64 + b)
-        })
+        self.bits.iter().map(|i| i as u32)
     }
 
     /// MSG-004 for message `n` on a line of the `what` listing: listed once, not deleted, within

@@ -69,24 +69,22 @@ impl Area for Maildrop {
                 }
             }
             Keyword::Dele => {
-                if let Some(e) = ex.msg().and_then(|n| s.maildrop.entry(n)) {
-                    e.deleted = true;
+                if let Some(n) = ex.msg() {
+                    s.maildrop.set_deleted(n);
                 }
                 self.restored.clear();
             }
             Keyword::Rset => {
                 self.restored = s.maildrop.deleted().map(|(n, _)| n).take(10_000).collect();
-                for (_, e) in s.maildrop.iter_mut() {
-                    e.deleted = false;
-                }
+                s.maildrop.undelete_all();
             }
             Keyword::List if ex.cmd.arg_count() == 1 => {
                 if let Ok((n, second, _)) = split_pair(st.full_text)
                     && Some(n) == ex.msg()
                     && let Ok(size) = number_token(second)
-                    && let Some(e) = s.maildrop.entry(n)
+                    && s.maildrop.get(n).and_then(|m| m.size).is_none()
                 {
-                    e.size.get_or_insert(size);
+                    s.maildrop.set_size(n, size);
                 }
             }
             _ => {}
@@ -180,14 +178,12 @@ impl Maildrop {
         }
         self.max_number = self.max_number.max(n);
         self.numbers.listed(cx, at, n, "LIST");
-        let Some(entry) = cx.session.maildrop.entry(n) else {
-            return;
-        };
-        match entry.size {
+        let maildrop = &mut cx.session.maildrop;
+        match maildrop.get(n).and_then(|m| m.size) {
             Some(old) if old != size => cx.check.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
                 format!("Message {n} was listed with {} earlier and {size} now: message sizes do not change during a session.", plural(old, "octet"))
             }),
-            _ => entry.size = Some(size),
+            _ => maildrop.set_size(n, size),
         }
     }
 

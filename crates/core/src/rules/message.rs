@@ -98,9 +98,7 @@ impl Message {
                 ),
             );
         }
-        if let Some(entry) = s.maildrop.entry(n) {
-            entry.retr_octets = Some(got);
-        }
+        s.maildrop.set_retr_octets(n, got);
         let shape = self.scan.shape();
         if let Some(tops) = self.top_shapes.remove(&n) {
             for top in tops {

@@ -1,7 +1,6 @@
 //! UIDL (rules.md §3.11): UIDL-001, UIDL-002, UIDL-004, UIDL-006, and MSG-004/MSG-007 for
 //! the unique-id listing. UIDL-003 needs two sessions and lives in `cross`.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::area::{Answer, Area, Ctx, DataLine};
@@ -14,7 +13,7 @@ use crate::event::Location;
 use crate::exchange::{Body, BodyKind, Exchange};
 use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
-use crate::session::MAX_TRACKED_MESSAGES;
+use crate::session::{MAX_TRACKED_MESSAGES, Maildrop};
 use crate::state::State;
 
 /// Unique-id listings and `UIDL n`, with the listing in progress.
@@ -22,9 +21,101 @@ use crate::state::State;
 pub(crate) struct Uidl {
     /// Message numbers of the UIDL listing in progress.
     numbers: NumberSet,
-    /// Hash of a uid -> first message number with it. The uid itself is in the maildrop
-    /// (a hit is confirmed there), so a million-line UIDL does not keep every uid twice.
-    uids: HashMap<u64, u32>,
+    /// The listing's message numbers by uid, for UIDL-004.
+    uids: UidIndex,
+}
+
+/// Message numbers hashed by their uid, open addressing: the uid itself is only in the
+/// maildrop (a probe compares it there), so a slot costs 4 octets, not a key and a value.
+#[derive(Debug, Default)]
+struct UidIndex {
+    /// Message numbers; 0 is an empty slot. At most 3/4 full.
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl UidIndex {
+    /// An index sized once for `expected` messages (the count LIST or STAT gave).
+    fn with_room(expected: u64) -> UidIndex {
+        let expected = expected.min(MAX_TRACKED_MESSAGES as u64) as usize;
+        UidIndex {
+            slots: vec![0; room(expected)],
+            len: 0,
+        }
+    }
+
+    /// The first message other than `n` whose uid in `maildrop` is `uid`; else `n` is added
+    /// (when there is room) and None returned.
+    fn first_with(&mut self, maildrop: &Maildrop, uid: &[u8], n: u32) -> Option<u32> {
+        if self.slots.is_empty() || (self.len + 1) * 4 > self.slots.len() * 3 {
+            if self.len >= MAX_TRACKED_MESSAGES {
+                return self.find(maildrop, uid, n).ok();
+            }
+            self.rehash(maildrop, room(self.len + 1) * 2);
+        }
+        match self.find(maildrop, uid, n) {
+            Ok(first) => Some(first),
+            Err(None) => None,
+            Err(Some(free)) => {
+                if let Some(slot) = self.slots.get_mut(free) {
+                    *slot = n;
+                    self.len += 1;
+                }
+                None
+            }
+        }
+    }
+
+    /// Ok(the other message with `uid`), or Err(the free slot where `uid` belongs; None when
+    /// `n` is there already).
+    fn find(&self, maildrop: &Maildrop, uid: &[u8], n: u32) -> Result<u32, Option<usize>> {
+        let mut i = self.home(uid);
+        for _ in 0..self.slots.len() {
+            match self.slots.get(i).copied() {
+                None | Some(0) => return Err(Some(i)),
+                Some(m) if maildrop.get(m).and_then(|x| x.uid) == Some(uid) => {
+                    return if m == n { Err(None) } else { Ok(m) };
+                }
+                Some(_) => i = self.next(i),
+            }
+        }
+        Err(None)
+    }
+
+    /// The slot where a probe for `uid` starts: the hash scaled to the table (no power-of-two
+    /// size needed, so the table is no larger than 3/4 full requires).
+    fn home(&self, uid: &[u8]) -> usize {
+        ((u128::from(uid_hash(uid)) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 >= self.slots.len() { 0 } else { i + 1 }
+    }
+
+    /// Moves the entries into `size` slots, hashed by the uid the maildrop keeps for each (an
+    /// entry whose uid it could not keep is dropped: no probe could match it).
+    fn rehash(&mut self, maildrop: &Maildrop, size: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        self.len = 0;
+        for m in old.into_iter().filter(|&m| m != 0) {
+            let Some(uid) = maildrop.get(m).and_then(|x| x.uid) else {
+                continue;
+            };
+            let mut i = self.home(uid);
+            while self.slots.get(i).is_some_and(|&s| s != 0) {
+                i = self.next(i);
+            }
+            if let Some(slot) = self.slots.get_mut(i) {
+                *slot = m;
+                self.len += 1;
+            }
+        }
+    }
+}
+
+/// Slots for `n` entries at most 3/4 full.
+fn room(n: usize) -> usize {
+    (n * 4 / 3 + 1).max(16)
 }
 
 impl Area for Uidl {
@@ -60,7 +151,7 @@ impl Area for Uidl {
                 at,
                 format!("UIDL {asked} was answered for message {n}."),
             );
-        } else if let Some(known) = s.maildrop.get(n).and_then(|x| x.uid.as_deref())
+        } else if let Some(known) = s.maildrop.get(n).and_then(|x| x.uid)
             && known != uid
         {
             c.report(
@@ -82,16 +173,15 @@ impl Area for Uidl {
             && ex.cmd.arg_count() == 1
             && let Ok((n, uid, _)) = split_pair(st.full_text)
             && Some(n) == ex.msg()
-            && let Some(e) = cx.session.maildrop.entry(n)
         {
-            e.uid.get_or_insert_with(|| uid.into());
+            cx.session.maildrop.set_uid(n, uid);
         }
     }
 
-    fn on_body_start(&mut self, _cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
+    fn on_body_start(&mut self, cx: &mut Ctx<'_>, body: &Body, _st: &StatusLine<'_>) {
         if body.kind == BodyKind::Uidl {
             self.numbers = NumberSet::default();
-            self.uids = HashMap::new();
+            self.uids = UidIndex::with_room(cx.session.maildrop.initial_count.unwrap_or(0));
         }
     }
 
@@ -119,45 +209,36 @@ impl Uidl {
         check_uid(c, at, uid);
         self.numbers.listed(cx, at, n, "UIDL");
         let (c, s) = (&mut *cx.check, &mut *cx.session);
-        if self.uids.len() < MAX_TRACKED_MESSAGES {
-            let key = uid_hash(uid);
-            match self.uids.get(&key) {
-                Some(&first)
-                    if first != n
-                        && s.maildrop.get(first).and_then(|m| m.uid.as_deref()) == Some(uid) =>
-                {
-                    let sizes = (
-                        s.maildrop.get(first).and_then(|m| m.size),
-                        s.maildrop.get(n).and_then(|m| m.size),
-                    );
-                    let differ = matches!(sizes, (Some(a), Some(b)) if a != b);
-                    let severity = if differ {
-                        Severity::Warning
-                    } else {
-                        Severity::Info
-                    };
-                    c.report(&r::UIDL_004, severity, at, format!(
-                        "Messages {first} and {n} share the uid \"{}\"{}: uids are unique within a listing (identical copies may share one).",
-                        display(uid, 40),
-                        if differ { " although their sizes differ" } else { "" }
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    self.uids.insert(key, n);
-                }
-            }
+        if let Some(first) = self.uids.first_with(&s.maildrop, uid, n) {
+            shared_uid(c, &s.maildrop, at, (first, n), uid);
         }
-        let Some(entry) = s.maildrop.entry(n) else {
-            return;
-        };
-        match &entry.uid {
-            Some(old) if **old != *uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
+        match s.maildrop.get(n).and_then(|m| m.uid) {
+            Some(old) if old != uid => c.report_once_per_exchange(&r::MSG_007, Severity::Violation, at, || {
                 format!("Message {n} had the uid \"{}\" earlier and \"{}\" now: the number-to-uid map is fixed for the session.", display(old, 40), display(uid, 40))
             }),
-            _ => entry.uid = Some(uid.into()),
+            _ => s.maildrop.set_uid(n, uid),
         }
     }
+}
+
+/// UIDL-004: messages `first` and `n` share `uid`; a warning when their sizes differ (they
+/// cannot be identical copies).
+fn shared_uid(
+    c: &mut Checker,
+    maildrop: &Maildrop,
+    at: Location,
+    (first, n): (u32, u32),
+    uid: &[u8],
+) {
+    let size = |m: u32| maildrop.get(m).and_then(|x| x.size);
+    let (severity, sizes) = match (size(first), size(n)) {
+        (Some(a), Some(b)) if a != b => (Severity::Warning, " although their sizes differ"),
+        _ => (Severity::Info, ""),
+    };
+    c.report(&r::UIDL_004, severity, at, format!(
+        "Messages {first} and {n} share the uid \"{}\"{sizes}: uids are unique within a listing (identical copies may share one).",
+        display(uid, 40),
+    ));
 }
 
 fn uid_hash(uid: &[u8]) -> u64 {
