@@ -236,6 +236,20 @@ fn session(seed: u64, cap: usize) -> Vec<Step> {
         replies.extend_from_slice(&stuffed(m));
     }
     exchange(&cmds, replies, &mut s);
+    // TOP asked for fewer body lines than it sent, deep in a long body (TOP-001).
+    let long = &msgs[n - 2];
+    let body_lines = long
+        .split(|&b| b == b'\n')
+        .skip_while(|l| !l.is_empty() && *l != b"\r")
+        .count()
+        .saturating_sub(2);
+    let mut top = format!("+OK top follows\r\n").into_bytes();
+    top.extend_from_slice(&stuffed(long));
+    exchange(
+        format!("TOP {} {}\r\n", n - 1, body_lines - 3).as_bytes(),
+        top,
+        &mut s,
+    );
     exchange(b"DELE 1\r\n", b"+OK deleted\r\n".to_vec(), &mut s);
     exchange(
         b"RETR 1\r\n",
