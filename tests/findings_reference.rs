@@ -243,7 +243,7 @@ fn session(seed: u64, cap: usize) -> Vec<Step> {
         .skip_while(|l| !l.is_empty() && *l != b"\r")
         .count()
         .saturating_sub(2);
-    let mut top = format!("+OK top follows\r\n").into_bytes();
+    let mut top = b"+OK top follows\r\n".to_vec();
     top.extend_from_slice(&stuffed(long));
     exchange(
         format!("TOP {} {}\r\n", n - 1, body_lines - 3).as_bytes(),
