@@ -8,6 +8,8 @@
 #                              section of BENCHMARKS.md replaced in place
 #   scripts/bench.sh --listing only LIST and UIDL of many messages (below), its section of
 #                              BENCHMARKS.md replaced in place
+#   scripts/bench.sh --engine  only the engine and `--record` figures (below), its section of
+#                              BENCHMARKS.md replaced in place
 # The relay step: a RETR of BENCH_RELAY_MB (default 1024; 100 for a quick run) fetched by curl
 # from Dovecot directly and through `popscope proxy`, TLS on both legs, alternated RUNS times
 # (medians, the proxy's peak RSS); then BENCH_RELAY_CLIENTS (100) curl sessions at once through
@@ -23,17 +25,23 @@
 # case, headless (as scripts/hostile.sh runs it) and in the TUI (tmux). BENCH_BASE_BIN, a
 # popscope built at an earlier commit (named BENCH_BASE_NAME in the table), is measured beside
 # the current one.
+# The engine step: a plain RETR of BENCH_ENGINE_MB (default 1024) with `popscope send`, with and
+# without --record, and curl, alternated RUNS times (medians, peak RSS); then callgrind's
+# instruction count of one RETR body of BENCH_ENGINE_CG_MB (64) MiB through the engine
+# (crates/core/examples/retr_body.rs, the workload of the criterion benchmark retr_body).
 # Starts its own Dovecot (scripts/dovecot.sh, ports 12110/12995), times popscope send, curl,
 # openssl s_client and python3 poplib, alternating them RUNS times and taking medians, measures
 # peak RSS (/usr/bin/time), runs the criterion benchmarks, and writes BENCHMARKS.md.
 # Long-running by design: not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0 LISTING_ONLY=0
+QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0 LISTING_ONLY=0 ENGINE_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--relay" ] && RELAY_ONLY=1
 [ "${1:-}" = "--fleet" ] && FLEET_ONLY=1
 [ "${1:-}" = "--listing" ] && LISTING_ONLY=1
+[ "${1:-}" = "--engine" ] && ENGINE_ONLY=1
+ENGINE_MB=${BENCH_ENGINE_MB:-1024} ENGINE_CG_MB=${BENCH_ENGINE_CG_MB:-64}
 RUNS=${RUNS:-3}
 RELAY_MB=${BENCH_RELAY_MB:-1024}
 RELAY_CLIENTS=${BENCH_RELAY_CLIENTS:-100}
@@ -43,6 +51,7 @@ case " $SIZES_MB " in *" $RELAY_MB "*) ;; *) SIZES_MB="$SIZES_MB $RELAY_MB" ;; e
 # The fleet walks RETR what the maildrop holds: the sample messages only, no large ones.
 [ $FLEET_ONLY = 1 ] && { SIZES_MB=; MANY=0; }
 [ $LISTING_ONLY = 1 ] && { SIZES_MB=; MANY=${BENCH_LISTING_MANY:-100000}; }
+[ $ENGINE_ONLY = 1 ] && { SIZES_MB=$ENGINE_MB; MANY=1; }
 
 # Its own Dovecot (BENCH_DOVECOT_DIR, BENCH_DOVECOT_PLAIN, BENCH_DOVECOT_TLS to move it).
 export POPSCOPE_DOVECOT_DIR=${BENCH_DOVECOT_DIR:-/tmp/popscope-bench}
@@ -442,6 +451,48 @@ listing_bench() {
   cat "$out" >&2
 }
 
+# ---- the engine and --record: a plain RETR with and without recording, callgrind counts ----
+engine_bench() {
+  local n=${NUM[$ENGINE_MB]:-} out=$WORK/engine.md load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  [ -n "$n" ] || { echo "no message of $ENGINE_MB MB found" >&2; return 1; }
+  local res=$WORK/engine.txt; : > "$res"
+  for run in $(seq 1 "$RUNS"); do
+    echo "engine: RETR $ENGINE_MB MB, run $run/$RUNS" >&2
+    measure plain "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json "RETR $n" >> "$res"
+    measure record "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json --record "$WORK/e.jsonl" --force "RETR $n" >> "$res"
+    measure curl curl -s -u demo:demo "pop3://$PLAIN/$n" -o /dev/null >> "$res"
+  done
+  local record_mb; record_mb=$(du -m "$WORK/e.jsonl" | cut -f1)
+  col() { awk -v l="$1" -v c="$2" '$1==l{print $c}' "$res" | median; }
+  local pw pr cw prss rrss crss
+  pw=$(col plain 2) pr=$(col record 2) cw=$(col curl 2)
+  prss=$(col plain 3) rrss=$(col record 3) crss=$(col curl 3)
+  echo "engine: callgrind, $ENGINE_CG_MB MiB body" >&2
+  cargo build --release -q -p popscope-core --example retr_body
+  command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" --toggle-collect='retr_body::retr' \
+    target/release/examples/retr_body "$ENGINE_CG_MB" 2>"$WORK/cg.err" >/dev/null || true
+  local ir; ir=$(awk '/refs:/{gsub(",", "", $NF); print $NF}' "$WORK/cg.err")
+  local load_after; load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b>0 ? a/b : 0)}'; }
+  {
+    echo "## Engine and recording"
+    echo
+    echo "- date: $(date -u +%Y-%m-%d); plain RETR of $ENGINE_MB MB from Dovecot (\`BENCH_ENGINE_MB=$ENGINE_MB scripts/bench.sh --engine\`), \`popscope send --json\` with and without \`--record\` (release build) and curl, alternated, medians of $RUNS runs"
+    echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after ($(nproc) cores, shared)"
+    echo
+    echo "| what | wall (s) | peak RSS (MiB) | vs popscope without --record |"
+    echo "|---|---|---|---|"
+    echo "| popscope send | $pw | $(awk -v k="$prss" 'BEGIN{printf "%.1f", k/1024}') | 1.00 |"
+    echo "| popscope send --record | $pr | $(awk -v k="$rrss" 'BEGIN{printf "%.1f", k/1024}') | $(ratio "$pr" "$pw") (goal <= 1.15) |"
+    echo "| curl | $cw | $(awk -v k="$crss" 'BEGIN{printf "%.1f", k/1024}') | $(ratio "$cw" "$pw") |"
+    echo
+    echo "- the recording: $record_mb MB of JSON Lines"
+    echo "- callgrind, one RETR body of $ENGINE_CG_MB MiB through the engine and out as body lines (\`crates/core/examples/retr_body.rs\`): $ir instructions, $(awk -v i="$ir" -v m="$ENGINE_CG_MB" 'BEGIN{printf "%.2f", i/m/1e6}') M a MiB"
+  } > "$out"
+  cat "$out" >&2
+}
+
 # replace_section TITLE FILE: the section of BENCHMARKS.md whose heading starts "## TITLE"
 # replaced by FILE (appended when there is none), the rest kept.
 replace_section() {
@@ -469,6 +520,11 @@ fi
 if [ $FLEET_ONLY = 1 ]; then
   fleet_bench
   replace_section Fleet "$WORK/fleet.md"
+  exit 0
+fi
+if [ $ENGINE_ONLY = 1 ]; then
+  engine_bench
+  replace_section "Engine and recording" "$WORK/engine.md"
   exit 0
 fi
 
@@ -555,6 +611,8 @@ fi
 
 relay_bench || echo "relay: failed" > "$WORK/relay.md"
 fleet_bench || echo "fleet: failed" > "$WORK/fleet.md"
+listing_bench || echo "listings: failed" > "$WORK/listing.md"
+engine_bench || echo "engine: failed" > "$WORK/engine.md"
 
 echo "criterion" >&2
 engine=$(cargo bench --bench engine -- --warm-up-time 1 --measurement-time 4 2>/dev/null | grep -A2 'engine/retr_body' | grep -E 'thrpt' | head -1 | sed 's/ \+/ /g')
@@ -589,5 +647,5 @@ for l in (check_line, tui_line, f"engine (criterion): {engine}", f"TUI frame, 1,
     if l.strip() and not l.endswith(": "):
         print(f"- {l}")
 PY
-{ echo; cat "$WORK/relay.md"; echo; cat "$WORK/fleet.md"; } >> BENCHMARKS.md
+for section in relay fleet listing engine; do echo; cat "$WORK/$section.md"; done >> BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

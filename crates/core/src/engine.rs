@@ -173,6 +173,8 @@ pub struct Engine {
     now: Time,
     last_completed: Option<Completed>,
     held: Option<Held>,
+    /// Line ends of the plain lines taken last, kept to reuse the allocation.
+    plain_ends: Vec<u32>,
 }
 
 impl Engine {
@@ -196,6 +198,7 @@ impl Engine {
             now: Time::default(),
             last_completed: None,
             held: None,
+            plain_ends: Vec::new(),
         }
     }
 
@@ -233,10 +236,23 @@ impl Engine {
         self.now = now;
         self.session.last_server_activity = now;
         let mut framer = std::mem::replace(&mut self.server, LineFramer::new(8));
-        framer.push(bytes, |frame| match frame {
-            Frame::Line(line) => self.server_line(&line, out),
-            Frame::Overflow { offset } => self.server_overflow(offset, out),
-        });
+        let mut input = bytes;
+        while !input.is_empty() {
+            if framer.at_line_start() && self.in_message() {
+                let taken = self.plain_lines(input, framer.offset(), framer.cap(), out);
+                framer.skip(taken);
+                input = &input[taken..];
+            }
+            // Line by line until a message body may go on in bulk again.
+            let used = framer.push_until(input, |frame| {
+                match frame {
+                    Frame::Line(line) => self.server_line(&line, out),
+                    Frame::Overflow { offset } => self.server_overflow(offset, out),
+                }
+                !self.in_message()
+            });
+            input = &input[used..];
+        }
         self.server = framer;
     }
 
@@ -655,6 +671,56 @@ impl Engine {
             exchange,
             line: std::borrow::Cow::Borrowed(content),
         });
+    }
+
+    /// In the data of a RETR or TOP, where most lines are plain text that only counts.
+    fn in_message(&self) -> bool {
+        matches!(&self.mode, Mode::Body(b) if matches!(b.kind, BodyKind::Retr | BodyKind::Top))
+    }
+
+    /// The plain data lines at the start of `input` ([`crate::framer::plain_lines`]), taken
+    /// at once: what [`body_line`](Engine::body_line) does for each, without the tests that
+    /// cannot fire on them. Returns the octets taken (0: the next line needs a look of its
+    /// own, or is not complete).
+    fn plain_lines(
+        &mut self,
+        input: &[u8],
+        offset: u64,
+        cap: usize,
+        out: &mut dyn EventSink,
+    ) -> usize {
+        let Mode::Body(body) = &mut self.mode else {
+            return 0;
+        };
+        let mut ends = std::mem::take(&mut self.plain_ends);
+        let taken = crate::framer::plain_lines(input, cap, &mut ends);
+        if taken > 0 {
+            let bytes = &input[..taken];
+            body.lines += ends.len() as u64;
+            // No dot was unstuffed: the octets RETR delivered are the octets read.
+            body.octets += taken as u64;
+            let lines = rules::PlainLines {
+                exchange: body.ex.id,
+                bytes,
+                offset,
+                ends: &ends,
+            };
+            areas!(self, |area, cx| area.on_plain_lines(&mut cx, body, &lines));
+            let exchange = body.ex.id;
+            let mut start = 0;
+            for &end in &ends {
+                let end = end as usize;
+                let line = bytes.get(start..end.saturating_sub(1)).unwrap_or_default();
+                out.event(Event::BodyLine {
+                    exchange,
+                    line: std::borrow::Cow::Borrowed(line),
+                });
+                start = end + 1;
+            }
+            self.flush(out);
+        }
+        self.plain_ends = ends;
+        taken
     }
 
     fn finish_body(&mut self, complete: bool, out: &mut dyn EventSink) {

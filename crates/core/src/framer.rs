@@ -64,12 +64,30 @@ impl LineFramer {
         }
     }
 
+    /// The longest line kept whole, in octets without the line end.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Octets consumed so far.
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
-    pub fn push(&mut self, mut input: &[u8], mut out: impl FnMut(Frame<'_>)) {
+    pub fn push(&mut self, input: &[u8], mut out: impl FnMut(Frame<'_>)) {
+        self.push_until(input, |frame| {
+            out(frame);
+            true
+        });
+    }
+
+    /// [`push`](LineFramer::push), stopping after the first line for which `out` returns
+    /// false (what it returns for an overflow is ignored): returns the octets consumed, so
+    /// that the caller can take the next lines another way ([`skip`](LineFramer::skip)) and
+    /// push the rest.
+    pub fn push_until(&mut self, input: &[u8], mut out: impl FnMut(Frame<'_>) -> bool) -> usize {
+        let whole = input.len();
+        let mut input = input;
         while !input.is_empty() {
             let newline = memchr(b'\n', input);
             if self.partial_wire == 0 {
@@ -80,39 +98,60 @@ impl LineFramer {
                     self.offset += i as u64 + 1;
                     let (body, ends_cr) = strip_cr(raw);
                     let ending = if ends_cr { Ending::CrLf } else { Ending::Lf };
-                    if body.len() > self.cap {
+                    let go_on = if body.len() > self.cap {
                         out(Frame::Overflow { offset });
                         out(Frame::Line(Line {
                             content: &body[..self.cap],
                             ending,
                             offset,
                             wire_len: body.len() as u64,
-                        }));
+                        }))
                     } else {
                         out(Frame::Line(Line {
                             content: body,
                             ending,
                             offset,
                             wire_len: body.len() as u64,
-                        }));
-                    }
+                        }))
+                    };
                     input = &input[i + 1..];
+                    if !go_on {
+                        return whole - input.len();
+                    }
                     continue;
                 }
                 self.partial_offset = self.offset;
             }
             let take = newline.unwrap_or(input.len());
-            self.absorb(&input[..take], &mut out);
+            self.absorb(&input[..take], &mut |f| {
+                out(f);
+            });
             self.offset += take as u64;
             match newline {
                 Some(i) => {
                     self.offset += 1;
-                    self.finish(Ending::Lf, &mut out);
+                    let go_on = self.finish(Ending::Lf, &mut out);
                     input = &input[i + 1..];
+                    if !go_on {
+                        return whole - input.len();
+                    }
                 }
                 None => input = &[],
             }
         }
+        whole
+    }
+
+    /// No unfinished line is held: the next octet pushed starts a line.
+    pub fn at_line_start(&self) -> bool {
+        self.partial_wire == 0
+    }
+
+    /// The caller framed the next `octets` itself (whole lines, each within the cap, taken
+    /// from the start of what it would have pushed): count them as consumed.
+    pub fn skip(&mut self, octets: usize) {
+        debug_assert!(self.at_line_start());
+        self.offset += octets as u64;
     }
 
     /// The unfinished line, if any: where it starts and how many octets of it came. A
@@ -124,7 +163,10 @@ impl LineFramer {
     /// The stream ended: hand out any unfinished line.
     pub fn finish_eof(&mut self, mut out: impl FnMut(Frame<'_>)) {
         if self.partial_wire > 0 {
-            self.finish(Ending::Eof, &mut out);
+            self.finish(Ending::Eof, &mut |f| {
+                out(f);
+                true
+            });
         }
     }
 
@@ -147,7 +189,8 @@ impl LineFramer {
         }
     }
 
-    fn finish(&mut self, ending: Ending, out: &mut impl FnMut(Frame<'_>)) {
+    /// Hands out the unfinished line; returns what `out` returned for it.
+    fn finish(&mut self, ending: Ending, out: &mut impl FnMut(Frame<'_>) -> bool) -> bool {
         let ends_cr = ending == Ending::Lf && self.partial_last_cr;
         let mut wire = self.partial_wire;
         let mut ending = ending;
@@ -163,7 +206,7 @@ impl LineFramer {
         }
         let keep = (wire.min(self.cap as u64)) as usize;
         let keep = keep.min(self.partial.len());
-        out(Frame::Line(Line {
+        let go_on = out(Frame::Line(Line {
             content: &self.partial[..keep],
             ending,
             offset: self.partial_offset,
@@ -172,7 +215,84 @@ impl LineFramer {
         self.partial.clear();
         self.partial_wire = 0;
         self.partial_last_cr = false;
+        go_on
     }
+}
+
+/// At most this many octets are taken as plain lines in one go: small enough that the bulk
+/// tests do not run far past a line that stops the run (one dot-stuffed line in fifty is
+/// common), large enough that a call's fixed cost is spread over dozens of lines.
+pub const PLAIN_BLOCK: usize = 4 << 10;
+
+/// Whole lines at the start of `input` that no data-line rule needs to see one by one: each
+/// ends in CRLF, holds no other CR, no LF, NUL or octet over 0x7f, does not start with `.`
+/// and is at most `cap` octets without its CRLF. Fills `ends` with the index of each line's
+/// LF and returns the octets those lines take, at most [`PLAIN_BLOCK`]. `input` must
+/// start at a line start. Stops before the first line that is not plain, or that is not
+/// complete in `input`.
+pub fn plain_lines(input: &[u8], cap: usize, ends: &mut Vec<u32>) -> usize {
+    ends.clear();
+    let mut block = &input[..input.len().min(PLAIN_BLOCK)];
+    // Whole-block tests first, each a SIMD pass that stops early on 8-bit mail; only when
+    // one fails is the first unusual octet looked for, eight at a time.
+    let ascii = block.is_ascii() && memchr(0, block).is_none();
+    if !ascii {
+        block = &block[..first_unplain(block)];
+    }
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', block) {
+        let line = &block[start..end];
+        if line.last() != Some(&b'\r') || line[0] == b'.' || line.len() - 1 > cap {
+            break;
+        }
+        ends.push(end as u32);
+        start = end + 1;
+    }
+    // Every line ends in CR LF; with exactly one CR a line, no other CR hides in them.
+    if ascii && memchr::memchr_iter(b'\r', &block[..start]).count() != ends.len() {
+        let clean = first_unplain(&block[..start]);
+        let keep = ends.partition_point(|&end| (end as usize) < clean);
+        ends.truncate(keep);
+        start = ends.last().map_or(0, |&end| end as usize + 1);
+    }
+    start
+}
+
+/// Index of the first octet of `bytes` that a plain line cannot hold: a NUL, an octet over
+/// 0x7f, an LF that does not follow a CR, or the octet after a CR that is not an LF;
+/// `bytes.len()` when there is none. `bytes` starts at a line start. Eight octets at a time,
+/// every test exact (no borrow between octets), so the index is right.
+fn first_unplain(bytes: &[u8]) -> usize {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = !LOW;
+    const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    // The high bit of each octet of `w` that is zero, and nothing else.
+    let zero = |w: u64| !(((w & LOW).wrapping_add(LOW)) | w | LOW);
+    // The high bit of the CR ending the word before, moved to the first octet of this one.
+    let mut carry = 0u64;
+    let mut test = |w: u64| {
+        let cr = zero(w ^ CRS);
+        let lf = zero(w ^ LFS);
+        let after_cr = (cr << 8) | carry;
+        carry = cr >> 56;
+        (w & HIGH) | zero(w) | (lf ^ after_cr)
+    };
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut words {
+        let w = c.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        let bad = test(w);
+        if bad != 0 {
+            return at + (bad.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    // The tail, padded with NULs: a NUL past the end is no octet of `bytes`.
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    let bad = test(u64::from_le_bytes(tail));
+    (at + (bad.trailing_zeros() / 8) as usize).min(bytes.len())
 }
 
 fn strip_cr(raw: &[u8]) -> (&[u8], bool) {
@@ -258,6 +378,49 @@ mod tests {
             v,
             vec![F::L(b"0123456789".to_vec(), Ending::CrLf, 0, 10, false)]
         );
+    }
+
+    fn plain(input: &[u8], cap: usize) -> (usize, Vec<u32>) {
+        let mut ends = Vec::new();
+        (plain_lines(input, cap, &mut ends), ends)
+    }
+
+    #[test]
+    fn plain_lines_stop_before_the_first_line_a_rule_must_see() {
+        assert_eq!(plain(b"abc\r\nde\r\n\r\npart", 100), (11, vec![4, 8, 10]));
+        // Whatever the octet and wherever in the line (both sides of a word boundary), the
+        // line holding it and all after it are left to the framer.
+        for bad in [&b"\0"[..], b"\x80", b"\xff", b"\r", b"\n", b"\r\r"] {
+            for pos in 0..20 {
+                let mut input = b"0123456789012345678901234\r\n".to_vec();
+                input.splice(pos..pos, bad.iter().copied());
+                let mut first = b"first line\r\n".to_vec();
+                first.extend_from_slice(&input);
+                assert_eq!(plain(&first, 100), (12, vec![11]), "{bad:?} at {pos}");
+            }
+        }
+        assert_eq!(plain(b"ab\r\n.x\r\ncd\r\n", 100), (4, vec![3]));
+        assert_eq!(plain(b"ab\r\n..x\r\n", 100), (4, vec![3]));
+        assert_eq!(plain(b"\n", 100), (0, vec![]));
+        assert_eq!(plain(b"ab\r", 100), (0, vec![]));
+        // The cap counts content without CRLF.
+        assert_eq!(plain(b"0123456789\r\n", 10), (12, vec![11]));
+        assert_eq!(plain(b"01234567890\r\n", 10), (0, vec![]));
+    }
+
+    #[test]
+    fn plain_lines_take_at_most_a_block_and_end_at_a_line_end() {
+        let line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod\r\n";
+        let input: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(line.len() * 1000)
+            .collect();
+        let (taken, ends) = plain(&input, 1000);
+        assert!(taken <= PLAIN_BLOCK && taken > PLAIN_BLOCK - line.len());
+        assert_eq!(taken % line.len(), 0);
+        assert_eq!(ends.len(), taken / line.len());
     }
 
     #[test]

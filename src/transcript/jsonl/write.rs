@@ -24,6 +24,32 @@ pub(crate) struct Recorder {
     /// Which client line is a SASL response (masked as one).
     sasl: crate::transcript::sasl::SaslWatch,
     failed: bool,
+    /// The record being written, kept to reuse its allocation: a RETR is thousands of records.
+    line: Vec<u8>,
+}
+
+/// A data record of text, borrowing it: the bytes [`Record::data`] serializes to for text
+/// (a test holds the two equal), without copying a 64 KiB read into a `String` first.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename = "data")]
+struct TextData<'a> {
+    t: f64,
+    dir: Direction,
+    text: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    redacted: bool,
+}
+
+/// `bytes` as the text of a data record, if it is printable ASCII with CR, LF and TAB: the
+/// test `Record::data` makes per character, done on the octets in bulk. `None` when some
+/// octet is not (the record may still be text: [`Record::data`] decides).
+fn plain_ascii(bytes: &[u8]) -> Option<&str> {
+    let printable = |b: u8| (0x20..0x7f).contains(&b) || matches!(b, b'\r' | b'\n' | b'\t');
+    if bytes.iter().fold(true, |ok, &b| ok & printable(b)) {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
 }
 
 impl Recorder {
@@ -63,7 +89,7 @@ impl Recorder {
             client_leg_tls: client.leg_tls,
             client_stls_offer: client.stls_offer,
         };
-        let failed = write_record(&mut out, &header).is_err();
+        let failed = write_record(&mut out, &mut Vec::new(), &header).is_err();
         Recorder {
             out,
             keep_secrets,
@@ -72,6 +98,7 @@ impl Recorder {
             client_cut: 0,
             sasl: Default::default(),
             failed,
+            line: Vec::new(),
         }
     }
 
@@ -94,7 +121,24 @@ impl Recorder {
     }
 
     fn put(&mut self, r: &Record) {
-        if !self.failed && write_record(&mut self.out, r).is_err() {
+        self.put_serialized(r);
+    }
+
+    /// A data record of `bytes`, written without copying them when they are plain text.
+    fn put_data(&mut self, at: Time, dir: Direction, bytes: &[u8], redacted: bool) {
+        match plain_ascii(bytes) {
+            Some(text) => self.put_serialized(&TextData {
+                t: secs(at),
+                dir,
+                text,
+                redacted,
+            }),
+            None => self.put(&Record::data(secs(at), dir, bytes, redacted)),
+        }
+    }
+
+    fn put_serialized(&mut self, r: &impl serde::Serialize) {
+        if !self.failed && write_record(&mut self.out, &mut self.line, r).is_err() {
             // A full disk must not end the session; the record stops where it failed.
             self.failed = true;
         }
@@ -165,10 +209,16 @@ impl Recorder {
     }
 }
 
-fn write_record(out: &mut Box<dyn Write + Send>, r: &Record) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+/// Writes `r` as one line, serialized into `line` (cleared first), and flushes it.
+fn write_record(
+    out: &mut Box<dyn Write + Send>,
+    line: &mut Vec<u8>,
+    r: &impl serde::Serialize,
+) -> std::io::Result<()> {
+    line.clear();
+    serde_json::to_writer(&mut *line, r).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    out.write_all(&line)?;
+    out.write_all(line)?;
     out.flush()
 }
 
@@ -188,11 +238,11 @@ impl Observer for Recorder {
                 } else {
                     self.redact_client(&kept)
                 };
-                self.put(&Record::data(secs(at), dir, &b, redacted));
+                self.put_data(at, dir, &b, redacted);
             }
             self.put_cuts(at, &cuts);
         } else {
-            self.put(&Record::data(secs(at), dir, bytes, false));
+            self.put_data(at, dir, bytes, false);
         }
     }
 
@@ -273,6 +323,39 @@ mod tests {
         let mut e = Engine::new(Config::default());
         feed(&mut e, &mut r, Direction::Server, b"+OK ready\r\n");
         (out, r, e)
+    }
+
+    #[test]
+    fn a_data_record_is_written_as_record_data_serializes_it() {
+        let mut cases: Vec<Vec<u8>> = [
+            &b"+OK 2 octets\r\nabc\r\n.\r\n"[..],
+            b"tab\there \"quoted\" back\\slash\n",
+            b"",
+            b"\x1b[31mred\r\n",
+            b"del \x7f",
+            b"nul \0",
+            "gr\u{fc}\u{df}e\r\n".as_bytes(),
+            "zero\u{200b}width".as_bytes(),
+            b"\xff\xfe invalid",
+        ]
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+        cases.push((0u8..=255).collect());
+        cases.extend((0u8..=255).map(|b| vec![b'a', b, b'\r', b'\n']));
+        for (i, bytes) in cases.iter().enumerate() {
+            for (dir, redacted) in [(Direction::Server, false), (Direction::Client, true)] {
+                let out = crate::session::task::Recording::default();
+                let mut r = Recorder::new(Box::new(out.clone()), "t", false);
+                let header = out.contents().len();
+                let at = Time(1_234_567 + i as u64);
+                r.put_data(at, dir, bytes, redacted);
+                let mut want = serde_json::to_vec(&Record::data(secs(at), dir, bytes, redacted))
+                    .unwrap_or_default();
+                want.push(b'\n');
+                assert_eq!(out.contents()[header..], want[..], "{bytes:?}");
+            }
+        }
     }
 
     #[test]

@@ -62,6 +62,54 @@ pub(crate) struct DataLine<'a> {
     pub content: &'a [u8],
 }
 
+/// Data lines taken whole from the bytes read ([`crate::framer::plain_lines`]): each ends
+/// in CRLF, holds no other CR, no NUL and no octet over 0x7f, does not start with `.` (so
+/// nothing was unstuffed) and is within the line cap. No line-level rule (GEN-001 bare
+/// LF or CR, ML-002, UTF-003, the cap) can fire on them.
+pub(crate) struct PlainLines<'a> {
+    /// The exchange whose body they are.
+    pub exchange: u32,
+    /// The lines as on the wire, back to back, each with its CRLF.
+    pub bytes: &'a [u8],
+    /// Stream offset of `bytes[0]`.
+    pub offset: u64,
+    /// Index in `bytes` of each line's LF.
+    pub ends: &'a [u32],
+}
+
+impl PlainLines<'_> {
+    /// How many lines.
+    pub fn count(&self) -> u64 {
+        self.ends.len() as u64
+    }
+
+    /// Each line as the engine would have framed it alone. Nothing in the loop can panic, so
+    /// for an area whose `on_body_line` ignores this kind of body it compiles to nothing.
+    #[inline(always)]
+    pub fn each(&self, mut f: impl FnMut(&DataLine<'_>)) {
+        let mut start = 0usize;
+        for &end in self.ends {
+            let end = end as usize;
+            let Some(content) = self.bytes.get(start..end.saturating_sub(1)) else {
+                return;
+            };
+            let offset = self.offset + start as u64;
+            let line = Line {
+                content,
+                ending: crate::framer::Ending::CrLf,
+                offset,
+                wire_len: content.len() as u64,
+            };
+            f(&DataLine {
+                at: crate::exchange::server_at(self.exchange, offset),
+                line: &line,
+                content,
+            });
+            start = end + 1;
+        }
+    }
+}
+
 /// A server line that answers no command, by what came before it. Lines that fit none of
 /// these are held until the next event tells what they were ([`Area::on_unsolicited`],
 /// [`Area::on_farewell`]).
@@ -143,6 +191,14 @@ pub(crate) trait Area: std::fmt::Debug {
     /// A data line of a multi-line reply. Called for every line of every body, so an area
     /// first checks `body.kind` and returns at once for bodies it does not read.
     fn on_body_line(&mut self, _cx: &mut Ctx<'_>, _body: &Body, _line: &DataLine<'_>) {}
+
+    /// Data lines of a RETR or TOP taken in one go because none is unusual ([`PlainLines`]):
+    /// the engine has counted them into the body. The default hands each line to
+    /// [`on_body_line`](Area::on_body_line), so an area that reads data lines sees every one;
+    /// an area overrides this only to do in bulk what it would do for each.
+    fn on_plain_lines(&mut self, cx: &mut Ctx<'_>, body: &Body, lines: &PlainLines<'_>) {
+        lines.each(|line| self.on_body_line(cx, body, line));
+    }
 
     /// A multi-line reply ended: with its terminator (`complete`), or cut short by a status
     /// line inside a listing or by the close.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::area::{Area, Ctx, DataLine};
+use super::area::{Area, Ctx, DataLine, PlainLines};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -44,6 +44,18 @@ impl Area for Message {
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
             self.scan.line(cx, line);
+        }
+    }
+
+    fn on_plain_lines(&mut self, cx: &mut Ctx<'_>, body: &Body, lines: &PlainLines<'_>) {
+        if !matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
+            return;
+        }
+        if self.scan.past_prefix() {
+            // What `line` does to a plain body line once the prefix is hashed: count it.
+            self.scan.body_lines += lines.count();
+        } else {
+            lines.each(|line| self.scan.line(cx, line));
         }
     }
 
@@ -159,6 +171,10 @@ struct MessageScan {
 }
 
 impl MessageScan {
+    /// In the body, and past the lines whose hash TOP-001 keeps: a plain line only counts.
+    fn past_prefix(&self) -> bool {
+        self.in_body && self.header_lines + self.body_lines + 1 >= PREFIX_LINES as u64
+    }
     fn done_scanning(&self) -> bool {
         self.nul && self.lone_cr && self.eight_bit_body && (self.eight_bit_header || self.in_body)
     }

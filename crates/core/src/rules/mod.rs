@@ -45,7 +45,8 @@ mod utf;
 pub use catalog::{CATALOG, RuleInfo, Scope, Severity, find};
 
 pub(crate) use area::{
-    Answer, Area, ClientClose, ClientStls, Close, Ctx, DataLine, Side, Timeout, Unanswered,
+    Answer, Area, ClientClose, ClientStls, Close, Ctx, DataLine, PlainLines, Side, Timeout,
+    Unanswered,
 };
 pub(crate) use checker::Checker;
 
