@@ -295,18 +295,25 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
         _ => (bytes, false),
     };
     let mut s = String::with_capacity(body.len() + 8);
-    for &b in body {
-        match b {
+    let mut rest = body;
+    // Runs of printable ASCII but the backslash (most of a line) are copied whole.
+    while let Some(at) = rest
+        .iter()
+        .position(|&b| !matches!(b, 0x20..=0x7e) || b == b'\\')
+    {
+        s.push_str(std::str::from_utf8(&rest[..at]).unwrap_or_default());
+        match rest[at] {
             b'\\' => s.push_str("\\\\"),
             b'\r' => s.push_str("\\r"),
             b'\n' => s.push_str("\\n"),
             b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(b as char),
-            _ => {
+            b => {
                 let _ = write!(s, "\\x{b:02x}");
             }
         }
+        rest = &rest[at + 1..];
     }
+    s.push_str(std::str::from_utf8(rest).unwrap_or_default());
     if !implicit_crlf && !body.ends_with(b"\r") && !body.ends_with(b"\n") {
         s.push('\\');
     }
