@@ -10,6 +10,9 @@
 #                              BENCHMARKS.md replaced in place
 #   scripts/bench.sh --engine  only the engine and `--record` figures (below), its section of
 #                              BENCHMARKS.md replaced in place
+#   scripts/bench.sh --offline only reading recordings back (check --transcript, export,
+#                              replay --headless: scripts/bench-offline.sh), its section of
+#                              BENCHMARKS.md replaced in place; no server
 # The relay step: a RETR of BENCH_RELAY_MB (default 1024; 100 for a quick run) fetched by curl
 # from Dovecot directly and through `popscope proxy`, TLS on both legs, alternated RUNS times
 # (medians, the proxy's peak RSS); then BENCH_RELAY_CLIENTS (100) curl sessions at once through
@@ -35,12 +38,13 @@
 # Long-running by design: not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0 LISTING_ONLY=0 ENGINE_ONLY=0
+QUICK=0 RELAY_ONLY=0 FLEET_ONLY=0 LISTING_ONLY=0 ENGINE_ONLY=0 OFFLINE_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--relay" ] && RELAY_ONLY=1
 [ "${1:-}" = "--fleet" ] && FLEET_ONLY=1
 [ "${1:-}" = "--listing" ] && LISTING_ONLY=1
 [ "${1:-}" = "--engine" ] && ENGINE_ONLY=1
+[ "${1:-}" = "--offline" ] && OFFLINE_ONLY=1
 ENGINE_MB=${BENCH_ENGINE_MB:-1024} ENGINE_CG_MB=${BENCH_ENGINE_CG_MB:-64}
 RUNS=${RUNS:-3}
 RELAY_MB=${BENCH_RELAY_MB:-1024}
@@ -69,6 +73,26 @@ for t in curl openssl python3 tmux; do command -v $t >/dev/null || { apt-get upd
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends time >/dev/null; }
 cargo build --release -q
 BIN=$PWD/target/release/popscope
+# replace_section TITLE FILE: the section of BENCHMARKS.md whose heading starts "## TITLE"
+# replaced by FILE (appended when there is none), the rest kept.
+replace_section() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+title, new = "## " + sys.argv[1], open(sys.argv[2]).read()
+old = open("BENCHMARKS.md").read()
+head, sep, rest = old.partition(title)
+tail = rest[rest.find("\n## "):] if sep and "\n## " in rest else ""
+open("BENCHMARKS.md", "w").write(head.rstrip("\n") + "\n\n" + new + tail)
+PY
+  echo "wrote the $1 section of BENCHMARKS.md" >&2
+}
+
+if [ $OFFLINE_ONLY = 1 ]; then
+  . scripts/bench-offline.sh
+  offline_bench "$WORK/offline.md"
+  replace_section Offline "$WORK/offline.md"
+  exit 0
+fi
 POPSCOPE_BIN=$BIN scripts/dovecot.sh start
 CA=$DIR/certs/ca.pem
 
@@ -491,20 +515,6 @@ engine_bench() {
     echo "- callgrind, one RETR body of $ENGINE_CG_MB MiB through the engine and out as body lines (\`crates/core/examples/retr_body.rs\`): $ir instructions, $(awk -v i="$ir" -v m="$ENGINE_CG_MB" 'BEGIN{printf "%.2f", i/m/1e6}') M a MiB"
   } > "$out"
   cat "$out" >&2
-}
-
-# replace_section TITLE FILE: the section of BENCHMARKS.md whose heading starts "## TITLE"
-# replaced by FILE (appended when there is none), the rest kept.
-replace_section() {
-  python3 - "$1" "$2" <<'PY'
-import sys
-title, new = "## " + sys.argv[1], open(sys.argv[2]).read()
-old = open("BENCHMARKS.md").read()
-head, sep, rest = old.partition(title)
-tail = rest[rest.find("\n## "):] if sep and "\n## " in rest else ""
-open("BENCHMARKS.md", "w").write(head.rstrip("\n") + "\n\n" + new + tail)
-PY
-  echo "wrote the $1 section of BENCHMARKS.md" >&2
 }
 
 if [ $RELAY_ONLY = 1 ]; then

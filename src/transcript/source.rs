@@ -173,6 +173,7 @@ impl Open {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transcript::text::{Entry, Item};
 
     #[test]
     fn leading_blank_lines_keep_the_line_numbers() {
@@ -240,5 +241,139 @@ mod tests {
         // A text transcript's client may be anyone.
         let text = b"S: +OK ready\nC: USER a\nS: +OK\nC: PASS x\nS: +OK\n";
         assert_eq!(client_rules(text), [vec!["CL-008"]]);
+    }
+
+    /// A session of many exchanges and records of every size (a listing of thousands of
+    /// messages, a long body with findings in it, a bare LF, an 8-bit header), as entries.
+    fn large_session() -> Vec<Entry> {
+        let mut server: Vec<Vec<u8>> = vec![b"+OK ready\r\n".to_vec()];
+        let mut script: Vec<(bool, Vec<u8>)> = Vec::new();
+        let mut say = |client: bool, b: &[u8]| script.push((client, b.to_vec()));
+        say(false, &server.remove(0));
+        for (c, r) in [("USER a", "+OK"), ("PASS b", "+OK")] {
+            say(true, format!("{c}\r\n").as_bytes());
+            say(false, format!("{r}\r\n").as_bytes());
+        }
+        let n = 3000;
+        say(true, b"LIST\r\n");
+        say(false, b"+OK\r\n");
+        for i in 1..=n {
+            say(false, format!("{i} {}\r\n", 100 + i % 7).as_bytes());
+        }
+        say(false, b".\r\n");
+        say(true, b"UIDL\r\n");
+        let mut uidl = b"+OK\r\n".to_vec();
+        for i in 1..=n {
+            // A duplicate UID and one over 70 octets, in one record of many lines.
+            let uid = match i {
+                7 => "u6".to_owned(),
+                9 => "x".repeat(80),
+                _ => format!("u{i}"),
+            };
+            uidl.extend_from_slice(format!("{i} {uid}\r\n").as_bytes());
+        }
+        uidl.extend_from_slice(b".\r\n");
+        say(false, &uidl);
+        say(true, b"RETR 1\r\n");
+        say(false, b"+OK 10 octets\r\n");
+        let mut body = Vec::new();
+        for i in 0..20_000 {
+            body.extend_from_slice(match i % 997 {
+                0 => &b"Subject: caf\xc3\xa9\r\n"[..],
+                1 => b"a bare LF\n",
+                2 => b".unstuffed dot\r\n",
+                _ => b"Lorem ipsum dolor sit amet, consectetur adipiscing elit\r\n",
+            });
+            // Records cut anywhere, as reads are.
+            if body.len() > 3000 + i % 5000 {
+                say(false, &std::mem::take(&mut body));
+            }
+        }
+        body.extend_from_slice(b".\r\n");
+        say(false, &body);
+        for i in 1..=200 {
+            say(true, format!("TOP {i} 0\r\n").as_bytes());
+            say(false, b"+OK\r\nSubject: s\r\n\r\n.\r\n");
+        }
+        say(true, b"QUIT\r\n");
+        say(false, b"+OK bye\r\n");
+        script
+            .into_iter()
+            .enumerate()
+            .map(|(i, (client, bytes))| Entry {
+                line: i + 2,
+                item: if client {
+                    Item::Client(bytes)
+                } else {
+                    Item::Server(bytes)
+                },
+                at: Some(popscope_core::Time(((i as f64 * 0.0007) * 1e6) as u64)),
+            })
+            .collect()
+    }
+
+    /// What a comparison of findings looks at: all of a finding but where in the file it is.
+    fn findings(r: &Replayed) -> Vec<String> {
+        r.findings
+            .iter()
+            .map(|f| {
+                let f = &f.finding;
+                format!("{} {:?} {} {:?}", f.rule.id, f.severity, f.message, f.at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_recording_streamed_finds_what_the_session_in_memory_finds() {
+        let entries = large_session();
+        let mut jsonl = String::from(
+            "{\"type\":\"header\",\"format\":1,\"popscope\":\"0.1.0\",\"target\":\"pop3://x\",\"started\":0.0,\"secrets\":\"redacted\"}\n",
+        );
+        for (i, e) in entries.iter().enumerate() {
+            let (dir, bytes) = match &e.item {
+                Item::Client(b) => ("client", b),
+                Item::Server(b) => ("server", b),
+                _ => unreachable!(),
+            };
+            let t = i as f64 * 0.0007;
+            // Text when it is UTF-8, base64 otherwise, as a recording holds them.
+            let v = match std::str::from_utf8(bytes) {
+                Ok(s) if i % 2 == 0 => serde_json::json!({"type":"data","t":t,"dir":dir,"text":s}),
+                _ => serde_json::json!({"type":"data","t":t,"dir":dir,
+                    "b64": popscope_core::auth::b64encode(bytes)}),
+            };
+            jsonl.push_str(&format!("{v}\n"));
+            if i % 500 == 0 {
+                jsonl.push_str("{\"type\":\"state\",\"t\":0.1,\"from\":\"GREETING\",\"to\":\"NOWHERE\",\"reason\":\"x\",\"lawful\":true}\n");
+            }
+        }
+        let live = super::super::replay::replay(&entries, Config::default());
+        assert!(findings(&live).len() >= 4, "{:?}", findings(&live));
+        let read = |bytes: Vec<u8>| {
+            let r = Box::new(std::io::BufReader::with_capacity(
+                1 << 12,
+                std::io::Cursor::new(bytes),
+            ));
+            check(r, &Config::default(), None).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let c = read(jsonl.into_bytes());
+        assert_eq!(c.damage, None);
+        assert_eq!(findings(&c.sessions[0].replayed), findings(&live));
+        assert_eq!(c.sessions[0].replayed.entries, entries.len() as u64);
+        // Its text export, re-checked, judges the client too: compared with the same engine.
+        let untimed: Vec<Entry> = entries
+            .iter()
+            .map(|e| Entry {
+                at: None,
+                ..e.clone()
+            })
+            .collect();
+        let text = super::super::export::to_text(&untimed);
+        let judged = jsonl::ClientSide::ANYONE.configure(&Config::default());
+        let lines: Vec<Entry> = text::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let live = super::super::replay::replay(&lines, judged);
+        let c = read(text.into_bytes());
+        assert_eq!(findings(&c.sessions[0].replayed), findings(&live));
+        assert!(findings(&live).len() >= 4);
     }
 }

@@ -237,32 +237,23 @@ fn directive(text: &str) -> Result<Item, String> {
 }
 
 /// Decodes escapes and appends CRLF unless the text ends in an escaped line end or a lone `\`.
+/// The runs between backslashes are copied whole: most lines hold none.
 fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(s.len() + 2);
-    let mut i = 0;
+    let mut rest = s;
     let mut ends_with_escaped_eol = false;
-    while i < s.len() {
-        let b = s[i];
-        ends_with_escaped_eol = false;
-        if b != b'\\' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        match s.get(i + 1) {
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let (value, len) = match rest.get(at + 1) {
             None => return Ok(out),
-            Some(b'\\') => out.push(b'\\'),
-            Some(b'r') => {
-                out.push(b'\r');
-                ends_with_escaped_eol = true;
-            }
-            Some(b'n') => {
-                out.push(b'\n');
-                ends_with_escaped_eol = true;
-            }
-            Some(b't') => out.push(b'\t'),
+            Some(b'\\') => (b'\\', 2),
+            Some(b'r') => (b'\r', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b't') => (b'\t', 2),
             Some(b'x') => {
-                let hex = s.get(i + 2..i + 4).ok_or("'\\x' needs two hex digits")?;
+                let hex = rest
+                    .get(at + 2..at + 4)
+                    .ok_or("'\\x' needs two hex digits")?;
                 let v = std::str::from_utf8(hex)
                     .ok()
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -272,9 +263,7 @@ fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
                             String::from_utf8_lossy(hex)
                         )
                     })?;
-                out.push(v);
-                i += 4;
-                continue;
+                (v, 4)
             }
             Some(other) => {
                 return Err(format!(
@@ -282,9 +271,15 @@ fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
                     *other as char
                 ));
             }
-        }
-        i += 2;
+        };
+        ends_with_escaped_eol = len == 2 && matches!(value, b'\r' | b'\n');
+        out.push(value);
+        rest = &rest[at + len..];
     }
+    if !rest.is_empty() {
+        ends_with_escaped_eol = false;
+    }
+    out.extend_from_slice(rest);
     if !ends_with_escaped_eol {
         out.extend_from_slice(b"\r\n");
     }
@@ -300,18 +295,25 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
         _ => (bytes, false),
     };
     let mut s = String::with_capacity(body.len() + 8);
-    for &b in body {
-        match b {
+    let mut rest = body;
+    // Runs of printable ASCII but the backslash (most of a line) are copied whole.
+    while let Some(at) = rest
+        .iter()
+        .position(|&b| !matches!(b, 0x20..=0x7e) || b == b'\\')
+    {
+        s.push_str(std::str::from_utf8(&rest[..at]).unwrap_or_default());
+        match rest[at] {
             b'\\' => s.push_str("\\\\"),
             b'\r' => s.push_str("\\r"),
             b'\n' => s.push_str("\\n"),
             b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(b as char),
-            _ => {
+            b => {
                 let _ = write!(s, "\\x{b:02x}");
             }
         }
+        rest = &rest[at + 1..];
     }
+    s.push_str(std::str::from_utf8(rest).unwrap_or_default());
     if !implicit_crlf && !body.ends_with(b"\r") && !body.ends_with(b"\n") {
         s.push('\\');
     }

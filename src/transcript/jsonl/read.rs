@@ -122,6 +122,56 @@ fn derived_only(raw: &[u8]) -> bool {
     serde_json::from_slice::<Derived>(raw).is_ok()
 }
 
+/// A `data` record, read without serde's buffering of an internally tagged enum (which
+/// copies every field of every line into a tree of values first): the fields of
+/// `Record::Data`, so a line it reads reads the same as a `Record`; any other line (another
+/// type, a field of the wrong type, a duplicate) is left to `Record` and its messages.
+#[derive(Deserialize)]
+struct DataRecord<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    t: f64,
+    dir: Direction,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    b64: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)] // read only to check its type, as `Record` does
+    redacted: bool,
+}
+
+impl DataRecord<'_> {
+    fn read(raw: &[u8]) -> Option<DataRecord<'_>> {
+        serde_json::from_slice::<DataRecord>(raw)
+            .ok()
+            .filter(|d| d.kind == "data")
+    }
+}
+
+/// The entry a data record holds: its octets as text or base64, exactly one of them.
+fn data_entry(
+    t: f64,
+    dir: Direction,
+    text: Option<String>,
+    b64: Option<String>,
+) -> Result<(f64, Item), &'static str> {
+    let bytes = match (text, b64) {
+        (Some(t), None) => t.into_bytes(),
+        (None, Some(b)) => {
+            popscope_core::auth::b64decode(b.as_bytes()).ok_or("b64 is not valid base64")?
+        }
+        _ => return Err("a data record holds exactly one of text and b64"),
+    };
+    Ok((
+        t,
+        match dir {
+            Direction::Client => Item::Client(bytes),
+            Direction::Server => Item::Server(bytes),
+        },
+    ))
+}
+
 /// Reads record by record, in bounded memory; stops at the first damaged line.
 pub(crate) fn stream<R: std::io::BufRead>(
     mut r: R,
@@ -150,6 +200,23 @@ pub(crate) fn stream<R: std::io::BufRead>(
         }
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
+        }
+        // The bulk of a recording is data records: read them straight into their fields.
+        if let Some(data) = DataRecord::read(&raw) {
+            if !in_session {
+                return damage("the first record must be the header".into());
+            }
+            match data_entry(data.t, data.dir, data.text, data.b64) {
+                Ok((t, item)) => {
+                    on(Streamed::Entry(Entry {
+                        line,
+                        item,
+                        at: Some(Time((t.max(0.0) * 1e6) as u64)),
+                    }));
+                    continue;
+                }
+                Err(message) => return damage(message.into()),
+            }
         }
         let record: Record = match serde_json::from_slice(&raw) {
             Ok(r) => r,
@@ -205,21 +272,10 @@ pub(crate) fn stream<R: std::io::BufRead>(
             Record::Transport { t, event } => (t, Item::Transport(event)),
             Record::Data {
                 t, dir, text, b64, ..
-            } => {
-                let bytes = match (text, b64) {
-                    (Some(t), None) => t.into_bytes(),
-                    (None, Some(b)) => match popscope_core::auth::b64decode(b.as_bytes()) {
-                        Some(v) => v,
-                        None => return damage("b64 is not valid base64".into()),
-                    },
-                    _ => return damage("a data record holds exactly one of text and b64".into()),
-                };
-                let item = match dir {
-                    Direction::Client => Item::Client(bytes),
-                    Direction::Server => Item::Server(bytes),
-                };
-                (t, item)
-            }
+            } => match data_entry(t, dir, text, b64) {
+                Ok(entry) => entry,
+                Err(message) => return damage(message.into()),
+            },
         };
         on(Streamed::Entry(Entry {
             line,
@@ -345,5 +401,56 @@ mod tests {
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].entries.len(), 1);
         assert_eq!(damage.map(|d| d.line), Some(3));
+    }
+
+    #[test]
+    fn a_data_record_read_directly_reads_as_the_record_it_is() {
+        // The direct reader takes a line only when `Record` reads it to the same data; every
+        // other line (another type, a wrong or duplicate field) is left to `Record`.
+        let lines = [
+            DATA,
+            "{\"dir\":\"client\",\"t\":2,\"type\":\"data\",\"b64\":\"K09LDQo=\",\"redacted\":true,\"new\":[1]}",
+            "{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":\"a\",\"b64\":\"YQ==\"}",
+            "{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\"}",
+            "{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":null}",
+            "{\"type\":\"data\",\"t\":0.1,\"dir\":\"up\",\"text\":\"a\"}",
+            "{\"type\":\"data\",\"t\":\"0.1\",\"dir\":\"server\",\"text\":\"a\"}",
+            "{\"type\":\"data\",\"t\":0.1,\"t\":0.2,\"dir\":\"server\",\"text\":\"a\"}",
+            "{\"type\":\"data\",\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":\"a\"}",
+            "{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":\"a\",\"redacted\":1}",
+            "{\"type\":\"d\\u0061ta\",\"t\":0.1,\"dir\":\"server\",\"text\":\"a\"}",
+            "{\"type\":\"transport\",\"t\":0.1,\"event\":{\"event\":\"timeout\"}}",
+            "{\"type\":\"data\",\"t\":0.1,\"dir\":\"server\",\"text\":\"a\"",
+        ];
+        let mut direct = 0;
+        for line in lines {
+            let Some(d) = DataRecord::read(line.as_bytes()) else {
+                continue;
+            };
+            direct += 1;
+            match serde_json::from_slice::<Record>(line.as_bytes()) {
+                Ok(Record::Data {
+                    t, dir, text, b64, ..
+                }) => assert_eq!((t, dir, text, b64), (d.t, d.dir, d.text, d.b64), "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        assert_eq!(direct, 5);
+        // And whole files read the same as before: the damage of a data record included.
+        for line in &lines[2..5] {
+            let (_, damage) = read(format!("{HEADER}{line}\n").as_bytes());
+            assert_eq!(
+                damage.map(|d| (d.line, d.message)),
+                Some((
+                    2,
+                    "a data record holds exactly one of text and b64".to_owned()
+                ))
+            );
+        }
+        let (_, damage) = read(format!("{DATA}{HEADER}").as_bytes());
+        assert_eq!(
+            damage.map(|d| d.message),
+            Some("the first record must be the header".to_owned())
+        );
     }
 }
