@@ -5,7 +5,7 @@
 //!
 //! The fleet run feeds the view through a sink ([`hook::ToView`]: a target began, ended,
 //! the file's count, the end) and each target's walk feeds its sessions through a watch
-//! ([`hook::Hook::watch`]). Like the session's [`App`](super::App), [`FleetView`] does no
+//! ([`hook::Hook::watch`]). Like the session's [`App`], [`FleetView`] does no
 //! I/O: tests drive it directly.
 
 pub mod draw;
