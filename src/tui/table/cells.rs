@@ -141,8 +141,8 @@ pub(crate) fn draw_rows<'a>(
 }
 
 /// The selected row: the selection's colours under the whole line, and its background under
-/// every cell too, those with colours of their own (a status, the counts) keeping their
-/// foreground: patching the line alone left those cells unhighlighted.
+/// every cell too, each keeping its own foreground: a theme may give a cell's style a
+/// background of its own (`violation = { bg = … }`), which the line's alone would not cover.
 fn highlighted(line: Line<'_>, selection: ratatui::style::Style) -> Line<'_> {
     let under = ratatui::style::Style {
         fg: None,
