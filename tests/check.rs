@@ -24,8 +24,7 @@ fn before_tls(recording: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut target = String::new();
     let mut tls = false;
-    for line in recording.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    for v in common::recording::records(recording.as_bytes()) {
         match v["type"].as_str() {
             Some("header") => {
                 target = v["target"].as_str().unwrap_or_default().to_owned();

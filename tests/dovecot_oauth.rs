@@ -49,9 +49,8 @@ impl Run {
 
     /// The recorded `text` of every data record from `dir` ("client" or "server").
     fn said_by(&self, dir: &str) -> Vec<String> {
-        self.recording
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        common::recording::records(self.recording.as_bytes())
+            .into_iter()
             .filter(|r| r["type"] == "data" && r["dir"] == dir)
             .filter_map(|r| r["text"].as_str().map(str::to_owned))
             .collect()

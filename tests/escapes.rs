@@ -140,17 +140,13 @@ fn hostile_server() -> u16 {
 }
 
 /// Why `bytes` could not be shown on a terminal as they are, if they could not.
-fn dirty(bytes: &[u8], tab_ok: bool) -> Option<String> {
+fn dirty(bytes: &[u8]) -> Option<String> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => return Some(format!("invalid UTF-8 at octet {}", e.valid_up_to())),
     };
     for (i, l) in text.split('\n').enumerate() {
-        let l = if tab_ok {
-            l.replace('\t', " ")
-        } else {
-            l.to_owned()
-        };
+        let l = l.replace('\t', " ");
         if !is_clean(&l) {
             return Some(format!("line {}: {l:?}", i + 1));
         }
@@ -165,7 +161,7 @@ struct Checked {
 impl Checked {
     fn output(&mut self, what: &str, o: &std::process::Output) {
         for (name, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-            if let Some(why) = dirty(bytes, true) {
+            if let Some(why) = dirty(bytes) {
                 self.failures.push(format!("{what}: {name}: {why}"));
             }
         }
@@ -174,7 +170,7 @@ impl Checked {
     fn file(&mut self, what: &str, path: &Path) {
         let bytes = std::fs::read(path).unwrap_or_default();
         assert!(!bytes.is_empty(), "{what}: {} is empty", path.display());
-        if let Some(why) = dirty(&bytes, true) {
+        if let Some(why) = dirty(&bytes) {
             self.failures
                 .push(format!("{what}: {}: {why}", path.display()));
         }
@@ -218,10 +214,18 @@ fn no_output_of_any_subcommand_carries_server_escapes_raw() {
     json_args.push("--json");
     c.output("send --json", &popscope(&json_args));
 
-    // The JSON Lines recording holds the exact data, but JSON-escaped: `cat` shows nothing raw.
+    // The recording holds the exact data: clean text raw (its lines' CR LF and TAB), anything
+    // else escaped, so `cat` shows nothing that moves the cursor or changes the terminal.
     let jsonl = std::fs::read(&rec).unwrap();
     assert!(!jsonl.is_empty());
-    if let Some(why) = dirty(&jsonl, false) {
+    let why = match String::from_utf8(jsonl) {
+        Ok(s) => dirty(s.replace("\r\n", "\n").as_bytes()),
+        Err(e) => Some(format!(
+            "invalid UTF-8 at octet {}",
+            e.utf8_error().valid_up_to()
+        )),
+    };
+    if let Some(why) = why {
         c.failures.push(format!("the JSONL recording: {why}"));
     }
 

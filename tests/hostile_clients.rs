@@ -251,9 +251,7 @@ fn escapes_in_commands_user_names_and_sasl_reach_no_output_raw() {
 
     let recording = std::fs::read(&record).unwrap();
     assert_clean("the recording", &recording);
-    for l in recording.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        serde_json::from_slice::<serde_json::Value>(l).unwrap();
-    }
+    assert!(common::recording::records(&recording).len() > 3);
     let rechecked = output_of(&["check", "--transcript", &record, "--json"]);
     assert_clean("check --transcript --json", &rechecked);
     let rechecked: serde_json::Value = serde_json::from_slice(&rechecked).unwrap();

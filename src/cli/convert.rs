@@ -96,6 +96,25 @@ impl Output {
         }
     }
 
+    /// The error for an input damaged at `d`. A file is written whole or not at all: dropped,
+    /// the target stays as it was; standard output keeps what was exported before the damage.
+    fn damaged(self, path: &str, d: &jsonl::Damage) -> CliError {
+        let kept = match &self.file {
+            Some((p, _)) => format!(
+                "{} was not written",
+                popscope_core::sanitize::display(p.as_os_str().as_encoded_bytes(), 200)
+            ),
+            None => "everything before it was exported".to_owned(),
+        };
+        let flushed = match self.file {
+            Some(_) => Ok(()),
+            None => self.finish(),
+        };
+        flushed
+            .err()
+            .unwrap_or_else(|| CliError::usage(format!("{path}: {d} ({kept})")))
+    }
+
     /// Flushes the output; a file is put in place of its target only now.
     fn finish(mut self) -> Result<(), CliError> {
         if let Some((p, w)) = self.file.take() {
@@ -181,6 +200,35 @@ pub fn import(args: &ImportArgs) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
+/// `export --to jsonl`: the recording as format 1, streamed.
+fn export_jsonl(
+    args: &ExportArgs,
+    path: &str,
+    input: impl std::io::BufRead,
+) -> Result<u8, CliError> {
+    let mut out = Output::open(args.output.as_deref(), args.force)?;
+    let written = jsonl::format1::write(input, out.writer(), args.session);
+    let (count, damage) = match written {
+        Ok(done) => done,
+        Err(e) => {
+            // A closed standard output (`| head`) just ends the export.
+            out.fail(e)?;
+            return Ok(exit::OK);
+        }
+    };
+    if let Some(d) = damage {
+        return Err(out.damaged(path, &d));
+    }
+    out.finish()?;
+    match args.session {
+        Some(n) if n == 0 || n > count => Err(CliError::usage(format!(
+            "{path}: it holds {}; --session {n} is not one of them",
+            plural(count, "session")
+        ))),
+        _ => Ok(exit::OK),
+    }
+}
+
 pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
     not_the_input(args.output.as_deref(), &args.file)?;
     let path = args.file.display().to_string();
@@ -192,6 +240,9 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
         )));
     }
     let only = args.session;
+    if args.to == ExportFormat::Jsonl {
+        return export_jsonl(args, &path, input);
+    }
     // A bundle begins with the findings: the engine re-checks the recording first (one
     // streaming pass), then the transcript is written in a second.
     let (checked, input) = match args.to {
@@ -202,7 +253,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
             ),
             source::open(&args.file).map_err(cannot)?,
         ),
-        ExportFormat::Text => (None, input),
+        ExportFormat::Text | ExportFormat::Jsonl => (None, input),
     };
     let mut out = Output::open(args.output.as_deref(), args.force)?;
     let mut failed: Option<CliError> = None;
@@ -271,18 +322,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
         out.put(exp::BUNDLE_TAIL.as_bytes())?;
     }
     if let Some(d) = damage {
-        // A file is written whole or not at all: dropped, the target stays as it was.
-        let kept = match &out.file {
-            Some((p, _)) => format!(
-                "{} was not written",
-                popscope_core::sanitize::display(p.as_os_str().as_encoded_bytes(), 200)
-            ),
-            None => "everything before it was exported".to_owned(),
-        };
-        if out.file.is_none() {
-            out.finish()?;
-        }
-        return Err(CliError::usage(format!("{path}: {d} ({kept})")));
+        return Err(out.damaged(&path, &d));
     }
     out.finish()?;
     match only {

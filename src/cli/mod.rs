@@ -347,13 +347,16 @@ pub(crate) enum ExportFormat {
     /// One Markdown file for a bug report: findings, TLS and certificates, capabilities,
     /// the transcript with exchange numbers and secrets always redacted, popscope's version.
     Bundle,
+    /// The recording as format 1, pure JSON Lines (every octet in a JSON string), for tools
+    /// such as jq; every record is kept.
+    Jsonl,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// A JSON Lines recording.
     pub file: PathBuf,
-    /// The text format, or a Markdown evidence bundle for a bug report.
+    /// The text format, a Markdown evidence bundle for a bug report, or JSON Lines (format 1).
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
     pub(crate) to: ExportFormat,
     /// Export only this session of a file that holds several (from 1; default: all).

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod fleet;
 pub mod pop_client;
 pub mod proxy;
+pub mod recording;
 pub mod screen;
 pub mod serve;
 pub mod tmux;

@@ -7,7 +7,7 @@ use crate::transcript::text::{Entry, Item};
 use crate::transport::TlsDetails;
 use popscope_core::{Direction, Time};
 
-use super::records::{ClientSide, FORMAT, Record};
+use super::records::{ClientSide, READABLE, Record};
 
 /// One recorded session: its header and what to replay.
 #[derive(Debug, Default)]
@@ -137,7 +137,8 @@ struct DataRecord<'a> {
     #[serde(default)]
     b64: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)] // read only to check its type, as `Record` does
+    octets: Option<u64>,
+    #[serde(default)]
     redacted: bool,
 }
 
@@ -149,38 +150,107 @@ impl DataRecord<'_> {
     }
 }
 
-/// The entry a data record holds: its octets as text or base64, exactly one of them.
-fn data_entry(
-    t: f64,
-    dir: Direction,
+/// How a data record holds its octets: exactly one of text, base64 and (format 2) a block.
+struct Held {
     text: Option<String>,
     b64: Option<String>,
-) -> Result<(f64, Item), &'static str> {
-    let bytes = match (text, b64) {
-        (Some(t), None) => t.into_bytes(),
-        (None, Some(b)) => {
-            popscope_core::auth::b64decode(b.as_bytes()).ok_or("b64 is not valid base64")?
-        }
-        _ => return Err("a data record holds exactly one of text and b64"),
-    };
-    Ok((
-        t,
-        match dir {
-            Direction::Client => Item::Client(bytes),
-            Direction::Server => Item::Server(bytes),
-        },
-    ))
+    octets: Option<u64>,
 }
 
-/// Reads record by record, in bounded memory; stops at the first damaged line.
-pub(crate) fn stream<R: std::io::BufRead>(
+/// The octets a data record holds. A block is read from `r`, after the record: `octets` raw
+/// octets, then the line feed that closes it; `lines` counts the file's lines it spans.
+fn data_octets(
+    held: Held,
+    format: u32,
+    r: &mut impl std::io::BufRead,
+    lines: &mut usize,
+) -> Result<Vec<u8>, String> {
+    match held {
+        Held {
+            text: Some(t),
+            b64: None,
+            octets: None,
+        } => Ok(t.into_bytes()),
+        Held {
+            text: None,
+            b64: Some(b),
+            octets: None,
+        } => popscope_core::auth::b64decode(b.as_bytes())
+            .ok_or_else(|| "b64 is not valid base64".into()),
+        Held {
+            text: None,
+            b64: None,
+            octets: Some(n),
+        } if format >= 2 => read_block(r, n, lines),
+        Held {
+            text: None,
+            b64: None,
+            octets: Some(_),
+        } => Err(format!("a data block in a format {format} session")),
+        _ => Err("a data record holds exactly one of text, b64 and octets".into()),
+    }
+}
+
+/// The `n` octets of a block and its closing line feed.
+fn read_block(r: &mut impl std::io::BufRead, n: u64, lines: &mut usize) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    if n > MAX_RECORD as u64 {
+        return Err("a data block longer than 64 MiB".into());
+    }
+    let mut block = Vec::with_capacity(n as usize);
+    let mut end = [0u8];
+    let read = r
+        .by_ref()
+        .take(n)
+        .read_to_end(&mut block)
+        .and_then(|_| r.read(&mut end));
+    match read {
+        Err(e) => Err(format!("cannot read: {e}")),
+        Ok(_) if (block.len() as u64) < n => Err(format!(
+            "the data block ends after {} of its {n} octets",
+            block.len()
+        )),
+        Ok(1) if end[0] == b'\n' => {
+            *lines += memchr::memchr_iter(b'\n', &block).count() + 1;
+            Ok(block)
+        }
+        Ok(_) => Err(format!(
+            "a data block of {n} octets is not followed by a line feed"
+        )),
+    }
+}
+
+/// A record as [`walk`] hands it out.
+pub(crate) enum Walked<'a> {
+    /// A header of a format this popscope reads.
+    Header(Record),
+    /// The octets of a data record, however it held them.
+    Data {
+        line: usize,
+        t: f64,
+        dir: Direction,
+        bytes: Vec<u8>,
+        redacted: bool,
+    },
+    /// Any other record, as read (`record` is None for a `state` or `finding` record whose
+    /// names this popscope does not know).
+    Other {
+        line: usize,
+        raw: &'a [u8],
+        record: Option<Record>,
+    },
+}
+
+/// Walks a recording record by record, in bounded memory; stops at the first damaged line.
+pub(crate) fn walk<R: std::io::BufRead>(
     mut r: R,
-    mut on: impl FnMut(Streamed),
+    mut on: impl FnMut(Walked<'_>),
 ) -> Option<Damage> {
     use std::io::{BufRead as _, Read as _};
     let mut raw = Vec::new();
     let mut line = 0usize;
-    let mut in_session = false;
+    // The format of the session being read; 0 before its header.
+    let mut format = 0u32;
     loop {
         raw.clear();
         line += 1;
@@ -202,94 +272,137 @@ pub(crate) fn stream<R: std::io::BufRead>(
             continue;
         }
         // The bulk of a recording is data records: read them straight into their fields.
-        if let Some(data) = DataRecord::read(&raw) {
-            if !in_session {
-                return damage("the first record must be the header".into());
-            }
-            match data_entry(data.t, data.dir, data.text, data.b64) {
-                Ok((t, item)) => {
-                    on(Streamed::Entry(Entry {
+        let (t, dir, held, redacted) = if let Some(d) = DataRecord::read(&raw) {
+            let held = Held {
+                text: d.text,
+                b64: d.b64,
+                octets: d.octets,
+            };
+            (d.t, d.dir, held, d.redacted)
+        } else {
+            let record: Record = match serde_json::from_slice(&raw) {
+                Ok(r) => r,
+                Err(_) if format != 0 && derived_only(&raw) => {
+                    on(Walked::Other {
                         line,
-                        item,
-                        at: Some(Time((t.max(0.0) * 1e6) as u64)),
-                    }));
+                        raw: &raw,
+                        record: None,
+                    });
                     continue;
                 }
-                Err(message) => return damage(message.into()),
-            }
-        }
-        let record: Record = match serde_json::from_slice(&raw) {
-            Ok(r) => r,
-            Err(_) if in_session && derived_only(&raw) => continue,
-            Err(_) if derived_only(&raw) => {
-                return damage("the first record must be the header".into());
-            }
-            Err(e) => {
-                return damage(format!(
-                    "not a transcript record ({e}); everything before it was read"
-                ));
+                Err(_) if derived_only(&raw) => {
+                    return damage("the first record must be the header".into());
+                }
+                Err(e) => {
+                    return damage(format!(
+                        "not a transcript record ({e}); everything before it was read"
+                    ));
+                }
+            };
+            match record {
+                Record::Header { format: named, .. } => {
+                    if !READABLE.contains(&named) {
+                        return damage(format!(
+                            "transcript format {named}; this popscope reads formats 1 and 2"
+                        ));
+                    }
+                    format = named;
+                    on(Walked::Header(record));
+                    continue;
+                }
+                Record::Data {
+                    t,
+                    dir,
+                    text,
+                    b64,
+                    octets,
+                    redacted,
+                } => (t, dir, Held { text, b64, octets }, redacted),
+                record if format != 0 => {
+                    on(Walked::Other {
+                        line,
+                        raw: &raw,
+                        record: Some(record),
+                    });
+                    continue;
+                }
+                _ => return damage("the first record must be the header".into()),
             }
         };
-        if let Record::Header {
-            format,
-            target,
-            secrets,
-            judge_client,
-            client_leg_tls,
-            client_stls_offer,
-            ..
-        } = record
-        {
-            if format != FORMAT {
-                return damage(format!(
-                    "transcript format {format}; this popscope reads format {FORMAT}"
-                ));
-            }
-            in_session = true;
-            on(Streamed::Header {
-                target: shown(&target, 200),
-                secrets: shown(&secrets, 20),
-                client: ClientSide {
-                    judge: judge_client,
-                    leg_tls: client_leg_tls,
-                    stls_offer: client_stls_offer,
-                },
-            });
-            continue;
-        }
-        if !in_session {
+        if format == 0 {
             return damage("the first record must be the header".into());
         }
-        let (t, item) = match record {
-            Record::Header { .. }
-            | Record::State { .. }
-            | Record::Finding { .. }
-            | Record::Truncated { .. } => continue,
-            Record::Tls { details, .. } => {
-                on(Streamed::Tls(Box::new(shown_tls(&details))));
-                continue;
-            }
-            Record::Transport { t, event } => (t, Item::Transport(event)),
-            Record::Data {
-                t, dir, text, b64, ..
-            } => match data_entry(t, dir, text, b64) {
-                Ok(entry) => entry,
-                Err(message) => return damage(message.into()),
-            },
-        };
-        on(Streamed::Entry(Entry {
-            line,
-            item,
-            at: Some(Time((t.max(0.0) * 1e6) as u64)),
-        }));
+        let at = line;
+        match data_octets(held, format, &mut r, &mut line) {
+            Ok(bytes) => on(Walked::Data {
+                line: at,
+                t,
+                dir,
+                bytes,
+                redacted,
+            }),
+            Err(message) => return Some(Damage { line: at, message }),
+        }
     }
-    if !in_session {
+    if format == 0 {
         return Some(Damage {
             line: 1,
             message: "no header: not a popscope transcript".into(),
         });
     }
     None
+}
+
+/// Reads record by record, in bounded memory; stops at the first damaged line.
+pub(crate) fn stream<R: std::io::BufRead>(r: R, mut on: impl FnMut(Streamed)) -> Option<Damage> {
+    let time = |t: f64| Some(Time((t.max(0.0) * 1e6) as u64));
+    walk(r, |w| match w {
+        Walked::Header(Record::Header {
+            target,
+            secrets,
+            judge_client,
+            client_leg_tls,
+            client_stls_offer,
+            ..
+        }) => on(Streamed::Header {
+            target: shown(&target, 200),
+            secrets: shown(&secrets, 20),
+            client: ClientSide {
+                judge: judge_client,
+                leg_tls: client_leg_tls,
+                stls_offer: client_stls_offer,
+            },
+        }),
+        Walked::Header(_) => {}
+        Walked::Data {
+            line,
+            t,
+            dir,
+            bytes,
+            ..
+        } => on(Streamed::Entry(Entry {
+            line,
+            item: match dir {
+                Direction::Client => Item::Client(bytes),
+                Direction::Server => Item::Server(bytes),
+            },
+            at: time(t),
+        })),
+        Walked::Other {
+            record: Some(Record::Tls { details, .. }),
+            ..
+        } => on(Streamed::Tls(Box::new(shown_tls(&details)))),
+        Walked::Other {
+            line,
+            record: Some(Record::Transport { t, event }),
+            ..
+        } => on(Streamed::Entry(Entry {
+            line,
+            item: Item::Transport(event),
+            at: time(t),
+        })),
+        Walked::Other { .. } => {}
+    })
 }
 
 /// Session `n` (from 1) of a recording, with the damage found reading it, if any.
@@ -443,7 +556,7 @@ mod tests {
                 damage.map(|d| (d.line, d.message)),
                 Some((
                     2,
-                    "a data record holds exactly one of text and b64".to_owned()
+                    "a data record holds exactly one of text, b64 and octets".to_owned()
                 ))
             );
         }
@@ -451,6 +564,108 @@ mod tests {
         assert_eq!(
             damage.map(|d| d.message),
             Some("the first record must be the header".to_owned())
+        );
+    }
+
+    const HEADER2: &str = "{\"type\":\"header\",\"format\":2,\"popscope\":\"x\",\"target\":\"t\",\"started\":0,\"secrets\":\"redacted\"}\n";
+
+    fn block(dir: &str, octets: &str) -> String {
+        format!(
+            "{{\"type\":\"data\",\"t\":0.1,\"dir\":\"{dir}\",\"octets\":{}}}\n{octets}\n",
+            octets.len()
+        )
+    }
+
+    #[test]
+    fn a_format_2_block_reads_as_its_octets_and_lines_count_as_an_editor_counts_them() {
+        let body = "+OK 3 lines\r\na\r\n{\"type\":\"header\"}\r\n.\r\n";
+        let file = format!(
+            "{HEADER2}{}{}{DATA}{{\"type\":\"da",
+            block("server", body),
+            block("client", "")
+        );
+        let (sessions, damage) = read(file.as_bytes());
+        let items: Vec<_> = sessions[0]
+            .entries
+            .iter()
+            .map(|e| (e.line, &e.item))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                (2, &Item::Server(body.as_bytes().to_vec())),
+                (8, &Item::Client(Vec::new())),
+                (10, &Item::Server(b"+OK\r\n".to_vec())),
+            ]
+        );
+        let damaged_at = file
+            .lines()
+            .position(|l| l == "{\"type\":\"da")
+            .map(|i| i + 1);
+        assert_eq!(damage.map(|d| d.line), damaged_at);
+    }
+
+    #[test]
+    fn a_damaged_block_is_damage_at_its_record_and_keeps_what_came_before() {
+        let whole = block("server", "+OK\r\n");
+        let cases = [
+            (
+                whole[..whole.len() - 3].to_owned(),
+                "the data block ends after 3 of its 5 octets",
+            ),
+            (
+                whole.replace("+OK\r\n\n", "+OK\r\nX"),
+                "a data block of 5 octets is not followed by a line feed",
+            ),
+            (
+                whole.replace("+OK\r\n\n", "+OK\r\n"),
+                "a data block of 5 octets is not followed by a line feed",
+            ),
+            (
+                whole.replace("\"octets\":5", "\"octets\":99999999999"),
+                "a data block longer than 64 MiB",
+            ),
+            (
+                whole.replace("\"octets\":5", "\"octets\":5,\"text\":\"x\""),
+                "a data record holds exactly one of text, b64 and octets",
+            ),
+        ];
+        for (bad, message) in cases {
+            let (sessions, damage) =
+                read(format!("{HEADER2}{}{bad}", block("server", "+OK\r\n")).as_bytes());
+            assert_eq!(sessions[0].entries.len(), 1, "{bad:?}");
+            assert_eq!(
+                damage.map(|d| (d.line, d.message)),
+                Some((5, message.to_owned())),
+                "{bad:?}"
+            );
+        }
+        // A format 1 session has no blocks: one there is damage, not octets read as records.
+        let (_, damage) = read(format!("{HEADER}{whole}").as_bytes());
+        assert_eq!(
+            damage.map(|d| (d.line, d.message)),
+            Some((2, "a data block in a format 1 session".to_owned()))
+        );
+        let three = HEADER2.replace("\"format\":2", "\"format\":3");
+        let (_, damage) = read(three.as_bytes());
+        assert_eq!(
+            damage.map(|d| d.message),
+            Some("transcript format 3; this popscope reads formats 1 and 2".to_owned())
+        );
+    }
+
+    #[test]
+    fn format_1_and_format_2_sessions_read_side_by_side_in_one_file() {
+        let file = format!("{HEADER}{DATA}{HEADER2}{}", block("server", "+OK\r\n"));
+        let (sessions, damage) = read(file.as_bytes());
+        assert_eq!(damage, None);
+        let items: Vec<_> = sessions.iter().map(|s| s.entries[0].item.clone()).collect();
+        assert_eq!(
+            items,
+            [
+                Item::Server(b"+OK\r\n".to_vec()),
+                Item::Server(b"+OK\r\n".to_vec())
+            ]
         );
     }
 }

@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 use crate::transport::TlsDetails;
 use popscope_core::{Direction, RuleInfo, Severity, State, Time, TransportEvent};
 
-/// The format every header names; a reader refuses any other.
-pub(crate) const FORMAT: u32 = 1;
+/// The format a recorder writes: 2, whose clean data follows its record as a block of raw
+/// octets. Format 1 held every octet inside a JSON string.
+pub(crate) const FORMAT: u32 = 2;
+
+/// The formats a reader reads; it refuses a session of any other.
+pub(crate) const READABLE: [u32; 2] = [1, 2];
 
 /// How the recording session's engine judged the client, from its header: a re-check
 /// configures its engine the same, so the client rules find what they found live (a login
@@ -80,6 +84,10 @@ pub(crate) enum Record {
         text: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         b64: Option<String>,
+        /// Format 2: the octets are not in the record but follow it, this many of them raw,
+        /// then a line feed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        octets: Option<u64>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         redacted: bool,
     },
@@ -181,7 +189,9 @@ mod by_name {
     by_name!(rule: &'static RuleInfo, CATALOG.iter().copied(), |r: &'static RuleInfo| r.id);
 }
 
-fn clean_text(bytes: &[u8]) -> Option<&str> {
+/// `bytes` as text that may be shown raw: UTF-8 without control characters other than CR, LF
+/// and TAB and without invisible or reordering characters.
+pub(super) fn clean_text(bytes: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(bytes).ok()?;
     s.chars()
         .all(|c| {
@@ -199,6 +209,7 @@ impl Record {
                 dir,
                 text: Some(s.to_owned()),
                 b64: None,
+                octets: None,
                 redacted,
             },
             None => Record::Data {
@@ -206,6 +217,7 @@ impl Record {
                 dir,
                 text: None,
                 b64: Some(popscope_core::auth::b64encode(bytes)),
+                octets: None,
                 redacted,
             },
         }

@@ -7,7 +7,7 @@ use crate::session::{Note, Observer};
 use popscope_core::{Direction, Event, Time};
 
 use super::body_cap::BodyCap;
-use super::records::{ClientSide, FORMAT, Record, secs};
+use super::records::{ClientSide, FORMAT, Record, clean_text, secs};
 
 /// Octets kept of one client line: a command is at most 255 (RFC 2449 §4), a SASL response
 /// a few KiB; a client that sends a line without end must not fill the disk.
@@ -28,28 +28,39 @@ pub(crate) struct Recorder {
     line: Vec<u8>,
 }
 
-/// A data record of text, borrowing it: the bytes [`Record::data`] serializes to for text
-/// (a test holds the two equal), without copying a 64 KiB read into a `String` first.
+/// The record before a block of data (format 2): the octets follow it raw, not in a JSON
+/// string, so a recording costs no escaping of every line's CR LF to write or to read.
 #[derive(serde::Serialize)]
 #[serde(tag = "type", rename = "data")]
-struct TextData<'a> {
+struct BlockData {
     t: f64,
     dir: Direction,
-    text: &'a str,
+    octets: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     redacted: bool,
 }
 
-/// `bytes` as the text of a data record, if it is printable ASCII with CR, LF and TAB: the
-/// test `Record::data` makes per character, done on the octets in bulk. `None` when some
-/// octet is not (the record may still be text: [`Record::data`] decides).
-fn plain_ascii(bytes: &[u8]) -> Option<&str> {
+/// Whether `bytes` are printable ASCII with CR, LF and TAB: clean text, tested on the octets
+/// in bulk (the common case; anything else goes through the test per character).
+fn plain_ascii(bytes: &[u8]) -> bool {
     let printable = |b: u8| (0x20..0x7f).contains(&b) || matches!(b, b'\r' | b'\n' | b'\t');
-    if bytes.iter().fold(true, |ok, &b| ok & printable(b)) {
-        std::str::from_utf8(bytes).ok()
-    } else {
-        None
-    }
+    bytes.iter().fold(true, |ok, &b| ok & printable(b))
+}
+
+/// Whether every CR of `bytes` ends a line (is followed by LF): a bare CR shown raw moves
+/// the cursor back and lets what follows hide what came before it (a read that ends between
+/// CR and LF counts as bare: its record is escaped, which costs only that record).
+fn no_bare_cr(bytes: &[u8]) -> bool {
+    let next = bytes.iter().skip(1).chain(Some(&0));
+    bytes
+        .iter()
+        .zip(next)
+        .fold(true, |ok, (&b, &n)| ok & !(b == b'\r' && n != b'\n'))
+}
+
+/// Whether `bytes` may be written raw, as a block: clean text without a bare CR.
+fn raw_safe(bytes: &[u8]) -> bool {
+    (plain_ascii(bytes) || clean_text(bytes).is_some()) && no_bare_cr(bytes)
 }
 
 impl Recorder {
@@ -89,7 +100,7 @@ impl Recorder {
             client_leg_tls: client.leg_tls,
             client_stls_offer: client.stls_offer,
         };
-        let failed = write_record(&mut out, &mut Vec::new(), &header).is_err();
+        let failed = write_record(&mut out, &mut Vec::new(), &header, None).is_err();
         Recorder {
             out,
             keep_secrets,
@@ -121,24 +132,42 @@ impl Recorder {
     }
 
     fn put(&mut self, r: &Record) {
-        self.put_serialized(r);
-    }
-
-    /// A data record of `bytes`, written without copying them when they are plain text.
-    fn put_data(&mut self, at: Time, dir: Direction, bytes: &[u8], redacted: bool) {
-        match plain_ascii(bytes) {
-            Some(text) => self.put_serialized(&TextData {
-                t: secs(at),
+        match r {
+            Record::Data {
+                t,
                 dir,
-                text,
+                text: Some(text),
                 redacted,
-            }),
-            None => self.put(&Record::data(secs(at), dir, bytes, redacted)),
+                ..
+            } if raw_safe(text.as_bytes()) => self.put_block(*t, *dir, text.as_bytes(), *redacted),
+            _ => self.put_serialized(r, None),
         }
     }
 
-    fn put_serialized(&mut self, r: &impl serde::Serialize) {
-        if !self.failed && write_record(&mut self.out, &mut self.line, r).is_err() {
+    /// A data record of `bytes`: clean text as a block after its record, anything else (an
+    /// escape sequence, a NUL, invalid UTF-8, a bare CR) escaped inside the record, so no raw
+    /// control octet but a line's CR LF and TAB reaches the file: `cat` or `less` shows it
+    /// as it is.
+    fn put_data(&mut self, at: Time, dir: Direction, bytes: &[u8], redacted: bool) {
+        if raw_safe(bytes) {
+            self.put_block(secs(at), dir, bytes, redacted);
+        } else {
+            self.put_serialized(&Record::data(secs(at), dir, bytes, redacted), None);
+        }
+    }
+
+    fn put_block(&mut self, t: f64, dir: Direction, bytes: &[u8], redacted: bool) {
+        let record = BlockData {
+            t,
+            dir,
+            octets: bytes.len() as u64,
+            redacted,
+        };
+        self.put_serialized(&record, Some(bytes));
+    }
+
+    fn put_serialized(&mut self, r: &impl serde::Serialize, block: Option<&[u8]>) {
+        if !self.failed && write_record(&mut self.out, &mut self.line, r, block).is_err() {
             // A full disk must not end the session; the record stops where it failed.
             self.failed = true;
         }
@@ -209,15 +238,22 @@ impl Recorder {
     }
 }
 
-/// Writes `r` as one line, serialized into `line` (cleared first), and flushes it.
+/// Writes `r` as one line, and `block` after it with its closing line feed when the record
+/// has one, serialized into `line` (cleared first): one write, flushed, so a reader (or a
+/// crash) never sees a record without its block.
 fn write_record(
     out: &mut Box<dyn Write + Send>,
     line: &mut Vec<u8>,
     r: &impl serde::Serialize,
+    block: Option<&[u8]>,
 ) -> std::io::Result<()> {
     line.clear();
     serde_json::to_writer(&mut *line, r).map_err(std::io::Error::other)?;
     line.push(b'\n');
+    if let Some(block) = block {
+        line.extend_from_slice(block);
+        line.push(b'\n');
+    }
     out.write_all(line)?;
     out.flush()
 }
@@ -326,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn a_data_record_is_written_as_record_data_serializes_it() {
+    fn clean_data_is_a_raw_block_anything_else_base64_and_both_read_back_exactly() {
         let mut cases: Vec<Vec<u8>> = [
             &b"+OK 2 octets\r\nabc\r\n.\r\n"[..],
             b"tab\there \"quoted\" back\\slash\n",
@@ -336,7 +372,12 @@ mod tests {
             b"nul \0",
             "gr\u{fc}\u{df}e\r\n".as_bytes(),
             "zero\u{200b}width".as_bytes(),
+            "bidi \u{202e}txt".as_bytes(),
             b"\xff\xfe invalid",
+            b"{\"type\":\"header\",\"format\":2}\n",
+            b"no line end",
+            b"bare\rcr\r\n",
+            b"ends in cr\r",
         ]
         .iter()
         .map(|c| c.to_vec())
@@ -350,10 +391,36 @@ mod tests {
                 let header = out.contents().len();
                 let at = Time(1_234_567 + i as u64);
                 r.put_data(at, dir, bytes, redacted);
-                let mut want = serde_json::to_vec(&Record::data(secs(at), dir, bytes, redacted))
-                    .unwrap_or_default();
-                want.push(b'\n');
-                assert_eq!(out.contents()[header..], want[..], "{bytes:?}");
+                let file = out.contents();
+                let written = &file[header..];
+                let as_block = written.starts_with(b"{\"type\":\"data\"")
+                    && written.windows(9).any(|w| w == b"\"octets\":");
+                let bare_cr = bytes
+                    .iter()
+                    .enumerate()
+                    .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+                assert_eq!(
+                    as_block,
+                    super::super::records::clean_text(bytes).is_some() && !bare_cr,
+                    "{bytes:?}"
+                );
+                // What reaches the file raw is safe to show: no control octet but TAB, LF and
+                // a CR that ends a line.
+                let shown = String::from_utf8_lossy(written).replace("\r\n", "\n");
+                assert!(
+                    shown
+                        .chars()
+                        .all(|c| !c.is_control() || matches!(c, '\n' | '\t')),
+                    "{bytes:?}"
+                );
+                let (sessions, damage) = read(&file);
+                assert_eq!(damage, None, "{bytes:?}");
+                let item = &sessions[0].entries[0].item;
+                let want = match dir {
+                    Direction::Server => crate::transcript::Item::Server(bytes.clone()),
+                    Direction::Client => crate::transcript::Item::Client(bytes.clone()),
+                };
+                assert_eq!(item, &want, "{bytes:?}");
             }
         }
     }
@@ -408,7 +475,7 @@ mod tests {
             "no cut said"
         );
         assert!(
-            text.contains("\"text\":\"\\r\\nNOOP\\r\\n\""),
+            text.contains("\"octets\":8}\n\r\nNOOP\r\n\n"),
             "{}",
             &text[text.len() - 400..]
         );
