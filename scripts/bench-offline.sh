@@ -6,6 +6,9 @@
 # and popscope's offline paths, each also with the popscope of BENCH_OFFLINE_BASE (default
 # 8be4e0c, built in a temporary worktree into target/bench-base; BENCH_OFFLINE_BEFORE=BIN gives
 # a built one instead). Checks that both give the same findings and byte-identical exports.
+# Each recording is also written as format 2 (its data as raw blocks), which only today's
+# popscope reads: its rows are "(format 2)", beside wc -l on that file, and its findings must
+# be those of format 1 but for the line numbers (a block spans its lines).
 
 offline_bench() { # out.md
   local out=$1 mb=${BENCH_OFFLINE_MB:-1024} base=${BENCH_OFFLINE_BASE:-8be4e0c}
@@ -25,12 +28,15 @@ mb, d = int(sys.argv[1]), sys.argv[2]
 target = mb * 1024 * 1024
 for shape in ("retr", "many"):
     out = open(f"{d}/{shape}.jsonl", "w")
+    out2 = open(f"{d}/{shape}2.jsonl", "w")
     t = 0.0
     def rec(dr, text):
         global t
         t += 0.0001
         out.write('{"type":"data","t":%.4f,"dir":"%s","text":%s}\n' % (t, dr, json.dumps(text)))
-    out.write('{"type":"header","format":1,"popscope":"0.1.0","target":"pop3://127.0.0.1:1","started":1795478400.0,"secrets":"redacted"}\n')
+        out2.write('{"type":"data","t":%.4f,"dir":"%s","octets":%d}\n%s\n' % (t, dr, len(text), text))
+    for n, o in ((1, out), (2, out2)):
+        o.write('{"type":"header","format":%d,"popscope":"0.1.0","target":"pop3://127.0.0.1:1","started":1795478400.0,"secrets":"redacted"}\n' % n)
     for c, r in (("", "+OK ready"), ("USER a", "+OK"), ("PASS ******", "+OK")):
         if c: rec("client", c + "\r\n")
         rec("server", r + "\r\n")
@@ -51,7 +57,7 @@ for shape in ("retr", "many"):
             rec("client", "TOP %d 0\r\n" % i); rec("server", "+OK\r\n")
             rec("server", "Subject: small %d\r\n" % i); rec("server", "\r\n"); rec("server", ".\r\n")
     rec("client", "QUIT\r\n"); rec("server", "+OK bye\r\n")
-    out.close()
+    out.close(); out2.close()
 PY
   local rows=$d/rows same=yes shape f
   : > "$rows"
@@ -67,18 +73,26 @@ PY
       esac
       [ "$("${a[@]}" 2>/dev/null | sha256sum)" = "$("${b[@]}" 2>/dev/null | sha256sum)" ] || { same=no; echo "differs: $shape $kind" >&2; }
     done
+    # Format 2 finds what format 1 finds: the same report but for its source and line numbers.
+    local f2=$d/${shape}2.jsonl unlined='del(.source) | walk(if type == "object" then del(.line) else . end)'
+    [ "$("$BIN" check --transcript "$f2" --json 2>/dev/null | jq -c "$unlined" | sha256sum)" = \
+      "$("$BIN" check --transcript "$f" --json 2>/dev/null | jq -c "$unlined" | sha256sum)" ] || { same=no; echo "differs: $shape format 2" >&2; }
     local size; size=$(stat -c %s "$f")
+    local size2; size2=$(stat -c %s "$f2")
     local tsize; tsize=$(stat -c %s "$d/$shape.txt")
     for run in $(seq 1 "$RUNS"); do
       for label in "wc -l|$size|wc -l $f" "cat|$size|cat $f" "jq -c .|$size|jq -c . $f" \
         "check --transcript (jsonl)|$size|@ check --transcript $f --json" \
         "export --to text|$size|@ export --to text $f" "export --to bundle|$size|@ export --to bundle $f" \
+        "wc -l (format 2)|$size2|wc -l $f2" "cat (format 2)|$size2|cat $f2" \
+        "check --transcript (format 2)|$size2|@ check --transcript $f2 --json" \
+        "export --to text (format 2)|$size2|@ export --to text $f2" \
         "wc -l (text)|$tsize|wc -l $d/$shape.txt" \
         "check --transcript (text)|$tsize|@ check --transcript $d/$shape.txt --json" \
         "replay --headless (text)|$tsize|@ replay --headless $d/$shape.txt"; do
         IFS='|' read -r name bytes cmd <<<"$label"
         for who in after before; do
-          case $cmd in @*) local bin=$BIN; [ $who = before ] && bin=$before; set -- "$bin" ${cmd#@ } ;;
+          case $cmd in @*) local bin=$BIN; [ $who = before ] && { case $name in *"format 2"*) continue ;; esac; bin=$before; }; set -- "$bin" ${cmd#@ } ;;
             *) [ $who = before ] && continue; set -- $cmd ;; esac
           /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" >/dev/null 2>/dev/null || true
           echo "$shape|$name|$who|$bytes|$(tail -1 "$WORK/t")" >> "$rows"
@@ -99,7 +113,10 @@ print(f"- `BENCH_OFFLINE_MB={mb} scripts/bench.sh --offline` (release build); re
       " documented JSON Lines format: `retr` one RETR in records of 31 KB, `many` LIST, UIDL and TOP of many messages"
       f" (one record a line); the text files are their `export --to text`; alternated, medians of {runs} runs;"
       f" before: the same command at {base}")
-print(f"- same findings and byte-identical exports before and after: {same}; load average after: {load} (2 cores, shared)\n")
+print("- `(format 2)`: the same recording written as format 2 (data as raw blocks, the recorder's format now), read only by"
+      " today's popscope; `x wc -l` is against `wc -l` on the file of that row")
+print(f"- same findings and byte-identical exports before and after, and format 2 finding what format 1 finds: {same};"
+      f" load average after: {load} (2 cores, shared)\n")
 print("| recording | command | MB | before (s) | after (s) | after MB/s | x wc -l | before RSS (MiB) | after RSS (MiB) |")
 print("|---|---|---|---|---|---|---|---|---|")
 med = lambda v: statistics.median(x[0] for x in v)
@@ -107,7 +124,8 @@ peak = lambda v: max(x[1] for x in v) / 1024
 for (shape, name, who, size), v in t.items():
     if who != "after":
         continue
-    wc = t.get((shape, "wc -l (text)" if "(text)" in name else "wc -l", "after", size))
+    kind = next((k for k in ("(text)", "(format 2)") if k in name), "")
+    wc = t.get((shape, f"wc -l {kind}".strip(), "after", size))
     b = t.get((shape, name, "before", size))
     a = med(v)
     print(f"| {shape} | {name} | {size/1e6:.0f} | {f'{med(b):.2f}' if b else '-'} | {a:.2f} | {size/1e6/a if a else 0:.0f}"

@@ -484,13 +484,19 @@ engine_bench() {
     echo "engine: RETR $ENGINE_MB MB, run $run/$RUNS" >&2
     measure plain "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json "RETR $n" >> "$res"
     measure record "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json --record "$WORK/e.jsonl" --force "RETR $n" >> "$res"
+    # The same recording into memory (tmpfs): what is left without the disk's final fsync.
+    measure record-shm "$BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json --record /dev/shm/popscope-e.jsonl --force "RETR $n" >> "$res"
+    if [ -n "${BENCH_BASE_BIN:-}" ]; then
+      measure record-base "$BENCH_BASE_BIN" send "pop3://$PLAIN" --user demo --password-env PW --login user --json --record "$WORK/e-base.jsonl" --force "RETR $n" >> "$res"
+    fi
     measure curl curl -s -u demo:demo "pop3://$PLAIN/$n" -o /dev/null >> "$res"
   done
   local record_mb; record_mb=$(du -m "$WORK/e.jsonl" | cut -f1)
+  rm -f /dev/shm/popscope-e.jsonl
   col() { awk -v l="$1" -v c="$2" '$1==l{print $c}' "$res" | median; }
-  local pw pr cw prss rrss crss
-  pw=$(col plain 2) pr=$(col record 2) cw=$(col curl 2)
-  prss=$(col plain 3) rrss=$(col record 3) crss=$(col curl 3)
+  local pw pr cw prss rrss crss ps psrss
+  pw=$(col plain 2) pr=$(col record 2) cw=$(col curl 2) ps=$(col record-shm 2)
+  prss=$(col plain 3) rrss=$(col record 3) crss=$(col curl 3) psrss=$(col record-shm 3)
   echo "engine: callgrind, $ENGINE_CG_MB MiB body" >&2
   cargo build --release -q -p popscope-core --example retr_body
   command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
@@ -509,9 +515,14 @@ engine_bench() {
     echo "|---|---|---|---|"
     echo "| popscope send | $pw | $(awk -v k="$prss" 'BEGIN{printf "%.1f", k/1024}') | 1.00 |"
     echo "| popscope send --record | $pr | $(awk -v k="$rrss" 'BEGIN{printf "%.1f", k/1024}') | $(ratio "$pr" "$pw") (goal <= 1.15) |"
+    echo "| popscope send --record, to tmpfs (no disk) | $ps | $(awk -v k="$psrss" 'BEGIN{printf "%.1f", k/1024}') | $(ratio "$ps" "$pw") |"
+    if [ -n "${BENCH_BASE_BIN:-}" ]; then
+      local pb pbrss; pb=$(col record-base 2) pbrss=$(col record-base 3)
+      echo "| popscope send --record at ${BENCH_BASE_NAME:-the base} (format 1) | $pb | $(awk -v k="$pbrss" 'BEGIN{printf "%.1f", k/1024}') | $(ratio "$pb" "$pw") |"
+    fi
     echo "| curl | $cw | $(awk -v k="$crss" 'BEGIN{printf "%.1f", k/1024}') | $(ratio "$cw" "$pw") |"
     echo
-    echo "- the recording: $record_mb MB of JSON Lines"
+    echo "- the recording: $record_mb MB (format 2)$([ -n "${BENCH_BASE_BIN:-}" ] && echo "; at ${BENCH_BASE_NAME:-the base}: $(du -m "$WORK/e-base.jsonl" | cut -f1) MB (format 1)")"
     echo "- callgrind, one RETR body of $ENGINE_CG_MB MiB through the engine and out as body lines (\`crates/core/examples/retr_body.rs\`): $ir instructions, $(awk -v i="$ir" -v m="$ENGINE_CG_MB" 'BEGIN{printf "%.2f", i/m/1e6}') M a MiB"
   } > "$out"
   cat "$out" >&2
