@@ -1,0 +1,143 @@
+//! The LFs, CRs and octets no plain line holds in 64 octets, as bitmasks (bit `i` for octet
+//! `i`): [`crate::framer::plain_lines`] finds the ends of a block's lines and tests them from
+//! these in one pass, a few vector instructions for 16 octets where a memchr call for each
+//! line cost some 90 instructions. SSE2 is part of the x86_64 baseline, so it needs no run-time
+//! test; other targets take the portable SWAR version, which the tests hold to the same output.
+
+/// Octets a [`Masks`] covers.
+pub(crate) const WORD: usize = 64;
+
+/// Bit `i` is octet `i` of the word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Masks {
+    pub lf: u64,
+    pub cr: u64,
+    /// A NUL or an octet over 0x7f.
+    pub odd: u64,
+}
+
+#[inline(always)]
+pub(crate) fn masks(word: &[u8; WORD]) -> Masks {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        sse2(word)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        swar(word)
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2(word: &[u8; WORD]) -> Masks {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
+    };
+    let mut m = Masks {
+        lf: 0,
+        cr: 0,
+        odd: 0,
+    };
+    // SAFETY: SSE2 is enabled (the cfg above; part of the x86_64 baseline), so its
+    // instructions exist; each load reads the 16 octets of `part`, with no alignment
+    // requirement.
+    unsafe {
+        let lfs = _mm_set1_epi8(b'\n' as i8);
+        let crs = _mm_set1_epi8(b'\r' as i8);
+        let zero = _mm_setzero_si128();
+        // movemask fills the low 16 bits of an i32, the rest zero.
+        let bits = |v: __m128i| u64::from(_mm_movemask_epi8(v) as u16);
+        for (i, part) in word.chunks_exact(16).enumerate() {
+            let v = _mm_loadu_si128(part.as_ptr().cast::<__m128i>());
+            let shift = 16 * i;
+            m.lf |= bits(_mm_cmpeq_epi8(v, lfs)) << shift;
+            m.cr |= bits(_mm_cmpeq_epi8(v, crs)) << shift;
+            // An octet's high bit, or all its bits when it is NUL.
+            m.odd |= bits(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero))) << shift;
+        }
+    }
+    m
+}
+
+/// Eight octets at a time in a `u64`, every test exact (no borrow between octets).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))] // the tests compare it with sse2
+fn swar(word: &[u8; WORD]) -> Masks {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The high bit of each octet of `w` that is zero, and nothing else.
+    let zero = |w: u64| !(((w & LOW).wrapping_add(LOW)) | w | LOW);
+    // The high bit of octet k to bit k: each lands alone on bit 56 + k of the product.
+    let pack = |high: u64| ((high >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+    let mut m = Masks {
+        lf: 0,
+        cr: 0,
+        odd: 0,
+    };
+    for (i, part) in word.chunks_exact(8).enumerate() {
+        let w = part.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        let shift = 8 * i;
+        m.lf |= pack(zero(w ^ (ONES * u64::from(b'\n')))) << shift;
+        m.cr |= pack(zero(w ^ (ONES * u64::from(b'\r')))) << shift;
+        m.odd |= pack((w & !LOW) | zero(w)) << shift;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the masks mean, octet by octet.
+    fn bytewise(word: &[u8; WORD]) -> Masks {
+        let mut m = Masks {
+            lf: 0,
+            cr: 0,
+            odd: 0,
+        };
+        for (i, &b) in word.iter().enumerate() {
+            m.lf |= u64::from(b == b'\n') << i;
+            m.cr |= u64::from(b == b'\r') << i;
+            m.odd |= u64::from(b == 0 || b > 0x7f) << i;
+        }
+        m
+    }
+
+    #[test]
+    fn every_octet_value_in_every_position() {
+        for b in 0..=255u8 {
+            for pos in 0..WORD {
+                for fill in [b'a', 0, 0xff, b'\r', b'\n'] {
+                    let mut word = [fill; WORD];
+                    word[pos] = b;
+                    assert_eq!(swar(&word), bytewise(&word), "{b:#x} at {pos} in {fill:#x}");
+                    assert_eq!(
+                        masks(&word),
+                        bytewise(&word),
+                        "{b:#x} at {pos} in {fill:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn sse2_and_swar_agree(
+            word in prop::array::uniform32(prop::sample::select(
+                vec![b'\r', b'\n', 0, 0x7f, 0x80, 0xff, b'.', b'a', 0x0e, 0x8d, 0x8a])),
+            rest in prop::array::uniform32(any::<u8>()),
+        ) {
+            let mut w = [0u8; WORD];
+            w[..32].copy_from_slice(&word);
+            w[32..].copy_from_slice(&rest);
+            prop_assert_eq!(swar(&w), bytewise(&w));
+            prop_assert_eq!(masks(&w), bytewise(&w));
+            w.reverse();
+            prop_assert_eq!(swar(&w), bytewise(&w));
+            prop_assert_eq!(masks(&w), bytewise(&w));
+        }
+    }
+}
