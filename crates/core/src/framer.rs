@@ -7,7 +7,7 @@
 
 use memchr::memchr;
 
-use crate::linemask::{Masks, WORD, masks};
+use crate::linemask::{Masks, each_word};
 
 /// How a line ended on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,20 +242,7 @@ pub fn plain_lines(input: &[u8], cap: usize, ends: &mut Vec<u32>) -> usize {
         start: 0,
         carry: 0,
     };
-    let mut words = block.chunks_exact(WORD);
-    for (i, word) in (&mut words).enumerate() {
-        let Ok(word) = word.try_into() else { break };
-        if !scan.word(i * WORD, masks(word)) {
-            return scan.start;
-        }
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        // Padded with NULs: they hold no LF, so no line ends in them.
-        let mut tail = [0u8; WORD];
-        tail[..rest.len()].copy_from_slice(rest);
-        scan.word(block.len() - rest.len(), masks(&tail));
-    }
+    each_word(block, |base, m| scan.word(base, m));
     scan.start
 }
 
