@@ -229,16 +229,23 @@ pub const PLAIN_BLOCK: usize = 4 << 10;
 /// Whole lines at the start of `input` that no data-line rule needs to see one by one: each
 /// ends in CRLF, holds no other CR, no LF, NUL or octet over 0x7f, does not start with `.`
 /// and is at most `cap` octets without its CRLF. Fills `ends` with the index of each line's
-/// LF and returns the octets those lines take, at most [`PLAIN_BLOCK`]. `input` must
-/// start at a line start. Stops before the first line that is not plain, or that is not
-/// complete in `input`.
-pub fn plain_lines(input: &[u8], cap: usize, ends: &mut Vec<u32>) -> usize {
+/// LF, hands each line without its CRLF to `line` as it is found (one pass over the block)
+/// and returns the octets those lines take, at most [`PLAIN_BLOCK`]. `input` must start at
+/// a line start. Stops before the first line that is not plain, or that is not complete in
+/// `input`.
+pub fn plain_lines(
+    input: &[u8],
+    cap: usize,
+    ends: &mut Vec<u32>,
+    line: impl FnMut(&[u8]),
+) -> usize {
     ends.clear();
     let block = &input[..input.len().min(PLAIN_BLOCK)];
     let mut scan = PlainScan {
         block,
         cap,
         ends,
+        line,
         start: 0,
         carry: 0,
     };
@@ -247,17 +254,18 @@ pub fn plain_lines(input: &[u8], cap: usize, ends: &mut Vec<u32>) -> usize {
 }
 
 /// [`plain_lines`] in progress, one 64-octet word after another.
-struct PlainScan<'a> {
+struct PlainScan<'a, L> {
     block: &'a [u8],
     cap: usize,
     ends: &'a mut Vec<u32>,
+    line: L,
     /// Where the next line starts: the octets before it are taken.
     start: usize,
     /// A CR on the last octet of the word before, on bit 0.
     carry: u64,
 }
 
-impl PlainScan<'_> {
+impl<L: FnMut(&[u8])> PlainScan<'_, L> {
     /// Takes the lines that end in the word at `base` (its masks `m`) up to the first octet
     /// no plain line holds; returns whether the next word may go on.
     #[inline(always)]
@@ -276,6 +284,11 @@ impl PlainScan<'_> {
             if dot_led || end - self.start > self.cap + 1 {
                 return false;
             }
+            // The line holds its CR (an LF after no CR is unplain): `start < end`.
+            let Some(line) = self.block.get(self.start..end - 1) else {
+                return false;
+            };
+            (self.line)(line);
             self.ends.push(end as u32);
             self.start = end + 1;
         }
@@ -441,7 +454,15 @@ mod tests {
 
     fn plain(input: &[u8], cap: usize) -> (usize, Vec<u32>) {
         let mut ends = Vec::new();
-        (plain_lines(input, cap, &mut ends), ends)
+        let mut lines = Vec::new();
+        let taken = plain_lines(input, cap, &mut ends, |line| lines.push(line.to_vec()));
+        let mut start = 0;
+        for (&end, line) in ends.iter().zip(&lines) {
+            assert_eq!(line[..], input[start..end as usize - 1]);
+            start = end as usize + 1;
+        }
+        assert_eq!(lines.len(), ends.len());
+        (taken, ends)
     }
 
     #[test]
@@ -482,7 +503,13 @@ mod tests {
         assert_eq!(ends.len(), taken / line.len());
     }
 
-    type Finder = fn(&[u8], usize, &mut Vec<u32>) -> usize;
+    type Finder = fn(&[u8], usize) -> (usize, Vec<u32>);
+
+    fn reference(input: &[u8], cap: usize) -> (usize, Vec<u32>) {
+        let mut ends = Vec::new();
+        let taken = super::reference::plain_lines_reference(input, cap, &mut ends);
+        (taken, ends)
+    }
 
     fn record(v: &mut Vec<F>, fr: Frame<'_>) {
         match fr {
@@ -501,12 +528,12 @@ mod tests {
     /// lines `finder` takes, then one line through the framer, and again.
     fn frame_with(finder: Finder, chunks: &[&[u8]], cap: usize) -> Vec<F> {
         let mut f = LineFramer::new(cap);
-        let (mut v, mut ends) = (Vec::new(), Vec::new());
+        let mut v = Vec::new();
         for chunk in chunks {
             let mut input = *chunk;
             while !input.is_empty() {
                 if f.at_line_start() {
-                    let taken = finder(input, f.cap(), &mut ends);
+                    let (taken, ends) = finder(input, f.cap());
                     let mut start = 0;
                     for &end in &ends {
                         let content = &input[start..end as usize - 1];
@@ -535,7 +562,6 @@ mod tests {
     fn the_mask_finder_takes_what_the_memchr_finder_took_whatever_octet_goes_wrong_where() {
         let line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod t\r\n";
         let body: Vec<u8> = line.iter().copied().cycle().take(4300).collect();
-        let reference: Finder = super::reference::plain_lines_reference;
         for bad in [
             &b"\0"[..],
             b"\x80",
@@ -550,10 +576,8 @@ mod tests {
                 let mut input = body.clone();
                 input.splice(pos..pos, bad.iter().copied());
                 for cap in [8, 74, 75, 100, 65536] {
-                    let (mut a, mut b) = (Vec::new(), Vec::new());
-                    let got = (plain_lines(&input, cap, &mut a), a);
-                    let want = (reference(&input, cap, &mut b), b);
-                    assert_eq!(got, want, "{bad:?} at {pos}, cap {cap}");
+                    let want = reference(&input, cap);
+                    assert_eq!(plain(&input, cap), want, "{bad:?} at {pos}, cap {cap}");
                 }
             }
         }
@@ -594,15 +618,11 @@ mod tests {
                 rest = b;
             }
             let framer_only = run(&chunks, cap);
-            let old = frame_with(super::reference::plain_lines_reference, &chunks, cap);
-            let new = frame_with(plain_lines, &chunks, cap);
+            let old = frame_with(reference, &chunks, cap);
+            let new = frame_with(plain, &chunks, cap);
             prop_assert_eq!(&old, &framer_only);
             prop_assert_eq!(&new, &old);
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            prop_assert_eq!(
-                (plain_lines(&body, cap, &mut a), a),
-                (super::reference::plain_lines_reference(&body, cap, &mut b), b)
-            );
+            prop_assert_eq!(plain(&body, cap), reference(&body, cap));
         }
     }
 
