@@ -279,15 +279,14 @@ impl<L: FnMut(&[u8])> PlainScan<'_, L> {
         while lfs != 0 {
             let end = base + lfs.trailing_zeros() as usize;
             lfs &= lfs - 1;
-            // `start <= end`: the octet is there. The line holds its CR, so one more than the cap.
-            let dot_led = self.block.get(self.start) == Some(&b'.');
-            if dot_led || end - self.start > self.cap + 1 {
-                return false;
-            }
-            // The line holds its CR (an LF after no CR is unplain): `start < end`.
+            // The line holds its CR (an LF after no CR is unplain), so `start < end`: never
+            // None. An empty line starts with its CR, not a dot.
             let Some(line) = self.block.get(self.start..end - 1) else {
                 return false;
             };
+            if line.first() == Some(&b'.') || line.len() > self.cap {
+                return false;
+            }
             (self.line)(line);
             self.ends.push(end as u32);
             self.start = end + 1;

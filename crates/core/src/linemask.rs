@@ -40,18 +40,18 @@ fn words(
     masks: impl Fn(&[u8; WORD]) -> Masks,
     mut f: impl FnMut(usize, Masks) -> bool,
 ) {
-    let mut words = block.chunks_exact(WORD);
-    for (i, word) in (&mut words).enumerate() {
-        let Ok(word) = word.try_into() else { return };
-        if !f(i * WORD, masks(word)) {
+    let mut base = 0;
+    while let Some(Ok(word)) = block.get(base..base + WORD).map(<&[u8; WORD]>::try_from) {
+        if !f(base, masks(word)) {
             return;
         }
+        base += WORD;
     }
-    let rest = words.remainder();
+    let rest = block.get(base..).unwrap_or_default();
     if !rest.is_empty() {
         let mut tail = [0u8; WORD];
         tail[..rest.len()].copy_from_slice(rest);
-        f(block.len() - rest.len(), masks(&tail));
+        f(base, masks(&tail));
     }
 }
 
