@@ -201,7 +201,42 @@ mod tests {
         }
     }
 
+    /// What `each_word` hands out for `block` with these masks, stopping after `stop` words.
+    fn walk(
+        block: &[u8],
+        stop: usize,
+        each: impl FnOnce(&[u8], &mut dyn FnMut(usize, Masks) -> bool),
+    ) -> Vec<(usize, Masks)> {
+        let mut seen = Vec::new();
+        each(block, &mut |base, m| {
+            seen.push((base, m));
+            seen.len() < stop
+        });
+        seen
+    }
+
     proptest! {
+        #[test]
+        fn every_walk_over_a_block_hands_out_the_same_words(
+            block in prop::collection::vec(prop::sample::select(
+                vec![b'\r', b'\n', 0, 0x80, b'.', b'a']), 0..700),
+            stop in 1usize..20,
+        ) {
+            let dispatched = walk(&block, stop, |b, f| each_word(b, f));
+            let portable = walk(&block, stop, |b, f| words(b, swar, f));
+            prop_assert_eq!(&dispatched, &portable);
+            // Every octet once, the last word padded with NULs.
+            let mut padded = block.clone();
+            padded.resize(block.len().div_ceil(WORD) * WORD, 0);
+            let meant: Vec<_> = padded
+                .chunks_exact(WORD)
+                .enumerate()
+                .take(stop)
+                .filter_map(|(i, w)| Some((i * WORD, bytewise(w.try_into().ok()?))))
+                .collect();
+            prop_assert_eq!(&portable, &meant);
+        }
+
         #[test]
         fn every_implementation_agrees(
             word in prop::array::uniform32(prop::sample::select(
