@@ -693,30 +693,27 @@ impl Engine {
             return 0;
         };
         let mut ends = std::mem::take(&mut self.plain_ends);
-        let taken = crate::framer::plain_lines(input, cap, &mut ends);
+        let exchange = body.ex.id;
+        // Each line goes out as it is found; the areas judge the run after, and their findings
+        // (only the checker keeps them) follow its lines as they would if judged first.
+        let taken = crate::framer::plain_lines(input, cap, &mut ends, |line| {
+            out.event(Event::BodyLine {
+                exchange,
+                line: std::borrow::Cow::Borrowed(line),
+            });
+        });
         if taken > 0 {
             let bytes = &input[..taken];
             body.lines += ends.len() as u64;
             // No dot was unstuffed: the octets RETR delivered are the octets read.
             body.octets += taken as u64;
             let lines = rules::PlainLines {
-                exchange: body.ex.id,
+                exchange,
                 bytes,
                 offset,
                 ends: &ends,
             };
             areas!(self, |area, cx| area.on_plain_lines(&mut cx, body, &lines));
-            let exchange = body.ex.id;
-            let mut start = 0;
-            for &end in &ends {
-                let end = end as usize;
-                let line = bytes.get(start..end.saturating_sub(1)).unwrap_or_default();
-                out.event(Event::BodyLine {
-                    exchange,
-                    line: std::borrow::Cow::Borrowed(line),
-                });
-                start = end + 1;
-            }
             self.flush(out);
         }
         self.plain_ends = ends;

@@ -7,6 +7,8 @@
 
 use memchr::memchr;
 
+use crate::linemask::{Masks, each_word};
+
 /// How a line ended on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -227,72 +229,70 @@ pub const PLAIN_BLOCK: usize = 4 << 10;
 /// Whole lines at the start of `input` that no data-line rule needs to see one by one: each
 /// ends in CRLF, holds no other CR, no LF, NUL or octet over 0x7f, does not start with `.`
 /// and is at most `cap` octets without its CRLF. Fills `ends` with the index of each line's
-/// LF and returns the octets those lines take, at most [`PLAIN_BLOCK`]. `input` must
-/// start at a line start. Stops before the first line that is not plain, or that is not
-/// complete in `input`.
-pub fn plain_lines(input: &[u8], cap: usize, ends: &mut Vec<u32>) -> usize {
+/// LF, hands each line without its CRLF to `line` as it is found (one pass over the block)
+/// and returns the octets those lines take, at most [`PLAIN_BLOCK`]. `input` must start at
+/// a line start. Stops before the first line that is not plain, or that is not complete in
+/// `input`.
+pub fn plain_lines(
+    input: &[u8],
+    cap: usize,
+    ends: &mut Vec<u32>,
+    line: impl FnMut(&[u8]),
+) -> usize {
     ends.clear();
-    let mut block = &input[..input.len().min(PLAIN_BLOCK)];
-    // Whole-block tests first, each a SIMD pass that stops early on 8-bit mail; only when
-    // one fails is the first unusual octet looked for, eight at a time.
-    let ascii = block.is_ascii() && memchr(0, block).is_none();
-    if !ascii {
-        block = &block[..first_unplain(block)];
-    }
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', block) {
-        let line = &block[start..end];
-        if line.last() != Some(&b'\r') || line[0] == b'.' || line.len() - 1 > cap {
-            break;
-        }
-        ends.push(end as u32);
-        start = end + 1;
-    }
-    // Every line ends in CR LF; with exactly one CR a line, no other CR hides in them.
-    if ascii && memchr::memchr_iter(b'\r', &block[..start]).count() != ends.len() {
-        let clean = first_unplain(&block[..start]);
-        let keep = ends.partition_point(|&end| (end as usize) < clean);
-        ends.truncate(keep);
-        start = ends.last().map_or(0, |&end| end as usize + 1);
-    }
-    start
+    let block = &input[..input.len().min(PLAIN_BLOCK)];
+    let mut scan = PlainScan {
+        block,
+        cap,
+        ends,
+        line,
+        start: 0,
+        carry: 0,
+    };
+    each_word(block, |base, m| scan.word(base, m));
+    scan.start
 }
 
-/// Index of the first octet of `bytes` that a plain line cannot hold: a NUL, an octet over
-/// 0x7f, an LF that does not follow a CR, or the octet after a CR that is not an LF;
-/// `bytes.len()` when there is none. `bytes` starts at a line start. Eight octets at a time,
-/// every test exact (no borrow between octets), so the index is right.
-fn first_unplain(bytes: &[u8]) -> usize {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = !LOW;
-    const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
-    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    // The high bit of each octet of `w` that is zero, and nothing else.
-    let zero = |w: u64| !(((w & LOW).wrapping_add(LOW)) | w | LOW);
-    // The high bit of the CR ending the word before, moved to the first octet of this one.
-    let mut carry = 0u64;
-    let mut test = |w: u64| {
-        let cr = zero(w ^ CRS);
-        let lf = zero(w ^ LFS);
-        let after_cr = (cr << 8) | carry;
-        carry = cr >> 56;
-        (w & HIGH) | zero(w) | (lf ^ after_cr)
-    };
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut words {
-        let w = c.try_into().map(u64::from_le_bytes).unwrap_or(0);
-        let bad = test(w);
-        if bad != 0 {
-            return at + (bad.trailing_zeros() / 8) as usize;
+/// [`plain_lines`] in progress, one 64-octet word after another.
+struct PlainScan<'a, L> {
+    block: &'a [u8],
+    cap: usize,
+    ends: &'a mut Vec<u32>,
+    line: L,
+    /// Where the next line starts: the octets before it are taken.
+    start: usize,
+    /// A CR on the last octet of the word before, on bit 0.
+    carry: u64,
+}
+
+impl<L: FnMut(&[u8])> PlainScan<'_, L> {
+    /// Takes the lines that end in the word at `base` (its masks `m`) up to the first octet
+    /// no plain line holds; returns whether the next word may go on.
+    #[inline(always)]
+    fn word(&mut self, base: usize, m: Masks) -> bool {
+        let after_cr = (m.cr << 1) | self.carry;
+        self.carry = m.cr >> 63;
+        // A NUL or 8-bit octet, an LF after no CR, an octet other than LF after a CR: the
+        // line that holds it, and every later one, is left to the framer.
+        let unplain = m.odd | (m.lf ^ after_cr);
+        let mut lfs = m.lf & unplain.wrapping_sub(1) & !unplain;
+        while lfs != 0 {
+            let end = base + lfs.trailing_zeros() as usize;
+            lfs &= lfs - 1;
+            // The line holds its CR (an LF after no CR is unplain), so `start < end`: never
+            // None. An empty line starts with its CR, not a dot.
+            let Some(line) = self.block.get(self.start..end - 1) else {
+                return false;
+            };
+            if line.first() == Some(&b'.') || line.len() > self.cap {
+                return false;
+            }
+            (self.line)(line);
+            self.ends.push(end as u32);
+            self.start = end + 1;
         }
-        at += 8;
+        unplain == 0
     }
-    // The tail, padded with NULs: a NUL past the end is no octet of `bytes`.
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    let bad = test(u64::from_le_bytes(tail));
-    (at + (bad.trailing_zeros() / 8) as usize).min(bytes.len())
 }
 
 fn strip_cr(raw: &[u8]) -> (&[u8], bool) {
@@ -303,8 +303,88 @@ fn strip_cr(raw: &[u8]) -> (&[u8], bool) {
 }
 
 #[cfg(test)]
+mod reference {
+    use super::*;
+
+    /// The first plain-line finder (memchr for each line, then a count of the CRs), the oracle the
+    /// one by 64-octet masks is held to.
+    ///
+    /// Whole lines at the start of `input` that no data-line rule needs to see one by one: each
+    /// ends in CRLF, holds no other CR, no LF, NUL or octet over 0x7f, does not start with `.`
+    /// and is at most `cap` octets without its CRLF. Fills `ends` with the index of each line's
+    /// LF and returns the octets those lines take, at most [`PLAIN_BLOCK`]. `input` must
+    /// start at a line start. Stops before the first line that is not plain, or that is not
+    /// complete in `input`.
+    pub(super) fn plain_lines_reference(input: &[u8], cap: usize, ends: &mut Vec<u32>) -> usize {
+        ends.clear();
+        let mut block = &input[..input.len().min(PLAIN_BLOCK)];
+        // Whole-block tests first, each a SIMD pass that stops early on 8-bit mail; only when
+        // one fails is the first unusual octet looked for, eight at a time.
+        let ascii = block.is_ascii() && memchr(0, block).is_none();
+        if !ascii {
+            block = &block[..first_unplain(block)];
+        }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', block) {
+            let line = &block[start..end];
+            if line.last() != Some(&b'\r') || line[0] == b'.' || line.len() - 1 > cap {
+                break;
+            }
+            ends.push(end as u32);
+            start = end + 1;
+        }
+        // Every line ends in CR LF; with exactly one CR a line, no other CR hides in them.
+        if ascii && memchr::memchr_iter(b'\r', &block[..start]).count() != ends.len() {
+            let clean = first_unplain(&block[..start]);
+            let keep = ends.partition_point(|&end| (end as usize) < clean);
+            ends.truncate(keep);
+            start = ends.last().map_or(0, |&end| end as usize + 1);
+        }
+        start
+    }
+
+    /// Index of the first octet of `bytes` that a plain line cannot hold: a NUL, an octet over
+    /// 0x7f, an LF that does not follow a CR, or the octet after a CR that is not an LF;
+    /// `bytes.len()` when there is none. `bytes` starts at a line start. Eight octets at a time,
+    /// every test exact (no borrow between octets), so the index is right.
+    fn first_unplain(bytes: &[u8]) -> usize {
+        const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const HIGH: u64 = !LOW;
+        const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+        const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+        // The high bit of each octet of `w` that is zero, and nothing else.
+        let zero = |w: u64| !(((w & LOW).wrapping_add(LOW)) | w | LOW);
+        // The high bit of the CR ending the word before, moved to the first octet of this one.
+        let mut carry = 0u64;
+        let mut test = |w: u64| {
+            let cr = zero(w ^ CRS);
+            let lf = zero(w ^ LFS);
+            let after_cr = (cr << 8) | carry;
+            carry = cr >> 56;
+            (w & HIGH) | zero(w) | (lf ^ after_cr)
+        };
+        let mut words = bytes.chunks_exact(8);
+        let mut at = 0;
+        for c in &mut words {
+            let w = c.try_into().map(u64::from_le_bytes).unwrap_or(0);
+            let bad = test(w);
+            if bad != 0 {
+                return at + (bad.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
+        }
+        // The tail, padded with NULs: a NUL past the end is no octet of `bytes`.
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        let bad = test(u64::from_le_bytes(tail));
+        (at + (bad.trailing_zeros() / 8) as usize).min(bytes.len())
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[derive(Debug, PartialEq)]
     enum F {
@@ -315,16 +395,7 @@ mod tests {
     fn run(chunks: &[&[u8]], cap: usize) -> Vec<F> {
         let mut f = LineFramer::new(cap);
         let mut v = Vec::new();
-        let mut sink = |fr: Frame<'_>| match fr {
-            Frame::Line(l) => v.push(F::L(
-                l.content.to_vec(),
-                l.ending,
-                l.offset,
-                l.wire_len,
-                l.wire_len > l.content.len() as u64,
-            )),
-            Frame::Overflow { offset } => v.push(F::O(offset)),
-        };
+        let mut sink = |fr: Frame<'_>| record(&mut v, fr);
         for c in chunks {
             f.push(c, &mut sink);
         }
@@ -382,7 +453,15 @@ mod tests {
 
     fn plain(input: &[u8], cap: usize) -> (usize, Vec<u32>) {
         let mut ends = Vec::new();
-        (plain_lines(input, cap, &mut ends), ends)
+        let mut lines = Vec::new();
+        let taken = plain_lines(input, cap, &mut ends, |line| lines.push(line.to_vec()));
+        let mut start = 0;
+        for (&end, line) in ends.iter().zip(&lines) {
+            assert_eq!(line[..], input[start..end as usize - 1]);
+            start = end as usize + 1;
+        }
+        assert_eq!(lines.len(), ends.len());
+        (taken, ends)
     }
 
     #[test]
@@ -421,6 +500,129 @@ mod tests {
         assert!(taken <= PLAIN_BLOCK && taken > PLAIN_BLOCK - line.len());
         assert_eq!(taken % line.len(), 0);
         assert_eq!(ends.len(), taken / line.len());
+    }
+
+    type Finder = fn(&[u8], usize) -> (usize, Vec<u32>);
+
+    fn reference(input: &[u8], cap: usize) -> (usize, Vec<u32>) {
+        let mut ends = Vec::new();
+        let taken = super::reference::plain_lines_reference(input, cap, &mut ends);
+        (taken, ends)
+    }
+
+    fn record(v: &mut Vec<F>, fr: Frame<'_>) {
+        match fr {
+            Frame::Line(l) => v.push(F::L(
+                l.content.to_vec(),
+                l.ending,
+                l.offset,
+                l.wire_len,
+                l.wire_len > l.content.len() as u64,
+            )),
+            Frame::Overflow { offset } => v.push(F::O(offset)),
+        }
+    }
+
+    /// Frames `chunks` as the engine frames a message body: at each line start the plain
+    /// lines `finder` takes, then one line through the framer, and again.
+    fn frame_with(finder: Finder, chunks: &[&[u8]], cap: usize) -> Vec<F> {
+        let mut f = LineFramer::new(cap);
+        let mut v = Vec::new();
+        for chunk in chunks {
+            let mut input = *chunk;
+            while !input.is_empty() {
+                if f.at_line_start() {
+                    let (taken, ends) = finder(input, f.cap());
+                    let mut start = 0;
+                    for &end in &ends {
+                        let content = &input[start..end as usize - 1];
+                        let offset = f.offset() + start as u64;
+                        let wire = content.len() as u64;
+                        v.push(F::L(content.to_vec(), Ending::CrLf, offset, wire, false));
+                        start = end as usize + 1;
+                    }
+                    assert_eq!(start, taken);
+                    f.skip(taken);
+                    input = &input[taken..];
+                }
+                let used = f.push_until(input, |fr| {
+                    let line = matches!(fr, Frame::Line(_));
+                    record(&mut v, fr);
+                    !line
+                });
+                input = &input[used..];
+            }
+        }
+        f.finish_eof(|fr| record(&mut v, fr));
+        v
+    }
+
+    #[test]
+    fn the_mask_finder_takes_what_the_memchr_finder_took_whatever_octet_goes_wrong_where() {
+        let line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod t\r\n";
+        let body: Vec<u8> = line.iter().copied().cycle().take(4300).collect();
+        for bad in [
+            &b"\0"[..],
+            b"\x80",
+            b"\xff",
+            b"\r",
+            b"\n",
+            b".",
+            b"\r\n.",
+            b"\r\n\r\n",
+        ] {
+            for pos in (0..700).chain(4000..4300) {
+                let mut input = body.clone();
+                input.splice(pos..pos, bad.iter().copied());
+                for cap in [8, 74, 75, 100, 65536] {
+                    let want = reference(&input, cap);
+                    assert_eq!(plain(&input, cap), want, "{bad:?} at {pos}, cap {cap}");
+                }
+            }
+        }
+    }
+
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            8 => Just(b"\r\n".to_vec()),
+            8 => "[a-z .]{0,90}".prop_map(String::into_bytes),
+            1 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\0".to_vec()),
+            1 => Just(b"\t".to_vec()),
+            1 => Just(b"\r\n.".to_vec()),
+            1 => Just(b"\r\n..".to_vec()),
+            1 => Just(b"\x80".to_vec()),
+            1 => Just(b"\xff\xfe".to_vec()),
+            1 => (64usize..6000).prop_map(|n| vec![b'x'; n]),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn plain_lines_give_the_lines_the_old_finder_and_the_framer_give(
+            pieces in prop::collection::vec(piece(), 0..300),
+            cuts in prop::collection::vec(1usize..5000, 1..30),
+            cap in prop::sample::select(vec![8usize, 10, 76, 100, 4096, 65536]),
+        ) {
+            let body = pieces.concat();
+            let mut chunks = Vec::new();
+            let mut rest = &body[..];
+            for &n in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (a, b) = rest.split_at(n.min(rest.len()));
+                chunks.push(a);
+                rest = b;
+            }
+            let framer_only = run(&chunks, cap);
+            let old = frame_with(reference, &chunks, cap);
+            let new = frame_with(plain, &chunks, cap);
+            prop_assert_eq!(&old, &framer_only);
+            prop_assert_eq!(&new, &old);
+            prop_assert_eq!(plain(&body, cap), reference(&body, cap));
+        }
     }
 
     #[test]

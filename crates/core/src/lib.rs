@@ -107,6 +107,7 @@ pub mod event;
 mod exchange;
 pub(crate) mod framer;
 pub mod inject;
+mod linemask;
 pub mod oauth;
 pub mod probes;
 pub mod redact;

@@ -1,6 +1,6 @@
 //! CAPA and capability semantics (rules.md §3.6), with USR-002, SASL-010, ITLS-004, ITLS-005.
 
-use super::area::{Answer, Area, Ctx, DataLine};
+use super::area::{Answer, Area, Ctx, DataLine, PlainLines};
 use super::capa_list;
 use super::catalog as r;
 use super::catalog::Severity;
@@ -128,6 +128,13 @@ impl Area for Capa {
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::Capa {
             self.capa_line(cx, line);
+        }
+    }
+
+    // The kind test once for the lines, not once a line: the compiler does not hoist it.
+    fn on_plain_lines(&mut self, cx: &mut Ctx<'_>, body: &Body, lines: &PlainLines<'_>) {
+        if body.kind == BodyKind::Capa {
+            lines.each(|line| self.capa_line(cx, line));
         }
     }
 

@@ -1,6 +1,6 @@
 //! LANG (rules.md §3.15, RFC 6856 §3): LANG-001..LANG-004.
 
-use super::area::{Answer, Area, Ctx, DataLine};
+use super::area::{Answer, Area, Ctx, DataLine, PlainLines};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -66,6 +66,13 @@ impl Area for Lang {
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::Lang {
             lang_line(cx, line);
+        }
+    }
+
+    // The kind test once for the lines, not once a line: the compiler does not hoist it.
+    fn on_plain_lines(&mut self, cx: &mut Ctx<'_>, body: &Body, lines: &PlainLines<'_>) {
+        if body.kind == BodyKind::Lang {
+            lines.each(|line| lang_line(cx, line));
         }
     }
 }

@@ -2,7 +2,7 @@
 //! what the maildrop holds, as STAT, LIST, DELE and RSET tell it. MSG-010 and the LIST size
 //! against RETR are judged in `message`, which sees the data.
 
-use super::area::{Answer, Area, Ctx, DataLine};
+use super::area::{Answer, Area, Ctx, DataLine, PlainLines};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::listing::{
@@ -102,6 +102,13 @@ impl Area for Maildrop {
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::List {
             self.scan_line(cx, line);
+        }
+    }
+
+    // The kind test once for the lines, not once a line: the compiler does not hoist it.
+    fn on_plain_lines(&mut self, cx: &mut Ctx<'_>, body: &Body, lines: &PlainLines<'_>) {
+        if body.kind == BodyKind::List {
+            lines.each(|line| self.scan_line(cx, line));
         }
     }
 

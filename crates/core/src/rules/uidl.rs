@@ -3,7 +3,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::area::{Answer, Area, Ctx, DataLine};
+use super::area::{Answer, Area, Ctx, DataLine, PlainLines};
 use super::catalog as r;
 use super::catalog::Severity;
 use super::checker::Checker;
@@ -189,6 +189,13 @@ impl Area for Uidl {
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if body.kind == BodyKind::Uidl {
             self.uid_line(cx, line);
+        }
+    }
+
+    // The kind test once for the lines, not once a line: the compiler does not hoist it.
+    fn on_plain_lines(&mut self, cx: &mut Ctx<'_>, body: &Body, lines: &PlainLines<'_>) {
+        if body.kind == BodyKind::Uidl {
+            lines.each(|line| self.uid_line(cx, line));
         }
     }
 }
