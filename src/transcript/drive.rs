@@ -89,7 +89,7 @@ impl Driver {
     /// Ends the recording: tells `sink`, and hands back the session as the engine left it.
     pub(crate) fn finish<D: Drive + ?Sized>(self, sink: &mut D) -> Session {
         sink.end(self.engine.session());
-        self.engine.session().clone()
+        self.engine.into_session()
     }
 }
 

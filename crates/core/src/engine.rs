@@ -208,6 +208,11 @@ impl Engine {
         &self.session
     }
 
+    /// The session as the inputs left it, for a caller done feeding: no copy of the maildrop.
+    pub fn into_session(self) -> Session {
+        self.session
+    }
+
     /// The current state, as the last [`Event::StateChange`] left it.
     pub fn state(&self) -> State {
         self.session.state

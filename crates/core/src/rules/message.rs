@@ -18,11 +18,11 @@ use crate::sanitize::display;
 /// Lines of a message whose running hash is kept, to tell whether TOP is a prefix of RETR.
 const PREFIX_LINES: usize = 256;
 
-/// At most this many messages keep a shape for TOP-001.
+/// At most this many messages keep a RETR shape, and this many TOP shapes wait, for TOP-001.
 const MAX_SHAPES: usize = 4096;
 
 /// RETR and TOP data, with the message in progress and the shapes TOP-001 compares. Bounded:
-/// at most [`MAX_SHAPES`] messages keep a shape.
+/// at most [`MAX_SHAPES`] RETR shapes (up to 2 KiB each) and as many TOP shapes (48 octets).
 #[derive(Debug, Default)]
 pub(crate) struct Message {
     /// The RETR or TOP data in progress.
@@ -31,6 +31,8 @@ pub(crate) struct Message {
     retr_shapes: HashMap<u32, MessageShape>,
     /// TOP-001: shapes of messages seen in part (TOP), waiting for a RETR of the same message.
     top_shapes: HashMap<u32, Vec<TopShape>>,
+    /// How many TOP shapes wait in `top_shapes`.
+    tops_waiting: usize,
 }
 
 impl Area for Message {
@@ -111,8 +113,9 @@ impl Message {
             );
         }
         s.maildrop.set_retr_octets(n, got);
-        let shape = self.scan.shape();
+        let shape = self.scan.take_shape();
         if let Some(tops) = self.top_shapes.remove(&n) {
+            self.tops_waiting -= tops.len();
             for top in tops {
                 compare_top(c, &shape, &top, n);
             }
@@ -130,23 +133,29 @@ impl Message {
         else {
             return;
         };
-        let shape = self.scan.shape();
-        if shape.body_lines > lines {
+        let scan = &self.scan;
+        if scan.body_lines > lines {
             c.report(&r::TOP_001, Severity::Violation, at, format!(
                 "TOP {n} {lines} returned {}: TOP returns the headers, the blank line and at most {} (RFC 1939 §7).",
-                plural(shape.body_lines, "body line"),
+                plural(scan.body_lines, "body line"),
                 plural(lines, "body line")
             ));
             return;
         }
         let top = TopShape {
             n: lines,
-            shape,
+            header_lines: scan.header_lines,
+            body_lines: scan.body_lines,
+            has_blank: scan.in_body,
+            // The hash after TOP's last line, which RETR's prefix must have at the same place;
+            // past the prefix (or with no line) there is nothing to compare.
+            last: scan.prefix.get(scan.lines().wrapping_sub(1)).copied(),
             at,
         };
         match self.retr_shapes.get(&n) {
             Some(full) => compare_top(c, full, &top, n),
-            None if self.top_shapes.len() < MAX_SHAPES => {
+            None if self.tops_waiting < MAX_SHAPES => {
+                self.tops_waiting += 1;
                 self.top_shapes.entry(n).or_default().push(top)
             }
             None => {}
@@ -178,12 +187,17 @@ impl MessageScan {
     fn done_scanning(&self) -> bool {
         self.nul && self.lone_cr && self.eight_bit_body && (self.eight_bit_header || self.in_body)
     }
-    fn shape(&self) -> MessageShape {
+    /// Header lines, the blank line if seen, and body lines.
+    fn lines(&self) -> usize {
+        (self.header_lines + self.body_lines + u64::from(self.in_body)) as usize
+    }
+    /// The shape of the data just ended; the scan is replaced at the next body.
+    fn take_shape(&mut self) -> MessageShape {
         MessageShape {
             header_lines: self.header_lines,
             body_lines: self.body_lines,
             has_blank: self.in_body,
-            prefix: self.prefix.clone(),
+            prefix: std::mem::take(&mut self.prefix),
         }
     }
 }
@@ -272,7 +286,11 @@ struct MessageShape {
 #[derive(Clone, Debug)]
 struct TopShape {
     n: u64,
-    shape: MessageShape,
+    header_lines: u64,
+    body_lines: u64,
+    has_blank: bool,
+    /// The running hash after TOP's last line, if that line is among the hashed ones.
+    last: Option<u64>,
     at: Location,
 }
 
@@ -311,14 +329,13 @@ fn unusual(bytes: &[u8]) -> bool {
 /// TOP-001: TOP's lines are a prefix of RETR's, with exactly min(n, body lines) body lines.
 fn compare_top(c: &mut Checker, full: &MessageShape, top: &TopShape, msg: u32) {
     let want_body = top.n.min(full.body_lines);
-    let t = &top.shape;
+    let t = top;
     let shape_ok = t.header_lines == full.header_lines
         && (t.body_lines == want_body)
         && (t.has_blank == full.has_blank);
     let lines = (t.header_lines + t.body_lines + u64::from(t.has_blank)) as usize;
-    let prefix_ok = lines == 0
-        || lines > full.prefix.len()
-        || t.prefix.get(lines - 1) == full.prefix.get(lines - 1);
+    let prefix_ok =
+        lines == 0 || lines > full.prefix.len() || t.last == full.prefix.get(lines - 1).copied();
     if !shape_ok {
         c.report(&r::TOP_001, Severity::Violation, top.at, format!(
             "TOP {msg} {} returned {} header and {} body lines, but RETR shows {} header lines and {} body lines, so {want_body} body lines were due (RFC 1939 §7).",
@@ -373,6 +390,54 @@ mod tests {
             0x20,
             0x20
         ]));
+    }
+
+    /// A login, then TOP `msg` 1 answered with `body` lines after a one-line header, then
+    /// RETR `msg` answered with the header and `retr` lines.
+    fn top_then_retr(msg: u32, body: &[&str], retr: &[&str]) -> Vec<String> {
+        let mut t = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
+        t.push_str(&format!("C: TOP {msg} 1\nS: +OK\nS: Subject: x\nS: \n"));
+        body.iter().for_each(|l| t.push_str(&format!("S: {l}\n")));
+        t.push_str(&format!(
+            "S: .\nC: RETR {msg}\nS: +OK\nS: Subject: x\nS: \n"
+        ));
+        retr.iter().for_each(|l| t.push_str(&format!("S: {l}\n")));
+        t.push_str("S: .\n");
+        crate::rules::tests::findings(&t)
+            .0
+            .into_iter()
+            .filter(|f| f.rule.id == "TOP-001")
+            .map(|f| f.message)
+            .collect()
+    }
+
+    #[test]
+    fn top_is_compared_with_the_start_of_a_later_retr() {
+        assert!(top_then_retr(1, &["one"], &["one", "two"]).is_empty());
+        let other = top_then_retr(1, &["uno"], &["one", "two"]);
+        assert_eq!(other.len(), 1, "{other:?}");
+        assert!(
+            other[0].contains("did not return the same lines"),
+            "{other:?}"
+        );
+        let short = top_then_retr(1, &[], &["one", "two"]);
+        assert!(short[0].contains("so 1 body lines were due"), "{short:?}");
+    }
+
+    #[test]
+    fn top_past_the_hashed_lines_compares_its_counts_only() {
+        let long: Vec<String> = (0..PREFIX_LINES).map(|i| format!("line {i}")).collect();
+        let long: Vec<&str> = long.iter().map(String::as_str).collect();
+        let mut headers = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
+        headers.push_str("C: TOP 1 0\nS: +OK\n");
+        long.iter()
+            .for_each(|l| headers.push_str(&format!("S: H-{l}: x\n")));
+        headers.push_str("S: \nS: .\nC: RETR 1\nS: +OK\n");
+        long.iter()
+            .for_each(|l| headers.push_str(&format!("S: H-{l}: y\n")));
+        headers.push_str("S: \nS: body\nS: .\n");
+        let found = crate::rules::tests::findings(&headers).0;
+        assert!(found.iter().all(|f| f.rule.id != "TOP-001"), "{found:?}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! APOP (USR-*, APOP-001). What a close or a timeout says is judged in `closing`.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
@@ -16,16 +17,27 @@ use crate::response::{Status, StatusLine};
 use crate::sanitize::display;
 use crate::state::{AuthStep, Security, State};
 
-/// A command compared across letter case: keyword, arguments, in TRANSACTION.
-type CaseKey = (Keyword, Vec<Vec<u8>>, bool);
+/// GEN-009 remembers at least the last this many distinct commands, and at most twice as many
+/// (16 octets each).
+const MAX_CASES: usize = 4096;
 
-/// The state rules, and what they remember between exchanges. Bounded: the case map is keyed
-/// by the commands a session sends twice in two cases.
+/// GEN-009: a lower-case form of the command was refused.
+const LOWER_REFUSED: u8 = 1;
+/// GEN-009: an upper-case form of the command was accepted.
+const UPPER_ACCEPTED: u8 = 2;
+
+/// The state rules, and what they remember between exchanges. Bounded: GEN-009 remembers at
+/// most 2 × [`MAX_CASES`] commands.
 #[derive(Debug, Default)]
 pub(crate) struct States {
-    /// GEN-009: the reply to a command typed in lower case and in upper case, keyed by
-    /// (keyword, arguments, in TRANSACTION): (lower-case reply, upper-case reply).
-    case_results: HashMap<CaseKey, (Option<Status>, Option<Status>)>,
+    /// GEN-009: what the replies to a command said of its letter case ([`LOWER_REFUSED`],
+    /// [`UPPER_ACCEPTED`]), keyed by a hash of (keyword, arguments, in TRANSACTION). A hash,
+    /// not the command: a session of a million TOPs would otherwise keep a million argument
+    /// lists; two commands share a key once in 2^64, and the client, not the server, picks them.
+    case_results: HashMap<u64, u8>,
+    /// GEN-009: the commands remembered before `case_results` last filled up: a lookup moves
+    /// a command back, so the recent ones survive the next swap.
+    case_older: HashMap<u64, u8>,
     /// ST-003: USER succeeded in the current attempt.
     user_ok: bool,
     /// ST-003: the first command other than PASS after a successful USER.
@@ -258,18 +270,33 @@ impl States {
         if !comparable || status == Status::Invalid {
             return;
         }
-        let lower = ex.cmd.verb_is_lowercase();
-        let entry = self
-            .case_results
-            .entry((k, ex.cmd.args.clone(), in_trans))
-            .or_default();
-        if lower {
-            entry.0 = Some(status);
+        let mut key = DefaultHasher::new();
+        (k, &ex.cmd.args, in_trans).hash(&mut key);
+        let key = key.finish();
+        // The latest reply to each form counts: a lower-case form accepted later clears its
+        // refusal, as an upper-case form refused later clears its acceptance.
+        let (bit, set) = if ex.cmd.verb_is_lowercase() {
+            (LOWER_REFUSED, status == Status::Err)
         } else {
-            entry.1 = Some(status);
+            (UPPER_ACCEPTED, status == Status::Ok)
+        };
+        let mut seen = (self.case_results.get(&key).copied())
+            .or_else(|| self.case_older.remove(&key))
+            .unwrap_or(0);
+        if set {
+            seen |= bit;
+        } else {
+            seen &= !bit;
         }
-        if entry.0 == Some(Status::Err) && entry.1 == Some(Status::Ok) {
-            *entry = (None, None);
+        if seen == 0 || seen == LOWER_REFUSED | UPPER_ACCEPTED {
+            self.case_results.remove(&key);
+        } else {
+            self.case_results.insert(key, seen);
+            if self.case_results.len() >= MAX_CASES {
+                self.case_older = std::mem::take(&mut self.case_results);
+            }
+        }
+        if seen == LOWER_REFUSED | UPPER_ACCEPTED {
             c.report(&r::GEN_009, Severity::Violation, at, format!(
                     "{k} works in upper case but was refused in lower case: command keywords are case-insensitive (RFC 1939 §3)."
                 ));
@@ -381,5 +408,60 @@ fn syntax(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
             "\"{shown}\" carries arguments the command does not take, and was answered +OK; strictly it gets -ERR."
         )),
         Syntax::Fine | Syntax::BadMessageNumber | Syntax::BadLineCount => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MAX_CASES;
+    use crate::rules::tests::findings;
+
+    fn gen_009(trace: &str) -> usize {
+        findings(trace)
+            .0
+            .iter()
+            .filter(|f| f.rule.id == "GEN-009")
+            .count()
+    }
+
+    /// `n` upper-case TOPs of distinct messages, each accepted, after a login.
+    fn tops(n: usize) -> String {
+        let mut t = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
+        for i in 1..=n {
+            t.push_str(&format!(
+                "C: TOP {i} 0\nS: +OK\nS: Subject: {i}\nS: \nS: .\n"
+            ));
+        }
+        t
+    }
+
+    #[test]
+    fn the_recent_commands_are_remembered() {
+        let n = 2 * MAX_CASES + 1;
+        for (msg, fires) in [(n, 1), (n - MAX_CASES + 1, 1), (1, 0)] {
+            let mut t = tops(n);
+            t.push_str(&format!("C: top {msg} 0\nS: -ERR no\n"));
+            assert_eq!(gen_009(&t), fires, "top {msg} of {n}");
+        }
+    }
+
+    #[test]
+    fn a_command_used_again_is_kept_across_the_swap() {
+        let mut t = tops(MAX_CASES);
+        t.push_str("C: TOP 1 0\nS: +OK\nS: Subject: 1\nS: \nS: .\n");
+        for i in MAX_CASES + 1..=2 * MAX_CASES - 1 {
+            t.push_str(&format!(
+                "C: TOP {i} 0\nS: +OK\nS: Subject: {i}\nS: \nS: .\n"
+            ));
+        }
+        t.push_str("C: top 1 0\nS: -ERR no\n");
+        assert_eq!(gen_009(&t), 1);
+    }
+
+    #[test]
+    fn the_arguments_are_part_of_the_command() {
+        let mut t = tops(2);
+        t.push_str("C: top 3 0\nS: -ERR no such message\n");
+        assert_eq!(gen_009(&t), 0);
     }
 }
