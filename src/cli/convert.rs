@@ -245,7 +245,7 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
     }
     // A bundle begins with the findings: the engine re-checks the recording first (one
     // streaming pass), then the transcript is written in a second.
-    let (checked, input) = match args.to {
+    let (mut checked, input) = match args.to {
         ExportFormat::Bundle => (
             Some(
                 source::check(input, &Config::default(), only)
@@ -277,12 +277,12 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
                 selected = only.is_none_or(|n| n == count);
                 let head = if !selected {
                     Ok(())
-                } else if let Some(c) = &checked {
+                } else if let Some(c) = &mut checked {
                     let index = only.map_or(count, |_| 1) - 1;
                     walker = Some(LineWalker::new(true));
-                    match c.sessions.get(index) {
-                        Some(s) => out.put(
-                            exp::bundle_head(
+                    match c.sessions.get_mut(index) {
+                        Some(s) => {
+                            let head = exp::bundle_head(
                                 &path,
                                 s,
                                 exp::Part {
@@ -290,9 +290,12 @@ pub fn export(args: &ExportArgs) -> Result<u8, CliError> {
                                     of: total.unwrap_or(count),
                                     first: index == 0,
                                 },
-                            )
-                            .as_bytes(),
-                        ),
+                            );
+                            // The head is all the bundle needs of the checked session: its
+                            // maildrop goes before the walker builds one of its own.
+                            std::mem::take(&mut s.replayed.session.maildrop);
+                            out.put(head.as_bytes())
+                        }
                         None => Ok(()),
                     }
                 } else {
