@@ -25,7 +25,7 @@ CASES=(
   "body cut by a close (100 MB)|cut-body|100000000|RETR 1|ML-001"
   "LIST + UIDL of 1,000,000|list|1000000|LIST UIDL|1000000 lines"
   "CAPA of 100,000 lines|capa|100000|CAPA|100000 lines"
-  "one octet per second|drip|1000|NOOP|dripping"
+  "one octet per second|drip|1000|NOOP|no complete answer"
   "100 MB flood after QUIT|flood-after-quit|100000000|QUIT|ST-007"
   "greeting, then silence|silence|0|NOOP|no reply before the timeout"
 )
