@@ -679,6 +679,31 @@ fn a_dripping_reply_times_out_and_says_what_arrived() {
     t.keys(&["C-c"]);
 }
 
+/// A greeting that drips past --timeout, with a command typed while it dripped: the answer
+/// to that command (not connected) still says why the session ended.
+#[test]
+fn a_command_typed_during_a_greeting_that_times_out_keeps_the_reason() {
+    if !tmux_available() {
+        return;
+    }
+    use common::{Step, scripted};
+    let mut steps = Vec::new();
+    for &b in b"+OK slow greeting" {
+        steps.push(Step::Send(vec![b]));
+        steps.push(Step::Sleep(200));
+    }
+    let port = scripted(steps);
+    let cmd = format!("{} pop3://127.0.0.1:{port} --timeout 1", bin());
+    let t = Tmux::start(&cmd, 200, 30);
+    t.wait_for("▶greeting");
+    t.line("NOOP");
+    t.wait_for("is not valid in");
+    t.keys(&["y"]);
+    let screen = t.wait_for(":reconnect to try again");
+    assert!(screen.contains("no complete answer within 1 s"), "{screen}");
+    t.keys(&["C-c"]);
+}
+
 #[test]
 fn a_login_in_the_clear_is_said_in_the_transcript_before_it_happens() {
     if !tmux_available() {

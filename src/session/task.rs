@@ -475,7 +475,8 @@ pub(crate) async fn run(
         let mut conn = match start(&plan, Box::new(forward)).await {
             Ok(c) => c,
             Err(e) => {
-                tx.send(Update::Failed(e.to_string()));
+                let why = e.to_string();
+                tx.send(Update::Failed(why.clone()));
                 tx.send(Update::Snapshot(Box::new(Summary {
                     closed: true,
                     ..Summary::default()
@@ -489,9 +490,11 @@ pub(crate) async fn run(
                         Some(Request::Save(p)) => save(&recording, p, false, &tx),
                         Some(Request::SaveReplace(p)) => save(&recording, p, true, &tx),
                         Some(_) => {
-                            tx.send(Update::Failed(
-                                "not connected: :reconnect to try again".into(),
-                            ));
+                            // Says why again: a command typed while the session was still
+                            // starting would otherwise replace the reason it ended.
+                            tx.send(Update::Failed(format!(
+                                "not connected ({why}): :reconnect to try again"
+                            )));
                         }
                     }
                 }
