@@ -648,6 +648,22 @@ fn the_clock_runs_on_after_reconnect() {
     t.keys(&["C-c"]);
 }
 
+/// `bytes` sent one at a time, 200 ms apart.
+fn dripped(bytes: &[u8]) -> Vec<common::Step> {
+    let each = |&b: &u8| [common::Step::Send(vec![b]), common::Step::Sleep(200)];
+    bytes.iter().flat_map(each).collect()
+}
+
+/// The UI on a server playing `steps`, with --timeout 1.
+fn ui_with_timeout_1(steps: Vec<common::Step>) -> Tmux {
+    let port = common::scripted(steps);
+    Tmux::start(
+        &format!("{} pop3://127.0.0.1:{port} --timeout 1", bin()),
+        200,
+        30,
+    )
+}
+
 /// A reply that drips past --timeout: the UI says the answer was not whole in time, and
 /// what had arrived, instead of waiting as long as the drip lasts.
 #[test]
@@ -655,19 +671,14 @@ fn a_dripping_reply_times_out_and_says_what_arrived() {
     if !tmux_available() {
         return;
     }
-    use common::{Step, scripted};
+    use common::Step;
     let mut steps = vec![
         Step::Send(b"+OK ready\r\n".to_vec()),
         Step::ReadLine,
         Step::Send(b"+OK capa\r\n".to_vec()),
     ];
-    for _ in 0..100 {
-        steps.push(Step::Send(b"X".to_vec()));
-        steps.push(Step::Sleep(200));
-    }
-    let port = scripted(steps);
-    let cmd = format!("{} pop3://127.0.0.1:{port} --timeout 1", bin());
-    let t = Tmux::start(&cmd, 200, 30);
+    steps.extend(dripped(&[b'X'; 100]));
+    let t = ui_with_timeout_1(steps);
     t.wait_for("▶AUTHORIZATION");
     t.line("CAPA");
     let screen = t.wait_for("no complete answer within 1 s");
@@ -686,15 +697,7 @@ fn a_command_typed_during_a_greeting_that_times_out_keeps_the_reason() {
     if !tmux_available() {
         return;
     }
-    use common::{Step, scripted};
-    let mut steps = Vec::new();
-    for &b in b"+OK slow greeting" {
-        steps.push(Step::Send(vec![b]));
-        steps.push(Step::Sleep(200));
-    }
-    let port = scripted(steps);
-    let cmd = format!("{} pop3://127.0.0.1:{port} --timeout 1", bin());
-    let t = Tmux::start(&cmd, 200, 30);
+    let t = ui_with_timeout_1(dripped(b"+OK slow greeting"));
     t.wait_for("▶greeting");
     t.line("NOOP");
     t.wait_for("is not valid in");
