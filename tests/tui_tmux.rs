@@ -75,9 +75,7 @@ fn the_seeds_case_shows_its_finding() {
     t.line("USER demo");
     t.wait_for("already authenticated");
     // STAT is not valid in AUTHORIZATION: the UI asks first; y sends it, marked deliberate.
-    t.line("STAT");
-    t.wait_for("not valid in AUTHORIZATION");
-    t.keys(&["y"]);
+    t.line_confirmed("STAT");
     let screen = t.wait_for("ST-009");
     assert!(screen.contains("login skipped"), "{screen}");
     assert!(screen.contains("(deliberate)"), "{screen}");
@@ -474,9 +472,7 @@ fn ctrl_c_during_a_huge_body_gives_the_terminal_back() {
     ]);
     let t = Tmux::start(&format!("{} pop3://127.0.0.1:{port}", bin()), 120, 30);
     t.wait_for("┌ Transcript");
-    t.line("RETR 1");
-    t.wait_for("is not valid in");
-    t.keys(&["y"]);
+    t.line_confirmed("RETR 1");
     // The fold counts on past the lines it keeps while the body streams in.
     let start = Instant::now();
     let counted = |s: &str| {
@@ -699,9 +695,7 @@ fn a_command_typed_during_a_greeting_that_times_out_keeps_the_reason() {
     }
     let t = ui_with_timeout_1(dripped(b"+OK slow greeting"));
     t.wait_for("▶greeting");
-    t.line("NOOP");
-    t.wait_for("is not valid in");
-    t.keys(&["y"]);
+    t.line_confirmed("NOOP");
     let screen = t.wait_for(":reconnect to try again");
     assert!(screen.contains("no complete answer within 1 s"), "{screen}");
     t.keys(&["C-c"]);

@@ -79,6 +79,13 @@ impl Tmux {
         self.keys(&["Enter"]);
     }
 
+    /// Types a command the UI asks about first (not valid in the state), and answers y.
+    pub fn line_confirmed(&self, text: &str) {
+        self.line(text);
+        self.wait_for("is not valid in");
+        self.keys(&["y"]);
+    }
+
     pub fn screen(&self) -> String {
         let o = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "0"])

@@ -22,7 +22,7 @@ const PREFIX_LINES: usize = 256;
 const MAX_SHAPES: usize = 4096;
 
 /// RETR and TOP data, with the message in progress and the shapes TOP-001 compares. Bounded:
-/// at most [`MAX_SHAPES`] RETR shapes (up to 2 KiB each) and as many TOP shapes (48 octets).
+/// at most [`MAX_SHAPES`] RETR shapes (up to 2 KiB each) and as many TOP shapes (64 octets).
 #[derive(Debug, Default)]
 pub(crate) struct Message {
     /// The RETR or TOP data in progress.
@@ -327,9 +327,8 @@ fn unusual(bytes: &[u8]) -> bool {
 }
 
 /// TOP-001: TOP's lines are a prefix of RETR's, with exactly min(n, body lines) body lines.
-fn compare_top(c: &mut Checker, full: &MessageShape, top: &TopShape, msg: u32) {
-    let want_body = top.n.min(full.body_lines);
-    let t = top;
+fn compare_top(c: &mut Checker, full: &MessageShape, t: &TopShape, msg: u32) {
+    let want_body = t.n.min(full.body_lines);
     let shape_ok = t.header_lines == full.header_lines
         && (t.body_lines == want_body)
         && (t.has_blank == full.has_blank);
@@ -337,18 +336,18 @@ fn compare_top(c: &mut Checker, full: &MessageShape, top: &TopShape, msg: u32) {
     let prefix_ok =
         lines == 0 || lines > full.prefix.len() || t.last == full.prefix.get(lines - 1).copied();
     if !shape_ok {
-        c.report(&r::TOP_001, Severity::Violation, top.at, format!(
+        c.report(&r::TOP_001, Severity::Violation, t.at, format!(
             "TOP {msg} {} returned {} header and {} body lines, but RETR shows {} header lines and {} body lines, so {want_body} body lines were due (RFC 1939 §7).",
-            top.n, t.header_lines, t.body_lines, full.header_lines, full.body_lines
+            t.n, t.header_lines, t.body_lines, full.header_lines, full.body_lines
         ));
     } else if !prefix_ok {
         c.report(
             &r::TOP_001,
             Severity::Violation,
-            top.at,
+            t.at,
             format!(
                 "TOP {msg} {} did not return the same lines as the start of RETR {msg}.",
-                top.n
+                t.n
             ),
         );
     }
@@ -392,10 +391,15 @@ mod tests {
         ]));
     }
 
+    #[test]
+    fn a_waiting_top_costs_64_octets() {
+        assert!(std::mem::size_of::<TopShape>() <= 64);
+    }
+
     /// A login, then TOP `msg` 1 answered with `body` lines after a one-line header, then
     /// RETR `msg` answered with the header and `retr` lines.
     fn top_then_retr(msg: u32, body: &[&str], retr: &[&str]) -> Vec<String> {
-        let mut t = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
+        let mut t = crate::rules::tests::LOGIN.to_owned();
         t.push_str(&format!("C: TOP {msg} 1\nS: +OK\nS: Subject: x\nS: \n"));
         body.iter().for_each(|l| t.push_str(&format!("S: {l}\n")));
         t.push_str(&format!(
@@ -426,17 +430,19 @@ mod tests {
 
     #[test]
     fn top_past_the_hashed_lines_compares_its_counts_only() {
-        let long: Vec<String> = (0..PREFIX_LINES).map(|i| format!("line {i}")).collect();
-        let long: Vec<&str> = long.iter().map(String::as_str).collect();
-        let mut headers = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
-        headers.push_str("C: TOP 1 0\nS: +OK\n");
-        long.iter()
-            .for_each(|l| headers.push_str(&format!("S: H-{l}: x\n")));
-        headers.push_str("S: \nS: .\nC: RETR 1\nS: +OK\n");
-        long.iter()
-            .for_each(|l| headers.push_str(&format!("S: H-{l}: y\n")));
-        headers.push_str("S: \nS: body\nS: .\n");
-        let found = crate::rules::tests::findings(&headers).0;
+        // As many header lines as are hashed, different in TOP and RETR: past the hashes.
+        let header = |v: &str| -> String {
+            (0..PREFIX_LINES)
+                .map(|i| format!("S: H-{i}: {v}\n"))
+                .collect()
+        };
+        let trace = format!(
+            "{}C: TOP 1 0\nS: +OK\n{}S: \nS: .\nC: RETR 1\nS: +OK\n{}S: \nS: body\nS: .\n",
+            crate::rules::tests::LOGIN,
+            header("x"),
+            header("y")
+        );
+        let found = crate::rules::tests::findings(&trace).0;
         assert!(found.iter().all(|f| f.rule.id != "TOP-001"), "{found:?}");
     }
 

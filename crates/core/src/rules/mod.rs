@@ -106,6 +106,9 @@ pub(crate) use each_area;
 mod tests {
     use crate::{Config, Engine, Event, Finding, Session, Time, TransportEvent};
 
+    /// A greeting and a login by USER and PASS, as a trace for [`findings`] to go on from.
+    pub(super) const LOGIN: &str = "S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n";
+
     /// The server rule IDs an engine reports for a session written as `S: `, `C: ` and `-- tls`
     /// lines (the client areas run after all of them, so they cannot change this order).
     fn rule_ids(trace: &str) -> Vec<&'static str> {

@@ -280,7 +280,10 @@ impl States {
         } else {
             (UPPER_ACCEPTED, status == Status::Ok)
         };
-        let mut seen = (self.case_results.get(&key).copied())
+        let mut seen = self
+            .case_results
+            .get(&key)
+            .copied()
             .or_else(|| self.case_older.remove(&key))
             .unwrap_or(0);
         if set {
@@ -414,7 +417,7 @@ fn syntax(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
 #[cfg(test)]
 mod tests {
     use super::MAX_CASES;
-    use crate::rules::tests::findings;
+    use crate::rules::tests::{LOGIN, findings};
 
     fn gen_009(trace: &str) -> usize {
         findings(trace)
@@ -424,15 +427,14 @@ mod tests {
             .count()
     }
 
+    /// An upper-case TOP of message `i`, accepted.
+    fn top(i: usize) -> String {
+        format!("C: TOP {i} 0\nS: +OK\nS: Subject: {i}\nS: \nS: .\n")
+    }
+
     /// `n` upper-case TOPs of distinct messages, each accepted, after a login.
     fn tops(n: usize) -> String {
-        let mut t = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
-        for i in 1..=n {
-            t.push_str(&format!(
-                "C: TOP {i} 0\nS: +OK\nS: Subject: {i}\nS: \nS: .\n"
-            ));
-        }
-        t
+        LOGIN.to_owned() + &(1..=n).map(top).collect::<String>()
     }
 
     #[test]
@@ -447,13 +449,8 @@ mod tests {
 
     #[test]
     fn a_command_used_again_is_kept_across_the_swap() {
-        let mut t = tops(MAX_CASES);
-        t.push_str("C: TOP 1 0\nS: +OK\nS: Subject: 1\nS: \nS: .\n");
-        for i in MAX_CASES + 1..=2 * MAX_CASES - 1 {
-            t.push_str(&format!(
-                "C: TOP {i} 0\nS: +OK\nS: Subject: {i}\nS: \nS: .\n"
-            ));
-        }
+        let mut t = tops(MAX_CASES) + &top(1);
+        t.extend((MAX_CASES + 1..2 * MAX_CASES).map(top));
         t.push_str("C: top 1 0\nS: -ERR no\n");
         assert_eq!(gen_009(&t), 1);
     }
