@@ -114,6 +114,10 @@ impl Progress {
         } else {
             ProgressDrawTarget::hidden()
         };
+        Progress::drawing_on(target, draw)
+    }
+
+    fn drawing_on(target: ProgressDrawTarget, draw: bool) -> Self {
         let state = Arc::new(Mutex::new(ProgressState::default()));
         let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(style(SPINNER, &state));
@@ -150,9 +154,11 @@ impl Progress {
 
     /// The target file was read to its end: `total` targets, a bar from now on.
     pub(crate) fn set_total(&mut self, total: usize) {
-        self.with_state(|s| s.total = Some(total));
-        self.bar.set_length(total as u64);
+        // The style before the length and the position: setting either draws, and in the
+        // spinner's style that draw said "reading the targets" of a total already known.
         self.bar.set_style(style(BAR, &self.state));
+        self.bar.set_length(total as u64);
+        self.with_state(|s| s.total = Some(total));
     }
 
     pub(crate) fn started(&mut self, line: usize, target: &str) {
@@ -243,6 +249,77 @@ mod tests {
         assert!(should_draw(true, true, false));
         assert!(!should_draw(true, true, true));
         assert!(!should_draw(false, false, false));
+    }
+
+    /// A terminal that keeps everything drawn on it.
+    #[derive(Debug, Default, Clone)]
+    struct Drawn(Arc<Mutex<String>>);
+
+    impl indicatif::TermLike for Drawn {
+        fn width(&self) -> u16 {
+            140
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(&format!("{s}\n"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            if let Ok(mut d) = self.0.lock() {
+                d.push_str(s);
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn drawn(events: impl FnOnce(&mut Progress)) -> String {
+        let term = Drawn::default();
+        let target = ProgressDrawTarget::term_like(Box::new(term.clone()));
+        let mut p = Progress::drawing_on(target, true);
+        events(&mut p);
+        // A draw of the state now: the bar's own draws on a new position are rate-limited, and
+        // the steady tick's come when they come.
+        p.bar.disable_steady_tick();
+        p.bar.tick();
+        let _ = p.finish();
+        term.0.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_total_known_before_the_run_is_drawn_as_a_bar_from_the_first_draw() {
+        let d = drawn(|p| {
+            p.set_total(6);
+            p.started(1, "pop3://t1");
+            let _ = p.add(&outcome(1, 0, false));
+        });
+        assert!(d.contains("0/6 done"), "{d:?}");
+        assert!(d.contains("1/6 done"), "{d:?}");
+        assert!(!d.contains("reading the targets"), "{d:?}");
+    }
+
+    #[test]
+    fn a_total_still_unknown_is_a_spinner() {
+        let d = drawn(|p| {
+            p.started(1, "pop3://t1");
+            let _ = p.add(&outcome(1, 0, false));
+        });
+        assert!(d.contains("1 done (reading the targets)"), "{d:?}");
     }
 
     #[test]
