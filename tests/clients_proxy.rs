@@ -437,7 +437,15 @@ fn fetch_through(
     let (o, got) = fetch(client, &target, dir.path());
     let log = text(&o);
     let case = format!("{client:?} from {server:?} over {leg:?}");
-    assert_eq!(o.status.code(), Some(0), "{case}\n{log}");
+    if o.status.code() != Some(0) {
+        // The proxy's side of a client that failed or hung (124: killed by `timeout`).
+        let reports = proxy.reports();
+        panic!(
+            "{case}: the client ended with {:?}\n{log}\nthe proxy's reports: {}",
+            o.status,
+            serde_json::to_string_pretty(&reports).unwrap_or_default()
+        );
+    }
     assert!(
         got.intact(),
         "{case}: {} octets stored, not the maildrop\n{log}",
