@@ -710,8 +710,8 @@ mod connections_view {
         let opened = render(&view, at, 40);
         super::assert_clean("the opened connection", opened.as_bytes());
         assert!(opened.contains(r"C: USER \x1b]52;c;aGk=\x07ev"), "{opened}");
-        // Invalid UTF-8 shows as U+FFFD here (the text export writes \xff): no control.
-        assert!(opened.contains(r"\x1b[2J\x1b[HNOOP\x00"), "{opened}");
+        // Invalid UTF-8 shows as \xff, as the text export writes it (not as U+FFFD).
+        assert!(opened.contains(r"\x1b[2J\x1b[HNOOP\x00\xff"), "{opened}");
         assert!(opened.contains("client CL-011"), "{opened}");
     }
 

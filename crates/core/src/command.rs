@@ -335,38 +335,37 @@ impl Command {
 
     /// The command line as it may be shown: secrets masked with `*`, keeping their length
     /// (SASL's empty response `=` is shown as it is). Arguments are raw bytes made text
-    /// lossily: still pass the result through [`crate::sanitize::display`].
+    /// lossily: still pass the result through [`crate::sanitize::display`], or better, pass
+    /// [`Command::redacted_bytes`], which keeps invalid UTF-8 for it to show as `\xff`.
     pub fn redacted(&self) -> String {
-        let mut s = String::from_utf8_lossy(&self.verb).into_owned();
+        String::from_utf8_lossy(&self.redacted_bytes()).into_owned()
+    }
+
+    /// [`Command::redacted`] as the octets were sent (the secret masked), for
+    /// [`crate::sanitize::display`].
+    pub fn redacted_bytes(&self) -> Vec<u8> {
+        let mut s = self.verb.clone();
         // "=" is SASL's empty initial response (RFC 5034 §4): nothing to hide.
         let secret_mask = self.secret.as_ref().map(|x| {
             if x.expose() == b"=" {
-                "=".to_owned()
+                b"=".to_vec()
             } else {
-                "*".repeat(x.len())
+                vec![b'*'; x.len()]
             }
         });
-        match self.keyword {
-            Keyword::Pass => {
-                if let Some(m) = secret_mask {
-                    s.push(' ');
-                    s.push_str(&m);
-                }
-            }
+        let parts: Vec<&[u8]> = match self.keyword {
+            Keyword::Pass => secret_mask.iter().map(Vec::as_slice).collect(),
             _ => {
-                let mut parts: Vec<String> = self
-                    .args
-                    .iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                if let Some(m) = secret_mask {
+                let mut parts: Vec<&[u8]> = self.args.iter().map(Vec::as_slice).collect();
+                if let Some(m) = &secret_mask {
                     parts.insert(1.min(parts.len()), m);
                 }
-                for p in parts {
-                    s.push(' ');
-                    s.push_str(&p);
-                }
+                parts
             }
+        };
+        for p in parts {
+            s.push(b' ');
+            s.extend_from_slice(p);
         }
         s
     }

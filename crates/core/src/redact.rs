@@ -115,18 +115,31 @@ pub fn typed_form(line: &str) -> String {
     }
 }
 
-/// A parsed command as it may be shown: [`Command::redacted`], and when the engine read no
-/// secret in it, the secret a lenient server would read (` PASS x`) masked all the same.
-pub fn shown(cmd: &Command) -> String {
+/// A parsed command as it may be shown, in octets for [`crate::sanitize::display`] (invalid
+/// UTF-8 kept, to be shown as `\xff` as every other output shows it):
+/// [`Command::redacted_bytes`], and when the engine read no secret in it, the secret a
+/// lenient server would read (` PASS x`) masked all the same, a `*` a character.
+pub fn shown(cmd: &Command) -> Vec<u8> {
     if cmd.secret.is_some() {
-        return cmd.redacted();
+        return cmd.redacted_bytes();
     }
     let mut raw = cmd.verb.clone();
     for a in &cmd.args {
         raw.push(b' ');
         raw.extend_from_slice(a);
     }
-    typed_form(&String::from_utf8_lossy(&raw))
+    let secret = secret_span(&raw).filter(|(keyword, span)| {
+        !(*keyword == Keyword::Auth && raw.get(span.clone()) == Some(&b"="[..]))
+    });
+    if let Some((_, span)) = secret {
+        // As a typed line is masked: everything from the secret on.
+        let masked = String::from_utf8_lossy(raw.get(span.start..).unwrap_or_default())
+            .chars()
+            .count();
+        raw.truncate(span.start);
+        raw.resize(span.start + masked, b'*');
+    }
+    raw
 }
 
 /// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
@@ -277,6 +290,34 @@ mod tests {
             crate::command::Syntax::Fine
         );
         assert_eq!(client_line(b"AUTH EXTERNAL =", None), None);
+    }
+
+    /// A shown command keeps the octets as sent, so the sanitizer shows invalid UTF-8 as
+    /// `\xff`, as the exports do, while the secret stays masked a `*` a character.
+    #[test]
+    fn a_shown_command_keeps_invalid_utf8_for_the_sanitizer() {
+        let noop = Command::parse(b"NOOP \xff\xfe", 0);
+        assert_eq!(shown(&noop), b"NOOP \xff\xfe");
+        let shown_text = crate::sanitize::display(&shown(&noop), 80);
+        assert_eq!(shown_text, r"NOOP \xff\xfe");
+        // A secret where a lenient server reads one: masked from there on, also past bad octets.
+        let pass = Command::parse(b" PASS s\xffcr\xc3\xa9t", 0);
+        assert_eq!(pass.secret, None);
+        assert_eq!(shown(&pass), b" PASS ******");
+        // The engine's own secret: masked by its length, the rest as sent.
+        let apop = Command::parse(b"APOP m\xffrose c4c9334bac560ecc979e58001b3e22fb", 0);
+        assert_eq!(
+            shown(&apop),
+            [b"APOP m\xffrose ".as_slice(), &[b'*'; 32]].concat()
+        );
+        assert_eq!(
+            apop.redacted(),
+            format!("APOP m\u{FFFD}rose {}", "*".repeat(32))
+        );
+        assert_eq!(
+            shown(&Command::parse(b"AUTH EXTERNAL =", 0)),
+            b"AUTH EXTERNAL ="
+        );
     }
 
     #[test]
@@ -616,12 +657,12 @@ mod tests {
         assert_eq!(typed_keyword("\t pass x"), Keyword::Pass);
         let cmd = Command::parse(b" PASS hunter2", 15);
         assert_eq!(command_line(&cmd), b" PASS *******".to_vec());
-        assert_eq!(shown(&cmd), " PASS *******");
+        assert_eq!(shown(&cmd), b" PASS *******");
         assert_eq!(
             shown(&Command::parse(b"PASS\thunter2", 14)),
-            "PASS\t*******"
+            b"PASS\t*******"
         );
-        assert_eq!(shown(&Command::parse(b"PASS hunter2", 14)), "PASS *******");
-        assert_eq!(shown(&Command::parse(b"RETR 1", 8)), "RETR 1");
+        assert_eq!(shown(&Command::parse(b"PASS hunter2", 14)), b"PASS *******");
+        assert_eq!(shown(&Command::parse(b"RETR 1", 8)), b"RETR 1");
     }
 }

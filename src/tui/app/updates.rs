@@ -387,5 +387,5 @@ fn shown_command(command: &Command) -> String {
     if oauth && command.secret.is_some() {
         return display(&redact::command_line(command), ROW_TEXT);
     }
-    display(redact::shown(command).as_bytes(), ROW_TEXT)
+    display(&redact::shown(command), ROW_TEXT)
 }

@@ -276,7 +276,7 @@ fn message_number(cx: &mut Ctx<'_>, reply: &Answer<'_>) {
         Syntax::BadLineCount => {
             c.report(&r::TOP_002, Severity::Violation, at, format!(
                 "\"{}\" was answered +OK: TOP needs a non-negative number of lines (RFC 1939 §7).",
-                display(ex.cmd.redacted().as_bytes(), 40)
+                display(&ex.cmd.redacted_bytes(), 40)
             ));
             return;
         }

@@ -320,7 +320,7 @@ pub(crate) fn named(ex: &Exchange) -> String {
 
 /// The command line of `ex` as a message may quote it: secrets masked, then sanitized.
 pub(crate) fn quoted(ex: &Exchange, max: usize) -> String {
-    display(redact::shown(&ex.cmd).as_bytes(), max)
+    display(&redact::shown(&ex.cmd), max)
 }
 
 fn line_is_bare(st: &StatusLine<'_>) -> bool {
