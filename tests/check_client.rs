@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // helpers of tests: a panic there is a failed test
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+mod common;
+use common::serve::Banner;
 
 /// A running `popscope serve --port 0 --check-client …`, with the port its banner names.
 struct Serve {
@@ -44,23 +47,10 @@ impl Serve {
         } else {
             (BufReader::new(stdout), None)
         };
-        let (mut port, mut ca) = (None, None);
-        let mut line = String::new();
-        while banner.read_line(&mut line).unwrap_or(0) > 0 {
-            if let Some(rest) = line.strip_prefix("listening on 127.0.0.1:") {
-                port = rest.split(' ').next().and_then(|p| p.parse().ok());
-            }
-            if let Some(rest) = line.strip_prefix("CA certificate: ") {
-                ca = rest.split_whitespace().next().map(str::to_owned);
-            }
-            if line.starts_with("Ctrl-C") {
-                break;
-            }
-            line.clear();
-        }
+        let read = Banner::read(&mut banner);
         Serve {
-            port: port.unwrap_or_else(|| panic!("no port in the banner: {line}")),
-            ca: ca.unwrap_or_default(),
+            port: read.port(),
+            ca: read.ca.unwrap_or_default(),
             reports: reports.unwrap_or(banner),
             child,
         }

@@ -2,7 +2,7 @@
 //! private and goes away on every way out, `--record` and `:save` never overwrite or follow a
 //! link and fail loudly, `demo --headless` keeps the exit-code contract.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::popscope;
+use common::serve::Banner;
 
 fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p)
@@ -67,17 +68,11 @@ fn serve_removes_its_certificate_folder_on_every_signal() {
             .spawn()
             .unwrap_or_else(|e| panic!("{e}"));
         let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut ca = None;
-        for line in BufReader::new(out).lines() {
-            let line = line.unwrap_or_default();
-            if let Some(rest) = line.strip_prefix("CA certificate: ") {
-                ca = rest.split_whitespace().next().map(PathBuf::from);
-            }
-            if line.starts_with("Ctrl-C stops") {
-                break;
-            }
-        }
-        let ca = ca.unwrap_or_else(|| panic!("{sig}: no CA path printed"));
+        let banner = Banner::read(&mut BufReader::new(out));
+        let ca = banner
+            .ca
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("{sig}: no CA path printed"));
         let dir = ca.parent().unwrap_or_else(|| panic!("{}", ca.display()));
         assert_eq!(dir.parent(), Some(tmp.path()), "{}", ca.display());
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
