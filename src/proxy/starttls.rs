@@ -197,10 +197,12 @@ impl Replies {
     }
 }
 
-/// Where the first whole reply in `buf` ends.
+/// Where the first whole reply in `buf` ends: a multi-line one is `+OK` as the engine reads
+/// a status (`+ok` too: read as one line, its capabilities would be taken for the next reply).
 fn reply_end(buf: &[u8], multiline: bool) -> Option<usize> {
     let first = buf.iter().position(|&b| b == b'\n')? + 1;
-    if !multiline || !buf.starts_with(b"+OK") {
+    let status = buf.get(..first).unwrap_or_default().trim_ascii_end();
+    if !multiline || StatusLine::parse(status).status != Status::Ok {
         return Some(first);
     }
     let mut at = first;
@@ -227,5 +229,8 @@ mod tests {
         assert_eq!(reply_end(b"+OK\r\nSTLS\r\n.\r\n+OK", true), Some(14));
         assert_eq!(reply_end(b"-ERR no\r\n", true), Some(9));
         assert_eq!(reply_end(b"+OK", false), None);
+        assert_eq!(reply_end(b"+ok\r\nSTLS\r\n.\r\n", true), Some(14));
+        assert_eq!(reply_end(b"+ok\r\nSTLS\r\n", true), None);
+        assert_eq!(reply_end(b"-err no\r\n", true), Some(9));
     }
 }
