@@ -3,6 +3,7 @@
 //! compares the two for one message.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 use super::area::{Area, Ctx, DataLine, PlainLines};
 use super::catalog as r;
@@ -33,6 +34,10 @@ pub(crate) struct Message {
     top_shapes: HashMap<u32, Vec<TopShape>>,
     /// How many TOP shapes wait in `top_shapes`.
     tops_waiting: usize,
+    /// TOP-001's line hash, keyed by a secret of this engine's own: the lines come from mail
+    /// anyone can send, and with a public hash (FNV) they could pick a TOP that matches a
+    /// different RETR, or one that differs from the same.
+    prefix_key: RandomState,
 }
 
 impl Area for Message {
@@ -45,7 +50,7 @@ impl Area for Message {
     #[inline(always)] // runs on every data line of every body: the kind test inlines
     fn on_body_line(&mut self, cx: &mut Ctx<'_>, body: &Body, line: &DataLine<'_>) {
         if matches!(body.kind, BodyKind::Retr | BodyKind::Top) {
-            self.scan.line(cx, line);
+            self.scan.line(cx, line, &self.prefix_key);
         }
     }
 
@@ -57,7 +62,8 @@ impl Area for Message {
             // What `line` does to a plain body line once the prefix is hashed: count it.
             self.scan.body_lines += lines.count();
         } else {
-            lines.each(|line| self.scan.line(cx, line));
+            let key = &self.prefix_key;
+            lines.each(|line| self.scan.line(cx, line, key));
         }
     }
 
@@ -204,7 +210,7 @@ impl MessageScan {
 
 impl MessageScan {
     /// UTF-003 and GEN-001 for one data line of RETR or TOP; counts and hashes it for TOP-001.
-    fn line(&mut self, cx: &mut Ctx<'_>, line: &DataLine<'_>) {
+    fn line(&mut self, cx: &mut Ctx<'_>, line: &DataLine<'_>, key: &RandomState) {
         let (c, s) = (&mut *cx.check, &*cx.session);
         let (at, content) = (line.at, line.content);
         let lines = self.header_lines + self.body_lines + u64::from(self.in_body);
@@ -216,7 +222,8 @@ impl MessageScan {
             self.header_lines += 1;
         }
         if (lines as usize) < PREFIX_LINES {
-            self.hash = fnv(fnv(self.hash, content), b"\n");
+            // Chained, so a line's hash stands for every line up to it.
+            self.hash = key.hash_one((self.hash, content));
             self.prefix.push(self.hash);
         }
         if self.done_scanning() || !unusual(content) {
@@ -292,17 +299,6 @@ struct TopShape {
     /// The running hash after TOP's last line, if that line is among the hashed ones.
     last: Option<u64>,
     at: Location,
-}
-
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    if h == 0 {
-        h = 0xcbf2_9ce4_8422_2325;
-    }
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// Whether a line holds a NUL, a CR or an 8-bit octet: one pass, eight octets at a time, so

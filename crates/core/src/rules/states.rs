@@ -2,7 +2,7 @@
 //! APOP (USR-*, APOP-001). What a close or a timeout says is judged in `closing`.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 
 use super::area::{Answer, Area, Ctx, Unanswered};
 use super::catalog as r;
@@ -33,11 +33,14 @@ pub(crate) struct States {
     /// GEN-009: what the replies to a command said of its letter case ([`LOWER_REFUSED`],
     /// [`UPPER_ACCEPTED`]), keyed by a hash of (keyword, arguments, in TRANSACTION). A hash,
     /// not the command: a session of a million TOPs would otherwise keep a million argument
-    /// lists; two commands share a key once in 2^64, and the client, not the server, picks them.
+    /// lists. Two commands share a key once in 2^64, and no client can pick two that do: the
+    /// hash is keyed by [`States::case_key`] (a proxied client is a third party).
     case_results: HashMap<u64, u8>,
     /// GEN-009: the commands remembered before `case_results` last filled up: a lookup moves
     /// a command back, so the recent ones survive the next swap.
     case_older: HashMap<u64, u8>,
+    /// GEN-009: the secret key of `case_results`' hash, this engine's own.
+    case_key: RandomState,
     /// ST-003: USER succeeded in the current attempt.
     user_ok: bool,
     /// ST-003: the first command other than PASS after a successful USER.
@@ -270,9 +273,7 @@ impl States {
         if !comparable || status == Status::Invalid {
             return;
         }
-        let mut key = DefaultHasher::new();
-        (k, &ex.cmd.args, in_trans).hash(&mut key);
-        let key = key.finish();
+        let key = self.case_key.hash_one((k, &ex.cmd.args, in_trans));
         // The latest reply to each form counts: a lower-case form accepted later clears its
         // refusal, as an upper-case form refused later clears its acceptance.
         let (bit, set) = if ex.cmd.verb_is_lowercase() {
@@ -453,6 +454,17 @@ mod tests {
         t.extend((MAX_CASES + 1..2 * MAX_CASES).map(top));
         t.push_str("C: top 1 0\nS: -ERR no\n");
         assert_eq!(gen_009(&t), 1);
+    }
+
+    /// Two commands whose unkeyed hashes (`DefaultHasher::new()`, SipHash with zero keys)
+    /// collide, found by a birthday search: a conformant server that refuses the second (there
+    /// is no message 0) was blamed for GEN-009 while the key was public.
+    #[test]
+    fn a_client_cannot_pick_two_commands_that_share_a_key() {
+        let t = LOGIN.to_owned()
+            + "C: TOP 1 9086982423546482901\nS: +OK\nS: Subject: x\nS: \nS: body\nS: .\n\
+               C: top 0 3485542592763889548\nS: -ERR no such message\n";
+        assert_eq!(gen_009(&t), 0);
     }
 
     #[test]
