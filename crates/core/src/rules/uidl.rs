@@ -1,7 +1,7 @@
 //! UIDL (rules.md §3.11): UIDL-001, UIDL-002, UIDL-004, UIDL-006, and MSG-004/MSG-007 for
 //! the unique-id listing. UIDL-003 needs two sessions and lives in `cross`.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 
 use super::area::{Answer, Area, Ctx, DataLine, PlainLines};
 use super::catalog as r;
@@ -32,6 +32,10 @@ struct UidIndex {
     /// Message numbers; 0 is an empty slot. At most 3/4 full.
     slots: Vec<u32>,
     len: usize,
+    /// The uid hash's key, this index's own secret: the server picks the uids, and with a
+    /// public hash it could give them all one slot (a listing of n uids would cost n²/2
+    /// probes: 5 × 10^9 for 100,000).
+    key: RandomState,
 }
 
 impl UidIndex {
@@ -41,6 +45,7 @@ impl UidIndex {
         UidIndex {
             slots: vec![0; room(expected)],
             len: 0,
+            key: RandomState::new(),
         }
     }
 
@@ -85,7 +90,7 @@ impl UidIndex {
     /// The slot where a probe for `uid` starts: the hash scaled to the table (no power-of-two
     /// size needed, so the table is no larger than 3/4 full requires).
     fn home(&self, uid: &[u8]) -> usize {
-        ((u128::from(uid_hash(uid)) * self.slots.len() as u128) >> 64) as usize
+        ((u128::from(self.key.hash_one(uid)) * self.slots.len() as u128) >> 64) as usize
     }
 
     fn next(&self, i: usize) -> usize {
@@ -248,12 +253,6 @@ fn shared_uid(
     ));
 }
 
-fn uid_hash(uid: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    uid.hash(&mut h);
-    h.finish()
-}
-
 fn check_uid(c: &mut Checker, at: Location, uid: &[u8]) {
     if uid.is_empty() || uid.len() > 70 || !uid.iter().all(|b| (0x21..=0x7e).contains(b)) {
         c.report_once_per_exchange(&r::UIDL_002, Severity::Violation, at, || {
@@ -262,5 +261,58 @@ fn check_uid(c: &mut Checker, at: Location, uid: &[u8]) {
                 display(uid, 80)
             )
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    /// `n` uids a server could pick against a public hash (SipHash with zero keys, as
+    /// `DefaultHasher::new()`): each one's home is the first slot of an index sized for `n`.
+    fn sharing_a_slot_unkeyed(n: usize) -> Vec<Vec<u8>> {
+        let slots = room(n) as u128;
+        let home = |uid: &[u8]| {
+            let mut h = DefaultHasher::new();
+            uid.hash(&mut h);
+            (u128::from(h.finish()) * slots) >> 64
+        };
+        (0u64..)
+            .map(|i| format!("u{i}").into_bytes())
+            .filter(|u| home(u) == 0)
+            .take(n)
+            .collect()
+    }
+
+    impl UidIndex {
+        /// Slots looked at to find `uid` again.
+        fn probes(&self, maildrop: &Maildrop, uid: &[u8]) -> usize {
+            let mut i = self.home(uid);
+            for probes in 1..=self.slots.len() {
+                match self.slots.get(i).copied() {
+                    Some(m) if m != 0 && maildrop.get(m).and_then(|x| x.uid) == Some(uid) => {
+                        return probes;
+                    }
+                    _ => i = self.next(i),
+                }
+            }
+            usize::MAX
+        }
+    }
+
+    #[test]
+    fn a_server_cannot_pick_uids_that_share_a_slot() {
+        let n = 300;
+        let uids = sharing_a_slot_unkeyed(n);
+        let (mut maildrop, mut index) = (Maildrop::default(), UidIndex::with_room(n as u64));
+        for (m, uid) in (1..).zip(&uids) {
+            maildrop.set_uid(m, uid);
+            assert_eq!(index.first_with(&maildrop, uid, m), None);
+        }
+        // All in one slot, finding them again takes n(n+1)/2 = 45,150 probes; keyed, a
+        // search at 3/4 load takes 2.5 on average.
+        let probes: usize = uids.iter().map(|u| index.probes(&maildrop, u)).sum();
+        assert!(probes < 8 * n, "{probes} probes for {n} uids");
     }
 }
