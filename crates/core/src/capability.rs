@@ -24,6 +24,10 @@ pub struct Capabilities {
 /// Beyond this many lines a CAPA answer is not stored (it is still checked line by line).
 pub(crate) const MAX_STORED_CAPABILITIES: usize = 1024;
 
+/// A line keeps this many parameters: a CAPA line has at most 512 octets, so at most 255 of
+/// them (CAPA-002 reports a longer line); every AUTH looks through the SASL line's.
+const MAX_STORED_PARAMS: usize = 256;
+
 /// A tag or parameter is kept up to this many characters (a CAPA line has at most 512 octets;
 /// CAPA-002 reports a longer one).
 const MAX_SHOWN_WORD: usize = 512;
@@ -39,7 +43,10 @@ impl Capabilities {
         if let Some(tag) = words.next() {
             self.list.push(Capability {
                 tag: display(&tag.to_ascii_uppercase(), MAX_SHOWN_WORD),
-                params: words.map(|w| display(w, MAX_SHOWN_WORD)).collect(),
+                params: words
+                    .take(MAX_STORED_PARAMS)
+                    .map(|w| display(w, MAX_SHOWN_WORD))
+                    .collect(),
             });
         }
     }
@@ -63,7 +70,8 @@ impl Capabilities {
 
     /// The `SASL` line lists mechanism `mech` (give it in upper case: `PLAIN`, `CRAM-MD5`).
     pub fn has_sasl(&self, mech: &str) -> bool {
-        self.sasl_mechanisms().iter().any(|m| m == mech)
+        self.get("SASL")
+            .is_some_and(|c| c.params.iter().any(|m| m.eq_ignore_ascii_case(mech)))
     }
 
     /// The offers in this list that send the password itself, in this order: `USER`,
@@ -114,6 +122,17 @@ mod tests {
         assert_eq!(c.sasl_mechanisms(), vec!["PLAIN", "EXTERNAL"]);
         assert!(c.has_sasl("EXTERNAL"));
         assert_eq!(c.summary(), "SASL PLAIN external  TOP");
+    }
+
+    /// A hostile SASL line of 64 KiB is looked through by every AUTH: it keeps the first
+    /// parameters a 512-octet line can hold.
+    #[test]
+    fn a_line_keeps_its_first_256_parameters() {
+        let mut c = Capabilities::default();
+        let line: Vec<String> = (0..10_000).map(|i| format!("M{i}")).collect();
+        c.push_line(format!("SASL {}", line.join(" ")).as_bytes());
+        assert_eq!(c.sasl_mechanisms().len(), 256);
+        assert!(c.has_sasl("M255") && !c.has_sasl("M256"));
     }
 
     #[test]

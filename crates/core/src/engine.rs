@@ -169,6 +169,9 @@ pub struct Engine {
     client: LineFramer,
     server: LineFramer,
     queue: VecDeque<Exchange>,
+    /// How many STLS commands wait in `queue`: each command asks, and a scan of the queue
+    /// would make n pipelined commands cost n² (a recording may hold any number).
+    stls_queued: usize,
     mode: Mode,
     now: Time,
     last_completed: Option<Completed>,
@@ -194,6 +197,7 @@ impl Engine {
             client: LineFramer::new(config.max_line),
             server: LineFramer::new(config.max_line),
             queue: VecDeque::new(),
+            stls_queued: 0,
             mode: Mode::Status,
             now: Time::default(),
             last_completed: None,
@@ -373,12 +377,13 @@ impl Engine {
         // sent after STLS; a server that is right ignores them.
         if self.session.commands_since_tls == 0 && self.session.security == Security::Stls {
             self.queue.retain(|e| !e.injected);
+            self.stls_queued = self.queued(Keyword::Stls);
         }
         self.session.commands_sent += 1;
         self.session.commands_since_tls += 1;
         let id = self.session.commands_sent;
         let cmd = Command::parse(line.content, wire_len);
-        let stls_outstanding = self.queue.iter().any(|e| e.keyword() == Keyword::Stls);
+        let stls_outstanding = self.stls_queued > 0;
         let sasl = cmd.mechanism().map(|mechanism| {
             let oauth = Mechanism::parse(&mechanism);
             SaslExchange {
@@ -409,6 +414,7 @@ impl Engine {
             command: Box::new(ex.cmd.clone()),
         });
         areas!(self, |area, cx| area.on_command(&mut cx, &ex));
+        self.stls_queued += usize::from(ex.keyword() == Keyword::Stls);
         self.queue.push_back(ex);
         self.flush(out);
     }
@@ -439,6 +445,11 @@ impl Engine {
         let at = server_at(exchange, offset);
         areas!(self, |area, cx| area.on_overflow(&mut cx, at, in_body));
         self.flush(out);
+    }
+
+    /// How many commands with `keyword` wait for their reply.
+    fn queued(&self, keyword: Keyword) -> usize {
+        self.queue.iter().filter(|e| e.keyword() == keyword).count()
     }
 
     /// The exchange a server line belongs to: the oldest unanswered command, else the last one.
@@ -481,6 +492,9 @@ impl Engine {
         let Some(ex) = self.queue.pop_front() else {
             return;
         };
+        if ex.keyword() == Keyword::Stls {
+            self.stls_queued = self.stls_queued.saturating_sub(1);
+        }
         let st = StatusLine::parse(line.content);
         let at = server_at(ex.id, line.offset);
         let multiline = st.status == Status::Ok && ex.cmd.expects_multiline();
@@ -971,6 +985,7 @@ impl Engine {
         };
         areas!(self, |area, cx| area.on_server_close(&mut cx, &close));
         self.queue.clear();
+        self.stls_queued = 0;
         let exchange = self.session.commands_sent;
         let reason = match self.session.state {
             State::Update => "the server closed the connection after UPDATE",

@@ -465,6 +465,22 @@ mod tests {
         assert_eq!(client_ids(t), ["CL-005"]);
     }
 
+    /// Only a command behind an STLS still unanswered is the injection's (CL-006): once the
+    /// STLS got its reply, commands pipelined without PIPELINING are CL-005 again.
+    #[test]
+    fn a_command_behind_an_answered_stls_is_plain_pipelining() {
+        let capa = "S: +OK\nS: TOP\nS: .\n";
+        let refused =
+            format!("S: +OK ready\nC: STLS\nS: -ERR not now\nC: CAPA\nC: CAPA\n{capa}{capa}");
+        assert_eq!(client_ids(&refused), ["CL-005"]);
+        let behind = &format!("S: +OK ready\nC: STLS\nC: CAPA\nS: -ERR not now\n{capa}");
+        assert!(
+            !client_ids(behind).contains(&"CL-005"),
+            "{:?}",
+            client_ids(behind)
+        );
+    }
+
     #[test]
     fn no_client_finding_quotes_a_secret() {
         // The SASL response sent before its challenge is read as a command line; a password
