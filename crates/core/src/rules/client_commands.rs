@@ -126,7 +126,7 @@ impl Area for ClientCommands {
         if s.state != State::Transaction || self.quit_sent {
             return;
         }
-        let marked = s.maildrop.deleted().count();
+        let marked = s.maildrop.deleted_count();
         if marked > 0 {
             c.report(&r::CL_013, Severity::Warning, close.at, format!(
                 "The client closed the connection in TRANSACTION without QUIT, with {marked} message(s) marked deleted: without QUIT there is no UPDATE, so they stay on the server and are downloaded again next time (RFC 1939 §6)."

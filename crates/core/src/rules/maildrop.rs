@@ -152,7 +152,7 @@ impl Area for Maildrop {
                 .sum();
             if let Some(sum) = sizes
                 && sum != stat_octets
-                && s.maildrop.deleted().next().is_none()
+                && s.maildrop.deleted_count() == 0
             {
                 c.report_once(&r::MSG_006, Severity::Info, at, || {
                     format!(
@@ -225,7 +225,7 @@ impl Maildrop {
         let Some((want_count, want_octets)) = s.maildrop.expected_stat() else {
             return;
         };
-        let changed = s.maildrop.deleted().next().is_some() || !self.restored.is_empty();
+        let changed = s.maildrop.deleted_count() > 0 || !self.restored.is_empty();
         let counts = plural(count, "message");
         if count != want_count {
             if !self.restored.is_empty() && count < want_count {
