@@ -20,7 +20,7 @@ pub fn pcap(bytes: &[u8], port: Option<u16>) -> Result<Imported, ImportError> {
     let mut notes = Vec::new();
     let mut t0: Option<std::time::Duration> = None;
     let mut stls_sent = false;
-    let mut server_line = Vec::new();
+    let mut server_tail = ServerTail::default();
     for (n, (ts, link, data)) in packets.iter().enumerate() {
         let sliced = match link {
             Link::Ethernet => etherparse::SlicedPacket::from_ethernet(data),
@@ -59,17 +59,12 @@ pub fn pcap(bytes: &[u8], port: Option<u16>) -> Result<Imported, ImportError> {
                 stls_sent |= data.windows(6).any(|w| w.eq_ignore_ascii_case(b"STLS\r\n"));
                 entries.push(entry(Item::Client(data)));
             } else {
-                server_line.extend_from_slice(&data);
+                let ok = server_tail.push(&data);
+                let line_ended = data.ends_with(b"\n");
                 entries.push(entry(Item::Server(data)));
-                if stls_sent
-                    && server_line.windows(3).any(|w| w == b"+OK")
-                    && server_line.ends_with(b"\n")
-                {
+                if stls_sent && ok && line_ended {
                     notes.push(format!("packet {}: the capture switches to TLS after STLS; only the plaintext part is imported", n + 1));
                     return Ok(Imported::sure(entries, notes));
-                }
-                if let Some(i) = server_line.iter().rposition(|&b| b == b'\n') {
-                    server_line.drain(..=i);
                 }
             }
         }
@@ -85,6 +80,39 @@ pub fn pcap(bytes: &[u8], port: Option<u16>) -> Result<Imported, ImportError> {
         )));
     }
     Ok(Imported::sure(entries, notes))
+}
+
+/// The server's octets since its last line feed, as far as the switch to TLS needs them:
+/// whether they hold `+OK`, and their last two octets (a `+OK` split across packets). Kept
+/// instead of the octets themselves: a server that sends no line feed would make every packet
+/// rescan all it sent before.
+#[derive(Default)]
+struct ServerTail {
+    has_ok: bool,
+    last: Vec<u8>,
+}
+
+impl ServerTail {
+    /// Takes the next server octets: whether the octets since the last line feed before them,
+    /// and they, hold `+OK`.
+    fn push(&mut self, data: &[u8]) -> bool {
+        let ok_in = |b: &[u8]| b.windows(3).any(|w| w == b"+OK");
+        let across = [self.last.as_slice(), data.get(..2).unwrap_or(data)].concat();
+        let ok = self.has_ok || ok_in(&across) || ok_in(data);
+        let (has_ok, tail): (bool, &[u8]) = match data.iter().rposition(|&b| b == b'\n') {
+            Some(i) => {
+                let rest = data.get(i + 1..).unwrap_or_default();
+                (ok_in(rest), rest)
+            }
+            None => (ok, if data.len() >= 2 { data } else { &across }),
+        };
+        self.has_ok = has_ok;
+        self.last = tail
+            .get(tail.len().saturating_sub(2)..)
+            .unwrap_or_default()
+            .to_vec();
+        ok
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -190,6 +218,41 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against what it replaced: the octets since the last line feed kept whole, and searched.
+    #[test]
+    fn the_server_tail_finds_ok_as_the_whole_line_would() {
+        let sent: &[&[u8]] = &[
+            b"+OK ready\r\n",
+            b"+",
+            b"O",
+            b"K Begin TLS\r\n",
+            b"x+O",
+            b"K",
+            b"\r\n",
+            b"no\nmore +OK",
+            b" here",
+            b"\n",
+            b"+OK\n-ERR ",
+            b"tail",
+            b"+OK",
+            b"",
+        ];
+        let (mut tail, mut line) = (ServerTail::default(), Vec::new());
+        for data in sent {
+            line.extend_from_slice(data);
+            let want = line.windows(3).any(|w| w == b"+OK");
+            assert_eq!(
+                tail.push(data),
+                want,
+                "after {:?}",
+                String::from_utf8_lossy(data)
+            );
+            if let Some(i) = line.iter().rposition(|&b| b == b'\n') {
+                line.drain(..=i);
+            }
+        }
+    }
 
     #[test]
     fn reassembly_orders_and_drops_retransmissions() {
