@@ -582,3 +582,39 @@ fn recordings_of_an_earlier_version_recheck_to_the_findings_they_recorded() {
         }
     }
 }
+
+/// A recording with a finding in every exchange keeps the first 10,000 in the report and counts
+/// the rest: the summary and the exit code still see them all (the one violation here comes
+/// after 10,005 warnings).
+#[test]
+fn a_report_keeps_the_first_findings_and_counts_every_one() {
+    let dir = scratch("left-out");
+    let mut t = String::from("S: +OK ready\nC: USER a\nS: +OK\nC: PASS b\nS: +OK\n");
+    t.push_str(&"C: XFOO\nS: +OK\n".repeat(10_005));
+    t.push_str("C: STAT\nS: +OK x\nC: QUIT\nS: +OK\n");
+    let file = dir.join("many.txt");
+    std::fs::write(&file, t).unwrap();
+    let path = file.to_str().unwrap();
+    let o = popscope(&["check", "--transcript", path, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(10_000));
+    let summary = &v["summary"];
+    let all: u64 = ["violation", "warning", "info"]
+        .iter()
+        .map(|k| summary[k].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(summary["violation"], 1, "{summary}");
+    assert_eq!(v["findings_left_out"].as_u64(), Some(all - 10_000));
+    let o = popscope(&["check", "--transcript", path]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text.contains("more findings not listed (1 violation"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 violation, 10005 warnings, 2 info\n"),
+        "{text}"
+    );
+}

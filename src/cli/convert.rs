@@ -384,9 +384,17 @@ pub(crate) fn recheck(
     if let Some(d) = checking.damage {
         return Err(CliError::usage(format!("{path}: {d}")));
     }
-    Ok(exit::verdict(checking.sessions.iter().flat_map(|s| {
-        s.replayed.findings.iter().map(|f| &f.finding)
-    })))
+    let left_out = checking
+        .sessions
+        .iter()
+        .any(|s| s.replayed.left_out.findings.violation > 0);
+    Ok(exit::verdict(
+        checking
+            .sessions
+            .iter()
+            .flat_map(|s| s.replayed.findings.iter().map(|f| &f.finding)),
+    )
+    .max(if left_out { exit::VIOLATIONS } else { exit::OK }))
 }
 
 fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {

@@ -60,11 +60,13 @@ pub(crate) fn transcript_json(source: &str, r: &Replayed) -> Value {
     json!({
         "popscope": env!("CARGO_PKG_VERSION"),
         "source": source,
-        "summary": Tally::of(r.findings.iter().map(|lf| &lf.finding)),
+        "summary": r.tally(),
         "findings": findings,
+        "findings_left_out": r.left_out.findings.total(),
         "final_state": r.session.state.name(),
         "transport": r.session.security,
         "transitions": r.transitions.iter().map(transition_json).collect::<Vec<_>>(),
+        "transitions_left_out": r.left_out.transitions,
         "capabilities": {
             "before_tls": r.session.caps.pre_tls,
             "authorization": r.session.caps.auth,
@@ -87,7 +89,11 @@ pub(crate) fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String
     )
     .chain(r.transitions.iter().map(|t| t.to.name()))
     .collect();
-    out.push_str(&format!("states: {}\n", path.join(" → ")));
+    let more = match r.left_out.transitions {
+        0 => String::new(),
+        n => format!(" → … ({n} more changes not kept)"),
+    };
+    out.push_str(&format!("states: {}{more}\n", path.join(" → ")));
     for t in r.transitions.iter().filter(|t| !t.lawful) {
         out.push_str(&format!(
             "  unlawful: {} → {}: {}\n",
@@ -125,8 +131,16 @@ pub(crate) fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String
             }
         }
     }
-    let s = Tally::of(r.findings.iter().map(|lf| &lf.finding));
-    out.push_str(&format!("\n{}\n", s.counts()));
+    let left_out = r.left_out.findings;
+    if left_out.total() > 0 {
+        out.push_str(&format!(
+            "\n{} more findings not listed ({}): a report keeps the first {}\n",
+            left_out.total(),
+            left_out.counts(),
+            crate::transcript::replay::MAX_KEPT
+        ));
+    }
+    out.push_str(&format!("\n{}\n", r.tally().counts()));
     out
 }
 

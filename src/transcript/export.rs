@@ -209,8 +209,16 @@ pub(crate) fn bundle_head(source: &str, s: &Checked, part: Part) -> String {
         "- checked by popscope {} against its rule catalog\n",
         env!("CARGO_PKG_VERSION")
     );
-    let summary = popscope_core::Tally::of(r.findings.iter().map(|f| &f.finding));
-    let _ = writeln!(out, "## Findings: {}\n", summary.counts());
+    let _ = writeln!(out, "## Findings: {}\n", r.tally().counts());
+    if r.left_out.findings.total() > 0 {
+        let _ = writeln!(
+            out,
+            "The first {} findings are listed; {} more ({}) are not.\n",
+            r.findings.len(),
+            r.left_out.findings.total(),
+            r.left_out.findings.counts()
+        );
+    }
     for lf in &r.findings {
         let f = &lf.finding;
         let _ = writeln!(

@@ -30,6 +30,19 @@ impl Tally {
         *self.slot(s) += 1;
     }
 
+    /// These counts and `other`'s together.
+    pub fn and(mut self, other: &Tally) -> Tally {
+        self.violation += other.violation;
+        self.warning += other.warning;
+        self.info += other.info;
+        self
+    }
+
+    /// How many findings in all.
+    pub fn total(&self) -> usize {
+        self.violation + self.warning + self.info
+    }
+
     /// The count for severity `s`.
     pub fn get(&self, s: Severity) -> usize {
         match s {
