@@ -799,15 +799,15 @@ fn an_own_ca_key_others_can_read_is_refused_in_one_line() {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run popscope: {e}"))
     };
-    // The first run makes the CA, and listens.
+    // The first run makes the CA, and listens: its banner says so once the key is written
+    // (a wait for the file alone lost the race on a loaded machine).
     let mut first = run();
     let key = dir.join("ca-key.pem");
-    for _ in 0..100 {
-        if key.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let banner = first.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let listening = std::io::BufRead::lines(std::io::BufReader::new(banner))
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"));
+    assert!(listening && key.exists(), "the first run did not listen");
     let _ = first.kill();
     let _ = first.wait();
     use std::os::unix::fs::PermissionsExt;

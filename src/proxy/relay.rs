@@ -426,7 +426,13 @@ async fn client_to_server(
             answers.notify_one();
         }
         if !split.forward.is_empty() {
-            match tokio::time::timeout(opts.timeout, to.write_all(&split.forward)).await {
+            // A TLS upstream takes the octets but may keep their record until flushed (when
+            // the socket was full at the write): a QUIT held there is never answered.
+            let written = async {
+                to.write_all(&split.forward).await?;
+                to.flush().await
+            };
+            match tokio::time::timeout(opts.timeout, written).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Upward::Ended(Some(format!("writing to the server: {e}"))),
                 Err(_) => {
@@ -650,5 +656,146 @@ mod tests {
         let mut buf = vec![0u8; 10];
         let (n, end) = read_ready(&mut proxy, &mut buf, 0).await;
         assert_eq!((n, end.is_none()), (10, true));
+    }
+}
+
+/// The upstream leg a real TLS stream over a pipe of `cap` octets, the server busy for a
+/// moment after PASS while the client pipelines `burst` commands and QUIT.
+#[cfg(test)]
+mod upstream_flush {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    /// The commands the server heard, and whether the client got the answer to QUIT.
+    async fn session(cap: usize, burst: usize) -> (Vec<String>, bool) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let certs =
+            crate::server::certs::make(dir.path(), "demo", crate::private_file::Existing::Refuse)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let settings = crate::transport::TlsSettings {
+            ca_file: Some(certs.files.ca.clone()),
+            insecure: false,
+            sni: None,
+            client_cert: None,
+            client_key: None,
+        };
+        let (config, _) =
+            crate::transport::tls::client_config(&settings).unwrap_or_else(|e| panic!("{e}"));
+        let (proxy_end, server_end) = tokio::io::duplex(cap);
+        let acceptor = tokio_rustls::TlsAcceptor::from(certs.server_config.clone());
+        let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+        let server_heard = heard.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(server_end).await else {
+                return;
+            };
+            let (r, mut w) = tokio::io::split(tls);
+            let mut r = BufReader::new(r);
+            let _ = w.write_all(b"+OK fake\r\n").await;
+            let _ = w.flush().await;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                if let Ok(mut h) = server_heard.lock() {
+                    h.push(cmd.clone());
+                }
+                let quit = cmd == "QUIT";
+                let _ = w
+                    .write_all(if quit { b"+OK bye\r\n" } else { b"+OK\r\n" })
+                    .await;
+                let _ = w.flush().await;
+                if quit {
+                    let _ = w.shutdown().await;
+                    break;
+                }
+                if cmd == "PASS" {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        });
+        let name =
+            rustls_pki_types::ServerName::try_from("localhost").unwrap_or_else(|e| panic!("{e}"));
+        let mut upstream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, proxy_end)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let opts = super::ProxyOptions {
+            upstream: crate::proxy::Upstream {
+                target: crate::transport::Target::parse("pop3s://localhost")
+                    .unwrap_or_else(|e| panic!("{e}")),
+                scheme: crate::transport::Scheme::Pop3s,
+                tls: settings,
+                connect_timeout: Duration::from_secs(2),
+                starttls: false,
+            },
+            client_tls: None,
+            offer_stls: false,
+            timeout: Duration::from_secs(3),
+            record: None,
+            record_secrets: false,
+            max_body: None,
+            saving: Mutex::new(()),
+            logins: Mutex::default(),
+            login_times: Arc::default(),
+            watch: None,
+            inject: None,
+        };
+        let judge = Mutex::new(super::Judge::new(
+            super::super::engine_config(&opts),
+            Box::new(crate::session::Tee(Vec::new())),
+        ));
+        let (client_end, mut client) = tokio::io::duplex(1 << 20);
+        let mut client_end: super::Client = Box::new(client_end);
+        let (_stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        let relay = tokio::spawn(async move {
+            let _ = super::relay(
+                &mut client_end,
+                &mut upstream,
+                true,
+                &judge,
+                &opts,
+                &mut stop,
+            )
+            .await;
+        });
+        let _ = client.write_all(b"USER demo\r\nPASS demo\r\n").await;
+        let mut pipelined = b"NOOP 0123456789\r\n".repeat(burst);
+        pipelined.extend_from_slice(b"QUIT\r\n");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = client.write_all(&pipelined).await;
+        let (mut got, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+        let _ = tokio::time::timeout(Duration::from_secs(8), async {
+            while !got.ends_with(b"+OK bye\r\n") {
+                match client.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                }
+            }
+        })
+        .await;
+        relay.abort();
+        let heard = heard.lock().map(|h| h.clone()).unwrap_or_default();
+        (heard, got.ends_with(b"+OK bye\r\n"))
+    }
+
+    /// Without a flush after each write upstream, the last commands stayed in rustls while
+    /// the 256-octet pipe was full, and the server never heard QUIT.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quit_written_while_the_upstream_is_full_reaches_the_server() {
+        let (heard, answered) = session(256, 40).await;
+        assert!(heard.iter().any(|c| c == "QUIT"), "{heard:?}");
+        assert!(answered);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_roomy_upstream_passes_either_way() {
+        let (heard, answered) = session(1 << 20, 40).await;
+        assert!(heard.iter().any(|c| c == "QUIT") && answered, "{heard:?}");
     }
 }

@@ -388,14 +388,21 @@ impl Connection<'_> {
                     // A client that never reads (pipelining without end) holds only its own
                     // connection, and not for ever.
                     let idle = self.shared.idle;
-                    if tokio::time::timeout(idle, s.write_all(&bytes))
-                        .await
-                        .is_err()
-                    {
-                        let secs = idle.as_secs();
-                        self.watch
-                            .ended(format!("the client read nothing for {secs} s"));
-                        return Err(std::io::ErrorKind::TimedOut.into());
+                    // Flushed too: a TLS stream takes the octets but may keep their record
+                    // until flushed (when the socket was full), and the client would wait
+                    // for the rest of a reply the server thinks it sent.
+                    let sent = async {
+                        s.write_all(&bytes).await?;
+                        s.flush().await
+                    };
+                    match tokio::time::timeout(idle, sent).await {
+                        Ok(sent) => sent?,
+                        Err(_) => {
+                            let secs = idle.as_secs();
+                            self.watch
+                                .ended(format!("the client read nothing for {secs} s"));
+                            return Err(std::io::ErrorKind::TimedOut.into());
+                        }
                     }
                 }
                 Action::Pause(seconds) => {
