@@ -672,3 +672,28 @@ fn script_sasl_responses_stay_secret_when_refused_spaced_or_second() {
         assert!(err.contains("not sent: 1 line"), "{name}: {err}");
     }
 }
+
+/// A server that makes a finding of every line: `send` keeps the first 10,000 findings and
+/// counts the rest, and its summary counts them all (400,000 UIDL lines sharing a uid held
+/// 156 MB).
+#[test]
+fn a_flood_of_findings_is_counted_past_the_first_ten_thousand() {
+    let mut listing = String::from("+OK\r\n");
+    for n in 1..=10_050 {
+        listing.push_str(&format!("{n} same\r\n"));
+    }
+    listing.push_str(".\r\n");
+    let (o, _) = timed(greeted(vec![say(&listing)]), "pop3", &["--json", "UIDL"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let kept = v["findings"].as_array().map_or(0, Vec::len);
+    let left_out = v["findings_left_out"].as_u64().unwrap_or(0);
+    let summary = &v["summary"];
+    let all: u64 = ["violation", "warning", "info"]
+        .iter()
+        .map(|k| summary[k].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(kept, 10_000, "{summary}");
+    assert!(left_out >= 49, "{left_out}");
+    assert_eq!(all, kept as u64 + left_out, "{summary}");
+}

@@ -12,4 +12,5 @@ pub mod transports;
 pub mod walk;
 
 pub use transports::{CheckError, CheckOptions, Checked, Leg};
+pub(crate) use walk::FindingLog;
 pub use walk::{LoginAttempt, PlaintextLogin, WalkOptions, WalkResult, Watch};

@@ -12,7 +12,7 @@ use crate::session::{ConnectOptions, Connection, Observer, Outcome};
 use crate::transport::{TlsDetails, TransportError};
 use popscope_core::probes;
 use popscope_core::session::CapsRecord;
-use popscope_core::{Config, Event, Finding, Session, State, Time};
+use popscope_core::{Config, Event, Finding, Session, State, Tally, Time};
 
 /// Whether the walk may send a credential on a connection without TLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,8 +89,11 @@ pub enum LoginAttempt {
 /// What the walk found.
 #[derive(Default)]
 pub struct WalkResult {
-    /// Findings with the index of the connection they came from.
+    /// The first [`crate::transcript::replay::MAX_KEPT`] findings, with the index of the
+    /// connection they came from.
     pub findings: Vec<(usize, Finding)>,
+    /// The findings beyond those, counted.
+    pub findings_left_out: Tally,
     pub(crate) connections: Vec<String>,
     pub tls: Option<TlsDetails>,
     pub(crate) caps: CapsRecord,
@@ -109,9 +112,44 @@ pub struct WalkResult {
 
 /// The findings of every connection of a walk, in the order the engines reported them, each
 /// with its connection's index.
-type Gathered = Arc<Mutex<Vec<(usize, Finding)>>>;
+type Gathered = Arc<Mutex<FindingLog>>;
+
+/// Findings as a live session gathers them: the first
+/// [`MAX_KEPT`](crate::transcript::replay::MAX_KEPT), each with its connection's index, and
+/// the rest counted (a server that sends a findable line for ever must not make the report
+/// grow without bound: 400,000 UIDL lines sharing a uid held 156 MB).
+#[derive(Debug, Default)]
+pub(crate) struct FindingLog {
+    pub(crate) kept: Vec<(usize, Finding)>,
+    pub(crate) left_out: Tally,
+}
+
+impl FindingLog {
+    pub(crate) fn push(&mut self, connection: usize, f: &Finding) {
+        if self.kept.len() < crate::transcript::replay::MAX_KEPT {
+            self.kept.push((connection, f.clone()));
+        } else {
+            self.left_out.add(f.severity);
+        }
+    }
+
+    /// The counts of every finding, those left out included.
+    pub(crate) fn tally(&self) -> Tally {
+        Tally::of(self.kept.iter().map(|(_, f)| f)).and(&self.left_out)
+    }
+}
 
 impl WalkResult {
+    /// The counts of every finding, those left out included.
+    pub(crate) fn tally(&self) -> Tally {
+        Tally::of(self.findings.iter().map(|(_, f)| f)).and(&self.findings_left_out)
+    }
+
+    /// A violation among the findings, kept or left out.
+    pub(crate) fn has_violation(&self) -> bool {
+        self.tally().violation > 0
+    }
+
     /// Credentials were sent and the server did not let the walk into TRANSACTION.
     pub(crate) fn login_refused(&self) -> bool {
         matches!(self.login, LoginAttempt::Sent(_)) && !self.logged_in
@@ -137,7 +175,7 @@ impl Observer for Gatherer {
         if let Event::Finding(f) = ev
             && let Ok(mut g) = self.gathered.lock()
         {
-            g.push((self.connection, (**f).clone()));
+            g.push(self.connection, f);
         }
     }
 }
@@ -486,12 +524,14 @@ pub async fn run(opts: WalkOptions) -> Result<WalkResult, TransportError> {
     {
         w.result.notes.push(format!("a probe stopped: {e}"));
     }
-    let mut findings = w
+    let log = w
         .gathered
         .lock()
         .map(|mut g| std::mem::take(&mut *g))
         .unwrap_or_default();
+    let mut findings = log.kept;
     findings.append(&mut w.result.findings);
     w.result.findings = findings;
+    w.result.findings_left_out = log.left_out;
     Ok(w.result)
 }

@@ -190,11 +190,12 @@ fn exit_code(checked: &Checked) -> Result<u8, CliError> {
     if let Some(f) = failure(checked) {
         return Err(f);
     }
-    let verdict = exit::verdict(
-        checked
-            .walked()
-            .flat_map(|(_, r)| r.findings.iter().map(|(_, f)| f)),
-    );
+    let violation = checked.walked().any(|(_, r)| r.has_violation());
+    let verdict = if violation {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    };
     Ok(verdict.max(exit::login(
         checked.walked().any(|(_, r)| r.login_refused()),
     )))

@@ -219,7 +219,7 @@ pub(crate) fn against(args: &ReplayArgs, url: &str, entries: &[Entry]) -> Result
     }
     let findings: Vec<Finding> = gathered
         .lock()
-        .map(|g| g.findings.iter().map(|(_, f)| f.clone()).collect())
+        .map(|g| g.findings.kept.iter().map(|(_, f)| f.clone()).collect())
         .unwrap_or_default();
     // With a terminal (and without --headless) the same report opens in a scrollable view,
     // its columns as wide as the terminal allows.

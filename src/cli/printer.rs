@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::session::{Note, Observer};
 use crate::transcript::text::escape;
-use popscope_core::{Command, Direction, Event, Finding, Time, TransportEvent};
+use popscope_core::{Command, Direction, Event, Time, TransportEvent};
 
 /// What the printer gathered, shared with the command that owns it.
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
-    pub(crate) findings: Vec<(usize, Finding)>,
+    pub(crate) findings: crate::check::FindingLog,
 }
 
 pub(crate) type Shared = Arc<Mutex<Gathered>>;
@@ -321,7 +321,7 @@ impl Observer for Printer {
                     if f.suspected { " [suspected]" } else { "" }
                 ));
                 if let Ok(mut g) = self.gathered.lock() {
-                    g.findings.push((self.connection, (**f).clone()));
+                    g.findings.push(self.connection, f);
                 }
             }
             _ => {}
@@ -394,7 +394,7 @@ mod tests {
         );
         let rules: Vec<&str> = gathered
             .lock()
-            .map(|g| g.findings.iter().map(|(_, f)| f.rule.id).collect())
+            .map(|g| g.findings.kept.iter().map(|(_, f)| f.rule.id).collect())
             .unwrap_or_default();
         assert!(rules.contains(&"GEN-002"), "{rules:?}");
     }

@@ -200,17 +200,19 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
         Ok(())
     });
     let failure = result.err().map(transport_error);
-    let findings = gathered
+    let log = gathered
         .lock()
-        .map(|g| g.findings.clone())
+        .map(|mut g| std::mem::take(&mut g.findings))
         .unwrap_or_default();
+    let findings = &log.kept;
     if args.json {
         // The findings up to a failure are kept; the failure is said once, in the JSON too.
         let mut v = serde_json::json!({
             "popscope": env!("CARGO_PKG_VERSION"),
             "target": target.url(scheme),
-            "summary": popscope_core::Tally::of(findings.iter().map(|(_, f)| f)),
+            "summary": log.tally(),
             "findings": findings.iter().map(|(_, f)| report::finding_json(f, None)).collect::<Vec<_>>(),
+            "findings_left_out": log.left_out.total(),
         });
         let notes = warnings.said();
         if !notes.is_empty() {
@@ -228,6 +230,12 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     if let Some(f) = failure {
         return super::connect::finish_record(record.as_ref(), Err(f));
     }
-    let verdict = exit::verdict(findings.iter().map(|(_, f)| f)).max(exit::login(login_refused));
+    let violation = log.tally().violation > 0;
+    let verdict = if violation {
+        exit::VIOLATIONS
+    } else {
+        exit::OK
+    };
+    let verdict = verdict.max(exit::login(login_refused));
     super::connect::finish_record(record.as_ref(), Ok(verdict))
 }

@@ -392,6 +392,10 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         print!("\n{}", crate::report::live_text(&runs, &[]));
         drop(running);
         // The exit-code contract of `check`: 1 when the walk found a violation.
-        Ok(exit::verdict(result.findings.iter().map(|(_, f)| f)))
+        Ok(if result.has_violation() {
+            exit::VIOLATIONS
+        } else {
+            exit::OK
+        })
     })
 }

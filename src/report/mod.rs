@@ -225,8 +225,9 @@ fn walk_json(run: &LiveRun<'_>) -> Value {
     json!({
         "target": run.url,
         "transport": run.transport,
-        "summary": Tally::of(r.findings.iter().map(|(_, f)| f)),
+        "summary": r.tally(),
         "findings": findings,
+        "findings_left_out": r.findings_left_out.total(),
         "tls": r.tls,
         "insecure": r.tls.as_ref().is_some_and(|t| t.insecure),
         "capabilities": {
@@ -266,11 +267,10 @@ pub(crate) fn live_json(run: &LiveRun<'_>) -> Value {
 /// The JSON report of `popscope check HOST`: every transport tried (one that failed with its
 /// `error`, and no findings), and the comparison, however many of them answered.
 pub(crate) fn host_json(legs: &[Leg], comparison: &[String]) -> Value {
-    let all: Vec<&Finding> = legs
+    let all = legs
         .iter()
         .filter_map(|l| l.outcome.as_ref().ok())
-        .flat_map(|r| r.findings.iter().map(|(_, f)| f))
-        .collect();
+        .fold(Tally::default(), |t, r| t.and(&r.tally()));
     let transports: Vec<Value> = legs
         .iter()
         .map(|leg| match &leg.outcome {
@@ -297,7 +297,7 @@ pub(crate) fn host_json(legs: &[Leg], comparison: &[String]) -> Value {
         .collect();
     json!({
         "popscope": env!("CARGO_PKG_VERSION"),
-        "summary": Tally::of(all),
+        "summary": all,
         "transports": transports,
         "comparison": comparison,
     })
@@ -377,8 +377,15 @@ pub(crate) fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
                 out.push_str(&wrap(&f.message, 96, "            "));
             }
         }
-        let s = Tally::of(r.findings.iter().map(|(_, f)| f));
-        out.push_str(&format!("\n{}\n\n", s.counts()));
+        if r.findings_left_out.total() > 0 {
+            out.push_str(&format!(
+                "\n{} more findings not listed ({}): a report keeps the first {}\n",
+                r.findings_left_out.total(),
+                r.findings_left_out.counts(),
+                crate::transcript::replay::MAX_KEPT
+            ));
+        }
+        out.push_str(&format!("\n{}\n\n", r.tally().counts()));
     }
     if !comparison.is_empty() {
         out.push_str("comparison of the transports:\n");
