@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::judge::{Judge, with};
 use crate::transport::{self, Stream, Tcp, TlsSettings, TransportError};
-use popscope_core::response::StatusLine;
+use popscope_core::response::{ReplyEnd, StatusLine};
 use popscope_core::{Direction, Status, TransportEvent};
 
 /// The longest reply the proxy reads for itself (a CAPA list): more is not a POP3 server.
@@ -133,8 +133,8 @@ async fn exchange(
 struct Replies {
     buf: Vec<u8>,
     timeout: Duration,
-    /// How far the reply in `buf` was looked through.
-    scan: Scan,
+    /// The reply in `buf`, framed as far as it was read.
+    framing: ReplyEnd,
 }
 
 impl Replies {
@@ -142,7 +142,7 @@ impl Replies {
         Replies {
             buf: Vec::new(),
             timeout,
-            scan: Scan::default(),
+            framing: ReplyEnd::new(MAX_REPLY),
         }
     }
 
@@ -156,7 +156,7 @@ impl Replies {
     ) -> Result<Reply, StlsError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
-            if let Some(end) = reply_end(&self.buf, multiline, &mut self.scan) {
+            if let Some(end) = self.framing.end(&self.buf, multiline) {
                 let bytes: Vec<u8> = self.buf.drain(..end).collect();
                 with(judge, |j| j.feed_as_is(Direction::Server, &bytes));
                 // As the engine reads a status (`+ok` too), not as the bytes are spelled.
@@ -197,87 +197,5 @@ impl Replies {
                 }
             }
         }
-    }
-}
-
-/// How far a reply was looked through, so that each read looks only at what it added (a
-/// CAPA sent an octet at a time would otherwise be searched again for every octet).
-#[derive(Clone, Copy, Debug, Default)]
-struct Scan {
-    /// Where the line being looked at starts.
-    line: usize,
-    /// Where the search for its line feed goes on.
-    searched: usize,
-    /// The status line was `+OK` to a multi-line command: the lines up to `.` follow.
-    body: bool,
-}
-
-/// Where the first whole reply in `buf` ends (`scan` is where the last call left off, reset
-/// once a reply is whole): a multi-line one is `+OK` as the engine reads a status (`+ok`
-/// too: read as one line, its capabilities would be taken for the next reply).
-fn reply_end(buf: &[u8], multiline: bool, scan: &mut Scan) -> Option<usize> {
-    loop {
-        let from = scan.searched.max(scan.line);
-        let Some(lf) = memchr::memchr(b'\n', buf.get(from..)?) else {
-            scan.searched = buf.len();
-            return None;
-        };
-        let end = from + lf + 1;
-        let line = buf.get(scan.line..end)?.trim_ascii_end();
-        let ended = if scan.body {
-            line == b"."
-        } else {
-            !multiline || StatusLine::parse(line).status != Status::Ok
-        };
-        if ended {
-            *scan = Scan::default();
-            return Some(end);
-        }
-        *scan = Scan {
-            line: end,
-            searched: end,
-            body: true,
-        };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Scan, reply_end};
-
-    fn whole(buf: &[u8], multiline: bool) -> Option<usize> {
-        reply_end(buf, multiline, &mut Scan::default())
-    }
-
-    #[test]
-    fn a_reply_ends_at_its_line_or_its_terminator() {
-        assert_eq!(whole(b"+OK hi\r\nmore", false), Some(8));
-        assert_eq!(whole(b"+OK\r\nSTLS\r\n", true), None);
-        assert_eq!(whole(b"+OK\r\nSTLS\r\n.\r\n+OK", true), Some(14));
-        assert_eq!(whole(b"-ERR no\r\n", true), Some(9));
-        assert_eq!(whole(b"+OK", false), None);
-        assert_eq!(whole(b"+ok\r\nSTLS\r\n.\r\n", true), Some(14));
-        assert_eq!(whole(b"+ok\r\nSTLS\r\n", true), None);
-        assert_eq!(whole(b"-err no\r\n", true), Some(9));
-    }
-
-    /// Read an octet at a time, a reply ends where it ends read whole.
-    #[test]
-    fn a_reply_read_in_pieces_ends_where_it_ends_whole() {
-        let replies: &[&[u8]] = &[
-            b"+OK\r\nSTLS\r\nUSER\r\n.\r\n",
-            b"-ERR no\r\n",
-            b"+OK Begin TLS\r\n",
-        ];
-        let all = replies.concat();
-        let (mut scan, mut at, mut ends) = (Scan::default(), 0, Vec::new());
-        for n in 1..=all.len() {
-            let multiline = ends.is_empty();
-            if let Some(end) = reply_end(&all[at..n], multiline, &mut scan) {
-                at += end;
-                ends.push(at);
-            }
-        }
-        assert_eq!(ends, [20, 29, 44]);
     }
 }

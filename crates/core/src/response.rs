@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::framer::{Frame, LineFramer};
+
 /// The status indicator of a reply, read leniently: what a client would most likely take it
 /// for, whatever the exact bytes (those are in [`StatusLine::indicator`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -176,9 +178,108 @@ pub(crate) const REGISTERED_CODES: [&str; 6] = [
     "UTF8",
 ];
 
+/// Where a reply ends in a stream of server octets read piece by piece, its lines cut by the
+/// engine's own framer and read as the engine reads them: a status line, and after `+OK` to
+/// a multi-line command (`+ok` too) the lines up to the `.` line. Each piece is looked at once,
+/// however the reply is split. For a client of its own that must know when to stop reading
+/// (the proxy's upstream STLS).
+///
+/// ```
+/// use popscope_core::response::ReplyEnd;
+///
+/// let mut end = ReplyEnd::new(1024);
+/// assert_eq!(end.end(b"+OK\r\nSTLS\r\n", true), None);
+/// assert_eq!(end.end(b"+OK\r\nSTLS\r\n.\r\n-ERR", true), Some(14));
+/// ```
+#[derive(Debug)]
+pub struct ReplyEnd {
+    lines: LineFramer,
+    max_line: usize,
+    /// Octets of the reply framed so far.
+    framed: usize,
+    /// The status line was `+OK` to a multi-line command: the lines up to `.` follow.
+    body: bool,
+}
+
+impl ReplyEnd {
+    /// Lines longer than `max_line` are cut (the caller bounds what it reads).
+    pub fn new(max_line: usize) -> Self {
+        ReplyEnd {
+            lines: LineFramer::new(max_line),
+            max_line,
+            framed: 0,
+            body: false,
+        }
+    }
+
+    /// `buf` holds the reply from its first octet on, with what was given before still in it:
+    /// the reply's length once it is whole (then the next call starts a new reply).
+    pub fn end(&mut self, buf: &[u8], multiline: bool) -> Option<usize> {
+        let body = &mut self.body;
+        let mut ended = false;
+        let used = self
+            .lines
+            .push_until(buf.get(self.framed..)?, |frame| match frame {
+                Frame::Line(line) => {
+                    ended = if *body {
+                        line.content == b"."
+                    } else {
+                        !multiline || StatusLine::parse(line.content).status != Status::Ok
+                    };
+                    *body = !ended;
+                    !ended
+                }
+                Frame::Overflow { .. } => true,
+            });
+        self.framed += used;
+        ended.then(|| {
+            let end = self.framed;
+            *self = ReplyEnd::new(self.max_line);
+            end
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn whole(buf: &[u8], multiline: bool) -> Option<usize> {
+        ReplyEnd::new(1024).end(buf, multiline)
+    }
+
+    #[test]
+    fn a_reply_ends_at_its_line_or_its_terminator() {
+        assert_eq!(whole(b"+OK hi\r\nmore", false), Some(8));
+        assert_eq!(whole(b"+OK\r\nSTLS\r\n", true), None);
+        assert_eq!(whole(b"+OK\r\nSTLS\r\n.\r\n+OK", true), Some(14));
+        assert_eq!(whole(b"-ERR no\r\n", true), Some(9));
+        assert_eq!(whole(b"+OK", false), None);
+        assert_eq!(whole(b"+ok\r\nSTLS\r\n.\r\n", true), Some(14));
+        assert_eq!(whole(b"+ok\r\nSTLS\r\n", true), None);
+        assert_eq!(whole(b"-err no\r\n", true), Some(9));
+        // The terminator as the engine reads it: a "." line with nothing after the dot.
+        assert_eq!(whole(b"+OK\r\n. \r\nSTLS\r\n.\n", true), Some(17));
+    }
+
+    /// Read an octet at a time, a reply ends where it ends read whole.
+    #[test]
+    fn a_reply_read_in_pieces_ends_where_it_ends_whole() {
+        let replies: &[&[u8]] = &[
+            b"+OK\r\nSTLS\r\nUSER\r\n.\r\n",
+            b"-ERR no\r\n",
+            b"+OK Begin TLS\r\n",
+        ];
+        let all = replies.concat();
+        let (mut reply, mut at, mut ends) = (ReplyEnd::new(1024), 0, Vec::new());
+        for n in 1..=all.len() {
+            if let Some(end) = reply.end(&all[at..n], ends.is_empty()) {
+                at += end;
+                ends.push(at);
+            }
+        }
+        assert_eq!(ends, [20, 29, 44]);
+    }
 
     #[test]
     fn parses_code_and_text() {
