@@ -90,35 +90,37 @@ pub fn typed_keyword(line: &str) -> Keyword {
         .map_or(Keyword::Other, |r| Keyword::parse(&b[r]))
 }
 
-/// The char offset where the secret of a typed line begins (see [`secret_span`]; `AUTH mech =`
+/// The octet offset where the secret of a line begins (see [`secret_span`]; `AUTH mech =`
 /// holds none), or None. While a line is typed everything from there on is secret: the user
 /// has not finished it.
-pub(crate) fn typed_secret_start(line: &str) -> Option<usize> {
-    let (keyword, span) = secret_span(line.as_bytes())?;
-    if keyword == Keyword::Auth && &line.as_bytes()[span.clone()] == b"=" {
-        return None;
-    }
-    line.get(..span.start).map(|before| before.chars().count())
+fn secret_start(line: &[u8]) -> Option<usize> {
+    let (keyword, span) = secret_span(line)?;
+    let empty_sasl = keyword == Keyword::Auth && line.get(span.clone()) == Some(&b"="[..]);
+    (!empty_sasl).then_some(span.start)
+}
+
+/// `line` with everything from its secret on masked, a `*` a character (a cursor over a typed
+/// line stays where it was).
+fn masked_from_secret(line: &[u8]) -> Vec<u8> {
+    let Some(at) = secret_start(line) else {
+        return line.to_vec();
+    };
+    let (kept, secret) = line.split_at(at.min(line.len()));
+    let stars = String::from_utf8_lossy(secret).chars().count();
+    [kept, &vec![b'*'; stars]].concat()
 }
 
 /// A typed line as it may be shown: the secret (where [`secret_span`] puts it; a bare
 /// `AUTH mech =` holds none) masked with `*` char for char, every other character kept, so
 /// a cursor over it stays where it was.
 pub fn typed_form(line: &str) -> String {
-    match typed_secret_start(line) {
-        Some(at) => line
-            .chars()
-            .enumerate()
-            .map(|(i, c)| if i >= at { '*' } else { c })
-            .collect(),
-        None => line.to_owned(),
-    }
+    String::from_utf8_lossy(&masked_from_secret(line.as_bytes())).into_owned()
 }
 
 /// A parsed command as it may be shown, in octets for [`crate::sanitize::display`] (invalid
 /// UTF-8 kept, to be shown as `\xff` as every other output shows it):
 /// [`Command::redacted_bytes`], and when the engine read no secret in it, the secret a
-/// lenient server would read (` PASS x`) masked all the same, a `*` a character.
+/// lenient server would read (` PASS x`) masked all the same, as a typed line is.
 pub fn shown(cmd: &Command) -> Vec<u8> {
     if cmd.secret.is_some() {
         return cmd.redacted_bytes();
@@ -128,18 +130,7 @@ pub fn shown(cmd: &Command) -> Vec<u8> {
         raw.push(b' ');
         raw.extend_from_slice(a);
     }
-    let secret = secret_span(&raw).filter(|(keyword, span)| {
-        !(*keyword == Keyword::Auth && raw.get(span.clone()) == Some(&b"="[..]))
-    });
-    if let Some((_, span)) = secret {
-        // As a typed line is masked: everything from the secret on.
-        let masked = String::from_utf8_lossy(raw.get(span.start..).unwrap_or_default())
-            .chars()
-            .count();
-        raw.truncate(span.start);
-        raw.resize(span.start + masked, b'*');
-    }
-    raw
+    masked_from_secret(&raw)
 }
 
 /// What a command history may keep of a typed line: PASS, APOP and AUTH lose their secrets
