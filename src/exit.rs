@@ -12,12 +12,14 @@ pub(crate) const CONNECT: u8 = 3;
 /// TLS failed: handshake, certificate, plaintext on a TLS port, STLS missing with --starttls.
 pub(crate) const TLS: u8 = 4;
 
-/// The code of a run that finished: 1 when one of its findings is a violation, else 0.
-pub(crate) fn verdict<'a>(findings: impl IntoIterator<Item = &'a popscope_core::Finding>) -> u8 {
-    let violation = findings
-        .into_iter()
-        .any(|f| f.severity == popscope_core::Severity::Violation);
-    if violation { VIOLATIONS } else { OK }
+/// The code of a run that finished: 1 when one of its findings (counted, those a report
+/// left out too) is a violation, else 0.
+pub(crate) fn verdict(findings: &popscope_core::Tally) -> u8 {
+    if findings.violation > 0 {
+        VIOLATIONS
+    } else {
+        OK
+    }
 }
 
 /// A login that was asked for and refused (a wrong password, a refused or expired token)
@@ -51,6 +53,11 @@ mod tests {
         assert_eq!(of_failure(&refused), CONNECT);
         assert_eq!(of_failure(&TransportError::StartTls("x".into())), TLS);
         assert_eq!(of_failure(&TransportError::Config("x".into())), USAGE);
-        assert_eq!(verdict([]), OK);
+        let mut found = popscope_core::Tally::default();
+        assert_eq!(verdict(&found), OK);
+        found.add(popscope_core::Severity::Warning);
+        assert_eq!(verdict(&found), OK);
+        found.add(popscope_core::Severity::Violation);
+        assert_eq!(verdict(&found), VIOLATIONS);
     }
 }

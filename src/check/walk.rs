@@ -135,19 +135,18 @@ impl FindingLog {
 
     /// The counts of every finding, those left out included.
     pub(crate) fn tally(&self) -> Tally {
-        Tally::of(self.kept.iter().map(|(_, f)| f)).and(&self.left_out)
+        counted(&self.kept, &self.left_out)
     }
+}
+
+fn counted(kept: &[(usize, Finding)], left_out: &Tally) -> Tally {
+    Tally::of(kept.iter().map(|(_, f)| f)).and(left_out)
 }
 
 impl WalkResult {
     /// The counts of every finding, those left out included.
     pub(crate) fn tally(&self) -> Tally {
-        Tally::of(self.findings.iter().map(|(_, f)| f)).and(&self.findings_left_out)
-    }
-
-    /// A violation among the findings, kept or left out.
-    pub(crate) fn has_violation(&self) -> bool {
-        self.tally().violation > 0
+        counted(&self.findings, &self.findings_left_out)
     }
 
     /// Credentials were sent and the server did not let the walk into TRANSACTION.

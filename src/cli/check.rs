@@ -10,7 +10,7 @@ use crate::check::{self, CheckError, CheckOptions, Checked, PlaintextLogin, Watc
 use crate::report::{self, LiveRun};
 use crate::session::Observer;
 use crate::transport::Target;
-use popscope_core::Config;
+use popscope_core::{Config, Tally};
 
 use super::connect::{RecordFile, transport_error};
 use super::printer::{Printer, Shared};
@@ -190,13 +190,10 @@ fn exit_code(checked: &Checked) -> Result<u8, CliError> {
     if let Some(f) = failure(checked) {
         return Err(f);
     }
-    let violation = checked.walked().any(|(_, r)| r.has_violation());
-    let verdict = if violation {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    };
-    Ok(verdict.max(exit::login(
+    let all = checked
+        .walked()
+        .fold(Tally::default(), |t, (_, r)| t.and(&r.tally()));
+    Ok(exit::verdict(&all).max(exit::login(
         checked.walked().any(|(_, r)| r.login_refused()),
     )))
 }

@@ -11,7 +11,7 @@ use crate::transcript::lines::LineWalker;
 use crate::transcript::source::{self, Checking};
 use crate::transcript::text::Entry;
 use crate::transcript::{export as exp, import as imp, jsonl};
-use popscope_core::Config;
+use popscope_core::{Config, Tally};
 
 use super::{CliError, ExportArgs, ExportFormat, ImportArgs, ImportFormat, exit};
 
@@ -384,17 +384,11 @@ pub(crate) fn recheck(
     if let Some(d) = checking.damage {
         return Err(CliError::usage(format!("{path}: {d}")));
     }
-    let left_out = checking
+    let all = checking
         .sessions
         .iter()
-        .any(|s| s.replayed.left_out.findings.violation > 0);
-    Ok(exit::verdict(
-        checking
-            .sessions
-            .iter()
-            .flat_map(|s| s.replayed.findings.iter().map(|f| &f.finding)),
-    )
-    .max(if left_out { exit::VIOLATIONS } else { exit::OK }))
+        .fold(Tally::default(), |t, s| t.and(&s.replayed.tally()));
+    Ok(exit::verdict(&all))
 }
 
 fn render(path: &str, c: &Checking, json: bool) -> Result<String, CliError> {

@@ -230,12 +230,6 @@ pub fn run(args: &SendArgs) -> Result<u8, CliError> {
     if let Some(f) = failure {
         return super::connect::finish_record(record.as_ref(), Err(f));
     }
-    let violation = log.tally().violation > 0;
-    let verdict = if violation {
-        exit::VIOLATIONS
-    } else {
-        exit::OK
-    };
-    let verdict = verdict.max(exit::login(login_refused));
+    let verdict = exit::verdict(&log.tally()).max(exit::login(login_refused));
     super::connect::finish_record(record.as_ref(), Ok(verdict))
 }

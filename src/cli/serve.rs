@@ -392,10 +392,6 @@ pub fn demo(args: &DemoArgs) -> Result<u8, CliError> {
         print!("\n{}", crate::report::live_text(&runs, &[]));
         drop(running);
         // The exit-code contract of `check`: 1 when the walk found a violation.
-        Ok(if result.has_violation() {
-            exit::VIOLATIONS
-        } else {
-            exit::OK
-        })
+        Ok(exit::verdict(&result.tally()))
     })
 }

@@ -131,17 +131,21 @@ pub(crate) fn transcript_text(source: &str, r: &Replayed, file: &[u8]) -> String
             }
         }
     }
-    let left_out = r.left_out.findings;
-    if left_out.total() > 0 {
-        out.push_str(&format!(
-            "\n{} more findings not listed ({}): a report keeps the first {}\n",
-            left_out.total(),
-            left_out.counts(),
-            crate::transcript::replay::MAX_KEPT
-        ));
-    }
+    out.push_str(&left_out_line(&r.left_out.findings));
     out.push_str(&format!("\n{}\n", r.tally().counts()));
     out
+}
+
+/// What a text report says of the findings it did not list (nothing when it listed all).
+fn left_out_line(left_out: &Tally) -> String {
+    match left_out.total() {
+        0 => String::new(),
+        n => format!(
+            "\n{n} more findings not listed ({}): a report keeps the first {}\n",
+            left_out.counts(),
+            crate::transcript::replay::MAX_KEPT
+        ),
+    }
 }
 
 /// One finding of a re-checked transcript: rule, RFC, line, explanation, the line quoted.
@@ -377,14 +381,7 @@ pub(crate) fn live_text(runs: &[LiveRun<'_>], comparison: &[String]) -> String {
                 out.push_str(&wrap(&f.message, 96, "            "));
             }
         }
-        if r.findings_left_out.total() > 0 {
-            out.push_str(&format!(
-                "\n{} more findings not listed ({}): a report keeps the first {}\n",
-                r.findings_left_out.total(),
-                r.findings_left_out.counts(),
-                crate::transcript::replay::MAX_KEPT
-            ));
-        }
+        out.push_str(&left_out_line(&r.findings_left_out));
         out.push_str(&format!("\n{}\n\n", r.tally().counts()));
     }
     if !comparison.is_empty() {
